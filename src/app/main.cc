@@ -1,0 +1,114 @@
+// The `millrace` binary: parses the command line, loads the configuration and
+// hands over to the command. Exit codes: 0 success, 2 bad usage, bad config or
+// failed start (one line on stderr says why), 3 component not built yet.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "cli.h"
+#include "host.h"
+#include "options.h"
+
+extern char** environ;
+
+namespace millrace::app {
+namespace {
+
+constexpr int k_exit_usage = 2;
+constexpr int k_exit_not_built = 3;
+
+std::vector<std::string> environment() {
+    std::vector<std::string> env;
+    for (char** entry = environ; *entry != nullptr; ++entry) env.emplace_back(*entry);
+    return env;
+}
+
+std::string getenv_or_empty(const char* name) {
+    const char* value = std::getenv(name);
+    return value == nullptr ? std::string() : std::string(value);
+}
+
+// Builds the component for `info`; nullptr while it is not built yet.
+std::unique_ptr<component> make_component(const component_info&, component_context&) { return nullptr; }
+
+int run_config_command(const config::config& cfg, const std::vector<std::string>& args) {
+    if (args.size() == 1 && args[0] == "example") {
+        std::fputs(config::example_yaml(schema()).c_str(), stdout);
+        return 0;
+    }
+    if (args.size() == 1 && args[0] == "show") {
+        for (const auto& spec : schema().keys()) {
+            std::string value = cfg.text(spec.key);
+            std::printf("%s: %s  # %s\n", spec.key.c_str(), value.c_str(), cfg.origin(spec.key).c_str());
+        }
+        return 0;
+    }
+    std::fprintf(stderr, "millrace: usage: millrace config example|show\n");
+    return k_exit_usage;
+}
+
+int run(int argc, char** argv) {
+    auto inv = parse_args(std::vector<std::string>(argv, argv + argc));
+    if (!inv) {
+        std::fprintf(stderr, "millrace: %s\n", inv.err().message().c_str());
+        return k_exit_usage;
+    }
+    if (inv->version || (inv->command == "version" && !inv->help)) {
+        std::printf("millrace %s (%s)\n", MILLRACE_VERSION, MILLRACE_BUILD_TYPE);
+        return 0;
+    }
+    if (inv->command.empty() || inv->help) {
+        std::fputs((inv->command.empty() ? general_help() : command_help(inv->command)).c_str(), stdout);
+        return inv->help ? 0 : k_exit_usage;
+    }
+
+    std::string config_file = inv->config_file.empty() ? getenv_or_empty("MILLRACE_CONFIG") : inv->config_file;
+    auto cfg = config::config::load(schema(), config_file, environment(), inv->overrides);
+    if (!cfg) {
+        std::fprintf(stderr, "millrace: config error: %s\n", cfg.err().message().c_str());
+        return k_exit_usage;
+    }
+    log::configure(log::parse_level(cfg->get_string("log.level")).value(),
+                   log::parse_format(cfg->get_string("log.format")).value());
+
+    if (inv->command == "config") return run_config_command(*cfg, inv->args);
+
+    host_plan plan;
+    plan.name = inv->command;
+    if (inv->command == "up") {
+        for (const auto& c : components()) plan.parts.push_back(&c);
+        plan.admin_port_key = "up.admin_port";
+        plan.print_status_block = true;
+    } else {
+        const component_info* info = find_component(inv->command);
+        plan.parts.push_back(info);
+        plan.admin_port_key = info->section + ".admin_port";
+    }
+    if (!inv->args.empty()) {
+        std::fprintf(stderr, "millrace %s: unexpected argument '%s'\n", inv->command.c_str(), inv->args.front().c_str());
+        return k_exit_usage;
+    }
+    if (plan.parts.size() == 1) {
+        // A standalone component that is not built yet cannot serve; say so plainly.
+        const auto* info = plan.parts.front();
+        bool built = false;
+        {
+            asio::io_context io;
+            metrics::registry registry;
+            component_context ctx{io, *cfg, registry, clock::system(), file_system::disk(), {}};
+            built = make_component(*info, ctx) != nullptr;
+        }
+        if (!built) {
+            std::fprintf(stderr, "millrace %s: not built yet (tracked in issue #%d)\n", info->command.c_str(), info->issue);
+            return k_exit_not_built;
+        }
+    }
+    return run_host(*cfg, plan, make_component);
+}
+
+}  // namespace
+}  // namespace millrace::app
+
+int main(int argc, char** argv) { return millrace::app::run(argc, argv); }

@@ -1,0 +1,83 @@
+#include "options.h"
+
+namespace millrace::app {
+
+const std::vector<component_info>& components() {
+    static const std::vector<component_info> all = {
+        {"broker", "broker", "Kafka-wire-compatible broker", "Apache Kafka + ZooKeeper", true, 4},
+        {"cql", "cql", "CQL-wire-compatible serving store on RocksDB", "Apache Cassandra", true, 5},
+        {"source", "source", "randomuser-compatible API and fetcher into PostgreSQL", "randomuser.me API", true, 6},
+        {"cdc", "cdc", "PostgreSQL logical-replication change capture into Kafka", "Debezium-style CDC", false, 7},
+        {"process", "processor", "stream job from Kafka to the serving store", "Spark Structured Streaming", false, 8},
+        {"scheduler", "scheduler", "DAG scheduler with REST API and web UI", "Apache Airflow", true, 9},
+    };
+    return all;
+}
+
+const component_info* find_component(std::string_view command) {
+    for (const auto& c : components()) {
+        if (c.command == command) return &c;
+    }
+    return nullptr;
+}
+
+namespace {
+
+using config::key_spec;
+using config::value_kind;
+
+struct listener_defaults {
+    const char* section;
+    int port;        // 0: no client listener
+    int admin_port;
+};
+
+config::schema build() {
+    config::schema s;
+    s.add({"data_dir", value_kind::path, "./data",
+           "Root directory for all durable data; each component keeps its files in a subdirectory named after it."});
+
+    s.describe_section("log", "Logging: lines go to stderr; stdout carries only the ready line and status output.");
+    s.add({"log.level", value_kind::choice, "info", "Lowest level that is logged.", {"trace", "debug", "info", "warn", "error"}});
+    s.add({"log.format", value_kind::choice, "text", "Line format: human-readable text or one JSON object per line.", {"text", "json"}});
+
+    s.describe_section("admin", "The admin HTTP endpoint of every process: /healthz, /readyz, /metrics.");
+    s.add({"admin.host", value_kind::string, "127.0.0.1", "Address the admin endpoint listens on."});
+    s.add({"admin.shutdown_timeout", value_kind::duration_ms, "15s",
+           "How long a graceful stop may take before the process exits anyway.", {}, 0, 3'600'000});
+
+    s.describe_section("up", "`millrace up`: the whole pipeline in one process.");
+    s.add({"up.admin_port", value_kind::port, "9464", "Admin endpoint port of `millrace up` (also serves /status)."});
+
+    const listener_defaults defaults[] = {
+        {"broker", 9092, 9465}, {"cql", 9042, 9466}, {"source", 8090, 9467},
+        {"cdc", 0, 9469},       {"processor", 0, 9470}, {"scheduler", 8080, 9468},
+    };
+    for (const auto& d : defaults) {
+        const component_info* info = nullptr;
+        for (const auto& c : components()) {
+            if (c.section == d.section) info = &c;
+        }
+        std::string section = d.section;
+        s.describe_section(section, fmt::format("{} (`millrace {}`): {}; plays {}.", section, info->command,
+                                                info->summary, info->plays));
+        if (d.port != 0) {
+            s.add({section + ".host", value_kind::string, "127.0.0.1", "Address the client listener binds to."});
+            s.add({section + ".port", value_kind::port, std::to_string(d.port), "Client listener port."});
+        }
+        s.add({section + ".admin_port", value_kind::port, std::to_string(d.admin_port),
+               "Admin endpoint port when run as its own process."});
+        s.add({section + ".data_dir", value_kind::path, "",
+               fmt::format("Data directory; empty means <data_dir>/{}.", section)});
+    }
+    return s;
+}
+
+}  // namespace
+
+const config::schema& schema() {
+    static const config::schema instance = build();
+    return instance;
+}
+
+}  // namespace millrace::app

@@ -1,0 +1,65 @@
+// One server base for every listener (Kafka, CQL, HTTP, admin): bind with a
+// clear error, accept, run one coroutine per connection, and on stop close the
+// acceptor and every open connection.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include "millrace/common/log.h"
+#include "millrace/common/result.h"
+
+namespace millrace::net {
+
+struct endpoint {
+    std::string host;
+    uint16_t port = 0;
+    std::string to_string() const;
+};
+
+// Resolves `host` (a name or an address) to a TCP endpoint.
+result<asio::ip::tcp::endpoint> resolve(const std::string& host, uint16_t port);
+
+class tcp_server {
+public:
+    // Runs once per accepted connection; returning or throwing closes it.
+    // A thrown exception is logged with the peer address; other connections go on.
+    using handler = std::function<asio::awaitable<void>(asio::ip::tcp::socket&)>;
+
+    tcp_server(asio::io_context& io, std::string name, handler on_connection);
+    ~tcp_server();
+
+    // Binds and starts accepting. On failure the error names the component, the
+    // address and what to do ("... address already in use: set broker.port").
+    result<endpoint> start(const std::string& host, uint16_t port, const std::string& port_key = {});
+
+    // Closes the acceptor and every connection. Thread-safe; idempotent.
+    void stop();
+
+    size_t connection_count() const { return connections_->size(); }
+    const endpoint& local() const { return local_; }
+
+private:
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> serve(std::shared_ptr<asio::ip::tcp::socket> socket, uint64_t id);
+
+    asio::io_context& io_;
+    std::string name_;
+    handler on_connection_;
+    log::logger log_;
+    asio::ip::tcp::acceptor acceptor_;
+    endpoint local_;
+    bool stopped_ = false;
+    uint64_t next_id_ = 0;
+    // Shared with the connection coroutines so they can outlive stop().
+    std::shared_ptr<std::map<uint64_t, std::shared_ptr<asio::ip::tcp::socket>>> connections_;
+};
+
+}  // namespace millrace::net

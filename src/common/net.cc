@@ -1,0 +1,122 @@
+#include "millrace/common/net.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+
+namespace millrace::net {
+
+std::string endpoint::to_string() const {
+    if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+    return fmt::format("{}:{}", host, port);
+}
+
+result<asio::ip::tcp::endpoint> resolve(const std::string& host, uint16_t port) {
+    std::error_code ec;
+    auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (!ec) return asio::ip::tcp::endpoint(address, port);
+    asio::io_context io;
+    asio::ip::tcp::resolver resolver(io);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty()) {
+        return make_error(errc::invalid_argument, "cannot resolve host '{}': {}", host, ec ? ec.message() : "no address");
+    }
+    return results.begin()->endpoint();
+}
+
+tcp_server::tcp_server(asio::io_context& io, std::string name, handler on_connection)
+    : io_(io),
+      name_(std::move(name)),
+      on_connection_(std::move(on_connection)),
+      log_(name_),
+      acceptor_(io),
+      connections_(std::make_shared<std::map<uint64_t, std::shared_ptr<asio::ip::tcp::socket>>>()) {}
+
+tcp_server::~tcp_server() {
+    std::error_code ignored;
+    acceptor_.close(ignored);
+}
+
+result<endpoint> tcp_server::start(const std::string& host, uint16_t port, const std::string& port_key) {
+    auto where = fmt::format("{}:{}", host, port);
+    auto ep = resolve(host, port);
+    if (!ep) return ep.err().with_context(fmt::format("{}: cannot listen on {}", name_, where));
+    std::error_code ec;
+    acceptor_.open(ep->protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(*ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        std::error_code ignored;
+        acceptor_.close(ignored);
+        std::string advice;
+        if (ec == asio::error::address_in_use) {
+            advice = port_key.empty() ? "; is another instance running? choose another port"
+                                      : fmt::format("; is another instance running? set {} to a free port", port_key);
+        } else if (ec == asio::error::access_denied) {
+            advice = "; ports below 1024 need privileges, choose a higher port";
+        }
+        return make_error(errc::unavailable, "{}: cannot listen on {}: {}{}", name_, where, ec.message(), advice);
+    }
+    local_ = endpoint{host, acceptor_.local_endpoint().port()};
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    return local_;
+}
+
+void tcp_server::stop() {
+    asio::post(io_, [this] {
+        if (stopped_) return;
+        stopped_ = true;
+        std::error_code ignored;
+        acceptor_.close(ignored);
+        for (auto& [id, socket] : *connections_) {
+            socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+            socket->close(ignored);
+        }
+    });
+}
+
+asio::awaitable<void> tcp_server::accept_loop() {
+    while (!stopped_) {
+        std::error_code ec;
+        auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            if (ec == asio::error::operation_aborted || stopped_) co_return;
+            log_.warn("accept failed: {}", ec.message());
+            continue;
+        }
+        std::error_code ignored;
+        socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+        auto shared = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+        uint64_t id = next_id_++;
+        connections_->emplace(id, shared);
+        asio::co_spawn(io_, serve(shared, id), asio::detached);
+    }
+}
+
+asio::awaitable<void> tcp_server::serve(std::shared_ptr<asio::ip::tcp::socket> socket, uint64_t id) {
+    auto connections = connections_;  // keeps the map alive if the server is destroyed first
+    std::string peer;
+    {
+        std::error_code ec;
+        auto remote = socket->remote_endpoint(ec);
+        peer = ec ? "unknown peer" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
+    }
+    try {
+        co_await on_connection_(*socket);
+    } catch (const std::system_error& e) {
+        if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted &&
+            e.code() != asio::error::connection_reset && e.code() != asio::error::broken_pipe) {
+            log_.warn("connection from {} closed: {}", peer, e.what());
+        }
+    } catch (const std::exception& e) {
+        log_.warn("connection from {} closed: {}", peer, e.what());
+    }
+    std::error_code ignored;
+    socket->close(ignored);
+    connections->erase(id);
+}
+
+}  // namespace millrace::net

@@ -1,0 +1,131 @@
+// The CLI contract, tested on the real binary.
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "harness/process.h"
+
+namespace millrace::testing {
+namespace {
+
+struct run_result {
+    int exit_code;
+    std::string out;
+    std::string err;
+};
+
+run_result run(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), millrace_binary());
+    process p(args, env);
+    auto code = p.wait(30s);
+    EXPECT_TRUE(code.has_value()) << "millrace did not exit";
+    return {code.value_or(-1), p.stdout_text(), p.stderr_text()};
+}
+
+size_t line_count(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+TEST(cli_test, bad_config_key_prints_one_line_and_exits_2) {
+    temp_dir dir;
+    std::string bad = dir.file("bad.yaml");
+    std::ofstream(bad) << "# a comment\nbroker:\n  prot: 9092\n";
+    auto r = run({"--config", bad, "broker"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err, "millrace: config error: " + bad + ":3:3: broker.prot: unknown key (did you mean broker.port?)\n");
+    EXPECT_EQ(r.out, "");
+}
+
+TEST(cli_test, bad_port_from_env_names_the_variable) {
+    auto r = run({"up"}, {"MILLRACE_UP_ADMIN_PORT=99999"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err, "millrace: config error: env MILLRACE_UP_ADMIN_PORT: up.admin_port: 99999 is not a port (0..65535)\n");
+}
+
+TEST(cli_test, unknown_flag_and_command_exit_2) {
+    auto flag = run({"broker", "--prot", "1"});
+    EXPECT_EQ(flag.exit_code, 2);
+    EXPECT_EQ(line_count(flag.err), 1u);
+    EXPECT_NE(flag.err.find("millrace broker: unknown option --prot"), std::string::npos) << flag.err;
+    auto command = run({"brokr"});
+    EXPECT_EQ(command.exit_code, 2);
+    EXPECT_EQ(command.err, "millrace: unknown command 'brokr' (see millrace --help)\n");
+}
+
+TEST(cli_test, every_command_has_help) {
+    for (std::string command : {"broker", "cql", "cdc", "process", "scheduler", "source", "up", "version", "config"}) {
+        auto r = run({command, "--help"});
+        EXPECT_EQ(r.exit_code, 0) << command;
+        EXPECT_NE(r.out.find("Usage: millrace " + command), std::string::npos) << r.out;
+    }
+    auto broker = run({"broker", "--help"});
+    EXPECT_NE(broker.out.find("--admin-port"), std::string::npos);
+    EXPECT_NE(broker.out.find("MILLRACE_BROKER_PORT"), std::string::npos);
+}
+
+TEST(cli_test, version_prints_name_and_version) {
+    auto r = run({"version"});
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(r.out.rfind("millrace 0.", 0), 0u) << r.out;
+}
+
+TEST(cli_test, committed_example_config_matches_the_schema) {
+    auto r = run({"config", "example"});
+    ASSERT_EQ(r.exit_code, 0);
+    std::ifstream committed(source_dir() + "/millrace.example.yaml");
+    std::stringstream text;
+    text << committed.rdbuf();
+    EXPECT_EQ(text.str(), r.out) << "millrace.example.yaml is stale: run `build/millrace config example > millrace.example.yaml`";
+    // And the example loads back cleanly.
+    auto show = run({"--config", source_dir() + "/millrace.example.yaml", "config", "show"});
+    EXPECT_EQ(show.exit_code, 0) << show.err;
+    EXPECT_NE(show.out.find("broker.port: 9092  # " + source_dir() + "/millrace.example.yaml:"), std::string::npos)
+        << show.out;
+}
+
+TEST(cli_test, config_show_reports_precedence) {
+    temp_dir dir;
+    std::string file = dir.file("m.yaml");
+    std::ofstream(file) << "broker:\n  port: 1111\n  admin_port: 2222\ncql:\n  port: 3333\n";
+    auto r = run({"--config", file, "config", "show", "--set", "broker.port=4444"}, {"MILLRACE_BROKER_ADMIN_PORT=5555"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("broker.port: 4444  # flag --set broker.port\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("broker.admin_port: 5555  # env MILLRACE_BROKER_ADMIN_PORT\n"), std::string::npos);
+    EXPECT_NE(r.out.find("cql.port: 3333  # " + file + ":5:9\n"), std::string::npos);
+}
+
+TEST(cli_test, up_serves_admin_endpoint_and_stops_cleanly_on_sigterm) {
+    temp_dir dir;
+    auto s = start_server("up", dir.file("data"), {}, /*with_port=*/false);
+    ASSERT_TRUE(s.proc);
+    EXPECT_NE(s.proc->stdout_text().find("broker"), std::string::npos) << "status block lists components";
+    auto health = http_request(s.admin, "GET", "/healthz");
+    EXPECT_EQ(health.status, 200);
+    EXPECT_EQ(http_request(s.admin, "GET", "/readyz").status, 200);
+    auto metrics = http_request(s.admin, "GET", "/metrics");
+    EXPECT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.body.find("# TYPE process_resident_memory_bytes gauge"), std::string::npos) << metrics.body;
+    EXPECT_EQ(s.proc->stop(SIGTERM), 0) << s.proc->stderr_text();
+    EXPECT_NE(s.proc->stderr_text().find("stopped cleanly"), std::string::npos);
+}
+
+TEST(cli_test, up_stops_cleanly_on_sigint) {
+    temp_dir dir;
+    auto s = start_server("up", dir.file("data"), {}, false);
+    ASSERT_TRUE(s.proc);
+    EXPECT_EQ(s.proc->stop(SIGINT), 0) << s.proc->stderr_text();
+}
+
+TEST(cli_test, admin_port_in_use_is_one_clear_line_and_exit_2) {
+    temp_dir dir;
+    auto first = start_server("up", dir.file("a"), {}, false);
+    ASSERT_TRUE(first.proc);
+    std::string port = first.admin.substr(first.admin.rfind(':') + 1);
+    auto r = run({"up", "--data-dir", dir.file("b"), "--admin-port", port});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err, "millrace: admin: cannot listen on 127.0.0.1:" + port +
+                         ": Address already in use; is another instance running? set up.admin_port to a free port\n");
+}
+
+}  // namespace
+}  // namespace millrace::testing
