@@ -65,6 +65,14 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
         io.run_for(std::chrono::seconds(5));  // let the stops drain
     };
 
+    // The admin endpoint binds first: a clash there fails before any component
+    // has started. /readyz answers 503 until every component is up.
+    auto admin_address = admin.start(cfg.get_string("admin.host"), cfg.get_port(plan.admin_port_key), plan.admin_port_key);
+    if (!admin_address) {
+        std::fprintf(stderr, "millrace: %s\n", admin_address.err().message().c_str());
+        return 2;
+    }
+
     for (const auto* info : plan.parts) {
         std::string dir = component_data_dir(cfg, info->section);
         auto context = std::make_unique<component_context>(
@@ -89,13 +97,6 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
             part.address = *started;
         }
         parts.push_back(std::move(part));
-    }
-
-    auto admin_address = admin.start(cfg.get_string("admin.host"), cfg.get_port(plan.admin_port_key), plan.admin_port_key);
-    if (!admin_address) {
-        std::fprintf(stderr, "millrace: %s\n", admin_address.err().message().c_str());
-        stop_started();
-        return 2;
     }
 
     auto guard = asio::make_work_guard(io);

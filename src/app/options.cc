@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "millrace/kafka/broker.h"
+
 namespace millrace::app {
 
 const std::vector<component_info>& components() {
@@ -69,6 +71,7 @@ config::schema build() {
                "Admin endpoint port when run as its own process."});
         s.add({section + ".data_dir", value_kind::path, "",
                fmt::format("Data directory; empty means <data_dir>/{}.", section)});
+        if (section == "broker") kafka::add_options(s);
     }
     return s;
 }

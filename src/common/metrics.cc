@@ -119,6 +119,11 @@ void registry::make_callback_gauge(const std::string& name, const std::string& h
     s.read = std::move(read);
 }
 
+void registry::add_collector(std::function<void(std::string&)> collect) {
+    std::lock_guard lock(mutex_);
+    collectors_.push_back(std::move(collect));
+}
+
 std::string registry::expose() const {
     std::lock_guard lock(mutex_);
     std::string out;
@@ -149,6 +154,7 @@ std::string registry::expose() const {
             }
         }
     }
+    for (const auto& collect : collectors_) collect(out);
     return out;
 }
 

@@ -24,6 +24,9 @@ run_result run(std::vector<std::string> args, std::vector<std::string> env = {})
     return {code.value_or(-1), p.stdout_text(), p.stderr_text()};
 }
 
+// `up` runs every built component; tests give each an ephemeral port.
+const std::vector<std::string> k_ephemeral_ports = {"--set", "broker.port=0"};
+
 size_t line_count(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
 
 TEST(cli_test, bad_config_key_prints_one_line_and_exits_2) {
@@ -96,7 +99,7 @@ TEST(cli_test, config_show_reports_precedence) {
 
 TEST(cli_test, up_serves_admin_endpoint_and_stops_cleanly_on_sigterm) {
     temp_dir dir;
-    auto s = start_server("up", dir.file("data"), {}, /*with_port=*/false);
+    auto s = start_server("up", dir.file("data"), k_ephemeral_ports, /*with_port=*/false);
     ASSERT_TRUE(s.proc);
     EXPECT_NE(s.proc->stdout_text().find("broker"), std::string::npos) << "status block lists components";
     auto health = http_request(s.admin, "GET", "/healthz");
@@ -111,17 +114,17 @@ TEST(cli_test, up_serves_admin_endpoint_and_stops_cleanly_on_sigterm) {
 
 TEST(cli_test, up_stops_cleanly_on_sigint) {
     temp_dir dir;
-    auto s = start_server("up", dir.file("data"), {}, false);
+    auto s = start_server("up", dir.file("data"), k_ephemeral_ports, false);
     ASSERT_TRUE(s.proc);
     EXPECT_EQ(s.proc->stop(SIGINT), 0) << s.proc->stderr_text();
 }
 
 TEST(cli_test, admin_port_in_use_is_one_clear_line_and_exit_2) {
     temp_dir dir;
-    auto first = start_server("up", dir.file("a"), {}, false);
+    auto first = start_server("up", dir.file("a"), k_ephemeral_ports, false);
     ASSERT_TRUE(first.proc);
     std::string port = first.admin.substr(first.admin.rfind(':') + 1);
-    auto r = run({"up", "--data-dir", dir.file("b"), "--admin-port", port});
+    auto r = run({"up", "--data-dir", dir.file("b"), "--admin-port", port, "--set", "broker.port=0"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_EQ(r.err, "millrace: admin: cannot listen on 127.0.0.1:" + port +
                          ": Address already in use; is another instance running? set up.admin_port to a free port\n");

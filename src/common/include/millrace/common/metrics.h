@@ -68,7 +68,11 @@ public:
     void make_callback_gauge(const std::string& name, const std::string& help, const labels& l,
                              std::function<double()> read);
 
-    // Prometheus text format, families sorted by name.
+    // Appends whole families in exposition format at expose() time, for series
+    // whose label sets come and go (per-partition consumer lag).
+    void add_collector(std::function<void(std::string&)> collect);
+
+    // Prometheus text format, families sorted by name, then collectors' output.
     std::string expose() const;
 
 private:
@@ -89,6 +93,7 @@ private:
 
     mutable std::mutex mutex_;
     std::map<std::string, family> families_;
+    std::vector<std::function<void(std::string&)>> collectors_;
 };
 
 // Adds process_* metrics (resident memory, CPU seconds, start time, open fds).

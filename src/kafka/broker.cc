@@ -1,0 +1,397 @@
+// The broker component: configuration, the connection loop (framing, request
+// headers, dispatch, ordered responses), periodic tasks and metrics.
+#include "millrace/kafka/broker.h"
+
+#include <chrono>
+#include <deque>
+
+#include <unistd.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/read.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "broker_core.h"
+#include "flusher.h"
+#include "group/coordinator.h"
+#include "handlers/handler.h"
+#include "topics.h"
+
+namespace millrace::kafka {
+namespace {
+
+using config::key_spec;
+using config::value_kind;
+
+// Requests a connection may have queued before the loop stops reading more.
+constexpr size_t k_max_in_flight = 64;
+
+result<flush_policy> parse_flush(const std::string& text) {
+    if (text == "acks_all") return flush_policy::acks_all;
+    if (text == "always") return flush_policy::always;
+    if (text == "interval") return flush_policy::interval;
+    if (text == "os") return flush_policy::os;
+    return make_error(errc::invalid_argument, "unknown flush policy {}", text);
+}
+
+std::string short_hostname() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+    return name;
+}
+
+// One response slot per request, written in request order.
+struct pending_response {
+    std::string bytes;
+    bool ready = false;
+    bool send = true;
+};
+
+// Shared by the connection's reader, writer and spawned produce handlers,
+// which may outlive the connection (they then drop their response).
+struct connection_state {
+    explicit connection_state(asio::ip::tcp::socket& s) : socket(&s), wake(s.get_executor()) {
+        wake.expires_at(asio::steady_timer::time_point::max());
+    }
+    asio::ip::tcp::socket* socket;  // nullptr once the connection is gone
+    std::deque<std::shared_ptr<pending_response>> queue;
+    asio::steady_timer wake;  // cancelled whenever a slot becomes ready or the reader stops
+    bool reading_done = false;
+    void notify() { wake.cancel(); }
+    // Ends the connection after a malformed request.
+    void abort() {
+        reading_done = true;
+        if (socket != nullptr) {
+            std::error_code ignored;
+            socket->close(ignored);
+        }
+        notify();
+    }
+};
+
+struct api_metrics {
+    metrics::counter* requests = nullptr;
+    metrics::histogram* latency = nullptr;
+};
+
+class broker_component final : public component {
+public:
+    broker_component(component_context& ctx, broker_config cfg)
+        : ctx_(ctx),
+          core_(ctx.io, std::move(cfg), ctx.metrics, ctx.clock, ctx.fs),
+          server_(ctx.io, "broker", [this](asio::ip::tcp::socket& socket) { return serve(socket); }),
+          periodic_(ctx.io),
+          connections_(ctx.metrics.make_gauge("millrace_broker_connections", "Open client connections.")),
+          protocol_errors_(ctx.metrics.make_counter("millrace_broker_protocol_errors_total",
+                                                     "Connections closed for malformed or oversized requests.")) {
+        for (const auto& spec : supported_apis()) {
+            metrics::labels l = {{"api", std::string(spec.name)}};
+            auto& m = api_metrics_[static_cast<int16_t>(spec.key)];
+            m.requests = &ctx.metrics.make_counter("millrace_broker_requests_total", "Requests handled, by API.", l);
+            m.latency = &ctx.metrics.make_histogram("millrace_broker_request_seconds", "Request handling time, by API.",
+                                                    metrics::latency_buckets(), l);
+        }
+    }
+
+    std::string name() const override { return "broker"; }
+
+    result<std::optional<net::endpoint>> start() override {
+        if (auto st = core_.open(); !st) {
+            return st.err().with_context(fmt::format("broker: cannot open data directory {}", core_.config().data_dir));
+        }
+        opened_ = true;
+        auto ep = server_.start(core_.config().host, core_.config().port, "broker.port");
+        if (!ep) return ep.err();
+        std::string advertised = core_.config().advertised_host;
+        if (advertised.empty()) {
+            advertised = core_.config().host;
+            if (advertised == "0.0.0.0" || advertised == "::") advertised = short_hostname();
+        }
+        core_.set_advertised(advertised, ep->port);
+        register_lag_metrics();
+        asio::co_spawn(ctx_.io, periodic_tasks(), asio::detached);
+        core_.log().info("serving Kafka protocol on {} (advertised as {}:{}), cluster id {}, data in {}", ep->to_string(),
+                         advertised, ep->port, core_.cluster_id(), core_.config().data_dir);
+        return std::optional<net::endpoint>(net::endpoint{advertised, ep->port});
+    }
+
+    void stop() override {
+        stopping_ = true;
+        periodic_.cancel();
+        server_.stop();
+        // Only a broker that opened its logs may mark them cleanly shut down.
+        if (opened_) core_.close();
+    }
+
+private:
+    void register_lag_metrics() {
+        ctx_.metrics.add_collector([this](std::string& out) {
+            out += "# HELP millrace_broker_consumer_lag Committed-offset lag per group and partition.\n"
+                   "# TYPE millrace_broker_consumer_lag gauge\n";
+            core_.groups().for_each_committed([&](const std::string& group, const std::string& topic_name,
+                                                  int32_t partition, int64_t offset) {
+                topic* t = core_.topics().find(topic_name);
+                auto* log = t ? t->partition(partition) : nullptr;
+                if (log == nullptr) return;
+                out += fmt::format("millrace_broker_consumer_lag{{group=\"{}\",topic=\"{}\",partition=\"{}\"}} {}\n", group,
+                                   topic_name, partition, std::max<int64_t>(0, log->next_offset() - offset));
+            });
+            out += "# HELP millrace_broker_log_end_offset Next offset of each partition.\n"
+                   "# TYPE millrace_broker_log_end_offset gauge\n";
+            for (const auto& [name, t] : core_.topics().all()) {
+                for (int32_t idx = 0; idx < t->partition_count(); ++idx) {
+                    out += fmt::format("millrace_broker_log_end_offset{{topic=\"{}\",partition=\"{}\"}} {}\n", name, idx,
+                                       t->partitions[idx]->next_offset());
+                }
+            }
+        });
+    }
+
+    asio::awaitable<void> periodic_tasks() {
+        auto last_retention = std::chrono::steady_clock::now();
+        auto last_flush = last_retention;
+        const auto& cfg = core_.config();
+        while (!stopping_) {
+            periodic_.expires_after(std::chrono::milliseconds(100));
+            std::error_code ec;
+            co_await periodic_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (stopping_) co_return;
+            auto now = std::chrono::steady_clock::now();
+            core_.groups().tick();
+            if (cfg.flush != flush_policy::os && now - last_flush >= std::chrono::milliseconds(cfg.flush_interval_ms)) {
+                last_flush = now;
+                for (const auto& [name, t] : core_.topics().all()) {
+                    for (auto& p : t->partitions) {
+                        if (p->flushed_offset() < p->next_offset()) core_.flush().request(*p);
+                    }
+                }
+            }
+            if (now - last_retention >= std::chrono::milliseconds(cfg.retention_check_interval_ms)) {
+                last_retention = now;
+                core_.topics().enforce_retention();
+            }
+        }
+    }
+
+    asio::awaitable<void> serve(asio::ip::tcp::socket& socket) {
+        connections_.add(1);
+        struct guard {
+            metrics::gauge& g;
+            ~guard() { g.add(-1); }
+        } connection_guard{connections_};
+        std::string peer;
+        {
+            std::error_code ec;
+            auto remote = socket.remote_endpoint(ec);
+            peer = ec ? "unknown" : remote.address().to_string();
+        }
+        auto state = std::make_shared<connection_state>(socket);
+        using namespace asio::experimental::awaitable_operators;
+        try {
+            co_await (read_loop(socket, state, peer) && write_loop(socket, state));
+        } catch (...) {
+            state->socket = nullptr;
+            throw;
+        }
+        state->socket = nullptr;
+    }
+
+    asio::awaitable<void> read_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state,
+                                    std::string peer) {
+        struct done_guard {
+            std::shared_ptr<connection_state>& s;
+            ~done_guard() {
+                s->reading_done = true;
+                s->notify();
+            }
+        } guard{state};
+        char size_bytes[4];
+        for (;;) {
+            while (state->queue.size() >= k_max_in_flight) {
+                std::error_code ec;
+                asio::steady_timer pause(socket.get_executor(), std::chrono::milliseconds(1));
+                co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            }
+            std::error_code ec;
+            co_await asio::async_read(socket, asio::buffer(size_bytes, 4), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
+            int32_t size = static_cast<int32_t>((uint32_t(uint8_t(size_bytes[0])) << 24) | (uint32_t(uint8_t(size_bytes[1])) << 16) |
+                                                (uint32_t(uint8_t(size_bytes[2])) << 8) | uint32_t(uint8_t(size_bytes[3])));
+            if (size < 8 || size > core_.config().max_request_bytes) {
+                protocol_errors_.inc();
+                core_.log().warn("closing connection from {}: request size {} is outside 8..{} (broker.max_request_size)", peer,
+                                 size, core_.config().max_request_bytes);
+                co_return;
+            }
+            auto body = std::make_shared<std::string>(static_cast<size_t>(size), '\0');
+            co_await asio::async_read(socket, asio::buffer(body->data(), body->size()), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
+            reader header(*body);
+            int16_t key = header.int16();
+            int16_t version = header.int16();
+            int32_t correlation_id = header.int32();
+            const api_spec* spec = find_api(key);
+            auto slot = std::make_shared<pending_response>();
+            if (spec == nullptr || version < spec->min_version || version > spec->max_version) {
+                if (key == static_cast<int16_t>(api_key::api_versions)) {
+                    // The protocol's answer: a v0 body with UNSUPPORTED_VERSION and our ranges.
+                    writer w(slot->bytes);
+                    w.int32(0);
+                    w.int32(correlation_id);
+                    write_api_versions_fallback(w, error_code::unsupported_version);
+                    w.patch_int32(0, static_cast<int32_t>(slot->bytes.size() - 4));
+                    slot->ready = true;
+                    state->queue.push_back(slot);
+                    state->notify();
+                    continue;
+                }
+                protocol_errors_.inc();
+                core_.log().warn("closing connection from {}: {} (api key {}) version {} is not supported", peer,
+                                 spec ? spec->name : "unknown API", key, version);
+                co_return;
+            }
+            state->queue.push_back(slot);
+            if (spec->key == api_key::produce) {
+                // Produce appends in order right away; waiting for durability
+                // runs beside the next requests, so one fsync covers many.
+                asio::co_spawn(socket.get_executor(), handle(spec, version, correlation_id, body, peer, slot, state),
+                               asio::detached);
+            } else {
+                co_await handle(spec, version, correlation_id, body, peer, slot, state);
+            }
+            if (state->reading_done) co_return;
+        }
+    }
+
+    asio::awaitable<void> handle(const api_spec* spec, int16_t version, int32_t correlation_id,
+                                 std::shared_ptr<std::string> body, std::string peer, std::shared_ptr<pending_response> slot,
+                                 std::shared_ptr<connection_state> state) {
+        auto start = std::chrono::steady_clock::now();
+        bool flexible = version >= spec->first_flexible;
+        request_context ctx{core_, spec->key, version, flexible, correlation_id, {}, peer};
+        writer out(slot->bytes);
+        try {
+            reader in(*body);
+            in.int16();
+            in.int16();
+            in.int32();
+            ctx.client_id = in.nullable_string(false).value_or("");
+            in.skip_tags(flexible);
+            out.int32(0);  // size, patched below
+            out.int32(correlation_id);
+            // ApiVersions always answers with response header v0.
+            if (flexible && spec->key != api_key::api_versions) out.empty_tags(true);
+            co_await find_handler(spec->key)(ctx, in, out);
+            out.patch_int32(0, static_cast<int32_t>(slot->bytes.size() - 4));
+        } catch (const protocol_error& e) {
+            protocol_errors_.inc();
+            core_.log().warn("closing connection from {} (client {}): malformed {} v{} request: {}", peer, ctx.client_id,
+                             spec->name, version, e.what());
+            slot->send = false;
+            slot->ready = true;
+            state->abort();
+            co_return;
+        }
+        auto& m = api_metrics_[static_cast<int16_t>(spec->key)];
+        m.requests->inc();
+        m.latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        slot->send = ctx.send_response;
+        slot->ready = true;
+        state->notify();
+    }
+
+    asio::awaitable<void> write_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state) {
+        for (;;) {
+            while (!state->queue.empty() && state->queue.front()->ready) {
+                auto slot = state->queue.front();
+                state->queue.pop_front();
+                if (!slot->send) continue;
+                std::error_code ec;
+                co_await asio::async_write(socket, asio::buffer(slot->bytes), asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) co_return;
+            }
+            if (state->reading_done && state->queue.empty()) co_return;
+            state->wake.expires_at(asio::steady_timer::time_point::max());
+            std::error_code ec;
+            co_await state->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (state->reading_done && state->queue.empty()) co_return;
+        }
+    }
+
+    component_context& ctx_;
+    broker_core core_;
+    net::tcp_server server_;
+    asio::steady_timer periodic_;
+    metrics::gauge& connections_;
+    metrics::counter& protocol_errors_;
+    std::map<int16_t, api_metrics> api_metrics_;
+    bool stopping_ = false;
+    bool opened_ = false;
+};
+
+}  // namespace
+
+void add_options(config::schema& s) {
+    s.add({"broker.advertised_host", value_kind::string, "",
+           "Host that Metadata tells clients to connect to; empty means broker.host (or this machine's name when "
+           "broker.host is 0.0.0.0)."});
+    s.add({"broker.node_id", value_kind::integer, "1", "This broker's node id.", {}, 0, INT32_MAX});
+    s.add({"broker.num_partitions", value_kind::integer, "1", "Partitions of auto-created topics and of CreateTopics "
+           "requests that ask for the default.", {}, 1, 100000});
+    s.add({"broker.auto_create_topics", value_kind::boolean, "true",
+           "Create a topic when a client asks for its metadata or produces to it (auto.create.topics.enable)."});
+    s.add({"broker.flush_policy", value_kind::choice, "acks_all",
+           "When the log is fsynced: acks_all fsyncs before acknowledging acks=-1 produce requests; always before "
+           "acknowledging every produce; interval every broker.flush_interval; os leaves it to the OS.",
+           {"acks_all", "always", "interval", "os"}});
+    s.add({"broker.flush_interval", value_kind::duration_ms, "1s",
+           "Background fsync interval for data not yet flushed (all policies but os).", {}, 1, INT64_MAX});
+    s.add({"broker.max_request_size", value_kind::size, "100MiB",
+           "Largest request accepted; a larger size prefix closes the connection before any allocation.", {}, 1024, INT32_MAX});
+    s.add({"broker.max_message_bytes", value_kind::size, "1048588", "Largest record batch a topic accepts (max.message.bytes).",
+           {}, 0, INT32_MAX});
+    s.add({"broker.segment_bytes", value_kind::size, "1GiB", "Segment size before a new one is rolled (segment.bytes).", {}, 1024, INT32_MAX});
+    s.add({"broker.segment_ms", value_kind::duration_ms, "7d", "Segment age before a new one is rolled (segment.ms).", {}, 1, INT64_MAX});
+    s.add({"broker.retention_ms", value_kind::duration_ms, "7d", "How long data is kept (retention.ms); -1 keeps it forever.", {}, -1, INT64_MAX});
+    s.add({"broker.retention_bytes", value_kind::size, "-1", "Size each partition is cut down to (retention.bytes); -1 for no limit.", {}, -1, INT64_MAX});
+    s.add({"broker.retention_check_interval", value_kind::duration_ms, "30s", "How often retention is applied.", {}, 100, INT64_MAX});
+    s.add({"broker.group_initial_rebalance_delay", value_kind::duration_ms, "0ms",
+           "How long a new group waits for more members before its first rebalance (Kafka's default is 3s; 0 starts "
+           "consumers faster on a laptop).", {}, 0, 300'000});
+    s.add({"broker.group_min_session_timeout", value_kind::duration_ms, "6s", "Smallest session timeout a consumer may ask for.", {}, 1, INT64_MAX});
+    s.add({"broker.group_max_session_timeout", value_kind::duration_ms, "30m", "Largest session timeout a consumer may ask for.", {}, 1, INT64_MAX});
+    s.add({"broker.offsets_retention", value_kind::duration_ms, "7d", "How long committed offsets of an empty group are kept.", {}, 1, INT64_MAX});
+}
+
+std::unique_ptr<component> make_broker(component_context& ctx) {
+    const auto& c = ctx.cfg;
+    broker_config cfg;
+    cfg.host = c.get_string("broker.host");
+    cfg.port = c.get_port("broker.port");
+    cfg.advertised_host = c.get_string("broker.advertised_host");
+    cfg.data_dir = ctx.data_dir;
+    cfg.node_id = static_cast<int32_t>(c.get_int("broker.node_id"));
+    cfg.num_partitions = static_cast<int32_t>(c.get_int("broker.num_partitions"));
+    cfg.auto_create_topics = c.get_bool("broker.auto_create_topics");
+    cfg.flush = parse_flush(c.get_string("broker.flush_policy")).value();
+    cfg.flush_interval_ms = c.get_int("broker.flush_interval");
+    cfg.max_request_bytes = c.get_int("broker.max_request_size");
+    cfg.max_message_bytes = c.get_int("broker.max_message_bytes");
+    cfg.segment_bytes = c.get_int("broker.segment_bytes");
+    cfg.segment_ms = c.get_int("broker.segment_ms");
+    cfg.retention_ms = c.get_int("broker.retention_ms");
+    cfg.retention_bytes = c.get_int("broker.retention_bytes");
+    cfg.retention_check_interval_ms = c.get_int("broker.retention_check_interval");
+    cfg.group_initial_rebalance_delay_ms = c.get_int("broker.group_initial_rebalance_delay");
+    cfg.group_min_session_timeout_ms = c.get_int("broker.group_min_session_timeout");
+    cfg.group_max_session_timeout_ms = c.get_int("broker.group_max_session_timeout");
+    cfg.offsets_retention_ms = c.get_int("broker.offsets_retention");
+    return std::make_unique<broker_component>(ctx, std::move(cfg));
+}
+
+}  // namespace millrace::kafka

@@ -1,0 +1,117 @@
+#include "broker_core.h"
+
+#include <charconv>
+#include <random>
+
+#include "flusher.h"
+#include "group/coordinator.h"
+#include "topics.h"
+
+namespace millrace::kafka {
+namespace {
+
+constexpr int64_t k_producer_id_block = 1000;
+
+std::string random_cluster_id() {
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::random_device device;
+    std::string id;
+    for (int idx = 0; idx < 22; ++idx) id.push_back(alphabet[device() % 64]);
+    return id;
+}
+
+std::string property(const std::string& text, const std::string& key) {
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t end = text.find('\n', pos);
+        std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+        pos = end == std::string::npos ? text.size() : end + 1;
+        if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
+    }
+    return {};
+}
+
+}  // namespace
+
+broker_core::broker_core(asio::io_context& io, broker_config cfg, metrics::registry& metrics, millrace::clock& clock,
+                         file_system& fs)
+    : io_(io), cfg_(std::move(cfg)), metrics_(metrics), clock_(clock), fs_(fs) {
+    topics_ = std::make_unique<topic_registry>(*this);
+    group_settings settings;
+    settings.initial_rebalance_delay_ms = cfg_.group_initial_rebalance_delay_ms;
+    settings.min_session_timeout_ms = cfg_.group_min_session_timeout_ms;
+    settings.max_session_timeout_ms = cfg_.group_max_session_timeout_ms;
+    settings.offsets_retention_ms = cfg_.offsets_retention_ms;
+    groups_ = std::make_unique<group_coordinator>(io_, clock_, fs_, cfg_.data_dir + "/.groups", settings, metrics_);
+    flusher_ = std::make_unique<flusher>(io_, metrics_);
+}
+
+broker_core::~broker_core() = default;
+
+status broker_core::open() {
+    if (auto st = fs_.create_directories(cfg_.data_dir); !st) return st;
+    std::string meta_path = cfg_.data_dir + "/meta.properties";
+    if (fs_.exists(meta_path)) {
+        auto text = read_file(fs_, meta_path);
+        if (!text) return text.err();
+        cluster_id_ = property(*text, "cluster.id");
+        if (cluster_id_.empty()) return make_error(errc::corruption, "{}: no cluster.id", meta_path);
+    } else {
+        cluster_id_ = random_cluster_id();
+        auto st = write_file_atomic(fs_, meta_path,
+                                    fmt::format("version=1\ncluster.id={}\nnode.id={}\n", cluster_id_, cfg_.node_id));
+        if (!st) return st;
+    }
+    std::string ids_path = cfg_.data_dir + "/.producer_ids";
+    if (fs_.exists(ids_path)) {
+        auto text = read_file(fs_, ids_path);
+        if (!text) return text.err();
+        auto value = property(*text, "next");
+        std::from_chars(value.data(), value.data() + value.size(), next_producer_id_);
+        producer_id_limit_ = next_producer_id_;  // a fresh block is reserved on first use
+    }
+    if (auto st = topics_->open(); !st) return st;
+    if (auto st = groups_->open(); !st) return st;
+    // From here on, until close() rewrites it, a crash is not a clean shutdown.
+    std::string marker = cfg_.data_dir + "/.clean_shutdown";
+    if (fs_.exists(marker)) {
+        if (auto st = fs_.remove(marker); !st) return st;
+        (void)fs_.sync_dir(cfg_.data_dir);
+    }
+    return {};
+}
+
+void broker_core::close() {
+    flusher_->stop();
+    groups_->close();
+    topics_->close();
+    if (auto st = write_file_atomic(fs_, cfg_.data_dir + "/.clean_shutdown", "clean\n"); !st) {
+        log_.error("writing the clean-shutdown marker: {}", st.err().message());
+    }
+}
+
+broker_core::topic_stats& broker_core::stats(const std::string& topic) {
+    auto it = stats_.find(topic);
+    if (it == stats_.end()) {
+        metrics::labels l = {{"topic", topic}};
+        auto entry = std::unique_ptr<topic_stats>(new topic_stats{
+            metrics_.make_counter("millrace_broker_bytes_in_total", "Bytes produced, by topic.", l),
+            metrics_.make_counter("millrace_broker_records_in_total", "Records produced, by topic.", l),
+            metrics_.make_counter("millrace_broker_bytes_out_total", "Bytes fetched, by topic.", l),
+            metrics_.make_counter("millrace_broker_records_out_total", "Records fetched, by topic.", l)});
+        it = stats_.emplace(topic, std::move(entry)).first;
+    }
+    return *it->second;
+}
+
+result<int64_t> broker_core::next_producer_id() {
+    if (next_producer_id_ >= producer_id_limit_) {
+        int64_t limit = next_producer_id_ + k_producer_id_block;
+        auto st = write_file_atomic(fs_, cfg_.data_dir + "/.producer_ids", fmt::format("next={}\n", limit));
+        if (!st) return st.err();
+        producer_id_limit_ = limit;
+    }
+    return next_producer_id_++;
+}
+
+}  // namespace millrace::kafka

@@ -1,0 +1,57 @@
+// The API table: adding an API means adding its handler file and one line here.
+#include "handlers/handler.h"
+
+namespace millrace::kafka {
+
+asio::awaitable<void> handle_produce(request_context&, reader&, writer&);
+asio::awaitable<void> handle_fetch(request_context&, reader&, writer&);
+asio::awaitable<void> handle_list_offsets(request_context&, reader&, writer&);
+asio::awaitable<void> handle_metadata(request_context&, reader&, writer&);
+asio::awaitable<void> handle_offset_commit(request_context&, reader&, writer&);
+asio::awaitable<void> handle_offset_fetch(request_context&, reader&, writer&);
+asio::awaitable<void> handle_find_coordinator(request_context&, reader&, writer&);
+asio::awaitable<void> handle_join_group(request_context&, reader&, writer&);
+asio::awaitable<void> handle_heartbeat(request_context&, reader&, writer&);
+asio::awaitable<void> handle_leave_group(request_context&, reader&, writer&);
+asio::awaitable<void> handle_sync_group(request_context&, reader&, writer&);
+asio::awaitable<void> handle_describe_groups(request_context&, reader&, writer&);
+asio::awaitable<void> handle_list_groups(request_context&, reader&, writer&);
+asio::awaitable<void> handle_api_versions(request_context&, reader&, writer&);
+asio::awaitable<void> handle_create_topics(request_context&, reader&, writer&);
+asio::awaitable<void> handle_delete_topics(request_context&, reader&, writer&);
+asio::awaitable<void> handle_init_producer_id(request_context&, reader&, writer&);
+asio::awaitable<void> handle_offset_for_leader_epoch(request_context&, reader&, writer&);
+asio::awaitable<void> handle_describe_configs(request_context&, reader&, writer&);
+asio::awaitable<void> handle_create_partitions(request_context&, reader&, writer&);
+asio::awaitable<void> handle_delete_groups(request_context&, reader&, writer&);
+asio::awaitable<void> handle_describe_cluster(request_context&, reader&, writer&);
+
+handler_fn find_handler(api_key key) {
+    switch (key) {
+        case api_key::produce: return handle_produce;
+        case api_key::fetch: return handle_fetch;
+        case api_key::list_offsets: return handle_list_offsets;
+        case api_key::metadata: return handle_metadata;
+        case api_key::offset_commit: return handle_offset_commit;
+        case api_key::offset_fetch: return handle_offset_fetch;
+        case api_key::find_coordinator: return handle_find_coordinator;
+        case api_key::join_group: return handle_join_group;
+        case api_key::heartbeat: return handle_heartbeat;
+        case api_key::leave_group: return handle_leave_group;
+        case api_key::sync_group: return handle_sync_group;
+        case api_key::describe_groups: return handle_describe_groups;
+        case api_key::list_groups: return handle_list_groups;
+        case api_key::api_versions: return handle_api_versions;
+        case api_key::create_topics: return handle_create_topics;
+        case api_key::delete_topics: return handle_delete_topics;
+        case api_key::init_producer_id: return handle_init_producer_id;
+        case api_key::offset_for_leader_epoch: return handle_offset_for_leader_epoch;
+        case api_key::describe_configs: return handle_describe_configs;
+        case api_key::create_partitions: return handle_create_partitions;
+        case api_key::delete_groups: return handle_delete_groups;
+        case api_key::describe_cluster: return handle_describe_cluster;
+    }
+    return nullptr;
+}
+
+}  // namespace millrace::kafka

@@ -1,0 +1,279 @@
+#include "storage/partition_log.h"
+
+#include <algorithm>
+
+#include "storage/log_format.h"
+#include "storage/segment.h"
+
+namespace millrace::kafka::storage {
+namespace {
+
+constexpr size_t k_producer_window = 5;  // batches remembered per producer for duplicate detection
+
+bool is_segment_log(const std::string& name, int64_t& base_offset) {
+    if (name.size() != 20 + 4 || name.compare(20, 4, k_log_suffix) != 0) return false;
+    base_offset = 0;
+    for (size_t idx = 0; idx < 20; ++idx) {
+        if (name[idx] < '0' || name[idx] > '9') return false;
+        base_offset = base_offset * 10 + (name[idx] - '0');
+    }
+    return true;
+}
+
+}  // namespace
+
+partition_log::partition_log(file_system& fs, millrace::clock& clock, std::string dir, log_config cfg)
+    : fs_(fs), clock_(clock), dir_(std::move(dir)), cfg_(cfg) {}
+
+partition_log::~partition_log() = default;
+
+segment& partition_log::active() const { return *segments_.rbegin()->second; }
+
+status partition_log::open(bool clean) {
+    if (auto st = fs_.create_directories(dir_); !st) return st;
+    auto names = fs_.list(dir_);
+    if (!names) return names.err();
+    std::vector<int64_t> bases;
+    for (const auto& name : *names) {
+        int64_t base = 0;
+        if (is_segment_log(name, base)) bases.push_back(base);
+    }
+    std::sort(bases.begin(), bases.end());
+    for (size_t idx = 0; idx < bases.size(); ++idx) {
+        bool last = idx + 1 == bases.size();
+        auto seg = segment::open(fs_, dir_, bases[idx], /*recover=*/last && !clean, cfg_.index_interval_bytes);
+        if (!seg) return seg.err().with_context(fmt::format("recovering {}", dir_));
+        (*seg)->set_created_ms(clock_.wall_millis());
+        segments_.emplace(bases[idx], std::move(*seg));
+    }
+    if (segments_.empty()) {
+        if (auto st = roll(0); !st) return st;
+    }
+    log_start_offset_ = segments_.begin()->first;
+    next_offset_ = active().next_offset();
+    // A closed segment that ends before the next one starts is fine (retention
+    // or compaction); the next offset is the active segment's end.
+    flushed_offset_ = next_offset_;  // what survived a restart is on disk
+    // Rebuild idempotent producer state from the batch headers.
+    for (const auto& [base, seg] : segments_) {
+        auto st = seg->scan([this](const batch_header& h, uint64_t) {
+            if (h.producer_id >= 0) track_producer(h, h.base_offset);
+        });
+        if (!st) return st.err().with_context(fmt::format("scanning {}", dir_));
+    }
+    return {};
+}
+
+status partition_log::close() {
+    if (segments_.empty()) return {};
+    return active().write_indexes();
+}
+
+status partition_log::roll(int64_t base_offset) {
+    if (!segments_.empty()) {
+        // The closing segment's data and indexes become durable before it is left.
+        if (auto st = active().write_indexes(); !st) return st;
+    }
+    auto seg = segment::open(fs_, dir_, base_offset, /*recover=*/true, cfg_.index_interval_bytes);
+    if (!seg) return seg.err();
+    if (auto st = fs_.sync_dir(dir_); !st) return st;
+    (*seg)->set_created_ms(clock_.wall_millis());
+    segments_.emplace(base_offset, std::move(*seg));
+    return {};
+}
+
+void partition_log::track_producer(const batch_header& h, int64_t base_offset) {
+    auto& entry = producers_[h.producer_id];
+    if (h.producer_epoch != entry.epoch) {
+        entry.epoch = h.producer_epoch;
+        entry.recent.clear();
+    }
+    entry.recent.push_back({h.base_sequence, h.base_sequence + h.last_offset_delta, base_offset,
+                            base_offset + h.last_offset_delta});
+    if (entry.recent.size() > k_producer_window) entry.recent.pop_front();
+}
+
+append_result partition_log::append(std::string_view records) {
+    append_result out;
+    std::vector<std::string_view> batches;
+    auto st = for_each_batch(records, [&](std::string_view batch) -> status {
+        if (auto valid = validate_batch(batch); !valid) return valid;
+        if (static_cast<int64_t>(batch.size()) > cfg_.max_message_bytes) {
+            return make_error(errc::invalid_argument, "batch of {} bytes exceeds max.message.bytes {}", batch.size(),
+                              cfg_.max_message_bytes);
+        }
+        batches.push_back(batch);
+        return {};
+    });
+    if (!st) {
+        out.error = st.err().code() == errc::invalid_argument ? error_code::message_too_large
+                    : st.err().code() == errc::unsupported   ? error_code::unsupported_for_message_format
+                                                             : error_code::corrupt_message;
+        out.message = st.err().message();
+        return out;
+    }
+    if (batches.empty()) {
+        out.error = error_code::invalid_record;
+        out.message = "produce request carries no record batch";
+        return out;
+    }
+    // Idempotence: every batch of one request comes from one producer.
+    const auto first = read_header(batches.front());
+    if (first.producer_id >= 0) {
+        auto it = producers_.find(first.producer_id);
+        if (it != producers_.end()) {
+            auto& entry = it->second;
+            if (first.producer_epoch < entry.epoch) {
+                out.error = error_code::invalid_producer_epoch;
+                out.message = fmt::format("producer {} epoch {} is older than {}", first.producer_id, first.producer_epoch, entry.epoch);
+                return out;
+            }
+            if (first.producer_epoch == entry.epoch && !entry.recent.empty()) {
+                for (const auto& seen : entry.recent) {
+                    if (seen.first_sequence == first.base_sequence) {
+                        out.duplicate = true;
+                        out.base_offset = seen.base_offset;
+                        out.last_offset = seen.last_offset;
+                        return out;
+                    }
+                }
+                int32_t expected = entry.recent.back().last_sequence + 1;
+                if (expected < 0) expected = 0;  // sequences wrap at INT32_MAX
+                if (first.base_sequence != expected) {
+                    out.error = error_code::out_of_order_sequence_number;
+                    out.message = fmt::format("producer {} sent sequence {}, expected {}", first.producer_id,
+                                              first.base_sequence, expected);
+                    return out;
+                }
+            } else if (first.base_sequence != 0 && first.producer_epoch == entry.epoch) {
+                out.error = error_code::out_of_order_sequence_number;
+                out.message = fmt::format("producer {} sent sequence {}, expected 0", first.producer_id, first.base_sequence);
+                return out;
+            }
+        }
+        // An unknown producer (new, or its batches expired) starts anew.
+    }
+
+    int64_t now = clock_.wall_millis();
+    if (active().size() >= static_cast<uint64_t>(cfg_.segment_bytes) ||
+        (!active().empty() && now - active().created_ms() >= cfg_.segment_ms)) {
+        if (auto rolled = roll(next_offset_); !rolled) {
+            out.error = error_code::kafka_storage_error;
+            out.message = rolled.err().message();
+            return out;
+        }
+    }
+    out.base_offset = next_offset_;
+    std::string batch;
+    for (auto view : batches) {
+        batch.assign(view);
+        write_int64_at(batch, batch_format::k_base_offset, next_offset_);
+        write_int32_at(batch, batch_format::k_leader_epoch, 0);
+        if (cfg_.log_append_time) {
+            // Timestamp type bit set and max timestamp replaced: the CRC changes.
+            auto attributes = static_cast<uint16_t>(read_header(batch).attributes | 0x08);
+            batch[batch_format::k_attributes] = static_cast<char>(attributes >> 8);
+            batch[batch_format::k_attributes + 1] = static_cast<char>(attributes);
+            write_int64_at(batch, batch_format::k_max_timestamp, now);
+            uint32_t crc = crc32c(batch.data() + batch_format::k_attributes, batch.size() - batch_format::k_attributes);
+            write_int32_at(batch, batch_format::k_crc, static_cast<int32_t>(crc));
+            out.log_append_time = now;
+        }
+        auto h = read_header(batch);
+        if (auto appended = active().append(batch, h); !appended) {
+            out.error = error_code::kafka_storage_error;
+            out.message = appended.err().message();
+            return out;  // earlier batches of this request stay; the producer retries
+        }
+        if (h.producer_id >= 0) track_producer(h, h.base_offset);
+        next_offset_ = h.last_offset() + 1;
+    }
+    out.last_offset = next_offset_ - 1;
+    return out;
+}
+
+read_result partition_log::read(int64_t offset, int32_t max_bytes) const {
+    read_result out;
+    if (offset < log_start_offset_ || offset > next_offset_) {
+        out.error = error_code::offset_out_of_range;
+        return out;
+    }
+    if (offset == next_offset_) return out;
+    auto it = segments_.upper_bound(offset);
+    if (it == segments_.begin()) {
+        out.error = error_code::offset_out_of_range;
+        return out;
+    }
+    --it;
+    // An offset in a gap (removed by compaction) continues in the next segment.
+    for (; it != segments_.end(); ++it) {
+        auto bytes = it->second->read(offset, max_bytes);
+        if (!bytes) {
+            out.error = error_code::kafka_storage_error;
+            return out;
+        }
+        if (!bytes->empty()) {
+            out.records = std::move(*bytes);
+            return out;
+        }
+    }
+    return out;
+}
+
+std::pair<int64_t, int64_t> partition_log::offset_for_timestamp(int64_t timestamp) const {
+    for (const auto& [base, seg] : segments_) {
+        if (seg->max_timestamp() < timestamp) continue;
+        auto found = seg->offset_for_timestamp(timestamp);
+        if (found.ok() && found->first >= 0) return *found;
+    }
+    return {-1, -1};
+}
+
+std::pair<int64_t, int64_t> partition_log::max_timestamp_offset() const {
+    const segment* best = nullptr;
+    for (const auto& [base, seg] : segments_) {
+        if (seg->max_timestamp() >= 0 && (best == nullptr || seg->max_timestamp() > best->max_timestamp())) best = seg.get();
+    }
+    if (best == nullptr) return {-1, -1};
+    auto found = best->offset_for_timestamp(best->max_timestamp());
+    return found.ok() ? *found : std::pair<int64_t, int64_t>{-1, -1};
+}
+
+uint64_t partition_log::size_bytes() const {
+    uint64_t total = 0;
+    for (const auto& [base, seg] : segments_) total += seg->size();
+    return total;
+}
+
+std::shared_ptr<file> partition_log::active_file() const { return active().log_file(); }
+
+status partition_log::sync() {
+    if (auto st = active().log_file()->sync(); !st) return st;
+    flushed_offset_ = next_offset_;
+    return {};
+}
+
+int partition_log::enforce_retention() {
+    int deleted = 0;
+    int64_t now = clock_.wall_millis();
+    uint64_t total = size_bytes();
+    while (segments_.size() > 1) {
+        auto& oldest = *segments_.begin()->second;
+        bool too_old = cfg_.retention_ms >= 0 && oldest.max_timestamp() >= 0 && now - oldest.max_timestamp() > cfg_.retention_ms;
+        bool too_big = cfg_.retention_bytes >= 0 && total - oldest.size() >= static_cast<uint64_t>(cfg_.retention_bytes);
+        if (!too_old && !too_big) break;
+        total -= oldest.size();
+        if (!oldest.remove_files().ok()) break;
+        segments_.erase(segments_.begin());
+        ++deleted;
+    }
+    log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
+    return deleted;
+}
+
+status partition_log::destroy() {
+    segments_.clear();
+    return fs_.remove_all(dir_);
+}
+
+}  // namespace millrace::kafka::storage

@@ -1,0 +1,125 @@
+// One partition's log: a sequence of segments holding record batches, with
+// offset assignment, idempotent-producer sequence checks, reads by offset and
+// by timestamp, crash recovery, segment rolling and retention.
+//
+// Invariants: log_start_offset <= flushed_offset <= next_offset; every byte
+// below a segment's size is a whole, CRC-valid batch.
+// Not thread-safe: used on the broker's io_context thread only. `active_file()`
+// may be synced from another thread (fdatasync is safe beside appends).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "millrace/common/clock.h"
+#include "millrace/common/file_system.h"
+#include "protocol/errors.h"
+#include "protocol/record_batch.h"
+
+namespace millrace::kafka::storage {
+
+struct log_config {
+    int64_t segment_bytes = 1LL << 30;
+    int64_t segment_ms = 7LL * 24 * 3600 * 1000;
+    int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // -1: keep forever
+    int64_t retention_bytes = -1;                    // -1: no size limit
+    int64_t max_message_bytes = 1048588;
+    int64_t index_interval_bytes = 4096;
+    bool log_append_time = false;                    // message.timestamp.type=LogAppendTime
+};
+
+struct append_result {
+    error_code error = error_code::none;
+    std::string message;         // detail for the error, for logs and Produce v8 error_message
+    int64_t base_offset = -1;    // offset of the first record appended (or of the duplicate)
+    int64_t last_offset = -1;
+    int64_t log_append_time = -1;
+    bool duplicate = false;      // an idempotent retry: acknowledged, not appended again
+};
+
+struct read_result {
+    error_code error = error_code::none;
+    std::string records;         // whole batches, as stored
+};
+
+class segment;
+
+class partition_log {
+public:
+    partition_log(file_system& fs, millrace::clock& clock, std::string dir, log_config cfg);
+    ~partition_log();
+
+    // Opens (creating the directory when missing) and recovers. `clean` means
+    // the broker shut down cleanly and index files can be trusted.
+    status open(bool clean);
+    // Writes the active segment's indexes (clean shutdown).
+    status close();
+
+    // Validates every batch of a Produce RECORDS field, checks idempotent
+    // sequences, assigns offsets and appends. All or nothing: a bad batch
+    // rejects the whole set. The data is in the OS page cache, not yet durable.
+    append_result append(std::string_view records);
+
+    // Whole batches starting with the one that contains `offset`, up to
+    // `max_bytes` (at least one batch, however large).
+    read_result read(int64_t offset, int32_t max_bytes) const;
+
+    // Offset and timestamp of the first record whose timestamp >= `timestamp`,
+    // or {-1, -1}.
+    std::pair<int64_t, int64_t> offset_for_timestamp(int64_t timestamp) const;
+    // Offset and timestamp of the first record with the largest timestamp
+    // (ListOffsets -3), or {-1, -1} for an empty log.
+    std::pair<int64_t, int64_t> max_timestamp_offset() const;
+
+    int64_t log_start_offset() const { return log_start_offset_; }
+    int64_t next_offset() const { return next_offset_; }
+    int64_t flushed_offset() const { return flushed_offset_; }
+    uint64_t size_bytes() const;
+    const std::string& dir() const { return dir_; }
+    void set_config(const log_config& cfg) { cfg_ = cfg; }
+
+    // The file that holds unsynced data, and the offset it will be durable to.
+    std::shared_ptr<file> active_file() const;
+    // Records that everything below `offset` is durable.
+    void mark_flushed(int64_t offset) { flushed_offset_ = std::max(flushed_offset_, offset); }
+    // fsync now, on this thread.
+    status sync();
+
+    // Deletes closed segments beyond retention.ms / retention.bytes. Returns
+    // how many segments were deleted.
+    int enforce_retention();
+    // Removes every file of the partition.
+    status destroy();
+
+private:
+    struct producer_batch {
+        int32_t first_sequence;
+        int32_t last_sequence;
+        int64_t base_offset;
+        int64_t last_offset;
+    };
+    struct producer_entry {
+        int16_t epoch = -1;
+        std::deque<producer_batch> recent;  // the last 5 batches, oldest first
+    };
+
+    status roll(int64_t base_offset);
+    void track_producer(const batch_header& h, int64_t base_offset);
+    segment& active() const;
+
+    file_system& fs_;
+    millrace::clock& clock_;
+    std::string dir_;
+    log_config cfg_;
+    std::map<int64_t, std::unique_ptr<segment>> segments_;  // by base offset
+    int64_t log_start_offset_ = 0;
+    int64_t next_offset_ = 0;
+    int64_t flushed_offset_ = 0;
+    std::map<int64_t, producer_entry> producers_;  // by producer id
+};
+
+}  // namespace millrace::kafka::storage

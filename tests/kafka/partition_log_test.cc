@@ -1,0 +1,272 @@
+#include "storage/partition_log.h"
+
+#include <gtest/gtest.h>
+
+#include "batch_builder.h"
+#include "storage/log_format.h"
+
+namespace millrace::kafka::storage {
+namespace {
+
+using kafka::testing::batch_options;
+using kafka::testing::build_batch;
+
+std::vector<kafka::testing::test_record> records(int count, const std::string& prefix = "r") {
+    std::vector<kafka::testing::test_record> out;
+    for (int idx = 0; idx < count; ++idx) out.push_back({prefix + "-key-" + std::to_string(idx), prefix + "-value-" + std::to_string(idx)});
+    return out;
+}
+
+std::vector<int64_t> base_offsets(const std::string& bytes) {
+    std::vector<int64_t> out;
+    EXPECT_TRUE(for_each_batch(bytes, [&](std::string_view batch) -> status {
+                    EXPECT_TRUE(validate_batch(batch).ok());
+                    out.push_back(read_header(batch).base_offset);
+                    return {};
+                }).ok());
+    return out;
+}
+
+class partition_log_test : public ::testing::Test {
+protected:
+    void SetUp() override { ASSERT_TRUE(fs_.create_directories("/data").ok()); }
+    std::unique_ptr<partition_log> open_log(bool clean, log_config cfg = {}) {
+        auto log = std::make_unique<partition_log>(fs_, clock_, "/data/t-0", cfg);
+        auto st = log->open(clean);
+        EXPECT_TRUE(st.ok()) << st.err().message();
+        return log;
+    }
+
+    memory_file_system fs_;
+    manual_clock clock_;
+};
+
+TEST_F(partition_log_test, assigns_offsets_and_reads_back_from_any_offset) {
+    auto log = open_log(true);
+    auto first = log->append(build_batch(records(3)));
+    ASSERT_EQ(first.error, error_code::none);
+    EXPECT_EQ(first.base_offset, 0);
+    EXPECT_EQ(first.last_offset, 2);
+    auto second = log->append(build_batch(records(2)));
+    EXPECT_EQ(second.base_offset, 3);
+    EXPECT_EQ(log->next_offset(), 5);
+    EXPECT_EQ(base_offsets(log->read(0, 1 << 20).records), (std::vector<int64_t>{0, 3}));
+    EXPECT_EQ(base_offsets(log->read(4, 1 << 20).records), (std::vector<int64_t>{3}));
+    EXPECT_EQ(base_offsets(log->read(1, 1 << 20).records), (std::vector<int64_t>{0, 3}));
+}
+
+TEST_F(partition_log_test, read_at_end_is_empty_and_beyond_is_out_of_range) {
+    auto log = open_log(true);
+    ASSERT_EQ(log->append(build_batch(records(2))).error, error_code::none);
+    auto at_end = log->read(2, 1000);
+    EXPECT_EQ(at_end.error, error_code::none);
+    EXPECT_TRUE(at_end.records.empty());
+    EXPECT_EQ(log->read(3, 1000).error, error_code::offset_out_of_range);
+    EXPECT_EQ(log->read(-1, 1000).error, error_code::offset_out_of_range);
+}
+
+TEST_F(partition_log_test, small_max_bytes_still_returns_one_whole_batch) {
+    auto log = open_log(true);
+    auto batch = build_batch(records(10));
+    ASSERT_EQ(log->append(batch).error, error_code::none);
+    ASSERT_EQ(log->append(batch).error, error_code::none);
+    auto got = log->read(0, 10);
+    EXPECT_EQ(got.records.size(), batch.size());
+    EXPECT_EQ(base_offsets(got.records), (std::vector<int64_t>{0}));
+}
+
+TEST_F(partition_log_test, rolls_segments_and_reads_across_them_after_reopen) {
+    log_config cfg;
+    cfg.segment_bytes = 1024;
+    cfg.index_interval_bytes = 100;
+    {
+        auto log = open_log(true, cfg);
+        for (int idx = 0; idx < 40; ++idx) ASSERT_EQ(log->append(build_batch(records(3))).error, error_code::none);
+        ASSERT_TRUE(log->close().ok());
+    }
+    auto names = fs_.list("/data/t-0").value();
+    EXPECT_GT(std::count_if(names.begin(), names.end(), [](const std::string& n) { return n.ends_with(".log"); }), 3);
+    EXPECT_TRUE(fs_.exists("/data/t-0/" + segment_name(0) + ".index"));
+    auto log = open_log(true, cfg);
+    EXPECT_EQ(log->next_offset(), 120);
+    for (int64_t offset : {0, 1, 59, 60, 61, 118, 119}) {
+        auto got = log->read(offset, 1 << 20);
+        ASSERT_EQ(got.error, error_code::none);
+        auto bases = base_offsets(got.records);
+        ASSERT_FALSE(bases.empty()) << offset;
+        EXPECT_EQ(bases.front(), offset - offset % 3) << offset;
+    }
+}
+
+TEST_F(partition_log_test, crash_keeps_synced_batches_and_drops_the_rest) {
+    {
+        auto log = open_log(true);
+        ASSERT_EQ(log->append(build_batch(records(5))).error, error_code::none);
+        ASSERT_TRUE(log->sync().ok());
+        ASSERT_EQ(log->append(build_batch(records(5))).error, error_code::none);
+    }
+    fs_.simulate_crash();
+    auto log = open_log(false);
+    EXPECT_EQ(log->next_offset(), 5);
+    EXPECT_EQ(base_offsets(log->read(0, 1 << 20).records), (std::vector<int64_t>{0}));
+    EXPECT_EQ(log->append(build_batch(records(1))).base_offset, 5);
+}
+
+TEST_F(partition_log_test, torn_tail_on_disk_is_truncated_on_recovery) {
+    {
+        auto log = open_log(true);
+        ASSERT_EQ(log->append(build_batch(records(4))).error, error_code::none);
+        auto second = build_batch(records(4));
+        ASSERT_EQ(log->append(second).error, error_code::none);
+        ASSERT_TRUE(log->sync().ok());
+    }
+    // Cut the second batch in half, as a crash mid-write would.
+    auto file = fs_.open("/data/t-0/" + segment_name(0) + ".log", open_mode::read_write).value();
+    uint64_t full = file->size();
+    ASSERT_TRUE(file->truncate(full - 20).ok());
+    ASSERT_TRUE(file->sync().ok());
+    auto log = open_log(false);
+    EXPECT_EQ(log->next_offset(), 4);
+    EXPECT_EQ(base_offsets(log->read(0, 1 << 20).records), (std::vector<int64_t>{0}));
+}
+
+TEST_F(partition_log_test, corrupt_batch_in_tail_is_truncated_on_recovery) {
+    {
+        auto log = open_log(true);
+        ASSERT_EQ(log->append(build_batch(records(2))).error, error_code::none);
+        ASSERT_EQ(log->append(build_batch(records(2))).error, error_code::none);
+        ASSERT_TRUE(log->sync().ok());
+    }
+    auto path = "/data/t-0/" + segment_name(0) + ".log";
+    auto bytes = read_file(fs_, path).value();
+    bytes[bytes.size() - 3] ^= 0x40;  // flip a bit in the second batch's records
+    ASSERT_TRUE(fs_.remove(path).ok());
+    auto file = fs_.open(path, open_mode::read_write).value();
+    ASSERT_TRUE(file->append(bytes).ok());
+    ASSERT_TRUE(file->sync().ok());
+    auto log = open_log(false);
+    EXPECT_EQ(log->next_offset(), 2);
+}
+
+TEST_F(partition_log_test, failed_write_leaves_no_partial_batch) {
+    fault_injection_file_system faulty(fs_);
+    partition_log log(faulty, clock_, "/data/t-0", {});
+    ASSERT_TRUE(log.open(true).ok());
+    ASSERT_EQ(log.append(build_batch(records(2))).error, error_code::none);
+    faulty.tear_next_append(10);
+    auto failed = log.append(build_batch(records(2)));
+    EXPECT_EQ(failed.error, error_code::kafka_storage_error);
+    EXPECT_NE(failed.message.find("No space left on device"), std::string::npos);
+    EXPECT_EQ(log.next_offset(), 2);
+    auto ok = log.append(build_batch(records(2)));
+    EXPECT_EQ(ok.base_offset, 2);
+    EXPECT_EQ(base_offsets(log.read(0, 1 << 20).records), (std::vector<int64_t>{0, 2}));
+}
+
+TEST_F(partition_log_test, corrupt_produce_is_rejected_whole) {
+    auto log = open_log(true);
+    auto good = build_batch(records(1));
+    auto bad = build_batch(records(1));
+    bad.back() ^= 1;
+    auto result = log->append(good + bad);
+    EXPECT_EQ(result.error, error_code::corrupt_message);
+    EXPECT_EQ(log->next_offset(), 0);
+}
+
+TEST_F(partition_log_test, oversized_batch_is_rejected) {
+    log_config cfg;
+    cfg.max_message_bytes = 100;
+    auto log = open_log(true, cfg);
+    auto result = log->append(build_batch(records(20)));
+    EXPECT_EQ(result.error, error_code::message_too_large);
+    EXPECT_NE(result.message.find("max.message.bytes 100"), std::string::npos);
+}
+
+TEST_F(partition_log_test, idempotent_retry_is_acknowledged_not_appended) {
+    auto log = open_log(true);
+    batch_options p{1'700'000'000'000, 42, 0, 0};
+    auto first = log->append(build_batch(records(3), p));
+    ASSERT_EQ(first.error, error_code::none);
+    auto retry = log->append(build_batch(records(3), p));
+    EXPECT_EQ(retry.error, error_code::none);
+    EXPECT_TRUE(retry.duplicate);
+    EXPECT_EQ(retry.base_offset, first.base_offset);
+    EXPECT_EQ(log->next_offset(), 3);
+    p.base_sequence = 3;
+    EXPECT_EQ(log->append(build_batch(records(2), p)).base_offset, 3);
+}
+
+TEST_F(partition_log_test, out_of_order_sequence_is_rejected) {
+    auto log = open_log(true);
+    ASSERT_EQ(log->append(build_batch(records(3), {0, 7, 0, 0})).error, error_code::none);
+    auto gap = log->append(build_batch(records(1), {0, 7, 0, 5}));
+    EXPECT_EQ(gap.error, error_code::out_of_order_sequence_number);
+    EXPECT_EQ(log->next_offset(), 3);
+}
+
+TEST_F(partition_log_test, new_producer_epoch_restarts_sequences_and_old_epoch_is_fenced) {
+    auto log = open_log(true);
+    ASSERT_EQ(log->append(build_batch(records(2), {0, 9, 3, 0})).error, error_code::none);
+    EXPECT_EQ(log->append(build_batch(records(1), {0, 9, 4, 0})).error, error_code::none);
+    EXPECT_EQ(log->append(build_batch(records(1), {0, 9, 3, 2})).error, error_code::invalid_producer_epoch);
+}
+
+TEST_F(partition_log_test, producer_state_survives_restart) {
+    batch_options p{1'700'000'000'000, 5, 0, 0};
+    {
+        auto log = open_log(true);
+        ASSERT_EQ(log->append(build_batch(records(2), p)).error, error_code::none);
+        ASSERT_TRUE(log->sync().ok());
+    }
+    fs_.simulate_crash();
+    auto log = open_log(false);
+    auto retry = log->append(build_batch(records(2), p));
+    EXPECT_TRUE(retry.duplicate);
+    EXPECT_EQ(log->next_offset(), 2);
+}
+
+TEST_F(partition_log_test, timestamp_lookup_finds_first_batch_at_or_after) {
+    auto log = open_log(true);
+    for (int idx = 0; idx < 5; ++idx) {
+        ASSERT_EQ(log->append(build_batch(records(2), {1000 + idx * 100, -1, -1, -1})).error, error_code::none);
+    }
+    using found = std::pair<int64_t, int64_t>;
+    EXPECT_EQ(log->offset_for_timestamp(0), found(0, 1000));
+    // Record-exact: the batch at offsets 4..5 holds timestamps 1200 and 1201.
+    EXPECT_EQ(log->offset_for_timestamp(1201), found(5, 1201));
+    EXPECT_EQ(log->offset_for_timestamp(1250), found(6, 1300));
+    EXPECT_EQ(log->offset_for_timestamp(1301), found(7, 1301));
+    EXPECT_EQ(log->offset_for_timestamp(99999), found(-1, -1));
+    EXPECT_EQ(log->max_timestamp_offset(), found(9, 1401));
+}
+
+TEST_F(partition_log_test, retention_by_size_deletes_oldest_closed_segments) {
+    log_config cfg;
+    cfg.segment_bytes = 1024;
+    cfg.retention_bytes = 2048;
+    cfg.retention_ms = -1;
+    auto log = open_log(true, cfg);
+    for (int idx = 0; idx < 60; ++idx) ASSERT_EQ(log->append(build_batch(records(3))).error, error_code::none);
+    EXPECT_GT(log->enforce_retention(), 0);
+    EXPECT_LE(log->size_bytes(), 2048u + 1024u);
+    EXPECT_GT(log->log_start_offset(), 0);
+    EXPECT_EQ(log->read(0, 100).error, error_code::offset_out_of_range);
+    EXPECT_EQ(log->read(log->log_start_offset(), 100).error, error_code::none);
+}
+
+TEST_F(partition_log_test, retention_by_time_uses_batch_timestamps) {
+    log_config cfg;
+    cfg.segment_bytes = 1024;
+    cfg.retention_ms = 60'000;
+    auto log = open_log(true, cfg);
+    int64_t now = clock_.wall_millis();
+    for (int idx = 0; idx < 30; ++idx) ASSERT_EQ(log->append(build_batch(records(3), {now - 120'000, -1, -1, -1})).error, error_code::none);
+    for (int idx = 0; idx < 30; ++idx) ASSERT_EQ(log->append(build_batch(records(3), {now, -1, -1, -1})).error, error_code::none);
+    int64_t before = log->log_start_offset();
+    EXPECT_GT(log->enforce_retention(), 0);
+    EXPECT_GT(log->log_start_offset(), before);
+    EXPECT_LE(log->log_start_offset(), 90);
+}
+
+}  // namespace
+}  // namespace millrace::kafka::storage
