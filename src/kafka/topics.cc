@@ -116,14 +116,26 @@ result<storage::log_config> topic_registry::resolve(const std::map<std::string, 
             } else if (name == "max.message.bytes") {
                 if (*number < 0) return make_error(errc::invalid_argument, "max.message.bytes must not be negative");
                 cfg.max_message_bytes = *number;
+            } else if (name == "delete.retention.ms") {
+                if (*number < 0) return make_error(errc::invalid_argument, "delete.retention.ms must not be negative");
+                cfg.delete_retention_ms = *number;
             } else if (name == "index.interval.bytes") {
                 cfg.index_interval_bytes = std::max<int64_t>(*number, 0);
             } else if (name == "min.insync.replicas" && *number != 1) {
                 return make_error(errc::invalid_argument, "min.insync.replicas must be 1 on a single-node cluster");
             }
         } else if (name == "cleanup.policy") {
-            if (value != "delete") {
-                return make_error(errc::invalid_argument, "cleanup.policy '{}' is not supported yet (only delete)", value);
+            if (value == "delete") {
+                cfg.compact = false;
+                cfg.delete_retention = true;
+            } else if (value == "compact") {
+                cfg.compact = true;
+                cfg.delete_retention = false;
+            } else if (value == "compact,delete" || value == "delete,compact") {
+                cfg.compact = true;
+                cfg.delete_retention = true;
+            } else {
+                return make_error(errc::invalid_argument, "cleanup.policy '{}' is not delete, compact or compact,delete", value);
             }
         } else if (name == "compression.type") {
             if (value != "producer") {
@@ -305,6 +317,13 @@ void topic_registry::enforce_retention() {
         for (auto& p : t->partitions) {
             if (int deleted = p->enforce_retention(); deleted > 0) {
                 broker_.log().info("retention deleted {} segment(s) of {}", deleted, p->dir());
+            }
+            auto compacted = p->compact();
+            if (!compacted) {
+                broker_.log().error("compacting {}: {}", p->dir(), compacted.err().message());
+            } else if (compacted->segments > 0) {
+                broker_.log().info("compacted {} segment(s) of {}: {} records kept, {} removed", compacted->segments,
+                                   p->dir(), compacted->records_kept, compacted->records_removed);
             }
         }
     }

@@ -65,7 +65,7 @@ public:
     // Every config of `t` with its effective value, default or not.
     std::vector<topic_config_entry> describe(const topic& t) const;
 
-    // Applies retention to every partition.
+    // Applies retention and compaction to every partition.
     void enforce_retention();
 
     static std::optional<std::string> check_name(const std::string& name);

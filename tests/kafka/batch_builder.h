@@ -2,6 +2,7 @@
 // producer would.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,8 +13,9 @@
 namespace millrace::kafka::testing {
 
 struct test_record {
-    std::string key;
-    std::string value;
+    std::optional<std::string> key;    // nullopt: a null key
+    std::optional<std::string> value;  // nullopt: a tombstone
+    std::vector<std::pair<std::string, std::string>> headers{};
 };
 
 struct batch_options {
@@ -40,11 +42,19 @@ inline std::string build_batch(const std::vector<test_record>& records, batch_op
         r.int8(0);
         r.varlong(static_cast<int64_t>(idx));  // timestamp delta
         r.varint(static_cast<int32_t>(idx));   // offset delta
-        r.varint(static_cast<int32_t>(records[idx].key.size()));
-        r.raw(records[idx].key);
-        r.varint(static_cast<int32_t>(records[idx].value.size()));
-        r.raw(records[idx].value);
-        r.varint(0);  // headers
+        const auto& key = records[idx].key;
+        r.varint(key ? static_cast<int32_t>(key->size()) : -1);
+        if (key) r.raw(*key);
+        const auto& value = records[idx].value;
+        r.varint(value ? static_cast<int32_t>(value->size()) : -1);
+        if (value) r.raw(*value);
+        r.varint(static_cast<int32_t>(records[idx].headers.size()));
+        for (const auto& [name, content] : records[idx].headers) {
+            r.varint(static_cast<int32_t>(name.size()));
+            r.raw(name);
+            r.varint(static_cast<int32_t>(content.size()));
+            r.raw(content);
+        }
         w.varint(static_cast<int32_t>(rec.size()));
         w.raw(rec);
     }

@@ -3,6 +3,8 @@
 // suites in tests/kafka_clients; these tests send hand-built requests.
 #include <csignal>
 #include <fstream>
+#include <map>
+#include <tuple>
 
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
@@ -14,6 +16,7 @@
 #include "harness/process.h"
 #include "protocol/errors.h"
 #include "protocol/record_batch.h"
+#include "protocol/records.h"
 #include "protocol/wire.h"
 
 namespace millrace::kafka {
@@ -114,6 +117,58 @@ std::string metadata_body_v4(const std::string& topic) {
     return body;
 }
 
+// CreateTopics v4: one topic with `partitions` and `configs`.
+std::string create_topics_body_v4(const std::string& topic, int32_t partitions,
+                                  const std::vector<std::pair<std::string, std::string>>& configs) {
+    std::string body;
+    writer w(body);
+    w.array_length(1, false);
+    w.string(topic, false);
+    w.int32(partitions);
+    w.int16(1);
+    w.array_length(0, false);
+    w.array_length(static_cast<int32_t>(configs.size()), false);
+    for (const auto& [name, value] : configs) {
+        w.string(name, false);
+        w.string(value, false);
+    }
+    w.int32(10'000);
+    w.boolean(false);
+    return body;
+}
+
+// Every (offset, key, value) of partition 0, read with Fetch v4 from offset 0.
+std::vector<std::tuple<int64_t, std::string, std::string>> fetch_all(raw_client& c, const std::string& topic) {
+    std::vector<std::tuple<int64_t, std::string, std::string>> out;
+    int64_t offset = 0;
+    for (int round = 0; round < 1000; ++round) {
+        c.send(1, 4, 8, fetch_body_v4(topic, 0, offset));
+        std::string response = c.receive();
+        reader r(response);
+        r.int32();
+        r.int32();
+        r.array_length(false);
+        r.string(false);
+        r.array_length(false);
+        r.int32();
+        EXPECT_EQ(r.int16(), 0);
+        int64_t high_watermark = r.int64();
+        r.int64();
+        r.array_length(false);
+        auto records = r.nullable_bytes(false);
+        if (!records || records->empty()) break;
+        EXPECT_TRUE(for_each_batch(*records, [&](std::string_view batch) -> status {
+                        auto st = for_each_record(batch, [&](const record_view& rec) {
+                            out.emplace_back(rec.offset, std::string(rec.key.value_or("")), std::string(rec.value.value_or("")));
+                        });
+                        offset = read_header(batch).last_offset() + 1;
+                        return st;
+                    }).ok());
+        if (offset >= high_watermark) break;
+    }
+    return out;
+}
+
 class broker_protocol_test : public ::testing::Test {
 protected:
     void start() {
@@ -207,6 +262,48 @@ TEST_F(broker_protocol_test, metadata_advertises_the_port_actually_bound) {
     std::string host = r.string(false);
     int32_t port = r.int32();
     EXPECT_EQ(host + ":" + std::to_string(port), server_.address);
+}
+
+TEST_F(broker_protocol_test, compacted_topic_keeps_the_newest_value_of_each_key) {
+    server_ = start_server("broker", dir_.file("data"), {"--retention-check-interval", "100ms"});
+    ASSERT_TRUE(server_.proc);
+    raw_client c(server_.address);
+    c.send(19, 4, 1, create_topics_body_v4("compacted", 1, {{"cleanup.policy", "compact"}, {"segment.bytes", "1024"}}));
+    {
+        std::string response = c.receive();
+        reader r(response);
+        r.int32();
+        r.int32();
+        ASSERT_EQ(r.array_length(false), 1);
+        EXPECT_EQ(r.string(false), "compacted");
+        ASSERT_EQ(r.int16(), 0);
+    }
+    constexpr int k_rounds = 40;
+    for (int round = 0; round < k_rounds; ++round) {
+        for (int key = 0; key < 3; ++key) {
+            auto batch = testing::build_batch({{"key-" + std::to_string(key), "round-" + std::to_string(round)}});
+            c.send(0, 3, 2, produce_body("compacted", 0, batch));
+            std::string response = c.receive();
+            ASSERT_FALSE(response.empty());
+        }
+    }
+    // Wait (bounded) for the broker's cleaner to rewrite the closed segments.
+    std::vector<std::tuple<int64_t, std::string, std::string>> records;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    do {
+        records = fetch_all(c, "compacted");
+    } while (records.size() == 3 * k_rounds && std::chrono::steady_clock::now() < deadline);
+    ASSERT_LT(records.size(), 3u * k_rounds) << "no compaction within 60 s";
+    std::map<std::string, std::string> last;
+    int64_t previous = -1;
+    for (const auto& [offset, key, value] : records) {
+        EXPECT_GT(offset, previous);  // offsets ascend, with gaps
+        previous = offset;
+        last[key] = value;
+    }
+    ASSERT_EQ(last.size(), 3u);
+    for (const auto& [key, value] : last) EXPECT_EQ(value, "round-" + std::to_string(k_rounds - 1)) << key;
+    EXPECT_NE(server_.proc->stderr_text().find("compacted"), std::string::npos);
 }
 
 TEST_F(broker_protocol_test, acknowledged_records_survive_kill_9) {

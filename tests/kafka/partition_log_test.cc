@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "batch_builder.h"
+#include "protocol/records.h"
 #include "storage/log_format.h"
 
 namespace millrace::kafka::storage {
@@ -266,6 +267,153 @@ TEST_F(partition_log_test, retention_by_time_uses_batch_timestamps) {
     EXPECT_GT(log->enforce_retention(), 0);
     EXPECT_GT(log->log_start_offset(), before);
     EXPECT_LE(log->log_start_offset(), 90);
+}
+
+}  // namespace
+}  // namespace millrace::kafka::storage
+
+namespace millrace::kafka::storage {
+namespace {
+
+struct seen_record {
+    int64_t offset;
+    std::string key;
+    std::optional<std::string> value;
+    std::string headers;
+    bool operator==(const seen_record&) const = default;
+};
+
+std::vector<seen_record> read_all(const partition_log& log) {
+    std::vector<seen_record> out;
+    int64_t offset = log.log_start_offset();
+    while (offset < log.next_offset()) {
+        auto got = log.read(offset, 1 << 20);
+        EXPECT_EQ(got.error, error_code::none);
+        if (got.records.empty()) break;
+        EXPECT_TRUE(for_each_batch(got.records, [&](std::string_view batch) -> status {
+                        EXPECT_TRUE(validate_batch(batch).ok());
+                        auto st = for_each_record(batch, [&](const record_view& rec) {
+                            if (rec.offset < offset) return;
+                            out.push_back({rec.offset, std::string(rec.key.value_or("")),
+                                           rec.value ? std::optional<std::string>(*rec.value) : std::nullopt,
+                                           std::string(rec.headers)});
+                        });
+                        offset = read_header(batch).last_offset() + 1;
+                        return st;
+                    }).ok());
+    }
+    return out;
+}
+
+class compaction_test : public partition_log_test {
+protected:
+    log_config compacted() {
+        log_config cfg;
+        cfg.compact = true;
+        cfg.delete_retention = false;
+        cfg.segment_bytes = 1024;
+        cfg.delete_retention_ms = 60'000;
+        return cfg;
+    }
+};
+
+TEST_F(compaction_test, keeps_newest_record_per_key_at_its_original_offset) {
+    auto log = open_log(true, compacted());
+    // 10 keys, each written 6 times over many segments.
+    for (int round = 0; round < 6; ++round) {
+        for (int key = 0; key < 10; ++key) {
+            kafka::testing::test_record rec{"key-" + std::to_string(key), "round-" + std::to_string(round),
+                                            {{"h", "r" + std::to_string(round)}}};
+            ASSERT_EQ(log->append(build_batch({rec})).error, error_code::none);
+        }
+    }
+    auto before = read_all(*log);
+    ASSERT_EQ(before.size(), 60u);
+    auto stats = log->compact();
+    ASSERT_TRUE(stats.ok()) << stats.err().message();
+    EXPECT_GT(stats->records_removed, 0);
+    auto after = read_all(*log);
+    // Every key still reads its newest value; no key appears twice; offsets unchanged.
+    std::map<std::string, seen_record> newest;
+    for (const auto& r : before) newest[r.key] = r;
+    std::map<std::string, int> count;
+    for (const auto& r : after) {
+        count[r.key]++;
+        if (r.offset == newest[r.key].offset) {
+            EXPECT_EQ(r, newest[r.key]);  // value and headers intact
+        }
+    }
+    for (const auto& [key, n] : count) EXPECT_EQ(n, 1) << key;  // older copies in closed segments are gone
+    EXPECT_EQ(count.size(), 10u);
+    EXPECT_LT(after.size(), before.size());
+    // Reads from an offset inside a gap continue at the next kept record.
+    auto from_gap = log->read(1, 1 << 20);
+    EXPECT_EQ(from_gap.error, error_code::none);
+    EXPECT_FALSE(from_gap.records.empty());
+}
+
+TEST_F(compaction_test, partially_kept_batch_is_rewritten_with_offsets_and_headers) {
+    auto log = open_log(true, compacted());
+    ASSERT_EQ(log->append(build_batch({{"a", "a1", {{"x", "1"}}}, {"b", "b1"}, {"c", "c1", {{"y", "2"}}}})).error,
+              error_code::none);
+    ASSERT_EQ(log->append(build_batch({{"b", "b2"}})).error, error_code::none);
+    // Force a roll so the first segment is closed.
+    log_config small = compacted();
+    small.segment_bytes = 1;
+    log->set_config(small);
+    ASSERT_EQ(log->append(build_batch({{"d", "d1"}})).error, error_code::none);
+    log->set_config(compacted());
+    ASSERT_TRUE(log->compact().ok());
+    auto after = read_all(*log);
+    ASSERT_GE(after.size(), 3u);
+    EXPECT_EQ(after[0].offset, 0);
+    EXPECT_EQ(after[0].key, "a");
+    EXPECT_EQ(after[1].offset, 2);
+    EXPECT_EQ(after[1].key, "c");
+    EXPECT_NE(after[1].headers.find("y"), std::string::npos);
+}
+
+TEST_F(compaction_test, tombstones_are_dropped_after_delete_retention) {
+    auto log = open_log(true, compacted());
+    int64_t now = clock_.wall_millis();
+    ASSERT_EQ(log->append(build_batch({{"gone", "v"}}, {now})).error, error_code::none);
+    ASSERT_EQ(log->append(build_batch({{"gone", std::nullopt}}, {now})).error, error_code::none);
+    for (int idx = 0; idx < 40; ++idx) ASSERT_EQ(log->append(build_batch({{"other", "x"}}, {now})).error, error_code::none);
+    ASSERT_TRUE(log->compact().ok());
+    auto kept = read_all(*log);
+    auto tombstone = std::find_if(kept.begin(), kept.end(), [](const seen_record& r) { return r.key == "gone"; });
+    ASSERT_NE(tombstone, kept.end());
+    EXPECT_FALSE(tombstone->value.has_value()) << "the tombstone stays within delete.retention.ms";
+    clock_.advance(std::chrono::minutes(2));
+    ASSERT_TRUE(log->compact().ok());
+    kept = read_all(*log);
+    EXPECT_EQ(std::count_if(kept.begin(), kept.end(), [](const seen_record& r) { return r.key == "gone"; }), 0);
+}
+
+TEST_F(compaction_test, compacted_log_survives_reopen_and_crash_leftovers_are_removed) {
+    {
+        auto log = open_log(true, compacted());
+        for (int idx = 0; idx < 50; ++idx) ASSERT_EQ(log->append(build_batch({{"k" + std::to_string(idx % 3), "v"}})).error, error_code::none);
+        ASSERT_TRUE(log->compact().ok());
+        ASSERT_TRUE(log->close().ok());
+    }
+    // An unfinished compaction output, as a crash would leave it.
+    auto leftover = fs_.open("/data/t-0/" + segment_name(0) + ".log.cleaned", open_mode::read_write).value();
+    ASSERT_TRUE(leftover->append("garbage").ok());
+    auto log = open_log(false, compacted());
+    EXPECT_FALSE(fs_.exists("/data/t-0/" + segment_name(0) + ".log.cleaned"));
+    EXPECT_EQ(log->next_offset(), 50);
+    auto kept = read_all(*log);
+    EXPECT_EQ(kept.back().offset, 49);
+}
+
+TEST_F(compaction_test, keyless_record_is_rejected_on_a_compacted_topic) {
+    auto log = open_log(true, compacted());
+    auto result = log->append(build_batch({{"k", "keyed"}, {std::nullopt, "no key"}}));
+    EXPECT_EQ(result.error, error_code::invalid_record);
+    EXPECT_NE(result.message.find("without a key"), std::string::npos);
+    EXPECT_EQ(log->next_offset(), 0);
+    EXPECT_EQ(log->append(build_batch({{"", "an empty key is a key"}})).error, error_code::none);
 }
 
 }  // namespace

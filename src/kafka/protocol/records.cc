@@ -168,17 +168,61 @@ status for_each_record(std::string_view batch, const std::function<void(const re
             rec.int8();  // attributes
             int64_t timestamp_delta = rec.varlong();
             int32_t offset_delta = rec.varint();
-            record_view view{h.base_offset + offset_delta, h.base_timestamp + timestamp_delta, std::nullopt, std::nullopt};
+            record_view view{h.base_offset + offset_delta, h.base_timestamp + timestamp_delta, std::nullopt, std::nullopt, {}};
             int32_t key_length = rec.varint();
             if (key_length >= 0) view.key = rec.take(static_cast<size_t>(key_length));
             int32_t value_length = rec.varint();
             if (value_length >= 0) view.value = rec.take(static_cast<size_t>(value_length));
+            view.headers = rec.take(rec.remaining());
             fn(view);
         }
     } catch (const protocol_error& e) {
         return make_error(errc::corruption, "batch at offset {}: {}", h.base_offset, e.what());
     }
     return {};
+}
+
+std::string encode_batch(const std::vector<record_view>& records, std::string_view like) {
+    auto h = read_header(like);
+    int64_t base_offset = records.front().offset;
+    int64_t base_timestamp = records.front().timestamp;
+    int64_t max_timestamp = base_timestamp;
+    std::string body;  // from the attributes to the end
+    writer w(body);
+    w.int16(static_cast<int16_t>(h.attributes & ~batch_format::k_compression_mask));
+    w.int32(static_cast<int32_t>(records.back().offset - base_offset));
+    w.int64(base_timestamp);
+    size_t max_timestamp_at = body.size();
+    w.int64(0);  // max timestamp, patched below
+    w.int64(h.producer_id);
+    w.int16(h.producer_epoch);
+    w.int32(h.base_sequence < 0 ? -1 : h.base_sequence + static_cast<int32_t>(base_offset - h.base_offset));
+    w.int32(static_cast<int32_t>(records.size()));
+    for (const auto& rec : records) {
+        max_timestamp = std::max(max_timestamp, rec.timestamp);
+        std::string one;
+        writer r(one);
+        r.int8(0);
+        r.varlong(rec.timestamp - base_timestamp);
+        r.varint(static_cast<int32_t>(rec.offset - base_offset));
+        r.varint(rec.key ? static_cast<int32_t>(rec.key->size()) : -1);
+        if (rec.key) r.raw(*rec.key);
+        r.varint(rec.value ? static_cast<int32_t>(rec.value->size()) : -1);
+        if (rec.value) r.raw(*rec.value);
+        r.raw(rec.headers);
+        w.varint(static_cast<int32_t>(one.size()));
+        w.raw(one);
+    }
+    write_int64_at(body, max_timestamp_at, max_timestamp);
+    std::string batch;
+    writer b(batch);
+    b.int64(base_offset);
+    b.int32(static_cast<int32_t>(body.size() + batch_format::k_attributes - batch_format::k_log_overhead));
+    b.int32(h.leader_epoch);
+    b.int8(2);
+    b.uint32(crc32c(body.data(), body.size()));
+    b.raw(body);
+    return batch;
 }
 
 }  // namespace millrace::kafka

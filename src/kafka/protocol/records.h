@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "millrace/common/result.h"
 
@@ -26,7 +27,13 @@ struct record_view {
     int64_t timestamp;
     std::optional<std::string_view> key;    // null key: nullopt
     std::optional<std::string_view> value;  // tombstone: nullopt
+    std::string_view headers;               // header count and headers, as encoded
 };
+
+// Builds an uncompressed batch of `records` (offsets and timestamps as given,
+// which must ascend), keeping the producer fields of `like` (a batch header's
+// bytes). Used by compaction to rewrite a batch that lost some records.
+std::string encode_batch(const std::vector<record_view>& records, std::string_view like);
 
 // Calls `fn` for each record of a whole, validated batch. The views are valid
 // during the call only. Errors name the record and the field that is wrong.

@@ -1,7 +1,9 @@
 #include "storage/partition_log.h"
 
 #include <algorithm>
+#include <unordered_map>
 
+#include "protocol/records.h"
 #include "storage/log_format.h"
 #include "storage/segment.h"
 
@@ -9,6 +11,7 @@ namespace millrace::kafka::storage {
 namespace {
 
 constexpr size_t k_producer_window = 5;  // batches remembered per producer for duplicate detection
+constexpr const char* k_cleaned_suffix = ".log.cleaned";  // compaction output before it replaces a segment
 
 bool is_segment_log(const std::string& name, int64_t& base_offset) {
     if (name.size() != 20 + 4 || name.compare(20, 4, k_log_suffix) != 0) return false;
@@ -37,6 +40,10 @@ status partition_log::open(bool clean) {
     for (const auto& name : *names) {
         int64_t base = 0;
         if (is_segment_log(name, base)) bases.push_back(base);
+        // A compaction interrupted by a crash left its output unfinished.
+        if (name.ends_with(k_cleaned_suffix)) {
+            if (auto st = fs_.remove(dir_ + "/" + name); !st) return st;
+        }
     }
     std::sort(bases.begin(), bases.end());
     for (size_t idx = 0; idx < bases.size(); ++idx) {
@@ -102,12 +109,19 @@ append_result partition_log::append(std::string_view records) {
             return make_error(errc::invalid_argument, "batch of {} bytes exceeds max.message.bytes {}", batch.size(),
                               cfg_.max_message_bytes);
         }
+        if (cfg_.compact) {
+            bool keyless = false;
+            auto st = for_each_record(batch, [&](const record_view& rec) { keyless |= !rec.key.has_value(); });
+            if (!st) return st;
+            if (keyless) return make_error(errc::not_found, "a compacted topic cannot accept a record without a key");
+        }
         batches.push_back(batch);
         return {};
     });
     if (!st) {
         out.error = st.err().code() == errc::invalid_argument ? error_code::message_too_large
                     : st.err().code() == errc::unsupported   ? error_code::unsupported_for_message_format
+                    : st.err().code() == errc::not_found     ? error_code::invalid_record
                                                              : error_code::corrupt_message;
         out.message = st.err().message();
         return out;
@@ -255,6 +269,7 @@ status partition_log::sync() {
 
 int partition_log::enforce_retention() {
     int deleted = 0;
+    if (!cfg_.delete_retention) return 0;
     int64_t now = clock_.wall_millis();
     uint64_t total = size_bytes();
     while (segments_.size() > 1) {
@@ -269,6 +284,120 @@ int partition_log::enforce_retention() {
     }
     log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
     return deleted;
+}
+
+result<compaction_stats> partition_log::compact() {
+    compaction_stats stats;
+    size_t closed = segments_.size() - 1;
+    int64_t now = clock_.wall_millis();
+    if (!cfg_.compact || closed == 0) return stats;
+    if (closed == closed_at_last_compaction_ && now < next_tombstone_check_ms_) return stats;
+
+    // The newest offset of every key, over the whole log.
+    std::unordered_map<std::string, int64_t> newest;
+    std::string bytes;
+    for (const auto& [base, seg] : segments_) {
+        std::string all;
+        if (auto st = seg->log_file()->read_at(0, seg->size(), all); !st) return st.err();
+        auto st = for_each_batch(all, [&](std::string_view batch) -> status {
+            return for_each_record(batch, [&](const record_view& rec) {
+                if (rec.key) newest[std::string(*rec.key)] = rec.offset;
+            });
+        });
+        if (!st) return st.err().with_context(dir_);
+    }
+
+    next_tombstone_check_ms_ = INT64_MAX;
+    auto active_base = segments_.rbegin()->first;
+    for (auto& [base, seg] : segments_) {
+        if (base == active_base) break;
+        std::string all;
+        if (auto st = seg->log_file()->read_at(0, seg->size(), all); !st) return st.err();
+        std::string cleaned;
+        int64_t kept = 0, removed = 0;
+        auto st = for_each_batch(all, [&](std::string_view batch) -> status {
+            // Owned copies: a compressed batch's records point into a buffer
+            // that lives only during for_each_record.
+            struct kept_record {
+                record_view view;
+                std::string key, value, headers;
+            };
+            std::vector<kept_record> keep;
+            int32_t total = 0;
+            bool has_keyless = false;  // written before compaction was on: the batch stays whole
+            auto decoded = for_each_record(batch, [&](const record_view& rec) {
+                ++total;
+                if (!rec.key) {
+                    has_keyless = true;
+                    return;
+                }
+                auto it = newest.find(std::string(*rec.key));
+                if (it == newest.end() || it->second != rec.offset) return;
+                if (!rec.value) {
+                    int64_t expires = rec.timestamp + cfg_.delete_retention_ms;
+                    if (expires <= now) return;  // tombstone past delete.retention.ms
+                    next_tombstone_check_ms_ = std::min(next_tombstone_check_ms_, expires);
+                }
+                keep.push_back({rec, std::string(*rec.key), std::string(rec.value.value_or("")), std::string(rec.headers)});
+            });
+            if (!decoded) return decoded;
+            if (has_keyless || static_cast<int32_t>(keep.size()) == total) {
+                cleaned.append(batch);
+                kept += total;
+            } else if (!keep.empty()) {
+                std::vector<record_view> views;
+                for (const auto& k : keep) {
+                    record_view v = k.view;
+                    v.key = k.key;
+                    if (v.value) v.value = k.value;
+                    v.headers = k.headers;
+                    views.push_back(v);
+                }
+                cleaned += encode_batch(views, batch.substr(0, batch_format::k_header_size));
+                kept += static_cast<int64_t>(keep.size());
+                removed += total - static_cast<int64_t>(keep.size());
+            } else {
+                removed += total;
+            }
+            return {};
+        });
+        if (!st) return st.err().with_context(dir_);
+        if (removed == 0) continue;
+        if (auto rewritten = rewrite_segment(base, cleaned); !rewritten) return rewritten.err();
+        stats.segments++;
+        stats.records_kept += kept;
+        stats.records_removed += removed;
+    }
+    closed_at_last_compaction_ = segments_.size() - 1;
+    return stats;
+}
+
+status partition_log::rewrite_segment(int64_t base, const std::string& cleaned_bytes) {
+    std::string base_path = dir_ + "/" + segment_name(base);
+    std::string cleaned_path = base_path + k_cleaned_suffix;
+    {
+        auto out = fs_.open(cleaned_path, open_mode::read_write);
+        if (!out) return out.err();
+        if (auto st = (*out)->truncate(0); !st) return st;
+        if (auto st = (*out)->append(cleaned_bytes); !st) return st;
+        if (auto st = (*out)->sync(); !st) return st;
+    }
+    // Old indexes go first: if the rename never happens, the old log is
+    // intact and its indexes are rebuilt by scanning it.
+    for (const char* suffix : {k_index_suffix, k_time_index_suffix}) {
+        if (fs_.exists(base_path + suffix)) {
+            if (auto st = fs_.remove(base_path + suffix); !st) return st;
+        }
+    }
+    if (auto st = fs_.rename(cleaned_path, base_path + k_log_suffix); !st) return st;
+    if (auto st = fs_.sync_dir(dir_); !st) return st;
+    int64_t created = segments_[base]->created_ms();
+    auto seg = segment::open(fs_, dir_, base, /*recover=*/true, cfg_.index_interval_bytes);
+    if (!seg) return seg.err();
+    (*seg)->set_created_ms(created);
+    if (auto st = (*seg)->write_indexes(); !st) return st;
+    segments_[base] = std::move(*seg);
+    return {};
 }
 
 status partition_log::destroy() {

@@ -30,6 +30,15 @@ struct log_config {
     int64_t max_message_bytes = 1048588;
     int64_t index_interval_bytes = 4096;
     bool log_append_time = false;                    // message.timestamp.type=LogAppendTime
+    bool compact = false;                            // cleanup.policy includes compact
+    bool delete_retention = true;                    // cleanup.policy includes delete
+    int64_t delete_retention_ms = 86'400'000;        // how long tombstones outlive compaction
+};
+
+struct compaction_stats {
+    int segments = 0;          // closed segments rewritten
+    int64_t records_kept = 0;
+    int64_t records_removed = 0;
 };
 
 struct append_result {
@@ -90,8 +99,14 @@ public:
     status sync();
 
     // Deletes closed segments beyond retention.ms / retention.bytes. Returns
-    // how many segments were deleted.
+    // how many segments were deleted. No-op unless cleanup.policy has delete.
     int enforce_retention();
+    // Log compaction (cleanup.policy=compact): rewrites the closed segments to
+    // keep only the newest record of each key, and drops tombstones older
+    // than delete.retention.ms. Offsets never change; reads skip the gaps.
+    // Runs only when a segment was closed since the last pass or tombstones
+    // are waiting to expire. A crash mid-way leaves the old segment intact.
+    result<compaction_stats> compact();
     // Removes every file of the partition.
     status destroy();
 
@@ -108,6 +123,7 @@ private:
     };
 
     status roll(int64_t base_offset);
+    status rewrite_segment(int64_t base, const std::string& cleaned_bytes);
     void track_producer(const batch_header& h, int64_t base_offset);
     segment& active() const;
 
@@ -120,6 +136,8 @@ private:
     int64_t next_offset_ = 0;
     int64_t flushed_offset_ = 0;
     std::map<int64_t, producer_entry> producers_;  // by producer id
+    size_t closed_at_last_compaction_ = 0;
+    int64_t next_tombstone_check_ms_ = INT64_MAX;  // earliest expiry of a kept tombstone
 };
 
 }  // namespace millrace::kafka::storage
