@@ -2,8 +2,10 @@
 // input, and durability across kill -9. Real clients are exercised by the
 // suites in tests/kafka_clients; these tests send hand-built requests.
 #include <csignal>
+#include <poll.h>
 #include <fstream>
 #include <map>
+#include <random>
 #include <tuple>
 
 #include <asio/connect.hpp>
@@ -49,8 +51,11 @@ public:
         w.patch_int32(0, static_cast<int32_t>(frame.size() - 4));
         send_raw(frame);
     }
-    // Reads one response frame; empty when the broker closed the connection.
-    std::string receive() {
+    // Reads one response frame; empty when the broker closed the connection
+    // or sent nothing within `timeout` (acks=0 produce, a long-poll fetch).
+    std::string receive(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+        pollfd pfd{socket_.native_handle(), POLLIN, 0};
+        if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) return {};
         char size_bytes[4];
         std::error_code ec;
         asio::read(socket_, asio::buffer(size_bytes, 4), ec);
@@ -304,6 +309,48 @@ TEST_F(broker_protocol_test, compacted_topic_keeps_the_newest_value_of_each_key)
     ASSERT_EQ(last.size(), 3u);
     for (const auto& [key, value] : last) EXPECT_EQ(value, "round-" + std::to_string(k_rounds - 1)) << key;
     EXPECT_NE(server_.proc->stderr_text().find("compacted"), std::string::npos);
+}
+
+// Valid requests of several APIs, each mutated at random (seeded): the broker
+// must answer or close that connection, and keep serving a fresh one.
+TEST_F(broker_protocol_test, mutated_requests_never_take_the_broker_down) {
+    start();
+    std::vector<std::pair<int16_t, std::pair<int16_t, std::string>>> seeds = {
+        {3, {4, metadata_body_v4("fuzz")}},
+        {0, {3, produce_body("fuzz", 0, testing::build_batch({{"k", "v"}}))}},
+        {1, {4, fetch_body_v4("fuzz", 0, 0)}},
+        {19, {4, create_topics_body_v4("fuzz-created", 2, {{"retention.ms", "1000"}})}},
+    };
+    std::mt19937 rng(301);
+    int closed = 0, answered = 0;
+    for (int round = 0; round < 300; ++round) {
+        const auto& [key, versioned] = seeds[rng() % seeds.size()];
+        std::string body = versioned.second;
+        int mutations = 1 + static_cast<int>(rng() % 4);
+        for (int m = 0; m < mutations && !body.empty(); ++m) {
+            switch (rng() % 3) {
+                case 0: body[rng() % body.size()] = static_cast<char>(rng()); break;   // flip a byte
+                case 1: body.resize(rng() % body.size()); break;                       // truncate
+                case 2: body.insert(rng() % body.size(), 1, static_cast<char>(rng())); break;  // insert
+            }
+        }
+        raw_client c(server_.address);
+        c.send(key, versioned.first, round, body);
+        // A mutation may legitimately ask for no answer (acks=0) or a long poll.
+        std::string response = c.receive(std::chrono::milliseconds(500));
+        if (response.empty()) {
+            ++closed;
+        } else {
+            ++answered;
+            reader r(response);
+            EXPECT_EQ(r.int32(), round) << "a response must carry its request's correlation id";
+        }
+    }
+    EXPECT_GT(closed, 0);
+    EXPECT_GT(answered, 0);
+    raw_client after(server_.address);
+    after.send(18, 3, 1, api_versions_body_v3(), true);
+    EXPECT_FALSE(after.receive().empty()) << "the broker still serves after 300 mutated requests";
 }
 
 TEST_F(broker_protocol_test, acknowledged_records_survive_kill_9) {
