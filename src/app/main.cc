@@ -10,7 +10,9 @@
 
 #include "cli.h"
 #include "host.h"
+#include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
+#include "millrace/source/source.h"
 #include "options.h"
 
 extern char** environ;
@@ -37,6 +39,9 @@ using factory_fn = std::unique_ptr<component> (*)(component_context&);
 factory_fn find_factory(const std::string& command) {
     static const std::map<std::string, factory_fn> factories = {
         {"broker", kafka::make_broker},
+        {"cql", cql::make_cql},
+        {"postgres", source::make_postgres},
+        {"source", source::make_source},
     };
     auto it = factories.find(command);
     return it == factories.end() ? nullptr : it->second;
@@ -90,6 +95,14 @@ int run(int argc, char** argv) {
 
     if (inv->command == "config") return run_config_command(*cfg, inv->args);
 
+    if (inv->command == "source" && !inv->args.empty()) {
+        // `source serve` runs the API as a server; other words are one-shot commands.
+        if (inv->args.size() == 1 && inv->args.front() == "serve") {
+            inv->args.clear();
+        } else {
+            return source::run_source_command(*cfg, inv->args);
+        }
+    }
     host_plan plan;
     plan.name = inv->command;
     if (inv->command == "up") {

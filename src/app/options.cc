@@ -1,6 +1,8 @@
 #include "options.h"
 
+#include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
+#include "millrace/source/source.h"
 
 namespace millrace::app {
 
@@ -8,6 +10,7 @@ const std::vector<component_info>& components() {
     static const std::vector<component_info> all = {
         {"broker", "broker", "Kafka-wire-compatible broker", "Apache Kafka + ZooKeeper", true, 4},
         {"cql", "cql", "CQL-wire-compatible serving store on RocksDB", "Apache Cassandra", true, 5},
+        {"postgres", "postgres", "PostgreSQL raw store, managed locally (or external by postgres.dsn)", "PostgreSQL", true, 6},
         {"source", "source", "randomuser-compatible API and fetcher into PostgreSQL", "randomuser.me API", true, 6},
         {"cdc", "cdc", "PostgreSQL logical-replication change capture into Kafka", "Debezium-style CDC", false, 7},
         {"process", "processor", "stream job from Kafka to the serving store", "Spark Structured Streaming", false, 8},
@@ -72,6 +75,8 @@ config::schema build() {
         s.add({section + ".data_dir", value_kind::path, "",
                fmt::format("Data directory; empty means <data_dir>/{}.", section)});
         if (section == "broker") kafka::add_options(s);
+        if (section == "cql") cql::add_options(s);
+        if (section == "source") source::add_options(s);
     }
     return s;
 }

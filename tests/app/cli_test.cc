@@ -25,7 +25,8 @@ run_result run(std::vector<std::string> args, std::vector<std::string> env = {})
 }
 
 // `up` runs every built component; tests give each an ephemeral port.
-const std::vector<std::string> k_ephemeral_ports = {"--set", "broker.port=0"};
+const std::vector<std::string> k_ephemeral_ports = {"--set", "broker.port=0", "--set", "cql.port=0",
+                                                    "--set", "source.port=0", "--set", "postgres.port=0"};
 
 size_t line_count(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
 
@@ -56,7 +57,7 @@ TEST(cli_test, unknown_flag_and_command_exit_2) {
 }
 
 TEST(cli_test, every_command_has_help) {
-    for (std::string command : {"broker", "cql", "cdc", "process", "scheduler", "source", "up", "version", "config"}) {
+    for (std::string command : {"broker", "cql", "cdc", "process", "scheduler", "source", "postgres", "up", "version", "config"}) {
         auto r = run({command, "--help"});
         EXPECT_EQ(r.exit_code, 0) << command;
         EXPECT_NE(r.out.find("Usage: millrace " + command), std::string::npos) << r.out;
@@ -124,7 +125,9 @@ TEST(cli_test, admin_port_in_use_is_one_clear_line_and_exit_2) {
     auto first = start_server("up", dir.file("a"), k_ephemeral_ports, false);
     ASSERT_TRUE(first.proc);
     std::string port = first.admin.substr(first.admin.rfind(':') + 1);
-    auto r = run({"up", "--data-dir", dir.file("b"), "--admin-port", port, "--set", "broker.port=0"});
+    std::vector<std::string> args = {"up", "--data-dir", dir.file("b"), "--admin-port", port};
+    args.insert(args.end(), k_ephemeral_ports.begin(), k_ephemeral_ports.end());
+    auto r = run(args);
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_EQ(r.err, "millrace: admin: cannot listen on 127.0.0.1:" + port +
                          ": Address already in use; is another instance running? set up.admin_port to a free port\n");

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@ namespace millrace::testing {
 temp_dir::temp_dir() {
     std::string pattern = (std::filesystem::temp_directory_path() / "millrace-test-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    // Searchable by others: a managed PostgreSQL inside runs as the postgres user.
+    ::chmod(pattern.c_str(), 0755);
     path_ = pattern;
 }
 

@@ -1,0 +1,62 @@
+// One handler per request opcode (this folder, one file each), and the table
+// that maps opcodes to them.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "executor.h"
+#include "protocol/compression.h"
+#include "protocol/wire.h"
+
+namespace millrace::cql {
+
+// What a connection remembers between requests.
+struct connection_context {
+    bool started = false;
+    compression codec = compression::none;  // set by STARTUP, applies to the frames after READY
+    session sess;
+};
+
+struct request_context {
+    executor& exec;
+    connection_context& conn;
+    int16_t stream;
+    uint8_t flags;
+};
+
+struct handler_reply {
+    opcode op = opcode::result;
+    std::string body;
+};
+
+// Handlers throw protocol_error for malformed bodies; the connection loop closes the connection.
+using handler_fn = asio::awaitable<handler_reply> (*)(request_context&, reader&);
+
+struct handler_entry {
+    opcode op;
+    std::string_view name;
+    handler_fn fn;
+};
+
+const std::vector<handler_entry>& all_handlers();
+const handler_entry* find_handler(opcode op);
+
+// Shared helpers.
+handler_reply error_reply(const request_error& e);
+handler_reply to_reply(const response& r);
+// Reads the v4 <query_parameters> after the consistency.
+query_params read_query_params(reader& in);
+
+asio::awaitable<handler_reply> handle_options(request_context&, reader&);
+asio::awaitable<handler_reply> handle_startup(request_context&, reader&);
+asio::awaitable<handler_reply> handle_register(request_context&, reader&);
+asio::awaitable<handler_reply> handle_query(request_context&, reader&);
+asio::awaitable<handler_reply> handle_prepare(request_context&, reader&);
+asio::awaitable<handler_reply> handle_execute(request_context&, reader&);
+asio::awaitable<handler_reply> handle_batch(request_context&, reader&);
+
+}  // namespace millrace::cql

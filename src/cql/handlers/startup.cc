@@ -1,0 +1,24 @@
+// STARTUP → READY. Only CQL_VERSION 3.x is accepted; COMPRESSION may name lz4
+// or snappy, which then applies to every later frame (READY itself is plain).
+#include "handlers/handler.h"
+
+namespace millrace::cql {
+
+asio::awaitable<handler_reply> handle_startup(request_context& rc, reader& in) {
+    auto options = in.string_map();
+    auto version = options.find("CQL_VERSION");
+    if (version == options.end() || !version->second.starts_with("3.")) {
+        co_return error_reply({error_code::protocol_error, "STARTUP needs CQL_VERSION 3.x", {}, {}, {}});
+    }
+    if (auto c = options.find("COMPRESSION"); c != options.end() && !c->second.empty()) {
+        auto codec = parse_compression(c->second);
+        if (!codec) {
+            co_return error_reply({error_code::protocol_error, fmt::format("unsupported compression algorithm {}", c->second), {}, {}, {}});
+        }
+        rc.conn.codec = *codec;
+    }
+    rc.conn.started = true;
+    co_return handler_reply{opcode::ready, {}};
+}
+
+}  // namespace millrace::cql

@@ -1,0 +1,690 @@
+#include "parser.h"
+
+#include <cctype>
+#include <functional>
+#include <stdexcept>
+
+namespace millrace::cql {
+namespace {
+
+enum class tok { ident, quoted_ident, string, integer, floating, uuid, hex, symbol, marker, named_marker, end };
+
+struct token {
+    tok kind;
+    std::string text;
+    size_t offset;
+};
+
+// Thrown inside the parser only; parse_statement turns it into an error.
+struct syntax_failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+bool is_hex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
+
+bool uuid_at(std::string_view s, size_t pos) {
+    if (pos + 36 > s.size()) return false;
+    for (size_t idx = 0; idx < 36; ++idx) {
+        char c = s[pos + idx];
+        bool dash = idx == 8 || idx == 13 || idx == 18 || idx == 23;
+        if (dash ? c != '-' : !is_hex(c)) return false;
+    }
+    return pos + 36 == s.size() || !(std::isalnum(static_cast<unsigned char>(s[pos + 36])) || s[pos + 36] == '_');
+}
+
+std::vector<token> tokenize(std::string_view s) {
+    std::vector<token> out;
+    size_t pos = 0;
+    while (pos < s.size()) {
+        char c = s[pos];
+        if (std::isspace(static_cast<unsigned char>(c))) {
+            ++pos;
+            continue;
+        }
+        if (c == '-' && pos + 1 < s.size() && s[pos + 1] == '-') {
+            while (pos < s.size() && s[pos] != '\n') ++pos;
+            continue;
+        }
+        if (c == '/' && pos + 1 < s.size() && s[pos + 1] == '*') {
+            auto end = s.find("*/", pos + 2);
+            pos = end == std::string_view::npos ? s.size() : end + 2;
+            continue;
+        }
+        size_t start = pos;
+        if (uuid_at(s, pos)) {
+            out.push_back({tok::uuid, std::string(s.substr(pos, 36)), start});
+            pos += 36;
+            continue;
+        }
+        if (c == '0' && pos + 1 < s.size() && (s[pos + 1] == 'x' || s[pos + 1] == 'X')) {
+            pos += 2;
+            while (pos < s.size() && is_hex(s[pos])) ++pos;
+            out.push_back({tok::hex, std::string(s.substr(start, pos - start)), start});
+            continue;
+        }
+        if (std::isdigit(static_cast<unsigned char>(c)) ||
+            (c == '-' && pos + 1 < s.size() && (std::isdigit(static_cast<unsigned char>(s[pos + 1])) || s[pos + 1] == '.'))) {
+            ++pos;
+            bool floating = false;
+            while (pos < s.size()) {
+                char d = s[pos];
+                if (std::isdigit(static_cast<unsigned char>(d))) {
+                    ++pos;
+                } else if (d == '.' && !floating) {
+                    floating = true;
+                    ++pos;
+                } else if ((d == 'e' || d == 'E') && pos + 1 < s.size() &&
+                           (std::isdigit(static_cast<unsigned char>(s[pos + 1])) || s[pos + 1] == '-' || s[pos + 1] == '+')) {
+                    floating = true;
+                    pos += 2;
+                } else {
+                    break;
+                }
+            }
+            out.push_back({floating ? tok::floating : tok::integer, std::string(s.substr(start, pos - start)), start});
+            continue;
+        }
+        if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+            while (pos < s.size() && (std::isalnum(static_cast<unsigned char>(s[pos])) || s[pos] == '_')) ++pos;
+            out.push_back({tok::ident, std::string(s.substr(start, pos - start)), start});
+            continue;
+        }
+        if (c == '\'' || c == '"') {
+            std::string text;
+            ++pos;
+            for (;;) {
+                if (pos >= s.size()) throw syntax_failure(fmt::format("line 1:{} unterminated {}", start, c == '"' ? "quoted identifier" : "string literal"));
+                if (s[pos] == c) {
+                    if (pos + 1 < s.size() && s[pos + 1] == c) {
+                        text.push_back(c);
+                        pos += 2;
+                        continue;
+                    }
+                    ++pos;
+                    break;
+                }
+                text.push_back(s[pos++]);
+            }
+            out.push_back({c == '"' ? tok::quoted_ident : tok::string, text, start});
+            continue;
+        }
+        if (c == '$' && pos + 1 < s.size() && s[pos + 1] == '$') {
+            auto end = s.find("$$", pos + 2);
+            if (end == std::string_view::npos) throw syntax_failure(fmt::format("line 1:{} unterminated $$ string", start));
+            out.push_back({tok::string, std::string(s.substr(pos + 2, end - pos - 2)), start});
+            pos = end + 2;
+            continue;
+        }
+        if (c == '?') {
+            out.push_back({tok::marker, "?", start});
+            ++pos;
+            continue;
+        }
+        if (c == ':' && pos + 1 < s.size() && (std::isalpha(static_cast<unsigned char>(s[pos + 1])) || s[pos + 1] == '_')) {
+            ++pos;
+            while (pos < s.size() && (std::isalnum(static_cast<unsigned char>(s[pos])) || s[pos] == '_')) ++pos;
+            std::string name(s.substr(start + 1, pos - start - 1));
+            for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            out.push_back({tok::named_marker, name, start});
+            continue;
+        }
+        for (const char* two : {"<=", ">=", "!="}) {
+            if (s.substr(pos, 2) == two) {
+                out.push_back({tok::symbol, two, start});
+                pos += 2;
+                goto next;
+            }
+        }
+        if (std::string_view("(),;.*=<>{}[]:+-").find(c) != std::string_view::npos) {
+            out.push_back({tok::symbol, std::string(1, c), start});
+            ++pos;
+            continue;
+        }
+        throw syntax_failure(fmt::format("line 1:{} unexpected character '{}'", start, c));
+    next:;
+    }
+    out.push_back({tok::end, "<EOF>", s.size()});
+    return out;
+}
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+class parser {
+public:
+    explicit parser(std::string_view text) : tokens_(tokenize(text)) {}
+
+    parsed_statement parse() {
+        parsed_statement out{parse_one(), std::move(markers_)};
+        accept(";");
+        if (peek().kind != tok::end) fail("extraneous input");
+        return out;
+    }
+
+private:
+    const token& peek(size_t ahead = 0) const { return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)]; }
+    const token& next() {
+        const token& t = peek();
+        if (pos_ < tokens_.size() - 1) ++pos_;
+        return t;
+    }
+    [[noreturn]] void fail(std::string_view what) const {
+        const token& t = peek();
+        throw syntax_failure(fmt::format("line 1:{} {} '{}'", t.offset, what, t.text));
+    }
+    bool is_kw(std::string_view kw, size_t ahead = 0) const {
+        const token& t = peek(ahead);
+        return t.kind == tok::ident && lower(t.text) == kw;
+    }
+    bool accept_kw(std::string_view kw) {
+        if (!is_kw(kw)) return false;
+        next();
+        return true;
+    }
+    void expect_kw(std::string_view kw) {
+        if (!accept_kw(kw)) fail(fmt::format("mismatched input, expecting {}:", lower(std::string(kw)) == kw ? std::string(kw) : std::string(kw)));
+    }
+    bool is_sym(std::string_view s) const { return peek().kind == tok::symbol && peek().text == s; }
+    bool accept(std::string_view s) {
+        if (!is_sym(s)) return false;
+        next();
+        return true;
+    }
+    void expect(std::string_view s) {
+        if (!accept(s)) fail(fmt::format("mismatched input, expecting '{}':", s));
+    }
+
+    std::string ident() {
+        const token& t = peek();
+        if (t.kind == tok::ident) return lower(next().text);
+        if (t.kind == tok::quoted_ident) return next().text;
+        fail("no viable alternative at input");
+    }
+
+    // [keyspace.]name
+    void qualified(std::string& ks, std::string& name) {
+        name = ident();
+        if (accept(".")) {
+            ks = name;
+            name = ident();
+        }
+    }
+
+    bool if_not_exists() {
+        if (is_kw("if") && is_kw("not", 1)) {
+            next();
+            next();
+            expect_kw("exists");
+            return true;
+        }
+        return false;
+    }
+    bool if_exists() {
+        if (is_kw("if") && is_kw("exists", 1)) {
+            next();
+            next();
+            return true;
+        }
+        return false;
+    }
+
+    term marker_term(std::string column, marker_role role) {
+        const token& t = next();
+        term out;
+        out.k = term::kind::marker;
+        out.marker_index = static_cast<int>(markers_.size());
+        std::string name = t.kind == tok::named_marker ? t.text : column;
+        markers_.push_back({name, std::move(column), role});
+        return out;
+    }
+
+    literal parse_literal() {
+        const token& t = peek();
+        literal lit;
+        switch (t.kind) {
+            case tok::string: lit.kind = literal_kind::string; break;
+            case tok::integer: lit.kind = literal_kind::integer; break;
+            case tok::floating: lit.kind = literal_kind::floating; break;
+            case tok::uuid: lit.kind = literal_kind::uuid; break;
+            case tok::hex: lit.kind = literal_kind::hex; break;
+            case tok::ident: {
+                auto k = lower(t.text);
+                if (k == "true" || k == "false") {
+                    lit.kind = literal_kind::boolean;
+                } else if (k == "null") {
+                    lit.kind = literal_kind::null;
+                } else if (k == "nan" || k == "infinity") {
+                    lit.kind = literal_kind::floating;
+                } else {
+                    fail("no viable alternative at input");
+                }
+                break;
+            }
+            case tok::symbol:
+                if (t.text == "[") return collection("[", "]", literal_kind::list);
+                if (t.text == "{") return collection("{", "}", literal_kind::set);
+                if (t.text == "(") return collection("(", ")", literal_kind::tuple);
+                if (t.text == "-" && (is_kw("nan", 1) || is_kw("infinity", 1))) {
+                    next();
+                    lit.kind = literal_kind::floating;
+                    lit.text = "-" + next().text;
+                    return lit;
+                }
+                [[fallthrough]];
+            default:
+                fail("no viable alternative at input");
+        }
+        lit.text = next().text;
+        return lit;
+    }
+
+    literal collection(std::string_view open, std::string_view close, literal_kind kind) {
+        expect(open);
+        literal lit;
+        lit.kind = kind;
+        if (accept(close)) return lit;
+        for (;;) {
+            lit.elements.push_back(parse_literal());
+            if (kind == literal_kind::set && accept(":")) {
+                lit.kind = literal_kind::map;
+                lit.elements.push_back(parse_literal());
+            } else if (lit.kind == literal_kind::map) {
+                expect(":");
+                lit.elements.push_back(parse_literal());
+            }
+            if (accept(close)) return lit;
+            expect(",");
+        }
+    }
+
+    term parse_term(const std::string& column, marker_role role = marker_role::value) {
+        if (peek().kind == tok::marker || peek().kind == tok::named_marker) return marker_term(column, role);
+        if (peek().kind == tok::ident && peek(1).kind == tok::symbol && peek(1).text == "(") {
+            term out;
+            out.k = term::kind::function;
+            out.function = lower(next().text);
+            expect("(");
+            expect(")");
+            return out;
+        }
+        term out;
+        out.lit = parse_literal();
+        return out;
+    }
+
+    statement parse_one() {
+        if (accept_kw("create")) {
+            if (accept_kw("keyspace") || accept_kw("schema")) return create_keyspace();
+            if (accept_kw("table") || accept_kw("columnfamily")) return create_table();
+            fail("unsupported CREATE statement at");
+        }
+        if (accept_kw("drop")) {
+            drop_stmt d;
+            if (accept_kw("keyspace") || accept_kw("schema")) {
+                d.keyspace_level = true;
+                d.if_exists = if_exists();
+                d.keyspace = ident();
+                return d;
+            }
+            if (accept_kw("table") || accept_kw("columnfamily")) {
+                d.if_exists = if_exists();
+                qualified(d.keyspace, d.table);
+                return d;
+            }
+            fail("unsupported DROP statement at");
+        }
+        if (accept_kw("use")) return use_stmt{ident()};
+        if (accept_kw("truncate")) {
+            accept_kw("table");
+            truncate_stmt t;
+            qualified(t.keyspace, t.table);
+            return t;
+        }
+        if (accept_kw("alter")) {
+            if (!accept_kw("table") && !accept_kw("columnfamily")) fail("unsupported ALTER statement at");
+            alter_table_stmt a;
+            qualified(a.keyspace, a.table);
+            if (accept_kw("add")) {
+                bool paren = accept("(");
+                do {
+                    column_def c;
+                    c.name = ident();
+                    c.type = type_text();
+                    a.add.push_back(c);
+                } while (accept(","));
+                if (paren) expect(")");
+            } else if (accept_kw("drop")) {
+                bool paren = accept("(");
+                do a.drop.push_back(ident());
+                while (accept(","));
+                if (paren) expect(")");
+            } else {
+                fail("unsupported ALTER TABLE at");
+            }
+            return a;
+        }
+        if (accept_kw("insert")) return insert();
+        if (accept_kw("update")) return update();
+        if (accept_kw("delete")) return delete_();
+        if (accept_kw("select")) return select();
+        if (accept_kw("begin")) return batch();
+        fail("no viable alternative at input");
+    }
+
+    // Reads a type name, possibly parameterized, as text.
+    std::string type_text() {
+        std::string out = ident();
+        if (accept("<")) {
+            out += "<";
+            for (;;) {
+                out += type_text();
+                if (accept(">")) break;
+                expect(",");
+                out += ", ";
+            }
+            out += ">";
+        }
+        return out;
+    }
+
+    void properties(const std::function<void(const std::string&)>& on_property) {
+        do {
+            auto name = ident();
+            on_property(name);
+        } while (accept_kw("and"));
+    }
+
+    void skip_value() {
+        if (peek().kind == tok::ident && !is_kw("true") && !is_kw("false")) {
+            next();
+            return;
+        }
+        parse_literal();
+    }
+
+    statement create_keyspace() {
+        create_keyspace_stmt c;
+        c.if_not_exists = if_not_exists();
+        c.keyspace = ident();
+        expect_kw("with");
+        properties([&](const std::string& name) {
+            expect("=");
+            if (name == "replication") {
+                literal m = parse_literal();
+                if (m.kind != literal_kind::map) fail("replication must be a map, at");
+                for (size_t idx = 0; idx + 1 < m.elements.size(); idx += 2) c.replication[m.elements[idx].text] = m.elements[idx + 1].text;
+            } else if (name == "durable_writes") {
+                c.durable_writes = lower(parse_literal().text) != "false";
+            } else {
+                skip_value();
+            }
+        });
+        return c;
+    }
+
+    statement create_table() {
+        create_table_stmt c;
+        c.if_not_exists = if_not_exists();
+        qualified(c.keyspace, c.table);
+        expect("(");
+        for (;;) {
+            if (accept_kw("primary")) {
+                expect_kw("key");
+                expect("(");
+                if (accept("(")) {
+                    do c.partition_key.push_back(ident());
+                    while (accept(","));
+                    expect(")");
+                } else {
+                    c.partition_key.push_back(ident());
+                }
+                while (accept(",")) c.clustering.push_back(ident());
+                expect(")");
+            } else {
+                column_def col;
+                col.name = ident();
+                col.type = type_text();
+                if (accept_kw("static")) fail("static columns are not supported, at");
+                if (accept_kw("primary")) {
+                    expect_kw("key");
+                    if (!c.partition_key.empty()) fail("multiple PRIMARY KEYs, at");
+                    c.partition_key.push_back(col.name);
+                }
+                c.columns.push_back(col);
+            }
+            if (accept(")")) break;
+            expect(",");
+        }
+        if (accept_kw("with")) {
+            properties([&](const std::string& name) {
+                if (name == "clustering") {
+                    expect_kw("order");
+                    expect_kw("by");
+                    expect("(");
+                    do {
+                        auto col = ident();
+                        bool desc = accept_kw("desc");
+                        if (!desc) accept_kw("asc");
+                        c.descending[col] = desc;
+                    } while (accept(","));
+                    expect(")");
+                } else if (name == "compact") {
+                    expect_kw("storage");
+                } else {
+                    expect("=");
+                    skip_value();
+                }
+            });
+        }
+        return c;
+    }
+
+    void using_options(write_options& o) {
+        if (!accept_kw("using")) return;
+        do {
+            if (accept_kw("ttl")) o.ttl = parse_term("[ttl]", marker_role::ttl);
+            else if (accept_kw("timestamp")) o.timestamp = parse_term("[timestamp]", marker_role::timestamp);
+            else fail("mismatched input, expecting TTL or TIMESTAMP:");
+        } while (accept_kw("and"));
+    }
+
+    statement insert() {
+        expect_kw("into");
+        insert_stmt s;
+        qualified(s.keyspace, s.table);
+        if (accept_kw("json")) fail("INSERT JSON is not supported, at");
+        expect("(");
+        do s.columns.push_back(ident());
+        while (accept(","));
+        expect(")");
+        expect_kw("values");
+        expect("(");
+        size_t idx = 0;
+        do {
+            s.values.push_back(parse_term(idx < s.columns.size() ? s.columns[idx] : ""));
+            ++idx;
+        } while (accept(","));
+        expect(")");
+        s.if_not_exists = if_not_exists();
+        using_options(s.options);
+        if (!s.if_not_exists) s.if_not_exists = if_not_exists();
+        return s;
+    }
+
+    std::vector<relation> where_clause() {
+        std::vector<relation> out;
+        do {
+            relation r;
+            if (is_kw("token") && peek(1).kind == tok::symbol && peek(1).text == "(") {
+                next();
+                next();
+                r.token = true;
+                do r.columns.push_back(ident());
+                while (accept(","));
+                expect(")");
+            } else {
+                r.columns.push_back(ident());
+            }
+            const token& op = next();
+            std::string o = op.kind == tok::symbol ? op.text : lower(op.text);
+            if (o == "=") r.op = relation_op::eq;
+            else if (o == "<") r.op = relation_op::lt;
+            else if (o == "<=") r.op = relation_op::le;
+            else if (o == ">") r.op = relation_op::gt;
+            else if (o == ">=") r.op = relation_op::ge;
+            else if (o == "!=") r.op = relation_op::neq;
+            else if (o == "in") r.op = relation_op::in;
+            else if (o == "contains") r.op = relation_op::contains;
+            else {
+                --pos_;
+                fail("no viable alternative at input");
+            }
+            std::string column = r.token ? "partition key token" : r.columns[0];
+            if (r.op == relation_op::in) {
+                if (peek().kind == tok::marker || peek().kind == tok::named_marker) {
+                    r.values.push_back(marker_term(column, marker_role::in_list));
+                } else {
+                    expect("(");
+                    if (!accept(")")) {
+                        do r.values.push_back(parse_term(column));
+                        while (accept(","));
+                        expect(")");
+                    }
+                }
+            } else if (r.token && is_kw("token")) {
+                next();
+                expect("(");
+                r.values.push_back(parse_term(column));
+                expect(")");
+            } else {
+                r.values.push_back(parse_term(column));
+            }
+            out.push_back(std::move(r));
+        } while (accept_kw("and"));
+        return out;
+    }
+
+    statement update() {
+        update_stmt s;
+        qualified(s.keyspace, s.table);
+        using_options(s.options);
+        expect_kw("set");
+        do {
+            auto col = ident();
+            expect("=");
+            s.assignments.emplace_back(col, parse_term(col));
+        } while (accept(","));
+        expect_kw("where");
+        s.where = where_clause();
+        s.if_exists = if_exists();
+        if (is_kw("if")) fail("conditional updates other than IF EXISTS are not supported, at");
+        return s;
+    }
+
+    statement delete_() {
+        delete_stmt s;
+        if (!is_kw("from")) {
+            do s.columns.push_back(ident());
+            while (accept(","));
+        }
+        expect_kw("from");
+        qualified(s.keyspace, s.table);
+        using_options(s.options);
+        expect_kw("where");
+        s.where = where_clause();
+        s.if_exists = if_exists();
+        return s;
+    }
+
+    statement select() {
+        select_stmt s;
+        if (accept_kw("json")) fail("SELECT JSON is not supported, at");
+        accept_kw("distinct");
+        if (accept("*")) {
+            s.star = true;
+        } else {
+            do {
+                selector sel;
+                if ((is_kw("count") || is_kw("count")) && peek(1).kind == tok::symbol && peek(1).text == "(") {
+                    next();
+                    next();
+                    if (!accept("*") && !(peek().kind == tok::integer && next().text == "1")) ident();
+                    expect(")");
+                    sel.count = true;
+                    sel.alias = "count";
+                } else {
+                    sel.column = ident();
+                }
+                if (accept_kw("as")) sel.alias = ident();
+                s.selectors.push_back(sel);
+            } while (accept(","));
+        }
+        expect_kw("from");
+        qualified(s.keyspace, s.table);
+        if (accept_kw("where")) s.where = where_clause();
+        if (accept_kw("order")) {
+            expect_kw("by");
+            do {
+                auto col = ident();
+                bool desc = accept_kw("desc");
+                if (!desc) accept_kw("asc");
+                s.order_by.emplace_back(col, desc);
+            } while (accept(","));
+        }
+        for (;;) {
+            if (accept_kw("per")) {
+                expect_kw("partition");
+                expect_kw("limit");
+                s.per_partition_limit = parse_term("[per_partition_limit]", marker_role::per_partition_limit);
+            } else if (accept_kw("limit")) {
+                s.limit = parse_term("[limit]", marker_role::limit);
+            } else if (accept_kw("allow")) {
+                expect_kw("filtering");
+                s.allow_filtering = true;
+            } else {
+                break;
+            }
+        }
+        return s;
+    }
+
+    statement batch() {
+        batch_stmt b;
+        if (accept_kw("unlogged")) b.logged = false;
+        else if (accept_kw("counter")) fail("counter batches are not supported, at");
+        else accept_kw("logged");
+        expect_kw("batch");
+        using_options(b.options);
+        for (;;) {
+            accept(";");
+            if (accept_kw("apply")) {
+                expect_kw("batch");
+                break;
+            }
+            if (accept_kw("insert")) b.statements.push_back(insert());
+            else if (accept_kw("update")) b.statements.push_back(update());
+            else if (accept_kw("delete")) b.statements.push_back(delete_());
+            else fail("mismatched input, expecting INSERT, UPDATE, DELETE or APPLY BATCH:");
+        }
+        return b;
+    }
+
+    std::vector<token> tokens_;
+    size_t pos_ = 0;
+    std::vector<marker> markers_;
+};
+
+}  // namespace
+
+result<parsed_statement> parse_statement(std::string_view text) {
+    try {
+        parser p(text);
+        return p.parse();
+    } catch (const syntax_failure& e) {
+        return make_error(errc::invalid_argument, "{}", e.what());
+    }
+}
+
+}  // namespace millrace::cql

@@ -1,0 +1,150 @@
+// The CQL statement subset: a tokenizer and a recursive-descent parser into a
+// small AST. Bind markers (`?`, `:name`) are numbered in order of appearance
+// and remember what they bind to, so PREPARE can describe them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "millrace/common/result.h"
+#include "types.h"
+
+namespace millrace::cql {
+
+// What a bind marker stands for.
+enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp };
+
+struct marker {
+    std::string name;      // given name for `:name`, else the receiver column's name
+    std::string column;    // receiver column ("" for limit/ttl/timestamp)
+    marker_role role = marker_role::value;
+};
+
+// A literal, a bind marker, or a function without arguments (now(), uuid()).
+struct term {
+    enum class kind { literal, marker, function } k = kind::literal;
+    literal lit;
+    int marker_index = -1;
+    std::string function;
+};
+
+enum class relation_op { eq, lt, le, gt, ge, in, contains, neq };
+
+struct relation {
+    std::vector<std::string> columns;  // one column, or token(...) columns
+    bool token = false;
+    relation_op op = relation_op::eq;
+    std::vector<term> values;          // IN (a, b, ...) lists several; IN ? is one marker with role in_list
+};
+
+struct create_keyspace_stmt {
+    std::string keyspace;
+    bool if_not_exists = false;
+    std::map<std::string, std::string> replication;
+    bool durable_writes = true;
+};
+
+struct column_def {
+    std::string name;
+    std::string type;  // CQL spelling; resolved with parse_type
+};
+
+struct create_table_stmt {
+    std::string keyspace, table;
+    bool if_not_exists = false;
+    std::vector<column_def> columns;
+    std::vector<std::string> partition_key;
+    std::vector<std::string> clustering;
+    std::map<std::string, bool> descending;  // CLUSTERING ORDER BY
+};
+
+struct drop_stmt {
+    bool keyspace_level = false;
+    std::string keyspace, table;
+    bool if_exists = false;
+};
+
+struct use_stmt {
+    std::string keyspace;
+};
+
+struct truncate_stmt {
+    std::string keyspace, table;
+};
+
+struct alter_table_stmt {
+    std::string keyspace, table;
+    std::vector<column_def> add;
+    std::vector<std::string> drop;
+};
+
+struct write_options {
+    std::optional<term> ttl;
+    std::optional<term> timestamp;
+};
+
+struct insert_stmt {
+    std::string keyspace, table;
+    std::vector<std::string> columns;
+    std::vector<term> values;
+    bool if_not_exists = false;
+    write_options options;
+};
+
+struct update_stmt {
+    std::string keyspace, table;
+    std::vector<std::pair<std::string, term>> assignments;
+    std::vector<relation> where;
+    bool if_exists = false;
+    write_options options;
+};
+
+struct delete_stmt {
+    std::string keyspace, table;
+    std::vector<std::string> columns;  // empty: the whole row / partition / range
+    std::vector<relation> where;
+    bool if_exists = false;
+    write_options options;
+};
+
+struct selector {
+    std::string column;  // "" with count = true for count(*)
+    bool count = false;
+    std::string alias;
+};
+
+struct select_stmt {
+    std::string keyspace, table;
+    bool star = false;
+    std::vector<selector> selectors;
+    std::vector<relation> where;
+    std::vector<std::pair<std::string, bool>> order_by;  // column, descending
+    std::optional<term> limit;
+    std::optional<term> per_partition_limit;
+    bool allow_filtering = false;
+};
+
+struct batch_stmt;
+using statement = std::variant<create_keyspace_stmt, create_table_stmt, drop_stmt, use_stmt, truncate_stmt,
+                               alter_table_stmt, insert_stmt, update_stmt, delete_stmt, select_stmt, batch_stmt>;
+
+struct batch_stmt {
+    bool logged = true;
+    std::vector<statement> statements;  // insert, update or delete only
+    write_options options;
+};
+
+struct parsed_statement {
+    statement stmt;
+    std::vector<marker> markers;
+};
+
+// Parses one statement (a trailing ';' is allowed). The error message is the
+// text of a Syntax_error answer: "line 1:17 mismatched input 'FORM' ...".
+result<parsed_statement> parse_statement(std::string_view text);
+
+}  // namespace millrace::cql

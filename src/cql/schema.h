@@ -1,0 +1,68 @@
+// Keyspaces and tables: the in-memory catalog and its records in the store
+// (key_format.h). Owned by the io thread; changed only after the store has
+// made the change durable.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "millrace/common/result.h"
+#include "types.h"
+
+namespace millrace::cql {
+
+enum class column_kind { partition_key, clustering, regular };
+
+struct column_def_full {
+    std::string name;
+    cql_type type;
+    std::string type_text;
+    column_kind kind = column_kind::regular;
+    int position = -1;       // index within the partition key or clustering, else -1
+    bool descending = false; // clustering order
+    uint16_t id = 0;         // cell column id; never reused within a table (0 is the row marker)
+};
+
+struct table_def {
+    std::string keyspace, name;
+    uint64_t id = 0;
+    std::string uuid;  // 16 bytes, the table id drivers see
+    std::vector<column_def_full> columns;  // declaration order
+    std::vector<size_t> partition_key;     // indexes into columns
+    std::vector<size_t> clustering;
+    uint16_t next_column_id = 1;
+
+    const column_def_full* find(const std::string& column) const;
+    // Columns in the order `SELECT *` returns them: partition key, clustering, then regular by name.
+    std::vector<const column_def_full*> select_order() const;
+};
+
+struct keyspace_def {
+    std::string name;
+    std::map<std::string, std::string> replication;
+    bool durable_writes = true;
+};
+
+std::string encode_keyspace(const keyspace_def& k);
+result<keyspace_def> decode_keyspace(std::string_view bytes);
+std::string encode_table(const table_def& t);
+result<table_def> decode_table(std::string_view bytes);
+std::string keyspace_key(const std::string& name);
+std::string table_key(const std::string& keyspace, const std::string& table);
+std::string next_table_id_key();
+
+struct catalog {
+    std::map<std::string, keyspace_def> keyspaces;
+    std::map<std::pair<std::string, std::string>, std::shared_ptr<table_def>> tables;
+    uint64_t next_table_id = 1;
+    // Changes whenever the schema does; system.local.schema_version.
+    std::string schema_version;
+
+    std::shared_ptr<table_def> find_table(const std::string& keyspace, const std::string& table) const;
+};
+
+}  // namespace millrace::cql

@@ -1,0 +1,312 @@
+// The CQL component: configuration, the connection loop (framing, size caps,
+// version negotiation, concurrent requests answered by stream id), dispatch
+// to the opcode handlers, and per-opcode metrics.
+#include "millrace/cql/server.h"
+
+#include <chrono>
+#include <deque>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/read.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "executor.h"
+#include "handlers/handler.h"
+#include "protocol/wire.h"
+#include "storage/store.h"
+
+namespace millrace::cql {
+namespace {
+
+using config::value_kind;
+
+struct cql_config {
+    std::string host;
+    uint16_t port = 9042;
+    std::string data_dir;
+    int64_t max_frame_bytes = 256 << 20;
+};
+
+// Responses written in completion order (the protocol matches them by stream id).
+struct connection_state {
+    explicit connection_state(asio::ip::tcp::socket& s) : socket(&s), wake(s.get_executor()) {
+        wake.expires_at(asio::steady_timer::time_point::max());
+    }
+    asio::ip::tcp::socket* socket;
+    std::deque<std::string> out;
+    asio::steady_timer wake;
+    bool reading_done = false;
+    size_t in_flight = 0;
+    connection_context conn;
+    void push(std::string bytes) {
+        out.push_back(std::move(bytes));
+        wake.cancel();
+    }
+};
+
+struct op_metrics {
+    metrics::counter* requests = nullptr;
+    metrics::histogram* latency = nullptr;
+};
+
+constexpr size_t k_max_in_flight = 256;
+
+class cql_component final : public component {
+public:
+    cql_component(component_context& ctx, cql_config cfg)
+        : ctx_(ctx),
+          cfg_(std::move(cfg)),
+          executor_(ctx.io, store_, ctx.clock),
+          server_(ctx.io, "cql", [this](asio::ip::tcp::socket& socket) { return serve(socket); }),
+          connections_(ctx.metrics.make_gauge("millrace_cql_connections", "Open client connections.")),
+          protocol_errors_(ctx.metrics.make_counter("millrace_cql_protocol_errors_total",
+                                                    "Connections closed for malformed or oversized frames.")),
+          errors_(ctx.metrics.make_counter("millrace_cql_error_responses_total", "ERROR responses sent.")) {
+        for (const auto& h : all_handlers()) {
+            metrics::labels l = {{"opcode", std::string(h.name)}};
+            auto& m = metrics_[static_cast<uint8_t>(h.op)];
+            m.requests = &ctx.metrics.make_counter("millrace_cql_requests_total", "Requests handled, by opcode.", l);
+            m.latency = &ctx.metrics.make_histogram("millrace_cql_request_seconds", "Request handling time, by opcode.",
+                                                    metrics::latency_buckets(), l);
+        }
+    }
+
+    std::string name() const override { return "cql"; }
+
+    result<std::optional<net::endpoint>> start() override {
+        if (auto st = store_.open(cfg_.data_dir); !st) return st.err().with_context("cql: cannot open data directory");
+        if (auto st = executor_.load(); !st) return st.err().with_context(fmt::format("cql: loading the schema in {}", cfg_.data_dir));
+        auto ep = server_.start(cfg_.host, cfg_.port, "cql.port");
+        if (!ep) return ep.err();
+        log_.info("serving CQL native protocol v4 on {}, data in {}", ep->to_string(), cfg_.data_dir);
+        return std::optional<net::endpoint>(*ep);
+    }
+
+    // Connections close; writes already queued are applied and synced. The
+    // database itself closes when the component is destroyed, after the drain.
+    void stop() override {
+        server_.stop();
+        store_.stop_writes();
+    }
+
+private:
+    asio::awaitable<void> serve(asio::ip::tcp::socket& socket) {
+        connections_.add(1);
+        struct guard {
+            metrics::gauge& g;
+            ~guard() { g.add(-1); }
+        } connection_guard{connections_};
+        std::string peer;
+        {
+            std::error_code ec;
+            auto remote = socket.remote_endpoint(ec);
+            peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
+        }
+        auto state = std::make_shared<connection_state>(socket);
+        using namespace asio::experimental::awaitable_operators;
+        co_await (read_loop(socket, state, peer) && write_loop(socket, state));
+        state->socket = nullptr;
+    }
+
+    asio::awaitable<void> read_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state, std::string peer) {
+        struct done_guard {
+            std::shared_ptr<connection_state>& s;
+            ~done_guard() {
+                s->reading_done = true;
+                s->wake.cancel();
+            }
+        } done{state};
+        char header_bytes[k_header_size];
+        for (;;) {
+            while (state->in_flight >= k_max_in_flight) {
+                asio::steady_timer pause(socket.get_executor(), std::chrono::milliseconds(1));
+                std::error_code ec;
+                co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            }
+            std::error_code ec;
+            co_await asio::async_read(socket, asio::buffer(header_bytes, k_header_size), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
+            frame_header h = decode_header(header_bytes);
+            if ((static_cast<uint8_t>(header_bytes[0]) & k_response_bit) != 0) {
+                protocol_errors_.inc();
+                log_.warn("closing connection from {}: frame with the response bit set (version byte 0x{:02x})", peer, uint8_t(header_bytes[0]));
+                co_return;
+            }
+            if (h.version != k_protocol_version) {
+                // The answer that makes drivers retry with v4; then close, as the
+                // client will reconnect with the version it settles on.
+                protocol_errors_.inc();
+                std::string body;
+                writer w(body);
+                w.int32(static_cast<int32_t>(error_code::protocol_error));
+                w.string(fmt::format("Invalid or unsupported protocol version ({}); supported versions are (4/v4)", h.version));
+                std::string frame;
+                encode_header(frame, h.version >= 3 ? h.stream : 0, opcode::error, static_cast<uint32_t>(body.size()));
+                frame += body;
+                co_await asio::async_write(socket, asio::buffer(frame), asio::redirect_error(asio::use_awaitable, ec));
+                log_.info("connection from {} asked for protocol v{}; answered with v4", peer, h.version);
+                // Give the client a chance to read the answer before the close.
+                co_await asio::async_read(socket, asio::buffer(header_bytes, 1), asio::redirect_error(asio::use_awaitable, ec));
+                co_return;
+            }
+            if (h.length > static_cast<uint64_t>(cfg_.max_frame_bytes)) {
+                protocol_errors_.inc();
+                log_.warn("closing connection from {}: frame body of {} bytes exceeds {} (cql.max_frame_size)", peer, h.length,
+                          cfg_.max_frame_bytes);
+                send_error(state, h.stream, error_code::protocol_error,
+                           fmt::format("frame body of {} bytes exceeds the limit of {}", h.length, cfg_.max_frame_bytes));
+                co_return;
+            }
+            auto body = std::make_shared<std::string>(h.length, '\0');
+            co_await asio::async_read(socket, asio::buffer(body->data(), body->size()), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
+            if (h.flags & frame_flag::compression) {
+                if (state->conn.codec == compression::none) {
+                    protocol_errors_.inc();
+                    log_.warn("closing connection from {}: compressed frame but no compression was negotiated", peer);
+                    send_error(state, h.stream, error_code::protocol_error, "compressed frame but no compression was negotiated");
+                    co_return;
+                }
+                auto plain = decompress(state->conn.codec, *body, static_cast<size_t>(cfg_.max_frame_bytes));
+                if (!plain) {
+                    protocol_errors_.inc();
+                    log_.warn("closing connection from {}: {}", peer, plain.err().message());
+                    send_error(state, h.stream, error_code::protocol_error, plain.err().message());
+                    co_return;
+                }
+                *body = std::move(*plain);
+            }
+            const handler_entry* entry = find_handler(static_cast<opcode>(h.op));
+            if (entry == nullptr) {
+                protocol_errors_.inc();
+                log_.warn("closing connection from {}: unknown opcode 0x{:02x}", peer, h.op);
+                send_error(state, h.stream, error_code::protocol_error, fmt::format("unknown opcode 0x{:02x}", h.op));
+                co_return;
+            }
+            if (!state->conn.started && entry->op != opcode::startup && entry->op != opcode::options) {
+                send_error(state, h.stream, error_code::protocol_error,
+                           fmt::format("unexpected message {}, expecting STARTUP or OPTIONS", entry->name));
+                continue;
+            }
+            ++state->in_flight;
+            bool serial = entry->op == opcode::startup || entry->op == opcode::query || entry->op == opcode::prepare;
+            // USE (in QUERY) and STARTUP change the connection, so those run in order;
+            // EXECUTE and BATCH run concurrently and share group commits.
+            if (serial) {
+                bool ok = co_await handle(entry, h, body, state, peer);
+                if (!ok) co_return;
+            } else {
+                asio::co_spawn(socket.get_executor(),
+                               [this, entry, h, body, state, peer]() -> asio::awaitable<void> {
+                                   co_await handle(entry, h, body, state, peer);
+                               },
+                               asio::detached);
+            }
+        }
+    }
+
+    // Returns false when the connection must close (malformed request).
+    asio::awaitable<bool> handle(const handler_entry* entry, frame_header h, std::shared_ptr<std::string> body,
+                                 std::shared_ptr<connection_state> state, std::string peer) {
+        auto start = std::chrono::steady_clock::now();
+        request_context rc{executor_, state->conn, h.stream, h.flags};
+        handler_reply reply;
+        try {
+            reader in(*body);
+            if (h.flags & frame_flag::custom_payload) in.bytes_map();
+            reply = co_await entry->fn(rc, in);
+        } catch (const protocol_error& e) {
+            --state->in_flight;
+            protocol_errors_.inc();
+            log_.warn("closing connection from {}: malformed {} frame: {}", peer, entry->name, e.what());
+            send_error(state, h.stream, error_code::protocol_error, fmt::format("malformed {} frame: {}", entry->name, e.what()));
+            state->reading_done = true;
+            state->wake.cancel();
+            if (state->socket != nullptr) {
+                std::error_code ignored;
+                state->socket->cancel(ignored);
+            }
+            co_return false;
+        }
+        --state->in_flight;
+        auto& m = metrics_[static_cast<uint8_t>(entry->op)];
+        m.requests->inc();
+        m.latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        if (reply.op == opcode::error) errors_.inc();
+        uint8_t flags = 0;
+        if (state->conn.codec != compression::none && reply.op != opcode::ready) {
+            reply.body = compress(state->conn.codec, reply.body);
+            flags |= frame_flag::compression;
+        }
+        std::string frame;
+        encode_header(frame, h.stream, reply.op, static_cast<uint32_t>(reply.body.size()), flags);
+        frame += reply.body;
+        state->push(std::move(frame));
+        co_return true;
+    }
+
+    void send_error(const std::shared_ptr<connection_state>& state, int16_t stream, error_code code, const std::string& message) {
+        std::string body;
+        writer w(body);
+        w.int32(static_cast<int32_t>(code));
+        w.string(message);
+        std::string frame;
+        encode_header(frame, stream, opcode::error, static_cast<uint32_t>(body.size()));
+        frame += body;
+        state->push(std::move(frame));
+    }
+
+    asio::awaitable<void> write_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state) {
+        std::string batch;
+        for (;;) {
+            while (!state->out.empty()) {
+                batch.clear();
+                while (!state->out.empty() && batch.size() < (1 << 20)) {
+                    batch += state->out.front();
+                    state->out.pop_front();
+                }
+                std::error_code ec;
+                co_await asio::async_write(socket, asio::buffer(batch), asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) co_return;
+            }
+            if (state->reading_done) co_return;
+            state->wake.expires_at(asio::steady_timer::time_point::max());
+            std::error_code ec;
+            co_await state->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+
+    component_context& ctx_;
+    cql_config cfg_;
+    store store_;
+    executor executor_;
+    net::tcp_server server_;
+    metrics::gauge& connections_;
+    metrics::counter& protocol_errors_;
+    metrics::counter& errors_;
+    std::map<uint8_t, op_metrics> metrics_;
+    log::logger log_{"cql"};
+};
+
+}  // namespace
+
+void add_options(config::schema& s) {
+    s.add({"cql.max_frame_size", value_kind::size, "256MiB",
+           "Largest frame body accepted; a larger length closes the connection before any allocation.", {}, 1024, INT32_MAX});
+}
+
+std::unique_ptr<component> make_cql(component_context& ctx) {
+    cql_config cfg;
+    cfg.host = ctx.cfg.get_string("cql.host");
+    cfg.port = ctx.cfg.get_port("cql.port");
+    cfg.data_dir = ctx.data_dir;
+    cfg.max_frame_bytes = ctx.cfg.get_int("cql.max_frame_size");
+    return std::make_unique<cql_component>(ctx, std::move(cfg));
+}
+
+}  // namespace millrace::cql

@@ -1,0 +1,142 @@
+#include "storage/store.h"
+
+#include <map>
+
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "storage/key_format.h"
+
+namespace millrace::cql {
+
+store::~store() { close(); }
+
+status store::open(const std::string& dir) {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.IncreaseParallelism(2);
+    options.compression = rocksdb::kLZ4Compression;
+    rocksdb::DB* raw = nullptr;
+    auto st = rocksdb::DB::Open(options, dir, &raw);
+    if (!st.ok()) return make_error(st.IsCorruption() ? errc::corruption : errc::io_error, "opening RocksDB in {}: {}", dir, st.ToString());
+    db_.reset(raw);
+    writer_ = std::thread([this] { writer_loop(); });
+    return {};
+}
+
+void store::stop_writes() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (writer_.joinable()) {
+        writer_.join();
+        if (db_) (void)db_->SyncWAL();
+    }
+}
+
+void store::close() {
+    stop_writes();
+    if (db_) {
+        (void)db_->Close();
+        db_.reset();
+    }
+}
+
+void store::submit(mutation m, std::function<void(mutation_result)> done) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) {
+            done({make_error(errc::unavailable, "the CQL store is shutting down"), false});
+            return;
+        }
+        queue_.push_back({std::move(m), std::move(done)});
+    }
+    wake_.notify_one();
+}
+
+std::unique_ptr<rocksdb::Iterator> store::new_iterator() const {
+    return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions()));
+}
+
+std::optional<std::string> store::get(const std::string& key) const {
+    std::string value;
+    auto st = db_->Get(rocksdb::ReadOptions(), key, &value);
+    if (!st.ok()) return std::nullopt;
+    return value;
+}
+
+bool store::live_cell_with_prefix(const std::string& prefix, const std::map<std::string, std::string>& overlay,
+                                  uint32_t now_seconds) const {
+    for (auto it = overlay.lower_bound(prefix); it != overlay.end() && it->first.starts_with(prefix); ++it) {
+        auto c = key_format::decode_cell(it->second);
+        if (c && c->live(now_seconds)) return true;
+    }
+    auto it = new_iterator();
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        if (overlay.count(it->key().ToString()) != 0) continue;
+        auto c = key_format::decode_cell(std::string_view(it->value().data(), it->value().size()));
+        if (c && c->live(now_seconds)) return true;
+    }
+    return false;
+}
+
+void store::writer_loop() {
+    for (;;) {
+        std::deque<pending> group;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty() && stopping_) return;
+            group.swap(queue_);
+        }
+        // Cells written by this group, so later mutations see earlier ones.
+        std::map<std::string, std::string> overlay;
+        rocksdb::WriteBatch batch;
+        std::vector<bool> applied(group.size(), true);
+        for (size_t idx = 0; idx < group.size(); ++idx) {
+            auto& m = group[idx].m;
+            if (m.condition_prefix) {
+                bool exists = live_cell_with_prefix(*m.condition_prefix, overlay, m.now_seconds);
+                if (exists != m.condition_exists) {
+                    applied[idx] = false;
+                    continue;
+                }
+            }
+            for (const auto& [begin, end] : m.delete_ranges) {
+                batch.DeleteRange(begin, end);
+                for (auto it = overlay.lower_bound(begin); it != overlay.end() && it->first < end;) it = overlay.erase(it);
+            }
+            for (const auto& [k, v] : m.puts) batch.Put(k, v);
+            for (auto& c : m.cells) {
+                auto incoming = key_format::decode_cell(c.value);
+                MILLRACE_ASSERT(incoming.has_value(), "malformed cell for key of {} bytes", c.key.size());
+                std::string existing_bytes;
+                bool have = false;
+                if (auto it = overlay.find(c.key); it != overlay.end()) {
+                    existing_bytes = it->second;
+                    have = true;
+                } else if (db_->Get(rocksdb::ReadOptions(), c.key, &existing_bytes).ok()) {
+                    have = true;
+                }
+                if (have) {
+                    auto existing = key_format::decode_cell(existing_bytes);
+                    if (existing && !key_format::supersedes(*incoming, *existing)) continue;
+                }
+                overlay[c.key] = c.value;
+            }
+        }
+        for (const auto& [k, v] : overlay) batch.Put(k, v);
+        rocksdb::WriteOptions options;
+        options.sync = true;
+        status result;
+        if (batch.Count() > 0) {
+            auto st = db_->Write(options, &batch);
+            if (!st.ok()) result = make_error(errc::io_error, "RocksDB write of {} mutations: {}", group.size(), st.ToString());
+        }
+        for (size_t idx = 0; idx < group.size(); ++idx) group[idx].done({result, applied[idx]});
+    }
+}
+
+}  // namespace millrace::cql

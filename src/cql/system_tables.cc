@@ -1,0 +1,140 @@
+#include "system_tables.h"
+
+namespace millrace::cql {
+namespace {
+
+cql_type t(const char* name) { return parse_type(name).value(); }
+
+using row = std::vector<std::optional<std::string>>;
+
+std::string text_map(const std::map<std::string, std::string>& m) {
+    std::vector<std::pair<std::string, std::string>> entries(m.begin(), m.end());
+    return map_value(entries);
+}
+
+virtual_table local(const catalog& c) {
+    virtual_table v;
+    v.columns = {{"key", t("text")}, {"bootstrapped", t("text")}, {"broadcast_address", t("inet")},
+                 {"cluster_name", t("text")}, {"cql_version", t("text")}, {"data_center", t("text")},
+                 {"gossip_generation", t("int")}, {"host_id", t("uuid")}, {"listen_address", t("inet")},
+                 {"native_protocol_version", t("text")}, {"partitioner", t("text")}, {"rack", t("text")},
+                 {"release_version", t("text")}, {"rpc_address", t("inet")}, {"schema_version", t("uuid")},
+                 {"tokens", t("set<text>")}};
+    v.rows.push_back(row{text_value("local"), text_value("COMPLETED"), inet_value("127.0.0.1"), text_value("millrace"),
+                         text_value("3.4.5"), text_value("datacenter1"), int_value(1),
+                         uuid_value_from_string("6d696c6c-7261-4365-8000-000000000001"), inet_value("127.0.0.1"),
+                         text_value("4"), text_value("org.apache.cassandra.dht.Murmur3Partitioner"), text_value("rack1"),
+                         text_value("3.11.16"), inet_value("127.0.0.1"), c.schema_version, list_value({text_value("0")})});
+    return v;
+}
+
+virtual_table keyspaces(const catalog& c) {
+    virtual_table v;
+    v.columns = {{"keyspace_name", t("text")}, {"durable_writes", t("boolean")}, {"replication", t("map<text, text>")}};
+    auto add = [&](const std::string& name, const std::map<std::string, std::string>& replication, bool durable) {
+        v.rows.push_back(row{text_value(name), bool_value(durable), text_map(replication)});
+    };
+    add("system", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}, true);
+    add("system_schema", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}, true);
+    for (const auto& [name, k] : c.keyspaces) {
+        auto replication = k.replication;
+        if (auto it = replication.find("class"); it != replication.end() && it->second.find('.') == std::string::npos) {
+            it->second = "org.apache.cassandra.locator." + it->second;
+        }
+        add(name, replication, k.durable_writes);
+    }
+    return v;
+}
+
+virtual_table tables(const catalog& c) {
+    virtual_table v;
+    v.columns = {{"keyspace_name", t("text")}, {"table_name", t("text")}, {"bloom_filter_fp_chance", t("double")},
+                 {"caching", t("map<text, text>")}, {"cdc", t("boolean")}, {"comment", t("text")},
+                 {"compaction", t("map<text, text>")}, {"compression", t("map<text, text>")},
+                 {"crc_check_chance", t("double")}, {"dclocal_read_repair_chance", t("double")},
+                 {"default_time_to_live", t("int")}, {"extensions", t("map<text, blob>")}, {"flags", t("set<text>")},
+                 {"gc_grace_seconds", t("int")}, {"id", t("uuid")}, {"max_index_interval", t("int")},
+                 {"memtable_flush_period_in_ms", t("int")}, {"min_index_interval", t("int")},
+                 {"read_repair_chance", t("double")}, {"speculative_retry", t("text")}};
+    for (const auto& [key, table] : c.tables) {
+        v.rows.push_back(row{text_value(table->keyspace), text_value(table->name), double_value(0.01),
+                             text_map({{"keys", "ALL"}, {"rows_per_partition", "NONE"}}), bool_value(false), text_value(""),
+                             text_map({{"class", "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy"},
+                                       {"max_threshold", "32"}, {"min_threshold", "4"}}),
+                             text_map({{"chunk_length_in_kb", "64"}, {"class", "org.apache.cassandra.io.compress.LZ4Compressor"}}),
+                             double_value(1.0), double_value(0.0), int_value(0), map_value({}),
+                             list_value({text_value("compound")}), int_value(864000), table->uuid, int_value(2048),
+                             int_value(0), int_value(128), double_value(0.0), text_value("99PERCENTILE")});
+    }
+    return v;
+}
+
+virtual_table columns(const catalog& c) {
+    virtual_table v;
+    v.columns = {{"keyspace_name", t("text")}, {"table_name", t("text")}, {"column_name", t("text")},
+                 {"clustering_order", t("text")}, {"column_name_bytes", t("blob")}, {"kind", t("text")},
+                 {"position", t("int")}, {"type", t("text")}};
+    for (const auto& [key, table] : c.tables) {
+        for (const auto& col : table->columns) {
+            const char* kind = col.kind == column_kind::partition_key ? "partition_key"
+                               : col.kind == column_kind::clustering  ? "clustering"
+                                                                      : "regular";
+            const char* order = col.kind != column_kind::clustering ? "none" : (col.descending ? "desc" : "asc");
+            v.rows.push_back(row{text_value(table->keyspace), text_value(table->name), text_value(col.name), text_value(order),
+                                 col.name, text_value(kind), int_value(col.position), text_value(col.type.name())});
+        }
+    }
+    return v;
+}
+
+virtual_table empty(std::vector<std::pair<std::string, const char*>> cols) {
+    virtual_table v;
+    for (auto& [name, type] : cols) v.columns.emplace_back(name, t(type));
+    return v;
+}
+
+virtual_table peers() {
+    return empty({{"peer", "inet"}, {"data_center", "text"}, {"host_id", "uuid"}, {"preferred_ip", "inet"}, {"rack", "text"},
+                  {"release_version", "text"}, {"rpc_address", "inet"}, {"schema_version", "uuid"}, {"tokens", "set<text>"}});
+}
+
+virtual_table peers_v2() {
+    return empty({{"peer", "inet"}, {"peer_port", "int"}, {"data_center", "text"}, {"host_id", "uuid"},
+                  {"native_address", "inet"}, {"native_port", "int"}, {"preferred_ip", "inet"}, {"preferred_port", "int"},
+                  {"rack", "text"}, {"release_version", "text"}, {"schema_version", "uuid"}, {"tokens", "set<text>"}});
+}
+
+}  // namespace
+
+bool is_system_keyspace(const std::string& keyspace) { return keyspace == "system" || keyspace == "system_schema"; }
+
+std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table) {
+    if (keyspace == "system") {
+        if (table == "local") return local(c);
+        if (table == "peers") return peers();
+        if (table == "peers_v2") return peers_v2();
+        return std::nullopt;
+    }
+    if (keyspace != "system_schema") return std::nullopt;
+    if (table == "keyspaces") return keyspaces(c);
+    if (table == "tables") return tables(c);
+    if (table == "columns") return columns(c);
+    if (table == "types") return empty({{"keyspace_name", "text"}, {"type_name", "text"}, {"field_names", "list<text>"}, {"field_types", "list<text>"}});
+    if (table == "functions") {
+        return empty({{"keyspace_name", "text"}, {"function_name", "text"}, {"argument_types", "list<text>"}, {"argument_names", "list<text>"},
+                      {"body", "text"}, {"called_on_null_input", "boolean"}, {"language", "text"}, {"return_type", "text"}});
+    }
+    if (table == "aggregates") {
+        return empty({{"keyspace_name", "text"}, {"aggregate_name", "text"}, {"argument_types", "list<text>"}, {"final_func", "text"},
+                      {"initcond", "text"}, {"return_type", "text"}, {"state_func", "text"}, {"state_type", "text"}});
+    }
+    if (table == "views") {
+        return empty({{"keyspace_name", "text"}, {"view_name", "text"}, {"base_table_id", "uuid"}, {"base_table_name", "text"},
+                      {"include_all_columns", "boolean"}, {"where_clause", "text"}, {"id", "uuid"}});
+    }
+    if (table == "indexes") return empty({{"keyspace_name", "text"}, {"table_name", "text"}, {"index_name", "text"}, {"kind", "text"}, {"options", "map<text, text>"}});
+    if (table == "triggers") return empty({{"keyspace_name", "text"}, {"table_name", "text"}, {"trigger_name", "text"}, {"options", "map<text, text>"}});
+    return std::nullopt;
+}
+
+}  // namespace millrace::cql

@@ -1,0 +1,24 @@
+// The read-only system tables drivers query when they connect: system.local,
+// system.peers(_v2) and system_schema.*, generated from the live catalog.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schema.h"
+#include "types.h"
+
+namespace millrace::cql {
+
+struct virtual_table {
+    std::vector<std::pair<std::string, cql_type>> columns;
+    std::vector<std::vector<std::optional<std::string>>> rows;
+};
+
+// True for keyspaces whose tables are generated (and cannot be written).
+bool is_system_keyspace(const std::string& keyspace);
+// The rows of a system table, or nullopt when there is no such table.
+std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table);
+
+}  // namespace millrace::cql

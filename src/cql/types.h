@@ -1,0 +1,98 @@
+// CQL data types: names, wire type options, value validation, literal
+// conversion, and the order-preserving encoding used for clustering keys.
+//
+// Values are kept in their protocol serialization ([bytes] content) from the
+// moment they are bound or parsed until they are sent back, so the server
+// never converts a value it does not have to look at.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "millrace/common/result.h"
+
+namespace millrace::cql {
+
+// Wire type option ids (native protocol v4, section 4.2.5.2).
+enum class type_kind : uint16_t {
+    custom = 0x0000,
+    ascii = 0x0001,
+    bigint = 0x0002,
+    blob = 0x0003,
+    boolean = 0x0004,
+    counter = 0x0005,
+    decimal = 0x0006,
+    double_ = 0x0007,
+    float_ = 0x0008,
+    int_ = 0x0009,
+    timestamp = 0x000B,
+    uuid = 0x000C,
+    varchar = 0x000D,
+    varint = 0x000E,
+    timeuuid = 0x000F,
+    inet = 0x0010,
+    date = 0x0011,
+    time = 0x0012,
+    smallint = 0x0013,
+    tinyint = 0x0014,
+    list = 0x0020,
+    map = 0x0021,
+    set = 0x0022,
+    tuple = 0x0031,
+};
+
+struct cql_type {
+    type_kind kind = type_kind::varchar;
+    std::vector<cql_type> params;  // element types of list/set/map/tuple
+    bool frozen = false;
+
+    std::string name() const;  // CQL spelling: "text", "map<text, int>", "frozen<list<int>>"
+    bool is_collection() const { return kind == type_kind::list || kind == type_kind::set || kind == type_kind::map; }
+    bool operator==(const cql_type& other) const = default;
+};
+
+// Parses a CQL type name ("varchar", "frozen<set<uuid>>"); errors name the input.
+result<cql_type> parse_type(std::string_view text);
+
+// Appends the wire [option] of `t`.
+void write_type_option(std::string& out, const cql_type& t);
+
+// Checks that `bytes` is a valid serialization of `t` (fixed sizes, UTF-8 for
+// text is not checked). The error message names the type and the size.
+status validate_value(const cql_type& t, std::string_view bytes);
+
+// Order-preserving encoding: memcmp order of the encodings is CQL's order of
+// the values. Prefix-free, so components can be concatenated; `descending`
+// inverts the bytes.
+void append_ordered(std::string& out, const cql_type& t, std::string_view value, bool descending);
+// Decodes one component written by append_ordered from `in` (advanced past it).
+// Returns nullopt on malformed input.
+std::optional<std::string> read_ordered(std::string_view& in, const cql_type& t, bool descending);
+// Three-way comparison of two serialized values of type `t` in CQL order.
+int compare_values(const cql_type& t, std::string_view a, std::string_view b);
+
+// Literal forms from the parser, converted to the serialization of `t`.
+enum class literal_kind { string, integer, floating, boolean, uuid, hex, null, list, set, map, tuple };
+struct literal {
+    literal_kind kind = literal_kind::null;
+    std::string text;               // token text (strings unquoted)
+    std::vector<literal> elements;  // collections; maps alternate key, value
+};
+// nullopt value means CQL null. Errors are messages for an Invalid answer.
+result<std::optional<std::string>> literal_to_value(const cql_type& t, const literal& lit);
+
+// Helpers for building system-table values.
+std::string text_value(std::string_view s);
+std::string int_value(int32_t v);
+std::string bigint_value(int64_t v);
+std::string bool_value(bool v);
+std::string double_value(double v);
+std::string uuid_value_from_string(std::string_view s);  // "xxxxxxxx-xxxx-..." → 16 bytes (must be valid)
+std::string list_value(const std::vector<std::string>& elements);  // also sets
+std::string map_value(const std::vector<std::pair<std::string, std::string>>& entries);
+std::string inet_value(std::string_view address);
+
+}  // namespace millrace::cql

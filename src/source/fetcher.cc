@@ -1,0 +1,258 @@
+#include "millrace/source/fetcher.h"
+
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <curl/curl.h>
+
+#include "json.h"
+#include "millrace/common/log.h"
+
+namespace millrace::source {
+namespace {
+
+const log::logger k_log{"fetch"};
+
+std::string json_text(const json::value& v) {
+    if (v.is_string() || v.is_number()) return v.text;
+    return {};
+}
+
+// A user's field by dotted path, or nullptr.
+const json::value* at(const json::value& user, std::initializer_list<std::string_view> path) {
+    const json::value* v = &user;
+    for (auto name : path) {
+        v = v->find(name);
+        if (v == nullptr) return nullptr;
+    }
+    return v;
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+    static_cast<std::string*>(user)->append(data, size * count);
+    return size * count;
+}
+
+class http_client {
+public:
+    http_client() {
+        static std::once_flag once;
+        std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+        curl_ = curl_easy_init();
+    }
+    ~http_client() { curl_easy_cleanup(curl_); }
+
+    struct response {
+        int status = 0;  // 0: network error
+        std::string body;
+        std::string error;
+    };
+
+    response get(const std::string& url, int64_t timeout_ms) {
+        response res;
+        curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+        curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout_ms));
+        curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &res.body);
+        curl_easy_setopt(curl_, CURLOPT_USERAGENT, "millrace-source-fetch");
+        curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, "");
+        CURLcode code = curl_easy_perform(curl_);
+        if (code != CURLE_OK) {
+            res.error = curl_easy_strerror(code);
+            return res;
+        }
+        long status = 0;
+        curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+        res.status = static_cast<int>(status);
+        return res;
+    }
+
+    std::string escape(const std::string& text) {
+        char* escaped = curl_easy_escape(curl_, text.c_str(), static_cast<int>(text.size()));
+        std::string out(escaped);
+        curl_free(escaped);
+        return out;
+    }
+
+private:
+    CURL* curl_;
+};
+
+}  // namespace
+
+result<std::vector<user_row>> parse_users(std::string_view body, bool keep_raw, int64_t& errors) {
+    auto doc = json::parse(body);
+    if (!doc) return doc.err().with_context("response is not JSON");
+    const json::value* results = doc->find("results");
+    if (results == nullptr || !results->is_array()) {
+        const json::value* err = doc->find("error");
+        return make_error(errc::invalid_argument, "response has no results array{}",
+                          err && err->is_string() ? fmt::format(" (error: {})", err->text) : "");
+    }
+    std::vector<user_row> rows;
+    rows.reserve(results->items.size());
+    for (size_t user_idx = 0; user_idx < results->items.size(); ++user_idx) {
+        const json::value& user = results->items[user_idx];
+        struct required {
+            std::initializer_list<std::string_view> path;
+            std::string* out;
+        };
+        user_row row;
+        std::string number, street, city, state, country;
+        const required fields[] = {
+            {{"login", "uuid"}, &row.id},         {{"name", "first"}, &row.first_name},
+            {{"name", "last"}, &row.last_name},   {{"gender"}, &row.gender},
+            {{"location", "street", "number"}, &number}, {{"location", "street", "name"}, &street},
+            {{"location", "city"}, &city},        {{"location", "state"}, &state},
+            {{"location", "country"}, &country},  {{"location", "postcode"}, &row.post_code},
+            {{"email"}, &row.email},              {{"login", "username"}, &row.username},
+            {{"dob", "date"}, &row.dob},          {{"registered", "date"}, &row.registered_date},
+            {{"phone"}, &row.phone},              {{"picture", "medium"}, &row.picture},
+            {{"nat"}, &row.nat},
+        };
+        std::string missing;
+        for (const auto& f : fields) {
+            const json::value* v = at(user, f.path);
+            if (v == nullptr || (!v->is_string() && !v->is_number())) {
+                for (auto part : f.path) missing += (missing.empty() ? "" : ".") + std::string(part);
+                break;
+            }
+            *f.out = json_text(*v);
+        }
+        if (missing.empty() && row.id.size() != 36) missing = "login.uuid (not a UUID)";
+        if (!missing.empty()) {
+            ++errors;
+            k_log.warn("skipping user {} of the response: missing or malformed field {}", user_idx, missing);
+            continue;
+        }
+        row.address = fmt::format("{} {}, {}, {}, {}", number, street, city, state, country);
+        rows.push_back(std::move(row));
+    }
+    if (keep_raw) {
+        // The users' original bytes (re-serialising the tree would cost more):
+        // split the results array at depth 1.
+        size_t pos = body.find("\"results\"");
+        pos = body.find('[', pos);
+        int depth = 0;
+        bool in_string = false;
+        size_t start = 0, user_idx = 0, row_idx = 0;
+        std::vector<std::string_view> docs;
+        for (size_t idx = pos + 1; idx < body.size(); ++idx) {
+            char c = body[idx];
+            if (in_string) {
+                if (c == '\\') ++idx;
+                else if (c == '"') in_string = false;
+                continue;
+            }
+            if (c == '"') in_string = true;
+            else if (c == '{' || c == '[') {
+                if (depth++ == 0) start = idx;
+            } else if (c == '}' || c == ']') {
+                if (depth == 0) break;
+                if (--depth == 0) docs.push_back(body.substr(start, idx + 1 - start));
+            }
+        }
+        // docs has one entry per user; rows skipped the malformed ones, matched by uuid order.
+        for (; user_idx < docs.size() && row_idx < rows.size(); ++user_idx) {
+            if (docs[user_idx].find(rows[row_idx].id) != std::string_view::npos) rows[row_idx++].raw = std::string(docs[user_idx]);
+        }
+    }
+    return rows;
+}
+
+result<fetch_summary> run_fetch(const fetch_options& options, pg_writer& writer, const fetch_hooks& hooks) {
+    using steady = std::chrono::steady_clock;
+    const auto started = steady::now();
+    fetch_summary summary;
+    http_client http;
+    std::mt19937_64 jitter(options.jitter_seed);
+    auto backoff = [&](int attempt) {
+        int64_t base = options.backoff_ms << std::min(attempt, 20);
+        base = std::min(base, options.backoff_max_ms);
+        // Full delay between half and all of the exponential step.
+        return std::chrono::milliseconds(base / 2 + static_cast<int64_t>(jitter() % static_cast<uint64_t>(base / 2 + 1)));
+    };
+    auto next_call = steady::now();
+    const auto call_interval = options.rate_limit > 0
+        ? std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(1.0 / options.rate_limit))
+        : steady::duration::zero();
+    auto finish = [&] {
+        summary.seconds = std::chrono::duration<double>(steady::now() - started).count();
+    };
+
+    int64_t remaining = options.count;
+    for (int64_t batch_idx = 0; remaining > 0; ++batch_idx) {
+        const int want = static_cast<int>(std::min<int64_t>(remaining, options.batch_size));
+        const int64_t page = options.first_page + batch_idx;
+        std::string url = fmt::format("{}{}results={}&seed={}&page={}", options.url,
+                                      options.url.find('?') == std::string::npos ? "?" : "&", want,
+                                      http.escape(options.seed), page);
+        if (!options.nat.empty()) url += "&nat=" + http.escape(options.nat);
+
+        http_client::response res;
+        for (int attempt = 0;; ++attempt) {
+            std::this_thread::sleep_until(next_call);
+            next_call = steady::now() + call_interval;
+            res = http.get(url, options.timeout_ms);
+            bool retryable = res.status == 0 || res.status == 429 || res.status >= 500;
+            if (res.status == 200 || !retryable) break;
+            if (attempt >= options.max_retries) {
+                finish();
+                return make_error(errc::unavailable, "GET {} failed after {} attempts: {}; {} users stored before it", url,
+                                  attempt + 1, res.status == 0 ? res.error : fmt::format("HTTP {}", res.status),
+                                  summary.stored);
+            }
+            auto delay = backoff(attempt);
+            ++summary.http_retries;
+            k_log.warn("GET {}: {}; retry {} of {} in {} ms", url, res.status == 0 ? res.error : fmt::format("HTTP {}", res.status),
+                       attempt + 1, options.max_retries, delay.count());
+            std::this_thread::sleep_for(delay);
+        }
+        if (res.status != 200) {
+            finish();
+            return make_error(errc::invalid_argument, "GET {}: HTTP {}: {}", url, res.status, res.body.substr(0, 300));
+        }
+        remaining -= want;
+        auto rows = parse_users(res.body, options.raw != raw_storage::off, summary.errors);
+        if (!rows) {
+            ++summary.errors;
+            k_log.error("skipping page {}: {}", page, rows.err().message());
+            continue;
+        }
+        summary.fetched += static_cast<int64_t>(rows->size());
+
+        const auto store_deadline = steady::now() + std::chrono::milliseconds(options.store_retry_ms);
+        for (int attempt = 0;; ++attempt) {
+            auto stored = writer.write_batch(*rows);
+            if (stored) {
+                summary.stored += stored->inserted;
+                summary.duplicates += stored->duplicates;
+                break;
+            }
+            const error& err = stored.err();
+            if (!err.retryable() || steady::now() >= store_deadline) {
+                finish();
+                return make_error(err.code(),
+                                  "storing page {} ({} users) failed: {}; {} users stored before it (every batch is "
+                                  "all-or-nothing: rerun with the same seed to resume)",
+                                  page, rows->size(), err.message(), summary.stored);
+            }
+            if (hooks.on_store_error) hooks.on_store_error(err);
+            auto delay = backoff(attempt);
+            ++summary.store_retries;
+            k_log.error("storing page {} ({} users): {}; the batch was not kept; retrying in {} ms", page, rows->size(),
+                        err.message(), delay.count());
+            std::this_thread::sleep_for(delay);
+        }
+        finish();
+        if (hooks.on_progress) hooks.on_progress(summary);
+    }
+    finish();
+    return summary;
+}
+
+}  // namespace millrace::source

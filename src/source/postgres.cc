@@ -1,0 +1,386 @@
+#include "millrace/source/postgres.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <libpq-fe.h>
+
+#include "millrace/common/log.h"
+
+namespace millrace::source {
+namespace {
+
+namespace fs = std::filesystem;
+const log::logger k_log{"postgres"};
+
+struct command_result {
+    int exit_code = -1;
+    std::string output;
+};
+
+struct system_account {
+    bool switch_user = false;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+result<system_account> account_for(const std::string& name) {
+    system_account acct;
+    if (::geteuid() != 0) return acct;
+    struct passwd* pw = ::getpwnam(name.c_str());
+    if (pw == nullptr) {
+        return make_error(errc::invalid_argument,
+                          "running as root, and PostgreSQL refuses root, but system user '{}' does not exist: create "
+                          "it or set postgres.system_user",
+                          name);
+    }
+    acct.switch_user = true;
+    acct.uid = pw->pw_uid;
+    acct.gid = pw->pw_gid;
+    return acct;
+}
+
+// Runs `argv` to completion (as `acct` when switching), its output captured.
+result<command_result> run_command(const std::vector<std::string>& argv, const system_account& acct) {
+    char out_path[] = "/tmp/millrace-pg-XXXXXX";
+    int out_fd = ::mkstemp(out_path);
+    if (out_fd < 0) return make_error(errc::io_error, "cannot create a temporary file for {}'s output", argv[0]);
+    ::unlink(out_path);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        ::close(out_fd);
+        return make_error(errc::io_error, "fork for {} failed", argv[0]);
+    }
+    if (pid == 0) {
+        int null_fd = ::open("/dev/null", O_RDONLY);
+        ::dup2(null_fd, 0);
+        ::dup2(out_fd, 1);
+        ::dup2(out_fd, 2);
+        // Nothing of ours (listening sockets, connections) may leak into the
+        // postmaster, which outlives this call and would keep them open.
+        ::close_range(3, ~0u, 0);
+        // Its own session: a Ctrl-C meant for millrace must not reach the
+        // postmaster; millrace stops it with pg_ctl in order.
+        ::setsid();
+        if (acct.switch_user) {
+            if (::setgroups(0, nullptr) != 0 || ::setgid(acct.gid) != 0 || ::setuid(acct.uid) != 0) ::_exit(126);
+        }
+        ::chdir("/");
+        ::execvp(args[0], args.data());
+        ::_exit(127);
+    }
+    int wstatus = 0;
+    while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    command_result res;
+    res.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    ::lseek(out_fd, 0, SEEK_SET);
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(out_fd, buf, sizeof(buf))) > 0) res.output.append(buf, static_cast<size_t>(n));
+    ::close(out_fd);
+    if (res.exit_code == 127) return make_error(errc::not_found, "cannot run {}: not found (install postgresql or set postgres.bin_dir)", argv[0]);
+    return res;
+}
+
+std::string find_bin_dir(const std::string& configured) {
+    if (!configured.empty()) return configured;
+    std::error_code ec;
+    std::vector<int> versions;
+    for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit) && fs::exists(entry.path() / "bin/pg_ctl")) {
+            versions.push_back(std::stoi(name));
+        }
+    }
+    if (versions.empty()) return {};
+    return "/usr/lib/postgresql/" + std::to_string(*std::max_element(versions.begin(), versions.end())) + "/bin";
+}
+
+std::string tool(const std::string& bin_dir, const std::string& name) {
+    return bin_dir.empty() ? name : bin_dir + "/" + name;
+}
+
+// Binds as PostgreSQL does (SO_REUSEADDR), so that a port in TIME_WAIT after
+// our own server stopped counts as free.
+bool port_free(const std::string& host, uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    ::inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &addr.sin_addr);
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    return ok;
+}
+
+uint16_t pick_free_port(const std::string& host) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    ::inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &addr.sin_addr);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// The port of a server running from `data_dir` (line 4 of postmaster.pid), or 0.
+uint16_t running_port(const std::string& data_dir) {
+    std::ifstream in(data_dir + "/postmaster.pid");
+    std::string line;
+    for (int line_idx = 0; line_idx < 4 && std::getline(in, line); ++line_idx) {
+    }
+    if (!in) return 0;
+    try {
+        return static_cast<uint16_t>(std::stoi(line));
+    } catch (...) {
+        return 0;
+    }
+}
+
+// The end of a command's output, on one line.
+std::string tail(const std::string& text) {
+    std::string trimmed;
+    for (char c : text) {
+        if (c == '\n' || c == '\t') {
+            if (!trimmed.empty() && trimmed.back() != ' ') trimmed.push_back(' ');
+        } else {
+            trimmed.push_back(c);
+        }
+    }
+    while (!trimmed.empty() && trimmed.back() == ' ') trimmed.pop_back();
+    return trimmed.size() > 600 ? "..." + trimmed.substr(trimmed.size() - 600) : trimmed;
+}
+
+}  // namespace
+
+postgres_options postgres_options_from(const config::config& cfg) {
+    postgres_options o;
+    o.dsn = cfg.get_string("postgres.dsn");
+    o.data_dir = cfg.get_string("postgres.data_dir");
+    if (o.data_dir.empty()) o.data_dir = cfg.get_string("data_dir") + "/postgres";
+    o.host = cfg.get_string("postgres.host");
+    o.port = cfg.get_port("postgres.port");
+    o.bin_dir = cfg.get_string("postgres.bin_dir");
+    o.database = cfg.get_string("postgres.database");
+    o.user = cfg.get_string("postgres.user");
+    o.system_user = cfg.get_string("postgres.system_user");
+    o.max_replication_slots = static_cast<int>(cfg.get_int("postgres.max_replication_slots"));
+    o.max_wal_senders = static_cast<int>(cfg.get_int("postgres.max_wal_senders"));
+    o.start_timeout_ms = cfg.get_int("postgres.start_timeout");
+    o.require_logical = cfg.get_bool("postgres.require_logical");
+    return o;
+}
+
+status wait_until_accepting(const std::string& dsn, int64_t timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    std::string last;
+    while (true) {
+        PGconn* conn = PQconnectdb(dsn.c_str());
+        bool ok = PQstatus(conn) == CONNECTION_OK;
+        if (!ok) last = PQerrorMessage(conn);
+        PQfinish(conn);
+        if (ok) return {};
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return make_error(errc::timed_out, "PostgreSQL at '{}' did not accept connections within {} ms: {}", dsn,
+                              timeout_ms, tail(last));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling interval, not a wait for readiness
+    }
+}
+
+postgres_server::postgres_server(postgres_options options) : options_(std::move(options)), port_(options_.port) {
+    // The server's commands run from "/": a relative data dir must not change meaning.
+    if (!options_.data_dir.empty()) {
+        std::error_code ec;
+        auto absolute = fs::absolute(options_.data_dir, ec);
+        if (!ec) options_.data_dir = absolute.lexically_normal().string();
+    }
+}
+
+postgres_server::~postgres_server() {
+    if (started_by_us_) (void)stop();
+}
+
+std::string postgres_server::dsn() const {
+    if (!managed()) return options_.dsn;
+    return fmt::format("host={} port={} user={} dbname={} connect_timeout=5", options_.host, port_, options_.user,
+                       options_.database);
+}
+
+status postgres_server::start() { return managed() ? start_managed() : start_external(); }
+
+status postgres_server::start_external() {
+    PGconn* conn = PQconnectdb(options_.dsn.c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+        std::string message = tail(PQerrorMessage(conn));
+        PQfinish(conn);
+        return make_error(errc::unavailable, "cannot connect to PostgreSQL at postgres.dsn '{}': {}", options_.dsn, message);
+    }
+    PGresult* res = PQexec(conn, "SHOW wal_level");
+    std::string level = PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "unknown";
+    PQclear(res);
+    PQfinish(conn);
+    if (level != "logical") {
+        std::string message = fmt::format(
+            "PostgreSQL at postgres.dsn has wal_level={}, but change capture needs logical: run `ALTER SYSTEM SET "
+            "wal_level = logical;` (or set wal_level = logical in postgresql.conf), make sure max_replication_slots "
+            "and max_wal_senders are at least 4, and restart the server",
+            level);
+        if (options_.require_logical) return error(errc::invalid_argument, message + " (or set postgres.require_logical=false)");
+        k_log.warn("{}", message);
+    }
+    k_log.info("using external PostgreSQL (wal_level={})", level);
+    return {};
+}
+
+status postgres_server::start_managed() {
+    auto acct = account_for(options_.system_user);
+    if (!acct) return acct.err();
+    const std::string bin = find_bin_dir(options_.bin_dir);
+    const std::string& dir = options_.data_dir;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make_error(errc::io_error, "cannot create postgres.data_dir {}: {}", dir, ec.message());
+    if (acct->switch_user) {
+        // The server's user needs its data dir, 0700 and owned by it.
+        if (::chown(dir.c_str(), acct->uid, acct->gid) != 0) {
+            return make_error(errc::io_error, "cannot chown postgres.data_dir {} to {}: {}", dir, options_.system_user,
+                              std::strerror(errno));
+        }
+    }
+    ::chmod(dir.c_str(), 0700);
+
+    if (!fs::exists(dir + "/PG_VERSION")) {
+        std::vector<std::string> argv = {tool(bin, "initdb"), "-D", dir, "-U", options_.user, "--auth=trust",
+                                         "-E", "UTF8", "--locale=C"};
+        if (!options_.fsync) argv.push_back("--no-sync");
+        k_log.info("initdb of a new cluster in {}", dir);
+        auto res = run_command(argv, *acct);
+        if (!res) return res.err();
+        if (res->exit_code != 0) {
+            return make_error(errc::io_error, "initdb -D {} failed (exit {}): {}{}", dir, res->exit_code, tail(res->output),
+                              acct->switch_user ? fmt::format(" (it runs as {}: every parent directory must be "
+                                                              "searchable by that user)", options_.system_user)
+                                                : "");
+        }
+        std::ofstream conf(dir + "/postgresql.conf", std::ios::app);
+        conf << "\n# Added by millrace: the CDC part reads the logical replication stream.\n"
+             << "wal_level = logical\n"
+             << "max_replication_slots = " << options_.max_replication_slots << "\n"
+             << "max_wal_senders = " << options_.max_wal_senders << "\n"
+             << "unix_socket_directories = ''\n"
+             << (options_.fsync ? "" : "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        if (!conf) return make_error(errc::io_error, "cannot append to {}/postgresql.conf", dir);
+    }
+
+    if (uint16_t running = running_port(dir); running != 0) {
+        auto status_res = run_command({tool(bin, "pg_ctl"), "status", "-D", dir}, *acct);
+        if (status_res && status_res->exit_code == 0) {
+            port_ = running;
+            k_log.info("PostgreSQL already running from {} on port {}", dir, port_);
+            if (auto st = wait_until_accepting(dsn_for_db("postgres"), options_.start_timeout_ms); !st) return st;
+            return ensure_database();
+        }
+    }
+
+    if (options_.port == 0) {
+        port_ = pick_free_port(options_.host);
+    } else if (!port_free(options_.host, options_.port)) {
+        port_ = pick_free_port(options_.host);
+        k_log.warn("port {} on {} is taken; PostgreSQL listens on {} instead (set postgres.port to choose)",
+                   options_.port, options_.host, port_);
+    } else {
+        port_ = options_.port;
+    }
+    const int64_t timeout_s = std::max<int64_t>(1, (options_.start_timeout_ms + 999) / 1000);
+    auto res = run_command({tool(bin, "pg_ctl"), "start", "-D", dir, "-w", "-t", std::to_string(timeout_s), "-l",
+                            dir + "/server.log", "-o",
+                            fmt::format("-p {} -c listen_addresses={}", port_, options_.host)},
+                           *acct);
+    if (!res) return res.err();
+    if (res->exit_code != 0) {
+        std::ifstream log_file(dir + "/server.log");
+        std::stringstream server_log;
+        server_log << log_file.rdbuf();
+        return make_error(errc::unavailable, "pg_ctl start -D {} on {}:{} failed (exit {}): {}; server log: {}", dir,
+                          options_.host, port_, res->exit_code, tail(res->output), tail(server_log.str()));
+    }
+    started_by_us_ = true;
+    k_log.info("PostgreSQL started from {} on {}:{}", dir, options_.host, port_);
+    if (auto st = wait_until_accepting(dsn_for_db("postgres"), options_.start_timeout_ms); !st) return st;
+    return ensure_database();
+}
+
+std::string postgres_server::dsn_for_db(const std::string& db) const {
+    return fmt::format("host={} port={} user={} dbname={} connect_timeout=5", options_.host, port_, options_.user, db);
+}
+
+status postgres_server::ensure_database() {
+    PGconn* conn = PQconnectdb(dsn_for_db("postgres").c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+        std::string message = tail(PQerrorMessage(conn));
+        PQfinish(conn);
+        return make_error(errc::unavailable, "cannot connect to PostgreSQL on port {}: {}", port_, message);
+    }
+    const char* params[] = {options_.database.c_str()};
+    PGresult* res = PQexecParams(conn, "SELECT 1 FROM pg_database WHERE datname = $1", 1, nullptr, params, nullptr, nullptr, 0);
+    bool exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    PQclear(res);
+    status st;
+    if (!exists) {
+        char* ident = PQescapeIdentifier(conn, options_.database.c_str(), options_.database.size());
+        res = PQexec(conn, fmt::format("CREATE DATABASE {}", ident).c_str());
+        PQfreemem(ident);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && std::string(PQresultErrorField(res, PG_DIAG_SQLSTATE) ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "") != "42P04") {
+            st = make_error(errc::io_error, "CREATE DATABASE {} failed: {}", options_.database, tail(PQerrorMessage(conn)));
+        }
+        PQclear(res);
+    }
+    PQfinish(conn);
+    return st;
+}
+
+status postgres_server::stop() {
+    if (!managed() || !started_by_us_) return {};
+    started_by_us_ = false;
+    auto acct = account_for(options_.system_user);
+    if (!acct) return acct.err();
+    auto res = run_command({tool(find_bin_dir(options_.bin_dir), "pg_ctl"), "stop", "-D", options_.data_dir, "-m",
+                            "fast", "-w", "-t", "60"},
+                           *acct);
+    if (!res) return res.err();
+    if (res->exit_code != 0) {
+        return make_error(errc::io_error, "pg_ctl stop -D {} failed (exit {}): {}", options_.data_dir, res->exit_code,
+                          tail(res->output));
+    }
+    k_log.info("PostgreSQL stopped ({})", options_.data_dir);
+    return {};
+}
+
+}  // namespace millrace::source

@@ -1,0 +1,115 @@
+// The CQL subset parser: the classic pipeline's statements, markers, and syntax errors.
+#include "parser.h"
+
+#include <gtest/gtest.h>
+
+namespace millrace::cql {
+namespace {
+
+parsed_statement parse(const char* text) {
+    auto p = parse_statement(text);
+    EXPECT_TRUE(p.ok()) << text << ": " << (p.ok() ? "" : p.err().message());
+    return p.ok() ? std::move(*p) : parsed_statement{use_stmt{}, {}};
+}
+
+TEST(parser_test, classic_create_keyspace) {
+    auto p = parse("CREATE KEYSPACE IF NOT EXISTS spark_streams WITH replication = {'class': 'SimpleStrategy', "
+                   "'replication_factor': '1'} AND durable_writes = false;");
+    const auto& c = std::get<create_keyspace_stmt>(p.stmt);
+    EXPECT_EQ(c.keyspace, "spark_streams");
+    EXPECT_TRUE(c.if_not_exists);
+    EXPECT_EQ(c.replication.at("class"), "SimpleStrategy");
+    EXPECT_EQ(c.replication.at("replication_factor"), "1");
+    EXPECT_FALSE(c.durable_writes);
+}
+
+TEST(parser_test, classic_create_table) {
+    auto p = parse("CREATE TABLE IF NOT EXISTS spark_streams.created_users (id UUID PRIMARY KEY, first_name TEXT, "
+                   "last_name TEXT, gender TEXT, address TEXT, post_code TEXT, email TEXT, username TEXT, "
+                   "registered_date TEXT, phone TEXT, picture TEXT)");
+    const auto& c = std::get<create_table_stmt>(p.stmt);
+    EXPECT_EQ(c.keyspace, "spark_streams");
+    EXPECT_EQ(c.table, "created_users");
+    EXPECT_EQ(c.columns.size(), 11u);
+    EXPECT_EQ(c.partition_key, std::vector<std::string>{"id"});
+    EXPECT_EQ(c.columns[0].type, "uuid");
+}
+
+TEST(parser_test, composite_key_and_clustering_order) {
+    auto p = parse("CREATE TABLE t (a int, b text, c timestamp, d map<text, frozen<list<int>>>, "
+                   "PRIMARY KEY ((a, b), c)) WITH CLUSTERING ORDER BY (c DESC) AND comment = 'x'");
+    const auto& c = std::get<create_table_stmt>(p.stmt);
+    EXPECT_EQ(c.partition_key, (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(c.clustering, std::vector<std::string>{"c"});
+    EXPECT_TRUE(c.descending.at("c"));
+    EXPECT_EQ(c.columns[3].type, "map<text, frozen<list<int>>>");
+}
+
+TEST(parser_test, insert_with_literals_and_options) {
+    auto p = parse("INSERT INTO ks.t (id, name, n, f, ok, b, l) VALUES (123e4567-e89b-12d3-a456-426614174000, "
+                   "'O''Neil', -3, 1.5e3, true, 0xCAFE, [1, 2]) IF NOT EXISTS USING TTL 10 AND TIMESTAMP 5");
+    const auto& s = std::get<insert_stmt>(p.stmt);
+    EXPECT_TRUE(s.if_not_exists);
+    ASSERT_EQ(s.values.size(), 7u);
+    EXPECT_EQ(s.values[0].lit.kind, literal_kind::uuid);
+    EXPECT_EQ(s.values[1].lit.text, "O'Neil");
+    EXPECT_EQ(s.values[2].lit.text, "-3");
+    EXPECT_EQ(s.values[3].lit.kind, literal_kind::floating);
+    EXPECT_EQ(s.values[5].lit.kind, literal_kind::hex);
+    EXPECT_EQ(s.values[6].lit.elements.size(), 2u);
+    EXPECT_TRUE(s.options.ttl.has_value());
+    EXPECT_TRUE(s.options.timestamp.has_value());
+}
+
+TEST(parser_test, markers_remember_their_receivers) {
+    auto p = parse("SELECT a, count(*) AS n FROM t WHERE k = ? AND c IN ? AND d > :low LIMIT ?");
+    ASSERT_EQ(p.markers.size(), 4u);
+    EXPECT_EQ(p.markers[0].column, "k");
+    EXPECT_EQ(p.markers[1].role, marker_role::in_list);
+    EXPECT_EQ(p.markers[2].name, "low");
+    EXPECT_EQ(p.markers[3].role, marker_role::limit);
+    const auto& s = std::get<select_stmt>(p.stmt);
+    EXPECT_TRUE(s.selectors[1].count);
+    EXPECT_EQ(s.selectors[1].alias, "n");
+}
+
+TEST(parser_test, select_with_token_order_and_filtering) {
+    auto p = parse("SELECT * FROM ks.t WHERE token(id) > -100 AND token(id) <= 100 ORDER BY c DESC PER PARTITION LIMIT 2 "
+                   "LIMIT 10 ALLOW FILTERING");
+    const auto& s = std::get<select_stmt>(p.stmt);
+    EXPECT_TRUE(s.star);
+    EXPECT_TRUE(s.where[0].token);
+    EXPECT_EQ(s.where[1].op, relation_op::le);
+    EXPECT_TRUE(s.order_by[0].second);
+    EXPECT_TRUE(s.allow_filtering);
+    EXPECT_TRUE(s.per_partition_limit.has_value());
+}
+
+TEST(parser_test, batch_update_delete) {
+    auto p = parse("BEGIN UNLOGGED BATCH USING TIMESTAMP 9 INSERT INTO t (k) VALUES (1); UPDATE t SET v = 'x' WHERE k = 2; "
+                   "DELETE v FROM t WHERE k = 3 APPLY BATCH");
+    const auto& b = std::get<batch_stmt>(p.stmt);
+    EXPECT_FALSE(b.logged);
+    EXPECT_EQ(b.statements.size(), 3u);
+    EXPECT_EQ(std::get<delete_stmt>(b.statements[2]).columns, std::vector<std::string>{"v"});
+}
+
+TEST(parser_test, quoted_identifiers_keep_case) {
+    auto p = parse("SELECT \"MyCol\" FROM \"Ks\".tbl");
+    const auto& s = std::get<select_stmt>(p.stmt);
+    EXPECT_EQ(s.selectors[0].column, "MyCol");
+    EXPECT_EQ(s.keyspace, "Ks");
+}
+
+TEST(parser_test, syntax_errors_name_the_position) {
+    auto bad = parse_statement("SELEC * FROM t");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.err().message().find("line 1:0"), std::string::npos) << bad.err().message();
+    EXPECT_FALSE(parse_statement("SELECT * FROM").ok());
+    EXPECT_FALSE(parse_statement("INSERT INTO t (a) VALUES ('unterminated)").ok());
+    EXPECT_FALSE(parse_statement("SELECT * FROM t extra").ok());
+    EXPECT_FALSE(parse_statement("SELECT * FROM t WHERE a ~ 1").ok());
+}
+
+}  // namespace
+}  // namespace millrace::cql

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Runs the Python cassandra-driver suite against a freshly started CQL server.
+
+  python3 tests/cql/run.py --millrace-binary PATH
+
+Starts `<binary> cql --port 0 --admin-port 0 --data-dir <tmp>`, waits for its
+`ready cql <host:port> admin <host:port>` line (no fixed sleeps), runs
+driver_suite.py's checks with CQL_HOST/CQL_PORT, and always stops the server
+(SIGTERM, then SIGKILL). The durability check kills the server with SIGKILL
+and restarts it on the same data directory. Prints `N passed, M failed`; the
+exit status is non-zero on any failure.
+"""
+
+import argparse
+import ctypes
+import hashlib
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+READY_TIMEOUT_S = 60.0
+
+
+def pylibs_dir():
+    """Where setup.sh installs requirements.txt (pip --target), keyed by its hash."""
+    with open(os.path.join(HERE, "requirements.txt"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    return os.path.join(cache, "millrace", f"cql-pylibs-{digest}")
+
+
+def die_with_parent():
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class Server:
+    """A `millrace cql` process; stdout is scanned for the ready line."""
+
+    def __init__(self, binary, data_dir):
+        self.proc = subprocess.Popen(
+            [binary, "cql", "--port", "0", "--admin-port", "0", "--data-dir", data_dir],
+            stdout=subprocess.PIPE, stderr=open(os.path.join(os.path.dirname(data_dir), "server.log"), "a"),
+            text=True, preexec_fn=die_with_parent)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout] and lines.put(None), daemon=True).start()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.kill()
+                raise RuntimeError("server did not print its ready line in time")
+            if line is None:
+                raise RuntimeError(f"server exited with {self.proc.wait()} before it was ready")
+            if line.startswith("ready cql "):
+                host, port = line.split()[2].rsplit(":", 1)
+                self.host, self.port = host, int(port)
+                return
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after 30 s. Returns the exit code (None when already reaped by kill)."""
+        if self.proc.poll() is not None:
+            return None
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return -9
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--millrace-binary", required=True)
+    args = ap.parse_args()
+    libs = pylibs_dir()
+    if not os.path.isdir(os.path.join(libs, "cassandra")):
+        print(f"run.py: tests/cql/requirements.txt is not installed in {libs}; run tests/cql/setup.sh", flush=True)
+        return 1
+    sys.path.insert(0, libs)
+    sys.path.insert(0, HERE)
+    import driver_suite
+
+    tmp = tempfile.mkdtemp(prefix="millrace-cql-")
+    data_dir = os.path.join(tmp, "data")
+    servers = []
+
+    def start():
+        s = Server(args.millrace_binary, data_dir)
+        servers.append(s)
+        return s
+
+    failed = 1
+    try:
+        failed = driver_suite.run_all(start)
+    finally:
+        for s in servers:
+            code = s.stop()
+            if code not in (None, 0):
+                print(f"[FAIL] server stop: exit code {code} after SIGTERM", flush=True)
+                failed += 1
+        log_path = os.path.join(tmp, "server.log")
+        if os.path.exists(log_path):
+            with open(log_path) as f:
+                log = f.read()
+            if failed or any(m in log for m in ("assertion failed", "bug:", "AddressSanitizer", "runtime error")):
+                print("run.py: server log (tail):\n" + log[-6000:], flush=True)
+                failed += 0 if failed else 1
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1] == "--pylibs-dir":
+        print(pylibs_dir())
+        sys.exit(0)
+    sys.exit(main())

@@ -1,0 +1,120 @@
+// Type names, value validation, literal conversion and the order-preserving encoding.
+#include "types.h"
+
+#include <algorithm>
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace millrace::cql {
+namespace {
+
+cql_type type(const char* name) { return parse_type(name).value(); }
+
+std::string literal_value(const char* t, literal_kind kind, const char* text) {
+    literal lit{kind, text, {}};
+    auto v = literal_to_value(type(t), lit);
+    EXPECT_TRUE(v.ok()) << (v.ok() ? "" : v.err().message());
+    return v.ok() && v->has_value() ? **v : std::string();
+}
+
+TEST(types_test, parses_and_prints_names) {
+    EXPECT_EQ(type("varchar").name(), "text");
+    EXPECT_EQ(type("map<text, frozen<list<int>>>").name(), "map<text, frozen<list<int>>>");
+    EXPECT_EQ(type("SET<uuid>").name(), "set<uuid>");
+    EXPECT_FALSE(parse_type("nosuch").ok());
+    EXPECT_FALSE(parse_type("list<int").ok());
+}
+
+TEST(types_test, validates_fixed_sizes) {
+    EXPECT_TRUE(validate_value(type("int"), std::string(4, '\0')).ok());
+    auto bad = validate_value(type("int"), std::string(3, '\0'));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.err().message(), "expected 4 bytes for a int value, got 3");
+    EXPECT_FALSE(validate_value(type("uuid"), std::string(15, '\0')).ok());
+    EXPECT_FALSE(validate_value(type("list<int>"), std::string("\x00\x00\x00\x05", 4)).ok());
+}
+
+TEST(types_test, converts_literals) {
+    EXPECT_EQ(literal_value("int", literal_kind::integer, "-2"), std::string("\xff\xff\xff\xfe", 4));
+    EXPECT_EQ(literal_value("timestamp", literal_kind::string, "1970-01-01T00:00:01.5Z"), bigint_value(1500));
+    EXPECT_EQ(literal_value("timestamp", literal_kind::string, "1970-01-01 01:00:00+0100"), bigint_value(0));
+    EXPECT_EQ(literal_value("date", literal_kind::string, "1970-01-02"), std::string("\x80\x00\x00\x01", 4));
+    EXPECT_EQ(literal_value("varint", literal_kind::integer, "128"), std::string("\x00\x80", 2));
+    EXPECT_EQ(literal_value("decimal", literal_kind::floating, "1.25"), std::string("\x00\x00\x00\x02\x7d", 5));
+    EXPECT_EQ(literal_value("blob", literal_kind::hex, "0x00ff"), std::string("\x00\xff", 2));
+    EXPECT_EQ(literal_value("inet", literal_kind::string, "10.0.0.1"), std::string("\x0a\x00\x00\x01", 4));
+    EXPECT_FALSE(literal_to_value(type("int"), literal{literal_kind::integer, "3000000000", {}}).ok());
+    EXPECT_FALSE(literal_to_value(type("uuid"), literal{literal_kind::integer, "1", {}}).ok());
+    auto null = literal_to_value(type("text"), literal{literal_kind::null, "null", {}});
+    ASSERT_TRUE(null.ok());
+    EXPECT_FALSE(null->has_value());
+}
+
+TEST(types_test, sets_are_sorted_and_deduplicated) {
+    literal set{literal_kind::set, "", {{literal_kind::integer, "3", {}}, {literal_kind::integer, "1", {}}, {literal_kind::integer, "3", {}}}};
+    auto v = literal_to_value(type("set<int>"), set);
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(**v, list_value({int_value(1), int_value(3)}));
+}
+
+// memcmp order of encodings equals value order, ascending and descending, and decoding round-trips.
+TEST(types_test, ordered_encoding_preserves_order) {
+    std::mt19937_64 rnd(301);
+    struct sample {
+        const char* t;
+        std::vector<std::string> values;
+    };
+    std::vector<sample> samples = {
+        {"int", {int_value(-5), int_value(-1), int_value(0), int_value(7), int_value(1 << 30)}},
+        {"bigint", {bigint_value(INT64_MIN), bigint_value(-1), bigint_value(0), bigint_value(INT64_MAX)}},
+        {"double", {double_value(-1e9), double_value(-0.5), double_value(0.0), double_value(0.25), double_value(3e10)}},
+        {"text", {"", std::string("\0", 1), std::string("\0a", 2), "a", "ab", "b"}},
+        {"timeuuid", {uuid_value_from_string("00000001-0000-1000-8000-000000000000"),
+                      uuid_value_from_string("00000000-0001-1000-8000-000000000000"),
+                      uuid_value_from_string("00000000-0000-1001-8000-000000000000")}},
+    };
+    for (const auto& s : samples) {
+        for (bool desc : {false, true}) {
+            std::vector<std::string> encoded;
+            for (const auto& v : s.values) {
+                std::string e;
+                append_ordered(e, type(s.t), v, desc);
+                std::string_view in = e;
+                auto back = read_ordered(in, type(s.t), desc);
+                ASSERT_TRUE(back.has_value()) << s.t;
+                EXPECT_EQ(*back, v) << s.t;
+                EXPECT_TRUE(in.empty()) << s.t;
+                encoded.push_back(e);
+            }
+            for (size_t idx = 1; idx < encoded.size(); ++idx) {
+                EXPECT_EQ(encoded[idx - 1] < encoded[idx], !desc) << s.t << " at " << idx;
+            }
+        }
+    }
+    // Random ints: sorting encodings sorts values.
+    std::vector<int32_t> ints(500);
+    for (auto& v : ints) v = static_cast<int32_t>(rnd());
+    std::vector<std::string> enc;
+    for (auto v : ints) {
+        std::string e;
+        append_ordered(e, type("int"), int_value(v), false);
+        enc.push_back(e);
+    }
+    std::sort(enc.begin(), enc.end());
+    std::sort(ints.begin(), ints.end());
+    for (size_t idx = 0; idx < ints.size(); ++idx) {
+        std::string_view in = enc[idx];
+        EXPECT_EQ(*read_ordered(in, type("int"), false), int_value(ints[idx]));
+    }
+}
+
+TEST(types_test, truncated_ordered_component_is_rejected) {
+    std::string_view in("ab", 2);  // no terminator
+    EXPECT_FALSE(read_ordered(in, type("text"), false).has_value());
+    std::string_view short_int("\x80\x00", 2);
+    EXPECT_FALSE(read_ordered(short_int, type("int"), false).has_value());
+}
+
+}  // namespace
+}  // namespace millrace::cql
