@@ -44,11 +44,7 @@ asio::awaitable<void> handle_create_partitions(request_context& ctx, reader& in,
         }
         out.string(rt.name, flex);
         out.int16(wire(err ? err->code : error_code::none));
-        if (err) {
-            out.nullable_string(err->message, flex);
-        } else {
-            out.nullable_string(std::nullopt, flex);
-        }
+        out.nullable_string(err ? std::optional<std::string>(err->message) : std::nullopt, flex);
         out.empty_tags(flex);
     }
     out.empty_tags(flex);

@@ -65,11 +65,7 @@ asio::awaitable<void> handle_create_topics(request_context& ctx, reader& in, wri
         if (v >= 7) out.write_uuid(t ? t->id : uuid{});
         out.int16(wire(err ? err->code : error_code::none));
         if (v >= 1) {
-            if (err) {
-                out.nullable_string(err->message, flex);
-            } else {
-                out.nullable_string(std::nullopt, flex);
-            }
+            out.nullable_string(err ? std::optional<std::string>(err->message) : std::nullopt, flex);
         }
         if (v >= 5) {
             out.int32(t ? t->partition_count() : -1);

@@ -54,11 +54,7 @@ asio::awaitable<void> handle_delete_topics(request_context& ctx, reader& in, wri
         }
         out.int16(wire(err ? err->code : error_code::none));
         if (v >= 5) {
-            if (err) {
-                out.nullable_string(err->message, flex);
-            } else {
-                out.nullable_string(std::nullopt, flex);
-            }
+            out.nullable_string(err ? std::optional<std::string>(err->message) : std::nullopt, flex);
         }
         out.empty_tags(flex);
     }
