@@ -74,7 +74,9 @@ process::process(std::vector<std::string> argv, std::vector<std::string> extra_e
 }
 
 process::~process() {
-    if (!exit_code_ && pid_ > 0) {
+    // A graceful stop first, so that children such as a managed PostgreSQL
+    // are stopped too; SIGKILL only if it does not exit in time.
+    if (!exit_code_ && pid_ > 0 && !stop(SIGTERM, std::chrono::seconds(20))) {
         ::kill(pid_, SIGKILL);
         int status = 0;
         ::waitpid(pid_, &status, 0);

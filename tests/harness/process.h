@@ -1,6 +1,7 @@
 // Test harness: start `millrace` subcommands as real processes on ephemeral
 // ports, wait for their `ready` line (never a fixed sleep), talk to them, and
-// always tear them down (SIGKILL in the destructor if still running).
+// always tear them down (SIGTERM in the destructor, SIGKILL if that does not
+// end the process within 20 s).
 #pragma once
 
 #include <chrono>
