@@ -158,6 +158,17 @@ std::string registry::expose() const {
     return out;
 }
 
+request_metrics::request_metrics(registry& r, const std::string& prefix, const std::string& label,
+                                 const std::string& value)
+    : requests_(&r.make_counter(prefix + "_requests_total", "Requests handled, by " + label + ".", {{label, value}})),
+      latency_(&r.make_histogram(prefix + "_request_seconds", "Request handling time, by " + label + ".",
+                                 latency_buckets(), {{label, value}})) {}
+
+void request_metrics::observe(std::chrono::steady_clock::time_point start) const {
+    requests_->inc();
+    latency_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
 void register_process_metrics(registry& r) {
     static const double start_seconds =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

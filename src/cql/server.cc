@@ -49,11 +49,6 @@ struct connection_state {
     }
 };
 
-struct op_metrics {
-    metrics::counter* requests = nullptr;
-    metrics::histogram* latency = nullptr;
-};
-
 constexpr size_t k_max_in_flight = 256;
 
 class cql_component final : public component {
@@ -68,11 +63,8 @@ public:
                                                     "Connections closed for malformed or oversized frames.")),
           errors_(ctx.metrics.make_counter("millrace_cql_error_responses_total", "ERROR responses sent.")) {
         for (const auto& h : all_handlers()) {
-            metrics::labels l = {{"opcode", std::string(h.name)}};
-            auto& m = metrics_[static_cast<uint8_t>(h.op)];
-            m.requests = &ctx.metrics.make_counter("millrace_cql_requests_total", "Requests handled, by opcode.", l);
-            m.latency = &ctx.metrics.make_histogram("millrace_cql_request_seconds", "Request handling time, by opcode.",
-                                                    metrics::latency_buckets(), l);
+            metrics_[static_cast<uint8_t>(h.op)] =
+                metrics::request_metrics(ctx.metrics, "millrace_cql", "opcode", std::string(h.name));
         }
     }
 
@@ -234,9 +226,7 @@ private:
             co_return false;
         }
         --state->in_flight;
-        auto& m = metrics_[static_cast<uint8_t>(entry->op)];
-        m.requests->inc();
-        m.latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        metrics_[static_cast<uint8_t>(entry->op)].observe(start);
         if (reply.op == opcode::error) errors_.inc();
         uint8_t flags = 0;
         if (state->conn.codec != compression::none && reply.op != opcode::ready) {
@@ -289,7 +279,7 @@ private:
     metrics::gauge& connections_;
     metrics::counter& protocol_errors_;
     metrics::counter& errors_;
-    std::map<uint8_t, op_metrics> metrics_;
+    std::map<uint8_t, metrics::request_metrics> metrics_;
     log::logger log_{"cql"};
 };
 

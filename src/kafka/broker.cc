@@ -74,11 +74,6 @@ struct connection_state {
     }
 };
 
-struct api_metrics {
-    metrics::counter* requests = nullptr;
-    metrics::histogram* latency = nullptr;
-};
-
 class broker_component final : public component {
 public:
     broker_component(component_context& ctx, broker_config cfg)
@@ -90,11 +85,8 @@ public:
           protocol_errors_(ctx.metrics.make_counter("millrace_broker_protocol_errors_total",
                                                      "Connections closed for malformed or oversized requests.")) {
         for (const auto& spec : supported_apis()) {
-            metrics::labels l = {{"api", std::string(spec.name)}};
-            auto& m = api_metrics_[static_cast<int16_t>(spec.key)];
-            m.requests = &ctx.metrics.make_counter("millrace_broker_requests_total", "Requests handled, by API.", l);
-            m.latency = &ctx.metrics.make_histogram("millrace_broker_request_seconds", "Request handling time, by API.",
-                                                    metrics::latency_buckets(), l);
+            api_metrics_[static_cast<int16_t>(spec.key)] =
+                metrics::request_metrics(ctx.metrics, "millrace_broker", "api", std::string(spec.name));
         }
     }
 
@@ -297,9 +289,7 @@ private:
             state->abort();
             co_return;
         }
-        auto& m = api_metrics_[static_cast<int16_t>(spec->key)];
-        m.requests->inc();
-        m.latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        api_metrics_[static_cast<int16_t>(spec->key)].observe(start);
         slot->send = ctx.send_response;
         slot->ready = true;
         state->notify();
@@ -329,7 +319,7 @@ private:
     asio::steady_timer periodic_;
     metrics::gauge& connections_;
     metrics::counter& protocol_errors_;
-    std::map<int16_t, api_metrics> api_metrics_;
+    std::map<int16_t, metrics::request_metrics> api_metrics_;
     bool stopping_ = false;
     bool opened_ = false;
 };

@@ -20,18 +20,19 @@ std::string random_cluster_id() {
     return id;
 }
 
-std::string property(const std::string& text, const std::string& key) {
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t end = text.find('\n', pos);
-        std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-        pos = end == std::string::npos ? text.size() : end + 1;
-        if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
-    }
-    return {};
-}
-
 }  // namespace
+
+std::map<std::string, std::string> parse_properties(std::string_view text) {
+    std::map<std::string, std::string> out;
+    while (!text.empty()) {
+        size_t end = text.find('\n');
+        std::string_view line = text.substr(0, end);
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+        size_t eq = line.find('=');
+        if (eq != std::string_view::npos) out.emplace(line.substr(0, eq), line.substr(eq + 1));
+    }
+    return out;
+}
 
 broker_core::broker_core(asio::io_context& io, broker_config cfg, metrics::registry& metrics, millrace::clock& clock,
                          file_system& fs)
@@ -54,7 +55,7 @@ status broker_core::open() {
     if (fs_.exists(meta_path)) {
         auto text = read_file(fs_, meta_path);
         if (!text) return text.err();
-        cluster_id_ = property(*text, "cluster.id");
+        cluster_id_ = parse_properties(*text)["cluster.id"];
         if (cluster_id_.empty()) return make_error(errc::corruption, "{}: no cluster.id", meta_path);
     } else {
         cluster_id_ = random_cluster_id();
@@ -66,7 +67,7 @@ status broker_core::open() {
     if (fs_.exists(ids_path)) {
         auto text = read_file(fs_, ids_path);
         if (!text) return text.err();
-        auto value = property(*text, "next");
+        auto value = parse_properties(*text)["next"];
         std::from_chars(value.data(), value.data() + value.size(), next_producer_id_);
         producer_id_limit_ = next_producer_id_;  // a fresh block is reserved on first use
     }

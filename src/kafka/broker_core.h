@@ -54,6 +54,10 @@ struct broker_config {
     int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
 };
 
+// Parses `key=value` lines (the format of the broker's small metadata files);
+// a later duplicate key is ignored.
+std::map<std::string, std::string> parse_properties(std::string_view text);
+
 class broker_core {
 public:
     broker_core(asio::io_context& io, broker_config cfg, metrics::registry& metrics, millrace::clock& clock,

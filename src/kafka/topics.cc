@@ -198,14 +198,7 @@ status topic_registry::open() {
         auto t = std::make_unique<topic>();
         t->name = file_name.substr(0, file_name.size() - suffix.size());
         int64_t partitions = 0;
-        size_t pos = 0;
-        while (pos < text->size()) {
-            size_t end = text->find('\n', pos);
-            std::string line = text->substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-            pos = end == std::string::npos ? text->size() : end + 1;
-            auto eq = line.find('=');
-            if (eq == std::string::npos) continue;
-            std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+        for (const auto& [key, value] : parse_properties(*text)) {
             if (key == "id") {
                 if (!parse_hex(value, t->id)) return make_error(errc::corruption, "{}/{}: bad topic id '{}'", meta_dir_, file_name, value);
             } else if (key == "partitions") {
@@ -220,10 +213,9 @@ status topic_registry::open() {
         if (!cfg) return cfg.err().with_context(meta_dir_ + "/" + file_name);
         t->log_cfg = *cfg;
         for (int64_t idx = 0; idx < partitions; ++idx) {
-            auto log = std::make_unique<storage::partition_log>(
-                fs, broker_.clock(), fmt::format("{}/{}-{}", broker_.config().data_dir, t->name, idx), t->log_cfg);
-            if (auto st = log->open(clean); !st) return st;
-            t->partitions.push_back(std::move(log));
+            auto log = open_partition(*t, static_cast<int32_t>(idx), /*fresh=*/false, clean);
+            if (!log) return log.err();
+            t->partitions.push_back(std::move(*log));
         }
         topics_.emplace(t->name, std::move(t));
     }
@@ -236,6 +228,16 @@ void topic_registry::close() {
             if (auto st = p->close(); !st) broker_.log().error("closing {}: {}", p->dir(), st.err().message());
         }
     }
+}
+
+result<std::unique_ptr<storage::partition_log>> topic_registry::open_partition(const topic& t, int32_t index, bool fresh,
+                                                                               bool clean) {
+    auto log = std::make_unique<storage::partition_log>(
+        broker_.fs(), broker_.clock(), fmt::format("{}/{}-{}", broker_.config().data_dir, t.name, index), t.log_cfg);
+    // A new partition never inherits a leftover directory of a topic deleted before a crash.
+    if (fresh && broker_.fs().exists(log->dir())) (void)broker_.fs().remove_all(log->dir());
+    if (auto st = log->open(clean); !st) return st.err();
+    return log;
 }
 
 topic* topic_registry::find(const std::string& name) {
@@ -258,12 +260,9 @@ std::optional<topic_error> topic_registry::create(const std::string& name, int32
     t->overrides = configs;
     t->log_cfg = *cfg;
     for (int32_t idx = 0; idx < partitions; ++idx) {
-        auto log = std::make_unique<storage::partition_log>(
-            broker_.fs(), broker_.clock(), fmt::format("{}/{}-{}", broker_.config().data_dir, name, idx), t->log_cfg);
-        // A leftover directory from a topic deleted before a crash is wiped.
-        if (broker_.fs().exists(log->dir())) (void)broker_.fs().remove_all(log->dir());
-        if (auto st = log->open(true); !st) return topic_error{error_code::kafka_storage_error, st.err().message()};
-        t->partitions.push_back(std::move(log));
+        auto log = open_partition(*t, idx, /*fresh=*/true, /*clean=*/true);
+        if (!log) return topic_error{error_code::kafka_storage_error, log.err().message()};
+        t->partitions.push_back(std::move(*log));
     }
     if (auto st = persist(*t); !st) return topic_error{error_code::kafka_storage_error, st.err().message()};
     broker_.log().info("created topic {} with {} partition(s)", name, partitions);
@@ -302,11 +301,9 @@ std::optional<topic_error> topic_registry::add_partitions(const std::string& nam
     if (new_count > 100'000) return topic_error{error_code::invalid_partitions, "too many partitions"};
     if (validate_only) return std::nullopt;
     for (int32_t idx = t->partition_count(); idx < new_count; ++idx) {
-        auto log = std::make_unique<storage::partition_log>(
-            broker_.fs(), broker_.clock(), fmt::format("{}/{}-{}", broker_.config().data_dir, name, idx), t->log_cfg);
-        if (broker_.fs().exists(log->dir())) (void)broker_.fs().remove_all(log->dir());
-        if (auto st = log->open(true); !st) return topic_error{error_code::kafka_storage_error, st.err().message()};
-        t->partitions.push_back(std::move(log));
+        auto log = open_partition(*t, idx, /*fresh=*/true, /*clean=*/true);
+        if (!log) return topic_error{error_code::kafka_storage_error, log.err().message()};
+        t->partitions.push_back(std::move(*log));
     }
     if (auto st = persist(*t); !st) return topic_error{error_code::kafka_storage_error, st.err().message()};
     return std::nullopt;

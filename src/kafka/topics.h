@@ -73,6 +73,8 @@ public:
 private:
     result<storage::log_config> resolve(const std::map<std::string, std::string>& overrides) const;
     status persist(const topic& t);
+    // Opens partition `index` of `t`; `fresh` wipes a leftover directory first.
+    result<std::unique_ptr<storage::partition_log>> open_partition(const topic& t, int32_t index, bool fresh, bool clean);
     broker_core& broker_;
     std::string meta_dir_;
     std::map<std::string, std::unique_ptr<topic>> topics_;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <cstdint>
 #include <functional>
@@ -94,6 +95,21 @@ private:
     mutable std::mutex mutex_;
     std::map<std::string, family> families_;
     std::vector<std::function<void(std::string&)>> collectors_;
+};
+
+// A request counter and a latency histogram for one kind of request of a
+// server (`<prefix>_requests_total`, `<prefix>_request_seconds`), labelled
+// `label=value`, e.g. {"api", "Produce"}.
+class request_metrics {
+public:
+    request_metrics() = default;
+    request_metrics(registry& r, const std::string& prefix, const std::string& label, const std::string& value);
+    // Counts one request that started at `start`.
+    void observe(std::chrono::steady_clock::time_point start) const;
+
+private:
+    counter* requests_ = nullptr;
+    histogram* latency_ = nullptr;
 };
 
 // Adds process_* metrics (resident memory, CPU seconds, start time, open fds).
