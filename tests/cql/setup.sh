@@ -8,31 +8,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 say() { echo "cql/setup: $*"; }
-run_quiet() {
-  local out
-  if ! out=$("$@" 2>&1); then
-    echo "$out" >&2
-    say "failed: $*" >&2
-    return 1
-  fi
-}
+source "$here/../../scripts/lib/setup.sh"
 
-missing=()
-for pkg in librocksdb-dev liblz4-dev libsnappy-dev python3-pip; do
-  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  say "installing Debian packages: ${missing[*]}"
-  sudo_cmd=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { say "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo_cmd=(sudo)
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+ensure_debian_packages cql/setup librocksdb-dev liblz4-dev libsnappy-dev python3-pip
 
 python=${PYTHON:-python3}
 pylibs=$("$python" "$here/run.py" --pylibs-dir)

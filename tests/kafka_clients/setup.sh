@@ -7,40 +7,16 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+source "$repo/scripts/lib/setup.sh"
 say() { echo "kafka_clients/setup: $*"; }
-# runs a command silently, showing its output only when it fails
-run_quiet() {
-  local out
-  if ! out=$("$@" 2>&1); then
-    echo "$out" >&2
-    say "failed: $*" >&2
-    return 1
-  fi
-}
 
 # Debian packages -----------------------------------------------------------
-missing=()
-for pkg in kcat librdkafka-dev g++ maven nodejs npm; do
-  # nodejs/npm/maven may come from elsewhere than Debian: only the command matters for them
-  case "$pkg" in
-    nodejs) command -v node >/dev/null && continue ;;
-    npm) command -v npm >/dev/null && continue ;;
-    maven) command -v mvn >/dev/null && continue ;;
-  esac
-  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  say "installing Debian packages: ${missing[*]}"
-  sudo_cmd=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { say "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo_cmd=(sudo)
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# nodejs/npm/maven may come from elsewhere than Debian: only the command matters for them
+packages=(kcat librdkafka-dev g++)
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
+command -v mvn >/dev/null || packages+=(maven)
+ensure_debian_packages kafka_clients/setup "${packages[@]}"
 
 # npm (kafkajs suite) -------------------------------------------------------
 # node_modules is (re)installed when missing or older than the lock file.
