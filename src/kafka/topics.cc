@@ -215,6 +215,10 @@ status topic_registry::open() {
         for (int64_t idx = 0; idx < partitions; ++idx) {
             auto log = open_partition(*t, static_cast<int32_t>(idx), /*fresh=*/false, clean);
             if (!log) return log.err();
+            if ((*log)->truncated_on_open() > 0) {
+                broker_.log().warn("recovery cut {} bytes of torn or corrupt tail (data not yet fsynced at the crash) from {}",
+                                   (*log)->truncated_on_open(), (*log)->dir());
+            }
             t->partitions.push_back(std::move(*log));
         }
         topics_.emplace(t->name, std::move(t));

@@ -127,6 +127,7 @@ TEST_F(partition_log_test, torn_tail_on_disk_is_truncated_on_recovery) {
     ASSERT_TRUE(file->truncate(full - 20).ok());
     ASSERT_TRUE(file->sync().ok());
     auto log = open_log(false);
+    EXPECT_GT(log->truncated_on_open(), 0u);
     EXPECT_EQ(log->next_offset(), 4);
     EXPECT_EQ(base_offsets(log->read(0, 1 << 20).records), (std::vector<int64_t>{0}));
 }

@@ -120,11 +120,4 @@ private:
     std::string& out_;
 };
 
-// Reads `count` array elements with `read_one(reader&)`, for arrays of known-flexibility.
-template <typename F>
-void for_each_element(reader& r, bool flexible, F&& read_one) {
-    int32_t count = r.array_length(flexible);
-    for (int32_t idx = 0; idx < count; ++idx) read_one();
-}
-
 }  // namespace millrace::kafka

@@ -51,6 +51,7 @@ status partition_log::open(bool clean) {
         auto seg = segment::open(fs_, dir_, bases[idx], /*recover=*/last && !clean, cfg_.index_interval_bytes);
         if (!seg) return seg.err().with_context(fmt::format("recovering {}", dir_));
         (*seg)->set_created_ms(clock_.wall_millis());
+        truncated_on_open_ += (*seg)->truncated_bytes();
         segments_.emplace(bases[idx], std::move(*seg));
     }
     if (segments_.empty()) {

@@ -84,6 +84,8 @@ public:
     // (ListOffsets -3), or {-1, -1} for an empty log.
     std::pair<int64_t, int64_t> max_timestamp_offset() const;
 
+    // Bytes of torn or corrupt tail cut off by the last open(), for the log.
+    uint64_t truncated_on_open() const { return truncated_on_open_; }
     int64_t log_start_offset() const { return log_start_offset_; }
     int64_t next_offset() const { return next_offset_; }
     int64_t flushed_offset() const { return flushed_offset_; }
@@ -137,6 +139,7 @@ private:
     int64_t flushed_offset_ = 0;
     std::map<int64_t, producer_entry> producers_;  // by producer id
     size_t closed_at_last_compaction_ = 0;
+    uint64_t truncated_on_open_ = 0;
     int64_t next_tombstone_check_ms_ = INT64_MAX;  // earliest expiry of a kept tombstone
 };
 

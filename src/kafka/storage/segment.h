@@ -44,7 +44,7 @@ public:
     uint64_t size() const { return log_->size(); }
     bool empty() const { return log_->size() == 0; }
     const std::shared_ptr<file>& log_file() const { return log_; }
-    // Cuts everything before no batch (used when the log is found torn).
+    // Bytes of torn or corrupt tail that recovery cut off when opening.
     uint64_t truncated_bytes() const { return truncated_bytes_; }
 
 private:

@@ -90,7 +90,6 @@ class [[nodiscard]] status {
 public:
     status() = default;
     status(error err) : err_(std::move(err)), failed_(true) {}
-    static status ok_status() { return status(); }
 
     bool ok() const { return !failed_; }
     explicit operator bool() const { return ok(); }
