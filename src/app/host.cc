@@ -57,6 +57,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     admin_endpoint admin(io, registry);
 
     std::vector<running_part> parts;
+    service_directory directory;
     auto stop_started = [&] {
         for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
             if (it->instance) it->instance->stop();
@@ -76,7 +77,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     for (const auto* info : plan.parts) {
         std::string dir = component_data_dir(cfg, info->section);
         auto context = std::make_unique<component_context>(
-            component_context{io, cfg, registry, clock::system(), file_system::disk(), dir});
+            component_context{io, cfg, registry, clock::system(), file_system::disk(), dir, &directory});
         running_part part{info, std::move(context), nullptr, std::nullopt};
         part.instance = make(*info, *part.context);
         if (part.instance) {
@@ -95,6 +96,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
                 return 2;
             }
             part.address = *started;
+            if (part.address) directory.publish(info->command, part.address->to_string());
         }
         parts.push_back(std::move(part));
     }

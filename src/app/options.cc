@@ -51,6 +51,10 @@ config::schema build() {
     s.add({"admin.shutdown_timeout", value_kind::duration_ms, "15s",
            "How long a graceful stop may take before the process exits anyway.", {}, 0, 3'600'000});
 
+    s.describe_section("kafka", "Kafka as the other parts see it: the embedded broker, or an external cluster.");
+    s.add({"kafka.bootstrap", value_kind::string, "",
+           "host:port[,host:port...] of an external Kafka cluster; empty uses the embedded broker (`up` then starts it)."});
+
     s.describe_section("up", "`millrace up`: the whole pipeline in one process.");
     s.add({"up.admin_port", value_kind::port, "9464", "Admin endpoint port of `millrace up` (also serves /status)."});
 
@@ -75,7 +79,11 @@ config::schema build() {
         s.add({section + ".data_dir", value_kind::path, "",
                fmt::format("Data directory; empty means <data_dir>/{}.", section)});
         if (section == "broker") kafka::add_options(s);
-        if (section == "cql") cql::add_options(s);
+        if (section == "cql") {
+            s.add({"cql.contact_points", value_kind::string, "",
+                   "host[:port][,...] of an external Cassandra or ScyllaDB cluster; empty uses the embedded store."});
+            cql::add_options(s);
+        }
         if (section == "source") source::add_options(s);
     }
     return s;

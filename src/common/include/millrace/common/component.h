@@ -16,6 +16,7 @@
 #include "millrace/common/file_system.h"
 #include "millrace/common/metrics.h"
 #include "millrace/common/net.h"
+#include "millrace/common/services.h"
 
 namespace millrace {
 
@@ -27,6 +28,9 @@ struct component_context {
     millrace::clock& clock;
     file_system& fs;
     std::string data_dir;  // this component's own directory, created by the host
+    // The addresses of the parts started in this process; nullptr when hosted
+    // alone. Read it through services::kafka_bootstrap() and friends.
+    service_directory* services = nullptr;
 };
 
 class component {

@@ -93,6 +93,8 @@ public:
                                const std::vector<std::string>& env,
                                const std::vector<override_value>& overrides);
 
+    // Whether the schema declares `key` (every declared key has a value).
+    bool has(std::string_view key) const { return values_.find(key) != values_.end(); }
     bool get_bool(std::string_view key) const;
     int64_t get_int(std::string_view key) const;     // integer, size, duration_ms
     uint16_t get_port(std::string_view key) const;

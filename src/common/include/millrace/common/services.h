@@ -1,0 +1,48 @@
+// Where a component finds the services it talks to: Kafka, the CQL store,
+// PostgreSQL and the HTTP services.
+//
+// Rationale: parts talk only through the real protocols, so a part needs an
+// address, never an object. The address comes, in this order, from the
+// configuration naming an external service (kafka.bootstrap,
+// cql.contact_points, postgres.dsn), from the embedded component that started
+// in this process (`millrace up` publishes each part's address as it starts;
+// ports may be ephemeral), or else from the embedded component's configured
+// host and port (a standalone part next to a standalone server).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace millrace {
+
+struct component_context;
+
+// The addresses of the parts started in this process, by command name
+// ("broker", "cql", "postgres", "source", "scheduler", "registry", ...).
+// Thread-safe.
+class service_directory {
+public:
+    void publish(const std::string& command, const std::string& address);
+    std::optional<std::string> find(const std::string& command) const;
+
+private:
+    mutable std::mutex mutex_;
+    std::map<std::string, std::string> addresses_;
+};
+
+namespace services {
+
+// host:port[,host:port...] of the Kafka cluster.
+std::string kafka_bootstrap(const component_context& ctx);
+// host[:port][,...] of the CQL cluster (port 9042 when omitted).
+std::string cql_contact_points(const component_context& ctx);
+// libpq connection string of the raw store.
+std::string postgres_dsn(const component_context& ctx);
+// host:port of an HTTP part started in this process or configured
+// (<command>.host and <command>.port); nullopt when neither.
+std::optional<std::string> http_address(const component_context& ctx, const std::string& command);
+
+}  // namespace services
+}  // namespace millrace

@@ -1,0 +1,68 @@
+#include "millrace/common/services.h"
+
+#include <fmt/format.h>
+
+#include "millrace/common/component.h"
+
+namespace millrace {
+
+void service_directory::publish(const std::string& command, const std::string& address) {
+    std::lock_guard lock(mutex_);
+    addresses_[command] = address;
+}
+
+std::optional<std::string> service_directory::find(const std::string& command) const {
+    std::lock_guard lock(mutex_);
+    auto it = addresses_.find(command);
+    if (it == addresses_.end()) return std::nullopt;
+    return it->second;
+}
+
+namespace services {
+namespace {
+
+std::string configured(const component_context& ctx, const std::string& key) {
+    return ctx.cfg.has(key) ? ctx.cfg.get_string(key) : std::string();
+}
+
+// The address the embedded part published, else its configured host:port.
+std::optional<std::string> embedded(const component_context& ctx, const std::string& command) {
+    if (ctx.services != nullptr) {
+        if (auto address = ctx.services->find(command)) return address;
+    }
+    if (!ctx.cfg.has(command + ".host") || !ctx.cfg.has(command + ".port")) return std::nullopt;
+    return fmt::format("{}:{}", ctx.cfg.get_string(command + ".host"), ctx.cfg.get_port(command + ".port"));
+}
+
+}  // namespace
+
+std::string kafka_bootstrap(const component_context& ctx) {
+    std::string external = configured(ctx, "kafka.bootstrap");
+    if (!external.empty()) return external;
+    return embedded(ctx, "broker").value_or("127.0.0.1:9092");
+}
+
+std::string cql_contact_points(const component_context& ctx) {
+    std::string external = configured(ctx, "cql.contact_points");
+    if (!external.empty()) return external;
+    return embedded(ctx, "cql").value_or("127.0.0.1:9042");
+}
+
+std::string postgres_dsn(const component_context& ctx) {
+    std::string external = configured(ctx, "postgres.dsn");
+    if (!external.empty()) return external;
+    std::string address = embedded(ctx, "postgres").value_or("127.0.0.1:5432");
+    auto colon = address.rfind(':');
+    std::string host = address.substr(0, colon);
+    std::string port = colon == std::string::npos ? "5432" : address.substr(colon + 1);
+    std::string user = ctx.cfg.has("postgres.user") ? ctx.cfg.get_string("postgres.user") : "postgres";
+    std::string database = ctx.cfg.has("postgres.database") ? ctx.cfg.get_string("postgres.database") : "millrace";
+    return fmt::format("host={} port={} user={} dbname={}", host, port, user, database);
+}
+
+std::optional<std::string> http_address(const component_context& ctx, const std::string& command) {
+    return embedded(ctx, command);
+}
+
+}  // namespace services
+}  // namespace millrace

@@ -1,0 +1,67 @@
+#include "millrace/common/services.h"
+
+#include <asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include "millrace/common/component.h"
+
+namespace millrace {
+namespace {
+
+using config::value_kind;
+
+config::schema test_schema() {
+    config::schema s;
+    s.add({"kafka.bootstrap", value_kind::string, "", "External Kafka."});
+    s.add({"broker.host", value_kind::string, "127.0.0.1", "Broker host."});
+    s.add({"broker.port", value_kind::port, "9092", "Broker port."});
+    s.add({"cql.contact_points", value_kind::string, "", "External CQL."});
+    s.add({"postgres.dsn", value_kind::string, "", "External PostgreSQL."});
+    s.add({"postgres.user", value_kind::string, "postgres", "Role."});
+    s.add({"postgres.database", value_kind::string, "millrace", "Database."});
+    return s;
+}
+
+class services_test : public ::testing::Test {
+protected:
+    component_context context(const config::config& cfg, service_directory* directory) {
+        return component_context{io_, cfg, metrics_, clock::system(), file_system::disk(), "", directory};
+    }
+    config::schema schema_ = test_schema();
+    asio::io_context io_;
+    metrics::registry metrics_;
+};
+
+TEST_F(services_test, configured_port_when_alone) {
+    config::config cfg(schema_);
+    auto ctx = context(cfg, nullptr);
+    EXPECT_EQ(services::kafka_bootstrap(ctx), "127.0.0.1:9092");
+    // No cql.host/cql.port declared: the protocol's default address.
+    EXPECT_EQ(services::cql_contact_points(ctx), "127.0.0.1:9042");
+    EXPECT_EQ(services::http_address(ctx, "scheduler"), std::nullopt);
+}
+
+TEST_F(services_test, published_address_beats_configured_port) {
+    config::config cfg(schema_);
+    service_directory directory;
+    directory.publish("broker", "127.0.0.1:40001");
+    directory.publish("postgres", "127.0.0.1:40002");
+    auto ctx = context(cfg, &directory);
+    EXPECT_EQ(services::kafka_bootstrap(ctx), "127.0.0.1:40001");
+    EXPECT_EQ(services::postgres_dsn(ctx), "host=127.0.0.1 port=40002 user=postgres dbname=millrace");
+}
+
+TEST_F(services_test, external_service_beats_embedded) {
+    auto cfg = config::config::load(schema_, "", {"MILLRACE_KAFKA_BOOTSTRAP=kafka-1:9092,kafka-2:9092"},
+                                    {{"postgres.dsn", "host=db dbname=x", "flag --dsn"}});
+    ASSERT_TRUE(cfg) << cfg.err().message();
+    service_directory directory;
+    directory.publish("broker", "127.0.0.1:40001");
+    directory.publish("postgres", "127.0.0.1:40002");
+    auto ctx = context(*cfg, &directory);
+    EXPECT_EQ(services::kafka_bootstrap(ctx), "kafka-1:9092,kafka-2:9092");
+    EXPECT_EQ(services::postgres_dsn(ctx), "host=db dbname=x");
+}
+
+}  // namespace
+}  // namespace millrace
