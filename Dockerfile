@@ -12,7 +12,10 @@ RUN apt-get update \
       librdkafka-dev libpq-dev libcurl4-openssl-dev librocksdb-dev libsimdjson-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# The web toolchain first, so that code changes reuse this layer.
+# The web toolchain first, so that code changes reuse this layer. Behind a
+# TLS-intercepting proxy, mount its CA bundle and name it:
+#   --build-arg NODE_EXTRA_CA_CERTS=/run/host-ca.crt -v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro
+ARG NODE_EXTRA_CA_CERTS=
 COPY web/package.json web/package-lock.json web/
 RUN cd web && npm ci --no-audit --no-fund
 COPY . .
