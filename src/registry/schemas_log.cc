@@ -5,23 +5,27 @@
 #include <librdkafka/rdkafka.h>
 
 namespace millrace::registry {
-namespace {
 
-struct delivery {
+// Delivery reports are matched to the append waiting for them by sequence
+// number, so a late report of an abandoned record touches nothing.
+struct schemas_log::delivery {
+    uint64_t sequence = 0;
     bool done = false;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
     int64_t offset = -1;
 };
 
-void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
-    auto* d = static_cast<delivery*>(message->_private);
-    if (d == nullptr) return;
+namespace {
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+    auto* d = static_cast<schemas_log::delivery*>(opaque);
+    if (d == nullptr || reinterpret_cast<uintptr_t>(message->_private) != d->sequence) return;
     d->done = true;
     d->err = message->err;
     d->offset = message->offset;
 }
 
-result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, bool producer) {
+result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, bool producer, void* opaque = nullptr) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char errstr[512];
     std::vector<std::pair<std::string, std::string>> settings = {{"bootstrap.servers", bootstrap}, {"client.id", "millrace-registry"}};
@@ -38,25 +42,37 @@ result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, bool producer) 
             return make_error(errc::invalid_argument, "librdkafka {}={}: {}", name, value, errstr);
         }
     }
-    if (producer) rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    if (producer) {
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+        rd_kafka_conf_set_opaque(conf, opaque);
+    }
     return conf;
 }
 
 }  // namespace
 
-schemas_log::schemas_log(std::string bootstrap, std::string topic, int replication_factor)
-    : bootstrap_(std::move(bootstrap)), topic_(std::move(topic)), replication_factor_(replication_factor) {}
+schemas_log::schemas_log(std::string bootstrap, std::string topic, int replication_factor, const std::atomic<bool>& stopping)
+    : bootstrap_(std::move(bootstrap)),
+      topic_(std::move(topic)),
+      replication_factor_(replication_factor),
+      stopping_(stopping),
+      pending_(std::make_unique<delivery>()) {}
 
 schemas_log::~schemas_log() {
     if (producer_ != nullptr) {
-        rd_kafka_flush(producer_, 5000);
+        // Every append waited for its delivery report, so nothing is left to flush.
+        rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_destroy(producer_);
     }
 }
 
+namespace {
+error stopped(const std::string& topic) { return make_error(errc::cancelled, "the registry is stopping; {} was not written", topic); }
+}  // namespace
+
 status schemas_log::open(int64_t timeout_ms) {
     if (producer_ == nullptr) {
-        auto conf = make_conf(bootstrap_, true);
+        auto conf = make_conf(bootstrap_, true, pending_.get());
         if (!conf) return conf.err();
         char errstr[512];
         producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, errstr, sizeof errstr);
@@ -70,9 +86,13 @@ status schemas_log::open(int64_t timeout_ms) {
     char errstr[512];
     rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout_ms), errstr, sizeof errstr);
     rd_kafka_CreateTopics(producer_, &new_topic, 1, options, queue);
-    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout_ms + 1000));
+    rd_kafka_event_t* event = nullptr;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms + 1000);
+    while (event == nullptr && !stopping_ && std::chrono::steady_clock::now() < deadline) event = rd_kafka_queue_poll(queue, 200);
     status out;
-    if (event == nullptr) {
+    if (event == nullptr && stopping_) {
+        out = stopped(topic_);
+    } else if (event == nullptr) {
         out = make_error(errc::unavailable, "creating topic {} on {}: no answer within {} ms", topic_, bootstrap_, timeout_ms);
     } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         out = make_error(errc::unavailable, "creating topic {} on {}: {}", topic_, bootstrap_, rd_kafka_event_error_string(event));
@@ -103,7 +123,8 @@ status schemas_log::read_all(const std::function<void(int64_t, const std::string
     if (consumer == nullptr) return make_error(errc::unavailable, "creating the Kafka consumer for {}: {}", bootstrap_, errstr);
     int64_t low = 0;
     int64_t high = 0;
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(consumer, topic_.c_str(), 0, &low, &high, static_cast<int>(timeout_ms));
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(consumer, topic_.c_str(), 0, &low, &high,
+                                                               static_cast<int>(std::min<int64_t>(timeout_ms, 5000)));
     status out;
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         out = make_error(errc::unavailable, "reading the offsets of {} on {}: {}", topic_, bootstrap_, rd_kafka_err2str(err));
@@ -115,6 +136,10 @@ status schemas_log::read_all(const std::function<void(int64_t, const std::string
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
         int64_t next = low;
         while (next < high) {
+            if (stopping_) {
+                out = stopped(topic_);
+                break;
+            }
             if (std::chrono::steady_clock::now() > deadline) {
                 out = make_error(errc::timed_out, "reading {} on {}: reached offset {} of {} within {} ms", topic_, bootstrap_, next, high,
                                  timeout_ms);
@@ -141,14 +166,15 @@ status schemas_log::read_all(const std::function<void(int64_t, const std::string
             rd_kafka_message_destroy(message);
         }
     }
-    rd_kafka_consumer_close(consumer);
-    rd_kafka_destroy(consumer);
+    // No group was joined (partitions are assigned), so there is nothing to leave.
+    rd_kafka_destroy_flags(consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     return out;
 }
 
 result<int64_t> schemas_log::append(const std::string& key, const std::optional<std::string>& value, int64_t timeout_ms) {
     if (producer_ == nullptr) return make_error(errc::unavailable, "the {} producer is not open", topic_);
-    delivery d;
+    delivery& d = *pending_;
+    d = delivery{++sequence_};
     void* payload = value ? const_cast<char*>(value->data()) : nullptr;
     size_t payload_size = value ? value->size() : 0;
     void* key_data = const_cast<char*>(key.data());
@@ -156,17 +182,20 @@ result<int64_t> schemas_log::append(const std::string& key, const std::optional<
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer_, RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_PARTITION(0),
         RD_KAFKA_V_KEY(key_data, key_size), RD_KAFKA_V_VALUE(payload, payload_size),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(d.sequence))), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         return make_error(errc::unavailable, "producing to {} on {}: {}", topic_, bootstrap_, rd_kafka_err2str(err));
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (!d.done) {
         rd_kafka_poll(producer_, 100);
+        if (!d.done && stopping_) {
+            rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_poll(producer_, 0);
+            if (!d.done || d.err != RD_KAFKA_RESP_ERR_NO_ERROR) return stopped(topic_);
+        }
         if (!d.done && std::chrono::steady_clock::now() > deadline) {
-            // The record may still be delivered; wait for its report so `d` outlives the callback.
-            rd_kafka_flush(producer_, 35'000);
-            if (!d.done) rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
             rd_kafka_poll(producer_, 0);
             if (!d.done || d.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
                 return make_error(errc::timed_out, "producing to {} on {}: no acknowledgement within {} ms", topic_, bootstrap_, timeout_ms);

@@ -3,8 +3,10 @@
 // registry's writer thread. Not thread-safe: one thread uses it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -16,7 +18,9 @@ namespace millrace::registry {
 
 class schemas_log {
 public:
-    schemas_log(std::string bootstrap, std::string topic, int replication_factor);
+    // Every wait gives up within half a second once `stopping` is set (the
+    // broker may be served by the thread that is stopping us).
+    schemas_log(std::string bootstrap, std::string topic, int replication_factor, const std::atomic<bool>& stopping);
     ~schemas_log();
     schemas_log(const schemas_log&) = delete;
     schemas_log& operator=(const schemas_log&) = delete;
@@ -33,10 +37,15 @@ public:
 
     const std::string& topic() const { return topic_; }
 
+    struct delivery;  // the append waiting for its report (internal)
+
 private:
     std::string bootstrap_;
     std::string topic_;
     int replication_factor_;
+    const std::atomic<bool>& stopping_;
+    std::unique_ptr<delivery> pending_;
+    uint64_t sequence_ = 0;
     rd_kafka_s* producer_ = nullptr;
 };
 

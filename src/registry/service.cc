@@ -123,7 +123,7 @@ struct service::request_info {
 
 service::service(service_options options, metrics::registry& metrics)
     : options_(std::move(options)),
-      log_topic_(options_.bootstrap, options_.topic, options_.replication_factor),
+      log_topic_(options_.bootstrap, options_.topic, options_.replication_factor, stop_requested_),
       requests_(metrics.make_counter("millrace_registry_requests_total", "REST requests received.")),
       registrations_(metrics.make_counter("millrace_registry_registrations_total", "Schemas registered as new versions.")),
       corrupt_records_(metrics.make_counter("millrace_registry_corrupt_records_total", "Records of the schemas topic skipped as corrupt.")) {
@@ -151,6 +151,7 @@ void service::start() {
 }
 
 void service::stop() {
+    stop_requested_ = true;
     {
         std::lock_guard lock(queue_mutex_);
         if (stopping_ && !writer_.joinable()) return;

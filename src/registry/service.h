@@ -9,6 +9,7 @@
 // writer means ids and versions are assigned without races.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -86,6 +87,7 @@ private:
 
     service_options options_;
     log::logger log_{"registry"};
+    std::atomic<bool> stop_requested_{false};
     schemas_log log_topic_;
     metrics::counter& requests_;
     metrics::counter& registrations_;
