@@ -4,6 +4,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "millrace/common/log.h"
+
 namespace millrace::registry {
 
 // Delivery reports are matched to the append waiting for them by sequence
@@ -25,6 +27,12 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
     d->offset = message->offset;
 }
 
+// librdkafka's own log lines go through our logger (syslog levels: 0..3 error, 4 warning, 5..6 info, 7 debug).
+void on_log(const rd_kafka_t*, int level, const char* facility, const char* message) {
+    log::level lvl = level <= 3 ? log::level::error : level == 4 ? log::level::warn : level <= 6 ? log::level::info : log::level::debug;
+    if (log::enabled(lvl)) log::write(lvl, "registry", fmt::format("librdkafka {}: {}", facility, message));
+}
+
 result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, bool producer, void* opaque = nullptr) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char errstr[512];
@@ -42,6 +50,7 @@ result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, bool producer, 
             return make_error(errc::invalid_argument, "librdkafka {}={}: {}", name, value, errstr);
         }
     }
+    rd_kafka_conf_set_log_cb(conf, on_log);
     if (producer) {
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         rd_kafka_conf_set_opaque(conf, opaque);
