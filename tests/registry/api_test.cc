@@ -2,6 +2,10 @@
 // codes, Confluent error codes and bodies, bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <mutex>
+#include <thread>
+
 #include "fixture.h"
 
 namespace millrace::testing {
@@ -266,6 +270,36 @@ TEST_F(registry_api_test, modes) {
     EXPECT_EQ(r.body, R"({"id":5000})");
     EXPECT_EQ(api("GET", "/subjects/imp-value/versions").body, "[3]");
     EXPECT_EQ(api("POST", "/subjects/rw-value/versions", R"({"schema":"\"double\"","id":77})").error_code(), 42205);
+}
+
+TEST_F(registry_api_test, concurrent_registrations_get_distinct_ids_and_ordered_versions) {
+    // 6 clients at once, each registering 8 schemas under one shared subject (NONE) and its own.
+    ASSERT_EQ(api("PUT", "/config/shared-value", R"({"compatibility":"NONE"})").status, 200);
+    std::vector<std::thread> clients;
+    std::mutex mutex;
+    std::vector<int> ids;
+    for (int client = 0; client < 6; ++client) {
+        clients.emplace_back([&, client] {
+            for (int idx = 0; idx < 8; ++idx) {
+                std::string schema = fmt::format(R"({{"type":"fixed","name":"F{}_{}","size":{}}})", client, idx, idx);
+                reply shared = api("POST", "/subjects/shared-value/versions", schema_body(schema));
+                reply own = api("POST", fmt::format("/subjects/own-{}-value/versions", client),
+                                schema_body(fmt::format(R"({{"type":"enum","name":"E{}","symbols":["S{}"]}})", client, idx)));
+                std::lock_guard lock(mutex);
+                EXPECT_EQ(shared.status, 200) << shared.body;
+                if (const avro::json::value* id = shared.json.find("id")) ids.push_back(static_cast<int>(id->integer));
+                (void)own;
+            }
+        });
+    }
+    for (auto& c : clients) c.join();
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(ids.size(), 48u);
+    EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "an id was given twice";
+    reply versions = api("GET", "/subjects/shared-value/versions");
+    std::string expected = "[";
+    for (int v = 1; v <= 48; ++v) expected += (v > 1 ? "," : "") + std::to_string(v);
+    EXPECT_EQ(versions.body, expected + "]");
 }
 
 }  // namespace
