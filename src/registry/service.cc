@@ -842,9 +842,13 @@ http::response service::delete_version(const std::string& subject, const std::st
     if (mode_of(subject) == "READONLY") return fail(422, k_operation_not_permitted, fmt::format("Subject {} is in read-only mode", subject));
     bool permanent = flag(req, "permanent");
     std::optional<http::response> error;
-    const version_entry* entry = find_version(store_.subject(subject), subject, *number, permanent, error);
+    const version_entry* entry = find_version(store_.subject(subject), subject, *number, permanent || *number != 0, error);
     if (entry == nullptr) return *error;
     version_entry found = *entry;
+    if (!permanent && found.deleted) {
+        return fail(404, k_version_soft_deleted,
+                    fmt::format("Subject '{}' Version {} was soft deleted.Set permanent=true to delete permanently", subject, found.version));
+    }
     if (!store_.referenced_by(subject, found.version).empty()) {
         return fail(422, k_reference_exists,
                     fmt::format("One or more references exist to the schema {{magic=1,keytype=SCHEMA,subject={},version={}}}.", subject,

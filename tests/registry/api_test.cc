@@ -200,7 +200,7 @@ TEST_F(registry_api_test, soft_and_permanent_deletes) {
     EXPECT_EQ(api("GET", "/subjects/del-value/versions/1").error_code(), 40402);
     EXPECT_EQ(api("GET", "/subjects/del-value/versions/1?deleted=true").status, 200);
     EXPECT_EQ(api("GET", "/schemas/ids/" + std::to_string(id1)).status, 200);  // soft-deleted schemas stay readable by id
-    EXPECT_EQ(api("DELETE", "/subjects/del-value/versions/1").error_code(), 40402);
+    EXPECT_EQ(api("DELETE", "/subjects/del-value/versions/1").error_code(), 40406);
     r = api("DELETE", "/subjects/del-value/versions/1?permanent=true");
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(api("GET", "/subjects/del-value/versions?deleted=true").body, "[2]");
