@@ -1,5 +1,7 @@
 #include "millrace/registry/registry.h"
 
+#include <asio/post.hpp>
+
 #include "millrace/common/http.h"
 #include "service.h"
 
@@ -31,8 +33,10 @@ public:
     }
 
     void stop() override {
-        server_.stop();
+        // The service first: it answers what is queued (503). Those answers are posted to
+        // this thread, so the listener closes two turns later, after they are written.
         if (service_) service_->stop();
+        asio::post(ctx_.io, [this] { asio::post(ctx_.io, [this] { server_.stop(); }); });
     }
 
 private:

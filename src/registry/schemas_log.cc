@@ -76,7 +76,7 @@ schemas_log::~schemas_log() {
 }
 
 namespace {
-error stopped(const std::string& topic) { return make_error(errc::cancelled, "the registry is stopping; {} was not written", topic); }
+error stopped(const std::string& topic) { return make_error(errc::cancelled, "the registry is stopping (topic {})", topic); }
 }  // namespace
 
 status schemas_log::open(int64_t timeout_ms) {

@@ -178,7 +178,7 @@ bool service::load() {
     store_ = store{};
     lock.unlock();
     if (auto st = log_topic_.open(options_.kafka_timeout_ms); !st) {
-        log_.warn("{}; retrying", st.err().message());
+        if (!stop_requested_) log_.warn("{}; retrying", st.err().message());
         return false;
     }
     int64_t records = 0;
@@ -193,7 +193,7 @@ bool service::load() {
         },
         options_.kafka_timeout_ms);
     if (!st) {
-        log_.warn("{}; retrying", st.err().message());
+        if (!stop_requested_) log_.warn("{}; retrying", st.err().message());
         return false;
     }
     lock.lock();

@@ -2,6 +2,8 @@
 // versions, never reuses an id, and skips a corrupt record naming its offset.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "fixture.h"
 
 namespace millrace::testing {
@@ -81,6 +83,25 @@ TEST(registry_durability_test, requests_wait_for_kafka_then_succeed) {
     reply r = call(registry.address, "POST", "/subjects/late-value/versions", schema_body(R"("int")"));
     EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(call(registry.address, "GET", "/subjects").body, R"(["late-value"])");
+}
+
+TEST(registry_durability_test, stop_answers_waiting_requests_with_50003) {
+    // No Kafka at all: the request waits for the topic to be read, then SIGTERM answers it.
+    temp_dir dir;
+    server registry = start_server("registry", dir.file("registry"), {"--set", "kafka.bootstrap=127.0.0.1:1"});
+    ASSERT_TRUE(registry.proc);
+    reply answer;
+    std::thread client([&] { answer = call(registry.address, "GET", "/subjects"); });
+    // Wait until the registry has received the request (its counter says so), then stop it.
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           http_request(registry.admin, "GET", "/metrics").body.find("millrace_registry_requests_total 1") == std::string::npos) {
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_EQ(registry.proc->stop(SIGTERM), 0);
+    client.join();
+    EXPECT_EQ(answer.status, 503) << answer.body;
+    EXPECT_EQ(answer.error_code(), 50003);
 }
 
 }  // namespace
