@@ -91,6 +91,13 @@ def run_suite(write_path):
     check(client.set_compatibility(subject, "FULL")["compatibility"] == "FULL", "set_compatibility FULL")
     check(client.get_compatibility(subject) == "FULL", "get_compatibility FULL")
 
+    # JSON Schema through the same client.
+    json_v1 = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    json_id = client.register_schema("py-json-value", Schema(json.dumps(json_v1), "JSON"))
+    check(client.get_schema(json_id).schema_type == "JSON", "JSON schema registered and read back as JSON")
+    json_v2 = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    expect_error(409, "JSON schema with a new required property", lambda: client.register_schema("py-json-value", Schema(json.dumps(json_v2), "JSON")))
+
     # Serializer -> broker -> deserializer.
     topic = "py-users"
     serializer = AvroSerializer(client, json.dumps(USER_V1))
