@@ -80,6 +80,12 @@ TEST_F(registry_api_test, register_then_read_back_every_way) {
     EXPECT_NE(subjects.body.find("\"users-value\""), std::string::npos);
     EXPECT_EQ(api("GET", "/subjects?subjectPrefix=users-c").body, R"(["users-copy"])");
     EXPECT_EQ(api("GET", "/schemas/types").body, R"(["JSON","AVRO"])");
+    reply all = api("GET", "/schemas?subjectPrefix=users-value&latestOnly=true");
+    ASSERT_EQ(all.status, 200);
+    ASSERT_EQ(all.json.items.size(), 1u) << all.body;
+    EXPECT_EQ(all.json.items[0].find("version")->integer, 2);
+    EXPECT_EQ(api("GET", "/schemas?subjectPrefix=users-value").json.items.size(), 2u);
+    EXPECT_EQ(api("GET", "/").body, "{}");
 }
 
 TEST_F(registry_api_test, not_found_codes) {
