@@ -13,6 +13,7 @@
 #include "host.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
+#include "millrace/registry/registry.h"
 #include "millrace/source/source.h"
 #include "options.h"
 #include "status.h"
@@ -44,6 +45,7 @@ factory_fn find_factory(const std::string& command) {
         {"cql", cql::make_cql},
         {"postgres", source::make_postgres},
         {"source", source::make_source},
+        {"registry", registry::make_registry},
     };
     auto it = factories.find(command);
     return it == factories.end() ? nullptr : it->second;

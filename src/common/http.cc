@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <mutex>
+#include <optional>
 
 #include <asio/read.hpp>
 #include <asio/read_until.hpp>
+#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/streambuf.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -147,6 +151,10 @@ server::server(asio::io_context& io, std::string name, size_t max_body_bytes)
       tcp_(io, std::move(name), [this](asio::ip::tcp::socket& socket) { return serve(socket); }) {}
 
 void server::route(std::string method, std::string path, handler h) {
+    routes_[{std::move(method), std::move(path)}] = [h = std::move(h)](const request& req, responder respond) { respond(h(req)); };
+}
+
+void server::route_async(std::string method, std::string path, async_handler h) {
     routes_[{std::move(method), std::move(path)}] = std::move(h);
 }
 
@@ -154,12 +162,12 @@ result<net::endpoint> server::start(const std::string& host, uint16_t port, cons
     return tcp_.start(host, port, port_key);
 }
 
-response server::dispatch(const request& req) const {
+void server::dispatch(const request& req, const responder& respond) const {
     std::string method = req.method == "HEAD" ? "GET" : req.method;
     auto it = routes_.find({method, req.path});
     if (it == routes_.end()) {
         // Longest prefix route ending in '/'.
-        const handler* best = nullptr;
+        const async_handler* best = nullptr;
         size_t best_length = 0;
         bool path_known = false;
         for (const auto& [key, h] : routes_) {
@@ -174,11 +182,13 @@ response server::dispatch(const request& req) const {
             }
         }
         if (best == nullptr) {
-            return path_known ? response::text(405, "method not allowed\n") : response::text(404, "not found\n");
+            respond(path_known ? response::text(405, "method not allowed\n") : response::text(404, "not found\n"));
+            return;
         }
-        return (*best)(req);
+        (*best)(req, respond);
+        return;
     }
-    return it->second(req);
+    it->second(req, respond);
 }
 
 asio::awaitable<void> server::serve(asio::ip::tcp::socket& socket) {
@@ -217,10 +227,40 @@ asio::awaitable<void> server::serve(asio::ip::tcp::socket& socket) {
             buffer.consume(length);
             std::string connection = lower(req.header("connection"));
             keep_alive = connection != "close" && !(head.find("HTTP/1.0") != std::string::npos && connection != "keep-alive");
+            // The handler answers through `respond`, now or later from another thread; the
+            // timer is only a wake-up that `respond` cancels.
+            struct pending {
+                explicit pending(asio::any_io_executor ex) : timer(ex) {}
+                asio::steady_timer timer;
+                std::mutex mutex;
+                std::optional<response> answer;
+            };
+            auto wait = std::make_shared<pending>(socket.get_executor());
+            wait->timer.expires_after(std::chrono::minutes(5));
+            responder respond = [wait](response answer) {
+                {
+                    std::lock_guard lock(wait->mutex);
+                    if (wait->answer) return;
+                    wait->answer = std::move(answer);
+                }
+                asio::post(wait->timer.get_executor(), [wait] { wait->timer.cancel(); });
+            };
             try {
-                res = dispatch(req);
+                dispatch(req, respond);
             } catch (const std::exception& e) {
-                res = response::text(500, fmt::format("internal error: {}\n", e.what()));
+                respond(response::text(500, fmt::format("internal error: {}\n", e.what())));
+            }
+            for (;;) {
+                {
+                    std::lock_guard lock(wait->mutex);
+                    if (wait->answer) {
+                        res = std::move(*wait->answer);
+                        break;
+                    }
+                }
+                std::error_code wait_ec;
+                co_await wait->timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+                if (!wait_ec) respond(response::text(503, "the request was not answered within 5 minutes\n"));
             }
         } catch (const bad_request& bad) {
             res = response::text(bad.status, bad.message + "\n");

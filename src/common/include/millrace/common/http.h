@@ -37,6 +37,11 @@ struct response {
 };
 
 using handler = std::function<response(const request&)>;
+// Deferred responses: an async handler returns at once and calls `responder`
+// exactly once, later, from any thread; the connection waits for it (bounded
+// by a 5-minute limit, then 503) without blocking the io thread.
+using responder = std::function<void(response)>;
+using async_handler = std::function<void(const request&, responder)>;
 
 std::string reason_phrase(int status);
 std::string percent_decode(std::string_view text);
@@ -48,16 +53,17 @@ public:
     // Exact path match. A path ending in '/' also matches everything below it
     // when no exact route does.
     void route(std::string method, std::string path, handler h);
+    void route_async(std::string method, std::string path, async_handler h);
 
     result<net::endpoint> start(const std::string& host, uint16_t port, const std::string& port_key = {});
     void stop() { tcp_.stop(); }
 
 private:
     asio::awaitable<void> serve(asio::ip::tcp::socket& socket);
-    response dispatch(const request& req) const;
+    void dispatch(const request& req, const responder& respond) const;
 
     size_t max_body_bytes_;
-    std::map<std::pair<std::string, std::string>, handler> routes_;
+    std::map<std::pair<std::string, std::string>, async_handler> routes_;
     net::tcp_server tcp_;
 };
 
