@@ -12,6 +12,7 @@
 #include "host.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
+#include "millrace/processor/processor.h"
 #include "millrace/source/source.h"
 #include "options.h"
 
@@ -41,6 +42,7 @@ factory_fn find_factory(const std::string& command) {
         {"broker", kafka::make_broker},
         {"cql", cql::make_cql},
         {"postgres", source::make_postgres},
+        {"process", processor::make_processor},
         {"source", source::make_source},
     };
     auto it = factories.find(command);

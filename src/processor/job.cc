@@ -363,27 +363,30 @@ private:
         ++pending_;
         last_consumed_[partition] = offset;
 
+        std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+        user_row row;
+        rejection why;
+        const bool valid = parser_.parse(value, row, why);
+        if (valid && o_.aggregate) {
+            int64_t window = agg_.window_of(ts);
+            // Loading keeps servicing completions, which may dispatch the open
+            // batch: take the batch only afterwards.
+            if (!agg_.loaded(partition, window) && !load_window(partition, window)) {
+                --pending_;  // stopping: the record stays unprocessed and uncommitted
+                return;
+            }
+            if (!agg_.add(partition, offset, ts, row.has_nat ? std::string_view(row.nat) : std::string_view(),
+                          row.gender)) {
+                agg_skipped_.inc();
+            }
+        }
         if (!open_) {
             open_ = std::make_unique<batch>();
             open_->id = next_batch_id_++;
             open_->opened = mono::now();
         }
         batch& b = *open_;
-        std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
-        user_row row;
-        rejection why;
-        if (parser_.parse(value, row, why)) {
-            if (o_.aggregate) {
-                int64_t window = agg_.window_of(ts);
-                if (!agg_.loaded(partition, window) && !load_window(partition, window)) {
-                    --pending_;  // stopping: the record stays unprocessed and uncommitted
-                    return;
-                }
-                if (!agg_.add(partition, offset, ts, row.has_nat ? std::string_view(row.nat) : std::string_view(),
-                              row.gender)) {
-                    agg_skipped_.inc();
-                }
-            }
+        if (valid) {
             b.rows.push_back(std::move(row));
             b.meta.push_back(row_meta{partition, offset, ts, m.get()});
         } else {
@@ -753,7 +756,7 @@ private:
         } else {
             const bool lost = err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(consumer_);
             log_.info("{} {} partitions [{}]: draining in-flight writes", lost ? "lost" : "revoked", o_.topic, names);
-            bool drained = drain(mono::now() + o_.drain_timeout);
+            bool drained = skip_drain_ || drain(mono::now() + o_.drain_timeout);
             if (!drained) log_.warn("drain before revocation did not finish within {} ms", o_.drain_timeout.count());
             if (!lost) commit(true);
             for (int idx = 0; idx < parts->cnt; ++idx) {
@@ -807,6 +810,7 @@ private:
             log_.warn("stopping with writes still unacknowledged after {} ms; their records will be read again on restart",
                       o_.drain_timeout.count());
         }
+        skip_drain_ = !drained;  // the revocation inside close() need not wait a second time
         if (consumer_) {
             rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_);
             if (err) log_.warn("leaving group {}: {}", o_.group, rd_kafka_err2str(err));
@@ -819,8 +823,13 @@ private:
                 dlq_retries_.erase(dlq_retries_.begin());
             }
         }
-        destroy_clients();
         sink_->close();
+        // Records hold references into the consumer: free them before destroying it.
+        open_.reset();
+        batches_.clear();
+        send_queue_.clear();
+        retries_.clear();
+        destroy_clients();
         // Late completions from the closed sink may still sit in the queue; drop them.
         std::lock_guard lock(completions_mutex_);
         completions_.clear();
@@ -853,6 +862,7 @@ private:
     size_t pending_ = 0;
     size_t dlq_outstanding_ = 0;
     bool paused_ = false;
+    bool skip_drain_ = false;
     std::map<int32_t, int64_t> committed_;
     std::map<int32_t, int64_t> last_consumed_;
     mono::time_point next_commit_ = mono::now();
