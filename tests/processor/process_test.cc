@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -22,8 +23,35 @@ using millrace::testing::start_server;
 using millrace::testing::temp_dir;
 namespace cc = millrace::cql_client;
 
-// Users per test. The kill -9 and two-instance tests use the same number.
-constexpr int k_users = 50000;
+// Users per test (MILLRACE_PROCESSOR_USERS overrides; the compat run uses fewer).
+const int k_users = [] {
+    const char* n = std::getenv("MILLRACE_PROCESSOR_USERS");
+    return n ? std::atoi(n) : 50000;
+}();
+
+// MILLRACE_PROCESSOR_PEERS=apache runs the suite against real Apache Kafka and
+// Apache Cassandra (scripts/peers/kafka and scripts/peers/cassandra).
+bool on_apache_peers() {
+    const char* peers = std::getenv("MILLRACE_PROCESSOR_PEERS");
+    return peers != nullptr && std::string(peers) == "apache";
+}
+
+// Starts a peer script and waits for its "ready <name> <host:port>" line.
+server start_peer(const std::string& name, std::chrono::seconds timeout) {
+    server s;
+    s.proc = std::make_unique<millrace::testing::process>(
+        std::vector<std::string>{millrace::testing::source_dir() + "/scripts/peers/" + name});
+    auto line = s.proc->wait_for_line("ready " + name, timeout);
+    if (!line) {
+        ADD_FAILURE() << name << " peer did not become ready; stderr:\n" << s.proc->stderr_text();
+        s.proc.reset();
+        return s;
+    }
+    std::istringstream words(*line);
+    std::string ready, component;
+    words >> ready >> component >> s.address;
+    return s;
+}
 constexpr int k_partitions = 4;
 
 struct user {
@@ -200,6 +228,11 @@ class process_test : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         dirs_ = new temp_dir();
+        if (on_apache_peers()) {
+            broker_ = new server(start_peer("kafka", 180s));
+            cql_ = new server(start_peer("cassandra", 300s));
+            return;
+        }
         broker_ = new server(start_server("broker", dirs_->file("broker"), {"--set", "broker.num_partitions=1"}));
         cql_ = new server(start_server("cql", dirs_->file("cql")));
     }
