@@ -118,6 +118,8 @@ public:
     void on_response(const std::shared_ptr<connection>& conn, request_ptr r, uint8_t op, uint8_t flags,
                      std::string_view body);
     void on_ready(const std::shared_ptr<connection>& conn);
+    // Sends requests that found no free stream on `conn` while it has room.
+    void drain_waiting(const std::shared_ptr<connection>& conn);
     void on_closed(const std::shared_ptr<connection>& conn, size_t host_idx, size_t slot_idx, const error& why,
                    bool was_ready);
     void open_slot(size_t host_idx, size_t slot_idx);
@@ -445,7 +447,9 @@ void connection::handle_frame(const wire::frame_header& h, std::string body) {
         if (orphans_ > 0) --orphans_;
         return;
     }
-    session_.on_response(shared_from_this(), std::move(r), h.op, h.flags, body);
+    auto self = shared_from_this();
+    session_.on_response(self, std::move(r), h.op, h.flags, body);
+    session_.drain_waiting(self);
 }
 
 session::impl::impl(client_options options) : options_(std::move(options)) {}
@@ -530,6 +534,10 @@ void session::impl::on_ready(const std::shared_ptr<connection>& conn) {
         first_ready_.set_value(status{});
     }
     log_.debug("connected to {}", conn->address());
+    drain_waiting(conn);
+}
+
+void session::impl::drain_waiting(const std::shared_ptr<connection>& conn) {
     while (!waiting_.empty() && conn->ready() && conn->has_free_stream()) {
         auto r = std::move(waiting_.front());
         waiting_.pop_front();

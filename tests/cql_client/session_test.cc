@@ -376,6 +376,7 @@ TEST_F(session_test, server_killed_mid_stream_requests_retry_on_reconnect) {
     writer.join();
     all_done.get_future().wait();
     EXPECT_EQ(failures.load(), 0) << first_error;
+    EXPECT_GE(s->stats().reconnects, 1u);
     auto all = s->query_all("SELECT id FROM " + keyspace_ + ".k");
     ASSERT_TRUE(all.ok()) << all.err().message();
     EXPECT_EQ(all->size(), static_cast<size_t>(k_rows));
@@ -500,7 +501,7 @@ TEST(session_fake_test, garbage_instead_of_a_handshake_is_a_clear_error) {
 TEST(session_fake_test, garbage_answer_to_a_query_fails_that_request) {
     fake_server server(ready_then([](asio::ip::tcp::socket& socket) {
         read_request(socket);
-        std::string junk = "\x84\x00\x00\x00\x08\x7f\xff\xff\xff";  // a RESULT claiming a 2 GiB body
+        std::string junk("\x84\x00\x00\x00\x08\x7f\xff\xff\xff", 9);  // a RESULT claiming a 2 GiB body
         asio::write(socket, asio::buffer(junk));
         std::this_thread::sleep_for(100ms);
     }));
