@@ -23,16 +23,16 @@ using millrace::testing::start_server;
 using millrace::testing::temp_dir;
 namespace cc = millrace::cql_client;
 
-// Users per test (MILLRACE_PROCESSOR_USERS overrides; the compat run uses fewer).
+// Users per test (PROCESSOR_TEST_USERS overrides; the compat run uses fewer).
 const int k_users = [] {
-    const char* n = std::getenv("MILLRACE_PROCESSOR_USERS");
+    const char* n = std::getenv("PROCESSOR_TEST_USERS");
     return n ? std::atoi(n) : 50000;
 }();
 
-// MILLRACE_PROCESSOR_PEERS=apache runs the suite against real Apache Kafka and
+// PROCESSOR_TEST_PEERS=apache runs the suite against real Apache Kafka and
 // Apache Cassandra (scripts/peers/kafka and scripts/peers/cassandra).
 bool on_apache_peers() {
-    const char* peers = std::getenv("MILLRACE_PROCESSOR_PEERS");
+    const char* peers = std::getenv("PROCESSOR_TEST_PEERS");
     return peers != nullptr && std::string(peers) == "apache";
 }
 
