@@ -83,6 +83,7 @@ public:
                                       "(redelivered after a restart or rebalance).")),
           sink_retries_(m.make_counter("millrace_processor_sink_retries_total", "Sink requests sent again after a retryable failure.")),
           rebalances_(m.make_counter("millrace_processor_rebalances_total", "Partition assignments and revocations.")),
+          pauses_(m.make_counter("millrace_processor_pauses_total", "Times the partitions were paused for backpressure.")),
           commits_(m.make_counter("millrace_processor_commits_total", "Offset commits sent.")),
           commit_errors_(m.make_counter("millrace_processor_commit_errors_total", "Offset commits that failed.")),
           batch_records_(m.make_histogram("millrace_processor_batch_records", "Records per dispatched micro-batch.",
@@ -656,6 +657,7 @@ private:
 
     void set_paused(bool pause) {
         paused_ = pause;
+        if (pause) pauses_.inc();
         paused_gauge_.set(pause ? 1 : 0);
         rd_kafka_topic_partition_list_t* assignment = nullptr;
         if (rd_kafka_assignment(consumer_, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
@@ -882,6 +884,7 @@ private:
     metrics::counter& agg_skipped_;
     metrics::counter& sink_retries_;
     metrics::counter& rebalances_;
+    metrics::counter& pauses_;
     metrics::counter& commits_;
     metrics::counter& commit_errors_;
     metrics::counter* dlq_counters_[7] = {};

@@ -524,6 +524,35 @@ TEST_F(process_test, two_processors_in_one_group_share_the_work) {
     EXPECT_GE(from_a + from_b, k_users);
 }
 
+TEST_F(process_test, slow_sink_pauses_partitions_and_loses_nothing) {
+    auto users = make_users(5000, 7);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    auto& p = start_processor({"--set", "processor.max_pending=200", "--set", "processor.max_in_flight=2",
+                               "--set", "processor.batch_size=50"});
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(5000), 5000) << p.proc->stderr_text();
+    expect_rows_match(users);
+    EXPECT_EQ(wait_for_aggregate(5000), 5000);
+    std::string pauses = metric(p, "millrace_processor_pauses_total");
+    EXPECT_FALSE(pauses.empty() || pauses == "0") << "never paused with 200 records allowed unacknowledged";
+}
+
+TEST_F(process_test, table_created_by_the_classic_job_gains_dob_and_nat) {
+    // The classic pipeline's own statements (no dob, no nat).
+    ASSERT_TRUE(session_->query(fmt::format("CREATE KEYSPACE IF NOT EXISTS {} WITH replication = "
+                                            "{{'class': 'SimpleStrategy', 'replication_factor': '1'}}", keyspace_)).ok());
+    ASSERT_TRUE(session_->query(fmt::format("CREATE TABLE IF NOT EXISTS {}.created_users (id UUID PRIMARY KEY, "
+                                            "first_name TEXT, last_name TEXT, gender TEXT, address TEXT, post_code TEXT, "
+                                            "email TEXT, username TEXT, registered_date TEXT, phone TEXT, picture TEXT)",
+                                            keyspace_)).ok());
+    auto users = make_users(200, 8);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    auto& p = start_processor({"--set", "processor.rows_per_request=16"});
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(200), 200) << p.proc->stderr_text();
+    expect_rows_match(users);
+}
+
 TEST_F(process_test, store_down_at_start_then_up_writes_everything) {
     // The processor starts against a CQL address where nothing listens yet and
     // keeps retrying; the store then comes up on that port.
