@@ -1,6 +1,7 @@
 // `millrace process` as a real process between a real `millrace broker` and a
 // real `millrace cql`, both started by the suite. Records are produced with
 // librdkafka; the tables are read back with millrace's CQL client.
+#include <algorithm>
 #include <csignal>
 #include <map>
 #include <random>
@@ -560,6 +561,24 @@ TEST_F(process_test, table_created_by_the_classic_job_gains_dob_and_nat) {
     ASSERT_TRUE(p.proc);
     EXPECT_EQ(wait_for_rows(200), 200) << p.proc->stderr_text();
     expect_rows_match(users);
+}
+
+TEST(process_config_test, bad_settings_are_one_line_and_exit_2) {
+    temp_dir dir;
+    struct bad_case {
+        std::string setting;
+        std::string named;
+    };
+    for (const auto& c : {bad_case{"processor.keyspace=bad-name", "processor.keyspace"},
+                          bad_case{"processor.dlq_topic=users_created", "processor.dlq_topic"},
+                          bad_case{"processor.kafka_properties=novalue", "processor.kafka_properties"}}) {
+        millrace::testing::process p({millrace::testing::millrace_binary(), "process", "--admin-port", "0",
+                                      "--data-dir", dir.file("p"), "--set", c.setting});
+        EXPECT_EQ(p.wait(30s), 2) << c.setting;
+        std::string err = p.stderr_text();
+        EXPECT_NE(err.find(c.named), std::string::npos) << err;
+        EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    }
 }
 
 TEST_F(process_test, store_down_at_start_then_up_writes_everything) {
