@@ -1091,7 +1091,8 @@ struct statement_runner {
     }
 };
 
-executor::executor(asio::io_context& io, store& db, millrace::clock& clock) : io_(io), store_(db), clock_(clock) {}
+executor::executor(asio::io_context& io, store& db, millrace::clock& clock, size_t prepared_cache_size)
+    : io_(io), store_(db), clock_(clock), prepared_cache_size_(std::max<size_t>(1, prepared_cache_size)) {}
 
 status executor::load() {
     auto it = store_.new_iterator();
@@ -1123,7 +1124,14 @@ status executor::load() {
 
 asio::awaitable<response> executor::execute(const parsed_statement& stmt, const query_params& params, session& s) {
     statement_runner runner{*this, stmt, params, s};
-    co_return co_await runner.run(stmt.stmt);
+    response r = co_await runner.run(stmt.stmt);
+    if (schema_listener_) {
+        if (const auto* body = std::get_if<std::string>(&r);
+            body != nullptr && body->size() > 4 && be_int(std::string_view(*body).substr(0, 4)) == int64_t(result_kind::schema_change)) {
+            schema_listener_(std::string_view(*body).substr(4));
+        }
+    }
+    co_return r;
 }
 
 asio::awaitable<response> executor::execute_batch(std::vector<std::pair<const parsed_statement*, query_params>> statements,
@@ -1146,9 +1154,11 @@ asio::awaitable<response> executor::execute_batch(std::vector<std::pair<const pa
     co_return void_result();
 }
 
-const prepared_statement* executor::find_prepared(const std::string& id) const {
+const prepared_statement* executor::find_prepared(const std::string& id) {
     auto it = prepared_.find(id);
-    return it == prepared_.end() ? nullptr : &it->second;
+    if (it == prepared_.end()) return nullptr;
+    prepared_lru_.splice(prepared_lru_.begin(), prepared_lru_, it->second);
+    return &*it->second;
 }
 
 response executor::prepare(const std::string& query, const session& s) {
@@ -1258,7 +1268,18 @@ response executor::prepare(const std::string& query, const session& s) {
         write_type_option(out, spec.type);
     }
     write_metadata(out, p.result_specs, 0, std::nullopt, p.result_specs.empty());
-    prepared_[p.id] = std::move(p);
+    if (auto it = prepared_.find(p.id); it != prepared_.end()) {
+        prepared_lru_.erase(it->second);
+        prepared_.erase(it);
+    }
+    std::string id = p.id;
+    prepared_lru_.push_front(std::move(p));
+    prepared_[id] = prepared_lru_.begin();
+    while (prepared_.size() > prepared_cache_size_) {
+        log_.debug("prepared statement cache full ({}): evicting the least recently used", prepared_cache_size_);
+        prepared_.erase(prepared_lru_.back().id);
+        prepared_lru_.pop_back();
+    }
     return out;
 }
 
