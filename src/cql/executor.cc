@@ -148,6 +148,7 @@ struct statement_runner {
         const auto& v = params.values[idx];
         if (v) {
             if (auto st = validate_value(type, *v); !st) return st.err();
+            if (type.kind == type_kind::set || type.kind == type_kind::map) return value(normalize_collection(type, *v));
         }
         return v;
     }
@@ -487,8 +488,8 @@ struct statement_runner {
         uint32_t ttl = 0;
     };
 
-    result<write_meta> options_of(const write_options& o, const write_options& batch_options) {
-        write_meta w{0, 0};
+    result<write_meta> options_of(const write_options& o, const write_options& batch_options, int32_t default_ttl = 0) {
+        write_meta w{0, static_cast<uint32_t>(default_ttl)};
         const auto& ts = o.timestamp ? o.timestamp : batch_options.timestamp;
         if (ts) {
             auto v = eval_int(*ts, true);
@@ -554,7 +555,7 @@ struct statement_runner {
         for (size_t idx = 0; idx < ck.size(); ++idx) {
             if (!ck_set[idx]) return make_error(errc::invalid_argument, "Some clustering keys are missing: {}", tbl.columns[tbl.clustering[idx]].name);
         }
-        auto w = options_of(s.options, batch_options);
+        auto w = options_of(s.options, batch_options, tbl.default_time_to_live);
         if (!w) return w.err();
         std::string row = row_key(tbl, pk, ck);
         m.cells.push_back({cell_key(row, kf::k_row_marker), cell(*w, m.now_seconds, std::string())});
@@ -619,16 +620,29 @@ struct statement_runner {
         key_restrictions kr;
         auto rows = exact_rows(tbl, s.where, false, kr);
         if (!rows) return rows.err();
-        auto w = options_of(s.options, batch_options);
+        auto w = options_of(s.options, batch_options, tbl.default_time_to_live);
         if (!w) return w.err();
         for (const auto& row : *rows) {
-            for (const auto& [name, tm] : s.assignments) {
-                const auto* col = tbl.find(name);
-                if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", name);
-                if (col->kind != column_kind::regular) return make_error(errc::invalid_argument, "PRIMARY KEY part {} found in SET part", name);
-                auto v = eval(tm, col->type);
-                if (!v) return v.err();
-                m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, *v)});
+            for (const auto& a : s.assignments) {
+                const auto* col = tbl.find(a.column);
+                if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", a.column);
+                if (col->kind != column_kind::regular) return make_error(errc::invalid_argument, "PRIMARY KEY part {} found in SET part", a.column);
+                if (a.op == assign_op::set) {
+                    auto v = eval(a.value, col->type);
+                    if (!v) return v.err();
+                    m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, *v)});
+                    continue;
+                }
+                auto c = collection_update(*col, a);
+                if (!c) return c.err();
+                if (!c->has_value()) continue;  // adding or removing null: nothing to do
+                auto [op, operand] = **c;
+                cql_type type = col->type;
+                cell_write cw{cell_key(row, col->id), cell(*w, m.now_seconds, std::string())};
+                cw.merge = [type, op, operand](const std::optional<std::string>& current) {
+                    return apply_collection_op(type, op, current, operand);
+                };
+                m.cells.push_back(std::move(cw));
             }
         }
         if (s.if_exists) {
@@ -637,6 +651,42 @@ struct statement_runner {
             m.condition_exists = true;
         }
         return tbl.keyspace;
+    }
+
+    // The operation and operand of `c = c + x`, `c = x + c`, `c = c - x` or
+    // `m[k] = v` on a non-frozen collection; nullopt when the operand is null.
+    result<std::optional<std::pair<collection_op, std::string>>> collection_update(const column_def_full& col, const assignment& a) {
+        using R = std::optional<std::pair<collection_op, std::string>>;
+        const cql_type& t = col.type;
+        if (!t.is_collection() || t.frozen) {
+            return make_error(errc::invalid_argument, "Invalid operation on column {} of type {}: only non-frozen collections support "
+                              "+, - and [key] updates", col.name, t.name());
+        }
+        if (a.op == assign_op::prepend && t.kind != type_kind::list) {
+            return make_error(errc::invalid_argument, "Invalid operation on column {}: only lists support prepending", col.name);
+        }
+        if (a.op == assign_op::put) {
+            if (t.kind != type_kind::map) {
+                return make_error(errc::invalid_argument, "Invalid operation on column {}: setting an element by index is only "
+                                  "supported for maps", col.name);
+            }
+            auto k = eval(*a.key, t.params[0]);
+            if (!k) return k.err();
+            if (!k->has_value()) return make_error(errc::invalid_argument, "Invalid null value for map key of {}", col.name);
+            auto v = eval(a.value, t.params[1]);
+            if (!v) return v.err();
+            if (!v->has_value()) return R(std::pair(collection_op::remove, list_value({**k})));
+            return R(std::pair(collection_op::append, map_value({{**k, **v}})));
+        }
+        cql_type operand_type = t;
+        if (a.op == assign_op::remove && t.kind == type_kind::map) operand_type = cql_type{type_kind::set, {t.params[0]}, false};
+        auto v = eval(a.value, operand_type);
+        if (!v) return v.err();
+        if (!v->has_value()) return R();
+        collection_op op = a.op == assign_op::append ? collection_op::append
+                           : a.op == assign_op::prepend ? collection_op::prepend
+                                                        : collection_op::remove;
+        return R(std::pair(op, **v));
     }
 
     result<std::string> remove(const delete_stmt& s, mutation& m, const write_options& batch_options) {
@@ -980,6 +1030,19 @@ struct statement_runner {
             }
             it->descending = desc;
         }
+        if (s.comment) t->comment = *s.comment;
+        if (s.default_time_to_live) {
+            if (*s.default_time_to_live < 0 || *s.default_time_to_live > 630720000) {
+                co_return invalid(fmt::format("default_time_to_live must be between 0 and 630720000, got {}", *s.default_time_to_live));
+            }
+            t->default_time_to_live = static_cast<int32_t>(*s.default_time_to_live);
+        }
+        if (s.gc_grace_seconds) {
+            if (*s.gc_grace_seconds < 0 || *s.gc_grace_seconds > INT32_MAX) {
+                co_return invalid(fmt::format("gc_grace_seconds must be non-negative, got {}", *s.gc_grace_seconds));
+            }
+            t->gc_grace_seconds = static_cast<int32_t>(*s.gc_grace_seconds);
+        }
         t->id = ex.catalog_.next_table_id;
         uint64_t halves[2];
         murmur3_x64_128(fmt::format("{}.{}#{}", ks, s.table, t->id), 0x7461626c, halves);
@@ -1209,6 +1272,11 @@ response executor::prepare(const std::string& query, const session& s) {
                 const column_def_full* col = t ? t->find(m.column) : nullptr;
                 if (col == nullptr && !system) return invalid(fmt::format("Undefined column name {}", m.column));
                 if (col) spec.type = col->type;
+                if (col && col->type.kind == type_kind::map) {
+                    if (m.role == marker_role::map_key) spec.type = col->type.params[0];
+                    if (m.role == marker_role::map_value) spec.type = col->type.params[1];
+                    if (m.role == marker_role::collection_remove) spec.type = cql_type{type_kind::set, {col->type.params[0]}, false};
+                }
                 if (m.role == marker_role::in_list) spec.type = cql_type{type_kind::list, {spec.type}, false};
             }
         }

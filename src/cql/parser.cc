@@ -235,7 +235,10 @@ private:
         term out;
         out.k = term::kind::marker;
         out.marker_index = static_cast<int>(markers_.size());
-        std::string name = t.kind == tok::named_marker ? t.text : column;
+        std::string name = t.kind == tok::named_marker ? t.text
+                           : role == marker_role::map_key ? "key(" + column + ")"
+                           : role == marker_role::map_value ? "value(" + column + ")"
+                                                            : column;
         markers_.push_back({name, std::move(column), role});
         return out;
     }
@@ -472,6 +475,16 @@ private:
                     expect(")");
                 } else if (name == "compact") {
                     expect_kw("storage");
+                } else if (name == "comment") {
+                    expect("=");
+                    literal v = parse_literal();
+                    if (v.kind != literal_kind::string) fail("comment must be a string, at");
+                    c.comment = v.text;
+                } else if (name == "default_time_to_live" || name == "gc_grace_seconds") {
+                    expect("=");
+                    literal v = parse_literal();
+                    if (v.kind != literal_kind::integer || v.text.size() > 10) fail(fmt::format("{} must be an integer, at", name));
+                    (name == "gc_grace_seconds" ? c.gc_grace_seconds : c.default_time_to_live) = std::stoll(v.text);
                 } else {
                     expect("=");
                     skip_value();
@@ -572,9 +585,32 @@ private:
         using_options(s.options);
         expect_kw("set");
         do {
-            auto col = ident();
-            expect("=");
-            s.assignments.emplace_back(col, parse_term(col));
+            assignment a;
+            a.column = ident();
+            if (accept("[")) {
+                a.op = assign_op::put;
+                a.key = parse_term(a.column, marker_role::map_key);
+                expect("]");
+                expect("=");
+                a.value = parse_term(a.column, marker_role::map_value);
+            } else {
+                expect("=");
+                bool self = (peek().kind == tok::ident ? lower(peek().text) : peek().text) == a.column &&
+                            (peek().kind == tok::ident || peek().kind == tok::quoted_ident) && peek(1).kind == tok::symbol &&
+                            (peek(1).text == "+" || peek(1).text == "-");
+                if (self) {
+                    next();
+                    a.op = next().text == "+" ? assign_op::append : assign_op::remove;
+                    a.value = parse_term(a.column, a.op == assign_op::remove ? marker_role::collection_remove : marker_role::value);
+                } else {
+                    a.value = parse_term(a.column);
+                    if (accept("+")) {
+                        if (ident() != a.column) fail("only prepending to the same column is supported (c = x + c), at");
+                        a.op = assign_op::prepend;
+                    }
+                }
+            }
+            s.assignments.push_back(std::move(a));
         } while (accept(","));
         expect_kw("where");
         s.where = where_clause();

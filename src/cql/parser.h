@@ -16,7 +16,9 @@
 namespace millrace::cql {
 
 // What a bind marker stands for.
-enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp };
+// collection_remove binds `c - ?` (a set of keys for a map), map_key and
+// map_value bind `m[?] = ?`.
+enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp, collection_remove, map_key, map_value };
 
 struct marker {
     std::string name;      // given name for `:name`, else the receiver column's name
@@ -60,6 +62,9 @@ struct create_table_stmt {
     std::vector<std::string> partition_key;
     std::vector<std::string> clustering;
     std::map<std::string, bool> descending;  // CLUSTERING ORDER BY
+    // WITH options kept (others are accepted and ignored).
+    std::optional<std::string> comment;
+    std::optional<int64_t> default_time_to_live, gc_grace_seconds;
 };
 
 struct drop_stmt {
@@ -95,9 +100,19 @@ struct insert_stmt {
     write_options options;
 };
 
+// SET c = v | c = c + v (append) | c = v + c (prepend) | c = c - v (remove) | m[k] = v (put).
+enum class assign_op { set, append, prepend, remove, put };
+
+struct assignment {
+    std::string column;
+    assign_op op = assign_op::set;
+    term value;
+    std::optional<term> key;  // put only
+};
+
 struct update_stmt {
     std::string keyspace, table;
-    std::vector<std::pair<std::string, term>> assignments;
+    std::vector<assignment> assignments;
     std::vector<relation> where;
     bool if_exists = false;
     write_options options;

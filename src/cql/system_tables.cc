@@ -58,12 +58,12 @@ virtual_table tables(const catalog& c) {
                  {"read_repair_chance", t("double")}, {"speculative_retry", t("text")}};
     for (const auto& [key, table] : c.tables) {
         v.rows.push_back(row{text_value(table->keyspace), text_value(table->name), double_value(0.01),
-                             text_map({{"keys", "ALL"}, {"rows_per_partition", "NONE"}}), bool_value(false), text_value(""),
+                             text_map({{"keys", "ALL"}, {"rows_per_partition", "NONE"}}), bool_value(false), text_value(table->comment),
                              text_map({{"class", "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy"},
                                        {"max_threshold", "32"}, {"min_threshold", "4"}}),
                              text_map({{"chunk_length_in_kb", "64"}, {"class", "org.apache.cassandra.io.compress.LZ4Compressor"}}),
-                             double_value(1.0), double_value(0.0), int_value(0), map_value({}),
-                             list_value({text_value("compound")}), int_value(864000), table->uuid, int_value(2048),
+                             double_value(1.0), double_value(0.0), int_value(table->default_time_to_live), map_value({}),
+                             list_value({text_value("compound")}), int_value(table->gc_grace_seconds), table->uuid, int_value(2048),
                              int_value(0), int_value(128), double_value(0.0), text_value("99PERCENTILE")});
     }
     return v;

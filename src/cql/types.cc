@@ -674,6 +674,88 @@ result<std::optional<std::string>> literal_to_value(const cql_type& t, const lit
     }
 }
 
+namespace {
+
+struct split_value {
+    std::vector<std::string> elements;                       // list, set
+    std::vector<std::pair<std::string, std::string>> entries;  // map
+};
+
+split_value split(const cql_type& t, std::string_view bytes) {
+    split_value out;
+    std::vector<std::string> flat;
+    if (!split_collection(bytes, flat, t.kind == type_kind::map)) return out;
+    if (t.kind != type_kind::map) {
+        out.elements = std::move(flat);
+        return out;
+    }
+    for (size_t idx = 0; idx + 1 < flat.size(); idx += 2) out.entries.emplace_back(std::move(flat[idx]), std::move(flat[idx + 1]));
+    return out;
+}
+
+std::string join(const cql_type& t, split_value v) {
+    if (t.kind == type_kind::map) {
+        // Stable sort, then keep the last entry of equal keys.
+        std::stable_sort(v.entries.begin(), v.entries.end(),
+                         [&](const auto& a, const auto& b) { return compare_values(t.params[0], a.first, b.first) < 0; });
+        std::vector<std::pair<std::string, std::string>> unique;
+        for (auto& e : v.entries) {
+            if (!unique.empty() && compare_values(t.params[0], unique.back().first, e.first) == 0) unique.back() = std::move(e);
+            else unique.push_back(std::move(e));
+        }
+        return map_value(unique);
+    }
+    if (t.kind == type_kind::set) {
+        std::sort(v.elements.begin(), v.elements.end(),
+                  [&](const auto& a, const auto& b) { return compare_values(t.params[0], a, b) < 0; });
+        v.elements.erase(std::unique(v.elements.begin(), v.elements.end(),
+                                     [&](const auto& a, const auto& b) { return compare_values(t.params[0], a, b) == 0; }),
+                         v.elements.end());
+    }
+    return collection_value(v.elements);
+}
+
+}  // namespace
+
+std::string normalize_collection(const cql_type& t, std::string_view bytes) {
+    if (t.kind != type_kind::set && t.kind != type_kind::map) return std::string(bytes);
+    std::vector<std::string> flat;
+    if (!split_collection(bytes, flat, t.kind == type_kind::map)) return std::string(bytes);
+    return join(t, split(t, bytes));
+}
+
+std::optional<std::string> apply_collection_op(const cql_type& t, collection_op op, const std::optional<std::string>& current,
+                                               std::string_view operand) {
+    split_value have = current ? split(t, *current) : split_value{};
+    if (t.kind == type_kind::map && op == collection_op::remove) {
+        std::vector<std::string> keys;
+        split_collection(operand, keys, false);
+        std::erase_if(have.entries, [&](const auto& e) {
+            return std::any_of(keys.begin(), keys.end(), [&](const auto& k) { return compare_values(t.params[0], k, e.first) == 0; });
+        });
+    } else {
+        split_value add = split(t, operand);
+        switch (op) {
+            case collection_op::append:
+                have.elements.insert(have.elements.end(), add.elements.begin(), add.elements.end());
+                have.entries.insert(have.entries.end(), add.entries.begin(), add.entries.end());
+                break;
+            case collection_op::prepend:
+                add.elements.insert(add.elements.end(), have.elements.begin(), have.elements.end());
+                have.elements = std::move(add.elements);
+                break;
+            case collection_op::remove:
+                std::erase_if(have.elements, [&](const auto& e) {
+                    return std::any_of(add.elements.begin(), add.elements.end(),
+                                       [&](const auto& x) { return compare_values(t.params[0], x, e) == 0; });
+                });
+                break;
+        }
+    }
+    if (have.elements.empty() && have.entries.empty()) return std::nullopt;
+    return join(t, std::move(have));
+}
+
 std::string text_value(std::string_view s) { return std::string(s); }
 std::string int_value(int32_t v) { return be(static_cast<uint32_t>(v), 4); }
 std::string bigint_value(int64_t v) { return be(static_cast<uint64_t>(v), 8); }

@@ -120,10 +120,20 @@ void store::writer_loop() {
                 } else if (db_->Get(rocksdb::ReadOptions(), c.key, &existing_bytes).ok()) {
                     have = true;
                 }
-                if (have) {
-                    auto existing = key_format::decode_cell(existing_bytes);
-                    if (existing && !key_format::supersedes(*incoming, *existing)) continue;
+                std::optional<key_format::cell> existing;
+                if (have) existing = key_format::decode_cell(existing_bytes);
+                if (c.merge) {
+                    // The merge already folds in the existing value, so a tie in timestamp applies it.
+                    if (existing && existing->timestamp > incoming->timestamp) continue;
+                    std::optional<std::string> current;
+                    if (existing && existing->live(m.now_seconds)) current = std::string(existing->value);
+                    auto merged = c.merge(current);
+                    c.value = key_format::encode_cell(!merged, incoming->timestamp, merged ? incoming->expiry : 0,
+                                                      merged ? incoming->ttl : 0, merged.value_or(""));
+                    overlay[c.key] = c.value;
+                    continue;
                 }
+                if (existing && !key_format::supersedes(*incoming, *existing)) continue;
                 overlay[c.key] = c.value;
             }
         }

@@ -28,6 +28,11 @@ namespace millrace::cql {
 struct cell_write {
     std::string key;
     std::string value;  // encoded with key_format::encode_cell
+    // Read-modify-write (collection + and -): called on the writer thread with
+    // the cell's live value (nullopt: none) and returns the new value (nullopt:
+    // a tombstone); `value` then only carries the header (timestamp, ttl).
+    // Applied unless the existing cell has a newer timestamp.
+    std::function<std::optional<std::string>(const std::optional<std::string>&)> merge;
 };
 
 // One atomic unit of work for the writer.

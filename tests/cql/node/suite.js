@@ -176,7 +176,7 @@ async function main() {
         neg * (idx + 0.5), neg * idx * 1.25e100, types.BigDecimal.fromString(`${neg * idx}.0123456789`),
         new Date(Date.UTC(2000 + idx, 1, 3, 4, 5, 6, 7)), new types.LocalDate(1970 + idx * 3, 2, 28),
         types.LocalTime.fromString(`12:34:56.${String(idx).padStart(9, '0')}`), randomBytes(idx * 3),
-        types.InetAddress.fromString(idx % 2 ? `10.0.0.${idx}` : `2001:db8::${idx}`), [idx, idx + 1, -idx],
+        types.InetAddress.fromString(idx % 2 ? `10.0.0.${idx}` : `2001:db8::${idx}`), [idx, idx + 1, idx > 0 ? -idx : 7],
         [`a${idx}`, `b${idx}`], { [`k${idx}`]: idx, z: -1 }, [`x${idx}`, `y${idx}`], [seededUuid(), seededUuid()],
         { [idx]: `v${idx}`, 1000: 'thousand' }, [[idx], [idx, idx]],
       ]);
@@ -215,7 +215,7 @@ async function main() {
     await client.execute(`CREATE TABLE ${KS}.numbers (p int, v varint, d decimal, PRIMARY KEY (p, v, d))`);
     const values = ['-100000000000000000000', '-256', '-255', '-1', '0', '1', '127', '128', '255', '256', '65536',
       '99999999999999999999'];
-    const decimals = ['-12.5', '-1.05', '-1', '0', '0.001', '0.5', '1', '1.5', '10', '100.25', '1e10'];
+    const decimals = ['-12.5', '-1.05', '-1', '0', '0.001', '0.5', '1', '1.5', '10', '100.25', '10000000000.5'];
     const shuffled = [...values].sort(() => random() - 0.5);
     for (const v of shuffled) {
       for (const d of [...decimals].sort(() => random() - 0.5)) {
