@@ -373,7 +373,61 @@ private:
         if (accept_kw("delete")) return delete_();
         if (accept_kw("select")) return select();
         if (accept_kw("begin")) return batch();
+        if (accept_kw("describe") || accept_kw("desc")) return describe();
         fail("no viable alternative at input");
+    }
+
+    statement describe() {
+        using w = describe_stmt::what;
+        describe_stmt d;
+        auto list = [&](const char* kw, w target) {
+            if (!accept_kw(kw)) return false;
+            d.target = target;
+            return true;
+        };
+        d.full = accept_kw("full");
+        if (accept_kw("schema")) {
+            d.target = w::schema;
+        } else if (d.full) {
+            fail("mismatched input, expecting SCHEMA after FULL at");
+        } else if (list("keyspaces", w::keyspaces) || list("tables", w::tables) || list("columnfamilies", w::tables) ||
+                   list("types", w::types) || list("functions", w::functions) || list("aggregates", w::aggregates) ||
+                   list("cluster", w::cluster)) {
+        } else if (is_kw("only") || is_kw("keyspace")) {
+            d.only = accept_kw("only");
+            expect_kw("keyspace");
+            d.target = w::keyspace;
+            if (peek().kind == tok::ident || peek().kind == tok::quoted_ident) {
+                if (!is_kw("with")) d.keyspace = ident();
+            }
+        } else if (accept_kw("table") || accept_kw("columnfamily")) {
+            d.target = w::table;
+            qualified(d.keyspace, d.name);
+        } else if (is_kw("type") || is_kw("function") || is_kw("aggregate") || is_kw("index") || is_kw("materialized")) {
+            d.target = w::other;
+            d.kind = upper(next().text);
+            if (d.kind == "MATERIALIZED") {
+                expect_kw("view");
+                d.kind = "MATERIALIZED VIEW";
+            }
+            qualified(d.keyspace, d.name);
+            if (d.kind == "FUNCTION" || d.kind == "AGGREGATE") {
+                if (accept("(")) {
+                    while (!accept(")")) next();
+                }
+            }
+        } else {
+            d.target = w::name;
+            qualified(d.keyspace, d.name);
+            if (d.keyspace.empty()) std::swap(d.keyspace, d.name);  // one name: a keyspace, else a table of the session keyspace
+        }
+        if (accept_kw("with")) expect_kw("internals");
+        return d;
+    }
+
+    static std::string upper(std::string s) {
+        for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return s;
     }
 
     // Reads a type name, possibly parameterized, as text.

@@ -143,9 +143,21 @@ struct select_stmt {
     bool allow_filtering = false;
 };
 
+// Server-side DESCRIBE (Cassandra 4.0): lists of names, or CREATE statements.
+struct describe_stmt {
+    enum class what { keyspaces, tables, types, functions, aggregates, cluster, schema, keyspace, table, name, other };
+    what target = what::keyspaces;
+    bool full = false;      // DESCRIBE FULL SCHEMA: include the system keyspaces
+    bool only = false;      // DESCRIBE ONLY KEYSPACE: without its tables
+    std::string keyspace;   // keyspace, table, name ("" = the session keyspace)
+    std::string name;       // table, name, other
+    std::string kind;       // other: TYPE, FUNCTION, AGGREGATE, INDEX, MATERIALIZED VIEW
+};
+
 struct batch_stmt;
 using statement = std::variant<create_keyspace_stmt, create_table_stmt, drop_stmt, use_stmt, truncate_stmt,
-                               alter_table_stmt, insert_stmt, update_stmt, delete_stmt, select_stmt, batch_stmt>;
+                               alter_table_stmt, insert_stmt, update_stmt, delete_stmt, select_stmt, batch_stmt,
+                               describe_stmt>;
 
 struct batch_stmt {
     bool logged = true;
