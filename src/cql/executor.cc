@@ -615,7 +615,7 @@ struct statement_runner {
 
     std::string cell(const write_meta& w, uint32_t now, const value& v) const {
         uint32_t expiry = w.ttl == 0 ? 0 : now + w.ttl;
-        return kf::encode_cell(!v.has_value(), w.timestamp, v ? expiry : 0, v ? w.ttl : 0, v.value_or(""));
+        return kf::encode_cell(!v.has_value(), w.timestamp, v ? expiry : now, v ? w.ttl : 0, v.value_or(""));
     }
 
     static std::string cell_key(const std::string& row, uint16_t id) {
@@ -1160,6 +1160,7 @@ struct statement_runner {
         if (!res.st) co_return server_error(res);
         ex.catalog_.next_table_id = std::max(ex.catalog_.next_table_id, t->id + 1);
         ex.catalog_.tables[{ks, t->name}] = t;
+        ex.store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
         bump_schema_version();
         co_return schema_change_result("CREATED", "TABLE", ks, t->name);
     }
@@ -1274,6 +1275,7 @@ status executor::load() {
             auto t = decode_table(value);
             if (!t) return t.err();
             catalog_.tables[{t->keyspace, t->name}] = std::make_shared<table_def>(*t);
+            store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
         } else if (key[1] == 'n' && value.size() == 8) {
             catalog_.next_table_id = kf::get_be(value, 8);
         }

@@ -80,6 +80,7 @@ public:
                               "cql: cql.authenticator is password but cql.username or cql.password is empty");
         }
         executor_.set_schema_listener([this](std::string_view change) { broadcast_schema_change(change); });
+        store_.purge().set_clock([this] { return static_cast<uint32_t>(ctx_.clock.wall_millis() / 1000); });
         if (auto st = store_.open(cfg_.data_dir); !st) return st.err().with_context("cql: cannot open data directory");
         if (auto st = executor_.load(); !st) return st.err().with_context(fmt::format("cql: loading the schema in {}", cfg_.data_dir));
         auto ep = server_.start(cfg_.host, cfg_.port, "cql.port");
