@@ -1451,6 +1451,7 @@ response executor::prepare(const std::string& query, const session& s) {
         log_.debug("prepared statement cache full ({}): evicting the least recently used", prepared_cache_size_);
         prepared_.erase(prepared_lru_.back().id);
         prepared_lru_.pop_back();
+        if (evictions_ != nullptr) evictions_->inc();
     }
     return out;
 }

@@ -19,6 +19,7 @@
 
 #include "millrace/common/clock.h"
 #include "millrace/common/log.h"
+#include "millrace/common/metrics.h"
 #include "parser.h"
 #include "protocol/frame_format.h"
 #include "schema.h"
@@ -76,6 +77,8 @@ public:
     // Called on the io thread after every schema change that was made durable,
     // with the body of the Schema_change result after its kind (change, target, options).
     void set_schema_listener(std::function<void(std::string_view)> listener) { schema_listener_ = std::move(listener); }
+    // Counts prepared statements evicted from the cache (may stay unset).
+    void set_eviction_counter(metrics::counter* evictions) { evictions_ = evictions; }
 
     // Loads the catalog from the store. An error means the data directory is unusable.
     status load();
@@ -102,6 +105,7 @@ private:
     std::unordered_map<std::string, std::list<prepared_statement>::iterator> prepared_;
     size_t prepared_cache_size_;
     std::function<void(std::string_view)> schema_listener_;
+    metrics::counter* evictions_ = nullptr;
     int64_t last_timestamp_ = 0;
     log::logger log_{"cql"};
 };

@@ -79,6 +79,8 @@ public:
             return make_error(errc::invalid_argument,
                               "cql: cql.authenticator is password but cql.username or cql.password is empty");
         }
+        executor_.set_eviction_counter(&ctx_.metrics.make_counter(
+            "millrace_cql_prepared_evictions_total", "Prepared statements evicted from the cache (cql.prepared_cache_size)."));
         executor_.set_schema_listener([this](std::string_view change) { broadcast_schema_change(change); });
         store_.purge().set_clock([this] { return static_cast<uint32_t>(ctx_.clock.wall_millis() / 1000); });
         if (auto st = store_.open(cfg_.data_dir); !st) return st.err().with_context("cql: cannot open data directory");

@@ -14,9 +14,7 @@ import sys
 import tempfile
 import uuid
 
-from driver_suite import CREATE_KEYSPACE, CREATE_TABLE, INSERT, Suite, connect, user
-
-AUTH_FLAGS = ("--set", "cql.authenticator=password", "--set", "cql.username=pipeline", "--set", "cql.password=s3cret")
+from driver_suite import AUTH_FLAGS, CREATE_KEYSPACE, CREATE_TABLE, INSERT, Suite, connect, user
 ROWS = 237
 
 EXPECTED_TABLE = """CREATE TABLE spark_streams.created_users (

@@ -71,6 +71,7 @@ class Server:
             if line.startswith("ready cql "):
                 host, port = line.split()[2].rsplit(":", 1)
                 self.host, self.port = host, int(port)
+                self.admin = line.split()[4]
                 return
 
     def kill(self):
@@ -90,15 +91,12 @@ class Server:
             return -9
 
 
-# The password-protected server of the auth checks.
-AUTH_FLAGS = ("--set", "cql.authenticator=password", "--set", "cql.username=pipeline", "--set", "cql.password=s3cret")
-
-
 def run_node_suite(start):
     node_dir = os.path.join(HERE, "node")
     if not os.path.isdir(os.path.join(node_dir, "node_modules", "cassandra-driver")):
         print("run.py: tests/cql/node/node_modules is missing; run tests/cql/setup.sh", flush=True)
         return 1
+    from driver_suite import AUTH_FLAGS
     server = start()
     auth_server = start("auth", AUTH_FLAGS)
     env = dict(os.environ, CQL_HOST=server.host, CQL_PORT=str(server.port), CQL_AUTH_PORT=str(auth_server.port))
