@@ -1132,19 +1132,7 @@ struct statement_runner {
             }
             it->descending = desc;
         }
-        if (s.comment) t->comment = *s.comment;
-        if (s.default_time_to_live) {
-            if (*s.default_time_to_live < 0 || *s.default_time_to_live > 630720000) {
-                co_return invalid(fmt::format("default_time_to_live must be between 0 and 630720000, got {}", *s.default_time_to_live));
-            }
-            t->default_time_to_live = static_cast<int32_t>(*s.default_time_to_live);
-        }
-        if (s.gc_grace_seconds) {
-            if (*s.gc_grace_seconds < 0 || *s.gc_grace_seconds > INT32_MAX) {
-                co_return invalid(fmt::format("gc_grace_seconds must be non-negative, got {}", *s.gc_grace_seconds));
-            }
-            t->gc_grace_seconds = static_cast<int32_t>(*s.gc_grace_seconds);
-        }
+        if (auto e = apply_table_options(*t, s.comment, s.default_time_to_live, s.gc_grace_seconds)) co_return *e;
         t->id = ex.catalog_.next_table_id;
         uint64_t halves[2];
         murmur3_x64_128(fmt::format("{}.{}#{}", ks, s.table, t->id), 0x7461626c, halves);
@@ -1163,6 +1151,24 @@ struct statement_runner {
         ex.store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
         bump_schema_version();
         co_return schema_change_result("CREATED", "TABLE", ks, t->name);
+    }
+
+    // Validates and sets the kept table options; an error answer when one is out of range.
+    static std::optional<request_error> apply_table_options(table_def& t, const std::optional<std::string>& comment,
+                                                            const std::optional<int64_t>& default_ttl,
+                                                            const std::optional<int64_t>& gc_grace) {
+        if (comment) t.comment = *comment;
+        if (default_ttl) {
+            if (*default_ttl < 0 || *default_ttl > 630720000) {
+                return invalid(fmt::format("default_time_to_live must be between 0 and 630720000, got {}", *default_ttl));
+            }
+            t.default_time_to_live = static_cast<int32_t>(*default_ttl);
+        }
+        if (gc_grace) {
+            if (*gc_grace < 0 || *gc_grace > INT32_MAX) return invalid(fmt::format("gc_grace_seconds must be non-negative, got {}", *gc_grace));
+            t.gc_grace_seconds = static_cast<int32_t>(*gc_grace);
+        }
+        return std::nullopt;
     }
 
     asio::awaitable<response> drop(const drop_stmt& s) {
@@ -1217,6 +1223,7 @@ struct statement_runner {
         auto t = table(s.keyspace, s.table);
         if (!t) co_return invalid(t.err().message());
         auto copy = std::make_shared<table_def>(**t);
+        if (auto e = apply_table_options(*copy, s.comment, s.default_time_to_live, s.gc_grace_seconds)) co_return *e;
         for (const auto& c : s.add) {
             if (copy->find(c.name)) co_return invalid(fmt::format("Invalid column name {} because it conflicts with an existing column", c.name));
             auto type = parse_type(c.type);
@@ -1252,6 +1259,7 @@ struct statement_runner {
         auto res = co_await apply(std::move(m));
         if (!res.st) co_return server_error(res);
         ex.catalog_.tables[{copy->keyspace, copy->name}] = copy;
+        ex.store_.purge().set_gc_grace(copy->id, copy->gc_grace_seconds);
         bump_schema_version();
         co_return schema_change_result("UPDATED", "TABLE", copy->keyspace, copy->name);
     }

@@ -363,6 +363,11 @@ private:
                 do a.drop.push_back(ident());
                 while (accept(","));
                 if (paren) expect(")");
+            } else if (accept_kw("with")) {
+                properties([&](const std::string& name) {
+                    expect("=");
+                    table_option(name, a.comment, a.default_time_to_live, a.gc_grace_seconds);
+                });
             } else {
                 fail("unsupported ALTER TABLE at");
             }
@@ -529,23 +534,29 @@ private:
                     expect(")");
                 } else if (name == "compact") {
                     expect_kw("storage");
-                } else if (name == "comment") {
-                    expect("=");
-                    literal v = parse_literal();
-                    if (v.kind != literal_kind::string) fail("comment must be a string, at");
-                    c.comment = v.text;
-                } else if (name == "default_time_to_live" || name == "gc_grace_seconds") {
-                    expect("=");
-                    literal v = parse_literal();
-                    if (v.kind != literal_kind::integer || v.text.size() > 10) fail(fmt::format("{} must be an integer, at", name));
-                    (name == "gc_grace_seconds" ? c.gc_grace_seconds : c.default_time_to_live) = std::stoll(v.text);
                 } else {
                     expect("=");
-                    skip_value();
+                    table_option(name, c.comment, c.default_time_to_live, c.gc_grace_seconds);
                 }
             });
         }
         return c;
+    }
+
+    // One `name = value` table option after the '='; options we do not keep are skipped.
+    void table_option(const std::string& name, std::optional<std::string>& comment, std::optional<int64_t>& default_ttl,
+                      std::optional<int64_t>& gc_grace) {
+        if (name == "comment") {
+            literal v = parse_literal();
+            if (v.kind != literal_kind::string) fail("comment must be a string, at");
+            comment = v.text;
+        } else if (name == "default_time_to_live" || name == "gc_grace_seconds") {
+            literal v = parse_literal();
+            if (v.kind != literal_kind::integer || v.text.size() > 10) fail(fmt::format("{} must be an integer, at", name));
+            (name == "gc_grace_seconds" ? gc_grace : default_ttl) = std::stoll(v.text);
+        } else {
+            skip_value();
+        }
     }
 
     void using_options(write_options& o) {

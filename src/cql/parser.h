@@ -85,6 +85,9 @@ struct alter_table_stmt {
     std::string keyspace, table;
     std::vector<column_def> add;
     std::vector<std::string> drop;
+    // ALTER TABLE ... WITH: the options kept (others are accepted and ignored).
+    std::optional<std::string> comment;
+    std::optional<int64_t> default_time_to_live, gc_grace_seconds;
 };
 
 struct write_options {

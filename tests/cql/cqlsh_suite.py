@@ -142,7 +142,12 @@ def run_all(start, libs):
         cluster = sh.e(server, "DESCRIBE CLUSTER").stdout
         assert "Cluster: millrace" in cluster and "Murmur3Partitioner" in cluster, cluster
         assert sh.e(server, "DESCRIBE TYPES").stdout.strip() == ""
-    suite.check("DESCRIBE TABLES, CLUSTER, TYPES", describe_lists)
+        sh.e(server, "ALTER TABLE spark_streams.events WITH gc_grace_seconds = 3600 AND comment = 'altered' "
+                     "AND caching = {'keys': 'NONE'}")
+        altered = sh.e(server, "DESCRIBE TABLE spark_streams.events").stdout
+        assert "gc_grace_seconds = 3600" in altered and "comment = 'altered'" in altered, altered
+        assert "default_time_to_live = 3600" in altered, altered  # untouched options stay
+    suite.check("DESCRIBE TABLES, CLUSTER, TYPES; ALTER TABLE WITH shows in DESCRIBE", describe_lists)
 
     def select_paged():
         path = os.path.join(home, "select.cql")

@@ -114,6 +114,16 @@ TEST(describe_test, parses_describe_statements) {
     EXPECT_FALSE(parse_statement("DESCRIBE FULL KEYSPACES").ok());
 }
 
+TEST(describe_test, parses_alter_table_options) {
+    auto p = parse_statement("ALTER TABLE ks.t WITH comment = 'c' AND gc_grace_seconds = 10 AND caching = {'keys': 'ALL'}");
+    ASSERT_TRUE(p.ok()) << p.err().message();
+    const auto& a = std::get<alter_table_stmt>(p->stmt);
+    EXPECT_EQ(a.comment, std::optional<std::string>("c"));
+    EXPECT_EQ(a.gc_grace_seconds, std::optional<int64_t>(10));
+    EXPECT_FALSE(a.default_time_to_live.has_value());
+    EXPECT_FALSE(parse_statement("ALTER TABLE ks.t WITH gc_grace_seconds = 'x'").ok());
+}
+
 TEST(describe_test, parses_collection_updates) {
     auto p = parse_statement("UPDATE t SET s = s + {'a'}, l = [1] + l, m['k'] = ?, n = n - ?, plain = ? WHERE k = 1");
     ASSERT_TRUE(p.ok()) << p.err().message();
