@@ -80,6 +80,8 @@ def run_all(start):
     users = [user(rnd, idx) for idx in range(ROWS)]
     try:
         def classic_ddl():
+            # The driver's default negotiation (it starts above v4) settled on v4.
+            assert cluster.protocol_version == 4, cluster.protocol_version
             session.execute(CREATE_KEYSPACE)
             session.execute(CREATE_TABLE)
             session.execute(CREATE_KEYSPACE)  # IF NOT EXISTS: no error the second time
