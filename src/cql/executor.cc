@@ -635,7 +635,7 @@ struct statement_runner {
         for (size_t idx = 0; idx < s.columns.size(); ++idx) {
             const auto* col = tbl.find(s.columns[idx]);
             if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", s.columns[idx]);
-            if (idx < params.unset.size() && params.unset[idx] && s.values[idx].k == term::kind::marker) continue;
+            if (is_unset(s.values[idx])) continue;
             auto v = eval(s.values[idx], col->type);
             if (!v) return v.err();
             if (col->kind != column_kind::regular) {
@@ -729,6 +729,7 @@ struct statement_runner {
                 const auto* col = tbl.find(a.column);
                 if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", a.column);
                 if (col->kind != column_kind::regular) return make_error(errc::invalid_argument, "PRIMARY KEY part {} found in SET part", a.column);
+                if (is_unset(a.value)) continue;  // an unset bound value leaves the column as it is
                 if (a.op == assign_op::set) {
                     auto v = eval(a.value, col->type);
                     if (!v) return v.err();
@@ -753,6 +754,11 @@ struct statement_runner {
             m.condition_exists = true;
         }
         return tbl.keyspace;
+    }
+
+    bool is_unset(const term& tm) const {
+        return tm.k == term::kind::marker && static_cast<size_t>(tm.marker_index) < params.unset.size() &&
+               params.unset[static_cast<size_t>(tm.marker_index)];
     }
 
     // The operation and operand of `c = c + x`, `c = x + c`, `c = c - x` or

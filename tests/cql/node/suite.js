@@ -209,6 +209,13 @@ async function main() {
     assert.strictEqual(nulls.t, null);
     assert.strictEqual(nulls.i, null);
     assert.strictEqual(nulls.l, null);
+    // Unset leaves a column as it is, in INSERT (after a literal) and UPDATE; null deletes it.
+    await client.execute(`INSERT INTO ${KS}.all_types (id, t, i) VALUES (?, 'kept', 7)`, [id], { prepare: true });
+    await client.execute(`INSERT INTO ${KS}.all_types (id, t, i) VALUES (?, 'kept', ?)`, [id, types.unset], { prepare: true });
+    await client.execute(`UPDATE ${KS}.all_types SET t = ?, i = ? WHERE id = ?`, [types.unset, null, id], { prepare: true });
+    const kept = (await client.execute(`SELECT t, i FROM ${KS}.all_types WHERE id = ?`, [id], { prepare: true })).first();
+    assert.strictEqual(kept.t, 'kept');
+    assert.strictEqual(kept.i, null);
   });
 
   await check('varint and decimal clustering keys in numeric order', async () => {
