@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "host.h"
+#include "millrace/cdc/cdc.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/source/source.h"
@@ -39,6 +40,7 @@ using factory_fn = std::unique_ptr<component> (*)(component_context&);
 factory_fn find_factory(const std::string& command) {
     static const std::map<std::string, factory_fn> factories = {
         {"broker", kafka::make_broker},
+        {"cdc", cdc::make_cdc},
         {"cql", cql::make_cql},
         {"postgres", source::make_postgres},
         {"source", source::make_source},
