@@ -159,6 +159,22 @@ protected:
             "FROM generate_series({}, {}) AS n",
             first, first + count - 1));
     }
+    // Waits until a cdc streams from the slot (after its snapshot), so that rows
+    // written from now on arrive as stream events, not snapshot rows.
+    void wait_streaming() {
+        auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            PGconn* conn = PQconnectdb(dsn().c_str());
+            PGresult* res = PQexec(conn, "SELECT 1 FROM pg_stat_replication WHERE application_name = 'millrace-cdc:millrace_cdc' "
+                                         "AND state = 'streaming'");
+            bool streaming = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
+            PQclear(res);
+            PQfinish(conn);
+            if (streaming) return;
+            std::this_thread::sleep_for(50ms);
+        }
+        ADD_FAILURE() << "cdc did not start streaming; stderr:\n" << (cdc_ ? cdc_->stderr_text() : "");
+    }
     std::string slot_confirmed() {
         PGconn* conn = PQconnectdb(dsn().c_str());
         PGresult* res = PQexec(conn, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'millrace_cdc'");
@@ -245,6 +261,7 @@ TEST_F(cdc_test, kill_during_large_insert_then_restart_delivers_every_row) {
 TEST_F(cdc_test, postgres_restart_mid_stream) {
     cdc_ = start_cdc();
     ASSERT_TRUE(cdc_);
+    wait_streaming();
     insert_users(1, 500);
     topic_reader reader(broker_.address, "users_created");
     ASSERT_TRUE(reader.read_until(at_least_keys(500)));
@@ -259,6 +276,7 @@ TEST_F(cdc_test, postgres_restart_mid_stream) {
 TEST_F(cdc_test, broker_restart_mid_stream) {
     cdc_ = start_cdc();
     ASSERT_TRUE(cdc_);
+    wait_streaming();
     insert_users(1, 500);
     {
         topic_reader reader(broker_.address, "users_created");
@@ -282,6 +300,7 @@ TEST_F(cdc_test, update_and_delete_events_in_both_formats) {
     cdc_ = start_cdc({"--set", "cdc.tables=public.accounts,public.notes", "--set", "cdc.format=envelope", "--set",
                       "cdc.topics=public.accounts=accounts,public.notes=notes"});
     ASSERT_TRUE(cdc_);
+    wait_streaming();
     sql("INSERT INTO accounts VALUES (1, 'ann', 10.50)");
     sql("UPDATE accounts SET balance = 20.25 WHERE id = 1");
     sql("DELETE FROM accounts WHERE id = 1");
@@ -289,7 +308,8 @@ TEST_F(cdc_test, update_and_delete_events_in_both_formats) {
     sql("UPDATE notes SET body = 'bye' WHERE a = 7");
     sql("DELETE FROM notes WHERE a = 7");
     topic_reader accounts(broker_.address, "accounts");
-    ASSERT_TRUE(accounts.read_until([](const auto& rs) { return rs.size() >= 3; })) << cdc_->stderr_text();
+    ASSERT_TRUE(accounts.read_until([](const auto& rs) { return rs.size() >= 3; }))
+        << accounts.records.size() << " records; cdc stderr:\n" << cdc_->stderr_text();
     ASSERT_EQ(accounts.records.size(), 3u);
     std::vector<std::string> ops;
     for (const auto& r : accounts.records) {
@@ -327,11 +347,13 @@ TEST_F(cdc_test, update_and_delete_events_in_both_formats) {
 TEST_F(cdc_test, delete_is_a_tombstone_in_the_flat_format) {
     cdc_ = start_cdc();
     ASSERT_TRUE(cdc_);
+    wait_streaming();
     insert_users(1, 1);
     sql("UPDATE users SET first_name = 'Changed'");
     sql("DELETE FROM users");
     topic_reader reader(broker_.address, "users_created");
-    ASSERT_TRUE(reader.read_until([](const auto& rs) { return rs.size() >= 3; })) << cdc_->stderr_text();
+    ASSERT_TRUE(reader.read_until([](const auto& rs) { return rs.size() >= 3; }))
+        << reader.records.size() << " records; cdc stderr:\n" << cdc_->stderr_text();
     ASSERT_EQ(reader.records.size(), 3u);
     EXPECT_EQ(reader.records[1].headers.at("op"), "u");
     auto updated = source::json::parse(*reader.records[1].value);
@@ -358,6 +380,7 @@ TEST_F(cdc_test, every_mapped_type_round_trips_to_the_documented_json) {
     sql("INSERT INTO typed VALUES (1, " + values + ")");
     cdc_ = start_cdc({"--set", "cdc.tables=public.typed", "--set", "cdc.topics=public.typed=typed"});
     ASSERT_TRUE(cdc_);
+    wait_streaming();
     sql("INSERT INTO typed VALUES (2, " + values + ")");
     topic_reader reader(broker_.address, "typed");
     ASSERT_TRUE(reader.read_until([](const auto& rs) { return rs.size() >= 2; })) << cdc_->stderr_text();
