@@ -787,8 +787,18 @@ private:
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
                 RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(txn))), RD_KAFKA_V_END);
             if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && tracker_.in_flight() <= 1) {
+                // Nothing else is buffered: this row alone exceeds the buffer and would wait forever.
+                err = RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+            }
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_headers_destroy(headers);
+                if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+                    return make_error(errc::invalid_argument,
+                                      "a {}-byte row of {} at {} does not fit the producer: raise cdc.max_buffered_bytes "
+                                      "(now {} bytes) and the topic's max.message.bytes",
+                                      key_size + value_size, table, ch.position.to_string(), options_.max_buffered_bytes);
+                }
                 return make_error(errc::io_error, "producing to topic {}: {}", rel.topic, rd_kafka_err2str(err));
             }
             // Backpressure: the producer holds cdc.max_buffered_bytes; stop

@@ -273,7 +273,8 @@ TEST_F(cdc_test, postgres_restart_mid_stream) {
 }
 
 TEST_F(cdc_test, broker_restart_mid_stream) {
-    cdc_ = start_cdc();
+    // A small buffer: while the broker is down the replication stream pauses.
+    cdc_ = start_cdc({"--set", "cdc.max_buffered_bytes=64KiB"});
     ASSERT_TRUE(cdc_);
     wait_streaming();
     insert_users(1, 500);
@@ -283,13 +284,14 @@ TEST_F(cdc_test, broker_restart_mid_stream) {
     }
     std::string port = broker_.address.substr(broker_.address.rfind(':') + 1);
     ASSERT_TRUE(broker_.proc->stop(SIGKILL));
-    insert_users(501, 1000);  // captured while the broker is down: buffered, not dropped
+    insert_users(501, 1000);  // ~600 KB captured while the broker is down: paused, not dropped
     broker_ = start_server("broker", broker_dir_.path(), {"--set", "broker.port=" + port}, false);
     ASSERT_TRUE(broker_.proc);
     insert_users(1501, 500);
     topic_reader reader(broker_.address, "users_created");
     ASSERT_TRUE(reader.read_keys(2000)) << reader.distinct_keys().size() << " keys; cdc stderr:\n"
                                                         << cdc_->stderr_text();
+    EXPECT_NE(cdc_->stderr_text().find("pausing the replication stream"), std::string::npos) << cdc_->stderr_text();
 }
 
 TEST_F(cdc_test, update_and_delete_events_in_both_formats) {
