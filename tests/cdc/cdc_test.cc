@@ -119,8 +119,21 @@ protected:
         source::pg_writer writer(dsn(), source::raw_storage::jsonb);
         auto st = writer.migrate();
         ASSERT_TRUE(st.ok()) << st.err().message();
-        broker_ = start_server("broker", broker_dir_.path());
+        if (apache_kafka()) {
+            // compat: the same capture against a real Apache Kafka (scripts/peers/kafka).
+            broker_.proc = std::make_unique<process>(std::vector<std::string>{
+                testing::source_dir() + "/scripts/peers/kafka", "--data-dir", broker_dir_.path()});
+            auto line = broker_.proc->wait_for_line("ready kafka ", 180s);
+            ASSERT_TRUE(line) << "Apache Kafka did not start:\n" << broker_.proc->stderr_text();
+            broker_.address = line->substr(std::string("ready kafka ").size());
+        } else {
+            broker_ = start_server("broker", broker_dir_.path());
+        }
         ASSERT_TRUE(broker_.proc);
+    }
+    static bool apache_kafka() {
+        const char* kind = std::getenv("CDC_TEST_BROKER");
+        return kind != nullptr && std::string_view(kind) == "apache-kafka";
     }
     void TearDown() override {
         cdc_.reset();
