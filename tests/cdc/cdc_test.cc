@@ -235,11 +235,38 @@ TEST_F(cdc_test, snapshot_and_stream_with_concurrent_inserts_lands_every_row_exa
     EXPECT_EQ(doc->find("dob")->text, "1990-01-02T03:04:05Z");
     EXPECT_EQ(doc->find("registered_date")->text, "2020-05-06T07:08:09.5Z");
     ASSERT_TRUE(doc->find("raw")->is_object());
-    // A clean stop confirms everything: the slot's position is past the last commit.
+    // A clean stop confirms everything it delivered: a restart redelivers nothing.
     auto code = cdc_->stop(SIGTERM);
     ASSERT_TRUE(code);
     EXPECT_EQ(*code, 0) << cdc_->stderr_text();
     EXPECT_NE(slot_confirmed(), "");
+    insert_users(7001, 10);
+    cdc_ = start_cdc();
+    ASSERT_TRUE(cdc_);
+    topic_reader again(broker_.address, "users_created");
+    ASSERT_TRUE(again.read_keys(6010)) << cdc_->stderr_text();
+    again.drain();
+    EXPECT_EQ(again.records.size(), 6010u) << "a restart after a clean stop redelivered rows";
+}
+
+TEST_F(cdc_test, waits_for_postgres_and_the_table_then_captures) {
+    sql("ALTER TABLE users RENAME TO users_later");
+    stop_postgres();
+    cdc_ = start_cdc();  // starts: PostgreSQL being down is retried, not fatal
+    ASSERT_TRUE(cdc_);
+    start_postgres();
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (cdc_->stderr_text().find("table public.users does not exist in database millrace_test") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_NE(cdc_->stderr_text().find("table public.users does not exist in database millrace_test (cdc.tables)"),
+              std::string::npos) << cdc_->stderr_text();
+    sql("ALTER TABLE users_later RENAME TO users");
+    insert_users(1, 100);
+    topic_reader reader(broker_.address, "users_created");
+    ASSERT_TRUE(reader.read_keys(100)) << cdc_->stderr_text();
+    EXPECT_NE(cdc_->stderr_text().find("PostgreSQL unavailable"), std::string::npos) << cdc_->stderr_text();
 }
 
 TEST_F(cdc_test, kill_during_large_insert_then_restart_delivers_every_row) {
