@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "host.h"
+#include "millrace/cdc/cdc.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/registry/registry.h"
@@ -43,6 +44,7 @@ using factory_fn = std::unique_ptr<component> (*)(component_context&);
 factory_fn find_factory(const std::string& command) {
     static const std::map<std::string, factory_fn> factories = {
         {"broker", kafka::make_broker},
+        {"cdc", cdc::make_cdc},
         {"cql", cql::make_cql},
         {"postgres", source::make_postgres},
         {"process", processor::make_processor},

@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include "millrace/cdc/cdc.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/registry/registry.h"
@@ -15,7 +16,7 @@ const std::vector<component_info>& components() {
         {"cql", "cql", "CQL-wire-compatible serving store on RocksDB", "Apache Cassandra", true, 5},
         {"postgres", "postgres", "PostgreSQL raw store, managed locally (or external by postgres.dsn)", "PostgreSQL", true, 6},
         {"source", "source", "randomuser-compatible API and fetcher into PostgreSQL", "randomuser.me API", true, 6},
-        {"cdc", "cdc", "PostgreSQL logical-replication change capture into Kafka", "Debezium-style CDC", false, 7},
+        {"cdc", "cdc", "PostgreSQL logical-replication change capture into Kafka", "Debezium-style CDC", true, 7},
         {"process", "processor", "stream job from Kafka to the serving store", "Spark Structured Streaming", true, 8},
         {"scheduler", "scheduler", "DAG scheduler with REST API and web UI", "Apache Airflow", true, 9},
     };
@@ -96,6 +97,7 @@ config::schema build() {
         if (section == "source") source::add_options(s);
         if (section == "registry") registry::add_options(s);
         if (section == "processor") processor::add_options(s);
+        if (section == "cdc") cdc::add_options(s);
     }
     return s;
 }

@@ -58,7 +58,7 @@ pipeline_counts read_counts(const std::string& exposition) {
     counts.users_fetched = sum_metric(exposition, "millrace_source_users_stored_total");
     counts.records_in_kafka = sum_metric(exposition, "millrace_cdc_messages_acked_total");
     counts.rows_in_table = sum_metric(exposition, "millrace_processor_rows_written_total");
-    counts.processor_lag = sum_metric(exposition, "millrace_processor_lag_records");
+    counts.processor_lag = sum_metric(exposition, "millrace_processor_consumer_lag");
     return counts;
 }
 

@@ -184,7 +184,7 @@ TEST(cli_test, up_disable_with_unknown_component_exits_2) {
     auto r = run({"up", "--data-dir", dir.file("data"), "--set", "up.disable=broker,spark"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_EQ(r.err, "millrace up: up.disable (flag --set up.disable) names 'spark', which is not a component "
-                     "(broker, cql, postgres, source, cdc, process, scheduler)\n");
+                     "(broker, registry, cql, postgres, source, cdc, process, scheduler)\n");
 }
 
 TEST(cli_test, status_without_a_running_up_says_so) {

@@ -1,0 +1,1065 @@
+#include "millrace/cdc/cdc.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <poll.h>
+
+#include "millrace/cdc/ack_tracker.h"
+#include "millrace/cdc/json_mapping.h"
+#include "millrace/cdc/pgoutput.h"
+#include "millrace/common/log.h"
+
+namespace millrace::cdc {
+namespace {
+
+using config::key_spec;
+using config::value_kind;
+using steady = std::chrono::steady_clock;
+
+const log::logger k_log("cdc");
+
+enum class message_format { json, envelope };
+
+struct table_ref {
+    std::string schema;
+    std::string name;
+    std::string qualified() const { return schema + "." + name; }
+};
+
+struct cdc_options {
+    std::string slot;
+    std::string publication;
+    std::vector<table_ref> tables;
+    std::map<std::string, std::string> topics;  // schema.table → topic
+    bool snapshot = true;
+    message_format format = message_format::json;
+    bool json_keys = false;
+    bool create_publication = true;
+    int64_t status_interval_ms = 1000;
+    int64_t max_buffered_bytes = 64 << 20;
+    int64_t backoff_ms = 500;
+    int64_t backoff_max_ms = 30'000;
+    int64_t flush_timeout_ms = 10'000;
+    int64_t snapshot_fetch = 5000;
+    int64_t linger_ms = 5;
+    std::string compression = "lz4";
+};
+
+result<table_ref> parse_table(const std::string& text) {
+    auto dot = text.find('.');
+    table_ref t;
+    if (dot == std::string::npos) {
+        t.schema = "public";
+        t.name = text;
+    } else {
+        t.schema = text.substr(0, dot);
+        t.name = text.substr(dot + 1);
+    }
+    if (t.schema.empty() || t.name.empty() || t.name.find('.') != std::string::npos) {
+        return make_error(errc::invalid_argument, "cdc.tables: '{}' is not a table name (schema.table)", text);
+    }
+    return t;
+}
+
+result<cdc_options> options_from(const config::config& cfg) {
+    cdc_options o;
+    o.slot = cfg.get_string("cdc.slot");
+    o.publication = cfg.get_string("cdc.publication");
+    for (char c : o.slot) {
+        if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
+            return make_error(errc::invalid_argument,
+                              "cdc.slot: '{}' is not a replication slot name (lower-case letters, digits, _)", o.slot);
+        }
+    }
+    if (o.slot.empty() || o.slot.size() > 63) {
+        return make_error(errc::invalid_argument, "cdc.slot: '{}' must have 1..63 characters", o.slot);
+    }
+    if (o.publication.empty()) return make_error(errc::invalid_argument, "cdc.publication: must not be empty");
+    for (const auto& text : cfg.get_list("cdc.tables")) {
+        auto t = parse_table(text);
+        if (!t) return t.err();
+        o.tables.push_back(*t);
+    }
+    if (o.tables.empty()) return make_error(errc::invalid_argument, "cdc.tables: name at least one table");
+    for (const auto& entry : cfg.get_list("cdc.topics")) {
+        auto eq = entry.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
+            return make_error(errc::invalid_argument, "cdc.topics: '{}' is not schema.table=topic", entry);
+        }
+        auto t = parse_table(entry.substr(0, eq));
+        if (!t) return t.err().with_context("cdc.topics");
+        o.topics[t->qualified()] = entry.substr(eq + 1);
+    }
+    o.snapshot = cfg.get_string("cdc.snapshot") == "initial";
+    o.format = cfg.get_string("cdc.format") == "envelope" ? message_format::envelope : message_format::json;
+    o.json_keys = cfg.get_string("cdc.key_format") == "json";
+    o.create_publication = cfg.get_bool("cdc.create_publication");
+    o.status_interval_ms = cfg.get_int("cdc.status_interval");
+    o.max_buffered_bytes = cfg.get_int("cdc.max_buffered_bytes");
+    o.backoff_ms = cfg.get_int("cdc.backoff");
+    o.backoff_max_ms = cfg.get_int("cdc.backoff_max");
+    o.flush_timeout_ms = cfg.get_int("cdc.flush_timeout");
+    o.snapshot_fetch = cfg.get_int("cdc.snapshot_fetch");
+    o.linger_ms = cfg.get_int("cdc.linger");
+    o.compression = cfg.get_string("cdc.compression");
+    return o;
+}
+
+// libpq's messages span lines; logs and errors are one line each.
+std::string one_line(const char* text) {
+    std::string out;
+    for (const char* p = text; p && *p; ++p) {
+        if (*p == '\n' || *p == '\t') {
+            if (!out.empty() && out.back() != ' ') out.push_back(' ');
+        } else {
+            out.push_back(*p);
+        }
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
+}
+
+int64_t unix_now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// An owned libpq connection.
+struct pg_conn {
+    PGconn* conn = nullptr;
+    pg_conn() = default;
+    pg_conn(const pg_conn&) = delete;
+    pg_conn& operator=(const pg_conn&) = delete;
+    ~pg_conn() { close(); }
+    void close() {
+        if (conn) PQfinish(conn);
+        conn = nullptr;
+    }
+    bool alive() const { return conn != nullptr && PQstatus(conn) == CONNECTION_OK; }
+};
+
+// An owned PGresult.
+struct pg_result {
+    PGresult* res;
+    explicit pg_result(PGresult* r) : res(r) {}
+    ~pg_result() { PQclear(res); }
+    pg_result(const pg_result&) = delete;
+    pg_result& operator=(const pg_result&) = delete;
+    ExecStatusType status() const { return PQresultStatus(res); }
+    std::string sqlstate() const {
+        const char* s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+        return s ? s : "";
+    }
+};
+
+status connect(pg_conn& out, const std::string& dsn, bool replication, const std::string& application) {
+    const char* keys[] = {"dbname", "replication", "options", "application_name", "connect_timeout", nullptr};
+    const char* values[] = {dsn.c_str(), replication ? "database" : nullptr, k_session_options, application.c_str(),
+                            "10", nullptr};
+    if (!replication) {
+        keys[1] = "options";
+        values[1] = k_session_options;
+        keys[2] = "application_name";
+        values[2] = application.c_str();
+        keys[3] = "connect_timeout";
+        values[3] = "10";
+        keys[4] = nullptr;
+        values[4] = nullptr;
+    }
+    out.close();
+    out.conn = PQconnectdbParams(keys, values, 1);
+    if (PQstatus(out.conn) != CONNECTION_OK) {
+        std::string message = one_line(PQerrorMessage(out.conn));
+        out.close();
+        return make_error(errc::unavailable, "PostgreSQL unavailable{}: {}", replication ? " (replication)" : "",
+                          message);
+    }
+    return {};
+}
+
+// Runs `sql` (with text parameters); an error names the statement.
+result<std::unique_ptr<pg_result>> exec(pg_conn& c, const std::string& sql, const std::vector<std::string>& params = {}) {
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    PGresult* raw = params.empty() ? PQexec(c.conn, sql.c_str())
+                                   : PQexecParams(c.conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                                  values.data(), nullptr, nullptr, 0);
+    auto res = std::make_unique<pg_result>(raw);
+    auto st = res->status();
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_BOTH) return res;
+    std::string state = res->sqlstate();
+    bool lost = !c.alive() || state.starts_with("08") || state.starts_with("57P");
+    return make_error(lost ? errc::unavailable : errc::io_error, "PostgreSQL: {}: {}{}", sql.substr(0, 120),
+                      one_line(PQerrorMessage(c.conn)), state.empty() ? "" : fmt::format(" (SQLSTATE {})", state));
+}
+
+std::string quote_ident(pg_conn& c, const std::string& name) {
+    char* q = PQescapeIdentifier(c.conn, name.c_str(), name.size());
+    std::string out = q ? q : "\"" + name + "\"";
+    PQfreemem(q);
+    return out;
+}
+
+// One column of a captured table as the capture needs it.
+struct column {
+    std::string name;
+    uint32_t type_oid = 0;
+    bool key = false;
+};
+
+struct relation {
+    std::string schema;
+    std::string name;
+    std::string topic;
+    std::vector<column> columns;
+    metrics::counter* rows = nullptr;
+};
+
+// ---------------------------------------------------------------------------
+
+class capture final : public component {
+public:
+    capture(component_context& ctx, cdc_options options)
+        : ctx_(ctx), options_(std::move(options)), application_("millrace-cdc:" + options_.slot) {
+        auto& m = ctx_.metrics;
+        acked_lsn_ = &m.make_gauge("millrace_cdc_acked_lsn", "Last WAL position acknowledged by the broker (as a number).");
+        lag_bytes_ = &m.make_gauge("millrace_cdc_lag_bytes",
+                                   "WAL bytes between the server's last sent position and the acknowledged one.");
+        lag_ms_ = &m.make_gauge("millrace_cdc_lag_ms", "Commit to broker acknowledgement of the last acknowledged transaction.");
+        commit_to_ack_ = &m.make_histogram("millrace_cdc_commit_to_ack_seconds",
+                                           "Time from a transaction's commit to the broker's acknowledgement of all its rows.",
+                                           metrics::latency_buckets());
+        reconnects_ = &m.make_counter("millrace_cdc_sessions_total", "Replication sessions started (reconnects + 1).");
+        in_flight_ = &m.make_gauge("millrace_cdc_in_flight_messages", "Messages produced and not yet acknowledged.");
+        tracker_.on_acknowledged = [this](int64_t commit_us) {
+            double seconds = static_cast<double>(unix_now_us() - commit_us) / 1e6;
+            commit_to_ack_->observe(std::max(seconds, 0.0));
+            lag_ms_->set(std::max(seconds, 0.0) * 1000);
+        };
+    }
+
+    ~capture() override { stop(); }
+
+    std::string name() const override { return "cdc"; }
+
+    result<std::optional<net::endpoint>> start() override {
+        dsn_ = services::postgres_dsn(ctx_);
+        bootstrap_ = services::kafka_bootstrap(ctx_);
+        // One owner per slot: a second cdc fails here, before it touches anything.
+        if (auto st = acquire_ownership(); !st) {
+            if (st.err().code() != errc::unavailable) return st.err().with_context("cdc");
+            k_log.warn("{}; retrying in the background", st.err().message());
+        }
+        k_log.info("capturing {} into Kafka at {} (slot {}, publication {}, format {})", table_list(), bootstrap_,
+                   options_.slot, options_.publication, options_.format == message_format::json ? "json" : "envelope");
+        running_ = true;
+        thread_ = std::thread([this] { run(); });
+        return std::optional<net::endpoint>();
+    }
+
+    void stop() override {
+        {
+            std::lock_guard lock(mutex_);
+            if (!running_) return;
+            running_ = false;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    std::string table_list() const {
+        std::string out;
+        for (const auto& t : options_.tables) {
+            if (!out.empty()) out += ", ";
+            out += t.qualified() + " → " + topic_for(t.schema, t.name);
+        }
+        return out;
+    }
+
+    std::string topic_for(const std::string& schema, const std::string& table) const {
+        auto it = options_.topics.find(schema + "." + table);
+        return it == options_.topics.end() ? schema + "." + table : it->second;
+    }
+
+    bool running() const { return running_.load(); }
+
+    // Sleeps up to `ms`, returning early when stopping.
+    void sleep_ms(int64_t ms) {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return !running_.load(); });
+    }
+
+    // The control connection holds a session-level advisory lock named after the
+    // slot for as long as this process captures; PostgreSQL releases it when the
+    // connection ends (also on kill -9).
+    status acquire_ownership() {
+        if (owner_.alive()) {
+            if (exec(owner_, "SELECT 1")) return {};
+            owner_.close();
+        }
+        if (auto st = connect(owner_, dsn_, false, application_); !st) return st;
+        auto res = exec(owner_, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", {"millrace.cdc.slot:" + options_.slot});
+        if (!res) {
+            owner_.close();
+            return res.err();
+        }
+        if (std::string_view(PQgetvalue((*res)->res, 0, 0)) == "t") return {};
+        std::string holder;
+        auto who = exec(owner_,
+                        "SELECT pid, coalesce(client_addr::text, 'local') FROM pg_stat_activity "
+                        "WHERE application_name = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                        {application_});
+        if (who && PQntuples((*who)->res) > 0) {
+            holder = fmt::format(" (PostgreSQL backend pid {}, client {})", PQgetvalue((*who)->res, 0, 0),
+                                 PQgetvalue((*who)->res, 0, 1));
+        }
+        owner_.close();
+        return make_error(errc::already_exists,
+                          "replication slot '{}' is already owned by another millrace cdc{}; stop that one, or give "
+                          "this one its own slot with cdc.slot",
+                          options_.slot, holder);
+    }
+
+    // ---- the capture thread ------------------------------------------------
+
+    void run() {
+        int64_t backoff = options_.backoff_ms;
+        while (running()) {
+            reconnects_->inc();
+            auto started = steady::now();
+            status st = session();
+            end_session();
+            if (!running()) break;
+            if (steady::now() - started > std::chrono::seconds(30)) backoff = options_.backoff_ms;
+            k_log.warn("{}; reconnecting in {} ms", st ? std::string("session ended") : st.err().message(), backoff);
+            sleep_ms(backoff);
+            backoff = std::min(backoff * 2, options_.backoff_max_ms);
+        }
+        k_log.info("stopped; acknowledged up to {}", tracker_.confirmed().to_string());
+    }
+
+    // One replication session, from connecting to the first failure (or stop).
+    status session() {
+        if (auto st = acquire_ownership(); !st) return st;
+        if (auto st = prepare_tables(); !st) return st;
+        if (auto st = make_producer(); !st) return st;
+        if (auto st = connect(repl_, dsn_, true, application_); !st) return st;
+        lsn start_at = tracker_.confirmed();
+        if (auto st = ensure_slot(start_at); !st) return st;
+        if (!running()) return {};
+
+        std::string sql = fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {})",
+                                      quote_ident(repl_, options_.slot), start_at.to_string(),
+                                      quote_literal(quote_ident(repl_, options_.publication)));
+        auto res = exec(repl_, sql);
+        if (!res) {
+            if (res.err().message().find("55006") != std::string::npos) {
+                return make_error(errc::unavailable, "replication slot '{}' is in use by another connection: {}",
+                                  options_.slot, res.err().message());
+            }
+            return res.err();
+        }
+        repl_streaming_ = true;
+        k_log.info("streaming slot {} from {}", options_.slot, start_at.to_string());
+        last_status_ = steady::now();
+        return stream();
+    }
+
+    std::string quote_literal(const std::string& text) {
+        char* q = PQescapeLiteral(repl_.conn, text.c_str(), text.size());
+        std::string out = q ? q : "'" + text + "'";
+        PQfreemem(q);
+        return out;
+    }
+
+    // Tables exist, the publication covers them, and their primary keys are known.
+    status prepare_tables() {
+        auto db = exec(owner_, "SELECT current_database()");
+        if (!db) return db.err();
+        database_ = PQgetvalue((*db)->res, 0, 0);
+        primary_keys_.clear();
+        for (const auto& t : options_.tables) {
+            auto found = exec(owner_, "SELECT to_regclass($1)::oid", {quote_ident(owner_, t.schema) + "." + quote_ident(owner_, t.name)});
+            if (!found) return found.err();
+            if (PQgetisnull((*found)->res, 0, 0)) {
+                return make_error(errc::not_found, "table {} does not exist in database {} (cdc.tables)", t.qualified(),
+                                  database_);
+            }
+            std::string oid = PQgetvalue((*found)->res, 0, 0);
+            auto keys = exec(owner_,
+                             "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                             "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = $1::oid AND i.indisprimary "
+                             "ORDER BY array_position(i.indkey::int2[], a.attnum)",
+                             {oid});
+            if (!keys) return keys.err();
+            auto& names = primary_keys_[t.qualified()];
+            for (int row = 0; row < PQntuples((*keys)->res); ++row) names.emplace_back(PQgetvalue((*keys)->res, row, 0));
+        }
+        auto pub = exec(owner_, "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = $1",
+                        {options_.publication});
+        if (!pub) return pub.err();
+        auto exists = exec(owner_, "SELECT 1 FROM pg_publication WHERE pubname = $1", {options_.publication});
+        if (!exists) return exists.err();
+        std::vector<std::string> missing;
+        for (const auto& t : options_.tables) {
+            bool covered = false;
+            for (int row = 0; row < PQntuples((*pub)->res); ++row) covered |= t.qualified() == PQgetvalue((*pub)->res, row, 0);
+            if (!covered) missing.push_back(quote_ident(owner_, t.schema) + "." + quote_ident(owner_, t.name));
+        }
+        if (missing.empty()) return {};
+        if (!options_.create_publication) {
+            return make_error(errc::invalid_argument,
+                              "publication {} does not publish {} and cdc.create_publication is false", options_.publication,
+                              missing.front());
+        }
+        std::string list;
+        for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+        std::string sql = PQntuples((*exists)->res) == 0
+                              ? fmt::format("CREATE PUBLICATION {} FOR TABLE {}", quote_ident(owner_, options_.publication), list)
+                              : fmt::format("ALTER PUBLICATION {} ADD TABLE {}", quote_ident(owner_, options_.publication), list);
+        auto done = exec(owner_, sql);
+        if (!done) return done.err();
+        k_log.info("publication {}: {}", options_.publication, sql);
+        return {};
+    }
+
+    std::string snapshot_marker() const { return ctx_.data_dir + "/snapshot-done." + options_.slot; }
+
+    // Creates the slot when missing (and takes the initial snapshot); sets
+    // `start_at` to where streaming begins.
+    status ensure_slot(lsn& start_at) {
+        auto slot = exec(owner_, "SELECT plugin, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1",
+                         {options_.slot});
+        if (!slot) return slot.err();
+        bool exists = PQntuples((*slot)->res) > 0;
+        std::error_code ec;
+        bool snapshot_done = std::filesystem::exists(snapshot_marker(), ec);
+        if (exists) {
+            std::string plugin = PQgetvalue((*slot)->res, 0, 0);
+            if (plugin != "pgoutput") {
+                return make_error(errc::invalid_argument, "replication slot '{}' uses plugin {}, not pgoutput; drop it "
+                                  "or choose another cdc.slot", options_.slot, plugin);
+            }
+            if (!options_.snapshot || snapshot_done) return {};
+            // The slot was created but its snapshot never completed (killed
+            // mid-snapshot): nothing after it was confirmed, so start over.
+            k_log.warn("replication slot {} exists but its initial snapshot did not complete ({} missing): "
+                       "dropping and recreating it", options_.slot, snapshot_marker());
+            auto dropped = exec(repl_, fmt::format("DROP_REPLICATION_SLOT {} WAIT", quote_ident(repl_, options_.slot)));
+            if (!dropped) return dropped.err();
+        }
+        auto created = exec(repl_, fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT '{}')",
+                                               quote_ident(repl_, options_.slot), options_.snapshot ? "export" : "nothing"));
+        if (!created) return created.err();
+        auto point = lsn::parse(PQgetvalue((*created)->res, 0, 1));
+        if (!point) return point.err();
+        std::string snapshot_name = PQgetisnull((*created)->res, 0, 2) ? "" : PQgetvalue((*created)->res, 0, 2);
+        k_log.info("created replication slot {} at {}", options_.slot, point->to_string());
+        start_at = *point;
+        if (!options_.snapshot) return {};
+        std::filesystem::remove(snapshot_marker(), ec);
+        if (auto st = take_snapshot(snapshot_name, *point); !st) return st;
+        if (!running()) return make_error(errc::cancelled, "stopped during the initial snapshot");
+        std::ofstream marker(snapshot_marker());
+        marker << point->to_string() << "\n";
+        marker.close();
+        if (!marker) return make_error(errc::io_error, "cannot write {}", snapshot_marker());
+        return {};
+    }
+
+    // Reads every configured table in the slot's exported snapshot and waits
+    // until the broker acknowledged every row.
+    status take_snapshot(const std::string& snapshot_name, lsn point) {
+        auto started = steady::now();
+        for (const char* sql : {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"}) {
+            if (auto r = exec(owner_, sql); !r) return r.err();
+        }
+        if (auto r = exec(owner_, fmt::format("SET TRANSACTION SNAPSHOT '{}'", snapshot_name)); !r) return r.err();
+        auto txn = tracker_.begin(unix_now_us());
+        uint64_t rows = 0;
+        for (const auto& t : options_.tables) {
+            std::string sql = fmt::format("DECLARE millrace_snapshot NO SCROLL CURSOR FOR SELECT * FROM {}.{}",
+                                          quote_ident(owner_, t.schema), quote_ident(owner_, t.name));
+            if (auto r = exec(owner_, sql); !r) return r.err();
+            relation rel;
+            rel.schema = t.schema;
+            rel.name = t.name;
+            rel.topic = topic_for(t.schema, t.name);
+            rel.rows = &rows_counter(t.qualified());
+            std::string fetch = fmt::format("FETCH {} FROM millrace_snapshot", options_.snapshot_fetch);
+            bool described = false;
+            while (running()) {
+                auto batch = exec(owner_, fetch);
+                if (!batch) return batch.err();
+                PGresult* res = (*batch)->res;
+                if (!described) {
+                    for (int col = 0; col < PQnfields(res); ++col) {
+                        column c{PQfname(res, col), static_cast<uint32_t>(PQftype(res, col)), false};
+                        for (const auto& k : primary_keys_[t.qualified()]) c.key |= k == c.name;
+                        rel.columns.push_back(std::move(c));
+                    }
+                    described = true;
+                }
+                int count = PQntuples(res);
+                if (count == 0) break;
+                for (int row = 0; row < count && running(); ++row) {
+                    tuple_data tuple(rel.columns.size());
+                    for (size_t col = 0; col < rel.columns.size(); ++col) {
+                        int c = static_cast<int>(col);
+                        if (PQgetisnull(res, row, c)) continue;
+                        tuple[col].k = tuple_value::kind::text;
+                        tuple[col].text.assign(PQgetvalue(res, row, c), static_cast<size_t>(PQgetlength(res, row, c)));
+                    }
+                    change ch{'r', &rel, nullptr, &tuple, point, 0, unix_now_us(), true};
+                    if (auto st = emit(txn, ch); !st) return st;
+                    ++rows;
+                }
+                if (auto st = check_producer(); !st) return st;
+            }
+            if (auto r = exec(owner_, "CLOSE millrace_snapshot"); !r) return r.err();
+        }
+        if (auto r = exec(owner_, "COMMIT"); !r) return r.err();
+        tracker_.commit(txn, point);
+        while (running() && !tracker_.empty()) {
+            rd_kafka_poll(producer_, 100);
+            if (auto st = check_producer(); !st) return st;
+        }
+        double seconds = std::chrono::duration<double>(steady::now() - started).count();
+        k_log.info("initial snapshot: {} rows acknowledged in {:.1f} s (consistent at {})", rows, seconds,
+                   point.to_string());
+        return {};
+    }
+
+    // ---- the stream ----------------------------------------------------------
+
+    status stream() {
+        std::map<uint32_t, relation> relations;
+        ack_tracker::txn_id txn = 0;
+        bool in_txn = false;
+        uint32_t xid = 0;
+        int64_t commit_us = 0;
+        while (running()) {
+            rd_kafka_poll(producer_, 0);
+            if (auto st = check_producer(); !st) return st;
+            if (auto st = maybe_send_status(false); !st) return st;
+            char* buffer = nullptr;
+            int len = PQgetCopyData(repl_.conn, &buffer, 1);
+            if (len == 0) {
+                pollfd fd{PQsocket(repl_.conn), POLLIN, 0};
+                ::poll(&fd, 1, 50);
+                if (PQconsumeInput(repl_.conn) == 0) {
+                    return make_error(errc::unavailable, "PostgreSQL replication connection lost: {}",
+                                      one_line(PQerrorMessage(repl_.conn)));
+                }
+                continue;
+            }
+            if (len == -1) {
+                pg_result res(PQgetResult(repl_.conn));
+                return make_error(errc::unavailable, "PostgreSQL ended the replication stream: {}",
+                                  one_line(res.res ? PQresultErrorMessage(res.res) : PQerrorMessage(repl_.conn)));
+            }
+            if (len < 0) {
+                return make_error(errc::unavailable, "PostgreSQL replication connection lost: {}",
+                                  one_line(PQerrorMessage(repl_.conn)));
+            }
+            std::string_view bytes(buffer, static_cast<size_t>(len));
+            auto message = decode_stream_message(bytes);
+            status handled;
+            if (!message) {
+                handled = message.err();
+            } else if (auto* k = std::get_if<keepalive>(&*message)) {
+                if (k->wal_end > received_) received_ = k->wal_end;
+                if (!in_txn) tracker_.idle_at(k->wal_end);
+                server_end_ = k->wal_end;
+                handled = maybe_send_status(k->reply_requested);
+            } else {
+                const auto& data = std::get<xlog_data>(*message);
+                if (data.wal_end > server_end_) server_end_ = data.wal_end;
+                if (data.wal_start > received_) received_ = data.wal_start;
+                auto decoded = decode_pgoutput(data.payload);
+                if (!decoded) {
+                    handled = decoded.err().with_context(fmt::format("at {}", data.wal_start.to_string()));
+                } else if (auto* b = std::get_if<begin_message>(&*decoded)) {
+                    commit_us = b->commit_time_us + k_pg_epoch_offset_us;
+                    xid = b->xid;
+                    txn = tracker_.begin(commit_us);
+                    in_txn = true;
+                } else if (auto* c = std::get_if<commit_message>(&*decoded)) {
+                    if (in_txn) tracker_.commit(txn, c->end_lsn);
+                    in_txn = false;
+                    if (c->end_lsn > received_) received_ = c->end_lsn;
+                } else if (auto* r = std::get_if<relation_message>(&*decoded)) {
+                    relations[r->oid] = make_relation(*r);
+                } else if (auto* ins = std::get_if<insert_message>(&*decoded)) {
+                    handled = on_change(relations, ins->relation, txn, in_txn,
+                                        {'c', nullptr, nullptr, &ins->new_tuple, data.wal_start, xid, commit_us, false});
+                } else if (auto* up = std::get_if<update_message>(&*decoded)) {
+                    handled = on_change(relations, up->relation, txn, in_txn,
+                                        {'u', nullptr, up->old_kind ? &up->old_tuple : nullptr, &up->new_tuple,
+                                         data.wal_start, xid, commit_us, false});
+                } else if (auto* del = std::get_if<delete_message>(&*decoded)) {
+                    handled = on_change(relations, del->relation, txn, in_txn,
+                                        {'d', nullptr, &del->old_tuple, nullptr, data.wal_start, xid, commit_us, false});
+                } else if (auto* tr = std::get_if<truncate_message>(&*decoded)) {
+                    for (uint32_t oid : tr->relations) {
+                        if (!in_txn) break;
+                        handled = on_change(relations, oid, txn, in_txn,
+                                            {'t', nullptr, nullptr, nullptr, data.wal_start, xid, commit_us, false});
+                        if (!handled) break;
+                    }
+                }
+            }
+            PQfreemem(buffer);
+            if (!handled) return handled.err();
+        }
+        return {};
+    }
+
+    relation make_relation(const relation_message& r) {
+        relation rel;
+        rel.schema = r.schema;
+        rel.name = r.name;
+        rel.topic = topic_for(r.schema, r.name);
+        rel.rows = &rows_counter(r.schema + "." + r.name);
+        auto pk = primary_keys_.find(r.schema + "." + r.name);
+        for (const auto& c : r.columns) {
+            column col{c.name, c.type_oid, c.key};
+            if (pk != primary_keys_.end() && !pk->second.empty()) {
+                col.key = false;
+                for (const auto& k : pk->second) col.key |= k == c.name;
+            }
+            rel.columns.push_back(std::move(col));
+        }
+        return rel;
+    }
+
+    metrics::counter& rows_counter(const std::string& table) {
+        auto it = rows_.find(table);
+        if (it != rows_.end()) return *it->second;
+        auto& c = ctx_.metrics.make_counter("millrace_cdc_rows_total", "Rows captured and produced, by table.",
+                                            {{"table", table}});
+        rows_[table] = &c;
+        return c;
+    }
+
+    struct change {
+        char op;  // c u d r t
+        const relation* rel;
+        const tuple_data* before;
+        const tuple_data* after;
+        lsn position;
+        uint32_t xid;
+        int64_t commit_us;  // unix epoch
+        bool snapshot;
+    };
+
+    status on_change(const std::map<uint32_t, relation>& relations, uint32_t oid, ack_tracker::txn_id txn, bool in_txn,
+                     change ch) {
+        auto it = relations.find(oid);
+        if (it == relations.end()) {
+            return make_error(errc::invalid_argument, "pgoutput: change for relation {} at {} before its Relation message",
+                              oid, ch.position.to_string());
+        }
+        if (!in_txn) {
+            return make_error(errc::invalid_argument, "pgoutput: change at {} outside a transaction", ch.position.to_string());
+        }
+        ch.rel = &it->second;
+        return emit(txn, ch);
+    }
+
+    void append_row(std::string& out, const relation& rel, const tuple_data& tuple) {
+        out.push_back('{');
+        bool first = true;
+        for (size_t col = 0; col < rel.columns.size() && col < tuple.size(); ++col) {
+            const auto& v = tuple[col];
+            if (v.k == tuple_value::kind::unchanged) continue;  // unchanged TOAST value: not sent by PostgreSQL
+            if (!first) out.push_back(',');
+            first = false;
+            append_json_string(out, rel.columns[col].name);
+            out.push_back(':');
+            if (v.k == tuple_value::kind::null) {
+                out += "null";
+            } else {
+                append_json_value(out, rel.columns[col].type_oid, v.text);
+            }
+        }
+        out.push_back('}');
+    }
+
+    // The message key: the primary key's text for a one-column key (cdc.key_format
+    // text), else a JSON object of the key columns; empty for no key.
+    std::optional<std::string> make_key(const relation& rel, const tuple_data& tuple) {
+        std::vector<size_t> keys;
+        for (size_t col = 0; col < rel.columns.size() && col < tuple.size(); ++col) {
+            if (rel.columns[col].key) keys.push_back(col);
+        }
+        if (keys.empty()) return std::nullopt;
+        if (keys.size() == 1 && !options_.json_keys) {
+            const auto& v = tuple[keys[0]];
+            if (v.k != tuple_value::kind::text) return std::nullopt;
+            return v.text;
+        }
+        std::string out = "{";
+        for (size_t idx = 0; idx < keys.size(); ++idx) {
+            if (idx) out.push_back(',');
+            append_json_string(out, rel.columns[keys[idx]].name);
+            out.push_back(':');
+            const auto& v = tuple[keys[idx]];
+            if (v.k == tuple_value::kind::text) {
+                append_json_value(out, rel.columns[keys[idx]].type_oid, v.text);
+            } else {
+                out += "null";
+            }
+        }
+        out.push_back('}');
+        return out;
+    }
+
+    status emit(ack_tracker::txn_id txn, const change& ch) {
+        const relation& rel = *ch.rel;
+        const tuple_data* key_source = ch.after ? ch.after : ch.before;
+        std::optional<std::string> key = key_source ? make_key(rel, *key_source) : std::nullopt;
+        std::optional<std::string> value;
+        if (options_.format == message_format::json) {
+            if (ch.op == 't') {
+                rel.rows->inc();
+                return {};  // a truncate has no row: nothing to say in the flat format
+            }
+            if (ch.after) {
+                value.emplace();
+                append_row(*value, rel, *ch.after);
+            }
+            // A delete is a tombstone: the key and no value.
+        } else {
+            std::string v = "{\"before\":";
+            if (ch.before) {
+                append_row(v, rel, *ch.before);
+            } else {
+                v += "null";
+            }
+            v += ",\"after\":";
+            if (ch.after) {
+                append_row(v, rel, *ch.after);
+            } else {
+                v += "null";
+            }
+            v += ",\"source\":{\"connector\":\"millrace\",\"version\":\"" MILLRACE_CDC_VERSION "\",\"name\":";
+            append_json_string(v, options_.slot);
+            v += ",\"db\":";
+            append_json_string(v, database_);
+            v += ",\"schema\":";
+            append_json_string(v, rel.schema);
+            v += ",\"table\":";
+            append_json_string(v, rel.name);
+            v += fmt::format(",\"lsn\":{},\"txId\":{},\"ts_ms\":{},\"snapshot\":{}}}", ch.position.value, ch.xid,
+                             ch.commit_us / 1000, ch.snapshot ? "true" : "false");
+            v += fmt::format(",\"op\":\"{}\",\"ts_ms\":{}}}", ch.op, unix_now_us() / 1000);
+            value = std::move(v);
+        }
+        rd_kafka_headers_t* headers = rd_kafka_headers_new(4);
+        std::string position = ch.position.to_string();
+        std::string op(1, ch.op);
+        std::string table = rel.schema + "." + rel.name;
+        std::string xid = std::to_string(ch.xid);
+        rd_kafka_header_add(headers, "lsn", -1, position.data(), static_cast<ssize_t>(position.size()));
+        rd_kafka_header_add(headers, "op", -1, op.data(), static_cast<ssize_t>(op.size()));
+        rd_kafka_header_add(headers, "table", -1, table.data(), static_cast<ssize_t>(table.size()));
+        rd_kafka_header_add(headers, "txid", -1, xid.data(), static_cast<ssize_t>(xid.size()));
+        void* key_data = key ? key->data() : nullptr;
+        size_t key_size = key ? key->size() : 0;
+        void* value_data = value ? value->data() : nullptr;
+        size_t value_size = value ? value->size() : 0;
+        tracker_.add_message(txn);
+        while (true) {
+            rd_kafka_resp_err_t err = rd_kafka_producev(
+                producer_, RD_KAFKA_V_TOPIC(rel.topic.c_str()),
+                RD_KAFKA_V_KEY(key_data, key_size), RD_KAFKA_V_VALUE(value_data, value_size),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+                RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(txn))), RD_KAFKA_V_END);
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && tracker_.in_flight() <= 1) {
+                // Nothing else is buffered: this row alone exceeds the buffer and would wait forever.
+                err = RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+            }
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rd_kafka_headers_destroy(headers);
+                if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+                    return make_error(errc::invalid_argument,
+                                      "a {}-byte row of {} at {} does not fit the producer: raise cdc.max_buffered_bytes "
+                                      "(now {} bytes) and the topic's max.message.bytes",
+                                      key_size + value_size, table, ch.position.to_string(), options_.max_buffered_bytes);
+                }
+                return make_error(errc::io_error, "producing to topic {}: {}", rel.topic, rd_kafka_err2str(err));
+            }
+            // Backpressure: the producer holds cdc.max_buffered_bytes; stop
+            // reading the replication stream until the broker takes some, but
+            // keep telling PostgreSQL we are alive.
+            if (!backpressured_) {
+                backpressured_ = true;
+                k_log.warn("producer buffer full ({} messages in flight): pausing the replication stream", tracker_.in_flight());
+            }
+            rd_kafka_poll(producer_, 100);
+            if (auto st = check_producer(); !st) {
+                rd_kafka_headers_destroy(headers);
+                return st;
+            }
+            if (repl_streaming_) {
+                if (auto st = maybe_send_status(false); !st) {
+                    rd_kafka_headers_destroy(headers);
+                    return st;
+                }
+            }
+            if (!running()) {
+                rd_kafka_headers_destroy(headers);
+                return make_error(errc::cancelled, "stopped while the producer buffer was full");
+            }
+        }
+        if (backpressured_) {
+            backpressured_ = false;
+            k_log.info("producer buffer drained: resuming the replication stream");
+        }
+        rel.rows->inc();
+        return {};
+    }
+
+    // Sends a Standby Status Update when asked, when the interval passed, or
+    // when the confirmed position moved.
+    status maybe_send_status(bool reply_now) {
+        if (!repl_streaming_) return {};
+        auto now = steady::now();
+        lsn confirmed = tracker_.confirmed();
+        acked_lsn_->set(static_cast<double>(confirmed.value));
+        in_flight_->set(static_cast<double>(tracker_.in_flight()));
+        if (server_end_ > confirmed) {
+            lag_bytes_->set(static_cast<double>(server_end_.value - confirmed.value));
+        } else {
+            lag_bytes_->set(0);
+        }
+        bool due = now - last_status_ >= std::chrono::milliseconds(options_.status_interval_ms);
+        if (!reply_now && !due) return {};
+        return send_status(confirmed);
+    }
+
+    status send_status(lsn confirmed) {
+        lsn written = std::max(received_, confirmed);
+        std::string update = encode_status_update(written, confirmed, confirmed, unix_now_us() - k_pg_epoch_offset_us, false);
+        if (PQputCopyData(repl_.conn, update.data(), static_cast<int>(update.size())) != 1 || PQflush(repl_.conn) != 0) {
+            return make_error(errc::unavailable, "PostgreSQL replication connection lost sending a status update: {}",
+                              one_line(PQerrorMessage(repl_.conn)));
+        }
+        last_status_ = steady::now();
+        if (confirmed != last_sent_) k_log.debug("confirmed flush position {}", confirmed.to_string());
+        last_sent_ = confirmed;
+        return {};
+    }
+
+    // ---- the producer ----------------------------------------------------------
+
+    static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+        auto* self = static_cast<capture*>(opaque);
+        auto txn = static_cast<ack_tracker::txn_id>(reinterpret_cast<uintptr_t>(message->_private));
+        if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (!self->delivery_error_) {
+                self->delivery_error_ = make_error(errc::unavailable, "broker did not take a message for topic {}: {}",
+                                                   rd_kafka_topic_name(message->rkt), rd_kafka_err2str(message->err));
+            }
+            return;
+        }
+        self->tracker_.ack(txn);
+    }
+
+    static void on_log(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+        if (level <= 3) {
+            k_log.warn("kafka: {}: {}", fac, buf);
+        } else {
+            k_log.debug("kafka: {}: {}", fac, buf);
+        }
+    }
+
+    status make_producer() {
+        if (producer_) return {};
+        delivery_error_.reset();
+        char errstr[512];
+        rd_kafka_conf_t* conf = rd_kafka_conf_new();
+        auto set = [&](const char* key, const std::string& value) -> status {
+            if (rd_kafka_conf_set(conf, key, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+                return make_error(errc::invalid_argument, "Kafka producer setting {}={}: {}", key, value, errstr);
+            }
+            return {};
+        };
+        int64_t kbytes = std::max<int64_t>(options_.max_buffered_bytes / 1024, 1);
+        std::pair<const char*, std::string> settings[] = {
+            {"bootstrap.servers", bootstrap_},
+            {"client.id", application_},
+            {"enable.idempotence", "true"},
+            {"acks", "all"},
+            {"message.timeout.ms", "0"},  // never give up on a row: wait for the broker
+            {"queue.buffering.max.kbytes", std::to_string(std::min<int64_t>(kbytes, 2'097'151))},
+            {"queue.buffering.max.messages", "10000000"},
+            {"linger.ms", std::to_string(options_.linger_ms)},
+            {"compression.codec", options_.compression},
+            {"partitioner", "murmur2_random"},
+            {"reconnect.backoff.max.ms", "2000"},
+        };
+        for (const auto& [key, value] : settings) {
+            if (auto st = set(key, value); !st) {
+                rd_kafka_conf_destroy(conf);
+                return st;
+            }
+        }
+        rd_kafka_conf_set_opaque(conf, this);
+        rd_kafka_conf_set_dr_msg_cb(conf, &capture::on_delivery);
+        rd_kafka_conf_set_log_cb(conf, &capture::on_log);
+        producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+        if (producer_ == nullptr) return make_error(errc::invalid_argument, "Kafka producer: {}", errstr);
+        return {};
+    }
+
+    status check_producer() {
+        if (delivery_error_) return *delivery_error_;
+        char errstr[512];
+        if (rd_kafka_fatal_error(producer_, errstr, sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return make_error(errc::unavailable, "Kafka producer failed: {}", errstr);
+        }
+        return {};
+    }
+
+    // Flushes what can be flushed, sends the last confirmed position, and
+    // closes the session's connections. The next session re-reads from the
+    // confirmed position whatever was not acknowledged.
+    void end_session() {
+        if (producer_) {
+            bool healthy = !delivery_error_;
+            if (healthy) {
+                auto deadline = steady::now() + std::chrono::milliseconds(running() ? 2000 : options_.flush_timeout_ms);
+                while (tracker_.in_flight() > 0 && steady::now() < deadline && !delivery_error_) {
+                    rd_kafka_poll(producer_, 50);
+                }
+            }
+            if (repl_streaming_ && repl_.alive()) {
+                if (auto st = send_status(tracker_.confirmed()); st) {
+                    PQputCopyEnd(repl_.conn, nullptr);
+                    PQflush(repl_.conn);
+                }
+            }
+            acked_lsn_->set(static_cast<double>(tracker_.confirmed().value));
+            bool drained = tracker_.in_flight() == 0 && healthy && !delivery_error_;
+            if (!drained || !running()) {
+                // Unacknowledged rows are re-read from the slot by the next
+                // session; this producer's state is abandoned with them.
+                rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_poll(producer_, 0);
+                rd_kafka_destroy(producer_);
+                producer_ = nullptr;
+                delivery_error_.reset();
+            }
+        }
+        tracker_.reset();
+        repl_streaming_ = false;
+        repl_.close();
+        if (!running()) owner_.close();
+    }
+
+    component_context& ctx_;
+    cdc_options options_;
+    std::string application_;
+    std::string dsn_;
+    std::string bootstrap_;
+    std::string database_;
+    std::map<std::string, std::vector<std::string>> primary_keys_;  // schema.table → key columns
+
+    std::atomic<bool> running_{false};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::thread thread_;
+
+    // Owned by the capture thread (owner_ also by start(), before it runs).
+    pg_conn owner_;  // holds the slot's advisory lock; reads the snapshot
+    pg_conn repl_;   // replication=database
+    bool repl_streaming_ = false;
+    rd_kafka_t* producer_ = nullptr;
+    std::optional<error> delivery_error_;
+    ack_tracker tracker_;
+    lsn received_;    // highest WAL position received
+    lsn server_end_;  // the server's last reported WAL end
+    lsn last_sent_;
+    steady::time_point last_status_;
+    bool backpressured_ = false;
+    std::map<std::string, metrics::counter*> rows_;
+
+    metrics::gauge* acked_lsn_;
+    metrics::gauge* lag_bytes_;
+    metrics::gauge* lag_ms_;
+    metrics::histogram* commit_to_ack_;
+    metrics::counter* reconnects_;
+    metrics::gauge* in_flight_;
+};
+
+}  // namespace
+
+void add_options(config::schema& s) {
+    s.add({"cdc.slot", value_kind::string, "millrace_cdc",
+           "Logical replication slot the capture reads (created on first start); one cdc process owns it at a time."});
+    s.add({"cdc.publication", value_kind::string, "millrace_cdc",
+           "Publication naming the captured tables; created, or extended with missing tables, when allowed."});
+    s.add({"cdc.create_publication", value_kind::boolean, "true",
+           "Create the publication, or add missing tables to it; false requires it to publish cdc.tables already."});
+    s.add({"cdc.tables", value_kind::string_list, "public.users", "Tables to capture, as schema.table."});
+    s.add({"cdc.topics", value_kind::string_list, "public.users=users_created",
+           "Topic of each table as schema.table=topic; a table without an entry goes to topic schema.table."});
+    s.add({"cdc.snapshot", value_kind::choice, "initial",
+           "initial: on first start (new slot) emit the rows already in the tables, consistent with the stream that "
+           "follows; never: stream changes only.",
+           {"initial", "never"}});
+    s.add({"cdc.format", value_kind::choice, "json",
+           "Message value: json (the row as flat JSON, deletes as tombstones) or envelope (Debezium-style before, "
+           "after, source, op, ts_ms).",
+           {"json", "envelope"}});
+    s.add({"cdc.key_format", value_kind::choice, "text",
+           "Message key: text (a one-column primary key as its text, composite keys as JSON) or json (always a JSON "
+           "object of the key columns).",
+           {"text", "json"}});
+    s.add({"cdc.status_interval", value_kind::duration_ms, "1s",
+           "Interval of standby status updates, which also move the slot's confirmed position.", {}, 10, 600'000});
+    s.add({"cdc.max_buffered_bytes", value_kind::size, "64MiB",
+           "Most bytes of messages waiting for the broker; when full, the replication stream pauses.", {}, 1024,
+           int64_t{2} << 30});
+    s.add({"cdc.linger", value_kind::duration_ms, "5ms", "How long the producer waits to fill a batch.", {}, 0, 10'000});
+    s.add({"cdc.compression", value_kind::choice, "lz4", "Compression of produced batches.",
+           {"none", "gzip", "snappy", "lz4", "zstd"}});
+    s.add({"cdc.snapshot_fetch", value_kind::integer, "5000", "Rows per fetch while reading the initial snapshot.", {},
+           1, 1'000'000});
+    s.add({"cdc.backoff", value_kind::duration_ms, "500ms",
+           "First delay before reconnecting after PostgreSQL or Kafka failed; it doubles per failure.", {}, 1, 600'000});
+    s.add({"cdc.backoff_max", value_kind::duration_ms, "10s", "Largest reconnect delay.", {}, 1, 3'600'000});
+    s.add({"cdc.flush_timeout", value_kind::duration_ms, "10s",
+           "How long a stop waits for the broker to acknowledge what was produced.", {}, 0, 3'600'000});
+}
+
+std::unique_ptr<component> make_cdc(component_context& ctx) {
+    auto options = options_from(ctx.cfg);
+    if (!options) {
+        // Reported by start(): the host prints the error and exits with code 2.
+        struct failed final : component {
+            error err;
+            explicit failed(error e) : err(std::move(e)) {}
+            std::string name() const override { return "cdc"; }
+            result<std::optional<net::endpoint>> start() override { return err.with_context("cdc"); }
+            void stop() override {}
+        };
+        return std::make_unique<failed>(options.err());
+    }
+    return std::make_unique<capture>(ctx, std::move(*options));
+}
+
+}  // namespace millrace::cdc
