@@ -56,7 +56,7 @@ double sum_metric(const std::string& exposition, const std::string& name) {
 pipeline_counts read_counts(const std::string& exposition) {
     pipeline_counts counts;
     counts.users_fetched = sum_metric(exposition, "millrace_source_users_stored_total");
-    counts.records_in_kafka = sum_metric(exposition, "millrace_cdc_messages_acked_total");
+    counts.records_in_kafka = sum_metric(exposition, "millrace_cdc_rows_total");
     counts.rows_in_table = sum_metric(exposition, "millrace_processor_rows_written_total");
     counts.processor_lag = sum_metric(exposition, "millrace_processor_consumer_lag");
     return counts;
