@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the whole pipeline, checked with real clients.
+
+  e2e.py --binary build/millrace --scenario pipeline|kill_up|kill_parts|classic|real [--users N]
+
+pipeline    fresh data dir -> `millrace up` -> trigger user_automation for N users
+            -> PostgreSQL (psql), topic users_created (kcat) and
+            spark_streams.created_users (Python cassandra-driver) each hold exactly N,
+            and the table equals PostgreSQL row for row.
+kill_up     the same, with `millrace up` killed with SIGKILL mid-run and restarted.
+kill_parts  the pipeline as standalone subcommands; cdc and process each killed
+            with SIGKILL mid-run and restarted.
+classic     the classic pipeline's own client code: kafka-python producing
+            formatted users to users_created, the Python cassandra-driver reading
+            spark_streams.created_users.
+real        `up` with kafka.bootstrap at a real Apache Kafka and
+            cql.contact_points at a real Apache Cassandra (scripts/peers/).
+
+Every process is started here on ephemeral ports in a temp dir, waited for by
+its ready line or by polling the real clients, and always stopped.
+"""
+import argparse
+import datetime
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+
+def load(name, path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Where tests/cql and tests/kafka_clients install their pinned Python packages.
+sys.path.insert(0, os.path.join(REPO, "tests", "kafka_clients"))
+sys.path.insert(0, load("cql_run", os.path.join(REPO, "tests", "cql", "run.py")).pylibs_dir())
+sys.path.insert(0, load("suitelib", os.path.join(REPO, "tests", "kafka_clients", "suitelib.py")).pylibs_dir())
+from cassandra.cluster import Cluster  # noqa: E402
+
+SEED = int(os.environ.get("TEST_MILLRACE_SEED", "20261125"))
+COLUMNS = ["id", "first_name", "last_name", "gender", "address", "post_code", "email", "username",
+           "dob", "registered_date", "phone", "picture", "nat"]
+TIMESTAMPS = {"dob", "registered_date"}
+
+
+def log(message):
+    print(f"e2e: {message}", flush=True)
+
+
+class failure(Exception):
+    pass
+
+
+def wait_for(what, timeout_s, probe, interval_s=0.5):
+    """Polls `probe` until it returns a truthy value; fails naming `what` and the last value."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+            if last:
+                return last
+        except Exception as e:  # a service still starting
+            last = f"{type(e).__name__}: {e}"
+        time.sleep(interval_s)
+    raise failure(f"timed out after {timeout_s} s waiting for {what} (last: {last})")
+
+
+class proc:
+    """A millrace (or peer) process whose stdout ready line we wait for."""
+
+    def __init__(self, args, name, log_dir, ready_prefix="ready "):
+        self.name = name
+        self.args = args
+        self.out_path = os.path.join(log_dir, f"{name}.out")
+        self.err_path = os.path.join(log_dir, f"{name}.err")
+        self.out = open(self.out_path, "a")
+        self.err = open(self.err_path, "a")
+        self.p = subprocess.Popen(args, stdout=self.out, stderr=self.err, start_new_session=True)
+        self.ready_line = wait_for(f"{name} ready line", 180, lambda: self._ready(ready_prefix), 0.1)
+
+    def _ready(self, prefix):
+        if self.p.poll() is not None:
+            raise failure(f"{self.name} exited with {self.p.returncode} before it was ready:\n" + self.stderr_tail())
+        with open(self.out_path) as f:
+            lines = [line for line in f if line.startswith(prefix)]
+        return lines[-1].strip() if lines else None
+
+    def stderr_tail(self, n=30):
+        with open(self.err_path) as f:
+            return "".join(f.readlines()[-n:])
+
+    def kill9(self):
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait()
+
+    def stop(self, timeout_s=60):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+                raise failure(f"{self.name} did not stop within {timeout_s} s after SIGTERM")
+        return self.p.returncode
+
+
+def http_json(method, url, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"null")
+
+
+class pipeline:
+    """Addresses of a running pipeline, and the real clients that read it."""
+
+    def __init__(self, postgres, kafka, cql, scheduler=None):
+        self.postgres = postgres  # host:port
+        self.kafka = kafka
+        self.cql = cql
+        self.scheduler = scheduler
+        self._cluster = None
+
+    # PostgreSQL, through psql
+    def psql(self, sql):
+        host, port = self.postgres.rsplit(":", 1)
+        out = subprocess.run(["psql", "-h", host, "-p", port, "-U", "postgres", "-d", "millrace", "-At", "-c", sql],
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise failure(f"psql {sql!r}: {out.stderr.strip()}")
+        return out.stdout
+
+    def users_in_postgres(self):
+        return int(self.psql("SELECT count(*) FROM users").strip())
+
+    def postgres_rows(self):
+        cols = ", ".join(COLUMNS)
+        rows = {}
+        for line in self.psql(f"SELECT row_to_json(u) FROM (SELECT {cols} FROM users) u").splitlines():
+            row = json.loads(line)
+            rows[row["id"]] = row
+        return rows
+
+    # Kafka, through kcat
+    def records_in_topic(self, topic="users_created"):
+        out = subprocess.run(["kcat", "-b", self.kafka, "-C", "-t", topic, "-o", "beginning", "-e", "-q",
+                              "-f", "%k\n"], capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise failure(f"kcat on {topic}: {out.stderr.strip()}")
+        keys = [k for k in out.stdout.splitlines() if k]
+        return len(keys), len(set(keys))
+
+    # The serving table, through the Python cassandra-driver
+    def session(self):
+        if self._cluster is None:
+            host, port = self.cql.rsplit(":", 1)
+            self._cluster = Cluster([host], port=int(port), connect_timeout=10)
+            self._session = self._cluster.connect()
+        return self._session
+
+    def rows_in_table(self):
+        return self.session().execute("SELECT count(*) FROM spark_streams.created_users", timeout=60).one()[0]
+
+    def table_rows(self):
+        rows = {}
+        for r in self.session().execute(f"SELECT {', '.join(COLUMNS)} FROM spark_streams.created_users", timeout=60):
+            rows[str(r.id)] = r
+        return rows
+
+    def close(self):
+        if self._cluster is not None:
+            self._cluster.shutdown()
+            self._cluster = None
+
+
+def same_instant(a, b):
+    def parse(text):
+        return datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return parse(a) == parse(b)
+
+
+def check_exact(p, users, timeout_s=600):
+    """PostgreSQL, the topic and the table each hold exactly `users`; the table equals PostgreSQL."""
+    wait_for(f"{users} users in PostgreSQL", timeout_s, lambda: p.users_in_postgres() == users or None)
+    log(f"PostgreSQL has {users} users (psql)")
+    wait_for(f"{users} rows in spark_streams.created_users", timeout_s, lambda: p.rows_in_table() == users or None, 2)
+    log(f"spark_streams.created_users has {users} rows (cassandra-driver)")
+    total, distinct = p.records_in_topic()
+    if distinct != users:
+        raise failure(f"topic users_created has {distinct} distinct keys ({total} records), expected {users}")
+    log(f"users_created has {total} records, {distinct} distinct keys (kcat)")
+    expected = p.postgres_rows()
+    actual = p.table_rows()
+    if set(expected) != set(actual):
+        missing = set(expected) - set(actual)
+        extra = set(actual) - set(expected)
+        raise failure(f"table ids differ from PostgreSQL: {len(missing)} missing, {len(extra)} extra")
+    mismatches = []
+    for user_id, pg in expected.items():
+        row = actual[user_id]
+        for col in COLUMNS[1:]:
+            want, got = pg[col], getattr(row, col)
+            ok = same_instant(want, got) if col in TIMESTAMPS else str(want) == str(got)
+            if not ok:
+                mismatches.append(f"{user_id}.{col}: PostgreSQL {want!r}, table {got!r}")
+    if mismatches:
+        raise failure(f"{len(mismatches)} fields differ, e.g.:\n  " + "\n  ".join(mismatches[:5]))
+    log(f"all {users} rows equal PostgreSQL's, field by field")
+
+
+def read_status(admin):
+    status = http_json("GET", f"http://{admin}/status")
+    return {c["name"]: c for c in status["components"]}
+
+
+def start_up(binary, data_dir, log_dir, extra=()):
+    args = [binary, "up", "--data-dir", data_dir, "--set", "up.admin_port=0", "--set", "up.status_interval=5s"]
+    known = subprocess.run([binary, "config", "show"], capture_output=True, text=True, check=True).stdout
+    for key in ["broker.port", "cql.port", "source.port", "postgres.port", "scheduler.port", "registry.port",
+                "console.port"]:
+        if f"\n{key}:" in "\n" + known:  # every listener this build has, on an ephemeral port
+            args += ["--set", f"{key}=0"]
+    args += list(extra)
+    up = proc(args, "up", log_dir, ready_prefix="ready up ")
+    admin = up.ready_line.split()[2]
+    parts = read_status(admin)
+    address = lambda name: parts[name]["address"] if parts.get(name, {}).get("state") == "running" else None
+    kafka = address("broker") or parts["broker"]["address"]
+    cql = address("cql") or parts["cql"]["address"]
+    return up, pipeline(address("postgres"), kafka, cql, address("scheduler"))
+
+
+def trigger_fetch(binary, p, users, seed):
+    """Runs user_automation for `users` users through the scheduler's REST API."""
+    run_id = f"e2e_{seed}_{users}"
+    body = {"dag_run_id": run_id, "conf": {"count": users, "seed": f"e2e-{seed}"}}
+    http_json("POST", f"http://{p.scheduler}/api/v1/dags/user_automation/dagRuns", body)
+    log(f"triggered user_automation run {run_id} for {users} users")
+    return run_id
+
+
+def scenario_pipeline(binary, work, users):
+    up, p = start_up(binary, os.path.join(work, "data"), work, ["--set", "scheduler.trigger_on_start=false"])
+    try:
+        trigger_fetch(binary, p, users, SEED)
+        check_exact(p, users)
+    finally:
+        p.close()
+        code = up.stop()
+    if code != 0:
+        raise failure(f"millrace up exited {code} after SIGTERM:\n{up.stderr_tail()}")
+
+
+def scenario_kill_up(binary, work, users):
+    data = os.path.join(work, "data")
+    extra = ["--set", "scheduler.trigger_on_start=false"]
+    up, p = start_up(binary, data, work, extra)
+    try:
+        trigger_fetch(binary, p, users, SEED)
+        kill_at = random.Random(SEED).randint(users // 10, users // 3)
+        wait_for(f"{kill_at} rows in the table before the kill", 600, lambda: p.rows_in_table() >= kill_at, 0.2)
+        log(f"SIGKILL to millrace up with {p.rows_in_table()} rows in the table")
+        p.close()
+        up.kill9()
+        up, p = start_up(binary, data, work, extra)
+        check_exact(p, users)
+    finally:
+        p.close()
+        up.stop()
+
+
+def classic_format(res, rng):
+    """The classic DAG's format_data(), with a seeded uuid4 so the run is repeatable."""
+    location = res["location"]
+    return {
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "first_name": res["name"]["first"],
+        "last_name": res["name"]["last"],
+        "gender": res["gender"],
+        "address": f"{location['street']['number']} {location['street']['name']}, "
+                   f"{location['city']}, {location['state']}, {location['country']}",
+        "post_code": location["postcode"],
+        "email": res["email"],
+        "username": res["login"]["username"],
+        "dob": res["dob"]["date"],
+        "registered_date": res["registered"]["date"],
+        "phone": res["phone"],
+        "picture": res["picture"]["medium"],
+    }
+
+
+def scenario_classic(binary, work, users):
+    """The classic pipeline's client code against millrace: kafka-python in, cassandra-driver out."""
+    from kafka import KafkaProducer
+    up, p = start_up(binary, os.path.join(work, "data"), work,
+                     ["--set", "up.disable=cdc,scheduler"])
+    try:
+        source = read_status(up.ready_line.split()[2])["source"]["address"]
+        rng = random.Random(SEED)
+        producer = KafkaProducer(bootstrap_servers=[p.kafka], max_block_ms=10000)
+        sent = {}
+        page = 1
+        while len(sent) < users:
+            batch = min(500, users - len(sent))
+            with urllib.request.urlopen(f"http://{source}/api/?results={batch}&seed=classic&page={page}") as r:
+                results = json.loads(r.read())["results"]
+            for res in results:
+                data = classic_format(res, rng)
+                sent[data["id"]] = data
+                producer.send("users_created", json.dumps(data).encode("utf-8"))
+            page += 1
+        producer.flush(timeout=60)
+        producer.close()
+        log(f"kafka-python produced {len(sent)} formatted users to users_created")
+        wait_for(f"{users} rows in spark_streams.created_users", 300, lambda: p.rows_in_table() == users or None, 1)
+        rows = p.session().execute("SELECT * FROM spark_streams.created_users", timeout=60)
+        seen = 0
+        for row in rows:
+            want = sent[str(row.id)]
+            for col in COLUMNS[1:12]:
+                if str(want[col]) != str(getattr(row, col)):
+                    raise failure(f"{row.id}.{col}: sent {want[col]!r}, table has {getattr(row, col)!r}")
+            seen += 1
+        if seen != users:
+            raise failure(f"SELECT * returned {seen} rows, expected {users}")
+        log(f"cassandra-driver read back all {users} rows, equal to what kafka-python sent")
+    finally:
+        p.close()
+        up.stop()
+
+
+SCENARIOS = {"pipeline": scenario_pipeline, "kill_up": scenario_kill_up, "classic": scenario_classic}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    ap.add_argument("--users", type=int, default=20000)
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix=f"millrace-e2e-{args.scenario}-")
+    os.chmod(work, 0o755)  # the managed PostgreSQL runs as user postgres
+    try:
+        SCENARIOS[args.scenario](os.path.abspath(args.binary), work, args.users)
+        log(f"{args.scenario}: OK")
+        return 0
+    except failure as e:
+        log(f"{args.scenario}: FAILED: {e}")
+        for name in os.listdir(work):
+            if name.endswith(".err"):
+                with open(os.path.join(work, name)) as f:
+                    tail = f.readlines()[-25:]
+                print(f"--- last lines of {name}:\n" + "".join(tail), file=sys.stderr)
+        return 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
