@@ -285,6 +285,86 @@ def scenario_kill_up(binary, work, users):
         up.stop()
 
 
+def start_part(binary, command, work, extra=()):
+    """A standalone `millrace <command>` on ephemeral ports; returns (proc, its address)."""
+    args = [binary, command, "--admin-port", "0", "--data-dir", os.path.join(work, command)]
+    if command in ("broker", "cql", "postgres"):
+        args += ["--port", "0"]
+    part = proc(args + list(extra), command, work, ready_prefix=f"ready {command} ")
+    return part, part.ready_line.split()[2]
+
+
+def scenario_kill_parts(binary, work, users):
+    """Standalone subcommands; cdc and then process get SIGKILL mid-run and are restarted."""
+    parts = []
+    p = None
+    try:
+        postgres, pg_address = start_part(binary, "postgres", work)
+        parts.append(postgres)
+        broker, kafka = start_part(binary, "broker", work)
+        parts.append(broker)
+        cql_part, cql = start_part(binary, "cql", work)
+        parts.append(cql_part)
+        host, port = pg_address.rsplit(":", 1)
+        dsn = f"postgres.dsn=host={host} port={port} user=postgres dbname=millrace"
+        wiring = ["--set", dsn, "--set", f"kafka.bootstrap={kafka}", "--set", f"cql.contact_points={cql}"]
+        p = pipeline(pg_address, kafka, cql)
+        # The users table exists before cdc starts (the fetch creates it).
+        fetch = [binary, "source", "fetch", "--set", dsn, "--set", f"source.seed=e2e-{SEED}"]
+        subprocess.run(fetch + ["--set", "source.count=1"], check=True, capture_output=True, timeout=120)
+        cdc = start_part(binary, "cdc", work, wiring)[0]
+        process = start_part(binary, "process", work, wiring)[0]
+        # About 2,000 users/s, so that the kills land mid-run.
+        paced = ["--set", "source.batch_size=100", "--set", "source.rate_limit=20"]
+        fetcher = subprocess.Popen(fetch + paced + ["--set", f"source.count={users}"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        rng = random.Random(SEED)
+        kill_cdc_at = rng.randint(users // 10, users // 4)
+        wait_for(f"{kill_cdc_at} users in PostgreSQL", 600, lambda: p.users_in_postgres() >= kill_cdc_at, 0.1)
+        log(f"SIGKILL to millrace cdc with {p.users_in_postgres()} users in PostgreSQL, the fetch still running")
+        cdc.kill9()
+        kill_process_at = rng.randint(users // 3, users // 2)
+        cdc = start_part(binary, "cdc", work, wiring)[0]
+        wait_for(f"{kill_process_at} rows in the table", 600, lambda: p.rows_in_table() >= kill_process_at, 0.2)
+        log(f"SIGKILL to millrace process with {p.rows_in_table()} rows in the table")
+        process.kill9()
+        process = start_part(binary, "process", work, wiring)[0]
+        parts += [cdc, process]
+        if fetcher.wait(timeout=600) != 0:
+            raise failure(f"millrace source fetch failed: {fetcher.stderr.read()}")
+        check_exact(p, users)
+    finally:
+        if p is not None:
+            p.close()
+        for part in reversed(parts):
+            part.stop()
+
+
+def scenario_real(binary, work, users):
+    """`up` on a real Apache Kafka and a real Apache Cassandra, started here."""
+    peers = []
+    try:
+        for name in ("kafka", "cassandra"):
+            script = os.path.join(REPO, "scripts", "peers", name)
+            peer = proc([script], name, work, ready_prefix=f"ready {name} ")
+            peers.append(peer)
+        kafka = peers[0].ready_line.split()[2]
+        cassandra = peers[1].ready_line.split()[2]
+        log(f"Apache Kafka at {kafka}, Apache Cassandra at {cassandra}")
+        up, p = start_up(binary, os.path.join(work, "data"), work,
+                         ["--set", "scheduler.trigger_on_start=false", "--set", f"kafka.bootstrap={kafka}",
+                          "--set", f"cql.contact_points={cassandra}"])
+        try:
+            trigger_fetch(binary, p, users, SEED)
+            check_exact(p, users)
+        finally:
+            p.close()
+            up.stop()
+    finally:
+        for peer in reversed(peers):
+            peer.stop(120)
+
+
 def classic_format(res, rng):
     """The classic DAG's format_data(), with a seeded uuid4 so the run is repeatable."""
     location = res["location"]
@@ -345,7 +425,8 @@ def scenario_classic(binary, work, users):
         up.stop()
 
 
-SCENARIOS = {"pipeline": scenario_pipeline, "kill_up": scenario_kill_up, "classic": scenario_classic}
+SCENARIOS = {"pipeline": scenario_pipeline, "kill_up": scenario_kill_up, "kill_parts": scenario_kill_parts,
+             "classic": scenario_classic, "real": scenario_real}
 
 
 def main():
