@@ -2,6 +2,7 @@
 
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
+#include "millrace/scheduler/scheduler.h"
 #include "millrace/source/source.h"
 
 namespace millrace::app {
@@ -85,6 +86,7 @@ config::schema build() {
             cql::add_options(s);
         }
         if (section == "source") source::add_options(s);
+        if (section == "scheduler") scheduler::add_options(s);
     }
     return s;
 }
