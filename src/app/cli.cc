@@ -35,6 +35,7 @@ std::vector<command_doc> command_docs() {
     docs.push_back({"dags", "`dags list`, `dags trigger <id> [--conf JSON]`, `dags pause|unpause <id>` via the scheduler's API"});
     docs.push_back({"tasks", "`tasks test <dag_id> <task_id> <date>` runs one task in the foreground"});
     docs.push_back({"up", "run the whole pipeline in one process on embedded defaults"});
+    docs.push_back({"status", "print the status block of the running `millrace up` (from its admin endpoint)"});
     docs.push_back({"config", "`config example` prints every key with its default; `config show` the effective values"});
     docs.push_back({"version", "print the version"});
     return docs;
@@ -69,6 +70,7 @@ std::vector<flag_spec> command_flags(const std::string& command) {
         section = "up";
         flags.push_back({"--data-dir", "data_dir"});
     }
+    if (command == "status") flags.push_back({"--admin-port", "up.admin_port"});
     if (section.empty()) return flags;
     for (const auto* spec : schema().keys_in(section)) {
         flags.push_back({"--" + kebab(spec->key.substr(section.size() + 1)), spec->key});
