@@ -15,6 +15,8 @@
 #include "millrace/common/http.h"
 #include "millrace/common/log.h"
 #include "millrace/common/services.h"
+#include "millrace/common/web_assets.h"
+#include "millrace/web/scheduler_assets.h"
 
 namespace millrace::scheduler {
 namespace {
@@ -57,6 +59,7 @@ public:
         options.env = env_from(ctx);
         engine_ = std::make_unique<engine>(std::move(options), ctx.clock, ctx.metrics);
         add_api_routes(server_, *engine_);
+        web::serve_assets(server_, web::scheduler_assets());
     }
     std::string name() const override { return "scheduler"; }
     result<std::optional<net::endpoint>> start() override {
