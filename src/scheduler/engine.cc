@@ -389,6 +389,7 @@ void engine::schedule_tasks(int64_t now_ms) {
                         ti.max_tries = task.retries + 1;
                         ti.log_path = log_path(run, task.task_id, ti.try_number);
                         ti.next_retry_ms.reset();
+                        ti.pid = 0;
                         ti.start_ms.reset();
                         ti.end_ms.reset();
                         ti.note.clear();
@@ -444,7 +445,6 @@ void engine::apply_completions() {
             ti.state = ti_state::running;
             ti.start_ms = now_ms;
             ti.hostname = options_.env.hostname;
-            ti.pid = c.pid;
             // Scheduling latency: the newest upstream end to this start.
             auto dag_it = state_.dags.find(c.dag_id);
             if (dag_it != state_.dags.end() && dag_it->second.spec) {
@@ -506,9 +506,17 @@ void engine::worker_loop() {
         running_.add(1);
         try_outcome outcome = run_try(j.request, options_.env, cancel_, [&](int pid) {
             std::lock_guard lock(mutex_);
-            if (auto* run = const_cast<dag_run*>(state_.find_run(j.request.run.dag_id, j.request.run.run_id))) {
-                run->tasks[j.request.task_id].pid = pid;
-            }
+            auto* run = const_cast<dag_run*>(state_.find_run(j.request.run.dag_id, j.request.run.run_id));
+            if (run == nullptr) return;
+            auto& ti = run->tasks[j.request.task_id];
+            if (ti.try_number != j.request.try_number) return;
+            ti.pid = pid;
+            dag_run header = j.request.run;
+            writes_.push_back([header, task_id = j.request.task_id, try_number = j.request.try_number, pid](store& s) {
+                return s.set_pid(header, task_id, try_number, pid);
+            });
+            wake_flag_ = true;
+            wake_.notify_all();
         });
         running_.add(-1);
         {

@@ -105,7 +105,7 @@ status store::connect() {
     // State transitions are many small transactions; losing the last few
     // milliseconds of them in a crash of PostgreSQL itself is recovered like a
     // scheduler crash (running tries are retried or failed), so skip the fsync wait.
-    PGresult* res = PQexec(conn_, "SET synchronous_commit = off");
+    PGresult* res = PQexec(conn_, "SET synchronous_commit = off; SET client_min_messages = warning");
     PQclear(res);
     return {};
 }
@@ -246,6 +246,16 @@ status store::record_ti(const dag_run& run, const task_instance& ti, const std::
                      std::to_string(ti.max_tries), opt_ms(ti.start_ms), opt_ms(ti.end_ms), opt_ms(ti.next_retry_ms),
                      ti.hostname, ti.pid != 0 ? std::to_string(ti.pid) : std::string(), ti.log_path, ti.note, detail},
                     false);
+    if (!res) return res.err();
+    PQclear(*res);
+    return {};
+}
+
+status store::set_pid(const dag_run& run, const std::string& task_id, int try_number, int pid) {
+    auto res = exec("recording a task's pid",
+                    fmt::format("UPDATE {}.task_instance SET pid = $4 WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 "
+                                "AND try_number = $5", schema_),
+                    {run.dag_id, run.run_id, task_id, std::to_string(pid), std::to_string(try_number)}, false);
     if (!res) return res.err();
     PQclear(*res);
     return {};

@@ -41,6 +41,8 @@ public:
     status update_run(const dag_run& run);
     // Writes the task instance and appends a task_event for its state.
     status record_ti(const dag_run& run, const task_instance& ti, const std::string& detail);
+    // The process id of a running try (no task_event: not a state change).
+    status set_pid(const dag_run& run, const std::string& task_id, int try_number, int pid);
     // Runs not finished, plus the newest `recent` per DAG, with their task instances.
     result<std::vector<dag_run>> load_runs(int recent);
     result<std::vector<std::pair<std::string, bool>>> load_paused();
