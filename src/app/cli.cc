@@ -32,6 +32,8 @@ struct command_doc {
 std::vector<command_doc> command_docs() {
     std::vector<command_doc> docs;
     for (const auto& c : components()) docs.push_back({c.command, fmt::format("{} (plays {})", c.summary, c.plays)});
+    docs.push_back({"dags", "`dags list`, `dags trigger <id> [--conf JSON]`, `dags pause|unpause <id>` via the scheduler's API"});
+    docs.push_back({"tasks", "`tasks test <dag_id> <task_id> <date>` runs one task in the foreground"});
     docs.push_back({"up", "run the whole pipeline in one process on embedded defaults"});
     docs.push_back({"status", "print the status block of the running `millrace up` (from its admin endpoint)"});
     docs.push_back({"config", "`config example` prints every key with its default; `config show` the effective values"});
@@ -63,6 +65,7 @@ std::vector<flag_spec> command_flags(const std::string& command) {
     std::vector<flag_spec> flags;
     std::string section;
     if (const auto* info = find_component(command)) section = info->section;
+    if (command == "dags" || command == "tasks") section = "scheduler";
     if (command == "up") {
         section = "up";
         flags.push_back({"--data-dir", "data_dir"});

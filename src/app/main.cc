@@ -16,6 +16,7 @@
 #include "millrace/kafka/broker.h"
 #include "millrace/registry/registry.h"
 #include "millrace/processor/processor.h"
+#include "millrace/scheduler/scheduler.h"
 #include "millrace/source/source.h"
 #include "options.h"
 #include "status.h"
@@ -50,6 +51,7 @@ factory_fn find_factory(const std::string& command) {
         {"process", processor::make_processor},
         {"source", source::make_source},
         {"registry", registry::make_registry},
+        {"scheduler", scheduler::make_scheduler},
     };
     auto it = factories.find(command);
     return it == factories.end() ? nullptr : it->second;
@@ -117,7 +119,19 @@ int run_config_command(const config::config& cfg, const std::vector<std::string>
 }
 
 int run(int argc, char** argv) {
-    auto inv = parse_args(std::vector<std::string>(argv, argv + argc));
+    // `dags trigger --conf JSON` is not a config key: set it aside before parsing flags.
+    std::vector<std::string> words(argv, argv + argc), conf_args;
+    if (std::find(words.begin(), words.end(), "dags") != words.end()) {
+        for (auto it = words.begin(); it != words.end();) {
+            if (*it == "--conf" && it + 1 != words.end()) {
+                conf_args = {*it, *(it + 1)};
+                it = words.erase(it, it + 2);
+            } else {
+                ++it;
+            }
+        }
+    }
+    auto inv = parse_args(words);
     if (!inv) {
         std::fprintf(stderr, "millrace: %s\n", inv.err().message().c_str());
         return k_exit_usage;
@@ -143,6 +157,11 @@ int run(int argc, char** argv) {
     if (inv->command == "config") return run_config_command(*cfg, inv->args);
     if (inv->command == "status") return run_status_command(*cfg);
 
+    if (inv->command == "dags") {
+        inv->args.insert(inv->args.end(), conf_args.begin(), conf_args.end());
+        return scheduler::run_dags_command(*cfg, inv->args);
+    }
+    if (inv->command == "tasks") return scheduler::run_tasks_command(*cfg, inv->args);
     if (inv->command == "source" && !inv->args.empty()) {
         // `source serve` runs the API as a server; other words are one-shot commands.
         if (inv->args.size() == 1 && inv->args.front() == "serve") {

@@ -5,6 +5,7 @@
 #include "millrace/kafka/broker.h"
 #include "millrace/registry/registry.h"
 #include "millrace/processor/processor.h"
+#include "millrace/scheduler/scheduler.h"
 #include "millrace/source/source.h"
 
 namespace millrace::app {
@@ -98,6 +99,7 @@ config::schema build() {
         if (section == "registry") registry::add_options(s);
         if (section == "processor") processor::add_options(s);
         if (section == "cdc") cdc::add_options(s);
+        if (section == "scheduler") scheduler::add_options(s);
     }
     return s;
 }

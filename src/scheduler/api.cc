@@ -1,0 +1,493 @@
+#include "api.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "json.h"
+
+namespace millrace::scheduler {
+namespace {
+
+http::response problem(int status, std::string detail, std::string field = {}) {
+    json::object o;
+    o.str("type", "about:blank").str("title", http::reason_phrase(status)).num("status", status).str("detail", detail);
+    if (!field.empty()) o.str("field", field);
+    http::response res;
+    res.status = status;
+    res.content_type = "application/problem+json";
+    res.body = o.done();
+    return res;
+}
+
+http::response ok_json(std::string body) { return http::response::json(200, std::move(body)); }
+
+std::string opt_time(const std::optional<int64_t>& ms) { return ms ? json::quote(format_ms(*ms)) : "null"; }
+std::string opt_seconds(const std::optional<int64_t>& s) { return s ? json::quote(format_iso(*s)) : "null"; }
+
+std::string schedule_json(const dag_spec& dag) {
+    if (dag.sched.type() == schedule::kind::none) return "null";
+    return json::object().str("__type", "CronExpression").str("value", dag.sched.text()).done();
+}
+
+const dag_run* last_run(const engine_state& st, const std::string& dag_id) {
+    auto it = st.runs.find(dag_id);
+    if (it == st.runs.end() || it->second.empty()) return nullptr;
+    return &it->second.back();
+}
+
+std::string dag_json(const engine_state& st, const std::string& dag_id, const dag_entry& entry) {
+    json::object o;
+    o.str("dag_id", dag_id);
+    const dag_spec* spec = entry.spec.get();
+    o.str_or_null("description", spec && !spec->description.empty() ? std::optional<std::string>(spec->description)
+                                                                      : std::nullopt);
+    o.str("fileloc", entry.fileloc);
+    o.boolean("is_paused", entry.is_paused);
+    o.boolean("is_active", entry.is_active);
+    o.raw("schedule_interval", spec ? schedule_json(*spec) : "null");
+    o.str("timetable_description", spec ? (spec->sched.text().empty() ? "Never, external triggers only" : spec->sched.text())
+                                        : "");
+    std::vector<std::string> tags, owners;
+    if (spec) {
+        for (const auto& t : spec->tags) tags.push_back(json::object().str("name", t).done());
+        for (const auto& o2 : spec->owners) owners.push_back(json::quote(o2));
+    }
+    o.raw("tags", json::array(tags));
+    o.raw("owners", json::array(owners));
+    o.num("max_active_runs", spec ? spec->max_active_runs : 0);
+    o.boolean("catchup", spec ? spec->catchup : false);
+    o.str("timezone", spec ? spec->zone.name() : "UTC");
+    o.raw("start_date", spec ? opt_seconds(spec->start_date) : "null");
+    o.raw("next_dagrun", opt_seconds(entry.next_dagrun));
+    if (entry.next_dagrun && spec) {
+        o.raw("next_dagrun_data_interval_start", opt_seconds(entry.next_dagrun));
+        o.raw("next_dagrun_data_interval_end", opt_seconds(spec->sched.next_after(*entry.next_dagrun, spec->zone)));
+    }
+    o.raw("last_parsed_time", entry.last_parsed_ms ? opt_time(entry.last_parsed_ms) : "null");
+    bool has_errors = std::any_of(st.import_errors.begin(), st.import_errors.end(),
+                                  [&](const import_error& e) { return e.filename == entry.fileloc; });
+    o.boolean("has_import_errors", has_errors);
+    const dag_run* last = last_run(st, dag_id);
+    o.raw("last_run_state", last ? json::quote(to_string(last->state)) : "null");
+    o.raw("last_run_id", last ? json::quote(last->run_id) : "null");
+    return o.done();
+}
+
+std::string run_json(const dag_run& run) {
+    json::object o;
+    o.str("dag_id", run.dag_id).str("dag_run_id", run.run_id).str("run_type", run.run_type);
+    o.str("logical_date", format_iso(run.logical_date)).str("execution_date", format_iso(run.logical_date));
+    o.str("data_interval_start", format_iso(run.data_interval_start));
+    o.str("data_interval_end", format_iso(run.data_interval_end));
+    o.str("state", to_string(run.state));
+    o.raw("conf", run.conf.empty() ? "{}" : run.conf);
+    o.raw("queued_at", opt_time(run.queued_ms));
+    o.raw("start_date", opt_time(run.start_ms)).raw("end_date", opt_time(run.end_ms));
+    o.boolean("external_trigger", run.run_type == "manual");
+    o.str_or_null("note", run.note.empty() ? std::nullopt : std::optional<std::string>(run.note));
+    return o.done();
+}
+
+std::string ti_json(const dag_run& run, const task_spec& task, const task_instance* ti) {
+    json::object o;
+    o.str("dag_id", run.dag_id).str("dag_run_id", run.run_id).str("task_id", task.task_id);
+    o.str("execution_date", format_iso(run.logical_date));
+    bool has_state = ti != nullptr && ti->state != ti_state::none;
+    o.raw("state", has_state ? json::quote(to_string(ti->state)) : "null");
+    o.num("try_number", ti ? ti->try_number : 0);
+    o.num("max_tries", ti ? ti->max_tries - 1 : task.retries);
+    o.raw("start_date", ti ? opt_time(ti->start_ms) : "null");
+    o.raw("end_date", ti ? opt_time(ti->end_ms) : "null");
+    if (ti && ti->start_ms && ti->end_ms) {
+        o.raw("duration", fmt::format("{:.3f}", static_cast<double>(*ti->end_ms - *ti->start_ms) / 1000.0));
+    } else {
+        o.raw("duration", "null");
+    }
+    o.str("operator", std::string(to_string(task.kind)));
+    o.str("hostname", ti ? ti->hostname : "");
+    o.raw("pid", ti && ti->pid ? std::to_string(ti->pid) : "null");
+    o.raw("next_retry_at", ti ? opt_time(ti->next_retry_ms) : "null");
+    o.str_or_null("note", ti && !ti->note.empty() ? std::optional<std::string>(ti->note) : std::nullopt);
+    o.str_or_null("log_path", ti && !ti->log_path.empty() ? std::optional<std::string>(ti->log_path) : std::nullopt);
+    return o.done();
+}
+
+std::string task_json(const dag_spec& dag, const task_spec& task) {
+    json::object o;
+    o.str("task_id", task.task_id).str("operator_name", std::string(to_string(task.kind)));
+    std::vector<std::string> down, up;
+    for (const auto& d : dag.downstream(task.task_id)) down.push_back(json::quote(d));
+    for (const auto& u : task.upstream) up.push_back(json::quote(u));
+    o.raw("downstream_task_ids", json::array(down)).raw("upstream_task_ids", json::array(up));
+    o.num("retries", task.retries);
+    o.raw("retry_delay", json::object().str("__type", "TimeDelta").num("seconds", task.retry_delay_ms / 1000).done());
+    o.boolean("retry_exponential_backoff", task.retry_exponential_backoff);
+    o.raw("execution_timeout", task.execution_timeout_ms > 0
+                                   ? json::object().str("__type", "TimeDelta").num("seconds", task.execution_timeout_ms / 1000).done()
+                                   : "null");
+    o.str("trigger_rule", "all_success");
+    o.num("line", task.line);
+    return o.done();
+}
+
+// Splits "/api/v1/dags/x/dagRuns" after the prefix into segments.
+std::vector<std::string> segments(const std::string& path) {
+    std::vector<std::string> out;
+    std::string rest = path.substr(std::string("/api/v1/").size());
+    size_t start = 0;
+    while (start <= rest.size()) {
+        size_t slash = rest.find('/', start);
+        std::string part = rest.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        if (!part.empty()) out.push_back(part);
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+    }
+    return out;
+}
+
+struct paging {
+    size_t limit = 100, offset = 0;
+};
+
+result<paging> read_paging(const http::request& req) {
+    paging p;
+    for (auto [name, target, max] : {std::tuple<const char*, size_t*, size_t>{"limit", &p.limit, 100000},
+                                     {"offset", &p.offset, SIZE_MAX}}) {
+        const std::string* v = req.param(name);
+        if (v == nullptr) continue;
+        size_t used = 0;
+        long long n = -1;
+        try {
+            n = std::stoll(*v, &used);
+        } catch (const std::exception&) {
+        }
+        if (used != v->size() || n < 0 || static_cast<size_t>(n) > max || (std::string(name) == "limit" && n == 0)) {
+            return make_error(errc::invalid_argument, "{}", name);
+        }
+        *target = static_cast<size_t>(n);
+    }
+    return p;
+}
+
+std::string page(const std::vector<std::string>& items, const paging& p, const char* key) {
+    std::vector<std::string> slice;
+    for (size_t idx = p.offset; idx < items.size() && slice.size() < p.limit; ++idx) slice.push_back(items[idx]);
+    return json::object().raw(key, json::array(slice)).num("total_entries", static_cast<int64_t>(items.size())).done();
+}
+
+http::response bad_paging(const error& e) {
+    return problem(400, fmt::format("query parameter '{}' must be a non-negative whole number{}", e.message(),
+                                    e.message() == "limit" ? " from 1 to 100000" : ""),
+                   e.message());
+}
+
+class api_handler {
+public:
+    explicit api_handler(engine& eng) : eng_(eng) {}
+
+    http::response handle(const http::request& req) {
+        auto parts = segments(req.path);
+        const std::string& m = req.method == "HEAD" ? std::string("GET") : req.method;
+        if (parts.size() == 1 && parts[0] == "health" && m == "GET") return health();
+        if (parts.size() == 1 && parts[0] == "importErrors" && m == "GET") return import_errors(req);
+        if (parts.size() == 1 && parts[0] == "version" && m == "GET") {
+            return ok_json(json::object().str("version", MILLRACE_SCHEDULER_VERSION).raw("git_version", "null").done());
+        }
+        if (parts.empty() || parts[0] != "dags") return problem(404, fmt::format("no API endpoint {}", req.path));
+        if (parts.size() == 1 && m == "GET") return list_dags(req);
+        if (parts.size() == 1) return method_not_allowed(req);
+        const std::string& dag_id = parts[1];
+        if (parts.size() == 2) {
+            if (m == "GET") return get_dag(dag_id);
+            if (m == "PATCH") return patch_dag(dag_id, req);
+            return method_not_allowed(req);
+        }
+        if (parts.size() == 3 && parts[2] == "tasks" && m == "GET") return list_tasks(dag_id);
+        if (parts[2] != "dagRuns") return problem(404, fmt::format("no API endpoint {}", req.path));
+        if (parts.size() == 3) {
+            if (m == "GET") return list_runs(dag_id, req);
+            if (m == "POST") return trigger(dag_id, req);
+            return method_not_allowed(req);
+        }
+        const std::string& run_id = parts[3];
+        if (m != "GET") return method_not_allowed(req);
+        if (parts.size() == 4) return get_run(dag_id, run_id);
+        if (parts[4] != "taskInstances") return problem(404, fmt::format("no API endpoint {}", req.path));
+        if (parts.size() == 5) return list_tis(dag_id, run_id);
+        if (parts.size() == 6) return get_ti(dag_id, run_id, parts[5]);
+        if (parts.size() == 8 && parts[6] == "logs") return get_log(dag_id, run_id, parts[5], parts[7], req);
+        return problem(404, fmt::format("no API endpoint {}", req.path));
+    }
+
+private:
+    static http::response method_not_allowed(const http::request& req) {
+        return problem(405, fmt::format("{} is not allowed on {}", req.method, req.path));
+    }
+
+    http::response health() {
+        return eng_.read([](const engine_state& st) {
+            json::object o;
+            o.raw("metadatabase", json::object().str("status", st.metadb_ok ? "healthy" : "unhealthy").done());
+            json::object s;
+            s.str("status", st.lock_held ? "healthy" : "unhealthy");
+            s.raw("latest_scheduler_heartbeat", st.heartbeat_ms ? opt_time(st.heartbeat_ms) : "null");
+            if (!st.lock_message.empty()) s.str("detail", st.lock_message);
+            o.raw("scheduler", s.done());
+            return ok_json(o.done());
+        });
+    }
+
+    http::response import_errors(const http::request& req) {
+        auto p = read_paging(req);
+        if (!p) return bad_paging(p.err());
+        return eng_.read([&](const engine_state& st) {
+            std::vector<std::string> items;
+            for (const auto& e : st.import_errors) {
+                items.push_back(json::object()
+                                    .num("import_error_id", e.id)
+                                    .str("filename", e.filename)
+                                    .str("stack_trace", e.message)
+                                    .str("timestamp", format_ms(e.timestamp_ms))
+                                    .done());
+            }
+            return ok_json(page(items, *p, "import_errors"));
+        });
+    }
+
+    http::response list_dags(const http::request& req) {
+        auto p = read_paging(req);
+        if (!p) return bad_paging(p.err());
+        std::optional<bool> paused;
+        if (const auto* v = req.param("paused")) {
+            if (*v != "true" && *v != "false") return problem(400, "query parameter 'paused' must be true or false", "paused");
+            paused = *v == "true";
+        }
+        std::vector<std::string> tags;
+        for (const auto& [name, value] : req.query) {
+            if (name == "tags") tags.push_back(value);
+        }
+        bool only_active = !(req.param("only_active") && *req.param("only_active") == "false");
+        return eng_.read([&](const engine_state& st) {
+            std::vector<std::string> items;
+            for (const auto& [dag_id, entry] : st.dags) {
+                if (only_active && !entry.is_active) continue;
+                if (paused && entry.is_paused != *paused) continue;
+                if (!tags.empty()) {
+                    bool any = false;
+                    for (const auto& t : tags) {
+                        any = any || (entry.spec && std::count(entry.spec->tags.begin(), entry.spec->tags.end(), t));
+                    }
+                    if (!any) continue;
+                }
+                items.push_back(dag_json(st, dag_id, entry));
+            }
+            return ok_json(page(items, *p, "dags"));
+        });
+    }
+
+    http::response get_dag(const std::string& dag_id) {
+        return eng_.read([&](const engine_state& st) {
+            auto it = st.dags.find(dag_id);
+            if (it == st.dags.end()) return problem(404, fmt::format("DAG with dag_id: '{}' not found", dag_id));
+            return ok_json(dag_json(st, dag_id, it->second));
+        });
+    }
+
+    http::response patch_dag(const std::string& dag_id, const http::request& req) {
+        if (const auto* mask = req.param("update_mask"); mask && *mask != "is_paused") {
+            return problem(400, fmt::format("only is_paused can be updated, not '{}'", *mask), "update_mask");
+        }
+        auto body = json::parse_object(req.body);
+        if (!body) return problem(400, body.err().message());
+        auto node = (*body)["is_paused"];
+        bool paused = false;
+        if (!node || !node.IsScalar() || (node.Scalar() != "true" && node.Scalar() != "false")) {
+            return problem(400, "is_paused must be true or false", "is_paused");
+        }
+        paused = node.Scalar() == "true";
+        for (const auto& kv : *body) {
+            if (kv.first.Scalar() != "is_paused") {
+                return problem(400, fmt::format("'{}' cannot be updated; only is_paused", kv.first.Scalar()), kv.first.Scalar());
+            }
+        }
+        if (auto st = eng_.set_paused(dag_id, paused); !st) return problem(404, st.err().message());
+        return get_dag(dag_id);
+    }
+
+    http::response list_tasks(const std::string& dag_id) {
+        return eng_.read([&](const engine_state& st) {
+            auto it = st.dags.find(dag_id);
+            if (it == st.dags.end() || !it->second.spec) {
+                return problem(404, fmt::format("DAG with dag_id: '{}' not found", dag_id));
+            }
+            std::vector<std::string> items;
+            for (const auto& t : it->second.spec->tasks) items.push_back(task_json(*it->second.spec, t));
+            return ok_json(json::object().raw("tasks", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
+        });
+    }
+
+    http::response list_runs(const std::string& dag_id, const http::request& req) {
+        auto p = read_paging(req);
+        if (!p) return bad_paging(p.err());
+        std::string order = req.param("order_by") ? *req.param("order_by") : "-logical_date";
+        if (order != "logical_date" && order != "-logical_date" && order != "execution_date" && order != "-execution_date") {
+            return problem(400, fmt::format("order_by '{}' is not supported (logical_date or -logical_date)", order), "order_by");
+        }
+        std::optional<run_state> state;
+        if (const auto* s = req.param("state")) {
+            state = parse_run_state(*s);
+            if (!state) return problem(400, fmt::format("state '{}' is not a DAG run state (queued, running, success, failed)", *s), "state");
+        }
+        return eng_.read([&](const engine_state& st) {
+            if (!st.dags.count(dag_id)) return problem(404, fmt::format("DAG with dag_id: '{}' not found", dag_id));
+            std::vector<std::string> items;
+            auto it = st.runs.find(dag_id);
+            if (it != st.runs.end()) {
+                for (const auto& run : it->second) {
+                    if (!state || run.state == *state) items.push_back(run_json(run));
+                }
+            }
+            if (order[0] == '-') std::reverse(items.begin(), items.end());
+            return ok_json(page(items, *p, "dag_runs"));
+        });
+    }
+
+    http::response trigger(const std::string& dag_id, const http::request& req) {
+        std::string body_text = req.body.find_first_not_of(" \t\r\n") == std::string::npos ? "{}" : req.body;
+        auto body = json::parse_object(body_text);
+        if (!body) return problem(400, body.err().message());
+        std::optional<std::string> run_id;
+        std::optional<int64_t> logical;
+        std::string conf = "{}", note;
+        static const std::vector<std::string> known = {"dag_run_id", "logical_date", "execution_date", "conf", "note",
+                                                       "data_interval_start", "data_interval_end"};
+        for (const auto& kv : *body) {
+            const std::string key = kv.first.Scalar();
+            if (std::find(known.begin(), known.end(), key) == known.end()) {
+                return problem(400, fmt::format("unknown field '{}' (dag_run_id, logical_date, conf, note)", key), key);
+            }
+            const YAML::Node& v = kv.second;
+            if (key == "dag_run_id" && !v.IsNull()) {
+                if (!v.IsScalar() || v.Scalar().empty() || v.Scalar().size() > 250 || v.Scalar().find('/') != std::string::npos) {
+                    return problem(400, "dag_run_id must be a non-empty string of at most 250 characters without '/'", key);
+                }
+                run_id = v.Scalar();
+            } else if ((key == "logical_date" || key == "execution_date") && !v.IsNull()) {
+                auto t = v.IsScalar() ? parse_iso(v.Scalar()) : result<int64_t>(make_error(errc::invalid_argument, "not a string"));
+                if (!t) return problem(400, fmt::format("{}: {}", key, t.err().message()), key);
+                logical = *t;
+            } else if (key == "conf" && !v.IsNull()) {
+                if (!v.IsMap()) return problem(400, "conf must be a JSON object", "conf");
+                conf = json::to_json(v);
+            } else if (key == "note" && !v.IsNull()) {
+                if (!v.IsScalar()) return problem(400, "note must be a string", "note");
+                note = v.Scalar();
+            }
+        }
+        auto run = eng_.trigger(dag_id, run_id, logical, conf, note);
+        if (!run) {
+            int status = run.err().code() == errc::not_found ? 404 : run.err().code() == errc::already_exists ? 409 : 400;
+            return problem(status, run.err().message());
+        }
+        return ok_json(run_json(*run));
+    }
+
+    http::response get_run(const std::string& dag_id, const std::string& run_id) {
+        return eng_.read([&](const engine_state& st) {
+            const dag_run* run = st.find_run(dag_id, run_id);
+            if (run == nullptr) {
+                return problem(404, fmt::format("DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id));
+            }
+            return ok_json(run_json(*run));
+        });
+    }
+
+    http::response list_tis(const std::string& dag_id, const std::string& run_id) {
+        return eng_.read([&](const engine_state& st) {
+            const dag_run* run = st.find_run(dag_id, run_id);
+            auto dag_it = st.dags.find(dag_id);
+            if (run == nullptr || dag_it == st.dags.end() || !dag_it->second.spec) {
+                return problem(404, fmt::format("DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id));
+            }
+            std::vector<std::string> items;
+            for (const auto& task : dag_it->second.spec->tasks) {
+                auto ti = run->tasks.find(task.task_id);
+                items.push_back(ti_json(*run, task, ti == run->tasks.end() ? nullptr : &ti->second));
+            }
+            return ok_json(json::object().raw("task_instances", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
+        });
+    }
+
+    http::response get_ti(const std::string& dag_id, const std::string& run_id, const std::string& task_id) {
+        return eng_.read([&](const engine_state& st) {
+            const dag_run* run = st.find_run(dag_id, run_id);
+            auto dag_it = st.dags.find(dag_id);
+            const task_spec* task = dag_it != st.dags.end() && dag_it->second.spec ? dag_it->second.spec->find_task(task_id) : nullptr;
+            if (run == nullptr || task == nullptr) {
+                return problem(404, fmt::format("Task instance {} of DAGRun '{}' of DAG '{}' not found", task_id, run_id, dag_id));
+            }
+            auto ti = run->tasks.find(task_id);
+            return ok_json(ti_json(*run, *task, ti == run->tasks.end() ? nullptr : &ti->second));
+        });
+    }
+
+    http::response get_log(const std::string& dag_id, const std::string& run_id, const std::string& task_id,
+                           const std::string& try_text, const http::request& req) {
+        int try_number = 0;
+        try {
+            size_t used = 0;
+            try_number = std::stoi(try_text, &used);
+            if (used != try_text.size()) try_number = 0;
+        } catch (const std::exception&) {
+        }
+        if (try_number < 1) return problem(400, fmt::format("try_number '{}' must be a whole number from 1", try_text), "try_number");
+        std::string path;
+        auto missing = eng_.read([&](const engine_state& st) -> std::optional<http::response> {
+            const dag_run* run = st.find_run(dag_id, run_id);
+            if (run == nullptr) {
+                return problem(404, fmt::format("DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id));
+            }
+            auto ti = run->tasks.find(task_id);
+            if (ti == run->tasks.end() || ti->second.try_number < try_number || ti->second.log_path.empty()) {
+                return problem(404, fmt::format("no log for try {} of task {} in run {}", try_number, task_id, run_id));
+            }
+            // Try N's file sits next to the latest try's.
+            path = ti->second.log_path;
+            auto at = path.rfind("attempt=");
+            path = path.substr(0, at) + fmt::format("attempt={}.log", try_number);
+            return std::nullopt;
+        });
+        if (missing) return *missing;
+        // A local file read, bounded: the tail of a long log.
+        constexpr std::streamoff k_max_bytes = 1 << 20;
+        std::ifstream in(path, std::ios::binary);
+        std::string content;
+        if (in) {
+            in.seekg(0, std::ios::end);
+            std::streamoff size = in.tellg();
+            std::streamoff from = size > k_max_bytes ? size - k_max_bytes : 0;
+            in.seekg(from);
+            content.resize(static_cast<size_t>(size - from));
+            in.read(content.data(), size - from);
+        }
+        std::string accept = req.header("accept");
+        if (accept.find("application/json") != std::string::npos) {
+            return ok_json(json::object().raw("continuation_token", "null").str("content", content).done());
+        }
+        return http::response::text(200, std::move(content));
+    }
+
+    engine& eng_;
+};
+
+}  // namespace
+
+void add_api_routes(http::server& server, engine& eng) {
+    auto handler = std::make_shared<api_handler>(eng);
+    for (const char* method : {"GET", "POST", "PATCH", "PUT", "DELETE"}) {
+        server.route(method, "/api/v1/", [handler](const http::request& req) { return handler->handle(req); });
+    }
+}
+
+}  // namespace millrace::scheduler

@@ -1,0 +1,636 @@
+#include "engine.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <sys/stat.h>
+
+#include "millrace/common/log.h"
+
+namespace millrace::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+const log::logger k_log{"scheduler"};
+
+// Latest tick L with next(L) <= now (the newest complete data interval), or nullopt.
+std::optional<int64_t> latest_complete(const dag_spec& dag, int64_t now) {
+    for (int64_t step = 3600; step < int64_t(20) * 366 * 86400; step *= 2) {
+        auto first = dag.sched.next_after(now - step, dag.zone);
+        if (!first) continue;
+        auto second = dag.sched.next_after(*first, dag.zone);
+        if (!second || *second > now) continue;
+        int64_t tick = *first;
+        for (;;) {
+            auto next = dag.sched.next_after(tick, dag.zone);
+            auto after = next ? dag.sched.next_after(*next, dag.zone) : std::nullopt;
+            if (!after || *after > now) return tick;
+            tick = *next;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string sanitize(std::string text) {
+    for (char& ch : text) {
+        if (ch == '/') ch = '_';
+    }
+    return text;
+}
+
+}  // namespace
+
+const dag_run* engine_state::find_run(const std::string& dag_id, const std::string& run_id) const {
+    auto it = runs.find(dag_id);
+    if (it == runs.end()) return nullptr;
+    for (const auto& run : it->second) {
+        if (run.run_id == run_id) return &run;
+    }
+    // Run ids hold "+00:00"; a client that did not percent-encode '+' sends a space.
+    if (run_id.find(' ') != std::string::npos) {
+        std::string plus = run_id;
+        std::replace(plus.begin(), plus.end(), ' ', '+');
+        return find_run(dag_id, plus);
+    }
+    return nullptr;
+}
+
+engine::engine(engine_options options, millrace::clock& clock, metrics::registry& metrics)
+    : options_(std::move(options)),
+      clock_(clock),
+      store_(options_.dsn, options_.schema),
+      tries_started_(metrics.make_counter("millrace_scheduler_task_tries_total", "Task tries started.")),
+      tries_failed_(metrics.make_counter("millrace_scheduler_task_tries_failed_total", "Task tries that failed.")),
+      latency_(metrics.make_histogram("millrace_scheduler_scheduling_latency_seconds",
+                                      "From the last upstream's end to the task's start.", metrics::latency_buckets())),
+      running_(metrics.make_gauge("millrace_scheduler_running_tasks", "Tries running now.")) {}
+
+engine::~engine() { stop(); }
+
+void engine::start() {
+    thread_ = std::thread([this] { loop(); });
+    for (int idx = 0; idx < options_.workers; ++idx) workers_.emplace_back([this] { worker_loop(); });
+}
+
+void engine::stop() {
+    if (stopping_.exchange(true)) return;
+    cancel_ = true;
+    {
+        std::lock_guard lock(mutex_);
+        wake_flag_ = true;
+    }
+    wake_.notify_all();
+    job_ready_.notify_all();
+    for (auto& w : workers_) {
+        if (w.joinable()) w.join();
+    }
+    if (thread_.joinable()) thread_.join();
+}
+
+void engine::poke() {
+    {
+        std::lock_guard lock(mutex_);
+        wake_flag_ = true;
+    }
+    wake_.notify_all();
+}
+
+std::string engine::log_path(const dag_run& run, const std::string& task_id, int try_number) const {
+    return fmt::format("{}/dag_id={}/run_id={}/task_id={}/attempt={}.log", options_.logs_dir, sanitize(run.dag_id),
+                       sanitize(run.run_id), sanitize(task_id), try_number);
+}
+
+// Both under mutex_.
+void engine::record(const dag_run& run, const task_instance& ti, std::string detail) {
+    dag_run header = run;
+    header.tasks.clear();
+    writes_.push_back([header, ti, detail = std::move(detail)](store& s) { return s.record_ti(header, ti, detail); });
+}
+
+void engine::update_run(const dag_run& run) {
+    dag_run header = run;
+    header.tasks.clear();
+    writes_.push_back([header](store& s) { return s.update_run(header); });
+}
+
+void engine::flush_writes() {
+    for (;;) {
+        std::function<status(store&)> op;
+        {
+            std::lock_guard lock(mutex_);
+            if (writes_.empty()) return;
+            op = writes_.front();
+        }
+        status st = op(store_);
+        if (!st && st.err().code() == errc::unavailable) {
+            k_log.warn("{} (will retry)", st.err().message());
+            std::lock_guard lock(mutex_);
+            state_.metadb_ok = false;
+            state_.lock_held = false;
+            return;
+        }
+        if (!st) k_log.error("{}", st.err().message());
+        std::lock_guard lock(mutex_);
+        writes_.pop_front();
+    }
+}
+
+bool engine::ensure_driving() {
+    {
+        std::lock_guard lock(mutex_);
+        if (state_.lock_held && store_.connected()) return true;
+    }
+    auto fail = [&](std::string message, bool db_ok) {
+        std::lock_guard lock(mutex_);
+        if (state_.lock_message != message) k_log.warn("{}", message);
+        state_.lock_message = std::move(message);
+        state_.metadb_ok = db_ok;
+        return false;
+    };
+    if (auto st = store_.connect(); !st) return fail(st.err().message(), false);
+    if (auto st = store_.migrate(); !st) return fail(st.err().message(), false);
+    auto locked = store_.try_lock();
+    if (!locked) return fail(locked.err().message(), false);
+    if (!*locked) {
+        std::string message = fmt::format("another scheduler drives schema {} of this database (advisory lock held); {}",
+                                          options_.schema, options_.wait_for_lock ? "waiting for it to stop" : "exiting");
+        fail(message, true);
+        if (!options_.wait_for_lock) stopping_ = true;
+        return false;
+    }
+    k_log.info("took the scheduler lock of schema {}; driving this database", options_.schema);
+    recover();
+    std::lock_guard lock(mutex_);
+    state_.metadb_ok = true;
+    state_.lock_held = true;
+    state_.lock_message.clear();
+    return true;
+}
+
+void engine::recover() {
+    auto runs = store_.load_runs(options_.recent_runs);
+    auto paused = store_.load_paused();
+    if (!runs || !paused) {
+        k_log.error("loading scheduler state: {}", (!runs ? runs.err() : paused.err()).message());
+        return;
+    }
+    const int64_t now = clock_.wall_millis();
+    std::lock_guard lock(mutex_);
+    std::map<std::string, bool> paused_by_dag(paused->begin(), paused->end());
+    for (auto& [dag_id, entry] : state_.dags) {
+        if (auto it = paused_by_dag.find(dag_id); it != paused_by_dag.end()) entry.is_paused = it->second;
+    }
+    state_.runs.clear();
+    for (auto& run : *runs) {
+        for (auto& [task_id, ti] : run.tasks) {
+            if (ti.state == ti_state::queued) {
+                ti.state = ti_state::none;
+                record(run, ti, "re-queued: the scheduler restarted before this try started");
+            } else if (ti.state == ti_state::running) {
+                // The process died with the previous scheduler (PR_SET_PDEATHSIG); the try is lost.
+                ti.end_ms = now;
+                ti.note = fmt::format("the scheduler stopped while try {} ran (pid {})", ti.try_number, ti.pid);
+                if (ti.try_number < ti.max_tries) {
+                    ti.state = ti_state::up_for_retry;
+                    ti.next_retry_ms = now;
+                } else {
+                    ti.state = ti_state::failed;
+                }
+                k_log.warn("{}.{}.{}: {}; now {}", run.dag_id, run.run_id, task_id, ti.note, to_string(ti.state));
+                record(run, ti, ti.note);
+            }
+        }
+        state_.runs[run.dag_id].push_back(std::move(run));
+    }
+}
+
+void engine::scan_dags(int64_t now_ms) {
+    std::error_code ec;
+    std::map<std::string, int64_t> seen;
+    if (fs::is_directory(options_.dags_dir, ec)) {
+        for (const auto& entry : fs::directory_iterator(options_.dags_dir, ec)) {
+            auto ext = entry.path().extension().string();
+            if (ext != ".yaml" && ext != ".yml") continue;
+            struct stat st {};
+            if (::stat(entry.path().c_str(), &st) != 0) continue;
+            seen[entry.path().string()] = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+        }
+    }
+    bool changed = seen.size() != file_mtimes_.size();
+    for (const auto& [path, mtime] : seen) {
+        auto it = file_mtimes_.find(path);
+        if (it == file_mtimes_.end() || it->second != mtime) changed = true;
+    }
+    if (!changed) return;
+    std::vector<std::pair<std::string, result<dag_spec>>> parsed;
+    for (const auto& [path, mtime] : seen) {
+        auto it = file_mtimes_.find(path);
+        if (it != file_mtimes_.end() && it->second == mtime) continue;
+        parsed.emplace_back(path, load_dag_file(path));
+    }
+    // Register new DAGs (reads is_paused) before taking the lock.
+    std::map<std::string, bool> paused;
+    for (auto& [path, dag] : parsed) {
+        if (!dag) continue;
+        auto p = store_.register_dag(dag->dag_id, dag->is_paused_upon_creation, path);
+        if (!p) {
+            k_log.warn("{}", p.err().message());
+            return;  // retried at the next scan
+        }
+        paused[dag->dag_id] = *p;
+    }
+    std::lock_guard lock(mutex_);
+    for (auto& [path, dag] : parsed) {
+        std::string old_id = file_dag_.count(path) ? file_dag_[path] : std::string();
+        std::erase_if(state_.import_errors, [&](const import_error& e) { return e.filename == path; });
+        if (!dag) {
+            k_log.error("DAG file {}", dag.err().message());
+            state_.import_errors.push_back({state_.next_import_error_id++, path, dag.err().message(), now_ms});
+            if (!old_id.empty() && state_.dags.count(old_id)) state_.dags[old_id].is_active = false;
+            continue;
+        }
+        if (auto clash = state_.dags.find(dag->dag_id);
+            clash != state_.dags.end() && clash->second.fileloc != path && clash->second.is_active &&
+            seen.count(clash->second.fileloc)) {
+            std::string message = fmt::format("{}: dag_id '{}' is already defined in {}", path, dag->dag_id, clash->second.fileloc);
+            k_log.error("DAG file {}", message);
+            state_.import_errors.push_back({state_.next_import_error_id++, path, message, now_ms});
+            continue;
+        }
+        if (!old_id.empty() && old_id != dag->dag_id && state_.dags.count(old_id)) state_.dags[old_id].is_active = false;
+        auto& entry = state_.dags[dag->dag_id];
+        bool is_new = entry.spec == nullptr;
+        entry.spec = std::make_shared<const dag_spec>(std::move(*dag));
+        entry.fileloc = path;
+        entry.is_active = true;
+        entry.last_parsed_ms = now_ms;
+        entry.is_paused = paused[entry.spec->dag_id];
+        file_dag_[path] = entry.spec->dag_id;
+        k_log.info("{} DAG {} from {} ({} tasks, schedule {})", is_new ? "loaded" : "reloaded", entry.spec->dag_id, path,
+                   entry.spec->tasks.size(), entry.spec->sched.text().empty() ? "none" : entry.spec->sched.text());
+    }
+    for (const auto& [path, mtime] : file_mtimes_) {
+        if (seen.count(path)) continue;
+        std::erase_if(state_.import_errors, [&](const import_error& e) { return e.filename == path; });
+        if (auto it = file_dag_.find(path); it != file_dag_.end()) {
+            if (state_.dags.count(it->second)) state_.dags[it->second].is_active = false;
+            k_log.info("DAG file {} was removed; DAG {} is inactive", path, it->second);
+            file_dag_.erase(it);
+        }
+    }
+    file_mtimes_ = seen;
+}
+
+void engine::create_scheduled_runs(int64_t now_ms) {
+    const int64_t now = now_ms / 1000;
+    std::map<std::string, int64_t> last;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [dag_id, runs] : state_.runs) {
+            for (const auto& run : runs) {
+                if (run.run_type == "scheduled") last[dag_id] = std::max(last[dag_id], run.logical_date);
+            }
+        }
+    }
+    std::lock_guard lock(mutex_);
+    for (auto& [dag_id, entry] : state_.dags) {
+        if (!entry.spec || !entry.is_active) continue;
+        const dag_spec& dag = *entry.spec;
+        if (dag.sched.type() == schedule::kind::none || !dag.start_date) {
+            entry.next_dagrun.reset();
+            continue;
+        }
+        std::vector<int64_t> due;
+        std::optional<int64_t> next;
+        auto last_it = last.find(dag_id);
+        if (dag.sched.type() == schedule::kind::once) {
+            if (last_it == last.end() && !entry.is_paused && now >= *dag.start_date) due.push_back(*dag.start_date);
+            if (last_it == last.end() && due.empty()) next = *dag.start_date;
+        } else {
+            std::optional<int64_t> tick = last_it != last.end() ? dag.sched.next_after(last_it->second, dag.zone)
+                                                                : dag.sched.next_after(*dag.start_date - 1, dag.zone);
+            if (!dag.catchup && tick) {
+                // Only the newest complete interval, never older ones.
+                auto newest = latest_complete(dag, now);
+                if (newest && *newest > *tick) tick = newest;
+            }
+            while (tick && (!dag.end_date || *tick <= *dag.end_date)) {
+                auto end = dag.sched.next_after(*tick, dag.zone);
+                if (!end || *end > now) break;
+                if (entry.is_paused) break;
+                due.push_back(*tick);
+                tick = end;
+                if (due.size() >= 1000) break;  // the rest at the next pass
+            }
+            next = tick;
+        }
+        if (entry.next_dagrun != next) {
+            entry.next_dagrun = next;
+            writes_.push_back([dag_id = dag_id, next](store& s) { return s.set_next_dagrun(dag_id, next); });
+        }
+        auto& runs = state_.runs[dag_id];
+        for (int64_t logical : due) {
+            bool taken = std::any_of(runs.begin(), runs.end(), [&](const dag_run& r) { return r.logical_date == logical; });
+            if (taken) continue;
+            dag_run run;
+            run.dag_id = dag_id;
+            run.run_type = "scheduled";
+            run.logical_date = logical;
+            run.data_interval_start = logical;
+            run.data_interval_end = dag.sched.next_after(logical, dag.zone).value_or(logical);
+            run.run_id = "scheduled__" + format_iso(logical);
+            run.queued_ms = now_ms;
+            k_log.info("created run {} of {}", run.run_id, dag_id);
+            writes_.push_back([run](store& s) { return s.insert_run(run); });
+            runs.push_back(std::move(run));
+        }
+        std::sort(runs.begin(), runs.end(), [](const dag_run& a, const dag_run& b) { return a.logical_date < b.logical_date; });
+    }
+}
+
+void engine::schedule_tasks(int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    for (auto& [dag_id, runs] : state_.runs) {
+        auto dag_it = state_.dags.find(dag_id);
+        if (dag_it == state_.dags.end() || !dag_it->second.spec || dag_it->second.is_paused) continue;
+        auto spec = dag_it->second.spec;
+        int active = static_cast<int>(std::count_if(runs.begin(), runs.end(),
+                                                    [](const dag_run& r) { return r.state == run_state::running; }));
+        for (auto& run : runs) {
+            if (run.state == run_state::queued) {
+                if (active >= spec->max_active_runs) continue;
+                run.state = run_state::running;
+                run.start_ms = now_ms;
+                ++active;
+                update_run(run);
+            }
+            if (run.state != run_state::running) continue;
+            bool all_done = true, any_failed = false;
+            for (const auto& task : spec->tasks) {
+                auto& ti = run.tasks[task.task_id];
+                ti.task_id = task.task_id;
+                if (ti.state == ti_state::none || ti.state == ti_state::scheduled ||
+                    (ti.state == ti_state::up_for_retry && ti.next_retry_ms.value_or(0) <= now_ms)) {
+                    bool ready = true, upstream_failed = false, upstream_skipped = false;
+                    for (const auto& up : task.upstream) {
+                        ti_state s = run.tasks.count(up) ? run.tasks[up].state : ti_state::none;
+                        if (s == ti_state::failed || s == ti_state::upstream_failed) upstream_failed = true;
+                        else if (s == ti_state::skipped) upstream_skipped = true;
+                        else if (s != ti_state::success) ready = false;
+                    }
+                    if (upstream_failed || (ready && upstream_skipped)) {
+                        ti.state = upstream_failed ? ti_state::upstream_failed : ti_state::skipped;
+                        ti.end_ms = now_ms;
+                        ti.max_tries = task.retries + 1;
+                        record(run, ti, upstream_failed ? "an upstream task failed" : "an upstream task was skipped");
+                    } else if (ready) {
+                        ti.state = ti_state::queued;
+                        ti.try_number += 1;
+                        ti.max_tries = task.retries + 1;
+                        ti.log_path = log_path(run, task.task_id, ti.try_number);
+                        ti.next_retry_ms.reset();
+                        ti.pid = 0;
+                        ti.start_ms.reset();
+                        ti.end_ms.reset();
+                        ti.note.clear();
+                        record(run, ti, "");
+                        try_request req;
+                        req.dag = spec;
+                        req.task_id = task.task_id;
+                        req.run = run;
+                        req.run.tasks.clear();
+                        req.try_number = ti.try_number;
+                        req.max_tries = ti.max_tries;
+                        req.log_path = ti.log_path;
+                        jobs_.push_back({std::move(req)});
+                        job_ready_.notify_one();
+                    }
+                }
+                if (!finished(ti.state)) all_done = false;
+                if (ti.state == ti_state::failed || ti.state == ti_state::upstream_failed) any_failed = true;
+            }
+            if (all_done) {
+                run.state = any_failed ? run_state::failed : run_state::success;
+                run.end_ms = now_ms;
+                k_log.info("run {} of {} ended: {}", run.run_id, dag_id, to_string(run.state));
+                update_run(run);
+            }
+        }
+        // Keep memory bounded: drop the oldest finished runs beyond recent_runs.
+        while (static_cast<int>(runs.size()) > options_.recent_runs) {
+            auto it = std::find_if(runs.begin(), runs.end(), [](const dag_run& r) {
+                return r.state == run_state::success || r.state == run_state::failed;
+            });
+            if (it == runs.end()) break;
+            runs.erase(it);
+        }
+    }
+}
+
+void engine::apply_completions() {
+    std::lock_guard lock(mutex_);
+    const int64_t now_ms = clock_.wall_millis();
+    while (!completions_.empty()) {
+        completion c = std::move(completions_.front());
+        completions_.pop_front();
+        auto runs_it = state_.runs.find(c.dag_id);
+        if (runs_it == state_.runs.end()) continue;
+        auto run_it = std::find_if(runs_it->second.begin(), runs_it->second.end(),
+                                   [&](const dag_run& r) { return r.run_id == c.run_id; });
+        if (run_it == runs_it->second.end()) continue;
+        dag_run& run = *run_it;
+        auto& ti = run.tasks[c.task_id];
+        if (ti.try_number != c.try_number) continue;
+        if (c.started) {
+            ti.state = ti_state::running;
+            ti.start_ms = now_ms;
+            ti.hostname = options_.env.hostname;
+            // Scheduling latency: the newest upstream end to this start.
+            auto dag_it = state_.dags.find(c.dag_id);
+            if (dag_it != state_.dags.end() && dag_it->second.spec) {
+                if (const auto* task = dag_it->second.spec->find_task(c.task_id); task && !task->upstream.empty()) {
+                    int64_t newest = 0;
+                    for (const auto& up : task->upstream) newest = std::max(newest, run.tasks[up].end_ms.value_or(0));
+                    if (newest > 0) latency_.observe(static_cast<double>(now_ms - newest) / 1000.0);
+                }
+            }
+            record(run, ti, "");
+            continue;
+        }
+        ti.end_ms = now_ms;
+        ti.note = c.outcome.note;
+        if (c.outcome.success) {
+            ti.state = ti_state::success;
+        } else {
+            tries_failed_.inc();
+            const task_spec* task = nullptr;
+            if (auto dag_it = state_.dags.find(c.dag_id); dag_it != state_.dags.end() && dag_it->second.spec) {
+                task = dag_it->second.spec->find_task(c.task_id);
+            }
+            if (task != nullptr && ti.try_number < ti.max_tries && !stopping_) {
+                int64_t delay = task->retry_delay_ms;
+                if (task->retry_exponential_backoff) {
+                    for (int idx = 1; idx < ti.try_number && delay < task->max_retry_delay_ms; ++idx) delay *= 2;
+                    delay = std::min(delay, task->max_retry_delay_ms);
+                }
+                ti.state = ti_state::up_for_retry;
+                ti.next_retry_ms = now_ms + delay;
+            } else {
+                ti.state = ti_state::failed;
+            }
+        }
+        record(run, ti, ti.note);
+    }
+}
+
+void engine::worker_loop() {
+    for (;;) {
+        job j;
+        {
+            std::unique_lock lock(mutex_);
+            job_ready_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+            if (stopping_) return;
+            j = std::move(jobs_.front());
+            jobs_.pop_front();
+            completion started;
+            started.dag_id = j.request.run.dag_id;
+            started.run_id = j.request.run.run_id;
+            started.task_id = j.request.task_id;
+            started.try_number = j.request.try_number;
+            started.started = true;
+            completions_.push_back(std::move(started));
+            wake_flag_ = true;
+        }
+        wake_.notify_all();
+        tries_started_.inc();
+        running_.add(1);
+        try_outcome outcome = run_try(j.request, options_.env, cancel_, [&](int pid) {
+            std::lock_guard lock(mutex_);
+            auto* run = const_cast<dag_run*>(state_.find_run(j.request.run.dag_id, j.request.run.run_id));
+            if (run == nullptr) return;
+            auto& ti = run->tasks[j.request.task_id];
+            if (ti.try_number != j.request.try_number) return;
+            ti.pid = pid;
+            dag_run header = j.request.run;
+            writes_.push_back([header, task_id = j.request.task_id, try_number = j.request.try_number, pid](store& s) {
+                return s.set_pid(header, task_id, try_number, pid);
+            });
+            wake_flag_ = true;
+            wake_.notify_all();
+        });
+        running_.add(-1);
+        {
+            std::lock_guard lock(mutex_);
+            completion done;
+            done.dag_id = j.request.run.dag_id;
+            done.run_id = j.request.run.run_id;
+            done.task_id = j.request.task_id;
+            done.try_number = j.request.try_number;
+            done.outcome = std::move(outcome);
+            completions_.push_back(std::move(done));
+            wake_flag_ = true;
+        }
+        wake_.notify_all();
+    }
+}
+
+void engine::loop() {
+    while (!stopping_) {
+        if (!ensure_driving()) {
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_.load(); });
+            continue;
+        }
+        const int64_t now_ms = clock_.wall_millis();
+        apply_completions();
+        if (now_ms - last_scan_ms_ >= options_.dag_scan_interval_ms || last_scan_ms_ == 0) {
+            scan_dags(now_ms);
+            last_scan_ms_ = now_ms;
+        }
+        create_scheduled_runs(now_ms);
+        schedule_tasks(now_ms);
+        flush_writes();
+        {
+            std::lock_guard lock(mutex_);
+            state_.heartbeat_ms = now_ms;
+        }
+        // Sleep until work arrives, a retry is due, or the next scan.
+        std::unique_lock lock(mutex_);
+        int64_t wait_ms = 1000;
+        for (const auto& [dag_id, runs] : state_.runs) {
+            for (const auto& run : runs) {
+                if (run.state != run_state::running) continue;
+                for (const auto& [task_id, ti] : run.tasks) {
+                    if (ti.state == ti_state::up_for_retry && ti.next_retry_ms) {
+                        wait_ms = std::min(wait_ms, std::max<int64_t>(0, *ti.next_retry_ms - clock_.wall_millis()));
+                    }
+                }
+            }
+        }
+        if (!writes_.empty()) wait_ms = std::min<int64_t>(wait_ms, 200);
+        wake_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return wake_flag_ || stopping_.load(); });
+        wake_flag_ = false;
+    }
+    // Cancelled tries end as failed; record what can be recorded.
+    apply_completions();
+    flush_writes();
+}
+
+result<dag_run> engine::trigger(const std::string& dag_id, std::optional<std::string> run_id,
+                                std::optional<int64_t> logical_date, std::string conf_json, std::string note) {
+    std::lock_guard lock(mutex_);
+    auto it = state_.dags.find(dag_id);
+    if (it == state_.dags.end() || !it->second.spec) {
+        return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
+    }
+    const dag_spec& dag = *it->second.spec;
+    auto& runs = state_.runs[dag_id];
+    int64_t now_ms = clock_.wall_millis();
+    int64_t logical = logical_date.value_or(now_ms / 1000);
+    auto taken = [&](int64_t t) {
+        return std::any_of(runs.begin(), runs.end(), [&](const dag_run& r) { return r.logical_date == t; });
+    };
+    if (logical_date && taken(logical)) {
+        return make_error(errc::already_exists, "DAGRun with DAG ID: '{}' and DAGRun logical date: '{}' already exists",
+                          dag_id, format_iso(logical));
+    }
+    while (taken(logical)) ++logical;  // two triggers in one second get distinct logical dates
+    dag_run run;
+    run.dag_id = dag_id;
+    run.run_type = "manual";
+    run.run_id = run_id.value_or("manual__" + format_iso(logical));
+    if (state_.find_run(dag_id, run.run_id) != nullptr) {
+        return make_error(errc::already_exists, "DAGRun with DAG ID: '{}' and DAGRun ID: '{}' already exists", dag_id,
+                          run.run_id);
+    }
+    run.logical_date = logical;
+    run.data_interval_start = logical;
+    run.data_interval_end = logical;
+    if (dag.sched.type() == schedule::kind::cron) {
+        // Airflow: a manual run's interval is the one its logical date falls in.
+        run.data_interval_end = dag.sched.next_after(logical, dag.zone).value_or(logical);
+    }
+    run.conf = std::move(conf_json);
+    run.note = std::move(note);
+    run.queued_ms = now_ms;
+    writes_.push_back([run](store& s) { return s.insert_run(run); });
+    runs.push_back(run);
+    std::sort(runs.begin(), runs.end(), [](const dag_run& a, const dag_run& b) { return a.logical_date < b.logical_date; });
+    wake_flag_ = true;
+    wake_.notify_all();
+    k_log.info("triggered run {} of {}", run.run_id, dag_id);
+    return run;
+}
+
+status engine::set_paused(const std::string& dag_id, bool paused) {
+    std::lock_guard lock(mutex_);
+    auto it = state_.dags.find(dag_id);
+    if (it == state_.dags.end()) return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
+    it->second.is_paused = paused;
+    writes_.push_back([dag_id, paused](store& s) { return s.set_paused(dag_id, paused); });
+    wake_flag_ = true;
+    wake_.notify_all();
+    return {};
+}
+
+}  // namespace millrace::scheduler

@@ -1,0 +1,136 @@
+// The scheduler proper: reads DAG files, creates DAG runs from schedules
+// (with catchup, never twice for one logical date), queues task instances
+// whose upstreams succeeded onto a bounded worker pool, applies retries with
+// exponential backoff, and records every transition in PostgreSQL.
+//
+// Threads: one engine thread owns the PostgreSQL session (and the advisory
+// lock that makes it the only scheduler of the database); `workers` threads
+// run tries. The in-memory state is the API's source: readers take the mutex
+// briefly and never wait on I/O, so the HTTP io thread is never blocked.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "executor.h"
+#include "millrace/common/clock.h"
+#include "millrace/common/metrics.h"
+#include "state.h"
+#include "store.h"
+
+namespace millrace::scheduler {
+
+struct engine_options {
+    std::string dags_dir = "./dags";
+    std::string logs_dir;              // per-try log files
+    std::string dsn;                   // metadata database
+    std::string schema = "millrace_scheduler";
+    int workers = 4;
+    int64_t dag_scan_interval_ms = 2000;
+    int recent_runs = 100;             // finished runs per DAG kept in memory
+    bool wait_for_lock = true;         // else a second scheduler gives up
+    executor_env env;
+};
+
+// What the API reads, under engine::read().
+struct engine_state {
+    std::map<std::string, dag_entry> dags;
+    std::map<std::string, std::vector<dag_run>> runs;  // by dag_id, ascending logical_date
+    std::vector<import_error> import_errors;
+    bool metadb_ok = false;
+    bool lock_held = false;
+    std::string lock_message;          // why the scheduler is not driving yet
+    int64_t heartbeat_ms = 0;
+    int64_t next_import_error_id = 1;
+
+    const dag_run* find_run(const std::string& dag_id, const std::string& run_id) const;
+};
+
+class engine {
+public:
+    engine(engine_options options, millrace::clock& clock, metrics::registry& metrics);
+    ~engine();
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    void start();
+    // Cancels running tries (their processes are killed), joins every thread.
+    void stop();
+
+    // Calls `f` with the state under the lock; `f` must be quick.
+    template <typename F>
+    auto read(F&& f) const {
+        std::lock_guard lock(mutex_);
+        return f(static_cast<const engine_state&>(state_));
+    }
+
+    // A manual run (Airflow's POST dagRuns). Validated against memory and
+    // persisted by the engine thread. Errors: not_found (no DAG),
+    // already_exists (run id or logical date taken), invalid_argument.
+    result<dag_run> trigger(const std::string& dag_id, std::optional<std::string> run_id,
+                            std::optional<int64_t> logical_date, std::string conf_json, std::string note);
+    status set_paused(const std::string& dag_id, bool paused);
+
+    // Wakes the engine thread (tests after moving a manual clock).
+    void poke();
+
+private:
+    struct write_op;
+    struct completion {
+        std::string dag_id, run_id, task_id;
+        int try_number = 0;
+        bool started = false;  // a worker took it (else it ended)
+        int pid = 0;
+        try_outcome outcome;
+    };
+    struct job {
+        try_request request;
+    };
+
+    void loop();
+    bool ensure_driving();
+    void recover();
+    void scan_dags(int64_t now_ms);
+    void create_scheduled_runs(int64_t now_ms);
+    void schedule_tasks(int64_t now_ms);
+    void apply_completions();
+    void flush_writes();
+    void worker_loop();
+    std::string log_path(const dag_run& run, const std::string& task_id, int try_number) const;
+    void record(const dag_run& run, const task_instance& ti, std::string detail);
+    void update_run(const dag_run& run);
+
+    engine_options options_;
+    millrace::clock& clock_;
+    store store_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    engine_state state_;
+    std::deque<std::function<status(store&)>> writes_;  // engine thread only
+    std::deque<completion> completions_;                 // under mutex_
+    std::deque<job> jobs_;                               // under mutex_
+    std::condition_variable job_ready_;
+    std::map<std::string, int64_t> file_mtimes_;         // engine thread only
+    std::map<std::string, std::string> file_dag_;        // file → dag_id
+    bool wake_flag_ = false;
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> cancel_{false};
+    std::thread thread_;
+    std::vector<std::thread> workers_;
+    int64_t last_scan_ms_ = 0;
+    metrics::counter& tries_started_;
+    metrics::counter& tries_failed_;
+    metrics::histogram& latency_;
+    metrics::gauge& running_;
+};
+
+}  // namespace millrace::scheduler

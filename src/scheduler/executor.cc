@@ -1,0 +1,538 @@
+#include "executor.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <curl/curl.h>
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+#include <yaml-cpp/yaml.h>
+
+#include "millrace/common/http.h"
+#include "millrace/common/log.h"
+#include "millrace/source/fetcher.h"
+#include "millrace/source/generator.h"
+#include "millrace/source/pg_writer.h"
+
+extern char** environ;
+
+namespace millrace::scheduler {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The try's log: a file, or stdout for `tasks test`.
+class task_log {
+public:
+    explicit task_log(const std::string& path) {
+        if (path.empty()) {
+            fd_ = ::dup(STDOUT_FILENO);
+            return;
+        }
+        std::error_code ec;
+        std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    }
+    ~task_log() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int fd() const { return fd_; }
+    template <typename... Args>
+    void line(fmt::format_string<Args...> f, Args&&... a) {
+        std::string text = fmt::format("[{}] {}\n", format_ms(now_ms()), fmt::format(f, std::forward<Args>(a)...));
+        write(text);
+    }
+    void write(std::string_view text) {
+        if (fd_ < 0) return;
+        size_t done = 0;
+        while (done < text.size()) {
+            ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+            if (n <= 0) return;
+            done += static_cast<size_t>(n);
+        }
+    }
+
+private:
+    int fd_ = -1;
+};
+
+try_outcome fail(task_log& log, std::string note) {
+    log.line("ERROR {}", note);
+    return {false, false, std::move(note)};
+}
+
+// ---- shell ---------------------------------------------------------------
+
+try_outcome run_shell(const std::map<std::string, std::string>& params, const std::map<std::string, std::string>& env_add,
+                      int64_t timeout_ms, task_log& log, const std::atomic<bool>& cancel,
+                      const std::function<void(int)>& on_start) {
+    const std::string& command = params.at("command");
+    std::string cwd = params.count("cwd") ? params.at("cwd") : std::string();
+    // Everything the child needs is built before fork: after it, only
+    // async-signal-safe calls are allowed in a threaded process.
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+        std::string_view entry(*e);
+        std::string name(entry.substr(0, entry.find('=')));
+        if (!env_add.count(name)) env_strings.emplace_back(entry);
+    }
+    for (const auto& [name, value] : env_add) env_strings.push_back(name + "=" + value);
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
+    char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    log.line("running: {}", command);
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        ::close(null_fd);
+        return fail(log, fmt::format("fork failed: {}", std::strerror(errno)));
+    }
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        // Dies with the scheduler (even on kill -9), so a crashed scheduler leaves no orphan.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);
+        ::dup2(null_fd, 0);
+        ::dup2(log.fd(), 1);
+        ::dup2(log.fd(), 2);
+        if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
+            const char msg[] = "millrace: cannot change to the task's cwd\n";
+            (void)!::write(2, msg, sizeof msg - 1);
+            ::_exit(126);
+        }
+        ::execve(argv[0], argv, envp.data());
+        ::_exit(127);
+    }
+    ::close(null_fd);
+    ::setpgid(pid, pid);
+    if (on_start) on_start(pid);
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    const auto deadline = timeout_ms > 0 ? steady::now() + std::chrono::milliseconds(timeout_ms) : steady::time_point::max();
+    int wstatus = 0;
+    bool timed_out = false, cancelled = false;
+    for (;;) {
+        pid_t done = ::waitpid(pid, &wstatus, WNOHANG);
+        if (done == pid) break;
+        if (steady::now() >= deadline || cancel.load()) {
+            timed_out = !cancel.load();
+            cancelled = cancel.load();
+            ::kill(-pid, SIGTERM);
+            auto grace = steady::now() + std::chrono::seconds(3);
+            while (::waitpid(pid, &wstatus, WNOHANG) != pid) {
+                if (steady::now() >= grace) {
+                    ::kill(-pid, SIGKILL);
+                    ::waitpid(pid, &wstatus, 0);
+                    break;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            ::kill(-pid, SIGKILL);  // stragglers of the group
+            break;
+        }
+        int wait_ms = 100;
+        if (deadline != steady::time_point::max()) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
+            wait_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 100));
+        }
+        if (pidfd >= 0) {
+            pollfd pfd{pidfd, POLLIN, 0};
+            ::poll(&pfd, 1, wait_ms);
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait_ms, 2)));
+        }
+    }
+    if (pidfd >= 0) ::close(pidfd);
+    if (timed_out) {
+        try_outcome out = fail(log, fmt::format("execution_timeout of {} ms exceeded: killed process group {}", timeout_ms, pid));
+        out.timed_out = true;
+        return out;
+    }
+    if (cancelled) return fail(log, fmt::format("the scheduler is stopping: killed process group {}", pid));
+    if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+        log.line("command exited with code 0");
+        return {true, false, {}};
+    }
+    if (WIFSIGNALED(wstatus)) return fail(log, fmt::format("command was killed by signal {}", WTERMSIG(wstatus)));
+    return fail(log, fmt::format("command exited with code {}", WEXITSTATUS(wstatus)));
+}
+
+// ---- sql -----------------------------------------------------------------
+
+try_outcome run_sql(const std::string& dsn, const std::string& sql, int64_t timeout_ms, task_log& log) {
+    std::string conninfo = dsn;
+    if (timeout_ms > 0) conninfo += fmt::format(" options='-c statement_timeout={}'", timeout_ms);
+    PGconn* conn = PQconnectdb(conninfo.c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+        std::string message = PQerrorMessage(conn);
+        PQfinish(conn);
+        while (!message.empty() && message.back() == '\n') message.pop_back();
+        return fail(log, fmt::format("cannot connect to PostgreSQL: {}", message));
+    }
+    log.line("executing: {}", sql);
+    PGresult* res = PQexec(conn, sql.c_str());
+    auto code = PQresultStatus(res);
+    try_outcome out{true, false, {}};
+    if (code == PGRES_TUPLES_OK) {
+        int rows = PQntuples(res), cols = PQnfields(res);
+        std::string header;
+        for (int col = 0; col < cols; ++col) header += (col ? "\t" : "") + std::string(PQfname(res, col));
+        log.write(header + "\n");
+        for (int row = 0; row < std::min(rows, 100); ++row) {
+            std::string line;
+            for (int col = 0; col < cols; ++col) line += (col ? "\t" : "") + std::string(PQgetvalue(res, row, col));
+            log.write(line + "\n");
+        }
+        log.line("{} rows", rows);
+    } else if (code == PGRES_COMMAND_OK) {
+        log.line("{} {}", PQcmdStatus(res), PQcmdTuples(res));
+    } else {
+        std::string message = PQresultErrorMessage(res);
+        while (!message.empty() && message.back() == '\n') message.pop_back();
+        out = fail(log, fmt::format("SQL failed: {}", message));
+        out.timed_out = message.find("statement timeout") != std::string::npos;
+    }
+    PQclear(res);
+    PQfinish(conn);
+    return out;
+}
+
+// ---- http ----------------------------------------------------------------
+
+size_t collect(char* data, size_t size, size_t count, void* user) {
+    auto* body = static_cast<std::string*>(user);
+    if (body->size() < 64 * 1024) body->append(data, std::min(size * count, 64 * 1024 - body->size()));
+    return size * count;
+}
+
+try_outcome run_http(const task_spec& task, const std::map<std::string, std::string>& p,
+                     const std::map<std::string, std::string>& headers, int64_t timeout_ms, task_log& log) {
+    std::string method = p.count("method") ? p.at("method") : "GET";
+    const std::string& url = p.at("url");
+    CURL* curl = curl_easy_init();
+    std::string body;
+    curl_slist* header_list = nullptr;
+    for (const auto& [name, value] : headers) header_list = curl_slist_append(header_list, (name + ": " + value).c_str());
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms > 0 ? timeout_ms : 60'000));
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
+    if (p.count("body")) curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, p.at("body").c_str());
+    if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    log.line("{} {}", method, url);
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(header_list);
+    curl_easy_cleanup(curl);
+    if (rc != CURLE_OK) {
+        try_outcome out = fail(log, fmt::format("{} {}: {}", method, url, curl_easy_strerror(rc)));
+        out.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+        return out;
+    }
+    log.line("HTTP {} ({} bytes)", status, body.size());
+    log.write(body);
+    if (!body.empty() && body.back() != '\n') log.write("\n");
+    bool expected = status >= 200 && status < 300;
+    if (auto it = task.lists.find("expected_status"); it != task.lists.end()) {
+        expected = false;
+        for (const auto& s : it->second) expected = expected || std::to_string(status) == s;
+    }
+    if (!expected) return fail(log, fmt::format("{} {} answered HTTP {}, not the expected status", method, url, status));
+    return {true, false, {}};
+}
+
+// ---- kafka_produce ---------------------------------------------------------
+
+struct delivery_count {
+    std::atomic<int64_t> ok{0}, failed{0};
+    std::string first_error;
+    std::mutex mutex;
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+    auto* count = static_cast<delivery_count*>(opaque);
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++count->ok;
+        return;
+    }
+    ++count->failed;
+    std::lock_guard lock(count->mutex);
+    if (count->first_error.empty()) count->first_error = rd_kafka_err2str(msg->err);
+}
+
+try_outcome run_kafka(const task_spec& task, const std::map<std::string, std::string>& p, const std::string& bootstrap,
+                      const std::vector<std::string>& messages, int64_t timeout_ms, task_log& log) {
+    std::string servers = p.count("bootstrap") ? p.at("bootstrap") : bootstrap;
+    const std::string& topic = p.at("topic");
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    delivery_count count;
+    rd_kafka_conf_set_opaque(conf, &count);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    for (auto [name, value] : {std::pair<const char*, std::string>{"bootstrap.servers", servers},
+                               {"client.id", "millrace-scheduler"},
+                               {"message.timeout.ms", std::to_string(timeout_ms > 0 ? timeout_ms : 30'000)}}) {
+        if (rd_kafka_conf_set(conf, name, value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            return fail(log, fmt::format("kafka config {}={}: {}", name, value, err));
+        }
+    }
+    rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (producer == nullptr) return fail(log, fmt::format("cannot create a Kafka producer: {}", err));
+    log.line("producing {} messages to topic {} at {}", messages.size(), topic, servers);
+    std::string key = p.count("key") ? p.at("key") : std::string();
+    (void)task;
+    for (const auto& value : messages) {
+        for (;;) {
+            rd_kafka_resp_err_t rc = rd_kafka_producev(
+                producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                RD_KAFKA_V_KEY(key.empty() ? nullptr : const_cast<char*>(key.data()), key.size()), RD_KAFKA_V_END);
+            if (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rd_kafka_poll(producer, 50);
+                continue;
+            }
+            if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) ++count.failed;
+            break;
+        }
+        rd_kafka_poll(producer, 0);
+    }
+    rd_kafka_flush(producer, static_cast<int>(timeout_ms > 0 ? timeout_ms : 30'000));
+    int64_t unsent = rd_kafka_outq_len(producer);
+    rd_kafka_destroy(producer);
+    log.line("delivered {}, failed {}, unsent {}", count.ok.load(), count.failed.load(), unsent);
+    if (count.failed > 0 || unsent > 0) {
+        return fail(log, fmt::format("{} of {} messages to {} not delivered{}", count.failed.load() + unsent,
+                                     messages.size(), topic, count.first_error.empty() ? "" : ": " + count.first_error));
+    }
+    return {true, false, {}};
+}
+
+// ---- randomuser_fetch ------------------------------------------------------
+
+// A randomuser API served in-process on 127.0.0.1:<ephemeral> from the source
+// module's generator, for fetches when no source API runs: the HTTP path stays real.
+class local_source_api {
+public:
+    local_source_api() : server_(io_, "scheduler-source") {
+        server_.route("GET", "/api/", [](const http::request& req) {
+            auto q = source::parse_query(req.query);
+            if (!q) return http::response::json(400, fmt::format("{{\"error\":\"{}\"}}", q.err().message()));
+            if (q->seed.empty()) q->seed = source::make_seed(static_cast<uint64_t>(now_ms()));
+            std::string body;
+            source::write_response(*q, now_ms(), body);
+            return http::response::json(200, std::move(body));
+        });
+    }
+    result<std::string> start() {
+        auto ep = server_.start("127.0.0.1", 0);
+        if (!ep) return ep.err();
+        thread_ = std::thread([this] { io_.run(); });
+        thread_.detach();
+        return fmt::format("http://{}/api/", ep->to_string());
+    }
+
+private:
+    asio::io_context io_{1};
+    asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
+    http::server server_;
+    std::thread thread_;
+};
+
+result<std::string> local_source_url() {
+    static std::mutex mutex;
+    static std::string url;
+    std::lock_guard lock(mutex);
+    if (!url.empty()) return url;
+    // Lives until the process exits: tasks of any later run may use it.
+    auto* api = new local_source_api();
+    auto started = api->start();
+    if (!started) return started.err();
+    url = *started;
+    return url;
+}
+
+result<int64_t> int_param(const std::map<std::string, std::string>& p, const std::string& name, int64_t fallback,
+                          int64_t min, int64_t max) {
+    auto it = p.find(name);
+    if (it == p.end()) return fallback;
+    try {
+        size_t used = 0;
+        int64_t v = std::stoll(it->second, &used);
+        if (used == it->second.size() && v >= min && v <= max) return v;
+    } catch (const std::exception&) {
+    }
+    return make_error(errc::invalid_argument, "{} must be a whole number in {}..{}, got '{}'", name, min, max, it->second);
+}
+
+try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const executor_env& env, task_log& log) {
+    source::fetch_options options;
+    auto count = int_param(p, "count", 100, 1, 100'000'000);
+    auto batch = int_param(p, "batch_size", 500, 1, 5000);
+    auto first_page = int_param(p, "first_page", 1, 1, 1'000'000'000);
+    for (auto* r : {&count, &batch, &first_page}) {
+        if (!*r) return fail(log, r->err().message());
+    }
+    options.count = *count;
+    options.batch_size = static_cast<int>(*batch);
+    options.first_page = *first_page;
+    if (p.count("seed")) options.seed = p.at("seed");
+    if (p.count("nat")) options.nat = p.at("nat");
+    options.url = p.count("url") ? p.at("url") : env.source_url;
+    if (options.url.empty()) {
+        auto url = local_source_url();
+        if (!url) return fail(log, url.err().message());
+        options.url = *url;
+    }
+    auto raw = source::parse_raw_storage(env.source_raw);
+    options.raw = raw ? *raw : source::raw_storage::json;
+    source::pg_writer writer(env.postgres_dsn, options.raw);
+    if (auto st = writer.migrate(); !st) return fail(log, st.err().message());
+    log.line("fetching {} users from {} (seed {}, {} per batch) into PostgreSQL", options.count, options.url,
+             options.seed, options.batch_size);
+    source::fetch_hooks hooks;
+    hooks.on_progress = [&](const source::fetch_summary& s) {
+        log.line("progress: fetched {}, stored {}, duplicates {}", s.fetched, s.stored, s.duplicates);
+    };
+    hooks.on_store_error = [&](const error& e) { log.line("store failed, retrying: {}", e.message()); };
+    auto summary = source::run_fetch(options, writer, hooks);
+    if (!summary) return fail(log, summary.err().message());
+    log.line("fetched {}, stored {}, duplicates {}, errors {}, http retries {} in {:.2f} s", summary->fetched,
+             summary->stored, summary->duplicates, summary->errors, summary->http_retries, summary->seconds);
+    return {true, false, {}};
+}
+
+void flatten(const YAML::Node& node, const std::string& prefix, std::map<std::string, std::string>& out) {
+    if (node.IsMap()) {
+        for (const auto& kv : node) flatten(kv.second, prefix + "." + kv.first.Scalar(), out);
+    } else if (node.IsScalar()) {
+        out[prefix] = node.Scalar();
+    } else if (node.IsSequence()) {
+        YAML::Emitter emitter;
+        emitter << YAML::Flow << YAML::DoubleQuoted << node;
+        out[prefix] = emitter.c_str();
+    }
+}
+
+}  // namespace
+
+std::map<std::string, std::string> template_vars(const dag_spec& dag, const dag_run& run, const std::string& task_id,
+                                                 int try_number) {
+    std::map<std::string, std::string> vars;
+    std::string ds = format_date(run.logical_date, dag.zone);
+    vars["ds"] = ds;
+    std::string nodash = ds;
+    nodash.erase(std::remove(nodash.begin(), nodash.end(), '-'), nodash.end());
+    vars["ds_nodash"] = nodash;
+    vars["ts"] = format_iso(run.logical_date);
+    vars["logical_date"] = vars["ts"];
+    vars["data_interval_start"] = format_iso(run.data_interval_start);
+    vars["data_interval_end"] = format_iso(run.data_interval_end);
+    vars["run_id"] = run.run_id;
+    vars["dag_run.run_id"] = run.run_id;
+    vars["dag_id"] = dag.dag_id;
+    vars["dag.dag_id"] = dag.dag_id;
+    vars["task_id"] = task_id;
+    vars["task.task_id"] = task_id;
+    vars["try_number"] = std::to_string(try_number);
+    for (const auto& [name, value] : dag.params) vars["params." + name] = value;
+    try {
+        YAML::Node conf = YAML::Load(run.conf);
+        std::map<std::string, std::string> flat;
+        flatten(conf, "", flat);
+        for (const auto& [name, value] : flat) {
+            vars["dag_run.conf" + name] = value;
+            // Trigger conf overrides the DAG's params of the same name.
+            if (name.find('.', 1) == std::string::npos) vars["params" + name] = value;
+        }
+    } catch (const YAML::Exception&) {
+    }
+    return vars;
+}
+
+try_outcome run_try(const try_request& req, const executor_env& env, const std::atomic<bool>& cancel,
+                    const std::function<void(int pid)>& on_start) {
+    task_log log(req.log_path);
+    const task_spec* task = req.dag->find_task(req.task_id);
+    if (task == nullptr) return fail(log, fmt::format("task '{}' is no longer in DAG '{}'", req.task_id, req.dag->dag_id));
+    log.line("dag {} run {} task {} ({}), try {} of {}, on {}", req.dag->dag_id, req.run.run_id, req.task_id,
+             to_string(task->kind), req.try_number, req.max_tries, env.hostname);
+    auto vars = template_vars(*req.dag, req.run, req.task_id, req.try_number);
+    std::map<std::string, std::string> params;
+    for (const auto& [name, value] : task->params) {
+        auto rendered = render_template(value, vars);
+        if (!rendered) return fail(log, fmt::format("{}: {}", name, rendered.err().message()));
+        params[name] = *rendered;
+    }
+    std::map<std::string, std::map<std::string, std::string>> maps;
+    for (const auto& [name, entries] : task->maps) {
+        for (const auto& [key, value] : entries) {
+            auto rendered = render_template(value, vars);
+            if (!rendered) return fail(log, fmt::format("{}.{}: {}", name, key, rendered.err().message()));
+            maps[name][key] = *rendered;
+        }
+    }
+    const int64_t timeout = task->execution_timeout_ms;
+    try_outcome out;
+    switch (task->kind) {
+        case task_kind::shell:
+            out = run_shell(params, maps["env"], timeout, log, cancel, on_start);
+            break;
+        case task_kind::sql:
+            out = run_sql(params.count("dsn") ? params.at("dsn") : env.postgres_dsn, params.at("sql"), timeout, log);
+            break;
+        case task_kind::http:
+            out = run_http(*task, params, maps["headers"], timeout, log);
+            break;
+        case task_kind::kafka_produce: {
+            std::vector<std::string> messages;
+            if (auto it = task->lists.find("messages"); it != task->lists.end()) {
+                for (const auto& m : it->second) {
+                    auto rendered = render_template(m, vars);
+                    if (!rendered) return fail(log, fmt::format("messages: {}", rendered.err().message()));
+                    messages.push_back(*rendered);
+                }
+            }
+            if (params.count("value")) {
+                auto n = int_param(params, "count", 1, 1, 10'000'000);
+                if (!n) return fail(log, n.err().message());
+                for (int64_t idx = 0; idx < *n; ++idx) messages.push_back(params.at("value"));
+            }
+            out = run_kafka(*task, params, env.kafka_bootstrap, messages, timeout, log);
+            break;
+        }
+        case task_kind::randomuser_fetch:
+            out = run_fetch_task(params, env, log);
+            break;
+    }
+    log.line("try {} {}", req.try_number, out.success ? "succeeded" : "failed");
+    return out;
+}
+
+}  // namespace millrace::scheduler

@@ -1,0 +1,50 @@
+// Runs one try of one task: shell (process group, timeout kill), sql (libpq),
+// http (libcurl), kafka_produce (librdkafka) and randomuser_fetch (the source
+// module's fetcher and writer). Blocking; called on worker threads. Output
+// goes to the try's log file.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "state.h"
+
+namespace millrace::scheduler {
+
+// Where tasks find the other services.
+struct executor_env {
+    std::string postgres_dsn;
+    std::string kafka_bootstrap;
+    std::string source_url;  // randomuser API base URL; "" serves one in-process
+    std::string source_raw = "json";
+    std::string hostname;
+};
+
+struct try_request {
+    std::shared_ptr<const dag_spec> dag;
+    std::string task_id;
+    dag_run run;  // without task instances
+    int try_number = 1;
+    int max_tries = 1;
+    std::string log_path;  // "" writes the log to stdout (tasks test)
+};
+
+struct try_outcome {
+    bool success = false;
+    bool timed_out = false;
+    std::string note;  // one line: why it failed
+};
+
+// The variables {{ ... }} may name for this try.
+std::map<std::string, std::string> template_vars(const dag_spec& dag, const dag_run& run, const std::string& task_id,
+                                                 int try_number);
+
+// Runs the try to its end, its execution timeout, or `cancel` turning true.
+// `on_start` receives the child pid of a shell task (0 for the others).
+try_outcome run_try(const try_request& req, const executor_env& env, const std::atomic<bool>& cancel,
+                    const std::function<void(int pid)>& on_start);
+
+}  // namespace millrace::scheduler

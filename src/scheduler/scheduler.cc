@@ -1,0 +1,278 @@
+#include "millrace/scheduler/scheduler.h"
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "api.h"
+#include "engine.h"
+#include "executor.h"
+#include "json.h"
+#include "millrace/common/http.h"
+#include "millrace/common/log.h"
+#include "millrace/common/services.h"
+#include "millrace/common/web_assets.h"
+#include "millrace/web/scheduler_assets.h"
+
+namespace millrace::scheduler {
+namespace {
+
+using config::key_spec;
+using config::value_kind;
+namespace fs = std::filesystem;
+
+std::string host_name() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+    return name;
+}
+
+executor_env env_from(const component_context& ctx) {
+    executor_env env;
+    env.postgres_dsn = services::postgres_dsn(ctx);
+    env.kafka_bootstrap = services::kafka_bootstrap(ctx);
+    env.source_url = ctx.cfg.has("source.url") ? ctx.cfg.get_string("source.url") : std::string();
+    if (env.source_url.empty() && ctx.services != nullptr) {
+        if (auto address = ctx.services->find("source")) env.source_url = fmt::format("http://{}/api/", *address);
+    }
+    env.source_raw = ctx.cfg.has("source.raw") ? ctx.cfg.get_string("source.raw") : "json";
+    env.hostname = host_name();
+    return env;
+}
+
+class scheduler_component final : public component {
+public:
+    explicit scheduler_component(component_context& ctx) : ctx_(ctx), server_(ctx.io, "scheduler") {
+        engine_options options;
+        options.dags_dir = ctx.cfg.get_string("scheduler.dags_dir");
+        options.logs_dir = ctx.data_dir + "/logs";
+        options.dsn = services::postgres_dsn(ctx);
+        options.schema = ctx.cfg.get_string("scheduler.schema");
+        options.workers = static_cast<int>(ctx.cfg.get_int("scheduler.workers"));
+        options.dag_scan_interval_ms = ctx.cfg.get_int("scheduler.dag_scan_interval");
+        options.recent_runs = static_cast<int>(ctx.cfg.get_int("scheduler.recent_runs"));
+        options.wait_for_lock = ctx.cfg.get_bool("scheduler.wait_for_lock");
+        options.env = env_from(ctx);
+        engine_ = std::make_unique<engine>(std::move(options), ctx.clock, ctx.metrics);
+        add_api_routes(server_, *engine_);
+        web::serve_assets(server_, web::scheduler_assets());
+    }
+    std::string name() const override { return "scheduler"; }
+    result<std::optional<net::endpoint>> start() override {
+        std::error_code ec;
+        if (!fs::is_directory(ctx_.cfg.get_string("scheduler.dags_dir"), ec)) {
+            log::logger("scheduler").warn("DAG folder {} does not exist (scheduler.dags_dir); no DAGs until it does",
+                                          ctx_.cfg.get_string("scheduler.dags_dir"));
+        }
+        auto ep = server_.start(ctx_.cfg.get_string("scheduler.host"), ctx_.cfg.get_port("scheduler.port"), "scheduler.port");
+        if (!ep) return ep.err();
+        engine_->start();
+        return std::optional<net::endpoint>(*ep);
+    }
+    void stop() override {
+        server_.stop();
+        engine_->stop();
+    }
+
+private:
+    component_context& ctx_;
+    http::server server_;
+    std::unique_ptr<engine> engine_;
+};
+
+// ---- the CLI's REST client ----------------------------------------------------
+
+size_t collect(char* data, size_t size, size_t count, void* user) {
+    static_cast<std::string*>(user)->append(data, size * count);
+    return size * count;
+}
+
+struct http_reply {
+    long status = 0;
+    std::string body;
+};
+
+result<http_reply> call(const config::config& cfg, const std::string& method, const std::string& path,
+                        const std::string& body = {}) {
+    std::string url = fmt::format("http://{}:{}{}", cfg.get_string("scheduler.host"), cfg.get_port("scheduler.port"), path);
+    CURL* curl = curl_easy_init();
+    http_reply reply;
+    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30'000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    if (!body.empty()) curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, body.c_str());
+    CURLcode rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    if (rc != CURLE_OK) {
+        return make_error(errc::unavailable, "{} {}: {} (is `millrace scheduler` or `millrace up` running? see scheduler.port)",
+                          method, url, curl_easy_strerror(rc));
+    }
+    return reply;
+}
+
+std::string field(const YAML::Node& node, const char* name) {
+    auto v = node[name];
+    if (!v || v.IsNull()) return "-";
+    if (v.IsMap() && v["value"]) return v["value"].Scalar();
+    return v.IsScalar() ? v.Scalar() : "-";
+}
+
+int report_failure(const char* what, const http_reply& reply) {
+    std::string detail = reply.body;
+    try {
+        YAML::Node node = YAML::Load(reply.body);
+        if (node.IsMap() && node["detail"]) detail = node["detail"].Scalar();
+    } catch (const YAML::Exception&) {
+    }
+    std::fprintf(stderr, "millrace dags %s: HTTP %ld: %s\n", what, reply.status, detail.c_str());
+    return 1;
+}
+
+}  // namespace
+
+void add_options(config::schema& s) {
+    s.add({"scheduler.dags_dir", value_kind::path, "./dags",
+           "Folder of DAG files (*.yaml); reread when they change. A file with an error is reported with its line."});
+    s.add({"scheduler.workers", value_kind::integer, "4", "Task tries that run at once (the local executor's pool).", {}, 1, 256});
+    s.add({"scheduler.dag_scan_interval", value_kind::duration_ms, "2s", "How often the DAG folder is checked for changes.",
+           {}, 100, 3'600'000});
+    s.add({"scheduler.schema", value_kind::string, "millrace_scheduler",
+           "PostgreSQL schema of the scheduler's metadata (dag, dag_run, task_instance, task_event)."});
+    s.add({"scheduler.recent_runs", value_kind::integer, "100", "Finished runs per DAG the API and UI show.", {}, 1, 100000});
+    s.add({"scheduler.wait_for_lock", value_kind::boolean, "true",
+           "When another scheduler drives the same database: wait for it to stop (true) or exit (false)."});
+}
+
+std::unique_ptr<component> make_scheduler(component_context& ctx) { return std::make_unique<scheduler_component>(ctx); }
+
+int run_dags_command(const config::config& cfg, const std::vector<std::string>& args_in) {
+    std::vector<std::string> args;
+    std::string conf;
+    for (size_t idx = 0; idx < args_in.size(); ++idx) {
+        if (args_in[idx] == "--conf" && idx + 1 < args_in.size()) {
+            conf = args_in[++idx];
+        } else if (args_in[idx].rfind("--conf=", 0) == 0) {
+            conf = args_in[idx].substr(7);
+        } else {
+            args.push_back(args_in[idx]);
+        }
+    }
+    auto usage = [] {
+        std::fprintf(stderr, "millrace dags: usage: millrace dags list | trigger <dag_id> [--conf JSON] | pause <dag_id> | "
+                             "unpause <dag_id>\n");
+        return 2;
+    };
+    if (args.empty()) return usage();
+    const std::string& verb = args[0];
+    if (verb == "list" && args.size() == 1) {
+        auto reply = call(cfg, "GET", "/api/v1/dags?limit=100000");
+        if (!reply) {
+            std::fprintf(stderr, "millrace dags list: %s\n", reply.err().message().c_str());
+            return 1;
+        }
+        if (reply->status != 200) return report_failure("list", *reply);
+        YAML::Node root = YAML::Load(reply->body);
+        std::printf("%-28s %-16s %-7s %-16s %s\n", "dag_id", "schedule", "paused", "last run", "next run");
+        for (const auto& dag : root["dags"]) {
+            std::printf("%-28s %-16s %-7s %-16s %s\n", field(dag, "dag_id").c_str(), field(dag, "schedule_interval").c_str(),
+                        field(dag, "is_paused").c_str(), field(dag, "last_run_state").c_str(), field(dag, "next_dagrun").c_str());
+        }
+        return 0;
+    }
+    if (args.size() != 2) return usage();
+    const std::string& dag_id = args[1];
+    if (verb == "trigger") {
+        std::string body = "{}";
+        if (!conf.empty()) {
+            auto node = json::parse_object(conf);
+            if (!node) {
+                std::fprintf(stderr, "millrace dags trigger: --conf: %s\n", node.err().message().c_str());
+                return 2;
+            }
+            body = json::object().raw("conf", json::to_json(*node)).done();
+        }
+        auto reply = call(cfg, "POST", "/api/v1/dags/" + dag_id + "/dagRuns", body);
+        if (!reply) {
+            std::fprintf(stderr, "millrace dags trigger: %s\n", reply.err().message().c_str());
+            return 1;
+        }
+        if (reply->status != 200) return report_failure("trigger", *reply);
+        YAML::Node run = YAML::Load(reply->body);
+        std::printf("triggered %s run %s (logical date %s)\n", dag_id.c_str(), field(run, "dag_run_id").c_str(),
+                    field(run, "logical_date").c_str());
+        return 0;
+    }
+    if (verb == "pause" || verb == "unpause") {
+        auto reply = call(cfg, "PATCH", "/api/v1/dags/" + dag_id + "?update_mask=is_paused",
+                          verb == "pause" ? R"({"is_paused": true})" : R"({"is_paused": false})");
+        if (!reply) {
+            std::fprintf(stderr, "millrace dags %s: %s\n", verb.c_str(), reply.err().message().c_str());
+            return 1;
+        }
+        if (reply->status != 200) return report_failure(verb.c_str(), *reply);
+        std::printf("%s %s\n", verb == "pause" ? "paused" : "unpaused", dag_id.c_str());
+        return 0;
+    }
+    return usage();
+}
+
+int run_tasks_command(const config::config& cfg, const std::vector<std::string>& args) {
+    if (args.size() != 4 || args[0] != "test") {
+        std::fprintf(stderr, "millrace tasks: usage: millrace tasks test <dag_id> <task_id> <date>\n");
+        return 2;
+    }
+    const std::string &dag_id = args[1], &task_id = args[2], &date = args[3];
+    std::error_code ec;
+    std::shared_ptr<const dag_spec> dag;
+    const std::string dir = cfg.get_string("scheduler.dags_dir");
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        auto ext = entry.path().extension().string();
+        if (ext != ".yaml" && ext != ".yml") continue;
+        auto parsed = load_dag_file(entry.path().string());
+        if (parsed && parsed->dag_id == dag_id) dag = std::make_shared<const dag_spec>(std::move(*parsed));
+        if (!parsed) std::fprintf(stderr, "millrace tasks test: skipping %s\n", parsed.err().message().c_str());
+    }
+    if (!dag) {
+        std::fprintf(stderr, "millrace tasks test: no DAG '%s' in %s (scheduler.dags_dir)\n", dag_id.c_str(), dir.c_str());
+        return 1;
+    }
+    if (!dag->find_task(task_id)) {
+        std::fprintf(stderr, "millrace tasks test: DAG '%s' has no task '%s'\n", dag_id.c_str(), task_id.c_str());
+        return 1;
+    }
+    auto logical = parse_iso(date, dag->zone);
+    if (!logical) {
+        std::fprintf(stderr, "millrace tasks test: %s\n", logical.err().message().c_str());
+        return 2;
+    }
+    asio::io_context io;
+    metrics::registry registry;
+    component_context ctx{io, cfg, registry, millrace::clock::system(), file_system::disk(), "", nullptr};
+    try_request req;
+    req.dag = dag;
+    req.task_id = task_id;
+    req.run.dag_id = dag_id;
+    req.run.run_id = "test__" + format_iso(*logical);
+    req.run.logical_date = *logical;
+    req.run.data_interval_start = *logical;
+    req.run.data_interval_end = dag->sched.next_after(*logical, dag->zone).value_or(*logical);
+    req.try_number = 1;
+    req.max_tries = 1;
+    std::fflush(stdout);
+    std::atomic<bool> cancel{false};
+    auto outcome = run_try(req, env_from(ctx), cancel, {});
+    return outcome.success ? 0 : 1;
+}
+
+}  // namespace millrace::scheduler

@@ -1,0 +1,237 @@
+// The built `millrace scheduler` against a real PostgreSQL: the REST API's
+// status codes and bodies, the CLI, and kill -9 during a run with a second
+// scheduler waiting on the advisory lock that takes over and recovers.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <signal.h>
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include "harness/process.h"
+#include "pg_fixture.h"
+
+namespace millrace::scheduler {
+namespace {
+
+using namespace std::chrono_literals;
+using millrace::testing::http_request;
+using millrace::testing::http_result;
+
+template <typename F>
+bool eventually(F f, std::chrono::milliseconds timeout = 60s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (f()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return f();
+}
+
+YAML::Node body_of(const http_result& r) {
+    try {
+        return YAML::Load(r.body);
+    } catch (const YAML::Exception&) {
+        return YAML::Node();
+    }
+}
+
+class api_test : public source::pg_fixture {
+protected:
+    void SetUp() override {
+        pg_fixture::SetUp();
+        std::filesystem::create_directories(dir_.path() + "/dags");
+        write_dag("a.yaml", "dag_id: alpha\ndescription: first\nschedule: '0 3 * * *'\nstart_date: 2030-01-01\n"
+                            "tags: [x]\ntasks:\n  one: {kind: shell, command: 'echo one-{{ ds }}'}\n"
+                            "  two: {kind: shell, command: 'echo two', depends_on: [one], retries: 2}\n");
+        write_dag("broken.yaml", "dag_id: broken\ntasks:\n  a: {kind: shell, command: x, depends_on: [zz]}\n");
+    }
+    void write_dag(const std::string& name, const std::string& text) { std::ofstream(dir_.path() + "/dags/" + name) << text; }
+
+    millrace::testing::server start_scheduler(const std::string& data, std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"--set", "postgres.dsn=" + dsn(), "--set", "scheduler.dags_dir=" + dir_.path() + "/dags",
+                                         "--set", "scheduler.schema=api_test", "--set", "scheduler.dag_scan_interval=200ms"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return millrace::testing::start_server("scheduler", dir_.path() + "/" + data, args);
+    }
+
+    bool wait_dags(const std::string& address, size_t count) {
+        return eventually([&] {
+            auto r = http_request(address, "GET", "/api/v1/dags");
+            return r.status == 200 && body_of(r)["total_entries"].as<size_t>() == count;
+        });
+    }
+
+    millrace::testing::temp_dir dir_;
+};
+
+void expect_problem(const http_result& r, int status, const std::string& field, const std::string& detail_part) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_NE(r.headers.find("application/problem+json"), std::string::npos) << r.headers;
+    auto b = body_of(r);
+    ASSERT_TRUE(b.IsMap()) << r.body;
+    EXPECT_EQ(b["status"].as<int>(), status);
+    EXPECT_EQ(b["type"].as<std::string>(), "about:blank");
+    if (!field.empty()) {
+        EXPECT_EQ(b["field"].as<std::string>(""), field) << r.body;
+    }
+    EXPECT_NE(b["detail"].as<std::string>().find(detail_part), std::string::npos) << r.body;
+}
+
+TEST_F(api_test, status_codes_and_bodies) {
+    auto s = start_scheduler("s");
+    ASSERT_TRUE(s.proc);
+    ASSERT_TRUE(wait_dags(s.address, 1));
+
+    auto health = http_request(s.address, "GET", "/api/v1/health");
+    EXPECT_EQ(health.status, 200);
+    EXPECT_EQ(body_of(health)["metadatabase"]["status"].as<std::string>(), "healthy");
+    EXPECT_EQ(body_of(health)["scheduler"]["status"].as<std::string>(), "healthy");
+
+    auto dags = body_of(http_request(s.address, "GET", "/api/v1/dags"));
+    auto alpha = dags["dags"][0];
+    EXPECT_EQ(alpha["dag_id"].as<std::string>(), "alpha");
+    EXPECT_EQ(alpha["is_paused"].as<bool>(), false);
+    EXPECT_EQ(alpha["schedule_interval"]["value"].as<std::string>(), "0 3 * * *");
+    EXPECT_EQ(alpha["tags"][0]["name"].as<std::string>(), "x");
+    EXPECT_EQ(alpha["next_dagrun"].as<std::string>(), "2030-01-01T03:00:00+00:00");
+
+    // The broken file is an import error naming file and line.
+    auto errors = body_of(http_request(s.address, "GET", "/api/v1/importErrors"));
+    ASSERT_EQ(errors["total_entries"].as<int>(), 1);
+    EXPECT_NE(errors["import_errors"][0]["stack_trace"].as<std::string>().find("broken.yaml:3:"), std::string::npos);
+    EXPECT_NE(errors["import_errors"][0]["stack_trace"].as<std::string>().find("unknown task 'zz'"), std::string::npos);
+
+    expect_problem(http_request(s.address, "GET", "/api/v1/dags/nope"), 404, "", "DAG with dag_id: 'nope' not found");
+    expect_problem(http_request(s.address, "GET", "/api/v1/dags?limit=abc"), 400, "limit", "limit");
+    expect_problem(http_request(s.address, "PATCH", "/api/v1/dags/alpha", R"({"is_paused": "yes"})"), 400, "is_paused",
+                   "is_paused must be true or false");
+    expect_problem(http_request(s.address, "PATCH", "/api/v1/dags/alpha", "not json"), 400, "", "JSON object");
+    expect_problem(http_request(s.address, "PATCH", "/api/v1/dags/alpha?update_mask=description", R"({"is_paused": true})"),
+                   400, "update_mask", "only is_paused");
+    expect_problem(http_request(s.address, "DELETE", "/api/v1/dags/alpha"), 405, "", "not allowed");
+
+    auto paused = http_request(s.address, "PATCH", "/api/v1/dags/alpha?update_mask=is_paused", R"({"is_paused": true})");
+    EXPECT_EQ(paused.status, 200);
+    EXPECT_EQ(body_of(paused)["is_paused"].as<bool>(), true);
+    EXPECT_EQ(body_of(http_request(s.address, "GET", "/api/v1/dags?paused=true"))["total_entries"].as<int>(), 1);
+    ASSERT_EQ(http_request(s.address, "PATCH", "/api/v1/dags/alpha", R"({"is_paused": false})").status, 200);
+
+    const std::string runs = "/api/v1/dags/alpha/dagRuns";
+    expect_problem(http_request(s.address, "POST", runs, R"({"conf": [1, 2]})"), 400, "conf", "conf must be a JSON object");
+    expect_problem(http_request(s.address, "POST", runs, R"({"logical_date": "tomorrow"})"), 400, "logical_date",
+                   "'tomorrow' is not an ISO 8601 date-time");
+    expect_problem(http_request(s.address, "POST", runs, R"({"colour": "red"})"), 400, "colour", "unknown field 'colour'");
+    expect_problem(http_request(s.address, "POST", "/api/v1/dags/nope/dagRuns", "{}"), 404, "", "'nope' not found");
+
+    auto created = http_request(s.address, "POST", runs,
+                                R"({"dag_run_id": "r1", "logical_date": "2026-05-06T07:08:09Z", "conf": {"k": "v", "n": 2}})");
+    ASSERT_EQ(created.status, 200) << created.body;
+    auto run = body_of(created);
+    EXPECT_EQ(run["dag_run_id"].as<std::string>(), "r1");
+    EXPECT_EQ(run["logical_date"].as<std::string>(), "2026-05-06T07:08:09+00:00");
+    EXPECT_EQ(run["data_interval_end"].as<std::string>(), "2026-05-07T03:00:00+00:00");
+    EXPECT_EQ(run["conf"]["n"].as<int>(), 2);
+    EXPECT_EQ(run["run_type"].as<std::string>(), "manual");
+    expect_problem(http_request(s.address, "POST", runs, R"({"dag_run_id": "r1"})"), 409, "", "already exists");
+    expect_problem(http_request(s.address, "POST", runs, R"({"logical_date": "2026-05-06T07:08:09+00:00"})"), 409, "",
+                   "already exists");
+
+    ASSERT_TRUE(eventually([&] {
+        return body_of(http_request(s.address, "GET", runs + "/r1"))["state"].as<std::string>("") == "success";
+    }));
+    auto tis = body_of(http_request(s.address, "GET", runs + "/r1/taskInstances"));
+    ASSERT_EQ(tis["total_entries"].as<int>(), 2);
+    EXPECT_EQ(tis["task_instances"][0]["task_id"].as<std::string>(), "one");
+    EXPECT_EQ(tis["task_instances"][0]["state"].as<std::string>(), "success");
+    EXPECT_EQ(tis["task_instances"][0]["try_number"].as<int>(), 1);
+    EXPECT_EQ(tis["task_instances"][1]["max_tries"].as<int>(), 2);
+    auto log = http_request(s.address, "GET", runs + "/r1/taskInstances/one/logs/1");
+    EXPECT_EQ(log.status, 200);
+    EXPECT_NE(log.body.find("one-2026-05-06"), std::string::npos) << log.body;
+    expect_problem(http_request(s.address, "GET", runs + "/r1/taskInstances/one/logs/0"), 400, "try_number", "try_number");
+    expect_problem(http_request(s.address, "GET", runs + "/r1/taskInstances/one/logs/2"), 404, "", "no log for try 2");
+    expect_problem(http_request(s.address, "GET", runs + "/nope/taskInstances"), 404, "", "not found");
+    auto listed = body_of(http_request(s.address, "GET", runs + "?order_by=-logical_date"));
+    EXPECT_EQ(listed["total_entries"].as<int>(), 1);
+    expect_problem(http_request(s.address, "GET", runs + "?order_by=colour"), 400, "order_by", "not supported");
+
+    // The CLI talks to the same API.
+    auto port = s.address.substr(s.address.rfind(':') + 1);
+    millrace::testing::process list({millrace::testing::millrace_binary(), "dags", "list", "--port", port});
+    ASSERT_EQ(list.wait(), 0) << list.stderr_text();
+    EXPECT_NE(list.stdout_text().find("alpha"), std::string::npos);
+    millrace::testing::process trig({millrace::testing::millrace_binary(), "dags", "trigger", "alpha", "--conf", R"({"a": 1})",
+                                     "--port", port});
+    ASSERT_EQ(trig.wait(), 0) << trig.stderr_text();
+    EXPECT_NE(trig.stdout_text().find("triggered alpha run manual__"), std::string::npos);
+    millrace::testing::process bad({millrace::testing::millrace_binary(), "dags", "pause", "nope", "--port", port});
+    EXPECT_EQ(bad.wait(), 1);
+    EXPECT_NE(bad.stderr_text().find("HTTP 404"), std::string::npos) << bad.stderr_text();
+}
+
+TEST_F(api_test, tasks_test_runs_one_task_in_the_foreground) {
+    millrace::testing::process p({millrace::testing::millrace_binary(), "tasks", "test", "alpha", "one", "2026-07-08",
+                                  "--set", "scheduler.dags_dir=" + dir_.path() + "/dags"});
+    ASSERT_EQ(p.wait(), 0) << p.stderr_text();
+    EXPECT_NE(p.stdout_text().find("one-2026-07-08"), std::string::npos) << p.stdout_text();
+    millrace::testing::process missing({millrace::testing::millrace_binary(), "tasks", "test", "alpha", "zzz", "2026-07-08",
+                                        "--set", "scheduler.dags_dir=" + dir_.path() + "/dags"});
+    EXPECT_EQ(missing.wait(), 1);
+    EXPECT_NE(missing.stderr_text().find("DAG 'alpha' has no task 'zzz'"), std::string::npos) << missing.stderr_text();
+}
+
+TEST_F(api_test, kill_9_during_a_run_then_the_waiting_scheduler_recovers_it) {
+    std::string marker = dir_.path() + "/try";
+    write_dag("slow.yaml", "dag_id: slow\ntasks:\n  work:\n    kind: shell\n    command: 'echo {{ try_number }} >> " + marker +
+                               "; if [ {{ try_number }} = 1 ]; then sleep 600; fi'\n    retries: 1\n    retry_delay: 0s\n"
+                               "  next: {kind: shell, command: 'true', depends_on: [work]}\n");
+    auto first = start_scheduler("s1");
+    ASSERT_TRUE(first.proc);
+    ASSERT_TRUE(wait_dags(first.address, 2));
+    // A second scheduler on the same database waits on the advisory lock.
+    auto second = start_scheduler("s2");
+    ASSERT_TRUE(second.proc);
+    ASSERT_TRUE(eventually([&] {
+        auto h = body_of(http_request(second.address, "GET", "/api/v1/health"));
+        return h["scheduler"]["status"].as<std::string>("") == "unhealthy" &&
+               h["scheduler"]["detail"].as<std::string>("").find("another scheduler") != std::string::npos;
+    }));
+
+    ASSERT_EQ(http_request(first.address, "POST", "/api/v1/dags/slow/dagRuns", R"({"dag_run_id": "k"})").status, 200);
+    const std::string ti = "/api/v1/dags/slow/dagRuns/k/taskInstances/work";
+    int pid = 0;
+    ASSERT_TRUE(eventually([&] {
+        auto b = body_of(http_request(first.address, "GET", ti));
+        if (b["state"].as<std::string>("") != "running" || b["pid"].IsNull()) return false;
+        pid = b["pid"].as<int>();
+        return true;
+    }, 30s)) << http_request(first.address, "GET", ti).body << "\n" << first.proc->stderr_text();
+    first.proc->send_signal(SIGKILL);
+    ASSERT_TRUE(first.proc->wait().has_value());
+    // The task's process died with its scheduler.
+    EXPECT_TRUE(eventually([&] {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string p, comm, state;
+        return !(stat >> p >> comm >> state) || state == "Z";
+    }, 20s)) << "task process " << pid << " outlived the killed scheduler";
+
+    // The waiting scheduler takes the lock, marks try 1 lost, retries it, and finishes the run.
+    ASSERT_TRUE(eventually([&] {
+        return body_of(http_request(second.address, "GET", "/api/v1/dags/slow/dagRuns/k"))["state"].as<std::string>("") == "success";
+    }, 90s)) << second.proc->stderr_text();
+    auto b = body_of(http_request(second.address, "GET", ti));
+    EXPECT_EQ(b["state"].as<std::string>(), "success");
+    EXPECT_EQ(b["try_number"].as<int>(), 2);
+    EXPECT_NE(second.proc->stderr_text().find("the scheduler stopped while try 1 ran"), std::string::npos);
+    std::ifstream in(marker);
+    std::string tries((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(tries, "1\n2\n");
+    EXPECT_EQ(body_of(http_request(second.address, "GET", "/api/v1/health"))["scheduler"]["status"].as<std::string>(), "healthy");
+}
+
+}  // namespace
+}  // namespace millrace::scheduler

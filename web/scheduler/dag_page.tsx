@@ -1,0 +1,229 @@
+import { useEffect, useState } from "preact/hooks";
+import { get_json } from "@shared/api";
+import { StateBadge } from "@shared/shell";
+import { format_duration_ms, format_time } from "@shared/format";
+import { usePoll } from "./poll";
+import { ImportErrors, set_paused, trigger } from "./dag_list";
+import type { Dag, DagRun, Task, TaskInstance } from "./types";
+
+const enc = encodeURIComponent;
+
+interface Selection {
+  run_id: string;
+  task_id: string;
+}
+
+// Layers by longest path from a root; edges drawn as curves between layers.
+function Graph(props: { tasks: Task[]; states: Map<string, string | null>; onSelect: (task_id: string) => void }) {
+  const depth = new Map<string, number>();
+  const by_id = new Map(props.tasks.map((t) => [t.task_id, t]));
+  const depth_of = (id: string, seen = new Set<string>()): number => {
+    if (depth.has(id)) return depth.get(id)!;
+    if (seen.has(id)) return 0;
+    seen.add(id);
+    const task = by_id.get(id);
+    const d = task && task.upstream_task_ids.length ? 1 + Math.max(...task.upstream_task_ids.map((u) => depth_of(u, seen))) : 0;
+    depth.set(id, d);
+    return d;
+  };
+  props.tasks.forEach((t) => depth_of(t.task_id));
+  const layers: string[][] = [];
+  props.tasks.forEach((t) => (layers[depth.get(t.task_id)!] ??= []).push(t.task_id));
+  const w = 170, h = 38, gx = 60, gy = 18;
+  const pos = new Map<string, { x: number; y: number }>();
+  layers.forEach((layer, li) => layer.forEach((id, ri) => pos.set(id, { x: 10 + li * (w + gx), y: 10 + ri * (h + gy) })));
+  const width = 20 + layers.length * (w + gx) - gx;
+  const height = 20 + Math.max(1, ...layers.map((l) => l.length)) * (h + gy) - gy;
+  return (
+    <svg class="graph" width={width} height={height} data-testid="graph">
+      {props.tasks.flatMap((t) =>
+        t.upstream_task_ids.map((u) => {
+          const a = pos.get(u)!, b = pos.get(t.task_id)!;
+          const x1 = a.x + w, y1 = a.y + h / 2, x2 = b.x, y2 = b.y + h / 2;
+          return <path key={`${u}>${t.task_id}`} class="edge" d={`M${x1},${y1} C${x1 + gx / 2},${y1} ${x2 - gx / 2},${y2} ${x2},${y2}`} />;
+        }),
+      )}
+      {props.tasks.map((t) => {
+        const p = pos.get(t.task_id)!;
+        const state = props.states.get(t.task_id) ?? "none";
+        return (
+          <g key={t.task_id} class={`node state-${state}`} transform={`translate(${p.x},${p.y})`} onClick={() => props.onSelect(t.task_id)}
+             data-testid={`node-${t.task_id}`} data-state={state}>
+            <rect width={w} height={h} rx={6} />
+            <text x={10} y={16}>{t.task_id}</text>
+            <text x={10} y={31} class="kind">{t.operator_name}</text>
+          </g>
+        );
+      })}
+    </svg>
+  );
+}
+
+function LogPanel(props: { dag_id: string; sel: Selection; onClose: () => void }) {
+  const { sel, dag_id } = props;
+  const base = `/api/v1/dags/${enc(dag_id)}/dagRuns/${enc(sel.run_id)}/taskInstances/${enc(sel.task_id)}`;
+  const ti = usePoll(() => get_json<TaskInstance>(base), [base]);
+  const [attempt, setAttempt] = useState<number | undefined>(undefined);
+  const tries = ti.value?.try_number ?? 0;
+  const shown = attempt ?? tries;
+  const [log, setLog] = useState<string>("");
+  useEffect(() => setAttempt(undefined), [base]);
+  useEffect(() => {
+    if (shown < 1) {
+      setLog("");
+      return;
+    }
+    let alive = true;
+    fetch(`${base}/logs/${shown}`, { headers: { Accept: "text/plain" } })
+      .then((r) => r.text())
+      .then((text) => alive && setLog(text))
+      .catch(() => undefined);
+    return () => {
+      alive = false;
+    };
+  }, [base, shown, ti.value?.state, ti.value?.end_date]);
+  const t = ti.value;
+  return (
+    <section class="card ti-panel" data-testid="ti-panel">
+      <div class="panel-head">
+        <h3>
+          {sel.task_id} <span class="muted small">in {sel.run_id}</span>
+        </h3>
+        <button class="button" onClick={props.onClose}>close</button>
+      </div>
+      {ti.error ? <p class="error-line">{ti.error}</p> : null}
+      {t ? (
+        <dl class="facts">
+          <dt>state</dt><dd><StateBadge state={t.state} /></dd>
+          <dt>try</dt><dd>{t.try_number} of {t.max_tries + 1}</dd>
+          <dt>kind</dt><dd>{t.operator}</dd>
+          <dt>started</dt><dd>{format_time(t.start_date)}</dd>
+          <dt>ended</dt><dd>{format_time(t.end_date)}</dd>
+          <dt>duration</dt><dd>{t.duration !== null ? format_duration_ms(t.duration * 1000) : "–"}</dd>
+          {t.next_retry_at ? (<><dt>next retry</dt><dd>{format_time(t.next_retry_at)}</dd></>) : null}
+          {t.note ? (<><dt>note</dt><dd class="error-line">{t.note}</dd></>) : null}
+        </dl>
+      ) : null}
+      {tries > 0 ? (
+        <div class="tries">
+          log of try{" "}
+          {Array.from({ length: tries }, (_, i) => i + 1).map((n) => (
+            <button key={n} class={`button small ${n === shown ? "primary" : ""}`} onClick={() => setAttempt(n)}>{n}</button>
+          ))}
+        </div>
+      ) : null}
+      <pre class="log" data-testid="log">{tries > 0 ? log || "(empty)" : "no try has started yet"}</pre>
+    </section>
+  );
+}
+
+export function DagPage(props: { dag_id: string }) {
+  const id = enc(props.dag_id);
+  const dag = usePoll(() => get_json<Dag>(`/api/v1/dags/${id}`), [id]);
+  const tasks = usePoll(() => get_json<{ tasks: Task[] }>(`/api/v1/dags/${id}/tasks`), [id], 5000);
+  const runs = usePoll(async () => {
+    const r = await get_json<{ dag_runs: DagRun[] }>(`/api/v1/dags/${id}/dagRuns?limit=20&order_by=-logical_date`);
+    const list = r.dag_runs.slice().reverse();
+    const tis = await Promise.all(
+      list.map((run) =>
+        get_json<{ task_instances: TaskInstance[] }>(`/api/v1/dags/${id}/dagRuns/${enc(run.dag_run_id)}/taskInstances`),
+      ),
+    );
+    return list.map((run, i) => ({ run, tis: new Map(tis[i].task_instances.map((t) => [t.task_id, t])) }));
+  }, [id]);
+  const [sel, setSel] = useState<Selection | undefined>(undefined);
+  const [message, setMessage] = useState("");
+  const grid = runs.value ?? [];
+  const selected_run = sel ? grid.find((g) => g.run.dag_run_id === sel.run_id) : grid[grid.length - 1];
+  const states = new Map<string, string | null>();
+  selected_run?.tis.forEach((t, k) => states.set(k, t.state));
+  const d = dag.value;
+  const task_list = tasks.value?.tasks ?? [];
+  return (
+    <>
+      <ImportErrors />
+      <section class="card">
+        <div class="panel-head">
+          <h2>
+            <a href="#/">DAGs</a> / <span data-testid="dag-title">{props.dag_id}</span>
+          </h2>
+          {d ? (
+            <div class="actions">
+              <label class="toggle">
+                <input type="checkbox" checked={!d.is_paused} data-testid="pause-toggle"
+                  onChange={() => set_paused(d.dag_id, !d.is_paused).then(dag.refresh)} />
+                <span />
+              </label>
+              <span class="muted">{d.is_paused ? "paused" : "active"}</span>
+              <button class="button primary" data-testid="trigger"
+                onClick={() =>
+                  trigger(d.dag_id)
+                    .then((run_id) => {
+                      setMessage(`triggered ${run_id}`);
+                      setSel(undefined);
+                      runs.refresh();
+                    })
+                    .catch((e) => setMessage(String(e.message)))
+                }>
+                ▶ Trigger
+              </button>
+            </div>
+          ) : null}
+        </div>
+        {dag.error ? <p class="error-line">{dag.error}</p> : null}
+        {message ? <p class="muted">{message}</p> : null}
+        {d ? (
+          <p class="muted small">
+            {d.description ?? ""} · schedule <span class="mono">{d.schedule_interval?.value ?? "manual"}</span> ({d.timezone}) ·
+            next run {format_time(d.next_dagrun)} · {d.fileloc}
+          </p>
+        ) : null}
+      </section>
+      <section class="card">
+        <h3>Graph {selected_run ? <span class="muted small">of {selected_run.run.dag_run_id}</span> : null}</h3>
+        <div class="graph-wrap">
+          <Graph tasks={task_list} states={states}
+            onSelect={(task_id) => selected_run && setSel({ run_id: selected_run.run.dag_run_id, task_id })} />
+        </div>
+      </section>
+      <section class="card">
+        <h3>Recent runs</h3>
+        <div class="grid-wrap">
+          <table class="run-grid" data-testid="grid">
+            <thead>
+              <tr>
+                <th></th>
+                {grid.map((g) => (
+                  <th key={g.run.dag_run_id} title={`${g.run.dag_run_id}\n${g.run.state}`}>
+                    <span class={`run-bar state-${g.run.state}`} data-testid="run-state" data-state={g.run.state} />
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {task_list.map((t) => (
+                <tr key={t.task_id}>
+                  <th class="mono">{t.task_id}</th>
+                  {grid.map((g) => {
+                    const ti = g.tis.get(t.task_id);
+                    const state = ti?.state ?? "none";
+                    const active = sel && sel.run_id === g.run.dag_run_id && sel.task_id === t.task_id;
+                    return (
+                      <td key={g.run.dag_run_id}>
+                        <button class={`cell state-${state} ${active ? "active" : ""}`} title={`${t.task_id} · ${g.run.dag_run_id} · ${state}`}
+                          data-testid={`cell-${t.task_id}`} data-run={g.run.dag_run_id} data-state={state}
+                          onClick={() => setSel({ run_id: g.run.dag_run_id, task_id: t.task_id })} />
+                      </td>
+                    );
+                  })}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {grid.length === 0 ? <p class="muted">No runs yet.</p> : null}
+        </div>
+      </section>
+      {sel ? <LogPanel dag_id={props.dag_id} sel={sel} onClose={() => setSel(undefined)} /> : null}
+    </>
+  );
+}

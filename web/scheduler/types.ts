@@ -1,0 +1,62 @@
+// The REST API's shapes (Airflow stable API v1 field names).
+export interface Dag {
+  dag_id: string;
+  description: string | null;
+  fileloc: string;
+  is_paused: boolean;
+  is_active: boolean;
+  schedule_interval: { __type: string; value: string } | null;
+  tags: { name: string }[];
+  owners: string[];
+  timezone: string;
+  next_dagrun: string | null;
+  last_run_state: string | null;
+  last_run_id: string | null;
+  has_import_errors: boolean;
+  max_active_runs: number;
+  catchup: boolean;
+}
+
+export interface DagRun {
+  dag_id: string;
+  dag_run_id: string;
+  run_type: string;
+  logical_date: string;
+  data_interval_start: string;
+  data_interval_end: string;
+  state: string;
+  conf: Record<string, unknown>;
+  start_date: string | null;
+  end_date: string | null;
+}
+
+export interface Task {
+  task_id: string;
+  operator_name: string;
+  upstream_task_ids: string[];
+  downstream_task_ids: string[];
+  retries: number;
+}
+
+export interface TaskInstance {
+  task_id: string;
+  dag_run_id: string;
+  state: string | null;
+  try_number: number;
+  max_tries: number;
+  start_date: string | null;
+  end_date: string | null;
+  duration: number | null;
+  operator: string;
+  hostname: string;
+  note: string | null;
+  next_retry_at: string | null;
+  log_path: string | null;
+}
+
+export interface ImportError {
+  import_error_id: number;
+  filename: string;
+  stack_trace: string;
+  timestamp: string;
+}
