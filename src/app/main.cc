@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "host.h"
+#include "millrace/console/console.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/source/source.h"
@@ -42,6 +43,7 @@ factory_fn find_factory(const std::string& command) {
         {"cql", cql::make_cql},
         {"postgres", source::make_postgres},
         {"source", source::make_source},
+        {"console", console::make_console},
     };
     auto it = factories.find(command);
     return it == factories.end() ? nullptr : it->second;

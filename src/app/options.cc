@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include "millrace/console/console.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/source/source.h"
@@ -15,6 +16,7 @@ const std::vector<component_info>& components() {
         {"cdc", "cdc", "PostgreSQL logical-replication change capture into Kafka", "Debezium-style CDC", false, 7},
         {"process", "processor", "stream job from Kafka to the serving store", "Spark Structured Streaming", false, 8},
         {"scheduler", "scheduler", "DAG scheduler with REST API and web UI", "Apache Airflow", true, 9},
+        {"console", "console", "web console for topics, messages, groups, schemas and tables", "Confluent Control Center", true, 12},
     };
     return all;
 }
@@ -61,6 +63,7 @@ config::schema build() {
     const listener_defaults defaults[] = {
         {"broker", 9092, 9465}, {"cql", 9042, 9466}, {"source", 8090, 9467},
         {"cdc", 0, 9469},       {"processor", 0, 9470}, {"scheduler", 8080, 9468},
+        {"console", 9021, 9473},
     };
     for (const auto& d : defaults) {
         const component_info* info = nullptr;
@@ -85,6 +88,7 @@ config::schema build() {
             cql::add_options(s);
         }
         if (section == "source") source::add_options(s);
+        if (section == "console") console::add_options(s);
     }
     return s;
 }

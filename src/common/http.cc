@@ -208,6 +208,9 @@ std::string reason_phrase(int status) {
         case 422: return "Unprocessable Entity";
         case 431: return "Request Header Fields Too Large";
         case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 504: return "Gateway Timeout";
         case 503: return "Service Unavailable";
         case 505: return "HTTP Version Not Supported";
         default: return "Unknown";
