@@ -33,6 +33,7 @@ std::vector<command_doc> command_docs() {
     std::vector<command_doc> docs;
     for (const auto& c : components()) docs.push_back({c.command, fmt::format("{} (plays {})", c.summary, c.plays)});
     docs.push_back({"up", "run the whole pipeline in one process on embedded defaults"});
+    docs.push_back({"status", "print the status block of the running `millrace up` (from its admin endpoint)"});
     docs.push_back({"config", "`config example` prints every key with its default; `config show` the effective values"});
     docs.push_back({"version", "print the version"});
     return docs;
@@ -66,6 +67,7 @@ std::vector<flag_spec> command_flags(const std::string& command) {
         section = "up";
         flags.push_back({"--data-dir", "data_dir"});
     }
+    if (command == "status") flags.push_back({"--admin-port", "up.admin_port"});
     if (section.empty()) return flags;
     for (const auto* spec : schema().keys_in(section)) {
         flags.push_back({"--" + kebab(spec->key.substr(section.size() + 1)), spec->key});

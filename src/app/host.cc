@@ -1,5 +1,6 @@
 #include "host.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <asio/executor_work_guard.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/signal_set.hpp>
 
 #include "millrace/common/admin.h"
@@ -29,16 +31,29 @@ struct running_part {
     std::optional<net::endpoint> address;
 };
 
-void print_status_block(const std::vector<running_part>& parts, const net::endpoint& admin) {
-    std::string out = fmt::format("\nmillrace {} is up\n\n  {:<10} {:<22} {}\n", MILLRACE_VERSION, "component", "address", "state");
+status_report make_report(const std::vector<running_part>& parts, const host_plan& plan, const net::endpoint& admin,
+                          const metrics::registry& registry) {
+    status_report report;
+    report.version = MILLRACE_VERSION;
+    report.admin_address = admin.to_string();
     for (const auto& part : parts) {
         std::string address = part.address ? part.address->to_string() : "-";
         std::string state = part.instance ? "running" : fmt::format("not built yet (issue #{})", part.info->issue);
-        out += fmt::format("  {:<10} {:<22} {}\n", part.info->command, address, state);
+        report.parts.push_back({part.info->command, address, state});
     }
-    out += fmt::format("  {:<10} {:<22} {}\n\n", "admin", admin.to_string(), "running");
-    out += fmt::format("  metrics   http://{}/metrics\n  Ctrl-C stops everything cleanly.\n\n", admin.to_string());
-    std::fputs(out.c_str(), stdout);
+    for (const auto& other : plan.not_started) report.parts.push_back(other);
+    auto rank = [](const part_status& p) {
+        const auto& all = components();
+        for (size_t idx = 0; idx < all.size(); ++idx) {
+            if (all[idx].command == p.command) return idx;
+        }
+        return all.size();
+    };
+    std::stable_sort(report.parts.begin(), report.parts.end(),
+                     [&](const part_status& a, const part_status& b) { return rank(a) < rank(b); });
+    report.urls = urls_for(report.parts, report.admin_address);
+    report.counts = read_counts(registry.expose());
+    return report;
 }
 
 void force_exit(int) {
@@ -66,6 +81,14 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
         io.run_for(std::chrono::seconds(5));  // let the stops drain
     };
 
+    std::optional<net::endpoint> admin_bound;
+    admin.http().route("GET", "/status", [&](const http::request& req) {
+        status_report report = make_report(parts, plan, admin_bound.value_or(net::endpoint{}), registry);
+        const std::string* format = req.param("format");
+        if (format != nullptr && *format == "text") return http::response::text(200, render_status_block(report));
+        return http::response::json(200, render_status_json(report));
+    });
+
     // The admin endpoint binds first: a clash there fails before any component
     // has started. /readyz answers 503 until every component is up.
     auto admin_address = admin.start(cfg.get_string("admin.host"), cfg.get_port(plan.admin_port_key), plan.admin_port_key);
@@ -73,6 +96,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
         std::fprintf(stderr, "millrace: %s\n", admin_address.err().message().c_str());
         return 2;
     }
+    admin_bound = *admin_address;
 
     for (const auto* info : plan.parts) {
         std::string dir = component_data_dir(cfg, info->section);
@@ -101,6 +125,35 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
         parts.push_back(std::move(part));
     }
 
+    // `up` shows its progress: a line rewritten in place on a terminal, a log
+    // line every up.status_interval otherwise.
+    asio::steady_timer status_timer(io);
+    bool live_on_terminal = plan.print_status_block && ::isatty(STDOUT_FILENO) == 1;
+    bool stopping = false;
+    pipeline_counts last_counts;
+    auto last_time = std::chrono::steady_clock::now();
+    std::function<void()> schedule_status = [&] {
+        auto interval = live_on_terminal ? std::chrono::milliseconds(1000)
+                                         : std::chrono::milliseconds(cfg.get_int("up.status_interval"));
+        status_timer.expires_after(interval);
+        status_timer.async_wait([&](const std::error_code& ec) {
+            if (ec || stopping) return;
+            auto now = std::chrono::steady_clock::now();
+            pipeline_counts counts = read_counts(registry.expose());
+            std::string line = render_live_line(counts, last_counts,
+                                                std::chrono::duration<double>(now - last_time).count());
+            last_counts = counts;
+            last_time = now;
+            if (live_on_terminal) {
+                std::fprintf(stdout, "\r\x1b[K  %s", line.c_str());
+                std::fflush(stdout);
+            } else {
+                log.info("{}", line);
+            }
+            schedule_status();
+        });
+    };
+
     auto guard = asio::make_work_guard(io);
     asio::signal_set signals(io, SIGINT, SIGTERM);
     // After a stop begins, a watchdog ends the run if draining takes too long.
@@ -110,6 +163,9 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     std::thread watchdog;
     auto on_signal = [&](const std::error_code& ec, int signal_number) {
         if (ec) return;
+        if (live_on_terminal) std::fputs("\n", stdout);
+        stopping = true;
+        status_timer.cancel();
         log.info("{} received: stopping", strsignal(signal_number));
         admin.set_ready(false);
         for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
@@ -137,7 +193,12 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     signals.async_wait(on_signal);
 
     admin.set_ready(true);
-    if (plan.print_status_block) print_status_block(parts, *admin_address);
+    if (plan.print_status_block) {
+        std::fputs(("\n" + render_status_block(make_report(parts, plan, *admin_address, registry)) +
+                    "\n  Ctrl-C stops everything cleanly; `millrace status` prints this block again.\n\n").c_str(),
+                   stdout);
+        if (cfg.get_int("up.status_interval") > 0 || live_on_terminal) schedule_status();
+    }
     const net::endpoint& main_address = plan.parts.size() == 1 && parts.front().address ? *parts.front().address : *admin_address;
     std::printf("ready %s %s admin %s\n", plan.name.c_str(), main_address.to_string().c_str(),
                 admin_address->to_string().c_str());

@@ -11,6 +11,7 @@
 
 #include "millrace/common/component.h"
 #include "options.h"
+#include "status.h"
 
 namespace millrace::app {
 
@@ -21,7 +22,8 @@ struct host_plan {
     std::string name;                      // "broker", or "up"
     std::vector<const component_info*> parts;
     std::string admin_port_key;            // "broker.admin_port", "up.admin_port"
-    bool print_status_block = false;       // `up` prints one for people
+    bool print_status_block = false;       // `up` prints one for people, then a live status
+    std::vector<part_status> not_started;  // parts `up` leaves to an external service or turned off
 };
 
 // Runs until a signal stops it. Returns the process exit code: 0 after a clean

@@ -1,6 +1,7 @@
 // The `millrace` binary: parses the command line, loads the configuration and
 // hands over to the command. Exit codes: 0 success, 2 bad usage, bad config or
 // failed start (one line on stderr says why), 3 component not built yet.
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -15,6 +16,7 @@
 #include "millrace/kafka/broker.h"
 #include "millrace/source/source.h"
 #include "options.h"
+#include "status.h"
 
 extern char** environ;
 
@@ -53,6 +55,45 @@ factory_fn find_factory(const std::string& command) {
 std::unique_ptr<component> make_component(const component_info& info, component_context& ctx) {
     factory_fn make = find_factory(info.command);
     return make ? make(ctx) : nullptr;
+}
+
+// The parts `up` starts: every component, less those turned off (up.disable)
+// and those an external service replaces.
+status plan_up(const config::config& cfg, host_plan& plan) {
+    const auto& disabled = cfg.get_list("up.disable");
+    for (const auto& name : disabled) {
+        if (find_component(name) == nullptr) {
+            std::string known;
+            for (const auto& c : components()) known += (known.empty() ? "" : ", ") + c.command;
+            return make_error(errc::invalid_argument, "up.disable ({}) names '{}', which is not a component ({})",
+                              cfg.origin("up.disable"), name, known);
+        }
+    }
+    const std::map<std::string, std::string> external_keys = {{"broker", "kafka.bootstrap"}, {"cql", "cql.contact_points"}};
+    for (const auto& c : components()) {
+        if (std::find(disabled.begin(), disabled.end(), c.command) != disabled.end()) {
+            plan.not_started.push_back({c.command, "-", "disabled (up.disable)"});
+            continue;
+        }
+        auto external = external_keys.find(c.command);
+        if (external != external_keys.end() && !cfg.get_string(external->second).empty()) {
+            const std::string& address = cfg.get_string(external->second);
+            uint16_t default_port = c.command == "cql" ? 9042 : 9092;
+            if (auto reached = net::probe_tcp(address, default_port, std::chrono::seconds(5)); !reached) {
+                return make_error(errc::unavailable,
+                                  "{}: the external service {} = {} ({}) cannot be reached: {}; start it, fix {}, or "
+                                  "leave it empty to run the embedded {}",
+                                  c.command, external->second, address, cfg.origin(external->second),
+                                  reached.err().message(), external->second, c.command);
+            }
+            plan.not_started.push_back({c.command, cfg.get_string(external->second), "external (" + external->second + ")"});
+            continue;
+        }
+        plan.parts.push_back(&c);
+    }
+    plan.admin_port_key = "up.admin_port";
+    plan.print_status_block = true;
+    return {};
 }
 
 int run_config_command(const config::config& cfg, const std::vector<std::string>& args) {
@@ -96,6 +137,7 @@ int run(int argc, char** argv) {
                    log::parse_format(cfg->get_string("log.format")).value());
 
     if (inv->command == "config") return run_config_command(*cfg, inv->args);
+    if (inv->command == "status") return run_status_command(*cfg);
 
     if (inv->command == "source" && !inv->args.empty()) {
         // `source serve` runs the API as a server; other words are one-shot commands.
@@ -108,9 +150,10 @@ int run(int argc, char** argv) {
     host_plan plan;
     plan.name = inv->command;
     if (inv->command == "up") {
-        for (const auto& c : components()) plan.parts.push_back(&c);
-        plan.admin_port_key = "up.admin_port";
-        plan.print_status_block = true;
+        if (auto planned = plan_up(*cfg, plan); !planned) {
+            std::fprintf(stderr, "millrace up: %s\n", planned.err().message().c_str());
+            return k_exit_usage;
+        }
     } else {
         const component_info* info = find_component(inv->command);
         plan.parts.push_back(info);

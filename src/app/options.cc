@@ -59,6 +59,11 @@ config::schema build() {
 
     s.describe_section("up", "`millrace up`: the whole pipeline in one process.");
     s.add({"up.admin_port", value_kind::port, "9464", "Admin endpoint port of `millrace up` (also serves /status)."});
+    s.add({"up.disable", value_kind::string_list, "",
+           "Components `up` does not start, e.g. [console, registry]. Kafka, CQL and PostgreSQL are also left out "
+           "when kafka.bootstrap, cql.contact_points or postgres.dsn names an external service."});
+    s.add({"up.status_interval", value_kind::duration_ms, "30s",
+           "How often `up` logs the pipeline's progress when stdout is not a terminal; 0 turns it off.", {}, 0, 86'400'000});
 
     const listener_defaults defaults[] = {
         {"broker", 9092, 9465}, {"cql", 9042, 9466}, {"source", 8090, 9467},

@@ -26,6 +26,41 @@ result<asio::ip::tcp::endpoint> resolve(const std::string& host, uint16_t port) 
     return results.begin()->endpoint();
 }
 
+status probe_tcp(const std::string& addresses, uint16_t default_port, std::chrono::milliseconds timeout) {
+    std::string failures;
+    size_t begin = 0;
+    while (begin <= addresses.size()) {
+        size_t end = addresses.find(',', begin);
+        if (end == std::string::npos) end = addresses.size();
+        std::string item = addresses.substr(begin, end - begin);
+        begin = end + 1;
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (item.empty()) continue;
+        std::string host = item;
+        uint16_t port = default_port;
+        auto colon = item.rfind(':');
+        if (colon != std::string::npos && item.find(':') == colon) {
+            host = item.substr(0, colon);
+            port = static_cast<uint16_t>(std::atoi(item.c_str() + colon + 1));
+        }
+        auto ep = resolve(host, port);
+        if (!ep) {
+            failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", item, ep.err().message());
+            continue;
+        }
+        asio::io_context io;
+        asio::ip::tcp::socket socket(io);
+        std::error_code result = asio::error::timed_out;
+        socket.async_connect(*ep, [&](const std::error_code& ec) { result = ec; });
+        io.run_for(timeout);
+        if (!result) return {};
+        failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", item, result.message());
+    }
+    if (failures.empty()) return make_error(errc::invalid_argument, "no address given");
+    return make_error(errc::unavailable, "{}", failures);
+}
+
 tcp_server::tcp_server(asio::io_context& io, std::string name, handler on_connection)
     : io_(io),
       name_(std::move(name)),

@@ -8,7 +8,12 @@ namespace millrace {
 
 void service_directory::publish(const std::string& command, const std::string& address) {
     std::lock_guard lock(mutex_);
-    addresses_[command] = address;
+    // A part listening on every interface is reached locally on loopback.
+    if (address.rfind("0.0.0.0:", 0) == 0) {
+        addresses_[command] = "127.0.0.1" + address.substr(7);
+    } else {
+        addresses_[command] = address;
+    }
 }
 
 std::optional<std::string> service_directory::find(const std::string& command) const {

@@ -1,5 +1,6 @@
 // The CLI contract, tested on the real binary.
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -131,6 +132,65 @@ TEST(cli_test, admin_port_in_use_is_one_clear_line_and_exit_2) {
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_EQ(r.err, "millrace: admin: cannot listen on 127.0.0.1:" + port +
                          ": Address already in use; is another instance running? set up.admin_port to a free port\n");
+}
+
+TEST(cli_test, up_uses_an_external_kafka_and_reports_it_in_status) {
+    temp_dir dir;
+    // The external Kafka is a standalone millrace broker: any Kafka will do.
+    auto kafka = start_server("broker", dir.file("kafka"));
+    ASSERT_TRUE(kafka.proc);
+    std::vector<std::string> args = k_ephemeral_ports;
+    args.insert(args.end(), {"--set", "kafka.bootstrap=" + kafka.address, "--set", "up.disable=source"});
+    auto up = start_server("up", dir.file("data"), args, false);
+    ASSERT_TRUE(up.proc);
+    std::string block = up.proc->stdout_text();
+    EXPECT_NE(block.find("broker     " + kafka.address), std::string::npos) << block;
+    EXPECT_NE(block.find("external (kafka.bootstrap)"), std::string::npos) << block;
+    EXPECT_NE(block.find("disabled (up.disable)"), std::string::npos) << block;
+    // The embedded broker did not start: its data directory does not exist.
+    EXPECT_FALSE(std::filesystem::exists(dir.file("data") + "/broker"));
+
+    auto status = http_request(up.admin, "GET", "/status");
+    EXPECT_EQ(status.status, 200);
+    EXPECT_NE(status.body.find("{\"name\":\"broker\",\"address\":\"" + kafka.address + "\",\"state\":\"external (kafka.bootstrap)\"}"),
+              std::string::npos)
+        << status.body;
+    std::string admin_port = up.admin.substr(up.admin.rfind(':') + 1);
+    auto printed = run({"status", "--admin-port", admin_port});
+    EXPECT_EQ(printed.exit_code, 0) << printed.err;
+    EXPECT_NE(printed.out.find("external (kafka.bootstrap)"), std::string::npos) << printed.out;
+    EXPECT_NE(printed.out.find("users: 0 fetched"), std::string::npos) << printed.out;
+    EXPECT_EQ(up.proc->stop(SIGTERM), 0) << up.proc->stderr_text();
+}
+
+TEST(cli_test, up_with_unreachable_external_service_is_one_line_and_exit_2) {
+    temp_dir dir;
+    // A port nothing listens on: bind one, close it.
+    auto closed = start_server("broker", dir.file("gone"));
+    ASSERT_TRUE(closed.proc);
+    std::string address = closed.address;
+    EXPECT_EQ(closed.proc->stop(SIGTERM), 0);
+    std::vector<std::string> args = {"up", "--data-dir", dir.file("data"), "--set", "cql.contact_points=" + address};
+    args.insert(args.end(), k_ephemeral_ports.begin(), k_ephemeral_ports.end());
+    auto r = run(args);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(line_count(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find("millrace up: cql: the external service cql.contact_points = " + address), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("Connection refused"), std::string::npos) << r.err;
+}
+
+TEST(cli_test, up_disable_with_unknown_component_exits_2) {
+    temp_dir dir;
+    auto r = run({"up", "--data-dir", dir.file("data"), "--set", "up.disable=broker,spark"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err, "millrace up: up.disable (flag --set up.disable) names 'spark', which is not a component "
+                     "(broker, cql, postgres, source, cdc, process, scheduler)\n");
+}
+
+TEST(cli_test, status_without_a_running_up_says_so) {
+    auto r = run({"status", "--admin-port", "1"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("no millrace up answers on 127.0.0.1:1"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -51,6 +51,13 @@ TEST_F(services_test, published_address_beats_configured_port) {
     EXPECT_EQ(services::postgres_dsn(ctx), "host=127.0.0.1 port=40002 user=postgres dbname=millrace");
 }
 
+TEST_F(services_test, part_listening_on_every_interface_is_reached_on_loopback) {
+    config::config cfg(schema_);
+    service_directory directory;
+    directory.publish("broker", "0.0.0.0:9092");
+    EXPECT_EQ(services::kafka_bootstrap(context(cfg, &directory)), "127.0.0.1:9092");
+}
+
 TEST_F(services_test, external_service_beats_embedded) {
     auto cfg = config::config::load(schema_, "", {"MILLRACE_KAFKA_BOOTSTRAP=kafka-1:9092,kafka-2:9092"},
                                     {{"postgres.dsn", "host=db dbname=x", "flag --dsn"}});

@@ -3,6 +3,7 @@
 // acceptor and every open connection.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -26,6 +27,11 @@ struct endpoint {
 
 // Resolves `host` (a name or an address) to a TCP endpoint.
 result<asio::ip::tcp::endpoint> resolve(const std::string& host, uint16_t port);
+
+// Whether a TCP connection to any of `addresses` ("host[:port],host[:port]",
+// `default_port` where omitted) opens within `timeout` each. The error names
+// every address tried and why it failed.
+status probe_tcp(const std::string& addresses, uint16_t default_port, std::chrono::milliseconds timeout);
 
 class tcp_server {
 public:

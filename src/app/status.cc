@@ -1,0 +1,148 @@
+#include "status.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+#include <fmt/format.h>
+
+namespace millrace::app {
+namespace {
+
+std::string json_escape(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    out += fmt::format("\\u{:04x}", c);
+                } else {
+                    out.push_back(c);
+                }
+        }
+    }
+    return out;
+}
+
+std::string count(double value) { return fmt::format("{:.0f}", value); }
+
+}  // namespace
+
+double sum_metric(const std::string& exposition, const std::string& name) {
+    double sum = 0;
+    std::istringstream lines(exposition);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.empty() || line[0] == '#' || line.compare(0, name.size(), name) != 0) continue;
+        if (line.size() > name.size() && line[name.size()] != ' ' && line[name.size()] != '{') continue;
+        auto space = line.rfind(' ');
+        if (space == std::string::npos) continue;
+        try {
+            sum += std::stod(line.substr(space + 1));
+        } catch (const std::exception&) {
+            // NaN or a malformed sample: not a count
+        }
+    }
+    return sum;
+}
+
+pipeline_counts read_counts(const std::string& exposition) {
+    pipeline_counts counts;
+    counts.users_fetched = sum_metric(exposition, "millrace_source_users_stored_total");
+    counts.records_in_kafka = sum_metric(exposition, "millrace_cdc_messages_acked_total");
+    counts.rows_in_table = sum_metric(exposition, "millrace_processor_rows_written_total");
+    counts.processor_lag = sum_metric(exposition, "millrace_processor_lag_records");
+    return counts;
+}
+
+std::vector<std::pair<std::string, std::string>> urls_for(const std::vector<part_status>& parts,
+                                                          const std::string& admin_address) {
+    std::vector<std::pair<std::string, std::string>> urls;
+    auto running = [&](const std::string& command) -> const part_status* {
+        for (const auto& p : parts) {
+            if (p.command == command && p.state == "running") return &p;
+        }
+        return nullptr;
+    };
+    if (const auto* p = running("scheduler")) urls.emplace_back("orchestrator UI", "http://" + p->address + "/");
+    if (const auto* p = running("console")) urls.emplace_back("console", "http://" + p->address + "/");
+    if (const auto* p = running("registry")) urls.emplace_back("schema registry", "http://" + p->address + "/subjects");
+    if (const auto* p = running("source")) urls.emplace_back("randomuser API", "http://" + p->address + "/api/?results=5");
+    urls.emplace_back("metrics", "http://" + admin_address + "/metrics");
+    return urls;
+}
+
+std::string render_status_block(const status_report& report) {
+    std::string out = fmt::format("millrace {}\n\n  {:<10} {:<24} {}\n", report.version, "component", "address", "state");
+    for (const auto& p : report.parts) out += fmt::format("  {:<10} {:<24} {}\n", p.command, p.address, p.state);
+    out += fmt::format("  {:<10} {:<24} {}\n\n", "admin", report.admin_address, "running");
+    for (const auto& [label, url] : report.urls) out += fmt::format("  {:<16} {}\n", label, url);
+    const auto& c = report.counts;
+    out += fmt::format("\n  users: {} fetched · {} in Kafka · {} in the table · processor lag {}\n", count(c.users_fetched),
+                       count(c.records_in_kafka), count(c.rows_in_table), count(c.processor_lag));
+    return out;
+}
+
+std::string render_status_json(const status_report& report) {
+    std::string out = fmt::format("{{\"version\":\"{}\",\"admin\":\"{}\",\"components\":[", json_escape(report.version),
+                                  json_escape(report.admin_address));
+    for (size_t idx = 0; idx < report.parts.size(); ++idx) {
+        const auto& p = report.parts[idx];
+        out += fmt::format("{}{{\"name\":\"{}\",\"address\":\"{}\",\"state\":\"{}\"}}", idx ? "," : "",
+                           json_escape(p.command), json_escape(p.address), json_escape(p.state));
+    }
+    out += "],\"urls\":{";
+    for (size_t idx = 0; idx < report.urls.size(); ++idx) {
+        out += fmt::format("{}\"{}\":\"{}\"", idx ? "," : "", json_escape(report.urls[idx].first),
+                           json_escape(report.urls[idx].second));
+    }
+    const auto& c = report.counts;
+    out += fmt::format(
+        "}},\"pipeline\":{{\"users_fetched\":{},\"records_in_kafka\":{},\"rows_in_table\":{},\"processor_lag\":{}}}}}",
+        count(c.users_fetched), count(c.records_in_kafka), count(c.rows_in_table), count(c.processor_lag));
+    return out;
+}
+
+std::string render_live_line(const pipeline_counts& now, const pipeline_counts& before, double seconds) {
+    double rate = seconds > 0 ? (now.rows_in_table - before.rows_in_table) / seconds : 0;
+    return fmt::format("users {} fetched · {} in Kafka · {} in table · lag {} · {}/s", count(now.users_fetched),
+                       count(now.records_in_kafka), count(now.rows_in_table), count(now.processor_lag), count(rate));
+}
+
+int run_status_command(const config::config& cfg) {
+    std::string host = cfg.get_string("admin.host");
+    uint16_t port = cfg.get_port("up.admin_port");
+    try {
+        asio::io_context io;
+        asio::ip::tcp::resolver resolver(io);
+        asio::ip::tcp::socket socket(io);
+        asio::connect(socket, resolver.resolve(host, std::to_string(port)));
+        std::string request = fmt::format("GET /status?format=text HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n\r\n", host, port);
+        asio::write(socket, asio::buffer(request));
+        std::string response;
+        std::error_code ec;
+        asio::read(socket, asio::dynamic_buffer(response), ec);
+        auto body = response.find("\r\n\r\n");
+        if (response.compare(0, 12, "HTTP/1.1 200") != 0 || body == std::string::npos) {
+            std::fprintf(stderr, "millrace status: unexpected answer from %s:%u: %s\n", host.c_str(), port,
+                         response.substr(0, response.find("\r\n")).c_str());
+            return 1;
+        }
+        std::fputs(response.c_str() + body + 4, stdout);
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr,
+                     "millrace status: no millrace up answers on %s:%u (%s); is it running? Its admin port is up.admin_port\n",
+                     host.c_str(), port, e.what());
+        return 1;
+    }
+}
+
+}  // namespace millrace::app
