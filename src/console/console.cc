@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "millrace/common/http.h"
+#include "millrace/common/web_assets.h"
+#include "millrace/web/console_assets.h"
 #include "service.h"
 
 namespace millrace::console {
@@ -61,6 +63,7 @@ public:
         }
         service_ = std::make_unique<service>(ctx_, std::move(s));
         service_->add_routes(server_);
+        web::serve_assets(server_, web::console_assets());
         auto ep = server_.start(cfg.get_string("console.host"), cfg.get_port("console.port"), "console.port");
         if (!ep) return ep.err();
         if (auto st = service_->start(); !st) {

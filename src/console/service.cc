@@ -27,7 +27,7 @@ http::response json_response(int status, const json& body) {
 }
 
 http::response error_response(int status, const std::string& message) {
-    return json_response(status, json{{"error", message}, {"status", status}});
+    return json_response(status, json{{"error", message}, {"message", message}, {"status", status}});
 }
 
 http::response error_response(const error& err) {
