@@ -40,10 +40,10 @@ std::string base64(std::string_view bytes) {
     return out;
 }
 
-nlohmann::json decode_payload(const std::optional<std::string>& bytes, const avro_decoder& avro) {
+nlohmann::ordered_json decode_payload(const std::optional<std::string>& bytes, const avro_decoder& avro) {
     if (!bytes) return {{"format", "null"}, {"size", 0}, {"value", nullptr}};
     const std::string& b = *bytes;
-    nlohmann::json out = {{"size", b.size()}};
+    nlohmann::ordered_json out = {{"size", b.size()}};
     if (b.size() >= 5 && b[0] == '\0') {
         int32_t id = static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint8_t>(b[1])) << 24) |
                                           (static_cast<uint32_t>(static_cast<uint8_t>(b[2])) << 16) |
@@ -66,7 +66,7 @@ nlohmann::json decode_payload(const std::optional<std::string>& bytes, const avr
         out["value"] = base64(b);
         return out;
     }
-    auto parsed = nlohmann::json::parse(b, nullptr, false);
+    auto parsed = nlohmann::ordered_json::parse(b, nullptr, false);
     if (!parsed.is_discarded() && (parsed.is_object() || parsed.is_array())) {
         out["format"] = "json";
         out["value"] = std::move(parsed);

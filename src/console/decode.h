@@ -19,9 +19,9 @@
 namespace millrace::console {
 
 // Decodes the Avro body (after the 5-byte frame) written with schema `id`.
-using avro_decoder = std::function<result<nlohmann::json>(int32_t schema_id, std::string_view body)>;
+using avro_decoder = std::function<result<nlohmann::ordered_json>(int32_t schema_id, std::string_view body)>;
 
-nlohmann::json decode_payload(const std::optional<std::string>& bytes, const avro_decoder& avro);
+nlohmann::ordered_json decode_payload(const std::optional<std::string>& bytes, const avro_decoder& avro);
 
 bool valid_utf8(std::string_view text);
 std::string base64(std::string_view bytes);

@@ -12,7 +12,7 @@ std::string lower(std::string text) {
 }
 
 // The text a value shows in a `~=` test: strings as themselves, others as JSON.
-std::string as_text(const nlohmann::json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+std::string as_text(const nlohmann::ordered_json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
 
 }  // namespace
 
@@ -81,17 +81,17 @@ result<json_filter> json_filter::parse(std::string_view expression) {
     std::string_view rest = expression.substr(pos);
     while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.back()))) rest.remove_suffix(1);
     if (rest.empty()) return fail("expected a value after the operator");
-    auto parsed = nlohmann::json::parse(rest, nullptr, false);
-    filter.literal_ = parsed.is_discarded() ? nlohmann::json(std::string(rest)) : parsed;
+    auto parsed = nlohmann::ordered_json::parse(rest, nullptr, false);
+    filter.literal_ = parsed.is_discarded() ? nlohmann::ordered_json(std::string(rest)) : parsed;
     if (filter.op_ == op::contains) filter.literal_ = lower(as_text(filter.literal_));
     return filter;
 }
 
-std::vector<const nlohmann::json*> json_filter::select(const nlohmann::json& document) const {
-    std::vector<const nlohmann::json*> current{&document};
+std::vector<const nlohmann::ordered_json*> json_filter::select(const nlohmann::ordered_json& document) const {
+    std::vector<const nlohmann::ordered_json*> current{&document};
     for (const auto& s : steps_) {
-        std::vector<const nlohmann::json*> next;
-        for (const nlohmann::json* node : current) {
+        std::vector<const nlohmann::ordered_json*> next;
+        for (const nlohmann::ordered_json* node : current) {
             if (const auto* name = std::get_if<std::string>(&s)) {
                 if (node->is_object()) {
                     auto it = node->find(*name);
@@ -108,7 +108,7 @@ std::vector<const nlohmann::json*> json_filter::select(const nlohmann::json& doc
     return current;
 }
 
-bool json_filter::test(const nlohmann::json& value) const {
+bool json_filter::test(const nlohmann::ordered_json& value) const {
     switch (op_) {
         case op::exists: return true;
         case op::contains: return lower(as_text(value)).find(literal_.get<std::string>()) != std::string::npos;
@@ -140,9 +140,9 @@ bool json_filter::test(const nlohmann::json& value) const {
     }
 }
 
-bool json_filter::matches(const nlohmann::json& document) const {
+bool json_filter::matches(const nlohmann::ordered_json& document) const {
     auto values = select(document);
-    return std::any_of(values.begin(), values.end(), [this](const nlohmann::json* v) { return test(*v); });
+    return std::any_of(values.begin(), values.end(), [this](const nlohmann::ordered_json* v) { return test(*v); });
 }
 
 }  // namespace millrace::console

@@ -24,9 +24,9 @@ public:
     // Errors are invalid_argument naming the position: "at character 7 of '$.a[': expected ']'".
     static result<json_filter> parse(std::string_view expression);
 
-    bool matches(const nlohmann::json& document) const;
+    bool matches(const nlohmann::ordered_json& document) const;
     // The values the path selects in `document`, in document order.
-    std::vector<const nlohmann::json*> select(const nlohmann::json& document) const;
+    std::vector<const nlohmann::ordered_json*> select(const nlohmann::ordered_json& document) const;
     const std::string& text() const { return text_; }
 
 private:
@@ -34,12 +34,12 @@ private:
     using step = std::variant<std::string, size_t, any_child>;
     enum class op { exists, eq, ne, lt, le, gt, ge, contains };
 
-    bool test(const nlohmann::json& value) const;
+    bool test(const nlohmann::ordered_json& value) const;
 
     std::string text_;
     std::vector<step> steps_;
     op op_ = op::exists;
-    nlohmann::json literal_;
+    nlohmann::ordered_json literal_;
 };
 
 }  // namespace millrace::console

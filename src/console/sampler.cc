@@ -417,7 +417,7 @@ void service::sample_once() {
         {{"from", "scheduler"}, {"to", "postgres"}, {"label", "libpq"}, {"rate", pg_rate}},
         {{"from", "postgres"}, {"to", "cdc"}, {"label", "pgoutput"}, {"rate", nullptr}},
         {{"from", "cdc"}, {"to", "kafka"}, {"label", "Kafka"}, {"rate", topic_stats.is_null() ? json(nullptr) : topic_stats.value("records_in_rate", json(nullptr))}},
-        {{"from", "kafka"}, {"to", "processor"}, {"label", "consumer group"}, {"rate", consume_rate}},
+        {{"from", "kafka"}, {"to", "processor"}, {"label", "group"}, {"rate", consume_rate}},
         {{"from", "processor"}, {"to", "cql"}, {"label", "CQL"}, {"rate", consume_rate}},
     });
     overview["pipeline"] = {{"nodes", nodes}, {"edges", edges}};

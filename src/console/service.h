@@ -27,7 +27,7 @@
 
 namespace millrace::console {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // An API error: an HTTP status and a message naming what was wrong.
 struct api_error {

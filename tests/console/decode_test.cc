@@ -38,10 +38,10 @@ TEST(decode_test, confluent_framing_goes_to_the_avro_decoder) {
     std::string framed("\x00\x00\x00\x01\x2a" "body", 9);
     int32_t seen_id = 0;
     std::string seen_body;
-    avro_decoder avro = [&](int32_t id, std::string_view body) -> result<nlohmann::json> {
+    avro_decoder avro = [&](int32_t id, std::string_view body) -> result<nlohmann::ordered_json> {
         seen_id = id;
         seen_body = std::string(body);
-        return nlohmann::json{{"decoded", true}};
+        return nlohmann::ordered_json{{"decoded", true}};
     };
     auto out = decode_payload(framed, avro);
     EXPECT_EQ(out["format"], "avro");
@@ -53,7 +53,7 @@ TEST(decode_test, confluent_framing_goes_to_the_avro_decoder) {
 
 TEST(decode_test, framed_payload_that_cannot_be_decoded_says_why) {
     std::string framed("\x00\x00\x00\x00\x07xyz", 8);
-    avro_decoder failing = [](int32_t id, std::string_view) -> result<nlohmann::json> {
+    avro_decoder failing = [](int32_t id, std::string_view) -> result<nlohmann::ordered_json> {
         return make_error(errc::not_found, "schema {} not found", id);
     };
     auto out = decode_payload(framed, failing);

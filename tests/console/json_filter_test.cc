@@ -5,7 +5,7 @@
 namespace millrace::console {
 namespace {
 
-const nlohmann::json k_user = nlohmann::json::parse(R"({
+const nlohmann::ordered_json k_user = nlohmann::ordered_json::parse(R"({
   "gender": "female", "name": {"first": "Ada", "last": "Lovelace"},
   "dob": {"age": 36}, "email": "ada@example.com", "tags": ["vip", "beta"], "active": true, "id": 42,
   "odd key": 1})");

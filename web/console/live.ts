@@ -93,7 +93,8 @@ export function use_overview(): overview | null {
   return value;
 }
 
-export function use_json<T>(url: string | null, deps: unknown[] = []): { data: T | null; error: string | null; reload: () => void } {
+// GETs `url` (again every `refresh_ms` when > 0, for live pages).
+export function use_json<T>(url: string | null, refresh_ms = 0): { data: T | null; error: string | null; reload: () => void } {
   const [data, set_data] = useState<T | null>(null);
   const [error, set_error] = useState<string | null>(null);
   const [tick, set_tick] = useState(0);
@@ -107,6 +108,11 @@ export function use_json<T>(url: string | null, deps: unknown[] = []): { data: T
     return () => {
       live = false;
     };
-  }, [url, tick, ...deps]);
+  }, [url, tick]);
+  useEffect(() => {
+    if (!refresh_ms || url === null) return;
+    const timer = setInterval(() => set_tick((t) => t + 1), refresh_ms);
+    return () => clearInterval(timer);
+  }, [url, refresh_ms]);
   return { data, error, reload: () => set_tick((t) => t + 1) };
 }

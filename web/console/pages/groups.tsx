@@ -20,7 +20,7 @@ function group_state(state: string): string {
 }
 
 export function GroupsPage() {
-  const { data, error, reload } = use_json<{ groups: group_row[] }>("/api/groups");
+  const { data, error, reload } = use_json<{ groups: group_row[] }>("/api/groups", 2000);
   return (
     <>
       <ErrorBanner error={error} />
@@ -79,7 +79,7 @@ interface group_detail {
 }
 
 export function GroupPage(props: { id: string }) {
-  const { data, error, reload } = use_json<group_detail>(`/api/groups/${encodeURIComponent(props.id)}`);
+  const { data, error, reload } = use_json<group_detail>(`/api/groups/${encodeURIComponent(props.id)}`, 2000);
   const [to, set_to] = useState("earliest");
   const [timestamp, set_timestamp] = useState("");
   const [confirm, set_confirm] = useState(false);

@@ -70,7 +70,7 @@ function CreateTopic(props: { on_created: (name: string) => void }) {
 }
 
 export function TopicsPage() {
-  const { data, error, reload } = use_json<{ topics: topic_row[] }>("/api/topics");
+  const { data, error, reload } = use_json<{ topics: topic_row[] }>("/api/topics", 5000);
   const [created, set_created] = useState<string | null>(null);
   return (
     <>

@@ -1,0 +1,147 @@
+// Shared by the console's API and browser suites: start the real `millrace
+// broker` and `millrace console` on ephemeral ports (wait for their ready
+// lines, never a fixed sleep), produce with kcat, poll until a condition holds,
+// and count passes and failures.
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export function parse_args() {
+  const args = { binary: null, artifacts: null };
+  for (let idx = 2; idx < process.argv.length; idx += 2) {
+    const name = process.argv[idx].replace(/^--/, "");
+    args[name] = process.argv[idx + 1];
+  }
+  if (!args.binary) throw new Error("usage: --binary build/millrace [--artifacts dir]");
+  return args;
+}
+
+const children = [];
+export const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "millrace-console-"));
+
+export function cleanup() {
+  for (const child of children) {
+    if (child.exitCode === null) child.kill("SIGTERM");
+  }
+  setTimeout(() => {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }, 3000).unref();
+}
+process.on("exit", () => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+// Starts `millrace <command> ...` and resolves { address, admin, stderr() } on its ready line.
+export function start(binary, command, extra = []) {
+  const data_dir = path.join(scratch, command);
+  const child = spawn(binary, [command, "--port", "0", "--admin-port", "0", "--data-dir", data_dir, ...extra], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`millrace ${command} not ready within 60 s; stderr:\n${stderr}`)), 60000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const line = out.split("\n").find((l) => l.startsWith("ready "));
+      if (line) {
+        clearTimeout(timer);
+        const words = line.trim().split(/\s+/);
+        resolve({ address: words[2], admin: words[4], stderr: () => stderr, child });
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`millrace ${command} exited with ${code}; stderr:\n${stderr}`));
+    });
+  });
+}
+
+export async function start_stack(binary, console_extra = []) {
+  const broker = await start(binary, "broker");
+  const consoleapp = await start(binary, "console", [
+    "--set", `kafka.bootstrap=${broker.address}`,
+    "--set", `console.admin_endpoints=${broker.admin}`,
+    "--set", "console.sample_interval=500ms",
+    ...console_extra,
+  ]);
+  return { broker, console: consoleapp, url: `http://${consoleapp.address}` };
+}
+
+// Produces `lines` ("key|value") with kcat, each with header src=kcat.
+export function kcat_produce(bootstrap, topic, lines, extra = []) {
+  execFileSync("kcat", ["-b", bootstrap, "-t", topic, "-P", "-K", "|", "-H", "src=kcat", ...extra], {
+    input: lines.join("\n") + "\n",
+    timeout: 60000,
+  });
+}
+
+// Reads `topic` to its end as consumer group `group`; kcat commits the offsets
+// it consumed when it exits (with auto-commit off it commits synchronously).
+export function kcat_consume_group(bootstrap, group, topic) {
+  return execFileSync("kcat", ["-b", bootstrap, "-G", group, "-o", "beginning", "-e", "-q",
+                               "-X", "enable.auto.commit=false", topic], { timeout: 60000 }).toString();
+}
+
+export async function until(what, check, timeout_ms = 30000) {
+  const deadline = Date.now() + timeout_ms;
+  let last;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+let passed = 0, failed = 0;
+export async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`[PASS] ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`[FAIL] ${name}: ${e.stack ?? e}`);
+  }
+}
+
+export function expect_equal(actual, expected, what) {
+  const a = JSON.stringify(actual), b = JSON.stringify(expected);
+  if (a !== b) throw new Error(`${what}: expected ${b}, got ${a}`);
+}
+
+export function expect(condition, what) {
+  if (!condition) throw new Error(what);
+}
+
+export function finish(extra_stderr = []) {
+  console.log(`${passed} passed, ${failed} failed`);
+  if (failed) for (const s of extra_stderr) console.log(s().split("\n").slice(-40).join("\n"));
+  cleanup();
+  process.exitCode = failed ? 1 : 0;
+}
+
+export async function api(url, method = "GET", body) {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, json, text, headers: res.headers };
+}
