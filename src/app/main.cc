@@ -14,6 +14,7 @@
 #include "millrace/console/console.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
+#include "millrace/registry/registry.h"
 #include "millrace/source/source.h"
 #include "options.h"
 #include "status.h"
@@ -45,6 +46,7 @@ factory_fn find_factory(const std::string& command) {
         {"cql", cql::make_cql},
         {"postgres", source::make_postgres},
         {"source", source::make_source},
+        {"registry", registry::make_registry},
         {"console", console::make_console},
     };
     auto it = factories.find(command);

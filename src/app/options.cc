@@ -3,6 +3,7 @@
 #include "millrace/console/console.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
+#include "millrace/registry/registry.h"
 #include "millrace/source/source.h"
 
 namespace millrace::app {
@@ -10,6 +11,7 @@ namespace millrace::app {
 const std::vector<component_info>& components() {
     static const std::vector<component_info> all = {
         {"broker", "broker", "Kafka-wire-compatible broker", "Apache Kafka + ZooKeeper", true, 4},
+        {"registry", "registry", "Confluent-compatible schema registry", "Confluent Schema Registry", true, 11},
         {"cql", "cql", "CQL-wire-compatible serving store on RocksDB", "Apache Cassandra", true, 5},
         {"postgres", "postgres", "PostgreSQL raw store, managed locally (or external by postgres.dsn)", "PostgreSQL", true, 6},
         {"source", "source", "randomuser-compatible API and fetcher into PostgreSQL", "randomuser.me API", true, 6},
@@ -68,6 +70,7 @@ config::schema build() {
     const listener_defaults defaults[] = {
         {"broker", 9092, 9465}, {"cql", 9042, 9466}, {"source", 8090, 9467},
         {"cdc", 0, 9469},       {"processor", 0, 9470}, {"scheduler", 8080, 9468},
+        {"registry", 8081, 9472},
         {"console", 9021, 9473},
     };
     for (const auto& d : defaults) {
@@ -93,6 +96,7 @@ config::schema build() {
             cql::add_options(s);
         }
         if (section == "source") source::add_options(s);
+        if (section == "registry") registry::add_options(s);
         if (section == "console") console::add_options(s);
     }
     return s;

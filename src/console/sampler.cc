@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 
 #include "http_client.h"
+#include "millrace/avro/codec.h"
 #include "service.h"
 
 namespace millrace::console {
@@ -619,8 +620,60 @@ http::response service::get_schemas(const http::request& req) {
     return json_response(200, out);
 }
 
-result<json> service::decode_avro(int32_t schema_id, std::string_view) {
-    return make_error(errc::unsupported, "schema id {}: Avro decoding is not built into this console yet", schema_id);
+result<json> service::decode_avro(int32_t schema_id, std::string_view body) {
+    std::shared_ptr<const avro::schema> schema;
+    bool cached = false;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = schema_cache_.find(schema_id);
+        if (it != schema_cache_.end()) {
+            schema = it->second;
+            cached = true;
+        }
+    }
+    if (!cached) {
+        auto url = registry_url();
+        if (!url) return make_error(errc::unavailable, "schema id {}: no schema registry configured", schema_id);
+        auto res = http_call("GET", fmt::format("{}/schemas/ids/{}", *url, schema_id), settings_.request_timeout);
+        if (!res) return res.err();
+        if (res->status != 200) {
+            return make_error(errc::not_found, "schema id {}: the registry at {} answered {}: {}", schema_id, *url, res->status, res->body.substr(0, 200));
+        }
+        auto doc = json::parse(res->body, nullptr, false);
+        if (doc.is_discarded() || !doc.contains("schema") || !doc["schema"].is_string()) {
+            return make_error(errc::invalid_argument, "schema id {}: the registry's answer has no schema", schema_id);
+        }
+        std::string type = doc.value("schemaType", "AVRO");
+        if (type == "AVRO") {
+            std::vector<std::string> references;
+            if (doc.contains("references") && doc["references"].is_array()) {
+                for (const auto& ref : doc["references"]) {
+                    auto ref_res = http_call("GET", fmt::format("{}/subjects/{}/versions/{}/schema", *url, ref.value("subject", ""),
+                                                                ref.contains("version") ? ref["version"].dump() : std::string("latest")),
+                                             settings_.request_timeout);
+                    if (ref_res && ref_res->status == 200) references.push_back(ref_res->body);
+                }
+            }
+            auto parsed = avro::schema::parse(doc["schema"].get<std::string>(), references);
+            if (!parsed) return parsed.err().with_context(fmt::format("schema id {}", schema_id));
+            schema = std::make_shared<const avro::schema>(std::move(*parsed));
+        } else if (type != "JSON") {
+            return make_error(errc::unsupported, "schema id {} is a {} schema; the console decodes AVRO and JSON", schema_id, type);
+        }
+        std::lock_guard lock(mutex_);
+        if (schema_cache_.size() > 10000) schema_cache_.clear();
+        schema_cache_[schema_id] = schema;
+    }
+    if (!schema) {  // JSON Schema: the payload is JSON text
+        auto parsed = json::parse(body, nullptr, false);
+        if (parsed.is_discarded()) return make_error(errc::invalid_argument, "schema id {}: the payload is not JSON", schema_id);
+        return parsed;
+    }
+    auto datum = avro::decode(body, schema->root());
+    if (!datum) return datum.err().with_context(fmt::format("decoding with schema id {}", schema_id));
+    auto converted = json::parse(avro::json::dump(*datum), nullptr, false);
+    if (converted.is_discarded()) return make_error(errc::invalid_argument, "schema id {}: the decoded datum is not JSON", schema_id);
+    return converted;
 }
 
 // Scheduler: its Airflow-style REST API ----------------------------------------

@@ -20,6 +20,7 @@
 
 #include "history.h"
 #include "kafka_client.h"
+#include "millrace/avro/schema.h"
 #include "millrace/common/component.h"
 #include "millrace/common/http.h"
 #include "millrace/common/log.h"
@@ -127,7 +128,8 @@ private:
     std::map<std::string, json> topic_stats_;  // by topic: records, rates, size; guarded by mutex_
     std::map<std::string, json> group_stats_;  // by group: state, lag, rate; guarded by mutex_
     std::vector<http::event_stream> subscribers_;  // /api/events clients; guarded by mutex_
-    std::map<int32_t, std::string> schema_cache_;  // registry schemas by id; guarded by mutex_
+    // Registry schemas by id (nullptr: a JSON Schema, decoded as JSON); guarded by mutex_.
+    std::map<int32_t, std::shared_ptr<const avro::schema>> schema_cache_;
     // Live-tail threads and whether each has finished; guarded by mutex_.
     std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> tails_;
     std::atomic<int64_t> open_tails_{0};

@@ -52,6 +52,21 @@ TEST_F(http_test, routes_by_method_and_path_with_query) {
     EXPECT_EQ(testing::http_request(address_, "DELETE", "/echo").status, 405);
 }
 
+TEST_F(http_test, async_handler_answers_later_from_another_thread) {
+    std::vector<std::thread> workers;
+    server_.route_async("POST", "/later", [&workers](const request& req, responder respond) {
+        workers.emplace_back([body = req.body, respond = std::move(respond)] { respond(response::text(202, "done " + body)); });
+    });
+    server_.route("GET", "/now", [](const request&) { return response::text(200, "now"); });
+    start();
+    auto later = testing::http_request(address_, "POST", "/later", "x");
+    EXPECT_EQ(later.status, 202);
+    EXPECT_EQ(later.body, "done x");
+    // The io thread was not blocked meanwhile, and plain routes still answer.
+    EXPECT_EQ(testing::http_request(address_, "GET", "/now").body, "now");
+    for (auto& w : workers) w.join();
+}
+
 TEST_F(http_test, oversized_body_is_rejected_with_413) {
     server_.route("POST", "/echo", [](const request& req) { return response::text(200, req.body); });
     start();

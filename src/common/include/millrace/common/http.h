@@ -48,6 +48,7 @@ class reply {
 public:
     explicit reply(std::shared_ptr<reply_state> state);
     void send(response res) const;
+    void operator()(response res) const { send(std::move(res)); }
 
 private:
     struct token;
@@ -57,6 +58,8 @@ private:
 // A handler that answers later (from a worker thread, say) instead of
 // blocking the io thread. It must return quickly.
 using async_handler = std::function<void(const request&, reply)>;
+// The name the registry's handlers use for the same thing: call it once with the response.
+using responder = reply;
 
 struct event_stream_state;
 // One open server-sent-events response (text/event-stream). Thread-safe.
