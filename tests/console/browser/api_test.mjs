@@ -1,6 +1,6 @@
 // API suite of `millrace console` against a real `millrace broker`, with kcat
 // as the producer and consumer-group client.
-import { api, check, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, until } from "./lib.mjs";
+import { api, avro_user, check, kcat_produce_files, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, until } from "./lib.mjs";
 
 const args = parse_args();
 const stack = await start_stack(args.binary);
@@ -207,6 +207,33 @@ try {
     r = await api(`${url}/api/topics/doomed`, "DELETE");
     expect_equal(r.status, 200, "delete");
     await until("doomed gone", async () => (await api(`${url}/api/topics/doomed`)).status === 404);
+  });
+
+  await check("schemas: subjects through the registry, Avro records decoded in the browser", async () => {
+    const schema = JSON.stringify({ type: "record", name: "user", namespace: "millrace.test",
+      fields: [{ name: "first", type: "string" }, { name: "age", type: "int" }] });
+    let r = await api(`${stack.registry_url}/subjects/avro_users-value/versions`, "POST", { schema });
+    expect_equal(r.status, 200, `register (${r.text})`);
+    const id = r.json.id;
+    r = await api(`${url}/api/schemas`);
+    expect_equal(r.status, 200, `schemas (${r.text})`);
+    const subject = r.json.subjects.find((x) => x.subject === "avro_users-value");
+    expect(subject && subject.latest === 1 && subject.id === id, `subject listed: ${JSON.stringify(r.json.subjects)}`);
+    r = await api(`${url}/api/schemas/subjects/avro_users-value`);
+    expect(JSON.parse(r.json.schema.schema).name.endsWith("user"), `schema text: ${r.json.schema.schema}`);
+    r = await api(`${url}/api/schemas/subjects/nope-value`);
+    expect_equal(r.status, 404, "unknown subject");
+    expect_equal((await api(`${url}/api/topics`, "POST", { name: "avro_users", partitions: 1 })).status, 201, "create avro topic");
+    kcat_produce_files(bootstrap, "avro_users", [avro_user(id, "Ada", 36), avro_user(id, "Grace", 45), avro_user(9999, "Nobody", 1)]);
+    r = await api(`${url}/api/topics/avro_users/messages?from=earliest`);
+    expect_equal(r.json.records.length, 3, "avro records");
+    expect_equal(r.json.records[0].value.format, "avro", "format");
+    expect_equal(r.json.records[0].value.schema_id, id, "schema id");
+    expect_equal(r.json.records[0].value.value, { first: "Ada", age: 36 }, "decoded Avro");
+    expect_equal(r.json.records[2].value.format, "binary", "unknown schema id stays binary");
+    expect(r.json.records[2].value.error.includes("9999"), `error names the schema id: ${r.json.records[2].value.error}`);
+    r = await api(`${url}/api/topics/avro_users/messages?from=earliest&jsonpath=${encodeURIComponent("$.age > 40")}`);
+    expect_equal(r.json.records.map((x) => x.value.value.first), ["Grace"], "JSON path over Avro");
   });
 
   await check("registry and scheduler down: 503 with a message", async () => {

@@ -129,8 +129,13 @@ try {
     await page.goto(`${url}/#/pipeline`);
     await page.locator('[data-testid="node-kafka"][data-state="green"]').waitFor();
     await shot("pipeline");
-    await page.goto(`${url}/#/schemas`);
-    await page.locator('[data-testid="error"]').waitFor();  // no registry in this suite
+    const schema = JSON.stringify({ type: "record", name: "user_created", fields: [{ name: "first_name", type: "string" }] });
+    const registered = await fetch(`${stack.registry_url}/subjects/users_created-value/versions`, {
+      method: "POST", headers: { "Content-Type": "application/vnd.schemaregistry.v1+json" }, body: JSON.stringify({ schema }) });
+    expect_equal(registered.status, 200, "schema registered");
+    await page.goto(`${url}/#/schemas/users_created-value`);
+    await page.locator('[data-testid="subjects"] >> text=users_created-value').waitFor();
+    await until("schema text shown", async () => (await page.locator('[data-testid="schema-text"]').innerText()).includes('"first_name"'));
     await shot("schemas");
   });
 

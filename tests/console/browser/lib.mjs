@@ -61,15 +61,46 @@ export function start(binary, command, extra = []) {
   });
 }
 
+// The real broker, the real schema registry (storing its schemas in Kafka)
+// and the console reading both.
 export async function start_stack(binary, console_extra = []) {
   const broker = await start(binary, "broker");
+  const registry = await start(binary, "registry", ["--set", `kafka.bootstrap=${broker.address}`]);
   const consoleapp = await start(binary, "console", [
     "--set", `kafka.bootstrap=${broker.address}`,
-    "--set", `console.admin_endpoints=${broker.admin}`,
+    "--set", `console.admin_endpoints=${broker.admin},${registry.admin}`,
+    "--set", `console.registry_url=http://${registry.address}`,
     "--set", "console.sample_interval=500ms",
     ...console_extra,
   ]);
-  return { broker, console: consoleapp, url: `http://${consoleapp.address}` };
+  return { broker, registry, console: consoleapp, url: `http://${consoleapp.address}`, registry_url: `http://${registry.address}` };
+}
+
+// Avro binary of {first: string, age: int} (zig-zag varints), Confluent-framed.
+export function avro_user(schema_id, first, age) {
+  const zigzag = (n) => {
+    const out = [];
+    let v = (n << 1) ^ (n >> 31);
+    while (v & ~0x7f) {
+      out.push((v & 0x7f) | 0x80);
+      v >>>= 7;
+    }
+    out.push(v);
+    return out;
+  };
+  const text = Buffer.from(first, "utf8");
+  const header = Buffer.from([0, (schema_id >>> 24) & 255, (schema_id >>> 16) & 255, (schema_id >>> 8) & 255, schema_id & 255]);
+  return Buffer.concat([header, Buffer.from(zigzag(text.length)), text, Buffer.from(zigzag(age))]);
+}
+
+// Produces each buffer as one record (kcat sends each file argument as one message).
+export function kcat_produce_files(bootstrap, topic, buffers) {
+  const files = buffers.map((b, idx) => {
+    const file = path.join(scratch, `record-${Date.now()}-${idx}.bin`);
+    fs.writeFileSync(file, b);
+    return file;
+  });
+  execFileSync("kcat", ["-b", bootstrap, "-t", topic, "-P", ...files], { timeout: 60000 });
 }
 
 // Produces `lines` ("key|value") with kcat, each with header src=kcat.
