@@ -15,6 +15,7 @@
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/registry/registry.h"
+#include "millrace/processor/processor.h"
 #include "millrace/source/source.h"
 #include "options.h"
 #include "status.h"
@@ -45,6 +46,7 @@ factory_fn find_factory(const std::string& command) {
         {"broker", kafka::make_broker},
         {"cql", cql::make_cql},
         {"postgres", source::make_postgres},
+        {"process", processor::make_processor},
         {"source", source::make_source},
         {"registry", registry::make_registry},
         {"console", console::make_console},

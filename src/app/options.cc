@@ -4,6 +4,7 @@
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/registry/registry.h"
+#include "millrace/processor/processor.h"
 #include "millrace/source/source.h"
 
 namespace millrace::app {
@@ -16,7 +17,7 @@ const std::vector<component_info>& components() {
         {"postgres", "postgres", "PostgreSQL raw store, managed locally (or external by postgres.dsn)", "PostgreSQL", true, 6},
         {"source", "source", "randomuser-compatible API and fetcher into PostgreSQL", "randomuser.me API", true, 6},
         {"cdc", "cdc", "PostgreSQL logical-replication change capture into Kafka", "Debezium-style CDC", false, 7},
-        {"process", "processor", "stream job from Kafka to the serving store", "Spark Structured Streaming", false, 8},
+        {"process", "processor", "stream job from Kafka to the serving store", "Spark Structured Streaming", true, 8},
         {"scheduler", "scheduler", "DAG scheduler with REST API and web UI", "Apache Airflow", true, 9},
         {"console", "console", "web console for topics, messages, groups, schemas and tables", "Confluent Control Center", true, 12},
     };
@@ -97,6 +98,7 @@ config::schema build() {
         }
         if (section == "source") source::add_options(s);
         if (section == "registry") registry::add_options(s);
+        if (section == "processor") processor::add_options(s);
         if (section == "console") console::add_options(s);
     }
     return s;

@@ -12,6 +12,7 @@
 #include "protocol/wire.h"
 #include "storage/key_format.h"
 #include "storage/murmur3.h"
+#include "describe.h"
 #include "system_tables.h"
 
 namespace millrace::cql {
@@ -148,6 +149,7 @@ struct statement_runner {
         const auto& v = params.values[idx];
         if (v) {
             if (auto st = validate_value(type, *v); !st) return st.err();
+            if (type.kind == type_kind::set || type.kind == type_kind::map) return value(normalize_collection(type, *v));
         }
         return v;
     }
@@ -436,6 +438,7 @@ struct statement_runner {
             w.string(s->keyspace);
             co_return out;
         }
+        if (auto* s = std::get_if<describe_stmt>(&st)) co_return describe(*s);
         if (auto* s = std::get_if<create_keyspace_stmt>(&st)) co_return co_await create_keyspace(*s);
         if (auto* s = std::get_if<create_table_stmt>(&st)) co_return co_await create_table(*s);
         if (auto* s = std::get_if<drop_stmt>(&st)) co_return co_await drop(*s);
@@ -467,6 +470,106 @@ struct statement_runner {
         co_return rows_result(specs, {{bool_value(res.applied)}}, std::nullopt, false);
     }
 
+    // DESCRIBE as Cassandra 4.0 answers it: rows of (keyspace_name, type, name)
+    // for lists, plus create_statement for elements.
+    response describe(const describe_stmt& d) {
+        using w = describe_stmt::what;
+        cql_type text{type_kind::varchar, {}, false};
+        const std::string ks_spec = sess.keyspace.empty() ? "system" : sess.keyspace;
+        std::vector<column_spec> specs;
+        for (const char* name : {"keyspace_name", "type", "name"}) specs.push_back({ks_spec, "describe", name, text});
+        std::vector<std::vector<std::optional<std::string>>> rows;
+        auto keyspace_rows = [&](const keyspace_def& k, bool with_tables) {
+            rows.push_back({k.name, std::string("keyspace"), quote_identifier(k.name), create_keyspace_statement(k)});
+            if (!with_tables) return;
+            for (const auto& [key, t] : ex.catalog_.tables) {
+                if (key.first == k.name) rows.push_back({k.name, std::string("table"), quote_identifier(t->name), create_table_statement(*t)});
+            }
+        };
+        auto element = [&]() {
+            specs.push_back({ks_spec, "describe", "create_statement", text});
+            return rows_result(specs, rows, std::nullopt, false);
+        };
+        auto find_keyspace = [&](const std::string& name) -> const keyspace_def* {
+            auto it = ex.catalog_.keyspaces.find(name);
+            return it == ex.catalog_.keyspaces.end() ? nullptr : &it->second;
+        };
+        std::string ks = keyspace_of(d.keyspace);
+        switch (d.target) {
+            case w::keyspaces: {
+                std::vector<std::string> names{"system", "system_schema", "system_virtual_schema"};
+                for (const auto& [name, k] : ex.catalog_.keyspaces) names.push_back(name);
+                std::sort(names.begin(), names.end());
+                for (const auto& name : names) rows.push_back({name, std::string("keyspace"), quote_identifier(name)});
+                return rows_result(specs, rows, std::nullopt, false);
+            }
+            case w::tables: {
+                std::vector<std::pair<std::string, std::string>> names;
+                for (const auto& [key, t] : ex.catalog_.tables) names.push_back(key);
+                for (const auto& key : system_table_names()) names.push_back(key);
+                std::sort(names.begin(), names.end());
+                for (const auto& [k, t] : names) {
+                    if (sess.keyspace.empty() || k == sess.keyspace) rows.push_back({k, std::string("table"), quote_identifier(t)});
+                }
+                return rows_result(specs, rows, std::nullopt, false);
+            }
+            case w::types: case w::functions: case w::aggregates:
+                return rows_result(specs, rows, std::nullopt, false);
+            case w::cluster: {
+                std::vector<column_spec> cluster_specs;
+                for (const char* name : {"cluster", "partitioner", "snitch"}) cluster_specs.push_back({ks_spec, "describe", name, text});
+                rows.push_back({std::string("millrace"), std::string("org.apache.cassandra.dht.Murmur3Partitioner"),
+                                std::string("org.apache.cassandra.locator.SimpleSnitch")});
+                return rows_result(cluster_specs, rows, std::nullopt, false);
+            }
+            case w::schema:
+                for (const auto& [name, k] : ex.catalog_.keyspaces) keyspace_rows(k, true);
+                return element();
+            case w::keyspace: {
+                if (ks.empty()) return invalid("No keyspace specified and no current keyspace");
+                const auto* k = find_keyspace(ks);
+                if (k == nullptr) return invalid(fmt::format("Keyspace '{}' not found", ks));
+                keyspace_rows(*k, !d.only);
+                return element();
+            }
+            case w::table: {
+                if (ks.empty()) return invalid("No keyspace specified and no current keyspace");
+                if (!find_keyspace(ks)) return invalid(fmt::format("Keyspace '{}' not found", ks));
+                auto t = ex.catalog_.find_table(ks, d.name);
+                if (!t) return invalid(fmt::format("Table '{}' not found in keyspace '{}'", d.name, ks));
+                rows.push_back({ks, std::string("table"), quote_identifier(t->name), create_table_statement(*t)});
+                return element();
+            }
+            case w::name: {
+                if (d.name.empty()) {
+                    // One name: a keyspace, else a table of the session keyspace.
+                    if (const auto* k = find_keyspace(d.keyspace)) {
+                        keyspace_rows(*k, true);
+                        return element();
+                    }
+                    if (!sess.keyspace.empty()) {
+                        if (auto t = ex.catalog_.find_table(sess.keyspace, d.keyspace)) {
+                            rows.push_back({sess.keyspace, std::string("table"), quote_identifier(t->name), create_table_statement(*t)});
+                            return element();
+                        }
+                    }
+                    return invalid(fmt::format("'{}' not found in keyspaces", d.keyspace));
+                }
+                if (!find_keyspace(d.keyspace)) return invalid(fmt::format("Keyspace '{}' not found", d.keyspace));
+                auto t = ex.catalog_.find_table(d.keyspace, d.name);
+                if (!t) return invalid(fmt::format("'{}' not found in keyspace '{}'", d.name, d.keyspace));
+                rows.push_back({d.keyspace, std::string("table"), quote_identifier(t->name), create_table_statement(*t)});
+                return element();
+            }
+            case w::other: {
+                std::string kind = d.kind;
+                for (size_t idx = 1; idx < kind.size(); ++idx) kind[idx] = static_cast<char>(std::tolower(static_cast<unsigned char>(kind[idx])));
+                return invalid(fmt::format("{} '{}' not found in keyspace '{}'", kind, d.name, ks.empty() ? "<none>" : ks));
+            }
+        }
+        return invalid("unsupported DESCRIBE");
+    }
+
     static std::string table_name(const statement& st) {
         if (auto* s = std::get_if<insert_stmt>(&st)) return s->table;
         if (auto* s = std::get_if<update_stmt>(&st)) return s->table;
@@ -487,8 +590,8 @@ struct statement_runner {
         uint32_t ttl = 0;
     };
 
-    result<write_meta> options_of(const write_options& o, const write_options& batch_options) {
-        write_meta w{0, 0};
+    result<write_meta> options_of(const write_options& o, const write_options& batch_options, int32_t default_ttl = 0) {
+        write_meta w{0, static_cast<uint32_t>(default_ttl)};
         const auto& ts = o.timestamp ? o.timestamp : batch_options.timestamp;
         if (ts) {
             auto v = eval_int(*ts, true);
@@ -512,7 +615,7 @@ struct statement_runner {
 
     std::string cell(const write_meta& w, uint32_t now, const value& v) const {
         uint32_t expiry = w.ttl == 0 ? 0 : now + w.ttl;
-        return kf::encode_cell(!v.has_value(), w.timestamp, v ? expiry : 0, v ? w.ttl : 0, v.value_or(""));
+        return kf::encode_cell(!v.has_value(), w.timestamp, v ? expiry : now, v ? w.ttl : 0, v.value_or(""));
     }
 
     static std::string cell_key(const std::string& row, uint16_t id) {
@@ -532,7 +635,7 @@ struct statement_runner {
         for (size_t idx = 0; idx < s.columns.size(); ++idx) {
             const auto* col = tbl.find(s.columns[idx]);
             if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", s.columns[idx]);
-            if (idx < params.unset.size() && params.unset[idx] && s.values[idx].k == term::kind::marker) continue;
+            if (is_unset(s.values[idx])) continue;
             auto v = eval(s.values[idx], col->type);
             if (!v) return v.err();
             if (col->kind != column_kind::regular) {
@@ -554,7 +657,7 @@ struct statement_runner {
         for (size_t idx = 0; idx < ck.size(); ++idx) {
             if (!ck_set[idx]) return make_error(errc::invalid_argument, "Some clustering keys are missing: {}", tbl.columns[tbl.clustering[idx]].name);
         }
-        auto w = options_of(s.options, batch_options);
+        auto w = options_of(s.options, batch_options, tbl.default_time_to_live);
         if (!w) return w.err();
         std::string row = row_key(tbl, pk, ck);
         m.cells.push_back({cell_key(row, kf::k_row_marker), cell(*w, m.now_seconds, std::string())});
@@ -619,16 +722,30 @@ struct statement_runner {
         key_restrictions kr;
         auto rows = exact_rows(tbl, s.where, false, kr);
         if (!rows) return rows.err();
-        auto w = options_of(s.options, batch_options);
+        auto w = options_of(s.options, batch_options, tbl.default_time_to_live);
         if (!w) return w.err();
         for (const auto& row : *rows) {
-            for (const auto& [name, tm] : s.assignments) {
-                const auto* col = tbl.find(name);
-                if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", name);
-                if (col->kind != column_kind::regular) return make_error(errc::invalid_argument, "PRIMARY KEY part {} found in SET part", name);
-                auto v = eval(tm, col->type);
-                if (!v) return v.err();
-                m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, *v)});
+            for (const auto& a : s.assignments) {
+                const auto* col = tbl.find(a.column);
+                if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", a.column);
+                if (col->kind != column_kind::regular) return make_error(errc::invalid_argument, "PRIMARY KEY part {} found in SET part", a.column);
+                if (is_unset(a.value)) continue;  // an unset bound value leaves the column as it is
+                if (a.op == assign_op::set) {
+                    auto v = eval(a.value, col->type);
+                    if (!v) return v.err();
+                    m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, *v)});
+                    continue;
+                }
+                auto c = collection_update(*col, a);
+                if (!c) return c.err();
+                if (!c->has_value()) continue;  // adding or removing null: nothing to do
+                auto [op, operand] = **c;
+                cql_type type = col->type;
+                cell_write cw{cell_key(row, col->id), cell(*w, m.now_seconds, std::string())};
+                cw.merge = [type, op, operand](const std::optional<std::string>& current) {
+                    return apply_collection_op(type, op, current, operand);
+                };
+                m.cells.push_back(std::move(cw));
             }
         }
         if (s.if_exists) {
@@ -637,6 +754,47 @@ struct statement_runner {
             m.condition_exists = true;
         }
         return tbl.keyspace;
+    }
+
+    bool is_unset(const term& tm) const {
+        return tm.k == term::kind::marker && static_cast<size_t>(tm.marker_index) < params.unset.size() &&
+               params.unset[static_cast<size_t>(tm.marker_index)];
+    }
+
+    // The operation and operand of `c = c + x`, `c = x + c`, `c = c - x` or
+    // `m[k] = v` on a non-frozen collection; nullopt when the operand is null.
+    result<std::optional<std::pair<collection_op, std::string>>> collection_update(const column_def_full& col, const assignment& a) {
+        using R = std::optional<std::pair<collection_op, std::string>>;
+        const cql_type& t = col.type;
+        if (!t.is_collection() || t.frozen) {
+            return make_error(errc::invalid_argument, "Invalid operation on column {} of type {}: only non-frozen collections support "
+                              "+, - and [key] updates", col.name, t.name());
+        }
+        if (a.op == assign_op::prepend && t.kind != type_kind::list) {
+            return make_error(errc::invalid_argument, "Invalid operation on column {}: only lists support prepending", col.name);
+        }
+        if (a.op == assign_op::put) {
+            if (t.kind != type_kind::map) {
+                return make_error(errc::invalid_argument, "Invalid operation on column {}: setting an element by index is only "
+                                  "supported for maps", col.name);
+            }
+            auto k = eval(*a.key, t.params[0]);
+            if (!k) return k.err();
+            if (!k->has_value()) return make_error(errc::invalid_argument, "Invalid null value for map key of {}", col.name);
+            auto v = eval(a.value, t.params[1]);
+            if (!v) return v.err();
+            if (!v->has_value()) return R(std::pair(collection_op::remove, list_value({**k})));
+            return R(std::pair(collection_op::append, map_value({{**k, **v}})));
+        }
+        cql_type operand_type = t;
+        if (a.op == assign_op::remove && t.kind == type_kind::map) operand_type = cql_type{type_kind::set, {t.params[0]}, false};
+        auto v = eval(a.value, operand_type);
+        if (!v) return v.err();
+        if (!v->has_value()) return R();
+        collection_op op = a.op == assign_op::append ? collection_op::append
+                           : a.op == assign_op::prepend ? collection_op::prepend
+                                                        : collection_op::remove;
+        return R(std::pair(op, **v));
     }
 
     result<std::string> remove(const delete_stmt& s, mutation& m, const write_options& batch_options) {
@@ -980,6 +1138,7 @@ struct statement_runner {
             }
             it->descending = desc;
         }
+        if (auto e = apply_table_options(*t, s.comment, s.default_time_to_live, s.gc_grace_seconds)) co_return *e;
         t->id = ex.catalog_.next_table_id;
         uint64_t halves[2];
         murmur3_x64_128(fmt::format("{}.{}#{}", ks, s.table, t->id), 0x7461626c, halves);
@@ -995,8 +1154,27 @@ struct statement_runner {
         if (!res.st) co_return server_error(res);
         ex.catalog_.next_table_id = std::max(ex.catalog_.next_table_id, t->id + 1);
         ex.catalog_.tables[{ks, t->name}] = t;
+        ex.store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
         bump_schema_version();
         co_return schema_change_result("CREATED", "TABLE", ks, t->name);
+    }
+
+    // Validates and sets the kept table options; an error answer when one is out of range.
+    static std::optional<request_error> apply_table_options(table_def& t, const std::optional<std::string>& comment,
+                                                            const std::optional<int64_t>& default_ttl,
+                                                            const std::optional<int64_t>& gc_grace) {
+        if (comment) t.comment = *comment;
+        if (default_ttl) {
+            if (*default_ttl < 0 || *default_ttl > 630720000) {
+                return invalid(fmt::format("default_time_to_live must be between 0 and 630720000, got {}", *default_ttl));
+            }
+            t.default_time_to_live = static_cast<int32_t>(*default_ttl);
+        }
+        if (gc_grace) {
+            if (*gc_grace < 0 || *gc_grace > INT32_MAX) return invalid(fmt::format("gc_grace_seconds must be non-negative, got {}", *gc_grace));
+            t.gc_grace_seconds = static_cast<int32_t>(*gc_grace);
+        }
+        return std::nullopt;
     }
 
     asio::awaitable<response> drop(const drop_stmt& s) {
@@ -1051,6 +1229,7 @@ struct statement_runner {
         auto t = table(s.keyspace, s.table);
         if (!t) co_return invalid(t.err().message());
         auto copy = std::make_shared<table_def>(**t);
+        if (auto e = apply_table_options(*copy, s.comment, s.default_time_to_live, s.gc_grace_seconds)) co_return *e;
         for (const auto& c : s.add) {
             if (copy->find(c.name)) co_return invalid(fmt::format("Invalid column name {} because it conflicts with an existing column", c.name));
             auto type = parse_type(c.type);
@@ -1086,12 +1265,14 @@ struct statement_runner {
         auto res = co_await apply(std::move(m));
         if (!res.st) co_return server_error(res);
         ex.catalog_.tables[{copy->keyspace, copy->name}] = copy;
+        ex.store_.purge().set_gc_grace(copy->id, copy->gc_grace_seconds);
         bump_schema_version();
         co_return schema_change_result("UPDATED", "TABLE", copy->keyspace, copy->name);
     }
 };
 
-executor::executor(asio::io_context& io, store& db, millrace::clock& clock) : io_(io), store_(db), clock_(clock) {}
+executor::executor(asio::io_context& io, store& db, millrace::clock& clock, size_t prepared_cache_size)
+    : io_(io), store_(db), clock_(clock), prepared_cache_size_(std::max<size_t>(1, prepared_cache_size)) {}
 
 status executor::load() {
     auto it = store_.new_iterator();
@@ -1108,6 +1289,7 @@ status executor::load() {
             auto t = decode_table(value);
             if (!t) return t.err();
             catalog_.tables[{t->keyspace, t->name}] = std::make_shared<table_def>(*t);
+            store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
         } else if (key[1] == 'n' && value.size() == 8) {
             catalog_.next_table_id = kf::get_be(value, 8);
         }
@@ -1123,7 +1305,14 @@ status executor::load() {
 
 asio::awaitable<response> executor::execute(const parsed_statement& stmt, const query_params& params, session& s) {
     statement_runner runner{*this, stmt, params, s};
-    co_return co_await runner.run(stmt.stmt);
+    response r = co_await runner.run(stmt.stmt);
+    if (schema_listener_) {
+        if (const auto* body = std::get_if<std::string>(&r);
+            body != nullptr && body->size() > 4 && be_int(std::string_view(*body).substr(0, 4)) == int64_t(result_kind::schema_change)) {
+            schema_listener_(std::string_view(*body).substr(4));
+        }
+    }
+    co_return r;
 }
 
 asio::awaitable<response> executor::execute_batch(std::vector<std::pair<const parsed_statement*, query_params>> statements,
@@ -1146,9 +1335,11 @@ asio::awaitable<response> executor::execute_batch(std::vector<std::pair<const pa
     co_return void_result();
 }
 
-const prepared_statement* executor::find_prepared(const std::string& id) const {
+const prepared_statement* executor::find_prepared(const std::string& id) {
     auto it = prepared_.find(id);
-    return it == prepared_.end() ? nullptr : &it->second;
+    if (it == prepared_.end()) return nullptr;
+    prepared_lru_.splice(prepared_lru_.begin(), prepared_lru_, it->second);
+    return &*it->second;
 }
 
 response executor::prepare(const std::string& query, const session& s) {
@@ -1199,6 +1390,11 @@ response executor::prepare(const std::string& query, const session& s) {
                 const column_def_full* col = t ? t->find(m.column) : nullptr;
                 if (col == nullptr && !system) return invalid(fmt::format("Undefined column name {}", m.column));
                 if (col) spec.type = col->type;
+                if (col && col->type.kind == type_kind::map) {
+                    if (m.role == marker_role::map_key) spec.type = col->type.params[0];
+                    if (m.role == marker_role::map_value) spec.type = col->type.params[1];
+                    if (m.role == marker_role::collection_remove) spec.type = cql_type{type_kind::set, {col->type.params[0]}, false};
+                }
                 if (m.role == marker_role::in_list) spec.type = cql_type{type_kind::list, {spec.type}, false};
             }
         }
@@ -1258,7 +1454,19 @@ response executor::prepare(const std::string& query, const session& s) {
         write_type_option(out, spec.type);
     }
     write_metadata(out, p.result_specs, 0, std::nullopt, p.result_specs.empty());
-    prepared_[p.id] = std::move(p);
+    if (auto it = prepared_.find(p.id); it != prepared_.end()) {
+        prepared_lru_.erase(it->second);
+        prepared_.erase(it);
+    }
+    std::string id = p.id;
+    prepared_lru_.push_front(std::move(p));
+    prepared_[id] = prepared_lru_.begin();
+    while (prepared_.size() > prepared_cache_size_) {
+        log_.debug("prepared statement cache full ({}): evicting the least recently used", prepared_cache_size_);
+        prepared_.erase(prepared_lru_.back().id);
+        prepared_lru_.pop_back();
+        if (evictions_ != nullptr) evictions_->inc();
+    }
     return out;
 }
 

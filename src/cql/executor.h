@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <list>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +19,7 @@
 
 #include "millrace/common/clock.h"
 #include "millrace/common/log.h"
+#include "millrace/common/metrics.h"
 #include "parser.h"
 #include "protocol/frame_format.h"
 #include "schema.h"
@@ -67,7 +71,14 @@ struct session {
 
 class executor {
 public:
-    executor(asio::io_context& io, store& db, millrace::clock& clock);
+    // `prepared_cache_size` caps the prepared statements kept (least recently used evicted).
+    executor(asio::io_context& io, store& db, millrace::clock& clock, size_t prepared_cache_size = 10000);
+
+    // Called on the io thread after every schema change that was made durable,
+    // with the body of the Schema_change result after its kind (change, target, options).
+    void set_schema_listener(std::function<void(std::string_view)> listener) { schema_listener_ = std::move(listener); }
+    // Counts prepared statements evicted from the cache (may stay unset).
+    void set_eviction_counter(metrics::counter* evictions) { evictions_ = evictions; }
 
     // Loads the catalog from the store. An error means the data directory is unusable.
     status load();
@@ -75,7 +86,10 @@ public:
     asio::awaitable<response> execute(const parsed_statement& stmt, const query_params& params, session& s);
     // Parses and describes `query`; the result is cached by id.
     response prepare(const std::string& query, const session& s);
-    const prepared_statement* find_prepared(const std::string& id) const;
+    // The cached statement, marked most recently used; nullptr when unknown or
+    // evicted. The pointer is valid until the next prepare().
+    const prepared_statement* find_prepared(const std::string& id);
+    size_t prepared_count() const { return prepared_.size(); }
     // Executes a BATCH frame's statements as one atomic mutation.
     asio::awaitable<response> execute_batch(std::vector<std::pair<const parsed_statement*, query_params>> statements,
                                             const query_params& common, session& s);
@@ -86,7 +100,12 @@ private:
     store& store_;
     millrace::clock& clock_;
     catalog catalog_;
-    std::map<std::string, prepared_statement> prepared_;
+    // LRU of prepared statements: most recently used first; prepared_ indexes it.
+    std::list<prepared_statement> prepared_lru_;
+    std::unordered_map<std::string, std::list<prepared_statement>::iterator> prepared_;
+    size_t prepared_cache_size_;
+    std::function<void(std::string_view)> schema_listener_;
+    metrics::counter* evictions_ = nullptr;
     int64_t last_timestamp_ = 0;
     log::logger log_{"cql"};
 };

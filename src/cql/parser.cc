@@ -235,7 +235,10 @@ private:
         term out;
         out.k = term::kind::marker;
         out.marker_index = static_cast<int>(markers_.size());
-        std::string name = t.kind == tok::named_marker ? t.text : column;
+        std::string name = t.kind == tok::named_marker ? t.text
+                           : role == marker_role::map_key ? "key(" + column + ")"
+                           : role == marker_role::map_value ? "value(" + column + ")"
+                                                            : column;
         markers_.push_back({name, std::move(column), role});
         return out;
     }
@@ -360,6 +363,11 @@ private:
                 do a.drop.push_back(ident());
                 while (accept(","));
                 if (paren) expect(")");
+            } else if (accept_kw("with")) {
+                properties([&](const std::string& name) {
+                    expect("=");
+                    table_option(name, a.comment, a.default_time_to_live, a.gc_grace_seconds);
+                });
             } else {
                 fail("unsupported ALTER TABLE at");
             }
@@ -370,7 +378,61 @@ private:
         if (accept_kw("delete")) return delete_();
         if (accept_kw("select")) return select();
         if (accept_kw("begin")) return batch();
+        if (accept_kw("describe") || accept_kw("desc")) return describe();
         fail("no viable alternative at input");
+    }
+
+    statement describe() {
+        using w = describe_stmt::what;
+        describe_stmt d;
+        auto list = [&](const char* kw, w target) {
+            if (!accept_kw(kw)) return false;
+            d.target = target;
+            return true;
+        };
+        d.full = accept_kw("full");
+        if (accept_kw("schema")) {
+            d.target = w::schema;
+        } else if (d.full) {
+            fail("mismatched input, expecting SCHEMA after FULL at");
+        } else if (list("keyspaces", w::keyspaces) || list("tables", w::tables) || list("columnfamilies", w::tables) ||
+                   list("types", w::types) || list("functions", w::functions) || list("aggregates", w::aggregates) ||
+                   list("cluster", w::cluster)) {
+        } else if (is_kw("only") || is_kw("keyspace")) {
+            d.only = accept_kw("only");
+            expect_kw("keyspace");
+            d.target = w::keyspace;
+            if (peek().kind == tok::ident || peek().kind == tok::quoted_ident) {
+                if (!is_kw("with")) d.keyspace = ident();
+            }
+        } else if (accept_kw("table") || accept_kw("columnfamily")) {
+            d.target = w::table;
+            qualified(d.keyspace, d.name);
+        } else if (is_kw("type") || is_kw("function") || is_kw("aggregate") || is_kw("index") || is_kw("materialized")) {
+            d.target = w::other;
+            d.kind = upper(next().text);
+            if (d.kind == "MATERIALIZED") {
+                expect_kw("view");
+                d.kind = "MATERIALIZED VIEW";
+            }
+            qualified(d.keyspace, d.name);
+            if (d.kind == "FUNCTION" || d.kind == "AGGREGATE") {
+                if (accept("(")) {
+                    while (!accept(")")) next();
+                }
+            }
+        } else {
+            d.target = w::name;
+            qualified(d.keyspace, d.name);
+            if (d.keyspace.empty()) std::swap(d.keyspace, d.name);  // one name: a keyspace, else a table of the session keyspace
+        }
+        if (accept_kw("with")) expect_kw("internals");
+        return d;
+    }
+
+    static std::string upper(std::string s) {
+        for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return s;
     }
 
     // Reads a type name, possibly parameterized, as text.
@@ -474,11 +536,27 @@ private:
                     expect_kw("storage");
                 } else {
                     expect("=");
-                    skip_value();
+                    table_option(name, c.comment, c.default_time_to_live, c.gc_grace_seconds);
                 }
             });
         }
         return c;
+    }
+
+    // One `name = value` table option after the '='; options we do not keep are skipped.
+    void table_option(const std::string& name, std::optional<std::string>& comment, std::optional<int64_t>& default_ttl,
+                      std::optional<int64_t>& gc_grace) {
+        if (name == "comment") {
+            literal v = parse_literal();
+            if (v.kind != literal_kind::string) fail("comment must be a string, at");
+            comment = v.text;
+        } else if (name == "default_time_to_live" || name == "gc_grace_seconds") {
+            literal v = parse_literal();
+            if (v.kind != literal_kind::integer || v.text.size() > 10) fail(fmt::format("{} must be an integer, at", name));
+            (name == "gc_grace_seconds" ? gc_grace : default_ttl) = std::stoll(v.text);
+        } else {
+            skip_value();
+        }
     }
 
     void using_options(write_options& o) {
@@ -572,9 +650,32 @@ private:
         using_options(s.options);
         expect_kw("set");
         do {
-            auto col = ident();
-            expect("=");
-            s.assignments.emplace_back(col, parse_term(col));
+            assignment a;
+            a.column = ident();
+            if (accept("[")) {
+                a.op = assign_op::put;
+                a.key = parse_term(a.column, marker_role::map_key);
+                expect("]");
+                expect("=");
+                a.value = parse_term(a.column, marker_role::map_value);
+            } else {
+                expect("=");
+                bool self = (peek().kind == tok::ident ? lower(peek().text) : peek().text) == a.column &&
+                            (peek().kind == tok::ident || peek().kind == tok::quoted_ident) && peek(1).kind == tok::symbol &&
+                            (peek(1).text == "+" || peek(1).text == "-");
+                if (self) {
+                    next();
+                    a.op = next().text == "+" ? assign_op::append : assign_op::remove;
+                    a.value = parse_term(a.column, a.op == assign_op::remove ? marker_role::collection_remove : marker_role::value);
+                } else {
+                    a.value = parse_term(a.column);
+                    if (accept("+")) {
+                        if (ident() != a.column) fail("only prepending to the same column is supported (c = x + c), at");
+                        a.op = assign_op::prepend;
+                    }
+                }
+            }
+            s.assignments.push_back(std::move(a));
         } while (accept(","));
         expect_kw("where");
         s.where = where_clause();

@@ -16,7 +16,9 @@
 namespace millrace::cql {
 
 // What a bind marker stands for.
-enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp };
+// collection_remove binds `c - ?` (a set of keys for a map), map_key and
+// map_value bind `m[?] = ?`.
+enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp, collection_remove, map_key, map_value };
 
 struct marker {
     std::string name;      // given name for `:name`, else the receiver column's name
@@ -60,6 +62,9 @@ struct create_table_stmt {
     std::vector<std::string> partition_key;
     std::vector<std::string> clustering;
     std::map<std::string, bool> descending;  // CLUSTERING ORDER BY
+    // WITH options kept (others are accepted and ignored).
+    std::optional<std::string> comment;
+    std::optional<int64_t> default_time_to_live, gc_grace_seconds;
 };
 
 struct drop_stmt {
@@ -80,6 +85,9 @@ struct alter_table_stmt {
     std::string keyspace, table;
     std::vector<column_def> add;
     std::vector<std::string> drop;
+    // ALTER TABLE ... WITH: the options kept (others are accepted and ignored).
+    std::optional<std::string> comment;
+    std::optional<int64_t> default_time_to_live, gc_grace_seconds;
 };
 
 struct write_options {
@@ -95,9 +103,19 @@ struct insert_stmt {
     write_options options;
 };
 
+// SET c = v | c = c + v (append) | c = v + c (prepend) | c = c - v (remove) | m[k] = v (put).
+enum class assign_op { set, append, prepend, remove, put };
+
+struct assignment {
+    std::string column;
+    assign_op op = assign_op::set;
+    term value;
+    std::optional<term> key;  // put only
+};
+
 struct update_stmt {
     std::string keyspace, table;
-    std::vector<std::pair<std::string, term>> assignments;
+    std::vector<assignment> assignments;
     std::vector<relation> where;
     bool if_exists = false;
     write_options options;
@@ -128,9 +146,21 @@ struct select_stmt {
     bool allow_filtering = false;
 };
 
+// Server-side DESCRIBE (Cassandra 4.0): lists of names, or CREATE statements.
+struct describe_stmt {
+    enum class what { keyspaces, tables, types, functions, aggregates, cluster, schema, keyspace, table, name, other };
+    what target = what::keyspaces;
+    bool full = false;      // DESCRIBE FULL SCHEMA: include the system keyspaces
+    bool only = false;      // DESCRIBE ONLY KEYSPACE: without its tables
+    std::string keyspace;   // keyspace, table, name ("" = the session keyspace)
+    std::string name;       // table, name, other
+    std::string kind;       // other: TYPE, FUNCTION, AGGREGATE, INDEX, MATERIALIZED VIEW
+};
+
 struct batch_stmt;
 using statement = std::variant<create_keyspace_stmt, create_table_stmt, drop_stmt, use_stmt, truncate_stmt,
-                               alter_table_stmt, insert_stmt, update_stmt, delete_stmt, select_stmt, batch_stmt>;
+                               alter_table_stmt, insert_stmt, update_stmt, delete_stmt, select_stmt, batch_stmt,
+                               describe_stmt>;
 
 struct batch_stmt {
     bool logged = true;

@@ -80,6 +80,10 @@ std::string encode_table(const table_def& t) {
         w.byte(c.descending ? 1 : 0);
         w.uint16(c.id);
     }
+    // Options (absent from records written before they existed).
+    w.long_string(t.comment);
+    w.int32(t.default_time_to_live);
+    w.int32(t.gc_grace_seconds);
     return out;
 }
 
@@ -106,6 +110,11 @@ result<table_def> decode_table(std::string_view bytes) {
             c.descending = r.byte() != 0;
             c.id = r.uint16();
             t.columns.push_back(c);
+        }
+        if (r.remaining() > 0) {
+            t.comment = r.long_string();
+            t.default_time_to_live = r.int32();
+            t.gc_grace_seconds = r.int32();
         }
         for (size_t pos = 0;; ++pos) {
             bool found = false;

@@ -35,6 +35,9 @@ struct table_def {
     std::vector<size_t> partition_key;     // indexes into columns
     std::vector<size_t> clustering;
     uint16_t next_column_id = 1;
+    std::string comment;
+    int32_t default_time_to_live = 0;  // seconds; writes without USING TTL get it
+    int32_t gc_grace_seconds = 864000;  // how long tombstones are kept before the purge drops them
 
     const column_def_full* find(const std::string& column) const;
     // Columns in the order `SELECT *` returns them: partition key, clustering, then regular by name.

@@ -30,6 +30,8 @@ struct cql_config {
     uint16_t port = 9042;
     std::string data_dir;
     int64_t max_frame_bytes = 256 << 20;
+    auth_settings auth;
+    size_t prepared_cache_size = 10000;
 };
 
 // Responses written in completion order (the protocol matches them by stream id).
@@ -56,12 +58,14 @@ public:
     cql_component(component_context& ctx, cql_config cfg)
         : ctx_(ctx),
           cfg_(std::move(cfg)),
-          executor_(ctx.io, store_, ctx.clock),
+          executor_(ctx.io, store_, ctx.clock, cfg_.prepared_cache_size),
           server_(ctx.io, "cql", [this](asio::ip::tcp::socket& socket) { return serve(socket); }),
           connections_(ctx.metrics.make_gauge("millrace_cql_connections", "Open client connections.")),
           protocol_errors_(ctx.metrics.make_counter("millrace_cql_protocol_errors_total",
                                                     "Connections closed for malformed or oversized frames.")),
-          errors_(ctx.metrics.make_counter("millrace_cql_error_responses_total", "ERROR responses sent.")) {
+          errors_(ctx.metrics.make_counter("millrace_cql_error_responses_total", "ERROR responses sent.")),
+          auth_failures_(ctx.metrics.make_counter("millrace_cql_auth_failures_total",
+                                                  "AUTH_RESPONSE answered with Bad credentials.")) {
         for (const auto& h : all_handlers()) {
             metrics_[static_cast<uint8_t>(h.op)] =
                 metrics::request_metrics(ctx.metrics, "millrace_cql", "opcode", std::string(h.name));
@@ -71,11 +75,20 @@ public:
     std::string name() const override { return "cql"; }
 
     result<std::optional<net::endpoint>> start() override {
+        if (cfg_.auth.required && (cfg_.auth.username.empty() || cfg_.auth.password.empty())) {
+            return make_error(errc::invalid_argument,
+                              "cql: cql.authenticator is password but cql.username or cql.password is empty");
+        }
+        executor_.set_eviction_counter(&ctx_.metrics.make_counter(
+            "millrace_cql_prepared_evictions_total", "Prepared statements evicted from the cache (cql.prepared_cache_size)."));
+        executor_.set_schema_listener([this](std::string_view change) { broadcast_schema_change(change); });
+        store_.purge().set_clock([this] { return static_cast<uint32_t>(ctx_.clock.wall_millis() / 1000); });
         if (auto st = store_.open(cfg_.data_dir); !st) return st.err().with_context("cql: cannot open data directory");
         if (auto st = executor_.load(); !st) return st.err().with_context(fmt::format("cql: loading the schema in {}", cfg_.data_dir));
         auto ep = server_.start(cfg_.host, cfg_.port, "cql.port");
         if (!ep) return ep.err();
-        log_.info("serving CQL native protocol v4 on {}, data in {}", ep->to_string(), cfg_.data_dir);
+        log_.info("serving CQL native protocol v4 on {}, data in {}, authenticator {}", ep->to_string(), cfg_.data_dir,
+                  cfg_.auth.required ? "password" : "none");
         return std::optional<net::endpoint>(*ep);
     }
 
@@ -100,6 +113,8 @@ private:
             peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
         }
         auto state = std::make_shared<connection_state>(socket);
+        std::erase_if(connections_list_, [](const auto& w) { return w.expired(); });
+        connections_list_.push_back(state);
         using namespace asio::experimental::awaitable_operators;
         co_await (read_loop(socket, state, peer) && write_loop(socket, state));
         state->socket = nullptr;
@@ -185,8 +200,15 @@ private:
                            fmt::format("unexpected message {}, expecting STARTUP or OPTIONS", entry->name));
                 continue;
             }
+            if (state->conn.started && !state->conn.authenticated && entry->op != opcode::auth_response &&
+                entry->op != opcode::options) {
+                send_error(state, h.stream, error_code::protocol_error,
+                           fmt::format("unexpected message {}, expecting AUTH_RESPONSE (authentication is required)", entry->name));
+                continue;
+            }
             ++state->in_flight;
-            bool serial = entry->op == opcode::startup || entry->op == opcode::query || entry->op == opcode::prepare;
+            bool serial = entry->op == opcode::startup || entry->op == opcode::query || entry->op == opcode::prepare ||
+                          entry->op == opcode::auth_response || entry->op == opcode::register_;
             // USE (in QUERY) and STARTUP change the connection, so those run in order;
             // EXECUTE and BATCH run concurrently and share group commits.
             if (serial) {
@@ -206,7 +228,7 @@ private:
     asio::awaitable<bool> handle(const handler_entry* entry, frame_header h, std::shared_ptr<std::string> body,
                                  std::shared_ptr<connection_state> state, std::string peer) {
         auto start = std::chrono::steady_clock::now();
-        request_context rc{executor_, state->conn, h.stream, h.flags};
+        request_context rc{executor_, state->conn, h.stream, h.flags, cfg_.auth};
         handler_reply reply;
         try {
             reader in(*body);
@@ -228,6 +250,12 @@ private:
         --state->in_flight;
         metrics_[static_cast<uint8_t>(entry->op)].observe(start);
         if (reply.op == opcode::error) errors_.inc();
+        if (entry->op == opcode::auth_response) {
+            if (reply.op == opcode::error) {
+                auth_failures_.inc();
+                log_.warn("authentication failed for {}", peer);
+            }
+        }
         uint8_t flags = 0;
         if (state->conn.codec != compression::none && reply.op != opcode::ready) {
             reply.body = compress(state->conn.codec, reply.body);
@@ -238,6 +266,28 @@ private:
         frame += reply.body;
         state->push(std::move(frame));
         co_return true;
+    }
+
+    // Pushes an EVENT SCHEMA_CHANGE (stream -1) to every connection that
+    // REGISTERed for it. `change` is the body of a Schema_change result after its kind.
+    void broadcast_schema_change(std::string_view change) {
+        std::string plain;
+        writer(plain).string("SCHEMA_CHANGE");
+        plain += change;
+        for (const auto& weak : connections_list_) {
+            auto state = weak.lock();
+            if (!state || state->socket == nullptr || state->reading_done || !state->conn.schema_events) continue;
+            std::string body = plain;
+            uint8_t flags = 0;
+            if (state->conn.codec != compression::none) {
+                body = compress(state->conn.codec, body);
+                flags |= frame_flag::compression;
+            }
+            std::string frame;
+            encode_header(frame, -1, opcode::event, static_cast<uint32_t>(body.size()), flags);
+            frame += body;
+            state->push(std::move(frame));
+        }
     }
 
     void send_error(const std::shared_ptr<connection_state>& state, int16_t stream, error_code code, const std::string& message) {
@@ -279,6 +329,9 @@ private:
     metrics::gauge& connections_;
     metrics::counter& protocol_errors_;
     metrics::counter& errors_;
+    metrics::counter& auth_failures_;
+    // Every open connection (io thread only), for schema-change events.
+    std::vector<std::weak_ptr<connection_state>> connections_list_;
     std::map<uint8_t, metrics::request_metrics> metrics_;
     log::logger log_{"cql"};
 };
@@ -288,6 +341,15 @@ private:
 void add_options(config::schema& s) {
     s.add({"cql.max_frame_size", value_kind::size, "256MiB",
            "Largest frame body accepted; a larger length closes the connection before any allocation.", {}, 1024, INT32_MAX});
+    s.add({"cql.authenticator", value_kind::choice, "none",
+           "none: no login. password: clients log in with SASL PLAIN as cql.username / cql.password "
+           "(Cassandra's PasswordAuthenticator).", {"none", "password"}});
+    s.add({"cql.username", value_kind::string, "cassandra", "The one login accepted when cql.authenticator is password."});
+    s.add({"cql.password", value_kind::string, "",
+           "Its password (required with cql.authenticator=password; prefer MILLRACE_CQL_PASSWORD to a file)."});
+    s.add({"cql.prepared_cache_size", value_kind::integer, "10000",
+           "Prepared statements kept; the least recently used is evicted and its clients re-prepare on Unprepared.", {}, 1,
+           10000000});
 }
 
 std::unique_ptr<component> make_cql(component_context& ctx) {
@@ -296,6 +358,10 @@ std::unique_ptr<component> make_cql(component_context& ctx) {
     cfg.port = ctx.cfg.get_port("cql.port");
     cfg.data_dir = ctx.data_dir;
     cfg.max_frame_bytes = ctx.cfg.get_int("cql.max_frame_size");
+    cfg.auth.required = ctx.cfg.get_string("cql.authenticator") == "password";
+    cfg.auth.username = ctx.cfg.get_string("cql.username");
+    cfg.auth.password = ctx.cfg.get_string("cql.password");
+    cfg.prepared_cache_size = static_cast<size_t>(ctx.cfg.get_int("cql.prepared_cache_size"));
     return std::make_unique<cql_component>(ctx, std::move(cfg));
 }
 

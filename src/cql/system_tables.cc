@@ -5,6 +5,10 @@ namespace {
 
 cql_type t(const char* name) { return parse_type(name).value(); }
 
+// Cassandra 4.0: drivers pick their 4.0 schema parsers and cqlsh 6 sends
+// DESCRIBE to the server, which answers it.
+constexpr const char* k_release_version = "4.0.11";
+
 using row = std::vector<std::optional<std::string>>;
 
 std::string text_map(const std::map<std::string, std::string>& m) {
@@ -24,7 +28,7 @@ virtual_table local(const catalog& c) {
                          text_value("3.4.5"), text_value("datacenter1"), int_value(1),
                          uuid_value_from_string("6d696c6c-7261-4365-8000-000000000001"), inet_value("127.0.0.1"),
                          text_value("4"), text_value("org.apache.cassandra.dht.Murmur3Partitioner"), text_value("rack1"),
-                         text_value("3.11.16"), inet_value("127.0.0.1"), c.schema_version, list_value({text_value("0")})});
+                         text_value(k_release_version), inet_value("127.0.0.1"), c.schema_version, list_value({text_value("0")})});
     return v;
 }
 
@@ -55,16 +59,18 @@ virtual_table tables(const catalog& c) {
                  {"default_time_to_live", t("int")}, {"extensions", t("map<text, blob>")}, {"flags", t("set<text>")},
                  {"gc_grace_seconds", t("int")}, {"id", t("uuid")}, {"max_index_interval", t("int")},
                  {"memtable_flush_period_in_ms", t("int")}, {"min_index_interval", t("int")},
-                 {"read_repair_chance", t("double")}, {"speculative_retry", t("text")}};
+                 {"read_repair_chance", t("double")}, {"speculative_retry", t("text")},
+                 {"additional_write_policy", t("text")}, {"read_repair", t("text")}};
     for (const auto& [key, table] : c.tables) {
         v.rows.push_back(row{text_value(table->keyspace), text_value(table->name), double_value(0.01),
-                             text_map({{"keys", "ALL"}, {"rows_per_partition", "NONE"}}), bool_value(false), text_value(""),
+                             text_map({{"keys", "ALL"}, {"rows_per_partition", "NONE"}}), bool_value(false), text_value(table->comment),
                              text_map({{"class", "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy"},
                                        {"max_threshold", "32"}, {"min_threshold", "4"}}),
-                             text_map({{"chunk_length_in_kb", "64"}, {"class", "org.apache.cassandra.io.compress.LZ4Compressor"}}),
-                             double_value(1.0), double_value(0.0), int_value(0), map_value({}),
-                             list_value({text_value("compound")}), int_value(864000), table->uuid, int_value(2048),
-                             int_value(0), int_value(128), double_value(0.0), text_value("99PERCENTILE")});
+                             text_map({{"chunk_length_in_kb", "16"}, {"class", "org.apache.cassandra.io.compress.LZ4Compressor"}}),
+                             double_value(1.0), double_value(0.0), int_value(table->default_time_to_live), map_value({}),
+                             list_value({text_value("compound")}), int_value(table->gc_grace_seconds), table->uuid, int_value(2048),
+                             int_value(0), int_value(128), double_value(0.0), text_value("99p"), text_value("99p"),
+                             text_value("BLOCKING")});
     }
     return v;
 }
@@ -106,13 +112,33 @@ virtual_table peers_v2() {
 
 }  // namespace
 
-bool is_system_keyspace(const std::string& keyspace) { return keyspace == "system" || keyspace == "system_schema"; }
+bool is_system_keyspace(const std::string& keyspace) {
+    return keyspace == "system" || keyspace == "system_schema" || keyspace == "system_virtual_schema";
+}
+
+std::vector<std::pair<std::string, std::string>> system_table_names() {
+    std::vector<std::pair<std::string, std::string>> out = {{"system", "local"}, {"system", "peers"}, {"system", "peers_v2"}};
+    for (const char* t : {"aggregates", "columns", "functions", "indexes", "keyspaces", "tables", "triggers", "types", "views"}) {
+        out.emplace_back("system_schema", t);
+    }
+    return out;
+}
 
 std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table) {
     if (keyspace == "system") {
         if (table == "local") return local(c);
         if (table == "peers") return peers();
         if (table == "peers_v2") return peers_v2();
+        return std::nullopt;
+    }
+    if (keyspace == "system_virtual_schema") {
+        // No virtual tables; drivers of Cassandra 4.0 read these three.
+        if (table == "keyspaces") return empty({{"keyspace_name", "text"}});
+        if (table == "tables") return empty({{"keyspace_name", "text"}, {"table_name", "text"}, {"comment", "text"}});
+        if (table == "columns") {
+            return empty({{"keyspace_name", "text"}, {"table_name", "text"}, {"column_name", "text"}, {"clustering_order", "text"},
+                          {"column_name_bytes", "blob"}, {"kind", "text"}, {"position", "int"}, {"type", "text"}});
+        }
         return std::nullopt;
     }
     if (keyspace != "system_schema") return std::nullopt;

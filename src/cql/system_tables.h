@@ -18,6 +18,8 @@ struct virtual_table {
 
 // True for keyspaces whose tables are generated (and cannot be written).
 bool is_system_keyspace(const std::string& keyspace);
+// Every system table as (keyspace, table), for DESCRIBE TABLES.
+std::vector<std::pair<std::string, std::string>> system_table_names();
 // The rows of a system table, or nullopt when there is no such table.
 std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table);
 

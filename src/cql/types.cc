@@ -40,6 +40,10 @@ size_t fixed_size(type_kind k) {
     }
 }
 
+uint32_t get_u32(std::string_view b) {
+    return (uint32_t(uint8_t(b[0])) << 24) | (uint32_t(uint8_t(b[1])) << 16) | (uint32_t(uint8_t(b[2])) << 8) | uint8_t(b[3]);
+}
+
 std::string be(uint64_t v, size_t width) {
     std::string out(width, '\0');
     for (size_t idx = 0; idx < width; ++idx) out[width - 1 - idx] = static_cast<char>((v >> (8 * idx)) & 0xFF);
@@ -231,6 +235,59 @@ void append_escaped(std::string& out, std::string_view value) {
     out.push_back('\x01');
 }
 
+// Decimal digits of the magnitude of a two's-complement big-endian integer
+// ("0" for zero and for no bytes); `negative` tells the sign.
+std::string magnitude_digits(std::string_view bytes, bool& negative) {
+    std::vector<uint8_t> mag(bytes.begin(), bytes.end());
+    negative = !mag.empty() && (mag[0] & 0x80) != 0;
+    if (negative) {
+        for (auto& b : mag) b = static_cast<uint8_t>(~b);
+        for (size_t idx = mag.size(); idx-- > 0;) {
+            if (++mag[idx] != 0) break;
+        }
+    }
+    std::string digits;
+    size_t start = 0;
+    while (start < mag.size()) {
+        if (mag[start] == 0) {
+            ++start;
+            continue;
+        }
+        unsigned remainder = 0;
+        for (size_t idx = start; idx < mag.size(); ++idx) {
+            unsigned current = remainder * 256 + mag[idx];
+            mag[idx] = static_cast<uint8_t>(current / 10);
+            remainder = current % 10;
+        }
+        digits.push_back(static_cast<char>('0' + remainder));
+    }
+    if (digits.empty()) return "0";
+    std::reverse(digits.begin(), digits.end());
+    return digits;
+}
+
+// Order-preserving key of unscaled * 10^-scale (varint: scale 0), so that
+// memcmp order is numeric order and 1.5 == 1.50:
+//   zero: 0x02.  positive: 0x03 | exponent (8, sign bit flipped) | digits | 0x00
+//   negative: 0x01 | the same 8 + digits + 0x00 bytes inverted
+// where the value is 0.<digits> x 10^exponent, digits without trailing zeros.
+constexpr char k_number_negative = 0x01, k_number_zero = 0x02, k_number_positive = 0x03;
+
+void append_number_order(std::string& out, int64_t scale, std::string_view unscaled) {
+    bool negative = false;
+    std::string digits = magnitude_digits(unscaled, negative);
+    if (digits == "0") {
+        out.push_back(k_number_zero);
+        return;
+    }
+    int64_t exponent = static_cast<int64_t>(digits.size()) - scale;
+    while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+    std::string body = be(static_cast<uint64_t>(exponent) ^ (uint64_t(1) << 63), 8) + digits;
+    body.push_back('\0');
+    out.push_back(negative ? k_number_negative : k_number_positive);
+    for (char c : body) out.push_back(negative ? static_cast<char>(~c) : c);
+}
+
 }  // namespace
 
 std::string cql_type::name() const {
@@ -351,6 +408,16 @@ void append_ordered(std::string& out, const cql_type& t, std::string_view value,
             }
             break;
         }
+        case type_kind::varint:
+            // The numeric key, then the exact bytes (a decoder returns what was written).
+            append_number_order(out, 0, value);
+            append_escaped(out, value);
+            break;
+        case type_kind::decimal:
+            if (value.size() >= 4) append_number_order(out, static_cast<int32_t>(get_u32(value)), value.substr(4));
+            else out.push_back(k_number_zero);
+            append_escaped(out, value);
+            break;
         default:
             append_escaped(out, value);
     }
@@ -378,6 +445,22 @@ std::optional<std::string> read_ordered(std::string_view& in, const cql_type& t,
         in.remove_prefix(17);
         return out;
     }
+    size_t pos = 0;  // where the escaped bytes start
+    if (t.kind == type_kind::varint || t.kind == type_kind::decimal) {
+        // Skip the numeric key of append_number_order.
+        if (in.empty()) return std::nullopt;
+        char cls = at(0);
+        pos = 1;
+        if (cls == k_number_negative || cls == k_number_positive) {
+            char terminator = cls == k_number_negative ? '\xFF' : '\0';
+            pos += 8;
+            while (pos < in.size() && at(pos) != terminator) ++pos;
+            if (pos >= in.size()) return std::nullopt;
+            ++pos;
+        } else if (cls != k_number_zero) {
+            return std::nullopt;
+        }
+    }
     if (width != 0) {
         if (in.size() < width) return std::nullopt;
         for (size_t idx = 0; idx < width; ++idx) out.push_back(at(idx));
@@ -392,7 +475,7 @@ std::optional<std::string> read_ordered(std::string_view& in, const cql_type& t,
         }
         return out;
     }
-    for (size_t idx = 0; idx < in.size(); ++idx) {
+    for (size_t idx = pos; idx < in.size(); ++idx) {
         char c = at(idx);
         if (c != '\0') {
             out.push_back(c);
@@ -413,6 +496,17 @@ std::optional<std::string> read_ordered(std::string_view& in, const cql_type& t,
 
 int compare_values(const cql_type& t, std::string_view a, std::string_view b) {
     std::string ea, eb;
+    if (t.kind == type_kind::varint || t.kind == type_kind::decimal) {
+        // Numbers only: 1.5 and 1.50 are equal, as in Cassandra.
+        auto number = [&](std::string& out, std::string_view v) {
+            if (t.kind == type_kind::varint) append_number_order(out, 0, v);
+            else if (v.size() >= 4) append_number_order(out, static_cast<int32_t>(get_u32(v)), v.substr(4));
+            else out.push_back(k_number_zero);
+        };
+        number(ea, a);
+        number(eb, b);
+        return ea.compare(eb) < 0 ? -1 : (ea == eb ? 0 : 1);
+    }
     append_ordered(ea, t, a, false);
     append_ordered(eb, t, b, false);
     return ea.compare(eb) < 0 ? -1 : (ea == eb ? 0 : 1);
@@ -578,6 +672,88 @@ result<std::optional<std::string>> literal_to_value(const cql_type& t, const lit
         default:
             return mismatch();
     }
+}
+
+namespace {
+
+struct split_value {
+    std::vector<std::string> elements;                       // list, set
+    std::vector<std::pair<std::string, std::string>> entries;  // map
+};
+
+split_value split(const cql_type& t, std::string_view bytes) {
+    split_value out;
+    std::vector<std::string> flat;
+    if (!split_collection(bytes, flat, t.kind == type_kind::map)) return out;
+    if (t.kind != type_kind::map) {
+        out.elements = std::move(flat);
+        return out;
+    }
+    for (size_t idx = 0; idx + 1 < flat.size(); idx += 2) out.entries.emplace_back(std::move(flat[idx]), std::move(flat[idx + 1]));
+    return out;
+}
+
+std::string join(const cql_type& t, split_value v) {
+    if (t.kind == type_kind::map) {
+        // Stable sort, then keep the last entry of equal keys.
+        std::stable_sort(v.entries.begin(), v.entries.end(),
+                         [&](const auto& a, const auto& b) { return compare_values(t.params[0], a.first, b.first) < 0; });
+        std::vector<std::pair<std::string, std::string>> unique;
+        for (auto& e : v.entries) {
+            if (!unique.empty() && compare_values(t.params[0], unique.back().first, e.first) == 0) unique.back() = std::move(e);
+            else unique.push_back(std::move(e));
+        }
+        return map_value(unique);
+    }
+    if (t.kind == type_kind::set) {
+        std::sort(v.elements.begin(), v.elements.end(),
+                  [&](const auto& a, const auto& b) { return compare_values(t.params[0], a, b) < 0; });
+        v.elements.erase(std::unique(v.elements.begin(), v.elements.end(),
+                                     [&](const auto& a, const auto& b) { return compare_values(t.params[0], a, b) == 0; }),
+                         v.elements.end());
+    }
+    return collection_value(v.elements);
+}
+
+}  // namespace
+
+std::string normalize_collection(const cql_type& t, std::string_view bytes) {
+    if (t.kind != type_kind::set && t.kind != type_kind::map) return std::string(bytes);
+    std::vector<std::string> flat;
+    if (!split_collection(bytes, flat, t.kind == type_kind::map)) return std::string(bytes);
+    return join(t, split(t, bytes));
+}
+
+std::optional<std::string> apply_collection_op(const cql_type& t, collection_op op, const std::optional<std::string>& current,
+                                               std::string_view operand) {
+    split_value have = current ? split(t, *current) : split_value{};
+    if (t.kind == type_kind::map && op == collection_op::remove) {
+        std::vector<std::string> keys;
+        split_collection(operand, keys, false);
+        std::erase_if(have.entries, [&](const auto& e) {
+            return std::any_of(keys.begin(), keys.end(), [&](const auto& k) { return compare_values(t.params[0], k, e.first) == 0; });
+        });
+    } else {
+        split_value add = split(t, operand);
+        switch (op) {
+            case collection_op::append:
+                have.elements.insert(have.elements.end(), add.elements.begin(), add.elements.end());
+                have.entries.insert(have.entries.end(), add.entries.begin(), add.entries.end());
+                break;
+            case collection_op::prepend:
+                add.elements.insert(add.elements.end(), have.elements.begin(), have.elements.end());
+                have.elements = std::move(add.elements);
+                break;
+            case collection_op::remove:
+                std::erase_if(have.elements, [&](const auto& e) {
+                    return std::any_of(add.elements.begin(), add.elements.end(),
+                                       [&](const auto& x) { return compare_values(t.params[0], x, e) == 0; });
+                });
+                break;
+        }
+    }
+    if (have.elements.empty() && have.entries.empty()) return std::nullopt;
+    return join(t, std::move(have));
 }
 
 std::string text_value(std::string_view s) { return std::string(s); }

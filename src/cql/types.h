@@ -84,6 +84,18 @@ struct literal {
 // nullopt value means CQL null. Errors are messages for an Invalid answer.
 result<std::optional<std::string>> literal_to_value(const cql_type& t, const literal& lit);
 
+// Sorts and deduplicates a set's elements and a map's keys (the last entry of
+// a key wins), as Cassandra returns them; lists and malformed bytes are returned as they are.
+std::string normalize_collection(const cql_type& t, std::string_view bytes);
+
+// Read-modify-write updates of a non-frozen collection (`c = c + x`,
+// `c = x + c`, `c = c - x`, `m[k] = v` as append of a one-entry map).
+// `current` is the live value (nullopt: none); for a map `remove` the operand
+// is a set of keys. nullopt result means the collection is now empty (null).
+enum class collection_op { append, prepend, remove };
+std::optional<std::string> apply_collection_op(const cql_type& t, collection_op op, const std::optional<std::string>& current,
+                                               std::string_view operand);
+
 // Helpers for building system-table values.
 std::string text_value(std::string_view s);
 std::string int_value(int32_t v);

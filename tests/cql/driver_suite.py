@@ -8,11 +8,15 @@ import datetime
 import decimal
 import ipaddress
 import random
+import re
+import time
 import traceback
+import urllib.request
 import uuid
 
-from cassandra import AlreadyExists, InvalidRequest
-from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
+from cassandra import AlreadyExists, AuthenticationFailed, InvalidRequest
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT, NoHostAvailable
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import RoundRobinPolicy
 from cassandra.protocol import SyntaxException
@@ -26,6 +30,17 @@ CREATE_TABLE = ("CREATE TABLE IF NOT EXISTS spark_streams.created_users (id UUID
 INSERT = ("INSERT INTO spark_streams.created_users(id, first_name, last_name, gender, address, post_code, email, "
           "username, registered_date, phone, picture) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
 ROWS = 10_000
+
+
+AUTH_FLAGS = ("--set", "cql.authenticator=password", "--set", "cql.username=pipeline", "--set", "cql.password=s3cret")
+
+
+def wait_for(what, cond, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
 
 
 def connect(server, compression="lz4"):
@@ -65,6 +80,8 @@ def run_all(start):
     users = [user(rnd, idx) for idx in range(ROWS)]
     try:
         def classic_ddl():
+            # The driver's default negotiation (it starts above v4) settled on v4.
+            assert cluster.protocol_version == 4, cluster.protocol_version
             session.execute(CREATE_KEYSPACE)
             session.execute(CREATE_TABLE)
             session.execute(CREATE_KEYSPACE)  # IF NOT EXISTS: no error the second time
@@ -252,6 +269,84 @@ def run_all(start):
             rows = list(session.execute("SELECT k FROM spark_streams.kv WHERE k IN ('b1', 'b2', 'zz')"))
             assert sorted(r.k for r in rows) == ["b1", "b2"]
         suite.check("INSERT IF NOT EXISTS, USING TIMESTAMP last-write-wins, TTL, BATCH, IN", lwt_ttl_timestamp_batch)
+
+        def collection_updates():
+            session.execute("CREATE TABLE spark_streams.coll (k int PRIMARY KEY, s set<int>, l list<text>, m map<text, int>, "
+                            "f frozen<set<int>>)")
+            session.execute("INSERT INTO spark_streams.coll (k, s, l, m) VALUES (1, {3, 1}, ['b'], {'x': 1})")
+            session.execute("UPDATE spark_streams.coll SET s = s + {2, 3}, l = ['a'] + l, m['y'] = 2 WHERE k = 1")
+            upd = session.prepare("UPDATE spark_streams.coll SET s = s - ?, l = l + ?, m = m - ? WHERE k = ?")
+            session.execute(upd, ({1}, ["c", "c"], {"x"}, 1))
+            row = session.execute("SELECT s, l, m FROM spark_streams.coll WHERE k = 1").one()
+            assert sorted(row.s) == [2, 3] and list(row.l) == ["a", "b", "c", "c"] and dict(row.m) == {"y": 2}, row
+            session.execute("UPDATE spark_streams.coll SET l = l - ['c'], s = s - {2, 3} WHERE k = 1")
+            row = session.execute("SELECT s, l FROM spark_streams.coll WHERE k = 1").one()
+            assert row.s is None and list(row.l) == ["a", "b"], row  # an emptied collection is null
+            try:
+                session.execute("UPDATE spark_streams.coll SET f = f + {1} WHERE k = 1")
+                raise AssertionError("+ on a frozen set was accepted")
+            except InvalidRequest as e:
+                assert "non-frozen" in str(e), e
+        suite.check("collection updates: + and - on sets, lists, maps; m[k] = v", collection_updates)
+
+        def schema_events():
+            # Another client's DDL reaches this cluster's metadata through SCHEMA_CHANGE events.
+            watcher = Cluster([server.host], port=server.port, connect_timeout=10, schema_event_refresh_window=0.05,
+                              load_balancing_policy=RoundRobinPolicy())
+            watcher.connect()
+            try:
+                session.execute("CREATE TABLE spark_streams.evented (k int PRIMARY KEY, v text)")
+                wait_for("table created event", lambda: "evented" in watcher.metadata.keyspaces["spark_streams"].tables)
+                session.execute("ALTER TABLE spark_streams.evented ADD extra int")
+                wait_for("table altered event",
+                         lambda: "extra" in watcher.metadata.keyspaces["spark_streams"].tables["evented"].columns)
+                session.execute("DROP TABLE spark_streams.evented")
+                wait_for("table dropped event", lambda: "evented" not in watcher.metadata.keyspaces["spark_streams"].tables)
+            finally:
+                watcher.shutdown()
+        suite.check("SCHEMA_CHANGE events refresh another client's metadata", schema_events)
+
+        def authentication():
+            auth = start("auth", AUTH_FLAGS)
+            ok = Cluster([auth.host], port=auth.port, connect_timeout=10, load_balancing_policy=RoundRobinPolicy(),
+                         auth_provider=PlainTextAuthProvider("pipeline", "s3cret"))
+            try:
+                assert ok.connect().execute("SELECT key FROM system.local").one().key == "local"
+            finally:
+                ok.shutdown()
+            for provider in (PlainTextAuthProvider("pipeline", "wrong"), None):
+                bad = Cluster([auth.host], port=auth.port, connect_timeout=10, load_balancing_policy=RoundRobinPolicy(),
+                              auth_provider=provider)
+                try:
+                    bad.connect()
+                    raise AssertionError("connected with bad credentials")
+                except NoHostAvailable as e:
+                    (err,) = e.errors.values()
+                    assert isinstance(err, AuthenticationFailed), repr(err)
+                    if provider is not None:
+                        assert "Provided username pipeline and/or password are incorrect" in str(err), err
+                finally:
+                    bad.shutdown()
+        suite.check("password authenticator: right password, wrong password, none", authentication)
+
+        def prepared_cache_eviction():
+            small = start("small_cache", ("--set", "cql.prepared_cache_size=2"))
+            c, s = connect(small)
+            try:
+                s.execute(CREATE_KEYSPACE)
+                s.execute("CREATE TABLE spark_streams.p (k int PRIMARY KEY, v int)")
+                inserts = [s.prepare(f"INSERT INTO spark_streams.p (k, v) VALUES (?, {idx})") for idx in range(5)]
+                for rnd_round in range(3):
+                    for idx, stmt in enumerate(inserts):
+                        s.execute(stmt, (idx * 10 + rnd_round,))  # evicted ones are re-prepared on Unprepared
+                rows = {r.k: r.v for r in s.execute("SELECT k, v FROM spark_streams.p")}
+                assert rows == {idx * 10 + r: idx for idx in range(5) for r in range(3)}, rows
+                metrics = urllib.request.urlopen(f"http://{small.admin}/metrics", timeout=10).read().decode()
+                evictions = re.search(r"^millrace_cql_prepared_evictions_total (\d+)", metrics, re.M)
+                assert evictions and int(evictions.group(1)) >= 3, metrics[:2000]
+            finally:
+                c.shutdown()
+        suite.check("prepared statement cache is capped (LRU); drivers re-prepare evicted statements", prepared_cache_eviction)
     finally:
         cluster.shutdown()
 

@@ -141,18 +141,26 @@ TEST_F(cql_protocol_test, options_lists_versions_and_compression) {
 }
 
 TEST_F(cql_protocol_test, v5_startup_gets_the_fallback_protocol_error) {
-    raw_client c(server_.address);
-    std::string body;
-    writer w(body);
-    w.uint16(1);
-    w.string("CQL_VERSION");
-    w.string("3.0.0");
-    c.send(5, 0, opcode::startup, body);
-    auto r = c.receive();
-    ASSERT_TRUE(r.has_value());
-    auto [code, message] = error_of(*r);
-    EXPECT_EQ(code, 0x000A);
-    EXPECT_NE(message.find("unsupported protocol version"), std::string::npos) << message;
+    // v5 and v6 (Cassandra 4/5 drivers), DSE v1/v2 (0x41/0x42, the Node.js
+    // driver's first try), v3: each gets the message drivers match on, in a v4 frame.
+    for (uint8_t version : {5, 6, 0x41, 0x42, 3}) {
+        raw_client c(server_.address);
+        std::string body;
+        writer w(body);
+        w.uint16(1);
+        w.string("CQL_VERSION");
+        w.string("3.0.0");
+        c.send(version, 7, opcode::startup, body);
+        auto r = c.receive();
+        ASSERT_TRUE(r.has_value()) << int(version);
+        EXPECT_EQ(r->header.version, 4) << int(version);  // decode_header strips the response bit
+        auto [code, message] = error_of(*r);
+        EXPECT_EQ(code, 0x000A);
+        EXPECT_NE(message.find("Invalid or unsupported protocol version (" + std::to_string(version) + ")"), std::string::npos)
+            << message;
+        EXPECT_TRUE(c.closed_by_server()) << int(version);
+    }
+    expect_still_serving();
 }
 
 TEST_F(cql_protocol_test, query_before_startup_is_refused) {
@@ -177,6 +185,17 @@ TEST_F(cql_protocol_test, absurd_length_closes_only_that_connection) {
     auto [code, message] = error_of(*r);
     EXPECT_EQ(code, 0x000A);
     EXPECT_NE(message.find("2147483647"), std::string::npos) << message;
+    EXPECT_TRUE(c.closed_by_server());
+    expect_still_serving();
+    // The close is logged with the peer and the numbers.
+    auto log = server_.proc->stderr_text();
+    EXPECT_NE(log.find("frame body of 2147483647 bytes exceeds"), std::string::npos) << log;
+}
+
+TEST_F(cql_protocol_test, response_bit_in_a_request_closes_the_connection) {
+    raw_client c(server_.address);
+    c.startup();
+    c.send(0x84, 3, opcode::query, "");
     EXPECT_TRUE(c.closed_by_server());
     expect_still_serving();
 }
@@ -285,6 +304,124 @@ TEST_F(cql_protocol_test, errors_carry_codes_and_extras) {
     EXPECT_EQ(ur.int32(), 0x2500);
     ur.string();
     EXPECT_EQ(ur.short_bytes(), "0123456789abcdef");
+}
+
+TEST_F(cql_protocol_test, registered_connections_get_schema_change_events) {
+    raw_client listener(server_.address);
+    listener.startup();
+    std::string events;
+    writer(events).string_list({"SCHEMA_CHANGE", "TOPOLOGY_CHANGE"});
+    listener.send(4, 3, opcode::register_, events);
+    auto ready = listener.receive();
+    ASSERT_TRUE(ready.has_value());
+    EXPECT_EQ(ready->header.op, static_cast<uint8_t>(opcode::ready));
+    raw_client other(server_.address);
+    other.startup();  // not registered: gets no event
+    auto created = other.query("CREATE KEYSPACE ev WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
+    EXPECT_EQ(created.header.op, static_cast<uint8_t>(opcode::result));
+    other.query("CREATE TABLE ev.t (k int PRIMARY KEY)");
+    other.query("DROP TABLE ev.t");
+    struct expected {
+        const char* change;
+        const char* target;
+        const char* table;
+    };
+    for (auto e : {expected{"CREATED", "KEYSPACE", nullptr}, expected{"CREATED", "TABLE", "t"}, expected{"DROPPED", "TABLE", "t"}}) {
+        auto event = listener.receive();
+        ASSERT_TRUE(event.has_value());
+        EXPECT_EQ(event->header.op, static_cast<uint8_t>(opcode::event));
+        EXPECT_EQ(event->header.stream, -1);
+        reader in(event->body);
+        EXPECT_EQ(in.string(), "SCHEMA_CHANGE");
+        EXPECT_EQ(in.string(), e.change);
+        EXPECT_EQ(in.string(), e.target);
+        EXPECT_EQ(in.string(), "ev");
+        if (e.table) {
+            EXPECT_EQ(in.string(), e.table);
+        }
+        EXPECT_EQ(in.remaining(), 0u);
+    }
+    // The unregistered connection's next frame is its own answer, not an event.
+    auto r = other.query("SELECT key FROM system.local", 11);
+    EXPECT_EQ(r.header.stream, 11);
+    EXPECT_EQ(r.header.op, static_cast<uint8_t>(opcode::result));
+}
+
+// A server with cql.authenticator=password: SASL PLAIN over AUTHENTICATE /
+// AUTH_RESPONSE / AUTH_SUCCESS, and every way to get it wrong.
+class cql_auth_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        server_ = start_server("cql", dir_.file("data"),
+                               {"--set", "cql.authenticator=password", "--set", "cql.username=pipeline", "--set",
+                                "cql.password=s3cret"});
+        ASSERT_TRUE(server_.proc);
+    }
+    void TearDown() override {
+        if (server_.proc) {
+            EXPECT_EQ(server_.proc->stop(SIGTERM), 0) << server_.proc->stderr_text();
+        }
+    }
+    // STARTUP, expecting AUTHENTICATE with the PasswordAuthenticator class.
+    void startup(raw_client& c) {
+        std::string body;
+        writer w(body);
+        w.uint16(1);
+        w.string("CQL_VERSION");
+        w.string("3.0.0");
+        c.send(4, 1, opcode::startup, body);
+        auto r = c.receive();
+        ASSERT_TRUE(r.has_value());
+        ASSERT_EQ(r->header.op, static_cast<uint8_t>(opcode::authenticate));
+        EXPECT_EQ(reader(r->body).string(), "org.apache.cassandra.auth.PasswordAuthenticator");
+    }
+    reply auth(raw_client& c, const std::string& token) {
+        std::string body;
+        writer(body).bytes(token);
+        c.send(4, 2, opcode::auth_response, body);
+        auto r = c.receive();
+        EXPECT_TRUE(r.has_value());
+        return r.value_or(reply{});
+    }
+    temp_dir dir_;
+    testing::server server_;
+};
+
+TEST_F(cql_auth_test, right_credentials_then_queries) {
+    raw_client c(server_.address);
+    startup(c);
+    auto r = auth(c, std::string("\0pipeline\0s3cret", 16));
+    EXPECT_EQ(r.header.op, static_cast<uint8_t>(opcode::auth_success));
+    EXPECT_EQ(c.query("SELECT key FROM system.local").header.op, static_cast<uint8_t>(opcode::result));
+    // A second AUTH_RESPONSE after success is a protocol error.
+    EXPECT_EQ(error_of(auth(c, std::string("\0pipeline\0s3cret", 16))).first, 0x000A);
+}
+
+TEST_F(cql_auth_test, wrong_credentials_and_queries_before_login_are_refused) {
+    raw_client c(server_.address);
+    startup(c);
+    // A query before AUTH_RESPONSE is refused; the connection stays open.
+    EXPECT_EQ(error_of(c.query("SELECT key FROM system.local")).first, 0x000A);
+    auto [code, message] = error_of(auth(c, std::string("\0pipeline\0wrong", 15)));
+    EXPECT_EQ(code, 0x0100);
+    EXPECT_EQ(message, "Provided username pipeline and/or password are incorrect");
+    EXPECT_EQ(error_of(auth(c, std::string("\0other\0s3cret", 13))).first, 0x0100);
+    EXPECT_EQ(error_of(auth(c, "no separators")).first, 0x0100);
+    EXPECT_EQ(error_of(auth(c, std::string("\0pipeline\0s3cre", 15))).first, 0x0100);
+    EXPECT_EQ(error_of(c.query("SELECT key FROM system.local")).first, 0x000A);
+    // Retrying on the same connection with the right password works.
+    EXPECT_EQ(auth(c, std::string("\0pipeline\0s3cret", 16)).header.op, static_cast<uint8_t>(opcode::auth_success));
+    EXPECT_EQ(c.query("SELECT key FROM system.local").header.op, static_cast<uint8_t>(opcode::result));
+}
+
+TEST(cql_auth_config_test, password_authenticator_without_password_does_not_start) {
+    temp_dir dir;
+    testing::process p({testing::millrace_binary(), "cql", "--port", "0", "--admin-port", "0", "--data-dir", dir.file("data"),
+                        "--set", "cql.authenticator=password"});
+    auto code = p.wait();
+    ASSERT_TRUE(code.has_value());
+    EXPECT_NE(*code, 0);
+    EXPECT_NE(p.stderr_text().find("cql.password is empty"), std::string::npos) << p.stderr_text();
 }
 
 }  // namespace

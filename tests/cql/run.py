@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""Runs the Python cassandra-driver suite against a freshly started CQL server.
+"""Runs a real-client suite against freshly started CQL servers.
 
-  python3 tests/cql/run.py --millrace-binary PATH
+  python3 tests/cql/run.py --millrace-binary PATH [--suite python|node|cqlsh]
 
-Starts `<binary> cql --port 0 --admin-port 0 --data-dir <tmp>`, waits for its
-`ready cql <host:port> admin <host:port>` line (no fixed sleeps), runs
-driver_suite.py's checks with CQL_HOST/CQL_PORT, and always stops the server
-(SIGTERM, then SIGKILL). The durability check kills the server with SIGKILL
-and restarts it on the same data directory. Prints `N passed, M failed`; the
-exit status is non-zero on any failure.
+Starts `<binary> cql --port 0 --admin-port 0 --data-dir <tmp>/<name>` (plus
+suite-specific --set flags), waits for its `ready cql <host:port> admin
+<host:port>` line (no fixed sleeps), runs the suite, and always stops every
+server (SIGTERM, then SIGKILL).
+
+  python  driver_suite.py with the Python cassandra-driver (its durability
+          check kills a server with SIGKILL and restarts it on the same data).
+  node    node/suite.js with the DataStax Node.js cassandra-driver, given
+          CQL_HOST, CQL_PORT and CQL_AUTH_PORT (a password-protected server).
+  cqlsh   cqlsh_suite.py: cqlsh -e / -f runs asserted on their output.
+
+Prints `N passed, M failed`; the exit status is non-zero on any failure.
 """
 
 import argparse
@@ -46,9 +52,9 @@ def die_with_parent():
 class Server:
     """A `millrace cql` process; stdout is scanned for the ready line."""
 
-    def __init__(self, binary, data_dir):
+    def __init__(self, binary, data_dir, extra=()):
         self.proc = subprocess.Popen(
-            [binary, "cql", "--port", "0", "--admin-port", "0", "--data-dir", data_dir],
+            [binary, "cql", "--port", "0", "--admin-port", "0", "--data-dir", data_dir, *extra],
             stdout=subprocess.PIPE, stderr=open(os.path.join(os.path.dirname(data_dir), "server.log"), "a"),
             text=True, preexec_fn=die_with_parent)
         lines = queue.Queue()
@@ -65,6 +71,7 @@ class Server:
             if line.startswith("ready cql "):
                 host, port = line.split()[2].rsplit(":", 1)
                 self.host, self.port = host, int(port)
+                self.admin = line.split()[4]
                 return
 
     def kill(self):
@@ -84,9 +91,23 @@ class Server:
             return -9
 
 
+def run_node_suite(start):
+    node_dir = os.path.join(HERE, "node")
+    if not os.path.isdir(os.path.join(node_dir, "node_modules", "cassandra-driver")):
+        print("run.py: tests/cql/node/node_modules is missing; run tests/cql/setup.sh", flush=True)
+        return 1
+    from driver_suite import AUTH_FLAGS
+    server = start()
+    auth_server = start("auth", AUTH_FLAGS)
+    env = dict(os.environ, CQL_HOST=server.host, CQL_PORT=str(server.port), CQL_AUTH_PORT=str(auth_server.port))
+    proc = subprocess.run(["node", "suite.js"], cwd=node_dir, env=env, timeout=240)
+    return 1 if proc.returncode else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--millrace-binary", required=True)
+    ap.add_argument("--suite", choices=["python", "node", "cqlsh"], default="python")
     args = ap.parse_args()
     libs = pylibs_dir()
     if not os.path.isdir(os.path.join(libs, "cassandra")):
@@ -94,20 +115,26 @@ def main():
         return 1
     sys.path.insert(0, libs)
     sys.path.insert(0, HERE)
-    import driver_suite
 
     tmp = tempfile.mkdtemp(prefix="millrace-cql-")
-    data_dir = os.path.join(tmp, "data")
     servers = []
 
-    def start():
-        s = Server(args.millrace_binary, data_dir)
+    def start(name="data", extra=()):
+        """Starts a server on data directory <tmp>/<name> (reused by a restart)."""
+        s = Server(args.millrace_binary, os.path.join(tmp, name), extra)
         servers.append(s)
         return s
 
     failed = 1
     try:
-        failed = driver_suite.run_all(start)
+        if args.suite == "python":
+            import driver_suite
+            failed = driver_suite.run_all(start)
+        elif args.suite == "cqlsh":
+            import cqlsh_suite
+            failed = cqlsh_suite.run_all(start, libs)
+        else:
+            failed = run_node_suite(start)
     finally:
         for s in servers:
             code = s.stop()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the CQL suites need: the Debian packages librocksdb-dev,
-# liblz4-dev and libsnappy-dev (the server links them), and the pinned Python
-# packages of tests/cql/requirements.txt (cassandra-driver, lz4) with
+# liblz4-dev and libsnappy-dev (the server links them), the npm packages of
+# the Node.js suite (node/package-lock.json, npm ci into node/node_modules),
+# and the pinned Python packages of tests/cql/requirements.txt
+# (cassandra-driver, lz4, cqlsh) with
 # pip --target into a cache directory keyed by the file's hash, so it works
 # with whichever python3 runs the suite, including Debian's externally managed
 # one. Idempotent, and quiet when nothing is missing.
@@ -10,7 +12,19 @@ here="$(cd "$(dirname "$0")" && pwd)"
 say() { echo "cql/setup: $*"; }
 source "$here/../../scripts/lib/setup.sh"
 
-ensure_debian_packages cql/setup librocksdb-dev liblz4-dev libsnappy-dev python3-pip
+packages=(librocksdb-dev liblz4-dev libsnappy-dev python3-pip)
+# nodejs/npm may come from elsewhere than Debian: only the command matters
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
+ensure_debian_packages cql/setup "${packages[@]}"
+
+# node_modules is (re)installed when missing or older than the lock file.
+node_dir="$here/node"
+stamp="$node_dir/node_modules/.package-lock.json"
+if [[ ! -f "$stamp" || "$node_dir/package-lock.json" -nt "$stamp" ]]; then
+  say "installing npm packages (npm ci) in tests/cql/node"
+  (cd "$node_dir" && run_quiet npm ci --no-audit --no-fund)
+fi
 
 python=${PYTHON:-python3}
 pylibs=$("$python" "$here/run.py" --pylibs-dir)

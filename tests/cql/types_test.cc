@@ -109,11 +109,57 @@ TEST(types_test, ordered_encoding_preserves_order) {
     }
 }
 
+std::string literal_of(const char* t, const char* text) {
+    return literal_value(t, std::string_view(text).find_first_of(".eE") == std::string_view::npos ? literal_kind::integer
+                                                                                                 : literal_kind::floating,
+                         text);
+}
+
+TEST(types_test, varint_and_decimal_keys_sort_numerically) {
+    struct sample {
+        const char* t;
+        std::vector<const char*> ascending;
+    };
+    std::vector<sample> samples = {
+        {"varint", {"-100000000000000000000", "-65536", "-256", "-255", "-129", "-128", "-1", "0", "1", "127", "128",
+                    "255", "256", "65536", "99999999999999999999"}},
+        {"decimal", {"-1e10", "-100.25", "-12.5", "-1.05", "-1", "-0.001", "0", "0.001", "0.5", "1", "1.05", "1.5",
+                     "10", "100.25", "1e10"}},
+    };
+    for (const auto& s : samples) {
+        for (bool desc : {false, true}) {
+            std::vector<std::string> encoded;
+            for (const char* text : s.ascending) {
+                std::string v = literal_of(s.t, text), e;
+                append_ordered(e, type(s.t), v, desc);
+                e += "tail";  // components are prefix-free
+                std::string_view in = e;
+                auto back = read_ordered(in, type(s.t), desc);
+                ASSERT_TRUE(back.has_value()) << s.t << " " << text;
+                EXPECT_EQ(*back, v) << s.t << " " << text;
+                EXPECT_EQ(in, "tail") << s.t << " " << text;
+                encoded.push_back(e);
+            }
+            for (size_t idx = 1; idx < encoded.size(); ++idx) {
+                EXPECT_EQ(encoded[idx - 1] < encoded[idx], !desc) << s.t << " " << s.ascending[idx];
+            }
+        }
+    }
+    // Equal numbers with different scales compare equal; their exact bytes still round-trip.
+    EXPECT_EQ(compare_values(type("decimal"), literal_of("decimal", "1.5"), literal_of("decimal", "1.50")), 0);
+    EXPECT_LT(compare_values(type("decimal"), literal_of("decimal", "1.49"), literal_of("decimal", "1.5")), 0);
+    EXPECT_GT(compare_values(type("varint"), literal_of("varint", "256"), literal_of("varint", "-300")), 0);
+}
+
 TEST(types_test, truncated_ordered_component_is_rejected) {
     std::string_view in("ab", 2);  // no terminator
     EXPECT_FALSE(read_ordered(in, type("text"), false).has_value());
     std::string_view short_int("\x80\x00", 2);
     EXPECT_FALSE(read_ordered(short_int, type("int"), false).has_value());
+    std::string_view no_digit_end("\x03\x80\x00\x00\x00\x00\x00\x00\x01" "12", 11);
+    EXPECT_FALSE(read_ordered(no_digit_end, type("varint"), false).has_value());
+    std::string_view bad_class("\x07", 1);
+    EXPECT_FALSE(read_ordered(bad_class, type("decimal"), false).has_value());
 }
 
 }  // namespace

@@ -14,11 +14,23 @@
 
 namespace millrace::cql {
 
+// cql.authenticator: `none` lets every connection in after STARTUP; `password`
+// answers STARTUP with AUTHENTICATE and checks SASL PLAIN credentials
+// (cql.username / cql.password) in AUTH_RESPONSE.
+struct auth_settings {
+    bool required = false;
+    std::string username, password;
+};
+
+constexpr std::string_view k_password_authenticator = "org.apache.cassandra.auth.PasswordAuthenticator";
+
 // What a connection remembers between requests.
 struct connection_context {
-    bool started = false;
+    bool started = false;        // STARTUP answered READY or AUTHENTICATE
+    bool authenticated = false;  // READY or AUTH_SUCCESS sent: requests may run
     compression codec = compression::none;  // set by STARTUP, applies to the frames after READY
     session sess;
+    bool schema_events = false;  // REGISTERed for SCHEMA_CHANGE
 };
 
 struct request_context {
@@ -26,6 +38,7 @@ struct request_context {
     connection_context& conn;
     int16_t stream;
     uint8_t flags;
+    const auth_settings& auth;
 };
 
 struct handler_reply {
@@ -58,5 +71,6 @@ asio::awaitable<handler_reply> handle_query(request_context&, reader&);
 asio::awaitable<handler_reply> handle_prepare(request_context&, reader&);
 asio::awaitable<handler_reply> handle_execute(request_context&, reader&);
 asio::awaitable<handler_reply> handle_batch(request_context&, reader&);
+asio::awaitable<handler_reply> handle_auth_response(request_context&, reader&);
 
 }  // namespace millrace::cql

@@ -7,7 +7,7 @@ const std::vector<handler_entry>& all_handlers() {
         {opcode::options, "OPTIONS", handle_options},    {opcode::startup, "STARTUP", handle_startup},
         {opcode::register_, "REGISTER", handle_register}, {opcode::query, "QUERY", handle_query},
         {opcode::prepare, "PREPARE", handle_prepare},    {opcode::execute, "EXECUTE", handle_execute},
-        {opcode::batch, "BATCH", handle_batch},
+        {opcode::batch, "BATCH", handle_batch},          {opcode::auth_response, "AUTH_RESPONSE", handle_auth_response},
     };
     return table;
 }

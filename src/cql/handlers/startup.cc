@@ -1,5 +1,6 @@
-// STARTUP → READY. Only CQL_VERSION 3.x is accepted; COMPRESSION may name lz4
-// or snappy, which then applies to every later frame (READY itself is plain).
+// STARTUP → READY, or AUTHENTICATE when cql.authenticator is `password`. Only
+// CQL_VERSION 3.x is accepted; COMPRESSION may name lz4 or snappy, which then
+// applies to every later frame (READY itself is plain).
 #include "handlers/handler.h"
 
 namespace millrace::cql {
@@ -18,6 +19,12 @@ asio::awaitable<handler_reply> handle_startup(request_context& rc, reader& in) {
         rc.conn.codec = *codec;
     }
     rc.conn.started = true;
+    if (rc.auth.required) {
+        handler_reply r{opcode::authenticate, {}};
+        writer(r.body).string(k_password_authenticator);
+        co_return r;
+    }
+    rc.conn.authenticated = true;
     co_return handler_reply{opcode::ready, {}};
 }
 

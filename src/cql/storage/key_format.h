@@ -14,7 +14,10 @@
 //     of its cells is live).
 // Cell values:
 //   flags (1: 0x01 tombstone) | write timestamp µs (8) | expiry, seconds since
-//   epoch (4, 0 = never) | ttl seconds (4) | value bytes
+//   epoch (4, 0 = never; for a tombstone: its local deletion time, 0 in
+//   records older than that) | ttl seconds (4) | value bytes
+// Dead cells (tombstones, expired) are skipped by reads and dropped by
+// compaction once gc_grace_seconds have passed (store.h, purge_policy).
 // A cell replaces another only with a greater write timestamp (ties: the
 // tombstone wins, then the greater value), so writes are last-write-wins per
 // cell whatever order they arrive in.

@@ -2,6 +2,9 @@
 
 #include <map>
 
+#include <chrono>
+
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -9,13 +12,76 @@
 
 namespace millrace::cql {
 
+namespace {
+
+constexpr int32_t k_default_gc_grace_seconds = 864000;
+// Every SST file is recompacted at least this often, so tombstones in cold
+// data are purged too, not only where writes trigger compactions.
+constexpr uint64_t k_periodic_compaction_seconds = 24 * 3600;
+
+class purge_filter final : public rocksdb::CompactionFilter {
+public:
+    explicit purge_filter(std::shared_ptr<purge_policy> policy) : policy_(std::move(policy)) {}
+    bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*, bool*) const override {
+        return policy_->purgeable(std::string_view(key.data(), key.size()), std::string_view(value.data(), value.size()));
+    }
+    const char* Name() const override { return "millrace.cql.purge"; }
+
+private:
+    std::shared_ptr<purge_policy> policy_;
+};
+
+}  // namespace
+
+void purge_policy::set_gc_grace(uint64_t table_id, int32_t seconds) {
+    std::lock_guard lock(mutex_);
+    gc_grace_[table_id] = seconds;
+}
+
+void purge_policy::set_clock(std::function<uint32_t()> now_seconds) {
+    std::lock_guard lock(mutex_);
+    now_ = std::move(now_seconds);
+}
+
+bool purge_policy::purgeable(std::string_view key, std::string_view value) const {
+    if (key.size() < 19 || key[0] != key_format::k_data_space) return false;
+    auto c = key_format::decode_cell(value);
+    if (!c) return false;
+    // When the cell died: a tombstone's local deletion time (its write
+    // timestamp for tombstones written before that was recorded), an
+    // expiring cell's expiry.
+    int64_t died = c->tombstone ? (c->expiry != 0 ? int64_t(c->expiry) : c->timestamp / 1000000) : int64_t(c->expiry);
+    if (!c->tombstone && c->expiry == 0) return false;
+    uint64_t table_id = key_format::get_be(key.substr(1), 8);
+    int64_t grace = k_default_gc_grace_seconds;
+    int64_t now = 0;
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = gc_grace_.find(table_id); it != gc_grace_.end()) grace = it->second;
+        now = now_ ? int64_t(now_())
+                   : std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    }
+    return died + grace <= now;
+}
+
 store::~store() { close(); }
+
+status store::compact() {
+    rocksdb::CompactRangeOptions options;
+    options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    auto st = db_->CompactRange(options, nullptr, nullptr);
+    if (!st.ok()) return make_error(errc::io_error, "compacting the CQL store: {}", st.ToString());
+    return {};
+}
 
 status store::open(const std::string& dir) {
     rocksdb::Options options;
     options.create_if_missing = true;
     options.IncreaseParallelism(2);
     options.compression = rocksdb::kLZ4Compression;
+    filter_ = std::make_unique<purge_filter>(purge_);
+    options.compaction_filter = filter_.get();
+    options.periodic_compaction_seconds = k_periodic_compaction_seconds;
     rocksdb::DB* raw = nullptr;
     auto st = rocksdb::DB::Open(options, dir, &raw);
     if (!st.ok()) return make_error(st.IsCorruption() ? errc::corruption : errc::io_error, "opening RocksDB in {}: {}", dir, st.ToString());
@@ -120,10 +186,20 @@ void store::writer_loop() {
                 } else if (db_->Get(rocksdb::ReadOptions(), c.key, &existing_bytes).ok()) {
                     have = true;
                 }
-                if (have) {
-                    auto existing = key_format::decode_cell(existing_bytes);
-                    if (existing && !key_format::supersedes(*incoming, *existing)) continue;
+                std::optional<key_format::cell> existing;
+                if (have) existing = key_format::decode_cell(existing_bytes);
+                if (c.merge) {
+                    // The merge already folds in the existing value, so a tie in timestamp applies it.
+                    if (existing && existing->timestamp > incoming->timestamp) continue;
+                    std::optional<std::string> current;
+                    if (existing && existing->live(m.now_seconds)) current = std::string(existing->value);
+                    auto merged = c.merge(current);
+                    c.value = key_format::encode_cell(!merged, incoming->timestamp, merged ? incoming->expiry : m.now_seconds,
+                                                      merged ? incoming->ttl : 0, merged.value_or(""));
+                    overlay[c.key] = c.value;
+                    continue;
                 }
+                if (existing && !key_format::supersedes(*incoming, *existing)) continue;
                 overlay[c.key] = c.value;
             }
         }

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 
 #include "millrace/common/result.h"
@@ -28,6 +29,11 @@ namespace millrace::cql {
 struct cell_write {
     std::string key;
     std::string value;  // encoded with key_format::encode_cell
+    // Read-modify-write (collection + and -): called on the writer thread with
+    // the cell's live value (nullopt: none) and returns the new value (nullopt:
+    // a tombstone); `value` then only carries the header (timestamp, ttl).
+    // Applied unless the existing cell has a newer timestamp.
+    std::function<std::optional<std::string>(const std::optional<std::string>&)> merge;
 };
 
 // One atomic unit of work for the writer.
@@ -47,6 +53,24 @@ struct mutation_result {
     bool applied = true;   // false when the condition failed
 };
 
+// Drops dead cells when RocksDB compacts: tombstones and expired cells whose
+// time of death plus the table's gc_grace_seconds has passed (RocksDB turns a
+// dropped value into a deletion marker where older versions may lie below, so
+// nothing older resurfaces). Reads skip dead cells until then.
+class purge_policy {
+public:
+    // Thread-safe: compactions run on RocksDB's threads.
+    void set_gc_grace(uint64_t table_id, int32_t seconds);
+    void set_clock(std::function<uint32_t()> now_seconds);
+    // True when the cell with this key and value may be dropped now.
+    bool purgeable(std::string_view key, std::string_view value) const;
+
+private:
+    mutable std::mutex mutex_;
+    std::map<uint64_t, int32_t> gc_grace_;  // guarded by mutex_; tables not listed: 10 days
+    std::function<uint32_t()> now_;          // guarded by mutex_; wall clock when unset
+};
+
 class store {
 public:
     store() = default;
@@ -64,6 +88,11 @@ public:
 
     void submit(mutation m, std::function<void(mutation_result)> done);
 
+    // The purge rules compactions apply (set the clock before open()).
+    purge_policy& purge() { return *purge_; }
+    // Compacts the whole key space now, applying the purge (tests, admin).
+    status compact();
+
     std::unique_ptr<rocksdb::Iterator> new_iterator() const;
     std::optional<std::string> get(const std::string& key) const;
     rocksdb::DB* db() const { return db_.get(); }
@@ -77,6 +106,8 @@ private:
     bool live_cell_with_prefix(const std::string& prefix, const std::map<std::string, std::string>& overlay,
                                uint32_t now_seconds) const;
 
+    std::shared_ptr<purge_policy> purge_ = std::make_shared<purge_policy>();
+    std::unique_ptr<rocksdb::CompactionFilter> filter_;  // outlives db_ (close() resets db_ first)
     std::unique_ptr<rocksdb::DB> db_;
     std::mutex mutex_;
     std::condition_variable wake_;

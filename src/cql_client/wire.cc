@@ -1,0 +1,214 @@
+#include "wire.h"
+
+#include <lz4.h>
+
+#include <fmt/format.h>
+
+namespace millrace::cql_client::wire {
+
+std::string_view opcode_name(uint8_t op) {
+    switch (static_cast<opcode>(op)) {
+        case opcode::error: return "ERROR";
+        case opcode::startup: return "STARTUP";
+        case opcode::ready: return "READY";
+        case opcode::authenticate: return "AUTHENTICATE";
+        case opcode::options: return "OPTIONS";
+        case opcode::supported: return "SUPPORTED";
+        case opcode::query: return "QUERY";
+        case opcode::result: return "RESULT";
+        case opcode::prepare: return "PREPARE";
+        case opcode::execute: return "EXECUTE";
+        case opcode::register_: return "REGISTER";
+        case opcode::event: return "EVENT";
+        case opcode::batch: return "BATCH";
+        case opcode::auth_challenge: return "AUTH_CHALLENGE";
+        case opcode::auth_response: return "AUTH_RESPONSE";
+        case opcode::auth_success: return "AUTH_SUCCESS";
+    }
+    return "unknown opcode";
+}
+
+std::string_view error_name(int32_t code) {
+    switch (code) {
+        case 0x0000: return "server error";
+        case 0x000A: return "protocol error";
+        case 0x0100: return "bad credentials";
+        case 0x1000: return "unavailable";
+        case 0x1001: return "overloaded";
+        case 0x1002: return "is bootstrapping";
+        case 0x1003: return "truncate error";
+        case 0x1100: return "write timeout";
+        case 0x1200: return "read timeout";
+        case 0x1300: return "read failure";
+        case 0x1400: return "function failure";
+        case 0x1500: return "write failure";
+        case 0x2000: return "syntax error";
+        case 0x2100: return "unauthorized";
+        case 0x2200: return "invalid";
+        case 0x2300: return "config error";
+        case 0x2400: return "already exists";
+        case 0x2500: return "unprepared";
+        default: return "unknown error";
+    }
+}
+
+frame_header decode_header(const uint8_t* b) {
+    frame_header h;
+    h.version = b[0];
+    h.flags = b[1];
+    h.stream = static_cast<int16_t>((b[2] << 8) | b[3]);
+    h.op = b[4];
+    h.length = (uint32_t(b[5]) << 24) | (uint32_t(b[6]) << 16) | (uint32_t(b[7]) << 8) | uint32_t(b[8]);
+    return h;
+}
+
+void encode_header(std::string& out, uint8_t flags, int16_t stream, opcode op, uint32_t length) {
+    out.push_back(static_cast<char>(k_version));
+    out.push_back(static_cast<char>(flags));
+    wire_writer w(out);
+    w.int16(stream);
+    out.push_back(static_cast<char>(op));
+    w.int32(static_cast<int32_t>(length));
+}
+
+std::string_view wire_reader::take(size_t n) {
+    if (n > remaining()) {
+        throw decode_error(fmt::format("truncated: needs {} bytes at offset {}, {} left", n, pos_, remaining()));
+    }
+    std::string_view out = data_.substr(pos_, n);
+    pos_ += n;
+    return out;
+}
+
+uint8_t wire_reader::byte() { return static_cast<uint8_t>(take(1)[0]); }
+
+int16_t wire_reader::int16() {
+    auto b = take(2);
+    return static_cast<int16_t>((uint8_t(b[0]) << 8) | uint8_t(b[1]));
+}
+
+int32_t wire_reader::int32() {
+    auto b = take(4);
+    uint32_t v = 0;
+    for (char c : b) v = (v << 8) | uint8_t(c);
+    return static_cast<int32_t>(v);
+}
+
+int64_t wire_reader::int64() {
+    auto b = take(8);
+    uint64_t v = 0;
+    for (char c : b) v = (v << 8) | uint8_t(c);
+    return static_cast<int64_t>(v);
+}
+
+std::string wire_reader::string() { return std::string(take(uint16())); }
+
+std::string wire_reader::long_string() {
+    int32_t n = int32();
+    if (n < 0) throw decode_error(fmt::format("negative [long string] length {}", n));
+    return std::string(take(static_cast<size_t>(n)));
+}
+
+std::optional<std::string_view> wire_reader::bytes() {
+    int32_t n = int32();
+    if (n < 0) return std::nullopt;
+    return take(static_cast<size_t>(n));
+}
+
+std::string wire_reader::short_bytes() { return std::string(take(uint16())); }
+
+std::vector<std::string> wire_reader::string_list() {
+    uint16_t n = uint16();
+    std::vector<std::string> out;
+    out.reserve(n);
+    for (uint16_t idx = 0; idx < n; ++idx) out.push_back(string());
+    return out;
+}
+
+std::map<std::string, std::vector<std::string>> wire_reader::string_multimap() {
+    uint16_t n = uint16();
+    std::map<std::string, std::vector<std::string>> out;
+    for (uint16_t idx = 0; idx < n; ++idx) {
+        std::string key = string();
+        out[key] = string_list();
+    }
+    return out;
+}
+
+void wire_writer::int16(int16_t v) {
+    auto u = static_cast<uint16_t>(v);
+    out_.push_back(static_cast<char>(u >> 8));
+    out_.push_back(static_cast<char>(u & 0xFF));
+}
+
+void wire_writer::int32(int32_t v) {
+    auto u = static_cast<uint32_t>(v);
+    for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((u >> shift) & 0xFF));
+}
+
+void wire_writer::int64(int64_t v) {
+    auto u = static_cast<uint64_t>(v);
+    for (int shift = 56; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((u >> shift) & 0xFF));
+}
+
+void wire_writer::string(std::string_view s) {
+    int16(static_cast<int16_t>(s.size()));
+    out_.append(s);
+}
+
+void wire_writer::long_string(std::string_view s) {
+    int32(static_cast<int32_t>(s.size()));
+    out_.append(s);
+}
+
+void wire_writer::bytes(std::optional<std::string_view> b) {
+    if (!b) {
+        int32(-1);
+        return;
+    }
+    int32(static_cast<int32_t>(b->size()));
+    out_.append(*b);
+}
+
+void wire_writer::short_bytes(std::string_view b) {
+    int16(static_cast<int16_t>(b.size()));
+    out_.append(b);
+}
+
+void wire_writer::string_map(const std::map<std::string, std::string>& m) {
+    int16(static_cast<int16_t>(m.size()));
+    for (const auto& [k, v] : m) {
+        string(k);
+        string(v);
+    }
+}
+
+std::string lz4_compress(std::string_view body) {
+    int bound = LZ4_compressBound(static_cast<int>(body.size()));
+    std::string out(4 + static_cast<size_t>(bound), '\0');
+    std::string prefix;
+    wire_writer(prefix).int32(static_cast<int32_t>(body.size()));
+    out.replace(0, 4, prefix);
+    int written = LZ4_compress_default(body.data(), out.data() + 4, static_cast<int>(body.size()), bound);
+    out.resize(4 + static_cast<size_t>(written));
+    return out;
+}
+
+result<std::string> lz4_decompress(std::string_view body) {
+    if (body.size() < 4) return make_error(errc::corruption, "lz4 body of {} bytes has no length prefix", body.size());
+    wire_reader r(body);
+    auto n = static_cast<uint32_t>(r.int32());
+    if (n > k_max_body) {
+        return make_error(errc::corruption, "lz4 body claims {} uncompressed bytes, limit is {}", n, k_max_body);
+    }
+    std::string out(n, '\0');
+    if (n == 0) return out;
+    int got = LZ4_decompress_safe(body.data() + 4, out.data(), static_cast<int>(body.size() - 4), static_cast<int>(n));
+    if (got != static_cast<int>(n)) {
+        return make_error(errc::corruption, "lz4 body of {} bytes does not decompress to the {} bytes it claims",
+                          body.size(), n);
+    }
+    return out;
+}
+
+}  // namespace millrace::cql_client::wire

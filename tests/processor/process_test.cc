@@ -1,0 +1,619 @@
+// `millrace process` as a real process between a real `millrace broker` and a
+// real `millrace cql`, both started by the suite. Records are produced with
+// librdkafka; the tables are read back with millrace's CQL client.
+#include <algorithm>
+#include <csignal>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include "harness/process.h"
+#include "millrace/cql_client/client.h"
+
+namespace millrace::processor {
+namespace {
+
+using namespace std::chrono_literals;
+using millrace::testing::server;
+using millrace::testing::start_server;
+using millrace::testing::temp_dir;
+namespace cc = millrace::cql_client;
+
+// Users per test (PROCESSOR_TEST_USERS overrides; the compat run uses fewer).
+const int k_users = [] {
+    const char* n = std::getenv("PROCESSOR_TEST_USERS");
+    return n ? std::atoi(n) : 50000;
+}();
+
+// PROCESSOR_TEST_PEERS=apache runs the suite against real Apache Kafka and
+// Apache Cassandra (scripts/peers/kafka and scripts/peers/cassandra).
+bool on_apache_peers() {
+    const char* peers = std::getenv("PROCESSOR_TEST_PEERS");
+    return peers != nullptr && std::string(peers) == "apache";
+}
+
+// Starts a peer script and waits for its "ready <name> <host:port>" line.
+server start_peer(const std::string& name, std::chrono::seconds timeout) {
+    server s;
+    s.proc = std::make_unique<millrace::testing::process>(
+        std::vector<std::string>{millrace::testing::source_dir() + "/scripts/peers/" + name});
+    auto line = s.proc->wait_for_line("ready " + name, timeout);
+    if (!line) {
+        ADD_FAILURE() << name << " peer did not become ready; stderr:\n" << s.proc->stderr_text();
+        s.proc.reset();
+        return s;
+    }
+    std::istringstream words(*line);
+    std::string ready, component;
+    words >> ready >> component >> s.address;
+    return s;
+}
+constexpr int k_partitions = 4;
+
+struct user {
+    std::string id, first_name, last_name, gender, address, post_code, email, username, registered_date, phone,
+        picture, dob, nat;
+    bool python_style = false;  // no nat, numeric post_code, upper-case id
+
+    std::string json() const {
+        auto q = [](const std::string& s) { return "\"" + s + "\""; };
+        std::string out = "{";
+        std::string shown_id = id;
+        if (python_style) {
+            for (auto& c : shown_id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+        out += "\"id\":" + q(shown_id) + ",\"first_name\":" + q(first_name) + ",\"last_name\":" + q(last_name) +
+               ",\"gender\":" + q(gender) + ",\"address\":" + q(address) +
+               ",\"post_code\":" + (python_style ? post_code : q(post_code)) + ",\"email\":" + q(email) +
+               ",\"username\":" + q(username) + ",\"dob\":" + q(dob) + ",\"registered_date\":" + q(registered_date) +
+               ",\"phone\":" + q(phone) + ",\"picture\":" + q(picture);
+        if (!python_style) {
+            out += ",\"nat\":" + q(nat) + ",\"raw\":{\"nested\":[1,2,{\"x\":null}]},\"ingested_at\":\"2026-11-25T06:00:00Z\"";
+        }
+        return out + "}";
+    }
+};
+
+std::vector<user> make_users(int count, uint32_t seed) {
+    std::mt19937_64 rng(seed);
+    const char* first[] = {"Ana", "John", "Lea", "Omar", "Mia", "Jos\\u00e9", "Yuki", "Eva"};
+    const char* last[] = {"Lima", "Smith", "Dubois", "Haddad", "Muller", "Garcia", "Sato", "Novak"};
+    const char* nats[] = {"BR", "US", "FR", "TR", "DE", "ES", "NZ", "CH"};
+    std::vector<user> out;
+    out.reserve(static_cast<size_t>(count));
+    for (int idx = 0; idx < count; ++idx) {
+        user u;
+        uint64_t a = rng(), b = rng();
+        u.id = fmt::format("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                           b >> 52, b & 0xffffffffffffULL);
+        int pick = static_cast<int>(rng() % 8);
+        u.first_name = first[pick];
+        u.last_name = last[(pick + idx) % 8];
+        u.gender = idx % 2 ? "male" : "female";
+        u.address = fmt::format("{} Main St, Town {}, Region, Country", idx, idx % 97);
+        u.post_code = std::to_string(10000 + idx % 89999);
+        u.email = fmt::format("user{}@example.com", idx);
+        u.username = fmt::format("user{}", idx);
+        u.registered_date = fmt::format("2015-06-{:02}T08:09:10+00:00", 1 + idx % 28);
+        u.dob = fmt::format("19{:02}-01-02T03:04:05+00:00", 50 + idx % 50);
+        u.phone = fmt::format("(81) 555-{:04}", idx % 10000);
+        u.picture = fmt::format("https://randomuser.me/api/portraits/med/{}/{}.jpg", idx % 2 ? "men" : "women", idx % 100);
+        u.nat = nats[rng() % 8];
+        u.python_style = idx % 5 == 0;
+        out.push_back(std::move(u));
+    }
+    return out;
+}
+
+// The shown value of a first name with a JSON escape.
+std::string unescaped(const std::string& s) { return s == "Jos\\u00e9" ? "Jos\xc3\xa9" : s; }
+
+class kafka_client {
+public:
+    explicit kafka_client(const std::string& bootstrap, rd_kafka_type_t type = RD_KAFKA_PRODUCER,
+                          const std::string& group = "") {
+        char err[512];
+        rd_kafka_conf_t* conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+        if (type == RD_KAFKA_PRODUCER) {
+            rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
+            rd_kafka_conf_set(conf, "acks", "all", err, sizeof err);
+        } else {
+            rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
+            rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof err);
+            rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+        }
+        rk_ = rd_kafka_new(type, conf, err, sizeof err);
+        if (rk_ == nullptr) ADD_FAILURE() << "rd_kafka_new: " << err;
+    }
+    ~kafka_client() {
+        if (rk_) {
+            rd_kafka_flush(rk_, 10000);
+            rd_kafka_destroy(rk_);
+        }
+    }
+    rd_kafka_t* get() const { return rk_; }
+
+    void create_topic(const std::string& topic, int partitions) {
+        char err[512];
+        rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
+        rd_kafka_queue_t* q = rd_kafka_queue_new(rk_);
+        rd_kafka_CreateTopics(rk_, &nt, 1, nullptr, q);
+        rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
+        ASSERT_NE(ev, nullptr) << "CreateTopics timed out";
+        const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev);
+        size_t n = 0;
+        const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(res, &n);
+        ASSERT_EQ(n, 1u);
+        EXPECT_EQ(rd_kafka_topic_result_error(results[0]), RD_KAFKA_RESP_ERR_NO_ERROR)
+            << rd_kafka_topic_result_error_string(results[0]);
+        rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_NewTopic_destroy(nt);
+    }
+
+    void produce(const std::string& topic, int32_t partition, const std::string& key, const std::string* value) {
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key.data(), key.size()),
+                RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0),
+                RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rd_kafka_poll(rk_, 10);
+                continue;
+            }
+            ASSERT_EQ(e, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(e);
+            return;
+        }
+    }
+
+    void flush() { ASSERT_EQ(rd_kafka_flush(rk_, 60000), RD_KAFKA_RESP_ERR_NO_ERROR); }
+
+private:
+    rd_kafka_t* rk_ = nullptr;
+};
+
+void produce_users(kafka_client& producer, const std::string& topic, const std::vector<user>& users, size_t begin,
+                   size_t end) {
+    for (size_t idx = begin; idx < end; ++idx) {
+        std::string value = users[idx].json();
+        producer.produce(topic, static_cast<int32_t>(idx % k_partitions), users[idx].id, &value);
+    }
+    producer.flush();
+}
+
+struct dlq_record {
+    std::string value;
+    std::map<std::string, std::string> headers;
+};
+
+// Reads `count` records of every partition of `topic` from the start.
+std::vector<dlq_record> read_topic(const std::string& bootstrap, const std::string& topic, size_t count) {
+    kafka_client consumer(bootstrap, RD_KAFKA_CONSUMER, "dlq-reader-" + topic);
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(consumer.get(), list);
+    rd_kafka_topic_partition_list_destroy(list);
+    std::vector<dlq_record> out;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), 200);
+        if (m == nullptr) continue;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            dlq_record r;
+            r.value.assign(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+            rd_kafka_headers_t* headers = nullptr;
+            if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                const char* name;
+                const void* value;
+                size_t size;
+                for (size_t idx = 0; rd_kafka_header_get_all(headers, idx, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++idx) {
+                    r.headers[name] = std::string(static_cast<const char*>(value), size);
+                }
+            }
+            out.push_back(std::move(r));
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(consumer.get());
+    return out;
+}
+
+class process_test : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dirs_ = new temp_dir();
+        if (on_apache_peers()) {
+            broker_ = new server(start_peer("kafka", 180s));
+            cql_ = new server(start_peer("cassandra", 300s));
+            return;
+        }
+        broker_ = new server(start_server("broker", dirs_->file("broker"), {"--set", "broker.num_partitions=1"}));
+        cql_ = new server(start_server("cql", dirs_->file("cql")));
+    }
+    static void TearDownTestSuite() {
+        delete broker_;
+        delete cql_;
+        delete dirs_;
+        broker_ = cql_ = nullptr;
+        dirs_ = nullptr;
+    }
+
+    void SetUp() override {
+        ASSERT_TRUE(broker_->proc) << "broker did not start";
+        ASSERT_TRUE(cql_->proc) << "cql did not start";
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        name_ = info->name();
+        topic_ = "users_" + name_;
+        keyspace_ = "ks_" + name_.substr(0, 40);
+        auto options = cc::options_from_contact_points(cql_->address);
+        ASSERT_TRUE(options.ok());
+        auto s = cc::session::connect(*options);
+        ASSERT_TRUE(s.ok()) << s.err().message();
+        session_ = *s;
+        producer_ = std::make_unique<kafka_client>(broker_->address);
+        producer_->create_topic(topic_, k_partitions);
+    }
+
+    void TearDown() override {
+        processors_.clear();
+        producer_.reset();
+        if (session_) session_->close();
+    }
+
+    // Starts one `millrace process` on this test's topic and keyspace.
+    server& start_processor(std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"--set", "kafka.bootstrap=" + broker_->address,
+                                         "--set", "cql.contact_points=" + cql_->address,
+                                         "--set", "processor.topic=" + topic_,
+                                         "--set", "processor.dlq_topic=" + topic_ + ".dlq",
+                                         "--set", "processor.group=group_" + name_,
+                                         "--set", "processor.keyspace=" + keyspace_,
+                                         "--set", "processor.commit_interval=200ms",
+                                         "--set", "processor.kafka_properties=session.timeout.ms=6000"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        processors_.push_back(std::make_unique<server>(
+            start_server("process", dirs_->file("process_" + name_ + std::to_string(processors_.size())), args, false)));
+        return *processors_.back();
+    }
+
+    int64_t count_rows(const std::string& table) {
+        auto r = session_->query(fmt::format("SELECT count(*) FROM {}.{}", keyspace_, table));
+        if (!r.ok() || r->empty()) return -1;
+        return r->data[0][0].as_int();
+    }
+
+    // Waits until the users table holds `n` rows; returns the last count.
+    int64_t wait_for_rows(int64_t n, std::chrono::seconds timeout = 90s) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        int64_t count = -1;
+        while (std::chrono::steady_clock::now() < deadline) {
+            count = count_rows("created_users");
+            if (count >= n) return count;
+            std::this_thread::sleep_for(200ms);
+        }
+        return count;
+    }
+
+    // Sum of users over the aggregate table, once it stops changing at `expected`.
+    int64_t wait_for_aggregate(int64_t expected, std::chrono::seconds timeout = 60s) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        int64_t sum = -1;
+        while (std::chrono::steady_clock::now() < deadline) {
+            auto r = session_->query_all(fmt::format("SELECT users FROM {}.users_by_nat_minute", keyspace_));
+            if (r.ok()) {
+                sum = 0;
+                for (const auto& row : r->data) sum += row[0].as_int();
+                if (sum == expected) return sum;
+            }
+            std::this_thread::sleep_for(200ms);
+        }
+        return sum;
+    }
+
+    void expect_rows_match(const std::vector<user>& users) {
+        auto r = session_->query_all(fmt::format("SELECT * FROM {}.created_users", keyspace_));
+        ASSERT_TRUE(r.ok()) << r.err().message();
+        ASSERT_EQ(r->size(), users.size());
+        std::map<std::string, const user*> by_id;
+        for (const auto& u : users) by_id[u.id] = &u;
+        int mismatches = 0;
+        for (size_t idx = 0; idx < r->size(); ++idx) {
+            std::string id = r->at(idx, "id").uuid_string();
+            auto it = by_id.find(id);
+            if (it == by_id.end()) {
+                ADD_FAILURE() << "unexpected id " << id;
+                continue;
+            }
+            const user& u = *it->second;
+            auto text = [&](const char* column) {
+                const auto& v = r->at(idx, column);
+                return v.is_null() ? std::string("<null>") : v.as_text();
+            };
+            std::string expected_nat = u.python_style ? "<null>" : u.nat;
+            bool same = text("first_name") == unescaped(u.first_name) && text("last_name") == u.last_name &&
+                        text("gender") == u.gender && text("address") == u.address && text("post_code") == u.post_code &&
+                        text("email") == u.email && text("username") == u.username &&
+                        text("registered_date") == u.registered_date && text("phone") == u.phone &&
+                        text("picture") == u.picture && text("dob") == u.dob && text("nat") == expected_nat;
+            if (!same && mismatches++ < 5) {
+                ADD_FAILURE() << "row " << id << " differs: first_name=" << text("first_name")
+                              << " post_code=" << text("post_code") << " nat=" << text("nat") << " expected "
+                              << u.json();
+            }
+        }
+        EXPECT_EQ(mismatches, 0);
+    }
+
+    std::string metric(const server& s, const std::string& name) {
+        auto res = millrace::testing::http_request(s.admin, "GET", "/metrics");
+        auto pos = res.body.find("\n" + name + " ");
+        if (pos == std::string::npos) return "";
+        auto end = res.body.find('\n', pos + 1);
+        return res.body.substr(pos + name.size() + 2, end - pos - name.size() - 2);
+    }
+
+    static temp_dir* dirs_;
+    static server* broker_;
+    static server* cql_;
+    std::string name_, topic_, keyspace_;
+    std::shared_ptr<cc::session> session_;
+    std::unique_ptr<kafka_client> producer_;
+    std::vector<std::unique_ptr<server>> processors_;
+};
+
+temp_dir* process_test::dirs_ = nullptr;
+server* process_test::broker_ = nullptr;
+server* process_test::cql_ = nullptr;
+
+TEST_F(process_test, valid_users_land_once_with_matching_fields) {
+    auto users = make_users(k_users, 1);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    auto& p = start_processor();
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(k_users), k_users) << p.proc->stderr_text();
+    expect_rows_match(users);
+    EXPECT_EQ(wait_for_aggregate(k_users), k_users);
+    EXPECT_EQ(metric(p, "millrace_processor_rows_written_total"), std::to_string(k_users));
+
+    // A graceful stop commits everything: a restart reads only what is new.
+    ASSERT_EQ(p.proc->stop(SIGTERM), 0) << p.proc->stderr_text();
+    auto more = make_users(10, 2);
+    produce_users(*producer_, topic_, more, 0, more.size());
+    auto& again = start_processor();
+    ASSERT_TRUE(again.proc);
+    EXPECT_EQ(wait_for_rows(k_users + 10), k_users + 10);
+    EXPECT_EQ(wait_for_aggregate(k_users + 10), k_users + 10);
+    EXPECT_EQ(metric(again, "millrace_processor_records_in_total"), "10") << "records read again after a clean stop";
+}
+
+TEST_F(process_test, rejects_go_to_the_dlq_with_headers_and_the_job_goes_on) {
+    auto users = make_users(100, 3);
+    struct bad {
+        std::string value;
+        bool null_value;
+        std::string code;
+        std::string field;
+    };
+    std::string missing = users[0].json();
+    missing.replace(missing.find("\"email\""), 7, "\"mail\"");
+    std::string wrong = users[1].json();
+    std::string gender_field = "\"gender\":\"" + users[1].gender + "\"";
+    wrong.replace(wrong.find(gender_field), gender_field.size(), "\"gender\":17");
+    std::string bad_id = users[2].json();
+    bad_id.replace(bad_id.find(users[2].id), users[2].id.size(), "42");
+    std::vector<bad> bads = {
+        {"{\"id\": \"broken", false, "malformed_json", ""},
+        {missing, false, "missing_field", "email"},
+        {wrong, false, "wrong_type", "gender"},
+        {bad_id, false, "invalid_value", "id"},
+        {"[1,2,3]", false, "not_an_object", ""},
+        {"", true, "empty_value", ""},
+    };
+    // Valid users 3..99 around the rejects, all on partition 0 so offsets are known.
+    std::map<std::string, int64_t> offset_of_code;
+    int64_t offset = 0;
+    for (size_t idx = 3; idx < users.size(); ++idx) {
+        std::string value = users[idx].json();
+        producer_->produce(topic_, 0, users[idx].id, &value);
+        ++offset;
+        if (idx % 10 == 0 && !bads.empty()) {
+            const bad& b = bads.back();
+            producer_->produce(topic_, 0, "bad-" + b.code, b.null_value ? nullptr : &b.value);
+            offset_of_code[b.code] = offset++;
+            bads.pop_back();
+        }
+    }
+    producer_->flush();
+    ASSERT_TRUE(bads.empty());
+    auto& p = start_processor();
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(97), 97);
+    auto dlq = read_topic(broker_->address, topic_ + ".dlq", offset_of_code.size());
+    ASSERT_EQ(dlq.size(), offset_of_code.size()) << p.proc->stderr_text();
+    std::set<std::string> codes;
+    for (const auto& r : dlq) {
+        auto h = [&](const char* name) {
+            auto it = r.headers.find(name);
+            return it == r.headers.end() ? std::string("<absent>") : it->second;
+        };
+        std::string code = h("error.code");
+        codes.insert(code);
+        ASSERT_TRUE(offset_of_code.count(code)) << code;
+        EXPECT_EQ(h("source.topic"), topic_);
+        EXPECT_EQ(h("source.partition"), "0");
+        EXPECT_EQ(h("source.offset"), std::to_string(offset_of_code[code])) << code;
+        EXPECT_EQ(h("processor.group"), "group_" + name_);
+        EXPECT_NE(h("error.message"), "<absent>");
+        EXPECT_NE(h("source.timestamp"), "<absent>");
+        if (code == "missing_field") {
+            EXPECT_EQ(h("error.field"), "email");
+        }
+        if (code == "wrong_type") {
+            EXPECT_EQ(h("error.field"), "gender");
+        }
+        if (code == "invalid_value") {
+            EXPECT_EQ(h("error.field"), "id");
+        }
+        if (code == "malformed_json") {
+            EXPECT_EQ(r.value, "{\"id\": \"broken") << "the DLQ keeps the original bytes";
+        }
+    }
+    EXPECT_EQ(codes.size(), offset_of_code.size());
+    EXPECT_EQ(wait_for_aggregate(97), 97) << "rejects are not counted";
+    EXPECT_EQ(metric(p, "millrace_processor_dlq_records_total{code=\"wrong_type\"}"), "1");
+}
+
+TEST_F(process_test, kill_9_mid_stream_and_restart_leaves_each_user_once) {
+    auto users = make_users(k_users, 4);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    // The first instance never commits: the restart replays from offset 0, so
+    // every record whose window row was written is redelivered and must be
+    // recognised as counted.
+    auto& first = start_processor({"--set", "processor.max_in_flight=16", "--set", "processor.commit_interval=1h"});
+    ASSERT_TRUE(first.proc);
+    // Kill it once some rows and window rows are in, well before all are.
+    int64_t seen = 0;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    auto window_rows = [&] {
+        std::string v = metric(first, "millrace_processor_aggregate_rows_written_total");
+        return v.empty() ? 0 : std::stoll(v);
+    };
+    while ((seen < k_users / 10 || window_rows() == 0) && std::chrono::steady_clock::now() < deadline) {
+        seen = count_rows("created_users");
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_GE(seen, k_users / 10);
+    ASSERT_EQ(first.proc->stop(SIGKILL), 128 + SIGKILL);
+    int64_t at_kill = count_rows("created_users");
+    EXPECT_LT(at_kill, k_users) << "killed too late to test anything";
+    auto& second = start_processor();
+    ASSERT_TRUE(second.proc);
+    // The killed member holds its partitions until its session times out
+    // (processor.kafka_properties sets session.timeout.ms=6000 in this suite).
+    EXPECT_EQ(wait_for_rows(k_users), k_users) << second.proc->stderr_text();
+    expect_rows_match(users);
+    EXPECT_EQ(wait_for_aggregate(k_users), k_users) << "a window counted twice or a record lost after kill -9";
+    std::string skipped = metric(second, "millrace_processor_aggregate_skipped_total");
+    EXPECT_FALSE(skipped.empty() || skipped == "0") << "the replay recognised no record as already counted";
+}
+
+TEST_F(process_test, two_processors_in_one_group_share_the_work) {
+    auto users = make_users(k_users, 5);
+    auto& a = start_processor();
+    auto& b = start_processor();
+    ASSERT_TRUE(a.proc && b.proc);
+    // Both joined: the group's partitions are split between them.
+    auto assigned = [&](server& s) {
+        std::string v = metric(s, "millrace_processor_assigned_partitions");
+        return v.empty() ? 0.0 : std::stod(v);
+    };
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while ((assigned(a) == 0 || assigned(b) == 0 || assigned(a) + assigned(b) != k_partitions) &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_EQ(assigned(a) + assigned(b), k_partitions) << a.proc->stderr_text() << b.proc->stderr_text();
+    produce_users(*producer_, topic_, users, 0, users.size());
+    EXPECT_EQ(wait_for_rows(k_users), k_users) << a.proc->stderr_text() << b.proc->stderr_text();
+    expect_rows_match(users);
+    EXPECT_EQ(wait_for_aggregate(k_users), k_users);
+    auto written = [&](server& s) {
+        std::string v = metric(s, "millrace_processor_rows_written_total");
+        return v.empty() ? 0 : std::stoll(v);
+    };
+    int64_t from_a = written(a), from_b = written(b);
+    EXPECT_GT(from_a, 0) << "instance a got no partitions";
+    EXPECT_GT(from_b, 0) << "instance b got no partitions";
+    EXPECT_GE(from_a + from_b, k_users);
+}
+
+TEST_F(process_test, slow_sink_pauses_partitions_and_loses_nothing) {
+    auto users = make_users(5000, 7);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    auto& p = start_processor({"--set", "processor.max_pending=200", "--set", "processor.max_in_flight=2",
+                               "--set", "processor.batch_size=50"});
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(5000), 5000) << p.proc->stderr_text();
+    expect_rows_match(users);
+    EXPECT_EQ(wait_for_aggregate(5000), 5000);
+    std::string pauses = metric(p, "millrace_processor_pauses_total");
+    EXPECT_FALSE(pauses.empty() || pauses == "0") << "never paused with 200 records allowed unacknowledged";
+}
+
+TEST_F(process_test, table_created_by_the_classic_job_gains_dob_and_nat) {
+    // The classic pipeline's own statements (no dob, no nat).
+    ASSERT_TRUE(session_->query(fmt::format("CREATE KEYSPACE IF NOT EXISTS {} WITH replication = "
+                                            "{{'class': 'SimpleStrategy', 'replication_factor': '1'}}", keyspace_)).ok());
+    ASSERT_TRUE(session_->query(fmt::format("CREATE TABLE IF NOT EXISTS {}.created_users (id UUID PRIMARY KEY, "
+                                            "first_name TEXT, last_name TEXT, gender TEXT, address TEXT, post_code TEXT, "
+                                            "email TEXT, username TEXT, registered_date TEXT, phone TEXT, picture TEXT)",
+                                            keyspace_)).ok());
+    auto users = make_users(200, 8);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    auto& p = start_processor({"--set", "processor.rows_per_request=16"});
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(200), 200) << p.proc->stderr_text();
+    expect_rows_match(users);
+}
+
+TEST(process_config_test, bad_settings_are_one_line_and_exit_2) {
+    temp_dir dir;
+    struct bad_case {
+        std::string setting;
+        std::string named;
+    };
+    for (const auto& c : {bad_case{"processor.keyspace=bad-name", "processor.keyspace"},
+                          bad_case{"processor.dlq_topic=users_created", "processor.dlq_topic"},
+                          bad_case{"processor.kafka_properties=novalue", "processor.kafka_properties"}}) {
+        millrace::testing::process p({millrace::testing::millrace_binary(), "process", "--admin-port", "0",
+                                      "--data-dir", dir.file("p"), "--set", c.setting});
+        EXPECT_EQ(p.wait(30s), 2) << c.setting;
+        std::string err = p.stderr_text();
+        EXPECT_NE(err.find(c.named), std::string::npos) << err;
+        EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    }
+}
+
+TEST_F(process_test, store_down_at_start_then_up_writes_everything) {
+    // The processor starts against a CQL address where nothing listens yet and
+    // keeps retrying; the store then comes up on that port.
+    temp_dir dir;
+    auto probe = start_server("cql", dir.file("probe"));
+    ASSERT_TRUE(probe.proc);
+    std::string address = probe.address;
+    auto port = address.substr(address.rfind(':') + 1);
+    probe.proc->stop(SIGTERM);
+    auto users = make_users(500, 6);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    std::vector<std::string> args = {"--set", "kafka.bootstrap=" + broker_->address,
+                                     "--set", "cql.contact_points=" + address,
+                                     "--set", "processor.topic=" + topic_,
+                                     "--set", "processor.group=group_" + name_,
+                                     "--set", "processor.keyspace=" + keyspace_};
+    auto p = start_server("process", dir.file("process"), args, false);
+    ASSERT_TRUE(p.proc);
+    auto late = start_server("cql", dir.file("probe"), {"--set", "cql.port=" + port}, false);
+    ASSERT_TRUE(late.proc) << "could not reuse port " << port;
+    auto options = cc::options_from_contact_points(address);
+    auto s = cc::session::connect(*options);
+    ASSERT_TRUE(s.ok());
+    int64_t count = 0;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (count < 500 && std::chrono::steady_clock::now() < deadline) {
+        auto r = (*s)->query(fmt::format("SELECT count(*) FROM {}.created_users", keyspace_));
+        if (r.ok() && !r->empty()) count = r->data[0][0].as_int();
+        std::this_thread::sleep_for(200ms);
+    }
+    EXPECT_EQ(count, 500) << p.proc->stderr_text();
+    (*s)->close();
+}
+
+}  // namespace
+}  // namespace millrace::processor
