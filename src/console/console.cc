@@ -114,6 +114,9 @@ void service::stop() {
         if (thread.joinable()) thread.join();
     }
     workers_.stop();
+    std::lock_guard lock(cql_mutex_);
+    if (cql_) cql_->close();
+    cql_.reset();
 }
 
 void add_options(config::schema& s) {

@@ -14,6 +14,7 @@
 
 #include <libpq-fe.h>
 
+#include "decode.h"
 #include "http_client.h"
 #include "millrace/avro/codec.h"
 #include "service.h"
@@ -711,8 +712,134 @@ http::response service::get_pipeline(const http::request&) {
     return json_response(200, overview_["pipeline"]);
 }
 
-http::response service::get_tables(const http::request&) {
-    return error_response(501, "the CQL table browser is not built yet");
+namespace {
+
+bool cql_identifier(const std::string& name) {
+    return !name.empty() && name.size() <= 128 &&
+           std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+json cql_value_json(const cql_client::value& v) {
+    using cql_client::type_id;
+    if (v.is_null()) return nullptr;
+    switch (v.type().id) {
+        case type_id::boolean: return v.as_bool();
+        case type_id::tinyint:
+        case type_id::smallint:
+        case type_id::int_:
+        case type_id::bigint:
+        case type_id::counter: return v.as_int();
+        case type_id::float_:
+        case type_id::double_: return v.as_double();
+        case type_id::ascii:
+        case type_id::varchar: return v.as_text();
+        case type_id::uuid:
+        case type_id::timeuuid: return v.uuid_string();
+        case type_id::timestamp: return v.as_timestamp();
+        default: return v.to_string();
+    }
+}
+
+result<std::string> unbase64(const std::string& text) {
+    std::string out;
+    uint32_t buffer = 0;
+    int bits = 0;
+    for (char c : text) {
+        int value = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+                  : c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : c == '=' ? -2 : -1;
+        if (value == -2) break;
+        if (value < 0) return make_error(errc::invalid_argument, "paging_state is not base64");
+        buffer = (buffer << 6) | static_cast<uint32_t>(value);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+result<std::shared_ptr<cql_client::session>> service::cql_session() {
+    std::lock_guard lock(cql_mutex_);
+    if (cql_) return cql_;
+    auto options = cql_client::options_from_contact_points(services::cql_contact_points(ctx_));
+    if (!options) return options.err();
+    options->connections_per_host = 1;
+    options->connect_timeout = std::min<std::chrono::milliseconds>(settings_.request_timeout, std::chrono::milliseconds(3000));
+    options->request_timeout = settings_.request_timeout;
+    options->max_retries = 1;
+    auto session = cql_client::session::connect(*options);
+    if (!session) return session.err();
+    cql_ = *session;
+    return cql_;
+}
+
+http::response service::get_tables(const http::request& req) {
+    std::string rest = req.path.size() > 12 ? req.path.substr(12) : std::string();  // after "/api/tables/"
+    auto session = cql_session();
+    if (!session) {
+        return error_response(503, fmt::format("the CQL store at {} cannot be reached: {}", services::cql_contact_points(ctx_), session.err().message()));
+    }
+    if (rest.empty()) {
+        auto listed = (*session)->query("SELECT keyspace_name, table_name FROM system_schema.tables");
+        if (!listed) return error_response(503, listed.err().message());
+        std::map<std::string, std::vector<std::string>> by_keyspace;
+        if (auto names = (*session)->query("SELECT keyspace_name FROM system_schema.keyspaces"); names) {
+            for (size_t idx = 0; idx < names->size(); ++idx) by_keyspace[names->at(idx, "keyspace_name").as_text()];
+        }
+        for (size_t idx = 0; idx < listed->size(); ++idx) {
+            by_keyspace[listed->at(idx, "keyspace_name").as_text()].push_back(listed->at(idx, "table_name").as_text());
+        }
+        json keyspaces = json::array();
+        for (auto& [name, tables] : by_keyspace) {
+            std::sort(tables.begin(), tables.end());
+            keyspaces.push_back({{"name", name}, {"tables", tables}, {"system", name.rfind("system", 0) == 0}});
+        }
+        return json_response(200, json{{"contact_points", services::cql_contact_points(ctx_)}, {"keyspaces", keyspaces},
+                                       {"default_table", settings_.pipeline_table}});
+    }
+    // <keyspace>/<table>/rows
+    std::string keyspace = rest.substr(0, rest.find('/'));
+    std::string after_ks = rest.find('/') == std::string::npos ? std::string() : rest.substr(rest.find('/') + 1);
+    std::string table = after_ks.substr(0, after_ks.find('/'));
+    std::string tail = after_ks.find('/') == std::string::npos ? std::string() : after_ks.substr(after_ks.find('/') + 1);
+    if (!cql_identifier(keyspace) || !cql_identifier(table) || (tail != "rows" && !tail.empty())) {
+        return error_response(400, fmt::format("expected /api/tables/<keyspace>/<table>/rows with names of [A-Za-z0-9_], not {}", req.path));
+    }
+    int64_t page_size = 25;
+    if (const std::string* text = req.param("page_size")) {
+        auto parsed = parse_integer("page_size", *text, 1, 1000);
+        if (!parsed) return error_response(parsed.err());
+        page_size = *parsed;
+    }
+    cql_client::query_options opts;
+    opts.page_size = static_cast<int32_t>(page_size);
+    if (const std::string* state = req.param("paging_state"); state != nullptr && !state->empty()) {
+        auto raw = unbase64(*state);
+        if (!raw) return error_response(raw.err());
+        opts.paging_state = *raw;
+    }
+    auto page = (*session)->query(fmt::format("SELECT * FROM \"{}\".\"{}\"", keyspace, table), {}, opts);
+    if (!page) {
+        auto code = cql_client::server_error_code(page.err());
+        int status = code && (*code == 0x2200 || *code == 0x2000) ? 404 : code ? 400 : 503;
+        return error_response(status, fmt::format("{}.{}: {}", keyspace, table, page.err().message()));
+    }
+    json columns = json::array();
+    for (const auto& c : page->columns) columns.push_back({{"name", c.name}, {"type", c.type.to_string()}});
+    json rows = json::array();
+    for (const auto& r : page->data) {
+        json row = json::object();
+        for (size_t idx = 0; idx < r.size() && idx < page->columns.size(); ++idx) row[page->columns[idx].name] = cql_value_json(r[idx]);
+        rows.push_back(std::move(row));
+    }
+    return json_response(200, json{{"keyspace", keyspace},
+                                   {"table", table},
+                                   {"columns", columns},
+                                   {"rows", rows},
+                                   {"paging_state", page->paging_state ? json(base64(*page->paging_state)) : json(nullptr)}});
 }
 
 }  // namespace millrace::console

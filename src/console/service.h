@@ -21,6 +21,7 @@
 #include "history.h"
 #include "kafka_client.h"
 #include "millrace/avro/schema.h"
+#include "millrace/cql_client/client.h"
 #include "millrace/common/component.h"
 #include "millrace/common/http.h"
 #include "millrace/common/log.h"
@@ -110,6 +111,8 @@ private:
                           const std::map<std::string, json>& group_stats);
     std::optional<std::string> registry_url() const;
     std::optional<std::string> scheduler_api_url() const;
+    // The CQL session for the table browser, connected on first use.
+    result<std::shared_ptr<cql_client::session>> cql_session();
     // Decodes a Confluent-framed Avro body through the registry (schemas cached).
     result<json> decode_avro(int32_t schema_id, std::string_view body);
 
@@ -134,6 +137,8 @@ private:
     std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> tails_;
     std::atomic<int64_t> open_tails_{0};
     std::thread sampler_;
+    std::mutex cql_mutex_;
+    std::shared_ptr<cql_client::session> cql_;  // guarded by cql_mutex_
 
     // Previous sample, for rates (sampler thread only).
     int64_t last_sample_ms_ = 0;
