@@ -296,9 +296,15 @@ asio::awaitable<response> server::run_async(asio::ip::tcp::socket& socket, const
 
 asio::awaitable<void> server::run_events(asio::ip::tcp::socket& socket, const stream_handler& h, const request& req) {
     auto state = std::make_shared<event_stream_state>(socket.get_executor());
+    // The handler runs first, so a client that sees the stream open can rely on it.
+    h(req, event_stream(state));
     std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                        "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n: stream open\n\n";
-    co_await asio::async_write(socket, asio::buffer(head), asio::use_awaitable);
+    if (std::error_code ec; co_await asio::async_write(socket, asio::buffer(head), asio::redirect_error(asio::use_awaitable, ec)), ec) {
+        std::lock_guard lock(state->mutex);
+        state->closed = true;
+        co_return;
+    }
     // The client sends nothing more; a finished read means it closed the
     // connection or the server stopped (which closes every socket).
     socket.async_read_some(asio::buffer(&state->probe, 1), [state](std::error_code, size_t) {
@@ -308,7 +314,6 @@ asio::awaitable<void> server::run_events(asio::ip::tcp::socket& socket, const st
         }
         state->timer.cancel();
     });
-    h(req, event_stream(state));
     for (;;) {
         std::string out;
         bool ending = false;
