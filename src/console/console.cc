@@ -96,14 +96,20 @@ status service::start() {
 }
 
 void service::stop() {
+    // Only signals: the io thread must not wait here for a browse or a probe
+    // in flight. Their replies still arrive while the host drains the
+    // io_context; the threads are joined in ~service.
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ && !sampler_.joinable() && tails_.empty()) return;
         stopping_ = true;
         for (auto& s : subscribers_) s.close();
         subscribers_.clear();
     }
     wake_.notify_all();
+}
+
+service::~service() {
+    stop();
     if (sampler_.joinable()) sampler_.join();
     std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> tails;
     {

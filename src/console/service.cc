@@ -139,8 +139,6 @@ service::service(component_context& ctx, settings s)
                4096),
       workers_(settings_.workers) {}
 
-service::~service() { stop(); }
-
 void service::defer(const http::request& req, http::reply reply, sync_job job) {
     bool queued = workers_.submit([this, req, reply, job = std::move(job)] {
         try {

@@ -71,7 +71,8 @@ public:
     void add_routes(http::server& server);
     // Creates the Kafka client and starts the sampler (after the listener is bound).
     status start();
-    // Stops the sampler, the tails and the workers; answers queued requests.
+    // Tells the sampler and the tails to end and closes event streams; does not block.
+    // ~service joins the threads after running the requests still queued.
     void stop();
 
 private:
