@@ -63,9 +63,11 @@ export function start(binary, command, extra = []) {
 
 // The real broker, the real schema registry (storing its schemas in Kafka)
 // and the console reading both.
-export async function start_stack(binary, console_extra = []) {
+export async function start_stack(binary, console_extra = [], with_cql = false) {
   const broker = await start(binary, "broker");
   const registry = await start(binary, "registry", ["--set", `kafka.bootstrap=${broker.address}`]);
+  const cql = with_cql ? await start(binary, "cql") : null;
+  if (cql) console_extra = [...console_extra, "--set", `cql.contact_points=${cql.address}`];
   const consoleapp = await start(binary, "console", [
     "--set", `kafka.bootstrap=${broker.address}`,
     "--set", `console.admin_endpoints=${broker.admin},${registry.admin}`,
@@ -73,7 +75,7 @@ export async function start_stack(binary, console_extra = []) {
     "--set", "console.sample_interval=500ms",
     ...console_extra,
   ]);
-  return { broker, registry, console: consoleapp, url: `http://${consoleapp.address}`, registry_url: `http://${registry.address}` };
+  return { broker, registry, cql, console: consoleapp, url: `http://${consoleapp.address}`, registry_url: `http://${registry.address}` };
 }
 
 // Avro binary of {first: string, age: int} (zig-zag varints), Confluent-framed.
@@ -175,4 +177,48 @@ export async function api(url, method = "GET", body) {
     /* not JSON */
   }
   return { status: res.status, json, text, headers: res.headers };
+}
+
+// Runs CQL statements over the native protocol v4 (STARTUP, then one QUERY
+// per statement at consistency ONE), failing on an ERROR answer. Enough to
+// fill a table for the browser suite without another client library.
+export async function cql_run(address, statements) {
+  const net = await import("node:net");
+  const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
+  const socket = net.createConnection({ host, port });
+  await new Promise((resolve, reject) => (socket.once("connect", resolve), socket.once("error", reject)));
+  let buffered = Buffer.alloc(0);
+  const waiters = [];
+  socket.on("data", (d) => {
+    buffered = Buffer.concat([buffered, d]);
+    while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUInt32BE(5)) {
+      const length = buffered.readUInt32BE(5);
+      const frame = { opcode: buffered[4], body: buffered.subarray(9, 9 + length) };
+      buffered = buffered.subarray(9 + length);
+      waiters.shift()(frame);
+    }
+  });
+  const send = (opcode, body) => new Promise((resolve) => {
+    waiters.push(resolve);
+    const head = Buffer.alloc(9);
+    head[0] = 0x04;
+    head.writeInt16BE(0, 2);
+    head[4] = opcode;
+    head.writeUInt32BE(body.length, 5);
+    socket.write(Buffer.concat([head, body]));
+  });
+  const short_string = (s) => { const b = Buffer.from(s); const h = Buffer.alloc(2); h.writeUInt16BE(b.length); return Buffer.concat([h, b]); };
+  const pairs = Buffer.alloc(2);
+  pairs.writeUInt16BE(1);
+  const ready = await send(0x01, Buffer.concat([pairs, short_string("CQL_VERSION"), short_string("3.0.0")]));
+  if (ready.opcode !== 0x02) throw new Error(`CQL STARTUP answered opcode ${ready.opcode}`);
+  for (const statement of statements) {
+    const text = Buffer.from(statement);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(text.length);
+    const tail = Buffer.from([0x00, 0x01, 0x00]);  // consistency ONE, no flags
+    const answer = await send(0x07, Buffer.concat([length, text, tail]));
+    if (answer.opcode === 0x00) throw new Error(`CQL error for '${statement}': ${answer.body.subarray(6).toString()}`);
+  }
+  socket.end();
 }
