@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "host.h"
 #include "millrace/cdc/cdc.h"
+#include "millrace/console/console.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/registry/registry.h"
@@ -52,6 +53,7 @@ factory_fn find_factory(const std::string& command) {
         {"source", source::make_source},
         {"registry", registry::make_registry},
         {"scheduler", scheduler::make_scheduler},
+        {"console", console::make_console},
     };
     auto it = factories.find(command);
     return it == factories.end() ? nullptr : it->second;

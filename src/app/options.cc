@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include "millrace/cdc/cdc.h"
+#include "millrace/console/console.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/registry/registry.h"
@@ -20,6 +21,7 @@ const std::vector<component_info>& components() {
         {"cdc", "cdc", "PostgreSQL logical-replication change capture into Kafka", "Debezium-style CDC", true, 7},
         {"process", "processor", "stream job from Kafka to the serving store", "Spark Structured Streaming", true, 8},
         {"scheduler", "scheduler", "DAG scheduler with REST API and web UI", "Apache Airflow", true, 9},
+        {"console", "console", "web console for topics, messages, groups, schemas and tables", "Confluent Control Center", true, 12},
     };
     return all;
 }
@@ -72,6 +74,7 @@ config::schema build() {
         {"broker", 9092, 9465}, {"cql", 9042, 9466}, {"source", 8090, 9467},
         {"cdc", 0, 9469},       {"processor", 0, 9470}, {"scheduler", 8080, 9468},
         {"registry", 8081, 9472},
+        {"console", 9021, 9473},
     };
     for (const auto& d : defaults) {
         const component_info* info = nullptr;
@@ -100,6 +103,7 @@ config::schema build() {
         if (section == "processor") processor::add_options(s);
         if (section == "cdc") cdc::add_options(s);
         if (section == "scheduler") scheduler::add_options(s);
+        if (section == "console") console::add_options(s);
     }
     return s;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
 #include <mutex>
 #include <optional>
 
@@ -105,6 +106,92 @@ response response::text(int status, std::string body) {
 
 response response::json(int status, std::string body) { return response{status, "application/json", std::move(body)}; }
 
+// Shared by a deferred response's reply copies and the connection coroutine
+// waiting for it. `timer` wakes the coroutine (cancelled on completion).
+struct reply_state {
+    explicit reply_state(const asio::any_io_executor& executor) : timer(executor, asio::steady_timer::time_point::max()) {}
+    std::mutex mutex;
+    std::optional<response> result;  // guarded by mutex
+    asio::steady_timer timer;        // touched on the io thread only
+};
+
+struct reply::token {
+    explicit token(std::shared_ptr<reply_state> s) : state(std::move(s)) {}
+    ~token() { complete(response::text(500, "internal error: the handler dropped the request\n")); }
+    void complete(response res) {
+        {
+            std::lock_guard lock(state->mutex);
+            if (state->result) return;
+            state->result = std::move(res);
+        }
+        asio::post(state->timer.get_executor(), [s = state] { s->timer.cancel(); });
+    }
+    std::shared_ptr<reply_state> state;
+};
+
+reply::reply(std::shared_ptr<reply_state> state) : token_(std::make_shared<token>(std::move(state))) {}
+
+void reply::send(response res) const { token_->complete(std::move(res)); }
+
+// Shared by event_stream copies and the connection coroutine writing them.
+struct event_stream_state {
+    explicit event_stream_state(const asio::any_io_executor& executor) : timer(executor) {}
+    std::mutex mutex;
+    std::deque<std::string> queued;  // formatted events; guarded by mutex
+    bool closed = false;             // client gone, server stopped or close(); guarded
+    bool ending = false;             // close() asked: write what is queued, then end
+    bool wake_posted = false;        // a timer cancel is on its way; guarded
+    asio::steady_timer timer;        // touched on the io thread only
+    char probe = 0;                  // target of the read that notices a closed socket
+
+    void wake(const std::shared_ptr<event_stream_state>& self) {
+        // Called with mutex held.
+        if (wake_posted) return;
+        wake_posted = true;
+        asio::post(timer.get_executor(), [self] {
+            {
+                std::lock_guard lock(self->mutex);
+                self->wake_posted = false;
+            }
+            self->timer.cancel();
+        });
+    }
+};
+
+bool event_stream::send(std::string_view event, std::string_view data) const {
+    std::string text;
+    if (!event.empty()) text += fmt::format("event: {}\n", event);
+    size_t start = 0;
+    for (;;) {
+        size_t end = data.find('\n', start);
+        text += fmt::format("data: {}\n", data.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+        if (end == std::string_view::npos) break;
+        start = end + 1;
+    }
+    text += '\n';
+    std::lock_guard lock(state_->mutex);
+    if (state_->closed || state_->ending) return false;
+    if (state_->queued.size() >= k_max_queued) {
+        state_->closed = true;
+        state_->queued.clear();
+    } else {
+        state_->queued.push_back(std::move(text));
+    }
+    state_->wake(state_);
+    return !state_->closed;
+}
+
+bool event_stream::open() const {
+    std::lock_guard lock(state_->mutex);
+    return !state_->closed && !state_->ending;
+}
+
+void event_stream::close() const {
+    std::lock_guard lock(state_->mutex);
+    state_->ending = true;
+    state_->wake(state_);
+}
+
 std::string reason_phrase(int status) {
     switch (status) {
         case 200: return "OK";
@@ -121,6 +208,9 @@ std::string reason_phrase(int status) {
         case 422: return "Unprocessable Entity";
         case 431: return "Request Header Fields Too Large";
         case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 504: return "Gateway Timeout";
         case 503: return "Service Unavailable";
         case 505: return "HTTP Version Not Supported";
         default: return "Unknown";
@@ -151,44 +241,109 @@ server::server(asio::io_context& io, std::string name, size_t max_body_bytes)
       tcp_(io, std::move(name), [this](asio::ip::tcp::socket& socket) { return serve(socket); }) {}
 
 void server::route(std::string method, std::string path, handler h) {
-    routes_[{std::move(method), std::move(path)}] = [h = std::move(h)](const request& req, responder respond) { respond(h(req)); };
+    routes_[{std::move(method), std::move(path)}] = route_entry{std::move(h), {}, {}};
 }
 
 void server::route_async(std::string method, std::string path, async_handler h) {
-    routes_[{std::move(method), std::move(path)}] = std::move(h);
+    routes_[{std::move(method), std::move(path)}] = route_entry{{}, std::move(h), {}};
+}
+
+void server::route_events(std::string path, stream_handler h) {
+    routes_[{"GET", std::move(path)}] = route_entry{{}, {}, std::move(h)};
 }
 
 result<net::endpoint> server::start(const std::string& host, uint16_t port, const std::string& port_key) {
     return tcp_.start(host, port, port_key);
 }
 
-void server::dispatch(const request& req, const responder& respond) const {
+const server::route_entry* server::find(const request& req, response& miss) const {
     std::string method = req.method == "HEAD" ? "GET" : req.method;
     auto it = routes_.find({method, req.path});
-    if (it == routes_.end()) {
-        // Longest prefix route ending in '/'.
-        const async_handler* best = nullptr;
-        size_t best_length = 0;
-        bool path_known = false;
-        for (const auto& [key, h] : routes_) {
-            const auto& route_path = key.second;
-            bool matches = route_path == req.path ||
-                           (!route_path.empty() && route_path.back() == '/' && req.path.rfind(route_path, 0) == 0);
-            if (!matches) continue;
-            path_known = true;
-            if (key.first == method && route_path.size() >= best_length) {
-                best = &h;
-                best_length = route_path.size();
-            }
+    if (it != routes_.end()) return &it->second;
+    // Longest prefix route ending in '/'.
+    const route_entry* best = nullptr;
+    size_t best_length = 0;
+    bool path_known = false;
+    for (const auto& [key, entry] : routes_) {
+        const auto& route_path = key.second;
+        bool matches = route_path == req.path ||
+                       (!route_path.empty() && route_path.back() == '/' && req.path.rfind(route_path, 0) == 0);
+        if (!matches) continue;
+        path_known = true;
+        if (key.first == method && route_path.size() >= best_length) {
+            best = &entry;
+            best_length = route_path.size();
         }
-        if (best == nullptr) {
-            respond(path_known ? response::text(405, "method not allowed\n") : response::text(404, "not found\n"));
-            return;
-        }
-        (*best)(req, respond);
-        return;
     }
-    it->second(req, respond);
+    if (best == nullptr) miss = path_known ? response::text(405, "method not allowed\n") : response::text(404, "not found\n");
+    return best;
+}
+
+asio::awaitable<response> server::run_async(asio::ip::tcp::socket& socket, const async_handler& h, const request& req) {
+    auto state = std::make_shared<reply_state>(socket.get_executor());
+    h(req, reply(state));
+    for (;;) {
+        {
+            std::lock_guard lock(state->mutex);
+            if (state->result) co_return std::move(*state->result);
+        }
+        // A completion posts a cancel after setting the result, so a wait
+        // started here always ends once the result is there.
+        std::error_code ec;
+        co_await state->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+asio::awaitable<void> server::run_events(asio::ip::tcp::socket& socket, const stream_handler& h, const request& req) {
+    auto state = std::make_shared<event_stream_state>(socket.get_executor());
+    // The handler runs first, so a client that sees the stream open can rely on it.
+    h(req, event_stream(state));
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                       "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n: stream open\n\n";
+    if (std::error_code ec; co_await asio::async_write(socket, asio::buffer(head), asio::redirect_error(asio::use_awaitable, ec)), ec) {
+        std::lock_guard lock(state->mutex);
+        state->closed = true;
+        co_return;
+    }
+    // The client sends nothing more; a finished read means it closed the
+    // connection or the server stopped (which closes every socket).
+    socket.async_read_some(asio::buffer(&state->probe, 1), [state](std::error_code, size_t) {
+        {
+            std::lock_guard lock(state->mutex);
+            state->closed = true;
+        }
+        state->timer.cancel();
+    });
+    for (;;) {
+        std::string out;
+        bool ending = false;
+        {
+            std::lock_guard lock(state->mutex);
+            if (state->closed) break;
+            for (auto& text : state->queued) out += text;
+            state->queued.clear();
+            ending = state->ending;
+        }
+        if (!out.empty()) {
+            std::error_code ec;
+            co_await asio::async_write(socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) break;
+            continue;  // more may have arrived while writing
+        }
+        if (ending) break;
+        state->timer.expires_after(heartbeat_);
+        std::error_code ec;
+        co_await state->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec) {  // the heartbeat: a comment line, which also finds dead peers
+            std::error_code write_ec;
+            static const std::string k_heartbeat = ": keep-alive\n\n";
+            co_await asio::async_write(socket, asio::buffer(k_heartbeat), asio::redirect_error(asio::use_awaitable, write_ec));
+            if (write_ec) break;
+        }
+    }
+    std::lock_guard lock(state->mutex);
+    state->closed = true;
+    state->queued.clear();
 }
 
 asio::awaitable<void> server::serve(asio::ip::tcp::socket& socket) {
@@ -227,40 +382,21 @@ asio::awaitable<void> server::serve(asio::ip::tcp::socket& socket) {
             buffer.consume(length);
             std::string connection = lower(req.header("connection"));
             keep_alive = connection != "close" && !(head.find("HTTP/1.0") != std::string::npos && connection != "keep-alive");
-            // The handler answers through `respond`, now or later from another thread; the
-            // timer is only a wake-up that `respond` cancels.
-            struct pending {
-                explicit pending(asio::any_io_executor ex) : timer(ex) {}
-                asio::steady_timer timer;
-                std::mutex mutex;
-                std::optional<response> answer;
-            };
-            auto wait = std::make_shared<pending>(socket.get_executor());
-            wait->timer.expires_after(std::chrono::minutes(5));
-            responder respond = [wait](response answer) {
-                {
-                    std::lock_guard lock(wait->mutex);
-                    if (wait->answer) return;
-                    wait->answer = std::move(answer);
-                }
-                asio::post(wait->timer.get_executor(), [wait] { wait->timer.cancel(); });
-            };
             try {
-                dispatch(req, respond);
-            } catch (const std::exception& e) {
-                respond(response::text(500, fmt::format("internal error: {}\n", e.what())));
-            }
-            for (;;) {
-                {
-                    std::lock_guard lock(wait->mutex);
-                    if (wait->answer) {
-                        res = std::move(*wait->answer);
-                        break;
-                    }
+                response miss;
+                const route_entry* entry = find(req, miss);
+                if (entry == nullptr) {
+                    res = std::move(miss);
+                } else if (entry->events) {
+                    co_await run_events(socket, entry->events, req);
+                    co_return;  // an event stream ends its connection
+                } else if (entry->deferred) {
+                    res = co_await run_async(socket, entry->deferred, req);
+                } else {
+                    res = entry->sync(req);
                 }
-                std::error_code wait_ec;
-                co_await wait->timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
-                if (!wait_ec) respond(response::text(503, "the request was not answered within 5 minutes\n"));
+            } catch (const std::exception& e) {
+                res = response::text(500, fmt::format("internal error: {}\n", e.what()));
             }
         } catch (const bad_request& bad) {
             res = response::text(bad.status, bad.message + "\n");

@@ -3,8 +3,10 @@
 // body sizes. Handlers run on the server's io_context thread and must not block.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,11 +39,51 @@ struct response {
 };
 
 using handler = std::function<response(const request&)>;
-// Deferred responses: an async handler returns at once and calls `responder`
-// exactly once, later, from any thread; the connection waits for it (bounded
-// by a 5-minute limit, then 503) without blocking the io thread.
-using responder = std::function<void(response)>;
-using async_handler = std::function<void(const request&, responder)>;
+
+struct reply_state;
+// Completes a deferred response. Copyable; callable from any thread; the first
+// send() wins and later ones are ignored. When the last copy is destroyed
+// without a send(), the client gets 500, so a dropped request never hangs.
+class reply {
+public:
+    explicit reply(std::shared_ptr<reply_state> state);
+    void send(response res) const;
+    void operator()(response res) const { send(std::move(res)); }
+
+private:
+    struct token;
+    std::shared_ptr<token> token_;
+};
+
+// A handler that answers later (from a worker thread, say) instead of
+// blocking the io thread. It must return quickly.
+using async_handler = std::function<void(const request&, reply)>;
+// The name the registry's handlers use for the same thing: call it once with the response.
+using responder = reply;
+
+struct event_stream_state;
+// One open server-sent-events response (text/event-stream). Thread-safe.
+// send() queues an event for the connection's coroutine, which writes it;
+// it returns false once the client has gone or the server stopped, and then
+// the holder should drop the stream. Events beyond `k_max_queued` unsent
+// ones close the stream (a client that does not read is not buffered forever).
+class event_stream {
+public:
+    static constexpr size_t k_max_queued = 1024;
+    explicit event_stream(std::shared_ptr<event_stream_state> state) : state_(std::move(state)) {}
+    // `event` is the event name (empty for the default "message"); `data` may
+    // span lines. Returns false when the stream is closed.
+    bool send(std::string_view event, std::string_view data) const;
+    bool open() const;
+    // Ends the response; the connection closes once queued events are written.
+    void close() const;
+
+private:
+    std::shared_ptr<event_stream_state> state_;
+};
+
+// Called once per client that opens the stream; keep the event_stream to push.
+using stream_handler = std::function<void(const request&, event_stream)>;
 
 std::string reason_phrase(int status);
 std::string percent_decode(std::string_view text);
@@ -53,17 +95,31 @@ public:
     // Exact path match. A path ending in '/' also matches everything below it
     // when no exact route does.
     void route(std::string method, std::string path, handler h);
+    // Same matching; the handler answers through `reply` whenever it is ready.
     void route_async(std::string method, std::string path, async_handler h);
+    // GET route answered with a server-sent-events stream. A comment line is
+    // written every `heartbeat` so that dead clients are noticed.
+    void route_events(std::string path, stream_handler h);
+    void set_event_heartbeat(std::chrono::milliseconds heartbeat) { heartbeat_ = heartbeat; }
 
     result<net::endpoint> start(const std::string& host, uint16_t port, const std::string& port_key = {});
     void stop() { tcp_.stop(); }
 
 private:
+    struct route_entry {
+        handler sync;
+        async_handler deferred;
+        stream_handler events;
+    };
     asio::awaitable<void> serve(asio::ip::tcp::socket& socket);
-    void dispatch(const request& req, const responder& respond) const;
+    asio::awaitable<response> run_async(asio::ip::tcp::socket& socket, const async_handler& h, const request& req);
+    asio::awaitable<void> run_events(asio::ip::tcp::socket& socket, const stream_handler& h, const request& req);
+    // The route for `req`, or a 404/405 response in `miss`.
+    const route_entry* find(const request& req, response& miss) const;
 
     size_t max_body_bytes_;
-    std::map<std::pair<std::string, std::string>, async_handler> routes_;
+    std::chrono::milliseconds heartbeat_{15000};
+    std::map<std::pair<std::string, std::string>, route_entry> routes_;
     net::tcp_server tcp_;
 };
 

@@ -1,0 +1,845 @@
+// The sampler: every console.sample_interval it reads the cluster's offsets,
+// the consumer groups' commits, the admin endpoints' /readyz and /metrics,
+// and probes each component, then records rates and lag into the bounded
+// history and pushes an overview event to /api/events subscribers.
+#include <poll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include <libpq-fe.h>
+
+#include "decode.h"
+#include "http_client.h"
+#include "millrace/avro/codec.h"
+#include "service.h"
+
+namespace millrace::console {
+namespace {
+
+int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+json component_state(const std::string& name, const std::string& plays, const std::string& state, const std::string& reason,
+                     const std::string& address) {
+    return json{{"name", name}, {"plays", plays}, {"state", state}, {"reason", reason}, {"address", address}};
+}
+
+// Sums Prometheus samples of `family` by the value of `label` ("" sums all).
+std::map<std::string, double> sum_metric(const std::string& text, const std::string& family, const std::string& label) {
+    std::map<std::string, double> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size();
+        std::string_view line(text.data() + pos, end - pos);
+        pos = end + 1;
+        if (line.empty() || line[0] == '#' || line.rfind(family, 0) != 0) continue;
+        std::string_view rest = line.substr(family.size());
+        if (!rest.empty() && rest[0] != '{' && rest[0] != ' ') continue;  // a longer family name
+        std::string key;
+        if (!label.empty()) {
+            std::string needle = label + "=\"";
+            size_t at = rest.find(needle);
+            if (at != std::string_view::npos) {
+                size_t close = rest.find('"', at + needle.size());
+                key = std::string(rest.substr(at + needle.size(), close - at - needle.size()));
+            }
+        }
+        size_t space = line.rfind(' ');
+        if (space == std::string_view::npos) continue;
+        try {
+            out[key] += std::stod(std::string(line.substr(space + 1)));
+        } catch (const std::exception&) {
+        }
+    }
+    return out;
+}
+
+// CQL: an OPTIONS request (protocol v4) must be answered with SUPPORTED.
+std::string cql_probe(const std::string& contact_points, std::chrono::milliseconds timeout) {
+    std::string first = contact_points.substr(0, contact_points.find(','));
+    std::string host = first;
+    int port = 9042;
+    if (auto colon = first.rfind(':'); colon != std::string::npos && first.find(']') == std::string::npos) {
+        host = first.substr(0, colon);
+        port = std::atoi(first.substr(colon + 1).c_str());
+    }
+    if (host == "localhost") host = "127.0.0.1";
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return fmt::format("cannot probe '{}': not an IPv4 address", host);
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return "cannot open a socket";
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } close_fd{fd};
+    const int wait_ms = static_cast<int>(timeout.count());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
+        return fmt::format("cannot connect to {}:{}: {}", host, port, std::strerror(errno));
+    }
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, wait_ms) != 1) return fmt::format("no connection to {}:{} within {} ms", host, port, wait_ms);
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+    if (so_error != 0) return fmt::format("cannot connect to {}:{}: {}", host, port, std::strerror(so_error));
+    const unsigned char options[9] = {0x04, 0x00, 0x00, 0x01, 0x05, 0, 0, 0, 0};
+    if (::send(fd, options, sizeof options, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof options)) {
+        return fmt::format("{}:{} closed the connection", host, port);
+    }
+    unsigned char head[9];
+    size_t got = 0;
+    while (got < sizeof head) {
+        pollfd r{fd, POLLIN, 0};
+        if (::poll(&r, 1, wait_ms) != 1) return fmt::format("{}:{} did not answer OPTIONS within {} ms", host, port, wait_ms);
+        ssize_t n = ::recv(fd, head + got, sizeof head - got, 0);
+        if (n <= 0) return fmt::format("{}:{} closed the connection during OPTIONS", host, port);
+        got += static_cast<size_t>(n);
+    }
+    if (head[0] != 0x84 || head[4] != 0x06) {
+        return fmt::format("{}:{} answered OPTIONS with opcode 0x{:02x} (version byte 0x{:02x}), not SUPPORTED", host, port, head[4], head[0]);
+    }
+    return {};
+}
+
+struct pg_facts {
+    std::string error;  // empty when connected
+    std::optional<int64_t> users_inserted;
+    std::optional<int64_t> users_rows;
+    json slots = json::array();
+};
+
+pg_facts read_postgres(const std::string& dsn, std::chrono::milliseconds timeout) {
+    pg_facts facts;
+    std::string conninfo = fmt::format("{} connect_timeout={} application_name=millrace-console", dsn,
+                                       std::max<int64_t>(1, timeout.count() / 1000));
+    PGconn* conn = PQconnectdb(conninfo.c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+        facts.error = PQerrorMessage(conn);
+        while (!facts.error.empty() && (facts.error.back() == '\n' || facts.error.back() == ' ')) facts.error.pop_back();
+        PQfinish(conn);
+        return facts;
+    }
+    auto query = [&](const char* sql) { return PQexec(conn, sql); };
+    if (PGresult* res = query("SELECT n_tup_ins, n_live_tup FROM pg_stat_user_tables WHERE relname = 'users' LIMIT 1");
+        PQresultStatus(res) == PGRES_TUPLES_OK) {
+        if (PQntuples(res) == 1) {
+            facts.users_inserted = std::atoll(PQgetvalue(res, 0, 0));
+            facts.users_rows = std::atoll(PQgetvalue(res, 0, 1));
+        }
+        PQclear(res);
+    } else {
+        PQclear(res);
+    }
+    if (PGresult* res = query("SELECT slot_name, plugin, active, "
+                              "COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint "
+                              "FROM pg_replication_slots WHERE slot_type = 'logical' ORDER BY slot_name");
+        PQresultStatus(res) == PGRES_TUPLES_OK) {
+        for (int row = 0; row < PQntuples(res); ++row) {
+            facts.slots.push_back({{"slot", PQgetvalue(res, row, 0)},
+                                   {"plugin", PQgetvalue(res, row, 1)},
+                                   {"active", std::string(PQgetvalue(res, row, 2)) == "t"},
+                                   {"lag_bytes", std::atoll(PQgetvalue(res, row, 3))}});
+        }
+        PQclear(res);
+    } else {
+        PQclear(res);
+    }
+    PQfinish(conn);
+    return facts;
+}
+
+}  // namespace
+
+std::optional<std::string> service::registry_url() const {
+    if (ctx_.cfg.has("console.registry_url") && !ctx_.cfg.get_string("console.registry_url").empty()) {
+        return ctx_.cfg.get_string("console.registry_url");
+    }
+    auto address = services::http_address(ctx_, "registry");
+    if (!address) return std::nullopt;
+    return "http://" + *address;
+}
+
+std::optional<std::string> service::scheduler_api_url() const {
+    auto address = services::http_address(ctx_, "scheduler");
+    if (!address) return std::nullopt;
+    return "http://" + *address;
+}
+
+void service::sampler_loop() {
+    for (;;) {
+        auto started = std::chrono::steady_clock::now();
+        try {
+            sample_once();
+        } catch (const std::exception& e) {
+            log_.error("sampling failed: {}", e.what());
+        }
+        std::unique_lock lock(mutex_);
+        if (wake_.wait_until(lock, started + settings_.sample_interval, [this] { return stopping_; })) return;
+    }
+}
+
+void service::sample_once() {
+    const int64_t t = now_ms();
+    const double dt = last_sample_ms_ > 0 ? static_cast<double>(t - last_sample_ms_) / 1000.0 : 0.0;
+    const bool had_offsets = !last_failed_;  // the previous sample read every end offset
+    std::optional<cluster_info> cluster;
+    std::string cluster_error;
+    std::map<topic_partition, watermark> marks;
+    if (auto md = kafka_->metadata(); md) {
+        cluster = std::move(*md);
+        std::vector<topic_partition> all;
+        for (const auto& topic : cluster->topics) {
+            for (const auto& p : topic.partitions) all.emplace_back(topic.name, p.id);
+        }
+        if (auto m = kafka_->watermarks(all); m) {
+            marks = std::move(*m);
+        } else {
+            cluster_error = m.err().message();
+        }
+    } else {
+        cluster_error = md.err().message();
+    }
+
+    // Records in: growth of the end offsets, per topic and in total.
+    std::map<std::string, json> topics;
+    double records_in_rate = 0;
+    int64_t total_records = 0;
+    int64_t partition_count = 0;
+    if (cluster) {
+        for (const auto& topic : cluster->topics) {
+            json stats = {{"partitions", topic.partitions.size()}};
+            int64_t records = 0;
+            double in_rate = 0;
+            const bool have_rate = dt > 0 && had_offsets;
+            for (const auto& p : topic.partitions) {
+                auto it = marks.find({topic.name, p.id});
+                if (it == marks.end()) continue;
+                records += std::max<int64_t>(0, it->second.high - it->second.low);
+                // A partition the previous sample did not see was created
+                // since: everything in it arrived within this interval.
+                auto last = last_high_.find({topic.name, p.id});
+                int64_t before = last == last_high_.end() ? 0 : last->second;
+                if (dt > 0) in_rate += static_cast<double>(std::max<int64_t>(0, it->second.high - before)) / dt;
+            }
+            stats["records"] = records;
+            if (have_rate) {
+                stats["records_in_rate"] = in_rate;
+                if (!topic.internal) records_in_rate += in_rate;
+                history_.record("topic_in/" + topic.name, t, in_rate);
+            }
+            if (!topic.internal) {
+                total_records += records;
+                partition_count += static_cast<int64_t>(topic.partitions.size());
+            }
+            topics[topic.name] = std::move(stats);
+        }
+        last_high_.clear();
+        for (const auto& [tp, m] : marks) last_high_[tp] = m.high;
+    }
+    last_failed_ = !cluster || !cluster_error.empty();
+
+    // Records out: growth of the committed offsets of every group; lag per group.
+    std::map<std::string, json> groups;
+    double records_out_rate = 0;
+    bool have_out_rate = dt > 0;
+    if (cluster) {
+        auto listed = kafka_->list_groups();
+        std::map<std::string, std::map<topic_partition, int64_t>> committed_now;
+        if (listed) {
+            size_t sampled = 0;
+            for (const auto& g : *listed) {
+                if (++sampled > 200) break;  // bound the work of one round
+                auto committed = kafka_->committed_offsets(g.group_id);
+                if (!committed) continue;
+                int64_t lag = 0;
+                double rate = 0;
+                std::set<std::string> group_topics;
+                auto& now_offsets = committed_now[g.group_id];
+                auto last = last_committed_.find(g.group_id);
+                for (const auto& c : *committed) {
+                    topic_partition tp{c.topic, c.partition};
+                    now_offsets[tp] = c.offset;
+                    group_topics.insert(c.topic);
+                    auto m = marks.find(tp);
+                    if (m != marks.end()) lag += std::max<int64_t>(0, m->second.high - c.offset);
+                    if (last != last_committed_.end() && dt > 0) {
+                        auto before = last->second.find(tp);
+                        if (before != last->second.end()) rate += static_cast<double>(std::max<int64_t>(0, c.offset - before->second)) / dt;
+                    }
+                }
+                json stats = {{"state", g.state}, {"lag", lag}, {"topics", std::vector<std::string>(group_topics.begin(), group_topics.end())}};
+                if (last != last_committed_.end() && dt > 0) {
+                    stats["consume_rate"] = rate;
+                    records_out_rate += rate;
+                    for (const auto& topic : group_topics) {
+                        auto it = topics.find(topic);
+                        if (it != topics.end()) it->second["records_out_rate"] = it->second.value("records_out_rate", 0.0) + rate / static_cast<double>(group_topics.size());
+                    }
+                }
+                history_.record("lag/" + g.group_id, t, static_cast<double>(lag));
+                groups[g.group_id] = std::move(stats);
+            }
+        }
+        last_committed_ = std::move(committed_now);
+    } else {
+        have_out_rate = false;
+    }
+
+    // Admin endpoints: readiness, and bytes in/out from the broker's metrics.
+    json admins = json::array();
+    std::map<std::string, std::pair<std::string, bool>> admin_of;  // component -> (address, ready)
+    double bytes_in = -1, bytes_out = -1;
+    std::map<std::string, double> topic_bytes_in, topic_bytes_out, topic_size;
+    const auto probe_timeout = std::min<std::chrono::milliseconds>(settings_.request_timeout, std::chrono::milliseconds(1500));
+    for (const auto& address : settings_.admin_endpoints) {
+        auto ready = http_call("GET", "http://" + address + "/readyz", probe_timeout);
+        if (!ready) continue;
+        auto metrics = http_call("GET", "http://" + address + "/metrics", probe_timeout);
+        if (!metrics || metrics->status != 200) continue;
+        json parts = json::array();
+        for (const char* comp : {"broker", "cql", "source", "postgres", "cdc", "processor", "scheduler", "registry", "console"}) {
+            if (metrics->body.find(fmt::format("\nmillrace_{}_", comp)) != std::string::npos) {
+                parts.push_back(comp);
+                if (!admin_of.count(comp)) admin_of[comp] = {address, ready->status == 200};
+            }
+        }
+        admins.push_back({{"address", address}, {"ready", ready->status == 200}, {"components", parts}});
+        auto in = sum_metric(metrics->body, "millrace_broker_bytes_in_total", "topic");
+        auto out = sum_metric(metrics->body, "millrace_broker_bytes_out_total", "topic");
+        if (!in.empty()) {
+            bytes_in = std::max(0.0, bytes_in);
+            for (const auto& [topic, v] : in) {
+                bytes_in += v;
+                topic_bytes_in[topic] += v;
+            }
+        }
+        if (!out.empty()) {
+            bytes_out = std::max(0.0, bytes_out);
+            for (const auto& [topic, v] : out) {
+                bytes_out += v;
+                topic_bytes_out[topic] += v;
+            }
+        }
+        for (const auto& [topic, v] : sum_metric(metrics->body, "millrace_broker_log_size_bytes", "topic")) topic_size[topic] += v;
+    }
+    std::optional<double> bytes_in_rate, bytes_out_rate;
+    if (dt > 0 && bytes_in >= 0 && last_bytes_in_ >= 0) bytes_in_rate = std::max(0.0, bytes_in - last_bytes_in_) / dt;
+    if (dt > 0 && bytes_out >= 0 && last_bytes_out_ >= 0) bytes_out_rate = std::max(0.0, bytes_out - last_bytes_out_) / dt;
+    last_bytes_in_ = bytes_in;
+    last_bytes_out_ = bytes_out;
+    for (auto& [topic, stats] : topics) {
+        if (topic_size.count(topic)) stats["size_bytes"] = topic_size[topic];
+    }
+
+    if (dt > 0 && had_offsets && !last_failed_) {
+        history_.record("records_in", t, records_in_rate);
+        if (have_out_rate) history_.record("records_out", t, records_out_rate);
+    }
+    if (bytes_in_rate) history_.record("bytes_in", t, *bytes_in_rate);
+    if (bytes_out_rate) history_.record("bytes_out", t, *bytes_out_rate);
+    // Series of topics and groups that are gone are forgotten after one window.
+    history_.forget_stale("topic_in/", t - settings_.history_window.count());
+    history_.forget_stale("lag/", t - settings_.history_window.count());
+
+    json health = probe_components(cluster, cluster_error, groups);
+    for (auto& component : health) {
+        auto it = admin_of.find(component["name"]);
+        if (it == admin_of.end()) continue;
+        component["admin"] = it->second.first;
+        component["ready"] = it->second.second;
+        if (!it->second.second && component["state"] == "green") {
+            component["state"] = "amber";
+            component["reason"] = fmt::format("{}; its admin endpoint {} reports not ready", component["reason"].get<std::string>(), it->second.first);
+        }
+    }
+
+    json overview = {{"time", t}, {"kafka", kafka_->bootstrap()}};
+    if (cluster) {
+        json brokers = json::array();
+        for (const auto& b : cluster->brokers) brokers.push_back({{"id", b.id}, {"host", b.host}, {"port", b.port}});
+        overview["cluster"] = {{"id", cluster->cluster_id},
+                               {"controller", cluster->controller},
+                               {"brokers", brokers},
+                               {"topics", std::count_if(cluster->topics.begin(), cluster->topics.end(), [](const topic_info& ti) { return !ti.internal; })},
+                               {"partitions", partition_count},
+                               {"records", total_records}};
+    } else {
+        overview["cluster"] = nullptr;
+    }
+    if (!cluster_error.empty()) overview["cluster_error"] = cluster_error;
+    overview["rates"] = {{"records_in", dt > 0 && had_offsets && !last_failed_ ? json(records_in_rate) : json(nullptr)},
+                         {"records_out", have_out_rate ? json(records_out_rate) : json(nullptr)},
+                         {"bytes_in", bytes_in_rate ? json(*bytes_in_rate) : json(nullptr)},
+                         {"bytes_out", bytes_out_rate ? json(*bytes_out_rate) : json(nullptr)}};
+    overview["groups"] = groups.size();
+    overview["components"] = health;
+    overview["admin_endpoints"] = admins;
+
+    // The pipeline, source to table, with counts and rates on each edge.
+    auto find_health = [&](const std::string& name) -> std::string {
+        for (const auto& c : health) {
+            if (c["name"] == name) return c["state"];
+        }
+        return "grey";
+    };
+    json topic_stats = topics.count(settings_.pipeline_topic) ? topics[settings_.pipeline_topic] : json(nullptr);
+    json group_stats = groups.count(settings_.processor_group) ? groups[settings_.processor_group] : json(nullptr);
+    json pg_node = {{"id", "postgres"}, {"label", "PostgreSQL"}, {"detail", "table users"}, {"state", find_health("postgres")}};
+    for (const auto& c : health) {
+        if (c["name"] == "postgres" && c.contains("users_rows")) pg_node["count"] = c["users_rows"];
+    }
+    json nodes = json::array({
+        {{"id", "source"}, {"label", "randomuser API"}, {"detail", "millrace source"}, {"state", find_health("source")}},
+        {{"id", "scheduler"}, {"label", "scheduler"}, {"detail", "DAG user_automation"}, {"state", find_health("scheduler")}},
+        pg_node,
+        {{"id", "cdc"}, {"label", "CDC"}, {"detail", "logical replication"}, {"state", find_health("cdc")}},
+        {{"id", "kafka"}, {"label", "Kafka"}, {"detail", "topic " + settings_.pipeline_topic}, {"state", find_health("broker")},
+         {"count", topic_stats.is_null() ? json(nullptr) : topic_stats["records"]}},
+        {{"id", "processor"}, {"label", "processor"}, {"detail", "group " + settings_.processor_group}, {"state", find_health("processor")},
+         {"lag", group_stats.is_null() ? json(nullptr) : group_stats["lag"]}},
+        {{"id", "cql"}, {"label", "CQL store"}, {"detail", settings_.pipeline_table}, {"state", find_health("cql")}},
+    });
+    json pg_rate = nullptr;
+    for (const auto& c : health) {
+        if (c["name"] == "postgres" && c.contains("insert_rate")) pg_rate = c["insert_rate"];
+    }
+    json consume_rate = group_stats.is_null() ? json(nullptr) : group_stats.value("consume_rate", json(nullptr));
+    json edges = json::array({
+        {{"from", "source"}, {"to", "scheduler"}, {"label", "HTTP"}, {"rate", nullptr}},
+        {{"from", "scheduler"}, {"to", "postgres"}, {"label", "libpq"}, {"rate", pg_rate}},
+        {{"from", "postgres"}, {"to", "cdc"}, {"label", "pgoutput"}, {"rate", nullptr}},
+        {{"from", "cdc"}, {"to", "kafka"}, {"label", "Kafka"}, {"rate", topic_stats.is_null() ? json(nullptr) : topic_stats.value("records_in_rate", json(nullptr))}},
+        {{"from", "kafka"}, {"to", "processor"}, {"label", "group"}, {"rate", consume_rate}},
+        {{"from", "processor"}, {"to", "cql"}, {"label", "CQL"}, {"rate", consume_rate}},
+    });
+    overview["pipeline"] = {{"nodes", nodes}, {"edges", edges}};
+
+    std::vector<http::event_stream> subscribers;
+    {
+        std::lock_guard lock(mutex_);
+        overview_ = overview;
+        health_ = health;
+        topic_stats_ = std::move(topics);
+        group_stats_ = std::move(groups);
+        std::erase_if(subscribers_, [](const http::event_stream& s) { return !s.open(); });
+        subscribers = subscribers_;
+    }
+    std::string event = overview.dump(-1, ' ', false, json::error_handler_t::replace);
+    for (auto& s : subscribers) s.send("overview", event);
+    last_sample_ms_ = t;
+}
+
+json service::probe_components(const std::optional<cluster_info>& cluster, const std::string& cluster_error,
+                               const std::map<std::string, json>& group_stats) {
+    json out = json::array();
+    const auto timeout = std::min<std::chrono::milliseconds>(settings_.request_timeout, std::chrono::milliseconds(1500));
+    // Kafka
+    if (cluster && cluster_error.empty()) {
+        out.push_back(component_state("broker", "Apache Kafka", "green",
+                                      fmt::format("{} broker(s), {} topics, cluster id {}", cluster->brokers.size(), cluster->topics.size(),
+                                                  cluster->cluster_id.empty() ? "unknown" : cluster->cluster_id),
+                                      kafka_->bootstrap()));
+    } else if (cluster) {
+        out.push_back(component_state("broker", "Apache Kafka", "amber", "metadata answered but offsets did not: " + cluster_error, kafka_->bootstrap()));
+    } else {
+        out.push_back(component_state("broker", "Apache Kafka", "red", cluster_error, kafka_->bootstrap()));
+    }
+    // CQL store
+    std::string cql = services::cql_contact_points(ctx_);
+    std::string cql_error = cql_probe(cql, timeout);
+    out.push_back(component_state("cql", "Apache Cassandra", cql_error.empty() ? "green" : "red",
+                                  cql_error.empty() ? "answers CQL v4 OPTIONS with SUPPORTED" : cql_error, cql));
+    // PostgreSQL and change capture
+    pg_facts pg = read_postgres(services::postgres_dsn(ctx_), timeout);
+    std::string dsn = services::postgres_dsn(ctx_);
+    if (pg.error.empty()) {
+        json state = component_state("postgres", "PostgreSQL", "green",
+                                     pg.users_rows ? fmt::format("connected; table users has about {} rows", *pg.users_rows)
+                                                   : std::string("connected; table users not created yet"),
+                                     dsn);
+        if (pg.users_rows) state["users_rows"] = *pg.users_rows;
+        if (pg.users_inserted) {
+            static thread_local std::optional<std::pair<int64_t, int64_t>> last;  // (time, inserted)
+            int64_t t = now_ms();
+            if (last && t > last->first) state["insert_rate"] = static_cast<double>(std::max<int64_t>(0, *pg.users_inserted - last->second)) * 1000.0 / static_cast<double>(t - last->first);
+            last = std::make_pair(t, *pg.users_inserted);
+        }
+        out.push_back(std::move(state));
+        if (pg.slots.empty()) {
+            out.push_back(component_state("cdc", "change data capture", "red", "no logical replication slot in PostgreSQL: change capture is not running", dsn));
+        } else {
+            const json* best = &pg.slots[0];
+            for (const auto& s : pg.slots) {
+                if (s["active"].get<bool>()) best = &s;
+            }
+            int64_t lag = (*best)["lag_bytes"];
+            std::string slot = (*best)["slot"];
+            std::string state_name = !(*best)["active"].get<bool>() ? "amber" : lag > 64 * 1024 * 1024 ? "amber" : "green";
+            std::string reason = !(*best)["active"].get<bool>() ? fmt::format("slot {} is inactive: nothing streams from it ({} bytes behind)", slot, lag)
+                                                                : fmt::format("slot {} active, {} bytes of WAL behind", slot, lag);
+            json state = component_state("cdc", "change data capture", state_name, reason, dsn);
+            state["lag_bytes"] = lag;
+            state["slots"] = pg.slots;
+            out.push_back(std::move(state));
+        }
+    } else {
+        out.push_back(component_state("postgres", "PostgreSQL", "red", pg.error, dsn));
+        out.push_back(component_state("cdc", "change data capture", "red", "PostgreSQL is unreachable, so the replication slot cannot be read", dsn));
+    }
+    // Stream processor: the lag of its consumer group.
+    {
+        auto it = group_stats.find(settings_.processor_group);
+        if (!cluster) {
+            out.push_back(component_state("processor", "Spark Structured Streaming", "red", "Kafka is unreachable", settings_.processor_group));
+        } else if (it == group_stats.end()) {
+            out.push_back(component_state("processor", "Spark Structured Streaming", "red",
+                                          fmt::format("consumer group '{}' has no committed offsets: the processor has not run", settings_.processor_group),
+                                          settings_.processor_group));
+        } else {
+            int64_t lag = it->second.value("lag", 0);
+            std::string state = it->second.value("state", "");
+            std::string color = state == "Empty" || state == "Dead" ? "amber" : lag > settings_.lag_warn ? "amber" : "green";
+            std::string reason = state == "Empty" || state == "Dead"
+                                     ? fmt::format("group '{}' has no active members ({} records behind)", settings_.processor_group, lag)
+                                     : fmt::format("group '{}' {}, {} records behind", settings_.processor_group, state, lag);
+            json s = component_state("processor", "Spark Structured Streaming", color, reason, settings_.processor_group);
+            s["lag"] = lag;
+            out.push_back(std::move(s));
+        }
+    }
+    // Scheduler (Airflow-style REST API)
+    if (auto url = scheduler_api_url()) {
+        auto res = http_call("GET", *url + "/api/v1/health", timeout);
+        if (!res) {
+            out.push_back(component_state("scheduler", "Apache Airflow", "red", res.err().message(), *url));
+        } else if (res->status != 200) {
+            out.push_back(component_state("scheduler", "Apache Airflow", "amber", fmt::format("GET /api/v1/health answered {}", res->status), *url));
+        } else {
+            auto body = json::parse(res->body, nullptr, false);
+            std::string status = body.is_object() && body.contains("scheduler") && body["scheduler"].is_object()
+                                     ? body["scheduler"].value("status", "unknown") : "unknown";
+            out.push_back(component_state("scheduler", "Apache Airflow", status == "healthy" ? "green" : "amber",
+                                          fmt::format("scheduler status {}", status), *url));
+        }
+    } else {
+        out.push_back(component_state("scheduler", "Apache Airflow", "red", "no scheduler address configured", ""));
+    }
+    // Schema registry
+    if (auto url = registry_url()) {
+        auto res = http_call("GET", *url + "/subjects", timeout);
+        if (!res) {
+            out.push_back(component_state("registry", "Schema Registry", "red", res.err().message(), *url));
+        } else {
+            auto body = json::parse(res->body, nullptr, false);
+            bool ok = res->status == 200 && body.is_array();
+            out.push_back(component_state("registry", "Schema Registry", ok ? "green" : "amber",
+                                          ok ? fmt::format("{} subject(s)", body.size()) : fmt::format("GET /subjects answered {}", res->status),
+                                          *url));
+        }
+    } else {
+        out.push_back(component_state("registry", "Schema Registry", "red", "no registry address configured", ""));
+    }
+    // Source API
+    if (auto address = services::http_address(ctx_, "source")) {
+        auto res = http_call("GET", "http://" + *address + "/api/?results=1", timeout);
+        if (!res) {
+            out.push_back(component_state("source", "randomuser.me API", "red", res.err().message(), *address));
+        } else {
+            out.push_back(component_state("source", "randomuser.me API", res->status == 200 ? "green" : "amber",
+                                          fmt::format("GET /api/ answered {}", res->status), *address));
+        }
+    }
+    return out;
+}
+
+// Schemas: the registry's REST API ---------------------------------------------
+
+http::response service::get_schemas(const http::request& req) {
+    auto url = registry_url();
+    if (!url) return error_response(503, "no schema registry configured (start `millrace registry` or set console.registry_url)");
+    auto get = [&](const std::string& path) -> result<json> {
+        auto res = http_call("GET", *url + path, settings_.request_timeout);
+        if (!res) return res.err();
+        auto body = json::parse(res->body, nullptr, false);
+        if (res->status == 404) {
+            std::string message = body.is_object() ? body.value("message", res->body) : res->body;
+            return make_error(errc::not_found, "schema registry at {}: {}", *url, message);
+        }
+        if (res->status != 200 || body.is_discarded()) {
+            return make_error(errc::unavailable, "schema registry at {}: GET {} answered {}: {}", *url, path, res->status, res->body.substr(0, 200));
+        }
+        return body;
+    };
+    std::string rest = req.path.size() > 13 ? req.path.substr(13) : std::string();  // after "/api/schemas/"
+    if (rest.empty()) {
+        auto subjects = get("/subjects");
+        if (!subjects) return error_response(subjects.err());
+        auto config = get("/config");
+        json rows = json::array();
+        for (const auto& s : *subjects) {
+            std::string subject = s;
+            json row = {{"subject", subject}};
+            if (auto versions = get("/subjects/" + subject + "/versions"); versions) {
+                row["versions"] = *versions;
+                if (auto latest = get("/subjects/" + subject + "/versions/latest"); latest) {
+                    row["latest"] = latest->value("version", 0);
+                    row["id"] = latest->value("id", 0);
+                    row["type"] = latest->value("schemaType", "AVRO");
+                }
+            }
+            if (auto own = get("/config/" + subject + "?defaultToGlobal=false"); own) row["compatibility"] = own->value("compatibilityLevel", "");
+            rows.push_back(std::move(row));
+        }
+        return json_response(200, json{{"registry", *url},
+                                       {"compatibility", config ? config->value("compatibilityLevel", "") : std::string()},
+                                       {"subjects", rows}});
+    }
+    // subjects/<subject>[/versions/<v>]
+    if (rest.rfind("subjects/", 0) != 0) return error_response(404, fmt::format("no API endpoint {}", req.path));
+    std::string subject = rest.substr(9);
+    std::string version = "latest";
+    if (auto at = subject.find("/versions/"); at != std::string::npos) {
+        version = subject.substr(at + 10);
+        subject = subject.substr(0, at);
+    }
+    auto versions = get("/subjects/" + subject + "/versions");
+    if (!versions) return error_response(versions.err());
+    auto schema = get("/subjects/" + subject + "/versions/" + version);
+    if (!schema) return error_response(schema.err());
+    json out = {{"subject", subject}, {"versions", *versions}, {"schema", *schema}};
+    if (auto own = get("/config/" + subject + "?defaultToGlobal=true"); own) out["compatibility"] = own->value("compatibilityLevel", "");
+    return json_response(200, out);
+}
+
+result<json> service::decode_avro(int32_t schema_id, std::string_view body) {
+    std::shared_ptr<const avro::schema> schema;
+    bool cached = false;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = schema_cache_.find(schema_id);
+        if (it != schema_cache_.end()) {
+            schema = it->second;
+            cached = true;
+        }
+    }
+    if (!cached) {
+        auto url = registry_url();
+        if (!url) return make_error(errc::unavailable, "schema id {}: no schema registry configured", schema_id);
+        auto res = http_call("GET", fmt::format("{}/schemas/ids/{}", *url, schema_id), settings_.request_timeout);
+        if (!res) return res.err();
+        if (res->status != 200) {
+            return make_error(errc::not_found, "schema id {}: the registry at {} answered {}: {}", schema_id, *url, res->status, res->body.substr(0, 200));
+        }
+        auto doc = json::parse(res->body, nullptr, false);
+        if (doc.is_discarded() || !doc.contains("schema") || !doc["schema"].is_string()) {
+            return make_error(errc::invalid_argument, "schema id {}: the registry's answer has no schema", schema_id);
+        }
+        std::string type = doc.value("schemaType", "AVRO");
+        if (type == "AVRO") {
+            std::vector<std::string> references;
+            if (doc.contains("references") && doc["references"].is_array()) {
+                for (const auto& ref : doc["references"]) {
+                    auto ref_res = http_call("GET", fmt::format("{}/subjects/{}/versions/{}/schema", *url, ref.value("subject", ""),
+                                                                ref.contains("version") ? ref["version"].dump() : std::string("latest")),
+                                             settings_.request_timeout);
+                    if (ref_res && ref_res->status == 200) references.push_back(ref_res->body);
+                }
+            }
+            auto parsed = avro::schema::parse(doc["schema"].get<std::string>(), references);
+            if (!parsed) return parsed.err().with_context(fmt::format("schema id {}", schema_id));
+            schema = std::make_shared<const avro::schema>(std::move(*parsed));
+        } else if (type != "JSON") {
+            return make_error(errc::unsupported, "schema id {} is a {} schema; the console decodes AVRO and JSON", schema_id, type);
+        }
+        std::lock_guard lock(mutex_);
+        if (schema_cache_.size() > 10000) schema_cache_.clear();
+        schema_cache_[schema_id] = schema;
+    }
+    if (!schema) {  // JSON Schema: the payload is JSON text
+        auto parsed = json::parse(body, nullptr, false);
+        if (parsed.is_discarded()) return make_error(errc::invalid_argument, "schema id {}: the payload is not JSON", schema_id);
+        return parsed;
+    }
+    auto datum = avro::decode(body, schema->root());
+    if (!datum) return datum.err().with_context(fmt::format("decoding with schema id {}", schema_id));
+    auto converted = json::parse(avro::json::dump(*datum), nullptr, false);
+    if (converted.is_discarded()) return make_error(errc::invalid_argument, "schema id {}: the decoded datum is not JSON", schema_id);
+    return converted;
+}
+
+// Scheduler: its Airflow-style REST API ----------------------------------------
+
+http::response service::get_scheduler(const http::request&) {
+    auto url = scheduler_api_url();
+    if (!url) return error_response(503, "no scheduler configured (start `millrace scheduler`)");
+    json out = {{"api", *url}, {"ui", settings_.scheduler_url.empty() ? *url : settings_.scheduler_url}};
+    auto health = http_call("GET", *url + "/api/v1/health", settings_.request_timeout);
+    if (!health) return error_response(health.err());
+    out["health"] = json::parse(health->body, nullptr, false);
+    if (out["health"].is_discarded()) out["health"] = nullptr;
+    auto dags = http_call("GET", *url + "/api/v1/dags", settings_.request_timeout);
+    if (dags && dags->status == 200) {
+        auto body = json::parse(dags->body, nullptr, false);
+        if (!body.is_discarded()) out["dags"] = body.value("dags", json::array());
+        for (auto& dag : out["dags"]) {
+            if (!dag.contains("dag_id")) continue;
+            auto runs = http_call("GET", *url + "/api/v1/dags/" + dag["dag_id"].get<std::string>() + "/dagRuns?limit=5&order_by=-execution_date",
+                                  settings_.request_timeout);
+            if (runs && runs->status == 200) {
+                auto rb = json::parse(runs->body, nullptr, false);
+                if (!rb.is_discarded()) dag["recent_runs"] = rb.value("dag_runs", json::array());
+            }
+        }
+    } else {
+        out["dags_error"] = dags ? fmt::format("GET /api/v1/dags answered {}", dags->status) : dags.err().message();
+    }
+    return json_response(200, out);
+}
+
+http::response service::get_pipeline(const http::request&) {
+    std::lock_guard lock(mutex_);
+    if (overview_.is_null()) return error_response(503, "the first sample is still being taken; retry in a moment");
+    return json_response(200, overview_["pipeline"]);
+}
+
+namespace {
+
+bool cql_identifier(const std::string& name) {
+    return !name.empty() && name.size() <= 128 &&
+           std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+json cql_value_json(const cql_client::value& v) {
+    using cql_client::type_id;
+    if (v.is_null()) return nullptr;
+    switch (v.type().id) {
+        case type_id::boolean: return v.as_bool();
+        case type_id::tinyint:
+        case type_id::smallint:
+        case type_id::int_:
+        case type_id::bigint:
+        case type_id::counter: return v.as_int();
+        case type_id::float_:
+        case type_id::double_: return v.as_double();
+        case type_id::ascii:
+        case type_id::varchar: return v.as_text();
+        case type_id::uuid:
+        case type_id::timeuuid: return v.uuid_string();
+        case type_id::timestamp: return v.as_timestamp();
+        default: return v.to_string();
+    }
+}
+
+result<std::string> unbase64(const std::string& text) {
+    std::string out;
+    uint32_t buffer = 0;
+    int bits = 0;
+    for (char c : text) {
+        int value = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+                  : c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : c == '=' ? -2 : -1;
+        if (value == -2) break;
+        if (value < 0) return make_error(errc::invalid_argument, "paging_state is not base64");
+        buffer = (buffer << 6) | static_cast<uint32_t>(value);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+result<std::shared_ptr<cql_client::session>> service::cql_session() {
+    std::lock_guard lock(cql_mutex_);
+    if (cql_) return cql_;
+    auto options = cql_client::options_from_contact_points(services::cql_contact_points(ctx_));
+    if (!options) return options.err();
+    options->connections_per_host = 1;
+    options->connect_timeout = std::min<std::chrono::milliseconds>(settings_.request_timeout, std::chrono::milliseconds(3000));
+    options->request_timeout = settings_.request_timeout;
+    options->max_retries = 1;
+    auto session = cql_client::session::connect(*options);
+    if (!session) return session.err();
+    cql_ = *session;
+    return cql_;
+}
+
+http::response service::get_tables(const http::request& req) {
+    std::string rest = req.path.size() > 12 ? req.path.substr(12) : std::string();  // after "/api/tables/"
+    auto session = cql_session();
+    if (!session) {
+        return error_response(503, fmt::format("the CQL store at {} cannot be reached: {}", services::cql_contact_points(ctx_), session.err().message()));
+    }
+    if (rest.empty()) {
+        auto listed = (*session)->query("SELECT keyspace_name, table_name FROM system_schema.tables");
+        if (!listed) return error_response(503, listed.err().message());
+        std::map<std::string, std::vector<std::string>> by_keyspace;
+        if (auto names = (*session)->query("SELECT keyspace_name FROM system_schema.keyspaces"); names) {
+            for (size_t idx = 0; idx < names->size(); ++idx) by_keyspace[names->at(idx, "keyspace_name").as_text()];
+        }
+        for (size_t idx = 0; idx < listed->size(); ++idx) {
+            by_keyspace[listed->at(idx, "keyspace_name").as_text()].push_back(listed->at(idx, "table_name").as_text());
+        }
+        json keyspaces = json::array();
+        for (auto& [name, tables] : by_keyspace) {
+            std::sort(tables.begin(), tables.end());
+            keyspaces.push_back({{"name", name}, {"tables", tables}, {"system", name.rfind("system", 0) == 0}});
+        }
+        return json_response(200, json{{"contact_points", services::cql_contact_points(ctx_)}, {"keyspaces", keyspaces},
+                                       {"default_table", settings_.pipeline_table}});
+    }
+    // <keyspace>/<table>/rows
+    std::string keyspace = rest.substr(0, rest.find('/'));
+    std::string after_ks = rest.find('/') == std::string::npos ? std::string() : rest.substr(rest.find('/') + 1);
+    std::string table = after_ks.substr(0, after_ks.find('/'));
+    std::string tail = after_ks.find('/') == std::string::npos ? std::string() : after_ks.substr(after_ks.find('/') + 1);
+    if (!cql_identifier(keyspace) || !cql_identifier(table) || (tail != "rows" && !tail.empty())) {
+        return error_response(400, fmt::format("expected /api/tables/<keyspace>/<table>/rows with names of [A-Za-z0-9_], not {}", req.path));
+    }
+    int64_t page_size = 25;
+    if (const std::string* text = req.param("page_size")) {
+        auto parsed = parse_integer("page_size", *text, 1, 1000);
+        if (!parsed) return error_response(parsed.err());
+        page_size = *parsed;
+    }
+    cql_client::query_options opts;
+    opts.page_size = static_cast<int32_t>(page_size);
+    if (const std::string* state = req.param("paging_state"); state != nullptr && !state->empty()) {
+        auto raw = unbase64(*state);
+        if (!raw) return error_response(raw.err());
+        opts.paging_state = *raw;
+    }
+    auto page = (*session)->query(fmt::format("SELECT * FROM \"{}\".\"{}\"", keyspace, table), {}, opts);
+    if (!page) {
+        auto code = cql_client::server_error_code(page.err());
+        int status = code && (*code == 0x2200 || *code == 0x2000) ? 404 : code ? 400 : 503;
+        return error_response(status, fmt::format("{}.{}: {}", keyspace, table, page.err().message()));
+    }
+    json columns = json::array();
+    for (const auto& c : page->columns) columns.push_back({{"name", c.name}, {"type", c.type.to_string()}});
+    json rows = json::array();
+    for (const auto& r : page->data) {
+        json row = json::object();
+        for (size_t idx = 0; idx < r.size() && idx < page->columns.size(); ++idx) row[page->columns[idx].name] = cql_value_json(r[idx]);
+        rows.push_back(std::move(row));
+    }
+    return json_response(200, json{{"keyspace", keyspace},
+                                   {"table", table},
+                                   {"columns", columns},
+                                   {"rows", rows},
+                                   {"paging_state", page->paging_state ? json(base64(*page->paging_state)) : json(nullptr)}});
+}
+
+}  // namespace millrace::console

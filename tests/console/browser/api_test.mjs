@@ -1,0 +1,246 @@
+// API suite of `millrace console` against a real `millrace broker`, with kcat
+// as the producer and consumer-group client.
+import { api, avro_user, check, kcat_produce_files, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, until } from "./lib.mjs";
+
+const args = parse_args();
+const stack = await start_stack(args.binary);
+const { url } = stack;
+const bootstrap = stack.broker.address;
+const users = Array.from({ length: 30 }, (_, idx) => ({
+  id: idx,
+  gender: idx % 2 === 0 ? "female" : "male",
+  name: { first: `user${idx}`, last: "Tester" },
+  dob: { age: 20 + idx },
+}));
+
+try {
+  await check("overview: cluster, brokers and component states arrive", async () => {
+    const o = await until("the first overview", async () => {
+      const r = await api(`${url}/api/overview`);
+      return r.status === 200 && r.json.cluster ? r.json : null;
+    });
+    expect_equal(o.cluster.brokers.length, 1, "brokers");
+    expect(o.cluster.id.length > 0, "a cluster id");
+    const broker = o.components.find((c) => c.name === "broker");
+    expect_equal(broker.state, "green", "broker state");
+    expect_equal(broker.admin, stack.broker.admin, "broker admin endpoint found");
+    for (const name of ["broker", "cql", "postgres", "cdc", "processor", "scheduler", "registry"]) {
+      const c = o.components.find((x) => x.name === name);
+      expect(c && ["green", "amber", "red"].includes(c.state) && c.reason.length > 0, `component ${name} has a state and a reason`);
+    }
+  });
+
+  await check("create topic: 201, then 409 for a duplicate and 400 for bad input", async () => {
+    let r = await api(`${url}/api/topics`, "POST", { name: "users_created", partitions: 3, configs: { "retention.ms": "3600000" } });
+    expect_equal(r.status, 201, `create status (${r.text})`);
+    r = await api(`${url}/api/topics`, "POST", { name: "users_created", partitions: 3 });
+    expect_equal(r.status, 409, "duplicate status");
+    expect(r.json.error.includes("users_created"), `duplicate message names the topic: ${r.json.error}`);
+    r = await api(`${url}/api/topics`, "POST", { name: "bad name!", partitions: 1 });
+    expect_equal(r.status, 400, "bad name status");
+    r = await api(`${url}/api/topics`, "POST", { name: "ok", partitions: 0 });
+    expect_equal(r.status, 400, "zero partitions status");
+    r = await api(`${url}/api/topics`, "POST", "not json");
+    expect_equal(r.status, 400, "non-JSON body status");
+  });
+
+  await check("topic detail: partitions and configs through DescribeConfigs", async () => {
+    const r = await api(`${url}/api/topics/users_created`);
+    expect_equal(r.status, 200, "status");
+    expect_equal(r.json.partitions.map((p) => p.partition), [0, 1, 2], "partitions");
+    const retention = r.json.configs.find((c) => c.name === "retention.ms");
+    expect_equal(retention.value, "3600000", "retention.ms");
+    expect_equal(retention.default, false, "retention.ms is set on the topic");
+  });
+
+  kcat_produce(bootstrap, "users_created", users.map((u) => `user-${u.id}|${JSON.stringify(u)}`));
+
+  await check("messages from earliest: every record, decoded as JSON, with key and header", async () => {
+    const r = await api(`${url}/api/topics/users_created/messages?from=earliest&limit=100`);
+    expect_equal(r.status, 200, "status");
+    expect_equal(r.json.records.length, 30, "record count");
+    const seven = r.json.records.find((x) => x.key.value === "user-7");
+    expect_equal(seven.value.format, "json", "value format");
+    expect_equal(seven.value.value, users[7], "decoded value");
+    expect_equal(seven.headers, [{ key: "src", value: "kcat" }], "headers");
+    const ids = r.json.records.map((x) => x.value.value.id).sort((a, b) => a - b);
+    expect_equal(ids, users.map((u) => u.id), "every id once");
+  });
+
+  await check("messages: latest N, partition, offset and timestamp starts", async () => {
+    let r = await api(`${url}/api/topics/users_created/messages?from=latest&limit=5`);
+    expect_equal(r.json.records.length, 5, "latest limit");
+    const detail = (await api(`${url}/api/topics/users_created`)).json;
+    const p0 = detail.partitions.find((p) => p.partition === 0);
+    r = await api(`${url}/api/topics/users_created/messages?from=earliest&partition=0&limit=100`);
+    expect_equal(r.json.records.length, p0.end_offset, "partition 0 count");
+    expect(r.json.records.every((x) => x.partition === 0), "only partition 0");
+    r = await api(`${url}/api/topics/users_created/messages?from=offset&offset=1&partition=0&limit=100`);
+    expect_equal(r.json.records.map((x) => x.offset)[0], 1, "starts at offset 1");
+    expect_equal(r.json.records.length, p0.end_offset - 1, "from offset 1 count");
+    r = await api(`${url}/api/topics/users_created/messages?from=timestamp&timestamp=2000-01-01T00:00:00Z&limit=100`);
+    expect_equal(r.json.records.length, 30, "from an old timestamp: all");
+    r = await api(`${url}/api/topics/users_created/messages?from=timestamp&timestamp=${Date.now() + 3600000}&limit=100`);
+    expect_equal(r.json.records.length, 0, "from a future timestamp: none");
+  });
+
+  await check("messages: text and JSON-path filters", async () => {
+    let r = await api(`${url}/api/topics/users_created/messages?from=earliest&limit=100&jsonpath=${encodeURIComponent('$.gender == "female"')}`);
+    expect_equal(r.json.records.length, 15, "female count");
+    expect(r.json.records.every((x) => x.value.value.gender === "female"), "only female");
+    r = await api(`${url}/api/topics/users_created/messages?from=earliest&limit=100&jsonpath=${encodeURIComponent("$.dob.age >= 45")}`);
+    expect_equal(r.json.records.length, 5, "age >= 45 count");
+    r = await api(`${url}/api/topics/users_created/messages?from=earliest&limit=100&q=USER2`);
+    expect_equal(r.json.records.map((x) => x.value.value.id).sort((a, b) => a - b), [2, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29], "text filter");
+  });
+
+  await check("bad input: unknown topic 404, invalid offsets and parameters 400, each with a message", async () => {
+    let r = await api(`${url}/api/topics/no_such_topic/messages`);
+    expect_equal(r.status, 404, "unknown topic (messages)");
+    expect(r.json.error.includes("no_such_topic"), `message names the topic: ${r.json.error}`);
+    r = await api(`${url}/api/topics/no_such_topic`);
+    expect_equal(r.status, 404, "unknown topic (detail)");
+    r = await api(`${url}/api/topics/no_such_topic`, "DELETE");
+    expect_equal(r.status, 404, "unknown topic (delete)");
+    for (const [query, needle] of [
+      ["from=offset&offset=abc", "offset 'abc' is not a whole number"],
+      ["from=offset&offset=-3", "offset -3 is out of range"],
+      ["from=offset", "from=offset needs offset"],
+      ["from=offset&offset=999&partition=0", "offset 999 is past the end of users_created-0"],
+      ["partition=9", "partition 9 does not exist in topic 'users_created'"],
+      ["partition=x", "partition 'x' is not a whole number"],
+      ["from=yesterday", "from must be earliest, latest, offset or timestamp"],
+      ["from=timestamp&timestamp=noon", "timestamp 'noon'"],
+      ["limit=0", "limit 0 is out of range"],
+      ["jsonpath=gender", "jsonpath: at character 1"],
+    ]) {
+      r = await api(`${url}/api/topics/users_created/messages?${query}`);
+      expect_equal(r.status, 400, `status of ${query}`);
+      expect(r.json.error.includes(needle), `${query}: '${r.json.error}' should contain '${needle}'`);
+    }
+    r = await api(`${url}/api/nothing/here`);
+    expect_equal(r.status, 404, "unknown endpoint");
+    r = await api(`${url}/api/topics/users_created/messages?from=earliest&limit=1`);
+    expect_equal(r.status, 200, "still serving after bad input");
+  });
+
+  await check("consumer group: lag appears, drops to zero, reset of an inactive group", async () => {
+    kcat_consume_group(bootstrap, "readers", "users_created");
+    let g = await until("group readers at lag 0", async () => {
+      const r = await api(`${url}/api/groups/readers`);
+      return r.status === 200 && r.json.lag === 0 ? r.json : null;
+    });
+    expect_equal(g.offsets.length, 3, "committed partitions");
+    kcat_produce(bootstrap, "users_created", users.slice(0, 10).map((u) => `again-${u.id}|${JSON.stringify(u)}`));
+    g = await until("lag 10", async () => {
+      const r = await api(`${url}/api/groups`);
+      const row = r.json.groups.find((x) => x.group_id === "readers");
+      return row && row.lag === 10 ? row : null;
+    });
+    expect_equal(g.state, "Empty", "the group has no members now");
+    await until("lag history shows 10", async () => {
+      const r = await api(`${url}/api/history?series=lag/readers`);
+      return r.json.series["lag/readers"].some((p) => p[1] === 10);
+    });
+    let r = await api(`${url}/api/groups/readers/reset`, "POST", { to: "earliest", dry_run: true });
+    expect_equal(r.status, 200, "dry run");
+    expect_equal(r.json.partitions.reduce((s, p) => s + p.lag_after, 0), 40, "dry run lag after");
+    expect_equal((await api(`${url}/api/groups/readers`)).json.lag, 10, "dry run changed nothing");
+    r = await api(`${url}/api/groups/readers/reset`, "POST", { to: "earliest" });
+    expect_equal(r.status, 200, `reset (${r.text})`);
+    expect_equal((await api(`${url}/api/groups/readers`)).json.lag, 40, "lag after reset to earliest");
+    r = await api(`${url}/api/groups/readers/reset`, "POST", { to: "latest" });
+    expect_equal((await api(`${url}/api/groups/readers`)).json.lag, 0, "lag after reset to latest");
+    r = await api(`${url}/api/groups/readers/reset`, "POST", { to: "sideways" });
+    expect_equal(r.status, 400, "bad reset target");
+    r = await api(`${url}/api/groups/nobody`);
+    expect_equal(r.status, 404, "unknown group");
+    expect(r.json.error.includes("nobody"), "message names the group");
+  });
+
+  await check("rates: records in appear in the history after producing", async () => {
+    kcat_produce(bootstrap, "users_created", users.map((u) => `rate-${u.id}|${JSON.stringify(u)}`));
+    await until("a positive records_in rate", async () => {
+      const r = await api(`${url}/api/history?series=records_in,topic_in/*`);
+      return r.json.series.records_in.some((p) => p[1] > 0) && r.json.series["topic_in/users_created"].some((p) => p[1] > 0);
+    });
+  });
+
+  await check("server-sent events: /api/events pushes overviews", async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${url}/api/events`, { signal: controller.signal });
+    expect_equal(res.headers.get("content-type"), "text/event-stream", "content type");
+    const reader = res.body.getReader();
+    let text = "";
+    while (!text.includes("event: overview\ndata: {")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    controller.abort();
+    expect(text.includes("event: overview\ndata: {"), "an overview event");
+  });
+
+  await check("live tail: a record produced after the tail opens arrives as an event", async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${url}/api/tail/users_created?q=tail-me`, { signal: controller.signal });
+    const reader = res.body.getReader();
+    let text = "";
+    const read_until = async (needle) => {
+      while (!text.includes(needle)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await read_until("event: started");
+    kcat_produce(bootstrap, "users_created", ['skip|{"id":1}', 'k|{"note":"tail-me"}']);
+    await read_until("tail-me");
+    controller.abort();
+    expect(text.includes('"note":"tail-me"'), "the record arrived");
+    expect(!text.includes('"key":{"format":"text","size":4,"value":"skip"}'), "the filtered record did not");
+  });
+
+  await check("delete topic: 200, then it is gone", async () => {
+    let r = await api(`${url}/api/topics`, "POST", { name: "doomed", partitions: 1 });
+    expect_equal(r.status, 201, "create");
+    r = await api(`${url}/api/topics/doomed`, "DELETE");
+    expect_equal(r.status, 200, "delete");
+    await until("doomed gone", async () => (await api(`${url}/api/topics/doomed`)).status === 404);
+  });
+
+  await check("schemas: subjects through the registry, Avro records decoded in the browser", async () => {
+    const schema = JSON.stringify({ type: "record", name: "user", namespace: "millrace.test",
+      fields: [{ name: "first", type: "string" }, { name: "age", type: "int" }] });
+    let r = await api(`${stack.registry_url}/subjects/avro_users-value/versions`, "POST", { schema });
+    expect_equal(r.status, 200, `register (${r.text})`);
+    const id = r.json.id;
+    r = await api(`${url}/api/schemas`);
+    expect_equal(r.status, 200, `schemas (${r.text})`);
+    const subject = r.json.subjects.find((x) => x.subject === "avro_users-value");
+    expect(subject && subject.latest === 1 && subject.id === id, `subject listed: ${JSON.stringify(r.json.subjects)}`);
+    r = await api(`${url}/api/schemas/subjects/avro_users-value`);
+    expect(JSON.parse(r.json.schema.schema).name.endsWith("user"), `schema text: ${r.json.schema.schema}`);
+    r = await api(`${url}/api/schemas/subjects/nope-value`);
+    expect_equal(r.status, 404, "unknown subject");
+    expect_equal((await api(`${url}/api/topics`, "POST", { name: "avro_users", partitions: 1 })).status, 201, "create avro topic");
+    kcat_produce_files(bootstrap, "avro_users", [avro_user(id, "Ada", 36), avro_user(id, "Grace", 45), avro_user(9999, "Nobody", 1)]);
+    r = await api(`${url}/api/topics/avro_users/messages?from=earliest`);
+    expect_equal(r.json.records.length, 3, "avro records");
+    expect_equal(r.json.records[0].value.format, "avro", "format");
+    expect_equal(r.json.records[0].value.schema_id, id, "schema id");
+    expect_equal(r.json.records[0].value.value, { first: "Ada", age: 36 }, "decoded Avro");
+    expect_equal(r.json.records[2].value.format, "binary", "unknown schema id stays binary");
+    expect(r.json.records[2].value.error.includes("9999"), `error names the schema id: ${r.json.records[2].value.error}`);
+    r = await api(`${url}/api/topics/avro_users/messages?from=earliest&jsonpath=${encodeURIComponent("$.age > 40")}`);
+    expect_equal(r.json.records.map((x) => x.value.value.first), ["Grace"], "JSON path over Avro");
+  });
+
+  await check("registry and scheduler down: 503 with a message", async () => {
+    const r = await api(`${url}/api/scheduler`);
+    expect(r.status === 503, `scheduler status ${r.status}`);
+    expect(r.json.error.length > 0, "a message");
+  });
+} finally {
+  finish([stack.console.stderr, stack.broker.stderr]);
+}

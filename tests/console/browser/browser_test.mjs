@@ -1,0 +1,189 @@
+// Browser suite of `millrace console`: Debian's headless Chromium driven by
+// playwright-core against the real broker; records produced with kcat.
+// Screenshots of each page go to --artifacts.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { check, cql_run, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, until } from "./lib.mjs";
+
+const args = parse_args();
+const artifacts = args.artifacts ?? path.join(process.cwd(), "console-screenshots");
+fs.mkdirSync(artifacts, { recursive: true });
+const stack = await start_stack(args.binary, [], true);
+const { url } = stack;
+const bootstrap = stack.broker.address;
+const executable = execFileSync("sh", ["-c", "command -v chromium"]).toString().trim();
+const browser = await chromium.launch({
+  executablePath: executable,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+});
+const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+page.setDefaultTimeout(30000);
+const console_errors = [];
+page.on("pageerror", (e) => console_errors.push(String(e)));
+const shot = (name) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+
+try {
+  await check("overview loads with every component's state and the cluster", async () => {
+    await page.goto(`${url}/`);
+    await page.locator('[data-testid="component-broker"][data-state="green"]').waitFor();
+    for (const name of ["broker", "cql", "postgres", "cdc", "processor", "scheduler", "registry"]) {
+      const row = page.locator(`[data-testid="component-${name}"]`);
+      await row.waitFor();
+      const state = await row.getAttribute("data-state");
+      expect(["green", "amber", "red"].includes(state), `${name} state ${state}`);
+      expect((await row.locator(".badge").innerText()) === state, `${name} badge shows ${state}`);
+      expect((await row.locator(".reason").innerText()).length > 0, `${name} shows a reason`);
+    }
+    expect_equal(await page.locator('[data-testid="stat-brokers"]').innerText(), "1", "brokers");
+    await page.locator('[data-testid="chart-records"] canvas').waitFor();
+    await shot("overview");
+  });
+
+  await check("create a topic from the topics page", async () => {
+    await page.goto(`${url}/#/topics`);
+    const form = page.locator('[data-testid="create-topic"]');
+    await form.locator('input[name="name"]').fill("users_created");
+    await form.locator('input[name="partitions"]').fill("3");
+    await form.locator('textarea[name="configs"]').fill("retention.ms=86400000");
+    await form.locator('button[type="submit"]').click();
+    const row = page.locator('[data-testid="topic-users_created"]');
+    await row.waitFor();
+    expect((await row.innerText()).includes("3"), "3 partitions shown");
+    await shot("topics");
+  });
+
+  const users = Array.from({ length: 20 }, (_, idx) => ({
+    id: idx, gender: idx % 2 ? "male" : "female", name: { first: `first${idx}`, last: "Browser" }, email: `u${idx}@example.com`,
+  }));
+  kcat_produce(bootstrap, "users_created", users.map((u) => `user-${u.id}|${JSON.stringify(u)}`));
+
+  await check("message browser shows the produced records decoded", async () => {
+    await page.goto(`${url}/#/messages/users_created`);
+    const form = page.locator('[data-testid="browse-form"]');
+    await form.locator('select[name="from"]').selectOption("earliest");
+    await form.locator('input[name="limit"]').fill("100");
+    await form.locator('button[type="submit"]').click();
+    await until("20 rows", async () => (await page.locator('[data-testid="record"]').count()) === 20);
+    const text = await page.locator('[data-testid="records"]').innerText();
+    expect(text.includes('"first":"first7"'), "decoded value of user 7 visible");
+    expect(text.includes("user-7"), "key visible");
+    expect(text.includes("src=kcat"), "header visible");
+    expect(text.includes("json"), "format pill");
+    // Expanding a value shows it pretty-printed.
+    await page.locator('[data-testid="record"] .record-value summary').first().click();
+    const pretty = await page.locator('[data-testid="record"] .record-value pre').first().innerText();
+    expect(pretty.includes('\n  "name": {'), `pretty-printed JSON: ${pretty.slice(0, 80)}`);
+    await shot("messages");
+  });
+
+  await check("message browser filters by JSON path and by text", async () => {
+    const form = page.locator('[data-testid="browse-form"]');
+    await form.locator('input[name="jsonpath"]').fill('$.gender == "male"');
+    await form.locator('button[type="submit"]').click();
+    await until("10 male rows", async () => (await page.locator('[data-testid="record"]').count()) === 10);
+    const text = await page.locator('[data-testid="records"]').innerText();
+    expect(!text.includes('"gender":"female"'), "no female rows");
+    await form.locator('input[name="jsonpath"]').fill("");
+    await form.locator('input[name="q"]').fill("u13@example");
+    await form.locator('button[type="submit"]').click();
+    await until("1 row", async () => (await page.locator('[data-testid="record"]').count()) === 1);
+    expect((await page.locator('[data-testid="records"]').innerText()).includes("first13"), "user 13 found");
+    await shot("messages-filtered");
+    // Bad input shows the server's message.
+    await form.locator('input[name="q"]').fill("");
+    await form.locator('input[name="jsonpath"]').fill("gender");
+    await form.locator('button[type="submit"]').click();
+    await page.locator('[data-testid="error"]').waitFor();
+    expect((await page.locator('[data-testid="error"]').innerText()).includes("400"), "400 shown");
+  });
+
+  await check("a consumer group's lag appears and drops to zero", async () => {
+    kcat_consume_group(bootstrap, "dashboard-readers", "users_created");
+    kcat_produce(bootstrap, "users_created", users.slice(0, 7).map((u) => `more-${u.id}|${JSON.stringify(u)}`));
+    await page.goto(`${url}/#/groups`);
+    const lag = page.locator('[data-testid="group-dashboard-readers"] [data-testid="group-lag"]');
+    await until("lag 7 in the groups table", async () => (await lag.innerText()) === "7");
+    await shot("groups-lag");
+    kcat_consume_group(bootstrap, "dashboard-readers", "users_created");
+    await until("lag 0 in the groups table", async () => (await lag.innerText()) === "0");
+    await page.goto(`${url}/#/groups/dashboard-readers`);
+    await until("group page lag 0", async () => (await page.locator('[data-testid="total-lag"]').innerText()) === "lag 0");
+    await page.locator('[data-testid="lag-chart"] canvas').waitFor();
+    await shot("group");
+  });
+
+  await check("reset offsets of the inactive group with a confirmation", async () => {
+    await page.locator('select[name="reset-to"]').selectOption("earliest");
+    await page.locator('[data-testid="reset-offsets"]').click();
+    await page.locator('[data-testid="confirm-button"]').click();
+    await until("lag 27 after reset", async () => (await page.locator('[data-testid="total-lag"]').innerText()) === "lag 27");
+  });
+
+  await check("topic page, pipeline, schemas and tables render", async () => {
+    await page.goto(`${url}/#/topics/users_created`);
+    await page.locator('[data-testid="partitions"]').waitFor();
+    expect((await page.locator('[data-testid="configs"]').innerText()).includes("86400000"), "retention config shown");
+    await shot("topic");
+    await page.goto(`${url}/#/pipeline`);
+    await page.locator('[data-testid="node-kafka"][data-state="green"]').waitFor();
+    await shot("pipeline");
+    const schema = JSON.stringify({ type: "record", name: "user_created", fields: [{ name: "first_name", type: "string" }] });
+    const registered = await fetch(`${stack.registry_url}/subjects/users_created-value/versions`, {
+      method: "POST", headers: { "Content-Type": "application/vnd.schemaregistry.v1+json" }, body: JSON.stringify({ schema }) });
+    expect_equal(registered.status, 200, "schema registered");
+    await page.goto(`${url}/#/schemas/users_created-value`);
+    await page.locator('[data-testid="subjects"] >> text=users_created-value').waitFor();
+    await until("schema text shown", async () => (await page.locator('[data-testid="schema-text"]').innerText()).includes('"first_name"'));
+    await shot("schemas");
+  });
+
+  await check("the CQL browser pages through a table", async () => {
+    const inserts = Array.from({ length: 60 }, (_, id) =>
+      `INSERT INTO spark_streams.created_users (id, first_name, age) VALUES (${id}, 'user${id}', ${20 + id})`);
+    await cql_run(stack.cql.address, [
+      "CREATE KEYSPACE spark_streams WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+      "CREATE TABLE spark_streams.created_users (id int PRIMARY KEY, first_name text, age int)",
+      ...inserts,
+    ]);
+    await page.goto(`${url}/#/tables`);
+    await page.locator('a.pill >> text=created_users').click();
+    const seen = new Set();
+    for (let pages = 0; pages < 10; pages++) {
+      await until("rows of a page", async () => (await page.locator('[data-testid="row"]').count()) > 0);
+      const before = seen.size;
+      for (const text of await page.locator('[data-testid="row"]').allInnerTexts()) seen.add(text.split("\t")[0].trim() + "|" + text);
+      expect(seen.size > before, "each page shows new rows");
+      if (pages === 0) await shot("tables");
+      const next = page.locator('[data-testid="next-page"]');
+      if (await next.isDisabled()) break;
+      const first = await page.locator('[data-testid="row"]').first().innerText();
+      await next.click();
+      await until("the next page", async () => (await page.locator('[data-testid="row"]').first().innerText()) !== first);
+    }
+    expect_equal(seen.size, 60, "every row once across the pages");
+    expect((await page.locator('[data-testid="rows"]').innerText()).includes("user"), "text cells shown");
+  });
+
+  await check("delete a topic after typing its name", async () => {
+    await page.goto(`${url}/#/topics`);
+    const form = page.locator('[data-testid="create-topic"]');
+    await form.locator('input[name="name"]').fill("doomed");
+    await form.locator('button[type="submit"]').click();
+    await page.locator('[data-testid="topic-doomed"]').waitFor();
+    await page.goto(`${url}/#/topics/doomed`);
+    await page.locator('[data-testid="delete-topic"]').click();
+    expect(await page.locator('[data-testid="confirm-button"]').isDisabled(), "disabled until the name is typed");
+    await page.locator('[data-testid="confirm-input"]').fill("doomed");
+    await page.locator('[data-testid="confirm-button"]').click();
+    await until("back on the topics list without doomed", async () =>
+      page.url().endsWith("#/topics") && (await page.locator('[data-testid="topic-users_created"]').count()) === 1 &&
+      (await page.locator('[data-testid="topic-doomed"]').count()) === 0);
+  });
+
+  await check("no script errors in the page", async () => expect_equal(console_errors, [], "page errors"));
+} finally {
+  await browser.close();
+  finish([stack.console.stderr, stack.broker.stderr]);
+}
