@@ -27,7 +27,7 @@ run_result run(std::vector<std::string> args, std::vector<std::string> env = {})
 
 // `up` runs every built component; tests give each an ephemeral port.
 const std::vector<std::string> k_ephemeral_ports = {"--set", "broker.port=0", "--set", "cql.port=0",
-                                                    "--set", "source.port=0", "--set", "postgres.port=0"};
+                                                    "--set", "source.port=0", "--set", "postgres.port=0", "--set", "scheduler.port=0"};
 
 size_t line_count(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
 

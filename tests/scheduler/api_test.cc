@@ -184,6 +184,31 @@ TEST_F(api_test, tasks_test_runs_one_task_in_the_foreground) {
     EXPECT_NE(missing.stderr_text().find("DAG 'alpha' has no task 'zzz'"), std::string::npos) << missing.stderr_text();
 }
 
+TEST_F(api_test, kafka_produce_and_http_tasks_against_real_servers) {
+    auto broker = millrace::testing::start_server("broker", dir_.path() + "/broker");
+    ASSERT_TRUE(broker.proc);
+    write_dag("k.yaml", "dag_id: io\ntasks:\n"
+                        "  produce: {kind: kafka_produce, topic: scheduled_events, messages: ['a-{{ ds }}', 'b'], key: k}\n"
+                        "  ping: {kind: http, url: 'http://" + broker.admin + "/healthz'}\n"
+                        "  wrong: {kind: http, url: 'http://" + broker.admin + "/healthz', expected_status: [204]}\n");
+    std::vector<int> exit_codes;
+    auto run_task = [&](const std::string& task) {
+        auto p = std::make_unique<millrace::testing::process>(std::vector<std::string>{
+            millrace::testing::millrace_binary(), "tasks", "test", "io", task, "2026-07-08", "--set",
+            "scheduler.dags_dir=" + dir_.path() + "/dags", "--set", "kafka.bootstrap=" + broker.address});
+        exit_codes.push_back(p->wait().value_or(-1));
+        return p;
+    };
+    auto produce = run_task("produce");
+    EXPECT_NE(produce->stdout_text().find("delivered 2, failed 0, unsent 0"), std::string::npos) << produce->stdout_text();
+    EXPECT_NE(produce->stdout_text().find("try 1 succeeded"), std::string::npos);
+    auto ping = run_task("ping");
+    EXPECT_NE(ping->stdout_text().find("HTTP 200"), std::string::npos) << ping->stdout_text();
+    auto wrong = run_task("wrong");
+    EXPECT_NE(wrong->stdout_text().find("answered HTTP 200, not the expected status"), std::string::npos) << wrong->stdout_text();
+    EXPECT_EQ(exit_codes, (std::vector<int>{0, 0, 1}));
+}
+
 TEST_F(api_test, kill_9_during_a_run_then_the_waiting_scheduler_recovers_it) {
     std::string marker = dir_.path() + "/try";
     write_dag("slow.yaml", "dag_id: slow\ntasks:\n  work:\n    kind: shell\n    command: 'echo {{ try_number }} >> " + marker +
