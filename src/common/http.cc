@@ -58,8 +58,8 @@ request parse_head(std::string_view head) {
             std::string_view pair = query.substr(0, amp);
             size_t eq = pair.find('=');
             if (!pair.empty()) {
-                req.query.emplace_back(percent_decode(pair.substr(0, eq)),
-                                       eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1)));
+                req.query.emplace_back(query_decode(pair.substr(0, eq)),
+                                       eq == std::string_view::npos ? std::string() : query_decode(pair.substr(eq + 1)));
             }
             if (amp == std::string_view::npos) break;
             query.remove_prefix(amp + 1);
@@ -217,6 +217,12 @@ std::string reason_phrase(int status) {
     }
 }
 
+std::string query_decode(std::string_view text) {
+    std::string spaced(text);
+    std::replace(spaced.begin(), spaced.end(), '+', ' ');
+    return percent_decode(spaced);
+}
+
 std::string percent_decode(std::string_view text) {
     std::string out;
     out.reserve(text.size());
@@ -231,7 +237,7 @@ std::string percent_decode(std::string_view text) {
                 continue;
             }
         }
-        out.push_back(c == '+' ? ' ' : c);
+        out.push_back(c);
     }
     return out;
 }

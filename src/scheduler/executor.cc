@@ -417,12 +417,18 @@ try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const ex
     log.line("fetching {} users from {} (seed {}, {} per batch) into PostgreSQL", options.count, options.url,
              options.seed, options.batch_size);
     source::fetch_hooks hooks;
+    int64_t counted = 0;
     hooks.on_progress = [&](const source::fetch_summary& s) {
         log.line("progress: fetched {}, stored {}, duplicates {}", s.fetched, s.stored, s.duplicates);
+        if (env.users_stored != nullptr && s.stored > counted) env.users_stored->inc(static_cast<uint64_t>(s.stored - counted));
+        counted = std::max<int64_t>(counted, s.stored);
     };
     hooks.on_store_error = [&](const error& e) { log.line("store failed, retrying: {}", e.message()); };
     auto summary = source::run_fetch(options, writer, hooks);
     if (!summary) return fail(log, summary.err().message());
+    if (env.users_stored != nullptr && summary->stored > counted) {
+        env.users_stored->inc(static_cast<uint64_t>(summary->stored - counted));
+    }
     log.line("fetched {}, stored {}, duplicates {}, errors {}, http retries {} in {:.2f} s", summary->fetched,
              summary->stored, summary->duplicates, summary->errors, summary->http_retries, summary->seconds);
     return {true, false, {}};

@@ -4,6 +4,8 @@
 // goes to the try's log file.
 #pragma once
 
+#include "millrace/common/metrics.h"
+
 #include <atomic>
 #include <functional>
 #include <map>
@@ -21,6 +23,8 @@ struct executor_env {
     std::string source_url;  // randomuser API base URL; "" serves one in-process
     std::string source_raw = "json";
     std::string hostname;
+    // Users randomuser_fetch tasks stored in PostgreSQL (`up`'s status reads it); may be null.
+    metrics::counter* users_stored = nullptr;
 };
 
 struct try_request {

@@ -41,6 +41,8 @@ executor_env env_from(const component_context& ctx) {
     }
     env.source_raw = ctx.cfg.has("source.raw") ? ctx.cfg.get_string("source.raw") : "json";
     env.hostname = host_name();
+    env.users_stored = &ctx.metrics.make_counter("millrace_source_users_stored_total",
+                                                 "Users randomuser_fetch tasks stored in PostgreSQL.");
     return env;
 }
 

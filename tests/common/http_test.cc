@@ -67,6 +67,17 @@ TEST_F(http_test, async_handler_answers_later_from_another_thread) {
     for (auto& w : workers) w.join();
 }
 
+TEST_F(http_test, plus_is_a_space_only_in_the_query) {
+    server_.route("GET", "/runs/", [](const http::request& req) {
+        const std::string* q = req.param("q");
+        return response::text(200, req.path + "|" + (q ? *q : ""));
+    });
+    start();
+    auto got = testing::http_request(address_, "GET", "/runs/manual__2026-01-01T00:00:00+00:00?q=a+b%2Bc");
+    EXPECT_EQ(got.status, 200);
+    EXPECT_EQ(got.body, "/runs/manual__2026-01-01T00:00:00+00:00|a b+c");
+}
+
 TEST_F(http_test, oversized_body_is_rejected_with_413) {
     server_.route("POST", "/echo", [](const request& req) { return response::text(200, req.body); });
     start();

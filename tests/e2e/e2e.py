@@ -83,11 +83,15 @@ def wait_for(what, timeout_s, probe, interval_s=0.5):
 class proc:
     """A millrace (or peer) process whose stdout ready line we wait for."""
 
+    starts = {}
+
     def __init__(self, args, name, log_dir, ready_prefix="ready "):
         self.name = name
         self.args = args
-        self.out_path = os.path.join(log_dir, f"{name}.out")
-        self.err_path = os.path.join(log_dir, f"{name}.err")
+        # Each start has its own log files: a restart must not see the last ready line.
+        count = proc.starts[name] = proc.starts.get(name, 0) + 1
+        self.out_path = os.path.join(log_dir, f"{name}-{count}.out")
+        self.err_path = os.path.join(log_dir, f"{name}-{count}.err")
         self.out = open(self.out_path, "a")
         self.err = open(self.err_path, "a")
         self.p = subprocess.Popen(args, stdout=self.out, stderr=self.err, start_new_session=True)
@@ -248,6 +252,8 @@ def start_up(binary, data_dir, log_dir, extra=()):
 
 def trigger_fetch(binary, p, users, seed):
     """Runs user_automation for `users` users through the scheduler's REST API."""
+    wait_for("user_automation loaded by the scheduler", 60,
+             lambda: http_json("GET", f"http://{p.scheduler}/api/v1/dags/user_automation")["dag_id"])
     run_id = f"e2e_{seed}_{users}"
     body = {"dag_run_id": run_id, "conf": {"count": users, "seed": f"e2e-{seed}"}}
     http_json("POST", f"http://{p.scheduler}/api/v1/dags/user_automation/dagRuns", body)
@@ -255,8 +261,19 @@ def trigger_fetch(binary, p, users, seed):
     return run_id
 
 
+def manual_dags(work):
+    """user_automation without a schedule, so that the only run is the test's."""
+    folder = os.path.join(work, "dags")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(REPO, "dags", "user_automation.yaml")) as f:
+        text = "".join(line for line in f if not line.startswith("schedule:"))
+    with open(os.path.join(folder, "user_automation.yaml"), "w") as f:
+        f.write(text)
+    return ["--set", f"scheduler.dags_dir={folder}"]
+
+
 def scenario_pipeline(binary, work, users):
-    up, p = start_up(binary, os.path.join(work, "data"), work, ["--set", "scheduler.trigger_on_start=false"])
+    up, p = start_up(binary, os.path.join(work, "data"), work, manual_dags(work))
     try:
         trigger_fetch(binary, p, users, SEED)
         check_exact(p, users)
@@ -269,7 +286,7 @@ def scenario_pipeline(binary, work, users):
 
 def scenario_kill_up(binary, work, users):
     data = os.path.join(work, "data")
-    extra = ["--set", "scheduler.trigger_on_start=false"]
+    extra = manual_dags(work)
     up, p = start_up(binary, data, work, extra)
     try:
         trigger_fetch(binary, p, users, SEED)
@@ -352,7 +369,7 @@ def scenario_real(binary, work, users):
         cassandra = peers[1].ready_line.split()[2]
         log(f"Apache Kafka at {kafka}, Apache Cassandra at {cassandra}")
         up, p = start_up(binary, os.path.join(work, "data"), work,
-                         ["--set", "scheduler.trigger_on_start=false", "--set", f"kafka.bootstrap={kafka}",
+                         manual_dags(work) + ["--set", f"kafka.bootstrap={kafka}",
                           "--set", f"cql.contact_points={cassandra}"])
         try:
             trigger_fetch(binary, p, users, SEED)

@@ -86,7 +86,10 @@ private:
 using stream_handler = std::function<void(const request&, event_stream)>;
 
 std::string reason_phrase(int status);
+// %XX escapes decoded; '+' stays '+' (paths: run ids contain "+00:00").
 std::string percent_decode(std::string_view text);
+// A query-string name or value: '+' means space, then %XX escapes.
+std::string query_decode(std::string_view text);
 
 class server {
 public:
