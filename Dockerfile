@@ -9,7 +9,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config make ca-certificates python3 nodejs npm \
       libasio-dev libyaml-cpp-dev libfmt-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev \
-      librdkafka-dev libpq-dev libcurl4-openssl-dev librocksdb-dev libsimdjson-dev \
+      librdkafka-dev libpq-dev libcurl4-openssl-dev librocksdb-dev libsimdjson-dev nlohmann-json3-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The web toolchain first, so that code changes reuse this layer. Behind a
