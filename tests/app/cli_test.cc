@@ -26,8 +26,9 @@ run_result run(std::vector<std::string> args, std::vector<std::string> env = {})
 }
 
 // `up` runs every built component; tests give each an ephemeral port.
-const std::vector<std::string> k_ephemeral_ports = {"--set", "broker.port=0", "--set", "cql.port=0",
-                                                    "--set", "source.port=0", "--set", "postgres.port=0", "--set", "scheduler.port=0"};
+const std::vector<std::string> k_ephemeral_ports = {
+    "--set", "broker.port=0",    "--set", "cql.port=0",      "--set", "source.port=0",  "--set", "postgres.port=0",
+    "--set", "scheduler.port=0", "--set", "registry.port=0", "--set", "console.port=0"};
 
 size_t line_count(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
 
@@ -184,7 +185,7 @@ TEST(cli_test, up_disable_with_unknown_component_exits_2) {
     auto r = run({"up", "--data-dir", dir.file("data"), "--set", "up.disable=broker,spark"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_EQ(r.err, "millrace up: up.disable (flag --set up.disable) names 'spark', which is not a component "
-                     "(broker, registry, cql, postgres, source, cdc, process, scheduler)\n");
+                     "(broker, registry, cql, postgres, source, cdc, process, scheduler, console)\n");
 }
 
 TEST(cli_test, status_without_a_running_up_says_so) {
