@@ -214,8 +214,24 @@ void store::writer_loop() {
         auto& overlay = view.overlay;
         rocksdb::WriteBatch batch;
         std::vector<bool> applied(group.size(), true);
+        // The stored value of every cell the group writes, read in one MultiGet
+        // (the database does not change until the group's batch is written;
+        // the overlay and the deleted ranges give what the group changed).
+        std::vector<rocksdb::Slice> keys;
+        for (const auto& p : group) {
+            for (const auto& c : p.m.cells) keys.emplace_back(c.key);
+        }
+        std::vector<rocksdb::PinnableSlice> stored(keys.size());
+        std::vector<rocksdb::Status> found(keys.size());
+        if (!keys.empty()) {
+            db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), keys.size(), keys.data(), stored.data(),
+                          found.data());
+        }
+        size_t cell_idx = 0;
         for (size_t idx = 0; idx < group.size(); ++idx) {
             auto& m = group[idx].m;
+            size_t first_cell = cell_idx;
+            cell_idx += m.cells.size();
             if (m.condition_prefix) {
                 bool exists = live_cell_with_prefix(*m.condition_prefix, view, m.now_seconds);
                 if (exists != m.condition_exists) {
@@ -229,7 +245,8 @@ void store::writer_loop() {
                 for (auto it = overlay.lower_bound(begin); it != overlay.end() && it->first < end;) it = overlay.erase(it);
             }
             for (const auto& [k, v] : m.puts) batch.Put(k, v);
-            for (auto& c : m.cells) {
+            for (size_t ci = 0; ci < m.cells.size(); ++ci) {
+                auto& c = m.cells[ci];
                 auto incoming = key_format::decode_cell(c.value);
                 MILLRACE_ASSERT(incoming.has_value(), "malformed cell for key of {} bytes", c.key.size());
                 std::string existing_bytes;
@@ -237,7 +254,8 @@ void store::writer_loop() {
                 if (auto it = overlay.find(c.key); it != overlay.end()) {
                     existing_bytes = it->second;
                     have = true;
-                } else if (!view.deleted_in_group(c.key) && db_->Get(rocksdb::ReadOptions(), c.key, &existing_bytes).ok()) {
+                } else if (!view.deleted_in_group(c.key) && found[first_cell + ci].ok()) {
+                    existing_bytes = stored[first_cell + ci].ToString();
                     have = true;
                 }
                 std::optional<key_format::cell> existing;
