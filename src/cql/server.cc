@@ -32,6 +32,7 @@ struct cql_config {
     int64_t max_frame_bytes = 256 << 20;
     auth_settings auth;
     size_t prepared_cache_size = 10000;
+    store_options storage;
 };
 
 // Responses written in completion order (the protocol matches them by stream id).
@@ -82,13 +83,26 @@ public:
         executor_.set_eviction_counter(&ctx_.metrics.make_counter(
             "millrace_cql_prepared_evictions_total", "Prepared statements evicted from the cache (cql.prepared_cache_size)."));
         executor_.set_schema_listener([this](std::string_view change) { broadcast_schema_change(change); });
+        ctx_.metrics.add_collector([this](std::string& out) {
+            auto s = store_.stats();
+            auto family = [&](const char* name, const char* help, uint64_t v) {
+                out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);
+            };
+            family("millrace_cql_commit_groups_total", "WAL writes of the store, each covering every write queued then.",
+                   s.groups);
+            family("millrace_cql_committed_mutations_total", "Writes acknowledged by the store.", s.mutations);
+            family("millrace_cql_wal_syncs_total", "fsyncs of the store's WAL (cql.commit_sync).", s.wal_syncs);
+        });
         store_.purge().set_clock([this] { return static_cast<uint32_t>(ctx_.clock.wall_millis() / 1000); });
-        if (auto st = store_.open(cfg_.data_dir); !st) return st.err().with_context("cql: cannot open data directory");
+        if (auto st = store_.open(cfg_.data_dir, cfg_.storage); !st) return st.err().with_context("cql: cannot open data directory");
         if (auto st = executor_.load(); !st) return st.err().with_context(fmt::format("cql: loading the schema in {}", cfg_.data_dir));
         auto ep = server_.start(cfg_.host, cfg_.port, "cql.port");
         if (!ep) return ep.err();
-        log_.info("serving CQL native protocol v4 on {}, data in {}, authenticator {}", ep->to_string(), cfg_.data_dir,
-                  cfg_.auth.required ? "password" : "none");
+        log_.info("serving CQL native protocol v4 on {}, data in {}, authenticator {}, commit sync {}", ep->to_string(),
+                  cfg_.data_dir, cfg_.auth.required ? "password" : "none",
+                  cfg_.storage.sync == commit_sync::batch
+                      ? std::string("batch")
+                      : fmt::format("periodic every {} ms", cfg_.storage.sync_period.count()));
         return std::optional<net::endpoint>(*ep);
     }
 
@@ -350,6 +364,17 @@ void add_options(config::schema& s) {
     s.add({"cql.prepared_cache_size", value_kind::integer, "10000",
            "Prepared statements kept; the least recently used is evicted and its clients re-prepare on Unprepared.", {}, 1,
            10000000});
+    s.add({"cql.commit_sync", value_kind::choice, "batch",
+           "When a write is acknowledged, like Cassandra's commitlog_sync. batch: after the fsync of the WAL that "
+           "holds it; writes waiting together share one fsync (group commit), so an acknowledged write survives "
+           "kill -9 and power loss, and a lone client waits one fsync per write. periodic: once the WAL bytes are "
+           "written to the OS (survives kill -9 of the process, not power loss or a kernel crash), with an fsync "
+           "every cql.commit_sync_period; faster, but up to one period of acknowledged writes can be lost on power "
+           "failure (Cassandra's default).",
+           {"batch", "periodic"}});
+    s.add({"cql.commit_sync_period", value_kind::duration_ms, "10s",
+           "With cql.commit_sync=periodic, how often the WAL is fsynced (Cassandra's commitlog_sync_period).", {}, 1,
+           3'600'000});
 }
 
 std::unique_ptr<component> make_cql(component_context& ctx) {
@@ -362,6 +387,8 @@ std::unique_ptr<component> make_cql(component_context& ctx) {
     cfg.auth.username = ctx.cfg.get_string("cql.username");
     cfg.auth.password = ctx.cfg.get_string("cql.password");
     cfg.prepared_cache_size = static_cast<size_t>(ctx.cfg.get_int("cql.prepared_cache_size"));
+    cfg.storage.sync = ctx.cfg.get_string("cql.commit_sync") == "periodic" ? commit_sync::periodic : commit_sync::batch;
+    cfg.storage.sync_period = std::chrono::milliseconds(ctx.cfg.get_int("cql.commit_sync_period"));
     return std::make_unique<cql_component>(ctx, std::move(cfg));
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <future>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -132,6 +133,146 @@ TEST_F(store_test, merge_sees_the_live_value_and_writes_a_tombstone_when_empty) 
     EXPECT_TRUE(c->tombstone);
     EXPECT_EQ(c->timestamp, ts + 1);
     EXPECT_EQ(c->expiry, now_.load());  // local deletion time
+}
+
+// Submits `ms` so that they form one group: from the callback of an empty
+// gate mutation, which runs on the writer thread before it takes its queue
+// again. Returns the results in order.
+std::vector<mutation_result> write_group(store& db, std::vector<mutation> ms) {
+    std::vector<std::promise<mutation_result>> done(ms.size());
+    std::promise<void> gate_done;
+    db.submit(mutation{}, [&](mutation_result) {
+        for (size_t idx = 0; idx < ms.size(); ++idx) {
+            db.submit(std::move(ms[idx]), [&, idx](mutation_result r) { done[idx].set_value(std::move(r)); });
+        }
+        gate_done.set_value();
+    });
+    gate_done.get_future().wait();
+    std::vector<mutation_result> out;
+    for (auto& d : done) out.push_back(d.get_future().get());
+    return out;
+}
+
+// The value of the cell stored at `key` ("<none>" when absent or malformed).
+std::string cell_value(store& db, const std::string& key) {
+    auto stored = db.get(key);
+    if (!stored) return "<none>";
+    auto c = kf::decode_cell(*stored);
+    return c ? std::string(c->value) : "<none>";
+}
+
+mutation one_cell(const std::string& key, int64_t ts, const std::string& value, uint32_t now) {
+    mutation m;
+    m.now_seconds = now;
+    m.cells.push_back({key, kf::encode_cell(false, ts, 0, 0, value)});
+    return m;
+}
+
+TEST_F(store_test, group_commit_writes_every_queued_mutation_with_one_synced_write) {
+    auto before = db_.stats();
+    std::vector<mutation> ms;
+    int64_t ts = int64_t(now_) * 1000000;
+    for (int idx = 0; idx < 50; ++idx) ms.push_back(one_cell(cell_key(1, "r" + std::to_string(idx), 1), ts, "v", now_));
+    auto results = write_group(db_, std::move(ms));
+    for (const auto& r : results) {
+        ASSERT_TRUE(r.st.ok()) << r.st.err().message();
+        EXPECT_TRUE(r.applied);
+    }
+    auto after = db_.stats();
+    EXPECT_EQ(after.groups - before.groups, 1u);
+    EXPECT_EQ(after.wal_syncs - before.wal_syncs, 1u);
+    EXPECT_EQ(after.mutations - before.mutations, 51u);  // with the gate
+    for (int idx = 0; idx < 50; ++idx) EXPECT_TRUE(db_.get(cell_key(1, "r" + std::to_string(idx), 1)).has_value());
+}
+
+TEST_F(store_test, acknowledgement_comes_after_the_write_is_visible) {
+    std::string key = cell_key(1, "acked", 1);
+    std::promise<bool> seen;
+    db_.submit(one_cell(key, 1, "v", now_), [&](mutation_result) { seen.set_value(db_.get(key).has_value()); });
+    EXPECT_TRUE(seen.get_future().get());
+}
+
+TEST_F(store_test, mutations_in_one_group_see_each_other_in_queue_order) {
+    int64_t ts = int64_t(now_) * 1000000;
+    std::string lww = cell_key(1, "lww", 1), lwt = cell_key(1, "lwt", 1), merged = cell_key(1, "merged", 1);
+    std::vector<mutation> ms;
+    // Last-write-wins: the newer timestamp stays whatever the queue order.
+    ms.push_back(one_cell(lww, ts + 10, "newer", now_));
+    ms.push_back(one_cell(lww, ts + 5, "older", now_));
+    // IF NOT EXISTS twice on one row: only the first applies.
+    for (const char* v : {"first", "second"}) {
+        auto m = one_cell(lwt, ts, v, now_);
+        m.condition_prefix = lwt.substr(0, lwt.size() - 2);
+        m.condition_exists = false;
+        ms.push_back(std::move(m));
+    }
+    // A read-modify-write sees the value written earlier in the group.
+    ms.push_back(one_cell(merged, ts, "a", now_));
+    std::optional<std::string> seen;
+    mutation rmw;
+    rmw.now_seconds = now_;
+    cell_write cw{merged, kf::encode_cell(false, ts + 1, 0, 0, "")};
+    cw.merge = [&](const std::optional<std::string>& current) -> std::optional<std::string> {
+        seen = current;
+        return current.value_or("") + "b";
+    };
+    rmw.cells.push_back(std::move(cw));
+    ms.push_back(std::move(rmw));
+    auto results = write_group(db_, std::move(ms));
+    ASSERT_EQ(results.size(), 6u);
+    EXPECT_TRUE(results[2].applied);
+    EXPECT_FALSE(results[3].applied);
+    EXPECT_EQ(cell_value(db_, lww), "newer");
+    EXPECT_EQ(cell_value(db_, lwt), "first");
+    EXPECT_EQ(seen, std::optional<std::string>("a"));
+    EXPECT_EQ(cell_value(db_, merged), "ab");
+}
+
+TEST_F(store_test, a_range_deleted_earlier_in_the_group_hides_the_old_cells) {
+    int64_t ts = int64_t(now_) * 1000000;
+    std::string key = cell_key(3, "row", 1);
+    write(one_cell(key, ts + 100, "old", now_));  // a newer timestamp than what follows
+    std::vector<mutation> ms;
+    mutation truncate;
+    truncate.delete_ranges.emplace_back(kf::table_prefix(3), kf::prefix_end(kf::table_prefix(3)));
+    ms.push_back(std::move(truncate));
+    auto cond = one_cell(key, ts, "after", now_);
+    cond.condition_prefix = key.substr(0, key.size() - 2);
+    cond.condition_exists = false;
+    ms.push_back(std::move(cond));
+    auto results = write_group(db_, std::move(ms));
+    EXPECT_TRUE(results[1].applied) << "the row was truncated earlier in the group";
+    auto stored = db_.get(key);
+    ASSERT_TRUE(stored.has_value());
+    auto c = kf::decode_cell(*stored);
+    ASSERT_TRUE(c.has_value());
+    EXPECT_EQ(c->value, "after");
+}
+
+TEST(store_periodic_test, periodic_mode_acknowledges_before_the_fsync_and_syncs_every_period) {
+    testing::temp_dir dir;
+    {
+        store db;
+        ASSERT_TRUE(db.open(dir.file("slow"), {commit_sync::periodic, std::chrono::hours(1)}).ok());
+        std::promise<mutation_result> done;
+        db.submit(one_cell(cell_key(1, "a", 1), 1, "v", 1), [&](mutation_result r) { done.set_value(r); });
+        ASSERT_TRUE(done.get_future().get().st.ok());
+        EXPECT_EQ(db.stats().groups, 1u);
+        EXPECT_EQ(db.stats().wal_syncs, 0u);
+        db.stop_writes();  // the last sync on shutdown
+        EXPECT_EQ(db.stats().wal_syncs, 1u);
+    }
+    store db;
+    ASSERT_TRUE(db.open(dir.file("fast"), {commit_sync::periodic, std::chrono::milliseconds(20)}).ok());
+    std::promise<mutation_result> done;
+    db.submit(one_cell(cell_key(1, "a", 1), 1, "v", 1), [&](mutation_result r) { done.set_value(r); });
+    ASSERT_TRUE(done.get_future().get().st.ok());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (db.stats().wal_syncs == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(db.stats().wal_syncs, 1u) << "one group written, one periodic fsync";
+    EXPECT_TRUE(db.get(cell_key(1, "a", 1)).has_value());
 }
 
 }  // namespace

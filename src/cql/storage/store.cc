@@ -5,9 +5,12 @@
 #include <chrono>
 
 #include <rocksdb/compaction_filter.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "millrace/common/log.h"
 #include "storage/key_format.h"
 
 namespace millrace::cql {
@@ -74,7 +77,8 @@ status store::compact() {
     return {};
 }
 
-status store::open(const std::string& dir) {
+status store::open(const std::string& dir, store_options opts) {
+    options_ = opts;
     rocksdb::Options options;
     options.create_if_missing = true;
     options.IncreaseParallelism(2);
@@ -82,11 +86,22 @@ status store::open(const std::string& dir) {
     filter_ = std::make_unique<purge_filter>(purge_);
     options.compaction_filter = filter_.get();
     options.periodic_compaction_seconds = k_periodic_compaction_seconds;
+    // Every cell write reads the cell first (last-write-wins is resolved on
+    // write), and most inserts write cells that do not exist yet: whole-key
+    // Bloom filters in the SST files and the memtable answer those misses
+    // without touching data blocks. Prefix seeks (IF NOT EXISTS, scans) do not
+    // use them.
+    rocksdb::BlockBasedTableOptions table;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    options.memtable_prefix_bloom_size_ratio = 0.02;
+    options.memtable_whole_key_filtering = true;
     rocksdb::DB* raw = nullptr;
     auto st = rocksdb::DB::Open(options, dir, &raw);
     if (!st.ok()) return make_error(st.IsCorruption() ? errc::corruption : errc::io_error, "opening RocksDB in {}: {}", dir, st.ToString());
     db_.reset(raw);
     writer_ = std::thread([this] { writer_loop(); });
+    if (options_.sync == commit_sync::periodic) syncer_ = std::thread([this] { syncer_loop(); });
     return {};
 }
 
@@ -96,9 +111,38 @@ void store::stop_writes() {
         stopping_ = true;
     }
     wake_.notify_all();
-    if (writer_.joinable()) {
-        writer_.join();
-        if (db_) (void)db_->SyncWAL();
+    if (writer_.joinable()) writer_.join();
+    {
+        std::lock_guard lock(sync_mutex_);
+        sync_stopping_ = true;
+    }
+    sync_wake_.notify_all();
+    if (syncer_.joinable()) syncer_.join();
+    if (db_ && unsynced_groups_.exchange(0) != 0) {
+        if (db_->SyncWAL().ok()) ++wal_syncs_;
+    }
+}
+
+store_stats store::stats() const {
+    return {groups_.load(), mutations_.load(), wal_syncs_.load()};
+}
+
+void store::syncer_loop() {
+    log::logger log{"cql"};
+    std::unique_lock lock(sync_mutex_);
+    for (;;) {
+        sync_wake_.wait_for(lock, options_.sync_period, [&] { return sync_stopping_; });
+        if (sync_stopping_) return;  // stop_writes() does the last sync after the writer stopped
+        if (unsynced_groups_.exchange(0) == 0) continue;
+        lock.unlock();
+        auto st = db_->SyncWAL();
+        lock.lock();
+        if (st.ok()) {
+            ++wal_syncs_;
+        } else {
+            log.error("periodic fsync of the CQL store's WAL failed (acknowledged writes may not survive power loss): {}",
+                      st.ToString());
+        }
     }
 }
 
@@ -133,15 +177,23 @@ std::optional<std::string> store::get(const std::string& key) const {
     return value;
 }
 
-bool store::live_cell_with_prefix(const std::string& prefix, const std::map<std::string, std::string>& overlay,
-                                  uint32_t now_seconds) const {
+bool store::group_view::deleted_in_group(std::string_view key) const {
+    for (const auto& [begin, end] : deleted) {
+        if (key >= begin && key < end) return true;
+    }
+    return false;
+}
+
+bool store::live_cell_with_prefix(const std::string& prefix, const group_view& view, uint32_t now_seconds) const {
+    const auto& overlay = view.overlay;
     for (auto it = overlay.lower_bound(prefix); it != overlay.end() && it->first.starts_with(prefix); ++it) {
         auto c = key_format::decode_cell(it->second);
         if (c && c->live(now_seconds)) return true;
     }
     auto it = new_iterator();
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-        if (overlay.count(it->key().ToString()) != 0) continue;
+        auto key = std::string_view(it->key().data(), it->key().size());
+        if (overlay.find(std::string(key)) != overlay.end() || view.deleted_in_group(key)) continue;
         auto c = key_format::decode_cell(std::string_view(it->value().data(), it->value().size()));
         if (c && c->live(now_seconds)) return true;
     }
@@ -157,14 +209,31 @@ void store::writer_loop() {
             if (queue_.empty() && stopping_) return;
             group.swap(queue_);
         }
-        // Cells written by this group, so later mutations see earlier ones.
-        std::map<std::string, std::string> overlay;
+        // Cells written and ranges deleted by this group, so later mutations see earlier ones.
+        group_view view;
+        auto& overlay = view.overlay;
         rocksdb::WriteBatch batch;
         std::vector<bool> applied(group.size(), true);
+        // The stored value of every cell the group writes, read in one MultiGet
+        // (the database does not change until the group's batch is written;
+        // the overlay and the deleted ranges give what the group changed).
+        std::vector<rocksdb::Slice> keys;
+        for (const auto& p : group) {
+            for (const auto& c : p.m.cells) keys.emplace_back(c.key);
+        }
+        std::vector<rocksdb::PinnableSlice> stored(keys.size());
+        std::vector<rocksdb::Status> found(keys.size());
+        if (!keys.empty()) {
+            db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), keys.size(), keys.data(), stored.data(),
+                          found.data());
+        }
+        size_t cell_idx = 0;
         for (size_t idx = 0; idx < group.size(); ++idx) {
             auto& m = group[idx].m;
+            size_t first_cell = cell_idx;
+            cell_idx += m.cells.size();
             if (m.condition_prefix) {
-                bool exists = live_cell_with_prefix(*m.condition_prefix, overlay, m.now_seconds);
+                bool exists = live_cell_with_prefix(*m.condition_prefix, view, m.now_seconds);
                 if (exists != m.condition_exists) {
                     applied[idx] = false;
                     continue;
@@ -172,10 +241,12 @@ void store::writer_loop() {
             }
             for (const auto& [begin, end] : m.delete_ranges) {
                 batch.DeleteRange(begin, end);
+                view.deleted.emplace_back(begin, end);
                 for (auto it = overlay.lower_bound(begin); it != overlay.end() && it->first < end;) it = overlay.erase(it);
             }
             for (const auto& [k, v] : m.puts) batch.Put(k, v);
-            for (auto& c : m.cells) {
+            for (size_t ci = 0; ci < m.cells.size(); ++ci) {
+                auto& c = m.cells[ci];
                 auto incoming = key_format::decode_cell(c.value);
                 MILLRACE_ASSERT(incoming.has_value(), "malformed cell for key of {} bytes", c.key.size());
                 std::string existing_bytes;
@@ -183,7 +254,8 @@ void store::writer_loop() {
                 if (auto it = overlay.find(c.key); it != overlay.end()) {
                     existing_bytes = it->second;
                     have = true;
-                } else if (db_->Get(rocksdb::ReadOptions(), c.key, &existing_bytes).ok()) {
+                } else if (!view.deleted_in_group(c.key) && found[first_cell + ci].ok()) {
+                    existing_bytes = stored[first_cell + ci].ToString();
                     have = true;
                 }
                 std::optional<key_format::cell> existing;
@@ -204,13 +276,25 @@ void store::writer_loop() {
             }
         }
         for (const auto& [k, v] : overlay) batch.Put(k, v);
+        // One WAL write for the whole group; in batch mode one fsync covers it
+        // before anyone is acknowledged. Periodic mode: the bytes are in the
+        // OS (RocksDB writes the WAL file on every Write unless
+        // manual_wal_flush), the syncer fsyncs them within the period.
         rocksdb::WriteOptions options;
-        options.sync = true;
+        options.sync = options_.sync == commit_sync::batch;
         status result;
         if (batch.Count() > 0) {
             auto st = db_->Write(options, &batch);
-            if (!st.ok()) result = make_error(errc::io_error, "RocksDB write of {} mutations: {}", group.size(), st.ToString());
+            if (!st.ok()) {
+                result = make_error(errc::io_error, "RocksDB write of {} mutations: {}", group.size(), st.ToString());
+            } else if (options.sync) {
+                ++wal_syncs_;
+            } else {
+                ++unsynced_groups_;
+            }
+            ++groups_;
         }
+        mutations_ += group.size();
         for (size_t idx = 0; idx < group.size(); ++idx) group[idx].done({result, applied[idx]});
     }
 }

@@ -1,13 +1,22 @@
 // The durable store: one RocksDB database holding the schema and every cell
 // (layout in key_format.h), and a writer thread that applies mutations with
-// last-write-wins per cell and group commit: every mutation waiting when a
-// write starts goes into one WriteBatch written with sync=true, so an
-// acknowledged write survives kill -9 and one fsync covers many clients.
+// last-write-wins per cell and group commit: every mutation waiting when the
+// writer takes its queue goes into one WriteBatch, written to the WAL once, and
+// each mutation's callback runs only after that write (and, in batch mode, its
+// fsync) completed. Commit sync modes, like Cassandra's commitlog_sync:
+//   - batch: the group's WAL write is fsynced before any of it is acknowledged
+//     (an acknowledged write survives kill -9 and power loss; one fsync covers
+//     every client that was waiting).
+//   - periodic: the group's WAL write reaches the OS before it is acknowledged
+//     (survives kill -9 of the process) and a syncer thread fsyncs the WAL
+//     every period (power loss can lose up to one period of acknowledged writes).
 //
 // Thread-safety: reads (get, new_iterator) from any thread; submit() from any
 // thread, its callback runs on the writer thread.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -71,6 +80,20 @@ private:
     std::function<uint32_t()> now_;          // guarded by mutex_; wall clock when unset
 };
 
+enum class commit_sync { batch, periodic };
+
+struct store_options {
+    commit_sync sync = commit_sync::batch;
+    std::chrono::milliseconds sync_period{10000};  // periodic mode: the WAL fsync interval
+};
+
+// Counters of the write path (tests and metrics).
+struct store_stats {
+    uint64_t groups = 0;     // WriteBatches written (one per group of queued mutations)
+    uint64_t mutations = 0;  // mutations acknowledged
+    uint64_t wal_syncs = 0;  // WAL fsyncs (per group in batch mode, per period in periodic mode)
+};
+
 class store {
 public:
     store() = default;
@@ -78,8 +101,9 @@ public:
     store(const store&) = delete;
     store& operator=(const store&) = delete;
 
-    // Opens (creating) the database in `dir`; starts the writer thread.
-    status open(const std::string& dir);
+    // Opens (creating) the database in `dir`; starts the writer thread (and,
+    // in periodic mode, the WAL syncer thread).
+    status open(const std::string& dir, store_options options = {});
     // Stops the writer after it drained its queue and syncs the WAL; later
     // submits fail with `unavailable`. Reads keep working until close().
     void stop_writes();
@@ -96,15 +120,24 @@ public:
     std::unique_ptr<rocksdb::Iterator> new_iterator() const;
     std::optional<std::string> get(const std::string& key) const;
     rocksdb::DB* db() const { return db_.get(); }
+    store_stats stats() const;
+    const store_options& options() const { return options_; }
 
 private:
     struct pending {
         mutation m;
         std::function<void(mutation_result)> done;
     };
+    // The cells written and the ranges deleted by the group being built, so a
+    // mutation sees the effects of the mutations queued before it.
+    struct group_view {
+        std::map<std::string, std::string> overlay;
+        std::vector<std::pair<std::string, std::string>> deleted;  // [begin, end) ranges
+        bool deleted_in_group(std::string_view key) const;
+    };
     void writer_loop();
-    bool live_cell_with_prefix(const std::string& prefix, const std::map<std::string, std::string>& overlay,
-                               uint32_t now_seconds) const;
+    void syncer_loop();
+    bool live_cell_with_prefix(const std::string& prefix, const group_view& view, uint32_t now_seconds) const;
 
     std::shared_ptr<purge_policy> purge_ = std::make_shared<purge_policy>();
     std::unique_ptr<rocksdb::CompactionFilter> filter_;  // outlives db_ (close() resets db_ first)
@@ -114,6 +147,16 @@ private:
     std::deque<pending> queue_;  // guarded by mutex_
     bool stopping_ = false;      // guarded by mutex_
     std::thread writer_;
+    store_options options_;
+    // Periodic mode: the syncer thread and what it waits on.
+    std::mutex sync_mutex_;
+    std::condition_variable sync_wake_;
+    bool sync_stopping_ = false;  // guarded by sync_mutex_
+    std::thread syncer_;
+    std::atomic<uint64_t> groups_{0};
+    std::atomic<uint64_t> mutations_{0};
+    std::atomic<uint64_t> wal_syncs_{0};
+    std::atomic<uint64_t> unsynced_groups_{0};  // periodic mode: groups written since the last fsync
 };
 
 }  // namespace millrace::cql
