@@ -391,7 +391,8 @@ result<int64_t> int_param(const std::map<std::string, std::string>& p, const std
     return make_error(errc::invalid_argument, "{} must be a whole number in {}..{}, got '{}'", name, min, max, it->second);
 }
 
-try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const executor_env& env, task_log& log) {
+try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const executor_env& env, int64_t timeout_ms,
+                           const std::atomic<bool>& cancel, task_log& log) {
     source::fetch_options options;
     auto count = int_param(p, "count", 100, 1, 100'000'000);
     auto batch = int_param(p, "batch_size", 500, 1, 5000);
@@ -424,6 +425,13 @@ try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const ex
         counted = std::max<int64_t>(counted, s.stored);
     };
     hooks.on_store_error = [&](const error& e) { log.line("store failed, retrying: {}", e.message()); };
+    const auto deadline = timeout_ms > 0 ? std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms)
+                                         : std::chrono::steady_clock::time_point::max();
+    hooks.should_stop = [&]() -> std::optional<std::string> {
+        if (cancel.load()) return std::string("the scheduler is stopping");
+        if (std::chrono::steady_clock::now() >= deadline) return fmt::format("execution_timeout of {} ms exceeded", timeout_ms);
+        return std::nullopt;
+    };
     auto summary = source::run_fetch(options, writer, hooks);
     if (!summary) return fail(log, summary.err().message());
     if (env.users_stored != nullptr && summary->stored > counted) {
@@ -534,7 +542,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
             break;
         }
         case task_kind::randomuser_fetch:
-            out = run_fetch_task(params, env, log);
+            out = run_fetch_task(params, env, timeout, cancel, log);
             break;
     }
     log.line("try {} {}", req.try_number, out.success ? "succeeded" : "failed");

@@ -186,6 +186,12 @@ result<fetch_summary> run_fetch(const fetch_options& options, pg_writer& writer,
 
     int64_t remaining = options.count;
     for (int64_t batch_idx = 0; remaining > 0; ++batch_idx) {
+        if (hooks.should_stop) {
+            if (auto reason = hooks.should_stop()) {
+                finish();
+                return make_error(errc::cancelled, "fetch stopped: {}; {} users stored before it", *reason, summary.stored);
+            }
+        }
         const int want = static_cast<int>(std::min<int64_t>(remaining, options.batch_size));
         const int64_t page = options.first_page + batch_idx;
         std::string url = fmt::format("{}{}results={}&seed={}&page={}", options.url,

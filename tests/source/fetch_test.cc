@@ -62,6 +62,23 @@ TEST_F(fetch_test, ten_thousand_users_land_exactly_and_refetch_adds_none) {
     EXPECT_EQ(rows(), 10'000);
 }
 
+TEST_F(fetch_test, should_stop_ends_the_fetch_between_batches_keeping_what_was_stored) {
+    options_.count = 1000;
+    options_.batch_size = 100;
+    fetch_hooks hooks;
+    int batches = 0;
+    hooks.on_progress = [&](const fetch_summary&) { ++batches; };
+    hooks.should_stop = [&]() -> std::optional<std::string> {
+        if (batches < 3) return std::nullopt;
+        return std::string("execution_timeout of 5 ms exceeded");
+    };
+    auto summary = run_fetch(options_, *writer_, hooks);
+    ASSERT_FALSE(summary.ok());
+    EXPECT_EQ(summary.err().code(), errc::cancelled);
+    EXPECT_EQ(summary.err().message(), "fetch stopped: execution_timeout of 5 ms exceeded; 300 users stored before it");
+    EXPECT_EQ(rows(), 300);
+}
+
 TEST_F(fetch_test, server_answering_500_twice_is_retried_to_success) {
     http_thread flaky;
     std::atomic<int> calls{0};

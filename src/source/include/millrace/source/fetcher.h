@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ struct fetch_summary {
 struct fetch_hooks {
     std::function<void(const fetch_summary&)> on_progress;  // after each stored batch
     std::function<void(const error&)> on_store_error;       // before a retryable store failure is retried
+    // Asked before each batch; returning a reason ends the fetch with errc::cancelled
+    // (an execution timeout, a scheduler stopping). Batches stored so far stay stored.
+    std::function<std::optional<std::string>()> should_stop;
 };
 
 // A whole response body to rows. Malformed users are skipped, counted in
