@@ -243,7 +243,11 @@ def start_up(binary, data_dir, log_dir, extra=()):
     args += list(extra)
     up = proc(args, "up", log_dir, ready_prefix="ready up ")
     admin = up.ready_line.split()[2]
-    parts = read_status(admin)
+    try:
+        parts = read_status(admin)
+    except Exception:
+        up.stop()  # never leave a pipeline running behind a failed test
+        raise
     address = lambda name: parts[name]["address"] if parts.get(name, {}).get("state") == "running" else None
     kafka = address("broker") or parts["broker"]["address"]
     cql = address("cql") or parts["cql"]["address"]
@@ -459,8 +463,8 @@ def main():
         SCENARIOS[args.scenario](os.path.abspath(args.binary), work, args.users)
         log(f"{args.scenario}: OK")
         return 0
-    except failure as e:
-        log(f"{args.scenario}: FAILED: {e}")
+    except Exception as e:
+        log(f"{args.scenario}: FAILED: {type(e).__name__}: {e}")
         for name in os.listdir(work):
             if name.endswith(".err"):
                 with open(os.path.join(work, name)) as f:
