@@ -215,7 +215,7 @@ def run(broker, rep):
     m1.start()
     members = [m1]
     try:
-        suitelib.wait_for("member 1 to own all partitions", 30, lambda: m1.snapshot()[0] == [0, 1, 2])
+        suitelib.wait_for("member 1 to own all partitions", 90, lambda: m1.snapshot()[0] == [0, 1, 2])
         m2 = Member("member-2", group_consumer, topic_b)
         m2.start()
         members.append(m2)
@@ -224,7 +224,7 @@ def run(broker, rep):
             a, b = m1.snapshot()[0], m2.snapshot()[0]
             return (a, b) if a and b and not set(a) & set(b) and sorted(a + b) == [0, 1, 2] else None
         try:
-            parts = suitelib.wait_for("the group to split the partitions across both members", 40, split)
+            parts = suitelib.wait_for("the group to split the partitions across both members", 90, split)
             rep.ok(f"two consumers in one group split the partitions: {parts[0]} and {parts[1]}")
         except TimeoutError as e:
             rep.fail("two consumers in one group split the partitions",
@@ -238,7 +238,7 @@ def run(broker, rep):
         errors = produce(topic_b, records_b, None)
         rep.check(f"produce {M_RECORDS} records to topic B", errors == 0, f"{errors} sends failed")
         try:
-            suitelib.wait_for(f"both members to receive {M_RECORDS} records", 40,
+            suitelib.wait_for(f"both members to receive {M_RECORDS} records", 90,
                               lambda: len(m1.snapshot()[1]) + len(m2.snapshot()[1]) >= M_RECORDS)
         except TimeoutError as e:
             rep.fail("both members receive the records", f"{e}: {len(m1.snapshot()[1])}+{len(m2.snapshot()[1])}")
@@ -356,7 +356,7 @@ def run(broker, rep):
                 got.extend(recs)
             return set(c.assignment()) == set(tps) and all(c.position(tp) == ends_b[tp.partition] for tp in tps)
         try:
-            suitelib.wait_for("the group consumer to reach the end of topic B", 20, at_end)
+            suitelib.wait_for("the group consumer to reach the end of topic B", 60, at_end)
             reached = True
         except TimeoutError:
             reached = False
