@@ -8,7 +8,7 @@ pipeline    fresh data dir -> `millrace up` -> trigger user_automation for N use
             spark_streams.created_users (Python cassandra-driver) each hold exactly N,
             and the table equals PostgreSQL row for row.
 kill_up     the same, with `millrace up` killed with SIGKILL mid-run and restarted.
-kill_parts  the pipeline as standalone subcommands; cdc and process each killed
+kill_parts  the pipeline as standalone subcommands; cdc, process, broker and cql each killed
             with SIGKILL mid-run and restarted.
 classic     the classic pipeline's own client code: kafka-python producing
             formatted users to users_created, the Python cassandra-driver reading
@@ -306,11 +306,11 @@ def scenario_kill_up(binary, work, users):
         up.stop()
 
 
-def start_part(binary, command, work, extra=()):
-    """A standalone `millrace <command>` on ephemeral ports; returns (proc, its address)."""
+def start_part(binary, command, work, extra=(), port=0):
+    """A standalone `millrace <command>` (ephemeral ports unless `port`); returns (proc, its address)."""
     args = [binary, command, "--admin-port", "0", "--data-dir", os.path.join(work, command)]
     if command in ("broker", "cql", "postgres"):
-        args += ["--port", "0"]
+        args += ["--port", str(port)]
     part = proc(args + list(extra), command, work, ready_prefix=f"ready {command} ")
     return part, part.ready_line.split()[2]
 
@@ -351,6 +351,15 @@ def scenario_kill_parts(binary, work, users):
         process.kill9()
         process = start_part(binary, "process", work, wiring)[0]
         parts += [cdc, process]
+        # The servers too, restarted on the same port (the others keep their addresses).
+        for name, index, fraction in (("broker", 1, 0.6), ("cql", 2, 0.8)):
+            at = int(users * fraction)
+            wait_for(f"{at} rows in the table", 600, lambda: p.rows_in_table() >= at, 0.2)
+            p.close()
+            log(f"SIGKILL to millrace {name} with {at}+ rows in the table")
+            parts[index].kill9()
+            port = int((kafka if name == "broker" else cql).rsplit(":", 1)[1])
+            parts[index] = start_part(binary, name, work, port=port)[0]
         if fetcher.wait(timeout=600) != 0:
             raise failure(f"millrace source fetch failed: {fetcher.stderr.read()}")
         check_exact(p, users)
