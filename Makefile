@@ -17,9 +17,10 @@ build: setup
 	@test -f build/build.ninja || cmake --preset release
 	@cmake --build --preset release
 
+# Only the unit suites: they are what runs under the sanitizers.
 build-asan: setup
 	@test -f build-asan/build.ninja || cmake --preset asan
-	@cmake --build --preset asan
+	@cmake --build --preset asan --target unit_tests
 
 # Every suite (unit, integration, compat) on the release build.
 test-release: build
