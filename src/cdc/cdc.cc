@@ -56,7 +56,7 @@ struct cdc_options {
     int64_t snapshot_fetch = 5000;
     int64_t linger_ms = 5;
     std::string compression = "lz4";
-    std::string registry_url;  // "" = the registry of this process or registry.host:port
+    std::string registry_url;  // "" = the registry of this process, else 127.0.0.1:8081
 };
 
 result<table_ref> parse_table(const std::string& text) {
@@ -1151,7 +1151,7 @@ void add_options(config::schema& s) {
            {"json", "envelope", "avro"}});
     s.add({"cdc.registry_url", value_kind::string, "",
            "Schema registry for cdc.format avro (http://host:port); empty: the registry started in this process, "
-           "else registry.host:registry.port, else 127.0.0.1:8081."});
+           "else 127.0.0.1:8081."});
     s.add({"cdc.key_format", value_kind::choice, "text",
            "Message key: text (a one-column primary key as its text, composite keys as JSON) or json (always a JSON "
            "object of the key columns).",

@@ -146,7 +146,7 @@ void add_options(config::schema& s) {
            "Extra librdkafka properties name=value for the consumer and DLQ producer (security.protocol=SASL_SSL, ...)."});
     s.add({"processor.registry_url", value_kind::string, "",
            "Schema registry that resolves the schema ids of Confluent-framed Avro records (http://host:port); empty: "
-           "the registry started in this process, else registry.host:registry.port, else 127.0.0.1:8081."});
+           "the registry started in this process, else 127.0.0.1:8081."});
     s.add({"processor.keyspace", value_kind::string, "spark_streams", "Keyspace of the tables (created when missing)."});
     s.add({"processor.table", value_kind::string, "created_users", "Table of users, upserted by id (created when missing)."});
     s.add({"processor.replication_factor", value_kind::integer, "1",

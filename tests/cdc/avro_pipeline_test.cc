@@ -283,6 +283,15 @@ TEST_F(avro_pipeline_test, users_flow_through_avro_and_a_new_column_registers_ve
         }
         EXPECT_EQ(with_loyalty, 10);
     }
+    // The real Confluent client reads the same records: confluent-kafka's AvroDeserializer.
+    {
+        millrace::testing::process python({"python3", testing::source_dir() + "/tests/cdc/confluent_avro_read.py",
+                                           broker_.address, "http://" + registry_.address, "users_created", "60"});
+        auto code = python.wait(180s);
+        ASSERT_TRUE(code.has_value()) << "confluent_avro_read.py did not finish";
+        EXPECT_EQ(*code, 0) << python.stdout_text() << python.stderr_text();
+        EXPECT_EQ(python.stdout_text(), "ok 60 10\n") << python.stderr_text();
+    }
 
     // Framed records the processor cannot use go to the DLQ with a clear error.
     std::string unknown = avro::wire::frame(987654, std::string("\x02", 1));
