@@ -1,5 +1,7 @@
 #include "avro_record.h"
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "millrace/avro/codec.h"
@@ -148,7 +150,15 @@ avro_record_decoder::outcome avro_record_decoder::decode(std::string_view value,
                 r->unusable = rejection{reject_code::unknown_schema, "", reader.err().message()};
             } else if (auto problems = avro::check_can_read(writer->root(), reader->root()); !problems.empty()) {
                 std::string reasons;
-                for (const auto& p : problems) reasons += (reasons.empty() ? "" : "; ") + p.to_string();
+                for (const auto& p : problems) {
+                    reasons += (reasons.empty() ? "" : "; ") + p.to_string();
+                    // Name the field: "/fields/1/type" → "(field first_name)".
+                    if (p.path.starts_with("/fields/")) {
+                        size_t index = std::strtoul(p.path.c_str() + 8, nullptr, 10);
+                        const auto& fields = reader->root().fields;
+                        if (index < fields.size()) reasons += " (field " + fields[index].name + ")";
+                    }
+                }
                 r->unusable = rejection{reject_code::unknown_schema, "",
                                         fmt::format("schema id {} ({}) cannot be read as a user: {}", frame->schema_id,
                                                     writer->root().name, reasons)};
