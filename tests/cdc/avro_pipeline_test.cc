@@ -3,6 +3,7 @@
 // `millrace registry` → `millrace process` → `millrace cql`. The topic is read
 // back with librdkafka and decoded here with the avro library and the
 // registry's schemas; the CQL table with millrace's CQL client.
+#include <csignal>
 #include <map>
 #include <thread>
 
@@ -14,6 +15,7 @@
 #include "harness/process.h"
 #include "millrace/avro/codec.h"
 #include "millrace/avro/json.h"
+#include "millrace/avro/schema.h"
 #include "millrace/avro/wire.h"
 #include "millrace/cql_client/client.h"
 #include "millrace/registry/client.h"
@@ -285,7 +287,7 @@ TEST_F(avro_pipeline_test, users_flow_through_avro_and_a_new_column_registers_ve
     }
     // The real Confluent client reads the same records: confluent-kafka's AvroDeserializer.
     {
-        millrace::testing::process python({"python3", testing::source_dir() + "/tests/cdc/confluent_avro_read.py",
+        millrace::testing::process python({testing::source_dir() + "/tests/cdc/confluent_avro_read.py",
                                            broker_.address, "http://" + registry_.address, "users_created", "60"});
         auto code = python.wait(180s);
         ASSERT_TRUE(code.has_value()) << "confluent_avro_read.py did not finish";
@@ -314,6 +316,43 @@ TEST_F(avro_pipeline_test, users_flow_through_avro_and_a_new_column_registers_ve
     // The processor keeps serving: one more user arrives.
     insert_users(61, 1, ", loyalty", ", 1");
     EXPECT_EQ(wait_for_rows(*session, 61), 61);
+
+    // A registry outage is waited out, not dead-lettered: a record of a schema id the processor has
+    // not seen arrives while the registry is down, and lands once it is back (same port, same topic).
+    const char* other = R"({"type":"record","name":"User","namespace":"example","fields":[
+        {"name":"id","type":"string"},{"name":"first_name","type":"string"},{"name":"last_name","type":"string"},
+        {"name":"gender","type":"string"},{"name":"address","type":"string"},{"name":"post_code","type":"int"},
+        {"name":"email","type":"string"},{"name":"username","type":"string"},{"name":"registered_date","type":"string"},
+        {"name":"phone","type":"string"},{"name":"picture","type":"string"}]})";
+    auto other_id = client.register_schema("python-users-value", avro::schema::parse(other)->normalized());
+    ASSERT_TRUE(other_id.ok()) << other_id.err().message();
+    auto datum = json::parse(R"({"id":"00000000-0000-4000-8000-000000000062","first_name":"Py","last_name":"Thon",)"
+                             R"("gender":"male","address":"a","post_code":4711,"email":"e","username":"py",)"
+                             R"("registered_date":"2021-01-01T00:00:00Z","phone":"p","picture":"q"})");
+    ASSERT_TRUE(datum.ok());
+    auto encoded = avro::encode(avro::schema::parse(other)->root(), *datum);
+    ASSERT_TRUE(encoded.ok()) << encoded.err().message();
+    std::string port = registry_.address.substr(registry_.address.rfind(':') + 1);
+    ASSERT_EQ(registry_.proc->stop(SIGTERM), 0);
+    produce(broker_.address, "users_created", "outage", avro::wire::frame(*other_id, *encoded));
+    auto retries = [&] {
+        auto res = testing::http_request(process_.admin, "GET", "/metrics");
+        auto at = res.body.find("\nmillrace_processor_registry_retries_total ");
+        return at == std::string::npos ? 0 : std::atoi(res.body.c_str() + at + 43);
+    };
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (retries() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+    ASSERT_GE(retries(), 2) << process_.proc->stderr_text();
+    registry_ = start_server("registry", dirs_.file("registry"),
+                             {"--set", "kafka.bootstrap=" + broker_.address, "--port", port}, false);
+    ASSERT_TRUE(registry_.proc);
+    EXPECT_EQ(wait_for_rows(*session, 62), 62) << process_.proc->stderr_text();
+    auto py = session->query("SELECT post_code FROM spark_streams.created_users WHERE id = 00000000-0000-4000-8000-000000000062");
+    ASSERT_TRUE(py.ok() && !py->empty());
+    EXPECT_EQ(py->data[0][0].as_text(), "4711");
+    reader dlq_after(broker_.address, "users_created.dlq");
+    dlq_after.read(3, 3s);
+    EXPECT_EQ(dlq_after.records.size(), 2u);  // only the two bad records of before
 }
 
 }  // namespace
