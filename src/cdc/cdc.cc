@@ -789,9 +789,19 @@ private:
         if (!parsed) return parsed.err().with_context(fmt::format("derived Avro schema for {}", subject));
         auto got = registry_->register_schema(subject, parsed->normalized());
         if (!got) {
-            errc code = got.err().code() == errc::already_exists ? errc::invalid_argument : errc::unavailable;
-            return make_error(code, "registering the schema of subject {} at {}: {}", subject, registry_url_,
-                              got.err().message());
+            if (got.err().code() != errc::already_exists) return error(errc::unavailable, got.err().message());
+            // 409: name the columns behind the registry's "/fields/N" paths.
+            std::string fields;
+            const std::string& message = got.err().message();
+            for (size_t at = message.find("/fields/"); at != std::string::npos; at = message.find("/fields/", at + 1)) {
+                size_t index = std::strtoul(message.c_str() + at + 8, nullptr, 10);
+                const auto& all = parsed->root().fields;
+                if (index < all.size() && fields.find(all[index].name) == std::string::npos) {
+                    fields += (fields.empty() ? "" : ", ") + all[index].name;
+                }
+            }
+            return make_error(errc::invalid_argument, "{}{}; change the table back, or the subject's compatibility "
+                              "(PUT /config/{})", message, fields.empty() ? "" : " (columns: " + fields + ")", subject);
         }
         id = *got;
         registered_[subject + '\n' + schema_text] = id;

@@ -154,7 +154,7 @@ protected:
         cdc_ = start_server("cdc", dirs_.file("cdc"),
                             {"--set", "postgres.dsn=" + dsn(), "--set", "kafka.bootstrap=" + broker_.address, "--set",
                              "cdc.format=avro", "--set", "cdc.registry_url=http://" + registry_.address, "--set",
-                             "cdc.backoff=100ms", "--set", "cdc.status_interval=200ms"},
+                             "cdc.backoff=100ms", "--set", "cdc.backoff_max=1s", "--set", "cdc.status_interval=200ms"},
                             false);
         ASSERT_TRUE(cdc_.proc);
     }
@@ -353,6 +353,51 @@ TEST_F(avro_pipeline_test, users_flow_through_avro_and_a_new_column_registers_ve
     reader dlq_after(broker_.address, "users_created.dlq");
     dlq_after.read(3, 3s);
     EXPECT_EQ(dlq_after.records.size(), 2u);  // only the two bad records of before
+}
+
+}  // namespace
+}  // namespace millrace::cdc
+
+namespace millrace::cdc {
+namespace {
+
+// A change the registry refuses (409) stalls the capture with a log line naming the subject and the
+// registry's reasons — no row is produced with an unregistered schema — and resumes once allowed.
+TEST_F(avro_pipeline_test, incompatible_change_waits_for_the_registry_then_resumes) {
+    insert_users(1, 3);
+    start_cdc();
+    registry::client client({.url = "http://" + registry_.address});
+    {
+        reader r(broker_.address, "users_created");
+        ASSERT_TRUE(r.read(3)) << cdc_.proc->stderr_text();
+    }
+    sql("ALTER TABLE users ALTER COLUMN post_code TYPE integer USING post_code::integer");
+    insert_users(4, 2);
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    auto refused = [&] {
+        std::string log = cdc_.proc->stderr_text();
+        return log.find("registering a schema under subject 'users_created-value'") != std::string::npos;
+    };
+    while (!refused() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+    std::string log = cdc_.proc->stderr_text();
+    ASSERT_TRUE(refused()) << log;
+    EXPECT_NE(log.find("HTTP 409"), std::string::npos) << log;
+    EXPECT_NE(log.find("(columns: post_code)"), std::string::npos) << log;
+    EXPECT_EQ(versions("users_created-value"), std::vector<int>{1});
+    {
+        reader r(broker_.address, "users_created");
+        r.read(4, 2s);
+        EXPECT_EQ(r.records.size(), 3u);  // nothing produced with an unregistered schema
+    }
+    auto put = testing::http_request(registry_.address, "PUT", "/config/users_created-value",
+                                     R"({"compatibility":"NONE"})");
+    ASSERT_EQ(put.status, 200) << put.body;
+    reader r(broker_.address, "users_created");
+    ASSERT_TRUE(r.read(5)) << cdc_.proc->stderr_text();
+    EXPECT_EQ(versions("users_created-value"), (std::vector<int>{1, 2}));
+    json::value last = decode(client, *r.records.back().value);
+    ASSERT_TRUE(last.is_object());
+    EXPECT_EQ(last.find("post_code")->integer, 0);  // '0000' as an integer
 }
 
 }  // namespace
