@@ -13,10 +13,14 @@
 #include <librdkafka/rdkafka.h>
 #include <poll.h>
 
+#include "millrace/avro/schema.h"
+#include "millrace/avro/wire.h"
 #include "millrace/cdc/ack_tracker.h"
+#include "millrace/cdc/avro_mapping.h"
 #include "millrace/cdc/json_mapping.h"
 #include "millrace/cdc/pgoutput.h"
 #include "millrace/common/log.h"
+#include "millrace/registry/client.h"
 
 namespace millrace::cdc {
 namespace {
@@ -27,7 +31,7 @@ using steady = std::chrono::steady_clock;
 
 const log::logger k_log("cdc");
 
-enum class message_format { json, envelope };
+enum class message_format { json, envelope, avro };
 
 struct table_ref {
     std::string schema;
@@ -52,6 +56,7 @@ struct cdc_options {
     int64_t snapshot_fetch = 5000;
     int64_t linger_ms = 5;
     std::string compression = "lz4";
+    std::string registry_url;  // "" = the registry of this process, else 127.0.0.1:8081
 };
 
 result<table_ref> parse_table(const std::string& text) {
@@ -100,7 +105,11 @@ result<cdc_options> options_from(const config::config& cfg) {
         o.topics[t->qualified()] = entry.substr(eq + 1);
     }
     o.snapshot = cfg.get_string("cdc.snapshot") == "initial";
-    o.format = cfg.get_string("cdc.format") == "envelope" ? message_format::envelope : message_format::json;
+    std::string format = cfg.get_string("cdc.format");
+    o.format = format == "envelope" ? message_format::envelope
+               : format == "avro"   ? message_format::avro
+                                    : message_format::json;
+    o.registry_url = cfg.get_string("cdc.registry_url");
     o.json_keys = cfg.get_string("cdc.key_format") == "json";
     o.create_publication = cfg.get_bool("cdc.create_publication");
     o.status_interval_ms = cfg.get_int("cdc.status_interval");
@@ -214,6 +223,7 @@ struct column {
     std::string name;
     uint32_t type_oid = 0;
     bool key = false;
+    int32_t type_modifier = -1;
 };
 
 struct relation {
@@ -222,7 +232,37 @@ struct relation {
     std::string topic;
     std::vector<column> columns;
     metrics::counter* rows = nullptr;
+    // cdc.format avro: the record schemas of the value (every column) and the
+    // key (the key columns), derived from the columns, and their registry ids.
+    std::vector<avro_column> avro_value, avro_key;
+    std::string value_schema, key_schema;
+    mutable int value_schema_id = 0, key_schema_id = 0;
 };
+
+const char* format_name(message_format f) {
+    switch (f) {
+        case message_format::json: return "json";
+        case message_format::envelope: return "envelope";
+        case message_format::avro: return "avro";
+    }
+    return "json";
+}
+
+// Key columns are plain types; every other column is a ["null", T] union with
+// default null: PostgreSQL sends NULL for them, an unchanged TOASTed value has
+// no value to send, and a column added later stays a BACKWARD-compatible change.
+void derive_avro(relation& rel) {
+    rel.avro_value.clear();
+    rel.avro_key.clear();
+    for (const auto& c : rel.columns) {
+        avro_column a{c.name, c.type_oid, c.type_modifier, !c.key};
+        rel.avro_value.push_back(a);
+        if (c.key) rel.avro_key.push_back(a);
+    }
+    std::string ns = "millrace.cdc." + avro_name(rel.schema);
+    rel.value_schema = avro_record_schema(rel.name, ns, rel.avro_value);
+    rel.key_schema = rel.avro_key.empty() ? "" : avro_record_schema(rel.name + "_key", ns, rel.avro_key);
+}
 
 // ---------------------------------------------------------------------------
 
@@ -240,6 +280,8 @@ public:
                                            metrics::latency_buckets());
         reconnects_ = &m.make_counter("millrace_cdc_sessions_total", "Replication sessions started (reconnects + 1).");
         in_flight_ = &m.make_gauge("millrace_cdc_in_flight_messages", "Messages produced and not yet acknowledged.");
+        avro_registrations_ = &m.make_counter("millrace_cdc_schema_registrations_total",
+                                              "Avro schemas registered (cdc.format avro): one per new relation shape and subject.");
         tracker_.on_acknowledged = [this](int64_t commit_us) {
             double seconds = static_cast<double>(unix_now_us() - commit_us) / 1e6;
             commit_to_ack_->observe(std::max(seconds, 0.0));
@@ -259,8 +301,15 @@ public:
             if (st.err().code() != errc::unavailable) return st.err().with_context("cdc");
             k_log.warn("{}; retrying in the background", st.err().message());
         }
-        k_log.info("capturing {} into Kafka at {} (slot {}, publication {}, format {})", table_list(), bootstrap_,
-                   options_.slot, options_.publication, options_.format == message_format::json ? "json" : "envelope");
+        if (options_.format == message_format::avro) {
+            std::string url = options_.registry_url;
+            if (url.empty()) url = services::http_address(ctx_, "registry").value_or("127.0.0.1:8081");
+            registry_ = std::make_unique<registry::client>(registry::client_options{.url = url});
+            registry_url_ = url;
+        }
+        k_log.info("capturing {} into Kafka at {} (slot {}, publication {}, format {}{})", table_list(), bootstrap_,
+                   options_.slot, options_.publication, format_name(options_.format),
+                   registry_ ? ", schemas registered at " + registry_url_ : "");
         running_ = true;
         thread_ = std::thread([this] { run(); });
         return std::optional<net::endpoint>();
@@ -504,10 +553,11 @@ private:
                 PGresult* res = (*batch)->res;
                 if (!described) {
                     for (int col = 0; col < PQnfields(res); ++col) {
-                        column c{PQfname(res, col), static_cast<uint32_t>(PQftype(res, col)), false};
+                        column c{PQfname(res, col), static_cast<uint32_t>(PQftype(res, col)), false, PQfmod(res, col)};
                         for (const auto& k : primary_keys_[t.qualified()]) c.key |= k == c.name;
                         rel.columns.push_back(std::move(c));
                     }
+                    derive_avro(rel);
                     described = true;
                 }
                 int count = PQntuples(res);
@@ -633,13 +683,14 @@ private:
         rel.rows = &rows_counter(r.schema + "." + r.name);
         auto pk = primary_keys_.find(r.schema + "." + r.name);
         for (const auto& c : r.columns) {
-            column col{c.name, c.type_oid, c.key};
+            column col{c.name, c.type_oid, c.key, c.type_modifier};
             if (pk != primary_keys_.end() && !pk->second.empty()) {
                 col.key = false;
                 for (const auto& k : pk->second) col.key |= k == c.name;
             }
             rel.columns.push_back(std::move(col));
         }
+        derive_avro(rel);
         return rel;
     }
 
@@ -725,12 +776,89 @@ private:
         return out;
     }
 
+    // Registers `schema_text` under `subject` unless this relation already did;
+    // the registry answers the same id for a schema it knows.
+    status ensure_registered(const std::string& subject, const std::string& schema_text, int& id) {
+        if (id != 0) return {};
+        auto cached = registered_.find(subject + '\n' + schema_text);
+        if (cached != registered_.end()) {
+            id = cached->second;
+            return {};
+        }
+        auto parsed = avro::schema::parse(schema_text);
+        if (!parsed) return parsed.err().with_context(fmt::format("derived Avro schema for {}", subject));
+        auto got = registry_->register_schema(subject, parsed->normalized());
+        if (!got) {
+            if (got.err().code() != errc::already_exists) return error(errc::unavailable, got.err().message());
+            // 409: name the columns behind the registry's "/fields/N" paths.
+            std::string fields;
+            const std::string& message = got.err().message();
+            for (size_t at = message.find("/fields/"); at != std::string::npos; at = message.find("/fields/", at + 1)) {
+                size_t index = std::strtoul(message.c_str() + at + 8, nullptr, 10);
+                const auto& all = parsed->root().fields;
+                if (index < all.size() && fields.find(all[index].name) == std::string::npos) {
+                    fields += (fields.empty() ? "" : ", ") + all[index].name;
+                }
+            }
+            return make_error(errc::invalid_argument, "{}{}; change the table back, or the subject's compatibility "
+                              "(PUT /config/{})", message, fields.empty() ? "" : " (columns: " + fields + ")", subject);
+        }
+        id = *got;
+        registered_[subject + '\n' + schema_text] = id;
+        auto version = registry_->lookup(subject, parsed->normalized());
+        k_log.info("schema of subject {}: id {}{}", subject, id,
+                   version ? fmt::format(", version {}", version->version) : std::string());
+        avro_registrations_->inc();
+        return {};
+    }
+
+    // The Confluent-framed key (the key columns as a record; none without a
+    // key) and value (the row; none for a delete: a tombstone).
+    status encode_avro(const relation& rel, const tuple_data* key_source, const tuple_data* after,
+                       std::optional<std::string>& key, std::optional<std::string>& value) {
+        auto field = [](const tuple_value& v) -> std::optional<std::string_view> {
+            if (v.k == tuple_value::kind::text) return std::string_view(v.text);
+            return std::nullopt;  // NULL, or an unchanged TOASTed value PostgreSQL did not send
+        };
+        if (key_source && !rel.key_schema.empty()) {
+            if (auto st = ensure_registered(rel.topic + "-key", rel.key_schema, rel.key_schema_id); !st) return st;
+            std::string out;
+            avro::wire::append_header(out, rel.key_schema_id);
+            size_t k = 0;
+            for (size_t col = 0; col < rel.columns.size() && col < key_source->size(); ++col) {
+                if (!rel.columns[col].key) continue;
+                if (auto st = append_avro_value(out, rel.avro_key[k++], field((*key_source)[col])); !st) return st;
+            }
+            key = std::move(out);
+        }
+        if (after) {
+            if (auto st = ensure_registered(rel.topic + "-value", rel.value_schema, rel.value_schema_id); !st) return st;
+            std::string out;
+            avro::wire::append_header(out, rel.value_schema_id);
+            for (size_t col = 0; col < rel.columns.size(); ++col) {
+                std::optional<std::string_view> text = col < after->size() ? field((*after)[col]) : std::nullopt;
+                if (auto st = append_avro_value(out, rel.avro_value[col], text); !st) return st;
+            }
+            value = std::move(out);
+        }
+        return {};
+    }
+
     status emit(ack_tracker::txn_id txn, const change& ch) {
         const relation& rel = *ch.rel;
         const tuple_data* key_source = ch.after ? ch.after : ch.before;
-        std::optional<std::string> key = key_source ? make_key(rel, *key_source) : std::nullopt;
+        std::optional<std::string> key;
         std::optional<std::string> value;
-        if (options_.format == message_format::json) {
+        if (options_.format == message_format::avro) {
+            if (ch.op == 't') {
+                rel.rows->inc();
+                return {};  // no row: nothing to say
+            }
+            if (auto st = encode_avro(rel, key_source, ch.after, key, value); !st) {
+                return st.err().with_context(fmt::format("{}.{} at {}", rel.schema, rel.name, ch.position.to_string()));
+            }
+        } else if (options_.format == message_format::json) {
+            key = key_source ? make_key(rel, *key_source) : std::nullopt;
             if (ch.op == 't') {
                 rel.rows->inc();
                 return {};  // a truncate has no row: nothing to say in the flat format
@@ -741,6 +869,7 @@ private:
             }
             // A delete is a tombstone: the key and no value.
         } else {
+            key = key_source ? make_key(rel, *key_source) : std::nullopt;
             std::string v = "{\"before\":";
             if (ch.before) {
                 append_row(v, rel, *ch.before);
@@ -996,6 +1125,10 @@ private:
     steady::time_point last_status_;
     bool backpressured_ = false;
     std::map<std::string, metrics::counter*> rows_;
+    std::unique_ptr<registry::client> registry_;  // cdc.format avro
+    std::string registry_url_;
+    std::map<std::string, int> registered_;  // subject + '\n' + schema text → id
+    metrics::counter* avro_registrations_;
 
     metrics::gauge* acked_lsn_;
     metrics::gauge* lag_bytes_;
@@ -1022,9 +1155,13 @@ void add_options(config::schema& s) {
            "follows; never: stream changes only.",
            {"initial", "never"}});
     s.add({"cdc.format", value_kind::choice, "json",
-           "Message value: json (the row as flat JSON, deletes as tombstones) or envelope (Debezium-style before, "
-           "after, source, op, ts_ms).",
-           {"json", "envelope"}});
+           "Message value: json (the row as flat JSON, deletes as tombstones), envelope (Debezium-style before, "
+           "after, source, op, ts_ms) or avro (key and row in Confluent's wire format, schemas derived from the "
+           "table and registered in the schema registry as <topic>-key and <topic>-value).",
+           {"json", "envelope", "avro"}});
+    s.add({"cdc.registry_url", value_kind::string, "",
+           "Schema registry for cdc.format avro (http://host:port); empty: the registry started in this process, "
+           "else 127.0.0.1:8081."});
     s.add({"cdc.key_format", value_kind::choice, "text",
            "Message key: text (a one-column primary key as its text, composite keys as JSON) or json (always a JSON "
            "object of the key columns).",

@@ -3,7 +3,8 @@
 // The DLQ record keeps the original key and value bytes and adds headers
 // naming the error and the record's origin, so an operator can find, fix and
 // replay it:
-//   error.code        empty_value | malformed_json | not_an_object | missing_field | wrong_type | invalid_value | sink_rejected
+//   error.code        empty_value | malformed_json | not_an_object | missing_field | wrong_type | invalid_value |
+//                     sink_rejected | unknown_schema | malformed_avro
 //   error.field       the field concerned (only when there is one)
 //   error.message     one human-readable line
 //   source.topic      topic the record was read from

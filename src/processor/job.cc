@@ -12,8 +12,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "avro_record.h"
 #include "dlq.h"
+#include "millrace/avro/wire.h"
 #include "millrace/common/log.h"
+#include "millrace/registry/client.h"
 #include "offset_tracker.h"
 #include "user_record.h"
 #include "window_aggregator.h"
@@ -72,6 +75,12 @@ public:
           sink_(std::move(s)),
           clock_(c),
           log_("processor"),
+          registry_(registry::client_options{.url = o_.registry_url}),
+          avro_([this](int32_t id) -> result<avro_record_decoder::writer_schema> {
+              auto fetched = registry_.schema_by_id(id);
+              if (!fetched) return fetched.err();
+              return avro_record_decoder::writer_schema{(*fetched)->type, (*fetched)->text};
+          }),
           agg_(o_.window_ms),
           lag_(std::make_shared<lag_state>()),
           records_in_(m.make_counter("millrace_processor_records_in_total", "Records read from the topic.")),
@@ -102,10 +111,14 @@ public:
           in_flight_gauge_(m.make_gauge("millrace_processor_sink_in_flight", "Sink requests in flight.")),
           pending_gauge_(m.make_gauge("millrace_processor_pending_records", "Records read and not yet acknowledged.")),
           paused_gauge_(m.make_gauge("millrace_processor_paused", "1 while partitions are paused for backpressure.")),
-          assigned_gauge_(m.make_gauge("millrace_processor_assigned_partitions", "Partitions assigned to this instance.")) {
+          assigned_gauge_(m.make_gauge("millrace_processor_assigned_partitions", "Partitions assigned to this instance.")),
+          avro_records_(m.make_counter("millrace_processor_avro_records_total",
+                                       "Records read in Confluent's Avro wire format (the others are JSON).")),
+          registry_retries_(m.make_counter("millrace_processor_registry_retries_total",
+                                           "Schema fetches retried because the registry was unreachable.")) {
         for (auto code : {reject_code::empty_value, reject_code::malformed_json, reject_code::not_an_object,
                           reject_code::missing_field, reject_code::wrong_type, reject_code::invalid_value,
-                          reject_code::sink_rejected}) {
+                          reject_code::sink_rejected, reject_code::unknown_schema, reject_code::malformed_avro}) {
             dlq_counters_[static_cast<size_t>(code)] = &m.make_counter(
                 "millrace_processor_dlq_records_total", "Rejected records, by error code.", {{"code", std::string(to_string(code))}});
         }
@@ -367,7 +380,16 @@ private:
         std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
         user_row row;
         rejection why;
-        const bool valid = parser_.parse(value, row, why);
+        bool valid = false;
+        if (avro::wire::looks_framed(value)) {
+            avro_records_.inc();
+            if (!decode_avro(value, row, why, valid)) {
+                --pending_;  // stopping: the record stays unprocessed and uncommitted
+                return;
+            }
+        } else {
+            valid = parser_.parse(value, row, why);
+        }
         if (valid && o_.aggregate) {
             int64_t window = agg_.window_of(ts);
             // Loading keeps servicing completions, which may dispatch the open
@@ -404,6 +426,30 @@ private:
         if (!found) b.last_offsets.emplace_back(partition, offset);
         b.messages.push_back(std::move(m));
         if (b.messages.size() >= o_.batch_size) dispatch_open();
+    }
+
+    // Decodes a Confluent-framed Avro value; an unreachable registry is waited
+    // for (the record is neither rejected nor skipped). False when stopping.
+    bool decode_avro(std::string_view value, user_row& row, rejection& why, bool& valid) {
+        for (int attempt = 0;; ++attempt) {
+            std::optional<error> transient;
+            auto got = avro_.decode(value, row, why, transient);
+            if (got != avro_record_decoder::outcome::retry) {
+                valid = got == avro_record_decoder::outcome::ok;
+                return true;
+            }
+            registry_retries_.inc();
+            if (attempt == 0 || attempt % 10 == 0) {
+                log_.warn("fetching an Avro writer schema from the registry at {}: {}; retrying", o_.registry_url,
+                          transient ? transient->message() : "unavailable");
+            }
+            auto until = mono::now() + backoff(attempt);
+            while (mono::now() < until) {
+                if (stop_.load()) return false;
+                service(false);
+                wait_for_work(std::chrono::ceil<std::chrono::milliseconds>(until - mono::now()));
+            }
+        }
     }
 
     bool load_window(int32_t partition, int64_t window) {
@@ -843,6 +889,8 @@ private:
     millrace::clock& clock_;
     log::logger log_;
     record_parser parser_;
+    registry::client registry_;
+    avro_record_decoder avro_;
     offset_tracker tracker_;
     window_aggregator agg_;
     std::shared_ptr<lag_state> lag_;
@@ -887,7 +935,7 @@ private:
     metrics::counter& pauses_;
     metrics::counter& commits_;
     metrics::counter& commit_errors_;
-    metrics::counter* dlq_counters_[7] = {};
+    metrics::counter* dlq_counters_[k_reject_codes] = {};
     metrics::histogram& batch_records_;
     metrics::histogram& sink_seconds_;
     metrics::histogram& e2e_seconds_;
@@ -901,6 +949,8 @@ private:
     metrics::gauge& pending_gauge_;
     metrics::gauge& paused_gauge_;
     metrics::gauge& assigned_gauge_;
+    metrics::counter& avro_records_;
+    metrics::counter& registry_retries_;
     quantile_window sink_samples_;
     quantile_window e2e_samples_;
     uint64_t in_last_ = 0;

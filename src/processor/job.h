@@ -39,6 +39,7 @@ struct job_options {
     std::string dlq_topic = "users_created.dlq";  // "" drops rejects after logging them
     std::string start_from = "earliest";           // auto.offset.reset
     std::vector<std::string> kafka_properties;     // extra librdkafka "name=value"
+    std::string registry_url = "http://127.0.0.1:8081";  // schemas of Confluent-framed Avro records
     size_t batch_size = 1000;
     std::chrono::milliseconds max_delay{5};
     size_t max_in_flight = 64;

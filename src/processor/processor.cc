@@ -69,6 +69,9 @@ public:
         o.dlq_topic = cfg.get_string("processor.dlq_topic");
         o.start_from = cfg.get_string("processor.start_from");
         o.kafka_properties = cfg.get_list("processor.kafka_properties");
+        o.registry_url = cfg.get_string("processor.registry_url");
+        if (o.registry_url.empty()) o.registry_url = services::http_address(ctx_, "registry").value_or("127.0.0.1:8081");
+        if (o.registry_url.find("://") == std::string::npos) o.registry_url = "http://" + o.registry_url;
         for (const auto& property : o.kafka_properties) {
             if (property.find('=') == std::string::npos || property.front() == '=') {
                 return make_error(errc::invalid_argument,
@@ -141,6 +144,9 @@ void add_options(config::schema& s) {
            "empty logs and drops them."});
     s.add({"processor.kafka_properties", value_kind::string_list, "",
            "Extra librdkafka properties name=value for the consumer and DLQ producer (security.protocol=SASL_SSL, ...)."});
+    s.add({"processor.registry_url", value_kind::string, "",
+           "Schema registry that resolves the schema ids of Confluent-framed Avro records (http://host:port); empty: "
+           "the registry started in this process, else 127.0.0.1:8081."});
     s.add({"processor.keyspace", value_kind::string, "spark_streams", "Keyspace of the tables (created when missing)."});
     s.add({"processor.table", value_kind::string, "created_users", "Table of users, upserted by id (created when missing)."});
     s.add({"processor.replication_factor", value_kind::integer, "1",

@@ -16,6 +16,8 @@ std::string_view to_string(reject_code code) {
         case reject_code::wrong_type: return "wrong_type";
         case reject_code::invalid_value: return "invalid_value";
         case reject_code::sink_rejected: return "sink_rejected";
+        case reject_code::unknown_schema: return "unknown_schema";
+        case reject_code::malformed_avro: return "malformed_avro";
     }
     return "unknown";
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,7 +25,10 @@ enum class reject_code {
     wrong_type,      // a field has the wrong JSON type
     invalid_value,   // right type, unusable value (id not a UUID)
     sink_rejected,   // the CQL store refused the row (not retryable)
+    unknown_schema,  // Confluent-framed Avro whose schema id the registry does not have, or cannot be read as a user
+    malformed_avro,  // Confluent-framed Avro whose payload does not decode with its schema
 };
+constexpr size_t k_reject_codes = 9;
 std::string_view to_string(reject_code code);
 
 struct rejection {
