@@ -65,17 +65,21 @@ pipeline_counts read_counts(const std::string& exposition) {
 std::vector<std::pair<std::string, std::string>> urls_for(const std::vector<part_status>& parts,
                                                           const std::string& admin_address) {
     std::vector<std::pair<std::string, std::string>> urls;
+    // A part listening on every interface is opened on this machine as localhost.
+    auto url_host = [](const std::string& address) {
+        return address.rfind("0.0.0.0:", 0) == 0 ? "localhost" + address.substr(7) : address;
+    };
     auto running = [&](const std::string& command) -> const part_status* {
         for (const auto& p : parts) {
             if (p.command == command && p.state == "running") return &p;
         }
         return nullptr;
     };
-    if (const auto* p = running("scheduler")) urls.emplace_back("orchestrator UI", "http://" + p->address + "/");
-    if (const auto* p = running("console")) urls.emplace_back("console", "http://" + p->address + "/");
-    if (const auto* p = running("registry")) urls.emplace_back("schema registry", "http://" + p->address + "/subjects");
-    if (const auto* p = running("source")) urls.emplace_back("randomuser API", "http://" + p->address + "/api/?results=5");
-    urls.emplace_back("metrics", "http://" + admin_address + "/metrics");
+    if (const auto* p = running("scheduler")) urls.emplace_back("orchestrator UI", "http://" + url_host(p->address) + "/");
+    if (const auto* p = running("console")) urls.emplace_back("console", "http://" + url_host(p->address) + "/");
+    if (const auto* p = running("registry")) urls.emplace_back("schema registry", "http://" + url_host(p->address) + "/subjects");
+    if (const auto* p = running("source")) urls.emplace_back("randomuser API", "http://" + url_host(p->address) + "/api/?results=5");
+    urls.emplace_back("metrics", "http://" + url_host(admin_address) + "/metrics");
     return urls;
 }
 
