@@ -120,6 +120,24 @@ std::vector<token> tokenize(std::string_view s) {
             ++pos;
             continue;
         }
+        if (c == ':' && pos + 1 < s.size() && s[pos + 1] == '"') {  // :"Name" (quoted, case kept), as drivers send
+            std::string name;
+            for (pos += 2;; ++pos) {
+                if (pos >= s.size()) throw syntax_failure(fmt::format("line 1:{} unterminated quoted bind marker name", start));
+                if (s[pos] == '"') {
+                    if (pos + 1 < s.size() && s[pos + 1] == '"') {
+                        name.push_back('"');
+                        ++pos;
+                        continue;
+                    }
+                    ++pos;
+                    break;
+                }
+                name.push_back(s[pos]);
+            }
+            out.push_back({tok::named_marker, name, start});
+            continue;
+        }
         if (c == ':' && pos + 1 < s.size() && (std::isalpha(static_cast<unsigned char>(s[pos + 1])) || s[pos + 1] == '_')) {
             ++pos;
             while (pos < s.size() && (std::isalnum(static_cast<unsigned char>(s[pos])) || s[pos] == '_')) ++pos;

@@ -73,6 +73,16 @@ TEST(parser_test, markers_remember_their_receivers) {
     EXPECT_EQ(s.selectors[1].alias, "n");
 }
 
+// The Spark Cassandra connector (Java driver 4) prepares INSERT ... VALUES (:"id", :"Name").
+TEST(parser_test, quoted_named_markers_keep_their_case) {
+    auto p = parse(R"(INSERT INTO "ks"."t" ("id", "Name") VALUES (:"id", :"Na""me"))");
+    ASSERT_EQ(p.markers.size(), 2u);
+    EXPECT_EQ(p.markers[0].name, "id");
+    EXPECT_EQ(p.markers[0].column, "id");
+    EXPECT_EQ(p.markers[1].name, "Na\"me");
+    EXPECT_EQ(p.markers[1].column, "Name");
+}
+
 TEST(parser_test, select_with_token_order_and_filtering) {
     auto p = parse("SELECT * FROM ks.t WHERE token(id) > -100 AND token(id) <= 100 ORDER BY c DESC PER PARTITION LIMIT 2 "
                    "LIMIT 10 ALLOW FILTERING");
