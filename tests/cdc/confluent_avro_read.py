@@ -24,6 +24,29 @@ def pylibs():
     return os.path.join(base, "millrace", "registry", f"pylibs-{key}")
 
 
+def decode_with_kafkajs(registry_url, framed):
+    """None when @kafkajs/confluent-schema-registry decodes every framed value, else what went wrong."""
+    import importlib.util
+    import json
+    import tempfile
+    spec = importlib.util.spec_from_file_location("registry_run", os.path.join(REGISTRY_TESTS, "run.py"))
+    registry_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(registry_run)
+    node_dir = os.path.join(REGISTRY_TESTS, "node")
+    node_modules = os.path.join(registry_run.keyed(os.path.join(node_dir, "package.json"), "node"), "node_modules")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"messages": framed}, f)
+        path = f.name
+    try:
+        out = subprocess.run(["node", os.path.join(node_dir, "cdc_decode.js"), path], capture_output=True, text=True,
+                             timeout=120, env=dict(os.environ, NODE_PATH=node_modules, REGISTRY_URL=registry_url))
+    finally:
+        os.unlink(path)
+    if out.returncode != 0 or out.stdout.strip() != f"ok {len(framed)}":
+        return f"kafkajs confluent-schema-registry: {out.stdout.strip()} {out.stderr.strip()[-500:]}"
+    return None
+
+
 def main():
     bootstrap, registry_url, topic, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     sys.path.insert(0, pylibs())
@@ -38,12 +61,13 @@ def main():
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"confluent-read-{os.getpid()}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([topic])
-    records, with_loyalty, problems = 0, 0, []
+    records, with_loyalty, problems, framed = 0, 0, [], []
     deadline = time.time() + 60
     while records < count and time.time() < deadline:
         m = consumer.poll(0.5)
         if m is None or m.error():
             continue
+        framed.append({"hex": m.value().hex()})
         value = values(m.value(), SerializationContext(topic, MessageField.VALUE))
         key = keys(m.key(), SerializationContext(topic, MessageField.KEY))
         records += 1
@@ -59,6 +83,11 @@ def main():
     consumer.close()
     if problems or records < count:
         print(f"read {records} of {count} records; " + "; ".join(problems[:5]))
+        return 1
+    # The npm client decodes the same bytes: @kafkajs/confluent-schema-registry.
+    problem = decode_with_kafkajs(registry_url, framed)
+    if problem:
+        print(problem)
         return 1
     print(f"ok {records} {with_loyalty}")
     return 0
