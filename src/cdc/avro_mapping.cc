@@ -10,6 +10,7 @@
 #include "millrace/avro/codec.h"
 #include "millrace/avro/json.h"
 #include "millrace/cdc/json_mapping.h"
+#include "pg_array.h"
 
 namespace millrace::cdc {
 namespace {
@@ -104,36 +105,9 @@ bool parse_array(std::string_view text, std::vector<std::optional<std::string>>&
     while (pos < text.size()) {
         char c = text[pos];
         if (c == '{') return false;  // multidimensional
-        if (c == '"') {
-            std::string value;
-            ++pos;
-            bool closed = false;
-            while (pos < text.size()) {
-                char v = text[pos++];
-                if (v == '\\' && pos < text.size()) {
-                    value.push_back(text[pos++]);
-                } else if (v == '"') {
-                    closed = true;
-                    break;
-                } else {
-                    value.push_back(v);
-                }
-            }
-            if (!closed) return false;
-            out.emplace_back(std::move(value));
-        } else {
-            size_t end = pos;
-            while (end < text.size() && text[end] != ',' && text[end] != '}') ++end;
-            std::string_view value = text.substr(pos, end - pos);
-            pos = end;
-            bool null = value.size() == 4 && (value[0] | 0x20) == 'n' && (value[1] | 0x20) == 'u' &&
-                        (value[2] | 0x20) == 'l' && (value[3] | 0x20) == 'l';
-            if (null) {
-                out.emplace_back(std::nullopt);
-            } else {
-                out.emplace_back(std::string(value));
-            }
-        }
+        std::optional<std::string> element;
+        if (!read_array_element(text, pos, element)) return false;
+        out.push_back(std::move(element));
         if (pos >= text.size()) return false;
         if (text[pos] == '}') return pos + 1 == text.size();
         if (text[pos] != ',') return false;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "pg_array.h"
+
 namespace millrace::cdc {
 namespace {
 
@@ -122,33 +124,13 @@ bool append_array(std::string& out, uint32_t element, std::string_view text, siz
         if (c == '{') {
             ++pos;
             if (!append_array(out, element, text, pos, depth + 1)) return false;
-        } else if (c == '"') {
-            std::string value;
-            ++pos;
-            bool closed = false;
-            while (pos < text.size()) {
-                char v = text[pos++];
-                if (v == '\\' && pos < text.size()) {
-                    value.push_back(text[pos++]);
-                } else if (v == '"') {
-                    closed = true;
-                    break;
-                } else {
-                    value.push_back(v);
-                }
-            }
-            if (!closed) return false;
-            append_json_value(out, element, value);
         } else {
-            size_t end = pos;
-            while (end < text.size() && text[end] != ',' && text[end] != '}') ++end;
-            std::string_view value = text.substr(pos, end - pos);
-            pos = end;
-            if (value.size() == 4 && (value[0] == 'N' || value[0] == 'n') && (value[1] == 'U' || value[1] == 'u') &&
-                (value[2] == 'L' || value[2] == 'l') && (value[3] == 'L' || value[3] == 'l')) {
-                out += "null";
+            std::optional<std::string> value;
+            if (!read_array_element(text, pos, value)) return false;
+            if (value) {
+                append_json_value(out, element, *value);
             } else {
-                append_json_value(out, element, value);
+                out += "null";
             }
         }
         if (pos >= text.size()) return false;
