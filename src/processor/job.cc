@@ -4,22 +4,26 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
+#include <set>
 
 #include <librdkafka/rdkafka.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "avro_record.h"
+#include "cql_table_sink.h"
 #include "dlq.h"
-#include "millrace/avro/wire.h"
+#include "kafka_sink.h"
 #include "millrace/common/log.h"
 #include "millrace/registry/client.h"
+#include "millrace/sql/decoder.h"
+#include "millrace/sql/encoder.h"
+#include "millrace/sql/pipeline.h"
 #include "offset_tracker.h"
-#include "user_record.h"
-#include "window_aggregator.h"
+#include "sql_values.h"
+#include "window_runner.h"
+#include "window_store.h"
 
 namespace millrace::processor {
 
@@ -55,84 +59,72 @@ private:
     std::vector<double> samples_;
 };
 
-// Consumer lag per partition, read by the metrics collector on another thread.
-struct lag_state {
-    std::mutex mutex;
-    std::map<int32_t, int64_t> lag;
-};
-
 std::chrono::milliseconds backoff(int attempt) {
     int64_t ms = 50LL << std::min(attempt, 7);
     return std::chrono::milliseconds(std::min<int64_t>(ms, 5000));
 }
 
+// The offset tracker keys partitions by one integer: the source slot in the
+// high bits, the Kafka partition in the low 20 (a topic of a job has fewer
+// than a million partitions).
+constexpr int k_partition_bits = 20;
+int32_t partition_id(size_t slot, int32_t partition) { return static_cast<int32_t>(slot << k_partition_bits) | partition; }
+size_t slot_of(int32_t id) { return static_cast<size_t>(id) >> k_partition_bits; }
+int32_t partition_of(int32_t id) { return id & ((1 << k_partition_bits) - 1); }
+
+const std::string k_sink_rejected = "sink_rejected";
+
 }  // namespace
 
 class job::impl {
 public:
-    impl(job_options o, std::unique_ptr<sink> s, metrics::registry& m, millrace::clock& c)
-        : o_(std::move(o)),
-          sink_(std::move(s)),
+    impl(sql::job_program p, job_options o, metrics::registry& m, millrace::clock& c)
+        : program_(std::move(p)),
+          o_(std::move(o)),
           clock_(c),
-          log_("processor"),
+          log_("job " + o_.name),
           registry_(registry::client_options{.url = o_.registry_url}),
-          avro_([this](int32_t id) -> result<avro_record_decoder::writer_schema> {
-              auto fetched = registry_.schema_by_id(id);
-              if (!fetched) return fetched.err();
-              return avro_record_decoder::writer_schema{(*fetched)->type, (*fetched)->text};
-          }),
-          agg_(o_.window_ms),
-          lag_(std::make_shared<lag_state>()),
-          records_in_(m.make_counter("millrace_processor_records_in_total", "Records read from the topic.")),
-          rows_out_(m.make_counter("millrace_processor_rows_written_total", "User rows the CQL store acknowledged.")),
+          records_in_(m.make_counter("millrace_processor_records_in_total", "Records read from the source topics.", labels())),
+          rows_out_(m.make_counter("millrace_processor_rows_written_total", "Rows the sinks acknowledged.", labels())),
           agg_rows_out_(m.make_counter("millrace_processor_aggregate_rows_written_total",
-                                       "Aggregate rows the CQL store acknowledged.")),
+                                       "Window rows (merged over partitions) the sinks acknowledged.", labels())),
           agg_skipped_(m.make_counter("millrace_processor_aggregate_skipped_total",
-                                      "Records not counted again because their window row already covered them "
-                                      "(redelivered after a restart or rebalance).")),
-          sink_retries_(m.make_counter("millrace_processor_sink_retries_total", "Sink requests sent again after a retryable failure.")),
-          rebalances_(m.make_counter("millrace_processor_rebalances_total", "Partition assignments and revocations.")),
-          pauses_(m.make_counter("millrace_processor_pauses_total", "Times the partitions were paused for backpressure.")),
-          commits_(m.make_counter("millrace_processor_commits_total", "Offset commits sent.")),
-          commit_errors_(m.make_counter("millrace_processor_commit_errors_total", "Offset commits that failed.")),
+                                      "Records not counted again because their window partial already covered them "
+                                      "(redelivered after a restart or rebalance).",
+                                      labels())),
+          rejected_(m.make_counter("millrace_processor_dlq_records_total", "Rejected records.", labels())),
+          sink_retries_(m.make_counter("millrace_processor_sink_retries_total", "Sink requests sent again after a retryable failure.", labels())),
+          rebalances_(m.make_counter("millrace_processor_rebalances_total", "Partition assignments and revocations.", labels())),
+          pauses_(m.make_counter("millrace_processor_pauses_total", "Times the partitions were paused for backpressure.", labels())),
+          commits_(m.make_counter("millrace_processor_commits_total", "Offset commits sent.", labels())),
+          commit_errors_(m.make_counter("millrace_processor_commit_errors_total", "Offset commits that failed.", labels())),
           batch_records_(m.make_histogram("millrace_processor_batch_records", "Records per dispatched micro-batch.",
-                                          {1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000})),
+                                          {1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000}, labels())),
           sink_seconds_(m.make_histogram("millrace_processor_sink_request_seconds",
-                                         "Time from sending a sink request to its acknowledgement.", metrics::latency_buckets())),
+                                         "Time from sending a sink request to its acknowledgement.", metrics::latency_buckets(), labels())),
           e2e_seconds_(m.make_histogram("millrace_processor_end_to_end_seconds",
-                                        "Time from the record's Kafka timestamp to the store's acknowledgement of its row.",
-                                        metrics::latency_buckets())),
-          sink_p50_(m.make_gauge("millrace_processor_sink_latency_p50_seconds", "Median sink request latency over the last second with traffic.")),
-          sink_p99_(m.make_gauge("millrace_processor_sink_latency_p99_seconds", "99th percentile sink request latency over the last second with traffic.")),
-          e2e_p50_(m.make_gauge("millrace_processor_end_to_end_p50_seconds", "Median end-to-end latency over the last second with traffic.")),
-          e2e_p99_(m.make_gauge("millrace_processor_end_to_end_p99_seconds", "99th percentile end-to-end latency over the last second with traffic.")),
-          in_rate_(m.make_gauge("millrace_processor_records_in_per_second", "Records read per second (last second).")),
-          out_rate_(m.make_gauge("millrace_processor_rows_written_per_second", "Rows acknowledged per second (last second).")),
-          in_flight_gauge_(m.make_gauge("millrace_processor_sink_in_flight", "Sink requests in flight.")),
-          pending_gauge_(m.make_gauge("millrace_processor_pending_records", "Records read and not yet acknowledged.")),
-          paused_gauge_(m.make_gauge("millrace_processor_paused", "1 while partitions are paused for backpressure.")),
-          assigned_gauge_(m.make_gauge("millrace_processor_assigned_partitions", "Partitions assigned to this instance.")),
-          avro_records_(m.make_counter("millrace_processor_avro_records_total",
-                                       "Records read in Confluent's Avro wire format (the others are JSON).")),
+                                        "Time from the record's Kafka timestamp to the sink's acknowledgement of its row.",
+                                        metrics::latency_buckets(), labels())),
+          sink_p50_(m.make_gauge("millrace_processor_sink_latency_p50_seconds", "Median sink request latency over the last second with traffic.", labels())),
+          sink_p99_(m.make_gauge("millrace_processor_sink_latency_p99_seconds", "99th percentile sink request latency over the last second with traffic.", labels())),
+          e2e_p50_(m.make_gauge("millrace_processor_end_to_end_p50_seconds", "Median end-to-end latency over the last second with traffic.", labels())),
+          e2e_p99_(m.make_gauge("millrace_processor_end_to_end_p99_seconds", "99th percentile end-to-end latency over the last second with traffic.", labels())),
+          in_rate_(m.make_gauge("millrace_processor_records_in_per_second", "Records read per second (last second).", labels())),
+          out_rate_(m.make_gauge("millrace_processor_rows_written_per_second", "Rows acknowledged per second (last second).", labels())),
+          in_flight_gauge_(m.make_gauge("millrace_processor_sink_in_flight", "Sink requests in flight.", labels())),
+          pending_gauge_(m.make_gauge("millrace_processor_pending_records", "Records read and not yet acknowledged.", labels())),
+          paused_gauge_(m.make_gauge("millrace_processor_paused", "1 while partitions are paused for backpressure.", labels())),
+          assigned_gauge_(m.make_gauge("millrace_processor_assigned_partitions", "Partitions assigned to this instance.", labels())),
+          lag_gauge_(m.make_gauge("millrace_processor_consumer_lag", "Records between the consumer position and the partitions' ends.", labels())),
           registry_retries_(m.make_counter("millrace_processor_registry_retries_total",
-                                           "Schema fetches retried because the registry was unreachable.")) {
-        for (auto code : {reject_code::empty_value, reject_code::malformed_json, reject_code::not_an_object,
-                          reject_code::missing_field, reject_code::wrong_type, reject_code::invalid_value,
-                          reject_code::sink_rejected, reject_code::unknown_schema, reject_code::malformed_avro}) {
-            dlq_counters_[static_cast<size_t>(code)] = &m.make_counter(
-                "millrace_processor_dlq_records_total", "Rejected records, by error code.", {{"code", std::string(to_string(code))}});
-        }
-        m.add_collector([lag = lag_](std::string& out) {
-            std::lock_guard lock(lag->mutex);
-            if (lag->lag.empty()) return;
-            out += "# HELP millrace_processor_consumer_lag Records between the consumer position and the partition's end.\n"
-                   "# TYPE millrace_processor_consumer_lag gauge\n";
-            for (const auto& [partition, records] : lag->lag) {
-                out += fmt::format("millrace_processor_consumer_lag{{partition=\"{}\"}} {}\n", partition, records);
-            }
-        });
+                                           "Schema fetches retried because the registry was unreachable.", labels())) {
         efd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         MILLRACE_ASSERT(efd_ >= 0, "eventfd: {}", std::strerror(errno));
+        std::lock_guard lock(status_mutex_);
+        status_.name = o_.name;
+        status_.file = o_.file;
+        status_.state = "starting";
+        status_.group = o_.group;
     }
 
     ~impl() {
@@ -144,11 +136,35 @@ public:
         wake();
     }
 
+    job_status status() const {
+        std::lock_guard lock(status_mutex_);
+        job_status s = status_;
+        s.records_in = records_in_.value() - records_in_base_;
+        s.rows_out = rows_out_.value() - rows_out_base_;
+        s.rejected = rejected_.value() - rejected_base_;
+        return s;
+    }
+
     void run() {
-        if (!open_sink()) return finish_without_consumer();
-        if (!create_clients()) return finish_without_consumer();
-        log_.info("consuming {} as group {} from {} into {}{}", o_.topic, o_.group, o_.bootstrap, sink_->describe(),
+        if (auto st = setup(); !st) {
+            fail(st.err().message());
+            teardown_sinks();
+            return;
+        }
+        if (!open_sinks() || !create_clients()) {
+            if (!stop_.load()) fail(last_error());
+            destroy_clients();
+            teardown_sinks();
+            if (stop_.load()) set_state("stopped");
+            return;
+        }
+        std::string topics;
+        for (const auto& s : sources_) topics += (topics.empty() ? "" : ",") + s.topic;
+        std::string outs;
+        for (const auto& s : sinks_) outs += (outs.empty() ? "" : "; ") + s.out->describe();
+        log_.info("running {}: consuming {} as group {} from {} into {}{}", o_.file, topics, o_.group, bootstrap_, outs,
                   o_.dlq_topic.empty() ? "" : fmt::format("; rejects go to {}", o_.dlq_topic));
+        set_state("running");
         auto next_tick = mono::now() + 1s;
         while (!stop_.load()) {
             bool more = consume_some(2000);
@@ -159,7 +175,9 @@ public:
             }
             if (!more) wait_for_work(next_wait(next_tick));
         }
+        set_state("stopping");
         shutdown();
+        set_state("stopped");
     }
 
     // rdkafka callbacks (on the worker thread, inside consumer/producer polls).
@@ -168,9 +186,26 @@ public:
     static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
 
 private:
+    struct source {
+        size_t table = 0;
+        std::string topic;
+        std::unique_ptr<sql::source_decoder> decoder;
+        std::vector<size_t> pipelines;  // indexes into pipelines_
+    };
+    struct sink_slot {
+        size_t table = 0;
+        bool cql = false;
+        std::vector<sql::column_type> columns;  // what it writes, in order
+        std::unique_ptr<sink> out;
+        std::unique_ptr<sql::row_encoder> encoder;  // kafka sinks
+    };
+    struct pipeline {
+        const sql::pipeline_def* def = nullptr;
+        size_t sink = 0;  // index into sinks_
+        std::unique_ptr<sql::stateless_pipeline> stateless;
+        std::unique_ptr<window_runner> window;
+    };
     struct row_meta {
-        int32_t partition;
-        int64_t offset;
         int64_t timestamp_ms;
         rd_kafka_message_t* message;  // owned by the batch's messages
     };
@@ -181,21 +216,23 @@ private:
     struct batch {
         uint64_t id = 0;
         std::vector<message_ptr> messages;  // every record of the batch; freed when it completes
-        std::vector<user_row> rows;
-        std::vector<row_meta> meta;
+        std::vector<std::vector<sink_row>> rows;  // per sink
+        std::vector<std::vector<row_meta>> meta;  // per sink, beside rows
         std::vector<reject> rejects;
-        std::vector<std::pair<int32_t, int64_t>> last_offsets;  // per partition, in first-seen order
+        std::vector<std::pair<int32_t, int64_t>> last_offsets;  // per partition id, in first-seen order
         std::vector<std::pair<int32_t, uint64_t>> segments;
         size_t remaining = 0;
         mono::time_point opened;
     };
     struct request {
         uint64_t batch_id;
-        size_t begin, end;  // rows [begin, end) of the batch
+        size_t sink;
+        size_t begin, end;  // rows [begin, end) of the batch's rows of that sink
         int attempt;
     };
+    enum class completion_kind { rows, partials, window_rows };
     struct completion {
-        bool counts;  // aggregate round, else a users request
+        completion_kind kind;
         request req;
         sink_outcome outcome;
         mono::time_point sent;
@@ -207,6 +244,229 @@ private:
         header_list headers;
         int attempt = 0;
     };
+    // One round of window persistence: changed partials to the store, then
+    // the merged rows of their windows (and the fired ones) to the sinks.
+    struct window_round {
+        std::vector<stored_partial> partials;
+        std::set<std::tuple<size_t, int64_t, int64_t, std::string>> keys;  // pipeline, start, end, group key
+        std::vector<std::pair<size_t, sql::window_output>> fired;          // kafka sinks: appended as fired
+        std::vector<window_runner::snapshot> applied;                      // per windowed pipeline, at the start
+        int stage = 0;  // 0 write partials, 1 write rows
+        size_t outstanding = 0;
+        bool failed = false;
+        bool retryable = true;
+        std::string failure;
+        std::vector<std::vector<sink_row>> rows;  // per sink, stage 1
+        int attempt = 0;
+        std::optional<mono::time_point> retry_at;
+    };
+
+    metrics::labels labels() const { return {{"job", o_.name}}; }
+
+    void set_state(const std::string& s) {
+        std::lock_guard lock(status_mutex_);
+        status_.state = s;
+    }
+    void note_error(const std::string& message) {
+        std::lock_guard lock(status_mutex_);
+        status_.last_error = message;
+    }
+    std::string last_error() const {
+        std::lock_guard lock(status_mutex_);
+        return status_.last_error;
+    }
+    void fail(const std::string& message) {
+        log_.error("{}: {}", o_.file, message);
+        std::lock_guard lock(status_mutex_);
+        status_.state = "failed";
+        status_.last_error = message;
+    }
+
+    // ---- setup -----------------------------------------------------------
+
+    status setup() {
+        const auto& tables = program_.tables();
+        std::map<size_t, size_t> source_of_table, sink_of_table;
+        for (const auto& read : program_.reads()) {
+            if (source_of_table.count(read.source)) continue;
+            const auto& t = tables[read.source];
+            if (t.connector != "kafka") {
+                return make_error(errc::invalid_argument, "source table {} has connector '{}'; a source must be 'kafka'",
+                                  t.name, t.connector);
+            }
+            source s;
+            s.table = read.source;
+            s.topic = t.option("topic");
+            if (s.topic.empty()) return make_error(errc::invalid_argument, "source table {} has no 'topic'", t.name);
+            if (s.topic.find(';') != std::string::npos) {
+                return make_error(errc::invalid_argument, "source table {}: one topic per table ('{}')", t.name, s.topic);
+            }
+            std::string bootstrap = t.option("properties.bootstrap.servers", o_.bootstrap);
+            if (!bootstrap_.empty() && bootstrap != bootstrap_) {
+                return make_error(errc::invalid_argument,
+                                  "source tables of one job read one cluster: {} has {}, another {}", t.name, bootstrap, bootstrap_);
+            }
+            bootstrap_ = bootstrap;
+            std::string mode = t.option("scan.startup.mode", "group-offsets");
+            if (mode == "earliest-offset" || mode == "group-offsets") start_from_ = "earliest";
+            else if (mode == "latest-offset") start_from_ = "latest";
+            else {
+                return make_error(errc::invalid_argument,
+                                  "source table {}: scan.startup.mode '{}' is not earliest-offset, latest-offset or group-offsets",
+                                  t.name, mode);
+            }
+            if (mode == "group-offsets") start_from_ = t.option("properties.auto.offset.reset", "earliest");
+            for (const auto& [key, value] : t.options) {
+                if (key.rfind("properties.", 0) != 0) continue;
+                std::string name = key.substr(11);
+                if (name == "bootstrap.servers" || name == "group.id" || name == "auto.offset.reset") continue;
+                source_properties_.emplace_back(name, value);
+            }
+            auto decoder = program_.make_decoder(read.source);
+            if (!decoder) return decoder.err().with_context(fmt::format("source table {}", t.name));
+            s.decoder = std::move(*decoder);
+            source_of_table[read.source] = sources_.size();
+            sources_.push_back(std::move(s));
+        }
+        for (const auto& def : program_.pipelines()) {
+            if (!sink_of_table.count(def.sink)) {
+                auto slot = make_sink(def.sink);
+                if (!slot) return slot.err();
+                sink_of_table[def.sink] = sinks_.size();
+                sinks_.push_back(std::move(*slot));
+            }
+            pipeline p;
+            p.def = &def;
+            p.sink = sink_of_table[def.sink];
+            if (def.windowed) {
+                auto state = program_.make_window_state(def.index);
+                if (!state) return state.err().with_context(fmt::format("the INSERT INTO {}", def.sink_table));
+                std::optional<size_t> time_index;
+                const auto& cols = tables[def.source].columns;
+                for (size_t idx = 0; idx < cols.size(); ++idx) {
+                    if (strcasecmp(cols[idx].name.c_str(), def.window.time_column.c_str()) == 0) time_index = idx;
+                }
+                p.window = std::make_unique<window_runner>(def.index, std::move(*state), def.window, time_index);
+                windowed_.push_back(pipelines_.size());
+            } else {
+                auto stateless = program_.make_stateless(def.index);
+                if (!stateless) return stateless.err().with_context(fmt::format("the INSERT INTO {}", def.sink_table));
+                p.stateless = std::move(*stateless);
+            }
+            auto src = source_of_table.find(def.source);
+            if (src == source_of_table.end()) {
+                return make_error(errc::invalid_argument, "the INSERT INTO {} reads {}, which no read covers", def.sink_table,
+                                  def.source_table);
+            }
+            sources_[src->second].pipelines.push_back(pipelines_.size());
+            pipelines_.push_back(std::move(p));
+        }
+        if (sources_.empty()) return make_error(errc::invalid_argument, "no INSERT INTO: the job reads nothing");
+        if (!windowed_.empty()) {
+            store_ = std::make_unique<window_store>(window_store_options{o_.contact_points, o_.state_keyspace,
+                                                                         o_.replication_factor, o_.consistency});
+        }
+        std::lock_guard lock(status_mutex_);
+        status_.sources.clear();
+        for (const auto& s : sources_) status_.sources.push_back(s.topic);
+        status_.sinks.clear();
+        for (const auto& s : sinks_) status_.sinks.push_back(s.out->describe());
+        return {};
+    }
+
+    result<sink_slot> make_sink(size_t table) {
+        const auto& t = program_.tables()[table];
+        sink_slot slot;
+        slot.table = table;
+        slot.columns = t.persisted_columns();
+        if (t.connector == "cassandra") {
+            slot.cql = true;
+            cql_table_options c;
+            c.contact_points = t.option("cql.contact_points", o_.contact_points);
+            c.keyspace = t.option("keyspace");
+            c.table = t.option("table", t.name);
+            if (c.keyspace.empty()) return make_error(errc::invalid_argument, "sink table {} has no 'keyspace'", t.name);
+            for (const auto& col : slot.columns) {
+                std::string type = t.option("cql.type." + col.name);
+                if (type.empty()) {
+                    auto mapped = sql::cql_type_for(col.type);
+                    if (!mapped) return mapped.err().with_context(fmt::format("sink table {} column {}", t.name, col.name));
+                    type = *mapped;
+                }
+                c.columns.push_back(cql_column{col.name, type});
+            }
+            if (t.primary_key.empty()) {
+                return make_error(errc::invalid_argument, "sink table {} (cassandra) needs a PRIMARY KEY (...) NOT ENFORCED",
+                                  t.name);
+            }
+            // PRIMARY KEY (a, b, c): the first column partitions, the others cluster;
+            // 'cql.partition-key' = 'a;b' makes more columns partition the table.
+            std::string partition = t.option("cql.partition-key");
+            std::set<std::string> partition_cols;
+            if (!partition.empty()) {
+                size_t begin = 0;
+                while (begin <= partition.size()) {
+                    size_t end = partition.find(';', begin);
+                    if (end == std::string::npos) end = partition.size();
+                    partition_cols.insert(partition.substr(begin, end - begin));
+                    begin = end + 1;
+                }
+            } else {
+                partition_cols.insert(t.primary_key.front());
+            }
+            for (const auto& k : t.primary_key) (partition_cols.count(k) ? c.partition_key : c.clustering_key).push_back(k);
+            c.replication_factor = std::atoi(t.option("replication-factor", std::to_string(o_.replication_factor)).c_str());
+            c.write_consistency = o_.consistency;
+            c.connections = o_.cql_connections;
+            slot.out = make_cql_table_sink(std::move(c));
+            return slot;
+        }
+        if (t.connector == "kafka") {
+            kafka_sink_options k;
+            k.bootstrap = t.option("properties.bootstrap.servers", o_.bootstrap);
+            k.topic = t.option("topic");
+            if (k.topic.empty()) return make_error(errc::invalid_argument, "sink table {} has no 'topic'", t.name);
+            for (const auto& property : o_.kafka_properties) {
+                auto eq = property.find('=');
+                if (eq != std::string::npos) k.properties.emplace_back(property.substr(0, eq), property.substr(eq + 1));
+            }
+            for (const auto& [key, value] : t.options) {
+                if (key.rfind("properties.", 0) == 0 && key != "properties.bootstrap.servers" && key != "properties.group.id") {
+                    k.properties.emplace_back(key.substr(11), value);
+                }
+            }
+            k.client_id = "millrace-job-" + o_.name;
+            slot.out = make_kafka_sink(std::move(k));
+            if (t.format != "avro-confluent") {
+                auto enc = program_.make_encoder(table);
+                if (!enc) return enc.err().with_context(fmt::format("sink table {}", t.name));
+                slot.encoder = std::move(*enc);
+            }
+            return slot;
+        }
+        return make_error(errc::invalid_argument, "sink table {} has connector '{}'; a sink is 'kafka' or 'cassandra'", t.name,
+                          t.connector);
+    }
+
+    // Registers the Avro schema of an avro-confluent Kafka sink (retryable).
+    status register_encoder(sink_slot& s) {
+        const auto& t = program_.tables()[s.table];
+        std::string subject = t.option("avro-confluent.subject", t.option("topic") + "-value");
+        std::string schema = sql::avro_schema_for(s.columns);
+        auto id = registry_.register_schema(subject, schema);
+        if (!id) return id.err().with_context(fmt::format("registering the schema of {} as {}", t.name, subject));
+        auto enc = program_.make_encoder(s.table, *id, schema);
+        if (!enc) return enc.err();
+        s.encoder = std::move(*enc);
+        return {};
+    }
+
+    void teardown_sinks() {
+        for (auto& s : sinks_) s.out->close();
+        if (store_) store_->close();
+    }
+
+    // ---- the wait loop ------------------------------------------------------
 
     void wake() {
         uint64_t one = 1;
@@ -227,7 +487,8 @@ private:
         if (!retries_.empty()) until = std::min(until, retries_.begin()->first);
         if (!dlq_retries_.empty()) until = std::min(until, dlq_retries_.begin()->first);
         if (dlq_outstanding_ > 0) until = std::min(until, now + 10ms);
-        if (agg_retry_at_ && agg_.dirty()) until = std::min(until, *agg_retry_at_);
+        if (round_ && round_->retry_at) until = std::min(until, *round_->retry_at);
+        if (!windowed_.empty()) until = std::min(until, now + 50ms);  // early firing and rounds
         return std::chrono::ceil<std::chrono::milliseconds>(std::max(until - now, mono::duration::zero()));
     }
 
@@ -239,39 +500,55 @@ private:
         return !stop_.load();
     }
 
-    bool open_sink() {
-        for (int attempt = 0;; ++attempt) {
-            auto st = sink_->open();
-            if (st) return true;
-            if (attempt == 0 || attempt % 10 == 0) {
-                log_.warn("{}: {}; retrying", sink_->describe(), st.err().message());
+    bool open_sinks() {
+        auto open_one = [&](const std::string& what, auto&& open) {
+            for (int attempt = 0;; ++attempt) {
+                auto st = open();
+                if (st) return true;
+                note_error(fmt::format("{}: {}", what, st.err().message()));
+                if (attempt == 0 || attempt % 10 == 0) log_.warn("{}: {}; retrying", what, st.err().message());
+                if (!sleep_unless_stopped(std::min<std::chrono::milliseconds>(backoff(attempt) * 4, 5s))) return false;
             }
-            if (!sleep_unless_stopped(std::min<std::chrono::milliseconds>(backoff(attempt) * 4, 5s))) return false;
+        };
+        for (auto& s : sinks_) {
+            if (!open_one(s.out->describe(), [&] { return s.out->open(); })) return false;
+            if (!s.cql && !s.encoder && !open_one("schema registry " + o_.registry_url, [&] { return register_encoder(s); })) {
+                return false;
+            }
         }
+        if (store_ && !open_one(store_->describe(), [&] { return store_->open(); })) return false;
+        note_error("");
+        return true;
     }
 
     bool create_clients() {
         char errstr[512];
         auto set = [&](rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
             if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+                note_error(fmt::format("kafka property {}={}: {}", name, value, errstr));
                 log_.error("kafka property {}={}: {}", name, value, errstr);
                 return false;
             }
             return true;
         };
-        auto extra = [&](rd_kafka_conf_t* conf) {
+        auto extra = [&](rd_kafka_conf_t* conf, bool consumer) {
             for (const auto& property : o_.kafka_properties) {
                 auto eq = property.find('=');
                 if (eq == std::string::npos || !set(conf, property.substr(0, eq), property.substr(eq + 1))) return false;
+            }
+            if (consumer) {
+                for (const auto& [name, value] : source_properties_) {
+                    if (!set(conf, name, value)) return false;
+                }
             }
             return true;
         };
 
         rd_kafka_conf_t* conf = rd_kafka_conf_new();
-        bool ok = set(conf, "bootstrap.servers", o_.bootstrap) && set(conf, "group.id", o_.group) &&
-                  set(conf, "client.id", "millrace-processor") && set(conf, "enable.auto.commit", "false") &&
-                  set(conf, "enable.auto.offset.store", "false") && set(conf, "auto.offset.reset", o_.start_from) &&
-                  set(conf, "enable.partition.eof", "false") && set(conf, "fetch.wait.max.ms", "100") && extra(conf);
+        bool ok = set(conf, "bootstrap.servers", bootstrap_) && set(conf, "group.id", o_.group) &&
+                  set(conf, "client.id", "millrace-job-" + o_.name) && set(conf, "enable.auto.commit", "false") &&
+                  set(conf, "enable.auto.offset.store", "false") && set(conf, "auto.offset.reset", start_from_) &&
+                  set(conf, "enable.partition.eof", "false") && set(conf, "fetch.wait.max.ms", "100") && extra(conf, true);
         if (!ok) {
             rd_kafka_conf_destroy(conf);
             return false;
@@ -281,7 +558,7 @@ private:
         rd_kafka_conf_set_offset_commit_cb(conf, &impl::on_commit);
         consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
         if (consumer_ == nullptr) {
-            log_.error("cannot create the Kafka consumer for {}: {}", o_.bootstrap, errstr);
+            note_error(fmt::format("cannot create the Kafka consumer for {}: {}", bootstrap_, errstr));
             return false;
         }
         rd_kafka_poll_set_consumer(consumer_);
@@ -289,20 +566,20 @@ private:
         static const uint64_t k_one = 1;
         rd_kafka_queue_io_event_enable(consumer_queue_, efd_, &k_one, sizeof k_one);
 
-        rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(topics, o_.topic.c_str(), RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(sources_.size()));
+        for (const auto& s : sources_) rd_kafka_topic_partition_list_add(topics, s.topic.c_str(), RD_KAFKA_PARTITION_UA);
         rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_, topics);
         rd_kafka_topic_partition_list_destroy(topics);
         if (err) {
-            log_.error("cannot subscribe to {}: {}", o_.topic, rd_kafka_err2str(err));
+            note_error(fmt::format("cannot subscribe: {}", rd_kafka_err2str(err)));
             return false;
         }
 
         if (!o_.dlq_topic.empty()) {
             rd_kafka_conf_t* pconf = rd_kafka_conf_new();
-            ok = set(pconf, "bootstrap.servers", o_.bootstrap) && set(pconf, "client.id", "millrace-processor-dlq") &&
-                 set(pconf, "acks", "all") && set(pconf, "enable.idempotence", "true") &&
-                 set(pconf, "linger.ms", "5") && extra(pconf);
+            ok = set(pconf, "bootstrap.servers", bootstrap_) && set(pconf, "client.id", "millrace-job-" + o_.name + "-dlq") &&
+                 set(pconf, "acks", "all") && set(pconf, "enable.idempotence", "true") && set(pconf, "linger.ms", "5") &&
+                 extra(pconf, false);
             if (!ok) {
                 rd_kafka_conf_destroy(pconf);
                 return false;
@@ -311,18 +588,13 @@ private:
             rd_kafka_conf_set_dr_msg_cb(pconf, &impl::on_delivery);
             producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof errstr);
             if (producer_ == nullptr) {
-                log_.error("cannot create the DLQ producer for {}: {}", o_.bootstrap, errstr);
+                note_error(fmt::format("cannot create the DLQ producer for {}: {}", bootstrap_, errstr));
                 return false;
             }
             producer_queue_ = rd_kafka_queue_get_main(producer_);
             rd_kafka_queue_io_event_enable(producer_queue_, efd_, &k_one, sizeof k_one);
         }
         return true;
-    }
-
-    void finish_without_consumer() {
-        destroy_clients();
-        sink_->close();
     }
 
     void destroy_clients() {
@@ -359,111 +631,206 @@ private:
         return true;
     }
 
+    std::optional<size_t> slot_of_topic(const char* topic) const {
+        for (size_t idx = 0; idx < sources_.size(); ++idx) {
+            if (sources_[idx].topic == topic) return idx;
+        }
+        return std::nullopt;
+    }
+
+    batch& open_batch() {
+        if (!open_) {
+            open_ = std::make_unique<batch>();
+            open_->id = next_batch_id_++;
+            open_->opened = mono::now();
+            open_->rows.resize(sinks_.size());
+            open_->meta.resize(sinks_.size());
+        }
+        return *open_;
+    }
+
     void handle(message_ptr m) {
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                log_.warn("consumer: {}{}", rd_kafka_message_errstr(m.get()),
-                          m->rkt ? fmt::format(" ({} [{}])", rd_kafka_topic_name(m->rkt), m->partition) : "");
+                std::string message = fmt::format("consumer: {}{}", rd_kafka_message_errstr(m.get()),
+                                                  m->rkt ? fmt::format(" ({} [{}])", rd_kafka_topic_name(m->rkt), m->partition) : "");
+                log_.warn("{}", message);
+                note_error(message);
             }
             return;
         }
+        auto slot = slot_of_topic(rd_kafka_topic_name(m->rkt));
+        if (!slot) return;
         const int32_t partition = m->partition;
+        const int32_t pid = partition_id(*slot, partition);
         const int64_t offset = m->offset;
-        if (!tracker_.assigned(partition)) return;  // a straggler of a revoked partition
+        if (!tracker_.assigned(pid)) return;  // a straggler of a revoked partition
         rd_kafka_timestamp_type_t ts_type;
         int64_t ts = rd_kafka_message_timestamp(m.get(), &ts_type);
         if (ts < 0) ts = clock_.wall_millis();
         records_in_.inc();
         ++pending_;
-        last_consumed_[partition] = offset;
+        last_consumed_[pid] = offset;
+        source& src = sources_[*slot];
 
-        std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
-        user_row row;
-        rejection why;
-        bool valid = false;
-        if (avro::wire::looks_framed(value)) {
-            avro_records_.inc();
-            if (!decode_avro(value, row, why, valid)) {
-                --pending_;  // stopping: the record stays unprocessed and uncommitted
-                return;
+        std::vector<sql::kafka_header> headers;
+        rd_kafka_headers_t* hdrs = nullptr;
+        if (rd_kafka_message_headers(m.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const char* name;
+            const void* value;
+            size_t size;
+            for (size_t idx = 0; rd_kafka_header_get_all(hdrs, idx, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++idx) {
+                headers.push_back(sql::kafka_header{name, value ? std::optional<std::string>(std::string(static_cast<const char*>(value), size))
+                                                                : std::nullopt});
             }
+        }
+        sql::record_metadata meta{src.topic, partition, offset, ts, ts_type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? 1 : 0, &headers};
+        std::optional<std::string_view> value, key;
+        if (m->payload) value = std::string_view(static_cast<const char*>(m->payload), m->len);
+        if (m->key) key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+
+        std::vector<rejection> whys;
+        sql::row in;
+        sql::record_error err;
+        auto decoded = decode(src, value, key, meta, in, err);
+        if (!decoded) {
+            --pending_;  // stopping: the record stays unprocessed and uncommitted
+            return;
+        }
+        if (*decoded == sql::decode_status::rejected) {
+            whys.push_back(rejection{std::string(sql::to_string(err.code)), err.field, err.message});
         } else {
-            valid = parser_.parse(value, row, why);
-        }
-        if (valid && o_.aggregate) {
-            int64_t window = agg_.window_of(ts);
-            // Loading keeps servicing completions, which may dispatch the open
-            // batch: take the batch only afterwards.
-            if (!agg_.loaded(partition, window) && !load_window(partition, window)) {
-                --pending_;  // stopping: the record stays unprocessed and uncommitted
-                return;
+            for (size_t pidx : src.pipelines) {
+                pipeline& p = pipelines_[pidx];
+                if (p.stateless) {
+                    sql::row out;
+                    auto st = p.stateless->process(in, out, err);
+                    if (st == sql::process_status::failed) {
+                        whys.push_back(rejection{std::string(sql::to_string(err.code)), err.field, err.message});
+                    } else if (st == sql::process_status::emitted) {
+                        sink_row row;
+                        if (auto st2 = make_row(sinks_[p.sink], p.def->output, out, row); !st2) {
+                            whys.push_back(rejection{"eval_error", "", st2.err().message()});
+                            continue;
+                        }
+                        batch& b = open_batch();
+                        b.rows[p.sink].push_back(std::move(row));
+                        b.meta[p.sink].push_back(row_meta{ts, m.get()});
+                    }
+                    continue;
+                }
+                window_runner& w = *p.window;
+                if (w.time_index() && *w.time_index() < in.size() && !in[*w.time_index()].is_null()) {
+                    for (int64_t start : w.window_starts(in[*w.time_index()].i)) {
+                        if (w.needs_restore(partition, start) && !restore_window(w, partition, start)) {
+                            --pending_;  // stopping: the record stays unprocessed and uncommitted
+                            return;
+                        }
+                    }
+                }
+                auto st = w.state().add(in, partition, offset, err);
+                if (st == sql::add_status::skipped) agg_skipped_.inc();
+                if (st == sql::add_status::late || st == sql::add_status::failed) {
+                    whys.push_back(rejection{std::string(sql::to_string(err.code)), err.field, err.message});
+                }
             }
-            if (!agg_.add(partition, offset, ts, row.has_nat ? std::string_view(row.nat) : std::string_view(),
-                          row.gender)) {
-                agg_skipped_.inc();
-            }
         }
-        if (!open_) {
-            open_ = std::make_unique<batch>();
-            open_->id = next_batch_id_++;
-            open_->opened = mono::now();
+        for (size_t pidx : src.pipelines) {
+            if (pipelines_[pidx].window) pipelines_[pidx].window->applied(partition, offset);
         }
-        batch& b = *open_;
-        if (valid) {
-            b.rows.push_back(std::move(row));
-            b.meta.push_back(row_meta{partition, offset, ts, m.get()});
-        } else {
-            b.rejects.push_back(reject{m.get(), std::move(why)});
-        }
-        if (o_.aggregate) agg_.applied(partition, offset);
+        batch& b = open_batch();
+        for (auto& why : whys) b.rejects.push_back(reject{m.get(), std::move(why)});
         bool found = false;
         for (auto& [p, last] : b.last_offsets) {
-            if (p == partition) {
+            if (p == pid) {
                 last = offset;
                 found = true;
             }
         }
-        if (!found) b.last_offsets.emplace_back(partition, offset);
+        if (!found) b.last_offsets.emplace_back(pid, offset);
         b.messages.push_back(std::move(m));
         if (b.messages.size() >= o_.batch_size) dispatch_open();
     }
 
-    // Decodes a Confluent-framed Avro value; an unreachable registry is waited
-    // for (the record is neither rejected nor skipped). False when stopping.
-    bool decode_avro(std::string_view value, user_row& row, rejection& why, bool& valid) {
-        for (int attempt = 0;; ++attempt) {
-            std::optional<error> transient;
-            auto got = avro_.decode(value, row, why, transient);
-            if (got != avro_record_decoder::outcome::retry) {
-                valid = got == avro_record_decoder::outcome::ok;
-                return true;
+    // Decodes one record; an avro-confluent writer schema is fetched from the
+    // registry (an unreachable registry is waited for: the record is neither
+    // rejected nor skipped). nullopt when stopping.
+    std::optional<sql::decode_status> decode(source& src, std::optional<std::string_view> value,
+                                             std::optional<std::string_view> key, const sql::record_metadata& meta,
+                                             sql::row& out, sql::record_error& err) {
+        for (int attempt = 0, installs = 0;; ++attempt) {
+            auto st = src.decoder->decode(value, key, meta, out, err);
+            if (st != sql::decode_status::need_schema) return st;
+            const int32_t id = src.decoder->schema_id();
+            auto fetched = registry_.schema_by_id(id);
+            if (fetched) {
+                if (installs++ > 0) {
+                    err = sql::record_error{sql::error_code::unknown_schema, "", fmt::format("writer schema {} cannot be used", id)};
+                    return sql::decode_status::rejected;
+                }
+                if (auto added = src.decoder->add_writer_schema(id, (*fetched)->text); !added) {
+                    err = sql::record_error{sql::error_code::unknown_schema, "",
+                                            fmt::format("writer schema {}: {}", id, added.err().message())};
+                    return sql::decode_status::rejected;
+                }
+                continue;
+            }
+            if (!fetched.err().retryable()) {
+                err = sql::record_error{sql::error_code::unknown_schema, "",
+                                        fmt::format("writer schema {}: {}", id, fetched.err().message())};
+                return sql::decode_status::rejected;
             }
             registry_retries_.inc();
             if (attempt == 0 || attempt % 10 == 0) {
-                log_.warn("fetching an Avro writer schema from the registry at {}: {}; retrying", o_.registry_url,
-                          transient ? transient->message() : "unavailable");
+                log_.warn("fetching Avro writer schema {} from the registry at {}: {}; retrying", id, o_.registry_url,
+                          fetched.err().message());
+                note_error(fmt::format("schema registry {}: {}", o_.registry_url, fetched.err().message()));
             }
             auto until = mono::now() + backoff(attempt);
             while (mono::now() < until) {
-                if (stop_.load()) return false;
+                if (stop_.load()) return std::nullopt;
                 service(false);
                 wait_for_work(std::chrono::ceil<std::chrono::milliseconds>(until - mono::now()));
             }
         }
     }
 
-    bool load_window(int32_t partition, int64_t window) {
+    status make_row(sink_slot& s, const std::vector<sql::column_type>& types, const sql::row& out, sink_row& row) {
+        if (s.cql) {
+            row.cells.reserve(out.size());
+            for (size_t idx = 0; idx < out.size() && idx < types.size(); ++idx) {
+                auto v = to_cql_value(out[idx], types[idx].type);
+                if (!v) return v.err().with_context(fmt::format("column {}", types[idx].name));
+                row.cells.push_back(std::move(*v));
+            }
+            return {};
+        }
+        if (auto st = s.encoder->encode_value(out, row.value); !st) return st;
+        auto k = s.encoder->encode_key(out);
+        if (!k) return k.err();
+        row.key = std::move(*k);
+        return {};
+    }
+
+    // Installs the stored partials of (partition, window start). False when stopping.
+    bool restore_window(window_runner& w, int32_t partition, int64_t start) {
         for (int attempt = 0;; ++attempt) {
-            auto stored = sink_->read_window(window);
+            auto stored = store_->read(o_.name, w.pipeline(), start);
             if (stored) {
-                agg_.load(partition, window, *stored);
+                for (const auto& p : *stored) {
+                    if (p.partition != partition) continue;
+                    if (auto st = w.state().restore(p); !st) {
+                        log_.error("window state of {} partition {} window {}: {}; counting it afresh", o_.name, partition,
+                                   start, st.err().message());
+                    }
+                }
+                w.restored(partition, start);
                 return true;
             }
             if (attempt == 0 || attempt % 10 == 0) {
-                log_.warn("reading aggregate window {} for partition {}: {}; retrying", window, partition,
-                          stored.err().message());
+                log_.warn("reading window {} of partition {}: {}; retrying", start, partition, stored.err().message());
+                note_error(fmt::format("window store: {}", stored.err().message()));
             }
-            // Keep acknowledging what is in flight while the store is away.
             auto until = mono::now() + backoff(attempt);
             while (mono::now() < until) {
                 if (stop_.load()) return false;
@@ -479,17 +846,18 @@ private:
         if (!open_) return;
         std::unique_ptr<batch> b = std::move(open_);
         batch_records_.observe(static_cast<double>(b->messages.size()));
-        for (const auto& [partition, last] : b->last_offsets) {
-            b->segments.emplace_back(partition, tracker_.add_segment(partition, last));
-        }
+        for (const auto& [pid, last] : b->last_offsets) b->segments.emplace_back(pid, tracker_.add_segment(pid, last));
         const size_t per = std::max<size_t>(1, o_.rows_per_request);
-        size_t requests = (b->rows.size() + per - 1) / per;
+        size_t requests = 0;
+        for (const auto& rows : b->rows) requests += (rows.size() + per - 1) / per;
         b->remaining = requests + b->rejects.size();
         const uint64_t id = b->id;
         batch& ref = *b;
         batches_.emplace(id, std::move(b));
-        for (size_t begin = 0; begin < ref.rows.size(); begin += per) {
-            send_queue_.push_back(request{id, begin, std::min(ref.rows.size(), begin + per), 0});
+        for (size_t sink = 0; sink < ref.rows.size(); ++sink) {
+            for (size_t begin = 0; begin < ref.rows[sink].size(); begin += per) {
+                send_queue_.push_back(request{id, sink, begin, std::min(ref.rows[sink].size(), begin + per), 0});
+            }
         }
         for (auto& r : ref.rejects) send_to_dlq(id, r.message, r.why);
         if (ref.remaining == 0) complete_batch(id);
@@ -502,35 +870,44 @@ private:
             send_queue_.pop_front();
             auto it = batches_.find(req.batch_id);
             if (it == batches_.end()) continue;
-            std::vector<const user_row*> rows;
+            std::vector<const sink_row*> rows;
             rows.reserve(req.end - req.begin);
-            for (size_t idx = req.begin; idx < req.end; ++idx) rows.push_back(&it->second->rows[idx]);
+            for (size_t idx = req.begin; idx < req.end; ++idx) rows.push_back(&it->second->rows[req.sink][idx]);
             ++in_flight_;
             auto sent = mono::now();
-            sink_->write_users(std::move(rows), [this, req, sent](sink_outcome outcome) {
-                {
-                    std::lock_guard lock(completions_mutex_);
-                    completions_.push_back(completion{false, req, std::move(outcome), sent});
-                }
-                wake();
+            sinks_[req.sink].out->write(std::move(rows), [this, req, sent](sink_outcome outcome) {
+                push_completion(completion{completion_kind::rows, req, std::move(outcome), sent});
             });
         }
     }
 
+    void push_completion(completion c) {
+        {
+            std::lock_guard lock(completions_mutex_);
+            completions_.push_back(std::move(c));
+        }
+        wake();
+    }
+
     void send_to_dlq(uint64_t batch_id, rd_kafka_message_t* m, const rejection& why) {
-        dlq_counters_[static_cast<size_t>(why.code)]->inc();
-        record_origin origin{o_.topic, m->partition, m->offset, rd_kafka_message_timestamp(m, nullptr)};
+        rejected_.inc();
+        const std::string topic = rd_kafka_topic_name(m->rkt);
+        record_origin origin{topic, m->partition, m->offset, rd_kafka_message_timestamp(m, nullptr)};
         if (producer_ == nullptr) {
-            log_.warn("rejected {} [{}] offset {}: {} (no DLQ topic: dropped)", o_.topic, m->partition, m->offset,
-                      why.message);
+            log_.warn("rejected {} [{}] offset {}: {} (no DLQ topic: dropped)", topic, m->partition, m->offset, why.message);
             finish_item(batch_id);
             return;
         }
         if (rejects_logged_++ < 20) {
-            log_.warn("rejected {} [{}] offset {} to {}: {}: {}", o_.topic, m->partition, m->offset, o_.dlq_topic,
-                      to_string(why.code), why.message);
+            log_.warn("rejected {} [{}] offset {} to {}: {}: {}", topic, m->partition, m->offset, o_.dlq_topic, why.code,
+                      why.message);
         }
-        auto* ticket = new dlq_ticket{batch_id, m, dlq_headers(why, origin, o_.group)};
+        {
+            std::lock_guard lock(status_mutex_);
+            status_.last_error = fmt::format("rejected {} [{}] offset {}: {}: {}", topic, m->partition, m->offset, why.code,
+                                             why.message);
+        }
+        auto* ticket = new dlq_ticket{batch_id, m, dlq_headers(why, origin, o_.group, o_.name)};
         ++dlq_outstanding_;
         produce_dlq(ticket);
     }
@@ -583,7 +960,7 @@ private:
     void complete_batch(uint64_t batch_id) {
         auto it = batches_.find(batch_id);
         if (it == batches_.end()) return;
-        for (const auto& [partition, segment] : it->second->segments) tracker_.complete(partition, segment);
+        for (const auto& [pid, segment] : it->second->segments) tracker_.complete(pid, segment);
         pending_ -= it->second->messages.size();
         batches_.erase(it);
     }
@@ -614,7 +991,7 @@ private:
                 produce_dlq(t);
             }
         }
-        if (o_.aggregate) flush_aggregates(now);
+        if (!windowed_.empty()) flush_windows(now);
         backpressure();
         if (!draining && now >= next_commit_) {
             commit(false);
@@ -626,19 +1003,7 @@ private:
 
     void on_completion(completion& c) {
         auto now = mono::now();
-        if (c.counts) {
-            agg_in_flight_rows_ = 0;
-            if (c.outcome.ok) {
-                agg_rows_out_.inc(agg_round_rows_);
-                agg_retry_at_.reset();
-                agg_attempt_ = 0;
-            } else {
-                log_.warn("writing aggregate rows: {}; retrying", c.outcome.message);
-                agg_retry_at_ = now + backoff(agg_attempt_++);
-            }
-            agg_.end_flush(c.outcome.ok);
-            return;
-        }
+        if (c.kind != completion_kind::rows) return on_round_completion(c, now);
         --in_flight_;
         auto it = batches_.find(c.req.batch_id);
         if (it == batches_.end()) return;
@@ -650,7 +1015,7 @@ private:
             sink_samples_.add(seconds);
             int64_t wall = clock_.wall_millis();
             for (size_t idx = c.req.begin; idx < c.req.end; ++idx) {
-                double e2e = static_cast<double>(std::max<int64_t>(0, wall - b.meta[idx].timestamp_ms)) / 1000.0;
+                double e2e = static_cast<double>(std::max<int64_t>(0, wall - b.meta[c.req.sink][idx].timestamp_ms)) / 1000.0;
                 e2e_seconds_.observe(e2e);
                 e2e_samples_.add(e2e);
             }
@@ -661,36 +1026,181 @@ private:
         }
         if (c.outcome.retryable) {
             sink_retries_.inc();
-            if (sink_errors_logged_++ % 100 == 0) log_.warn("{}: {}; retrying", sink_->describe(), c.outcome.message);
-            retries_.emplace(now + backoff(c.req.attempt), request{c.req.batch_id, c.req.begin, c.req.end, c.req.attempt + 1});
+            note_error(fmt::format("{}: {}", sinks_[c.req.sink].out->describe(), c.outcome.message));
+            if (sink_errors_logged_++ % 100 == 0) {
+                log_.warn("{}: {}; retrying", sinks_[c.req.sink].out->describe(), c.outcome.message);
+            }
+            retries_.emplace(now + backoff(c.req.attempt),
+                             request{c.req.batch_id, c.req.sink, c.req.begin, c.req.end, c.req.attempt + 1});
             return;
         }
         if (n > 1) {
             // Find the rejected row(s): send each row of the request alone.
             b.remaining += n - 1;
-            for (size_t idx = c.req.begin; idx < c.req.end; ++idx) send_queue_.push_front(request{c.req.batch_id, idx, idx + 1, 0});
+            for (size_t idx = c.req.begin; idx < c.req.end; ++idx) {
+                send_queue_.push_front(request{c.req.batch_id, c.req.sink, idx, idx + 1, 0});
+            }
             return;
         }
-        const row_meta& meta = b.meta[c.req.begin];
-        send_to_dlq(c.req.batch_id, meta.message,
-                    rejection{reject_code::sink_rejected, "", fmt::format("the CQL store refused the row: {}", c.outcome.message)});
+        send_to_dlq(c.req.batch_id, b.meta[c.req.sink][c.req.begin].message,
+                    rejection{k_sink_rejected, "",
+                              fmt::format("{} refused the row: {}", sinks_[c.req.sink].out->describe(), c.outcome.message)});
     }
 
-    void flush_aggregates(mono::time_point now) {
-        if (agg_.flush_in_flight()) return;
-        if (agg_retry_at_ && now < *agg_retry_at_) return;
-        auto round = agg_.begin_flush();
-        if (!round || round->empty()) return;
-        agg_round_rows_ = round->size();
-        auto sent = now;
-        sink_->write_counts(std::move(*round), [this, sent](sink_outcome outcome) {
-            {
-                std::lock_guard lock(completions_mutex_);
-                completions_.push_back(completion{true, request{0, 0, 0, 0}, std::move(outcome), sent});
+    // ---- window rounds ----------------------------------------------------
+
+    void flush_windows(mono::time_point now) {
+        if (round_) {
+            if (round_->outstanding == 0 && round_->retry_at && now >= *round_->retry_at) {
+                round_->retry_at.reset();
+                run_stage();
             }
-            wake();
-        });
+            return;
+        }
+        auto r = std::make_unique<window_round>();
+        const int64_t now_ms = clock_.wall_millis();
+        for (size_t pidx : windowed_) {
+            pipeline& p = pipelines_[pidx];
+            auto& state = p.window->state();
+            r->applied.push_back(p.window->applied_snapshot());
+            for (auto& partial : state.take_changed()) {
+                r->keys.emplace(pidx, partial.window.start_ms, partial.window.end_ms, partial.group_key);
+                r->partials.push_back(stored_partial{p.def->index, std::move(partial)});
+            }
+            auto fired = state.fire();
+            auto early = state.fire_early(now_ms);
+            for (auto* outputs : {&fired, &early}) {
+                for (auto& out : *outputs) {
+                    if (sinks_[p.sink].cql) {
+                        r->keys.emplace(pidx, out.window.start_ms, out.window.end_ms, out.group_key);
+                    } else {
+                        r->fired.emplace_back(pidx, std::move(out));
+                    }
+                }
+            }
+        }
+        if (r->partials.empty() && r->keys.empty() && r->fired.empty()) {
+            for (size_t idx = 0; idx < windowed_.size(); ++idx) pipelines_[windowed_[idx]].window->made_durable(r->applied[idx]);
+            return;
+        }
+        round_ = std::move(r);
+        run_stage();
     }
+
+    void run_stage() {
+        window_round& r = *round_;
+        r.failed = false;
+        r.retryable = true;
+        if (r.stage == 0) {
+            if (r.partials.empty()) {
+                r.stage = 1;
+                return run_stage();
+            }
+            r.outstanding = 1;
+            store_->write(o_.name, r.partials, [this](sink_outcome outcome) {
+                push_completion(completion{completion_kind::partials, request{}, std::move(outcome), mono::now()});
+            });
+            return;
+        }
+        // Stage 1: the merged rows, read at one time so the latest merge wins.
+        r.rows.assign(sinks_.size(), {});
+        const int64_t read_us = clock_.wall_millis() * 1000;
+        std::map<std::pair<size_t, int64_t>, std::vector<sql::partial_state>> stored;
+        for (const auto& [pidx, start, end, key] : r.keys) {
+            pipeline& p = pipelines_[pidx];
+            auto sit = stored.find({pidx, start});
+            if (sit == stored.end()) {
+                auto got = store_->read(o_.name, p.def->index, start);
+                if (!got) return round_failed(fmt::format("reading window state: {}", got.err().message()), true);
+                sit = stored.emplace(std::make_pair(pidx, start), std::move(*got)).first;
+            }
+            std::vector<sql::partial_state> mine;
+            for (const auto& partial : sit->second) {
+                if (partial.window.end_ms == end && partial.group_key == key) mine.push_back(partial);
+            }
+            if (mine.empty()) continue;
+            auto merged = p.window->state().merge(mine);
+            if (!merged) {
+                log_.error("merging window {} of {}: {}", start, p.def->sink_table, merged.err().message());
+                continue;
+            }
+            sink_row row;
+            if (auto st = make_row(sinks_[p.sink], p.def->output, *merged, row); !st) {
+                log_.error("window row of {}: {}", p.def->sink_table, st.err().message());
+                note_error(fmt::format("window row of {}: {}", p.def->sink_table, st.err().message()));
+                continue;
+            }
+            row.timestamp_us = read_us;
+            r.rows[p.sink].push_back(std::move(row));
+        }
+        for (auto& [pidx, out] : r.fired) {
+            pipeline& p = pipelines_[pidx];
+            sink_row row;
+            if (auto st = make_row(sinks_[p.sink], p.def->output, out.values, row); !st) {
+                log_.error("window row of {}: {}", p.def->sink_table, st.err().message());
+                continue;
+            }
+            r.rows[p.sink].push_back(std::move(row));
+        }
+        r.outstanding = 0;
+        for (size_t sink = 0; sink < r.rows.size(); ++sink) {
+            if (r.rows[sink].empty()) continue;
+            const size_t per = std::max<size_t>(1, o_.rows_per_request);
+            for (size_t begin = 0; begin < r.rows[sink].size(); begin += per) {
+                std::vector<const sink_row*> rows;
+                for (size_t idx = begin; idx < std::min(r.rows[sink].size(), begin + per); ++idx) rows.push_back(&r.rows[sink][idx]);
+                ++r.outstanding;
+                size_t count = rows.size();
+                sinks_[sink].out->write(std::move(rows), [this, sink, count](sink_outcome outcome) {
+                    push_completion(completion{completion_kind::window_rows, request{0, sink, 0, count, 0}, std::move(outcome),
+                                               mono::now()});
+                });
+            }
+        }
+        if (r.outstanding == 0) finish_round();
+    }
+
+    void round_failed(const std::string& message, bool retryable) {
+        window_round& r = *round_;
+        note_error(message);
+        if (r.attempt % 10 == 0) log_.warn("{}; retrying", message);
+        if (!retryable) {
+            log_.error("{}; the window rows of this round are dropped", message);
+            return finish_round();
+        }
+        r.retry_at = mono::now() + backoff(r.attempt++);
+    }
+
+    void on_round_completion(completion& c, mono::time_point) {
+        if (!round_) return;
+        window_round& r = *round_;
+        if (r.outstanding > 0) --r.outstanding;
+        if (!c.outcome.ok) {
+            r.failed = true;
+            r.retryable = r.retryable && c.outcome.retryable;
+            r.failure = c.outcome.message;
+        } else if (c.kind == completion_kind::window_rows) {
+            agg_rows_out_.inc(c.req.end);
+        }
+        if (r.outstanding > 0) return;
+        if (r.failed) {
+            std::string what = c.kind == completion_kind::partials ? "writing window state" : "writing window rows";
+            return round_failed(fmt::format("{}: {}", what, r.failure), r.retryable);
+        }
+        if (r.stage == 0) {
+            r.stage = 1;
+            r.attempt = 0;
+            return run_stage();
+        }
+        finish_round();
+    }
+
+    void finish_round() {
+        for (size_t idx = 0; idx < windowed_.size(); ++idx) pipelines_[windowed_[idx]].window->made_durable(round_->applied[idx]);
+        round_.reset();
+    }
+
+    // ---- flow control, drain, commit, rebalance -----------------------------
 
     void backpressure() {
         if (consumer_ == nullptr) return;
@@ -716,9 +1226,21 @@ private:
         log_.debug("{} {} partitions ({} records unacknowledged)", pause ? "paused" : "resumed", count, pending_);
     }
 
+    bool windows_idle() const {
+        if (round_) return false;
+        for (size_t pidx : windowed_) {
+            auto snap = pipelines_[pidx].window->applied_snapshot();
+            for (const auto& [partition, applied] : snap) {
+                auto durable = pipelines_[pidx].window->durable_position(partition);
+                if (applied && (!durable || *durable <= *applied)) return false;
+            }
+        }
+        return true;
+    }
+
     bool idle() const {
         return !open_ && batches_.empty() && in_flight_ == 0 && send_queue_.empty() && retries_.empty() &&
-               dlq_outstanding_ == 0 && (!o_.aggregate || (!agg_.flush_in_flight() && !agg_.dirty()));
+               dlq_outstanding_ == 0 && windows_idle();
     }
 
     // Dispatches what is open and waits until every write is acknowledged (or
@@ -730,50 +1252,57 @@ private:
             if (idle()) break;
             wait_for_work(std::min<std::chrono::milliseconds>(10ms, std::chrono::ceil<std::chrono::milliseconds>(deadline - mono::now())));
         }
-        service(true);  // an empty aggregate round marks everything applied as durable
+        service(true);
         return idle();
     }
 
-    // Commits, per partition, the position up to which every record's writes
+    // Commits, per partition, the position up to which every record's effects
     // are acknowledged.
     void commit(bool sync, bool quiet = false) {
         if (consumer_ == nullptr) return;
         rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(4);
-        for (int32_t partition : tracker_.partitions()) {
-            auto pos = tracker_.done_position(partition);
-            if (o_.aggregate && pos) {
-                auto durable = agg_.durable_position(partition);
+        for (int32_t pid : tracker_.partitions()) {
+            auto pos = tracker_.done_position(pid);
+            const size_t slot = slot_of(pid);
+            const int32_t partition = partition_of(pid);
+            for (size_t pidx : sources_[slot].pipelines) {
+                if (!pipelines_[pidx].window || !pos) continue;
+                auto durable = pipelines_[pidx].window->durable_position(partition);
                 pos = durable ? std::optional<int64_t>(std::min(*pos, *durable)) : std::nullopt;
             }
             if (!pos) continue;
-            auto it = committed_.find(partition);
+            auto it = committed_.find(pid);
             if (it != committed_.end() && it->second >= *pos) continue;
-            rd_kafka_topic_partition_list_add(list, o_.topic.c_str(), partition)->offset = *pos;
+            rd_kafka_topic_partition_list_add(list, sources_[slot].topic.c_str(), partition)->offset = *pos;
+            committed_[pid] = *pos;
         }
         if (list->cnt == 0) {
             rd_kafka_topic_partition_list_destroy(list);
             return;
         }
         commits_.inc();
-        for (int idx = 0; idx < list->cnt; ++idx) committed_[list->elems[idx].partition] = list->elems[idx].offset;
         rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list, sync ? 0 : 1);
         if (sync && err) {
             commit_errors_.inc();
-            if (!quiet) log_.warn("committing offsets of {}: {}", o_.topic, rd_kafka_err2str(err));
-            for (int idx = 0; idx < list->cnt; ++idx) committed_.erase(list->elems[idx].partition);
+            if (!quiet) log_.warn("committing offsets: {}", rd_kafka_err2str(err));
+            for (int idx = 0; idx < list->cnt; ++idx) erase_committed(list->elems[idx]);
         }
         rd_kafka_topic_partition_list_destroy(list);
+    }
+
+    void erase_committed(const rd_kafka_topic_partition_t& tp) {
+        if (auto slot = slot_of_topic(tp.topic)) committed_.erase(partition_id(*slot, tp.partition));
     }
 
     void committed(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets) {
         if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
         bool failed = err != RD_KAFKA_RESP_ERR_NO_ERROR;
         for (int idx = 0; offsets && idx < offsets->cnt; ++idx) {
-            if (failed || offsets->elems[idx].err) committed_.erase(offsets->elems[idx].partition);
+            if (failed || offsets->elems[idx].err) erase_committed(offsets->elems[idx]);
         }
         if (failed) {
             commit_errors_.inc();
-            log_.warn("offset commit of {} failed: {}", o_.topic, rd_kafka_err2str(err));
+            log_.warn("offset commit failed: {}", rd_kafka_err2str(err));
         }
     }
 
@@ -781,16 +1310,27 @@ private:
         rebalances_.inc();
         const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(consumer_), "COOPERATIVE") == 0;
         std::string names;
-        for (int idx = 0; idx < parts->cnt; ++idx) names += fmt::format("{}{}", idx ? "," : "", parts->elems[idx].partition);
-        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-            log_.info("assigned {} partitions [{}]", o_.topic, names);
+        for (int idx = 0; idx < parts->cnt; ++idx) {
+            names += fmt::format("{}{}[{}]", idx ? "," : "", parts->elems[idx].topic, parts->elems[idx].partition);
+        }
+        auto each = [&](auto&& fn) {
             for (int idx = 0; idx < parts->cnt; ++idx) {
-                int32_t partition = parts->elems[idx].partition;
-                tracker_.assign(partition);
-                if (o_.aggregate) agg_.assign(partition);
-                committed_.erase(partition);
-                last_consumed_.erase(partition);
+                auto slot = slot_of_topic(parts->elems[idx].topic);
+                if (!slot) continue;
+                const int32_t partition = parts->elems[idx].partition;
+                fn(*slot, partition, partition_id(*slot, partition));
             }
+        };
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+            log_.info("assigned {}", names);
+            each([&](size_t slot, int32_t partition, int32_t pid) {
+                tracker_.assign(pid);
+                for (size_t pidx : sources_[slot].pipelines) {
+                    if (pipelines_[pidx].window) pipelines_[pidx].window->assign(partition);
+                }
+                committed_.erase(pid);
+                last_consumed_.erase(pid);
+            });
             if (cooperative) {
                 rd_kafka_error_t* e = rd_kafka_incremental_assign(consumer_, parts);
                 if (e) {
@@ -803,17 +1343,18 @@ private:
             if (paused_) rd_kafka_pause_partitions(consumer_, parts);
         } else {
             const bool lost = err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(consumer_);
-            log_.info("{} {} partitions [{}]: draining in-flight writes", lost ? "lost" : "revoked", o_.topic, names);
+            log_.info("{} {}: draining in-flight writes", lost ? "lost" : "revoked", names);
             bool drained = skip_drain_ || drain(mono::now() + o_.drain_timeout);
             if (!drained) log_.warn("drain before revocation did not finish within {} ms", o_.drain_timeout.count());
             if (!lost) commit(true);
-            for (int idx = 0; idx < parts->cnt; ++idx) {
-                int32_t partition = parts->elems[idx].partition;
-                tracker_.revoke(partition);
-                if (o_.aggregate) agg_.revoke(partition);
-                committed_.erase(partition);
-                last_consumed_.erase(partition);
-            }
+            each([&](size_t slot, int32_t partition, int32_t pid) {
+                tracker_.revoke(pid);
+                for (size_t pidx : sources_[slot].pipelines) {
+                    if (pipelines_[pidx].window) pipelines_[pidx].window->revoke(partition);
+                }
+                committed_.erase(pid);
+                last_consumed_.erase(pid);
+            });
             if (cooperative) {
                 rd_kafka_error_t* e = rd_kafka_incremental_unassign(consumer_, parts);
                 if (e) rd_kafka_error_destroy(e);
@@ -822,32 +1363,38 @@ private:
             }
         }
         assigned_gauge_.set(static_cast<double>(tracker_.partitions().size()));
-        std::lock_guard lock(lag_->mutex);
-        lag_->lag.clear();
+        std::lock_guard lock(status_mutex_);
+        status_.assigned_partitions = tracker_.partitions().size();
     }
 
     void tick() {
         sink_samples_.publish(sink_p50_, sink_p99_);
         e2e_samples_.publish(e2e_p50_, e2e_p99_);
         uint64_t in = records_in_.value();
-        in_rate_.set(static_cast<double>(in - in_last_));
+        double in_rate = static_cast<double>(in - in_last_);
+        in_rate_.set(in_rate);
         in_last_ = in;
-        out_rate_.set(static_cast<double>(rows_out_tick_));
+        double out_rate = static_cast<double>(rows_out_tick_);
+        out_rate_.set(out_rate);
         rows_out_tick_ = 0;
-        if (o_.aggregate) agg_.evict(10);
-        std::map<int32_t, int64_t> lag;
-        for (int32_t partition : tracker_.partitions()) {
+        for (size_t pidx : windowed_) pipelines_[pidx].window->prune();
+        int64_t lag = 0;
+        for (int32_t pid : tracker_.partitions()) {
             int64_t low = 0, high = 0;
-            if (rd_kafka_get_watermark_offsets(consumer_, o_.topic.c_str(), partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            const auto& topic = sources_[slot_of(pid)].topic;
+            if (rd_kafka_get_watermark_offsets(consumer_, topic.c_str(), partition_of(pid), &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
                 high < 0) {
                 continue;
             }
-            auto it = last_consumed_.find(partition);
+            auto it = last_consumed_.find(pid);
             int64_t position = it != last_consumed_.end() ? it->second + 1 : low;
-            lag[partition] = std::max<int64_t>(0, high - position);
+            lag += std::max<int64_t>(0, high - position);
         }
-        std::lock_guard lock(lag_->mutex);
-        lag_->lag = std::move(lag);
+        lag_gauge_.set(static_cast<double>(lag));
+        std::lock_guard lock(status_mutex_);
+        status_.records_in_per_second = in_rate;
+        status_.rows_out_per_second = out_rate;
+        status_.lag = lag;
     }
 
     void shutdown() {
@@ -871,29 +1418,36 @@ private:
                 dlq_retries_.erase(dlq_retries_.begin());
             }
         }
-        sink_->close();
+        teardown_sinks();
         // Records hold references into the consumer: free them before destroying it.
         open_.reset();
         batches_.clear();
         send_queue_.clear();
         retries_.clear();
+        round_.reset();
         destroy_clients();
-        // Late completions from the closed sink may still sit in the queue; drop them.
+        // Late completions from the closed sinks may still sit in the queue; drop them.
         std::lock_guard lock(completions_mutex_);
         completions_.clear();
-        log_.info("stopped: {} records read, {} rows written", records_in_.value(), rows_out_.value());
+        log_.info("stopped: {} records read, {} rows written", records_in_.value() - records_in_base_,
+                  rows_out_.value() - rows_out_base_);
     }
 
+    sql::job_program program_;
     job_options o_;
-    std::unique_ptr<sink> sink_;
     millrace::clock& clock_;
     log::logger log_;
-    record_parser parser_;
     registry::client registry_;
-    avro_record_decoder avro_;
     offset_tracker tracker_;
-    window_aggregator agg_;
-    std::shared_ptr<lag_state> lag_;
+    std::string bootstrap_;
+    std::string start_from_ = "earliest";
+    std::vector<std::pair<std::string, std::string>> source_properties_;
+    std::vector<source> sources_;
+    std::vector<sink_slot> sinks_;
+    std::vector<pipeline> pipelines_;
+    std::vector<size_t> windowed_;  // indexes into pipelines_
+    std::unique_ptr<window_store> store_;
+    std::unique_ptr<window_round> round_;
 
     int efd_ = -1;
     std::atomic<bool> stop_{false};
@@ -916,26 +1470,25 @@ private:
     std::map<int32_t, int64_t> committed_;
     std::map<int32_t, int64_t> last_consumed_;
     mono::time_point next_commit_ = mono::now();
-    std::optional<mono::time_point> agg_retry_at_;
-    int agg_attempt_ = 0;
-    size_t agg_round_rows_ = 0;
-    size_t agg_in_flight_rows_ = 0;
     uint64_t rejects_logged_ = 0;
     uint64_t sink_errors_logged_ = 0;
 
     std::mutex completions_mutex_;
     std::vector<completion> completions_;
 
+    mutable std::mutex status_mutex_;
+    job_status status_;
+
     metrics::counter& records_in_;
     metrics::counter& rows_out_;
     metrics::counter& agg_rows_out_;
     metrics::counter& agg_skipped_;
+    metrics::counter& rejected_;
     metrics::counter& sink_retries_;
     metrics::counter& rebalances_;
     metrics::counter& pauses_;
     metrics::counter& commits_;
     metrics::counter& commit_errors_;
-    metrics::counter* dlq_counters_[k_reject_codes] = {};
     metrics::histogram& batch_records_;
     metrics::histogram& sink_seconds_;
     metrics::histogram& e2e_seconds_;
@@ -949,11 +1502,16 @@ private:
     metrics::gauge& pending_gauge_;
     metrics::gauge& paused_gauge_;
     metrics::gauge& assigned_gauge_;
-    metrics::counter& avro_records_;
+    metrics::gauge& lag_gauge_;
     metrics::counter& registry_retries_;
+    // Counters survive a reload of the same job (one series per job name):
+    // the status shows this run's counts.
+    const uint64_t records_in_base_ = records_in_.value();
+    const uint64_t rows_out_base_ = rows_out_.value();
+    const uint64_t rejected_base_ = rejected_.value();
     quantile_window sink_samples_;
     quantile_window e2e_samples_;
-    uint64_t in_last_ = 0;
+    uint64_t in_last_ = records_in_.value();
     uint64_t rows_out_tick_ = 0;
 };
 
@@ -969,8 +1527,8 @@ void job::impl::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaq
     static_cast<impl*>(opaque)->delivered(m);
 }
 
-job::job(job_options options, std::unique_ptr<sink> out, metrics::registry& metrics, millrace::clock& clock)
-    : impl_(std::make_unique<impl>(std::move(options), std::move(out), metrics, clock)) {}
+job::job(sql::job_program program, job_options options, metrics::registry& metrics, millrace::clock& clock)
+    : impl_(std::make_unique<impl>(std::move(program), std::move(options), metrics, clock)) {}
 
 job::~job() {
     request_stop();
@@ -989,5 +1547,7 @@ void job::request_stop() { impl_->request_stop(); }
 void job::join() {
     if (worker_.joinable()) worker_.join();
 }
+
+job_status job::status() const { return impl_->status(); }
 
 }  // namespace millrace::processor

@@ -1,0 +1,146 @@
+#include "window_store.h"
+
+#include <atomic>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "cql_table_sink.h"
+
+namespace millrace::processor {
+
+namespace cc = millrace::cql_client;
+
+status window_store::open() {
+    auto s = session();
+    if (!s) {
+        auto options = cc::options_from_contact_points(o_.contact_points);
+        if (!options) return options.err();
+        options->default_consistency = o_.consistency;
+        auto connected = cc::session::connect(*options);
+        if (!connected) return connected.err();
+        s = *connected;
+    }
+    const std::string table = o_.keyspace + ".window_state";
+    const std::string ddl[] = {
+        fmt::format("CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', "
+                    "'replication_factor': '{}'}}",
+                    o_.keyspace, o_.replication_factor),
+        fmt::format("CREATE TABLE IF NOT EXISTS {} (job text, pipeline int, window_start timestamp, window_end timestamp, "
+                    "group_key blob, kafka_partition int, last_offset bigint, state blob, updated_at timestamp, "
+                    "PRIMARY KEY ((job, pipeline, window_start), window_end, group_key, kafka_partition))",
+                    table),
+    };
+    for (const auto& statement : ddl) {
+        if (auto r = s->query(statement); !r) return r.err().with_context(fmt::format("creating {}", table));
+    }
+    auto ins = s->prepare(fmt::format("INSERT INTO {} (job, pipeline, window_start, window_end, group_key, kafka_partition, "
+                                      "last_offset, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                      table));
+    if (!ins) return ins.err().with_context(fmt::format("preparing the upsert into {}", table));
+    auto sel = s->prepare(fmt::format("SELECT window_end, group_key, kafka_partition, last_offset, state FROM {} "
+                                      "WHERE job = ? AND pipeline = ? AND window_start = ?",
+                                      table));
+    if (!sel) return sel.err().with_context(fmt::format("preparing the read of {}", table));
+    std::lock_guard lock(mutex_);
+    session_ = s;
+    insert_ = *ins;
+    select_ = *sel;
+    return {};
+}
+
+void window_store::write(const std::string& job, std::vector<stored_partial> partials, sink::done_fn done) {
+    auto s = session();
+    cc::prepared_ptr insert;
+    {
+        std::lock_guard lock(mutex_);
+        insert = insert_;
+    }
+    if (!s) return done(sink_outcome{false, true, "CQL session closed"});
+    if (partials.empty()) return done({});
+    struct shared_state {
+        std::atomic<size_t> remaining;
+        std::mutex mutex;
+        sink_outcome first_failure;
+        sink::done_fn done;
+    };
+    auto state = std::make_shared<shared_state>();
+    state->remaining = partials.size();
+    state->done = std::move(done);
+    cc::query_options opts;
+    opts.consistency_level = o_.consistency;
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (auto& sp : partials) {
+        auto& p = sp.partial;
+        std::vector<cc::value> params{cc::value::text(job),
+                                      cc::value::int32(static_cast<int32_t>(sp.pipeline)),
+                                      cc::value::timestamp(p.window.start_ms),
+                                      cc::value::timestamp(p.window.end_ms),
+                                      cc::value::blob(std::move(p.group_key)),
+                                      cc::value::int32(p.partition),
+                                      cc::value::bigint(p.last_offset),
+                                      cc::value::blob(std::move(p.state)),
+                                      cc::value::timestamp(now_ms)};
+        s->execute_async(
+            insert, std::move(params),
+            [state](result<cc::rows> r) {
+                if (!r) {
+                    std::lock_guard lock(state->mutex);
+                    if (state->first_failure.ok) {
+                        state->first_failure = sink_outcome{false, retryable_cql_error(r.err()), r.err().message()};
+                    }
+                }
+                if (state->remaining.fetch_sub(1) == 1) state->done(state->first_failure);
+            },
+            opts);
+    }
+}
+
+result<std::vector<sql::partial_state>> window_store::read(const std::string& job, size_t pipeline, int64_t window_start_ms) {
+    auto s = session();
+    cc::prepared_ptr select;
+    {
+        std::lock_guard lock(mutex_);
+        select = select_;
+    }
+    if (!s) return make_error(errc::unavailable, "CQL session closed");
+    cc::query_options opts;
+    opts.page_size = 0;
+    opts.consistency_level = o_.consistency;
+    auto r = s->execute(select, {cc::value::text(job), cc::value::int32(static_cast<int32_t>(pipeline)),
+                                 cc::value::timestamp(window_start_ms)},
+                        opts);
+    if (!r) return r.err();
+    std::vector<sql::partial_state> out;
+    out.reserve(r->size());
+    for (const auto& row : r->data) {
+        if (row.size() < 5 || row[0].is_null() || row[2].is_null() || row[3].is_null()) continue;
+        sql::partial_state p;
+        p.window = sql::window_bounds{window_start_ms, row[0].as_timestamp()};
+        p.group_key = row[1].is_null() ? std::string() : row[1].as_bytes();
+        p.partition = static_cast<int32_t>(row[2].as_int());
+        p.last_offset = row[3].as_int();
+        p.state = row[4].is_null() ? std::string() : row[4].as_bytes();
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+void window_store::close() {
+    std::shared_ptr<cc::session> s;
+    {
+        std::lock_guard lock(mutex_);
+        s = std::move(session_);
+    }
+    if (s) s->close();
+}
+
+std::string window_store::describe() const { return fmt::format("CQL {} {}.window_state", o_.contact_points, o_.keyspace); }
+
+std::shared_ptr<cc::session> window_store::session() {
+    std::lock_guard lock(mutex_);
+    return session_;
+}
+
+}  // namespace millrace::processor
