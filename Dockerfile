@@ -33,6 +33,7 @@ RUN apt-get update \
  && useradd --system --create-home --home-dir /var/lib/millrace --shell /usr/sbin/nologin millrace
 COPY --from=build /src/build/millrace /usr/local/bin/millrace
 COPY --chown=millrace:millrace dags /var/lib/millrace/dags
+COPY --chown=millrace:millrace jobs /var/lib/millrace/jobs
 USER millrace
 WORKDIR /var/lib/millrace
 # Listen on every interface so published ports work; everything else is the

@@ -53,6 +53,12 @@ status_report make_report(const std::vector<running_part>& parts, const host_pla
                      [&](const part_status& a, const part_status& b) { return rank(a) < rank(b); });
     report.urls = urls_for(report.parts, report.admin_address);
     report.counts = read_counts(registry.expose());
+    for (const auto& part : parts) {
+        if (!part.instance) continue;
+        if (std::string detail = part.instance->status_json(); !detail.empty()) {
+            report.details.emplace_back(part.info->command, std::move(detail));
+        }
+    }
     return report;
 }
 
@@ -105,6 +111,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
         running_part part{info, std::move(context), nullptr, std::nullopt};
         part.instance = make(*info, *part.context);
         if (part.instance) {
+            part.instance->add_admin_routes(admin.http());
             if (auto st = file_system::disk().create_directories(dir); !st) {
                 std::fprintf(stderr, "millrace: %s: cannot create data directory %s (from %s): %s\n",
                              info->command.c_str(), dir.c_str(), cfg.origin(info->section + ".data_dir").c_str(),

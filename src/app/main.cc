@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "host.h"
+#include "jobs_list.h"
 #include "millrace/cdc/cdc.h"
 #include "millrace/console/console.h"
 #include "millrace/cql/server.h"
@@ -133,6 +134,14 @@ int run(int argc, char** argv) {
             }
         }
     }
+    // `jobs list --json` is not a config key either.
+    bool jobs_json = false;
+    if (std::find(words.begin(), words.end(), "jobs") != words.end()) {
+        if (auto it = std::find(words.begin(), words.end(), "--json"); it != words.end()) {
+            jobs_json = true;
+            words.erase(it);
+        }
+    }
     auto inv = parse_args(words);
     if (!inv) {
         std::fprintf(stderr, "millrace: %s\n", inv.err().message().c_str());
@@ -164,6 +173,10 @@ int run(int argc, char** argv) {
         return scheduler::run_dags_command(*cfg, inv->args);
     }
     if (inv->command == "tasks") return scheduler::run_tasks_command(*cfg, inv->args);
+    if (inv->command == "jobs" && !inv->args.empty() && inv->args.front() == "list") {
+        if (jobs_json) inv->args.push_back("--json");
+        return run_jobs_list_command(*cfg, inv->args);
+    }
     if (inv->command == "source" && !inv->args.empty()) {
         // `source serve` runs the API as a server; other words are one-shot commands.
         if (inv->args.size() == 1 && inv->args.front() == "serve") {

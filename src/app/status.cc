@@ -111,6 +111,14 @@ std::string render_status_json(const status_report& report) {
     out += fmt::format(
         "}},\"pipeline\":{{\"users_fetched\":{},\"records_in_kafka\":{},\"rows_in_table\":{},\"processor_lag\":{}}}}}",
         count(c.users_fetched), count(c.records_in_kafka), count(c.rows_in_table), count(c.processor_lag));
+    if (!report.details.empty()) {
+        out.pop_back();  // the closing brace
+        out += ",\"details\":{";
+        for (size_t idx = 0; idx < report.details.size(); ++idx) {
+            out += fmt::format("{}\"{}\":{}", idx ? "," : "", json_escape(report.details[idx].first), report.details[idx].second);
+        }
+        out += "}}";
+    }
     return out;
 }
 

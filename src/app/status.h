@@ -30,6 +30,9 @@ struct status_report {
     std::vector<part_status> parts;
     std::vector<std::pair<std::string, std::string>> urls;  // label, URL
     pipeline_counts counts;
+    // Components' own state (component::status_json), by command: rendered
+    // under "details" in the JSON form.
+    std::vector<std::pair<std::string, std::string>> details;
 };
 
 // The sum of every series of metric `name` in Prometheus text `exposition`.

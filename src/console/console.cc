@@ -32,10 +32,8 @@ std::vector<std::string> admin_endpoints(const config::config& cfg) {
 std::string processor_group(const config::config& cfg) {
     const std::string& own = cfg.get_string("console.processor_group");
     if (!own.empty()) return own;
-    for (const char* key : {"processor.group_id", "processor.group"}) {
-        if (cfg.has(key) && !cfg.get_string(key).empty()) return cfg.get_string(key);
-    }
-    return "millrace-processor";
+    // The default pipeline's job, jobs/created_users.sql, in its default group.
+    return "millrace-job-created_users";
 }
 
 class console_component final : public component {
@@ -143,7 +141,7 @@ void add_options(config::schema& s) {
            "host:port of admin endpoints whose /readyz and /metrics the console reads; empty reads `up`'s and each "
            "component's admin port on admin.host."});
     s.add({"console.processor_group", value_kind::string, "",
-           "Consumer group of the stream processor, whose lag the console shows; empty uses the processor's configured group."});
+           "Consumer group of the stream job whose lag the console shows; empty: the default job's, millrace-job-created_users."});
     s.add({"console.pipeline_topic", value_kind::string, "users_created", "The topic the pipeline view follows."});
     s.add({"console.pipeline_table", value_kind::string, "spark_streams.created_users", "The CQL table the pipeline view and table browser start at."});
     s.add({"console.registry_url", value_kind::string, "",

@@ -84,27 +84,26 @@ public:
           clock_(c),
           log_("job " + o_.name),
           registry_(registry::client_options{.url = o_.registry_url}),
-          records_in_(m.make_counter("millrace_processor_records_in_total", "Records read from the source topics.", labels())),
-          rows_out_(m.make_counter("millrace_processor_rows_written_total", "Rows the sinks acknowledged.", labels())),
+          records_in_(m.make_counter("millrace_processor_records_in_total", "Records read from the source topics.")),
+          rows_out_(m.make_counter("millrace_processor_rows_written_total", "Rows the sinks acknowledged.")),
           agg_rows_out_(m.make_counter("millrace_processor_aggregate_rows_written_total",
-                                       "Window rows (merged over partitions) the sinks acknowledged.", labels())),
+                                       "Window rows (merged over partitions) the sinks acknowledged.")),
           agg_skipped_(m.make_counter("millrace_processor_aggregate_skipped_total",
                                       "Records not counted again because their window partial already covered them "
-                                      "(redelivered after a restart or rebalance).",
-                                      labels())),
-          rejected_(m.make_counter("millrace_processor_dlq_records_total", "Rejected records.", labels())),
-          sink_retries_(m.make_counter("millrace_processor_sink_retries_total", "Sink requests sent again after a retryable failure.", labels())),
-          rebalances_(m.make_counter("millrace_processor_rebalances_total", "Partition assignments and revocations.", labels())),
-          pauses_(m.make_counter("millrace_processor_pauses_total", "Times the partitions were paused for backpressure.", labels())),
-          commits_(m.make_counter("millrace_processor_commits_total", "Offset commits sent.", labels())),
-          commit_errors_(m.make_counter("millrace_processor_commit_errors_total", "Offset commits that failed.", labels())),
+                                      "(redelivered after a restart or rebalance).")),
+          metrics_(m),
+          sink_retries_(m.make_counter("millrace_processor_sink_retries_total", "Sink requests sent again after a retryable failure.")),
+          rebalances_(m.make_counter("millrace_processor_rebalances_total", "Partition assignments and revocations.")),
+          pauses_(m.make_counter("millrace_processor_pauses_total", "Times the partitions were paused for backpressure.")),
+          commits_(m.make_counter("millrace_processor_commits_total", "Offset commits sent.")),
+          commit_errors_(m.make_counter("millrace_processor_commit_errors_total", "Offset commits that failed.")),
           batch_records_(m.make_histogram("millrace_processor_batch_records", "Records per dispatched micro-batch.",
-                                          {1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000}, labels())),
+                                          {1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000})),
           sink_seconds_(m.make_histogram("millrace_processor_sink_request_seconds",
-                                         "Time from sending a sink request to its acknowledgement.", metrics::latency_buckets(), labels())),
+                                         "Time from sending a sink request to its acknowledgement.", metrics::latency_buckets())),
           e2e_seconds_(m.make_histogram("millrace_processor_end_to_end_seconds",
                                         "Time from the record's Kafka timestamp to the sink's acknowledgement of its row.",
-                                        metrics::latency_buckets(), labels())),
+                                        metrics::latency_buckets())),
           sink_p50_(m.make_gauge("millrace_processor_sink_latency_p50_seconds", "Median sink request latency over the last second with traffic.", labels())),
           sink_p99_(m.make_gauge("millrace_processor_sink_latency_p99_seconds", "99th percentile sink request latency over the last second with traffic.", labels())),
           e2e_p50_(m.make_gauge("millrace_processor_end_to_end_p50_seconds", "Median end-to-end latency over the last second with traffic.", labels())),
@@ -117,7 +116,7 @@ public:
           assigned_gauge_(m.make_gauge("millrace_processor_assigned_partitions", "Partitions assigned to this instance.", labels())),
           lag_gauge_(m.make_gauge("millrace_processor_consumer_lag", "Records between the consumer position and the partitions' ends.", labels())),
           registry_retries_(m.make_counter("millrace_processor_registry_retries_total",
-                                           "Schema fetches retried because the registry was unreachable.", labels())) {
+                                           "Schema fetches retried because the registry was unreachable.")) {
         efd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         MILLRACE_ASSERT(efd_ >= 0, "eventfd: {}", std::strerror(errno));
         std::lock_guard lock(status_mutex_);
@@ -139,9 +138,9 @@ public:
     job_status status() const {
         std::lock_guard lock(status_mutex_);
         job_status s = status_;
-        s.records_in = records_in_.value() - records_in_base_;
-        s.rows_out = rows_out_.value() - rows_out_base_;
-        s.rejected = rejected_.value() - rejected_base_;
+        s.records_in = in_count_.load();
+        s.rows_out = out_count_.load();
+        s.rejected = rejected_count_.load();
         return s;
     }
 
@@ -284,7 +283,7 @@ private:
 
     // ---- setup -----------------------------------------------------------
 
-    status setup() {
+    millrace::status setup() {
         const auto& tables = program_.tables();
         std::map<size_t, size_t> source_of_table, sink_of_table;
         for (const auto& read : program_.reads()) {
@@ -449,7 +448,7 @@ private:
     }
 
     // Registers the Avro schema of an avro-confluent Kafka sink (retryable).
-    status register_encoder(sink_slot& s) {
+    millrace::status register_encoder(sink_slot& s) {
         const auto& t = program_.tables()[s.table];
         std::string subject = t.option("avro-confluent.subject", t.option("topic") + "-value");
         std::string schema = sql::avro_schema_for(s.columns);
@@ -669,6 +668,7 @@ private:
         int64_t ts = rd_kafka_message_timestamp(m.get(), &ts_type);
         if (ts < 0) ts = clock_.wall_millis();
         records_in_.inc();
+        in_count_.fetch_add(1);
         ++pending_;
         last_consumed_[pid] = offset;
         source& src = sources_[*slot];
@@ -765,19 +765,19 @@ private:
             auto fetched = registry_.schema_by_id(id);
             if (fetched) {
                 if (installs++ > 0) {
-                    err = sql::record_error{sql::error_code::unknown_schema, "", fmt::format("writer schema {} cannot be used", id)};
+                    err = sql::record_error{sql::error_code::unknown_schema, "", fmt::format("schema id {} cannot be used", id)};
                     return sql::decode_status::rejected;
                 }
                 if (auto added = src.decoder->add_writer_schema(id, (*fetched)->text); !added) {
                     err = sql::record_error{sql::error_code::unknown_schema, "",
-                                            fmt::format("writer schema {}: {}", id, added.err().message())};
+                                            fmt::format("schema id {}: {}", id, added.err().message())};
                     return sql::decode_status::rejected;
                 }
                 continue;
             }
             if (!fetched.err().retryable()) {
                 err = sql::record_error{sql::error_code::unknown_schema, "",
-                                        fmt::format("writer schema {}: {}", id, fetched.err().message())};
+                                        fmt::format("schema id {}: {}", id, fetched.err().message())};
                 return sql::decode_status::rejected;
             }
             registry_retries_.inc();
@@ -795,7 +795,7 @@ private:
         }
     }
 
-    status make_row(sink_slot& s, const std::vector<sql::column_type>& types, const sql::row& out, sink_row& row) {
+    millrace::status make_row(sink_slot& s, const std::vector<sql::column_type>& types, const sql::row& out, sink_row& row) {
         if (s.cql) {
             row.cells.reserve(out.size());
             for (size_t idx = 0; idx < out.size() && idx < types.size(); ++idx) {
@@ -890,7 +890,13 @@ private:
     }
 
     void send_to_dlq(uint64_t batch_id, rd_kafka_message_t* m, const rejection& why) {
-        rejected_.inc();
+        auto& counter = dlq_counters_[why.code];
+        if (counter == nullptr) {
+            counter = &metrics_.make_counter("millrace_processor_dlq_records_total", "Rejected records, by error code.",
+                                             {{"code", why.code}});
+        }
+        counter->inc();
+        rejected_count_.fetch_add(1);
         const std::string topic = rd_kafka_topic_name(m->rkt);
         record_origin origin{topic, m->partition, m->offset, rd_kafka_message_timestamp(m, nullptr)};
         if (producer_ == nullptr) {
@@ -1020,6 +1026,7 @@ private:
                 e2e_samples_.add(e2e);
             }
             rows_out_.inc(n);
+            out_count_.fetch_add(n);
             rows_out_tick_ += n;
             finish_item(c.req.batch_id);
             return;
@@ -1370,7 +1377,7 @@ private:
     void tick() {
         sink_samples_.publish(sink_p50_, sink_p99_);
         e2e_samples_.publish(e2e_p50_, e2e_p99_);
-        uint64_t in = records_in_.value();
+        uint64_t in = in_count_.load();
         double in_rate = static_cast<double>(in - in_last_);
         in_rate_.set(in_rate);
         in_last_ = in;
@@ -1429,8 +1436,7 @@ private:
         // Late completions from the closed sinks may still sit in the queue; drop them.
         std::lock_guard lock(completions_mutex_);
         completions_.clear();
-        log_.info("stopped: {} records read, {} rows written", records_in_.value() - records_in_base_,
-                  rows_out_.value() - rows_out_base_);
+        log_.info("stopped: {} records read, {} rows written", in_count_.load(), out_count_.load());
     }
 
     sql::job_program program_;
@@ -1483,7 +1489,8 @@ private:
     metrics::counter& rows_out_;
     metrics::counter& agg_rows_out_;
     metrics::counter& agg_skipped_;
-    metrics::counter& rejected_;
+    metrics::registry& metrics_;
+    std::map<std::string, metrics::counter*> dlq_counters_;  // by error code
     metrics::counter& sink_retries_;
     metrics::counter& rebalances_;
     metrics::counter& pauses_;
@@ -1504,14 +1511,13 @@ private:
     metrics::gauge& assigned_gauge_;
     metrics::gauge& lag_gauge_;
     metrics::counter& registry_retries_;
-    // Counters survive a reload of the same job (one series per job name):
-    // the status shows this run's counts.
-    const uint64_t records_in_base_ = records_in_.value();
-    const uint64_t rows_out_base_ = rows_out_.value();
-    const uint64_t rejected_base_ = rejected_.value();
+    // This job's own counts (the counters above are the process's totals).
+    std::atomic<uint64_t> in_count_{0};
+    std::atomic<uint64_t> out_count_{0};
+    std::atomic<uint64_t> rejected_count_{0};
     quantile_window sink_samples_;
     quantile_window e2e_samples_;
-    uint64_t in_last_ = records_in_.value();
+    uint64_t in_last_ = 0;
     uint64_t rows_out_tick_ = 0;
 };
 

@@ -91,10 +91,12 @@ public:
         state->done = std::move(done);
         for (const sink_row* row : rows) {
             auto* holder = new std::shared_ptr<write_state>(state);
+            const char* key = row->key ? row->key->data() : nullptr;
+            const size_t key_len = row->key ? row->key->size() : 0;
             rd_kafka_resp_err_t err = rd_kafka_producev(
                 p, RD_KAFKA_V_TOPIC(o_.topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_VALUE(const_cast<char*>(row->value.data()), row->value.size()),
-                RD_KAFKA_V_KEY(row->key ? row->key->data() : nullptr, row->key ? row->key->size() : 0),
+                RD_KAFKA_V_KEY(key, key_len),
                 RD_KAFKA_V_OPAQUE(holder), RD_KAFKA_V_END);
             if (err) {
                 delete holder;

@@ -20,6 +20,10 @@
 
 namespace millrace {
 
+namespace http {
+class server;
+}
+
 // What the host gives a component. Everything outlives the component.
 struct component_context {
     asio::io_context& io;
@@ -44,6 +48,12 @@ public:
     // Stops accepting work, drains what is in flight and flushes durable state.
     // Called once, on the io_context's thread.
     virtual void stop() = 0;
+    // Routes the component adds to the process's admin endpoint; called once,
+    // before start(). Handlers run on the io_context's thread.
+    virtual void add_admin_routes(http::server& /*server*/) {}
+    // A JSON value with the component's own state, shown in /status under its
+    // command name ("" for none). Called on the io_context's thread.
+    virtual std::string status_json() const { return {}; }
 };
 
 }  // namespace millrace
