@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -148,9 +149,17 @@ private:
     std::shared_ptr<const state> state_;
 };
 
+struct compile_options {
+    // The latest Avro schema text of a registry subject ("<topic>-value"), for
+    // avro-confluent sources declared without a column list. Unset: such tables
+    // are an error. A failure's message becomes the diagnostic.
+    std::function<result<std::string>(const std::string& subject)> latest_schema;
+};
+
 // Parses, binds and plans a job file. Returns every error found (not only the
 // first), each with the file name, line and column. Pure; thread-safe.
-std::variant<job_program, std::vector<diagnostic>> compile_job(std::string_view text, std::string file_name);
+std::variant<job_program, std::vector<diagnostic>> compile_job(std::string_view text, std::string file_name,
+                                                               const compile_options& options = {});
 
 // Setting keys the runtime understands (SET 'key' = 'value'); documented in docs/sql.md.
 namespace settings {
