@@ -700,6 +700,20 @@ private:
         if (*decoded == sql::decode_status::rejected) {
             whys.push_back(rejection{std::string(sql::to_string(err.code)), err.field, err.message});
         } else {
+            // Restore the stored partials of this record's windows first: it
+            // keeps servicing completions (which may dispatch the open batch),
+            // so nothing of this record may be in a batch yet.
+            for (size_t pidx : src.pipelines) {
+                if (!pipelines_[pidx].window) continue;
+                window_runner& w = *pipelines_[pidx].window;
+                if (!w.time_index() || *w.time_index() >= in.size() || in[*w.time_index()].is_null()) continue;
+                for (int64_t start : w.window_starts(in[*w.time_index()].i)) {
+                    if (w.needs_restore(partition, start) && !restore_window(w, partition, start)) {
+                        --pending_;  // stopping: the record stays unprocessed and uncommitted
+                        return;
+                    }
+                }
+            }
             for (size_t pidx : src.pipelines) {
                 pipeline& p = pipelines_[pidx];
                 if (p.stateless) {
@@ -719,16 +733,7 @@ private:
                     }
                     continue;
                 }
-                window_runner& w = *p.window;
-                if (w.time_index() && *w.time_index() < in.size() && !in[*w.time_index()].is_null()) {
-                    for (int64_t start : w.window_starts(in[*w.time_index()].i)) {
-                        if (w.needs_restore(partition, start) && !restore_window(w, partition, start)) {
-                            --pending_;  // stopping: the record stays unprocessed and uncommitted
-                            return;
-                        }
-                    }
-                }
-                auto st = w.state().add(in, partition, offset, err);
+                auto st = p.window->state().add(in, partition, offset, err);
                 if (st == sql::add_status::skipped) agg_skipped_.inc();
                 if (st == sql::add_status::late || st == sql::add_status::failed) {
                     whys.push_back(rejection{std::string(sql::to_string(err.code)), err.field, err.message});

@@ -4,6 +4,8 @@
 // back with librdkafka and decoded here with the avro library and the
 // registry's schemas; the CQL table with millrace's CQL client.
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -158,12 +160,21 @@ protected:
                             false);
         ASSERT_TRUE(cdc_.proc);
     }
+    // The default pipeline's job (jobs/created_users.sql) reading Confluent-framed Avro.
     void start_process() {
+        std::ifstream in(testing::source_dir() + "/jobs/created_users.sql");
+        std::string job((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string json_format = "'format' = 'json'";
+        auto at = job.find(json_format);
+        ASSERT_NE(at, std::string::npos);
+        job.replace(at, json_format.size(), "'format' = 'avro-confluent'");
+        std::filesystem::create_directories(dirs_.file("jobs"));
+        std::ofstream(dirs_.file("jobs") + "/created_users.sql") << job;
         process_ = start_server("process", dirs_.file("process"),
                                 {"--set", "kafka.bootstrap=" + broker_.address, "--set",
-                                 "cql.contact_points=" + cql_.address, "--set", "processor.topic=users_created", "--set",
-                                 "processor.registry_url=" + registry_.address, "--set",
-                                 "processor.commit_interval=200ms", "--set", "processor.aggregate=false"},
+                                 "cql.contact_points=" + cql_.address, "--set", "processor.jobs_dir=" + dirs_.file("jobs"),
+                                 "--set", "processor.registry_url=" + registry_.address, "--set",
+                                 "processor.commit_interval=200ms"},
                                 false);
         ASSERT_TRUE(process_.proc);
     }
