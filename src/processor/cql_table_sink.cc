@@ -203,12 +203,12 @@ public:
         if (!s) return done(sink_outcome{false, true, "CQL session closed"});
         cc::query_options opts;
         opts.consistency_level = o_.write_consistency;
-        auto callback = [done = std::move(done)](result<cc::rows> r) { done(outcome_of(r)); };
         if (rows.size() == 1) {
             auto params = params_of(*insert, *rows.front());
             if (!params) return done(sink_outcome{false, false, params.err().message()});
             opts.default_timestamp = rows.front()->timestamp_us;
-            s->execute_async(insert, std::move(*params), std::move(callback), opts);
+            s->execute_async(insert, std::move(*params), [done = std::move(done)](result<cc::rows> r) { done(outcome_of(r)); },
+                             opts);
             return;
         }
         std::vector<cc::batch_statement> statements;
@@ -219,7 +219,8 @@ public:
             if (row->timestamp_us) opts.default_timestamp = row->timestamp_us;
             statements.emplace_back(insert, std::move(*params));
         }
-        s->batch_async(cc::batch_kind::unlogged, std::move(statements), std::move(callback), opts);
+        s->batch_async(cc::batch_kind::unlogged, std::move(statements),
+                       [done = std::move(done)](result<cc::rows> r) { done(outcome_of(r)); }, opts);
     }
 
     std::string describe() const override { return fmt::format("CQL {} {}.{}", o_.contact_points, o_.keyspace, o_.table); }

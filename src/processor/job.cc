@@ -190,6 +190,7 @@ private:
         std::string topic;
         std::unique_ptr<sql::source_decoder> decoder;
         std::vector<size_t> pipelines;  // indexes into pipelines_
+        std::vector<std::pair<size_t, std::string>> not_null;  // NOT NULL columns: index, name
     };
     struct sink_slot {
         size_t table = 0;
@@ -324,6 +325,9 @@ private:
             auto decoder = program_.make_decoder(read.source);
             if (!decoder) return decoder.err().with_context(fmt::format("source table {}", t.name));
             s.decoder = std::move(*decoder);
+            for (size_t idx = 0; idx < t.columns.size(); ++idx) {
+                if (!t.columns[idx].type.nullable) s.not_null.emplace_back(idx, t.columns[idx].name);
+            }
             source_of_table[read.source] = sources_.size();
             sources_.push_back(std::move(s));
         }
@@ -696,6 +700,17 @@ private:
         if (!decoded) {
             --pending_;  // stopping: the record stays unprocessed and uncommitted
             return;
+        }
+        if (*decoded == sql::decode_status::ok) {
+            // A NOT NULL column without a value rejects the record as missing_field.
+            for (const auto& [idx, column] : src.not_null) {
+                if (idx < in.size() && in[idx].is_null()) {
+                    err = sql::record_error{sql::error_code::missing_field, column,
+                                            fmt::format("column {} is NOT NULL but the record has no value for it", column)};
+                    decoded = sql::decode_status::rejected;
+                    break;
+                }
+            }
         }
         if (*decoded == sql::decode_status::rejected) {
             whys.push_back(rejection{std::string(sql::to_string(err.code)), err.field, err.message});
