@@ -377,6 +377,7 @@ private:
         size_t start = first.offset;
         if (is_keyword("OVERWRITE")) fail(peek(), "INSERT OVERWRITE is not supported (use INSERT INTO)");
         expect_keyword("INTO", "after INSERT");
+        ins.sink_where = peek().where;
         ins.sink = table_name("the sink table's name");
         if (is_keyword("PARTITION")) fail(peek(), "INSERT ... PARTITION is not supported");
         if (accept_symbol("(")) {
