@@ -24,7 +24,7 @@ const std::set<std::string> k_reserved = {
     "FROM", "WHERE", "GROUP", "ORDER", "HAVING", "LIMIT", "UNION", "JOIN", "LEFT", "RIGHT", "INNER", "FULL",
     "CROSS", "ON", "AS", "SELECT", "AND", "OR", "NOT", "WINDOW", "EXCEPT", "INTERSECT", "OFFSET", "FETCH",
     "WHEN", "THEN", "ELSE", "END", "IS", "IN", "LIKE", "BETWEEN", "BY", "INSERT", "INTO", "VALUES", "NATURAL",
-    "LATERAL", "MATCH_RECOGNIZE", "TABLE",
+    "LATERAL", "MATCH_RECOGNIZE", "TABLE", "FOR",
 };
 
 class parser {
