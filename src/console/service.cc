@@ -171,6 +171,7 @@ void service::add_routes(http::server& server) {
     async("GET", "/api/schemas", &service::get_schemas);
     async("GET", "/api/schemas/", &service::get_schemas);
     async("GET", "/api/scheduler", &service::get_scheduler);
+    async("GET", "/api/jobs", &service::get_jobs);
     server.route("GET", "/api/pipeline", [this](const http::request& req) { return get_pipeline(req); });
     async("GET", "/api/tables", &service::get_tables);
     async("GET", "/api/tables/", &service::get_tables);
@@ -648,6 +649,34 @@ http::response service::reset_group(const std::string& id, const http::request& 
         log_.info("reset offsets of group '{}' to {} on {} partitions from the console", id, to, changes.size());
     }
     return json_response(200, json{{"group_id", id}, {"to", to}, {"dry_run", dry_run}, {"partitions", std::move(plan)}});
+}
+
+}  // namespace millrace::console
+
+namespace millrace::console {
+
+// The stream jobs of every admin endpoint that runs `millrace process` (its
+// GET /api/v1/jobs: state, rates, lag, last error, SQL and plan), each with
+// the admin address it came from.
+http::response service::get_jobs(const http::request&) {
+    const auto timeout = std::min<std::chrono::milliseconds>(settings_.request_timeout, std::chrono::milliseconds(1500));
+    json jobs = json::array();
+    json unreachable = json::array();
+    for (const auto& address : settings_.admin_endpoints) {
+        auto res = http_call("GET", "http://" + address + "/api/v1/jobs", timeout);
+        if (!res) {
+            unreachable.push_back({{"admin", address}, {"error", res.err().message()}});
+            continue;
+        }
+        if (res->status != 200) continue;  // not a process with jobs
+        auto body = json::parse(res->body, nullptr, false);
+        if (!body.is_object() || !body.contains("jobs") || !body["jobs"].is_array()) continue;
+        for (auto& j : body["jobs"]) {
+            j["admin"] = address;
+            jobs.push_back(std::move(j));
+        }
+    }
+    return json_response(200, json{{"jobs", jobs}, {"unreachable", unreachable}});
 }
 
 }  // namespace millrace::console

@@ -96,6 +96,7 @@ private:
     http::response reset_group(const std::string& id, const http::request& req);
     http::response get_schemas(const http::request& req);
     http::response get_scheduler(const http::request& req);
+    http::response get_jobs(const http::request& req);
     http::response get_pipeline(const http::request& req);
     http::response get_tables(const http::request& req);
     json console_info() const;

@@ -100,6 +100,7 @@ struct select {
 struct insert {
     std::string sink;
     position where;
+    position sink_where;
     std::vector<std::string> columns;  // INSERT INTO t (a, b) ...
     select query;
     std::string text;

@@ -7,6 +7,7 @@
 
 #include "expr.h"
 #include "formats.h"
+#include "time_util.h"
 #include "millrace/avro/codec.h"
 #include "millrace/avro/compatibility.h"
 #include "millrace/avro/schema.h"
@@ -199,38 +200,99 @@ aj::value to_avro_json(const value& v, const sql_type& t) {
     }
 }
 
+// The non-null branch of a ["null", T] union (or the node itself).
+const avro::node* unwrap(const avro::node* n) {
+    if (n->type != avro::type::union_) return n;
+    const avro::node* other = nullptr;
+    for (const auto* b : n->branches) {
+        if (b->type == avro::type::null) continue;
+        if (other) return n;  // several non-null branches: keep the union
+        other = b;
+    }
+    return other ? other : n;
+}
+
+// ISO-8601 text of an Avro timestamp (UTC 'Z' unless local), fraction without trailing zeros.
+std::string iso_text(int64_t amount, bool micros, bool local) {
+    int64_t per_second = micros ? 1000000 : 1000;
+    int64_t seconds = timeutil::floor_div(amount, per_second);
+    int64_t frac = amount - seconds * per_second;
+    std::string s = timeutil::format_pattern(seconds * 1000, "yyyy-MM-dd'T'HH:mm:ss");
+    if (frac) {
+        std::string f = micros ? fmt::format("{:06}", frac) : fmt::format("{:03}", frac);
+        while (f.back() == '0') f.pop_back();
+        s += "." + f;
+    }
+    if (!local) s += 'Z';
+    return s;
+}
+
+// Whether a writer type can be read into a column type (Flink's mapping, plus
+// any scalar into STRING as its text).
+bool readable(const avro::node* n, const sql_type& t) {
+    n = unwrap(n);
+    using at = avro::type;
+    switch (t.id) {
+        case type_id::char_: case type_id::varchar:
+            return n->type != at::array && n->type != at::map && n->type != at::record && n->type != at::union_;
+        case type_id::boolean: return n->type == at::boolean;
+        case type_id::tinyint: case type_id::smallint: case type_id::int_: return n->type == at::int_;
+        case type_id::bigint: return n->type == at::int_ || n->type == at::long_;
+        case type_id::float_: case type_id::double_: return n->type == at::int_ || n->type == at::long_ || n->type == at::float_ || n->type == at::double_;
+        case type_id::decimal: return (n->type == at::bytes || n->type == at::fixed) && n->logical_type == "decimal" && n->scale == t.scale;
+        case type_id::binary: case type_id::varbinary: return n->type == at::bytes || n->type == at::fixed;
+        case type_id::date: return n->type == at::int_ || n->type == at::string;
+        case type_id::time: return n->type == at::int_ || n->type == at::long_ || n->type == at::string;
+        case type_id::timestamp: case type_id::timestamp_ltz: return n->type == at::long_ || n->type == at::string;
+        case type_id::array: return n->type == at::array && readable(n->items, t.children[0]);
+        case type_id::map: return n->type == at::map && readable(n->items, t.children[1]);
+        case type_id::row: return n->type == at::record;
+        default: return false;
+    }
+}
+
 class avro_reader final : public part_reader {
 public:
-    explicit avro_reader(std::vector<field_target> targets) : targets_(std::move(targets)) {
-        std::vector<column_type> cols;
-        for (const auto& t : targets_) cols.push_back({t.name, nullable_copy(t.type)});
-        auto parsed = avro::schema::parse(avro_schema_for(cols));
-        MILLRACE_ASSERT(parsed.ok(), "derived Avro schema does not parse: {}", parsed.ok() ? "" : parsed.err().message());
-        reader_ = *parsed;
-    }
+    explicit avro_reader(std::vector<field_target> targets) : targets_(std::move(targets)) {}
 
     decode_status read(std::string_view bytes, row& out, record_error& error) override {
         auto framed = avro::wire::unframe(bytes);
         if (!framed) {
-            error = {error_code::malformed_avro, "", fmt::format("not Confluent-framed Avro: {}", framed.err().message())};
+            error = {error_code::malformed_avro, "", fmt::format("the value does not decode as Confluent-framed Avro: {}", framed.err().message())};
             return decode_status::rejected;
         }
         last_id_ = framed->schema_id;
         auto it = writers_.find(framed->schema_id);
         if (it == writers_.end()) return decode_status::need_schema;
-        if (!it->second.usable) {
-            error = {error_code::unknown_schema, "", it->second.why};
+        const writer_entry& w = it->second;
+        if (!w.usable) {
+            error = {error_code::unknown_schema, "", w.why};
             return decode_status::rejected;
         }
-        auto datum = avro::decode(framed->payload, it->second.writer.root(), reader_.root());
+        auto datum = avro::decode(framed->payload, w.writer.root());
         if (!datum) {
-            error = {error_code::malformed_avro, "", fmt::format("Avro payload (schema id {}): {}", framed->schema_id, datum.err().message())};
+            error = {error_code::malformed_avro, "", fmt::format("the Avro payload does not decode with schema id {}: {}", framed->schema_id, datum.err().message())};
             return decode_status::rejected;
         }
-        for (const auto& t : targets_) {
-            const aj::value* f = datum->find(t.name);
-            if (!f) {
+        for (size_t idx = 0; idx < targets_.size(); ++idx) {
+            const field_target& t = targets_[idx];
+            const avro::node* wn = w.fields[idx];
+            const aj::value* f = wn ? datum->find(t.name) : nullptr;
+            if (!f || f->is_null()) {
                 out[t.index] = value::null();
+                continue;
+            }
+            const avro::node* n = unwrap(wn);
+            bool ts = n->logical_type.find("timestamp") != std::string::npos;
+            if (ts && f->is_integer()) {
+                bool micros = n->logical_type.find("micros") != std::string::npos;
+                bool local = n->logical_type.rfind("local-", 0) == 0;
+                if (t.type.is_string()) out[t.index] = value::from_string(iso_text(f->integer, micros, local));
+                else out[t.index] = value::from_int(micros ? timeutil::floor_div(f->integer, 1000) : f->integer);
+                continue;
+            }
+            if (n->logical_type == "date" && f->is_integer() && t.type.is_string()) {
+                out[t.index] = value::from_string(timeutil::format_pattern(f->integer * timeutil::k_ms_per_day, "yyyy-MM-dd"));
                 continue;
             }
             if (!from_avro_json(*f, t.type, out[t.index], t.name, error)) return decode_status::rejected;
@@ -242,22 +304,25 @@ public:
         writer_entry e;
         auto parsed = avro::schema::parse(text);
         if (!parsed) {
-            e.why = fmt::format("writer schema {} is not a valid Avro schema: {}", id, parsed.err().message());
+            e.why = fmt::format("schema id {} is not a valid Avro schema: {}", id, parsed.err().message());
             writers_[id] = e;
             return parsed.err();
         }
         e.writer = *parsed;
-        if (e.writer.root().type != avro::type::record) {
-            e.why = fmt::format("writer schema {} is not a record", id);
+        const avro::node& root = e.writer.root();
+        if (root.type != avro::type::record) {
+            e.why = fmt::format("schema id {} is a {}, not a record", id, avro::type_name(root.type));
         } else {
-            // Resolve by field name: rename the reader record like the writer's.
-            auto problems = avro::check_can_read(e.writer.root(), reader_.root());
             std::string why;
-            for (const auto& p : problems) {
-                if (p.kind == "NAME_MISMATCH") continue;
-                why += (why.empty() ? "" : "; ") + p.kind + " at " + p.path;
+            for (const auto& t : targets_) {
+                const avro::field* f = root.find_field(t.name);
+                e.fields.push_back(f ? f->type : nullptr);
+                if (f && !readable(f->type, t.type)) {
+                    why += fmt::format("{}field {} is {} in the writer schema, the column is {}", why.empty() ? "" : "; ", t.name,
+                                       avro::type_name(unwrap(f->type)->type), t.type.to_string());
+                }
             }
-            if (!why.empty()) e.why = fmt::format("writer schema {} cannot be read as the table's columns: {}", id, why);
+            if (!why.empty()) e.why = fmt::format("schema id {} cannot be read as the table's columns: {}", id, why);
             else e.usable = true;
         }
         writers_[id] = e;
@@ -265,17 +330,13 @@ public:
     }
 
 private:
-    static sql_type nullable_copy(sql_type t) {
-        t.nullable = true;
-        return t;
-    }
     struct writer_entry {
         avro::schema writer;
+        std::vector<const avro::node*> fields;  // per target, nullptr when the writer lacks it
         bool usable = false;
         std::string why;
     };
     std::vector<field_target> targets_;
-    avro::schema reader_;
     std::map<int32_t, writer_entry> writers_;
     int32_t last_id_ = -1;
 };

@@ -70,6 +70,13 @@ public:
         }
         for (size_t idx = 0; idx < t_.columns.size(); ++idx) {
             const column_def& c = t_.columns[idx];
+            if (c.kind == column_kind::physical && !c.type.nullable && out[idx].is_null()) {
+                error = {error_code::missing_field, c.name, fmt::format("field {} is missing or null (the column is NOT NULL)", c.name)};
+                return decode_status::rejected;
+            }
+        }
+        for (size_t idx = 0; idx < t_.columns.size(); ++idx) {
+            const column_def& c = t_.columns[idx];
             if (c.kind != column_kind::metadata) continue;
             const std::string& k = c.metadata_key;
             if (k == "timestamp") out[idx] = value::from_int(meta.timestamp_ms);
@@ -268,7 +275,9 @@ result<std::string> cql_create_table(const table_def& sink) {
     if (sink.primary_key.empty()) return make_error(errc::invalid_argument, "table {} has no PRIMARY KEY", sink.name);
     std::string cols;
     for (const auto& c : sink.persisted_columns()) {
-        auto t = cql_type_for(c.type);
+        // 'cql.type.<column>' overrides the mapped type (e.g. uuid for a STRING id).
+        std::string forced = sink.option("cql.type." + c.name);
+        auto t = forced.empty() ? cql_type_for(c.type) : result<std::string>(forced);
         if (!t) return t.err().with_context(fmt::format("table {} column {}", sink.name, c.name));
         cols += fmt::format("{}{} {}", cols.empty() ? "" : ", ", cql_name(c.name), *t);
     }

@@ -48,6 +48,8 @@ struct compiler {
     const compile_options& options;
     job_program::state st;
     std::vector<std::shared_ptr<table_plan>> tplans;
+    std::vector<std::shared_ptr<pipeline_plan>> pplans;
+    std::map<std::string, position> set_where;
 
     void error(position where, std::string message) { errors.push_back({file, where.line, where.column, std::move(message)}); }
 
@@ -267,7 +269,7 @@ struct compiler {
     std::optional<size_t> add_insert(const ast::insert& ins) {
         auto sink_idx = table_index(ins.sink);
         if (!sink_idx) {
-            error(ins.where, fmt::format("INSERT INTO {}: no such table (declare it with CREATE TABLE)", ins.sink));
+            error(ins.sink_where, fmt::format("INSERT INTO {}: no such table (declare it with CREATE TABLE)", ins.sink));
             return std::nullopt;
         }
         const ast::select& q = ins.query;
@@ -509,19 +511,6 @@ struct compiler {
                     error(be.where, be.message);
                 }
             }
-            // Early firing.
-            std::string early = upper_ascii(st.settings.count(settings::k_early_fire_enabled) ? st.settings.at(settings::k_early_fire_enabled) : "false");
-            plan->early_fire = early == "TRUE";
-            if (plan->early_fire) {
-                auto it = st.settings.find(settings::k_early_fire_delay);
-                if (it == st.settings.end()) {
-                    error(ins.where, fmt::format("'{}' = 'true' needs '{}' (e.g. '1 s'; '0 s' emits on every change)", settings::k_early_fire_enabled, settings::k_early_fire_delay));
-                } else if (auto d = parse_duration(it->second); !d) {
-                    error(ins.where, fmt::format("SET '{}': {}", settings::k_early_fire_delay, d.err().message()));
-                } else {
-                    plan->early_fire_delay_ms = *d;
-                }
-            }
         }
         if (errors.size() != errors_before) return std::nullopt;
         if (projected.size() != targets.size()) {
@@ -560,6 +549,7 @@ struct compiler {
         if (errors.size() != errors_before) return std::nullopt;
         st.pipelines.push_back(pd);
         st.pipeline_plans.push_back(plan);
+        pplans.push_back(plan);
         return pd.index;
     }
 
@@ -580,7 +570,10 @@ struct compiler {
     void run(const std::vector<ast::statement>& statements) {
         for (const auto& s : statements) {
             switch (s.k) {
-                case ast::statement::kind::set: st.settings[s.set.key] = s.set.value; break;
+                case ast::statement::kind::set:
+                    st.settings[s.set.key] = s.set.value;
+                    set_where[s.set.key] = s.set.where;
+                    break;
                 case ast::statement::kind::create_table: add_table(s.table); break;
                 case ast::statement::kind::insert:
                 case ast::statement::kind::statement_set: {
@@ -593,9 +586,22 @@ struct compiler {
                 }
             }
         }
-        for (const auto& [k, v] : st.settings) {
-            (void)k;
-            (void)v;
+        // Job-wide settings (the last SET of a key wins), checked once all are known.
+        bool early = upper_ascii(st.settings.count(settings::k_early_fire_enabled) ? st.settings.at(settings::k_early_fire_enabled) : "false") == "TRUE";
+        int64_t delay = 0;
+        if (early) {
+            auto it = st.settings.find(settings::k_early_fire_delay);
+            if (it == st.settings.end()) {
+                error(set_where[settings::k_early_fire_enabled], fmt::format("'{}' = 'true' needs '{}' (e.g. '1 s'; '0 s' emits on every change)", settings::k_early_fire_enabled, settings::k_early_fire_delay));
+            } else if (auto d = parse_duration(it->second); !d) {
+                error(set_where[settings::k_early_fire_delay], fmt::format("SET '{}': {}", settings::k_early_fire_delay, d.err().message()));
+            } else {
+                delay = *d;
+            }
+        }
+        for (auto& p : pplans) {
+            p->early_fire = p->windowed && early;
+            p->early_fire_delay_ms = delay;
         }
         if (errors.empty() && st.pipelines.empty()) {
             error({1, 1}, "the job has no INSERT INTO statement: nothing to run");

@@ -492,7 +492,11 @@ std::string expr_text(const ast::expr& e) {
     }
 }
 
-std::string describe(const bound_ptr& b) { return fmt::format("{} ({})", b->text, type_text(b->type)); }
+std::string describe(const bound_ptr& b) {
+    sql_type t = b->type;
+    t.nullable = true;
+    return fmt::format("{} ({})", b->text, type_text(t));
+}
 
 bound_ptr implicit(bound_ptr b, const sql_type& to) {
     if (b->type.same_as(to)) return b;
@@ -840,6 +844,9 @@ struct regex_cache {
 };
 
 bound_ptr bind_call(const ast::expr& e, const scope& s) {
+    if (e.name == "COUNT" || e.name == "SUM" || e.name == "MIN" || e.name == "MAX" || e.name == "AVG") {
+        bind_fail(e.where, fmt::format("aggregate {} is only allowed in the SELECT list of a GROUP BY over a window table function", e.name));
+    }
     std::vector<bound_ptr> args;
     for (const auto& a : e.args) {
         if (a->kind == ast::expr_kind::star) bind_fail(a->where, fmt::format("'*' is not an argument of {}", e.name));

@@ -78,6 +78,27 @@ const char* json_type_name(od::json_type t) {
     return "a value";
 }
 
+// JSON text without insignificant whitespace (as Jackson writes a node).
+std::string minify(std::string_view raw) {
+    std::string out;
+    out.reserve(raw.size());
+    bool in_string = false;
+    for (size_t pos = 0; pos < raw.size(); ++pos) {
+        char c = raw[pos];
+        if (in_string) {
+            out += c;
+            if (c == '\\' && pos + 1 < raw.size()) out += raw[++pos];
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+            out += c;
+        } else if (c != ' ' && c != '\n' && c != '\t' && c != '\r') {
+            out += c;
+        }
+    }
+    return out;
+}
+
 struct conv {
     const json_options& o;
     record_error& err;
@@ -141,6 +162,9 @@ struct conv {
                     }
                 } else if (auto e = simdjson::to_json_string(v).get(raw)) {
                     return malformed(e, field);
+                } else {
+                    out = value::from_string(minify(raw));
+                    return true;
                 }
                 out = value::from_string(std::string(raw));
                 return true;
@@ -295,6 +319,21 @@ public:
         od::json_type jt;
         if (auto e = doc.type().get(jt)) return fail(e);
         if (jt != od::json_type::object) {
+            // On-Demand only looked at the first byte: validate a scalar before calling it one.
+            simdjson::error_code bad = simdjson::SUCCESS;
+            switch (jt) {
+                case od::json_type::null: {
+                    bool is_null = false;
+                    bad = doc.is_null().get(is_null);
+                    if (!bad && !is_null) bad = simdjson::N_ATOM_ERROR;
+                    break;
+                }
+                case od::json_type::boolean: { bool b = false; bad = doc.get_bool().get(b); break; }
+                case od::json_type::number: { double d = 0; bad = doc.get_double().get(d); break; }
+                case od::json_type::string: { std::string_view sv; bad = doc.get_string().get(sv); break; }
+                default: break;
+            }
+            if (bad) return fail(bad);
             error = {error_code::not_an_object, "", fmt::format("the JSON value is {}, expected an object", json_type_name(jt))};
             return decode_status::rejected;
         }
@@ -334,6 +373,12 @@ public:
                 return decode_status::rejected;
             }
             out[t.index] = value::null();
+        }
+        for (const auto& t : targets_) {
+            if (!t.type.nullable && out[t.index].is_null()) {
+                error = {error_code::missing_field, t.name, fmt::format("field {} is missing or null (the column is NOT NULL)", t.name)};
+                return decode_status::rejected;
+            }
         }
         return decode_status::ok;
     }

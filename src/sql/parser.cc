@@ -24,7 +24,7 @@ const std::set<std::string> k_reserved = {
     "FROM", "WHERE", "GROUP", "ORDER", "HAVING", "LIMIT", "UNION", "JOIN", "LEFT", "RIGHT", "INNER", "FULL",
     "CROSS", "ON", "AS", "SELECT", "AND", "OR", "NOT", "WINDOW", "EXCEPT", "INTERSECT", "OFFSET", "FETCH",
     "WHEN", "THEN", "ELSE", "END", "IS", "IN", "LIKE", "BETWEEN", "BY", "INSERT", "INTO", "VALUES", "NATURAL",
-    "LATERAL", "MATCH_RECOGNIZE", "TABLE",
+    "LATERAL", "MATCH_RECOGNIZE", "TABLE", "FOR",
 };
 
 class parser {
@@ -377,6 +377,7 @@ private:
         size_t start = first.offset;
         if (is_keyword("OVERWRITE")) fail(peek(), "INSERT OVERWRITE is not supported (use INSERT INTO)");
         expect_keyword("INTO", "after INSERT");
+        ins.sink_where = peek().where;
         ins.sink = table_name("the sink table's name");
         if (is_keyword("PARTITION")) fail(peek(), "INSERT ... PARTITION is not supported");
         if (accept_symbol("(")) {

@@ -12,6 +12,7 @@ import { GroupsPage, GroupPage } from "./pages/groups";
 import { SchemasPage } from "./pages/schemas";
 import { TablesPage } from "./pages/tables";
 import { PipelinePage } from "./pages/pipeline";
+import { JobsPage } from "./pages/jobs";
 import "./console.css";
 
 interface info {
@@ -39,13 +40,14 @@ const nav = [
   { id: "schemas", label: "Schemas", href: "#/schemas" },
   { id: "tables", label: "Tables", href: "#/tables" },
   { id: "pipeline", label: "Pipeline", href: "#/pipeline" },
+  { id: "jobs", label: "Jobs", href: "#/jobs" },
 ];
 
-// Keyboard: g then o/t/m/c/s/b/p jumps to a page.
+// Keyboard: g then o/t/m/c/s/b/p/j jumps to a page.
 function use_shortcuts() {
   useEffect(() => {
     let pending = false;
-    const keys: Record<string, string> = { o: "overview", t: "topics", m: "messages", c: "groups", s: "schemas", b: "tables", p: "pipeline" };
+    const keys: Record<string, string> = { o: "overview", t: "topics", m: "messages", c: "groups", s: "schemas", b: "tables", p: "pipeline", j: "jobs" };
     const on_key = (e: KeyboardEvent) => {
       const target = e.target as HTMLElement;
       if (target && ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
@@ -86,6 +88,9 @@ function App() {
       break;
     case "pipeline":
       body = <PipelinePage scheduler_ui={about?.scheduler_ui ?? null} />;
+      break;
+    case "jobs":
+      body = <JobsPage />;
       break;
     default:
       body = <OverviewPage scheduler_ui={about?.scheduler_ui ?? null} />;
