@@ -719,6 +719,40 @@ INSERT INTO adults SELECT id, nat, age + 1 FROM users_avro WHERE nat = 'US';
     EXPECT_EQ(metric_int(again, "millrace_processor_rows_written_total"), 0);
 }
 
+TEST_F(process_test, a_fired_window_goes_to_a_kafka_sink_and_a_late_record_to_the_dlq) {
+    producer_->create_topic(topic_ + ".out", 1);
+    write_job("clicks", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE clicks (user_id STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka',
+  'topic' = '{1}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE counts (window_start TIMESTAMP(3), window_end TIMESTAMP(3), clicks BIGINT) WITH ('connector' = 'kafka',
+  'topic' = '{1}.out', 'format' = 'json');
+INSERT INTO counts
+SELECT window_start, window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end;
+)",
+                                    name_, topic_));
+    // All on partition 0, so its watermark is the job's: five clicks in [0 s, 10 s), one at 15 s that
+    // passes the window's end, then one at 2 s: late.
+    for (const char* at : {"01", "01", "01", "05", "05", "15", "02"}) {
+        std::string value = fmt::format(R"({{"user_id":"u","ts":"2026-01-01 00:00:{}.000"}})", at);
+        producer_->produce(topic_, 0, std::string("at-") + at, &value);
+    }
+    producer_->flush();
+    auto& p = start_processor();
+    ASSERT_TRUE(p.proc);
+    auto out = read_topic(broker_->address, topic_ + ".out", 1);
+    ASSERT_EQ(out.size(), 1u) << p.proc->stderr_text();
+    EXPECT_NE(out[0].value.find("\"clicks\":5"), std::string::npos) << out[0].value;
+    EXPECT_NE(out[0].value.find("2026-01-01 00:00:00"), std::string::npos) << out[0].value;
+    auto dlq = read_topic(broker_->address, topic_ + ".dlq", 1);
+    ASSERT_EQ(dlq.size(), 1u) << p.proc->stderr_text();
+    EXPECT_EQ(dlq[0].headers["error.code"], "late_record") << dlq[0].headers["error.message"];
+    EXPECT_EQ(dlq[0].headers["source.offset"], "6");
+    EXPECT_EQ(dlq[0].key, "at-02");
+    EXPECT_EQ(dlq[0].headers["processor.job"], "clicks");
+}
+
 TEST_F(process_test, slow_sink_pauses_partitions_and_loses_nothing) {
     auto users = make_users(5000, 7);
     produce_users(*producer_, topic_, users, 0, users.size());
