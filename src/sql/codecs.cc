@@ -53,13 +53,6 @@ public:
     decode_status decode(std::optional<std::string_view> val, std::optional<std::string_view> key, const record_metadata& meta, row& out,
                          record_error& error) override {
         out.assign(t_.columns.size(), value::null());
-        if (key_ && key && !key->empty()) {
-            auto s = key_->read(*key, out, error);
-            if (s != decode_status::ok) {
-                if (!error.message.empty()) error.message = "key: " + error.message;
-                return s;
-            }
-        }
         if (value_) {
             if (!val || val->empty()) {
                 error = {error_code::empty_value, "", "the record has no value (a tombstone or empty)"};
@@ -67,6 +60,14 @@ public:
             }
             auto s = value_->read(*val, out, error);
             if (s != decode_status::ok) return s;
+        }
+        // Key fields come from the key when the record has one (over the value's, with 'ALL').
+        if (key_ && key && !key->empty()) {
+            auto s = key_->read(*key, out, error);
+            if (s != decode_status::ok) {
+                if (!error.message.empty()) error.message = "key: " + error.message;
+                return s;
+            }
         }
         for (size_t idx = 0; idx < t_.columns.size(); ++idx) {
             const column_def& c = t_.columns[idx];

@@ -195,6 +195,42 @@ TEST_F(format_test, json_encoder_writes_flink_json) {
     EXPECT_EQ(key->value_or(""), "k\"1");
 }
 
+TEST_F(format_test, headers_and_timestamp_type_metadata) {
+    auto p = compile(
+        "CREATE TABLE s (a INT, h MAP<STRING, BYTES> METADATA FROM 'headers', tt STRING METADATA FROM 'timestamp-type')\n"
+        "WITH ('connector' = 'kafka', 'topic' = 's', 'format' = 'json');\n"
+        "CREATE TABLE o (a INT) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');\n"
+        "INSERT INTO o SELECT a FROM s;\n");
+    auto d = p.make_decoder(0).value();
+    std::vector<kafka_header> headers = {{"trace", std::string("t1")}, {"empty", std::nullopt}};
+    record_metadata m;
+    m.headers = &headers;
+    m.timestamp_type = 1;
+    row r;
+    record_error e;
+    ASSERT_EQ(d->decode(std::string_view("{\"a\": 1}"), std::nullopt, m, r, e), decode_status::ok);
+    EXPECT_EQ(r[1], value::from_list({value::from_string("trace"), value::from_string("t1"), value::from_string("empty"), value::null()}));
+    EXPECT_EQ(r[2], value::from_string("LogAppendTime"));
+    EXPECT_FALSE(d->add_writer_schema(1, "\"int\"").ok());  // json has no writer schemas
+}
+
+TEST_F(format_test, json_key_fields_from_a_json_key) {
+    auto p = compile(
+        "CREATE TABLE s (k INT, v STRING) WITH ('connector' = 'kafka', 'topic' = 's', 'format' = 'json',\n"
+        "  'key.format' = 'json', 'key.fields' = 'k');\n"
+        "CREATE TABLE o (k INT, v STRING) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');\n"
+        "INSERT INTO o SELECT k, v FROM s;\n");
+    auto d = p.make_decoder(0).value();
+    record_metadata m;
+    row r;
+    record_error e;
+    ASSERT_EQ(d->decode(std::string_view("{\"v\": \"x\"}"), std::string_view("{\"k\": 5}"), m, r, e), decode_status::ok);
+    EXPECT_EQ(r[0], value::from_int(5));
+    ASSERT_EQ(d->decode(std::string_view("{\"v\": \"x\"}"), std::string_view("{\"k\": \"no\"}"), m, r, e), decode_status::rejected);
+    EXPECT_EQ(e.code, error_code::invalid_value);
+    EXPECT_EQ(e.message.rfind("key: ", 0), 0u) << e.message;
+}
+
 TEST_F(format_test, cql_mapping_and_ddl) {
     EXPECT_EQ(*cql_type_for(sql_type::string()), "text");
     EXPECT_EQ(*cql_type_for(sql_type::bigint()), "bigint");

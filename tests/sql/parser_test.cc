@@ -70,6 +70,7 @@ TEST_F(parser_test, aggregate_filter) { EXPECT_EQ(first_error("INSERT INTO t SEL
 TEST_F(parser_test, array_constructor) { EXPECT_EQ(first_error("INSERT INTO t SELECT ARRAY[1] FROM s;"), "1:22: ARRAY constructors are not supported"); }
 TEST_F(parser_test, empty_statement_set) { EXPECT_EQ(first_error("EXECUTE STATEMENT SET BEGIN END;"), "1:1: an empty statement set (no INSERT between BEGIN and END)"); }
 TEST_F(parser_test, statement_set_without_end) { EXPECT_EQ(first_error("EXECUTE STATEMENT SET BEGIN INSERT INTO t SELECT a FROM s;"), "1:59: statement set without END"); }
+TEST_F(parser_test, match_recognize) { EXPECT_EQ(first_error("INSERT INTO t SELECT a FROM s MATCH_RECOGNIZE (x);"), "1:31: MATCH_RECOGNIZE is not supported"); }
 TEST_F(parser_test, execute_other) { EXPECT_EQ(first_error("EXECUTE INSERT INTO t SELECT a FROM s;"), "1:9: EXECUTE INSERT is not supported (only EXECUTE STATEMENT SET)"); }
 
 TEST_F(parser_test, errors_in_several_statements_are_all_reported) {
