@@ -52,7 +52,16 @@ public:
 
     decode_status decode(std::optional<std::string_view> val, std::optional<std::string_view> key, const record_metadata& meta, row& out,
                          record_error& error) override {
-        out.assign(t_.columns.size(), value::null());
+        // Reset to NULL keeping each value's buffers: strings are assigned in place.
+        out.resize(t_.columns.size());
+        for (auto& v : out) {
+            v.kind = value_kind::null;
+            v.b = false;
+            v.i = 0;
+            v.d = 0;
+            v.s.clear();
+            v.items.clear();
+        }
         if (value_) {
             if (!val || val->empty()) {
                 error = {error_code::empty_value, "", "the record has no value (a tombstone or empty)"};
