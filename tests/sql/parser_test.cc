@@ -27,6 +27,15 @@ TEST_F(parser_test, comments_and_statements_parse) {
     EXPECT_EQ(s[1].where.column, 12);
 }
 
+TEST_F(parser_test, byte_order_mark_and_crlf_are_whitespace) {
+    std::vector<diagnostic> errors;
+    auto s = ast::parse("\xEF\xBB\xBFSET 'a' = 'b';\r\nSET 'c' = 'd';\r\n", "f.sql", errors);
+    EXPECT_TRUE(errors.empty());
+    ASSERT_EQ(s.size(), 2u);
+    EXPECT_EQ(s[1].where.line, 2);
+    EXPECT_EQ(s[1].where.column, 1);
+}
+
 TEST_F(parser_test, unterminated_string) { EXPECT_EQ(first_error("SET 'a = 'b';"), "1:12: unterminated string literal"); }
 TEST_F(parser_test, unterminated_comment) { EXPECT_EQ(first_error("SET 'a' = 'b'; /* open"), "1:16: unterminated comment: '/*' without '*/'"); }
 TEST_F(parser_test, unterminated_quoted_identifier) { EXPECT_EQ(first_error("CREATE TABLE `t (a INT)"), "1:14: unterminated quoted identifier"); }
