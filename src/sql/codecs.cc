@@ -52,13 +52,15 @@ public:
 
     decode_status decode(std::optional<std::string_view> val, std::optional<std::string_view> key, const record_metadata& meta, row& out,
                          record_error& error) override {
-        out.assign(t_.columns.size(), value::null());
-        if (key_ && key && !key->empty()) {
-            auto s = key_->read(*key, out, error);
-            if (s != decode_status::ok) {
-                if (!error.message.empty()) error.message = "key: " + error.message;
-                return s;
-            }
+        // Reset to NULL keeping each value's buffers: strings are assigned in place.
+        out.resize(t_.columns.size());
+        for (auto& v : out) {
+            v.kind = value_kind::null;
+            v.b = false;
+            v.i = 0;
+            v.d = 0;
+            v.s.clear();
+            v.items.clear();
         }
         if (value_) {
             if (!val || val->empty()) {
@@ -67,6 +69,14 @@ public:
             }
             auto s = value_->read(*val, out, error);
             if (s != decode_status::ok) return s;
+        }
+        // Key fields come from the key when the record has one (over the value's, with 'ALL').
+        if (key_ && key && !key->empty()) {
+            auto s = key_->read(*key, out, error);
+            if (s != decode_status::ok) {
+                if (!error.message.empty()) error.message = "key: " + error.message;
+                return s;
+            }
         }
         for (size_t idx = 0; idx < t_.columns.size(); ++idx) {
             const column_def& c = t_.columns[idx];

@@ -1095,7 +1095,7 @@ bound_ptr bind_call(const ast::expr& e, const scope& s) {
     }
     if (f == "UUID") {
         require_args(e, 0, 0);
-        sql_type t = sql_type::of(type_id::char_, 36);
+        sql_type t = sql_type::string();
         t.nullable = false;
         return make_bound(t, [](const row&, eval_ctx& ctx) { return value::from_string(format_uuid(ctx.rng)); }, text);
     }

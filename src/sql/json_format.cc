@@ -146,7 +146,8 @@ struct conv {
                 if (jt == od::json_type::string) {
                     std::string_view s;
                     if (auto e = v.get_string().get(s)) return malformed(e, field);
-                    out = value::from_string(std::string(s));
+                    out.kind = value_kind::text;
+                    out.s.assign(s.data(), s.size());
                     return true;
                 }
                 std::string_view raw;
@@ -309,6 +310,7 @@ public:
         buf_.assign(bytes.data(), bytes.size());
         buf_.reserve(bytes.size() + simdjson::SIMDJSON_PADDING);
         std::fill(seen_.begin(), seen_.end(), false);
+        hint_ = 0;
         conv c{o_, error};
         auto fail = [&](simdjson::error_code code) {
             error = {error_code::malformed_json, "", fmt::format("malformed JSON: {}", simdjson::error_message(code))};
@@ -342,16 +344,22 @@ public:
         for (auto member : obj) {
             std::string_view key;
             if (auto e = member.unescaped_key().get(key)) return fail(e);
-            auto it = by_name_.find(key);
-            if (it == by_name_.end()) {
+            size_t found = targets_.size();
+            if (hint_ < targets_.size() && targets_[hint_].name == key) {
+                found = hint_;
+            } else if (auto hit = by_name_.find(key); hit != by_name_.end()) {
+                found = hit->second;
+            }
+            if (found == targets_.size()) {
                 od::value skipped;
                 if (auto e = member.value().get(skipped)) return fail(e);
                 continue;  // unknown fields are ignored
             }
-            const field_target& t = targets_[it->second];
+            const field_target& t = targets_[found];
             od::value v;
             if (auto e = member.value().get(v)) return fail(e);
-            seen_[it->second] = true;
+            hint_ = found + 1;
+            seen_[found] = true;
             try {
                 if (!c.to(v, t.type, out[t.index], t.name)) {
                     if (error.code == error_code::malformed_json || !o_.ignore_parse_errors) return decode_status::rejected;
@@ -388,6 +396,7 @@ private:
     json_options o_;
     std::unordered_map<std::string_view, size_t> by_name_;
     std::vector<bool> seen_;
+    size_t hint_ = 0;  // the target expected next
     std::string buf_;
     od::parser parser_;
 };

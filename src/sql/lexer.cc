@@ -17,7 +17,7 @@ std::string upper(std::string_view s) {
 std::vector<token> lex(std::string_view text, const std::string& file, std::vector<diagnostic>& errors) {
     std::vector<token> out;
     int line = 1, column = 1;
-    size_t pos = 0;
+    size_t pos = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;  // a UTF-8 byte order mark
     auto advance = [&](size_t n) {
         for (size_t k = 0; k < n && pos < text.size(); ++k, ++pos) {
             if (text[pos] == '\n') ++line, column = 1;

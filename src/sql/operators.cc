@@ -175,6 +175,10 @@ public:
                 o.values = output_row(o.window, g);
                 o.final = true;
                 out.push_back(std::move(o));
+                // Changes not yet taken stay exportable after the window leaves memory.
+                for (auto& [part, p] : g.by_partition) {
+                    if (p.dirty) pending_changed_.push_back(export_partial({wit->first.first, wit->first.second}, gk, part, p));
+                }
             }
             wit = windows_.erase(wit);
         }
@@ -201,7 +205,8 @@ public:
     }
 
     std::vector<partial_state> take_changed() override {
-        std::vector<partial_state> out;
+        std::vector<partial_state> out = std::move(pending_changed_);
+        pending_changed_.clear();
         for (auto& [w, groups] : windows_) {
             for (auto& [gk, g] : groups) {
                 for (auto& [part, p] : g.by_partition) {
@@ -440,6 +445,7 @@ private:
     std::map<std::pair<int64_t, int64_t>, std::map<std::string, group_entry>> windows_;
     std::map<int32_t, int64_t> watermarks_;
     std::optional<int64_t> last_early_;
+    std::vector<partial_state> pending_changed_;  // changed partials of windows fired before take_changed()
     std::vector<std::pair<int64_t, int64_t>> windows_buf_;
 };
 

@@ -415,6 +415,7 @@ private:
         } while (accept_symbol(","));
         expect_keyword("FROM", "after the SELECT list");
         s.from = parse_table_ref();
+        if (is_keyword("MATCH_RECOGNIZE")) fail(peek(), "MATCH_RECOGNIZE is not supported");
         if (is_symbol(",") || is_keyword("JOIN") || is_keyword("LEFT") || is_keyword("RIGHT") || is_keyword("INNER") ||
             is_keyword("FULL") || is_keyword("CROSS") || is_keyword("NATURAL")) {
             fail(peek(), "joins are not supported (one source table per INSERT)");

@@ -250,7 +250,8 @@ private:
         int64_t off = offset ? *offset : offsets_[{tidx, partition}];
         offsets_[{tidx, partition}] = off + 1;
         record_metadata meta;
-        meta.topic = t->option("topic");
+        std::string topic = t->option("topic");
+        meta.topic = topic;
         meta.partition = partition;
         meta.offset = off;
         meta.timestamp_ms = ts;

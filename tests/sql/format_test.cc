@@ -3,6 +3,8 @@
 // schema, columns from a registry schema, the Flink -> CQL mapping.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "millrace/avro/codec.h"
 #include "millrace/avro/schema.h"
 #include "millrace/avro/wire.h"
@@ -195,6 +197,42 @@ TEST_F(format_test, json_encoder_writes_flink_json) {
     EXPECT_EQ(key->value_or(""), "k\"1");
 }
 
+TEST_F(format_test, headers_and_timestamp_type_metadata) {
+    auto p = compile(
+        "CREATE TABLE s (a INT, h MAP<STRING, BYTES> METADATA FROM 'headers', tt STRING METADATA FROM 'timestamp-type')\n"
+        "WITH ('connector' = 'kafka', 'topic' = 's', 'format' = 'json');\n"
+        "CREATE TABLE o (a INT) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');\n"
+        "INSERT INTO o SELECT a FROM s;\n");
+    auto d = p.make_decoder(0).value();
+    std::vector<kafka_header> headers = {{"trace", std::string("t1")}, {"empty", std::nullopt}};
+    record_metadata m;
+    m.headers = &headers;
+    m.timestamp_type = 1;
+    row r;
+    record_error e;
+    ASSERT_EQ(d->decode(std::string_view("{\"a\": 1}"), std::nullopt, m, r, e), decode_status::ok);
+    EXPECT_EQ(r[1], value::from_list({value::from_string("trace"), value::from_string("t1"), value::from_string("empty"), value::null()}));
+    EXPECT_EQ(r[2], value::from_string("LogAppendTime"));
+    EXPECT_FALSE(d->add_writer_schema(1, "\"int\"").ok());  // json has no writer schemas
+}
+
+TEST_F(format_test, json_key_fields_from_a_json_key) {
+    auto p = compile(
+        "CREATE TABLE s (k INT, v STRING) WITH ('connector' = 'kafka', 'topic' = 's', 'format' = 'json',\n"
+        "  'key.format' = 'json', 'key.fields' = 'k');\n"
+        "CREATE TABLE o (k INT, v STRING) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');\n"
+        "INSERT INTO o SELECT k, v FROM s;\n");
+    auto d = p.make_decoder(0).value();
+    record_metadata m;
+    row r;
+    record_error e;
+    ASSERT_EQ(d->decode(std::string_view("{\"v\": \"x\"}"), std::string_view("{\"k\": 5}"), m, r, e), decode_status::ok);
+    EXPECT_EQ(r[0], value::from_int(5));
+    ASSERT_EQ(d->decode(std::string_view("{\"v\": \"x\"}"), std::string_view("{\"k\": \"no\"}"), m, r, e), decode_status::rejected);
+    EXPECT_EQ(e.code, error_code::invalid_value);
+    EXPECT_EQ(e.message.rfind("key: ", 0), 0u) << e.message;
+}
+
 TEST_F(format_test, cql_mapping_and_ddl) {
     EXPECT_EQ(*cql_type_for(sql_type::string()), "text");
     EXPECT_EQ(*cql_type_for(sql_type::bigint()), "bigint");
@@ -217,6 +255,87 @@ TEST_F(format_test, cql_mapping_and_ddl) {
     EXPECT_EQ(*cql_create_keyspace(c), "CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': '1'}");
     EXPECT_EQ(*cql_upsert(c), "INSERT INTO ks.t (id, n, \"Mixed\") VALUES (?, ?, ?)");
     EXPECT_FALSE(cql_create_table(p.tables()[0]).ok());
+}
+
+}  // namespace
+}  // namespace millrace::sql
+
+namespace millrace::sql {
+namespace {
+
+// Seeded mutations of valid records and job texts: decoders and the compiler
+// reject or accept them, never crash (run under ASan/UBSan in `make test`).
+TEST(robustness_test, mutated_json_records_never_crash_the_decoder) {
+    auto c = compile_job(
+        "CREATE TABLE s (id BIGINT, name STRING, tags ARRAY<STRING>, m MAP<STRING, INT>, r ROW<a INT, b STRING>, t TIMESTAMP(3), d DECIMAL(8, 3))\n"
+        "WITH ('connector' = 'kafka', 'topic' = 's', 'format' = 'json');\n"
+        "CREATE TABLE o (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');\n"
+        "INSERT INTO o SELECT id FROM s;\n", "job.sql");
+    ASSERT_TRUE(std::holds_alternative<job_program>(c));
+    auto d = std::get<job_program>(c).make_decoder(0).value();
+    const std::string base = R"({"id": 12, "name": "x\u00e9y", "tags": ["a", "b"], "m": {"k": 1}, "r": {"a": 1, "b": "z"}, "t": "2024-01-01 00:00:00.5", "d": 12.345})";
+    std::mt19937 rnd(301);
+    const std::string alphabet = "{}[]\",:0123456789.eE-+ntrufals\\ \x01\xff";
+    int ok = 0;
+    for (int round = 0; round < 5000; ++round) {
+        std::string doc = base;
+        int edits = 1 + static_cast<int>(rnd() % 4);
+        for (int k = 0; k < edits; ++k) {
+            size_t at = rnd() % doc.size();
+            switch (rnd() % 3) {
+                case 0: doc[at] = alphabet[rnd() % alphabet.size()]; break;
+                case 1: doc.erase(at, 1 + rnd() % 3); break;
+                default: doc.insert(at, 1, alphabet[rnd() % alphabet.size()]); break;
+            }
+            if (doc.empty()) doc = "{";
+        }
+        record_metadata m;
+        row r;
+        record_error e;
+        auto s = d->decode(std::string_view(doc), std::nullopt, m, r, e);
+        if (s == decode_status::ok) ++ok;
+        else EXPECT_FALSE(to_string(e.code).empty());
+    }
+    EXPECT_GT(ok, 0);
+}
+
+TEST(robustness_test, mutated_job_texts_never_crash_the_compiler) {
+    const std::string base =
+        "SET 'table.exec.emit.early-fire.enabled' = 'true';\nSET 'table.exec.emit.early-fire.delay' = '1 s';\n"
+        "CREATE TABLE s (k STRING, n INT, ts TIMESTAMP(3), c AS UPPER(k), WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)\n"
+        "WITH ('connector' = 'kafka', 'topic' = 's', 'format' = 'json');\n"
+        "CREATE TABLE o (w TIMESTAMP(3), k STRING, c BIGINT, PRIMARY KEY (w, k) NOT ENFORCED)\n"
+        "WITH ('connector' = 'cassandra', 'keyspace' = 'ks', 'table' = 'o');\n"
+        "EXECUTE STATEMENT SET BEGIN\n"
+        "INSERT INTO o SELECT window_start, CASE WHEN k LIKE 'a%' THEN k ELSE 'b' END, COUNT(DISTINCT n) "
+        "FROM TABLE(HOP(TABLE s, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '2' MINUTE)) WHERE n BETWEEN 1 AND 9 "
+        "GROUP BY window_start, window_end, CASE WHEN k LIKE 'a%' THEN k ELSE 'b' END;\nEND;\n";
+    ASSERT_TRUE(std::holds_alternative<job_program>(compile_job(base, "job.sql")));
+    std::mt19937 rnd(301);
+    const std::string alphabet = "(),;'\"`-*/%=<>|. \nabcSELECTFROMWHERE0123456789";
+    for (int round = 0; round < 2000; ++round) {
+        std::string text = base;
+        int edits = 1 + static_cast<int>(rnd() % 3);
+        for (int k = 0; k < edits; ++k) {
+            size_t at = rnd() % text.size();
+            switch (rnd() % 3) {
+                case 0: text[at] = alphabet[rnd() % alphabet.size()]; break;
+                case 1: text.erase(at, 1 + rnd() % 5); break;
+                default: text.insert(at, 1, alphabet[rnd() % alphabet.size()]); break;
+            }
+        }
+        auto c = compile_job(text, "job.sql");
+        if (auto* errors = std::get_if<std::vector<diagnostic>>(&c)) {
+            ASSERT_FALSE(errors->empty());
+            for (const auto& d : *errors) {
+                EXPECT_GE(d.line, 1);
+                EXPECT_GE(d.column, 1);
+                EXPECT_FALSE(d.message.empty());
+            }
+        } else {
+            EXPECT_FALSE(std::get<job_program>(c).explain().empty());
+        }
+    }
 }
 
 }  // namespace

@@ -27,6 +27,15 @@ TEST_F(parser_test, comments_and_statements_parse) {
     EXPECT_EQ(s[1].where.column, 12);
 }
 
+TEST_F(parser_test, byte_order_mark_and_crlf_are_whitespace) {
+    std::vector<diagnostic> errors;
+    auto s = ast::parse("\xEF\xBB\xBFSET 'a' = 'b';\r\nSET 'c' = 'd';\r\n", "f.sql", errors);
+    EXPECT_TRUE(errors.empty());
+    ASSERT_EQ(s.size(), 2u);
+    EXPECT_EQ(s[1].where.line, 2);
+    EXPECT_EQ(s[1].where.column, 1);
+}
+
 TEST_F(parser_test, unterminated_string) { EXPECT_EQ(first_error("SET 'a = 'b';"), "1:12: unterminated string literal"); }
 TEST_F(parser_test, unterminated_comment) { EXPECT_EQ(first_error("SET 'a' = 'b'; /* open"), "1:16: unterminated comment: '/*' without '*/'"); }
 TEST_F(parser_test, unterminated_quoted_identifier) { EXPECT_EQ(first_error("CREATE TABLE `t (a INT)"), "1:14: unterminated quoted identifier"); }
@@ -70,6 +79,7 @@ TEST_F(parser_test, aggregate_filter) { EXPECT_EQ(first_error("INSERT INTO t SEL
 TEST_F(parser_test, array_constructor) { EXPECT_EQ(first_error("INSERT INTO t SELECT ARRAY[1] FROM s;"), "1:22: ARRAY constructors are not supported"); }
 TEST_F(parser_test, empty_statement_set) { EXPECT_EQ(first_error("EXECUTE STATEMENT SET BEGIN END;"), "1:1: an empty statement set (no INSERT between BEGIN and END)"); }
 TEST_F(parser_test, statement_set_without_end) { EXPECT_EQ(first_error("EXECUTE STATEMENT SET BEGIN INSERT INTO t SELECT a FROM s;"), "1:59: statement set without END"); }
+TEST_F(parser_test, match_recognize) { EXPECT_EQ(first_error("INSERT INTO t SELECT a FROM s MATCH_RECOGNIZE (x);"), "1:31: MATCH_RECOGNIZE is not supported"); }
 TEST_F(parser_test, execute_other) { EXPECT_EQ(first_error("EXECUTE INSERT INTO t SELECT a FROM s;"), "1:9: EXECUTE INSERT is not supported (only EXECUTE STATEMENT SET)"); }
 
 TEST_F(parser_test, errors_in_several_statements_are_all_reported) {

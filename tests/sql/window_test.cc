@@ -119,6 +119,17 @@ TEST_F(window_test, restore_rejects_corrupt_state) {
     EXPECT_FALSE(fresh->merge({}).ok());
 }
 
+TEST_F(window_test, changes_of_a_fired_window_are_still_taken) {
+    auto w = state();
+    add(*w, 0, 5, k_t0, R"({"k": "x", "n": 1})");
+    w->advance_watermark(0, k_t0 + 60000);
+    ASSERT_EQ(w->fire().size(), 1u);
+    auto changed = w->take_changed();
+    ASSERT_EQ(changed.size(), 1u);
+    EXPECT_EQ(changed[0].last_offset, 5);
+    EXPECT_TRUE(w->take_changed().empty());
+}
+
 TEST_F(window_test, revoke_forgets_a_partition) {
     auto w = state();
     add(*w, 0, 1, k_t0, R"({"k": "x", "n": 1})");

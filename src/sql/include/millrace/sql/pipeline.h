@@ -103,7 +103,8 @@ public:
     // the previous early firing. Empty when early firing is off.
     virtual std::vector<window_output> fire_early(int64_t now_ms) = 0;
 
-    // Partials changed since the last call (to store); marks them clean.
+    // Partials changed since the last call (to store); marks them clean. Includes
+    // the last changes of windows that fired since (fire() drops them from memory).
     virtual std::vector<partial_state> take_changed() = 0;
     // Every partial held in memory for a window and group key (to merge with other processes' partials).
     virtual std::vector<partial_state> partials(const window_bounds& window, const std::string& group_key) const = 0;
