@@ -633,6 +633,9 @@ TEST_F(process_test, a_broken_file_is_reported_and_the_working_job_runs) {
     EXPECT_NE(json.find("broken.sql:2:"), std::string::npos) << "errors name file:line:column: " << json;
     EXPECT_NE(json.find("\"state\":\"running\""), std::string::npos) << json;
     EXPECT_NE(p.proc->stderr_text().find("broken.sql:2:"), std::string::npos) << p.proc->stderr_text();
+    std::string status = millrace::testing::http_request(p.admin, "GET", "/status").body;
+    EXPECT_NE(status.find("\"details\":{\"process\":{\"jobs\":["), std::string::npos) << status;
+    EXPECT_NE(status.find("\"name\":\"broken\""), std::string::npos) << status;
 
     // `millrace jobs list` reads the same from the running process.
     auto port = p.admin.substr(p.admin.rfind(':') + 1);
