@@ -756,6 +756,57 @@ GROUP BY window_start, window_end;
     EXPECT_EQ(dlq[0].headers["processor.job"], "clicks");
 }
 
+TEST_F(process_test, json_source_to_an_avro_confluent_kafka_sink) {
+    temp_dir dir;
+    auto registry = start_server("registry", dir.file("registry"), {"--set", "kafka.bootstrap=" + broker_->address});
+    ASSERT_TRUE(registry.proc);
+    producer_->create_topic(topic_ + ".avro", 1);
+    write_job("to_avro", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE src (id STRING, nat STRING) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE out_avro (id STRING, nat_lower STRING) WITH ('connector' = 'kafka', 'topic' = '{1}.avro',
+  'format' = 'avro-confluent');
+INSERT INTO out_avro SELECT id, LOWER(nat) FROM src;
+)",
+                                     name_, topic_));
+    auto users = make_users(100, 12);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    auto& p = start_processor({"--set", "processor.registry_url=" + registry.address});
+    ASSERT_TRUE(p.proc);
+    auto out = read_topic(broker_->address, topic_ + ".avro", users.size());
+    ASSERT_EQ(out.size(), users.size()) << p.proc->stderr_text();
+    // Every value is Confluent-framed with the id the job registered as <topic>-value.
+    registry::client client(registry::client_options{.url = "http://" + registry.address});
+    auto latest = client.latest(topic_ + ".avro-value");
+    ASSERT_TRUE(latest.ok()) << latest.err().message();
+    std::map<std::string, std::string> nat_of;
+    for (const auto& u : users) nat_of[u.id] = u.python_style ? "" : u.nat;
+    auto schema = client.schema_by_id(latest->id);
+    ASSERT_TRUE(schema.ok() && (*schema)->avro);
+    int checked = 0;
+    for (const auto& r : out) {
+        auto frame = avro::wire::unframe(r.value);
+        ASSERT_TRUE(frame.ok()) << frame.err().message();
+        EXPECT_EQ(frame->schema_id, latest->id);
+        auto doc = avro::decode(frame->payload, (*schema)->avro->root());
+        ASSERT_TRUE(doc.ok()) << doc.err().message();
+        std::string text = avro::json::dump(*doc);
+        const auto* id = doc->find("id");
+        ASSERT_NE(id, nullptr) << text;
+        std::string id_text = id->type == avro::json::kind::string ? id->text : avro::json::dump(*id);
+        for (auto& c : id_text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // python-style ids
+        ASSERT_TRUE(nat_of.count(id_text)) << text;
+        std::string lower = nat_of.count(id_text) ? nat_of[id_text] : "?";
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (!lower.empty()) {
+            EXPECT_NE(text.find("\"" + lower + "\""), std::string::npos) << text;
+        }
+        ++checked;
+    }
+    EXPECT_EQ(checked, 100);
+}
+
 TEST_F(process_test, slow_sink_pauses_partitions_and_loses_nothing) {
     auto users = make_users(5000, 7);
     produce_users(*producer_, topic_, users, 0, users.size());
