@@ -353,6 +353,16 @@ std::string avro_schema_for(const std::vector<column_type>& columns, const std::
     return fmt::format("{{\"type\":\"record\",\"name\":{},\"namespace\":\"org.apache.flink.avro.generated\",\"fields\":[{}]}}", aj::quote(record_name), fields);
 }
 
+std::string avro_schema_for(const table_def& sink) {
+    bool except_key = sink.option("value.fields-include", "ALL") == "EXCEPT_KEY";
+    std::vector<column_type> cols;
+    for (const auto& c : sink.columns) {
+        if (c.kind != column_kind::physical || (c.from_key && except_key)) continue;
+        cols.push_back({c.name, c.type});
+    }
+    return avro_schema_for(cols);
+}
+
 namespace {
 result<sql_type> type_from_avro(const avro::node& n, const std::string& field) {
     sql_type t;

@@ -178,6 +178,17 @@ struct compiler {
             }
             if (!found) error(ct.where, fmt::format("table {}: key field '{}' is not a physical column", ct.name, k));
         }
+        if (t.connector == "kafka" && (t.format == "raw" || t.key_format == "raw")) {
+            bool except_key = t.option("value.fields-include", "ALL") == "EXCEPT_KEY";
+            size_t value_cols = 0, key_cols = 0;
+            for (const auto& c : t.columns) {
+                if (c.kind != column_kind::physical) continue;
+                key_cols += c.from_key;
+                value_cols += !c.from_key || !except_key;
+            }
+            if (t.format == "raw" && value_cols != 1) error(ct.where, fmt::format("table {}: format 'raw' needs exactly one physical value column, it has {}", ct.name, value_cols));
+            if (t.key_format == "raw" && key_cols != 1) error(ct.where, fmt::format("table {}: key.format 'raw' needs exactly one key field, it has {}", ct.name, key_cols));
+        }
         // Rows hold every column; computed columns are bound over the others.
         scope sc;
         sc.qualifiers = {t.name};

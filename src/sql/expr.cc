@@ -1331,7 +1331,12 @@ bound_ptr bind_expr(const ast::expr& e, const scope& s) {
                         if (!why.empty()) bind_fail(e.where, why);
                     }
                     size_t idx = c.index;
-                    return make_bound(c.type, [idx](const row& in, eval_ctx&) { return in[idx]; }, text);
+                    auto b = std::make_shared<bound_expr>();
+                    b->type = c.type;
+                    b->eval = [idx](const row& in, eval_ctx&) { return in[idx]; };
+                    b->text = text;
+                    b->input_column = idx;
+                    return b;
                 }
             }
             std::string known;

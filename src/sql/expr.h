@@ -42,6 +42,7 @@ struct bound_expr {
     std::function<value(const row&, eval_ctx&)> eval;
     std::string text;  // as written, for messages and explain
     bool is_aggregate_slot = false;
+    std::optional<size_t> input_column;  // a plain reference to this column of the input row
 };
 
 struct scope_column {

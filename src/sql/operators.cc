@@ -29,7 +29,11 @@ public:
             }
             in_filter = false;
             out.resize(plan_.projection.size());
-            for (column = 0; column < plan_.projection.size(); ++column) out[column] = plan_.projection[column]->eval(in, ctx_);
+            for (column = 0; column < plan_.projection.size(); ++column) {
+                const bound_expr& p = *plan_.projection[column];
+                if (p.input_column) out[column] = in[*p.input_column];  // copy-assign reuses out's buffers
+                else out[column] = p.eval(in, ctx_);
+            }
             return process_status::emitted;
         } catch (const eval_failure& f) {
             error.code = error_code::eval_error;

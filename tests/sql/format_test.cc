@@ -135,6 +135,7 @@ TEST_F(format_test, avro_encoder_round_trips_with_the_derived_schema) {
     EXPECT_EQ(schema,
               R"({"type":"record","name":"record","namespace":"org.apache.flink.avro.generated","fields":[)"
               R"({"name":"id","type":["null","string"],"default":null},{"name":"n","type":["null","long"],"default":null}]})");
+    EXPECT_EQ(avro_schema_for(p.tables()[1]), schema);
     auto enc = p.make_encoder(1, 12, schema);
     ASSERT_TRUE(enc.ok()) << enc.err().message();
     std::string out;

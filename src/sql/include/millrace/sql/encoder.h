@@ -13,7 +13,9 @@
 namespace millrace::sql {
 
 // Encodes a pipeline's output rows as Kafka values (and keys when the sink has
-// 'key.format' and 'key.fields'). One per thread. Errors: invalid_argument
+// 'key.format' and 'key.fields'). One per thread. Rows are laid out as the
+// sink's persisted_columns(); metadata columns (e.g. 'timestamp', 'headers') are
+// not encoded: the engine sets them on the Kafka record. Errors: invalid_argument
 // naming the column when a value cannot be written (a NULL in a NOT NULL column).
 class row_encoder {
 public:
@@ -26,6 +28,11 @@ public:
 // The Avro record schema Flink derives for these columns (nullable columns
 // become ["null", T] unions; record name "record" unless given).
 std::string avro_schema_for(const std::vector<column_type>& columns, const std::string& record_name = "record");
+// The value schema of a Kafka sink table: its physical columns written to the
+// value (without key fields when 'value.fields-include' = 'EXCEPT_KEY'); what
+// make_encoder() encodes. Register this one for an avro-confluent sink.
+std::string avro_schema_for(const table_def& sink);
+
 // The columns Flink derives from an Avro record schema (for a source without a
 // column list). Errors: invalid_argument naming the field whose type has no mapping.
 result<std::vector<column_type>> columns_from_avro(std::string_view schema_text);
