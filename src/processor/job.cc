@@ -455,7 +455,7 @@ private:
     millrace::status register_encoder(sink_slot& s) {
         const auto& t = program_.tables()[s.table];
         std::string subject = t.option("avro-confluent.subject", t.option("topic") + "-value");
-        std::string schema = sql::avro_schema_for(s.columns);
+        std::string schema = sql::avro_schema_for(t);  // the value columns: what make_encoder() encodes
         auto id = registry_.register_schema(subject, schema);
         if (!id) return id.err().with_context(fmt::format("registering the schema of {} as {}", t.name, subject));
         auto enc = program_.make_encoder(s.table, *id, schema);
