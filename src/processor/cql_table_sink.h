@@ -36,6 +36,8 @@ struct cql_table_options {
 // The CREATE TABLE IF NOT EXISTS statement of `o` (for explain and for open()).
 std::string create_table_cql(const cql_table_options& o);
 
+// Connects in open() (retried by the caller); a row whose value does not fit
+// its column fails its write as not retryable (the job dead-letters it).
 std::unique_ptr<sink> make_cql_table_sink(cql_table_options options);
 
 // Whether a failed CQL request may succeed when sent again unchanged.

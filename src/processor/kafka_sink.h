@@ -21,6 +21,8 @@ struct kafka_sink_options {
     std::string client_id = "millrace-job";
 };
 
+// The producer is created by open() (errors: a bad librdkafka property, named);
+// close() flushes for up to 5 s, then fails what is left.
 std::unique_ptr<sink> make_kafka_sink(kafka_sink_options options);
 
 }  // namespace millrace::processor
