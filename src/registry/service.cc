@@ -141,6 +141,10 @@ bool service::loaded() const {
 }
 
 void service::add_routes(http::server& server) {
+    // What Confluent's clients send (the Java and Python clients, @kafkajs/confluent-schema-registry),
+    // beside application/json.
+    server.accept_content_type("application/vnd.schemaregistry.v1+json");
+    server.accept_content_type("application/vnd.schemaregistry+json");
     for (const char* method : {"GET", "POST", "PUT", "DELETE"}) {
         server.route_async(method, "/", [this](const http::request& req, http::responder respond) { handle(req, std::move(respond)); });
     }
