@@ -366,6 +366,23 @@ TEST_F(injection_test, http_header_value_with_cr_lf_fails_the_try) {
     EXPECT_EQ(requests.load(), 0);
 }
 
+TEST_F(injection_test, values_where_they_cannot_be_data_fail_the_try_clearly) {
+    write_dag("e.yaml", "dag_id: inj_errors\nparams: {msg: hello}\ntasks:\n"
+                        "  ident: {kind: sql, sql: 'SELECT 1 AS \"{{ params.msg }}\"'}\n"
+                        "  dollar: {kind: sql, sql: 'DO $x$ BEGIN PERFORM {{ params.msg }}; END $x$'}\n"
+                        "  host: {kind: http, url: 'http://{{ params.msg }}/x'}\n"
+                        "  method: {kind: http, method: '{{ params.msg }}', url: 'http://127.0.0.1:1/'}\n");
+    run_with("inj_errors", "ident", "a b\r\nc");
+    for (const auto& [task, text] : std::vector<std::pair<std::string, std::string>>{
+             {"ident", "inside a quoted identifier"}, {"dollar", "inside a dollar-quoted string"},
+             {"host", "url: a templated value in the host part"}, {"method", "is not an HTTP method"}}) {
+        ASSERT_TRUE(eventually([&] { auto t = ti(*engine_, "inj_errors", task); return t && finished(t->state); })) << task;
+        auto t = ti(*engine_, "inj_errors", task);
+        EXPECT_EQ(t->state, ti_state::failed) << task;
+        EXPECT_NE(t->note.find(text), std::string::npos) << task << ": " << t->note;
+    }
+}
+
 TEST_F(engine_test, conf_may_set_only_declared_params_of_their_type) {
     write_dag("c.yaml", "dag_id: typed\nparams: {count: 5, ratio: 0.5, on: true, name: x, quoted: '7'}\n"
                         "tasks:\n  t: {kind: shell, command: 'true'}\n");
