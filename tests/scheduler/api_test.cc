@@ -210,6 +210,44 @@ TEST_F(api_test, cross_site_shaped_requests_are_refused) {
     EXPECT_EQ(own.status, 200) << own.body;
 }
 
+// Resident memory of `pid` in KiB, from /proc.
+long rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
+TEST_F(api_test, yaml_alias_bomb_and_deep_nesting_are_refused_fast_with_bounded_memory) {
+    auto s = start_scheduler("s");
+    ASSERT_TRUE(s.proc);
+    ASSERT_TRUE(wait_dags(s.address, 1));
+    // The body from issue 19: YAML aliases, exponential once expanded (9.7 s and +1.1 GB when parsed as YAML).
+    std::string bomb = "{\"conf\": &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]}\n";
+    const char* names = "abcdefghi";
+    for (int level = 1; level < 9; ++level) {
+        bomb += fmt::format("{}: &{} [", names[level], names[level]);
+        for (int ref = 0; ref < 9; ++ref) bomb += fmt::format("{}*{}", ref ? "," : "", names[level - 1]);
+        bomb += "]\n";
+    }
+    long before = rss_kib(s.proc->pid());
+    auto begin = std::chrono::steady_clock::now();
+    for (std::string type : {"application/json", "application/yaml"}) {
+        auto r = http_request(s.address, "POST", "/api/v1/dags/alpha/dagRuns", bomb, {{"Content-Type", type}});
+        EXPECT_EQ(r.status, type == "application/json" ? 400 : 415) << r.body;
+    }
+    std::string deep = "{\"conf\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+    auto nested = http_request(s.address, "POST", "/api/v1/dags/alpha/dagRuns", deep);
+    EXPECT_EQ(nested.status, 400);
+    EXPECT_NE(nested.body.find("deeper than 64"), std::string::npos) << nested.body.substr(0, 300);
+    EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s);
+    long after = rss_kib(s.proc->pid());
+    EXPECT_LT(after - before, 20 * 1024) << "RSS grew from " << before << " to " << after << " KiB";
+    EXPECT_EQ(body_of(http_request(s.address, "GET", "/api/v1/dags/alpha/dagRuns"))["total_entries"].as<int>(), 0);
+}
+
 TEST_F(api_test, tasks_test_runs_one_task_in_the_foreground) {
     millrace::testing::process p({millrace::testing::millrace_binary(), "tasks", "test", "alpha", "one", "2026-07-08",
                                   "--set", "scheduler.dags_dir=" + dir_.path() + "/dags"});
