@@ -248,6 +248,15 @@ TEST(batch_validator_test, extreme_timestamps_do_not_overflow) {
     EXPECT_EQ(check(batch).error, error_code::invalid_timestamp);  // now - ts exceeds INT64_MAX: older than any bound
 }
 
+// Fuzz finding (kafka_record_batch): base timestamp + a record's delta
+// overflowed int64 (undefined behaviour, caught by UBSan).
+TEST(batch_validator_test, timestamp_delta_overflowing_int64_is_invalid_timestamp) {
+    auto batch = build_batch({{"k1", "v1"}, {"k2", "v2"}}, {.base_timestamp = INT64_MAX});  // record 1: INT64_MAX + 1
+    auto v = check(batch);
+    EXPECT_EQ(v.error, error_code::invalid_timestamp);
+    EXPECT_EQ(v.record_errors.size(), 2u);
+}
+
 TEST(batch_validator_test, log_append_time_topic_ignores_create_time_range) {
     auto batch = build_batch({{"k", "v"}}, {.base_timestamp = k_now + 10 * 3'600'000});
     auto p = policy_at_now();

@@ -33,7 +33,8 @@ parsed_record read_record(reader& r, const batch_header& h, int32_t index) {
     reader rec(r.take(static_cast<size_t>(length)));
     rec.int8();  // attributes: unused in magic 2
     parsed_record out{};
-    out.timestamp = h.base_timestamp + rec.varlong();
+    // Wraps like Kafka's (Java) arithmetic; a sum past INT64_MAX is then far out of range.
+    out.timestamp = static_cast<int64_t>(static_cast<uint64_t>(h.base_timestamp) + static_cast<uint64_t>(rec.varlong()));
     out.offset_delta = rec.varint();
     int32_t key_length = rec.varint();
     if (key_length < -1) throw protocol_error(fmt::format("record {}: key length {}", index, key_length));
