@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "protocol/compression.h"
+#include "parser.h"
 #include "protocol/wire.h"
 
 // A CQL v4 frame as it arrives: header, optional compressed body (both
@@ -26,10 +27,10 @@ void fuzz_cql_frame(std::string_view data) {
             case 0x01: in.string_map(); break;                       // STARTUP
             case 0x0f: in.bytes(); break;                            // AUTH_RESPONSE
             case 0x0b: in.string_list(); break;                      // REGISTER
-            case 0x09: in.long_string(); break;                      // PREPARE
+            case 0x09: (void)millrace::cql::parse_statement(in.long_string()); break;  // PREPARE
             case 0x07:                                               // QUERY
             case 0x0a: {                                             // EXECUTE
-                if (h.op == 0x07) in.long_string();
+                if (h.op == 0x07) (void)millrace::cql::parse_statement(in.long_string());
                 else in.short_bytes();
                 in.int16();
                 uint8_t flags = in.byte();
@@ -50,7 +51,7 @@ void fuzz_cql_frame(std::string_view data) {
                 in.byte();
                 uint16_t n = in.uint16();
                 for (uint16_t idx = 0; idx < n; ++idx) {
-                    if (in.byte() == 0) in.long_string();
+                    if (in.byte() == 0) (void)millrace::cql::parse_statement(in.long_string());
                     else in.short_bytes();
                     uint16_t values = in.uint16();
                     for (uint16_t v = 0; v < values; ++v) in.bytes();
