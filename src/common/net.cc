@@ -127,22 +127,31 @@ bool out_of_resources(const std::error_code& ec) {
 }  // namespace
 
 asio::awaitable<void> tcp_server::accept_loop() {
-    // An episode of failed accepts is logged once when it starts and once when
-    // it ends; in between the loop waits, doubling from 10 ms up to 1 s, or
-    // until one of our connections closes and frees a descriptor.
-    uint64_t episode_failures = 0;
-    auto episode_start = std::chrono::steady_clock::now();
+    // Failed accepts (out of descriptors) are logged at most once per 10 s,
+    // with the count of failures since the last line, and the recovery once;
+    // in between the loop waits, doubling from 10 ms up to 1 s, or until one
+    // of our connections closes and frees a descriptor.
+    using clock = std::chrono::steady_clock;
+    constexpr auto k_log_interval = std::chrono::seconds(10);
+    uint64_t failures = 0;            // since the last line about them
+    bool in_episode = false;          // failures logged and not yet recovered
+    auto last_line = clock::time_point::min();
     auto backoff = std::chrono::milliseconds(10);
     while (!stopped_) {
         std::error_code ec;
         auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             if (ec == asio::error::operation_aborted || stopped_) co_return;
-            if (episode_failures++ == 0) {
-                episode_start = std::chrono::steady_clock::now();
-                log_.warn("accept failed: {}; {} connections open; pausing accepts until resources free up "
-                          "(logged once per episode)",
-                          ec.message(), connections_->size());
+            ++failures;
+            auto now = clock::now();
+            if (last_line == clock::time_point::min() || now - last_line >= k_log_interval) {
+                log_.warn("accept failed {} time(s): {}; {} connections open; pausing accepts until resources free up "
+                          "(logged at most every {} s)",
+                          failures, ec.message(), connections_->size(),
+                          std::chrono::duration_cast<std::chrono::seconds>(k_log_interval).count());
+                last_line = now;
+                failures = 0;
+                in_episode = true;
             }
             if (!out_of_resources(ec)) backoff = std::chrono::milliseconds(10);
             accept_pause_->expires_after(backoff);
@@ -151,11 +160,11 @@ asio::awaitable<void> tcp_server::accept_loop() {
             backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
             continue;
         }
-        if (episode_failures > 0) {
-            auto lasted = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - episode_start);
-            log_.info("accepting again after {} failed accepts over {} ms", episode_failures, lasted.count());
-            episode_failures = 0;
-            backoff = std::chrono::milliseconds(10);
+        backoff = std::chrono::milliseconds(10);
+        if (in_episode && clock::now() - last_line >= std::chrono::seconds(1)) {
+            log_.info("accepting connections again ({} more failed accepts since the last warning)", failures);
+            in_episode = false;
+            failures = 0;
         }
         std::error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);

@@ -205,7 +205,8 @@ TEST(listener_limits_test, out_of_file_descriptors_logs_once_and_serves_again_wh
     asio::ip::tcp::socket later(io);
     later.connect(parse(address));
     EXPECT_TRUE(kafka_round_trip(later, 99)) << "a new connection is served once descriptors are free";
-    EXPECT_LE(count(proc.stderr_text(), "accept failed"), 4u);
+    // Draining the backlog touches the limit again and again: still one line per 10 s.
+    EXPECT_LE(count(proc.stderr_text(), "accept failed"), 2u) << proc.stderr_text().substr(0, 2000);
     proc.stop(SIGTERM);
 }
 
