@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "host.h"
+#include "jobs_sql.h"
 #include "millrace/cdc/cdc.h"
 #include "millrace/console/console.h"
 #include "millrace/cql/server.h"
@@ -122,6 +123,8 @@ int run_config_command(const config::config& cfg, const std::vector<std::string>
 }
 
 int run(int argc, char** argv) {
+    // `jobs validate|explain` need no configuration: the compiler on files.
+    if (std::vector<std::string> all(argv, argv + argc); is_jobs_sql_command(all)) return run_jobs_sql_command(all);
     // `dags trigger --conf JSON` is not a config key: set it aside before parsing flags.
     std::vector<std::string> words(argv, argv + argc), conf_args;
     if (std::find(words.begin(), words.end(), "dags") != words.end()) {

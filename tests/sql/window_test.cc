@@ -1,0 +1,153 @@
+// Window state: partials per (window, key, partition) exported, restored and
+// merged across processes; corrupt state bytes are reported, never trusted.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "millrace/sql/decoder.h"
+#include "millrace/sql/pipeline.h"
+#include "millrace/sql/program.h"
+
+namespace millrace::sql {
+namespace {
+
+const char* const k_job =
+    "CREATE TABLE ev (k STRING, n INT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', WATERMARK FOR ts AS ts)\n"
+    "WITH ('connector' = 'kafka', 'topic' = 'ev', 'format' = 'json');\n"
+    "CREATE TABLE agg (window_start TIMESTAMP(3), k STRING, c BIGINT, d BIGINT, s INT, lo INT, a INT)\n"
+    "WITH ('connector' = 'kafka', 'topic' = 'agg', 'format' = 'json');\n"
+    "INSERT INTO agg SELECT window_start, k, COUNT(*), COUNT(DISTINCT n), SUM(n), MIN(n), AVG(n)\n"
+    "FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, k;\n";
+
+constexpr int64_t k_t0 = 1704067200000;
+
+class window_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto c = compile_job(k_job, "job.sql");
+        ASSERT_TRUE(std::holds_alternative<job_program>(c)) << to_string(std::get<std::vector<diagnostic>>(c));
+        program_.emplace(std::get<job_program>(c));
+        decoder_ = program_->make_decoder(0).value();
+    }
+    std::unique_ptr<window_state> state() { return program_->make_window_state(0).value(); }
+    add_status add(window_state& w, int32_t partition, int64_t offset, int64_t ts, const std::string& json) {
+        record_metadata m;
+        m.partition = partition;
+        m.offset = offset;
+        m.timestamp_ms = ts;
+        row r;
+        record_error e;
+        EXPECT_EQ(decoder_->decode(json, std::nullopt, m, r, e), decode_status::ok) << e.message;
+        return w.add(r, partition, offset, e);
+    }
+    std::optional<job_program> program_;
+    std::unique_ptr<source_decoder> decoder_;
+};
+
+TEST_F(window_test, merge_of_partials_from_two_processes_equals_fire_of_one) {
+    auto one = state();
+    auto p0 = state();
+    auto p1 = state();
+    std::mt19937 rnd(301);
+    for (int64_t offset = 0; offset < 200; ++offset) {
+        int32_t partition = static_cast<int32_t>(rnd() % 2);
+        int64_t ts = k_t0 + static_cast<int64_t>(rnd() % 60000);
+        std::string json = "{\"k\": \"x\", \"n\": " + std::to_string(rnd() % 7) + "}";
+        add(*one, partition, offset, ts, json);
+        add(partition == 0 ? *p0 : *p1, partition, offset, ts, json);
+    }
+    auto partials = p0->take_changed();
+    auto more = p1->take_changed();
+    partials.insert(partials.end(), more.begin(), more.end());
+    ASSERT_EQ(partials.size(), 2u);
+    auto merged = one->merge(partials);
+    ASSERT_TRUE(merged.ok()) << merged.err().message();
+    one->advance_watermark(0, k_t0 + 60000);
+    one->advance_watermark(1, k_t0 + 60000);
+    auto fired = one->fire();
+    ASSERT_EQ(fired.size(), 1u);
+    EXPECT_EQ(fired[0].values, *merged);
+    EXPECT_EQ(fired[0].values[2], value::from_int(200));
+    EXPECT_TRUE(fired[0].final);
+}
+
+TEST_F(window_test, merge_keeps_the_partial_with_the_highest_offset_per_partition) {
+    auto w = state();
+    add(*w, 0, 1, k_t0, R"({"k": "x", "n": 1})");
+    auto first = w->take_changed();
+    add(*w, 0, 2, k_t0, R"({"k": "x", "n": 2})");
+    auto second = w->take_changed();
+    std::vector<partial_state> both = {second[0], first[0]};
+    auto merged = w->merge(both);
+    ASSERT_TRUE(merged.ok());
+    EXPECT_EQ((*merged)[2], value::from_int(2));  // not 3: one partition counted once
+}
+
+TEST_F(window_test, replay_below_the_restored_offset_is_skipped) {
+    auto w = state();
+    add(*w, 3, 10, k_t0, R"({"k": "x", "n": 1})");
+    auto saved = w->take_changed();
+    auto restarted = state();
+    ASSERT_TRUE(restarted->restore(saved[0]).ok());
+    EXPECT_EQ(add(*restarted, 3, 10, k_t0, R"({"k": "x", "n": 1})"), add_status::skipped);
+    EXPECT_EQ(add(*restarted, 3, 11, k_t0, R"({"k": "x", "n": 1})"), add_status::added);
+    EXPECT_TRUE(restarted->take_changed().size() == 1);
+}
+
+TEST_F(window_test, restore_rejects_corrupt_state) {
+    auto w = state();
+    add(*w, 0, 1, k_t0, R"({"k": "x", "n": 1})");
+    partial_state good = w->take_changed().at(0);
+    auto fresh = state();
+    auto corrupt = [&](std::string bytes) {
+        partial_state p = good;
+        p.state = std::move(bytes);
+        auto s = fresh->restore(p);
+        return s.ok() ? std::string() : s.err().message();
+    };
+    EXPECT_NE(corrupt("").find("unknown version"), std::string::npos);
+    EXPECT_NE(corrupt("\x09").find("unknown version"), std::string::npos);
+    EXPECT_NE(corrupt(std::string("\x01\x05", 2)).find("group key count"), std::string::npos);
+    EXPECT_NE(corrupt(good.state.substr(0, 4)).find("truncated"), std::string::npos);
+    EXPECT_NE(corrupt(good.state + "x").find("trailing bytes"), std::string::npos);
+    std::string wrong_aggs = good.state;
+    // version, key count 1, key "x" (tag 4, len 1, 'x'), then the aggregate count.
+    wrong_aggs[5] = 2;
+    EXPECT_NE(corrupt(wrong_aggs).find("aggregate count"), std::string::npos);
+    for (size_t cut = 6; cut < good.state.size(); ++cut) EXPECT_NE(corrupt(good.state.substr(0, cut)), "") << cut;
+    EXPECT_TRUE(fresh->restore(good).ok());
+    EXPECT_FALSE(fresh->merge({}).ok());
+}
+
+TEST_F(window_test, changes_of_a_fired_window_are_still_taken) {
+    auto w = state();
+    add(*w, 0, 5, k_t0, R"({"k": "x", "n": 1})");
+    w->advance_watermark(0, k_t0 + 60000);
+    ASSERT_EQ(w->fire().size(), 1u);
+    auto changed = w->take_changed();
+    ASSERT_EQ(changed.size(), 1u);
+    EXPECT_EQ(changed[0].last_offset, 5);
+    EXPECT_TRUE(w->take_changed().empty());
+}
+
+TEST_F(window_test, revoke_forgets_a_partition) {
+    auto w = state();
+    add(*w, 0, 1, k_t0, R"({"k": "x", "n": 1})");
+    add(*w, 1, 1, k_t0, R"({"k": "x", "n": 1})");
+    w->revoke(1);
+    EXPECT_FALSE(w->partition_watermark(1).has_value());
+    w->take_changed();
+    w->advance_watermark(0, k_t0 + 60000);
+    auto fired = w->fire();
+    ASSERT_EQ(fired.size(), 1u);
+    EXPECT_EQ(fired[0].values[2], value::from_int(1));
+}
+
+TEST_F(window_test, wrong_operator_kind_is_an_error) {
+    EXPECT_FALSE(program_->make_stateless(0).ok());
+    EXPECT_FALSE(program_->make_window_state(5).ok());
+    EXPECT_FALSE(program_->make_decoder(7).ok());
+}
+
+}  // namespace
+}  // namespace millrace::sql
