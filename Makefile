@@ -3,12 +3,12 @@
 #   make test  install what is missing, build, run every test suite
 # Builds use at most 2 jobs (see CMakePresets.json).
 
-.PHONY: up test test-release test-asan build build-asan setup clean
+.PHONY: up test test-release test-asan test-fuzz build build-asan build-fuzz setup clean
 
 up: build
 	./build/millrace up
 
-test: test-release test-asan
+test: test-release test-asan test-fuzz
 
 setup:
 	@scripts/setup
@@ -30,5 +30,14 @@ test-release: build
 test-asan: build-asan
 	ctest --preset asan
 
+# The decoders' libFuzzer targets (clang, only the decoder sources), each run
+# for a few seconds from its seed corpus: tests/fuzz/README.md.
+build-fuzz: setup
+	@test -f build-fuzz/build.ninja || cmake --preset fuzz
+	@cmake --build --preset fuzz
+
+test-fuzz: build-fuzz
+	ctest --preset fuzz
+
 clean:
-	rm -rf build build-debug build-asan
+	rm -rf build build-debug build-asan build-fuzz

@@ -183,6 +183,10 @@ std::string command_help(const std::string& command) {
         out += fmt::format("  {:<16} {}\n  {:<16} (default {}; env {})\n", f.flag, spec->help, "", def,
                            config::env_name(f.key));
     }
+    if (command == "postgres") {
+        out += "  --print-dsn      print the managed server's connection string with its password "
+               "(from <postgres.data_dir>/millrace.pgpass) and exit\n";
+    }
     out += "\nGlobal options: --config FILE, --set KEY=VALUE, --log-level LEVEL, --log-format FORMAT\n";
     if (find_component(command) != nullptr || command == "up") {
         out += "\nOnce ready, prints one line on stdout: ready <component> <host:port> admin <host:port>\n";

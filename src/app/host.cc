@@ -72,6 +72,8 @@ void force_exit(int) {
 
 int run_host(const config::config& cfg, const host_plan& plan, const component_factory& make) {
     log::logger log(plan.name);
+    // Before any server starts: every HTTP listener trusts these origins (docs/security.md).
+    http::set_allowed_origins(cfg.get_list("http.allowed_origins"));
     asio::io_context io(1);
     metrics::registry registry;
     metrics::register_process_metrics(registry);

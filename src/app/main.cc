@@ -20,6 +20,7 @@
 #include "millrace/registry/registry.h"
 #include "millrace/processor/processor.h"
 #include "millrace/scheduler/scheduler.h"
+#include "millrace/source/postgres.h"
 #include "millrace/source/source.h"
 #include "options.h"
 #include "status.h"
@@ -145,6 +146,14 @@ int run(int argc, char** argv) {
             words.erase(it);
         }
     }
+    // `postgres --print-dsn` prints the managed server's DSN with its password and exits.
+    bool print_dsn = false;
+    if (std::find(words.begin(), words.end(), "postgres") != words.end()) {
+        if (auto it = std::find(words.begin(), words.end(), "--print-dsn"); it != words.end()) {
+            print_dsn = true;
+            words.erase(it);
+        }
+    }
     auto inv = parse_args(words);
     if (!inv) {
         std::fprintf(stderr, "millrace: %s\n", inv.err().message().c_str());
@@ -179,6 +188,15 @@ int run(int argc, char** argv) {
     if (inv->command == "jobs" && !inv->args.empty() && inv->args.front() == "list") {
         if (jobs_json) inv->args.push_back("--json");
         return run_jobs_list_command(*cfg, inv->args);
+    }
+    if (print_dsn && inv->command == "postgres") {
+        auto dsn = source::dsn_with_password(*cfg);
+        if (!dsn) {
+            std::fprintf(stderr, "millrace postgres --print-dsn: %s\n", dsn.err().message().c_str());
+            return 1;
+        }
+        std::printf("%s\n", dsn->c_str());
+        return 0;
     }
     if (inv->command == "source" && !inv->args.empty()) {
         // `source serve` runs the API as a server; other words are one-shot commands.

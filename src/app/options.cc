@@ -58,6 +58,12 @@ config::schema build() {
     s.add({"admin.shutdown_timeout", value_kind::duration_ms, "15s",
            "How long a graceful stop may take before the process exits anyway.", {}, 0, 3'600'000});
 
+    s.describe_section("http", "Every HTTP API and UI (scheduler, registry, console, admin endpoints); see docs/security.md.");
+    s.add({"http.allowed_origins", value_kind::string_list, "",
+           "Origins (scheme://host[:port]) beside the servers' own addresses from which browsers may send "
+           "state-changing requests (POST, PUT, PATCH, DELETE), e.g. [https://millrace.example.com] behind a "
+           "reverse proxy; their host names are also accepted in Host headers."});
+
     s.describe_section("kafka", "Kafka as the other parts see it: the embedded broker, or an external cluster.");
     s.add({"kafka.bootstrap", value_kind::string, "",
            "host:port[,host:port...] of an external Kafka cluster; empty uses the embedded broker (`up` then starts it)."});

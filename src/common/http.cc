@@ -6,6 +6,11 @@
 #include <mutex>
 #include <optional>
 
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
 #include <asio/read.hpp>
 #include <asio/read_until.hpp>
 #include <asio/post.hpp>
@@ -30,6 +35,106 @@ std::string_view trim(std::string_view text) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
     return text;
+}
+
+// Counts nesting while nlohmann's SAX parser reads; builds nothing.
+class depth_checker : public nlohmann::json_sax<nlohmann::json> {
+public:
+    explicit depth_checker(size_t max_depth) : max_depth_(max_depth) {}
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return enter(); }
+    bool end_object() override { return leave(); }
+    bool start_array(std::size_t) override { return enter(); }
+    bool end_array() override { return leave(); }
+    bool key(string_t&) override { return true; }
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+        error_ = fmt::format("the request body is not valid JSON: {} (byte {})", strip(e.what()), position);
+        return false;
+    }
+    const std::string& error_text() const { return error_; }
+
+private:
+    static std::string strip(std::string text) {
+        // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." -> after the last ": "
+        auto colon = text.find(": ");
+        return colon == std::string::npos ? text : text.substr(colon + 2);
+    }
+    bool enter() {
+        if (++depth_ > max_depth_) {
+            error_ = fmt::format("the request body nests deeper than {} levels", max_depth_);
+            return false;
+        }
+        return true;
+    }
+    bool leave() {
+        --depth_;
+        return true;
+    }
+    size_t max_depth_;
+    size_t depth_ = 0;
+    std::string error_;
+};
+
+std::vector<std::string>& allowed_origin_list() {
+    static std::vector<std::string> list;
+    return list;
+}
+
+bool is_ip_literal(const std::string& host) {
+    unsigned char buf[16];
+    return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+bool is_loopback(const std::string& host) {
+    if (host == "localhost" || host == "::1") return true;
+    unsigned char buf[4];
+    return ::inet_pton(AF_INET, host.c_str(), buf) == 1 && buf[0] == 127;
+}
+
+// "host:port", "[v6]:port" or "host" -> lower-case host without brackets, and port ("" when absent).
+std::pair<std::string, std::string> split_host_port(std::string_view text) {
+    std::string host, port;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos) return {std::string(text), ""};
+        host = std::string(text.substr(1, close - 1));
+        if (close + 1 < text.size() && text[close + 1] == ':') port = std::string(text.substr(close + 2));
+    } else {
+        auto colon = text.rfind(':');
+        if (colon != std::string_view::npos && text.find(':') == colon) {
+            host = std::string(text.substr(0, colon));
+            port = std::string(text.substr(colon + 1));
+        } else {
+            host = std::string(text);
+        }
+    }
+    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+    return {host, port};
+}
+
+struct origin_parts {
+    std::string scheme, host, port;  // port defaulted from the scheme
+};
+
+std::optional<origin_parts> parse_origin(std::string_view origin) {
+    auto sep = origin.find("://");
+    if (sep == std::string_view::npos) return std::nullopt;
+    origin_parts out;
+    out.scheme = std::string(origin.substr(0, sep));
+    std::transform(out.scheme.begin(), out.scheme.end(), out.scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string_view rest = origin.substr(sep + 3);
+    while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    if (rest.empty() || rest.find('/') != std::string_view::npos) return std::nullopt;
+    auto [host, port] = split_host_port(rest);
+    out.host = host;
+    out.port = !port.empty() ? port : out.scheme == "https" ? "443" : out.scheme == "http" ? "80" : "";
+    return out;
 }
 
 struct bad_request {
@@ -242,6 +347,81 @@ std::string percent_decode(std::string_view text) {
     return out;
 }
 
+void set_allowed_origins(std::vector<std::string> origins) { allowed_origin_list() = std::move(origins); }
+
+const std::vector<std::string>& allowed_origins() { return allowed_origin_list(); }
+
+status check_json(std::string_view body, size_t max_depth) {
+    depth_checker checker(max_depth);
+    bool ok = nlohmann::json::sax_parse(body.begin(), body.end(), &checker, nlohmann::json::input_format_t::json, true, false);
+    if (ok) return {};
+    return make_error(errc::invalid_argument, "{}",
+                      checker.error_text().empty() ? std::string("the request body is not valid JSON") : checker.error_text());
+}
+
+void server::accept_content_type(std::string media_type) { content_types_.push_back(lower(media_type)); }
+
+void server::add_host_name(std::string host) { host_names_.push_back(split_host_port(host).first); }
+
+bool server::trusted_host(std::string_view host_text) const {
+    std::string host = std::string(host_text);
+    if (host.empty()) return false;
+    if (host == bound_host_) return true;
+    bool bound_everywhere = bound_host_ == "0.0.0.0" || bound_host_ == "::" || bound_host_.empty();
+    if (is_loopback(host) && (is_loopback(bound_host_) || bound_everywhere)) return true;
+    // DNS rebinding needs a name the attacker controls: IP literals are not.
+    if (bound_everywhere && is_ip_literal(host)) return true;
+    if (std::find(host_names_.begin(), host_names_.end(), host) != host_names_.end()) return true;
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) == 0 && lower(name) == host) return true;
+    for (const auto& origin : allowed_origin_list()) {
+        if (auto parts = parse_origin(origin); parts && parts->host == host) return true;
+    }
+    return false;
+}
+
+std::optional<response> server::refuse(const request& req) const {
+    auto problem = [](int status, std::string message) {
+        // Both error shapes the APIs use: Confluent's (error_code, message) and
+        // RFC 7807's (status, title, detail).
+        nlohmann::json body = {{"error_code", status}, {"message", message}, {"status", status},
+                               {"title", reason_phrase(status)}, {"detail", message}};
+        return response{status, "application/json", body.dump() + "\n"};
+    };
+    if (!req.body.empty()) {
+        std::string type = lower(trim(req.header("content-type").substr(0, req.header("content-type").find(';'))));
+        if (std::find(content_types_.begin(), content_types_.end(), type) == content_types_.end()) {
+            std::string accepted;
+            for (const auto& t : content_types_) accepted += (accepted.empty() ? "" : ", ") + t;
+            return problem(415, fmt::format("request bodies must be JSON with Content-Type {}, not '{}'", accepted,
+                                            type.empty() ? std::string("(none)") : type));
+        }
+        if (auto st = check_json(req.body); !st) return problem(400, st.err().message());
+    }
+    const std::string& m = req.method;
+    if (m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") return std::nullopt;
+    std::string host_header = req.header("host");
+    auto [host, host_port] = split_host_port(trim(host_header));
+    if (!host_header.empty() && !trusted_host(host)) {
+        return problem(403, fmt::format("{} refused: Host '{}' is not an address of this server (set http.allowed_origins "
+                                        "to allow it)", m, host_header));
+    }
+    std::string origin_header = req.header("origin");
+    std::string origin(trim(origin_header));
+    if (origin.empty()) return std::nullopt;
+    for (const auto& allowed : allowed_origin_list()) {
+        if (lower(allowed) == lower(origin)) return std::nullopt;
+    }
+    auto parts = parse_origin(origin);
+    std::string own_port = !host_port.empty() ? host_port : std::to_string(tcp_.local().port);
+    if (parts && (parts->scheme == "http" || parts->scheme == "https") && trusted_host(parts->host) &&
+        (parts->port == own_port || parts->port == std::to_string(tcp_.local().port))) {
+        return std::nullopt;
+    }
+    return problem(403, fmt::format("{} refused: Origin '{}' is not this server (a cross-site request; set "
+                                    "http.allowed_origins to allow it)", m, origin));
+}
+
 server::server(asio::io_context& io, std::string name, size_t max_body_bytes)
     : max_body_bytes_(max_body_bytes),
       tcp_(io, std::move(name), [this](asio::ip::tcp::socket& socket) { return serve(socket); }) {}
@@ -259,6 +439,8 @@ void server::route_events(std::string path, stream_handler h) {
 }
 
 result<net::endpoint> server::start(const std::string& host, uint16_t port, const std::string& port_key) {
+    bound_host_ = split_host_port(host).first;
+    if (bound_host_.size() > 2 && bound_host_.front() == '[') bound_host_ = bound_host_.substr(1, bound_host_.size() - 2);
     return tcp_.start(host, port, port_key);
 }
 
@@ -390,7 +572,12 @@ asio::awaitable<void> server::serve(asio::ip::tcp::socket& socket) {
             keep_alive = connection != "close" && !(head.find("HTTP/1.0") != std::string::npos && connection != "keep-alive");
             try {
                 response miss;
-                const route_entry* entry = find(req, miss);
+                const route_entry* entry = nullptr;
+                if (auto refused = refuse(req)) {
+                    miss = std::move(*refused);
+                } else {
+                    entry = find(req, miss);
+                }
                 if (entry == nullptr) {
                     res = std::move(miss);
                 } else if (entry->events) {

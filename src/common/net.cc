@@ -67,6 +67,7 @@ tcp_server::tcp_server(asio::io_context& io, std::string name, handler on_connec
       on_connection_(std::move(on_connection)),
       log_(name_),
       acceptor_(io),
+      accept_pause_(std::make_shared<asio::steady_timer>(io)),
       connections_(std::make_shared<std::map<uint64_t, std::shared_ptr<asio::ip::tcp::socket>>>()) {}
 
 tcp_server::~tcp_server() {
@@ -106,6 +107,7 @@ void tcp_server::stop() {
         stopped_ = true;
         std::error_code ignored;
         acceptor_.close(ignored);
+        accept_pause_->cancel();
         for (auto& [id, socket] : *connections_) {
             socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
             socket->close(ignored);
@@ -113,14 +115,56 @@ void tcp_server::stop() {
     });
 }
 
+namespace {
+
+// Errors that mean "no resources for another connection now": retrying at
+// once would spin (and log) as fast as the kernel answers.
+bool out_of_resources(const std::error_code& ec) {
+    return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+           ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+}
+
+}  // namespace
+
 asio::awaitable<void> tcp_server::accept_loop() {
+    // Failed accepts (out of descriptors) are logged at most once per 10 s,
+    // with the count of failures since the last line, and the recovery once;
+    // in between the loop waits, doubling from 10 ms up to 1 s, or until one
+    // of our connections closes and frees a descriptor.
+    using clock = std::chrono::steady_clock;
+    constexpr auto k_log_interval = std::chrono::seconds(10);
+    uint64_t failures = 0;            // since the last line about them
+    bool in_episode = false;          // failures logged and not yet recovered
+    auto last_line = clock::time_point::min();
+    auto backoff = std::chrono::milliseconds(10);
     while (!stopped_) {
         std::error_code ec;
         auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             if (ec == asio::error::operation_aborted || stopped_) co_return;
-            log_.warn("accept failed: {}", ec.message());
+            ++failures;
+            auto now = clock::now();
+            if (last_line == clock::time_point::min() || now - last_line >= k_log_interval) {
+                log_.warn("accept failed {} time(s): {}; {} connections open; pausing accepts until resources free up "
+                          "(logged at most every {} s)",
+                          failures, ec.message(), connections_->size(),
+                          std::chrono::duration_cast<std::chrono::seconds>(k_log_interval).count());
+                last_line = now;
+                failures = 0;
+                in_episode = true;
+            }
+            if (!out_of_resources(ec)) backoff = std::chrono::milliseconds(10);
+            accept_pause_->expires_after(backoff);
+            std::error_code ignored;
+            co_await accept_pause_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
             continue;
+        }
+        backoff = std::chrono::milliseconds(10);
+        if (in_episode && clock::now() - last_line >= std::chrono::seconds(1)) {
+            log_.info("accepting connections again ({} more failed accepts since the last warning)", failures);
+            in_episode = false;
+            failures = 0;
         }
         std::error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -133,6 +177,7 @@ asio::awaitable<void> tcp_server::accept_loop() {
 
 asio::awaitable<void> tcp_server::serve(std::shared_ptr<asio::ip::tcp::socket> socket, uint64_t id) {
     auto connections = connections_;  // keeps the map alive if the server is destroyed first
+    auto pause = accept_pause_;
     std::string peer;
     {
         std::error_code ec;
@@ -152,6 +197,9 @@ asio::awaitable<void> tcp_server::serve(std::shared_ptr<asio::ip::tcp::socket> s
     std::error_code ignored;
     socket->close(ignored);
     connections->erase(id);
+    // A descriptor is free again: a paused accept loop may go on. (`pause` is
+    // shared: this coroutine may outlive the server.)
+    pause->cancel();
 }
 
 }  // namespace millrace::net

@@ -1,8 +1,11 @@
 #include "millrace/common/services.h"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "millrace/common/component.h"
+#include "millrace/common/config.h"
 
 namespace millrace {
 
@@ -62,7 +65,20 @@ std::string postgres_dsn(const component_context& ctx) {
     std::string port = colon == std::string::npos ? "5432" : address.substr(colon + 1);
     std::string user = ctx.cfg.has("postgres.user") ? ctx.cfg.get_string("postgres.user") : "postgres";
     std::string database = ctx.cfg.has("postgres.database") ? ctx.cfg.get_string("postgres.database") : "millrace";
-    return fmt::format("host={} port={} user={} dbname={}", host, port, user, database);
+    std::string dsn = fmt::format("host={} port={} user={} dbname={}", host, port, user, database);
+    std::string passfile = postgres_passfile(ctx.cfg);
+    std::error_code ec;
+    if (std::filesystem::exists(passfile, ec)) dsn += " passfile=" + passfile;
+    return dsn;
+}
+
+std::string postgres_passfile(const config::config& cfg) {
+    std::string dir = cfg.has("postgres.data_dir") ? cfg.get_string("postgres.data_dir") : std::string();
+    if (dir.empty()) dir = (cfg.has("data_dir") ? cfg.get_string("data_dir") : std::string("./data")) + "/postgres";
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(dir, ec);
+    if (!ec) dir = absolute.lexically_normal().string();
+    return dir + "/" + k_postgres_passfile_name;
 }
 
 std::optional<std::string> http_address(const component_context& ctx, const std::string& command) {

@@ -16,6 +16,7 @@
 #include <asio/write.hpp>
 
 #include "executor.h"
+#include "millrace/common/connection.h"
 #include "handlers/handler.h"
 #include "protocol/wire.h"
 #include "storage/store.h"
@@ -35,24 +36,28 @@ struct cql_config {
     store_options storage;
 };
 
+constexpr size_t k_max_in_flight = 256;
+// A frame whose body has not fully arrived this long after its header closes
+// the connection.
+constexpr auto k_request_read_timeout = std::chrono::seconds(60);
+
 // Responses written in completion order (the protocol matches them by stream id).
 struct connection_state {
-    explicit connection_state(asio::ip::tcp::socket& s) : socket(&s), wake(s.get_executor()) {
+    explicit connection_state(asio::ip::tcp::socket& s)
+        : socket(&s), wake(s.get_executor()), in_flight(s.get_executor(), k_max_in_flight) {
         wake.expires_at(asio::steady_timer::time_point::max());
     }
     asio::ip::tcp::socket* socket;
     std::deque<std::string> out;
     asio::steady_timer wake;
+    net::async_semaphore in_flight;  // one permit per request being handled
     bool reading_done = false;
-    size_t in_flight = 0;
     connection_context conn;
     void push(std::string bytes) {
         out.push_back(std::move(bytes));
         wake.cancel();
     }
 };
-
-constexpr size_t k_max_in_flight = 256;
 
 class cql_component final : public component {
 public:
@@ -144,11 +149,16 @@ private:
         } done{state};
         char header_bytes[k_header_size];
         for (;;) {
-            while (state->in_flight >= k_max_in_flight) {
-                asio::steady_timer pause(socket.get_executor(), std::chrono::milliseconds(1));
-                std::error_code ec;
-                co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            }
+            if (!co_await state->in_flight.acquire()) co_return;
+            // Returned unless a handler takes it over (released when it answers).
+            bool permit_used = false;
+            struct permit_guard {
+                connection_state& s;
+                bool& used;
+                ~permit_guard() {
+                    if (!used) s.in_flight.release();
+                }
+            } permit{*state, permit_used};
             std::error_code ec;
             co_await asio::async_read(socket, asio::buffer(header_bytes, k_header_size), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
@@ -183,8 +193,14 @@ private:
                            fmt::format("frame body of {} bytes exceeds the limit of {}", h.length, cfg_.max_frame_bytes));
                 co_return;
             }
-            auto body = std::make_shared<std::string>(h.length, '\0');
-            co_await asio::async_read(socket, asio::buffer(body->data(), body->size()), asio::redirect_error(asio::use_awaitable, ec));
+            // Grown as bytes arrive: an announced length costs nothing until sent.
+            auto body = std::make_shared<std::string>();
+            ec = co_await net::read_body(socket, *body, h.length, k_request_read_timeout);
+            if (ec == asio::error::timed_out) {
+                protocol_errors_.inc();
+                log_.warn("closing connection from {}: {} of a {}-byte frame body arrived in {} s", peer, body->size(), h.length,
+                          std::chrono::duration_cast<std::chrono::seconds>(k_request_read_timeout).count());
+            }
             if (ec) co_return;
             if (h.flags & frame_flag::compression) {
                 if (state->conn.codec == compression::none) {
@@ -220,7 +236,7 @@ private:
                            fmt::format("unexpected message {}, expecting AUTH_RESPONSE (authentication is required)", entry->name));
                 continue;
             }
-            ++state->in_flight;
+            permit_used = true;  // handle() releases it
             bool serial = entry->op == opcode::startup || entry->op == opcode::query || entry->op == opcode::prepare ||
                           entry->op == opcode::auth_response || entry->op == opcode::register_;
             // USE (in QUERY) and STARTUP change the connection, so those run in order;
@@ -249,7 +265,7 @@ private:
             if (h.flags & frame_flag::custom_payload) in.bytes_map();
             reply = co_await entry->fn(rc, in);
         } catch (const protocol_error& e) {
-            --state->in_flight;
+            state->in_flight.release();
             protocol_errors_.inc();
             log_.warn("closing connection from {}: malformed {} frame: {}", peer, entry->name, e.what());
             send_error(state, h.stream, error_code::protocol_error, fmt::format("malformed {} frame: {}", entry->name, e.what()));
@@ -261,7 +277,7 @@ private:
             }
             co_return false;
         }
-        --state->in_flight;
+        state->in_flight.release();
         metrics_[static_cast<uint8_t>(entry->op)].observe(start);
         if (reply.op == opcode::error) errors_.inc();
         if (entry->op == opcode::auth_response) {

@@ -17,6 +17,7 @@
 #include <asio/write.hpp>
 
 #include "broker_core.h"
+#include "millrace/common/connection.h"
 #include "flusher.h"
 #include "group/coordinator.h"
 #include "handlers/handler.h"
@@ -30,6 +31,11 @@ using config::value_kind;
 
 // Requests a connection may have queued before the loop stops reading more.
 constexpr size_t k_max_in_flight = 64;
+// A request whose body has not fully arrived this long after its size prefix
+// closes the connection; so does a connection idle as long as Kafka's
+// connections.max.idle.ms (10 minutes).
+constexpr auto k_request_read_timeout = std::chrono::seconds(60);
+constexpr auto k_idle_timeout = std::chrono::minutes(10);
 
 result<flush_policy> parse_flush(const std::string& text) {
     if (text == "acks_all") return flush_policy::acks_all;
@@ -55,17 +61,20 @@ struct pending_response {
 // Shared by the connection's reader, writer and spawned produce handlers,
 // which may outlive the connection (they then drop their response).
 struct connection_state {
-    explicit connection_state(asio::ip::tcp::socket& s) : socket(&s), wake(s.get_executor()) {
+    explicit connection_state(asio::ip::tcp::socket& s)
+        : socket(&s), in_flight(s.get_executor(), k_max_in_flight), wake(s.get_executor()) {
         wake.expires_at(asio::steady_timer::time_point::max());
     }
     asio::ip::tcp::socket* socket;  // nullptr once the connection is gone
     std::deque<std::shared_ptr<pending_response>> queue;
+    net::async_semaphore in_flight;  // one permit per queued response; the writer returns them
     asio::steady_timer wake;  // cancelled whenever a slot becomes ready or the reader stops
     bool reading_done = false;
     void notify() { wake.cancel(); }
     // Ends the connection after a malformed request.
     void abort() {
         reading_done = true;
+        in_flight.close();
         if (socket != nullptr) {
             std::error_code ignored;
             socket->close(ignored);
@@ -115,6 +124,8 @@ public:
     void stop() override {
         stopping_ = true;
         periodic_.cancel();
+        // Parked long-poll fetches answer now, not at their clients' deadlines.
+        core_.stop_parked_requests();
         server_.stop();
         // Only a broker that opened its logs may mark them cleanly shut down.
         if (opened_) core_.close();
@@ -202,15 +213,12 @@ private:
                 s->notify();
             }
         } guard{state};
-        char size_bytes[4];
+        std::string size_bytes;
         for (;;) {
-            while (state->queue.size() >= k_max_in_flight) {
-                std::error_code ec;
-                asio::steady_timer pause(socket.get_executor(), std::chrono::milliseconds(1));
-                co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            }
-            std::error_code ec;
-            co_await asio::async_read(socket, asio::buffer(size_bytes, 4), asio::redirect_error(asio::use_awaitable, ec));
+            if (!co_await state->in_flight.acquire()) co_return;
+            auto ec = co_await net::read_body(socket, size_bytes, 4, k_idle_timeout);
+            if (ec == asio::error::timed_out) core_.log().info("closing connection from {}: idle for {} s", peer,
+                                                               std::chrono::duration_cast<std::chrono::seconds>(k_idle_timeout).count());
             if (ec) co_return;
             int32_t size = static_cast<int32_t>((uint32_t(uint8_t(size_bytes[0])) << 24) | (uint32_t(uint8_t(size_bytes[1])) << 16) |
                                                 (uint32_t(uint8_t(size_bytes[2])) << 8) | uint32_t(uint8_t(size_bytes[3])));
@@ -220,8 +228,14 @@ private:
                                  size, core_.config().max_request_bytes);
                 co_return;
             }
-            auto body = std::make_shared<std::string>(static_cast<size_t>(size), '\0');
-            co_await asio::async_read(socket, asio::buffer(body->data(), body->size()), asio::redirect_error(asio::use_awaitable, ec));
+            // Grown as bytes arrive: an announced size costs nothing until sent.
+            auto body = std::make_shared<std::string>();
+            ec = co_await net::read_body(socket, *body, static_cast<size_t>(size), k_request_read_timeout);
+            if (ec == asio::error::timed_out) {
+                protocol_errors_.inc();
+                core_.log().warn("closing connection from {}: {} of a {}-byte request arrived in {} s", peer, body->size(),
+                                 size, std::chrono::duration_cast<std::chrono::seconds>(k_request_read_timeout).count());
+            }
             if (ec) co_return;
             reader header(*body);
             int16_t key = header.int16();
@@ -300,10 +314,14 @@ private:
             while (!state->queue.empty() && state->queue.front()->ready) {
                 auto slot = state->queue.front();
                 state->queue.pop_front();
+                state->in_flight.release();
                 if (!slot->send) continue;
                 std::error_code ec;
                 co_await asio::async_write(socket, asio::buffer(slot->bytes), asio::redirect_error(asio::use_awaitable, ec));
-                if (ec) co_return;
+                if (ec) {
+                    state->in_flight.close();  // a reader parked on a full queue must not wait forever
+                    co_return;
+                }
             }
             if (state->reading_done && state->queue.empty()) co_return;
             state->wake.expires_at(asio::steady_timer::time_point::max());

@@ -14,6 +14,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "millrace/common/clock.h"
+#include "millrace/common/connection.h"
 #include "millrace/common/file_system.h"
 #include "millrace/common/log.h"
 #include "millrace/common/metrics.h"
@@ -96,11 +97,13 @@ public:
 
     // Fetch long-polling: a waiting Fetch parks its timer; every append wakes
     // all parked fetches so they re-check min_bytes.
-    void park_fetch(asio::steady_timer& timer) { parked_fetches_.push_back(&timer); }
-    void unpark_fetch(asio::steady_timer& timer) { std::erase(parked_fetches_, &timer); }
-    void wake_fetches() {
-        for (auto* timer : parked_fetches_) timer->cancel();
-    }
+    void park_fetch(asio::steady_timer& timer) { parked_fetches_.park(timer); }
+    void unpark_fetch(asio::steady_timer& timer) { parked_fetches_.unpark(timer); }
+    void wake_fetches() { parked_fetches_.wake_all(); }
+    // The broker is stopping: parked fetches are woken and answer with what
+    // they have; a fetch that would park answers at once.
+    void stop_parked_requests() { parked_fetches_.stop(); }
+    bool stopping() const { return parked_fetches_.stopping(); }
 
     // Allocates a new idempotent producer id, durably.
     result<int64_t> next_producer_id();
@@ -123,7 +126,7 @@ private:
     int64_t next_producer_id_ = 0;
     int64_t producer_id_limit_ = 0;  // ids below this are reserved durably
     std::map<std::string, std::unique_ptr<topic_stats>> stats_;
-    std::vector<asio::steady_timer*> parked_fetches_;
+    net::park_gate parked_fetches_;
     std::unique_ptr<topic_registry> topics_;
     std::unique_ptr<group_coordinator> groups_;
     std::unique_ptr<flusher> flusher_;

@@ -22,6 +22,8 @@ constexpr topic_config_spec k_topic_configs[] = {
     {"delete.retention.ms", 5, "86400000"},
     {"index.interval.bytes", 3, "4096"},
     {"max.message.bytes", 3, ""},
+    {"message.timestamp.after.max.ms", 5, "3600000"},
+    {"message.timestamp.before.max.ms", 5, "9223372036854775807"},
     {"message.timestamp.type", 2, "CreateTime"},
     {"min.insync.replicas", 3, "1"},
     {"retention.bytes", 5, ""},
@@ -119,6 +121,9 @@ result<storage::log_config> topic_registry::resolve(const std::map<std::string, 
             } else if (name == "delete.retention.ms") {
                 if (*number < 0) return make_error(errc::invalid_argument, "delete.retention.ms must not be negative");
                 cfg.delete_retention_ms = *number;
+            } else if (name == "message.timestamp.before.max.ms" || name == "message.timestamp.after.max.ms") {
+                if (*number < 0) return make_error(errc::invalid_argument, "{} must not be negative", name);
+                (name == "message.timestamp.before.max.ms" ? cfg.timestamp_before_max_ms : cfg.timestamp_after_max_ms) = *number;
             } else if (name == "index.interval.bytes") {
                 cfg.index_interval_bytes = std::max<int64_t>(*number, 0);
             } else if (name == "min.insync.replicas" && *number != 1) {

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "json_schema.h"
 #include "millrace/avro/compatibility.h"
 #include "millrace/avro/schema.h"
@@ -141,6 +143,10 @@ bool service::loaded() const {
 }
 
 void service::add_routes(http::server& server) {
+    // What Confluent's clients send (the Java and Python clients, @kafkajs/confluent-schema-registry),
+    // beside application/json.
+    server.accept_content_type("application/vnd.schemaregistry.v1+json");
+    server.accept_content_type("application/vnd.schemaregistry+json");
     for (const char* method : {"GET", "POST", "PUT", "DELETE"}) {
         server.route_async(method, "/", [this](const http::request& req, http::responder respond) { handle(req, std::move(respond)); });
     }
@@ -540,8 +546,21 @@ namespace {
 struct registration {
     schema_content content;
     parsed_schema parsed;
-    json::value body;
+    nlohmann::json body;  // the request (checked by http::server: JSON, bounded depth)
 };
+
+// A request body: one JSON object, parsed by nlohmann/json (the one JSON library for request bodies).
+std::optional<nlohmann::json> parse_body(const std::string& text) {
+    auto body = nlohmann::json::parse(text, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return std::nullopt;
+    return body;
+}
+
+// The string member `name` of `body`, or nullptr.
+const std::string* string_member(const nlohmann::json& body, const char* name) {
+    auto it = body.find(name);
+    return it != body.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+}
 
 // Collects the texts of `refs` and, first, of their own references (Avro needs named types defined before use).
 status collect_references(const store& st, const std::vector<reference>& refs, std::vector<std::string>& texts,
@@ -640,34 +659,33 @@ std::vector<std::string> check_level(const std::string& level, const parsed_sche
 
 // Reads {"schema": "...", "schemaType": "...", "references": [...]} into `out`; an error response when malformed.
 std::optional<http::response> read_registration(const store& st, const http::request& req, registration& out) {
-    auto body = json::parse(req.body);
-    if (!body) return fail(400, 400, "Unrecognized request body: " + body.err().message());
-    if (!body->is_object()) return fail(400, 400, "The request body must be a JSON object");
-    const json::value* schema = body->find("schema");
-    if (schema == nullptr || !schema->is_string()) {
+    auto body = parse_body(req.body);
+    if (!body) return fail(400, 400, "Unrecognized request body: the request body must be a JSON object");
+    const std::string* schema = string_member(*body, "schema");
+    if (schema == nullptr) {
         return fail(422, k_invalid_schema, "Invalid schema: the request needs a \"schema\" string member");
     }
-    out.content.text = schema->text;
-    if (const json::value* type = body->find("schemaType"); type && !type->is_null()) {
+    out.content.text = *schema;
+    if (auto type = body->find("schemaType"); type != body->end() && !type->is_null()) {
         if (!type->is_string()) return fail(422, k_invalid_schema, "Invalid schema: \"schemaType\" must be a string");
-        out.content.type = upper(type->text);
+        out.content.type = upper(type->get<std::string>());
     }
-    if (const json::value* refs = body->find("references"); refs && !refs->is_null()) {
+    if (auto refs = body->find("references"); refs != body->end() && !refs->is_null()) {
         if (!refs->is_array()) return fail(422, k_invalid_schema, "Invalid schema: \"references\" must be an array");
-        for (const auto& r : refs->items) {
-            const json::value* name = r.find("name");
-            const json::value* subject = r.find("subject");
-            const json::value* version = r.find("version");
-            if (!name || !name->is_string() || !subject || !subject->is_string() || !version || !version->is_integer()) {
+        for (const auto& r : *refs) {
+            const std::string* name = r.is_object() ? string_member(r, "name") : nullptr;
+            const std::string* subject = r.is_object() ? string_member(r, "subject") : nullptr;
+            auto version = r.is_object() ? r.find("version") : r.end();
+            if (!name || !subject || version == r.end() || !version->is_number_integer()) {
                 return fail(422, k_invalid_schema, "Invalid schema: a reference needs \"name\", \"subject\" and an integer \"version\"");
             }
-            out.content.references.push_back({name->text, subject->text, static_cast<int>(version->integer)});
+            out.content.references.push_back({*name, *subject, version->get<int>()});
         }
     }
     auto parsed = parse_content(st, out.content);
     if (!parsed) {
         if (parsed.err().code() == errc::not_found) return fail(422, k_invalid_schema, "Invalid schema: " + parsed.err().message());
-        return fail(422, k_invalid_schema, fmt::format("Invalid schema {}: {}", schema->text.substr(0, 200), parsed.err().message()));
+        return fail(422, k_invalid_schema, fmt::format("Invalid schema {}: {}", schema->substr(0, 200), parsed.err().message()));
     }
     out.parsed = std::move(*parsed);
     out.body = std::move(*body);
@@ -785,8 +803,12 @@ http::response service::register_schema(const std::string& subject, const http::
     const subject_state* s = store_.subject(subject);
     int requested_id = 0;
     int requested_version = 0;
-    if (const json::value* id = reg.body.find("id"); id && id->is_integer() && id->integer > 0) requested_id = static_cast<int>(id->integer);
-    if (const json::value* v = reg.body.find("version"); v && v->is_integer() && v->integer > 0) requested_version = static_cast<int>(v->integer);
+    if (auto id = reg.body.find("id"); id != reg.body.end() && id->is_number_integer() && id->get<int64_t>() > 0) {
+        requested_id = static_cast<int>(id->get<int64_t>());
+    }
+    if (auto v = reg.body.find("version"); v != reg.body.end() && v->is_number_integer() && v->get<int64_t>() > 0) {
+        requested_version = static_cast<int>(v->get<int64_t>());
+    }
     if (requested_id != 0 && mode != "IMPORT") {
         return fail(422, k_operation_not_permitted, fmt::format("Subject {} is not in import mode; an id cannot be given", subject));
     }
@@ -919,11 +941,11 @@ http::response service::delete_subject(const std::string& subject, const http::r
 
 http::response service::put_config(const std::string* subject, const http::request& req) {
     std::unique_lock lock(mutex_);
-    auto body = json::parse(req.body);
-    if (!body || !body->is_object()) return fail(400, 400, "The request body must be a JSON object");
-    const json::value* level = body->find("compatibility");
-    if (level == nullptr) level = body->find("compatibilityLevel");
-    std::string text = level && level->is_string() ? upper(level->text) : std::string();
+    auto body = parse_body(req.body);
+    if (!body) return fail(400, 400, "The request body must be a JSON object");
+    const std::string* level = string_member(*body, "compatibility");
+    if (level == nullptr && !body->contains("compatibility")) level = string_member(*body, "compatibilityLevel");
+    std::string text = level ? upper(*level) : std::string();
     if (std::find(k_levels.begin(), k_levels.end(), text) == k_levels.end()) {
         return fail(422, k_invalid_compatibility_level,
                     "Invalid compatibility level. Valid values are none, backward, forward, full, backward_transitive, forward_transitive, "
@@ -961,10 +983,10 @@ http::response service::delete_config(const std::string* subject) {
 
 http::response service::put_mode(const std::string* subject, const http::request& req) {
     std::unique_lock lock(mutex_);
-    auto body = json::parse(req.body);
-    if (!body || !body->is_object()) return fail(400, 400, "The request body must be a JSON object");
-    const json::value* mode = body->find("mode");
-    std::string text = mode && mode->is_string() ? upper(mode->text) : std::string();
+    auto body = parse_body(req.body);
+    if (!body) return fail(400, 400, "The request body must be a JSON object");
+    const std::string* mode = string_member(*body, "mode");
+    std::string text = mode ? upper(*mode) : std::string();
     if (std::find(k_modes.begin(), k_modes.end(), text) == k_modes.end()) {
         return fail(422, k_invalid_mode, "Invalid mode. Valid values are READWRITE, READONLY, READONLY_OVERRIDE and IMPORT.");
     }

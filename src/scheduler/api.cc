@@ -300,16 +300,11 @@ private:
         }
         auto body = json::parse_object(req.body);
         if (!body) return problem(400, body.err().message());
-        auto node = (*body)["is_paused"];
-        bool paused = false;
-        if (!node || !node.IsScalar() || (node.Scalar() != "true" && node.Scalar() != "false")) {
-            return problem(400, "is_paused must be true or false", "is_paused");
-        }
-        paused = node.Scalar() == "true";
-        for (const auto& kv : *body) {
-            if (kv.first.Scalar() != "is_paused") {
-                return problem(400, fmt::format("'{}' cannot be updated; only is_paused", kv.first.Scalar()), kv.first.Scalar());
-            }
+        auto node = body->find("is_paused");
+        if (node == body->end() || !node->is_boolean()) return problem(400, "is_paused must be true or false", "is_paused");
+        bool paused = node->get<bool>();
+        for (const auto& [key, value] : body->items()) {
+            if (key != "is_paused") return problem(400, fmt::format("'{}' cannot be updated; only is_paused", key), key);
         }
         if (auto st = eng_.set_paused(dag_id, paused); !st) return problem(404, st.err().message());
         return get_dag(dag_id);
@@ -362,33 +357,33 @@ private:
         std::string conf = "{}", note;
         static const std::vector<std::string> known = {"dag_run_id", "logical_date", "execution_date", "conf", "note",
                                                        "data_interval_start", "data_interval_end"};
-        for (const auto& kv : *body) {
-            const std::string key = kv.first.Scalar();
+        for (const auto& [key, v] : body->items()) {
             if (std::find(known.begin(), known.end(), key) == known.end()) {
                 return problem(400, fmt::format("unknown field '{}' (dag_run_id, logical_date, conf, note)", key), key);
             }
-            const YAML::Node& v = kv.second;
-            if (key == "dag_run_id" && !v.IsNull()) {
-                if (!v.IsScalar() || v.Scalar().empty() || v.Scalar().size() > 250 || v.Scalar().find('/') != std::string::npos) {
+            if (key == "dag_run_id" && !v.is_null()) {
+                if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 250 ||
+                    v.get<std::string>().find('/') != std::string::npos) {
                     return problem(400, "dag_run_id must be a non-empty string of at most 250 characters without '/'", key);
                 }
-                run_id = v.Scalar();
-            } else if ((key == "logical_date" || key == "execution_date") && !v.IsNull()) {
-                auto t = v.IsScalar() ? parse_iso(v.Scalar()) : result<int64_t>(make_error(errc::invalid_argument, "not a string"));
+                run_id = v.get<std::string>();
+            } else if ((key == "logical_date" || key == "execution_date") && !v.is_null()) {
+                auto t = v.is_string() ? parse_iso(v.get<std::string>())
+                                       : result<int64_t>(make_error(errc::invalid_argument, "not a string"));
                 if (!t) return problem(400, fmt::format("{}: {}", key, t.err().message()), key);
                 logical = *t;
-            } else if (key == "conf" && !v.IsNull()) {
-                if (!v.IsMap()) return problem(400, "conf must be a JSON object", "conf");
+            } else if (key == "conf" && !v.is_null()) {
+                if (!v.is_object()) return problem(400, "conf must be a JSON object", "conf");
                 conf = json::to_json(v);
-            } else if (key == "note" && !v.IsNull()) {
-                if (!v.IsScalar()) return problem(400, "note must be a string", "note");
-                note = v.Scalar();
+            } else if (key == "note" && !v.is_null()) {
+                if (!v.is_string()) return problem(400, "note must be a string", "note");
+                note = v.get<std::string>();
             }
         }
         auto run = eng_.trigger(dag_id, run_id, logical, conf, note);
         if (!run) {
             int status = run.err().code() == errc::not_found ? 404 : run.err().code() == errc::already_exists ? 409 : 400;
-            return problem(status, run.err().message());
+            return problem(status, run.err().message(), run.err().message().rfind("conf", 0) == 0 ? "conf" : "");
         }
         return ok_json(run_json(*run));
     }

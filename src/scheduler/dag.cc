@@ -10,6 +10,31 @@
 namespace millrace::scheduler {
 namespace {
 
+// The type a param's default declares: a plain (unquoted) YAML scalar that
+// reads as a whole number, a number or true/false; anything else is a string.
+std::string scalar_type(const YAML::Node& node) {
+    if (!node.IsScalar() || node.Tag() == "!") return "string";
+    const std::string& text = node.Scalar();
+    if (text == "true" || text == "false") return "boolean";
+    if (text.empty()) return "string";
+    size_t used = 0;
+    try {
+        (void)std::stoll(text, &used);
+        if (used == text.size()) return "integer";
+    } catch (const std::exception&) {
+    }
+    try {
+        (void)std::stod(text, &used);
+        if (used == text.size() && text.find_first_of("0123456789") != std::string::npos &&
+            text.find_first_not_of("0123456789+-.eE") == std::string::npos) {
+            return "number";
+        }
+    } catch (const std::exception&) {
+    }
+    return "string";
+}
+
+
 struct kind_info {
     task_kind kind;
     const char* name;
@@ -203,6 +228,7 @@ public:
                 auto v = scalar(kv.second, fmt::format("params.{}", kv.first.Scalar()));
                 if (!v) return v.err();
                 dag.params[kv.first.Scalar()] = *v;
+                dag.param_types[kv.first.Scalar()] = scalar_type(kv.second);
             }
         }
         task_spec defaults;

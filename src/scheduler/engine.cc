@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "millrace/common/log.h"
+#include "json.h"
 
 namespace millrace::scheduler {
 namespace {
@@ -576,6 +577,29 @@ void engine::loop() {
     flush_writes();
 }
 
+status check_conf(const dag_spec& dag, const std::string& conf_json) {
+    if (conf_json.empty()) return {};
+    nlohmann::json conf = nlohmann::json::parse(conf_json, nullptr, false);
+    if (conf.is_discarded() || !conf.is_object()) return make_error(errc::invalid_argument, "conf must be a JSON object");
+    for (const auto& [name, value] : conf.items()) {
+        auto type = dag.param_types.find(name);
+        if (type == dag.param_types.end()) {
+            std::string declared;
+            for (const auto& [p, t] : dag.param_types) declared += (declared.empty() ? "" : ", ") + p + " (" + t + ")";
+            return make_error(errc::invalid_argument, "conf: '{}' is not a param of DAG '{}' (declared params: {})", name,
+                              dag.dag_id, declared.empty() ? std::string("none") : declared);
+        }
+        const std::string& want = type->second;
+        bool ok = (want == "string" && value.is_string()) || (want == "boolean" && value.is_boolean()) ||
+                  (want == "integer" && value.is_number_integer()) || (want == "number" && value.is_number());
+        if (!ok) {
+            return make_error(errc::invalid_argument, "conf: param '{}' of DAG '{}' is declared {}, got {} {}", name,
+                              dag.dag_id, want, json::type_name(value), value.dump());
+        }
+    }
+    return {};
+}
+
 result<dag_run> engine::trigger(const std::string& dag_id, std::optional<std::string> run_id,
                                 std::optional<int64_t> logical_date, std::string conf_json, std::string note) {
     std::lock_guard lock(mutex_);
@@ -584,6 +608,7 @@ result<dag_run> engine::trigger(const std::string& dag_id, std::optional<std::st
         return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
     }
     const dag_spec& dag = *it->second.spec;
+    if (auto st = check_conf(dag, conf_json); !st) return st.err();
     auto& runs = state_.runs[dag_id];
     int64_t now_ms = clock_.wall_millis();
     int64_t logical = logical_date.value_or(now_ms / 1000);

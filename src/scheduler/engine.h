@@ -55,6 +55,10 @@ struct engine_state {
     const dag_run* find_run(const std::string& dag_id, const std::string& run_id) const;
 };
 
+// Whether `conf_json` (a JSON object) sets only params `dag` declares, each
+// with a value of its declared type. The error names the param and the types.
+status check_conf(const dag_spec& dag, const std::string& conf_json);
+
 class engine {
 public:
     engine(engine_options options, millrace::clock& clock, metrics::registry& metrics);

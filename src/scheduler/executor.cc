@@ -21,13 +21,14 @@
 #include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 #include <libpq-fe.h>
-#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "millrace/common/http.h"
 #include "millrace/common/log.h"
 #include "millrace/source/fetcher.h"
 #include "millrace/source/generator.h"
 #include "millrace/source/pg_writer.h"
+#include "json.h"
 
 extern char** environ;
 
@@ -81,6 +82,304 @@ try_outcome fail(task_log& log, std::string note) {
     return {false, false, std::move(note)};
 }
 
+// ---- rendering: templated values stay data ------------------------------
+
+// A template split at its placeholders: literal text, and the values that
+// replace "{{ name }}". Each task kind joins them so that no value becomes
+// syntax (docs/scheduler.md, "Templates and injection").
+struct segment {
+    bool value = false;
+    std::string text;
+};
+
+result<std::vector<segment>> split_template(std::string_view text, const std::map<std::string, std::string>& vars) {
+    std::vector<segment> out;
+    size_t pos = 0;
+    for (;;) {
+        size_t open = text.find("{{", pos);
+        if (open == std::string_view::npos) {
+            out.push_back({false, std::string(text.substr(pos))});
+            return out;
+        }
+        out.push_back({false, std::string(text.substr(pos, open - pos))});
+        size_t close = text.find("}}", open + 2);
+        if (close == std::string_view::npos) {
+            return make_error(errc::invalid_argument, "template '{}': '{{{{' at offset {} is not closed", text, open);
+        }
+        // render_template reports unknown names the same way everywhere.
+        auto rendered = render_template(text.substr(open, close + 2 - open), vars);
+        if (!rendered) return rendered.err();
+        out.push_back({true, *rendered});
+        pos = close + 2;
+    }
+}
+
+// Shell: every value is passed in an environment variable
+// MILLRACE_TEMPLATE_<n> and the command names it, quoted for where it
+// stands: "${V}" outside quotes, ${V} inside "...", '"${V}"' inside '...'.
+// The shell expands a variable without parsing its value, so a value is
+// always data, and inside or outside quotes it reads as exactly its text.
+struct shell_command {
+    std::string command;
+    std::map<std::string, std::string> env;
+};
+
+shell_command render_shell(const std::vector<segment>& parts) {
+    enum class quote { none, single, dbl } state = quote::none;
+    bool escaped = false;
+    shell_command out;
+    for (const auto& part : parts) {
+        if (part.value) {
+            std::string name = fmt::format("MILLRACE_TEMPLATE_{}", out.env.size() + 1);
+            out.env[name] = part.text;
+            switch (state) {
+                case quote::none: out.command += "\"${" + name + "}\""; break;
+                case quote::dbl: out.command += "${" + name + "}"; break;
+                case quote::single: out.command += "'\"${" + name + "}\"'"; break;
+            }
+            escaped = false;
+            continue;
+        }
+        for (char ch : part.text) {
+            out.command.push_back(ch);
+            if (escaped) {
+                escaped = false;
+                continue;
+            }
+            switch (state) {
+                case quote::none:
+                    if (ch == '\\') escaped = true;
+                    else if (ch == '\'') state = quote::single;
+                    else if (ch == '"') state = quote::dbl;
+                    break;
+                case quote::single:
+                    if (ch == '\'') state = quote::none;
+                    break;
+                case quote::dbl:
+                    if (ch == '\\') escaped = true;
+                    else if (ch == '"') state = quote::none;
+                    break;
+            }
+        }
+    }
+    return out;
+}
+
+// SQL: every value becomes a bind parameter ($1, $2, ... per statement),
+// never SQL text. '{{ x }}' (a whole string literal) becomes $n; a value
+// inside a longer literal is concatenated: 'a{{ x }}b' -> 'a' || $n || 'b'.
+// Statements are split at top-level semicolons, since one extended-protocol
+// statement carries the parameters.
+struct sql_statement {
+    std::string text;
+    std::vector<std::string> values;
+};
+
+result<std::vector<sql_statement>> render_sql(const std::vector<segment>& parts) {
+    enum class lex { none, single, single_end, ident, line_comment, block_comment, dollar } state = lex::none;
+    std::vector<sql_statement> out(1);
+    std::string dollar_tag;
+    size_t literal_start = 0;   // where the open string literal's quote is in out.back().text
+    bool skip_quote = false;    // the closing quote of a '{{ x }}' literal replaced by $n
+    for (size_t part_idx = 0; part_idx < parts.size(); ++part_idx) {
+        const auto& part = parts[part_idx];
+        auto& stmt = out.back();
+        if (part.value) {
+            if (state == lex::single_end) state = lex::none;
+            stmt.values.push_back(part.text);
+            std::string ref = fmt::format("${}", stmt.values.size());
+            switch (state) {
+                case lex::none: stmt.text += ref; break;
+                case lex::single: {
+                    const bool whole = stmt.text.size() == literal_start + 1 && part_idx + 1 < parts.size() &&
+                                       !parts[part_idx + 1].value && parts[part_idx + 1].text.rfind("'", 0) == 0 &&
+                                       parts[part_idx + 1].text.rfind("''", 0) != 0;
+                    if (whole) {
+                        stmt.text.pop_back();  // the opening quote
+                        stmt.text += ref;
+                        state = lex::none;
+                        skip_quote = true;
+                    } else {
+                        stmt.text += "' || " + ref + "::text || '";
+                        literal_start = stmt.text.size() - 1;
+                    }
+                    break;
+                }
+                case lex::line_comment:
+                case lex::block_comment:
+                    stmt.values.pop_back();  // nothing of a value goes into a comment
+                    break;
+                case lex::ident:
+                    return make_error(errc::invalid_argument,
+                                      "sql: a template value inside a quoted identifier (\"...\") cannot be a bind parameter");
+                case lex::dollar:
+                case lex::single_end:
+                    return make_error(errc::invalid_argument,
+                                      "sql: a template value inside a dollar-quoted string cannot be a bind parameter");
+            }
+            continue;
+        }
+        const std::string& text = part.text;
+        for (size_t idx = skip_quote ? 1 : 0; idx < text.size(); ++idx) {
+            char ch = text[idx];
+            char next = idx + 1 < text.size() ? text[idx + 1] : '\0';
+            auto& cur = out.back();
+            switch (state) {
+                case lex::single_end:
+                    if (ch == '\'') {  // '' inside a literal
+                        state = lex::single;
+                        cur.text.push_back(ch);
+                        continue;
+                    }
+                    state = lex::none;
+                    [[fallthrough]];
+                case lex::none:
+                    if (ch == ';') {
+                        cur.text.push_back(ch);
+                        out.emplace_back();
+                        continue;
+                    }
+                    if (ch == '\'') {
+                        state = lex::single;
+                        literal_start = cur.text.size();
+                    } else if (ch == '"') {
+                        state = lex::ident;
+                    } else if (ch == '-' && next == '-') {
+                        state = lex::line_comment;
+                    } else if (ch == '/' && next == '*') {
+                        state = lex::block_comment;
+                    } else if (ch == '$') {
+                        size_t end = text.find('$', idx + 1);
+                        std::string tag = end == std::string::npos ? std::string() : text.substr(idx, end - idx + 1);
+                        bool is_tag = !tag.empty() && std::all_of(tag.begin() + 1, tag.end() - 1, [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                        }) && !(tag.size() > 2 && std::isdigit(static_cast<unsigned char>(tag[1])));
+                        if (is_tag) {
+                            state = lex::dollar;
+                            dollar_tag = tag;
+                            cur.text += tag;
+                            idx = end;
+                            continue;
+                        }
+                    }
+                    break;
+                case lex::single:
+                    if (ch == '\'') state = lex::single_end;
+                    break;
+                case lex::ident:
+                    if (ch == '"') state = lex::none;
+                    break;
+                case lex::line_comment:
+                    if (ch == '\n') state = lex::none;
+                    break;
+                case lex::block_comment:
+                    if (ch == '*' && next == '/') {
+                        cur.text += "*/";
+                        ++idx;
+                        state = lex::none;
+                        continue;
+                    }
+                    break;
+                case lex::dollar:
+                    if (text.compare(idx, dollar_tag.size(), dollar_tag) == 0) {
+                        cur.text += dollar_tag;
+                        idx += dollar_tag.size() - 1;
+                        state = lex::none;
+                        continue;
+                    }
+                    break;
+            }
+            cur.text.push_back(ch);
+        }
+        skip_quote = false;
+    }
+    // Drop statements that are only whitespace (after the last ';').
+    std::erase_if(out, [](const sql_statement& st) {
+        return st.text.find_first_not_of(" \t\r\n;") == std::string::npos && st.values.empty();
+    });
+    return out;
+}
+
+// Percent-encodes everything but RFC 3986's unreserved characters.
+std::string url_encode(std::string_view text) {
+    std::string out;
+    for (unsigned char ch : text) {
+        if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            out.push_back(static_cast<char>(ch));
+        } else {
+            out += fmt::format("%{:02X}", static_cast<int>(ch));
+        }
+    }
+    return out;
+}
+
+bool has_control(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+// URL: a value in the scheme and authority (before the path starts) is
+// inserted as it is but may not hold spaces or control characters; a value
+// in the path, query or fragment is percent-encoded, so it stays one value.
+result<std::string> render_url(const std::vector<segment>& parts) {
+    std::string out;
+    for (const auto& part : parts) {
+        if (!part.value) {
+            out += part.text;
+            continue;
+        }
+        auto scheme_end = out.find("://");
+        bool in_authority = scheme_end == std::string::npos ||
+                            out.find_first_of("/?#", scheme_end + 3) == std::string::npos;
+        if (in_authority) {
+            if (has_control(part.text) || part.text.find(' ') != std::string::npos) {
+                return make_error(errc::invalid_argument, "url: a templated value in the host part holds a space or control character");
+            }
+            out += part.text;
+        } else {
+            out += url_encode(part.text);
+        }
+    }
+    return out;
+}
+
+// JSON body: a value inside a JSON string is escaped into it; a value
+// outside strings is a JSON number, true, false or null when it reads as
+// one, else a JSON string. It can never add keys or structure.
+std::string render_json_body(const std::vector<segment>& parts) {
+    bool in_string = false, escaped = false;
+    std::string out;
+    for (const auto& part : parts) {
+        if (part.value) {
+            if (in_string) {
+                std::string quoted = json::quote(part.text);
+                out += quoted.substr(1, quoted.size() - 2);
+            } else {
+                auto parsed = nlohmann::json::parse(part.text, nullptr, false);
+                bool scalar = !parsed.is_discarded() && (parsed.is_number() || parsed.is_boolean() || parsed.is_null());
+                out += scalar ? parsed.dump() : json::quote(part.text);
+            }
+            continue;
+        }
+        for (char ch : part.text) {
+            out.push_back(ch);
+            if (escaped) {
+                escaped = false;
+            } else if (in_string && ch == '\\') {
+                escaped = true;
+            } else if (ch == '"') {
+                in_string = !in_string;
+            }
+        }
+    }
+    return out;
+}
+
+std::string join_plain(const std::vector<segment>& parts) {
+    std::string out;
+    for (const auto& part : parts) out += part.text;
+    return out;
+}
+
 // ---- shell ---------------------------------------------------------------
 
 try_outcome run_shell(const std::map<std::string, std::string>& params, const std::map<std::string, std::string>& env_add,
@@ -104,6 +403,9 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
     char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
     int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     log.line("running: {}", command);
+    for (const auto& [name, value] : env_add) {
+        if (name.rfind("MILLRACE_TEMPLATE_", 0) == 0) log.line("  {}={}", name, value);
+    }
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
@@ -181,7 +483,7 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
 
 // ---- sql -----------------------------------------------------------------
 
-try_outcome run_sql(const std::string& dsn, const std::string& sql, int64_t timeout_ms, task_log& log) {
+try_outcome run_sql(const std::string& dsn, const std::vector<sql_statement>& statements, int64_t timeout_ms, task_log& log) {
     std::string conninfo = dsn;
     if (timeout_ms > 0) conninfo += fmt::format(" options='-c statement_timeout={}'", timeout_ms);
     PGconn* conn = PQconnectdb(conninfo.c_str());
@@ -191,30 +493,42 @@ try_outcome run_sql(const std::string& dsn, const std::string& sql, int64_t time
         while (!message.empty() && message.back() == '\n') message.pop_back();
         return fail(log, fmt::format("cannot connect to PostgreSQL: {}", message));
     }
-    log.line("executing: {}", sql);
-    PGresult* res = PQexec(conn, sql.c_str());
-    auto code = PQresultStatus(res);
     try_outcome out{true, false, {}};
-    if (code == PGRES_TUPLES_OK) {
-        int rows = PQntuples(res), cols = PQnfields(res);
-        std::string header;
-        for (int col = 0; col < cols; ++col) header += (col ? "\t" : "") + std::string(PQfname(res, col));
-        log.write(header + "\n");
-        for (int row = 0; row < std::min(rows, 100); ++row) {
-            std::string line;
-            for (int col = 0; col < cols; ++col) line += (col ? "\t" : "") + std::string(PQgetvalue(res, row, col));
-            log.write(line + "\n");
+    for (const auto& statement : statements) {
+        log.line("executing: {}", statement.text);
+        std::vector<const char*> values;
+        for (size_t idx = 0; idx < statement.values.size(); ++idx) {
+            log.line("  ${} = {}", idx + 1, json::quote(statement.values[idx]));
+            values.push_back(statement.values[idx].c_str());
         }
-        log.line("{} rows", rows);
-    } else if (code == PGRES_COMMAND_OK) {
-        log.line("{} {}", PQcmdStatus(res), PQcmdTuples(res));
-    } else {
-        std::string message = PQresultErrorMessage(res);
-        while (!message.empty() && message.back() == '\n') message.pop_back();
-        out = fail(log, fmt::format("SQL failed: {}", message));
-        out.timed_out = message.find("statement timeout") != std::string::npos;
+        // No values: the simple protocol, which also runs several statements at once.
+        PGresult* res = values.empty() ? PQexec(conn, statement.text.c_str())
+                                       : PQexecParams(conn, statement.text.c_str(), static_cast<int>(values.size()), nullptr,
+                                                      values.data(), nullptr, nullptr, 0);
+        auto code = PQresultStatus(res);
+        if (code == PGRES_TUPLES_OK) {
+            int rows = PQntuples(res), cols = PQnfields(res);
+            std::string header;
+            for (int col = 0; col < cols; ++col) header += (col ? "\t" : "") + std::string(PQfname(res, col));
+            log.write(header + "\n");
+            for (int row = 0; row < std::min(rows, 100); ++row) {
+                std::string line;
+                for (int col = 0; col < cols; ++col) line += (col ? "\t" : "") + std::string(PQgetvalue(res, row, col));
+                log.write(line + "\n");
+            }
+            log.line("{} rows", rows);
+        } else if (code == PGRES_COMMAND_OK || code == PGRES_EMPTY_QUERY) {
+            log.line("{} {}", PQcmdStatus(res), PQcmdTuples(res));
+        } else {
+            std::string message = PQresultErrorMessage(res);
+            while (!message.empty() && message.back() == '\n') message.pop_back();
+            out = fail(log, fmt::format("SQL failed: {}", message));
+            out.timed_out = message.find("statement timeout") != std::string::npos;
+            PQclear(res);
+            break;
+        }
+        PQclear(res);
     }
-    PQclear(res);
     PQfinish(conn);
     return out;
 }
@@ -442,15 +756,13 @@ try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const ex
     return {true, false, {}};
 }
 
-void flatten(const YAML::Node& node, const std::string& prefix, std::map<std::string, std::string>& out) {
-    if (node.IsMap()) {
-        for (const auto& kv : node) flatten(kv.second, prefix + "." + kv.first.Scalar(), out);
-    } else if (node.IsScalar()) {
-        out[prefix] = node.Scalar();
-    } else if (node.IsSequence()) {
-        YAML::Emitter emitter;
-        emitter << YAML::Flow << YAML::DoubleQuoted << node;
-        out[prefix] = emitter.c_str();
+void flatten(const nlohmann::json& node, const std::string& prefix, std::map<std::string, std::string>& out) {
+    if (node.is_object()) {
+        for (const auto& [key, value] : node.items()) flatten(value, prefix + "." + key, out);
+    } else if (node.is_string()) {
+        out[prefix] = node.get<std::string>();
+    } else {
+        out[prefix] = node.dump();
     }
 }
 
@@ -476,16 +788,15 @@ std::map<std::string, std::string> template_vars(const dag_spec& dag, const dag_
     vars["task.task_id"] = task_id;
     vars["try_number"] = std::to_string(try_number);
     for (const auto& [name, value] : dag.params) vars["params." + name] = value;
-    try {
-        YAML::Node conf = YAML::Load(run.conf);
+    auto conf = nlohmann::json::parse(run.conf.empty() ? std::string("{}") : run.conf, nullptr, false);
+    if (conf.is_object()) {
         std::map<std::string, std::string> flat;
         flatten(conf, "", flat);
         for (const auto& [name, value] : flat) {
             vars["dag_run.conf" + name] = value;
-            // Trigger conf overrides the DAG's params of the same name.
+            // Trigger conf overrides the DAG's params of the same name (only declared ones: engine::trigger checks).
             if (name.find('.', 1) == std::string::npos) vars["params" + name] = value;
         }
-    } catch (const YAML::Exception&) {
     }
     return vars;
 }
@@ -499,10 +810,12 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
              to_string(task->kind), req.try_number, req.max_tries, env.hostname);
     auto vars = template_vars(*req.dag, req.run, req.task_id, req.try_number);
     std::map<std::string, std::string> params;
+    std::map<std::string, std::vector<segment>> split;  // the templates rendered per kind below
     for (const auto& [name, value] : task->params) {
-        auto rendered = render_template(value, vars);
-        if (!rendered) return fail(log, fmt::format("{}: {}", name, rendered.err().message()));
-        params[name] = *rendered;
+        auto parts = split_template(value, vars);
+        if (!parts) return fail(log, fmt::format("{}: {}", name, parts.err().message()));
+        params[name] = join_plain(*parts);
+        split[name] = std::move(*parts);
     }
     std::map<std::string, std::map<std::string, std::string>> maps;
     for (const auto& [name, entries] : task->maps) {
@@ -512,6 +825,57 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
             maps[name][key] = *rendered;
         }
     }
+    shell_command shell;
+    std::vector<sql_statement> statements;
+    if (task->kind == task_kind::shell) {
+        shell = render_shell(split["command"]);
+        params["command"] = shell.command;
+        for (const auto& [name, value] : shell.env) maps["env"][name] = value;
+    } else if (task->kind == task_kind::sql) {
+        const auto& parts = split["sql"];
+        bool templated = std::any_of(parts.begin(), parts.end(), [](const segment& p) { return p.value; });
+        if (templated) {
+            auto rendered = render_sql(parts);
+            if (!rendered) return fail(log, rendered.err().message());
+            statements = std::move(*rendered);
+        } else {
+            statements.push_back({params["sql"], {}});
+        }
+    } else if (task->kind == task_kind::http) {
+        auto url = render_url(split["url"]);
+        if (!url) return fail(log, url.err().message());
+        params["url"] = *url;
+        if (split.count("body")) {
+            std::string content_type;
+            for (const auto& [name, value] : maps["headers"]) {
+                std::string lowered = name;
+                std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return std::tolower(c); });
+                if (lowered == "content-type") content_type = value;
+            }
+            const std::string& raw = task->params.at("body");
+            size_t first = raw.find_first_not_of(" \t\r\n");
+            bool json_body = content_type.find("json") != std::string::npos ||
+                             (content_type.empty() && first != std::string::npos && (raw[first] == '{' || raw[first] == '['));
+            if (json_body) {
+                params["body"] = render_json_body(split["body"]);
+            } else if (content_type.find("x-www-form-urlencoded") != std::string::npos) {
+                std::string body;
+                for (const auto& part : split["body"]) body += part.value ? url_encode(part.text) : part.text;
+                params["body"] = body;
+            }
+        }
+        for (const auto& [name, value] : maps["headers"]) {
+            if (has_control(value) || has_control(name)) {
+                return fail(log, fmt::format("headers.{}: a templated value holds CR, LF or another control character", name));
+            }
+        }
+        if (params.count("method")) {
+            const std::string& m = params["method"];
+            if (m.empty() || !std::all_of(m.begin(), m.end(), [](unsigned char c) { return std::isalpha(c); })) {
+                return fail(log, fmt::format("method: '{}' is not an HTTP method", m));
+            }
+        }
+    }
     const int64_t timeout = task->execution_timeout_ms;
     try_outcome out;
     switch (task->kind) {
@@ -519,7 +883,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
             out = run_shell(params, maps["env"], timeout, log, cancel, on_start);
             break;
         case task_kind::sql:
-            out = run_sql(params.count("dsn") ? params.at("dsn") : env.postgres_dsn, params.at("sql"), timeout, log);
+            out = run_sql(params.count("dsn") ? params.at("dsn") : env.postgres_dsn, statements, timeout, log);
             break;
         case task_kind::http:
             out = run_http(*task, params, maps["headers"], timeout, log);

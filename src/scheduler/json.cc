@@ -1,5 +1,7 @@
 #include "json.h"
 
+#include "millrace/common/http.h"
+
 namespace millrace::scheduler::json {
 
 std::string quote(std::string_view text) {
@@ -36,47 +38,20 @@ std::string array(const std::vector<std::string>& items) {
     return out + "]";
 }
 
-result<YAML::Node> parse_object(std::string_view body) {
-    size_t start = body.find_first_not_of(" \t\r\n");
-    if (start == std::string_view::npos || body[start] != '{') {
-        return make_error(errc::invalid_argument, "the request body must be a JSON object");
-    }
-    try {
-        YAML::Node node = YAML::Load(std::string(body));
-        if (!node.IsMap()) return make_error(errc::invalid_argument, "the request body must be a JSON object");
-        return node;
-    } catch (const YAML::Exception& e) {
-        return make_error(errc::invalid_argument, "the request body is not valid JSON: {} at line {}, column {}", e.msg,
-                          e.mark.line + 1, e.mark.column + 1);
-    }
+result<nlohmann::json> parse_object(std::string_view body) {
+    if (auto st = http::check_json(body); !st) return st.err();
+    nlohmann::json value = nlohmann::json::parse(body, nullptr, false);
+    if (value.is_discarded()) return make_error(errc::invalid_argument, "the request body is not valid JSON");
+    if (!value.is_object()) return make_error(errc::invalid_argument, "the request body must be a JSON object");
+    return value;
 }
 
-std::string to_json(const YAML::Node& node) {
-    if (node.IsMap()) {
-        object o;
-        for (const auto& kv : node) o.raw(kv.first.Scalar(), to_json(kv.second));
-        return o.done();
-    }
-    if (node.IsSequence()) {
-        std::vector<std::string> items;
-        for (const auto& item : node) items.push_back(to_json(item));
-        return array(items);
-    }
-    if (node.IsNull()) return "null";
-    const std::string& s = node.Scalar();
-    // Plain (unquoted) scalars that look like JSON literals stay literals.
-    if (node.Tag() != "!" && (s == "true" || s == "false" || s == "null")) return s;
-    if (node.Tag() != "!" && !s.empty()) {
-        bool number = true;
-        size_t idx = (s[0] == '-') ? 1 : 0;
-        if (idx >= s.size()) number = false;
-        for (; idx < s.size() && number; ++idx) {
-            char ch = s[idx];
-            number = (ch >= '0' && ch <= '9') || ch == '.' || ch == 'e' || ch == 'E' || ch == '+' || ch == '-';
-        }
-        if (number) return s;
-    }
-    return quote(s);
+std::string to_json(const nlohmann::json& value) { return value.dump(); }
+
+std::string type_name(const nlohmann::json& value) {
+    if (value.is_number_integer()) return "integer";
+    if (value.is_number()) return "number";
+    return value.type_name();  // "string", "boolean", "object", "array", "null"
 }
 
 }  // namespace millrace::scheduler::json

@@ -1,5 +1,5 @@
-// A small JSON writer for the REST API, and request bodies read through
-// yaml-cpp (JSON is YAML's flow subset; bodies must start with '{').
+// A small JSON writer for the REST API, and request bodies read by
+// nlohmann/json (JSON only, nesting bounded by http::k_max_json_depth).
 #pragma once
 
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "millrace/common/result.h"
 
@@ -35,8 +35,10 @@ private:
 std::string array(const std::vector<std::string>& items);
 
 // Parses a request body that must be a JSON object. Errors are invalid_argument.
-result<YAML::Node> parse_object(std::string_view body);
-// Re-serializes a YAML/JSON node as compact JSON.
-std::string to_json(const YAML::Node& node);
+result<nlohmann::json> parse_object(std::string_view body);
+// Compact JSON text of `value`.
+std::string to_json(const nlohmann::json& value);
+// The JSON type name of `value` as the API's messages say it: "string", "integer", "number", ...
+std::string type_name(const nlohmann::json& value);
 
 }  // namespace millrace::scheduler::json

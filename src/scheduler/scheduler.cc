@@ -123,20 +123,19 @@ result<http_reply> call(const config::config& cfg, const std::string& method, co
     return reply;
 }
 
-std::string field(const YAML::Node& node, const char* name) {
-    auto v = node[name];
-    if (!v || v.IsNull()) return "-";
-    if (v.IsMap() && v["value"]) return v["value"].Scalar();
-    return v.IsScalar() ? v.Scalar() : "-";
+std::string field(const nlohmann::json& node, const char* name) {
+    if (!node.is_object()) return "-";
+    auto v = node.find(name);
+    if (v == node.end() || v->is_null()) return "-";
+    if (v->is_object() && v->contains("value")) return field(*v, "value");
+    if (v->is_string()) return v->get<std::string>();
+    return v->is_primitive() ? v->dump() : "-";
 }
 
 int report_failure(const char* what, const http_reply& reply) {
     std::string detail = reply.body;
-    try {
-        YAML::Node node = YAML::Load(reply.body);
-        if (node.IsMap() && node["detail"]) detail = node["detail"].Scalar();
-    } catch (const YAML::Exception&) {
-    }
+    auto node = nlohmann::json::parse(reply.body, nullptr, false);
+    if (node.is_object() && node.contains("detail") && node["detail"].is_string()) detail = node["detail"].get<std::string>();
     std::fprintf(stderr, "millrace dags %s: HTTP %ld: %s\n", what, reply.status, detail.c_str());
     return 1;
 }
@@ -184,7 +183,8 @@ int run_dags_command(const config::config& cfg, const std::vector<std::string>& 
             return 1;
         }
         if (reply->status != 200) return report_failure("list", *reply);
-        YAML::Node root = YAML::Load(reply->body);
+        auto root = nlohmann::json::parse(reply->body, nullptr, false);
+        if (!root.is_object() || !root.contains("dags") || !root["dags"].is_array()) root = {{"dags", nlohmann::json::array()}};
         std::printf("%-28s %-16s %-7s %-16s %s\n", "dag_id", "schedule", "paused", "last run", "next run");
         for (const auto& dag : root["dags"]) {
             std::printf("%-28s %-16s %-7s %-16s %s\n", field(dag, "dag_id").c_str(), field(dag, "schedule_interval").c_str(),
@@ -210,7 +210,7 @@ int run_dags_command(const config::config& cfg, const std::vector<std::string>& 
             return 1;
         }
         if (reply->status != 200) return report_failure("trigger", *reply);
-        YAML::Node run = YAML::Load(reply->body);
+        auto run = nlohmann::json::parse(reply->body, nullptr, false);
         std::printf("triggered %s run %s (logical date %s)\n", dag_id.c_str(), field(run, "dag_run_id").c_str(),
                     field(run, "logical_date").c_str());
         return 0;

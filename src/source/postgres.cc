@@ -23,6 +23,7 @@
 #include <libpq-fe.h>
 
 #include "millrace/common/log.h"
+#include "millrace/common/services.h"
 
 namespace millrace::source {
 namespace {
@@ -177,6 +178,98 @@ std::string tail(const std::string& text) {
     return trimmed.size() > 600 ? "..." + trimmed.substr(trimmed.size() - 600) : trimmed;
 }
 
+// 32 characters from [A-Za-z0-9] out of /dev/urandom.
+result<std::string> generate_password() {
+    static const char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    std::ifstream in("/dev/urandom", std::ios::binary);
+    std::string out;
+    while (out.size() < 32 && in) {
+        unsigned char byte = static_cast<unsigned char>(in.get());
+        if (byte < 248) out.push_back(k_alphabet[byte % 62]);  // 248 = 4 * 62: no bias
+    }
+    if (out.size() < 32) return make_error(errc::io_error, "cannot read /dev/urandom for a PostgreSQL password");
+    return out;
+}
+
+// Writes `text` to `path` with mode 0600 (owned by `acct` when switching users).
+status write_private(const std::string& path, const std::string& text, const system_account& acct) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return make_error(errc::io_error, "cannot write {}: {}", path, std::strerror(errno));
+    ::fchmod(fd, 0600);
+    if (acct.switch_user && ::fchown(fd, acct.uid, acct.gid) != 0) {
+        ::close(fd);
+        return make_error(errc::io_error, "cannot chown {}: {}", path, std::strerror(errno));
+    }
+    size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n <= 0) {
+            ::close(fd);
+            return make_error(errc::io_error, "cannot write {}: {}", path, std::strerror(errno));
+        }
+        done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) return make_error(errc::io_error, "cannot write {}: {}", path, std::strerror(errno));
+    return {};
+}
+
+// The password of a pgpass line "*:*:*:user:password" (the last field).
+std::optional<std::string> read_passfile(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    if (!std::getline(in, line)) return std::nullopt;
+    size_t fields = 0, pos = 0;
+    while (fields < 4) {
+        pos = line.find(':', pos);
+        if (pos == std::string::npos) return std::nullopt;
+        ++pos;
+        ++fields;
+    }
+    std::string password = line.substr(pos);
+    if (password.empty()) return std::nullopt;
+    return password;
+}
+
+bool is_loopback_host(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// pg_hba.conf: SCRAM over TCP, peer on Unix sockets (millrace disables them), nothing passwordless.
+std::string hba_text(const std::string& listen_host) {
+    std::string text =
+        "# Written by millrace (docs/security.md): passwords (SCRAM) over TCP, OS-user (peer) on Unix sockets.\n"
+        "# TYPE  DATABASE     USER  ADDRESS        METHOD\n"
+        "local   all          all                  peer\n"
+        "local   replication  all                  peer\n"
+        "host    all          all   127.0.0.1/32   scram-sha-256\n"
+        "host    all          all   ::1/128        scram-sha-256\n"
+        "host    replication  all   127.0.0.1/32   scram-sha-256\n"
+        "host    replication  all   ::1/128        scram-sha-256\n";
+    if (!is_loopback_host(listen_host)) {
+        text +=
+            "host    all          all   0.0.0.0/0      scram-sha-256\n"
+            "host    all          all   ::/0           scram-sha-256\n"
+            "host    replication  all   0.0.0.0/0      scram-sha-256\n"
+            "host    replication  all   ::/0           scram-sha-256\n";
+    }
+    return text;
+}
+
+// Whether pg_hba.conf lets anyone in without a password (trust) over any line.
+bool hba_has_trust(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto hash = line.find('#');
+        if (hash != std::string::npos) line.resize(hash);
+        std::istringstream words(line);
+        std::string word, last;
+        while (words >> word) last = word;
+        if (last == "trust") return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 postgres_options postgres_options_from(const config::config& cfg) {
@@ -229,9 +322,11 @@ postgres_server::~postgres_server() {
 
 std::string postgres_server::dsn() const {
     if (!managed()) return options_.dsn;
-    return fmt::format("host={} port={} user={} dbname={} connect_timeout=5", options_.host, port_, options_.user,
-                       options_.database);
+    return fmt::format("host={} port={} user={} dbname={} connect_timeout=5 passfile={}", options_.host, port_,
+                       options_.user, options_.database, passfile());
 }
+
+std::string postgres_server::passfile() const { return options_.data_dir + "/" + services::k_postgres_passfile_name; }
 
 status postgres_server::start() { return managed() ? start_managed() : start_external(); }
 
@@ -277,11 +372,24 @@ status postgres_server::start_managed() {
     ::chmod(dir.c_str(), 0700);
 
     if (!fs::exists(dir + "/PG_VERSION")) {
-        std::vector<std::string> argv = {tool(bin, "initdb"), "-D", dir, "-U", options_.user, "--auth=trust",
+        auto password = generate_password();
+        if (!password) return password.err();
+        // initdb reads the superuser's password from a file (as the server's user).
+        char pw_path[] = "/tmp/millrace-pgpw-XXXXXX";
+        int pw_fd = ::mkstemp(pw_path);
+        if (pw_fd < 0) return make_error(errc::io_error, "cannot create a temporary password file: {}", std::strerror(errno));
+        ::close(pw_fd);
+        if (auto st = write_private(pw_path, *password + "\n", *acct); !st) {
+            ::unlink(pw_path);
+            return st;
+        }
+        std::vector<std::string> argv = {tool(bin, "initdb"), "-D", dir, "-U", options_.user, "--auth-local=peer",
+                                         "--auth-host=scram-sha-256", std::string("--pwfile=") + pw_path,
                                          "-E", "UTF8", "--locale=C"};
         if (!options_.fsync) argv.push_back("--no-sync");
-        k_log.info("initdb of a new cluster in {}", dir);
+        k_log.info("initdb of a new cluster in {} (SCRAM password for role {} in {})", dir, options_.user, passfile());
         auto res = run_command(argv, *acct);
+        ::unlink(pw_path);
         if (!res) return res.err();
         if (res->exit_code != 0) {
             return make_error(errc::io_error, "initdb -D {} failed (exit {}): {}{}", dir, res->exit_code, tail(res->output),
@@ -297,6 +405,8 @@ status postgres_server::start_managed() {
              << "unix_socket_directories = ''\n"
              << (options_.fsync ? "" : "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
         if (!conf) return make_error(errc::io_error, "cannot append to {}/postgresql.conf", dir);
+        if (auto st = write_private(dir + "/pg_hba.conf", hba_text(options_.host), *acct); !st) return st;
+        if (auto st = write_private(passfile(), fmt::format("*:*:*:{}:{}\n", options_.user, *password), *acct); !st) return st;
     }
 
     if (uint16_t running = running_port(dir); running != 0) {
@@ -305,6 +415,7 @@ status postgres_server::start_managed() {
             port_ = running;
             k_log.info("PostgreSQL already running from {} on port {}", dir, port_);
             if (auto st = wait_until_accepting(dsn_for_db("postgres"), options_.start_timeout_ms); !st) return st;
+            if (auto st = secure_cluster(); !st) return st;
             return ensure_database();
         }
     }
@@ -334,11 +445,84 @@ status postgres_server::start_managed() {
     started_by_us_ = true;
     k_log.info("PostgreSQL started from {} on {}:{}", dir, options_.host, port_);
     if (auto st = wait_until_accepting(dsn_for_db("postgres"), options_.start_timeout_ms); !st) return st;
+    if (auto st = secure_cluster(); !st) return st;
     return ensure_database();
 }
 
 std::string postgres_server::dsn_for_db(const std::string& db) const {
-    return fmt::format("host={} port={} user={} dbname={} connect_timeout=5", options_.host, port_, options_.user, db);
+    return fmt::format("host={} port={} user={} dbname={} connect_timeout=5 passfile={}", options_.host, port_,
+                       options_.user, db, passfile());
+}
+
+status postgres_server::secure_cluster() {
+    auto acct = account_for(options_.system_user);
+    if (!acct) return acct.err();
+    const std::string hba = options_.data_dir + "/pg_hba.conf";
+    std::error_code ec;
+    const bool has_passfile = fs::exists(passfile(), ec);
+    const bool trust = hba_has_trust(hba);
+    if (has_passfile && !trust) return {};
+    std::string password;
+    if (auto existing = has_passfile ? read_passfile(passfile()) : std::nullopt) {
+        password = *existing;
+    } else {
+        auto generated = generate_password();
+        if (!generated) return generated.err();
+        password = *generated;
+    }
+    // Still trust here (an old cluster): connect without a password and set one.
+    PGconn* conn = PQconnectdb(dsn_for_db("postgres").c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+        std::string message = tail(PQerrorMessage(conn));
+        PQfinish(conn);
+        return make_error(errc::unavailable, "cannot connect to PostgreSQL on port {} to set a password for role {}: {}",
+                          port_, options_.user, message);
+    }
+    char* verifier = PQencryptPasswordConn(conn, password.c_str(), options_.user.c_str(), "scram-sha-256");
+    status st;
+    if (verifier == nullptr) {
+        st = make_error(errc::io_error, "cannot compute a SCRAM verifier: {}", tail(PQerrorMessage(conn)));
+    } else {
+        char* ident = PQescapeIdentifier(conn, options_.user.c_str(), options_.user.size());
+        char* literal = PQescapeLiteral(conn, verifier, std::strlen(verifier));
+        PGresult* res = PQexec(conn, fmt::format("ALTER ROLE {} PASSWORD {}", ident, literal).c_str());
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            st = make_error(errc::io_error, "ALTER ROLE {} PASSWORD failed: {}", options_.user, tail(PQerrorMessage(conn)));
+        }
+        PQclear(res);
+        PQfreemem(literal);
+        PQfreemem(ident);
+        PQfreemem(verifier);
+    }
+    if (st) st = write_private(passfile(), fmt::format("*:*:*:{}:{}\n", options_.user, password), *acct);
+    if (st) st = write_private(hba, hba_text(options_.host), *acct);
+    if (st) {
+        PGresult* res = PQexec(conn, "SELECT pg_reload_conf()");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            st = make_error(errc::io_error, "pg_reload_conf() failed: {}", tail(PQerrorMessage(conn)));
+        }
+        PQclear(res);
+    }
+    PQfinish(conn);
+    if (!st) return st;
+    k_log.warn("PostgreSQL in {} let clients in without a password (trust): migrated to SCRAM — role {} has a generated "
+               "password (in {}, mode 0600), pg_hba.conf requires scram-sha-256 over TCP, configuration reloaded",
+               options_.data_dir, options_.user, passfile());
+    return {};
+}
+
+result<std::string> dsn_with_password(const config::config& cfg) {
+    postgres_server server(postgres_options_from(cfg));
+    const auto& o = server.options();
+    if (!server.managed()) return o.dsn;
+    auto password = read_passfile(server.passfile());
+    if (!password) {
+        return make_error(errc::not_found, "no password file {}: start `millrace postgres` (or `millrace up`) once to create it",
+                          server.passfile());
+    }
+    uint16_t port = running_port(o.data_dir);
+    if (port == 0) port = o.port;
+    return fmt::format("host={} port={} user={} dbname={} password={}", o.host, port, o.user, o.database, *password);
 }
 
 status postgres_server::ensure_database() {

@@ -1,5 +1,7 @@
 #include "millrace/common/http.h"
 
+#include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -45,9 +47,9 @@ TEST_F(http_test, routes_by_method_and_path_with_query) {
     auto got = testing::http_request(address_, "GET", "/api/?results=5&nat=us%2Cgb");
     EXPECT_EQ(got.status, 200);
     EXPECT_EQ(got.body, R"({"path":"/api/","results":"5"})");
-    auto posted = testing::http_request(address_, "POST", "/echo", "payload");
+    auto posted = testing::http_request(address_, "POST", "/echo", R"({"a":1})");
     EXPECT_EQ(posted.status, 201);
-    EXPECT_EQ(posted.body, "payload");
+    EXPECT_EQ(posted.body, R"({"a":1})");
     EXPECT_EQ(testing::http_request(address_, "GET", "/nowhere").status, 404);
     EXPECT_EQ(testing::http_request(address_, "DELETE", "/echo").status, 405);
 }
@@ -59,9 +61,9 @@ TEST_F(http_test, async_handler_answers_later_from_another_thread) {
     });
     server_.route("GET", "/now", [](const request&) { return response::text(200, "now"); });
     start();
-    auto later = testing::http_request(address_, "POST", "/later", "x");
+    auto later = testing::http_request(address_, "POST", "/later", "\"x\"");
     EXPECT_EQ(later.status, 202);
-    EXPECT_EQ(later.body, "done x");
+    EXPECT_EQ(later.body, "done \"x\"");
     // The io thread was not blocked meanwhile, and plain routes still answer.
     EXPECT_EQ(testing::http_request(address_, "GET", "/now").body, "now");
     for (auto& w : workers) w.join();
@@ -238,6 +240,130 @@ TEST_F(http_test, stopping_the_server_ends_open_event_streams) {
     EXPECT_TRUE(closed);
 }
 
+
+// ---- the request policy (docs/security.md) ----------------------------------
+
+class http_policy_test : public http_test {
+protected:
+    void SetUp() override {
+        server_.route("POST", "/change", [this](const request&) {
+            ++changes_;
+            return response::json(200, "{}");
+        });
+        server_.route("GET", "/read", [](const request&) { return response::json(200, "{}"); });
+    }
+    void TearDown() override {
+        set_allowed_origins({});
+        http_test::TearDown();
+    }
+    testing::http_result post(const std::string& body, std::vector<std::pair<std::string, std::string>> headers = {}) {
+        return testing::http_request(address_, "POST", "/change", body, headers);
+    }
+    std::atomic<int> changes_{0};
+};
+
+TEST_F(http_policy_test, same_origin_json_post_is_served) {
+    start();
+    std::string port = address_.substr(address_.rfind(':') + 1);
+    EXPECT_EQ(post("{}").status, 200);
+    EXPECT_EQ(post("{}", {{"Origin", "http://" + address_}}).status, 200);
+    EXPECT_EQ(post("{}", {{"Host", "localhost:" + port}, {"Origin", "http://localhost:" + port}}).status, 200);
+    EXPECT_EQ(post("{}", {{"Host", "[::1]:" + port}}).status, 200);
+    EXPECT_EQ(post("{}", {{"Content-Type", "application/json; charset=utf-8"}}).status, 200);
+    EXPECT_EQ(changes_.load(), 5);
+}
+
+TEST_F(http_policy_test, foreign_origin_is_refused_with_403) {
+    start();
+    auto got = post("{}", {{"Origin", "http://evil.example"}});
+    EXPECT_EQ(got.status, 403);
+    EXPECT_NE(got.body.find("evil.example"), std::string::npos) << got.body;
+    EXPECT_NE(got.headers.find("application/json"), std::string::npos) << got.headers;
+    // Same host, other port: another site on this machine.
+    EXPECT_EQ(post("{}", {{"Origin", "http://127.0.0.1:1"}}).status, 403);
+    EXPECT_EQ(post("{}", {{"Origin", "null"}}).status, 403);
+    EXPECT_EQ(changes_.load(), 0);
+}
+
+TEST_F(http_policy_test, dns_rebinding_host_is_refused_with_403) {
+    start();
+    std::string port = address_.substr(address_.rfind(':') + 1);
+    auto got = post("{}", {{"Host", "rebind.evil.example:" + port}});
+    EXPECT_EQ(got.status, 403);
+    EXPECT_NE(got.body.find("rebind.evil.example"), std::string::npos) << got.body;
+    // Bound to loopback: another address literal is not this server either.
+    EXPECT_EQ(post("{}", {{"Host", "10.1.2.3:" + port}}).status, 403);
+    EXPECT_EQ(changes_.load(), 0);
+    // A GET changes nothing and is served (the browser cannot read the answer cross-site).
+    EXPECT_EQ(testing::http_request(address_, "GET", "/read", "", {{"Host", "rebind.evil.example"}}).status, 200);
+}
+
+TEST_F(http_policy_test, allowed_origins_extend_the_trusted_hosts) {
+    set_allowed_origins({"https://ui.example.com"});
+    start();
+    EXPECT_EQ(post("{}", {{"Host", "ui.example.com"}, {"Origin", "https://ui.example.com"}}).status, 200);
+    EXPECT_EQ(post("{}", {{"Origin", "https://other.example.com"}}).status, 403);
+}
+
+TEST_F(http_policy_test, non_json_bodies_are_refused_with_415) {
+    start();
+    for (const char* type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                             "application/yaml", ""}) {
+        auto got = post("{}", {{"Content-Type", type}});
+        EXPECT_EQ(got.status, 415) << type;
+        EXPECT_NE(got.body.find("application/json"), std::string::npos) << got.body;
+    }
+    EXPECT_EQ(changes_.load(), 0);
+}
+
+TEST_F(http_policy_test, extra_content_types_are_per_server) {
+    server_.accept_content_type("application/vnd.schemaregistry.v1+json");
+    start();
+    EXPECT_EQ(post("{}", {{"Content-Type", "application/vnd.schemaregistry.v1+json"}}).status, 200);
+    EXPECT_EQ(post("{}", {{"Content-Type", "application/vnd.other+json"}}).status, 415);
+}
+
+TEST_F(http_policy_test, yaml_alias_bomb_is_refused_fast) {
+    start();
+    // The billion-laughs shape: ~380 bytes, exponential when a YAML parser expands aliases.
+    std::string bomb = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
+    const char* names = "abcdefghi";
+    for (int level = 1; level < 9; ++level) {
+        bomb += fmt::format("{}: &{} [", names[level], names[level]);
+        for (int ref = 0; ref < 9; ++ref) bomb += fmt::format("{}*{}", ref ? "," : "", names[level - 1]);
+        bomb += "]\n";
+    }
+    ASSERT_LT(bomb.size(), 600u);
+    auto begin = std::chrono::steady_clock::now();
+    auto got = post(bomb);
+    auto took = std::chrono::steady_clock::now() - begin;
+    EXPECT_EQ(got.status, 400);
+    EXPECT_NE(got.body.find("not valid JSON"), std::string::npos) << got.body;
+    EXPECT_LT(took, std::chrono::seconds(1));
+    // As YAML it is not even accepted as a media type.
+    EXPECT_EQ(post(bomb, {{"Content-Type", "application/x-yaml"}}).status, 415);
+    EXPECT_EQ(changes_.load(), 0);
+}
+
+TEST_F(http_policy_test, deep_nesting_is_refused_with_400) {
+    start();
+    std::string deep = std::string(500, '[') + std::string(500, ']');
+    auto got = post(deep);
+    EXPECT_EQ(got.status, 400);
+    EXPECT_NE(got.body.find("deeper than 64"), std::string::npos) << got.body;
+    std::string ok = std::string(64, '[') + std::string(64, ']');
+    EXPECT_EQ(post(ok).status, 200);
+}
+
+TEST(http_check_json, errors_name_the_problem) {
+    EXPECT_TRUE(check_json(R"({"a":[1,2,{"b":null}]})").ok());
+    auto bad = check_json(R"({"a":)");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.err().message().find("byte"), std::string::npos) << bad.err().message();
+    EXPECT_FALSE(check_json("{\"a\":1} trailing").ok());
+    EXPECT_FALSE(check_json(std::string(65, '[') + std::string(65, ']')).ok());
+}
+
 TEST(admin_test, healthz_readyz_and_metrics) {
     asio::io_context io;
     metrics::registry registry;
@@ -255,6 +381,12 @@ TEST(admin_test, healthz_readyz_and_metrics) {
     EXPECT_EQ(metrics.status, 200);
     EXPECT_NE(metrics.headers.find("text/plain; version=0.0.4"), std::string::npos);
     EXPECT_NE(metrics.body.find("millrace_test_total 7\n"), std::string::npos);
+    // Cross-site shapes are refused before routing here too; no CORS headers anywhere.
+    EXPECT_EQ(testing::http_request(address, "POST", "/healthz", "{}", {{"Origin", "http://evil.example"}}).status, 403);
+    std::string port = address.substr(address.rfind(':') + 1);
+    EXPECT_EQ(testing::http_request(address, "POST", "/healthz", "{}", {{"Host", "evil.example:" + port}}).status, 403);
+    EXPECT_EQ(testing::http_request(address, "POST", "/healthz", "x", {{"Content-Type", "text/plain"}}).status, 415);
+    EXPECT_EQ(metrics.headers.find("Access-Control-Allow-Origin"), std::string::npos);
     admin.stop();
     io.stop();
     runner.join();

@@ -134,8 +134,9 @@ def http_json(method, url, body=None):
 class pipeline:
     """Addresses of a running pipeline, and the real clients that read it."""
 
-    def __init__(self, postgres, kafka, cql, scheduler=None):
+    def __init__(self, postgres, kafka, cql, scheduler=None, pgpass=None):
         self.postgres = postgres  # host:port
+        self.pgpass = pgpass  # the managed PostgreSQL's password file (SCRAM), when managed
         self.kafka = kafka
         self.cql = cql
         self.scheduler = scheduler
@@ -144,8 +145,9 @@ class pipeline:
     # PostgreSQL, through psql
     def psql(self, sql):
         host, port = self.postgres.rsplit(":", 1)
+        env = dict(os.environ, PGPASSFILE=self.pgpass) if self.pgpass else None
         out = subprocess.run(["psql", "-h", host, "-p", port, "-U", "postgres", "-d", "millrace", "-At", "-c", sql],
-                             capture_output=True, text=True, timeout=60)
+                             capture_output=True, text=True, timeout=60, env=env)
         if out.returncode != 0:
             raise failure(f"psql {sql!r}: {out.stderr.strip()}")
         return out.stdout
@@ -233,6 +235,14 @@ def read_status(admin):
     return {c["name"]: c for c in status["components"]}
 
 
+def find_pgpass(root):
+    """The managed PostgreSQL's password file under `root` (docs/security.md), or None."""
+    for folder, _, files in os.walk(root):
+        if "millrace.pgpass" in files:
+            return os.path.join(folder, "millrace.pgpass")
+    return None
+
+
 def start_up(binary, data_dir, log_dir, extra=()):
     args = [binary, "up", "--data-dir", data_dir, "--set", "up.admin_port=0", "--set", "up.status_interval=5s"]
     known = subprocess.run([binary, "config", "show"], capture_output=True, text=True, check=True).stdout
@@ -251,7 +261,7 @@ def start_up(binary, data_dir, log_dir, extra=()):
     address = lambda name: parts[name]["address"] if parts.get(name, {}).get("state") == "running" else None
     kafka = address("broker") or parts["broker"]["address"]
     cql = address("cql") or parts["cql"]["address"]
-    return up, pipeline(address("postgres"), kafka, cql, address("scheduler"))
+    return up, pipeline(address("postgres"), kafka, cql, address("scheduler"), find_pgpass(data_dir))
 
 
 def trigger_fetch(binary, p, users, seed):
@@ -327,9 +337,10 @@ def scenario_kill_parts(binary, work, users):
         cql_part, cql = start_part(binary, "cql", work)
         parts.append(cql_part)
         host, port = pg_address.rsplit(":", 1)
-        dsn = f"postgres.dsn=host={host} port={port} user=postgres dbname=millrace"
+        pgpass = find_pgpass(work)
+        dsn = f"postgres.dsn=host={host} port={port} user=postgres dbname=millrace passfile={pgpass}"
         wiring = ["--set", dsn, "--set", f"kafka.bootstrap={kafka}", "--set", f"cql.contact_points={cql}"]
-        p = pipeline(pg_address, kafka, cql)
+        p = pipeline(pg_address, kafka, cql, pgpass=pgpass)
         # The users table exists before cdc starts (the fetch creates it).
         fetch = [binary, "source", "fetch", "--set", dsn, "--set", f"source.seed=e2e-{SEED}"]
         subprocess.run(fetch + ["--set", "source.count=1"], check=True, capture_output=True, timeout=120)

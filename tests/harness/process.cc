@@ -188,7 +188,7 @@ server start_server(const std::string& command, const std::string& data_dir, std
 }
 
 http_result http_request(const std::string& address, const std::string& method, const std::string& target,
-                         const std::string& body) {
+                         const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers) {
     http_result out;
     auto colon = address.rfind(':');
     std::string host = address.substr(0, colon);
@@ -204,8 +204,19 @@ http_result http_request(const std::string& address, const std::string& method, 
         ::close(fd);
         return out;
     }
-    std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + address +
-                          "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    auto lower = [](std::string text) {
+        for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return text;
+    };
+    std::string host_header = address, content_type = body.empty() ? "" : "application/json", extra;
+    for (const auto& [name, value] : headers) {
+        if (lower(name) == "host") host_header = value;
+        else if (lower(name) == "content-type") content_type = value;
+        else extra += name + ": " + value + "\r\n";
+    }
+    std::string request = method + " " + target + " HTTP/1.1\r\n" + (host_header.empty() ? "" : "Host: " + host_header + "\r\n") +
+                          (content_type.empty() ? "" : "Content-Type: " + content_type + "\r\n") + extra +
+                          "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     size_t sent = 0;
     while (sent < request.size()) {
         ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sys/types.h>
@@ -86,7 +87,10 @@ struct http_result {
     std::string body;
 };
 // A blocking HTTP/1.1 request to host:port; status 0 when the connection fails.
+// A body goes with "Content-Type: application/json" unless `headers` names a
+// Content-Type; `headers` may also replace Host ("" as a value leaves it out).
 http_result http_request(const std::string& address, const std::string& method, const std::string& target,
-                         const std::string& body = {});
+                         const std::string& body = {},
+                         const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 }  // namespace millrace::testing

@@ -29,7 +29,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-SUITES = ("kcat", "kafkajs", "java", "rdkafka", "restart")
+SUITES = ("kcat", "kafkajs", "kafkajs_group_leave", "java", "rdkafka", "restart")
+# Suites whose point is that the client process ends by itself: a tighter bound
+# on its lifetime (issue 17: kafkajs never exited after its group members left).
+SUITE_TIMEOUTS_S = {"kafkajs_group_leave": 90.0}
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
 SUITE_TIMEOUT_S = float(os.environ.get("KAFKA_CLIENTS_SUITE_TIMEOUT", "300"))
@@ -274,12 +277,13 @@ def prepare(suite, tally, args):
             tally.line("[FAIL] kcat is installed: not found (apt-get install kcat)")
             return None
         return [sys.executable, os.path.join(HERE, "kcat_suite.py")]
-    if suite == "kafkajs":
+    if suite in ("kafkajs", "kafkajs_group_leave"):
         if not os.path.isdir(os.path.join(HERE, "node", "node_modules", "kafkajs")):
             tally.line("[FAIL] kafkajs is installed: tests/kafka_clients/node/node_modules is missing "
                        "(run tests/kafka_clients/setup.sh)")
             return None
-        return ["node", os.path.join(HERE, "node", "suite.js")]
+        script = "suite.js" if suite == "kafkajs" else "group_leave.js"
+        return ["node", os.path.join(HERE, "node", script)]
     if suite == "java":
         return prepare_java(tally)
     if suite == "rdkafka":
@@ -365,7 +369,7 @@ def execute(args, tally, broker, cmd):
             code = 1
         rep.summary("restart", time.monotonic() - t0)
     else:
-        code = run_command(cmd, env, tally, HERE, SUITE_TIMEOUT_S)
+        code = run_command(cmd, env, tally, HERE, SUITE_TIMEOUTS_S.get(args.suite, SUITE_TIMEOUT_S))
     note(f"suite {args.suite} took {time.monotonic() - t0:.1f} s")
     if not broker.alive():
         status = broker.proc.returncode if broker.proc else "not running"

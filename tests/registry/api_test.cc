@@ -151,6 +151,31 @@ TEST_F(registry_api_test, bad_input_gets_one_clear_error) {
     EXPECT_EQ(api("GET", "/subjects/bad-value/versions").error_code(), 40401);
 }
 
+TEST_F(registry_api_test, cross_site_shaped_requests_are_refused) {
+    const std::string& address = cluster_->registry.address;
+    const std::string port = address.substr(address.rfind(':') + 1);
+    register_schema("xsite-value", k_v1);
+    auto origin = http_request(address, "DELETE", "/subjects/xsite-value", "", {{"Origin", "http://evil.example"}});
+    EXPECT_EQ(origin.status, 403) << origin.body;
+    EXPECT_NE(origin.body.find("\"error_code\":403"), std::string::npos) << origin.body;
+    auto rebinding = http_request(address, "PUT", "/mode", R"({"mode":"READONLY"})", {{"Host", "attacker.example:" + port}});
+    EXPECT_EQ(rebinding.status, 403) << rebinding.body;
+    auto text = http_request(address, "PUT", "/mode", R"({"mode":"READONLY"})", {{"Content-Type", "text/plain"}});
+    EXPECT_EQ(text.status, 415) << text.body;
+    auto form = http_request(address, "POST", "/subjects/xsite2-value/versions", schema_body(k_v1),
+                             {{"Content-Type", "application/x-www-form-urlencoded"}});
+    EXPECT_EQ(form.status, 415) << form.body;
+    // Nothing changed.
+    EXPECT_EQ(api("GET", "/subjects/xsite-value/versions").status, 200);
+    EXPECT_EQ(api("GET", "/subjects/xsite2-value/versions").error_code(), 40401);
+    EXPECT_NE(api("GET", "/mode").body.find("READWRITE"), std::string::npos);
+    // Confluent's own media types are bodies too.
+    for (const char* type : {"application/vnd.schemaregistry.v1+json", "application/vnd.schemaregistry+json"}) {
+        auto ok = http_request(address, "POST", "/subjects/xsite-value", schema_body(k_v1), {{"Content-Type", type}});
+        EXPECT_EQ(ok.status, 200) << type << ": " << ok.body;
+    }
+}
+
 TEST_F(registry_api_test, incompatible_registration_is_409_with_reasons) {
     register_schema("inc-value", R"({"type":"record","name":"R","fields":[{"name":"a","type":"int"}]})");
     reply r = api("POST", "/subjects/inc-value/versions",

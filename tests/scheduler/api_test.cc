@@ -45,6 +45,7 @@ protected:
         pg_fixture::SetUp();
         std::filesystem::create_directories(dir_.path() + "/dags");
         write_dag("a.yaml", "dag_id: alpha\ndescription: first\nschedule: '0 3 * * *'\nstart_date: 2030-01-01\n"
+                            "params: {k: a, n: 1, a: 0}\n"
                             "tags: [x]\ntasks:\n  one: {kind: shell, command: 'echo one-{{ ds }}'}\n"
                             "  two: {kind: shell, command: 'echo two', depends_on: [one], retries: 2}\n");
         write_dag("broken.yaml", "dag_id: broken\ntasks:\n  a: {kind: shell, command: x, depends_on: [zz]}\n");
@@ -109,7 +110,10 @@ TEST_F(api_test, status_codes_and_bodies) {
     expect_problem(http_request(s.address, "GET", "/api/v1/dags?limit=abc"), 400, "limit", "limit");
     expect_problem(http_request(s.address, "PATCH", "/api/v1/dags/alpha", R"({"is_paused": "yes"})"), 400, "is_paused",
                    "is_paused must be true or false");
-    expect_problem(http_request(s.address, "PATCH", "/api/v1/dags/alpha", "not json"), 400, "", "JSON object");
+    auto not_json = http_request(s.address, "PATCH", "/api/v1/dags/alpha", "not json");
+    EXPECT_EQ(not_json.status, 400);
+    EXPECT_NE(body_of(not_json)["detail"].as<std::string>("").find("not valid JSON"), std::string::npos) << not_json.body;
+    expect_problem(http_request(s.address, "PATCH", "/api/v1/dags/alpha", "[1]"), 400, "", "JSON object");
     expect_problem(http_request(s.address, "PATCH", "/api/v1/dags/alpha?update_mask=description", R"({"is_paused": true})"),
                    400, "update_mask", "only is_paused");
     expect_problem(http_request(s.address, "DELETE", "/api/v1/dags/alpha"), 405, "", "not allowed");
@@ -126,6 +130,11 @@ TEST_F(api_test, status_codes_and_bodies) {
                    "'tomorrow' is not an ISO 8601 date-time");
     expect_problem(http_request(s.address, "POST", runs, R"({"colour": "red"})"), 400, "colour", "unknown field 'colour'");
     expect_problem(http_request(s.address, "POST", "/api/v1/dags/nope/dagRuns", "{}"), 404, "", "'nope' not found");
+    // conf sets declared params only, with their declared types.
+    expect_problem(http_request(s.address, "POST", runs, R"({"conf": {"cmd": "id"}})"), 400, "conf",
+                   "'cmd' is not a param of DAG 'alpha'");
+    expect_problem(http_request(s.address, "POST", runs, R"({"conf": {"n": "1; id"}})"), 400, "conf",
+                   "param 'n' of DAG 'alpha' is declared integer, got string");
 
     auto created = http_request(s.address, "POST", runs,
                                 R"({"dag_run_id": "r1", "logical_date": "2026-05-06T07:08:09Z", "conf": {"k": "v", "n": 2}})");
@@ -168,9 +177,75 @@ TEST_F(api_test, status_codes_and_bodies) {
                                      "--port", port});
     ASSERT_EQ(trig.wait(), 0) << trig.stderr_text();
     EXPECT_NE(trig.stdout_text().find("triggered alpha run manual__"), std::string::npos);
+    millrace::testing::process undeclared({millrace::testing::millrace_binary(), "dags", "trigger", "alpha", "--conf",
+                                           R"({"msg": "x; id"})", "--port", port});
+    EXPECT_EQ(undeclared.wait(), 1);
+    EXPECT_NE(undeclared.stderr_text().find("'msg' is not a param of DAG 'alpha'"), std::string::npos) << undeclared.stderr_text();
     millrace::testing::process bad({millrace::testing::millrace_binary(), "dags", "pause", "nope", "--port", port});
     EXPECT_EQ(bad.wait(), 1);
     EXPECT_NE(bad.stderr_text().find("HTTP 404"), std::string::npos) << bad.stderr_text();
+}
+
+TEST_F(api_test, cross_site_shaped_requests_are_refused) {
+    auto s = start_scheduler("s");
+    ASSERT_TRUE(s.proc);
+    ASSERT_TRUE(wait_dags(s.address, 1));
+    const std::string runs = "/api/v1/dags/alpha/dagRuns";
+    const std::string port = s.address.substr(s.address.rfind(':') + 1);
+    auto origin = http_request(s.address, "POST", runs, "{}", {{"Origin", "http://evil.example"}});
+    EXPECT_EQ(origin.status, 403) << origin.body;
+    EXPECT_NE(body_of(origin)["detail"].as<std::string>("").find("Origin 'http://evil.example'"), std::string::npos);
+    auto rebinding = http_request(s.address, "POST", runs, "{}", {{"Host", "attacker.example:" + port}});
+    EXPECT_EQ(rebinding.status, 403) << rebinding.body;
+    auto text = http_request(s.address, "POST", runs, R"({"conf": {}})", {{"Content-Type", "text/plain"}});
+    EXPECT_EQ(text.status, 415) << text.body;
+    auto patch = http_request(s.address, "PATCH", "/api/v1/dags/alpha", R"({"is_paused": true})",
+                              {{"Origin", "http://localhost:1"}});
+    EXPECT_EQ(patch.status, 403) << patch.body;
+    // None of them changed anything.
+    EXPECT_EQ(body_of(http_request(s.address, "GET", runs))["total_entries"].as<int>(), 0);
+    EXPECT_EQ(body_of(http_request(s.address, "GET", "/api/v1/dags/alpha"))["is_paused"].as<bool>(), false);
+    // The UI's own requests (same origin, JSON) work.
+    auto own = http_request(s.address, "POST", runs, "{}", {{"Origin", "http://" + s.address}});
+    EXPECT_EQ(own.status, 200) << own.body;
+}
+
+// Resident memory of `pid` in KiB, from /proc.
+long rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
+TEST_F(api_test, yaml_alias_bomb_and_deep_nesting_are_refused_fast_with_bounded_memory) {
+    auto s = start_scheduler("s");
+    ASSERT_TRUE(s.proc);
+    ASSERT_TRUE(wait_dags(s.address, 1));
+    // The body from issue 19: YAML aliases, exponential once expanded (9.7 s and +1.1 GB when parsed as YAML).
+    std::string bomb = "{\"conf\": &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]}\n";
+    const char* names = "abcdefghi";
+    for (int level = 1; level < 9; ++level) {
+        bomb += fmt::format("{}: &{} [", names[level], names[level]);
+        for (int ref = 0; ref < 9; ++ref) bomb += fmt::format("{}*{}", ref ? "," : "", names[level - 1]);
+        bomb += "]\n";
+    }
+    long before = rss_kib(s.proc->pid());
+    auto begin = std::chrono::steady_clock::now();
+    for (std::string type : {"application/json", "application/yaml"}) {
+        auto r = http_request(s.address, "POST", "/api/v1/dags/alpha/dagRuns", bomb, {{"Content-Type", type}});
+        EXPECT_EQ(r.status, type == "application/json" ? 400 : 415) << r.body;
+    }
+    std::string deep = "{\"conf\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+    auto nested = http_request(s.address, "POST", "/api/v1/dags/alpha/dagRuns", deep);
+    EXPECT_EQ(nested.status, 400);
+    EXPECT_NE(nested.body.find("deeper than 64"), std::string::npos) << nested.body.substr(0, 300);
+    EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s);
+    long after = rss_kib(s.proc->pid());
+    EXPECT_LT(after - before, 20 * 1024) << "RSS grew from " << before << " to " << after << " KiB";
+    EXPECT_EQ(body_of(http_request(s.address, "GET", "/api/v1/dags/alpha/dagRuns"))["total_entries"].as<int>(), 0);
 }
 
 TEST_F(api_test, tasks_test_runs_one_task_in_the_foreground) {

@@ -88,6 +88,20 @@ TEST(dag_test, bad_fields_are_reported_where_they_are) {
               "dags/x.yaml:2:11: time zone 'Mars/Base': no");
 }
 
+TEST(dag_test, params_declare_their_types_from_their_defaults) {
+    auto dag = parse_dag("dag_id: p\nparams: {count: 100, ratio: 0.5, full: true, seed: millrace, code: '007', neg: -3}\n"
+                         "tasks:\n  t: {kind: shell, command: 'true'}\n",
+                         "dags/p.yaml");
+    ASSERT_TRUE(dag.ok()) << dag.err().message();
+    EXPECT_EQ(dag->param_types.at("count"), "integer");
+    EXPECT_EQ(dag->param_types.at("ratio"), "number");
+    EXPECT_EQ(dag->param_types.at("full"), "boolean");
+    EXPECT_EQ(dag->param_types.at("seed"), "string");
+    EXPECT_EQ(dag->param_types.at("code"), "string");
+    EXPECT_EQ(dag->param_types.at("neg"), "integer");
+    EXPECT_EQ(dag->params.at("code"), "007");
+}
+
 TEST(dag_test, templates_and_durations) {
     std::map<std::string, std::string> vars = {{"ds", "2026-01-02"}, {"params.n", "7"}};
     EXPECT_EQ(render_template("day={{ ds }} n={{params.n}}", vars).value(), "day=2026-01-02 n=7");

@@ -4,12 +4,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include <signal.h>
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <nlohmann/json.hpp>
 
 #include "engine.h"
 #include "harness/process.h"
@@ -230,7 +232,7 @@ TEST_F(engine_test, execution_timeout_kills_a_hanging_shell_task) {
 
 TEST_F(engine_test, templates_render_run_values_and_trigger_conf) {
     std::string out = dags_.path() + "/out";
-    write_dag("t.yaml", "dag_id: tpl\nparams: {who: world, n: 1}\ntasks:\n  t:\n    kind: shell\n"
+    write_dag("t.yaml", "dag_id: tpl\nparams: {who: world, n: 1, extra: ''}\ntasks:\n  t:\n    kind: shell\n"
                         "    command: 'echo \"$GREETING {{ params.who }} {{ params.n }} {{ ds }} {{ run_id }} {{ dag_run.conf.extra }}\" > " + out + "'\n"
                         "    env: {GREETING: 'hello {{ ds_nodash }}'}\n"
                         "  bad: {kind: shell, command: 'echo {{ nope }}'}\n");
@@ -245,6 +247,162 @@ TEST_F(engine_test, templates_render_run_values_and_trigger_conf) {
     EXPECT_EQ(line, "hello 20260203 world 7 2026-02-03 run-1 x");
     ASSERT_TRUE(eventually([&] { auto t = ti(*engine_, "tpl", "bad"); return t && t->state == ti_state::failed; }));
     EXPECT_NE(ti(*engine_, "tpl", "bad")->note.find("unknown variable 'nope'"), std::string::npos);
+}
+
+
+// ---- injection (issue 19): templated values arrive as data ------------------
+
+// Text that runs commands or adds SQL/JSON/URL structure if pasted raw.
+const std::string k_hostile = "x; touch MARKER_1 && $(touch MARKER_2) `touch MARKER_3` ' \" \\ \n')--";
+
+class injection_test : public engine_test {
+protected:
+    // Triggers `dag_id` with conf {"msg": text} and waits for `task_id` to finish.
+    std::optional<task_instance> run_with(const std::string& dag_id, const std::string& task_id, const std::string& text) {
+        engine_ = make(millrace::clock::system());
+        EXPECT_TRUE(eventually([&] { return engine_->read([&](const engine_state& st) { return st.dags.count(dag_id) == 1; }); }));
+        nlohmann::json conf = {{"msg", text}};
+        auto run = engine_->trigger(dag_id, std::string("inj"), std::nullopt, conf.dump(), "");
+        EXPECT_TRUE(run.ok()) << (run.ok() ? "" : run.err().message());
+        EXPECT_TRUE(eventually([&] { auto t = ti(*engine_, dag_id, task_id); return t && finished(t->state); }));
+        return ti(*engine_, dag_id, task_id);
+    }
+    bool marker_made() const {
+        for (const char* m : {"MARKER_1", "MARKER_2", "MARKER_3"}) {
+            if (std::filesystem::exists(dags_.path() + "/work/" + m)) return true;
+        }
+        return false;
+    }
+    std::string read_file(const std::string& path) {
+        std::ifstream in(path);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+};
+
+TEST_F(injection_test, shell_task_gets_the_value_as_one_word_in_every_quoting) {
+    std::filesystem::create_directories(dags_.path() + "/work");
+    const std::string work = dags_.path() + "/work";
+    write_dag("s.yaml", "dag_id: inj_shell\nparams: {msg: hello}\ntasks:\n  t:\n    kind: shell\n    cwd: " + work + "\n"
+                        "    command: |\n"
+                        "      printf '%s|' {{ params.msg }} > bare\n"
+                        "      printf '%s' \"{{ params.msg }}\" > dq\n"
+                        "      printf '%s' '{{ params.msg }}' > sq\n"
+                        "      printf '%s' \"[{{ dag_run.conf.msg }}]\" > conf\n");
+    auto t = run_with("inj_shell", "t", k_hostile);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->state, ti_state::success) << t->note;
+    EXPECT_FALSE(marker_made()) << "a templated value ran as a command";
+    EXPECT_EQ(read_file(work + "/bare"), k_hostile + "|") << "unquoted: exactly one word";
+    EXPECT_EQ(read_file(work + "/dq"), k_hostile);
+    EXPECT_EQ(read_file(work + "/sq"), k_hostile);
+    EXPECT_EQ(read_file(work + "/conf"), "[" + k_hostile + "]");
+}
+
+TEST_F(injection_test, sql_task_binds_values_as_parameters) {
+    write_dag("q.yaml", "dag_id: inj_sql\nparams: {msg: hello}\ntasks:\n  t:\n    kind: sql\n"
+                        "    sql: \"CREATE TABLE IF NOT EXISTS inj (v text, w text); "
+                        "INSERT INTO inj VALUES ('{{ params.msg }}', 'pre-{{ params.msg }}-post'); "
+                        "-- a comment: {{ params.msg }}\\n"
+                        "SELECT count(*) FROM inj WHERE v = {{ params.msg }}\"\n");
+    const std::string hostile = "x'); CREATE TABLE pwned (a int); COPY (SELECT 1) TO PROGRAM 'true'; --" + k_hostile;
+    auto t = run_with("inj_sql", "t", hostile);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->state, ti_state::success) << t->note;
+    auto rows = query("SELECT v, w FROM inj");
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0][0], hostile);
+    EXPECT_EQ(rows[0][1], "pre-" + hostile + "-post");
+    EXPECT_EQ(query("SELECT count(*) FROM pg_tables WHERE tablename = 'pwned'")[0][0], "0") << "injected SQL ran";
+}
+
+TEST_F(injection_test, http_task_encodes_values_in_url_and_json_body) {
+    source::http_thread capture;
+    std::mutex mutex;
+    std::vector<http::request> seen;
+    capture.server().route("POST", "/capture", [&](const http::request& req) {
+        std::lock_guard lock(mutex);
+        seen.push_back(req);
+        return http::response::json(200, "{}");
+    });
+    std::string address = capture.start();
+    write_dag("h.yaml", "dag_id: inj_http\nparams: {msg: hello}\ntasks:\n"
+                        "  t:\n    kind: http\n    method: POST\n"
+                        "    url: 'http://" + address + "/capture?q={{ params.msg }}&fixed=1'\n"
+                        "    headers: {Content-Type: application/json}\n"
+                        "    body: '{\"m\": \"{{ params.msg }}\", \"bare\": {{ params.msg }}}'\n");
+    const std::string hostile = "a&admin=true#\"}, \"admin\": true, \"z\": \"" + k_hostile;
+    auto t = run_with("inj_http", "t", hostile);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->state, ti_state::success) << t->note;
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(seen.size(), 1u);
+    const auto& req = seen[0];
+    ASSERT_NE(req.param("q"), nullptr);
+    EXPECT_EQ(*req.param("q"), hostile);
+    EXPECT_EQ(req.param("admin"), nullptr) << req.target;
+    ASSERT_NE(req.param("fixed"), nullptr);
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << req.body;
+    EXPECT_EQ(body["m"], hostile);
+    EXPECT_EQ(body["bare"], hostile);
+    EXPECT_FALSE(body.contains("admin")) << req.body;
+}
+
+TEST_F(injection_test, http_header_value_with_cr_lf_fails_the_try) {
+    source::http_thread capture;
+    std::atomic<int> requests{0};
+    capture.server().route("GET", "/capture", [&](const http::request&) {
+        ++requests;
+        return http::response::json(200, "{}");
+    });
+    std::string address = capture.start();
+    write_dag("hh.yaml", "dag_id: inj_header\nparams: {msg: hello}\ntasks:\n"
+                         "  t:\n    kind: http\n    url: 'http://" + address + "/capture'\n"
+                         "    headers: {X-Note: '{{ params.msg }}'}\n");
+    auto t = run_with("inj_header", "t", "fine\r\nX-Admin: true");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->state, ti_state::failed);
+    EXPECT_NE(t->note.find("headers.X-Note"), std::string::npos) << t->note;
+    EXPECT_EQ(requests.load(), 0);
+}
+
+TEST_F(injection_test, values_where_they_cannot_be_data_fail_the_try_clearly) {
+    write_dag("e.yaml", "dag_id: inj_errors\nparams: {msg: hello}\ntasks:\n"
+                        "  ident: {kind: sql, sql: 'SELECT 1 AS \"{{ params.msg }}\"'}\n"
+                        "  dollar: {kind: sql, sql: 'DO $x$ BEGIN PERFORM {{ params.msg }}; END $x$'}\n"
+                        "  host: {kind: http, url: 'http://{{ params.msg }}/x'}\n"
+                        "  method: {kind: http, method: '{{ params.msg }}', url: 'http://127.0.0.1:1/'}\n");
+    run_with("inj_errors", "ident", "a b\r\nc");
+    for (const auto& [task, text] : std::vector<std::pair<std::string, std::string>>{
+             {"ident", "inside a quoted identifier"}, {"dollar", "inside a dollar-quoted string"},
+             {"host", "url: a templated value in the host part"}, {"method", "is not an HTTP method"}}) {
+        ASSERT_TRUE(eventually([&] { auto t = ti(*engine_, "inj_errors", task); return t && finished(t->state); })) << task;
+        auto t = ti(*engine_, "inj_errors", task);
+        EXPECT_EQ(t->state, ti_state::failed) << task;
+        EXPECT_NE(t->note.find(text), std::string::npos) << task << ": " << t->note;
+    }
+}
+
+TEST_F(engine_test, conf_may_set_only_declared_params_of_their_type) {
+    write_dag("c.yaml", "dag_id: typed\nparams: {count: 5, ratio: 0.5, on: true, name: x, quoted: '7'}\n"
+                        "tasks:\n  t: {kind: shell, command: 'true'}\n");
+    engine_ = make(millrace::clock::system());
+    ASSERT_TRUE(eventually([&] { return engine_->read([](const engine_state& st) { return st.dags.count("typed") == 1; }); }));
+    EXPECT_TRUE(engine_->trigger("typed", std::nullopt, std::nullopt,
+                                 R"({"count": 9, "ratio": 2, "on": false, "name": "y", "quoted": "8"})", "").ok());
+    auto undeclared = engine_->trigger("typed", std::nullopt, std::nullopt, R"({"cmd": "id"})", "");
+    ASSERT_FALSE(undeclared.ok());
+    EXPECT_NE(undeclared.err().message().find("'cmd' is not a param of DAG 'typed'"), std::string::npos)
+        << undeclared.err().message();
+    EXPECT_NE(undeclared.err().message().find("count (integer)"), std::string::npos) << undeclared.err().message();
+    for (const auto& [conf, name] : std::vector<std::pair<std::string, std::string>>{
+             {R"({"count": "9; id"})", "'count'"}, {R"({"count": 1.5})", "'count'"}, {R"({"on": "yes"})", "'on'"},
+             {R"({"name": {"a": 1}})", "'name'"}, {R"({"quoted": 8})", "'quoted'"}}) {
+        auto wrong = engine_->trigger("typed", std::nullopt, std::nullopt, conf, "");
+        ASSERT_FALSE(wrong.ok()) << conf;
+        EXPECT_NE(wrong.err().message().find("param " + name), std::string::npos) << wrong.err().message();
+        EXPECT_NE(wrong.err().message().find("declared"), std::string::npos) << wrong.err().message();
+    }
 }
 
 TEST_F(engine_test, a_broken_dag_file_is_reported_and_the_others_keep_running) {

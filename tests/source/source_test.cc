@@ -98,10 +98,11 @@ TEST_F(source_test, postgres_part_moves_off_a_taken_port) {
     ASSERT_TRUE(ep.ok()) << ep.err().message();
     ASSERT_TRUE(ep->has_value());
     EXPECT_NE((*ep)->port, taken_port);
-    EXPECT_TRUE(wait_until_accepting(fmt::format("host=127.0.0.1 port={} user=postgres dbname=millrace", (*ep)->port), 5000).ok());
+    const std::string passfile = dir_ + "/pg/millrace.pgpass";  // SCRAM: the generated password (issue 19)
+    EXPECT_TRUE(wait_until_accepting(fmt::format("host=127.0.0.1 port={} user=postgres dbname=millrace passfile={}", (*ep)->port, passfile), 5000).ok());
     // Logical replication is configured (the CDC part needs it).
     postgres_options external;
-    external.dsn = fmt::format("host=127.0.0.1 port={} user=postgres dbname=millrace", (*ep)->port);
+    external.dsn = fmt::format("host=127.0.0.1 port={} user=postgres dbname=millrace passfile={}", (*ep)->port, passfile);
     postgres_server check(external);
     EXPECT_TRUE(check.start().ok());
     part->stop();

@@ -118,7 +118,10 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
             for (const auto& ft : topics) {
                 for (const auto& fp : ft.partitions) has_error |= fp.error != error_code::none;
             }
-            if (has_error || static_cast<int64_t>(total) >= min_bytes || std::chrono::steady_clock::now() >= deadline) break;
+            if (has_error || static_cast<int64_t>(total) >= min_bytes || std::chrono::steady_clock::now() >= deadline ||
+                b.stopping()) {
+                break;
+            }
             asio::steady_timer wait(b.io());
             wait.expires_at(deadline);
             b.park_fetch(wait);

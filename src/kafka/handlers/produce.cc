@@ -12,6 +12,7 @@ struct partition_outcome {
     int32_t index;
     storage::append_result result;
     storage::partition_log* log = nullptr;
+    std::vector<record_error> record_errors;  // Produce v8+: records the validator rejected
 };
 
 struct topic_outcome {
@@ -26,7 +27,9 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
     const bool flex = ctx.flexible;
     auto& b = ctx.broker;
 
-    in.nullable_string(flex);  // transactional_id: transactions are not offered (no AddPartitionsToTxn)
+    // transactional_id: transactions are not offered (no AddPartitionsToTxn); the validator
+    // refuses transactional batches without one.
+    const bool transactional_request = in.nullable_string(flex).has_value();
     int16_t acks = in.int16();
     in.int32();  // timeout_ms
     std::vector<topic_outcome> topics;
@@ -50,7 +53,14 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
                 po.result.message = "no records";
             } else {
                 po.log = t->partition(po.index);
-                po.result = po.log->append(*records);
+                auto verdict = po.log->validate_produce(*records, v, transactional_request);
+                if (verdict.ok()) {
+                    po.result = po.log->append(*records);
+                } else {
+                    po.result.error = verdict.error;
+                    po.result.message = std::move(verdict.message);
+                    po.record_errors = std::move(verdict.record_errors);
+                }
                 if (po.result.error == error_code::none && !po.result.duplicate) {
                     auto& stats = b.stats(to.name);
                     stats.bytes_in.inc(records->size());
@@ -103,7 +113,12 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
             out.int64(po.result.log_append_time);
             if (v >= 5) out.int64(po.log ? po.log->log_start_offset() : -1);
             if (v >= 8) {
-                out.array_length(0, flex);  // record_errors
+                out.array_length(static_cast<int32_t>(po.record_errors.size()), flex);
+                for (const auto& record_err : po.record_errors) {
+                    out.int32(record_err.batch_index);
+                    out.nullable_string(record_err.message, flex);
+                    out.empty_tags(flex);
+                }
                 if (po.result.error != error_code::none && !po.result.message.empty()) {
                     out.nullable_string(po.result.message, flex);
                 } else {

@@ -45,6 +45,7 @@ enum class error_code : int16_t {
     invalid_producer_id_mapping = 49,
     invalid_transaction_timeout = 50,
     kafka_storage_error = 56,            // the log directory failed (disk full, I/O error)
+    transactional_id_authorization_failed = 53,  // transactional records without an authorized transactional id
     unknown_producer_id = 59,
     non_empty_group = 68,
     group_id_not_found = 69,

@@ -168,7 +168,13 @@ status for_each_record(std::string_view batch, const std::function<void(const re
             rec.int8();  // attributes
             int64_t timestamp_delta = rec.varlong();
             int32_t offset_delta = rec.varint();
-            record_view view{h.base_offset + offset_delta, h.base_timestamp + timestamp_delta, std::nullopt, std::nullopt, {}};
+            // Wrapping sums (Kafka's Java arithmetic): a stored batch's fields are
+            // whatever the producer sent, and overflow must not be undefined.
+            auto wrapping_add = [](int64_t a, int64_t b) {
+                return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+            };
+            record_view view{wrapping_add(h.base_offset, offset_delta), wrapping_add(h.base_timestamp, timestamp_delta),
+                             std::nullopt, std::nullopt, {}};
             int32_t key_length = rec.varint();
             if (key_length >= 0) view.key = rec.take(static_cast<size_t>(key_length));
             int32_t value_length = rec.varint();

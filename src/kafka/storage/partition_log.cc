@@ -207,6 +207,20 @@ append_result partition_log::append(std::string_view records) {
     return out;
 }
 
+produce_verdict partition_log::validate_produce(std::string_view records, int16_t produce_version,
+                                                bool transactional_request) const {
+    produce_policy policy;
+    policy.produce_version = produce_version;
+    policy.transactional_request = transactional_request;
+    policy.max_message_bytes = cfg_.max_message_bytes;
+    policy.log_append_time = cfg_.log_append_time;
+    policy.compacted = cfg_.compact;
+    policy.timestamp_before_max_ms = cfg_.timestamp_before_max_ms;
+    policy.timestamp_after_max_ms = cfg_.timestamp_after_max_ms;
+    policy.now_ms = clock_.wall_millis();
+    return kafka::validate_produce(records, policy);
+}
+
 read_result partition_log::read(int64_t offset, int32_t max_bytes) const {
     read_result out;
     if (offset < log_start_offset_ || offset > next_offset_) {

@@ -17,6 +17,7 @@
 
 #include "millrace/common/clock.h"
 #include "millrace/common/file_system.h"
+#include "protocol/batch_validator.h"
 #include "protocol/errors.h"
 #include "protocol/record_batch.h"
 
@@ -30,6 +31,8 @@ struct log_config {
     int64_t max_message_bytes = 1048588;
     int64_t index_interval_bytes = 4096;
     bool log_append_time = false;                    // message.timestamp.type=LogAppendTime
+    int64_t timestamp_before_max_ms = INT64_MAX;     // message.timestamp.before.max.ms (CreateTime)
+    int64_t timestamp_after_max_ms = 3'600'000;      // message.timestamp.after.max.ms (CreateTime)
     bool compact = false;                            // cleanup.policy includes compact
     bool delete_retention = true;                    // cleanup.policy includes delete
     int64_t delete_retention_ms = 86'400'000;        // how long tombstones outlive compaction
@@ -72,6 +75,10 @@ public:
     // sequences, assigns offsets and appends. All or nothing: a bad batch
     // rejects the whole set. The data is in the OS page cache, not yet durable.
     append_result append(std::string_view records);
+    // The produce-time checks of `records` under this partition's configs
+    // (max.message.bytes, timestamps, compaction) and the clock's now; call
+    // before append() with the request's version and transactional id.
+    produce_verdict validate_produce(std::string_view records, int16_t produce_version, bool transactional_request) const;
 
     // Whole batches starting with the one that contains `offset`, up to
     // `max_bytes` (at least one batch, however large).

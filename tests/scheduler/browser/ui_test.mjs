@@ -63,7 +63,7 @@ try {
     "--set", "postgres.port=0", "--set", `postgres.data_dir=${path.join(tmp, "pg")}`]);
   const [pg_host, pg_port] = pg.split(":");
   const address = await start("scheduler", ["scheduler", "--port", "0", "--admin-port", "0", "--data-dir",
-    path.join(tmp, "scheduler"), "--set", `postgres.dsn=host=${pg_host} port=${pg_port} user=postgres dbname=millrace`,
+    path.join(tmp, "scheduler"), "--set", `postgres.dsn=host=${pg_host} port=${pg_port} user=postgres dbname=millrace passfile=${path.join(tmp, "pg", "millrace.pgpass")}`,
     "--set", `scheduler.dags_dir=${path.join(tmp, "dags")}`]);
 
   browser = await chromium.launch({

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -91,9 +92,39 @@ std::string percent_decode(std::string_view text);
 // A query-string name or value: '+' means space, then %XX escapes.
 std::string query_decode(std::string_view text);
 
+// The process-wide list from `http.allowed_origins` ("https://ui.example.com",
+// "http://10.0.0.5:8080"): origins, and their host names, trusted by every
+// server beside its own addresses. Set once at start-up, before servers start.
+void set_allowed_origins(std::vector<std::string> origins);
+const std::vector<std::string>& allowed_origins();
+
+// Nesting deeper than this in a JSON request body is refused (400).
+constexpr size_t k_max_json_depth = 64;
+
+// Whether `body` is one JSON value nesting at most `max_depth` arrays/objects.
+// Parsed by nlohmann/json's SAX parser, so nothing is built: bounded memory.
+// The error names the problem and the byte offset.
+status check_json(std::string_view body, size_t max_depth = k_max_json_depth);
+
+// Every server applies one request policy before routing (docs/security.md):
+// - a request with a body needs a JSON media type (application/json, plus
+//   those added by accept_content_type) and a well-formed JSON body within
+//   the size and depth limits: 415 / 400 / 413 otherwise;
+// - POST, PUT, PATCH and DELETE need a Host naming this server (its bound
+//   address, loopback equivalents when bound to loopback, IP literals when
+//   bound to every interface, the machine's host name, names added by
+//   add_host_name, hosts of http.allowed_origins) and, when an Origin header
+//   is present, an Origin on such a host with the request's port, or one of
+//   http.allowed_origins: 403 otherwise. No CORS headers are ever sent.
 class server {
 public:
     server(asio::io_context& io, std::string name, size_t max_body_bytes = 16 << 20);
+
+    // A further media type accepted for request bodies (e.g. the Confluent
+    // "application/vnd.schemaregistry.v1+json"). Call before start().
+    void accept_content_type(std::string media_type);
+    // A further host name this server is reached by (an advertised name).
+    void add_host_name(std::string host);
 
     // Exact path match. A path ending in '/' also matches everything below it
     // when no exact route does.
@@ -119,6 +150,13 @@ private:
     asio::awaitable<void> run_events(asio::ip::tcp::socket& socket, const stream_handler& h, const request& req);
     // The route for `req`, or a 404/405 response in `miss`.
     const route_entry* find(const request& req, response& miss) const;
+    // The policy above: a refusal, or nullopt when the request may proceed.
+    std::optional<response> refuse(const request& req) const;
+    bool trusted_host(std::string_view host) const;
+
+    std::vector<std::string> content_types_{"application/json"};
+    std::vector<std::string> host_names_;
+    std::string bound_host_;
 
     size_t max_body_bytes_;
     std::chrono::milliseconds heartbeat_{15000};

@@ -13,6 +13,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "millrace/common/log.h"
 #include "millrace/common/result.h"
@@ -61,6 +62,9 @@ private:
     handler on_connection_;
     log::logger log_;
     asio::ip::tcp::acceptor acceptor_;
+    // The accept loop's back-off after a failed accept; a closing connection
+    // cancels it. Shared with the connection coroutines, which may outlive stop().
+    std::shared_ptr<asio::steady_timer> accept_pause_;
     endpoint local_;
     bool stopped_ = false;
     uint64_t next_id_ = 0;

@@ -17,6 +17,9 @@
 
 namespace millrace {
 
+namespace config {
+class config;
+}
 struct component_context;
 
 // The addresses of the parts started in this process, by command name
@@ -38,8 +41,14 @@ namespace services {
 std::string kafka_bootstrap(const component_context& ctx);
 // host[:port][,...] of the CQL cluster (port 9042 when omitted).
 std::string cql_contact_points(const component_context& ctx);
-// libpq connection string of the raw store.
+// libpq connection string of the raw store: postgres.dsn, else the managed
+// server's address with passfile=<its password file> (docs/security.md).
 std::string postgres_dsn(const component_context& ctx);
+// The managed PostgreSQL's password file: <postgres.data_dir or
+// <data_dir>/postgres>/millrace.pgpass, in libpq's pgpass format
+// ("*:*:*:<user>:<password>"), mode 0600. Absolute.
+std::string postgres_passfile(const config::config& cfg);
+constexpr const char* k_postgres_passfile_name = "millrace.pgpass";
 // host:port of an HTTP part started in this process or configured
 // (<command>.host and <command>.port); nullopt when neither.
 std::optional<std::string> http_address(const component_context& ctx, const std::string& command);

@@ -63,6 +63,10 @@ struct dag_spec {
     std::vector<std::string> tags;
     std::vector<std::string> owners;
     std::map<std::string, std::string> params;  // defaults of {{ params.x }}
+    // The declared type of each param, from its default's YAML form: "integer",
+    // "number", "boolean" or "string" (a quoted default is a string). A run's
+    // conf may set declared params only, each with a value of its type.
+    std::map<std::string, std::string> param_types;
     std::vector<task_spec> tasks;               // in topological order
 
     const task_spec* find_task(std::string_view task_id) const;

@@ -54,7 +54,10 @@ public:
 
     bool managed() const { return options_.dsn.empty(); }
     // The libpq connection string of the database (valid after start()).
+    // Managed: with passfile=<password file>, never the password itself.
     std::string dsn() const;
+    // Managed: <data_dir>/millrace.pgpass (libpq pgpass format, 0600).
+    std::string passfile() const;
     uint16_t port() const { return port_; }
     const postgres_options& options() const { return options_; }
 
@@ -62,12 +65,20 @@ private:
     status start_managed();
     status start_external();
     status ensure_database();
+    // Managed: a SCRAM password and pg_hba.conf without passwordless TCP.
+    // A cluster made with trust (before millrace 0.x) is migrated: password
+    // set, pg_hba.conf rewritten, configuration reloaded, and it is logged.
+    status secure_cluster();
     std::string dsn_for_db(const std::string& db) const;
 
     postgres_options options_;
     uint16_t port_ = 0;
     bool started_by_us_ = false;
 };
+
+// `millrace postgres --print-dsn`: the managed server's DSN with its password
+// (or postgres.dsn when set). The error says when no password file exists yet.
+result<std::string> dsn_with_password(const config::config& cfg);
 
 // Blocks until a libpq connection to `dsn` succeeds or `timeout_ms` passes.
 status wait_until_accepting(const std::string& dsn, int64_t timeout_ms);

@@ -97,7 +97,9 @@ struct pipeline_def {
     size_t sink = 0;
     bool windowed = false;     // GROUP BY over a window TVF: make_window_state(); else make_stateless()
     window_spec window;
-    std::vector<column_type> output;  // the SELECT list's names and types, in the sink's column order
+    // The output row's layout: the sink's persisted_columns() (names and declared
+    // types; the query is cast to them; columns an INSERT column list leaves out are NULL).
+    std::vector<column_type> output;
     std::string sql;           // the INSERT statement's text
     position where;
 };
