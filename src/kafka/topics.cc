@@ -249,6 +249,14 @@ topic* topic_registry::find(const std::string& name) {
     return it == topics_.end() ? nullptr : it->second.get();
 }
 
+topic* topic_registry::find(const uuid& id) {
+    if (id == uuid{}) return nullptr;
+    for (auto& [name, t] : topics_) {
+        if (t->id == id) return t.get();
+    }
+    return nullptr;
+}
+
 std::optional<topic_error> topic_registry::create(const std::string& name, int32_t partitions,
                                                   const std::map<std::string, std::string>& configs, bool validate_only) {
     if (auto bad = check_name(name)) return topic_error{error_code::invalid_topic_exception, *bad};

@@ -54,6 +54,8 @@ public:
     void close();
 
     topic* find(const std::string& name);
+    // The topic with this id (Fetch v13+, Produce v13+, Metadata v10+), or nullptr.
+    topic* find(const uuid& id);
     const std::map<std::string, std::unique_ptr<topic>>& all() const { return topics_; }
 
     // Creates a topic; `partitions` <= 0 uses the broker default.

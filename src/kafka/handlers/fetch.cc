@@ -1,7 +1,7 @@
-// Fetch (key 1), v4-12: serves stored batches as they are on disk, long-polls
-// up to max_wait_ms until min_bytes are available. Fetch sessions are not
-// kept: every response says "no session" (session id 0), so clients send
-// full fetch requests, as KIP-227 allows.
+// Fetch (key 1): serves stored batches as they are on disk, long-polls up to
+// max_wait_ms until min_bytes are available. From v13 topics are named by id.
+// Fetch sessions are not kept: every response says "no session" (session id
+// 0), so clients send full fetch requests, as KIP-227 allows.
 #include <chrono>
 
 #include <asio/redirect_error.hpp>
@@ -27,7 +27,8 @@ struct fetch_partition {
 };
 
 struct fetch_topic {
-    std::string name;
+    std::string name;  // empty when the requested id is unknown
+    uuid id{};
     std::vector<fetch_partition> partitions;
 };
 
@@ -35,13 +36,13 @@ struct fetch_topic {
 size_t gather(broker_core& b, std::vector<fetch_topic>& topics, int32_t max_bytes) {
     size_t total = 0;
     for (auto& ft : topics) {
-        topic* t = b.topics().find(ft.name);
+        topic* t = ft.name.empty() ? nullptr : b.topics().find(ft.name);
         for (auto& fp : ft.partitions) {
             fp.records.clear();
             fp.error = error_code::none;
             auto* log = t ? t->partition(fp.index) : nullptr;
             if (log == nullptr) {
-                fp.error = error_code::unknown_topic_or_partition;
+                fp.error = ft.name.empty() ? error_code::unknown_topic_id : error_code::unknown_topic_or_partition;
                 continue;
             }
             fp.high_watermark = log->next_offset();
@@ -61,64 +62,45 @@ size_t gather(broker_core& b, std::vector<fetch_topic>& topics, int32_t max_byte
 }  // namespace
 
 asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out) {
-    const int16_t v = ctx.api_version;
-    const bool flex = ctx.flexible;
+    using messages::fetch_request;
     auto& b = ctx.broker;
+    // isolation_level is ignored: no transactions, so both levels read the same.
+    auto request = decode_request<fetch_request>(ctx, in);
+    const bool by_id = fetch_request::fetch_topic::has_topic_id(ctx.api_version);
 
-    in.int32();  // replica_id
-    int32_t max_wait_ms = in.int32();
-    int32_t min_bytes = in.int32();
-    int32_t max_bytes = in.int32();  // v3+
-    in.int8();                       // isolation_level: no transactions, so both levels read the same
-    int32_t session_id = 0;
-    if (v >= 7) {
-        session_id = in.int32();
-        in.int32();  // session_epoch
-    }
     std::vector<fetch_topic> topics;
-    int32_t topic_count = in.array_length(flex);
-    for (int32_t topic_idx = 0; topic_idx < topic_count; ++topic_idx) {
+    for (const auto& rt : request.topics) {
         fetch_topic ft;
-        ft.name = in.string(flex);
-        int32_t partition_count = in.array_length(flex);
-        for (int32_t partition_idx = 0; partition_idx < partition_count; ++partition_idx) {
-            fetch_partition fp{};
-            fp.index = in.int32();
-            if (v >= 9) in.int32();  // current_leader_epoch
-            fp.fetch_offset = in.int64();
-            if (v >= 12) in.int32();  // last_fetched_epoch
-            if (v >= 5) in.int64();   // log_start_offset (followers only)
-            fp.max_bytes = in.int32();
-            in.skip_tags(flex);
-            ft.partitions.push_back(fp);
+        if (by_id) {
+            topic* t = b.topics().find(rt.topic_id);
+            ft.name = t ? t->name : std::string();
+            ft.id = rt.topic_id;
+        } else {
+            ft.name = rt.topic;
+            topic* t = b.topics().find(rt.topic);
+            ft.id = t ? t->id : uuid{};
         }
-        in.skip_tags(flex);
+        for (const auto& rp : rt.partitions) {
+            ft.partitions.push_back(fetch_partition{rp.partition, rp.fetch_offset, rp.partition_max_bytes});
+        }
         topics.push_back(std::move(ft));
     }
-    if (v >= 7) {
-        int32_t forgotten = in.array_length(flex);
-        for (int32_t idx = 0; idx < forgotten; ++idx) {
-            in.string(flex);
-            int32_t n = in.array_length(flex);
-            for (int32_t p = 0; p < n; ++p) in.int32();
-            in.skip_tags(flex);
-        }
-    }
-    if (v >= 11) in.string(flex);  // rack_id
-    in.skip_tags(flex);
 
     error_code top_error = error_code::none;
-    if (session_id != 0) {
+    if (request.session_id != 0) {
         top_error = error_code::fetch_session_id_not_found;  // we never hand out sessions
     } else {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(max_wait_ms, 0));
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
         for (;;) {
-            size_t total = gather(b, topics, max_bytes);
+            size_t total = gather(b, topics, request.max_bytes);
             bool has_error = false;
             for (const auto& ft : topics) {
                 for (const auto& fp : ft.partitions) has_error |= fp.error != error_code::none;
             }
-            if (has_error || static_cast<int64_t>(total) >= min_bytes || std::chrono::steady_clock::now() >= deadline) break;
+            if (has_error || static_cast<int64_t>(total) >= request.min_bytes ||
+                std::chrono::steady_clock::now() >= deadline) {
+                break;
+            }
             asio::steady_timer wait(b.io());
             wait.expires_at(deadline);
             b.park_fetch(wait);
@@ -128,28 +110,23 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
         }
     }
 
-    out.int32(0);  // throttle_time_ms
-    if (v >= 7) {
-        out.int16(wire(top_error));
-        out.int32(0);  // session_id: no session
-    }
+    messages::fetch_response response;
+    response.error_code = top_error;
+    response.session_id = 0;  // no session
     if (top_error != error_code::none) topics.clear();
-    out.array_length(static_cast<int32_t>(topics.size()), flex);
-    for (const auto& ft : topics) {
-        out.string(ft.name, flex);
-        out.array_length(static_cast<int32_t>(ft.partitions.size()), flex);
-        auto& stats = b.stats(ft.name);
-        for (const auto& fp : ft.partitions) {
-            out.int32(fp.index);
-            out.int16(wire(fp.error));
-            out.int64(fp.high_watermark);
-            out.int64(fp.high_watermark);  // last_stable_offset: no open transactions
-            if (v >= 5) out.int64(fp.log_start_offset);
-            out.array_length(-1, flex);  // aborted_transactions: null
-            if (v >= 11) out.int32(-1);  // preferred_read_replica
-            out.nullable_bytes(std::string_view(fp.records), flex);
-            out.empty_tags(flex);
+    for (auto& ft : topics) {
+        auto& tr = response.responses.emplace_back();
+        tr.topic = ft.name;
+        tr.topic_id = ft.id;
+        for (auto& fp : ft.partitions) {
+            auto& pr = tr.partitions.emplace_back();
+            pr.partition_index = fp.index;
+            pr.error_code = fp.error;
+            pr.high_watermark = fp.high_watermark;
+            pr.last_stable_offset = fp.high_watermark;  // no open transactions
+            pr.log_start_offset = fp.log_start_offset;
             if (!fp.records.empty()) {
+                auto& stats = b.stats(ft.name);
                 stats.bytes_out.inc(fp.records.size());
                 uint64_t records = 0;
                 (void)for_each_batch(fp.records, [&](std::string_view batch) -> status {
@@ -158,10 +135,10 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
                 });
                 stats.records_out.inc(records);
             }
+            pr.records = std::move(fp.records);
         }
-        out.empty_tags(flex);
     }
-    out.empty_tags(flex);
+    encode_response(ctx, out, response);
 }
 
 }  // namespace millrace::kafka

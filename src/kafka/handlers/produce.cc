@@ -1,5 +1,6 @@
-// Produce (key 0), v3-9: validates and appends record batches, then, as the
-// flush policy asks, waits until they are durable before acknowledging.
+// Produce (key 0): validates and appends record batches, then, as the flush
+// policy asks, waits until they are durable before acknowledging. From v13
+// topics are named by id.
 #include "broker_core.h"
 #include "flusher.h"
 #include "handlers/handler.h"
@@ -15,34 +16,35 @@ struct partition_outcome {
 };
 
 struct topic_outcome {
-    std::string name;
+    std::string name;  // empty when the id is unknown
+    uuid id{};
     std::vector<partition_outcome> partitions;
 };
 
 }  // namespace
 
 asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& out) {
-    const int16_t v = ctx.api_version;
-    const bool flex = ctx.flexible;
+    using messages::produce_request;
     auto& b = ctx.broker;
+    // transactional_id is ignored: transactions are not offered (no AddPartitionsToTxn).
+    auto request = decode_request<produce_request>(ctx, in);
+    const int16_t acks = request.acks;
+    const bool by_id = produce_request::topic_produce_data::has_topic_id(ctx.api_version);
 
-    in.nullable_string(flex);  // transactional_id: transactions are not offered (no AddPartitionsToTxn)
-    int16_t acks = in.int16();
-    in.int32();  // timeout_ms
     std::vector<topic_outcome> topics;
-    int32_t topic_count = in.array_length(flex);
-    for (int32_t topic_idx = 0; topic_idx < topic_count; ++topic_idx) {
+    for (auto& td : request.topic_data) {
         topic_outcome to;
-        to.name = in.string(flex);
-        topic* t = b.topics().find(to.name);
-        int32_t partition_count = in.array_length(flex);
-        for (int32_t partition_idx = 0; partition_idx < partition_count; ++partition_idx) {
+        topic* t = by_id ? b.topics().find(td.topic_id) : b.topics().find(td.name);
+        to.name = by_id ? (t ? t->name : std::string()) : td.name;
+        to.id = t ? t->id : td.topic_id;
+        for (auto& pd : td.partition_data) {
             partition_outcome po;
-            po.index = in.int32();
-            auto records = in.nullable_bytes(flex);
-            in.skip_tags(flex);
+            po.index = pd.index;
+            const auto& records = pd.records;
             if (acks != 0 && acks != 1 && acks != -1) {
                 po.result.error = error_code::invalid_required_acks;
+            } else if (t == nullptr && by_id) {
+                po.result.error = error_code::unknown_topic_id;
             } else if (t == nullptr || t->partition(po.index) == nullptr) {
                 po.result.error = error_code::unknown_topic_or_partition;
             } else if (!records || records->empty()) {
@@ -62,10 +64,8 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
             }
             to.partitions.push_back(std::move(po));
         }
-        in.skip_tags(flex);
         topics.push_back(std::move(to));
     }
-    in.skip_tags(flex);
     b.wake_fetches();
 
     const auto policy = b.config().flush;
@@ -84,7 +84,7 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
     }
     // A topic deleted while this request waited must not be touched: look again.
     for (auto& to : topics) {
-        topic* t = b.topics().find(to.name);
+        topic* t = to.name.empty() ? nullptr : b.topics().find(to.name);
         for (auto& po : to.partitions) po.log = t ? t->partition(po.index) : nullptr;
     }
     if (acks == 0) {
@@ -92,30 +92,24 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
         co_return;
     }
 
-    out.array_length(static_cast<int32_t>(topics.size()), flex);
-    for (const auto& to : topics) {
-        out.string(to.name, flex);
-        out.array_length(static_cast<int32_t>(to.partitions.size()), flex);
-        for (const auto& po : to.partitions) {
-            out.int32(po.index);
-            out.int16(wire(po.result.error));
-            out.int64(po.result.error == error_code::none ? po.result.base_offset : -1);
-            out.int64(po.result.log_append_time);
-            if (v >= 5) out.int64(po.log ? po.log->log_start_offset() : -1);
-            if (v >= 8) {
-                out.array_length(0, flex);  // record_errors
-                if (po.result.error != error_code::none && !po.result.message.empty()) {
-                    out.nullable_string(po.result.message, flex);
-                } else {
-                    out.nullable_string(std::nullopt, flex);
-                }
+    messages::produce_response response;
+    for (auto& to : topics) {
+        auto& tr = response.responses.emplace_back();
+        tr.name = to.name;
+        tr.topic_id = to.id;
+        for (auto& po : to.partitions) {
+            auto& pr = tr.partition_responses.emplace_back();
+            pr.index = po.index;
+            pr.error_code = po.result.error;
+            pr.base_offset = po.result.error == error_code::none ? po.result.base_offset : -1;
+            pr.log_append_time_ms = po.result.log_append_time;
+            pr.log_start_offset = po.log ? po.log->log_start_offset() : -1;
+            if (po.result.error != error_code::none && !po.result.message.empty()) {
+                pr.error_message = std::move(po.result.message);
             }
-            out.empty_tags(flex);
         }
-        out.empty_tags(flex);
     }
-    out.int32(0);  // throttle_time_ms
-    out.empty_tags(flex);
+    encode_response(ctx, out, response);
 }
 
 }  // namespace millrace::kafka
