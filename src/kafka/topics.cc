@@ -249,6 +249,25 @@ topic* topic_registry::find(const std::string& name) {
     return it == topics_.end() ? nullptr : it->second.get();
 }
 
+std::optional<topic_error> topic_registry::alter_configs(const std::string& name,
+                                                        const std::map<std::string, std::string>& overrides,
+                                                        bool validate_only) {
+    topic* t = find(name);
+    if (t == nullptr) return topic_error{error_code::unknown_topic_or_partition, fmt::format("topic '{}' does not exist", name)};
+    auto cfg = resolve(overrides);
+    if (!cfg) return topic_error{error_code::invalid_config, cfg.err().message()};
+    if (validate_only) return std::nullopt;
+    auto previous = t->overrides;
+    t->overrides = overrides;
+    if (auto st = persist(*t); !st) {
+        t->overrides = std::move(previous);
+        return topic_error{error_code::kafka_storage_error, st.err().message()};
+    }
+    t->log_cfg = *cfg;
+    for (auto& log : t->partitions) log->set_config(*cfg);
+    return std::nullopt;
+}
+
 topic* topic_registry::find(const uuid& id) {
     if (id == uuid{}) return nullptr;
     for (auto& [name, t] : topics_) {

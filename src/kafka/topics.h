@@ -64,6 +64,12 @@ public:
     std::optional<topic_error> remove(const std::string& name);
     std::optional<topic_error> add_partitions(const std::string& name, int32_t new_count, bool validate_only);
 
+    // Replaces the explicitly set configs of `name` with `overrides` after
+    // validating them; applied to every partition at once and persisted.
+    // INVALID_CONFIG names the bad key; UNKNOWN_TOPIC_OR_PARTITION.
+    std::optional<topic_error> alter_configs(const std::string& name, const std::map<std::string, std::string>& overrides,
+                                             bool validate_only);
+
     // Every config of `t` with its effective value, default or not.
     std::vector<topic_config_entry> describe(const topic& t) const;
 

@@ -56,6 +56,7 @@ enum class error_code : int16_t {
     member_id_required = 79,             // JoinGroup v4+: rejoin with the returned member id
     group_max_size_reached = 81,
     fenced_instance_id = 82,
+    election_not_needed = 84,            // ElectLeaders: the preferred leader already leads
     invalid_record = 87,
     unknown_topic_id = 100,
 };

@@ -1,0 +1,43 @@
+// AlterConfigs (key 33): replaces a topic's explicitly set configs with the
+// given set (keys left out return to their defaults), validated, persisted and
+// applied without a restart. Broker configs come from millrace's own
+// configuration and are refused here.
+#include "broker_core.h"
+#include "handlers/handler.h"
+#include "topics.h"
+
+namespace millrace::kafka {
+namespace {
+
+constexpr int8_t k_resource_topic = 2;
+
+}  // namespace
+
+asio::awaitable<void> handle_alter_configs(request_context& ctx, reader& in, writer& out) {
+    auto& b = ctx.broker;
+    auto request = decode_request<messages::alter_configs_request>(ctx, in);
+    messages::alter_configs_response response;
+    for (const auto& r : request.resources) {
+        auto& result = response.responses.emplace_back();
+        result.resource_type = r.resource_type;
+        result.resource_name = r.resource_name;
+        if (r.resource_type != k_resource_topic) {
+            result.error_code = error_code::invalid_request;
+            result.error_message = fmt::format("resource type {} cannot be altered: broker settings come from millrace's "
+                                               "configuration", r.resource_type);
+            continue;
+        }
+        std::map<std::string, std::string> overrides;
+        for (const auto& c : r.configs) {
+            if (c.value) overrides[c.name] = *c.value;
+        }
+        if (auto err = b.topics().alter_configs(r.resource_name, overrides, request.validate_only)) {
+            result.error_code = err->code;
+            result.error_message = err->message;
+        }
+    }
+    encode_response(ctx, out, response);
+    co_return;
+}
+
+}  // namespace millrace::kafka
