@@ -36,7 +36,12 @@ std::map<std::string, std::string> parse_properties(std::string_view text) {
 
 broker_core::broker_core(asio::io_context& io, broker_config cfg, metrics::registry& metrics, millrace::clock& clock,
                          file_system& fs)
-    : io_(io), cfg_(std::move(cfg)), metrics_(metrics), clock_(clock), fs_(fs) {
+    : io_(io),
+      cfg_(std::move(cfg)),
+      metrics_(metrics),
+      clock_(clock),
+      fs_(fs),
+      fetch_sessions_(clock, cfg_.fetch_session_cache_slots, cfg_.fetch_session_eviction_ms) {
     topics_ = std::make_unique<topic_registry>(*this);
     group_settings settings;
     settings.initial_rebalance_delay_ms = cfg_.group_initial_rebalance_delay_ms;

@@ -13,6 +13,7 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "fetch_session.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/file_system.h"
 #include "millrace/common/log.h"
@@ -42,6 +43,8 @@ struct broker_config {
     flush_policy flush = flush_policy::acks_all;
     int64_t flush_interval_ms = 1000;
     int64_t max_request_bytes = 100 << 20;
+    size_t fetch_session_cache_slots = 1000;  // max.incremental.fetch.session.cache.slots
+    int64_t fetch_session_eviction_ms = 120'000;  // min.incremental.fetch.session.eviction.ms
     int64_t segment_bytes = 1LL << 30;
     int64_t segment_ms = 7LL * 24 * 3600 * 1000;
     int64_t retention_ms = 7LL * 24 * 3600 * 1000;
@@ -74,6 +77,7 @@ public:
     topic_registry& topics() { return *topics_; }
     group_coordinator& groups() { return *groups_; }
     flusher& flush() { return *flusher_; }
+    fetch_session_cache& fetch_sessions() { return fetch_sessions_; }
 
     const std::string& cluster_id() const { return cluster_id_; }
     int32_t node_id() const { return cfg_.node_id; }
@@ -127,6 +131,7 @@ private:
     std::unique_ptr<topic_registry> topics_;
     std::unique_ptr<group_coordinator> groups_;
     std::unique_ptr<flusher> flusher_;
+    fetch_session_cache fetch_sessions_;
 };
 
 }  // namespace millrace::kafka

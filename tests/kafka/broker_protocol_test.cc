@@ -620,5 +620,72 @@ TEST_F(broker_protocol_test, describe_log_dirs_producers_and_elect_leaders) {
     EXPECT_EQ(elected.replica_election_results.at(0).partition_result.at(0).error_code, error_code::election_not_needed);
 }
 
+TEST_F(broker_protocol_test, incremental_fetch_sessions_send_only_what_changed) {
+    start();
+    raw_client c(server_.address);
+    create_topic(c, "sessions", 2);
+    auto fetch = [&](int32_t session_id, int32_t epoch, std::vector<int32_t> partitions, int16_t version = 12) {
+        messages::fetch_request request;
+        request.max_wait_ms = 0;
+        request.min_bytes = 0;
+        request.session_id = session_id;
+        request.session_epoch = epoch;
+        if (!partitions.empty()) {
+            auto& t = request.topics.emplace_back();
+            t.topic = "sessions";
+            for (int32_t p : partitions) t.partitions.push_back({p, -1, 0, -1, -1, 1 << 20});
+        }
+        return call<messages::fetch_response>(c, request, version);
+    };
+    auto full = fetch(0, 0, {0, 1});
+    EXPECT_EQ(full.error_code, error_code::none);
+    ASSERT_NE(full.session_id, 0);
+    EXPECT_EQ(full.responses.at(0).partitions.size(), 2u);
+
+    auto nothing_new = fetch(full.session_id, 1, {});
+    EXPECT_EQ(nothing_new.error_code, error_code::none);
+    EXPECT_EQ(nothing_new.session_id, full.session_id);
+    EXPECT_TRUE(nothing_new.responses.empty());
+
+    c.send(0, 3, 5, produce_body("sessions", 1, testing::build_batch({{"k", "v"}})));
+    ASSERT_FALSE(c.receive().empty());
+    auto changed = fetch(full.session_id, 2, {});
+    ASSERT_EQ(changed.responses.size(), 1u);
+    ASSERT_EQ(changed.responses[0].partitions.size(), 1u);
+    EXPECT_EQ(changed.responses[0].partitions[0].partition_index, 1);
+    EXPECT_EQ(changed.responses[0].partitions[0].high_watermark, 1);
+    EXPECT_FALSE(changed.responses[0].partitions[0].records.value_or("").empty());
+
+    EXPECT_EQ(fetch(full.session_id, 2, {}).error_code, error_code::invalid_fetch_session_epoch);
+    EXPECT_EQ(fetch(full.session_id + 1000, 1, {}).error_code, error_code::fetch_session_id_not_found);
+
+    // Epoch -1 closes the session and fetches without one.
+    auto closed = fetch(full.session_id, -1, {0});
+    EXPECT_EQ(closed.session_id, 0);
+    EXPECT_EQ(fetch(full.session_id, 3, {}).error_code, error_code::fetch_session_id_not_found);
+
+    // v13+ sessions name topics by id.
+    auto by_id = [&](int32_t session_id, int32_t epoch, const uuid& id) {
+        messages::fetch_request request;
+        request.session_id = session_id;
+        request.session_epoch = epoch;
+        auto& t = request.topics.emplace_back();
+        t.topic_id = id;
+        t.partitions.push_back({1, -1, 0, -1, -1, 1 << 20});
+        return call<messages::fetch_response>(c, request, 18);
+    };
+    auto opened = by_id(0, 0, full.responses.at(0).topic_id);  // v12 answers carry no id: zero
+    EXPECT_EQ(opened.responses.at(0).partitions.at(0).error_code, error_code::unknown_topic_id);
+    messages::metadata_request metadata;
+    metadata.topics.emplace().push_back({uuid{}, std::string("sessions")});
+    auto described = call<messages::metadata_response>(c, metadata, 13);
+    const uuid id = described.topics.at(0).topic_id;
+    ASSERT_NE(id, uuid{});
+    opened = by_id(0, 0, id);
+    ASSERT_NE(opened.session_id, 0);
+    EXPECT_EQ(opened.responses.at(0).topic_id, id);
+    EXPECT_EQ(opened.responses.at(0).partitions.at(0).high_watermark, 1);
+}
+
 }  // namespace
 }  // namespace millrace::kafka

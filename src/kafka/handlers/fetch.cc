@@ -1,7 +1,8 @@
 // Fetch (key 1): serves stored batches as they are on disk, long-polls up to
 // max_wait_ms until min_bytes are available. From v13 topics are named by id.
-// Fetch sessions are not kept: every response says "no session" (session id
-// 0), so clients send full fetch requests, as KIP-227 allows.
+// From v7 a consumer may keep an incremental fetch session (KIP-227, see
+// fetch_session.h): epoch 0 opens one with a full fetch, later epochs send and
+// receive only what changed, epoch -1 closes it.
 #include <chrono>
 
 #include <asio/redirect_error.hpp>
@@ -59,37 +60,81 @@ size_t gather(broker_core& b, std::vector<fetch_topic>& topics, int32_t max_byte
     return total;
 }
 
+// Groups partitions by topic, keeping the order topics first appear in.
+void add_partition(std::vector<fetch_topic>& topics, const std::string& name, const uuid& id, fetch_partition fp) {
+    for (auto& ft : topics) {
+        if (ft.name == name && ft.id == id) {
+            ft.partitions.push_back(std::move(fp));
+            return;
+        }
+    }
+    topics.push_back(fetch_topic{name, id, {std::move(fp)}});
+}
+
 }  // namespace
 
 asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out) {
     using messages::fetch_request;
     auto& b = ctx.broker;
+    auto& sessions = b.fetch_sessions();
     // isolation_level is ignored: no transactions, so both levels read the same.
     auto request = decode_request<fetch_request>(ctx, in);
     const bool by_id = fetch_request::fetch_topic::has_topic_id(ctx.api_version);
+    auto resolve = [&](const std::string& name, const uuid& id) -> std::pair<std::string, uuid> {
+        if (by_id) {
+            topic* t = b.topics().find(id);
+            return {t ? t->name : std::string(), id};
+        }
+        topic* t = b.topics().find(name);
+        return {name, t ? t->id : uuid{}};
+    };
 
     std::vector<fetch_topic> topics;
-    for (const auto& rt : request.topics) {
-        fetch_topic ft;
-        if (by_id) {
-            topic* t = b.topics().find(rt.topic_id);
-            ft.name = t ? t->name : std::string();
-            ft.id = rt.topic_id;
-        } else {
-            ft.name = rt.topic;
-            topic* t = b.topics().find(rt.topic);
-            ft.id = t ? t->id : uuid{};
+    error_code top_error = error_code::none;
+    int32_t session_id = 0;
+    bool incremental = false;
+    const int32_t epoch = request.session_epoch;
+    if (epoch != fetch_session_cache::k_initial_epoch && epoch != fetch_session_cache::k_final_epoch) {
+        fetch_session* session = sessions.resume(request.session_id, epoch, top_error);
+        if (session != nullptr) {
+            incremental = true;
+            session_id = session->id;
+            for (const auto& rt : request.topics) {
+                auto [name, id] = resolve(rt.topic, rt.topic_id);
+                for (const auto& rp : rt.partitions) {
+                    if (auto* p = session->find(name, id, rp.partition)) {
+                        p->fetch_offset = rp.fetch_offset;
+                        p->max_bytes = rp.partition_max_bytes;
+                    } else {
+                        session->partitions.push_back({name, id, rp.partition, rp.fetch_offset, rp.partition_max_bytes});
+                    }
+                }
+            }
+            for (const auto& forgotten : request.forgotten_topics_data) {
+                auto [name, id] = resolve(forgotten.topic, forgotten.topic_id);
+                for (int32_t partition : forgotten.partitions) session->forget(name, id, partition);
+            }
+            for (const auto& p : session->partitions) {
+                add_partition(topics, p.topic, p.topic_id, fetch_partition{p.partition, p.fetch_offset, p.max_bytes});
+            }
         }
-        for (const auto& rp : rt.partitions) {
-            ft.partitions.push_back(fetch_partition{rp.partition, rp.fetch_offset, rp.partition_max_bytes});
+    } else {
+        // A full fetch: epoch 0 (re)opens a session, epoch -1 closes it and fetches without one.
+        if (request.session_id != 0) sessions.remove(request.session_id);
+        std::vector<session_partition> followed;
+        for (const auto& rt : request.topics) {
+            auto [name, id] = resolve(rt.topic, rt.topic_id);
+            for (const auto& rp : rt.partitions) {
+                add_partition(topics, name, id, fetch_partition{rp.partition, rp.fetch_offset, rp.partition_max_bytes});
+                followed.push_back({name, id, rp.partition, rp.fetch_offset, rp.partition_max_bytes});
+            }
         }
-        topics.push_back(std::move(ft));
+        if (epoch == fetch_session_cache::k_initial_epoch) {
+            if (fetch_session* session = sessions.create(std::move(followed))) session_id = session->id;
+        }
     }
 
-    error_code top_error = error_code::none;
-    if (request.session_id != 0) {
-        top_error = error_code::fetch_session_id_not_found;  // we never hand out sessions
-    } else {
+    if (top_error == error_code::none) {
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
         for (;;) {
             size_t total = gather(b, topics, request.max_bytes);
@@ -112,13 +157,26 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
 
     messages::fetch_response response;
     response.error_code = top_error;
-    response.session_id = 0;  // no session
+    // The session may have been evicted while this fetch waited.
+    fetch_session* session = session_id != 0 ? sessions.find(session_id) : nullptr;
+    response.session_id = session ? session->id : 0;
     if (top_error != error_code::none) topics.clear();
     for (auto& ft : topics) {
-        auto& tr = response.responses.emplace_back();
+        messages::fetch_response::fetchable_topic_response tr;
         tr.topic = ft.name;
         tr.topic_id = ft.id;
         for (auto& fp : ft.partitions) {
+            if (session != nullptr) {
+                auto* followed = session->find(ft.name, ft.id, fp.index);
+                if (followed != nullptr) {
+                    bool news = !fp.records.empty() || fp.error != error_code::none ||
+                                fp.high_watermark != followed->high_watermark ||
+                                fp.log_start_offset != followed->log_start_offset;
+                    followed->high_watermark = fp.high_watermark;
+                    followed->log_start_offset = fp.log_start_offset;
+                    if (incremental && !news) continue;
+                }
+            }
             auto& pr = tr.partitions.emplace_back();
             pr.partition_index = fp.index;
             pr.error_code = fp.error;
@@ -137,6 +195,7 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
             }
             pr.records = std::move(fp.records);
         }
+        if (!tr.partitions.empty()) response.responses.push_back(std::move(tr));
     }
     encode_response(ctx, out, response);
 }
