@@ -157,6 +157,7 @@ TEST(messages_test, captured_client_requests_reencode_identically) {
             request.decode(in, version);
             EXPECT_EQ(in.remaining(), 0u);
             EXPECT_EQ(encoded(request, version), body);
+            EXPECT_TRUE(round_trip_any_request(key, version, body));
         });
         EXPECT_TRUE(matched);
         ++checked;
