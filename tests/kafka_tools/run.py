@@ -180,6 +180,11 @@ def run_all(s):
             code == 0 and rows.get(("tools-one", 0)) == (4, 6), out)
     code, out = s.tool(GROUPS, "--bootstrap-server", b, "--list")
     s.check("kafka-consumer-groups --list", code == 0 and "tools-group" in out.split(), out)
+    code, out = s.tool(GROUPS, "--bootstrap-server", b, "--delete-offsets", "--group", "tools-group", "--topic",
+                       "tools-one")
+    code2, rows, out2 = group_lag(s, "tools-group")
+    s.check("kafka-consumer-groups --delete-offsets", code == 0 and "Successful" in out and
+            rows.get(("tools-one", 0), (None, None))[0] is None, out + out2)
 
     # perf tests (JVM clients)
     code, out = s.tool(PRODUCER_PERF, "--topic", "tools-perf", "--num-records", "20000", "--record-size", "100",

@@ -25,6 +25,7 @@ asio::awaitable<void> handle_describe_configs(request_context&, reader&, writer&
 asio::awaitable<void> handle_create_partitions(request_context&, reader&, writer&);
 asio::awaitable<void> handle_delete_groups(request_context&, reader&, writer&);
 asio::awaitable<void> handle_describe_cluster(request_context&, reader&, writer&);
+asio::awaitable<void> handle_offset_delete(request_context&, reader&, writer&);
 asio::awaitable<void> handle_delete_records(request_context&, reader&, writer&);
 asio::awaitable<void> handle_alter_configs(request_context&, reader&, writer&);
 asio::awaitable<void> handle_describe_log_dirs(request_context&, reader&, writer&);
@@ -56,6 +57,7 @@ handler_fn find_handler(api_key key) {
         case api_key::create_partitions: return handle_create_partitions;
         case api_key::delete_groups: return handle_delete_groups;
         case api_key::describe_cluster: return handle_describe_cluster;
+        case api_key::offset_delete: return handle_offset_delete;
         case api_key::delete_records: return handle_delete_records;
         case api_key::alter_configs: return handle_alter_configs;
         case api_key::describe_log_dirs: return handle_describe_log_dirs;
