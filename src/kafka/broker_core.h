@@ -106,6 +106,16 @@ public:
         for (auto* timer : parked_fetches_) timer->cancel();
     }
 
+    // Dynamic broker configs (Incremental/AlterConfigs on the BROKER resource):
+    // log.retention.ms, log.retention.bytes, log.segment.bytes and
+    // message.max.bytes. `values` is the whole dynamic set: keys left out
+    // return to their static values. Validated, persisted in
+    // <data_dir>/dynamic.properties (read back by open()) and applied at once
+    // to every topic that does not override them. errc::invalid_argument
+    // names the bad key or value; I/O errors from the write.
+    status set_dynamic_configs(const std::map<std::string, std::string>& values, bool validate_only);
+    const std::map<std::string, std::string>& dynamic_configs() const { return dynamic_; }
+
     // Allocates a new idempotent producer id, durably.
     result<int64_t> next_producer_id();
 
@@ -122,6 +132,8 @@ private:
     file_system& fs_;
     log::logger log_{"broker"};
     std::string cluster_id_;
+    broker_config static_cfg_;  // the configuration as started; cfg_ is it plus dynamic_
+    std::map<std::string, std::string> dynamic_;
     std::string advertised_host_;
     int32_t advertised_port_ = 0;
     int64_t next_producer_id_ = 0;

@@ -268,6 +268,15 @@ std::optional<topic_error> topic_registry::alter_configs(const std::string& name
     return std::nullopt;
 }
 
+void topic_registry::reapply_configs() {
+    for (auto& [name, t] : topics_) {
+        auto cfg = resolve(t->overrides);
+        if (!cfg) continue;  // validated when set; unchanged by broker defaults
+        t->log_cfg = *cfg;
+        for (auto& log : t->partitions) log->set_config(*cfg);
+    }
+}
+
 topic* topic_registry::find(const uuid& id) {
     if (id == uuid{}) return nullptr;
     for (auto& [name, t] : topics_) {

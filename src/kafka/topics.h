@@ -70,6 +70,9 @@ public:
     std::optional<topic_error> alter_configs(const std::string& name, const std::map<std::string, std::string>& overrides,
                                              bool validate_only);
 
+    // Resolves every topic's log config again (the broker defaults changed).
+    void reapply_configs();
+
     // Every config of `t` with its effective value, default or not.
     std::vector<topic_config_entry> describe(const topic& t) const;
 

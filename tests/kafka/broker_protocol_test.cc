@@ -687,5 +687,45 @@ TEST_F(broker_protocol_test, incremental_fetch_sessions_send_only_what_changed) 
     EXPECT_EQ(opened.responses.at(0).partitions.at(0).high_watermark, 1);
 }
 
+TEST_F(broker_protocol_test, dynamic_broker_configs_apply_at_once_and_survive_a_restart) {
+    start();
+    {
+        raw_client c(server_.address);
+        create_topic(c, "follows-broker", 1);
+        messages::incremental_alter_configs_request request;
+        auto& r = request.resources.emplace_back();
+        r.resource_type = 4;
+        r.resource_name = "1";
+        r.configs.push_back({"log.retention.ms", 0, "3600000"});
+        auto response = call<messages::incremental_alter_configs_response>(c, request, 1);
+        ASSERT_EQ(response.responses.at(0).error_code, error_code::none) << response.responses.at(0).error_message.value_or("");
+        r.configs = {{"num.partitions", 0, "4"}};
+        response = call<messages::incremental_alter_configs_response>(c, request, 1);
+        EXPECT_EQ(response.responses.at(0).error_code, error_code::invalid_config);
+        r.configs = {{"log.segment.bytes", 0, "12"}};
+        response = call<messages::incremental_alter_configs_response>(c, request, 1);
+        EXPECT_EQ(response.responses.at(0).error_code, error_code::invalid_config);
+    }
+    ASSERT_EQ(server_.proc->stop(SIGTERM), 0);
+    start();
+    raw_client c(server_.address);
+    messages::describe_configs_request describe;
+    describe.resources.push_back({4, "1", std::vector<std::string>{"log.retention.ms", "log.segment.bytes"}});
+    describe.resources.push_back({2, "follows-broker", std::vector<std::string>{"retention.ms"}});
+    auto described = call<messages::describe_configs_response>(c, describe, 4);
+    ASSERT_EQ(described.results.size(), 2u);
+    for (const auto& e : described.results[0].configs) {
+        if (e.name == "log.retention.ms") {
+            EXPECT_EQ(e.value, "3600000");
+            EXPECT_EQ(e.config_source, 2);  // DYNAMIC_BROKER_CONFIG
+            EXPECT_FALSE(e.read_only);
+        } else {
+            EXPECT_NE(e.config_source, 2);
+        }
+    }
+    ASSERT_EQ(described.results[1].configs.size(), 1u);
+    EXPECT_EQ(described.results[1].configs[0].value, "3600000");
+}
+
 }  // namespace
 }  // namespace millrace::kafka

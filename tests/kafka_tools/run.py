@@ -133,6 +133,21 @@ def run_all(s):
                        "--alter", "--add-config", "retention.ms=soon")
     s.check("kafka-configs rejects an invalid value", code != 0 and "retention.ms" in out, out)
 
+    code, out = s.tool(CONFIGS, "--bootstrap-server", b, "--entity-type", "brokers", "--entity-name", "1", "--alter",
+                       "--add-config", "log.retention.ms=3600000")
+    s.check("kafka-configs --alter a dynamic broker config", code == 0 and "Completed updating config" in out, out)
+    code, out = s.tool(CONFIGS, "--bootstrap-server", b, "--entity-type", "brokers", "--entity-name", "1",
+                       "--describe")
+    s.check("kafka-configs --describe the broker's dynamic configs", code == 0 and "log.retention.ms=3600000" in out,
+            out)
+    code, out = s.tool(CONFIGS, "--bootstrap-server", b, "--entity-type", "topics", "--entity-name", "tools-multi",
+                       "--describe", "--all")
+    s.check("a topic without an override follows the new broker default at once",
+            code == 0 and re.search(r"\bretention\.ms=3600000\b", out) is not None, out)
+    code, out = s.tool(CONFIGS, "--bootstrap-server", b, "--entity-type", "brokers", "--entity-name", "1", "--alter",
+                       "--add-config", "num.partitions=3")
+    s.check("kafka-configs refuses a broker config that is not dynamic", code != 0 and "num.partitions" in out, out)
+
     # kafka-console-producer, kafka-get-offsets, kafka-delete-records
     lines = "".join(f"value-{idx}\n" for idx in range(10))
     code, out = s.tool(PRODUCER, "--bootstrap-server", b, "--topic", "tools-one", stdin=lines)

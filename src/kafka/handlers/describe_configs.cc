@@ -10,6 +10,7 @@ namespace {
 constexpr int8_t k_resource_topic = 2;
 constexpr int8_t k_resource_broker = 4;
 constexpr int8_t k_source_dynamic_topic = 1;
+constexpr int8_t k_source_dynamic_broker = 2;
 constexpr int8_t k_source_static_broker = 4;
 constexpr int8_t k_source_default = 5;
 
@@ -74,11 +75,15 @@ asio::awaitable<void> handle_describe_configs(request_context& ctx, reader& in, 
             });
         }
         for (const auto& e : entries) {
-            int8_t source = e.is_default ? k_source_default : set_source;
+            const bool dynamic = r.resource_type == k_resource_broker && b.dynamic_configs().contains(e.name);
+            int8_t source = dynamic ? k_source_dynamic_broker : e.is_default ? k_source_default : set_source;
             auto& c = result.configs.emplace_back();
             c.name = e.name;
             c.value = e.value;
-            c.read_only = r.resource_type == k_resource_broker;  // broker settings come from millrace's config
+            // Broker settings come from millrace's config; only the dynamic ones may change.
+            c.read_only = r.resource_type == k_resource_broker && !dynamic &&
+                          e.name != "log.retention.ms" && e.name != "log.retention.bytes" &&
+                          e.name != "log.segment.bytes" && e.name != "message.max.bytes";
             c.is_default = e.is_default;                         // v0
             c.config_source = source;                            // v1+
             if (request.include_synonyms) c.synonyms.push_back({e.name, e.value, source});

@@ -1,7 +1,7 @@
 // IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on a
-// topic's configs (KIP-339), validated as a whole, persisted and applied
-// without a restart. Broker configs come from millrace's own configuration and
-// are refused here.
+// topic's configs (KIP-339), or on this broker's dynamic configs (see
+// broker_core::set_dynamic_configs), validated as a whole, persisted and
+// applied without a restart.
 #include <algorithm>
 #include <sstream>
 
@@ -13,6 +13,7 @@ namespace millrace::kafka {
 namespace {
 
 constexpr int8_t k_resource_topic = 2;
+constexpr int8_t k_resource_broker = 4;
 constexpr int8_t k_op_set = 0;
 constexpr int8_t k_op_delete = 1;
 constexpr int8_t k_op_append = 2;
@@ -43,10 +44,34 @@ asio::awaitable<void> handle_incremental_alter_configs(request_context& ctx, rea
         auto& result = response.responses.emplace_back();
         result.resource_type = r.resource_type;
         result.resource_name = r.resource_name;
+        if (r.resource_type == k_resource_broker) {
+            if (!r.resource_name.empty() && r.resource_name != std::to_string(b.node_id())) {
+                result.error_code = error_code::invalid_request;
+                result.error_message = fmt::format("no broker with id {}", r.resource_name);
+                continue;
+            }
+            auto values = b.dynamic_configs();
+            for (const auto& c : r.configs) {
+                if (c.config_operation == k_op_set) {
+                    values[c.name] = c.value.value_or("");
+                } else if (c.config_operation == k_op_delete) {
+                    values.erase(c.name);
+                } else {
+                    result.error_code = error_code::invalid_config;
+                    result.error_message = fmt::format("'{}' is not a list: APPEND and SUBTRACT do not apply", c.name);
+                }
+            }
+            if (result.error_code != error_code::none) continue;
+            if (auto st = b.set_dynamic_configs(values, request.validate_only); !st) {
+                result.error_code = st.err().code() == errc::invalid_argument ? error_code::invalid_config
+                                                                              : error_code::kafka_storage_error;
+                result.error_message = st.err().message();
+            }
+            continue;
+        }
         if (r.resource_type != k_resource_topic) {
             result.error_code = error_code::invalid_request;
-            result.error_message = fmt::format("resource type {} cannot be altered: broker settings come from millrace's "
-                                               "configuration", r.resource_type);
+            result.error_message = fmt::format("resource type {} cannot be altered", r.resource_type);
             continue;
         }
         topic* t = b.topics().find(r.resource_name);
