@@ -727,5 +727,41 @@ TEST_F(broker_protocol_test, dynamic_broker_configs_apply_at_once_and_survive_a_
     EXPECT_EQ(described.results[1].configs[0].value, "3600000");
 }
 
+TEST_F(broker_protocol_test, topic_ids_are_stable_across_restarts_and_serve_fetch_by_id) {
+    auto topic_id = [](raw_client& c) {
+        messages::metadata_request request;
+        request.topics.emplace().push_back({uuid{}, std::string("stable-id")});
+        return call<messages::metadata_response>(c, request, 13).topics.at(0).topic_id;
+    };
+    start();
+    uuid before{};
+    {
+        raw_client c(server_.address);
+        create_topic(c, "stable-id", 1);
+        before = topic_id(c);
+        ASSERT_NE(before, uuid{});
+        c.send(0, 3, 2, produce_body("stable-id", 0, testing::build_batch({{"k", "v"}})));
+        ASSERT_FALSE(c.receive().empty());
+    }
+    ASSERT_EQ(server_.proc->stop(SIGTERM), 0);
+    start();
+    raw_client c(server_.address);
+    EXPECT_EQ(topic_id(c), before);
+    // Metadata v10+ asked by id alone answers with the name.
+    messages::metadata_request by_id;
+    by_id.topics.emplace().push_back({before, std::nullopt});
+    auto described = call<messages::metadata_response>(c, by_id, 12);
+    EXPECT_EQ(described.topics.at(0).name, "stable-id");
+    messages::fetch_request fetch;
+    fetch.max_wait_ms = 0;
+    auto& t = fetch.topics.emplace_back();
+    t.topic_id = before;
+    t.partitions.push_back({0, -1, 0, -1, -1, 1 << 20});
+    auto fetched = call<messages::fetch_response>(c, fetch, 13);
+    EXPECT_EQ(fetched.responses.at(0).topic_id, before);
+    EXPECT_EQ(fetched.responses.at(0).partitions.at(0).error_code, error_code::none);
+    EXPECT_EQ(fetched.responses.at(0).partitions.at(0).high_watermark, 1);
+}
+
 }  // namespace
 }  // namespace millrace::kafka
