@@ -36,7 +36,12 @@ std::map<std::string, std::string> parse_properties(std::string_view text) {
 
 broker_core::broker_core(asio::io_context& io, broker_config cfg, metrics::registry& metrics, millrace::clock& clock,
                          file_system& fs)
-    : io_(io), cfg_(std::move(cfg)), metrics_(metrics), clock_(clock), fs_(fs) {
+    : io_(io),
+      cfg_(std::move(cfg)),
+      metrics_(metrics),
+      clock_(clock),
+      fs_(fs),
+      fetch_sessions_(clock, cfg_.fetch_session_cache_slots, cfg_.fetch_session_eviction_ms) {
     topics_ = std::make_unique<topic_registry>(*this);
     group_settings settings;
     settings.initial_rebalance_delay_ms = cfg_.group_initial_rebalance_delay_ms;
@@ -48,6 +53,53 @@ broker_core::broker_core(asio::io_context& io, broker_config cfg, metrics::regis
 }
 
 broker_core::~broker_core() = default;
+
+namespace {
+
+constexpr const char* k_dynamic_file = "dynamic.properties";
+
+// Applies one dynamic broker config to `cfg`; errc::invalid_argument when the
+// key is not dynamic or the value is out of range.
+status apply_dynamic(broker_config& cfg, const std::string& key, const std::string& value) {
+    int64_t number = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+    if (ec != std::errc() || end != value.data() + value.size()) {
+        return make_error(errc::invalid_argument, "{}: '{}' is not a number", key, value);
+    }
+    if (key == "log.retention.ms") {
+        if (number < -1) return make_error(errc::invalid_argument, "log.retention.ms {} is below -1", number);
+        cfg.retention_ms = number;
+    } else if (key == "log.retention.bytes") {
+        if (number < -1) return make_error(errc::invalid_argument, "log.retention.bytes {} is below -1", number);
+        cfg.retention_bytes = number;
+    } else if (key == "log.segment.bytes") {
+        if (number < 1024) return make_error(errc::invalid_argument, "log.segment.bytes {} is below 1024", number);
+        cfg.segment_bytes = number;
+    } else if (key == "message.max.bytes") {
+        if (number < 0) return make_error(errc::invalid_argument, "message.max.bytes must not be negative");
+        cfg.max_message_bytes = number;
+    } else {
+        return make_error(errc::invalid_argument, "broker config '{}' cannot be changed while running", key);
+    }
+    return {};
+}
+
+}  // namespace
+
+status broker_core::set_dynamic_configs(const std::map<std::string, std::string>& values, bool validate_only) {
+    broker_config next = static_cfg_;
+    for (const auto& [key, value] : values) {
+        if (auto st = apply_dynamic(next, key, value); !st) return st;
+    }
+    if (validate_only) return {};
+    std::string text;
+    for (const auto& [key, value] : values) text += fmt::format("{}={}\n", key, value);
+    if (auto st = write_file_atomic(fs_, cfg_.data_dir + "/" + k_dynamic_file, text); !st) return st;
+    cfg_ = next;
+    dynamic_ = values;
+    topics_->reapply_configs();
+    return {};
+}
 
 status broker_core::open() {
     if (auto st = fs_.create_directories(cfg_.data_dir); !st) return st;
@@ -70,6 +122,18 @@ status broker_core::open() {
         auto value = parse_properties(*text)["next"];
         std::from_chars(value.data(), value.data() + value.size(), next_producer_id_);
         producer_id_limit_ = next_producer_id_;  // a fresh block is reserved on first use
+    }
+    static_cfg_ = cfg_;
+    std::string dynamic_path = cfg_.data_dir + "/" + k_dynamic_file;
+    if (fs_.exists(dynamic_path)) {
+        auto text = read_file(fs_, dynamic_path);
+        if (!text) return text.err();
+        dynamic_ = parse_properties(*text);
+        for (const auto& [key, value] : dynamic_) {
+            if (auto st = apply_dynamic(cfg_, key, value); !st) {
+                return make_error(errc::corruption, "{}: {}", dynamic_path, st.err().message());
+            }
+        }
     }
     if (auto st = topics_->open(); !st) return st;
     if (auto st = groups_->open(); !st) return st;

@@ -13,6 +13,7 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "fetch_session.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/connection.h"
 #include "millrace/common/file_system.h"
@@ -43,6 +44,8 @@ struct broker_config {
     flush_policy flush = flush_policy::acks_all;
     int64_t flush_interval_ms = 1000;
     int64_t max_request_bytes = 100 << 20;
+    size_t fetch_session_cache_slots = 1000;  // max.incremental.fetch.session.cache.slots
+    int64_t fetch_session_eviction_ms = 120'000;  // min.incremental.fetch.session.eviction.ms
     int64_t segment_bytes = 1LL << 30;
     int64_t segment_ms = 7LL * 24 * 3600 * 1000;
     int64_t retention_ms = 7LL * 24 * 3600 * 1000;
@@ -75,6 +78,7 @@ public:
     topic_registry& topics() { return *topics_; }
     group_coordinator& groups() { return *groups_; }
     flusher& flush() { return *flusher_; }
+    fetch_session_cache& fetch_sessions() { return fetch_sessions_; }
 
     const std::string& cluster_id() const { return cluster_id_; }
     int32_t node_id() const { return cfg_.node_id; }
@@ -105,6 +109,16 @@ public:
     void stop_parked_requests() { parked_fetches_.stop(); }
     bool stopping() const { return parked_fetches_.stopping(); }
 
+    // Dynamic broker configs (Incremental/AlterConfigs on the BROKER resource):
+    // log.retention.ms, log.retention.bytes, log.segment.bytes and
+    // message.max.bytes. `values` is the whole dynamic set: keys left out
+    // return to their static values. Validated, persisted in
+    // <data_dir>/dynamic.properties (read back by open()) and applied at once
+    // to every topic that does not override them. errc::invalid_argument
+    // names the bad key or value; I/O errors from the write.
+    status set_dynamic_configs(const std::map<std::string, std::string>& values, bool validate_only);
+    const std::map<std::string, std::string>& dynamic_configs() const { return dynamic_; }
+
     // Allocates a new idempotent producer id, durably.
     result<int64_t> next_producer_id();
 
@@ -121,6 +135,8 @@ private:
     file_system& fs_;
     log::logger log_{"broker"};
     std::string cluster_id_;
+    broker_config static_cfg_;  // the configuration as started; cfg_ is it plus dynamic_
+    std::map<std::string, std::string> dynamic_;
     std::string advertised_host_;
     int32_t advertised_port_ = 0;
     int64_t next_producer_id_ = 0;
@@ -130,6 +146,7 @@ private:
     std::unique_ptr<topic_registry> topics_;
     std::unique_ptr<group_coordinator> groups_;
     std::unique_ptr<flusher> flusher_;
+    fetch_session_cache fetch_sessions_;
 };
 
 }  // namespace millrace::kafka

@@ -254,6 +254,42 @@ topic* topic_registry::find(const std::string& name) {
     return it == topics_.end() ? nullptr : it->second.get();
 }
 
+std::optional<topic_error> topic_registry::alter_configs(const std::string& name,
+                                                        const std::map<std::string, std::string>& overrides,
+                                                        bool validate_only) {
+    topic* t = find(name);
+    if (t == nullptr) return topic_error{error_code::unknown_topic_or_partition, fmt::format("topic '{}' does not exist", name)};
+    auto cfg = resolve(overrides);
+    if (!cfg) return topic_error{error_code::invalid_config, cfg.err().message()};
+    if (validate_only) return std::nullopt;
+    auto previous = t->overrides;
+    t->overrides = overrides;
+    if (auto st = persist(*t); !st) {
+        t->overrides = std::move(previous);
+        return topic_error{error_code::kafka_storage_error, st.err().message()};
+    }
+    t->log_cfg = *cfg;
+    for (auto& log : t->partitions) log->set_config(*cfg);
+    return std::nullopt;
+}
+
+void topic_registry::reapply_configs() {
+    for (auto& [name, t] : topics_) {
+        auto cfg = resolve(t->overrides);
+        if (!cfg) continue;  // validated when set; unchanged by broker defaults
+        t->log_cfg = *cfg;
+        for (auto& log : t->partitions) log->set_config(*cfg);
+    }
+}
+
+topic* topic_registry::find(const uuid& id) {
+    if (id == uuid{}) return nullptr;
+    for (auto& [name, t] : topics_) {
+        if (t->id == id) return t.get();
+    }
+    return nullptr;
+}
+
 std::optional<topic_error> topic_registry::create(const std::string& name, int32_t partitions,
                                                   const std::map<std::string, std::string>& configs, bool validate_only) {
     if (auto bad = check_name(name)) return topic_error{error_code::invalid_topic_exception, *bad};

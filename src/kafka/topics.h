@@ -54,6 +54,8 @@ public:
     void close();
 
     topic* find(const std::string& name);
+    // The topic with this id (Fetch v13+, Produce v13+, Metadata v10+), or nullptr.
+    topic* find(const uuid& id);
     const std::map<std::string, std::unique_ptr<topic>>& all() const { return topics_; }
 
     // Creates a topic; `partitions` <= 0 uses the broker default.
@@ -61,6 +63,15 @@ public:
                                       const std::map<std::string, std::string>& configs, bool validate_only);
     std::optional<topic_error> remove(const std::string& name);
     std::optional<topic_error> add_partitions(const std::string& name, int32_t new_count, bool validate_only);
+
+    // Replaces the explicitly set configs of `name` with `overrides` after
+    // validating them; applied to every partition at once and persisted.
+    // INVALID_CONFIG names the bad key; UNKNOWN_TOPIC_OR_PARTITION.
+    std::optional<topic_error> alter_configs(const std::string& name, const std::map<std::string, std::string>& overrides,
+                                             bool validate_only);
+
+    // Resolves every topic's log config again (the broker defaults changed).
+    void reapply_configs();
 
     // Every config of `t` with its effective value, default or not.
     std::vector<topic_config_entry> describe(const topic& t) const;

@@ -13,6 +13,7 @@
 
 // The targets, one per decoder, in fuzz_<subsystem>.cc.
 void fuzz_kafka_record_batch(std::string_view data);
+void fuzz_kafka_request(std::string_view data);
 void fuzz_cql_frame(std::string_view data);
 void fuzz_pgoutput(std::string_view data);
 
@@ -27,7 +28,7 @@ constexpr fuzz_target k_targets[] = {
     {"kafka_record_batch", fuzz_kafka_record_batch},
     {"cql_frame", fuzz_cql_frame},
     {"pgoutput", fuzz_pgoutput},
-    // {"kafka_request", [](std::string_view d) { ... decode_any_request(api_key, version, bytes) ... }},
+    {"kafka_request", fuzz_kafka_request},
 };
 
 const fuzz_target* selected = nullptr;

@@ -20,6 +20,7 @@
 #include "protocol/record_batch.h"
 #include "protocol/records.h"
 #include "protocol/wire.h"
+#include "kafka_messages.h"
 
 namespace millrace::kafka {
 namespace {
@@ -427,6 +428,339 @@ TEST(broker_start_test, unusable_data_directory_is_one_line_and_exit_2) {
     EXPECT_NE(err.find("millrace: broker: cannot"), std::string::npos) << err;
     EXPECT_NE(err.find(not_a_dir), std::string::npos) << err;
     EXPECT_EQ(p.stdout_text().find("ready"), std::string::npos);
+}
+
+// Sends `request` at `version` with generated codecs; decodes the reply.
+template <typename Response, typename Request>
+Response call(raw_client& c, const Request& request, int16_t version) {
+    std::string body;
+    writer w(body);
+    request.encode(w, version);
+    const bool flexible = version >= Request::k_first_flexible;
+    c.send(static_cast<int16_t>(Request::k_api), version, 4242, body, flexible);
+    std::string frame = c.receive();
+    reader r(frame);
+    EXPECT_EQ(r.int32(), 4242);
+    r.skip_tags(flexible);  // response header v1
+    Response response;
+    response.decode(r, version);
+    EXPECT_EQ(r.remaining(), 0u);
+    return response;
+}
+
+void create_topic(raw_client& c, const std::string& name, int32_t partitions) {
+    messages::create_topics_request request;
+    auto& t = request.topics.emplace_back();
+    t.name = name;
+    t.num_partitions = partitions;
+    t.replication_factor = 1;
+    auto response = call<messages::create_topics_response>(c, request, 7);
+    ASSERT_EQ(response.topics.at(0).error_code, error_code::none);
+}
+
+int64_t earliest_offset(raw_client& c, const std::string& topic, int16_t version) {
+    messages::list_offsets_request request;
+    request.replica_id = -1;
+    auto& t = request.topics.emplace_back();
+    t.name = topic;
+    t.partitions.push_back({0, -1, -2});
+    auto response = call<messages::list_offsets_response>(c, request, version);
+    EXPECT_EQ(response.topics.at(0).partitions.at(0).error_code, error_code::none);
+    return response.topics.at(0).partitions.at(0).offset;
+}
+
+TEST_F(broker_protocol_test, delete_records_moves_the_log_start_durably) {
+    start();
+    {
+        raw_client c(server_.address);
+        create_topic(c, "trimmed", 1);
+        for (int idx = 0; idx < 5; ++idx) {
+            c.send(0, 3, 10 + idx, produce_body("trimmed", 0, testing::build_batch({{"k", std::to_string(idx)}})));
+            ASSERT_FALSE(c.receive().empty());
+        }
+        messages::delete_records_request request;
+        auto& t = request.topics.emplace_back();
+        t.name = "trimmed";
+        t.partitions.push_back({0, 3});
+        t.partitions.push_back({7, 1});  // no such partition
+        request.timeout_ms = 1000;
+        auto response = call<messages::delete_records_response>(c, request, 2);
+        EXPECT_EQ(response.topics.at(0).partitions.at(0).error_code, error_code::none);
+        EXPECT_EQ(response.topics.at(0).partitions.at(0).low_watermark, 3);
+        EXPECT_EQ(response.topics.at(0).partitions.at(1).error_code, error_code::unknown_topic_or_partition);
+        EXPECT_EQ(earliest_offset(c, "trimmed", 10), 3);
+
+        request.topics.at(0).partitions = {{0, 99}};  // beyond the log end
+        response = call<messages::delete_records_response>(c, request, 0);
+        EXPECT_EQ(response.topics.at(0).partitions.at(0).error_code, error_code::offset_out_of_range);
+
+        c.send(1, 4, 8, fetch_body_v4("trimmed", 0, 1));  // below the new start
+        std::string fetched = c.receive();
+        reader r(fetched);
+        r.int32();
+        r.int32();
+        r.array_length(false);
+        r.string(false);
+        r.array_length(false);
+        r.int32();
+        EXPECT_EQ(r.int16(), wire(error_code::offset_out_of_range));
+    }
+    ASSERT_EQ(server_.proc->stop(SIGTERM), 0);
+    start();
+    raw_client again(server_.address);
+    EXPECT_EQ(earliest_offset(again, "trimmed", 1), 3);
+    again.send(1, 4, 9, fetch_body_v4("trimmed", 0, 3));
+    std::string fetched = again.receive();
+    reader r(fetched);
+    EXPECT_EQ(r.int32(), 9);
+    messages::fetch_response response;
+    response.decode(r, 4);
+    const auto& partition = response.responses.at(0).partitions.at(0);
+    EXPECT_EQ(partition.error_code, error_code::none);
+    int records = 0;
+    EXPECT_TRUE(for_each_batch(partition.records.value_or(""), [&](std::string_view batch) -> status {
+                    return for_each_record(batch, [&](const record_view&) { ++records; });
+                }).ok());
+    EXPECT_EQ(records, 2);
+}
+
+TEST_F(broker_protocol_test, incremental_alter_configs_persists_and_applies_topic_configs) {
+    start();
+    {
+        raw_client c(server_.address);
+        create_topic(c, "configured", 1);
+        messages::incremental_alter_configs_request request;
+        auto& r = request.resources.emplace_back();
+        r.resource_type = 2;
+        r.resource_name = "configured";
+        r.configs.push_back({"retention.ms", 0, "12345"});
+        r.configs.push_back({"cleanup.policy", 2, "compact"});  // APPEND to "delete"
+        auto response = call<messages::incremental_alter_configs_response>(c, request, 1);
+        ASSERT_EQ(response.responses.at(0).error_code, error_code::none) << response.responses.at(0).error_message.value_or("");
+
+        r.configs = {{"retention.ms", 0, "not-a-number"}};
+        response = call<messages::incremental_alter_configs_response>(c, request, 0);
+        EXPECT_EQ(response.responses.at(0).error_code, error_code::invalid_config);
+        EXPECT_NE(response.responses.at(0).error_message.value_or("").find("retention.ms"), std::string::npos);
+
+        r.resource_name = "missing";
+        response = call<messages::incremental_alter_configs_response>(c, request, 1);
+        EXPECT_EQ(response.responses.at(0).error_code, error_code::unknown_topic_or_partition);
+    }
+    ASSERT_EQ(server_.proc->stop(SIGTERM), 0);
+    start();
+    raw_client c(server_.address);
+    messages::describe_configs_request describe;
+    describe.resources.push_back({2, "configured", std::vector<std::string>{"retention.ms", "cleanup.policy"}});
+    auto described = call<messages::describe_configs_response>(c, describe, 4);
+    std::map<std::string, std::string> values;
+    for (const auto& e : described.results.at(0).configs) values[e.name] = e.value.value_or("");
+    EXPECT_EQ(values["retention.ms"], "12345");
+    EXPECT_EQ(values["cleanup.policy"], "delete,compact");
+
+    // AlterConfigs replaces the whole set: retention.ms returns to its default.
+    messages::alter_configs_request alter;
+    auto& ar = alter.resources.emplace_back();
+    ar.resource_type = 2;
+    ar.resource_name = "configured";
+    ar.configs.push_back({"cleanup.policy", "compact"});
+    auto altered = call<messages::alter_configs_response>(c, alter, 2);
+    EXPECT_EQ(altered.responses.at(0).error_code, error_code::none);
+    described = call<messages::describe_configs_response>(c, describe, 4);
+    for (const auto& e : described.results.at(0).configs) {
+        if (e.name == "retention.ms") {
+            EXPECT_EQ(e.config_source, 5);  // DEFAULT_CONFIG
+        }
+        if (e.name == "cleanup.policy") {
+            EXPECT_EQ(e.value, "compact");
+        }
+    }
+}
+
+TEST_F(broker_protocol_test, describe_log_dirs_producers_and_elect_leaders) {
+    start();
+    raw_client c(server_.address);
+    create_topic(c, "sized", 2);
+    testing::batch_options idempotent;
+    idempotent.producer_id = 7;
+    idempotent.producer_epoch = 0;
+    idempotent.base_sequence = 0;
+    c.send(0, 3, 1, produce_body("sized", 1, testing::build_batch({{"k", "v"}, {"k", "w"}}, idempotent)));
+    ASSERT_FALSE(c.receive().empty());
+
+    messages::describe_log_dirs_request dirs;  // null topics: everything
+    auto described = call<messages::describe_log_dirs_response>(c, dirs, 4);
+    ASSERT_EQ(described.results.size(), 1u);
+    EXPECT_EQ(described.results[0].error_code, error_code::none);
+    EXPECT_GT(described.results[0].total_bytes, 0);
+    bool found = false;
+    for (const auto& t : described.results[0].topics) {
+        if (t.name != "sized") continue;
+        found = true;
+        ASSERT_EQ(t.partitions.size(), 2u);
+        EXPECT_EQ(t.partitions[0].partition_size, 0);
+        EXPECT_GT(t.partitions[1].partition_size, 0);
+    }
+    EXPECT_TRUE(found);
+
+    messages::describe_producers_request producers;
+    producers.topics.push_back({"sized", {0, 1, 5}});
+    auto listed = call<messages::describe_producers_response>(c, producers, 0);
+    const auto& partitions = listed.topics.at(0).partitions;
+    EXPECT_TRUE(partitions.at(0).active_producers.empty());
+    ASSERT_EQ(partitions.at(1).active_producers.size(), 1u);
+    EXPECT_EQ(partitions.at(1).active_producers[0].producer_id, 7);
+    EXPECT_EQ(partitions.at(1).active_producers[0].last_sequence, 1);
+    EXPECT_EQ(partitions.at(2).error_code, error_code::unknown_topic_or_partition);
+
+    messages::elect_leaders_request elect;
+    elect.topic_partitions.emplace();
+    elect.topic_partitions->push_back({"sized", {0}});
+    auto elected = call<messages::elect_leaders_response>(c, elect, 2);
+    EXPECT_EQ(elected.replica_election_results.at(0).partition_result.at(0).error_code, error_code::election_not_needed);
+}
+
+TEST_F(broker_protocol_test, incremental_fetch_sessions_send_only_what_changed) {
+    start();
+    raw_client c(server_.address);
+    create_topic(c, "sessions", 2);
+    auto fetch = [&](int32_t session_id, int32_t epoch, std::vector<int32_t> partitions, int16_t version = 12) {
+        messages::fetch_request request;
+        request.max_wait_ms = 0;
+        request.min_bytes = 0;
+        request.session_id = session_id;
+        request.session_epoch = epoch;
+        if (!partitions.empty()) {
+            auto& t = request.topics.emplace_back();
+            t.topic = "sessions";
+            for (int32_t p : partitions) t.partitions.push_back({p, -1, 0, -1, -1, 1 << 20});
+        }
+        return call<messages::fetch_response>(c, request, version);
+    };
+    auto full = fetch(0, 0, {0, 1});
+    EXPECT_EQ(full.error_code, error_code::none);
+    ASSERT_NE(full.session_id, 0);
+    EXPECT_EQ(full.responses.at(0).partitions.size(), 2u);
+
+    auto nothing_new = fetch(full.session_id, 1, {});
+    EXPECT_EQ(nothing_new.error_code, error_code::none);
+    EXPECT_EQ(nothing_new.session_id, full.session_id);
+    EXPECT_TRUE(nothing_new.responses.empty());
+
+    c.send(0, 3, 5, produce_body("sessions", 1, testing::build_batch({{"k", "v"}})));
+    ASSERT_FALSE(c.receive().empty());
+    auto changed = fetch(full.session_id, 2, {});
+    ASSERT_EQ(changed.responses.size(), 1u);
+    ASSERT_EQ(changed.responses[0].partitions.size(), 1u);
+    EXPECT_EQ(changed.responses[0].partitions[0].partition_index, 1);
+    EXPECT_EQ(changed.responses[0].partitions[0].high_watermark, 1);
+    EXPECT_FALSE(changed.responses[0].partitions[0].records.value_or("").empty());
+
+    EXPECT_EQ(fetch(full.session_id, 2, {}).error_code, error_code::invalid_fetch_session_epoch);
+    EXPECT_EQ(fetch(full.session_id + 1000, 1, {}).error_code, error_code::fetch_session_id_not_found);
+
+    // Epoch -1 closes the session and fetches without one.
+    auto closed = fetch(full.session_id, -1, {0});
+    EXPECT_EQ(closed.session_id, 0);
+    EXPECT_EQ(fetch(full.session_id, 3, {}).error_code, error_code::fetch_session_id_not_found);
+
+    // v13+ sessions name topics by id.
+    auto by_id = [&](int32_t session_id, int32_t epoch, const uuid& id) {
+        messages::fetch_request request;
+        request.session_id = session_id;
+        request.session_epoch = epoch;
+        auto& t = request.topics.emplace_back();
+        t.topic_id = id;
+        t.partitions.push_back({1, -1, 0, -1, -1, 1 << 20});
+        return call<messages::fetch_response>(c, request, 18);
+    };
+    auto opened = by_id(0, 0, full.responses.at(0).topic_id);  // v12 answers carry no id: zero
+    EXPECT_EQ(opened.responses.at(0).partitions.at(0).error_code, error_code::unknown_topic_id);
+    messages::metadata_request metadata;
+    metadata.topics.emplace().push_back({uuid{}, std::string("sessions")});
+    auto described = call<messages::metadata_response>(c, metadata, 13);
+    const uuid id = described.topics.at(0).topic_id;
+    ASSERT_NE(id, uuid{});
+    opened = by_id(0, 0, id);
+    ASSERT_NE(opened.session_id, 0);
+    EXPECT_EQ(opened.responses.at(0).topic_id, id);
+    EXPECT_EQ(opened.responses.at(0).partitions.at(0).high_watermark, 1);
+}
+
+TEST_F(broker_protocol_test, dynamic_broker_configs_apply_at_once_and_survive_a_restart) {
+    start();
+    {
+        raw_client c(server_.address);
+        create_topic(c, "follows-broker", 1);
+        messages::incremental_alter_configs_request request;
+        auto& r = request.resources.emplace_back();
+        r.resource_type = 4;
+        r.resource_name = "1";
+        r.configs.push_back({"log.retention.ms", 0, "3600000"});
+        auto response = call<messages::incremental_alter_configs_response>(c, request, 1);
+        ASSERT_EQ(response.responses.at(0).error_code, error_code::none) << response.responses.at(0).error_message.value_or("");
+        r.configs = {{"num.partitions", 0, "4"}};
+        response = call<messages::incremental_alter_configs_response>(c, request, 1);
+        EXPECT_EQ(response.responses.at(0).error_code, error_code::invalid_config);
+        r.configs = {{"log.segment.bytes", 0, "12"}};
+        response = call<messages::incremental_alter_configs_response>(c, request, 1);
+        EXPECT_EQ(response.responses.at(0).error_code, error_code::invalid_config);
+    }
+    ASSERT_EQ(server_.proc->stop(SIGTERM), 0);
+    start();
+    raw_client c(server_.address);
+    messages::describe_configs_request describe;
+    describe.resources.push_back({4, "1", std::vector<std::string>{"log.retention.ms", "log.segment.bytes"}});
+    describe.resources.push_back({2, "follows-broker", std::vector<std::string>{"retention.ms"}});
+    auto described = call<messages::describe_configs_response>(c, describe, 4);
+    ASSERT_EQ(described.results.size(), 2u);
+    for (const auto& e : described.results[0].configs) {
+        if (e.name == "log.retention.ms") {
+            EXPECT_EQ(e.value, "3600000");
+            EXPECT_EQ(e.config_source, 2);  // DYNAMIC_BROKER_CONFIG
+            EXPECT_FALSE(e.read_only);
+        } else {
+            EXPECT_NE(e.config_source, 2);
+        }
+    }
+    ASSERT_EQ(described.results[1].configs.size(), 1u);
+    EXPECT_EQ(described.results[1].configs[0].value, "3600000");
+}
+
+TEST_F(broker_protocol_test, topic_ids_are_stable_across_restarts_and_serve_fetch_by_id) {
+    auto topic_id = [](raw_client& c) {
+        messages::metadata_request request;
+        request.topics.emplace().push_back({uuid{}, std::string("stable-id")});
+        return call<messages::metadata_response>(c, request, 13).topics.at(0).topic_id;
+    };
+    start();
+    uuid before{};
+    {
+        raw_client c(server_.address);
+        create_topic(c, "stable-id", 1);
+        before = topic_id(c);
+        ASSERT_NE(before, uuid{});
+        c.send(0, 3, 2, produce_body("stable-id", 0, testing::build_batch({{"k", "v"}})));
+        ASSERT_FALSE(c.receive().empty());
+    }
+    ASSERT_EQ(server_.proc->stop(SIGTERM), 0);
+    start();
+    raw_client c(server_.address);
+    EXPECT_EQ(topic_id(c), before);
+    // Metadata v10+ asked by id alone answers with the name.
+    messages::metadata_request by_id;
+    by_id.topics.emplace().push_back({before, std::nullopt});
+    auto described = call<messages::metadata_response>(c, by_id, 12);
+    EXPECT_EQ(described.topics.at(0).name, "stable-id");
+    messages::fetch_request fetch;
+    fetch.max_wait_ms = 0;
+    auto& t = fetch.topics.emplace_back();
+    t.topic_id = before;
+    t.partitions.push_back({0, -1, 0, -1, -1, 1 << 20});
+    auto fetched = call<messages::fetch_response>(c, fetch, 13);
+    EXPECT_EQ(fetched.responses.at(0).topic_id, before);
+    EXPECT_EQ(fetched.responses.at(0).partitions.at(0).error_code, error_code::none);
+    EXPECT_EQ(fetched.responses.at(0).partitions.at(0).high_watermark, 1);
 }
 
 }  // namespace

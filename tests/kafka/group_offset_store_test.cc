@@ -322,6 +322,31 @@ TEST_F(group_offset_store_test, deleted_groups_stay_deleted) {
     EXPECT_EQ(store->groups(), std::vector<std::string>{"b"});
 }
 
+TEST_F(group_offset_store_test, deleted_offsets_stay_deleted_after_a_crash) {
+    {
+        auto store = open_store(memory_);
+        ASSERT_TRUE(commit_now(*store, "a", {entry("t", 0, 1), entry("t", 1, 2), entry("u", 0, 3)}).ok());
+        ASSERT_TRUE(commit_now(*store, "b", {entry("t", 0, 4)}).ok());
+        auto slot = std::make_shared<std::optional<status>>();
+        asio::co_spawn(io_, store->delete_offsets("a", {{"t", 0}, {"u", 0}, {"missing", 9}}),
+                       [slot](std::exception_ptr e, status st) {
+                           if (e) std::rethrow_exception(e);
+                           *slot = std::move(st);
+                       });
+        run_until([&] { return slot->has_value(); });
+        ASSERT_TRUE(slot->value().ok());
+        EXPECT_EQ(store->find("a", "t", 0), nullptr);
+        EXPECT_NE(store->find("a", "t", 1), nullptr);
+    }
+    memory_.simulate_crash();
+    auto store = open_store(memory_);
+    EXPECT_EQ(store->find("a", "t", 0), nullptr);
+    EXPECT_EQ(store->find("a", "u", 0), nullptr);
+    ASSERT_NE(store->find("a", "t", 1), nullptr);
+    EXPECT_EQ(store->find("a", "t", 1)->offset, 2);
+    ASSERT_NE(store->find("b", "t", 0), nullptr);
+}
+
 TEST_F(group_offset_store_test, concurrent_commits_share_one_fsync) {
     auto store = open_store(memory_);
     std::vector<std::shared_ptr<std::optional<status>>> slots;

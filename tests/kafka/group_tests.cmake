@@ -1,6 +1,6 @@
-# Consumer-group coordinator, offset store and group API codecs (included from
+# Consumer-group coordinator and offset store (included from
 # tests/kafka/CMakeLists.txt). Links only millrace_kafka_group: no broker.
 millrace_test(kafka_group_tests
-  SOURCES group_coordinator_test.cc group_offset_store_test.cc group_wire_test.cc
+  SOURCES group_coordinator_test.cc group_offset_store_test.cc
   DEPS millrace_kafka_group LABEL unit)
 target_include_directories(kafka_group_tests PRIVATE ${PROJECT_SOURCE_DIR}/src/kafka)

@@ -419,3 +419,77 @@ TEST_F(compaction_test, keyless_record_is_rejected_on_a_compacted_topic) {
 
 }  // namespace
 }  // namespace millrace::kafka::storage
+
+namespace millrace::kafka::storage {
+namespace {
+
+class partition_log_delete_records_test : public ::testing::Test {
+protected:
+    void SetUp() override { ASSERT_TRUE(fs_.create_directories("/data").ok()); }
+    std::unique_ptr<partition_log> make(log_config cfg = {}) {
+        return std::make_unique<partition_log>(fs_, clock_, "/data/t-0", cfg);
+    }
+    memory_file_system fs_;
+    manual_clock clock_;
+};
+
+std::vector<kafka::testing::test_record> three() { return {{"k", "a"}, {"k", "b"}, {"k", "c"}}; }
+
+TEST_F(partition_log_delete_records_test, start_moves_segments_go_and_it_survives_reopen) {
+    log_config cfg;
+    cfg.segment_bytes = 1024;
+    {
+        auto log = make(cfg);
+        ASSERT_TRUE(log->open(true).ok());
+        for (int idx = 0; idx < 40; ++idx) ASSERT_EQ(log->append(kafka::testing::build_batch(three())).error, error_code::none);
+        size_t before = fs_.list("/data/t-0").value().size();
+        ASSERT_TRUE(log->delete_records_before(61).ok());
+        EXPECT_EQ(log->log_start_offset(), 61);
+        EXPECT_LT(fs_.list("/data/t-0").value().size(), before);  // whole segments below 61 are gone
+        EXPECT_EQ(log->read(60, 1 << 20).error, error_code::offset_out_of_range);
+        EXPECT_EQ(log->read(61, 1 << 20).error, error_code::none);
+        ASSERT_TRUE(log->delete_records_before(10).ok());  // below the start: nothing changes
+        EXPECT_EQ(log->log_start_offset(), 61);
+        ASSERT_TRUE(log->close().ok());
+    }
+    auto log = make(cfg);
+    ASSERT_TRUE(log->open(true).ok());
+    EXPECT_EQ(log->log_start_offset(), 61);
+    EXPECT_EQ(log->next_offset(), 120);
+}
+
+TEST_F(partition_log_delete_records_test, minus_one_means_the_high_watermark) {
+    auto log = make();
+    ASSERT_TRUE(log->open(true).ok());
+    ASSERT_EQ(log->append(kafka::testing::build_batch(three())).error, error_code::none);
+    ASSERT_TRUE(log->delete_records_before(-1).ok());
+    EXPECT_EQ(log->log_start_offset(), 3);
+}
+
+TEST_F(partition_log_delete_records_test, beyond_the_log_end_is_refused) {
+    auto log = make();
+    ASSERT_TRUE(log->open(true).ok());
+    ASSERT_EQ(log->append(kafka::testing::build_batch(three())).error, error_code::none);
+    auto st = log->delete_records_before(4);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.err().code(), errc::invalid_argument);
+    EXPECT_NE(st.err().message().find("ends at 3"), std::string::npos) << st.err().message();
+    EXPECT_EQ(log->log_start_offset(), 0);
+}
+
+TEST_F(partition_log_delete_records_test, unreadable_checkpoint_is_corruption) {
+    {
+        auto log = make();
+        ASSERT_TRUE(log->open(true).ok());
+        ASSERT_TRUE(log->close().ok());
+    }
+    ASSERT_TRUE(write_file_atomic(fs_, "/data/t-0/log-start-offset", "seven").ok());
+    auto log = make();
+    auto st = log->open(true);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.err().code(), errc::corruption);
+    EXPECT_NE(st.err().message().find("log-start-offset"), std::string::npos) << st.err().message();
+}
+
+}  // namespace
+}  // namespace millrace::kafka::storage

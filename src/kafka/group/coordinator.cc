@@ -843,6 +843,27 @@ asio::awaitable<std::vector<error_code>> group_coordinator::delete_groups(std::v
     co_return errors;
 }
 
+asio::awaitable<std::pair<error_code, std::vector<error_code>>> group_coordinator::delete_offsets(
+    std::string group_id, std::vector<std::pair<std::string, int32_t>> partitions) {
+    std::vector<error_code> errors(partitions.size(), error_code::none);
+    if (closed_) co_return std::pair{error_code::not_coordinator, errors};
+    classic_group* g = find_group(group_id);
+    if ((g == nullptr || g->state == group_state::dead) && !store_.has_group(group_id)) {
+        co_return std::pair{error_code::group_id_not_found, errors};
+    }
+    if (g != nullptr && g->state != group_state::empty && g->state != group_state::dead) {
+        std::fill(errors.begin(), errors.end(), error_code::group_subscribed_to_topic);
+        co_return std::pair{error_code::none, errors};
+    }
+    auto st = co_await store_.delete_offsets(group_id, std::move(partitions));
+    if (!st) {
+        log_.warn("group {}: deleting offsets failed: {}", group_id, st.err().message());
+        co_return std::pair{error_code::coordinator_not_available, errors};
+    }
+    log_.info("group {}: deleted {} committed offsets", group_id, errors.size());
+    co_return std::pair{error_code::none, errors};
+}
+
 std::optional<group_state> group_coordinator::state_of(const std::string& group_id) const {
     classic_group* g = find_group(group_id);
     if (g == nullptr) return std::nullopt;

@@ -225,6 +225,14 @@ public:
     // (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP). Completes after the fsync.
     asio::awaitable<std::vector<error_code>> delete_groups(std::vector<std::string> group_ids);
 
+    // OffsetDelete: removes the group's committed offsets of these partitions,
+    // durably. The first error is the group's (NOT_COORDINATOR,
+    // GROUP_ID_NOT_FOUND, COORDINATOR_NOT_AVAILABLE when the write failed);
+    // the rest one per partition, GROUP_SUBSCRIBED_TO_TOPIC while the group
+    // has members (their subscriptions are not tracked, so any member blocks).
+    asio::awaitable<std::pair<error_code, std::vector<error_code>>> delete_offsets(
+        std::string group_id, std::vector<std::pair<std::string, int32_t>> partitions);
+
     // For tests and the admin view: the group's state, nullopt when unknown.
     std::optional<group_state> state_of(const std::string& group_id) const;
     int32_t generation_of(const std::string& group_id) const;

@@ -27,6 +27,8 @@
 //   delete_group     group:str
 //   expire_offsets   group:str cutoff_ms:int64
 //                    removes the group's offsets committed at or before cutoff_ms
+//   delete_offsets   group:str count:int32 { topic:str partition:int32 }*
+//                    removes these offsets of the group (OffsetDelete)
 //
 // A journal whose tail fails the length or CRC check was torn by a crash in
 // the middle of an append; the tail is cut off on open (it was never
@@ -60,6 +62,7 @@ enum class record_type : uint8_t {
     commit = 2,
     delete_group = 3,
     expire_offsets = 4,
+    delete_offsets = 5,
 };
 
 }  // namespace millrace::kafka::offset_format

@@ -296,6 +296,17 @@ status offset_store::replay_journal() {
                     op.what = operation::kind::expire;
                     op.cutoff_ms = r.int64();
                     break;
+                case record_type::delete_offsets: {
+                    op.what = operation::kind::delete_offsets;
+                    int32_t count = r.int32();
+                    for (int32_t idx = 0; idx < count; ++idx) {
+                        offset_commit_entry e;
+                        e.topic = get_string(r);
+                        e.partition = r.int32();
+                        op.entries.push_back(std::move(e));
+                    }
+                    break;
+                }
                 default:
                     return make_error(errc::corruption, "offset journal {}: unknown record type {} at byte {}", path,
                                       static_cast<int>(f.type), position);
@@ -355,6 +366,13 @@ void offset_store::apply(const operation& op) {
             if (it->second.empty()) state_.erase(it);
             break;
         }
+        case operation::kind::delete_offsets: {
+            auto it = state_.find(op.group);
+            if (it == state_.end()) break;
+            for (const auto& e : op.entries) it->second.erase({e.topic, e.partition});
+            if (it->second.empty()) state_.erase(it);
+            break;
+        }
     }
 }
 
@@ -380,6 +398,24 @@ asio::awaitable<status> offset_store::delete_groups(std::vector<std::string> gro
     }
     auto outcome = co_await waiter<status>::wait(done);
     if (!outcome) co_return make_error(errc::cancelled, "group deletion abandoned");
+    co_return std::move(*outcome);
+}
+
+asio::awaitable<status> offset_store::delete_offsets(std::string group,
+                                                     std::vector<std::pair<std::string, int32_t>> partitions) {
+    if (closed_ || !opened_) co_return make_error(errc::unavailable, "offset store {} is not open", dir_);
+    operation op{operation::kind::delete_offsets, std::move(group), {}, 0, nullptr};
+    for (auto& [topic, partition] : partitions) {
+        offset_commit_entry e;
+        e.topic = std::move(topic);
+        e.partition = partition;
+        op.entries.push_back(std::move(e));
+    }
+    auto done = std::make_shared<waiter<status>>(io_.get_executor());
+    op.done = done;
+    enqueue(std::move(op));
+    auto outcome = co_await waiter<status>::wait(done);
+    if (!outcome) co_return make_error(errc::cancelled, "offset deletion abandoned");
     co_return std::move(*outcome);
 }
 
@@ -424,6 +460,18 @@ void offset_store::enqueue(operation op) {
             put_string(w, op.group);
             w.int64(op.cutoff_ms);
             append_record(queued_bytes_, record_type::expire_offsets, payload);
+            break;
+        }
+        case operation::kind::delete_offsets: {
+            std::string payload;
+            writer w(payload);
+            put_string(w, op.group);
+            w.int32(static_cast<int32_t>(op.entries.size()));
+            for (const auto& e : op.entries) {
+                put_string(w, e.topic);
+                w.int32(e.partition);
+            }
+            append_record(queued_bytes_, record_type::delete_offsets, payload);
             break;
         }
     }

@@ -93,6 +93,9 @@ public:
     // `cutoff_ms` without waiting for it (a failed expiry is retried by the
     // next sweep). Returns how many of the group's offsets remain after it.
     size_t expire(const std::string& group, int64_t cutoff_ms);
+    // Removes the offsets of `group` for these (topic, partition) pairs,
+    // durably (OffsetDelete); errors as for commit().
+    asio::awaitable<status> delete_offsets(std::string group, std::vector<std::pair<std::string, int32_t>> partitions);
 
     // Reads of the durable state (what has been acknowledged).
     const committed_offset* find(const std::string& group, const std::string& topic, int32_t partition) const;
@@ -116,9 +119,9 @@ private:
 
     // One queued mutation: its journal record and how to apply it.
     struct operation {
-        enum class kind { commit, delete_group, expire } what;
+        enum class kind { commit, delete_group, expire, delete_offsets } what;
         std::string group;
-        std::vector<offset_commit_entry> entries;  // commit
+        std::vector<offset_commit_entry> entries;  // commit; delete_offsets (topic and partition only)
         int64_t cutoff_ms = 0;                     // expire
         std::shared_ptr<waiter<status>> done;      // null: nobody waits
     };

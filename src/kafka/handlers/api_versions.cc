@@ -1,39 +1,27 @@
-// ApiVersions (key 18), v0-3. The reply to an unsupported version is the v0
-// body with UNSUPPORTED_VERSION, so that the client can retry with a version
-// from our list.
+// ApiVersions (key 18). The reply to an unsupported version is the v0 body
+// with UNSUPPORTED_VERSION, so that the client can retry with a version from
+// our list.
 #include "handlers/handler.h"
 
 namespace millrace::kafka {
+namespace {
 
-void write_api_versions_fallback(writer& out, error_code code) {
-    out.int16(wire(code));
-    auto apis = supported_apis();
-    out.array_length(static_cast<int32_t>(apis.size()), false);
-    for (const auto& spec : apis) {
-        out.int16(static_cast<int16_t>(spec.key));
-        out.int16(spec.min_version);
-        out.int16(spec.max_version);
+messages::api_versions_response supported(error_code code) {
+    messages::api_versions_response response;
+    response.error_code = code;
+    for (const auto& spec : supported_apis()) {
+        response.api_keys.push_back({static_cast<int16_t>(spec.key), spec.min_version, spec.max_version});
     }
+    return response;
 }
 
+}  // namespace
+
+void write_api_versions_fallback(writer& out, error_code code) { supported(code).encode(out, 0); }
+
 asio::awaitable<void> handle_api_versions(request_context& ctx, reader& in, writer& out) {
-    const bool flex = ctx.flexible;
-    if (ctx.api_version >= 3) {
-        in.string(true);  // client_software_name
-        in.string(true);  // client_software_version
-        in.skip_tags(true);
-    }
-    out.int16(wire(error_code::none));
-    auto apis = supported_apis();
-    out.array_length(static_cast<int32_t>(apis.size()), flex);
-    for (const auto& spec : apis) {
-        out.int16(static_cast<int16_t>(spec.key));
-        out.int16(spec.min_version);
-        out.int16(spec.max_version);
-        out.empty_tags(flex);
-    }
-    if (ctx.api_version >= 1) out.int32(0);  // throttle_time_ms
-    out.empty_tags(flex);
+    (void)decode_request<messages::api_versions_request>(ctx, in);
+    encode_response(ctx, out, supported(error_code::none));
     co_return;
 }
 

@@ -10,6 +10,7 @@ namespace {
 constexpr int8_t k_resource_topic = 2;
 constexpr int8_t k_resource_broker = 4;
 constexpr int8_t k_source_dynamic_topic = 1;
+constexpr int8_t k_source_dynamic_broker = 2;
 constexpr int8_t k_source_static_broker = 4;
 constexpr int8_t k_source_default = 5;
 
@@ -38,106 +39,58 @@ std::vector<topic_config_entry> broker_entries(broker_core& b) {
 }  // namespace
 
 asio::awaitable<void> handle_describe_configs(request_context& ctx, reader& in, writer& out) {
-    const int16_t v = ctx.api_version;
-    const bool flex = ctx.flexible;
     auto& b = ctx.broker;
-
-    struct resource {
-        int8_t type;
-        std::string name;
-        std::optional<std::vector<std::string>> keys;
-    };
-    std::vector<resource> resources;
-    int32_t count = in.array_length(flex);
-    for (int32_t idx = 0; idx < count; ++idx) {
-        resource r;
-        r.type = in.int8();
-        r.name = in.string(flex);
-        int32_t keys = in.array_length(flex);
-        if (keys >= 0) {
-            r.keys.emplace();
-            for (int32_t k = 0; k < keys; ++k) r.keys->push_back(in.string(flex));
-        }
-        in.skip_tags(flex);
-        resources.push_back(std::move(r));
-    }
-    bool include_synonyms = v >= 1 ? in.boolean() : false;
-    bool include_documentation = v >= 3 ? in.boolean() : false;
-    (void)include_documentation;
-    in.skip_tags(flex);
-
-    out.int32(0);  // throttle_time_ms
-    out.array_length(static_cast<int32_t>(resources.size()), flex);
-    for (const auto& r : resources) {
-        error_code code = error_code::none;
-        std::string message;
+    auto request = decode_request<messages::describe_configs_request>(ctx, in);
+    messages::describe_configs_response response;
+    for (const auto& r : request.resources) {
+        auto& result = response.results.emplace_back();
+        result.resource_type = r.resource_type;
+        result.resource_name = r.resource_name;
         std::vector<topic_config_entry> entries;
         int8_t set_source = k_source_dynamic_topic;
-        if (r.type == k_resource_topic) {
-            topic* t = b.topics().find(r.name);
+        if (r.resource_type == k_resource_topic) {
+            topic* t = b.topics().find(r.resource_name);
             if (t == nullptr) {
-                code = error_code::unknown_topic_or_partition;
-                message = fmt::format("topic '{}' does not exist", r.name);
+                result.error_code = error_code::unknown_topic_or_partition;
+                result.error_message = fmt::format("topic '{}' does not exist", r.resource_name);
             } else {
                 entries = b.topics().describe(*t);
             }
-        } else if (r.type == k_resource_broker) {
-            if (!r.name.empty() && r.name != std::to_string(b.node_id())) {
-                code = error_code::invalid_request;
-                message = fmt::format("no broker with id {}", r.name);
+        } else if (r.resource_type == k_resource_broker) {
+            if (!r.resource_name.empty() && r.resource_name != std::to_string(b.node_id())) {
+                result.error_code = error_code::invalid_request;
+                result.error_message = fmt::format("no broker with id {}", r.resource_name);
             } else {
                 entries = broker_entries(b);
                 set_source = k_source_static_broker;
             }
         } else {
-            code = error_code::invalid_request;
-            message = fmt::format("resource type {} is not supported", r.type);
+            result.error_code = error_code::invalid_request;
+            result.error_message = fmt::format("resource type {} is not supported", r.resource_type);
         }
-        if (r.keys) {
+        if (r.configuration_keys) {
             std::erase_if(entries, [&](const topic_config_entry& e) {
-                return std::find(r.keys->begin(), r.keys->end(), e.name) == r.keys->end();
+                return std::find(r.configuration_keys->begin(), r.configuration_keys->end(), e.name) ==
+                       r.configuration_keys->end();
             });
         }
-        out.int16(wire(code));
-        if (code != error_code::none) {
-            out.nullable_string(message, flex);
-        } else {
-            out.nullable_string(std::nullopt, flex);
-        }
-        out.int8(r.type);
-        out.string(r.name, flex);
-        out.array_length(static_cast<int32_t>(entries.size()), flex);
         for (const auto& e : entries) {
-            int8_t source = e.is_default ? k_source_default : set_source;
-            out.string(e.name, flex);
-            out.nullable_string(e.value, flex);
-            out.boolean(r.type == k_resource_broker);  // read_only: broker settings come from millrace's config
-            if (v == 0) {
-                out.boolean(e.is_default);
-            } else {
-                out.int8(source);
-            }
-            out.boolean(false);  // is_sensitive
-            if (v >= 1) {
-                if (include_synonyms) {
-                    out.array_length(1, flex);
-                    out.string(e.name, flex);
-                    out.nullable_string(e.value, flex);
-                    out.int8(source);
-                    out.empty_tags(flex);
-                } else {
-                    out.array_length(0, flex);
-                }
-            }
-            if (v >= 3) {
-                out.int8(e.type);
-                out.nullable_string(std::nullopt, flex);  // documentation
-            }
-            out.empty_tags(flex);
+            const bool dynamic = r.resource_type == k_resource_broker && b.dynamic_configs().contains(e.name);
+            int8_t source = dynamic ? k_source_dynamic_broker : e.is_default ? k_source_default : set_source;
+            auto& c = result.configs.emplace_back();
+            c.name = e.name;
+            c.value = e.value;
+            // Broker settings come from millrace's config; only the dynamic ones may change.
+            c.read_only = r.resource_type == k_resource_broker && !dynamic &&
+                          e.name != "log.retention.ms" && e.name != "log.retention.bytes" &&
+                          e.name != "log.segment.bytes" && e.name != "message.max.bytes";
+            c.is_default = e.is_default;                         // v0
+            c.config_source = source;                            // v1+
+            if (request.include_synonyms) c.synonyms.push_back({e.name, e.value, source});
+            c.config_type = e.type;
         }
-        out.empty_tags(flex);
     }
-    out.empty_tags(flex);
+    encode_response(ctx, out, response);
     co_return;
 }
 

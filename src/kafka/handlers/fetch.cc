@@ -1,7 +1,8 @@
-// Fetch (key 1), v4-12: serves stored batches as they are on disk, long-polls
-// up to max_wait_ms until min_bytes are available. Fetch sessions are not
-// kept: every response says "no session" (session id 0), so clients send
-// full fetch requests, as KIP-227 allows.
+// Fetch (key 1): serves stored batches as they are on disk, long-polls up to
+// max_wait_ms until min_bytes are available. From v13 topics are named by id.
+// From v7 a consumer may keep an incremental fetch session (KIP-227, see
+// fetch_session.h): epoch 0 opens one with a full fetch, later epochs send and
+// receive only what changed, epoch -1 closes it.
 #include <chrono>
 
 #include <asio/redirect_error.hpp>
@@ -27,7 +28,8 @@ struct fetch_partition {
 };
 
 struct fetch_topic {
-    std::string name;
+    std::string name;  // empty when the requested id is unknown
+    uuid id{};
     std::vector<fetch_partition> partitions;
 };
 
@@ -35,13 +37,13 @@ struct fetch_topic {
 size_t gather(broker_core& b, std::vector<fetch_topic>& topics, int32_t max_bytes) {
     size_t total = 0;
     for (auto& ft : topics) {
-        topic* t = b.topics().find(ft.name);
+        topic* t = ft.name.empty() ? nullptr : b.topics().find(ft.name);
         for (auto& fp : ft.partitions) {
             fp.records.clear();
             fp.error = error_code::none;
             auto* log = t ? t->partition(fp.index) : nullptr;
             if (log == nullptr) {
-                fp.error = error_code::unknown_topic_or_partition;
+                fp.error = ft.name.empty() ? error_code::unknown_topic_id : error_code::unknown_topic_or_partition;
                 continue;
             }
             fp.high_watermark = log->next_offset();
@@ -58,68 +60,90 @@ size_t gather(broker_core& b, std::vector<fetch_topic>& topics, int32_t max_byte
     return total;
 }
 
+// Groups partitions by topic, keeping the order topics first appear in.
+void add_partition(std::vector<fetch_topic>& topics, const std::string& name, const uuid& id, fetch_partition fp) {
+    for (auto& ft : topics) {
+        if (ft.name == name && ft.id == id) {
+            ft.partitions.push_back(std::move(fp));
+            return;
+        }
+    }
+    topics.push_back(fetch_topic{name, id, {std::move(fp)}});
+}
+
 }  // namespace
 
 asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out) {
-    const int16_t v = ctx.api_version;
-    const bool flex = ctx.flexible;
+    using messages::fetch_request;
     auto& b = ctx.broker;
+    auto& sessions = b.fetch_sessions();
+    // isolation_level is ignored: no transactions, so both levels read the same.
+    auto request = decode_request<fetch_request>(ctx, in);
+    const bool by_id = fetch_request::fetch_topic::has_topic_id(ctx.api_version);
+    auto resolve = [&](const std::string& name, const uuid& id) -> std::pair<std::string, uuid> {
+        if (by_id) {
+            topic* t = b.topics().find(id);
+            return {t ? t->name : std::string(), id};
+        }
+        topic* t = b.topics().find(name);
+        return {name, t ? t->id : uuid{}};
+    };
 
-    in.int32();  // replica_id
-    int32_t max_wait_ms = in.int32();
-    int32_t min_bytes = in.int32();
-    int32_t max_bytes = in.int32();  // v3+
-    in.int8();                       // isolation_level: no transactions, so both levels read the same
-    int32_t session_id = 0;
-    if (v >= 7) {
-        session_id = in.int32();
-        in.int32();  // session_epoch
-    }
     std::vector<fetch_topic> topics;
-    int32_t topic_count = in.array_length(flex);
-    for (int32_t topic_idx = 0; topic_idx < topic_count; ++topic_idx) {
-        fetch_topic ft;
-        ft.name = in.string(flex);
-        int32_t partition_count = in.array_length(flex);
-        for (int32_t partition_idx = 0; partition_idx < partition_count; ++partition_idx) {
-            fetch_partition fp{};
-            fp.index = in.int32();
-            if (v >= 9) in.int32();  // current_leader_epoch
-            fp.fetch_offset = in.int64();
-            if (v >= 12) in.int32();  // last_fetched_epoch
-            if (v >= 5) in.int64();   // log_start_offset (followers only)
-            fp.max_bytes = in.int32();
-            in.skip_tags(flex);
-            ft.partitions.push_back(fp);
-        }
-        in.skip_tags(flex);
-        topics.push_back(std::move(ft));
-    }
-    if (v >= 7) {
-        int32_t forgotten = in.array_length(flex);
-        for (int32_t idx = 0; idx < forgotten; ++idx) {
-            in.string(flex);
-            int32_t n = in.array_length(flex);
-            for (int32_t p = 0; p < n; ++p) in.int32();
-            in.skip_tags(flex);
-        }
-    }
-    if (v >= 11) in.string(flex);  // rack_id
-    in.skip_tags(flex);
-
     error_code top_error = error_code::none;
-    if (session_id != 0) {
-        top_error = error_code::fetch_session_id_not_found;  // we never hand out sessions
+    int32_t session_id = 0;
+    bool incremental = false;
+    const int32_t epoch = request.session_epoch;
+    if (epoch != fetch_session_cache::k_initial_epoch && epoch != fetch_session_cache::k_final_epoch) {
+        fetch_session* session = sessions.resume(request.session_id, epoch, top_error);
+        if (session != nullptr) {
+            incremental = true;
+            session_id = session->id;
+            for (const auto& rt : request.topics) {
+                auto [name, id] = resolve(rt.topic, rt.topic_id);
+                for (const auto& rp : rt.partitions) {
+                    if (auto* p = session->find(name, id, rp.partition)) {
+                        p->fetch_offset = rp.fetch_offset;
+                        p->max_bytes = rp.partition_max_bytes;
+                    } else {
+                        session->partitions.push_back({name, id, rp.partition, rp.fetch_offset, rp.partition_max_bytes});
+                    }
+                }
+            }
+            for (const auto& forgotten : request.forgotten_topics_data) {
+                auto [name, id] = resolve(forgotten.topic, forgotten.topic_id);
+                for (int32_t partition : forgotten.partitions) session->forget(name, id, partition);
+            }
+            for (const auto& p : session->partitions) {
+                add_partition(topics, p.topic, p.topic_id, fetch_partition{p.partition, p.fetch_offset, p.max_bytes});
+            }
+        }
     } else {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(max_wait_ms, 0));
+        // A full fetch: epoch 0 (re)opens a session, epoch -1 closes it and fetches without one.
+        if (request.session_id != 0) sessions.remove(request.session_id);
+        std::vector<session_partition> followed;
+        for (const auto& rt : request.topics) {
+            auto [name, id] = resolve(rt.topic, rt.topic_id);
+            for (const auto& rp : rt.partitions) {
+                add_partition(topics, name, id, fetch_partition{rp.partition, rp.fetch_offset, rp.partition_max_bytes});
+                followed.push_back({name, id, rp.partition, rp.fetch_offset, rp.partition_max_bytes});
+            }
+        }
+        if (epoch == fetch_session_cache::k_initial_epoch) {
+            if (fetch_session* session = sessions.create(std::move(followed))) session_id = session->id;
+        }
+    }
+
+    if (top_error == error_code::none) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
         for (;;) {
-            size_t total = gather(b, topics, max_bytes);
+            size_t total = gather(b, topics, request.max_bytes);
             bool has_error = false;
             for (const auto& ft : topics) {
                 for (const auto& fp : ft.partitions) has_error |= fp.error != error_code::none;
             }
-            if (has_error || static_cast<int64_t>(total) >= min_bytes || std::chrono::steady_clock::now() >= deadline ||
-                b.stopping()) {
+            if (has_error || static_cast<int64_t>(total) >= request.min_bytes ||
+                std::chrono::steady_clock::now() >= deadline || b.stopping()) {
                 break;
             }
             asio::steady_timer wait(b.io());
@@ -131,28 +155,36 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
         }
     }
 
-    out.int32(0);  // throttle_time_ms
-    if (v >= 7) {
-        out.int16(wire(top_error));
-        out.int32(0);  // session_id: no session
-    }
+    messages::fetch_response response;
+    response.error_code = top_error;
+    // The session may have been evicted while this fetch waited.
+    fetch_session* session = session_id != 0 ? sessions.find(session_id) : nullptr;
+    response.session_id = session ? session->id : 0;
     if (top_error != error_code::none) topics.clear();
-    out.array_length(static_cast<int32_t>(topics.size()), flex);
-    for (const auto& ft : topics) {
-        out.string(ft.name, flex);
-        out.array_length(static_cast<int32_t>(ft.partitions.size()), flex);
-        auto& stats = b.stats(ft.name);
-        for (const auto& fp : ft.partitions) {
-            out.int32(fp.index);
-            out.int16(wire(fp.error));
-            out.int64(fp.high_watermark);
-            out.int64(fp.high_watermark);  // last_stable_offset: no open transactions
-            if (v >= 5) out.int64(fp.log_start_offset);
-            out.array_length(-1, flex);  // aborted_transactions: null
-            if (v >= 11) out.int32(-1);  // preferred_read_replica
-            out.nullable_bytes(std::string_view(fp.records), flex);
-            out.empty_tags(flex);
+    for (auto& ft : topics) {
+        messages::fetch_response::fetchable_topic_response tr;
+        tr.topic = ft.name;
+        tr.topic_id = ft.id;
+        for (auto& fp : ft.partitions) {
+            if (session != nullptr) {
+                auto* followed = session->find(ft.name, ft.id, fp.index);
+                if (followed != nullptr) {
+                    bool news = !fp.records.empty() || fp.error != error_code::none ||
+                                fp.high_watermark != followed->high_watermark ||
+                                fp.log_start_offset != followed->log_start_offset;
+                    followed->high_watermark = fp.high_watermark;
+                    followed->log_start_offset = fp.log_start_offset;
+                    if (incremental && !news) continue;
+                }
+            }
+            auto& pr = tr.partitions.emplace_back();
+            pr.partition_index = fp.index;
+            pr.error_code = fp.error;
+            pr.high_watermark = fp.high_watermark;
+            pr.last_stable_offset = fp.high_watermark;  // no open transactions
+            pr.log_start_offset = fp.log_start_offset;
             if (!fp.records.empty()) {
+                auto& stats = b.stats(ft.name);
                 stats.bytes_out.inc(fp.records.size());
                 uint64_t records = 0;
                 (void)for_each_batch(fp.records, [&](std::string_view batch) -> status {
@@ -161,10 +193,11 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
                 });
                 stats.records_out.inc(records);
             }
+            pr.records = std::move(fp.records);
         }
-        out.empty_tags(flex);
+        if (!tr.partitions.empty()) response.responses.push_back(std::move(tr));
     }
-    out.empty_tags(flex);
+    encode_response(ctx, out, response);
 }
 
 }  // namespace millrace::kafka

@@ -1,8 +1,7 @@
-// FindCoordinator (key 10), v0-4: this broker coordinates every consumer
-// group; transactions are not supported, so transaction keys get
-// COORDINATOR_NOT_AVAILABLE. v4 batches several keys in one request.
+// FindCoordinator (key 10): this broker coordinates every consumer group;
+// transactions and share groups are not supported, so their keys get
+// COORDINATOR_NOT_AVAILABLE. From v4 one request batches several keys.
 #include "broker_core.h"
-#include "group/group_wire.h"
 #include "handlers/handler.h"
 
 namespace millrace::kafka {
@@ -10,30 +9,46 @@ namespace {
 
 constexpr int8_t k_key_type_group = 0;
 constexpr int8_t k_key_type_transaction = 1;
+constexpr int8_t k_key_type_share = 2;
 
 }  // namespace
 
 asio::awaitable<void> handle_find_coordinator(request_context& ctx, reader& in, writer& out) {
-    auto request = decode_find_coordinator(in, ctx.api_version);
-    std::vector<coordinator_answer> answers;
-    answers.reserve(request.keys.size());
-    for (auto& key : request.keys) {
-        coordinator_answer answer;
+    using messages::find_coordinator_request;
+    auto request = decode_request<find_coordinator_request>(ctx, in);
+    std::vector<std::string> keys = find_coordinator_request::has_coordinator_keys(ctx.api_version)
+                                        ? std::move(request.coordinator_keys)
+                                        : std::vector<std::string>{std::move(request.key)};
+    messages::find_coordinator_response response;
+    for (auto& key : keys) {
+        auto& answer = response.coordinators.emplace_back();
         answer.key = std::move(key);
+        answer.node_id = -1;
+        answer.port = -1;
         if (request.key_type == k_key_type_group) {
             answer.node_id = ctx.broker.node_id();
             answer.host = ctx.broker.advertised_host();
             answer.port = ctx.broker.advertised_port();
-        } else if (request.key_type == k_key_type_transaction) {
-            answer.error = error_code::coordinator_not_available;
-            answer.error_message = "transactions are not supported by this broker";
+        } else if (request.key_type == k_key_type_transaction || request.key_type == k_key_type_share) {
+            answer.error_code = error_code::coordinator_not_available;
+            answer.error_message = request.key_type == k_key_type_transaction
+                                       ? "transactions are not supported by this broker"
+                                       : "share groups are not supported by this broker";
         } else {
-            answer.error = error_code::invalid_request;
+            answer.error_code = error_code::invalid_request;
             answer.error_message = fmt::format("unknown coordinator key type {}", request.key_type);
         }
-        answers.push_back(std::move(answer));
     }
-    encode_find_coordinator(out, ctx.api_version, answers);
+    // Versions before 4 answer one key in top-level fields.
+    if (!response.coordinators.empty()) {
+        const auto& first = response.coordinators.front();
+        response.error_code = first.error_code;
+        response.error_message = first.error_message;
+        response.node_id = first.node_id;
+        response.host = first.host;
+        response.port = first.port;
+    }
+    encode_response(ctx, out, response);
     co_return;
 }
 

@@ -1,6 +1,7 @@
 // The interface between the connection loop and the per-API handlers: one
 // handler file per Kafka API (handlers/<api>.cc), each a coroutine that
-// decodes its request body from `in` and appends its response body to `out`.
+// decodes its request into the generated struct (kafka_messages.h), acts, and
+// encodes the response struct: decode_request -> act -> encode_response.
 //
 // The connection loop has already parsed the request header and will write
 // the response header; a handler writes only the body. Decoding errors throw
@@ -15,6 +16,7 @@
 #include "protocol/api.h"
 #include "protocol/errors.h"
 #include "protocol/wire.h"
+#include "kafka_messages.h"
 
 namespace millrace::kafka {
 
@@ -32,6 +34,20 @@ struct request_context {
 };
 
 using handler_fn = asio::awaitable<void> (*)(request_context& ctx, reader& in, writer& out);
+
+// The request body at the context's version; throws protocol_error.
+template <typename Request>
+Request decode_request(const request_context& ctx, reader& in) {
+    Request request;
+    request.decode(in, ctx.api_version);
+    return request;
+}
+
+// Appends the response body at the context's version.
+template <typename Response>
+void encode_response(const request_context& ctx, writer& out, const Response& response) {
+    response.encode(out, ctx.api_version);
+}
 
 // The handler for `key`, or nullptr when the API is not implemented.
 handler_fn find_handler(api_key key);

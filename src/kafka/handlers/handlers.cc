@@ -25,6 +25,13 @@ asio::awaitable<void> handle_describe_configs(request_context&, reader&, writer&
 asio::awaitable<void> handle_create_partitions(request_context&, reader&, writer&);
 asio::awaitable<void> handle_delete_groups(request_context&, reader&, writer&);
 asio::awaitable<void> handle_describe_cluster(request_context&, reader&, writer&);
+asio::awaitable<void> handle_offset_delete(request_context&, reader&, writer&);
+asio::awaitable<void> handle_delete_records(request_context&, reader&, writer&);
+asio::awaitable<void> handle_alter_configs(request_context&, reader&, writer&);
+asio::awaitable<void> handle_describe_log_dirs(request_context&, reader&, writer&);
+asio::awaitable<void> handle_elect_leaders(request_context&, reader&, writer&);
+asio::awaitable<void> handle_incremental_alter_configs(request_context&, reader&, writer&);
+asio::awaitable<void> handle_describe_producers(request_context&, reader&, writer&);
 
 handler_fn find_handler(api_key key) {
     switch (key) {
@@ -50,6 +57,13 @@ handler_fn find_handler(api_key key) {
         case api_key::create_partitions: return handle_create_partitions;
         case api_key::delete_groups: return handle_delete_groups;
         case api_key::describe_cluster: return handle_describe_cluster;
+        case api_key::offset_delete: return handle_offset_delete;
+        case api_key::delete_records: return handle_delete_records;
+        case api_key::alter_configs: return handle_alter_configs;
+        case api_key::describe_log_dirs: return handle_describe_log_dirs;
+        case api_key::elect_leaders: return handle_elect_leaders;
+        case api_key::incremental_alter_configs: return handle_incremental_alter_configs;
+        case api_key::describe_producers: return handle_describe_producers;
     }
     return nullptr;
 }

@@ -1,5 +1,6 @@
-// ListOffsets (key 2), v1-7: earliest (-2), latest (-1), max timestamp (-3),
-// or the first offset at or after a timestamp.
+// ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3, v7+),
+// earliest local (-4, v8+: the log start, as nothing is tiered), latest
+// tiered (-5, v9+: none), or the first offset at or after a timestamp.
 #include <tuple>
 
 #include "broker_core.h"
@@ -7,58 +8,54 @@
 #include "topics.h"
 
 namespace millrace::kafka {
+namespace {
+
+constexpr int64_t k_latest = -1;
+constexpr int64_t k_earliest = -2;
+constexpr int64_t k_max_timestamp = -3;
+constexpr int64_t k_earliest_local = -4;
+constexpr int64_t k_latest_tiered = -5;
+// The first version in which each special timestamp may be asked for.
+constexpr int16_t k_first_version_max_timestamp = 7;
+constexpr int16_t k_first_version_earliest_local = 8;
+constexpr int16_t k_first_version_latest_tiered = 9;
+
+}  // namespace
 
 asio::awaitable<void> handle_list_offsets(request_context& ctx, reader& in, writer& out) {
-    const int16_t v = ctx.api_version;
-    const bool flex = ctx.flexible;
     auto& b = ctx.broker;
-
-    in.int32();               // replica_id
-    if (v >= 2) in.int8();    // isolation_level
-    if (v >= 2) out.int32(0);  // throttle_time_ms
-    int32_t topic_count = in.array_length(flex);
-    out.array_length(topic_count, flex);
-    for (int32_t topic_idx = 0; topic_idx < topic_count; ++topic_idx) {
-        std::string name = in.string(flex);
-        out.string(name, flex);
-        topic* t = b.topics().find(name);
-        int32_t partition_count = in.array_length(flex);
-        out.array_length(partition_count, flex);
-        for (int32_t partition_idx = 0; partition_idx < partition_count; ++partition_idx) {
-            int32_t index = in.int32();
-            if (v >= 4) in.int32();  // current_leader_epoch
-            int64_t timestamp = in.int64();
-            in.skip_tags(flex);
-
-            error_code code = error_code::none;
-            int64_t found_timestamp = -1;
-            int64_t offset = -1;
-            auto* log = t ? t->partition(index) : nullptr;
+    const int16_t version = ctx.api_version;
+    auto request = decode_request<messages::list_offsets_request>(ctx, in);
+    messages::list_offsets_response response;
+    for (const auto& rt : request.topics) {
+        auto& tr = response.topics.emplace_back();
+        tr.name = rt.name;
+        topic* t = b.topics().find(rt.name);
+        for (const auto& rp : rt.partitions) {
+            auto& pr = tr.partitions.emplace_back();
+            pr.partition_index = rp.partition_index;
+            const int64_t timestamp = rp.timestamp;
+            auto* log = t ? t->partition(rp.partition_index) : nullptr;
             if (log == nullptr) {
-                code = error_code::unknown_topic_or_partition;
-            } else if (timestamp == -1) {
-                offset = log->next_offset();
-            } else if (timestamp == -2) {
-                offset = log->log_start_offset();
-            } else if (timestamp == -3 && v >= 7) {
-                std::tie(offset, found_timestamp) = log->max_timestamp_offset();
+                pr.error_code = error_code::unknown_topic_or_partition;
+            } else if (timestamp == k_latest) {
+                pr.offset = log->next_offset();
+            } else if (timestamp == k_earliest ||
+                       (timestamp == k_earliest_local && version >= k_first_version_earliest_local)) {
+                pr.offset = log->log_start_offset();
+            } else if (timestamp == k_max_timestamp && version >= k_first_version_max_timestamp) {
+                std::tie(pr.offset, pr.timestamp) = log->max_timestamp_offset();
+            } else if (timestamp == k_latest_tiered && version >= k_first_version_latest_tiered) {
+                pr.offset = -1;  // nothing is tiered
             } else if (timestamp < 0) {
-                code = error_code::unsupported_version;  // -4/-5 need tiered storage versions we do not offer
+                pr.error_code = error_code::unsupported_version;
             } else {
-                std::tie(offset, found_timestamp) = log->offset_for_timestamp(timestamp);
+                std::tie(pr.offset, pr.timestamp) = log->offset_for_timestamp(timestamp);
             }
-            out.int32(index);
-            out.int16(wire(code));
-            out.int64(found_timestamp);
-            out.int64(offset);
-            if (v >= 4) out.int32(offset >= 0 ? 0 : -1);  // leader_epoch
-            out.empty_tags(flex);
+            pr.leader_epoch = pr.offset >= 0 ? 0 : -1;
         }
-        in.skip_tags(flex);
-        out.empty_tags(flex);
     }
-    in.skip_tags(flex);
-    out.empty_tags(flex);
+    encode_response(ctx, out, response);
     co_return;
 }
 

@@ -1,57 +1,60 @@
-// Metadata (key 3), v0-12: brokers (this node), cluster id, controller, and
-// topics with their partitions, this node leading each. Unknown topics are
-// created when the broker and the request allow it.
+// Metadata (key 3): brokers (this node), cluster id, controller, and topics
+// with their partitions, this node leading each. Topics may be asked for by
+// name or (v10+) by id. Unknown topics are created when the broker and the
+// request allow it.
 #include "broker_core.h"
 #include "handlers/handler.h"
 #include "topics.h"
 
 namespace millrace::kafka {
-
 asio::awaitable<void> handle_metadata(request_context& ctx, reader& in, writer& out) {
-    const int16_t v = ctx.api_version;
-    const bool flex = ctx.flexible;
     auto& b = ctx.broker;
+    auto request = decode_request<messages::metadata_request>(ctx, in);
+    // Null means every topic; so does an empty list where null cannot be sent (v0).
+    const bool all_topics = !request.topics || (request.topics->empty() &&
+                                                !messages::metadata_request::nullable_topics(ctx.api_version));
 
-    std::vector<std::string> requested;
-    bool all_topics = false;
-    int32_t count = in.array_length(flex);
-    if (count < 0 || (v == 0 && count == 0)) all_topics = true;  // null (v1+) or empty (v0) means all
-    for (int32_t idx = 0; idx < count; ++idx) {
-        if (v >= 10) in.read_uuid();
-        auto name = v >= 10 ? in.nullable_string(flex) : std::optional<std::string>(in.string(flex));
-        in.skip_tags(flex);
-        if (name) requested.push_back(*name);
-    }
-    bool allow_auto_create = true;
-    if (v >= 4) allow_auto_create = in.boolean();
-    if (v >= 8 && v <= 10) in.boolean();  // include_cluster_authorized_operations
-    if (v >= 8) in.boolean();             // include_topic_authorized_operations
-    in.skip_tags(flex);
+    messages::metadata_response response;
+    response.brokers.push_back({b.node_id(), b.advertised_host(), b.advertised_port(), std::nullopt});
+    response.cluster_id = b.cluster_id();
+    response.controller_id = b.node_id();
 
-    if (v >= 3) out.int32(0);  // throttle_time_ms
-    out.array_length(1, flex);
-    out.int32(b.node_id());
-    out.string(b.advertised_host(), flex);
-    out.int32(b.advertised_port());
-    if (v >= 1) out.nullable_string(std::nullopt, flex);  // rack
-    out.empty_tags(flex);
-    if (v >= 2) out.nullable_string(b.cluster_id(), flex);
-    if (v >= 1) out.int32(b.node_id());  // controller_id
-
-    struct entry {
-        std::string name;
-        error_code code;
-        topic* t;
+    auto add_topic = [&](std::optional<std::string> name, error_code code, topic* t, uuid id) {
+        auto& rt = response.topics.emplace_back();
+        rt.error_code = code;
+        rt.name = std::move(name);
+        rt.topic_id = t ? t->id : id;
+        rt.is_internal = t != nullptr && t->internal();
+        int32_t partitions = t ? t->partition_count() : 0;
+        for (int32_t idx = 0; idx < partitions; ++idx) {
+            auto& p = rt.partitions.emplace_back();
+            p.partition_index = idx;
+            p.leader_id = b.node_id();
+            p.leader_epoch = 0;
+            p.replica_nodes = {b.node_id()};
+            p.isr_nodes = {b.node_id()};
+        }
     };
-    std::vector<entry> topics;
     if (all_topics) {
-        for (const auto& [name, t] : b.topics().all()) topics.push_back({name, error_code::none, t.get()});
+        for (const auto& [name, t] : b.topics().all()) add_topic(name, error_code::none, t.get(), uuid{});
     } else {
-        for (const auto& name : requested) {
+        for (const auto& requested : *request.topics) {
+            if (!requested.name) {
+                topic* t = b.topics().find(requested.topic_id);
+                if (t == nullptr) {
+                    using response_topic = messages::metadata_response::metadata_response_topic;
+                    add_topic(response_topic::nullable_name(ctx.api_version) ? std::nullopt : std::optional<std::string>(""),
+                              error_code::unknown_topic_id, nullptr, requested.topic_id);
+                } else {
+                    add_topic(t->name, error_code::none, t, uuid{});
+                }
+                continue;
+            }
+            const std::string& name = *requested.name;
             topic* t = b.topics().find(name);
             error_code code = error_code::none;
             if (t == nullptr) {
-                if (b.config().auto_create_topics && allow_auto_create) {
+                if (b.config().auto_create_topics && request.allow_auto_topic_creation) {
                     if (auto err = b.topics().create(name, 0, {}, false)) {
                         code = err->code == error_code::invalid_topic_exception ? error_code::invalid_topic_exception
                                                                                : error_code::unknown_topic_or_partition;
@@ -62,34 +65,10 @@ asio::awaitable<void> handle_metadata(request_context& ctx, reader& in, writer& 
                     code = error_code::unknown_topic_or_partition;
                 }
             }
-            topics.push_back({name, code, t});
+            add_topic(name, code, t, uuid{});
         }
     }
-    out.array_length(static_cast<int32_t>(topics.size()), flex);
-    for (const auto& e : topics) {
-        out.int16(wire(e.code));
-        out.string(e.name, flex);
-        if (v >= 10) out.write_uuid(e.t ? e.t->id : uuid{});
-        if (v >= 1) out.boolean(e.t != nullptr && e.t->internal());
-        int32_t partitions = e.t ? e.t->partition_count() : 0;
-        out.array_length(partitions, flex);
-        for (int32_t idx = 0; idx < partitions; ++idx) {
-            out.int16(wire(error_code::none));
-            out.int32(idx);
-            out.int32(b.node_id());  // leader
-            if (v >= 7) out.int32(0);  // leader_epoch
-            out.array_length(1, flex);
-            out.int32(b.node_id());  // replicas
-            out.array_length(1, flex);
-            out.int32(b.node_id());  // isr
-            if (v >= 5) out.array_length(0, flex);  // offline replicas
-            out.empty_tags(flex);
-        }
-        if (v >= 8) out.int32(INT32_MIN);  // topic_authorized_operations: not computed
-        out.empty_tags(flex);
-    }
-    if (v >= 8 && v <= 10) out.int32(INT32_MIN);  // cluster_authorized_operations
-    out.empty_tags(flex);
+    encode_response(ctx, out, response);
     co_return;
 }
 

@@ -1,45 +1,78 @@
-// OffsetFetch (key 9), v0-7: committed offsets of the requested partitions
-// (-1 with empty metadata when none is committed), or of every partition the
-// group has committed when the topic array is null (v2+).
+// OffsetFetch (key 9): committed offsets of the requested partitions (-1 with
+// empty metadata when none is committed), or of every partition the group has
+// committed when the topic array is null (v2+). From v8 one request asks for
+// several groups.
 #include "broker_core.h"
 #include "group/coordinator.h"
-#include "group/group_wire.h"
 #include "handlers/handler.h"
 
 namespace millrace::kafka {
+namespace {
 
-asio::awaitable<void> handle_offset_fetch(request_context& ctx, reader& in, writer& out) {
-    auto request = decode_offset_fetch(in, ctx.api_version);
-    auto& groups = ctx.broker.groups();
-    error_code error = groups.closed() ? error_code::not_coordinator : error_code::none;
-    std::vector<fetched_topic> topics;
-    if (!request.topics) {
-        if (error == error_code::none) {
-            groups.for_each_committed_in(request.group_id, [&](const std::string& topic_name, int32_t partition,
-                                                                const committed_offset& value) {
-                if (topics.empty() || topics.back().name != topic_name) topics.push_back(fetched_topic{topic_name, {}});
-                topics.back().partitions.push_back(fetched_partition{partition, value.offset, value.leader_epoch,
-                                                                     value.metadata.value_or(""), error_code::none});
-            });
-        }
-    } else {
-        for (const auto& [topic_name, partitions] : *request.topics) {
-            fetched_topic t{topic_name, {}};
-            for (int32_t partition : partitions) {
-                fetched_partition p{partition, -1, -1, std::string(), error};
-                if (error == error_code::none) {
-                    if (auto value = groups.committed(request.group_id, topic_name, partition)) {
-                        p.offset = value->offset;
-                        p.leader_epoch = value->leader_epoch;
-                        p.metadata = value->metadata.value_or("");
-                    }
-                }
-                t.partitions.push_back(std::move(p));
+using topics_t = std::vector<messages::offset_fetch_response::offset_fetch_response_group::offset_fetch_response_topics>;
+
+// One group's answer; nullopt `topics` asks for every committed offset.
+template <typename RequestTopics>
+topics_t fetch_group(group_coordinator& groups, const std::string& group_id, const std::optional<RequestTopics>& topics,
+                     error_code error) {
+    topics_t out;
+    if (!topics) {
+        if (error != error_code::none) return out;
+        groups.for_each_committed_in(group_id, [&](const std::string& topic_name, int32_t partition,
+                                                   const committed_offset& value) {
+            if (out.empty() || out.back().name != topic_name) out.emplace_back().name = topic_name;
+            out.back().partitions.push_back({partition, value.offset, value.leader_epoch, value.metadata.value_or(""),
+                                             error_code::none});
+        });
+        return out;
+    }
+    for (const auto& t : *topics) {
+        auto& topic = out.emplace_back();
+        topic.name = t.name;
+        for (int32_t partition : t.partition_indexes) {
+            auto& p = topic.partitions.emplace_back();
+            p.partition_index = partition;
+            p.committed_offset = -1;
+            p.metadata = "";
+            p.error_code = error;
+            if (error != error_code::none) continue;
+            if (auto value = groups.committed(group_id, t.name, partition)) {
+                p.committed_offset = value->offset;
+                p.committed_leader_epoch = value->leader_epoch;
+                p.metadata = value->metadata.value_or("");
             }
-            topics.push_back(std::move(t));
         }
     }
-    encode_offset_fetch(out, ctx.api_version, topics, error);
+    return out;
+}
+
+}  // namespace
+
+asio::awaitable<void> handle_offset_fetch(request_context& ctx, reader& in, writer& out) {
+    using messages::offset_fetch_request;
+    using messages::offset_fetch_response;
+    auto request = decode_request<offset_fetch_request>(ctx, in);
+    auto& groups = ctx.broker.groups();
+    error_code error = groups.closed() ? error_code::not_coordinator : error_code::none;
+    offset_fetch_response response;
+    if (offset_fetch_request::has_groups(ctx.api_version)) {
+        for (const auto& g : request.groups) {
+            response.groups.push_back({g.group_id, fetch_group(groups, g.group_id, g.topics, error), error});
+        }
+    } else {
+        // A null topic array before v2 is malformed; read it as "no topics".
+        if (!request.topics && !offset_fetch_response::has_error_code(ctx.api_version)) request.topics.emplace();
+        for (auto& t : fetch_group(groups, request.group_id, request.topics, error)) {
+            auto& topic = response.topics.emplace_back();
+            topic.name = std::move(t.name);
+            for (auto& p : t.partitions) {
+                topic.partitions.push_back({p.partition_index, p.committed_offset, p.committed_leader_epoch,
+                                            std::move(p.metadata), p.error_code});
+            }
+        }
+        response.error_code = error;
+    }
+    encode_response(ctx, out, response);
     co_return;
 }
 

@@ -1,5 +1,6 @@
-// Produce (key 0), v3-9: validates and appends record batches, then, as the
-// flush policy asks, waits until they are durable before acknowledging.
+// Produce (key 0): validates and appends record batches, then, as the flush
+// policy asks, waits until they are durable before acknowledging. From v13
+// topics are named by id.
 #include "broker_core.h"
 #include "flusher.h"
 #include "handlers/handler.h"
@@ -16,36 +17,37 @@ struct partition_outcome {
 };
 
 struct topic_outcome {
-    std::string name;
+    std::string name;  // empty when the id is unknown
+    uuid id{};
     std::vector<partition_outcome> partitions;
 };
 
 }  // namespace
 
 asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& out) {
-    const int16_t v = ctx.api_version;
-    const bool flex = ctx.flexible;
+    using messages::produce_request;
     auto& b = ctx.broker;
+    auto request = decode_request<produce_request>(ctx, in);
+    const int16_t acks = request.acks;
+    const bool by_id = produce_request::topic_produce_data::has_topic_id(ctx.api_version);
 
     // transactional_id: transactions are not offered (no AddPartitionsToTxn); the validator
     // refuses transactional batches without one.
-    const bool transactional_request = in.nullable_string(flex).has_value();
-    int16_t acks = in.int16();
-    in.int32();  // timeout_ms
+    const bool transactional_request = request.transactional_id.has_value();
     std::vector<topic_outcome> topics;
-    int32_t topic_count = in.array_length(flex);
-    for (int32_t topic_idx = 0; topic_idx < topic_count; ++topic_idx) {
+    for (auto& td : request.topic_data) {
         topic_outcome to;
-        to.name = in.string(flex);
-        topic* t = b.topics().find(to.name);
-        int32_t partition_count = in.array_length(flex);
-        for (int32_t partition_idx = 0; partition_idx < partition_count; ++partition_idx) {
+        topic* t = by_id ? b.topics().find(td.topic_id) : b.topics().find(td.name);
+        to.name = by_id ? (t ? t->name : std::string()) : td.name;
+        to.id = t ? t->id : td.topic_id;
+        for (auto& pd : td.partition_data) {
             partition_outcome po;
-            po.index = in.int32();
-            auto records = in.nullable_bytes(flex);
-            in.skip_tags(flex);
+            po.index = pd.index;
+            const auto& records = pd.records;
             if (acks != 0 && acks != 1 && acks != -1) {
                 po.result.error = error_code::invalid_required_acks;
+            } else if (t == nullptr && by_id) {
+                po.result.error = error_code::unknown_topic_id;
             } else if (t == nullptr || t->partition(po.index) == nullptr) {
                 po.result.error = error_code::unknown_topic_or_partition;
             } else if (!records || records->empty()) {
@@ -53,7 +55,7 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
                 po.result.message = "no records";
             } else {
                 po.log = t->partition(po.index);
-                auto verdict = po.log->validate_produce(*records, v, transactional_request);
+                auto verdict = po.log->validate_produce(*records, ctx.api_version, transactional_request);
                 if (verdict.ok()) {
                     po.result = po.log->append(*records);
                 } else {
@@ -72,10 +74,8 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
             }
             to.partitions.push_back(std::move(po));
         }
-        in.skip_tags(flex);
         topics.push_back(std::move(to));
     }
-    in.skip_tags(flex);
     b.wake_fetches();
 
     const auto policy = b.config().flush;
@@ -94,7 +94,7 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
     }
     // A topic deleted while this request waited must not be touched: look again.
     for (auto& to : topics) {
-        topic* t = b.topics().find(to.name);
+        topic* t = to.name.empty() ? nullptr : b.topics().find(to.name);
         for (auto& po : to.partitions) po.log = t ? t->partition(po.index) : nullptr;
     }
     if (acks == 0) {
@@ -102,35 +102,29 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
         co_return;
     }
 
-    out.array_length(static_cast<int32_t>(topics.size()), flex);
-    for (const auto& to : topics) {
-        out.string(to.name, flex);
-        out.array_length(static_cast<int32_t>(to.partitions.size()), flex);
-        for (const auto& po : to.partitions) {
-            out.int32(po.index);
-            out.int16(wire(po.result.error));
-            out.int64(po.result.error == error_code::none ? po.result.base_offset : -1);
-            out.int64(po.result.log_append_time);
-            if (v >= 5) out.int64(po.log ? po.log->log_start_offset() : -1);
-            if (v >= 8) {
-                out.array_length(static_cast<int32_t>(po.record_errors.size()), flex);
-                for (const auto& record_err : po.record_errors) {
-                    out.int32(record_err.batch_index);
-                    out.nullable_string(record_err.message, flex);
-                    out.empty_tags(flex);
-                }
-                if (po.result.error != error_code::none && !po.result.message.empty()) {
-                    out.nullable_string(po.result.message, flex);
-                } else {
-                    out.nullable_string(std::nullopt, flex);
-                }
+    messages::produce_response response;
+    for (auto& to : topics) {
+        auto& tr = response.responses.emplace_back();
+        tr.name = to.name;
+        tr.topic_id = to.id;
+        for (auto& po : to.partitions) {
+            auto& pr = tr.partition_responses.emplace_back();
+            pr.index = po.index;
+            pr.error_code = po.result.error;
+            pr.base_offset = po.result.error == error_code::none ? po.result.base_offset : -1;
+            pr.log_append_time_ms = po.result.log_append_time;
+            pr.log_start_offset = po.log ? po.log->log_start_offset() : -1;
+            for (auto& record_err : po.record_errors) {
+                auto& err = pr.record_errors.emplace_back();
+                err.batch_index = record_err.batch_index;
+                err.batch_index_error_message = std::move(record_err.message);
             }
-            out.empty_tags(flex);
+            if (po.result.error != error_code::none && !po.result.message.empty()) {
+                pr.error_message = std::move(po.result.message);
+            }
         }
-        out.empty_tags(flex);
     }
-    out.int32(0);  // throttle_time_ms
-    out.empty_tags(flex);
+    encode_response(ctx, out, response);
 }
 
 }  // namespace millrace::kafka

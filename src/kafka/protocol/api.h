@@ -1,6 +1,7 @@
 // The Kafka APIs this broker implements: key, name, the versions it advertises
 // in ApiVersions, and the first flexible version (compact encodings, tagged
-// fields, request header v2 / response header v1).
+// fields, request header v2 / response header v1). All of it is generated from
+// the message descriptions in protocol/messages/*.json (see generate.py).
 #pragma once
 
 #include <cstdint>
@@ -9,29 +10,11 @@
 
 namespace millrace::kafka {
 
+// Generated from protocol/messages/*.json: one enumerator per API we serve.
 enum class api_key : int16_t {
-    produce = 0,
-    fetch = 1,
-    list_offsets = 2,
-    metadata = 3,
-    offset_commit = 8,
-    offset_fetch = 9,
-    find_coordinator = 10,
-    join_group = 11,
-    heartbeat = 12,
-    leave_group = 13,
-    sync_group = 14,
-    describe_groups = 15,
-    list_groups = 16,
-    api_versions = 18,
-    create_topics = 19,
-    delete_topics = 20,
-    init_producer_id = 22,
-    offset_for_leader_epoch = 23,
-    describe_configs = 32,
-    create_partitions = 37,
-    delete_groups = 42,
-    describe_cluster = 60,
+#define MILLRACE_KAFKA_API_KEYS
+#include "kafka_api_table.inc"
+#undef MILLRACE_KAFKA_API_KEYS
 };
 
 struct api_spec {

@@ -57,6 +57,8 @@ enum class error_code : int16_t {
     member_id_required = 79,             // JoinGroup v4+: rejoin with the returned member id
     group_max_size_reached = 81,
     fenced_instance_id = 82,
+    election_not_needed = 84,            // ElectLeaders: the preferred leader already leads
+    group_subscribed_to_topic = 86,      // OffsetDelete: members still consume the topic
     invalid_record = 87,
     unknown_topic_id = 100,
 };

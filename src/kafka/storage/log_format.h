@@ -9,6 +9,9 @@
 //   00000000000000000000.timeindex  time index, one entry per index entry when
 //                                   the max timestamp grows:
 //                                     timestamp (8 bytes) | relative offset (4 bytes)
+//   log-start-offset                the log start offset set by DeleteRecords, as
+//                                   decimal text (written atomically); absent
+//                                   until the first DeleteRecords
 // All integers big-endian. Index files are written when a segment is closed
 // (roll or clean shutdown); after a crash the active segment is scanned,
 // every batch's CRC checked, a torn tail truncated and its indexes rebuilt.

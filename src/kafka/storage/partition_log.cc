@@ -1,6 +1,7 @@
 #include "storage/partition_log.h"
 
 #include <algorithm>
+#include <charconv>
 #include <unordered_map>
 
 #include "protocol/records.h"
@@ -12,6 +13,7 @@ namespace {
 
 constexpr size_t k_producer_window = 5;  // batches remembered per producer for duplicate detection
 constexpr const char* k_cleaned_suffix = ".log.cleaned";  // compaction output before it replaces a segment
+constexpr const char* k_log_start_file = "log-start-offset";  // DeleteRecords checkpoint: a decimal offset
 
 bool is_segment_log(const std::string& name, int64_t& base_offset) {
     if (name.size() != 20 + 4 || name.compare(20, 4, k_log_suffix) != 0) return false;
@@ -59,6 +61,17 @@ status partition_log::open(bool clean) {
     }
     log_start_offset_ = segments_.begin()->first;
     next_offset_ = active().next_offset();
+    // A DeleteRecords checkpoint may sit inside the first segment.
+    if (fs_.exists(dir_ + "/" + k_log_start_file)) {
+        auto text = read_file(fs_, dir_ + "/" + k_log_start_file);
+        if (!text) return text.err();
+        int64_t checkpoint = 0;
+        auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), checkpoint);
+        if (ec != std::errc()) {
+            return make_error(errc::corruption, "{}/{}: not an offset: '{}'", dir_, k_log_start_file, *text);
+        }
+        log_start_offset_ = std::clamp(checkpoint, log_start_offset_, next_offset_);
+    }
     // A closed segment that ends before the next one starts is fine (retention
     // or compaction); the next offset is the active segment's end.
     flushed_offset_ = next_offset_;  // what survived a restart is on disk
@@ -279,6 +292,36 @@ std::shared_ptr<file> partition_log::active_file() const { return active().log_f
 status partition_log::sync() {
     if (auto st = active().log_file()->sync(); !st) return st;
     flushed_offset_ = next_offset_;
+    return {};
+}
+
+std::vector<partition_log::producer_snapshot> partition_log::producers() const {
+    std::vector<producer_snapshot> out;
+    out.reserve(producers_.size());
+    for (const auto& [id, entry] : producers_) {
+        bool any = !entry.recent.empty();
+        out.push_back({id, entry.epoch, any ? entry.recent.back().last_sequence : -1,
+                       any ? entry.recent.back().last_offset : -1});
+    }
+    return out;
+}
+
+status partition_log::delete_records_before(int64_t offset) {
+    if (offset == -1) offset = next_offset_;
+    if (offset < 0 || offset > next_offset_) {
+        return make_error(errc::invalid_argument, "{}: cannot delete records before offset {}: the log ends at {}", dir_,
+                          offset, next_offset_);
+    }
+    if (offset <= log_start_offset_) return {};
+    if (auto st = write_file_atomic(fs_, dir_ + "/" + k_log_start_file, std::to_string(offset)); !st) return st;
+    log_start_offset_ = offset;
+    // Whole segments below the new start go; the active segment stays.
+    while (segments_.size() > 1) {
+        auto next = std::next(segments_.begin());
+        if (next->first > offset) break;
+        if (auto st = segments_.begin()->second->remove_files(); !st) return st;
+        segments_.erase(segments_.begin());
+    }
     return {};
 }
 

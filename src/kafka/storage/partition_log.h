@@ -94,6 +94,11 @@ public:
     // Bytes of torn or corrupt tail cut off by the last open(), for the log.
     uint64_t truncated_on_open() const { return truncated_on_open_; }
     int64_t log_start_offset() const { return log_start_offset_; }
+    // DeleteRecords: moves the log start offset up to `offset` (-1: the high
+    // watermark), removes the segments wholly below it and records it durably
+    // in `log-start-offset` (read back by open()). errc::invalid_argument when
+    // `offset` is beyond the log end; I/O errors otherwise.
+    status delete_records_before(int64_t offset);
     int64_t next_offset() const { return next_offset_; }
     int64_t flushed_offset() const { return flushed_offset_; }
     uint64_t size_bytes() const;
@@ -118,6 +123,15 @@ public:
     result<compaction_stats> compact();
     // Removes every file of the partition.
     status destroy();
+
+    // The idempotent producers this partition remembers (DescribeProducers).
+    struct producer_snapshot {
+        int64_t producer_id;
+        int16_t epoch;
+        int32_t last_sequence;   // -1 when no batch is remembered
+        int64_t last_offset;     // -1 when no batch is remembered
+    };
+    std::vector<producer_snapshot> producers() const;
 
 private:
     struct producer_batch {
