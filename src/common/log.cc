@@ -1,5 +1,7 @@
 #include "millrace/common/log.h"
 
+#include "millrace/common/json_text.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -27,25 +29,6 @@ std::string timestamp() {
                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-    out.push_back('"');
-    for (char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-                } else {
-                    out.push_back(c);
-                }
-        }
-    }
-    out.push_back('"');
-}
 
 }  // namespace
 
@@ -77,9 +60,9 @@ void write(level lvl, std::string_view component, std::string_view message) {
         line += "{\"ts\":\"" + timestamp() + "\",\"level\":\"";
         line += name;
         line += "\",\"component\":";
-        append_json_string(line, component);
+        json_text::append_string(line, component);
         line += ",\"msg\":";
-        append_json_string(line, message);
+        json_text::append_string(line, message);
         line += "}\n";
     } else {
         line = fmt::format("{} {:<5} {}: {}\n", timestamp(), name, component, message);

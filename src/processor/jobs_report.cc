@@ -2,30 +2,15 @@
 
 #include <fmt/format.h>
 
+#include "millrace/common/json_text.h"
+
 namespace millrace::processor {
 
 namespace {
 
-std::string json_string(const std::string& text) {
-    std::string out = "\"";
-    for (unsigned char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-                else out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
-
 std::string json_list(const std::vector<std::string>& items) {
     std::string out = "[";
-    for (size_t idx = 0; idx < items.size(); ++idx) out += (idx ? "," : "") + json_string(items[idx]);
+    for (size_t idx = 0; idx < items.size(); ++idx) out += (idx ? "," : "") + json_text::quote(items[idx]);
     return out + "]";
 }
 
@@ -41,10 +26,10 @@ std::string render_jobs_json(const std::vector<job_report>& jobs) {
             "{}{{\"name\":{},\"file\":{},\"state\":{},\"group\":{},\"sources\":{},\"sinks\":{},\"records_in\":{},"
             "\"rows_out\":{},\"rejected\":{},\"records_in_per_second\":{},\"rows_out_per_second\":{},\"lag\":{},"
             "\"assigned_partitions\":{},\"last_error\":{},\"sql\":{},\"plan\":{}}}",
-            idx ? "," : "", json_string(s.name), json_string(s.file), json_string(s.state), json_string(s.group),
+            idx ? "," : "", json_text::quote(s.name), json_text::quote(s.file), json_text::quote(s.state), json_text::quote(s.group),
             json_list(s.sources), json_list(s.sinks), s.records_in, s.rows_out, s.rejected, s.records_in_per_second,
-            s.rows_out_per_second, s.lag, s.assigned_partitions, json_string(s.last_error), json_string(jobs[idx].sql),
-            json_string(jobs[idx].plan));
+            s.rows_out_per_second, s.lag, s.assigned_partitions, json_text::quote(s.last_error), json_text::quote(jobs[idx].sql),
+            json_text::quote(jobs[idx].plan));
     }
     return out + "]}";
 }

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "millrace/common/json_text.h"
+
 #include "expr.h"
 #include "formats.h"
 #include "time_util.h"
@@ -422,24 +424,7 @@ std::unique_ptr<part_reader> make_raw_reader(field_target target) { return std::
 
 void write_json_value(std::string& out, const value& v, const sql_type& t, const json_options& o) {
     if (v.is_null()) { out += "null"; return; }
-    auto quoted = [&](std::string_view s) {
-        out += '"';
-        for (unsigned char c : s) {
-            switch (c) {
-                case '"': out += "\\\""; break;
-                case '\\': out += "\\\\"; break;
-                case '\n': out += "\\n"; break;
-                case '\r': out += "\\r"; break;
-                case '\t': out += "\\t"; break;
-                case '\b': out += "\\b"; break;
-                case '\f': out += "\\f"; break;
-                default:
-                    if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-                    else out += static_cast<char>(c);
-            }
-        }
-        out += '"';
-    };
+    auto quoted = [&](std::string_view s) { json_text::append_string(out, s); };
     switch (t.id) {
         case type_id::boolean: out += v.b ? "true" : "false"; return;
         case type_id::tinyint: case type_id::smallint: case type_id::int_: case type_id::bigint: out += std::to_string(v.i); return;
