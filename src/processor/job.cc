@@ -166,6 +166,7 @@ public:
         set_state("running");
         auto next_tick = mono::now() + 1s;
         while (!stop_.load()) {
+            if (!restore_assigned()) break;
             bool more = consume_some(2000);
             service(false);
             if (mono::now() >= next_tick) {
@@ -251,7 +252,9 @@ private:
         std::set<std::tuple<size_t, int64_t, int64_t, std::string>> keys;  // pipeline, start, end, group key
         std::vector<std::pair<size_t, sql::window_output>> fired;          // kafka sinks: appended as fired
         std::vector<window_runner::snapshot> applied;                      // per windowed pipeline, at the start
-        int stage = 0;  // 0 write partials, 1 write rows
+        // pipeline, its partitions, the watermark its windows fired up to (stage 2)
+        std::vector<std::tuple<size_t, std::vector<int32_t>, int64_t>> fired_marks;
+        int stage = 0;  // 0 write partials, 1 write rows, 2 write fired marks
         size_t outstanding = 0;
         bool failed = false;
         bool retryable = true;
@@ -832,6 +835,58 @@ private:
         return {};
     }
 
+    // Restores, for every newly assigned (windowed pipeline, partition), the
+    // stored partials of every window that has not fired (window_fired says
+    // up to where it fired), as Flink restores window state and its timers
+    // from a checkpoint: such a window fires when the watermark passes its
+    // end even if no record of it arrives again. Windows a record already
+    // restored are left alone. False when stopping.
+    bool restore_assigned() {
+        while (!to_restore_.empty()) {
+            auto [pidx, partition] = *to_restore_.begin();
+            window_runner& w = *pipelines_[pidx].window;
+            for (int attempt = 0;; ++attempt) {
+                auto fired = store_->read_fired(o_.name, w.pipeline(), partition);
+                result<std::vector<sql::partial_state>> open = make_error(errc::unavailable, "not read");
+                if (fired) open = store_->read_open(o_.name, w.pipeline(), partition, *fired);
+                if (fired && open) {
+                    if (*fired) w.fired_before(**fired);
+                    std::set<int64_t> starts;
+                    for (const auto& p : *open) {
+                        if (w.needs_restore(partition, p.window.start_ms)) starts.insert(p.window.start_ms);
+                    }
+                    for (const auto& p : *open) {
+                        if (starts.count(p.window.start_ms) == 0) continue;
+                        if (auto st = w.state().restore(p); !st) {
+                            log_.error("window state of {} partition {} window {}: {}; counting it afresh", o_.name,
+                                       partition, p.window.start_ms, st.err().message());
+                        }
+                    }
+                    for (int64_t start : starts) w.restored(partition, start);
+                    if (!starts.empty()) {
+                        log_.info("restored {} open window(s) of {} partition {}", starts.size(),
+                                  pipelines_[pidx].def->sink_table, partition);
+                    }
+                    break;
+                }
+                const std::string why = fired ? open.err().message() : fired.err().message();
+                if (attempt == 0 || attempt % 10 == 0) {
+                    log_.warn("restoring the open windows of partition {}: {}; retrying", partition, why);
+                    note_error(fmt::format("window store: {}", why));
+                }
+                auto until = mono::now() + backoff(attempt);
+                while (mono::now() < until) {
+                    if (stop_.load()) return false;
+                    service(false);
+                    wait_for_work(std::chrono::ceil<std::chrono::milliseconds>(until - mono::now()));
+                }
+                if (to_restore_.count({pidx, partition}) == 0) break;  // revoked meanwhile
+            }
+            to_restore_.erase({pidx, partition});
+        }
+        return true;
+    }
+
     // Installs the stored partials of (partition, window start). False when stopping.
     bool restore_window(window_runner& w, int32_t partition, int64_t start) {
         for (int attempt = 0;; ++attempt) {
@@ -1091,22 +1146,29 @@ private:
             auto& state = p.window->state();
             r->applied.push_back(p.window->applied_snapshot());
             for (auto& partial : state.take_changed()) {
-                r->keys.emplace(pidx, partial.window.start_ms, partial.window.end_ms, partial.group_key);
+                // A CQL sink upserts the merged row of every changed window; a Kafka
+                // sink appends only what fires (below).
+                if (sinks_[p.sink].cql) {
+                    r->keys.emplace(pidx, partial.window.start_ms, partial.window.end_ms, partial.group_key);
+                }
                 r->partials.push_back(stored_partial{p.def->index, std::move(partial)});
             }
             auto fired = state.fire();
             auto early = state.fire_early(now_ms);
+            if (!fired.empty() && state.watermark()) {
+                r->fired_marks.emplace_back(p.def->index, p.window->partitions(), *state.watermark());
+            }
             for (auto* outputs : {&fired, &early}) {
                 for (auto& out : *outputs) {
                     if (sinks_[p.sink].cql) {
                         r->keys.emplace(pidx, out.window.start_ms, out.window.end_ms, out.group_key);
-                    } else {
+                    } else if (!p.window->fired_before_this_run(out.window)) {
                         r->fired.emplace_back(pidx, std::move(out));
                     }
                 }
             }
         }
-        if (r->partials.empty() && r->keys.empty() && r->fired.empty()) {
+        if (r->partials.empty() && r->keys.empty() && r->fired.empty() && r->fired_marks.empty()) {
             for (size_t idx = 0; idx < windowed_.size(); ++idx) pipelines_[windowed_[idx]].window->made_durable(r->applied[idx]);
             return;
         }
@@ -1127,6 +1189,16 @@ private:
             store_->write(o_.name, r.partials, [this](sink_outcome outcome) {
                 push_completion(completion{completion_kind::partials, request{}, std::move(outcome), mono::now()});
             });
+            return;
+        }
+        if (r.stage == 2) {
+            // Stage 2: the fired windows' rows were acknowledged; record it.
+            r.outstanding = r.fired_marks.size();
+            for (const auto& [pipeline_index, partitions, fired_through] : r.fired_marks) {
+                store_->write_fired(o_.name, pipeline_index, partitions, fired_through, [this](sink_outcome outcome) {
+                    push_completion(completion{completion_kind::partials, request{}, std::move(outcome), mono::now()});
+                });
+            }
             return;
         }
         // Stage 1: the merged rows, read at one time so the latest merge wins.
@@ -1184,7 +1256,15 @@ private:
                 });
             }
         }
-        if (r.outstanding == 0) finish_round();
+        if (r.outstanding == 0) after_rows();
+    }
+
+    // Stage 1 done: the fired marks next, when windows fired.
+    void after_rows() {
+        if (round_->fired_marks.empty()) return finish_round();
+        round_->stage = 2;
+        round_->attempt = 0;
+        run_stage();
     }
 
     void round_failed(const std::string& message, bool retryable) {
@@ -1219,6 +1299,7 @@ private:
             r.attempt = 0;
             return run_stage();
         }
+        if (r.stage == 1) return after_rows();
         finish_round();
     }
 
@@ -1353,7 +1434,10 @@ private:
             each([&](size_t slot, int32_t partition, int32_t pid) {
                 tracker_.assign(pid);
                 for (size_t pidx : sources_[slot].pipelines) {
-                    if (pipelines_[pidx].window) pipelines_[pidx].window->assign(partition);
+                    if (pipelines_[pidx].window) {
+                        pipelines_[pidx].window->assign(partition);
+                        to_restore_.emplace(pidx, partition);
+                    }
                 }
                 committed_.erase(pid);
                 last_consumed_.erase(pid);
@@ -1377,7 +1461,10 @@ private:
             each([&](size_t slot, int32_t partition, int32_t pid) {
                 tracker_.revoke(pid);
                 for (size_t pidx : sources_[slot].pipelines) {
-                    if (pipelines_[pidx].window) pipelines_[pidx].window->revoke(partition);
+                    if (pipelines_[pidx].window) {
+                        pipelines_[pidx].window->revoke(partition);
+                        to_restore_.erase({pidx, partition});
+                    }
                 }
                 committed_.erase(pid);
                 last_consumed_.erase(pid);
@@ -1474,6 +1561,7 @@ private:
     std::vector<size_t> windowed_;  // indexes into pipelines_
     std::unique_ptr<window_store> store_;
     std::unique_ptr<window_round> round_;
+    std::set<std::pair<size_t, int32_t>> to_restore_;  // (windowed pipeline, partition) assigned, open windows not restored yet
 
     int efd_ = -1;
     std::atomic<bool> stop_{false};

@@ -55,6 +55,12 @@ std::optional<int64_t> window_runner::durable_position(int32_t partition) const 
     return *it->second.durable_through + 1;
 }
 
+std::vector<int32_t> window_runner::partitions() const {
+    std::vector<int32_t> out;
+    for (const auto& [partition, unused] : partitions_) out.push_back(partition);
+    return out;
+}
+
 void window_runner::assign(int32_t partition) { partitions_[partition] = partition_state{}; }
 
 void window_runner::revoke(int32_t partition) {

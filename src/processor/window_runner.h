@@ -6,7 +6,8 @@
 // group key and partition, each with the last offset it covers, so a replay
 // skips what is counted). This class adds what the engine needs around it:
 // a window's stored partials are restored before the first record of that
-// (partition, window) is added, and a partition's offsets become committable
+// (partition, window) is added (the job also restores every open window of a
+// partition when it is assigned), and a partition's offsets become committable
 // only up to the records whose partials (and fired rows) the store holds.
 //
 // Not thread-safe: the job's worker thread owns it.
@@ -53,6 +54,18 @@ public:
     // One past the last offset whose effect is durable; nullopt before the first round.
     std::optional<int64_t> durable_position(int32_t partition) const;
 
+    // The partitions assigned (and not revoked) since construction.
+    std::vector<int32_t> partitions() const;
+    // The windows up to this watermark fired before this run (window_store's
+    // window_fired): a replayed record may reopen one, which must not reach a
+    // Kafka sink a second time. Raised, never lowered.
+    void fired_before(int64_t watermark) {
+        if (!fired_before_ || watermark > *fired_before_) fired_before_ = watermark;
+    }
+    bool fired_before_this_run(const sql::window_bounds& window) const {
+        return fired_before_ && window.end_ms - 1 <= *fired_before_;
+    }
+
     void assign(int32_t partition);
     void revoke(int32_t partition);
     // Forgets restore marks of windows the watermark has passed.
@@ -71,6 +84,7 @@ private:
     std::optional<size_t> time_index_;
     std::set<std::pair<int32_t, int64_t>> restored_;
     std::map<int32_t, partition_state> partitions_;
+    std::optional<int64_t> fired_before_;
 };
 
 }  // namespace millrace::processor

@@ -22,6 +22,7 @@ status window_store::open() {
         s = *connected;
     }
     const std::string table = o_.keyspace + ".window_state";
+    const std::string fired = o_.keyspace + ".window_fired";
     const std::string ddl[] = {
         fmt::format("CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', "
                     "'replication_factor': '{}'}}",
@@ -30,6 +31,9 @@ status window_store::open() {
                     "group_key blob, kafka_partition int, last_offset bigint, state blob, updated_at timestamp, "
                     "PRIMARY KEY ((job, pipeline, window_start), window_end, group_key, kafka_partition))",
                     table),
+        fmt::format("CREATE TABLE IF NOT EXISTS {} (job text, pipeline int, kafka_partition int, fired_through bigint, "
+                    "updated_at timestamp, PRIMARY KEY ((job, pipeline), kafka_partition))",
+                    fired),
     };
     for (const auto& statement : ddl) {
         if (auto r = s->query(statement); !r) return r.err().with_context(fmt::format("creating {}", table));
@@ -42,10 +46,23 @@ status window_store::open() {
                                       "WHERE job = ? AND pipeline = ? AND window_start = ?",
                                       table));
     if (!sel) return sel.err().with_context(fmt::format("preparing the read of {}", table));
+    auto sel_job = s->prepare(fmt::format("SELECT window_start, window_end, group_key, kafka_partition, last_offset, state "
+                                          "FROM {} WHERE job = ? AND pipeline = ? ALLOW FILTERING",
+                                          table));
+    if (!sel_job) return sel_job.err().with_context(fmt::format("preparing the job's read of {}", table));
+    auto ins_fired = s->prepare(fmt::format(
+        "INSERT INTO {} (job, pipeline, kafka_partition, fired_through, updated_at) VALUES (?, ?, ?, ?, ?)", fired));
+    if (!ins_fired) return ins_fired.err().with_context(fmt::format("preparing the upsert into {}", fired));
+    auto sel_fired = s->prepare(
+        fmt::format("SELECT fired_through FROM {} WHERE job = ? AND pipeline = ? AND kafka_partition = ?", fired));
+    if (!sel_fired) return sel_fired.err().with_context(fmt::format("preparing the read of {}", fired));
     std::lock_guard lock(mutex_);
     session_ = s;
     insert_ = *ins;
     select_ = *sel;
+    select_job_ = *sel_job;
+    insert_fired_ = *ins_fired;
+    select_fired_ = *sel_fired;
     return {};
 }
 
@@ -125,6 +142,95 @@ result<std::vector<sql::partial_state>> window_store::read(const std::string& jo
         out.push_back(std::move(p));
     }
     return out;
+}
+
+result<std::vector<sql::partial_state>> window_store::read_open(const std::string& job, size_t pipeline, int32_t partition,
+                                                               std::optional<int64_t> fired_through) {
+    auto s = session();
+    cc::prepared_ptr select;
+    {
+        std::lock_guard lock(mutex_);
+        select = select_job_;
+    }
+    if (!s) return make_error(errc::unavailable, "CQL session closed");
+    cc::query_options opts;
+    opts.page_size = 0;
+    opts.consistency_level = o_.consistency;
+    auto r = s->execute(select, {cc::value::text(job), cc::value::int32(static_cast<int32_t>(pipeline))}, opts);
+    if (!r) return r.err();
+    std::vector<sql::partial_state> out;
+    for (const auto& row : r->data) {
+        if (row.size() < 6 || row[0].is_null() || row[1].is_null() || row[3].is_null() || row[4].is_null()) continue;
+        if (static_cast<int32_t>(row[3].as_int()) != partition) continue;
+        sql::partial_state p;
+        p.window = sql::window_bounds{row[0].as_timestamp(), row[1].as_timestamp()};
+        if (fired_through && p.window.end_ms - 1 <= *fired_through) continue;
+        p.group_key = row[2].is_null() ? std::string() : row[2].as_bytes();
+        p.partition = partition;
+        p.last_offset = row[4].as_int();
+        p.state = row[5].is_null() ? std::string() : row[5].as_bytes();
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+void window_store::write_fired(const std::string& job, size_t pipeline, const std::vector<int32_t>& partitions,
+                               int64_t fired_through, sink::done_fn done) {
+    auto s = session();
+    cc::prepared_ptr insert;
+    {
+        std::lock_guard lock(mutex_);
+        insert = insert_fired_;
+    }
+    if (!s) return done(sink_outcome{false, true, "CQL session closed"});
+    if (partitions.empty()) return done({});
+    struct shared_state {
+        std::atomic<size_t> remaining;
+        std::mutex mutex;
+        sink_outcome first_failure;
+        sink::done_fn done;
+    };
+    auto state = std::make_shared<shared_state>();
+    state->remaining = partitions.size();
+    state->done = std::move(done);
+    cc::query_options opts;
+    opts.consistency_level = o_.consistency;
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (int32_t partition : partitions) {
+        std::vector<cc::value> params{cc::value::text(job), cc::value::int32(static_cast<int32_t>(pipeline)),
+                                      cc::value::int32(partition), cc::value::bigint(fired_through),
+                                      cc::value::timestamp(now_ms)};
+        s->execute_async(
+            insert, std::move(params),
+            [state](result<cc::rows> r) {
+                if (!r) {
+                    std::lock_guard lock(state->mutex);
+                    if (state->first_failure.ok) {
+                        state->first_failure = sink_outcome{false, retryable_cql_error(r.err()), r.err().message()};
+                    }
+                }
+                if (state->remaining.fetch_sub(1) == 1) state->done(state->first_failure);
+            },
+            opts);
+    }
+}
+
+result<std::optional<int64_t>> window_store::read_fired(const std::string& job, size_t pipeline, int32_t partition) {
+    auto s = session();
+    cc::prepared_ptr select;
+    {
+        std::lock_guard lock(mutex_);
+        select = select_fired_;
+    }
+    if (!s) return make_error(errc::unavailable, "CQL session closed");
+    cc::query_options opts;
+    opts.consistency_level = o_.consistency;
+    auto r = s->execute(select, {cc::value::text(job), cc::value::int32(static_cast<int32_t>(pipeline)), cc::value::int32(partition)},
+                        opts);
+    if (!r) return r.err();
+    if (r->data.empty() || r->data[0].empty() || r->data[0][0].is_null()) return std::optional<int64_t>{};
+    return std::optional<int64_t>{r->data[0][0].as_int()};
 }
 
 void window_store::close() {

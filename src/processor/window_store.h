@@ -11,12 +11,22 @@
 //     group_key blob, kafka_partition int, last_offset bigint, state blob, updated_at timestamp,
 //     PRIMARY KEY ((job, pipeline, window_start), window_end, group_key, kafka_partition))
 //
+// Beside it, `window_fired` holds per (job, pipeline, source partition) the
+// watermark up to which that partition's windows fired and their rows were
+// acknowledged by the sink (the windows with end - 1 <= fired_through):
+//
+//   CREATE TABLE window_fired (job text, pipeline int, kafka_partition int, fired_through bigint,
+//     updated_at timestamp, PRIMARY KEY ((job, pipeline), kafka_partition))
+//
+// so that an assignment restores exactly the windows that have not fired yet.
+//
 // Thread-safe; the async callback runs on the CQL client's I/O thread.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +60,16 @@ public:
     void write(const std::string& job, std::vector<stored_partial> partials, sink::done_fn done);
     // Every stored partial of a window start (all partitions, group keys and ends). Blocks.
     result<std::vector<sql::partial_state>> read(const std::string& job, size_t pipeline, int64_t window_start_ms);
+    // Every stored partial of one source partition whose window ends after
+    // `fired_through` + 1 (all of them when nullopt): the windows of that
+    // partition that have not fired. A filtering read of the job's rows. Blocks.
+    result<std::vector<sql::partial_state>> read_open(const std::string& job, size_t pipeline, int32_t partition,
+                                                      std::optional<int64_t> fired_through);
+    // Records that the windows of `partitions` up to `fired_through` fired; `done` as for write().
+    void write_fired(const std::string& job, size_t pipeline, const std::vector<int32_t>& partitions, int64_t fired_through,
+                     sink::done_fn done);
+    // The stored fired_through of one partition; nullopt when none fired yet. Blocks.
+    result<std::optional<int64_t>> read_fired(const std::string& job, size_t pipeline, int32_t partition);
     // Fails what is in flight and disconnects. Blocks; idempotent.
     void close();
     std::string describe() const;
@@ -62,6 +82,9 @@ private:
     std::shared_ptr<cql_client::session> session_;
     cql_client::prepared_ptr insert_;
     cql_client::prepared_ptr select_;
+    cql_client::prepared_ptr select_job_;
+    cql_client::prepared_ptr insert_fired_;
+    cql_client::prepared_ptr select_fired_;
 };
 
 }  // namespace millrace::processor

@@ -756,6 +756,81 @@ GROUP BY window_start, window_end;
     EXPECT_EQ(dlq[0].headers["processor.job"], "clicks");
 }
 
+// A window whose records were all counted, stored and committed before a kill -9,
+// and that had not fired, fires after the restart when the watermark passes its
+// end although none of its records is read again (Flink restores window state
+// with its timers): the restart restores the open windows of every assigned
+// partition. Its records sit on partitions 0 and 1; only partition 0 gets a
+// record after the restart, so partition 1 is idle and must not hold the
+// watermark back.
+TEST_F(process_test, a_window_open_at_kill_9_fires_once_to_a_kafka_sink_after_the_restart) {
+    producer_->create_topic(topic_ + ".out", 1);
+    const std::string group = "group_" + name_;
+    write_job("clicks", fmt::format(R"(
+SET 'properties.group.id' = '{2}';
+CREATE TABLE clicks (user_id STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka',
+  'topic' = '{1}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE counts (window_start TIMESTAMP(3), window_end TIMESTAMP(3), clicks BIGINT) WITH ('connector' = 'kafka',
+  'topic' = '{1}.out', 'format' = 'json');
+INSERT INTO counts
+SELECT window_start, window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end;
+)",
+                                    name_, topic_, group));
+    auto click = [&](int32_t partition, const char* at) {
+        std::string value = fmt::format(R"({{"user_id":"u","ts":"2026-01-01 00:00:{}.000"}})", at);
+        producer_->produce(topic_, partition, std::string("at-") + at, &value);
+    };
+    // Seven clicks in [0 s, 10 s): four on partition 0, three on partition 1.
+    for (const char* at : {"01", "02", "03", "04"}) click(0, at);
+    for (const char* at : {"05", "06", "07"}) click(1, at);
+    producer_->flush();
+    auto& first = start_processor();
+    ASSERT_TRUE(first.proc);
+    // Wait until the group committed every offset: then the restart reads none of the window's records again.
+    kafka_client offsets(broker_->address, RD_KAFKA_CONSUMER, group);
+    auto committed_all = [&] {
+        rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(2);
+        rd_kafka_topic_partition_list_add(list, topic_.c_str(), 0);
+        rd_kafka_topic_partition_list_add(list, topic_.c_str(), 1);
+        bool done = rd_kafka_committed(offsets.get(), list, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    list->elems[0].offset == 4 && list->elems[1].offset == 3;
+        rd_kafka_topic_partition_list_destroy(list);
+        return done;
+    };
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!committed_all() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(committed_all()) << "the first process did not commit the window's records\n" << first.proc->stderr_text();
+    ASSERT_EQ(first.proc->stop(SIGKILL), 128 + SIGKILL);
+
+    auto& second = start_processor();
+    ASSERT_TRUE(second.proc);
+    // Wait until the second process owns the partitions (the killed member's session times out first).
+    deadline = std::chrono::steady_clock::now() + 60s;
+    while (jobs_json(second).find("\"assigned_partitions\":4") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_NE(jobs_json(second).find("\"assigned_partitions\":4"), std::string::npos) << jobs_json(second);
+    // A click at 15 s on partition 0 moves the watermark past the window's end;
+    // clicks at 25 s and 35 s then fire [10 s, 20 s) and [20 s, 30 s), whose
+    // rows close what the sink gets: one row per window, in order, nothing else.
+    click(0, "15");
+    click(0, "25");
+    click(0, "35");
+    producer_->flush();
+    auto out = read_topic(broker_->address, topic_ + ".out", 3);
+    std::string rows;
+    for (const auto& r : out) rows += r.value + "\n";
+    ASSERT_EQ(out.size(), 3u) << rows << second.proc->stderr_text();
+    EXPECT_EQ(rows,
+              "{\"window_start\":\"2026-01-01 00:00:00\",\"window_end\":\"2026-01-01 00:00:10\",\"clicks\":7}\n"
+              "{\"window_start\":\"2026-01-01 00:00:10\",\"window_end\":\"2026-01-01 00:00:20\",\"clicks\":1}\n"
+              "{\"window_start\":\"2026-01-01 00:00:20\",\"window_end\":\"2026-01-01 00:00:30\",\"clicks\":1}\n")
+        << second.proc->stderr_text();
+    EXPECT_EQ(metric_int(second, "millrace_processor_aggregate_skipped_total"), 0) << "no record was read again";
+}
+
 TEST_F(process_test, json_source_to_an_avro_confluent_kafka_sink) {
     temp_dir dir;
     auto registry = start_server("registry", dir.file("registry"), {"--set", "kafka.bootstrap=" + broker_->address});

@@ -95,5 +95,25 @@ TEST(window_runner_test, revoking_forgets_the_partition_and_tells_the_state) {
     EXPECT_TRUE(f.runner->needs_restore(2, 0));
 }
 
+TEST(window_runner_test, partitions_are_the_assigned_ones_not_revoked) {
+    runner_fixture f(tumble(60000));
+    f.runner->assign(3);
+    f.runner->assign(1);
+    f.runner->assign(2);
+    f.runner->revoke(2);
+    EXPECT_EQ(f.runner->partitions(), (std::vector<int32_t>{1, 3}));
+}
+
+TEST(window_runner_test, windows_fired_before_the_run_are_known_by_their_last_millisecond) {
+    runner_fixture f(tumble(10000));
+    EXPECT_FALSE(f.runner->fired_before_this_run({0, 10000})) << "nothing fired before";
+    f.runner->fired_before(9999);
+    f.runner->fired_before(5000);  // never lowered
+    EXPECT_TRUE(f.runner->fired_before_this_run({0, 10000}));
+    EXPECT_FALSE(f.runner->fired_before_this_run({10000, 20000}));
+    f.runner->fired_before(19999);
+    EXPECT_TRUE(f.runner->fired_before_this_run({10000, 20000}));
+}
+
 }  // namespace
 }  // namespace millrace::processor

@@ -1,9 +1,9 @@
 // API suite of `millrace console` against a real `millrace broker`, with kcat
 // as the producer and consumer-group client.
-import { api, avro_user, check, kcat_produce_files, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, until } from "./lib.mjs";
+import { api, avro_user, broken_job_error, check, kcat_produce_files, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, test_jobs, until } from "./lib.mjs";
 
 const args = parse_args();
-const stack = await start_stack(args.binary);
+const stack = await start_stack(args.binary, [], true, test_jobs);
 const { url } = stack;
 const bootstrap = stack.broker.address;
 const users = Array.from({ length: 30 }, (_, idx) => ({
@@ -280,6 +280,55 @@ try {
     expect(r.json.records[2].value.error.includes("9999"), `error names the schema id: ${r.json.records[2].value.error}`);
     r = await api(`${url}/api/topics/avro_users/messages?from=earliest&jsonpath=${encodeURIComponent("$.age > 40")}`);
     expect_equal(r.json.records.map((x) => x.value.value.first), ["Grace"], "JSON path over Avro");
+  });
+
+  await check("jobs: a running job with its SQL, plan and rates; a broken file in state error with file:line:column", async () => {
+    const jobs_of = async () => {
+      const r = await api(`${url}/api/jobs`);
+      expect_equal(r.status, 200, `status (${r.text})`);
+      return r.json;
+    };
+    let reply = await until("relay running and broken in error", async () => {
+      const j = await jobs_of();
+      const relay = j.jobs.find((x) => x.name === "relay");
+      const broken = j.jobs.find((x) => x.name === "broken");
+      if (relay?.state === "running" && relay.assigned_partitions > 0 && broken?.state === "error") return j;
+      throw new Error(JSON.stringify(j.jobs.map((x) => [x.name, x.state, x.assigned_partitions, x.last_error])));
+    });
+    expect_equal(reply.unreachable, [], "every admin endpoint answered");
+    expect_equal(reply.jobs.map((x) => x.name).sort(), ["broken", "relay"], "the jobs of the folder, nothing else");
+    let relay = reply.jobs.find((x) => x.name === "relay");
+    expect_equal(relay.admin, stack.processor.admin, "the admin endpoint the job came from");
+    expect(relay.file.endsWith("relay.sql"), `file: ${relay.file}`);
+    expect_equal(relay.group, "console-jobs-relay", "group from SET 'properties.group.id'");
+    expect_equal(relay.sources, ["clicks"], "sources");
+    expect_equal(relay.sinks, [`Kafka ${bootstrap} topic pages`], "sinks");
+    expect_equal(relay.sql, test_jobs["relay.sql"], "the file's SQL, as written");
+    expect(relay.plan.includes("read clicks (kafka topic 'clicks', format json)"), `plan reads clicks: ${relay.plan}`);
+    expect(relay.plan.includes("page <- UPPER(page)"), `plan shows the projection: ${relay.plan}`);
+    expect(relay.plan.includes("sink pages: kafka topic 'pages', format json"), `plan shows the sink: ${relay.plan}`);
+    expect_equal(relay.last_error, "", "no error");
+    const broken = reply.jobs.find((x) => x.name === "broken");
+    expect(broken.last_error.includes(broken_job_error), `'${broken.last_error}' should contain '${broken_job_error}'`);
+    expect(/\/broken\.sql:\d+:\d+: /.test(broken.last_error), `file:line:column: ${broken.last_error}`);
+    expect_equal(broken.sql, test_jobs["broken.sql"], "the broken file's SQL is still shown");
+    // Rates: produce while watching, until the last second's rates are positive.
+    let batch = 0;
+    relay = await until("positive records in and rows out per second", async () => {
+      kcat_produce(bootstrap, "clicks", Array.from({ length: 20 }, (_, idx) => `c${batch}-${idx}|${JSON.stringify({ id: batch * 100 + idx, page: "home" })}`));
+      batch++;
+      const r = (await jobs_of()).jobs.find((x) => x.name === "relay");
+      return r.records_in_per_second > 0 && r.rows_out_per_second > 0 ? r : null;
+    });
+    const produced = batch * 20;
+    relay = await until(`all ${produced} records in and rows out`, async () => {
+      const r = (await jobs_of()).jobs.find((x) => x.name === "relay");
+      return r.records_in === produced && r.rows_out === produced ? r : null;
+    });
+    expect_equal(relay.rejected, 0, "no rejects");
+    const out = await api(`${url}/api/topics/pages/messages?from=earliest&limit=1000`);
+    expect_equal(out.json.records.length, produced, "rows on the sink topic");
+    expect(out.json.records.every((x) => x.value.value.page === "HOME"), "the rows went through UPPER");
   });
 
   await check("registry and scheduler down: 503 with a message", async () => {

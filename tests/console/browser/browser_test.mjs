@@ -5,12 +5,12 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { check, cql_run, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, until } from "./lib.mjs";
+import { broken_job_error, check, cql_run, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, test_jobs, until } from "./lib.mjs";
 
 const args = parse_args();
 const artifacts = args.artifacts ?? path.join(process.cwd(), "console-screenshots");
 fs.mkdirSync(artifacts, { recursive: true });
-const stack = await start_stack(args.binary, [], true);
+const stack = await start_stack(args.binary, [], true, test_jobs);
 const { url } = stack;
 const bootstrap = stack.broker.address;
 const executable = execFileSync("sh", ["-c", "command -v chromium"]).toString().trim();
@@ -164,6 +164,33 @@ try {
     }
     expect_equal(seen.size, 60, "every row once across the pages");
     expect((await page.locator('[data-testid="rows"]').innerText()).includes("user"), "text cells shown");
+  });
+
+  await check("the jobs page lists each job with its state, SQL and plan, and a broken file's error", async () => {
+    await page.goto(`${url}/#/jobs`);
+    const relay = page.locator('[data-testid="job-relay"][data-state="running"]');
+    await relay.waitFor();
+    expect_equal(await relay.locator("td").first().innerText(), "relay", "job name cell");
+    expect_equal(await relay.locator(".pill").innerText(), "running", "state pill");
+    expect(/clicks → Kafka \S+ topic pages/.test(await relay.innerText()), `sources → sinks: ${await relay.innerText()}`);
+    const broken = page.locator('[data-testid="job-broken"][data-state="error"]');
+    await broken.waitFor();
+    expect_equal(await broken.locator(".pill").innerText(), "error", "broken state pill");
+    expect((await broken.innerText()).includes(broken_job_error), `the row shows the error: ${await broken.innerText()}`);
+    expect_equal(await page.locator('[data-testid="job-sql"]').count(), 0, "no SQL before a click");
+    await relay.click();
+    await page.locator('[data-testid="job-sql"]').waitFor();
+    expect_equal(await page.locator('[data-testid="job-sql"]').innerText(), test_jobs["relay.sql"], "the job's SQL");
+    const plan = await page.locator('[data-testid="job-plan"]').innerText();
+    expect(plan.includes("read clicks (kafka topic 'clicks', format json)") && plan.includes("sink pages: kafka topic 'pages', format json"),
+      `the job's plan: ${plan}`);
+    await shot("jobs");
+    await relay.click();
+    await broken.click();
+    await page.locator('[data-testid="job-error"]').waitFor();
+    expect((await page.locator('[data-testid="job-error"]').innerText()).includes(broken_job_error), "the full error");
+    expect((await page.locator('[data-testid="job-sql"]').innerText()).includes("INSERT INTO nowhere"), "the broken file's SQL");
+    expect_equal(await page.locator('[data-testid="job-plan"]').count(), 0, "no plan for a file that does not compile");
   });
 
   await check("delete a topic after typing its name", async () => {

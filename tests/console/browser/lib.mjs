@@ -33,10 +33,12 @@ process.on("exit", () => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
 });
 
-// Starts `millrace <command> ...` and resolves { address, admin, stderr() } on its ready line.
-export function start(binary, command, extra = []) {
+// Starts `millrace <command> ...` and resolves { address, admin, stderr() } on its ready line
+// (`millrace process` has no main listener: with_port false leaves out --port).
+export function start(binary, command, extra = [], with_port = true) {
   const data_dir = path.join(scratch, command);
-  const child = spawn(binary, [command, "--port", "0", "--admin-port", "0", "--data-dir", data_dir, ...extra], {
+  const port = with_port ? ["--port", "0"] : [];
+  const child = spawn(binary, [command, ...port, "--admin-port", "0", "--data-dir", data_dir, ...extra], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -61,21 +63,62 @@ export function start(binary, command, extra = []) {
   });
 }
 
+// The job files the Jobs suites run: one that works (clicks → pages, both
+// Kafka topics auto-created by the broker) and one that does not compile.
+export const test_jobs = {
+  "relay.sql": [
+    "-- Upper-cases the page of every click.",
+    "SET 'properties.group.id' = 'console-jobs-relay';",
+    "CREATE TABLE clicks (id BIGINT NOT NULL, page STRING)",
+    "  WITH ('connector' = 'kafka', 'topic' = 'clicks', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');",
+    "CREATE TABLE pages (id BIGINT, page STRING) WITH ('connector' = 'kafka', 'topic' = 'pages', 'format' = 'json');",
+    "INSERT INTO pages SELECT id, UPPER(page) AS page FROM clicks;",
+    "",
+  ].join("\n"),
+  "broken.sql": [
+    "CREATE TABLE clicks (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'clicks', 'format' = 'json');",
+    "INSERT INTO nowhere SELECT id FROM clicks;",
+    "",
+  ].join("\n"),
+};
+// What the compiler says about broken.sql, after its path.
+export const broken_job_error = "broken.sql:2:13: INSERT INTO nowhere: no such table";
+
 // The real broker, the real schema registry (storing its schemas in Kafka)
-// and the console reading both.
-export async function start_stack(binary, console_extra = [], with_cql = false) {
+// and the console reading both. With `jobs` ({ "<name>.sql": text }), also a
+// real `millrace process` running those job files (against the broker and
+// the CQL store, so with_cql), its admin endpoint among the console's. The
+// jobs' source topic `clicks` is created first (a metadata request for it,
+// which the broker answers by creating it): a consumer does not create topics.
+export async function start_stack(binary, console_extra = [], with_cql = false, jobs = null) {
   const broker = await start(binary, "broker");
   const registry = await start(binary, "registry", ["--set", `kafka.bootstrap=${broker.address}`]);
   const cql = with_cql ? await start(binary, "cql") : null;
   if (cql) console_extra = [...console_extra, "--set", `cql.contact_points=${cql.address}`];
+  let processor = null;
+  const admins = [broker.admin, registry.admin];
+  if (jobs) {
+    const jobs_dir = path.join(scratch, "jobs");
+    fs.mkdirSync(jobs_dir, { recursive: true });
+    for (const [file, text] of Object.entries(jobs)) fs.writeFileSync(path.join(jobs_dir, file), text);
+    execFileSync("kcat", ["-b", broker.address, "-L", "-t", "clicks"], { timeout: 60000 });
+    processor = await start(binary, "process", [
+      "--set", `kafka.bootstrap=${broker.address}`,
+      ...(cql ? ["--set", `cql.contact_points=${cql.address}`] : []),
+      "--set", `processor.jobs_dir=${jobs_dir}`,
+      "--set", "processor.scan_interval=200ms",
+      "--set", "processor.commit_interval=200ms",
+    ], false);
+    admins.push(processor.admin);
+  }
   const consoleapp = await start(binary, "console", [
     "--set", `kafka.bootstrap=${broker.address}`,
-    "--set", `console.admin_endpoints=${broker.admin},${registry.admin}`,
+    "--set", `console.admin_endpoints=${admins.join(",")}`,
     "--set", `console.registry_url=http://${registry.address}`,
     "--set", "console.sample_interval=500ms",
     ...console_extra,
   ]);
-  return { broker, registry, cql, console: consoleapp, url: `http://${consoleapp.address}`, registry_url: `http://${registry.address}` };
+  return { broker, registry, cql, processor, console: consoleapp, url: `http://${consoleapp.address}`, registry_url: `http://${registry.address}` };
 }
 
 // Avro binary of {first: string, age: int} (zig-zag varints), Confluent-framed.
