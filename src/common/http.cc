@@ -363,14 +363,14 @@ void server::accept_content_type(std::string media_type) { content_types_.push_b
 
 void server::add_host_name(std::string host) { host_names_.push_back(split_host_port(host).first); }
 
-bool server::trusted_host(std::string_view host_text) const {
+bool server::trusted_host(std::string_view host_text, bool any_ip_literal) const {
     std::string host = std::string(host_text);
     if (host.empty()) return false;
     if (host == bound_host_) return true;
     bool bound_everywhere = bound_host_ == "0.0.0.0" || bound_host_ == "::" || bound_host_.empty();
     if (is_loopback(host) && (is_loopback(bound_host_) || bound_everywhere)) return true;
     // DNS rebinding needs a name the attacker controls: IP literals are not.
-    if (bound_everywhere && is_ip_literal(host)) return true;
+    if (any_ip_literal && bound_everywhere && is_ip_literal(host)) return true;
     if (std::find(host_names_.begin(), host_names_.end(), host) != host_names_.end()) return true;
     char name[256] = {};
     if (::gethostname(name, sizeof name - 1) == 0 && lower(name) == host) return true;
@@ -402,7 +402,7 @@ std::optional<response> server::refuse(const request& req) const {
     if (m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") return std::nullopt;
     std::string host_header = req.header("host");
     auto [host, host_port] = split_host_port(trim(host_header));
-    if (!host_header.empty() && !trusted_host(host)) {
+    if (!host_header.empty() && !trusted_host(host, true)) {
         return problem(403, fmt::format("{} refused: Host '{}' is not an address of this server (set http.allowed_origins "
                                         "to allow it)", m, host_header));
     }
@@ -414,7 +414,11 @@ std::optional<response> server::refuse(const request& req) const {
     }
     auto parts = parse_origin(origin);
     std::string own_port = !host_port.empty() ? host_port : std::to_string(tcp_.local().port);
-    if (parts && (parts->scheme == "http" || parts->scheme == "https") && trusted_host(parts->host) &&
+    // An IP literal is a trusted Host (no rebinding through it) but not a
+    // trusted Origin: any page on any address would pass. An Origin is ours
+    // when it is the very host the request was sent to, or one of our names.
+    bool own_origin_host = parts && ((!host.empty() && parts->host == host) || trusted_host(parts->host, false));
+    if (parts && (parts->scheme == "http" || parts->scheme == "https") && own_origin_host &&
         (parts->port == own_port || parts->port == std::to_string(tcp_.local().port))) {
         return std::nullopt;
     }

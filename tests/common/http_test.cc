@@ -19,8 +19,8 @@ namespace {
 // Runs an http::server on its own thread for the length of a test.
 class http_test : public ::testing::Test {
 protected:
-    void start() {
-        auto ep = server_.start("127.0.0.1", 0);
+    void start(const std::string& host = "127.0.0.1") {
+        auto ep = server_.start(host, 0);
         ASSERT_TRUE(ep.ok()) << ep.err().message();
         address_ = ep->to_string();
         thread_ = std::thread([this] { io_.run(); });
@@ -296,6 +296,18 @@ TEST_F(http_policy_test, dns_rebinding_host_is_refused_with_403) {
     EXPECT_EQ(changes_.load(), 0);
     // A GET changes nothing and is served (the browser cannot read the answer cross-site).
     EXPECT_EQ(testing::http_request(address_, "GET", "/read", "", {{"Host", "rebind.evil.example"}}).status, 200);
+}
+
+TEST_F(http_policy_test, bound_everywhere_an_ip_host_is_trusted_but_not_an_ip_origin) {
+    start("0.0.0.0");
+    std::string port = address_.substr(address_.rfind(':') + 1);
+    // Reached by any of the machine's addresses: an IP literal Host cannot be rebound.
+    EXPECT_EQ(post("{}", {{"Host", "203.0.113.9:" + port}}).status, 200);
+    // A page served from that same address is same-origin.
+    EXPECT_EQ(post("{}", {{"Host", "203.0.113.9:" + port}, {"Origin", "http://203.0.113.9:" + port}}).status, 200);
+    // A page on another address (the attacker's own server, same port) is cross-site.
+    EXPECT_EQ(post("{}", {{"Host", "127.0.0.1:" + port}, {"Origin", "http://203.0.113.9:" + port}}).status, 403);
+    EXPECT_EQ(changes_.load(), 2);
 }
 
 TEST_F(http_policy_test, allowed_origins_extend_the_trusted_hosts) {

@@ -13,8 +13,10 @@
 #include <sstream>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
@@ -283,7 +285,8 @@ protected:
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
         name_ = info->name();
         topic_ = "users_" + name_;
-        keyspace_ = "ks_" + name_.substr(0, 40);
+        // Cassandra allows 48 characters in a keyspace name; "<keyspace>_state" holds the job's window state.
+        keyspace_ = fmt::format("ks_{}_{:08x}", name_.substr(0, 28), std::hash<std::string>{}(name_) & 0xffffffffu);
         jobs_dir_ = dirs_->file("jobs_" + name_);
         std::filesystem::create_directories(jobs_dir_);
         auto options = cc::options_from_contact_points(cql_->address);

@@ -152,7 +152,10 @@ private:
     const route_entry* find(const request& req, response& miss) const;
     // The policy above: a refusal, or nullopt when the request may proceed.
     std::optional<response> refuse(const request& req) const;
-    bool trusted_host(std::string_view host) const;
+    // Whether `host` names this server. `any_ip_literal`: when bound to every
+    // address, accept any IP literal (right for Host, which DNS rebinding
+    // cannot forge as a literal; wrong for Origin, which any page has).
+    bool trusted_host(std::string_view host, bool any_ip_literal) const;
 
     std::vector<std::string> content_types_{"application/json"};
     std::vector<std::string> host_names_;
