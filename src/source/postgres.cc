@@ -262,10 +262,14 @@ std::string pgpass_field(const std::string& value) {
     return out;
 }
 
-// The pgpass line for the managed server only: its host and the port it
-// listens on (rewritten at every start), any database, the role.
+// The pgpass lines for the managed server only: its host and the port it
+// listens on (rewritten at every start), any database, the role. A server on
+// every interface is reached on loopback (as services::postgres_dsn does).
+// No Unix socket line: millrace's cluster has unix_socket_directories = ''.
 std::string pgpass_line(const std::string& host, uint16_t port, const std::string& user, const std::string& password) {
-    return fmt::format("{}:{}:*:{}:{}\n", pgpass_field(host), port, pgpass_field(user), pgpass_field(password));
+    std::string text = fmt::format("{}:{}:*:{}:{}\n", pgpass_field(host), port, pgpass_field(user), pgpass_field(password));
+    if (host == "0.0.0.0") text += fmt::format("127.0.0.1:{}:*:{}:{}\n", port, pgpass_field(user), pgpass_field(password));
+    return text;
 }
 
 // The password of the first pgpass line (its fifth field, unescaped).
