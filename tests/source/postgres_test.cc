@@ -163,7 +163,7 @@ TEST_F(postgres_test, a_symlink_at_the_password_file_is_replaced_not_followed) {
 TEST_F(postgres_test, a_password_file_written_before_initdb_is_the_clusters_password) {
     // As left by a crash after the password file was written, before initdb finished.
     postgres_options fresh = options_;
-    fresh.data_dir = dir_ + "/fresh";
+    fresh.data_dir = dir_ + "/fresh dir";  // a space: the DSN quotes passfile
     fresh.port = 0;
     std::filesystem::create_directories(fresh.data_dir);
     ::chmod(fresh.data_dir.c_str(), 0700);
