@@ -68,8 +68,18 @@ std::string postgres_dsn(const component_context& ctx) {
     std::string dsn = fmt::format("host={} port={} user={} dbname={}", host, port, user, database);
     std::string passfile = postgres_passfile(ctx.cfg);
     std::error_code ec;
-    if (std::filesystem::exists(passfile, ec)) dsn += " passfile=" + passfile;
+    if (std::filesystem::exists(passfile, ec)) dsn += " passfile=" + conninfo_quote(passfile);
     return dsn;
+}
+
+std::string conninfo_quote(const std::string& value) {
+    std::string out = "'";
+    for (char c : value) {
+        if (c == '\'' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    out.push_back('\'');
+    return out;
 }
 
 std::string postgres_passfile(const config::config& cfg) {

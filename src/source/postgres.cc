@@ -59,22 +59,40 @@ result<system_account> account_for(const std::string& name) {
 }
 
 // Runs `argv` to completion (as `acct` when switching), its output captured.
-result<command_result> run_command(const std::vector<std::string>& argv, const system_account& acct) {
+// `stdin_text`, when not empty, is its standard input (else /dev/null).
+result<command_result> run_command(const std::vector<std::string>& argv, const system_account& acct,
+                                   const std::string& stdin_text = {}) {
     char out_path[] = "/tmp/millrace-pg-XXXXXX";
     int out_fd = ::mkstemp(out_path);
     if (out_fd < 0) return make_error(errc::io_error, "cannot create a temporary file for {}'s output", argv[0]);
     ::unlink(out_path);
+    int in_fd = -1;
+    if (!stdin_text.empty()) {
+        char in_path[] = "/tmp/millrace-pg-in-XXXXXX";
+        in_fd = ::mkstemp(in_path);
+        if (in_fd < 0) {
+            ::close(out_fd);
+            return make_error(errc::io_error, "cannot create a temporary file for {}'s input", argv[0]);
+        }
+        ::unlink(in_path);
+        if (::write(in_fd, stdin_text.data(), stdin_text.size()) != static_cast<ssize_t>(stdin_text.size())) {
+            ::close(in_fd);
+            ::close(out_fd);
+            return make_error(errc::io_error, "cannot write {}'s input", argv[0]);
+        }
+        ::lseek(in_fd, 0, SEEK_SET);
+    }
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid = ::fork();
     if (pid < 0) {
         ::close(out_fd);
+        if (in_fd >= 0) ::close(in_fd);
         return make_error(errc::io_error, "fork for {} failed", argv[0]);
     }
     if (pid == 0) {
-        int null_fd = ::open("/dev/null", O_RDONLY);
-        ::dup2(null_fd, 0);
+        ::dup2(in_fd >= 0 ? in_fd : ::open("/dev/null", O_RDONLY), 0);
         ::dup2(out_fd, 1);
         ::dup2(out_fd, 2);
         // Nothing of ours (listening sockets, connections) may leak into the
@@ -95,6 +113,7 @@ result<command_result> run_command(const std::vector<std::string>& argv, const s
     }
     command_result res;
     res.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    if (in_fd >= 0) ::close(in_fd);
     ::lseek(out_fd, 0, SEEK_SET);
     char buf[4096];
     ssize_t n;
@@ -191,43 +210,117 @@ result<std::string> generate_password() {
     return out;
 }
 
-// Writes `text` to `path` with mode 0600 (owned by `acct` when switching users).
+// Writes `text` to `path` with mode 0600 (owned by `acct` when switching users),
+// atomically: a new temp file in the same directory (O_EXCL|O_NOFOLLOW, so a
+// symlink planted there by the server's OS user is never followed), then
+// rename() over `path` (which replaces a symlink itself, never its target).
 status write_private(const std::string& path, const std::string& text, const system_account& acct) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return make_error(errc::io_error, "cannot write {}: {}", path, std::strerror(errno));
-    ::fchmod(fd, 0600);
-    if (acct.switch_user && ::fchown(fd, acct.uid, acct.gid) != 0) {
-        ::close(fd);
-        return make_error(errc::io_error, "cannot chown {}: {}", path, std::strerror(errno));
+    static const char k_hex[] = "0123456789abcdef";
+    std::ifstream urandom("/dev/urandom", std::ios::binary);
+    std::string tmp;
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+        tmp = path + ".tmp.";
+        for (int i = 0; i < 12; ++i) tmp.push_back(k_hex[static_cast<unsigned char>(urandom.get()) % 16]);
+        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST) break;
     }
+    if (fd < 0) return make_error(errc::io_error, "cannot write {}: {}", tmp, std::strerror(errno));
+    auto fail = [&](const char* what) {
+        std::string message = fmt::format("cannot {} {}: {}", what, tmp, std::strerror(errno));
+        if (fd >= 0) ::close(fd);
+        ::unlink(tmp.c_str());
+        return make_error(errc::io_error, "{}", message);
+    };
+    if (acct.switch_user && ::fchown(fd, acct.uid, acct.gid) != 0) return fail("chown");
+    if (::fchmod(fd, 0600) != 0) return fail("chmod");
     size_t done = 0;
     while (done < text.size()) {
         ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n <= 0) {
-            ::close(fd);
-            return make_error(errc::io_error, "cannot write {}: {}", path, std::strerror(errno));
-        }
+        if (n <= 0) return fail("write");
         done += static_cast<size_t>(n);
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) return make_error(errc::io_error, "cannot write {}: {}", path, std::strerror(errno));
+    if (::fsync(fd) != 0) return fail("fsync");
+    int closing = fd;
+    fd = -1;
+    if (::close(closing) != 0) return fail("close");
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::string message = fmt::format("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
+        ::unlink(tmp.c_str());
+        return make_error(errc::io_error, "{}", message);
+    }
     return {};
 }
 
-// The password of a pgpass line "*:*:*:user:password" (the last field).
-std::optional<std::string> read_passfile(const std::string& path) {
-    std::ifstream in(path);
-    std::string line;
-    if (!std::getline(in, line)) return std::nullopt;
-    size_t fields = 0, pos = 0;
-    while (fields < 4) {
-        pos = line.find(':', pos);
-        if (pos == std::string::npos) return std::nullopt;
-        ++pos;
-        ++fields;
+// One pgpass field: ':' and '\' backslash-escaped.
+std::string pgpass_field(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        if (c == ':' || c == '\\') out.push_back('\\');
+        out.push_back(c);
     }
-    std::string password = line.substr(pos);
-    if (password.empty()) return std::nullopt;
-    return password;
+    return out;
+}
+
+// The pgpass lines for the managed server only: its host and the port it
+// listens on (rewritten at every start), any database, the role. A server on
+// every interface is reached on loopback (as services::postgres_dsn does).
+// No Unix socket line: millrace's cluster has unix_socket_directories = ''.
+std::string pgpass_line(const std::string& host, uint16_t port, const std::string& user, const std::string& password) {
+    std::string text = fmt::format("{}:{}:*:{}:{}\n", pgpass_field(host), port, pgpass_field(user), pgpass_field(password));
+    if (host == "0.0.0.0") text += fmt::format("127.0.0.1:{}:*:{}:{}\n", port, pgpass_field(user), pgpass_field(password));
+    return text;
+}
+
+// The password of the first pgpass line (its fifth field, unescaped).
+// A symlink or anything but a regular file counts as no password file (never
+// followed: as root, it could name a file the server's OS user must not read).
+std::optional<std::string> read_passfile(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    std::string text;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        char buf[1024];
+        ssize_t n;
+        while (text.size() < 4096 && (n = ::read(fd, buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    std::string line = text.substr(0, text.find('\n'));
+    if (line.empty()) return std::nullopt;
+    size_t fields = 0;
+    std::string current;
+    for (size_t i = 0; i < line.size(); ++i) {
+        char c = line[i];
+        if (c == '\\' && i + 1 < line.size()) {
+            current.push_back(line[++i]);
+        } else if (c == ':' && fields < 4) {
+            ++fields;
+            current.clear();
+        } else {
+            current.push_back(c);
+        }
+    }
+    if (fields < 4 || current.empty()) return std::nullopt;
+    return current;
+}
+
+// A SQL identifier / string literal (standard_conforming_strings).
+std::string sql_identifier(const std::string& name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out.push_back('"');
+        out.push_back(c);
+    }
+    return out + "\"";
+}
+std::string sql_literal(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'') out.push_back('\'');
+        out.push_back(c);
+    }
+    return out + "'";
 }
 
 bool is_loopback_host(const std::string& host) {
@@ -322,8 +415,7 @@ postgres_server::~postgres_server() {
 
 std::string postgres_server::dsn() const {
     if (!managed()) return options_.dsn;
-    return fmt::format("host={} port={} user={} dbname={} connect_timeout=5 passfile={}", options_.host, port_,
-                       options_.user, options_.database, passfile());
+    return dsn_for_db(options_.database);
 }
 
 std::string postgres_server::passfile() const { return options_.data_dir + "/" + services::k_postgres_passfile_name; }
@@ -372,41 +464,7 @@ status postgres_server::start_managed() {
     ::chmod(dir.c_str(), 0700);
 
     if (!fs::exists(dir + "/PG_VERSION")) {
-        auto password = generate_password();
-        if (!password) return password.err();
-        // initdb reads the superuser's password from a file (as the server's user).
-        char pw_path[] = "/tmp/millrace-pgpw-XXXXXX";
-        int pw_fd = ::mkstemp(pw_path);
-        if (pw_fd < 0) return make_error(errc::io_error, "cannot create a temporary password file: {}", std::strerror(errno));
-        ::close(pw_fd);
-        if (auto st = write_private(pw_path, *password + "\n", *acct); !st) {
-            ::unlink(pw_path);
-            return st;
-        }
-        std::vector<std::string> argv = {tool(bin, "initdb"), "-D", dir, "-U", options_.user, "--auth-local=peer",
-                                         "--auth-host=scram-sha-256", std::string("--pwfile=") + pw_path,
-                                         "-E", "UTF8", "--locale=C"};
-        if (!options_.fsync) argv.push_back("--no-sync");
-        k_log.info("initdb of a new cluster in {} (SCRAM password for role {} in {})", dir, options_.user, passfile());
-        auto res = run_command(argv, *acct);
-        ::unlink(pw_path);
-        if (!res) return res.err();
-        if (res->exit_code != 0) {
-            return make_error(errc::io_error, "initdb -D {} failed (exit {}): {}{}", dir, res->exit_code, tail(res->output),
-                              acct->switch_user ? fmt::format(" (it runs as {}: every parent directory must be "
-                                                              "searchable by that user)", options_.system_user)
-                                                : "");
-        }
-        std::ofstream conf(dir + "/postgresql.conf", std::ios::app);
-        conf << "\n# Added by millrace: the CDC part reads the logical replication stream.\n"
-             << "wal_level = logical\n"
-             << "max_replication_slots = " << options_.max_replication_slots << "\n"
-             << "max_wal_senders = " << options_.max_wal_senders << "\n"
-             << "unix_socket_directories = ''\n"
-             << (options_.fsync ? "" : "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
-        if (!conf) return make_error(errc::io_error, "cannot append to {}/postgresql.conf", dir);
-        if (auto st = write_private(dir + "/pg_hba.conf", hba_text(options_.host), *acct); !st) return st;
-        if (auto st = write_private(passfile(), fmt::format("*:*:*:{}:{}\n", options_.user, *password), *acct); !st) return st;
+        if (auto st = init_cluster(bin); !st) return st;
     }
 
     if (uint16_t running = running_port(dir); running != 0) {
@@ -414,11 +472,16 @@ status postgres_server::start_managed() {
         if (status_res && status_res->exit_code == 0) {
             port_ = running;
             k_log.info("PostgreSQL already running from {} on port {}", dir, port_);
+            if (auto st = write_passfile_for_port(); !st) return st;
             if (auto st = wait_until_accepting(dsn_for_db("postgres"), options_.start_timeout_ms); !st) return st;
             if (auto st = secure_cluster(); !st) return st;
             return ensure_database();
         }
     }
+
+    // Stopped: a cluster still on trust (or without its password file) is
+    // migrated now, before anything listens.
+    if (auto st = secure_offline(bin); !st) return st;
 
     if (options_.port == 0) {
         port_ = pick_free_port(options_.host);
@@ -429,6 +492,8 @@ status postgres_server::start_managed() {
     } else {
         port_ = options_.port;
     }
+    // The password goes only to the port the server is about to listen on.
+    if (auto st = write_passfile_for_port(); !st) return st;
     const int64_t timeout_s = std::max<int64_t>(1, (options_.start_timeout_ms + 999) / 1000);
     auto res = run_command({tool(bin, "pg_ctl"), "start", "-D", dir, "-w", "-t", std::to_string(timeout_s), "-l",
                             dir + "/server.log", "-o",
@@ -449,9 +514,142 @@ status postgres_server::start_managed() {
     return ensure_database();
 }
 
+status postgres_server::write_passfile_for_port() {
+    auto acct_res = account_for(options_.system_user);
+    if (!acct_res) return acct_res.err();
+    const system_account& acct = *acct_res;
+    auto password = read_passfile(passfile());
+    if (!password) return {};  // a running cluster from before passwords: secure_cluster() writes it
+    const std::string line = pgpass_line(options_.host, port_, options_.user, *password);
+    std::error_code ec;
+    if (fs::is_regular_file(fs::symlink_status(passfile(), ec))) {
+        std::ifstream in(passfile());
+        std::string current(std::istreambuf_iterator<char>(in), {});
+        if (current == line) return {};
+    }
+    return write_private(passfile(), line, acct);
+}
+
+status postgres_server::init_cluster(const std::string& bin) {
+    auto acct_res = account_for(options_.system_user);
+    if (!acct_res) return acct_res.err();
+    const system_account& acct = *acct_res;
+    const std::string& dir = options_.data_dir;
+    // The password file first: a crash after initdb cannot lose the password.
+    // (A password file left by an attempt that crashed before initdb finished is reused.)
+    std::string password;
+    if (auto existing = read_passfile(passfile())) {
+        password = *existing;
+    } else {
+        auto generated = generate_password();
+        if (!generated) return generated.err();
+        password = *generated;
+        if (auto st = write_private(passfile(), pgpass_line(options_.host, options_.port, options_.user, password), acct); !st) {
+            return st;
+        }
+    }
+    // initdb wants an empty directory, and the data dir holds the password
+    // file: initdb into <dir>/.initdb, then move its files up, PG_VERSION last
+    // (a cluster is complete exactly when PG_VERSION exists).
+    const std::string staging = dir + "/.initdb";
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    if (ec) return make_error(errc::io_error, "cannot remove {}: {}", staging, ec.message());
+    // initdb reads the superuser's password from a file (as the server's user).
+    char pw_path[] = "/tmp/millrace-pgpw-XXXXXX";
+    int pw_fd = ::mkstemp(pw_path);
+    if (pw_fd < 0) return make_error(errc::io_error, "cannot create a temporary password file: {}", std::strerror(errno));
+    ::close(pw_fd);
+    if (auto st = write_private(pw_path, password + "\n", acct); !st) {
+        ::unlink(pw_path);
+        return st;
+    }
+    std::vector<std::string> argv = {tool(bin, "initdb"), "-D", staging, "-U", options_.user, "--auth-local=peer",
+                                     "--auth-host=scram-sha-256", std::string("--pwfile=") + pw_path,
+                                     "-E", "UTF8", "--locale=C"};
+    if (!options_.fsync) argv.push_back("--no-sync");
+    k_log.info("initdb of a new cluster in {} (SCRAM password for role {} in {})", dir, options_.user, passfile());
+    auto res = run_command(argv, acct);
+    ::unlink(pw_path);
+    if (!res) return res.err();
+    if (res->exit_code != 0) {
+        return make_error(errc::io_error, "initdb -D {} failed (exit {}): {}{}", staging, res->exit_code, tail(res->output),
+                          acct.switch_user ? fmt::format(" (it runs as {}: every parent directory must be "
+                                                         "searchable by that user)", options_.system_user)
+                                           : "");
+    }
+    {
+        std::ofstream conf(staging + "/postgresql.conf", std::ios::app);
+        conf << "\n# Added by millrace: the CDC part reads the logical replication stream.\n"
+             << "wal_level = logical\n"
+             << "max_replication_slots = " << options_.max_replication_slots << "\n"
+             << "max_wal_senders = " << options_.max_wal_senders << "\n"
+             << "unix_socket_directories = ''\n"
+             << (options_.fsync ? "" : "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        if (!conf) return make_error(errc::io_error, "cannot append to {}/postgresql.conf", staging);
+    }
+    if (auto st = write_private(staging + "/pg_hba.conf", hba_text(options_.host), acct); !st) return st;
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(staging, ec)) {
+        std::string name = entry.path().filename().string();
+        if (name != "PG_VERSION") names.push_back(name);
+    }
+    if (ec) return make_error(errc::io_error, "cannot list {}: {}", staging, ec.message());
+    names.push_back("PG_VERSION");
+    for (const auto& name : names) {
+        const std::string to = dir + "/" + name;
+        fs::remove_all(to, ec);  // left by an attempt that crashed while moving (no PG_VERSION yet)
+        if (::rename((staging + "/" + name).c_str(), to.c_str()) != 0) {
+            return make_error(errc::io_error, "cannot move {}/{} to {}: {}", staging, name, to, std::strerror(errno));
+        }
+    }
+    fs::remove(staging, ec);
+    return {};
+}
+
+status postgres_server::secure_offline(const std::string& bin) {
+    auto acct_res = account_for(options_.system_user);
+    if (!acct_res) return acct_res.err();
+    const system_account& acct = *acct_res;
+    const std::string& dir = options_.data_dir;
+    const std::string hba = dir + "/pg_hba.conf";
+    std::optional<std::string> existing = read_passfile(passfile());
+    const bool trust = hba_has_trust(hba);
+    if (existing && !trust) return {};
+    std::string password;
+    if (existing) {
+        password = *existing;
+    } else {
+        auto generated = generate_password();
+        if (!generated) return generated.err();
+        password = *generated;
+    }
+    // 1. The password file, so that the password is never lost.
+    if (auto st = write_private(passfile(), pgpass_line(options_.host, options_.port, options_.user, password), acct); !st) {
+        return st;
+    }
+    // 2. The role's password, in single-user mode: no server listens meanwhile.
+    const std::string sql = fmt::format("ALTER ROLE {} PASSWORD {};\n", sql_identifier(options_.user), sql_literal(password));
+    auto res = run_command({tool(bin, "postgres"), "--single", "-D", dir, "-c", "password_encryption=scram-sha-256",
+                            "-c", "listen_addresses=", "postgres"},
+                           acct, sql);
+    if (!res) return res.err();
+    if (res->exit_code != 0 || res->output.find("ERROR:") != std::string::npos ||
+        res->output.find("FATAL:") != std::string::npos) {
+        return make_error(errc::io_error, "postgres --single -D {} could not set the password of role {} (exit {}): {}", dir,
+                          options_.user, res->exit_code, tail(res->output));
+    }
+    // 3. pg_hba.conf without trust (last: a crash before it redoes all three).
+    if (auto st = write_private(hba, hba_text(options_.host), acct); !st) return st;
+    k_log.warn("PostgreSQL in {} {}: migrated to SCRAM before starting it — role {} has a generated password (in {}, mode "
+               "0600), pg_hba.conf requires scram-sha-256 over TCP",
+               dir, trust ? "let clients in without a password (trust)" : "had no password file", options_.user, passfile());
+    return {};
+}
+
 std::string postgres_server::dsn_for_db(const std::string& db) const {
     return fmt::format("host={} port={} user={} dbname={} connect_timeout=5 passfile={}", options_.host, port_,
-                       options_.user, db, passfile());
+                       options_.user, services::conninfo_quote(db), services::conninfo_quote(passfile()));
 }
 
 status postgres_server::secure_cluster() {
@@ -494,7 +692,7 @@ status postgres_server::secure_cluster() {
         PQfreemem(ident);
         PQfreemem(verifier);
     }
-    if (st) st = write_private(passfile(), fmt::format("*:*:*:{}:{}\n", options_.user, password), *acct);
+    if (st) st = write_private(passfile(), pgpass_line(options_.host, port_, options_.user, password), *acct);
     if (st) st = write_private(hba, hba_text(options_.host), *acct);
     if (st) {
         PGresult* res = PQexec(conn, "SELECT pg_reload_conf()");
@@ -522,7 +720,8 @@ result<std::string> dsn_with_password(const config::config& cfg) {
     }
     uint16_t port = running_port(o.data_dir);
     if (port == 0) port = o.port;
-    return fmt::format("host={} port={} user={} dbname={} password={}", o.host, port, o.user, o.database, *password);
+    return fmt::format("host={} port={} user={} dbname={} password={}", o.host, port, o.user,
+                       services::conninfo_quote(o.database), services::conninfo_quote(*password));
 }
 
 status postgres_server::ensure_database() {

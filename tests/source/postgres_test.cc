@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <atomic>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "harness/process.h"
+#include "millrace/common/services.h"
 #include "pg_fixture.h"
 
 namespace millrace::source {
@@ -54,8 +56,11 @@ TEST_F(postgres_test, password_file_is_0600_pgpass_and_hba_has_no_trust) {
     ASSERT_EQ(::stat(server_->passfile().c_str(), &st), 0) << server_->passfile();
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     std::string line = read(server_->passfile());
-    EXPECT_EQ(line.rfind("*:*:*:postgres:", 0), 0u) << line;
-    EXPECT_GE(line.size(), std::string("*:*:*:postgres:").size() + 32);
+    // Only the managed server's host and port get the password (issue 19).
+    const std::string prefix = fmt::format("127.0.0.1:{}:*:postgres:", server_->port());
+    EXPECT_EQ(line.rfind(prefix, 0), 0u) << line;
+    EXPECT_EQ(line.size(), prefix.size() + 32 + 1) << line;
+    const std::string password = line.substr(prefix.size(), 32);
     std::string hba = read(options_.data_dir + "/pg_hba.conf");
     EXPECT_NE(hba.find("scram-sha-256"), std::string::npos) << hba;
     for (std::istringstream lines(hba); std::getline(lines, line);) {
@@ -63,7 +68,7 @@ TEST_F(postgres_test, password_file_is_0600_pgpass_and_hba_has_no_trust) {
         EXPECT_EQ(line.find("trust"), std::string::npos) << line;
         EXPECT_EQ(line.find(" password"), std::string::npos) << line;
     }
-    EXPECT_EQ(server_->dsn().find(read(server_->passfile()).substr(15, 32)), std::string::npos)
+    EXPECT_EQ(server_->dsn().find(password), std::string::npos)
         << "the DSN names the password file, never the password";
 }
 
@@ -106,21 +111,87 @@ TEST_F(postgres_test, a_trust_cluster_is_migrated_on_start) {
                                         << "host replication all 127.0.0.1/32 trust\n";
     std::filesystem::remove(server_->passfile());
 
+    // Nothing may get in without a password while the server starts: the
+    // migration happens before it listens (single-user mode).
+    std::atomic<bool> starting{true};
+    std::atomic<int> passwordless_ok{0};
+    const std::string probe = bare_dsn() + " connect_timeout=1";
+    std::thread prober([&] {
+        while (starting) {
+            PGconn* c = PQconnectdb(probe.c_str());
+            if (PQstatus(c) == CONNECTION_OK) ++passwordless_ok;
+            PQfinish(c);
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
     server_ = std::make_unique<postgres_server>(options_);
     auto st = server_->start();
+    starting = false;
+    prober.join();
     ASSERT_TRUE(st.ok()) << st.err().message();
+    EXPECT_EQ(passwordless_ok.load(), 0) << "a passwordless connection got in during the migration";
     struct stat file {};
     ASSERT_EQ(::stat(server_->passfile().c_str(), &file), 0);
     EXPECT_EQ(file.st_mode & 0777, 0600u);
     EXPECT_EQ(read(hba).find(" trust"), std::string::npos) << read(hba);
     EXPECT_TRUE(can_connect(dsn())) << last_error_;
-    // The reload is asynchronous in the postmaster: a passwordless connection is refused once it has applied.
-    bool refused = false;
-    for (int attempt = 0; attempt < 200 && !refused; ++attempt) {
-        refused = !can_connect(bare_dsn());
-        if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    EXPECT_FALSE(can_connect(bare_dsn())) << "passwordless TCP accepted after the migration";
+}
+
+TEST_F(postgres_test, a_symlink_at_the_password_file_is_replaced_not_followed) {
+    stop_postgres();
+    const std::string outside = dir_ + "/outside";
+    std::ofstream(outside) << "precious\n";
+    ::chmod(outside.c_str(), 0644);
+    std::filesystem::remove(server_->passfile());
+    std::filesystem::create_symlink(outside, server_->passfile());
+    // The symlink's target has no password: the start has to write one and set it, never touching `outside`.
+    server_ = std::make_unique<postgres_server>(options_);
+    auto st = server_->start();
+    ASSERT_TRUE(st.ok()) << st.err().message();
+    EXPECT_EQ(read(outside), "precious\n");
+    struct stat file {};
+    ASSERT_EQ(::lstat(server_->passfile().c_str(), &file), 0);
+    EXPECT_TRUE(S_ISREG(file.st_mode));
+    EXPECT_EQ(file.st_mode & 0777, 0600u);
+    ASSERT_EQ(::stat(outside.c_str(), &file), 0);
+    EXPECT_EQ(file.st_mode & 0777, 0644u);
+    EXPECT_EQ(file.st_uid, ::geteuid());
+    EXPECT_TRUE(can_connect(dsn())) << last_error_;
+}
+
+TEST_F(postgres_test, a_password_file_written_before_initdb_is_the_clusters_password) {
+    // As left by a crash after the password file was written, before initdb finished.
+    postgres_options fresh = options_;
+    fresh.data_dir = dir_ + "/fresh dir";  // a space: the DSN quotes passfile
+    fresh.port = 0;
+    std::filesystem::create_directories(fresh.data_dir);
+    ::chmod(fresh.data_dir.c_str(), 0700);
+    const std::string known = "Known0Password0For0The0Test00000";
+    {
+        std::ofstream pass(fresh.data_dir + "/millrace.pgpass");
+        pass << "127.0.0.1:0:*:postgres:" << known << "\n";
     }
-    EXPECT_TRUE(refused) << "passwordless TCP still accepted after the migration";
+    ::chmod((fresh.data_dir + "/millrace.pgpass").c_str(), 0600);
+    std::filesystem::create_directories(fresh.data_dir + "/.initdb/leftover");
+    postgres_server other(fresh);
+    auto st = other.start();
+    ASSERT_TRUE(st.ok()) << st.err().message();
+    EXPECT_FALSE(std::filesystem::exists(fresh.data_dir + "/.initdb"));
+    EXPECT_TRUE(can_connect(fmt::format("host=127.0.0.1 port={} user=postgres dbname=postgres passfile=/nonexistent "
+                                        "password={}", other.port(), known)))
+        << last_error_;
+    EXPECT_EQ(read(fresh.data_dir + "/millrace.pgpass"),
+              fmt::format("127.0.0.1:{}:*:postgres:{}\n", other.port(), known));
+    // The password goes to that port only: a DSN naming another port does not get it.
+    EXPECT_TRUE(can_connect(other.dsn())) << last_error_;
+    EXPECT_FALSE(can_connect(fmt::format("host=localhost port={} user=postgres dbname=postgres passfile='{}'",
+                                         other.port(), fresh.data_dir + "/millrace.pgpass")));
+    EXPECT_TRUE(other.stop().ok());
+}
+
+TEST(postgres_conninfo, quoting_keeps_spaces_quotes_and_backslashes) {
+    EXPECT_EQ(services::conninfo_quote("/a dir/it's\\x"), "'/a dir/it\\'s\\\\x'");
 }
 
 }  // namespace

@@ -46,8 +46,12 @@ std::string cql_contact_points(const component_context& ctx);
 std::string postgres_dsn(const component_context& ctx);
 // The managed PostgreSQL's password file: <postgres.data_dir or
 // <data_dir>/postgres>/millrace.pgpass, in libpq's pgpass format
-// ("*:*:*:<user>:<password>"), mode 0600. Absolute.
+// ("<host>:<port>:*:<user>:<password>": only the managed server's address,
+// rewritten on every start with the port it listens on), mode 0600. Absolute.
 std::string postgres_passfile(const config::config& cfg);
+// A libpq conninfo value in single quotes, ' and \ backslash-escaped, so
+// paths with spaces survive ("passfile='/data dir/millrace.pgpass'").
+std::string conninfo_quote(const std::string& value);
 constexpr const char* k_postgres_passfile_name = "millrace.pgpass";
 // host:port of an HTTP part started in this process or configured
 // (<command>.host and <command>.port); nullopt when neither.

@@ -69,6 +69,15 @@ private:
     // A cluster made with trust (before millrace 0.x) is migrated: password
     // set, pg_hba.conf rewritten, configuration reloaded, and it is logged.
     status secure_cluster();
+    // initdb of a new cluster: the password file written first (initdb reads
+    // the password from it), initdb into <data_dir>/.initdb, moved up with
+    // PG_VERSION last.
+    status init_cluster(const std::string& bin);
+    // Stopped cluster on trust or without a password file: password file,
+    // role password in single-user mode, pg_hba.conf — before anything listens.
+    status secure_offline(const std::string& bin);
+    // Rewrites the password file's line for port_ (only when it differs).
+    status write_passfile_for_port();
     std::string dsn_for_db(const std::string& db) const;
 
     postgres_options options_;
