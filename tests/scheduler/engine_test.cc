@@ -286,16 +286,54 @@ TEST_F(injection_test, shell_task_gets_the_value_as_one_word_in_every_quoting) {
                         "    command: |\n"
                         "      printf '%s|' {{ params.msg }} > bare\n"
                         "      printf '%s' \"{{ params.msg }}\" > dq\n"
-                        "      printf '%s' '{{ params.msg }}' > sq\n"
-                        "      printf '%s' \"[{{ dag_run.conf.msg }}]\" > conf\n");
+                        "      printf '%s' \"[{{ dag_run.conf.msg }}]\" > conf\n"
+                        "      printf '%s' \"${UNSET_X:-{{ params.msg }}}\" > dflt\n"
+                        "      printf '%s' ${UNSET_X:-{{ params.msg }}} > dflt_bare\n"
+                        "      printf '%s' \"$(echo ok)\"'-'\"{{ params.msg }}\" > after_sub\n");
     auto t = run_with("inj_shell", "t", k_hostile);
     ASSERT_TRUE(t);
     EXPECT_EQ(t->state, ti_state::success) << t->note;
     EXPECT_FALSE(marker_made()) << "a templated value ran as a command";
     EXPECT_EQ(read_file(work + "/bare"), k_hostile + "|") << "unquoted: exactly one word";
     EXPECT_EQ(read_file(work + "/dq"), k_hostile);
-    EXPECT_EQ(read_file(work + "/sq"), k_hostile);
+    EXPECT_EQ(read_file(work + "/dflt"), k_hostile);
+    EXPECT_EQ(read_file(work + "/dflt_bare"), k_hostile);
+    EXPECT_EQ(read_file(work + "/after_sub"), "ok-" + k_hostile);
     EXPECT_EQ(read_file(work + "/conf"), "[" + k_hostile + "]");
+}
+
+TEST_F(injection_test, shell_placeholders_a_shell_would_parse_again_are_refused) {
+    std::filesystem::create_directories(dags_.path() + "/work");
+    const std::string work = dags_.path() + "/work";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"sh -c 'echo \"{{ params.msg }}\"'", "inside single quotes"},
+        {"echo '{{ params.msg }}'", "inside single quotes"},
+        {"echo $(echo {{ params.msg }})", "inside a command substitution $(...)"},
+        {"echo \"$(printf %s {{ params.msg }})\"", "inside a command substitution $(...)"},
+        {"echo `echo {{ params.msg }}`", "inside a command substitution `...`"},
+        {"echo $(( {{ params.msg }} + 1 ))", "inside an arithmetic expression"},
+        {"(( {{ params.msg }} > 1 )) && echo big", "inside an arithmetic expression"},
+        {"[[ {{ params.msg }} -eq 1 ]] && echo one", "inside [[ ... ]]"},
+        {"cat <<EOF\n{{ params.msg }}\nEOF", "in a here-document"},
+    };
+    std::string dag = "dag_id: inj_shell_refused\nparams: {msg: hello}\ntasks:\n";
+    for (size_t idx = 0; idx < cases.size(); ++idx) {
+        dag += "  t" + std::to_string(idx) + ":\n    kind: shell\n    cwd: " + work + "\n    command: " +
+               nlohmann::json(cases[idx].first).dump() + "\n";
+    }
+    write_dag("sr.yaml", dag);
+    run_with("inj_shell_refused", "t0", "a[$(touch MARKER_1)]");
+    for (size_t idx = 0; idx < cases.size(); ++idx) {
+        std::string task = "t" + std::to_string(idx);
+        ASSERT_TRUE(eventually([&] { auto t = ti(*engine_, "inj_shell_refused", task); return t && finished(t->state); })) << task;
+        auto t = ti(*engine_, "inj_shell_refused", task);
+        EXPECT_EQ(t->state, ti_state::failed) << cases[idx].first;
+        EXPECT_NE(t->note.find(cases[idx].second), std::string::npos) << cases[idx].first << ": " << t->note;
+        EXPECT_NE(t->note.find("task '" + task + "'"), std::string::npos) << t->note;
+        EXPECT_NE(t->note.find("{{ params.msg }}"), std::string::npos) << t->note;
+        EXPECT_NE(t->note.find("MILLRACE_TEMPLATE_1"), std::string::npos) << t->note;
+    }
+    EXPECT_FALSE(marker_made());
 }
 
 TEST_F(injection_test, sql_task_binds_values_as_parameters) {
