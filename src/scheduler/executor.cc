@@ -467,9 +467,10 @@ bool has_control(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
-// URL: a value in the scheme and authority (before the path starts) is
-// inserted as it is but may not hold spaces or control characters; a value
-// in the path, query or fragment is percent-encoded, so it stays one value.
+// URL: a value in the scheme or authority (before the path starts) may
+// hold only letters, digits, '.' and '-' (a port only digits), so it cannot
+// change the scheme, host, port or userinfo; a value in the path, query or
+// fragment is percent-encoded, so it stays one value.
 result<std::string> render_url(const std::vector<segment>& parts) {
     std::string out;
     for (const auto& part : parts) {
@@ -481,8 +482,15 @@ result<std::string> render_url(const std::vector<segment>& parts) {
         bool in_authority = scheme_end == std::string::npos ||
                             out.find_first_of("/?#", scheme_end + 3) == std::string::npos;
         if (in_authority) {
-            if (has_control(part.text) || part.text.find(' ') != std::string::npos) {
-                return make_error(errc::invalid_argument, "url: a templated value in the host part holds a space or control character");
+            bool port = scheme_end != std::string::npos && out.find(':', scheme_end + 3) != std::string::npos;
+            bool ok = std::all_of(part.text.begin(), part.text.end(), [&](unsigned char c) {
+                return port ? std::isdigit(c) != 0 : (std::isalnum(c) != 0 || c == '.' || c == '-');
+            });
+            if (!ok) {
+                return make_error(errc::invalid_argument,
+                                  "url: the templated value of {} stands in the {} part and may hold only {}",
+                                  part.source, scheme_end == std::string::npos ? "scheme or host" : port ? "port" : "host",
+                                  port ? "digits" : "letters, digits, '.' and '-'");
             }
             out += part.text;
         } else {
@@ -702,6 +710,14 @@ try_outcome run_http(const task_spec& task, const std::map<std::string, std::str
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    // Only HTTP(S), for the request and for any redirect it follows.
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms > 0 ? timeout_ms : 60'000));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);

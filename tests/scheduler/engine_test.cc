@@ -386,6 +386,39 @@ TEST_F(injection_test, http_task_encodes_values_in_url_and_json_body) {
     EXPECT_FALSE(body.contains("admin")) << req.body;
 }
 
+TEST_F(injection_test, http_values_in_scheme_host_or_port_are_refused_unless_plain) {
+    source::http_thread capture;
+    std::atomic<int> requests{0};
+    capture.server().route("GET", "/capture", [&](const http::request&) {
+        ++requests;
+        return http::response::json(200, "{}");
+    });
+    std::string address = capture.start();
+    std::string host = address.substr(0, address.find(':')), port = address.substr(address.find(':') + 1);
+    const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+        {"sub", "http://{{ params.msg }}.api.corp/v1", "attacker.net/"},
+        {"port", "http://" + host + ":{{ params.msg }}/capture", port + "@attacker.net"},
+        {"base", "{{ params.msg }}/capture", "file:///etc/passwd#"}};
+    for (const auto& [name, url, value] : cases) {
+        write_dag(name + ".yaml", "dag_id: inj_http_" + name + "\nparams: {msg: hello}\ntasks:\n"
+                                  "  t: {kind: http, url: '" + url + "'}\n");
+        engine_.reset();
+        auto t = run_with("inj_http_" + name, "t", value);
+        ASSERT_TRUE(t) << name;
+        EXPECT_EQ(t->state, ti_state::failed) << name;
+        EXPECT_NE(t->note.find("{{ params.msg }} stands in the"), std::string::npos) << name << ": " << t->note;
+    }
+    // Only http and https: a file: URL fails in libcurl.
+    write_dag("file.yaml", "dag_id: inj_http_file\nparams: {msg: hello}\ntasks:\n"
+                           "  t: {kind: http, url: 'file:///etc/{{ params.msg }}'}\n");
+    engine_.reset();
+    auto t = run_with("inj_http_file", "t", "passwd");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->state, ti_state::failed);
+    EXPECT_NE(t->note.find("Unsupported protocol"), std::string::npos) << t->note;
+    EXPECT_EQ(requests.load(), 0);
+}
+
 TEST_F(injection_test, http_header_value_with_cr_lf_fails_the_try) {
     source::http_thread capture;
     std::atomic<int> requests{0};
@@ -413,7 +446,7 @@ TEST_F(injection_test, values_where_they_cannot_be_data_fail_the_try_clearly) {
     run_with("inj_errors", "ident", "a b\r\nc");
     for (const auto& [task, text] : std::vector<std::pair<std::string, std::string>>{
              {"ident", "inside a quoted identifier"}, {"dollar", "inside a dollar-quoted string"},
-             {"host", "url: a templated value in the host part"}, {"method", "is not an HTTP method"}}) {
+             {"host", "stands in the host part"}, {"method", "is not an HTTP method"}}) {
         ASSERT_TRUE(eventually([&] { auto t = ti(*engine_, "inj_errors", task); return t && finished(t->state); })) << task;
         auto t = ti(*engine_, "inj_errors", task);
         EXPECT_EQ(t->state, ti_state::failed) << task;
