@@ -641,7 +641,45 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
 
 // ---- sql -----------------------------------------------------------------
 
-try_outcome run_sql(const std::string& dsn, const std::vector<sql_statement>& statements, int64_t timeout_ms, task_log& log) {
+// Whether a statement is transaction control (BEGIN, COMMIT, ...), after
+// leading blanks and comments.
+bool is_transaction_control(std::string_view text) {
+    size_t idx = 0;
+    for (;;) {
+        while (idx < text.size() && std::isspace(static_cast<unsigned char>(text[idx]))) ++idx;
+        if (text.compare(idx, 2, "--") == 0) {
+            idx = text.find('\n', idx);
+            if (idx == std::string_view::npos) return false;
+        } else if (text.compare(idx, 2, "/*") == 0) {
+            idx = text.find("*/", idx);
+            if (idx == std::string_view::npos) return false;
+            idx += 2;
+        } else {
+            break;
+        }
+    }
+    std::string word;
+    while (idx < text.size() && std::isalpha(static_cast<unsigned char>(text[idx]))) {
+        word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(text[idx++]))));
+    }
+    static const char* const control[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE"};
+    return std::any_of(std::begin(control), std::end(control), [&](const char* c) { return word == c; });
+}
+
+// Statements split from one templated `sql` run in one transaction, as the
+// same SQL sent at once would (an implicit transaction), unless the SQL
+// holds its own transaction control.
+bool needs_transaction(const std::vector<sql_statement>& statements) {
+    return statements.size() > 1 &&
+           std::none_of(statements.begin(), statements.end(), [](const sql_statement& st) { return is_transaction_control(st.text); });
+}
+
+try_outcome run_sql(const std::string& dsn, const std::vector<sql_statement>& input, int64_t timeout_ms, task_log& log) {
+    std::vector<sql_statement> statements;
+    const bool transaction = needs_transaction(input);
+    if (transaction) statements.push_back({"BEGIN", {}});
+    statements.insert(statements.end(), input.begin(), input.end());
+    if (transaction) statements.push_back({"COMMIT", {}});
     std::string conninfo = dsn;
     if (timeout_ms > 0) conninfo += fmt::format(" options='-c statement_timeout={}'", timeout_ms);
     PGconn* conn = PQconnectdb(conninfo.c_str());
@@ -683,6 +721,7 @@ try_outcome run_sql(const std::string& dsn, const std::vector<sql_statement>& st
             out = fail(log, fmt::format("SQL failed: {}", message));
             out.timed_out = message.find("statement timeout") != std::string::npos;
             PQclear(res);
+            if (transaction) PQclear(PQexec(conn, "ROLLBACK"));
             break;
         }
         PQclear(res);
@@ -1000,6 +1039,15 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
         params["command"] = shell.command;
         for (const auto& [name, value] : shell.env) maps["env"][name] = value;
     } else if (task->kind == task_kind::sql) {
+        if (auto it = split.find("dsn"); it != split.end()) {
+            for (const auto& part : it->second) {
+                if (part.value) {
+                    return fail(log, fmt::format("task '{}': dsn: the placeholder {} may not stand in a connection "
+                                                 "string (a value could add libpq keywords); write the DSN as text",
+                                                 req.task_id, part.source));
+                }
+            }
+        }
         const auto& parts = split["sql"];
         bool templated = std::any_of(parts.begin(), parts.end(), [](const segment& p) { return p.value; });
         if (templated) {

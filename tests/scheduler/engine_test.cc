@@ -353,6 +353,26 @@ TEST_F(injection_test, sql_task_binds_values_as_parameters) {
     EXPECT_EQ(query("SELECT count(*) FROM pg_tables WHERE tablename = 'pwned'")[0][0], "0") << "injected SQL ran";
 }
 
+TEST_F(injection_test, templated_multi_statement_sql_runs_in_one_transaction) {
+    write_dag("tx.yaml", "dag_id: inj_sql_tx\nparams: {msg: hello}\ntasks:\n  t:\n    kind: sql\n"
+                         "    sql: \"CREATE TABLE tx_first (v text); INSERT INTO tx_first VALUES ('{{ params.msg }}'); "
+                         "INSERT INTO tx_missing_table VALUES (1)\"\n");
+    auto t = run_with("inj_sql_tx", "t", "value");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->state, ti_state::failed);
+    EXPECT_EQ(query("SELECT count(*) FROM pg_tables WHERE tablename = 'tx_first'")[0][0], "0")
+        << "the first statements' effect was not rolled back";
+}
+
+TEST_F(injection_test, sql_dsn_may_not_be_templated) {
+    write_dag("dsn.yaml", "dag_id: inj_sql_dsn\nparams: {msg: hello}\ntasks:\n  t:\n    kind: sql\n"
+                          "    dsn: 'dbname={{ params.msg }}'\n    sql: SELECT 1\n");
+    auto t = run_with("inj_sql_dsn", "t", "x host=attacker.net");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->state, ti_state::failed);
+    EXPECT_NE(t->note.find("dsn: the placeholder {{ params.msg }}"), std::string::npos) << t->note;
+}
+
 TEST_F(injection_test, http_task_encodes_values_in_url_and_json_body) {
     source::http_thread capture;
     std::mutex mutex;
