@@ -973,6 +973,14 @@ void flatten(const nlohmann::json& node, const std::string& prefix, std::map<std
 
 }  // namespace
 
+result<std::string> render_message(std::string_view text, const std::map<std::string, std::string>& vars) {
+    auto parts = split_template(text, vars);
+    if (!parts) return parts.err();
+    size_t first = text.find_first_not_of(" \t\r\n");
+    bool json_message = first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
+    return json_message ? render_json_body(*parts) : join_plain(*parts);
+}
+
 std::map<std::string, std::string> template_vars(const dag_spec& dag, const dag_run& run, const std::string& task_id,
                                                  int try_number) {
     std::map<std::string, std::string> vars;
@@ -1108,7 +1116,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
             std::vector<std::string> messages;
             if (auto it = task->lists.find("messages"); it != task->lists.end()) {
                 for (const auto& m : it->second) {
-                    auto rendered = render_template(m, vars);
+                    auto rendered = render_message(m, vars);
                     if (!rendered) return fail(log, fmt::format("messages: {}", rendered.err().message()));
                     messages.push_back(*rendered);
                 }
@@ -1116,7 +1124,9 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
             if (params.count("value")) {
                 auto n = int_param(params, "count", 1, 1, 10'000'000);
                 if (!n) return fail(log, n.err().message());
-                for (int64_t idx = 0; idx < *n; ++idx) messages.push_back(params.at("value"));
+                auto value = render_message(task->params.at("value"), vars);
+                if (!value) return fail(log, fmt::format("value: {}", value.err().message()));
+                for (int64_t idx = 0; idx < *n; ++idx) messages.push_back(*value);
             }
             out = run_kafka(*task, params, env.kafka_bootstrap, messages, timeout, log);
             break;

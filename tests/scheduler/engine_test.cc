@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine.h"
+#include "executor.h"
 #include "harness/process.h"
 #include "pg_fixture.h"
 
@@ -437,6 +438,21 @@ TEST_F(injection_test, http_values_in_scheme_host_or_port_are_refused_unless_pla
     EXPECT_EQ(t->state, ti_state::failed);
     EXPECT_NE(t->note.find("Unsupported protocol"), std::string::npos) << t->note;
     EXPECT_EQ(requests.load(), 0);
+}
+
+TEST(kafka_message_test, json_message_values_are_json_escaped) {
+    std::map<std::string, std::string> vars = {{"params.n", "x\",\"admin\":true,\"y\":\""}, {"params.k", "5"}};
+    auto json_msg = millrace::scheduler::render_message(R"({"u":"{{ params.n }}", "k": {{ params.k }}, "bare": {{ params.n }}})", vars);
+    ASSERT_TRUE(json_msg.ok());
+    auto parsed = nlohmann::json::parse(*json_msg, nullptr, false);
+    ASSERT_TRUE(parsed.is_object()) << *json_msg;
+    EXPECT_FALSE(parsed.contains("admin")) << *json_msg;
+    EXPECT_EQ(parsed["u"], vars["params.n"]);
+    EXPECT_EQ(parsed["bare"], vars["params.n"]);
+    EXPECT_EQ(parsed["k"], 5);
+    auto plain = millrace::scheduler::render_message("a-{{ params.n }}", vars);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(*plain, "a-" + vars["params.n"]);
 }
 
 TEST_F(injection_test, http_header_value_with_cr_lf_fails_the_try) {
