@@ -90,6 +90,7 @@ try_outcome fail(task_log& log, std::string note) {
 struct segment {
     bool value = false;
     std::string text;
+    std::string source;  // a value's placeholder as written, "{{ params.x }}"
 };
 
 result<std::vector<segment>> split_template(std::string_view text, const std::map<std::string, std::string>& vars) {
@@ -109,58 +110,207 @@ result<std::vector<segment>> split_template(std::string_view text, const std::ma
         // render_template reports unknown names the same way everywhere.
         auto rendered = render_template(text.substr(open, close + 2 - open), vars);
         if (!rendered) return rendered.err();
-        out.push_back({true, *rendered});
+        out.push_back({true, *rendered, std::string(text.substr(open, close + 2 - open))});
         pos = close + 2;
     }
 }
 
 // Shell: every value is passed in an environment variable
 // MILLRACE_TEMPLATE_<n> and the command names it, quoted for where it
-// stands: "${V}" outside quotes, ${V} inside "...", '"${V}"' inside '...'.
-// The shell expands a variable without parsing its value, so a value is
-// always data, and inside or outside quotes it reads as exactly its text.
+// stands: "${V}" outside quotes, ${V} inside "...". The shell expands a
+// variable without parsing its value, so the value is always data and one
+// word. A placeholder where an expansion would be parsed again or split is
+// refused: inside '...' (the text is usually a script a nested shell
+// parses), inside $(...) or `...`, inside $(( )), (( )) or [[ ]] (bash
+// evaluates a[$(cmd)] there), and in a here-document.
 struct shell_command {
     std::string command;
     std::map<std::string, std::string> env;
 };
 
-shell_command render_shell(const std::vector<segment>& parts) {
-    enum class quote { none, single, dbl } state = quote::none;
-    bool escaped = false;
+class shell_lexer {
+public:
+    // Where a placeholder at the current position would stand, when that is
+    // a place it may not; empty when "${V}" or ${V} is safe.
+    std::string refused_place() const {
+        if (heredoc_body_ || reading_delim_) return "in a here-document";
+        for (auto f : stack_) {
+            switch (f) {
+                case frame::sq: return "inside single quotes '...'";
+                case frame::cmdsub: return "inside a command substitution $(...)";
+                case frame::backtick: return "inside a command substitution `...`";
+                case frame::arith: return "inside an arithmetic expression $(( )) or (( ))";
+                case frame::dbracket: return "inside [[ ... ]]";
+                default: break;
+            }
+        }
+        return {};
+    }
+    bool in_double_quotes() const { return !stack_.empty() && stack_.back() == frame::dq; }
+    void value() { escaped_ = false; last_ = 'x'; }
+
+    // Feeds one literal text; `text` is the whole literal segment so that a
+    // token can look ahead.
+    void feed(std::string_view text) {
+        for (size_t idx = 0; idx < text.size(); ++idx) idx = step(text, idx);
+    }
+
+private:
+    enum class frame { dq, sq, cmdsub, backtick, arith, dbracket, paren };
+    std::vector<frame> stack_;
+    bool escaped_ = false;
+    char last_ = '\n';
+    // here-documents
+    bool reading_delim_ = false, delim_started_ = false, strip_next_ = false;
+    std::string delim_;
+    std::vector<std::pair<std::string, bool>> pending_;  // delimiter, strip tabs (<<-)
+    bool heredoc_body_ = false;
+    std::string line_;
+
+    frame top() const { return stack_.empty() ? frame::paren : stack_.back(); }
+    bool unquoted() const { return stack_.empty() || (top() != frame::dq && top() != frame::sq); }
+
+    size_t step(std::string_view t, size_t idx) {
+        char ch = t[idx];
+        char next = idx + 1 < t.size() ? t[idx + 1] : '\0';
+        char next2 = idx + 2 < t.size() ? t[idx + 2] : '\0';
+        if (heredoc_body_) {
+            if (ch != '\n') {
+                line_.push_back(ch);
+                return idx;
+            }
+            std::string line = line_;
+            line_.clear();
+            if (pending_.front().second) line.erase(0, line.find_first_not_of('\t') == std::string::npos ? line.size() : line.find_first_not_of('\t'));
+            if (line == pending_.front().first) {
+                pending_.erase(pending_.begin());
+                if (pending_.empty()) heredoc_body_ = false;
+            }
+            return idx;
+        }
+        if (reading_delim_) {
+            bool blank = ch == ' ' || ch == '\t';
+            if (!delim_started_ && ch == '-' && delim_.empty() && !strip_next_) {
+                strip_next_ = true;
+                return idx;
+            }
+            if (!delim_started_ && blank) return idx;
+            bool ends = blank || ch == '\n' || ch == ';' || ch == '|' || ch == '&' || ch == '<' || ch == '>' ||
+                        ch == '(' || ch == ')';
+            if (!ends) {
+                delim_started_ = true;
+                if (ch != '\'' && ch != '"' && ch != '\\') delim_.push_back(ch);
+                return idx;
+            }
+            pending_.emplace_back(delim_, strip_next_);
+            reading_delim_ = delim_started_ = strip_next_ = false;
+            delim_.clear();
+            // the terminating character is processed normally
+        }
+        char prev = last_;
+        last_ = ch;
+        if (escaped_) {
+            escaped_ = false;
+            return idx;
+        }
+        if (top() == frame::sq && !stack_.empty()) {
+            if (ch == '\'') stack_.pop_back();
+            return idx;
+        }
+        if (ch == '\\') {
+            escaped_ = true;
+            return idx;
+        }
+        if (ch == '$' && next == '(' && next2 == '(') {
+            stack_.push_back(frame::arith);
+            last_ = '(';
+            return idx + 2;
+        }
+        if (ch == '$' && next == '(') {
+            stack_.push_back(frame::cmdsub);
+            last_ = '(';
+            return idx + 1;
+        }
+        if (ch == '`') {
+            if (top() == frame::backtick && !stack_.empty()) stack_.pop_back();
+            else stack_.push_back(frame::backtick);
+            return idx;
+        }
+        if (top() == frame::dq && !stack_.empty()) {
+            if (ch == '"') stack_.pop_back();
+            return idx;
+        }
+        // unquoted (top level, $(...), `...`, (( )), [[ ]], ( ))
+        switch (ch) {
+            case '\'': stack_.push_back(frame::sq); return idx;
+            case '"': stack_.push_back(frame::dq); return idx;
+            case '(':
+                if (next == '(' && top() != frame::arith) {
+                    stack_.push_back(frame::arith);
+                    last_ = '(';
+                    return idx + 1;
+                }
+                stack_.push_back(frame::paren);
+                return idx;
+            case ')':
+                if (!stack_.empty() && top() == frame::paren) {
+                    stack_.pop_back();
+                } else if (!stack_.empty() && top() == frame::arith && next == ')') {
+                    stack_.pop_back();
+                    return idx + 1;
+                } else if (!stack_.empty() && top() == frame::cmdsub) {
+                    stack_.pop_back();
+                }
+                return idx;
+            case '[':
+                if (next == '[' && (prev == ' ' || prev == '\t' || prev == '\n' || prev == ';' || prev == '&' ||
+                                    prev == '|' || prev == '(' || prev == '!')) {
+                    stack_.push_back(frame::dbracket);
+                    return idx + 1;
+                }
+                return idx;
+            case ']':
+                if (next == ']' && !stack_.empty() && top() == frame::dbracket) {
+                    stack_.pop_back();
+                    return idx + 1;
+                }
+                return idx;
+            case '<':
+                if (std::find(stack_.begin(), stack_.end(), frame::arith) != stack_.end()) return idx;  // a shift
+                if (next == '<' && next2 != '<' && prev != '<') {
+                    reading_delim_ = true;
+                    return idx + 1;
+                }
+                if (next == '<' && next2 == '<') return idx + 2;  // <<< here-string: a word
+                return idx;
+            case '\n':
+                if (!pending_.empty()) heredoc_body_ = true;
+                return idx;
+            default: return idx;
+        }
+    }
+};
+
+result<shell_command> render_shell(const std::vector<segment>& parts) {
+    shell_lexer lexer;
     shell_command out;
     for (const auto& part : parts) {
         if (part.value) {
             std::string name = fmt::format("MILLRACE_TEMPLATE_{}", out.env.size() + 1);
-            out.env[name] = part.text;
-            switch (state) {
-                case quote::none: out.command += "\"${" + name + "}\""; break;
-                case quote::dbl: out.command += "${" + name + "}"; break;
-                case quote::single: out.command += "'\"${" + name + "}\"'"; break;
+            if (auto place = lexer.refused_place(); !place.empty()) {
+                return make_error(errc::invalid_argument,
+                                  "command: the placeholder {} stands {}, where the shell would parse or split its value; "
+                                  "write it as a bare word or inside double quotes at the top level (it becomes "
+                                  "\"${{{}}}\"), or pass it in `env` and use \"$NAME\"",
+                                  part.source, place, name);
             }
-            escaped = false;
+            out.env[name] = part.text;
+            out.command += lexer.in_double_quotes() ? "${" + name + "}" : "\"${" + name + "}\"";
+            lexer.value();
             continue;
         }
-        for (char ch : part.text) {
-            out.command.push_back(ch);
-            if (escaped) {
-                escaped = false;
-                continue;
-            }
-            switch (state) {
-                case quote::none:
-                    if (ch == '\\') escaped = true;
-                    else if (ch == '\'') state = quote::single;
-                    else if (ch == '"') state = quote::dbl;
-                    break;
-                case quote::single:
-                    if (ch == '\'') state = quote::none;
-                    break;
-                case quote::dbl:
-                    if (ch == '\\') escaped = true;
-                    else if (ch == '"') state = quote::none;
-                    break;
-            }
-        }
+        out.command += part.text;
+        lexer.feed(part.text);
     }
     return out;
 }
@@ -317,9 +467,10 @@ bool has_control(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
-// URL: a value in the scheme and authority (before the path starts) is
-// inserted as it is but may not hold spaces or control characters; a value
-// in the path, query or fragment is percent-encoded, so it stays one value.
+// URL: a value in the scheme or authority (before the path starts) may
+// hold only letters, digits, '.' and '-' (a port only digits), so it cannot
+// change the scheme, host, port or userinfo; a value in the path, query or
+// fragment is percent-encoded, so it stays one value.
 result<std::string> render_url(const std::vector<segment>& parts) {
     std::string out;
     for (const auto& part : parts) {
@@ -331,8 +482,15 @@ result<std::string> render_url(const std::vector<segment>& parts) {
         bool in_authority = scheme_end == std::string::npos ||
                             out.find_first_of("/?#", scheme_end + 3) == std::string::npos;
         if (in_authority) {
-            if (has_control(part.text) || part.text.find(' ') != std::string::npos) {
-                return make_error(errc::invalid_argument, "url: a templated value in the host part holds a space or control character");
+            bool port = scheme_end != std::string::npos && out.find(':', scheme_end + 3) != std::string::npos;
+            bool ok = std::all_of(part.text.begin(), part.text.end(), [&](unsigned char c) {
+                return port ? std::isdigit(c) != 0 : (std::isalnum(c) != 0 || c == '.' || c == '-');
+            });
+            if (!ok) {
+                return make_error(errc::invalid_argument,
+                                  "url: the templated value of {} stands in the {} part and may hold only {}",
+                                  part.source, scheme_end == std::string::npos ? "scheme or host" : port ? "port" : "host",
+                                  port ? "digits" : "letters, digits, '.' and '-'");
             }
             out += part.text;
         } else {
@@ -483,7 +641,45 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
 
 // ---- sql -----------------------------------------------------------------
 
-try_outcome run_sql(const std::string& dsn, const std::vector<sql_statement>& statements, int64_t timeout_ms, task_log& log) {
+// Whether a statement is transaction control (BEGIN, COMMIT, ...), after
+// leading blanks and comments.
+bool is_transaction_control(std::string_view text) {
+    size_t idx = 0;
+    for (;;) {
+        while (idx < text.size() && std::isspace(static_cast<unsigned char>(text[idx]))) ++idx;
+        if (text.compare(idx, 2, "--") == 0) {
+            idx = text.find('\n', idx);
+            if (idx == std::string_view::npos) return false;
+        } else if (text.compare(idx, 2, "/*") == 0) {
+            idx = text.find("*/", idx);
+            if (idx == std::string_view::npos) return false;
+            idx += 2;
+        } else {
+            break;
+        }
+    }
+    std::string word;
+    while (idx < text.size() && std::isalpha(static_cast<unsigned char>(text[idx]))) {
+        word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(text[idx++]))));
+    }
+    static const char* const control[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE"};
+    return std::any_of(std::begin(control), std::end(control), [&](const char* c) { return word == c; });
+}
+
+// Statements split from one templated `sql` run in one transaction, as the
+// same SQL sent at once would (an implicit transaction), unless the SQL
+// holds its own transaction control.
+bool needs_transaction(const std::vector<sql_statement>& statements) {
+    return statements.size() > 1 &&
+           std::none_of(statements.begin(), statements.end(), [](const sql_statement& st) { return is_transaction_control(st.text); });
+}
+
+try_outcome run_sql(const std::string& dsn, const std::vector<sql_statement>& input, int64_t timeout_ms, task_log& log) {
+    std::vector<sql_statement> statements;
+    const bool transaction = needs_transaction(input);
+    if (transaction) statements.push_back({"BEGIN", {}});
+    statements.insert(statements.end(), input.begin(), input.end());
+    if (transaction) statements.push_back({"COMMIT", {}});
     std::string conninfo = dsn;
     if (timeout_ms > 0) conninfo += fmt::format(" options='-c statement_timeout={}'", timeout_ms);
     PGconn* conn = PQconnectdb(conninfo.c_str());
@@ -525,6 +721,7 @@ try_outcome run_sql(const std::string& dsn, const std::vector<sql_statement>& st
             out = fail(log, fmt::format("SQL failed: {}", message));
             out.timed_out = message.find("statement timeout") != std::string::npos;
             PQclear(res);
+            if (transaction) PQclear(PQexec(conn, "ROLLBACK"));
             break;
         }
         PQclear(res);
@@ -552,6 +749,14 @@ try_outcome run_http(const task_spec& task, const std::map<std::string, std::str
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    // Only HTTP(S), for the request and for any redirect it follows.
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms > 0 ? timeout_ms : 60'000));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
@@ -768,6 +973,14 @@ void flatten(const nlohmann::json& node, const std::string& prefix, std::map<std
 
 }  // namespace
 
+result<std::string> render_message(std::string_view text, const std::map<std::string, std::string>& vars) {
+    auto parts = split_template(text, vars);
+    if (!parts) return parts.err();
+    size_t first = text.find_first_not_of(" \t\r\n");
+    bool json_message = first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
+    return json_message ? render_json_body(*parts) : join_plain(*parts);
+}
+
 std::map<std::string, std::string> template_vars(const dag_spec& dag, const dag_run& run, const std::string& task_id,
                                                  int try_number) {
     std::map<std::string, std::string> vars;
@@ -828,10 +1041,21 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
     shell_command shell;
     std::vector<sql_statement> statements;
     if (task->kind == task_kind::shell) {
-        shell = render_shell(split["command"]);
+        auto rendered = render_shell(split["command"]);
+        if (!rendered) return fail(log, fmt::format("task '{}': {}", req.task_id, rendered.err().message()));
+        shell = std::move(*rendered);
         params["command"] = shell.command;
         for (const auto& [name, value] : shell.env) maps["env"][name] = value;
     } else if (task->kind == task_kind::sql) {
+        if (auto it = split.find("dsn"); it != split.end()) {
+            for (const auto& part : it->second) {
+                if (part.value) {
+                    return fail(log, fmt::format("task '{}': dsn: the placeholder {} may not stand in a connection "
+                                                 "string (a value could add libpq keywords); write the DSN as text",
+                                                 req.task_id, part.source));
+                }
+            }
+        }
         const auto& parts = split["sql"];
         bool templated = std::any_of(parts.begin(), parts.end(), [](const segment& p) { return p.value; });
         if (templated) {
@@ -892,7 +1116,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
             std::vector<std::string> messages;
             if (auto it = task->lists.find("messages"); it != task->lists.end()) {
                 for (const auto& m : it->second) {
-                    auto rendered = render_template(m, vars);
+                    auto rendered = render_message(m, vars);
                     if (!rendered) return fail(log, fmt::format("messages: {}", rendered.err().message()));
                     messages.push_back(*rendered);
                 }
@@ -900,7 +1124,9 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
             if (params.count("value")) {
                 auto n = int_param(params, "count", 1, 1, 10'000'000);
                 if (!n) return fail(log, n.err().message());
-                for (int64_t idx = 0; idx < *n; ++idx) messages.push_back(params.at("value"));
+                auto value = render_message(task->params.at("value"), vars);
+                if (!value) return fail(log, fmt::format("value: {}", value.err().message()));
+                for (int64_t idx = 0; idx < *n; ++idx) messages.push_back(*value);
             }
             out = run_kafka(*task, params, env.kafka_bootstrap, messages, timeout, log);
             break;

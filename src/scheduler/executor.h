@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "state.h"
 
@@ -45,6 +46,11 @@ struct try_outcome {
 // The variables {{ ... }} may name for this try.
 std::map<std::string, std::string> template_vars(const dag_spec& dag, const dag_run& run, const std::string& task_id,
                                                  int try_number);
+
+// A kafka_produce message (`messages` entry or `value`) rendered: one that
+// starts with '{' or '[' is JSON, and its values are JSON-escaped inside
+// strings (as in an http task's JSON body); anything else is plain text.
+result<std::string> render_message(std::string_view text, const std::map<std::string, std::string>& vars);
 
 // Runs the try to its end, its execution timeout, or `cancel` turning true.
 // `on_start` receives the child pid of a shell task (0 for the others).

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine.h"
+#include "executor.h"
 #include "harness/process.h"
 #include "pg_fixture.h"
 
@@ -286,16 +287,54 @@ TEST_F(injection_test, shell_task_gets_the_value_as_one_word_in_every_quoting) {
                         "    command: |\n"
                         "      printf '%s|' {{ params.msg }} > bare\n"
                         "      printf '%s' \"{{ params.msg }}\" > dq\n"
-                        "      printf '%s' '{{ params.msg }}' > sq\n"
-                        "      printf '%s' \"[{{ dag_run.conf.msg }}]\" > conf\n");
+                        "      printf '%s' \"[{{ dag_run.conf.msg }}]\" > conf\n"
+                        "      printf '%s' \"${UNSET_X:-{{ params.msg }}}\" > dflt\n"
+                        "      printf '%s' ${UNSET_X:-{{ params.msg }}} > dflt_bare\n"
+                        "      printf '%s' \"$(echo ok)\"'-'\"{{ params.msg }}\" > after_sub\n");
     auto t = run_with("inj_shell", "t", k_hostile);
     ASSERT_TRUE(t);
     EXPECT_EQ(t->state, ti_state::success) << t->note;
     EXPECT_FALSE(marker_made()) << "a templated value ran as a command";
     EXPECT_EQ(read_file(work + "/bare"), k_hostile + "|") << "unquoted: exactly one word";
     EXPECT_EQ(read_file(work + "/dq"), k_hostile);
-    EXPECT_EQ(read_file(work + "/sq"), k_hostile);
+    EXPECT_EQ(read_file(work + "/dflt"), k_hostile);
+    EXPECT_EQ(read_file(work + "/dflt_bare"), k_hostile);
+    EXPECT_EQ(read_file(work + "/after_sub"), "ok-" + k_hostile);
     EXPECT_EQ(read_file(work + "/conf"), "[" + k_hostile + "]");
+}
+
+TEST_F(injection_test, shell_placeholders_a_shell_would_parse_again_are_refused) {
+    std::filesystem::create_directories(dags_.path() + "/work");
+    const std::string work = dags_.path() + "/work";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"sh -c 'echo \"{{ params.msg }}\"'", "inside single quotes"},
+        {"echo '{{ params.msg }}'", "inside single quotes"},
+        {"echo $(echo {{ params.msg }})", "inside a command substitution $(...)"},
+        {"echo \"$(printf %s {{ params.msg }})\"", "inside a command substitution $(...)"},
+        {"echo `echo {{ params.msg }}`", "inside a command substitution `...`"},
+        {"echo $(( {{ params.msg }} + 1 ))", "inside an arithmetic expression"},
+        {"(( {{ params.msg }} > 1 )) && echo big", "inside an arithmetic expression"},
+        {"[[ {{ params.msg }} -eq 1 ]] && echo one", "inside [[ ... ]]"},
+        {"cat <<EOF\n{{ params.msg }}\nEOF", "in a here-document"},
+    };
+    std::string dag = "dag_id: inj_shell_refused\nparams: {msg: hello}\ntasks:\n";
+    for (size_t idx = 0; idx < cases.size(); ++idx) {
+        dag += "  t" + std::to_string(idx) + ":\n    kind: shell\n    cwd: " + work + "\n    command: " +
+               nlohmann::json(cases[idx].first).dump() + "\n";
+    }
+    write_dag("sr.yaml", dag);
+    run_with("inj_shell_refused", "t0", "a[$(touch MARKER_1)]");
+    for (size_t idx = 0; idx < cases.size(); ++idx) {
+        std::string task = "t" + std::to_string(idx);
+        ASSERT_TRUE(eventually([&] { auto t = ti(*engine_, "inj_shell_refused", task); return t && finished(t->state); })) << task;
+        auto t = ti(*engine_, "inj_shell_refused", task);
+        EXPECT_EQ(t->state, ti_state::failed) << cases[idx].first;
+        EXPECT_NE(t->note.find(cases[idx].second), std::string::npos) << cases[idx].first << ": " << t->note;
+        EXPECT_NE(t->note.find("task '" + task + "'"), std::string::npos) << t->note;
+        EXPECT_NE(t->note.find("{{ params.msg }}"), std::string::npos) << t->note;
+        EXPECT_NE(t->note.find("MILLRACE_TEMPLATE_1"), std::string::npos) << t->note;
+    }
+    EXPECT_FALSE(marker_made());
 }
 
 TEST_F(injection_test, sql_task_binds_values_as_parameters) {
@@ -313,6 +352,26 @@ TEST_F(injection_test, sql_task_binds_values_as_parameters) {
     EXPECT_EQ(rows[0][0], hostile);
     EXPECT_EQ(rows[0][1], "pre-" + hostile + "-post");
     EXPECT_EQ(query("SELECT count(*) FROM pg_tables WHERE tablename = 'pwned'")[0][0], "0") << "injected SQL ran";
+}
+
+TEST_F(injection_test, templated_multi_statement_sql_runs_in_one_transaction) {
+    write_dag("tx.yaml", "dag_id: inj_sql_tx\nparams: {msg: hello}\ntasks:\n  t:\n    kind: sql\n"
+                         "    sql: \"CREATE TABLE tx_first (v text); INSERT INTO tx_first VALUES ('{{ params.msg }}'); "
+                         "INSERT INTO tx_missing_table VALUES (1)\"\n");
+    auto t = run_with("inj_sql_tx", "t", "value");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->state, ti_state::failed);
+    EXPECT_EQ(query("SELECT count(*) FROM pg_tables WHERE tablename = 'tx_first'")[0][0], "0")
+        << "the first statements' effect was not rolled back";
+}
+
+TEST_F(injection_test, sql_dsn_may_not_be_templated) {
+    write_dag("dsn.yaml", "dag_id: inj_sql_dsn\nparams: {msg: hello}\ntasks:\n  t:\n    kind: sql\n"
+                          "    dsn: 'dbname={{ params.msg }}'\n    sql: SELECT 1\n");
+    auto t = run_with("inj_sql_dsn", "t", "x host=attacker.net");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->state, ti_state::failed);
+    EXPECT_NE(t->note.find("dsn: the placeholder {{ params.msg }}"), std::string::npos) << t->note;
 }
 
 TEST_F(injection_test, http_task_encodes_values_in_url_and_json_body) {
@@ -348,6 +407,54 @@ TEST_F(injection_test, http_task_encodes_values_in_url_and_json_body) {
     EXPECT_FALSE(body.contains("admin")) << req.body;
 }
 
+TEST_F(injection_test, http_values_in_scheme_host_or_port_are_refused_unless_plain) {
+    source::http_thread capture;
+    std::atomic<int> requests{0};
+    capture.server().route("GET", "/capture", [&](const http::request&) {
+        ++requests;
+        return http::response::json(200, "{}");
+    });
+    std::string address = capture.start();
+    std::string host = address.substr(0, address.find(':')), port = address.substr(address.find(':') + 1);
+    const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+        {"sub", "http://{{ params.msg }}.api.corp/v1", "attacker.net/"},
+        {"port", "http://" + host + ":{{ params.msg }}/capture", port + "@attacker.net"},
+        {"base", "{{ params.msg }}/capture", "file:///etc/passwd#"}};
+    for (const auto& [name, url, value] : cases) {
+        write_dag(name + ".yaml", "dag_id: inj_http_" + name + "\nparams: {msg: hello}\ntasks:\n"
+                                  "  t: {kind: http, url: '" + url + "'}\n");
+        engine_.reset();
+        auto t = run_with("inj_http_" + name, "t", value);
+        ASSERT_TRUE(t) << name;
+        EXPECT_EQ(t->state, ti_state::failed) << name;
+        EXPECT_NE(t->note.find("{{ params.msg }} stands in the"), std::string::npos) << name << ": " << t->note;
+    }
+    // Only http and https: a file: URL fails in libcurl.
+    write_dag("file.yaml", "dag_id: inj_http_file\nparams: {msg: hello}\ntasks:\n"
+                           "  t: {kind: http, url: 'file:///etc/{{ params.msg }}'}\n");
+    engine_.reset();
+    auto t = run_with("inj_http_file", "t", "passwd");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->state, ti_state::failed);
+    EXPECT_NE(t->note.find("Unsupported protocol"), std::string::npos) << t->note;
+    EXPECT_EQ(requests.load(), 0);
+}
+
+TEST(kafka_message_test, json_message_values_are_json_escaped) {
+    std::map<std::string, std::string> vars = {{"params.n", "x\",\"admin\":true,\"y\":\""}, {"params.k", "5"}};
+    auto json_msg = millrace::scheduler::render_message(R"({"u":"{{ params.n }}", "k": {{ params.k }}, "bare": {{ params.n }}})", vars);
+    ASSERT_TRUE(json_msg.ok());
+    auto parsed = nlohmann::json::parse(*json_msg, nullptr, false);
+    ASSERT_TRUE(parsed.is_object()) << *json_msg;
+    EXPECT_FALSE(parsed.contains("admin")) << *json_msg;
+    EXPECT_EQ(parsed["u"], vars["params.n"]);
+    EXPECT_EQ(parsed["bare"], vars["params.n"]);
+    EXPECT_EQ(parsed["k"], 5);
+    auto plain = millrace::scheduler::render_message("a-{{ params.n }}", vars);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(*plain, "a-" + vars["params.n"]);
+}
+
 TEST_F(injection_test, http_header_value_with_cr_lf_fails_the_try) {
     source::http_thread capture;
     std::atomic<int> requests{0};
@@ -375,7 +482,7 @@ TEST_F(injection_test, values_where_they_cannot_be_data_fail_the_try_clearly) {
     run_with("inj_errors", "ident", "a b\r\nc");
     for (const auto& [task, text] : std::vector<std::pair<std::string, std::string>>{
              {"ident", "inside a quoted identifier"}, {"dollar", "inside a dollar-quoted string"},
-             {"host", "url: a templated value in the host part"}, {"method", "is not an HTTP method"}}) {
+             {"host", "stands in the host part"}, {"method", "is not an HTTP method"}}) {
         ASSERT_TRUE(eventually([&] { auto t = ti(*engine_, "inj_errors", task); return t && finished(t->state); })) << task;
         auto t = ti(*engine_, "inj_errors", task);
         EXPECT_EQ(t->state, ti_state::failed) << task;
