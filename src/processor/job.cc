@@ -144,7 +144,29 @@ public:
         return s;
     }
 
+    // Runs the job; an unexpected exception fails this job only (state
+    // `failed`, its message the last error), never the process.
     void run() {
+        bool thrown = true;
+        try {
+            run_job();
+            thrown = false;
+        } catch (const std::exception& e) {
+            fail(fmt::format("internal error, the job stopped: {}", e.what()));
+        } catch (...) {
+            fail("internal error, the job stopped: unknown exception");
+        }
+        if (thrown) {
+            // Nothing is committed: the records after the last commit are read again on restart.
+            try {
+                destroy_clients();
+                teardown_sinks();
+            } catch (...) {
+            }
+        }
+    }
+
+    void run_job() {
         if (auto st = setup(); !st) {
             fail(st.err().message());
             teardown_sinks();
@@ -1160,6 +1182,15 @@ private:
             }
             for (auto* outputs : {&fired, &early}) {
                 for (auto& out : *outputs) {
+                    if (out.error) {
+                        // One row's SELECT failed (eval_error): that row is rejected, the others are written.
+                        rejected_count_.fetch_add(1);
+                        const std::string why = fmt::format("window row of {} rejected: {}: {}", p.def->sink_table,
+                                                            sql::to_string(out.error->code), out.error->message);
+                        log_.error("{}", why);
+                        note_error(why);
+                        continue;
+                    }
                     if (sinks_[p.sink].cql) {
                         r->keys.emplace(pidx, out.window.start_ms, out.window.end_ms, out.group_key);
                     } else if (!p.window->fired_before_this_run(out.window)) {

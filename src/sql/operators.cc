@@ -176,7 +176,7 @@ public:
                 window_output o;
                 o.window = {wit->first.first, wit->first.second};
                 o.group_key = gk;
-                o.values = output_row(o.window, g);
+                fill_output(o, g);
                 o.final = true;
                 out.push_back(std::move(o));
                 // Changes not yet taken stay exportable after the window leaves memory.
@@ -201,7 +201,7 @@ public:
                 window_output o;
                 o.window = {w.first, w.second};
                 o.group_key = gk;
-                o.values = output_row(o.window, g);
+                fill_output(o, g);
                 out.push_back(std::move(o));
             }
         }
@@ -270,6 +270,19 @@ public:
 
 private:
     void advance(int32_t partition, int64_t t) { advance_watermark(partition, t - plan_.watermark_delay_ms); }
+
+    // The output row of a group, or the evaluation error that prevented it
+    // (one failing row never aborts the firing of the others).
+    void fill_output(window_output& o, const group_entry& g) const {
+        try {
+            o.values = output_row(o.window, g);
+        } catch (const eval_failure& f) {
+            o.values.clear();
+            o.error = record_error{error_code::eval_error, f.field,
+                                   fmt::format("window [{}, {}): {}", format_timestamp(o.window.start_ms),
+                                               format_timestamp(o.window.end_ms), f.message)};
+        }
+    }
 
     static std::string group_key(const row& keys) {
         std::string out;

@@ -149,5 +149,65 @@ TEST_F(window_test, wrong_operator_kind_is_an_error) {
     EXPECT_FALSE(program_->make_decoder(7).ok());
 }
 
+
+// A SELECT expression over aggregates that fails for one group (integer
+// division by zero, a CAST that does not parse) rejects that group's row with
+// an eval_error; the other rows fire and nothing throws out of fire().
+TEST(window_eval_errors, a_failing_output_row_is_rejected_and_the_others_fire) {
+    const char* job =
+        "CREATE TABLE ev (k STRING, a INT, b INT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', WATERMARK FOR ts AS ts)\n"
+        "WITH ('connector' = 'kafka', 'topic' = 'ev', 'format' = 'json');\n"
+        "CREATE TABLE agg (k STRING, r BIGINT, c INT)\n"
+        "WITH ('connector' = 'kafka', 'topic' = 'agg', 'format' = 'json');\n"
+        "INSERT INTO agg SELECT k, SUM(a) / SUM(b), CAST(MAX(k) AS INT)\n"
+        "FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, k;\n";
+    for (bool early : {false, true}) {
+        std::string text = std::string(early ? "SET 'table.exec.emit.early-fire.enabled' = 'true';\n"
+                                               "SET 'table.exec.emit.early-fire.delay' = '0 s';\n" : "") + job;
+        auto c = compile_job(text, "job.sql");
+        ASSERT_TRUE(std::holds_alternative<job_program>(c)) << to_string(std::get<std::vector<diagnostic>>(c));
+        auto& program = std::get<job_program>(c);
+        auto decoder = program.make_decoder(0).value();
+        auto w = program.make_window_state(0).value();
+        auto add = [&](int64_t offset, const std::string& json) {
+            record_metadata m;
+            m.partition = 0;
+            m.offset = offset;
+            m.timestamp_ms = k_t0 + offset;
+            row r;
+            record_error e;
+            EXPECT_EQ(decoder->decode(json, std::nullopt, m, r, e), decode_status::ok) << e.message;
+            return w->add(r, 0, offset, e);
+        };
+        EXPECT_EQ(add(0, R"({"k": "1", "a": 4, "b": 2})"), add_status::added);
+        EXPECT_EQ(add(1, R"({"k": "2", "a": 4, "b": 0})"), add_status::added);   // SUM(b) = 0
+        EXPECT_EQ(add(2, R"({"k": "x", "a": 4, "b": 1})"), add_status::added);   // CAST('x' AS INT)
+        std::vector<window_output> out;
+        if (early) {
+            ASSERT_NO_THROW(out = w->fire_early(0));
+        } else {
+            w->advance_watermark(0, k_t0 + 60000);
+            ASSERT_NO_THROW(out = w->fire());
+        }
+        ASSERT_EQ(out.size(), 3u);
+        int ok = 0, failed = 0;
+        for (const auto& o : out) {
+            if (o.error) {
+                ++failed;
+                EXPECT_EQ(o.error->code, error_code::eval_error);
+                EXPECT_TRUE(o.values.empty());
+            } else {
+                ++ok;
+                EXPECT_EQ(o.values[1], value::from_int(2));
+                EXPECT_EQ(o.values[2], value::from_int(1));
+            }
+        }
+        EXPECT_EQ(ok, 1);
+        EXPECT_EQ(failed, 2);
+    }
+}
+
+
+
 }  // namespace
 }  // namespace millrace::sql
