@@ -113,6 +113,14 @@ public:
             advance(partition, t);
             return add_status::late;
         }
+        // Every aggregate argument is evaluated before any accumulator changes, so a
+        // record that fails (a CAST that does not parse) counts nowhere, in no window.
+        try {
+            eval_args(in);
+        } catch (const eval_failure& f) {
+            error = {error_code::eval_error, f.field, f.message};
+            return add_status::failed;
+        }
         std::string gk = group_key(keys);
         bool any = false;
         for (const auto& w : windows_buf_) {
@@ -125,12 +133,7 @@ public:
                 p.keys = keys;
             }
             if (offset <= p.last_offset) continue;
-            try {
-                accumulate(p, in);
-            } catch (const eval_failure& f) {
-                error = {error_code::eval_error, f.field, f.message};
-                return add_status::failed;
-            }
+            accumulate(p);
             p.last_offset = offset;
             p.dirty = true;
             g.early_dirty = true;
@@ -290,12 +293,21 @@ private:
         return out;
     }
 
-    void accumulate(partial& p, const row& in) {
+    void eval_args(const row& in) {
+        args_buf_.resize(plan_.aggs.size());
+        for (size_t idx = 0; idx < plan_.aggs.size(); ++idx) {
+            const agg_call& a = plan_.aggs[idx];
+            args_buf_[idx] = a.fn == agg_fn::count_star ? value::null() : a.arg->eval(in, ctx_);
+        }
+    }
+
+    // Adds the record whose arguments eval_args() evaluated; throws nothing.
+    void accumulate(partial& p) {
         for (size_t idx = 0; idx < plan_.aggs.size(); ++idx) {
             const agg_call& a = plan_.aggs[idx];
             accumulator& acc = p.accs[idx];
             if (a.fn == agg_fn::count_star) { ++acc.count; continue; }
-            value v = a.arg->eval(in, ctx_);
+            const value& v = args_buf_[idx];
             if (v.is_null()) continue;
             switch (a.fn) {
                 case agg_fn::count:
@@ -464,6 +476,7 @@ private:
     std::optional<int64_t> last_early_;
     std::vector<partial_state> pending_changed_;  // changed partials of windows fired before take_changed()
     std::vector<std::pair<int64_t, int64_t>> windows_buf_;
+    row args_buf_;  // the aggregate arguments of the record being added
 };
 
 }  // namespace

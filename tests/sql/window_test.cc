@@ -208,6 +208,43 @@ TEST(window_eval_errors, a_failing_output_row_is_rejected_and_the_others_fire) {
 }
 
 
+// A record whose aggregate argument fails (CAST of text that does not parse)
+// is counted in no aggregate of any of its windows, not even COUNT(*) before it.
+TEST(window_eval_errors, a_record_that_fails_in_an_aggregate_counts_nowhere) {
+    const char* job =
+        "CREATE TABLE ev (s STRING, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', WATERMARK FOR ts AS ts)\n"
+        "WITH ('connector' = 'kafka', 'topic' = 'ev', 'format' = 'json');\n"
+        "CREATE TABLE agg (window_start TIMESTAMP(3), c BIGINT, s INT)\n"
+        "WITH ('connector' = 'kafka', 'topic' = 'agg', 'format' = 'json');\n"
+        "INSERT INTO agg SELECT window_start, COUNT(*), SUM(CAST(s AS INT))\n"
+        "FROM TABLE(HOP(TABLE ev, DESCRIPTOR(ts), INTERVAL '30' SECOND, INTERVAL '1' MINUTE)) GROUP BY window_start, window_end;\n";
+    auto c = compile_job(job, "job.sql");
+    ASSERT_TRUE(std::holds_alternative<job_program>(c)) << to_string(std::get<std::vector<diagnostic>>(c));
+    auto& program = std::get<job_program>(c);
+    auto decoder = program.make_decoder(0).value();
+    auto w = program.make_window_state(0).value();
+    auto add = [&](int64_t offset, const std::string& json, record_error& e) {
+        record_metadata m;
+        m.partition = 0;
+        m.offset = offset;
+        m.timestamp_ms = k_t0 + 40000;
+        row r;
+        EXPECT_EQ(decoder->decode(json, std::nullopt, m, r, e), decode_status::ok) << e.message;
+        return w->add(r, 0, offset, e);
+    };
+    record_error e;
+    EXPECT_EQ(add(0, R"({"s": "5"})", e), add_status::added);
+    EXPECT_EQ(add(1, R"({"s": "x"})", e), add_status::failed);
+    EXPECT_EQ(e.code, error_code::eval_error);
+    w->advance_watermark(0, k_t0 + 120000);
+    auto out = w->fire();
+    ASSERT_EQ(out.size(), 2u);  // the two HOP windows of the record
+    for (const auto& o : out) {
+        ASSERT_FALSE(o.error);
+        EXPECT_EQ(o.values[1], value::from_int(1));
+        EXPECT_EQ(o.values[2], value::from_int(5));
+    }
+}
 
 }  // namespace
 }  // namespace millrace::sql
