@@ -120,6 +120,13 @@ struct compiler {
         } else if (t.connector == "cassandra") {
             if (t.option("keyspace").empty() || t.option("table").empty()) error(ct.where, fmt::format("table {} (cassandra) needs 'keyspace' and 'table' options", ct.name));
             if (ct.primary_key.empty()) error(ct.where, fmt::format("table {} (cassandra) needs a PRIMARY KEY (...) NOT ENFORCED: the upsert key", ct.name));
+            for (const auto& [key, val] : t.options) {
+                if (key.rfind("cql.type.", 0) == 0 && !valid_cql_type(val)) {
+                    error(ct.where, fmt::format("table {}: '{}' = '{}' is not a CQL type (a native type such as uuid, "
+                                                "text, bigint, timeuuid, inet, or list<...>, set<...>, map<..., ...>, "
+                                                "frozen<...>, tuple<...>)", ct.name, key, val));
+                }
+            }
         } else {
             error(ct.where, fmt::format("table {}: connector '{}' is not supported ('kafka', 'cassandra')", ct.name, t.connector));
             ok = false;

@@ -78,4 +78,19 @@ TEST(cql_values_test, create_table_puts_the_first_key_column_in_the_partition_ke
 }
 
 }  // namespace
+
+// CQL folds unquoted names to lower case: a declared firstName must be quoted,
+// or the table gets firstname and the column check never finds firstName.
+TEST(cql_values_test, create_table_quotes_names_that_are_not_lower_case_simple_names) {
+    cql_table_options o;
+    o.keyspace = "Ks";
+    o.table = "t";
+    o.columns = {{"firstName", "text"}, {"my \"col\"", "int"}, {"select", "int"}, {"n_1", "bigint"}};
+    o.partition_key = {"firstName"};
+    o.clustering_key = {"n_1"};
+    EXPECT_EQ(create_table_cql(o),
+              "CREATE TABLE IF NOT EXISTS \"Ks\".t (\"firstName\" text, \"my \"\"col\"\"\" int, \"select\" int, n_1 bigint, "
+              "PRIMARY KEY (\"firstName\", n_1))");
+}
+
 }  // namespace millrace::processor

@@ -915,6 +915,29 @@ TEST_F(process_test, table_created_by_the_classic_job_is_used_as_it_is) {
     expect_rows_match(users);
 }
 
+// CQL folds unquoted names to lower case: a sink column firstName is created
+// quoted, found again under its own name, and written (no ALTER TABLE loop).
+TEST_F(process_test, a_mixed_case_cql_column_is_created_quoted_and_written) {
+    write_job("camel", fmt::format(R"(
+SET 'properties.group.id' = 'camel_{0}';
+CREATE TABLE src (id STRING, first_name STRING) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE camel (id STRING, firstName STRING, PRIMARY KEY (id) NOT ENFORCED)
+  WITH ('connector' = 'cassandra', 'keyspace' = '{2}', 'table' = 'camel');
+INSERT INTO camel SELECT id, first_name FROM src;
+)",
+                                   name_, topic_, keyspace_));
+    auto users = make_users(100, 12);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    auto& p = start_processor();
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(100, 90s, "camel"), 100) << p.proc->stderr_text();
+    auto rows = session_->query(fmt::format("SELECT \"firstName\" FROM {}.camel", keyspace_));
+    ASSERT_TRUE(rows.ok()) << rows.err().message();
+    EXPECT_EQ(rows->size(), 100u);
+    EXPECT_EQ(p.proc->stderr_text().find("adding column"), std::string::npos) << p.proc->stderr_text();
+}
+
 TEST(process_config_test, bad_settings_are_one_line_and_exit_2) {
     temp_dir dir;
     millrace::testing::process p({millrace::testing::millrace_binary(), "process", "--admin-port", "0", "--data-dir",
