@@ -617,9 +617,18 @@ struct compiler {
                 delay = *d;
             }
         }
+        int64_t idle_timeout = 0;
+        if (auto it = st.settings.find(settings::k_idle_timeout); it != st.settings.end()) {
+            if (auto d = parse_duration(it->second); !d) {
+                error(set_where[settings::k_idle_timeout], fmt::format("SET '{}': {}", settings::k_idle_timeout, d.err().message()));
+            } else {
+                idle_timeout = *d;
+            }
+        }
         for (auto& p : pplans) {
             p->early_fire = p->windowed && early;
             p->early_fire_delay_ms = delay;
+            p->idle_timeout_ms = idle_timeout;
         }
         if (errors.empty() && st.pipelines.empty()) {
             error({1, 1}, "the job has no INSERT INTO statement: nothing to run");

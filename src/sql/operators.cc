@@ -81,6 +81,7 @@ public:
         : st_(std::move(st)), plan_(plan), def_(def) {}
 
     add_status add(const row& in, int32_t partition, int64_t offset, record_error& error) override {
+        if (plan_.idle_timeout_ms > 0) last_record_[partition] = ctx_.now();
         row keys;
         int64_t t = 0;
         try {
@@ -148,9 +149,27 @@ public:
         if (it == watermarks_.end()) watermarks_[partition] = watermark_ms;
         else it->second = std::max(it->second, watermark_ms);
     }
+    // The minimum over the partitions' watermarks, leaving out partitions idle
+    // for table.exec.source.idle-timeout (when every partition is idle, all
+    // count). Never goes back: a partition sending again after being idle
+    // does not reopen windows that fired without it.
     std::optional<int64_t> watermark() const override {
         std::optional<int64_t> out;
-        for (const auto& [p, w] : watermarks_) out = out ? std::min(*out, w) : w;
+        const int64_t now = plan_.idle_timeout_ms > 0 ? ctx_.now() : 0;
+        for (const auto& [p, w] : watermarks_) {
+            if (plan_.idle_timeout_ms > 0) {
+                auto it = last_record_.find(p);
+                if (it != last_record_.end() && now - it->second >= plan_.idle_timeout_ms) continue;
+            }
+            out = out ? std::min(*out, w) : w;
+        }
+        if (!out) {
+            for (const auto& [p, w] : watermarks_) out = out ? std::min(*out, w) : w;
+        }
+        if (out && plan_.idle_timeout_ms > 0) {
+            if (emitted_ && *emitted_ > *out) return emitted_;
+            emitted_ = out;
+        }
         return out;
     }
     std::optional<int64_t> partition_watermark(int32_t partition) const override {
@@ -160,6 +179,7 @@ public:
     }
     void revoke(int32_t partition) override {
         watermarks_.erase(partition);
+        last_record_.erase(partition);
         for (auto wit = windows_.begin(); wit != windows_.end();) {
             for (auto git = wit->second.begin(); git != wit->second.end();) {
                 git->second.by_partition.erase(partition);
@@ -477,6 +497,8 @@ private:
     std::vector<partial_state> pending_changed_;  // changed partials of windows fired before take_changed()
     std::vector<std::pair<int64_t, int64_t>> windows_buf_;
     row args_buf_;  // the aggregate arguments of the record being added
+    std::map<int32_t, int64_t> last_record_;  // partition -> clock time of its last record (idle timeout)
+    mutable std::optional<int64_t> emitted_;  // the highest watermark returned (idle timeout on)
 };
 
 }  // namespace

@@ -246,5 +246,57 @@ TEST(window_eval_errors, a_record_that_fails_in_an_aggregate_counts_nowhere) {
     }
 }
 
+
+// table.exec.source.idle-timeout: a partition without records for that long is
+// left out of the watermark's minimum until it sends again; the watermark
+// never goes back.
+TEST(window_idle_timeout, an_idle_partition_stops_holding_the_watermark_back) {
+    for (bool on : {false, true}) {
+        std::string text = std::string(on ? "SET 'table.exec.source.idle-timeout' = '10 s';\n" : "") + k_job;
+        auto c = compile_job(text, "job.sql");
+        ASSERT_TRUE(std::holds_alternative<job_program>(c)) << to_string(std::get<std::vector<diagnostic>>(c));
+        auto& program = std::get<job_program>(c);
+        auto decoder = program.make_decoder(0).value();
+        auto w = program.make_window_state(0).value();
+        int64_t now = 1000;
+        w->set_clock([&] { return now; });
+        int64_t offset = 0;
+        auto add = [&](int32_t partition, int64_t ts) {
+            record_metadata m;
+            m.partition = partition;
+            m.offset = offset;
+            m.timestamp_ms = ts;
+            row r;
+            record_error e;
+            EXPECT_EQ(decoder->decode(R"({"k": "x", "n": 1})", std::nullopt, m, r, e), decode_status::ok) << e.message;
+            return w->add(r, partition, offset++, e);
+        };
+        add(0, k_t0);
+        add(1, k_t0 + 1);
+        now += 5000;
+        add(0, k_t0 + 120000);
+        EXPECT_EQ(w->watermark(), k_t0 + 1);
+        EXPECT_TRUE(w->fire().empty());
+        now += 9999;  // partition 1: 14999 ms without records; partition 0: 9999
+        if (!on) {
+            EXPECT_EQ(w->watermark(), k_t0 + 1);
+            EXPECT_TRUE(w->fire().empty());
+            continue;
+        }
+        EXPECT_EQ(w->watermark(), k_t0 + 120000);
+        auto fired = w->fire();
+        ASSERT_EQ(fired.size(), 1u);
+        EXPECT_EQ(fired[0].values[2], value::from_int(2));
+        // Partition 1 sends again: it counts in the minimum, the watermark stays.
+        EXPECT_EQ(add(1, k_t0 + 2), add_status::late);
+        EXPECT_EQ(w->watermark(), k_t0 + 120000);
+        // Every partition idle: the watermark does not move back either.
+        now += 60000;
+        EXPECT_EQ(w->watermark(), k_t0 + 120000);
+    }
+    auto bad = compile_job(std::string("SET 'table.exec.source.idle-timeout' = 'soon';\n") + k_job, "job.sql");
+    ASSERT_TRUE(std::holds_alternative<std::vector<diagnostic>>(bad));
+}
+
 }  // namespace
 }  // namespace millrace::sql
