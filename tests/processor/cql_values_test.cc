@@ -4,6 +4,7 @@
 
 #include "cql_table_sink.h"
 #include "sql_values.h"
+#include "window_store.h"
 
 namespace millrace::processor {
 namespace {
@@ -91,6 +92,14 @@ TEST(cql_values_test, create_table_quotes_names_that_are_not_lower_case_simple_n
     EXPECT_EQ(create_table_cql(o),
               "CREATE TABLE IF NOT EXISTS \"Ks\".t (\"firstName\" text, \"my \"\"col\"\"\" int, \"select\" int, n_1 bigint, "
               "PRIMARY KEY (\"firstName\", n_1))");
+}
+
+// window_state rows expire well after their window's end: the table does not only grow.
+TEST(window_state_ttl, rows_expire_seven_days_after_the_window_end) {
+    const int64_t now = 1'700'000'000'000;
+    EXPECT_EQ(state_ttl_seconds(now - 60'000, now), 7 * 24 * 3600);
+    EXPECT_EQ(state_ttl_seconds(now + 60'000, now), 7 * 24 * 3600 + 60);
+    EXPECT_EQ(state_ttl_seconds(now + 1000LL * 630720000 * 2, now), 630720000);
 }
 
 }  // namespace millrace::processor
