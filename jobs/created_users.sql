@@ -16,6 +16,9 @@
 -- before the minute is over.
 SET 'table.exec.emit.early-fire.enabled' = 'true';
 SET 'table.exec.emit.early-fire.delay' = '1 s';
+-- A partition that stops receiving users holds the minute windows open only
+-- this long (then the others' watermark closes them).
+SET 'table.exec.source.idle-timeout' = '30 s';
 
 CREATE TABLE users_created (
   id STRING NOT NULL,

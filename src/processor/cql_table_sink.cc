@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "millrace/sql/encoder.h"
+
 namespace millrace::processor {
 
 namespace cc = millrace::cql_client;
@@ -30,12 +32,14 @@ bool retryable_cql_error(const error& e) {
 }
 
 std::string create_table_cql(const cql_table_options& o) {
+    const auto id = [](const std::string& name) { return sql::cql_identifier(name); };
     std::string cols;
-    for (const auto& c : o.columns) cols += fmt::format("{} {}, ", c.name, c.type);
-    std::string pk = o.partition_key.size() == 1 ? o.partition_key.front()
-                                                 : fmt::format("({})", fmt::join(o.partition_key, ", "));
-    for (const auto& c : o.clustering_key) pk += ", " + c;
-    return fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}PRIMARY KEY ({}))", o.keyspace, o.table, cols, pk);
+    for (const auto& c : o.columns) cols += fmt::format("{} {}, ", id(c.name), c.type);
+    std::vector<std::string> partition;
+    for (const auto& k : o.partition_key) partition.push_back(id(k));
+    std::string pk = partition.size() == 1 ? partition.front() : fmt::format("({})", fmt::join(partition, ", "));
+    for (const auto& c : o.clustering_key) pk += ", " + id(c);
+    return fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}PRIMARY KEY ({}))", id(o.keyspace), id(o.table), cols, pk);
 }
 
 namespace {
@@ -161,7 +165,7 @@ public:
         const std::string ddl[] = {
             fmt::format("CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', "
                         "'replication_factor': '{}'}}",
-                        o_.keyspace, o_.replication_factor),
+                        sql::cql_identifier(o_.keyspace), o_.replication_factor),
             create_table_cql(o_),
         };
         for (const auto& statement : ddl) {
@@ -171,20 +175,23 @@ public:
         auto columns = s->query("SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
                                 {cc::value::text(o_.keyspace), cc::value::text(o_.table)});
         if (!columns) return columns.err().with_context(fmt::format("reading the columns of {}.{}", o_.keyspace, o_.table));
+        // Names are quoted as declared (sql::cql_identifier), so system_schema holds each
+        // column under exactly its declared name: compare exactly.
+        const std::string qualified = sql::cql_identifier(o_.keyspace) + "." + sql::cql_identifier(o_.table);
         std::vector<std::string> names;
         for (const auto& c : o_.columns) {
             bool present = false;
             for (size_t idx = 0; idx < columns->size(); ++idx) present = present || columns->data[idx][0].as_text() == c.name;
             if (!present) {
-                if (auto r = s->query(fmt::format("ALTER TABLE {}.{} ADD {} {}", o_.keyspace, o_.table, c.name, c.type)); !r) {
+                if (auto r = s->query(fmt::format("ALTER TABLE {} ADD {} {}", qualified, sql::cql_identifier(c.name), c.type)); !r) {
                     return r.err().with_context(fmt::format("adding column {} to {}.{}", c.name, o_.keyspace, o_.table));
                 }
             }
-            names.push_back(c.name);
+            names.push_back(sql::cql_identifier(c.name));
         }
         std::string marks;
         for (size_t idx = 0; idx < names.size(); ++idx) marks += idx ? ", ?" : "?";
-        auto p = s->prepare(fmt::format("INSERT INTO {}.{} ({}) VALUES ({})", o_.keyspace, o_.table, fmt::join(names, ", "), marks));
+        auto p = s->prepare(fmt::format("INSERT INTO {} ({}) VALUES ({})", qualified, fmt::join(names, ", "), marks));
         if (!p) return p.err().with_context(fmt::format("preparing the upsert into {}.{}", o_.keyspace, o_.table));
         std::lock_guard lock(mutex_);
         insert_ = *p;

@@ -1,6 +1,7 @@
 #include "job.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -144,7 +145,29 @@ public:
         return s;
     }
 
+    // Runs the job; an unexpected exception fails this job only (state
+    // `failed`, its message the last error), never the process.
     void run() {
+        bool thrown = true;
+        try {
+            run_job();
+            thrown = false;
+        } catch (const std::exception& e) {
+            fail(fmt::format("internal error, the job stopped: {}", e.what()));
+        } catch (...) {
+            fail("internal error, the job stopped: unknown exception");
+        }
+        if (thrown) {
+            // Nothing is committed: the records after the last commit are read again on restart.
+            try {
+                destroy_clients();
+                teardown_sinks();
+            } catch (...) {
+            }
+        }
+    }
+
+    void run_job() {
         if (auto st = setup(); !st) {
             fail(st.err().message());
             teardown_sinks();
@@ -197,6 +220,7 @@ private:
         size_t table = 0;
         bool cql = false;
         std::vector<sql::column_type> columns;  // what it writes, in order
+        std::vector<std::string> key_columns;   // cql: the primary key's columns (never NULL)
         std::unique_ptr<sink> out;
         std::unique_ptr<sql::row_encoder> encoder;  // kafka sinks
     };
@@ -421,6 +445,7 @@ private:
                 partition_cols.insert(t.primary_key.front());
             }
             for (const auto& k : t.primary_key) (partition_cols.count(k) ? c.partition_key : c.clustering_key).push_back(k);
+            slot.key_columns = t.primary_key;
             c.replication_factor = std::atoi(t.option("replication-factor", std::to_string(o_.replication_factor)).c_str());
             c.write_consistency = o_.consistency;
             c.connections = o_.cql_connections;
@@ -822,6 +847,15 @@ private:
         if (s.cql) {
             row.cells.reserve(out.size());
             for (size_t idx = 0; idx < out.size() && idx < types.size(); ++idx) {
+                if (out[idx].is_null()) {
+                    for (const auto& k : s.key_columns) {
+                        if (k.size() == types[idx].name.size() &&
+                            std::equal(k.begin(), k.end(), types[idx].name.begin(),
+                                       [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); })) {
+                            return make_error(errc::invalid_argument, "primary key column {} is NULL", types[idx].name);
+                        }
+                    }
+                }
                 auto v = to_cql_value(out[idx], types[idx].type);
                 if (!v) return v.err().with_context(fmt::format("column {}", types[idx].name));
                 row.cells.push_back(std::move(*v));
@@ -1160,6 +1194,15 @@ private:
             }
             for (auto* outputs : {&fired, &early}) {
                 for (auto& out : *outputs) {
+                    if (out.error) {
+                        // One row's SELECT failed (eval_error): that row is rejected, the others are written.
+                        rejected_count_.fetch_add(1);
+                        const std::string why = fmt::format("window row of {} rejected: {}: {}", p.def->sink_table,
+                                                            sql::to_string(out.error->code), out.error->message);
+                        log_.error("{}", why);
+                        note_error(why);
+                        continue;
+                    }
                     if (sinks_[p.sink].cql) {
                         r->keys.emplace(pidx, out.window.start_ms, out.window.end_ms, out.group_key);
                     } else if (!p.window->fired_before_this_run(out.window)) {
@@ -1225,8 +1268,10 @@ private:
             }
             sink_row row;
             if (auto st = make_row(sinks_[p.sink], p.def->output, *merged, row); !st) {
-                log_.error("window row of {}: {}", p.def->sink_table, st.err().message());
-                note_error(fmt::format("window row of {}: {}", p.def->sink_table, st.err().message()));
+                // This row only is rejected; the round's other rows are written.
+                rejected_count_.fetch_add(1);
+                log_.error("window row of {} rejected: {}", p.def->sink_table, st.err().message());
+                note_error(fmt::format("window row of {} rejected: {}", p.def->sink_table, st.err().message()));
                 continue;
             }
             row.timestamp_us = read_us;
@@ -1236,7 +1281,9 @@ private:
             pipeline& p = pipelines_[pidx];
             sink_row row;
             if (auto st = make_row(sinks_[p.sink], p.def->output, out.values, row); !st) {
-                log_.error("window row of {}: {}", p.def->sink_table, st.err().message());
+                rejected_count_.fetch_add(1);
+                log_.error("window row of {} rejected: {}", p.def->sink_table, st.err().message());
+                note_error(fmt::format("window row of {} rejected: {}", p.def->sink_table, st.err().message()));
                 continue;
             }
             r.rows[p.sink].push_back(std::move(row));
@@ -1271,7 +1318,9 @@ private:
         window_round& r = *round_;
         note_error(message);
         if (r.attempt % 10 == 0) log_.warn("{}; retrying", message);
-        if (!retryable) {
+        // The partials (stage 0) hold the counts the offsets cover: never given
+        // up, or the offsets would commit past counts the store does not hold.
+        if (!retryable && r.stage != 0) {
             log_.error("{}; the window rows of this round are dropped", message);
             return finish_round();
         }

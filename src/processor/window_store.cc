@@ -1,5 +1,6 @@
 #include "window_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -8,6 +9,17 @@
 #include "cql_table_sink.h"
 
 namespace millrace::processor {
+
+// Window state rows expire k_state_retention after their window's end (or
+// after the write, for a window already past): the table does not grow
+// without bound, and a row outlives by far the firing and merge that need it.
+int32_t state_ttl_seconds(int64_t window_end_ms, int64_t now_ms) {
+    constexpr int64_t k_state_retention_s = 7 * 24 * 3600;
+    constexpr int64_t k_max_ttl_s = 630720000;  // CQL's maximum (20 years)
+    const int64_t until_end_s = window_end_ms > now_ms ? (window_end_ms - now_ms + 999) / 1000 : 0;
+    return static_cast<int32_t>(std::min<int64_t>(k_max_ttl_s, until_end_s + k_state_retention_s));
+}
+
 
 namespace cc = millrace::cql_client;
 
@@ -39,7 +51,7 @@ status window_store::open() {
         if (auto r = s->query(statement); !r) return r.err().with_context(fmt::format("creating {}", table));
     }
     auto ins = s->prepare(fmt::format("INSERT INTO {} (job, pipeline, window_start, window_end, group_key, kafka_partition, "
-                                      "last_offset, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                      "last_offset, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
                                       table));
     if (!ins) return ins.err().with_context(fmt::format("preparing the upsert into {}", table));
     auto sel = s->prepare(fmt::format("SELECT window_end, group_key, kafka_partition, last_offset, state FROM {} "
@@ -98,7 +110,8 @@ void window_store::write(const std::string& job, std::vector<stored_partial> par
                                       cc::value::int32(p.partition),
                                       cc::value::bigint(p.last_offset),
                                       cc::value::blob(std::move(p.state)),
-                                      cc::value::timestamp(now_ms)};
+                                      cc::value::timestamp(now_ms),
+                                      cc::value::int32(state_ttl_seconds(p.window.end_ms, now_ms))};
         s->execute_async(
             insert, std::move(params),
             [state](result<cc::rows> r) {
@@ -154,22 +167,26 @@ result<std::vector<sql::partial_state>> window_store::read_open(const std::strin
     }
     if (!s) return make_error(errc::unavailable, "CQL session closed");
     cc::query_options opts;
-    opts.page_size = 0;
+    opts.page_size = 1000;  // paged: the job's state may be large
     opts.consistency_level = o_.consistency;
-    auto r = s->execute(select, {cc::value::text(job), cc::value::int32(static_cast<int32_t>(pipeline))}, opts);
-    if (!r) return r.err();
     std::vector<sql::partial_state> out;
-    for (const auto& row : r->data) {
-        if (row.size() < 6 || row[0].is_null() || row[1].is_null() || row[3].is_null() || row[4].is_null()) continue;
-        if (static_cast<int32_t>(row[3].as_int()) != partition) continue;
-        sql::partial_state p;
-        p.window = sql::window_bounds{row[0].as_timestamp(), row[1].as_timestamp()};
-        if (fired_through && p.window.end_ms - 1 <= *fired_through) continue;
-        p.group_key = row[2].is_null() ? std::string() : row[2].as_bytes();
-        p.partition = partition;
-        p.last_offset = row[4].as_int();
-        p.state = row[5].is_null() ? std::string() : row[5].as_bytes();
-        out.push_back(std::move(p));
+    for (;;) {
+        auto r = s->execute(select, {cc::value::text(job), cc::value::int32(static_cast<int32_t>(pipeline))}, opts);
+        if (!r) return r.err();
+        for (const auto& row : r->data) {
+            if (row.size() < 6 || row[0].is_null() || row[1].is_null() || row[3].is_null() || row[4].is_null()) continue;
+            if (static_cast<int32_t>(row[3].as_int()) != partition) continue;
+            sql::partial_state p;
+            p.window = sql::window_bounds{row[0].as_timestamp(), row[1].as_timestamp()};
+            if (fired_through && p.window.end_ms - 1 <= *fired_through) continue;
+            p.group_key = row[2].is_null() ? std::string() : row[2].as_bytes();
+            p.partition = partition;
+            p.last_offset = row[4].as_int();
+            p.state = row[5].is_null() ? std::string() : row[5].as_bytes();
+            out.push_back(std::move(p));
+        }
+        if (!r->paging_state) break;
+        opts.paging_state = r->paging_state;
     }
     return out;
 }

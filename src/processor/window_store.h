@@ -37,6 +37,10 @@
 
 namespace millrace::processor {
 
+// The TTL (seconds) of a window_state row written at now_ms: 7 days after the
+// window's end (after now_ms for a window already past), at most CQL's maximum.
+int32_t state_ttl_seconds(int64_t window_end_ms, int64_t now_ms);
+
 struct window_store_options {
     std::string contact_points;
     std::string keyspace = "millrace_jobs";

@@ -1,6 +1,11 @@
 // job_program::make_decoder / make_encoder: the per-table record decoder
 // (value, key, metadata, computed columns) and Kafka sink encoders; the
 // Flink -> CQL mapping for cassandra sinks.
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "formats.h"
@@ -260,11 +265,17 @@ result<std::string> cql_type_for(const sql_type& t) {
     }
 }
 
-namespace {
-std::string cql_name(const std::string& name) {
-    bool plain = !name.empty() && std::islower(static_cast<unsigned char>(name[0]));
-    for (char c : name) plain = plain && (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_');
-    if (plain) return name;
+std::string cql_identifier(std::string_view name) {
+    static const std::set<std::string_view> reserved = {
+        "add", "allow", "alter", "and", "apply", "asc", "authorize", "batch", "begin", "by", "columnfamily", "create",
+        "delete", "desc", "describe", "drop", "entries", "execute", "from", "full", "grant", "if", "in", "index",
+        "infinity", "insert", "into", "is", "keyspace", "limit", "materialized", "mbean", "mbeans", "modify", "nan",
+        "norecursive", "not", "null", "of", "on", "or", "order", "primary", "rename", "replace", "revoke", "schema",
+        "select", "set", "table", "to", "token", "truncate", "unlogged", "unset", "update", "use", "using", "view",
+        "where", "with"};
+    bool plain = !name.empty() && name[0] >= 'a' && name[0] <= 'z';
+    for (char c : name) plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+    if (plain && !reserved.count(name)) return std::string(name);
     std::string out = "\"";
     for (char c : name) {
         out += c;
@@ -272,7 +283,67 @@ std::string cql_name(const std::string& name) {
     }
     return out + "\"";
 }
+
+namespace {
+std::string cql_name(const std::string& name) { return cql_identifier(name); }
+
+// type := native | (list|set|frozen) '<' type '>' | map '<' type ',' type '>'
+//       | tuple '<' type (',' type)* '>' | vector '<' type ',' digits '>'
+struct cql_type_parser {
+    std::string_view s;
+    size_t pos = 0;
+    void skip() {
+        while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t')) ++pos;
+    }
+    std::string word() {
+        skip();
+        std::string w;
+        while (pos < s.size() && (std::isalnum(static_cast<unsigned char>(s[pos])) || s[pos] == '_')) {
+            w += static_cast<char>(std::tolower(static_cast<unsigned char>(s[pos++])));
+        }
+        return w;
+    }
+    bool eat(char c) {
+        skip();
+        if (pos < s.size() && s[pos] == c) {
+            ++pos;
+            return true;
+        }
+        return false;
+    }
+    bool type(int depth = 0) {
+        static const std::set<std::string> natives = {
+            "ascii", "bigint", "blob", "boolean", "counter", "date", "decimal", "double", "duration", "float", "inet", "int",
+            "smallint", "text", "time", "timestamp", "timeuuid", "tinyint", "uuid", "varchar", "varint"};
+        if (depth > 16) return false;
+        std::string w = word();
+        if (natives.count(w)) return true;
+        if (w == "list" || w == "set" || w == "frozen") return eat('<') && type(depth + 1) && eat('>');
+        if (w == "map") return eat('<') && type(depth + 1) && eat(',') && type(depth + 1) && eat('>');
+        if (w == "tuple") {
+            if (!eat('<') || !type(depth + 1)) return false;
+            while (eat(',')) {
+                if (!type(depth + 1)) return false;
+            }
+            return eat('>');
+        }
+        if (w == "vector") {
+            if (!eat('<') || !type(depth + 1) || !eat(',')) return false;
+            std::string n = word();
+            if (n.empty() || !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+            return eat('>');
+        }
+        return false;
+    }
+};
 }  // namespace
+
+bool valid_cql_type(std::string_view type) {
+    cql_type_parser p{type};
+    if (!p.type()) return false;
+    p.skip();
+    return p.pos == type.size();
+}
 
 result<std::string> cql_create_keyspace(const table_def& sink) {
     if (sink.connector != "cassandra") return make_error(errc::invalid_argument, "table {} is not a cassandra table", sink.name);
@@ -287,6 +358,9 @@ result<std::string> cql_create_table(const table_def& sink) {
     for (const auto& c : sink.persisted_columns()) {
         // 'cql.type.<column>' overrides the mapped type (e.g. uuid for a STRING id).
         std::string forced = sink.option("cql.type." + c.name);
+        if (!forced.empty() && !valid_cql_type(forced)) {
+            return make_error(errc::invalid_argument, "table {}: 'cql.type.{}' = '{}' is not a CQL type", sink.name, c.name, forced);
+        }
         auto t = forced.empty() ? cql_type_for(c.type) : result<std::string>(forced);
         if (!t) return t.err().with_context(fmt::format("table {} column {}", sink.name, c.name));
         cols += fmt::format("{}{} {}", cols.empty() ? "" : ", ", cql_name(c.name), *t);

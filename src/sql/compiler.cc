@@ -120,6 +120,13 @@ struct compiler {
         } else if (t.connector == "cassandra") {
             if (t.option("keyspace").empty() || t.option("table").empty()) error(ct.where, fmt::format("table {} (cassandra) needs 'keyspace' and 'table' options", ct.name));
             if (ct.primary_key.empty()) error(ct.where, fmt::format("table {} (cassandra) needs a PRIMARY KEY (...) NOT ENFORCED: the upsert key", ct.name));
+            for (const auto& [key, val] : t.options) {
+                if (key.rfind("cql.type.", 0) == 0 && !valid_cql_type(val)) {
+                    error(ct.where, fmt::format("table {}: '{}' = '{}' is not a CQL type (a native type such as uuid, "
+                                                "text, bigint, timeuuid, inet, or list<...>, set<...>, map<..., ...>, "
+                                                "frozen<...>, tuple<...>)", ct.name, key, val));
+                }
+            }
         } else {
             error(ct.where, fmt::format("table {}: connector '{}' is not supported ('kafka', 'cassandra')", ct.name, t.connector));
             ok = false;
@@ -610,9 +617,18 @@ struct compiler {
                 delay = *d;
             }
         }
+        int64_t idle_timeout = 0;
+        if (auto it = st.settings.find(settings::k_idle_timeout); it != st.settings.end()) {
+            if (auto d = parse_duration(it->second); !d) {
+                error(set_where[settings::k_idle_timeout], fmt::format("SET '{}': {}", settings::k_idle_timeout, d.err().message()));
+            } else {
+                idle_timeout = *d;
+            }
+        }
         for (auto& p : pplans) {
             p->early_fire = p->windowed && early;
             p->early_fire_delay_ms = delay;
+            p->idle_timeout_ms = idle_timeout;
         }
         if (errors.empty() && st.pipelines.empty()) {
             error({1, 1}, "the job has no INSERT INTO statement: nothing to run");

@@ -81,6 +81,7 @@ public:
         : st_(std::move(st)), plan_(plan), def_(def) {}
 
     add_status add(const row& in, int32_t partition, int64_t offset, record_error& error) override {
+        if (plan_.idle_timeout_ms > 0) last_record_[partition] = ctx_.now();
         row keys;
         int64_t t = 0;
         try {
@@ -113,6 +114,14 @@ public:
             advance(partition, t);
             return add_status::late;
         }
+        // Every aggregate argument is evaluated before any accumulator changes, so a
+        // record that fails (a CAST that does not parse) counts nowhere, in no window.
+        try {
+            eval_args(in);
+        } catch (const eval_failure& f) {
+            error = {error_code::eval_error, f.field, f.message};
+            return add_status::failed;
+        }
         std::string gk = group_key(keys);
         bool any = false;
         for (const auto& w : windows_buf_) {
@@ -125,12 +134,7 @@ public:
                 p.keys = keys;
             }
             if (offset <= p.last_offset) continue;
-            try {
-                accumulate(p, in);
-            } catch (const eval_failure& f) {
-                error = {error_code::eval_error, f.field, f.message};
-                return add_status::failed;
-            }
+            accumulate(p);
             p.last_offset = offset;
             p.dirty = true;
             g.early_dirty = true;
@@ -145,9 +149,27 @@ public:
         if (it == watermarks_.end()) watermarks_[partition] = watermark_ms;
         else it->second = std::max(it->second, watermark_ms);
     }
+    // The minimum over the partitions' watermarks, leaving out partitions idle
+    // for table.exec.source.idle-timeout (when every partition is idle, all
+    // count). Never goes back: a partition sending again after being idle
+    // does not reopen windows that fired without it.
     std::optional<int64_t> watermark() const override {
         std::optional<int64_t> out;
-        for (const auto& [p, w] : watermarks_) out = out ? std::min(*out, w) : w;
+        const int64_t now = plan_.idle_timeout_ms > 0 ? ctx_.now() : 0;
+        for (const auto& [p, w] : watermarks_) {
+            if (plan_.idle_timeout_ms > 0) {
+                auto it = last_record_.find(p);
+                if (it != last_record_.end() && now - it->second >= plan_.idle_timeout_ms) continue;
+            }
+            out = out ? std::min(*out, w) : w;
+        }
+        if (!out) {
+            for (const auto& [p, w] : watermarks_) out = out ? std::min(*out, w) : w;
+        }
+        if (out && plan_.idle_timeout_ms > 0) {
+            if (emitted_ && *emitted_ > *out) return emitted_;
+            emitted_ = out;
+        }
         return out;
     }
     std::optional<int64_t> partition_watermark(int32_t partition) const override {
@@ -157,6 +179,7 @@ public:
     }
     void revoke(int32_t partition) override {
         watermarks_.erase(partition);
+        last_record_.erase(partition);
         for (auto wit = windows_.begin(); wit != windows_.end();) {
             for (auto git = wit->second.begin(); git != wit->second.end();) {
                 git->second.by_partition.erase(partition);
@@ -176,7 +199,7 @@ public:
                 window_output o;
                 o.window = {wit->first.first, wit->first.second};
                 o.group_key = gk;
-                o.values = output_row(o.window, g);
+                fill_output(o, g);
                 o.final = true;
                 out.push_back(std::move(o));
                 // Changes not yet taken stay exportable after the window leaves memory.
@@ -201,7 +224,7 @@ public:
                 window_output o;
                 o.window = {w.first, w.second};
                 o.group_key = gk;
-                o.values = output_row(o.window, g);
+                fill_output(o, g);
                 out.push_back(std::move(o));
             }
         }
@@ -271,18 +294,40 @@ public:
 private:
     void advance(int32_t partition, int64_t t) { advance_watermark(partition, t - plan_.watermark_delay_ms); }
 
+    // The output row of a group, or the evaluation error that prevented it
+    // (one failing row never aborts the firing of the others).
+    void fill_output(window_output& o, const group_entry& g) const {
+        try {
+            o.values = output_row(o.window, g);
+        } catch (const eval_failure& f) {
+            o.values.clear();
+            o.error = record_error{error_code::eval_error, f.field,
+                                   fmt::format("window [{}, {}): {}", format_timestamp(o.window.start_ms),
+                                               format_timestamp(o.window.end_ms), f.message)};
+        }
+    }
+
     static std::string group_key(const row& keys) {
         std::string out;
         for (const auto& k : keys) codec::put_value(out, k);
         return out;
     }
 
-    void accumulate(partial& p, const row& in) {
+    void eval_args(const row& in) {
+        args_buf_.resize(plan_.aggs.size());
+        for (size_t idx = 0; idx < plan_.aggs.size(); ++idx) {
+            const agg_call& a = plan_.aggs[idx];
+            args_buf_[idx] = a.fn == agg_fn::count_star ? value::null() : a.arg->eval(in, ctx_);
+        }
+    }
+
+    // Adds the record whose arguments eval_args() evaluated; throws nothing.
+    void accumulate(partial& p) {
         for (size_t idx = 0; idx < plan_.aggs.size(); ++idx) {
             const agg_call& a = plan_.aggs[idx];
             accumulator& acc = p.accs[idx];
             if (a.fn == agg_fn::count_star) { ++acc.count; continue; }
-            value v = a.arg->eval(in, ctx_);
+            const value& v = args_buf_[idx];
             if (v.is_null()) continue;
             switch (a.fn) {
                 case agg_fn::count:
@@ -451,6 +496,9 @@ private:
     std::optional<int64_t> last_early_;
     std::vector<partial_state> pending_changed_;  // changed partials of windows fired before take_changed()
     std::vector<std::pair<int64_t, int64_t>> windows_buf_;
+    row args_buf_;  // the aggregate arguments of the record being added
+    std::map<int32_t, int64_t> last_record_;  // partition -> clock time of its last record (idle timeout)
+    mutable std::optional<int64_t> emitted_;  // the highest watermark returned (idle timeout on)
 };
 
 }  // namespace

@@ -41,6 +41,7 @@ struct pipeline_plan {
     std::vector<agg_call> aggs;
     bool early_fire = false;
     int64_t early_fire_delay_ms = 0;
+    int64_t idle_timeout_ms = 0;  // table.exec.source.idle-timeout; 0: partitions never idle
 };
 
 // Assigns a window spec's windows to an event time (ascending by start).

@@ -4,6 +4,7 @@
 
 #include "cql_table_sink.h"
 #include "sql_values.h"
+#include "window_store.h"
 
 namespace millrace::processor {
 namespace {
@@ -78,4 +79,27 @@ TEST(cql_values_test, create_table_puts_the_first_key_column_in_the_partition_ke
 }
 
 }  // namespace
+
+// CQL folds unquoted names to lower case: a declared firstName must be quoted,
+// or the table gets firstname and the column check never finds firstName.
+TEST(cql_values_test, create_table_quotes_names_that_are_not_lower_case_simple_names) {
+    cql_table_options o;
+    o.keyspace = "Ks";
+    o.table = "t";
+    o.columns = {{"firstName", "text"}, {"my \"col\"", "int"}, {"select", "int"}, {"n_1", "bigint"}};
+    o.partition_key = {"firstName"};
+    o.clustering_key = {"n_1"};
+    EXPECT_EQ(create_table_cql(o),
+              "CREATE TABLE IF NOT EXISTS \"Ks\".t (\"firstName\" text, \"my \"\"col\"\"\" int, \"select\" int, n_1 bigint, "
+              "PRIMARY KEY (\"firstName\", n_1))");
+}
+
+// window_state rows expire well after their window's end: the table does not only grow.
+TEST(window_state_ttl, rows_expire_seven_days_after_the_window_end) {
+    const int64_t now = 1'700'000'000'000;
+    EXPECT_EQ(state_ttl_seconds(now - 60'000, now), 7 * 24 * 3600);
+    EXPECT_EQ(state_ttl_seconds(now + 60'000, now), 7 * 24 * 3600 + 60);
+    EXPECT_EQ(state_ttl_seconds(now + 1000LL * 630720000 * 2, now), 630720000);
+}
+
 }  // namespace millrace::processor

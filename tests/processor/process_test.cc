@@ -915,6 +915,60 @@ TEST_F(process_test, table_created_by_the_classic_job_is_used_as_it_is) {
     expect_rows_match(users);
 }
 
+// CQL folds unquoted names to lower case: a sink column firstName is created
+// quoted, found again under its own name, and written (no ALTER TABLE loop).
+TEST_F(process_test, a_mixed_case_cql_column_is_created_quoted_and_written) {
+    write_job("camel", fmt::format(R"(
+SET 'properties.group.id' = 'camel_{0}';
+CREATE TABLE src (id STRING, first_name STRING) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE camel (id STRING, firstName STRING, PRIMARY KEY (id) NOT ENFORCED)
+  WITH ('connector' = 'cassandra', 'keyspace' = '{2}', 'table' = 'camel');
+INSERT INTO camel SELECT id, first_name FROM src;
+)",
+                                   name_, topic_, keyspace_));
+    auto users = make_users(100, 12);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    auto& p = start_processor();
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(100, 90s, "camel"), 100) << p.proc->stderr_text();
+    auto rows = session_->query(fmt::format("SELECT \"firstName\" FROM {}.camel", keyspace_));
+    ASSERT_TRUE(rows.ok()) << rows.err().message();
+    EXPECT_EQ(rows->size(), 100u);
+    EXPECT_EQ(p.proc->stderr_text().find("adding column"), std::string::npos) << p.proc->stderr_text();
+}
+
+// A window row with a NULL primary key column (a nullable GROUP BY column) is
+// rejected alone; the other rows of the round are written.
+TEST_F(process_test, a_window_row_with_a_null_key_is_rejected_and_the_others_written) {
+    write_job("bynat", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE clicks (nat STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka',
+  'topic' = '{1}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE bynat (window_start TIMESTAMP(3), nat STRING, clicks BIGINT, PRIMARY KEY (window_start, nat) NOT ENFORCED)
+  WITH ('connector' = 'cassandra', 'keyspace' = '{2}', 'table' = 'bynat');
+INSERT INTO bynat
+SELECT window_start, nat, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end, nat;
+)",
+                                   name_, topic_, keyspace_));
+    for (const char* nat : {"\"US\"", "null", "\"US\"", "\"FR\"", "null", "\"US\""}) {
+        std::string value = fmt::format(R"({{"nat":{},"ts":"2026-01-01 00:00:01.000"}})", nat);
+        producer_->produce(topic_, 0, "k", &value);
+    }
+    producer_->flush();
+    auto& p = start_processor({"--set", "processor.rows_per_request=16"});  // the rows share one request
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(2, 60s, "bynat"), 2) << p.proc->stderr_text();
+    auto rows = session_->query(fmt::format("SELECT clicks FROM {}.bynat WHERE window_start = '2026-01-01 00:00:00+0000' AND nat = 'US'",
+                                            keyspace_));
+    ASSERT_TRUE(rows.ok()) << rows.err().message();
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ(rows->data[0][0].as_int(), 3);
+    EXPECT_NE(p.proc->stderr_text().find("primary key column nat is NULL"), std::string::npos) << p.proc->stderr_text();
+    EXPECT_EQ(p.proc->stderr_text().find("are dropped"), std::string::npos) << p.proc->stderr_text();
+}
+
 TEST(process_config_test, bad_settings_are_one_line_and_exit_2) {
     temp_dir dir;
     millrace::testing::process p({millrace::testing::millrace_binary(), "process", "--admin-port", "0", "--data-dir",

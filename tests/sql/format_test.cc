@@ -340,4 +340,34 @@ TEST(robustness_test, mutated_job_texts_never_crash_the_compiler) {
 }
 
 }  // namespace
+
+TEST(cql_names, identifiers_are_quoted_unless_lower_case_simple_names) {
+    EXPECT_EQ(cql_identifier("first_name1"), "first_name1");
+    EXPECT_EQ(cql_identifier("firstName"), "\"firstName\"");
+    EXPECT_EQ(cql_identifier("a b"), "\"a b\"");
+    EXPECT_EQ(cql_identifier("a\"b"), "\"a\"\"b\"");
+    EXPECT_EQ(cql_identifier("select"), "\"select\"");
+    EXPECT_EQ(cql_identifier("1a"), "\"1a\"");
+}
+
+TEST(cql_names, cql_type_options_must_be_cql_types) {
+    for (const char* ok : {"uuid", "TEXT", "timeuuid", "list<int>", "map<text, frozen<list<int>>>", "set < inet >",
+                           "tuple<int, text, bigint>", "vector<float, 3>", "frozen<map<text,int>>"}) {
+        EXPECT_TRUE(valid_cql_type(ok)) << ok;
+    }
+    for (const char* bad : {"", "uuid, x int", "text); DROP TABLE t; --", "list<int", "map<int>", "string", "int int",
+                            "vector<float, x>", "list<>"}) {
+        EXPECT_FALSE(valid_cql_type(bad)) << bad;
+    }
+    auto c = compile_job(
+        "CREATE TABLE s (a STRING) WITH ('connector' = 'kafka', 'topic' = 's', 'format' = 'json');\n"
+        "CREATE TABLE c (id STRING, PRIMARY KEY (id) NOT ENFORCED)\n"
+        "WITH ('connector' = 'cassandra', 'keyspace' = 'ks', 'table' = 't', 'cql.type.id' = 'uuid, x int');\n"
+        "INSERT INTO c SELECT a FROM s;\n",
+        "job.sql");
+    ASSERT_TRUE(std::holds_alternative<std::vector<diagnostic>>(c));
+    EXPECT_NE(to_string(std::get<std::vector<diagnostic>>(c)).find("'cql.type.id' = 'uuid, x int' is not a CQL type"), std::string::npos)
+        << to_string(std::get<std::vector<diagnostic>>(c));
+}
+
 }  // namespace millrace::sql

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "millrace/common/result.h"
@@ -52,5 +53,18 @@ result<std::string> cql_create_table(const table_def& sink);
 result<std::string> cql_create_keyspace(const table_def& sink);
 // "INSERT INTO ks.t (cols) VALUES (?, ...)" in persisted_columns() order.
 result<std::string> cql_upsert(const table_def& sink);
+
+// A CQL identifier as a statement must spell it: a lower-case simple name
+// ([a-z][a-z0-9_]*, not a reserved word) as is, anything else double-quoted
+// with embedded quotes doubled ("firstName", "my col", "select"). CQL folds
+// unquoted names to lower case, so quoting keeps the declared name exactly: the
+// name system_schema stores is then the declared one.
+std::string cql_identifier(std::string_view name);
+// Whether `type` is a CQL type as CREATE TABLE accepts it: a native type
+// (ascii, bigint, blob, boolean, counter, date, decimal, double, duration,
+// float, inet, int, smallint, text, time, timestamp, timeuuid, tinyint, uuid,
+// varchar, varint), list<T>, set<T>, map<K, V>, tuple<T, ...>, frozen<T>,
+// vector<T, n>; case-insensitive, spaces allowed between tokens.
+bool valid_cql_type(std::string_view type);
 
 }  // namespace millrace::sql

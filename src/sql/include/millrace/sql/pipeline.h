@@ -56,6 +56,10 @@ struct window_output {
     std::string group_key;
     row values;
     bool final = false;  // true: the window fired (watermark passed its end); false: an early firing
+    // Set when an expression of the SELECT over the aggregates failed for this
+    // row (eval_error: division by zero, a CAST that does not parse): `values`
+    // is empty and the row is rejected with this reason; the other rows fire.
+    std::optional<record_error> error;
 };
 
 enum class add_status : uint8_t {

@@ -167,6 +167,9 @@ std::variant<job_program, std::vector<diagnostic>> compile_job(std::string_view 
 namespace settings {
 constexpr const char* k_early_fire_enabled = "table.exec.emit.early-fire.enabled";
 constexpr const char* k_early_fire_delay = "table.exec.emit.early-fire.delay";
+// A source partition without records for this long no longer holds the
+// watermark back (until it sends again); '0 ms' (the default) disables it.
+constexpr const char* k_idle_timeout = "table.exec.source.idle-timeout";
 constexpr const char* k_pipeline_name = "pipeline.name";
 constexpr const char* k_group_id = "properties.group.id";
 constexpr const char* k_dlq_topic = "dlq.topic";
