@@ -13,6 +13,7 @@
 #include <asio/signal_set.hpp>
 
 #include "millrace/common/admin.h"
+#include "millrace/common/security.h"
 
 namespace millrace::app {
 
@@ -31,8 +32,16 @@ struct running_part {
     std::optional<net::endpoint> address;
 };
 
-status_report make_report(const std::vector<running_part>& parts, const host_plan& plan, const net::endpoint& admin,
-                          const metrics::registry& registry) {
+// The security lines of the status block: who to log in as and where the password is.
+std::vector<std::pair<std::string, std::string>> security_lines(const config::config& cfg) {
+    if (!security::enabled(cfg)) return {};
+    std::string origin = cfg.origin("security.admin_password");
+    std::string where = origin.rfind("file ", 0) == 0 ? origin.substr(5) : fmt::format("security.admin_password ({})", origin);
+    return {{"admin user", cfg.get_string("security.admin_user")}, {"admin password", where}};
+}
+
+status_report make_report(const config::config& cfg, const std::vector<running_part>& parts, const host_plan& plan,
+                          const net::endpoint& admin, const metrics::registry& registry) {
     status_report report;
     report.version = MILLRACE_VERSION;
     report.admin_address = admin.to_string();
@@ -53,6 +62,7 @@ status_report make_report(const std::vector<running_part>& parts, const host_pla
                      [&](const part_status& a, const part_status& b) { return rank(a) < rank(b); });
     report.urls = urls_for(report.parts, report.admin_address);
     report.counts = read_counts(registry.expose());
+    report.security = security_lines(cfg);
     for (const auto& part : parts) {
         if (!part.instance) continue;
         if (std::string detail = part.instance->status_json(); !detail.empty()) {
@@ -74,6 +84,15 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     log::logger log(plan.name);
     // Before any server starts: every HTTP listener trusts these origins (docs/security.md).
     http::set_allowed_origins(cfg.get_list("http.allowed_origins"));
+    if (security::enabled(cfg)) {
+        // Every HTTP listener of this process (APIs, UIs, admin) asks for the admin user (docs/security.md).
+        auto admin = security::admin_credentials(cfg);
+        http::auth_settings auth;
+        auth.enabled = true;
+        auth.users.emplace_back(admin.user, admin.password);
+        auth.token_lifetime = std::chrono::milliseconds(cfg.get_int("security.token_lifetime"));
+        http::set_authentication(std::move(auth));
+    }
     asio::io_context io(1);
     metrics::registry registry;
     metrics::register_process_metrics(registry);
@@ -91,7 +110,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
 
     std::optional<net::endpoint> admin_bound;
     admin.http().route("GET", "/status", [&](const http::request& req) {
-        status_report report = make_report(parts, plan, admin_bound.value_or(net::endpoint{}), registry);
+        status_report report = make_report(cfg, parts, plan, admin_bound.value_or(net::endpoint{}), registry);
         const std::string* format = req.param("format");
         if (format != nullptr && *format == "text") return http::response::text(200, render_status_block(report));
         return http::response::json(200, render_status_json(report));
@@ -202,8 +221,14 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     signals.async_wait(on_signal);
 
     admin.set_ready(true);
+    if (plan.admin_password_generated) {
+        // Shown this once; afterwards only the file's path is.
+        std::printf("\n  generated the admin password for user %s: %s\n  (saved in %s, mode 0600; shown only on this first start)\n",
+                    cfg.get_string("security.admin_user").c_str(), cfg.get_string("security.admin_password").c_str(),
+                    security::admin_password_path(cfg).c_str());
+    }
     if (plan.print_status_block) {
-        std::fputs(("\n" + render_status_block(make_report(parts, plan, *admin_address, registry)) +
+        std::fputs(("\n" + render_status_block(make_report(cfg, parts, plan, *admin_address, registry)) +
                     "\n  Ctrl-C stops everything cleanly; `millrace status` prints this block again.\n\n").c_str(),
                    stdout);
         if (cfg.get_int("up.status_interval") > 0 || live_on_terminal) schedule_status();

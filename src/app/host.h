@@ -24,6 +24,7 @@ struct host_plan {
     std::string admin_port_key;            // "broker.admin_port", "up.admin_port"
     bool print_status_block = false;       // `up` prints one for people, then a live status
     std::vector<part_status> not_started;  // parts `up` leaves to an external service or turned off
+    bool admin_password_generated = false; // printed once, at this first start
 };
 
 // Runs until a signal stops it. Returns the process exit code: 0 after a clean

@@ -4,6 +4,7 @@
 #include "millrace/console/console.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
+#include "millrace/common/security.h"
 #include "millrace/registry/registry.h"
 #include "millrace/processor/processor.h"
 #include "millrace/scheduler/scheduler.h"
@@ -64,9 +65,17 @@ config::schema build() {
            "state-changing requests (POST, PUT, PATCH, DELETE), e.g. [https://millrace.example.com] behind a "
            "reverse proxy; their host names are also accepted in Host headers."});
 
+    s.describe_section("security", "TLS and authentication (docs/security.md).");
+    security::add_options(s);
+
     s.describe_section("kafka", "Kafka as the other parts see it: the embedded broker, or an external cluster.");
     s.add({"kafka.bootstrap", value_kind::string, "",
            "host:port[,host:port...] of an external Kafka cluster; empty uses the embedded broker (`up` then starts it)."});
+    s.add({"kafka.client_properties", value_kind::string_list, "",
+           "librdkafka name=value properties for every Kafka client millrace makes (CDC, processor, registry, console, "
+           "scheduler), e.g. [security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512, sasl.username=u, "
+           "sasl.password=p, ssl.ca.location=/ca.pem] for an external secured cluster; they override the settings "
+           "millrace derives from security.enabled."});
 
     s.describe_section("up", "`millrace up`: the whole pipeline in one process.");
     s.add({"up.admin_port", value_kind::port, "9464", "Admin endpoint port of `millrace up` (also serves /status)."});

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "millrace/common/clock.h"
+#include "millrace/common/http_client_auth.h"
 #include "millrace/common/metrics.h"
 #include "millrace/cql_client/client.h"
 #include "millrace/sql/program.h"
@@ -45,6 +46,7 @@ struct job_options {
     std::string dlq_topic;  // "" logs and drops rejects
     std::vector<std::string> kafka_properties;  // extra librdkafka "name=value" (processor.kafka_properties)
     std::string registry_url = "http://127.0.0.1:8081";
+    http::client_auth registry_auth{};  // millrace's own secured registry; none for a configured URL
     std::string contact_points;  // cql.contact_points, else the embedded store
     std::string state_keyspace = "millrace_jobs";
     int replication_factor = 1;

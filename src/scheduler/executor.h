@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "millrace/common/http_client_auth.h"
 #include "state.h"
 
 namespace millrace::scheduler {
@@ -21,7 +22,9 @@ namespace millrace::scheduler {
 struct executor_env {
     std::string postgres_dsn;
     std::string kafka_bootstrap;
+    std::vector<std::pair<std::string, std::string>> kafka_properties;  // base librdkafka properties (security)
     std::string source_url;  // randomuser API base URL; "" serves one in-process
+    http::client_auth own_auth;  // for millrace's own HTTP endpoints (the source API)
     std::string source_raw = "json";
     std::string hostname;
     // Users randomuser_fetch tasks stored in PostgreSQL (`up`'s status reads it); may be null.
