@@ -146,7 +146,7 @@ def start_up(binary, data_dir, work, broker, name):
     args = [binary, "up", "--data-dir", data_dir, "--set", "up.admin_port=0", "--set", "up.status_interval=0",
             "--set", "security.enabled=true", "--set", f"kafka.bootstrap={broker}",
             # The HTTP side only: no pipeline parts that need Kafka security or CQL.
-            "--set", "up.disable=[cdc, process, cql, source]",
+            "--set", "up.disable=cdc,process,cql,source",
             "--set", f"scheduler.dags_dir={os.path.join(work, 'dags')}"]
     known = subprocess.run([binary, "config", "show"], capture_output=True, text=True, check=True).stdout
     for key in ["postgres.port", "scheduler.port", "registry.port", "console.port"]:
@@ -213,6 +213,7 @@ def main():
     pylibs = registry_run.keyed(os.path.join(REPO, "tests", "registry", "requirements.txt"), "pylibs")
 
     with tempfile.TemporaryDirectory(prefix="millrace-http-auth-") as work:
+        os.chmod(work, 0o755)  # the managed PostgreSQL runs as user postgres
         os.makedirs(os.path.join(work, "dags"))
         data = os.path.join(work, "data")
         procs = []
@@ -276,19 +277,21 @@ def main():
 
             check_registry_client(http, parts["registry"], password, pylibs)
 
-            # millrace's own CLI reaches the secured servers with the password file of the data dir.
-            out = subprocess.run([binary, "status", "--set", f"data_dir={data}", "--set", f"up.admin_port={admin.rsplit(':', 1)[1]}"],
+            # millrace's own CLI, configured as the servers are (security.enabled, data_dir), reaches
+            # them with the password file of the data dir.
+            out = subprocess.run([binary, "status", "--set", "security.enabled=true", "--set", f"data_dir={data}", "--set", f"up.admin_port={admin.rsplit(':', 1)[1]}"],
                                  capture_output=True, text=True, timeout=60)
             check(out.returncode == 0 and "registry" in out.stdout, f"millrace status: {out.returncode} {out.stderr.strip()}")
             sched_port = parts["scheduler"].rsplit(":", 1)[1]
-            out = subprocess.run([binary, "dags", "list", "--set", f"data_dir={data}", "--set", f"scheduler.port={sched_port}"],
+            out = subprocess.run([binary, "dags", "list", "--set", "security.enabled=true", "--set", f"data_dir={data}", "--set", f"scheduler.port={sched_port}"],
                                  capture_output=True, text=True, timeout=60)
             check(out.returncode == 0, f"millrace dags list: {out.returncode} {out.stdout.strip()} {out.stderr.strip()}")
-            out = subprocess.run([binary, "dags", "list", "--set", f"data_dir={os.path.join(work, 'elsewhere')}",
+            out = subprocess.run([binary, "dags", "list", "--set", "security.enabled=true",
+                                  "--set", f"data_dir={os.path.join(work, 'elsewhere')}",
                                   "--set", f"scheduler.port={sched_port}"], capture_output=True, text=True, timeout=60)
             check(out.returncode != 0 and "401" in out.stderr, f"without the password file: refused ({out.stderr.strip()})")
             out = subprocess.run([binary, "config", "show", "--set", "security.admin_password=visible-secret",
-                                  "--set", "kafka.client_properties=[sasl.password=other-secret]"],
+                                  "--set", "kafka.client_properties=sasl.password=other-secret"],
                                  capture_output=True, text=True, timeout=60)
             check("visible-secret" not in out.stdout and "other-secret" not in out.stdout, "config show hides passwords")
 
