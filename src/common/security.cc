@@ -286,7 +286,9 @@ bool base64_decode(std::string_view text, std::string& out) {
             out.push_back(static_cast<char>((acc >> bits) & 0xff));
         }
     }
-    return true;
+    // Leftover bits must be zero: one text per byte string (a token with a
+    // changed last character is another token, not the same one).
+    return (acc & ((1u << bits) - 1)) == 0;
 }
 
 result<std::string> random_password(size_t length) {

@@ -208,6 +208,9 @@ TEST(security_test, base64_round_trips_both_alphabets) {
     std::string out;
     EXPECT_FALSE(base64_decode("YWR*", out));
     EXPECT_FALSE(base64_decode("Y", out));
+    // Non-zero padding bits: not the canonical text of any bytes.
+    EXPECT_TRUE(base64_decode("YQ", out));
+    EXPECT_FALSE(base64_decode("YR", out));
 }
 
 TEST(security_test, constant_time_equal_compares_content_and_length) {
