@@ -20,6 +20,7 @@ const std::vector<global_option>& global_options() {
         {"--set", "", "KEY=VALUE  set any config key, e.g. --set broker.port=19092 (repeatable)"},
         {"--log-level", "log.level", "LEVEL  trace, debug, info, warn or error"},
         {"--log-format", "log.format", "FORMAT  text or json"},
+        {"--secure", "security.enabled", "TLS on every listener and authentication (sets security.enabled)"},
     };
     return all;
 }
@@ -187,7 +188,7 @@ std::string command_help(const std::string& command) {
         out += "  --print-dsn      print the managed server's connection string with its password "
                "(from <postgres.data_dir>/millrace.pgpass) and exit\n";
     }
-    out += "\nGlobal options: --config FILE, --set KEY=VALUE, --log-level LEVEL, --log-format FORMAT\n";
+    out += "\nGlobal options: --config FILE, --set KEY=VALUE, --log-level LEVEL, --log-format FORMAT, --secure\n";
     if (find_component(command) != nullptr || command == "up") {
         out += "\nOnce ready, prints one line on stdout: ready <component> <host:port> admin <host:port>\n";
     }

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 #include <cstdio>
+#include <filesystem>
 #include <unistd.h>
 
 #include <asio/executor_work_guard.hpp>
@@ -13,6 +14,7 @@
 #include <asio/signal_set.hpp>
 
 #include "millrace/common/admin.h"
+#include "millrace/common/tls.h"
 
 namespace millrace::app {
 
@@ -32,8 +34,11 @@ struct running_part {
 };
 
 status_report make_report(const std::vector<running_part>& parts, const host_plan& plan, const net::endpoint& admin,
-                          const metrics::registry& registry) {
+                          const metrics::registry& registry, const std::optional<tls::material>& tls_files) {
     status_report report;
+    if (tls_files) {
+        report.tls = {{"TLS CA", tls_files->ca_path}, {"TLS cert", tls_files->cert_path}, {"TLS key", tls_files->key_path}};
+    }
     report.version = MILLRACE_VERSION;
     report.admin_address = admin.to_string();
     for (const auto& part : parts) {
@@ -52,6 +57,11 @@ status_report make_report(const std::vector<running_part>& parts, const host_pla
     std::stable_sort(report.parts.begin(), report.parts.end(),
                      [&](const part_status& a, const part_status& b) { return rank(a) < rank(b); });
     report.urls = urls_for(report.parts, report.admin_address);
+    if (tls_files) {
+        for (auto& [label, url] : report.urls) {
+            if (url.starts_with("http://")) url.insert(4, "s");
+        }
+    }
     report.counts = read_counts(registry.expose());
     for (const auto& part : parts) {
         if (!part.instance) continue;
@@ -60,6 +70,34 @@ status_report make_report(const std::vector<running_part>& parts, const host_pla
         }
     }
     return report;
+}
+
+// With security.enabled: the certificate material (generated into
+// <data_dir>/tls/ unless configured) and the TLS context every listener of
+// this process then serves.
+result<tls::material> prepare_tls(const config::config& cfg, const log::logger& log) {
+    tls::settings settings;
+    settings.cert_path = cfg.get_string("security.tls_cert");
+    settings.key_path = cfg.get_string("security.tls_key");
+    settings.ca_path = cfg.get_string("security.tls_ca");
+    const std::string& data_dir = cfg.get_string("data_dir");
+    if (auto st = file_system::disk().create_directories(data_dir); !st) return st.err();
+    std::error_code ec;
+    auto dir = std::filesystem::absolute(std::filesystem::path(data_dir) / "tls", ec);
+    settings.dir = ec ? data_dir + "/tls" : dir.lexically_normal().string();
+    // Every name a listener is bound to or advertised as goes in the certificate.
+    for (const auto& spec : cfg.keys().keys()) {
+        std::string_view key = spec.key;
+        if (key.ends_with(".host") || key.ends_with(".advertised_host")) settings.hosts.push_back(cfg.get_string(key));
+    }
+    auto files = tls::ensure_material(settings);
+    if (!files) return files.err().with_context("security.enabled: preparing TLS");
+    auto context = tls::make_server_context(*files);
+    if (!context) return context.err().with_context("security.enabled");
+    tls::set_listener_context(*context);
+    tls::set_client_ca(files->ca_path);
+    log.info("TLS on every listener: certificate {} ({}), CA {}", files->cert_path, files->action, files->ca_path);
+    return files;
 }
 
 void force_exit(int) {
@@ -74,6 +112,15 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     log::logger log(plan.name);
     // Before any server starts: every HTTP listener trusts these origins (docs/security.md).
     http::set_allowed_origins(cfg.get_list("http.allowed_origins"));
+    std::optional<tls::material> tls_files;
+    if (cfg.get_bool("security.enabled")) {
+        auto files = prepare_tls(cfg, log);
+        if (!files) {
+            std::fprintf(stderr, "millrace: %s\n", files.err().message().c_str());
+            return 2;
+        }
+        tls_files = *files;
+    }
     asio::io_context io(1);
     metrics::registry registry;
     metrics::register_process_metrics(registry);
@@ -91,7 +138,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
 
     std::optional<net::endpoint> admin_bound;
     admin.http().route("GET", "/status", [&](const http::request& req) {
-        status_report report = make_report(parts, plan, admin_bound.value_or(net::endpoint{}), registry);
+        status_report report = make_report(parts, plan, admin_bound.value_or(net::endpoint{}), registry, tls_files);
         const std::string* format = req.param("format");
         if (format != nullptr && *format == "text") return http::response::text(200, render_status_block(report));
         return http::response::json(200, render_status_json(report));
@@ -203,7 +250,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
 
     admin.set_ready(true);
     if (plan.print_status_block) {
-        std::fputs(("\n" + render_status_block(make_report(parts, plan, *admin_address, registry)) +
+        std::fputs(("\n" + render_status_block(make_report(parts, plan, *admin_address, registry, tls_files)) +
                     "\n  Ctrl-C stops everything cleanly; `millrace status` prints this block again.\n\n").c_str(),
                    stdout);
         if (cfg.get_int("up.status_interval") > 0 || live_on_terminal) schedule_status();

@@ -64,6 +64,19 @@ config::schema build() {
            "state-changing requests (POST, PUT, PATCH, DELETE), e.g. [https://millrace.example.com] behind a "
            "reverse proxy; their host names are also accepted in Host headers."});
 
+    s.describe_section("security", "Secure mode (`--secure`): TLS on every listener, authentication; see docs/security.md.");
+    s.add({"security.enabled", value_kind::boolean, "false",
+           "Serve only TLS on every listener (Kafka, CQL, HTTP APIs, admin endpoints) and require authentication; "
+           "`--secure` on any command sets it."});
+    s.add({"security.tls_cert", value_kind::path, "",
+           "Server certificate chain (PEM) for every listener; empty generates <data_dir>/tls/server.pem, signed by a "
+           "generated CA, for localhost, this host's name and every listener host."});
+    s.add({"security.tls_key", value_kind::path, "",
+           "Private key (PEM) of security.tls_cert; empty uses the generated <data_dir>/tls/server.key (mode 0600)."});
+    s.add({"security.tls_ca", value_kind::path, "",
+           "CA certificate (PEM) clients verify the listeners with, and millrace's own clients trust; empty uses the "
+           "generated <data_dir>/tls/ca.pem."});
+
     s.describe_section("kafka", "Kafka as the other parts see it: the embedded broker, or an external cluster.");
     s.add({"kafka.bootstrap", value_kind::string, "",
            "host:port[,host:port...] of an external Kafka cluster; empty uses the embedded broker (`up` then starts it)."});

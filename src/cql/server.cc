@@ -43,11 +43,11 @@ constexpr auto k_request_read_timeout = std::chrono::seconds(60);
 
 // Responses written in completion order (the protocol matches them by stream id).
 struct connection_state {
-    explicit connection_state(asio::ip::tcp::socket& s)
+    explicit connection_state(net::stream& s)
         : socket(&s), wake(s.get_executor()), in_flight(s.get_executor(), k_max_in_flight) {
         wake.expires_at(asio::steady_timer::time_point::max());
     }
-    asio::ip::tcp::socket* socket;
+    net::stream* socket;
     std::deque<std::string> out;
     asio::steady_timer wake;
     net::async_semaphore in_flight;  // one permit per request being handled
@@ -65,7 +65,7 @@ public:
         : ctx_(ctx),
           cfg_(std::move(cfg)),
           executor_(ctx.io, store_, ctx.clock, cfg_.prepared_cache_size),
-          server_(ctx.io, "cql", [this](asio::ip::tcp::socket& socket) { return serve(socket); }),
+          server_(ctx.io, "cql", [this](net::stream& socket) { return serve(socket); }),
           connections_(ctx.metrics.make_gauge("millrace_cql_connections", "Open client connections.")),
           protocol_errors_(ctx.metrics.make_counter("millrace_cql_protocol_errors_total",
                                                     "Connections closed for malformed or oversized frames.")),
@@ -119,7 +119,7 @@ public:
     }
 
 private:
-    asio::awaitable<void> serve(asio::ip::tcp::socket& socket) {
+    asio::awaitable<void> serve(net::stream& socket) {
         connections_.add(1);
         struct guard {
             metrics::gauge& g;
@@ -128,7 +128,7 @@ private:
         std::string peer;
         {
             std::error_code ec;
-            auto remote = socket.remote_endpoint(ec);
+            auto remote = socket.socket().remote_endpoint(ec);
             peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
         }
         auto state = std::make_shared<connection_state>(socket);
@@ -139,7 +139,7 @@ private:
         state->socket = nullptr;
     }
 
-    asio::awaitable<void> read_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state, std::string peer) {
+    asio::awaitable<void> read_loop(net::stream& socket, std::shared_ptr<connection_state> state, std::string peer) {
         struct done_guard {
             std::shared_ptr<connection_state>& s;
             ~done_guard() {
@@ -273,7 +273,7 @@ private:
             state->wake.cancel();
             if (state->socket != nullptr) {
                 std::error_code ignored;
-                state->socket->cancel(ignored);
+                state->socket->socket().cancel(ignored);
             }
             co_return false;
         }
@@ -331,7 +331,7 @@ private:
         state->push(std::move(frame));
     }
 
-    asio::awaitable<void> write_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state) {
+    asio::awaitable<void> write_loop(net::stream& socket, std::shared_ptr<connection_state> state) {
         std::string batch;
         for (;;) {
             while (!state->out.empty()) {
