@@ -16,6 +16,7 @@
 #include "millrace/cdc/cdc.h"
 #include "millrace/console/console.h"
 #include "millrace/cql/server.h"
+#include "millrace/cql_client/shell.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/registry/registry.h"
 #include "millrace/processor/processor.h"
@@ -126,6 +127,10 @@ int run_config_command(const config::config& cfg, const std::vector<std::string>
 int run(int argc, char** argv) {
     // `jobs validate|explain` need no configuration: the compiler on files.
     if (std::vector<std::string> all(argv, argv + argc); is_jobs_sql_command(all)) return run_jobs_sql_command(all);
+    // `cql shell [host [port]] -e ...` takes cqlsh's arguments, not config flags.
+    if (argc >= 3 && std::string(argv[1]) == "cql" && std::string(argv[2]) == "shell") {
+        return cql_client::run_shell(std::vector<std::string>(argv + 3, argv + argc));
+    }
     // `dags trigger --conf JSON` is not a config key: set it aside before parsing flags.
     std::vector<std::string> words(argv, argv + argc), conf_args;
     if (std::find(words.begin(), words.end(), "dags") != words.end()) {
