@@ -32,7 +32,7 @@ struct running_part {
 };
 
 status_report make_report(const std::vector<running_part>& parts, const host_plan& plan, const net::endpoint& admin,
-                          const metrics::registry& registry) {
+                          const metrics::registry& registry, const pipeline_probe* probe) {
     status_report report;
     report.version = MILLRACE_VERSION;
     report.admin_address = admin.to_string();
@@ -53,6 +53,7 @@ status_report make_report(const std::vector<running_part>& parts, const host_pla
                      [&](const part_status& a, const part_status& b) { return rank(a) < rank(b); });
     report.urls = urls_for(report.parts, report.admin_address);
     report.counts = read_counts(registry.expose());
+    if (probe != nullptr) report.counts = merge_counts(report.counts, probe->counts());
     for (const auto& part : parts) {
         if (!part.instance) continue;
         if (std::string detail = part.instance->status_json(); !detail.empty()) {
@@ -81,6 +82,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
 
     std::vector<running_part> parts;
     service_directory directory;
+    std::unique_ptr<pipeline_probe> probe;  // `up`: the true totals
     auto stop_started = [&] {
         for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
             if (it->instance) it->instance->stop();
@@ -91,7 +93,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
 
     std::optional<net::endpoint> admin_bound;
     admin.http().route("GET", "/status", [&](const http::request& req) {
-        status_report report = make_report(parts, plan, admin_bound.value_or(net::endpoint{}), registry);
+        status_report report = make_report(parts, plan, admin_bound.value_or(net::endpoint{}), registry, probe.get());
         const std::string* format = req.param("format");
         if (format != nullptr && *format == "text") return http::response::text(200, render_status_block(report));
         return http::response::json(200, render_status_json(report));
@@ -149,6 +151,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
             if (ec || stopping) return;
             auto now = std::chrono::steady_clock::now();
             pipeline_counts counts = read_counts(registry.expose());
+            if (probe) counts = merge_counts(counts, probe->counts());
             std::string line = render_live_line(counts, last_counts,
                                                 std::chrono::duration<double>(now - last_time).count());
             last_counts = counts;
@@ -177,6 +180,8 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
         status_timer.cancel();
         log.info("{} received: stopping", strsignal(signal_number));
         admin.set_ready(false);
+        // Its clients go before the servers they read, so none logs them going.
+        if (probe) probe->stop();
         for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
             if (it->instance) {
                 it->instance->stop();
@@ -201,17 +206,28 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     };
     signals.async_wait(on_signal);
 
-    admin.set_ready(true);
-    if (plan.print_status_block) {
-        std::fputs(("\n" + render_status_block(make_report(parts, plan, *admin_address, registry)) +
-                    "\n  Ctrl-C stops everything cleanly; `millrace status` prints this block again.\n\n").c_str(),
-                   stdout);
-        if (cfg.get_int("up.status_interval") > 0 || live_on_terminal) schedule_status();
+    auto announce = [&, admin_at = *admin_address] {
+        if (stopping) return;
+        admin.set_ready(true);
+        if (plan.print_status_block) {
+            std::fputs(("\n" + render_status_block(make_report(parts, plan, admin_at, registry, probe.get())) +
+                        "\n  Ctrl-C stops everything cleanly; `millrace status` prints this block again.\n\n").c_str(),
+                       stdout);
+            if (cfg.get_int("up.status_interval") > 0 || live_on_terminal) schedule_status();
+        }
+        const net::endpoint& main_address = plan.parts.size() == 1 && parts.front().address ? *parts.front().address : admin_at;
+        std::printf("ready %s %s admin %s\n", plan.name.c_str(), main_address.to_string().c_str(), admin_at.to_string().c_str());
+        std::fflush(stdout);
+    };
+    if (plan.probe_targets_for) {
+        // The status block shows the totals a restart found: it waits for the
+        // probe's first measurement, taken on the probe's thread while this
+        // one serves the parts it reads; then the probe measures every second.
+        probe = std::make_unique<pipeline_probe>(plan.probe_targets_for(directory));
+        probe->start([&io, announce] { asio::post(io, announce); });
+    } else {
+        announce();
     }
-    const net::endpoint& main_address = plan.parts.size() == 1 && parts.front().address ? *parts.front().address : *admin_address;
-    std::printf("ready %s %s admin %s\n", plan.name.c_str(), main_address.to_string().c_str(),
-                admin_address->to_string().c_str());
-    std::fflush(stdout);
 
     // After a stop, what is left on the io_context is draining work; run()
     // returns when it is done (or when the watchdog gives up).
@@ -222,6 +238,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     }
     watchdog_cv.notify_all();
     if (watchdog.joinable()) watchdog.join();
+    if (probe) probe->stop();
     for (auto it = parts.rbegin(); it != parts.rend(); ++it) it->instance.reset();
     log.info("stopped cleanly");
     return 0;

@@ -105,6 +105,20 @@ status plan_up(const config::config& cfg, host_plan& plan) {
     }
     plan.admin_port_key = "up.admin_port";
     plan.print_status_block = true;
+    plan.probe_targets_for = [&cfg](const service_directory& directory) {
+        probe_targets t;
+        t.kafka_bootstrap = cfg.get_string("kafka.bootstrap");
+        if (t.kafka_bootstrap.empty()) t.kafka_bootstrap = directory.find("broker").value_or("");
+        t.cql_contact_points = cfg.get_string("cql.contact_points");
+        if (t.cql_contact_points.empty()) t.cql_contact_points = directory.find("cql").value_or("");
+        t.topic = cfg.get_string("up.status_topic");
+        t.group = cfg.get_string("up.status_group");
+        t.table = cfg.get_string("up.status_table");
+        const auto& tables = cfg.get_list("cdc.tables");
+        if (!tables.empty()) t.users_table = tables.front();
+        if (auto dsn = source::dsn_with_password(cfg)) t.postgres_dsn = *dsn;
+        return t;
+    };
     return {};
 }
 
