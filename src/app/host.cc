@@ -11,6 +11,7 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/ip/tcp.hpp>
 
 #include "millrace/common/admin.h"
 
@@ -63,6 +64,40 @@ status_report make_report(const std::vector<running_part>& parts, const host_pla
     return report;
 }
 
+// Every listener port of `plan` (its admin port, each part's <section>.port)
+// that another process holds, as "name host:port (key)". PostgreSQL is left
+// to its component, which takes over a server it left running. Checked before
+// anything starts, so that all of them are reported at once, as the last line.
+std::vector<std::string> busy_ports(const config::config& cfg, const host_plan& plan) {
+    struct listener {
+        std::string name, host, key;
+    };
+    // Returned as "name\thost:port\tkey".
+    std::vector<listener> wanted = {{"admin", cfg.get_string("admin.host"), plan.admin_port_key}};
+    for (const auto* info : plan.parts) {
+        std::string key = info->section + ".port", host_key = info->section + ".host";
+        if (info->command == "postgres" || schema().find(key) == nullptr) continue;
+        wanted.push_back({info->command, schema().find(host_key) ? cfg.get_string(host_key) : "127.0.0.1", key});
+    }
+    std::vector<std::string> busy;
+    asio::io_context io;
+    for (const auto& l : wanted) {
+        uint16_t port = cfg.get_port(l.key);
+        if (port == 0) continue;
+        std::error_code ec;
+        asio::ip::tcp::resolver resolver(io);
+        auto resolved = resolver.resolve(l.host, std::to_string(port), ec);
+        if (ec || resolved.empty()) continue;  // the part itself reports a bad host
+        asio::ip::tcp::acceptor acceptor(io);
+        auto ep = resolved.begin()->endpoint();
+        acceptor.open(ep.protocol(), ec);
+        if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+        if (!ec) acceptor.bind(ep, ec);
+        if (ec == asio::error::address_in_use) busy.push_back(fmt::format("{}\t{}:{}\t{}", l.name, l.host, port, l.key));
+    }
+    return busy;
+}
+
 void force_exit(int) {
     static const char message[] = "millrace: second signal: exiting now\n";
     [[maybe_unused]] auto written = ::write(STDERR_FILENO, message, sizeof(message) - 1);
@@ -99,8 +134,29 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
         return http::response::json(200, render_status_json(report));
     });
 
+    if (auto busy = busy_ports(cfg, plan); !busy.empty()) {
+        std::string list;
+        std::vector<std::string> one;
+        for (const auto& b : busy) {
+            auto tab1 = b.find('\t'), tab2 = b.rfind('\t');
+            one = {b.substr(0, tab1), b.substr(tab1 + 1, tab2 - tab1 - 1), b.substr(tab2 + 1)};
+            list += fmt::format("{}{} {} ({})", list.empty() ? "" : ", ", one[0], one[1], one[2]);
+        }
+        if (busy.size() == 1) {
+            std::fprintf(stderr,
+                         "millrace: %s: cannot listen on %s: Address already in use; is another instance running? set %s "
+                         "to a free port\n",
+                         one[0].c_str(), one[1].c_str(), one[2].c_str());
+            return 2;
+        }
+        std::fprintf(stderr,
+                     "millrace: %zu ports are in use: %s; is another millrace running? stop it, or set those keys to free "
+                     "ports (--set KEY=PORT, or 0 for any free port)\n",
+                     busy.size(), list.c_str());
+        return 2;
+    }
     // The admin endpoint binds first: a clash there fails before any component
-    // has started. /readyz answers 503 until every component is up.
+    // has started (one busy port is that part's own one line, below). /readyz answers 503 until every component is up.
     auto admin_address = admin.start(cfg.get_string("admin.host"), cfg.get_port(plan.admin_port_key), plan.admin_port_key);
     if (!admin_address) {
         std::fprintf(stderr, "millrace: %s\n", admin_address.err().message().c_str());
