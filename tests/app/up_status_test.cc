@@ -98,6 +98,69 @@ TEST(up_status_test, totals_are_true_after_a_restart_and_a_clean_stop_logs_no_er
     EXPECT_TRUE(bad.empty()) << "a clean stop logged:\n" << ::testing::PrintToString(bad);
 }
 
+// The address of a part from /status ("scheduler" -> "127.0.0.1:41234").
+std::string part_address(const std::string& admin, const std::string& name) {
+    auto r = http_request(admin, "GET", "/status");
+    std::smatch m;
+    std::regex part("\\{\"name\":\"" + name + "\",\"address\":\"([^\"]+)\"");
+    return std::regex_search(r.body, m, part) ? m[1].str() : "";
+}
+
+// Triggers user_automation by hand and waits for its fetch task; returns the task's note.
+std::string manual_run_note(const std::string& scheduler, int count) {
+    auto r = http_request(scheduler, "POST", "/api/v1/dags/user_automation/dagRuns",
+                          fmt::format(R"({{"conf": {{"count": {}}}}})", count));
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::smatch m;
+    if (!std::regex_search(r.body, m, std::regex(R"re("dag_run_id":"([^"]+)")re"))) return "no dag_run_id in " + r.body;
+    std::string run_id = m[1].str();
+    std::string encoded;
+    for (char c : run_id) encoded += c == '+' ? std::string("%2B") : c == ':' ? std::string("%3A") : std::string(1, c);
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto ti = http_request(scheduler, "GET",
+                               "/api/v1/dags/user_automation/dagRuns/" + encoded + "/taskInstances/stream_data_from_api");
+        if (ti.body.find("\"state\":\"success\"") != std::string::npos ||
+            ti.body.find("\"state\":\"failed\"") != std::string::npos) {
+            std::smatch note;
+            return std::regex_search(ti.body, note, std::regex(R"re("note":"([^"]*)")re")) ? note[1].str() : ti.body;
+        }
+        std::this_thread::sleep_for(100ms);
+    }
+    return "run " + run_id + " did not end";
+}
+
+TEST(up_status_test, each_manual_run_fetches_new_users_and_says_how_many) {
+    temp_dir dir;
+    auto up = start_server("up", dir.file("data"), up_args(), false);
+    ASSERT_TRUE(up.proc);
+    std::string scheduler = part_address(up.admin, "scheduler");
+    ASSERT_FALSE(scheduler.empty());
+    // The DAG folder is read in the background: wait for the DAG.
+    auto dag_deadline = std::chrono::steady_clock::now() + 60s;
+    while (http_request(scheduler, "GET", "/api/v1/dags/user_automation").status != 200) {
+        ASSERT_LT(std::chrono::steady_clock::now(), dag_deadline) << "user_automation never appeared";
+        std::this_thread::sleep_for(100ms);
+    }
+    // Two manual runs the same day: each one's users are new (a seed per run).
+    for (int round = 0; round < 2; ++round) {
+        std::string note = manual_run_note(scheduler, 25);
+        EXPECT_EQ(note.rfind("25 new users, 0 duplicates already stored (seed millrace-manual__", 0), 0) << note;
+    }
+    // And the status counts all of them from PostgreSQL.
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    std::optional<totals> t;
+    while (std::chrono::steady_clock::now() < deadline) {
+        t = status_totals(up.admin);
+        if (t && t->fetched >= 50 && t->table == t->fetched) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(t);
+    EXPECT_GE(t->fetched, 50);
+    EXPECT_EQ(t->table, t->fetched);
+    EXPECT_EQ(up.proc->stop(SIGTERM), 0) << up.proc->stderr_text();
+}
+
 // A socket listening on a free loopback port, closed with the object.
 struct held_port {
     int fd = -1;
