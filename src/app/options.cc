@@ -86,6 +86,12 @@ config::schema build() {
     s.add({"up.disable", value_kind::string_list, "",
            "Components `up` does not start, e.g. [console, registry]. Kafka, CQL and PostgreSQL are also left out "
            "when kafka.bootstrap, cql.contact_points or postgres.dsn names an external service."});
+    s.add({"up.status_table", value_kind::string, "spark_streams.created_users",
+           "keyspace.table whose rows the status block counts (from the CQL store's system.size_estimates)."});
+    s.add({"up.status_topic", value_kind::string, "users_created",
+           "Topic whose end offsets the status block sums as the records in Kafka."});
+    s.add({"up.status_group", value_kind::string, "millrace-job-created_users",
+           "Consumer group whose committed offsets give the status block's processor lag."});
     s.add({"up.status_interval", value_kind::duration_ms, "30s",
            "How often `up` logs the pipeline's progress when stdout is not a terminal; 0 turns it off.", {}, 0, 86'400'000});
 

@@ -660,7 +660,7 @@ struct statement_runner {
         auto w = options_of(s.options, batch_options, tbl.default_time_to_live);
         if (!w) return w.err();
         std::string row = row_key(tbl, pk, ck);
-        m.cells.push_back({cell_key(row, kf::k_row_marker), cell(*w, m.now_seconds, std::string())});
+        m.cells.push_back({cell_key(row, kf::k_row_marker), cell(*w, m.now_seconds, std::string()), nullptr, true});
         for (const auto& [col, v] : regular) m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, v)});
         if (s.if_not_exists) {
             m.condition_prefix = row;
@@ -837,7 +837,9 @@ struct statement_runner {
             }
         }
         for (const auto& row : targets) {
-            for (auto id : ids) m.cells.push_back({cell_key(row, id), cell(*w, m.now_seconds, std::nullopt)});
+            for (auto id : ids) {
+                m.cells.push_back({cell_key(row, id), cell(*w, m.now_seconds, std::nullopt), nullptr, id == kf::k_row_marker});
+            }
         }
         if (s.if_exists) {
             if (rows->size() != 1) return make_error(errc::invalid_argument, "IF EXISTS needs exactly one row");
@@ -934,7 +936,7 @@ struct statement_runner {
     response select(const select_stmt& s) {
         std::string ks = keyspace_of(s.keyspace);
         if (is_system_keyspace(ks)) {
-            auto v = system_table(ex.catalog_, ks, s.table);
+            auto v = system_table(ex.catalog_, ks, s.table, [&](uint64_t id) { return ex.store_.live_rows(id); });
             if (!v) return invalid(fmt::format("unconfigured table {}", s.table));
             return select_system(s, ks, std::move(*v));
         }

@@ -32,6 +32,20 @@ virtual_table local(const catalog& c) {
     return v;
 }
 
+// Cassandra's estimate table (refreshed there every few minutes); here the
+// store's live-row counters, current with every write.
+virtual_table size_estimates(const catalog& c, const live_rows_fn& live_rows) {
+    virtual_table v;
+    v.columns = {{"keyspace_name", t("text")}, {"table_name", t("text")}, {"range_start", t("text")},
+                 {"range_end", t("text")}, {"mean_partition_size", t("bigint")}, {"partitions_count", t("bigint")}};
+    for (const auto& [name, table] : c.tables) {
+        int64_t rows = live_rows ? live_rows(table->id) : 0;
+        v.rows.push_back(row{text_value(name.first), text_value(name.second), text_value("-9223372036854775808"),
+                             text_value("9223372036854775807"), bigint_value(0), bigint_value(rows)});
+    }
+    return v;
+}
+
 virtual_table keyspaces(const catalog& c) {
     virtual_table v;
     v.columns = {{"keyspace_name", t("text")}, {"durable_writes", t("boolean")}, {"replication", t("map<text, text>")}};
@@ -117,16 +131,19 @@ bool is_system_keyspace(const std::string& keyspace) {
 }
 
 std::vector<std::pair<std::string, std::string>> system_table_names() {
-    std::vector<std::pair<std::string, std::string>> out = {{"system", "local"}, {"system", "peers"}, {"system", "peers_v2"}};
+    std::vector<std::pair<std::string, std::string>> out = {{"system", "local"}, {"system", "peers"}, {"system", "peers_v2"},
+                                                            {"system", "size_estimates"}};
     for (const char* t : {"aggregates", "columns", "functions", "indexes", "keyspaces", "tables", "triggers", "types", "views"}) {
         out.emplace_back("system_schema", t);
     }
     return out;
 }
 
-std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table) {
+std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table,
+                                          const live_rows_fn& live_rows) {
     if (keyspace == "system") {
         if (table == "local") return local(c);
+        if (table == "size_estimates") return size_estimates(c, live_rows);
         if (table == "peers") return peers();
         if (table == "peers_v2") return peers_v2();
         return std::nullopt;

@@ -2,6 +2,8 @@
 // system.peers(_v2) and system_schema.*, generated from the live catalog.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,7 +22,12 @@ struct virtual_table {
 bool is_system_keyspace(const std::string& keyspace);
 // Every system table as (keyspace, table), for DESCRIBE TABLES.
 std::vector<std::pair<std::string, std::string>> system_table_names();
+// The live-row counter of a table, by table id (store::live_rows).
+using live_rows_fn = std::function<int64_t(uint64_t table_id)>;
 // The rows of a system table, or nullopt when there is no such table.
-std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table);
+// system.size_estimates has one row per table, the whole token ring, whose
+// partitions_count is `live_rows` (rows, for tables without clustering).
+std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table,
+                                          const live_rows_fn& live_rows = {});
 
 }  // namespace millrace::cql

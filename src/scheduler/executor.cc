@@ -958,7 +958,12 @@ try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const ex
     }
     log.line("fetched {}, stored {}, duplicates {}, errors {}, http retries {} in {:.2f} s", summary->fetched,
              summary->stored, summary->duplicates, summary->errors, summary->http_retries, summary->seconds);
-    return {true, false, {}};
+    // The try's note is the run's summary in the API and UI: new users first,
+    // since a run that adds nothing (the same seed again) looks like no run.
+    std::string note = fmt::format("{} new users, {} duplicates already stored (seed {})", summary->stored,
+                                   summary->duplicates, options.seed);
+    log.line("summary: {}", note);
+    return {true, false, note};
 }
 
 void flatten(const nlohmann::json& node, const std::string& prefix, std::map<std::string, std::string>& out) {
