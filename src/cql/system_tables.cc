@@ -1,5 +1,7 @@
 #include "system_tables.h"
 
+#include <algorithm>
+
 namespace millrace::cql {
 namespace {
 
@@ -110,10 +112,58 @@ virtual_table peers_v2() {
                   {"rack", "text"}, {"release_version", "text"}, {"schema_version", "uuid"}, {"tokens", "set<text>"}});
 }
 
+// system_auth as Cassandra 4.0 lays it out (salted_hash is bcrypt, as there).
+std::optional<virtual_table> auth_table(const auth_model& a, const std::string& table) {
+    if (table == "roles") {
+        virtual_table v;
+        v.columns = {{"role", t("text")}, {"can_login", t("boolean")}, {"is_superuser", t("boolean")},
+                     {"member_of", t("set<text>")}, {"salted_hash", t("text")}};
+        for (const auto& [name, r] : a.roles()) {
+            std::vector<std::string> members;
+            for (const auto& m : r.member_of) members.push_back(text_value(m));
+            v.rows.push_back(row{text_value(name), bool_value(r.can_login), bool_value(r.is_superuser),
+                                 members.empty() ? std::optional<std::string>() : list_value(members),
+                                 r.salted_hash.empty() ? std::optional<std::string>() : text_value(r.salted_hash)});
+        }
+        return v;
+    }
+    if (table == "role_members") {
+        virtual_table v;
+        v.columns = {{"role", t("text")}, {"member", t("text")}};
+        for (const auto& [role, member] : a.memberships()) v.rows.push_back(row{text_value(role), text_value(member)});
+        return v;
+    }
+    if (table == "role_permissions") {
+        virtual_table v;
+        v.columns = {{"role", t("text")}, {"resource", t("text")}, {"permissions", t("set<text>")}};
+        for (const auto& [role, grants] : a.permissions()) {
+            for (const auto& [res, set] : grants) {
+                std::vector<std::string> names;
+                for (const auto& n : permission_names(set)) names.push_back(text_value(n));
+                v.rows.push_back(row{text_value(role), text_value(res), list_value(names)});
+            }
+        }
+        return v;
+    }
+    if (table == "resource_role_permissons_index") {
+        virtual_table v;
+        v.columns = {{"resource", t("text")}, {"role", t("text")}};
+        std::vector<std::pair<std::string, std::string>> pairs;
+        for (const auto& [role, grants] : a.permissions()) {
+            for (const auto& [res, set] : grants) pairs.emplace_back(res, role);
+        }
+        std::sort(pairs.begin(), pairs.end());
+        for (const auto& [res, role] : pairs) v.rows.push_back(row{text_value(res), text_value(role)});
+        return v;
+    }
+    if (table == "network_permissions") return empty({{"role", "text"}, {"dcs", "frozen<set<text>>"}});
+    return std::nullopt;
+}
+
 }  // namespace
 
 bool is_system_keyspace(const std::string& keyspace) {
-    return keyspace == "system" || keyspace == "system_schema" || keyspace == "system_virtual_schema";
+    return keyspace == "system" || keyspace == "system_schema" || keyspace == "system_virtual_schema" || keyspace == "system_auth";
 }
 
 std::vector<std::pair<std::string, std::string>> system_table_names() {
@@ -124,7 +174,9 @@ std::vector<std::pair<std::string, std::string>> system_table_names() {
     return out;
 }
 
-std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table) {
+std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table,
+                                          const auth_model* auth) {
+    if (keyspace == "system_auth") return auth ? auth_table(*auth, table) : std::nullopt;
     if (keyspace == "system") {
         if (table == "local") return local(c);
         if (table == "peers") return peers();

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "auth.h"
 #include "schema.h"
 #include "types.h"
 
@@ -21,6 +22,9 @@ bool is_system_keyspace(const std::string& keyspace);
 // Every system table as (keyspace, table), for DESCRIBE TABLES.
 std::vector<std::pair<std::string, std::string>> system_table_names();
 // The rows of a system table, or nullopt when there is no such table.
-std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table);
+// system_auth.* (roles, role_members, role_permissions, ...) exist when `auth`
+// is given (authentication on), generated from it.
+std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table,
+                                          const auth_model* auth = nullptr);
 
 }  // namespace millrace::cql
