@@ -147,12 +147,12 @@ struct auth_runner {
         if (target == nullptr) co_return invalid(fmt::format("{} doesn't exist", s.role));
         bool self = s.role == sess.user;
         bool only_password = !s.options.login && !s.options.superuser;
-        if (!(self && only_password)) {
-            if (auto e = need(permission::alter, resource::of_role(s.role))) co_return *e;
-        }
         if (s.options.superuser) {
             if (self) co_return unauthorized("You aren't allowed to alter your own superuser status");
             if (!superuser()) co_return unauthorized("Only superusers are allowed to alter superuser status");
+        }
+        if (!(self && only_password)) {
+            if (auto e = need(permission::alter, resource::of_role(s.role))) co_return *e;
         }
         if (target->is_superuser && !superuser()) co_return unauthorized("Only superusers are allowed to alter superuser roles");
         std::optional<std::string> hashed;

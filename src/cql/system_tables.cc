@@ -18,6 +18,37 @@ std::string text_map(const std::map<std::string, std::string>& m) {
     return map_value(entries);
 }
 
+// system_auth's tables in system_schema (Cassandra 4.0's layout), so drivers'
+// metadata and cqlsh know them: (table, id, columns as name, type, kind, position).
+struct auth_column {
+    const char* name;
+    const char* type;
+    const char* kind;
+    int position;
+};
+struct auth_table_schema {
+    const char* name;
+    const char* id;
+    std::vector<auth_column> columns;
+};
+
+const std::vector<auth_table_schema>& auth_schema() {
+    static const std::vector<auth_table_schema> tables = {
+        {"network_permissions", "d46780c2-2d0e-3a57-91e1-8bba84fca2e7",
+         {{"role", "text", "partition_key", 0}, {"dcs", "frozen<set<text>>", "regular", -1}}},
+        {"resource_role_permissons_index", "5f2fbdad-91f1-3946-bd25-d5da3a5c35ec",
+         {{"resource", "text", "partition_key", 0}, {"role", "text", "clustering", 0}}},
+        {"role_members", "0ecdaa87-f8fb-3e60-88d1-74fb36fe5c0d",
+         {{"role", "text", "partition_key", 0}, {"member", "text", "clustering", 0}}},
+        {"role_permissions", "3afbe79f-2194-31a7-add7-f5ab90d8ec9c",
+         {{"role", "text", "partition_key", 0}, {"resource", "text", "clustering", 0}, {"permissions", "set<text>", "regular", -1}}},
+        {"roles", "5bc52802-de25-35ed-aeab-188eecebb090",
+         {{"role", "text", "partition_key", 0}, {"can_login", "boolean", "regular", -1}, {"is_superuser", "boolean", "regular", -1},
+          {"member_of", "set<text>", "regular", -1}, {"salted_hash", "text", "regular", -1}}},
+    };
+    return tables;
+}
+
 virtual_table local(const catalog& c) {
     virtual_table v;
     v.columns = {{"key", t("text")}, {"bootstrapped", t("text")}, {"broadcast_address", t("inet")},
@@ -34,7 +65,7 @@ virtual_table local(const catalog& c) {
     return v;
 }
 
-virtual_table keyspaces(const catalog& c) {
+virtual_table keyspaces(const catalog& c, const auth_model* auth) {
     virtual_table v;
     v.columns = {{"keyspace_name", t("text")}, {"durable_writes", t("boolean")}, {"replication", t("map<text, text>")}};
     auto add = [&](const std::string& name, const std::map<std::string, std::string>& replication, bool durable) {
@@ -42,6 +73,9 @@ virtual_table keyspaces(const catalog& c) {
     };
     add("system", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}, true);
     add("system_schema", {{"class", "org.apache.cassandra.locator.LocalStrategy"}}, true);
+    if (auth != nullptr) {
+        add("system_auth", {{"class", "org.apache.cassandra.locator.SimpleStrategy"}, {"replication_factor", "1"}}, true);
+    }
     for (const auto& [name, k] : c.keyspaces) {
         auto replication = k.replication;
         if (auto it = replication.find("class"); it != replication.end() && it->second.find('.') == std::string::npos) {
@@ -52,7 +86,7 @@ virtual_table keyspaces(const catalog& c) {
     return v;
 }
 
-virtual_table tables(const catalog& c) {
+virtual_table tables(const catalog& c, const auth_model* auth) {
     virtual_table v;
     v.columns = {{"keyspace_name", t("text")}, {"table_name", t("text")}, {"bloom_filter_fp_chance", t("double")},
                  {"caching", t("map<text, text>")}, {"cdc", t("boolean")}, {"comment", t("text")},
@@ -63,25 +97,46 @@ virtual_table tables(const catalog& c) {
                  {"memtable_flush_period_in_ms", t("int")}, {"min_index_interval", t("int")},
                  {"read_repair_chance", t("double")}, {"speculative_retry", t("text")},
                  {"additional_write_policy", t("text")}, {"read_repair", t("text")}};
+    struct listed {
+        std::string keyspace, name, comment, uuid;
+        int32_t ttl, gc_grace;
+    };
+    std::vector<listed> all;
+    if (auth != nullptr) {
+        for (const auto& t : auth_schema()) all.push_back({"system_auth", t.name, "", uuid_value_from_string(t.id), 0, 7776000});
+    }
     for (const auto& [key, table] : c.tables) {
+        all.push_back({table->keyspace, table->name, table->comment, table->uuid, table->default_time_to_live, table->gc_grace_seconds});
+    }
+    for (const auto& table_entry : all) {
+        const auto* table = &table_entry;
         v.rows.push_back(row{text_value(table->keyspace), text_value(table->name), double_value(0.01),
                              text_map({{"keys", "ALL"}, {"rows_per_partition", "NONE"}}), bool_value(false), text_value(table->comment),
                              text_map({{"class", "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy"},
                                        {"max_threshold", "32"}, {"min_threshold", "4"}}),
                              text_map({{"chunk_length_in_kb", "16"}, {"class", "org.apache.cassandra.io.compress.LZ4Compressor"}}),
-                             double_value(1.0), double_value(0.0), int_value(table->default_time_to_live), map_value({}),
-                             list_value({text_value("compound")}), int_value(table->gc_grace_seconds), table->uuid, int_value(2048),
+                             double_value(1.0), double_value(0.0), int_value(table->ttl), map_value({}),
+                             list_value({text_value("compound")}), int_value(table->gc_grace), table->uuid, int_value(2048),
                              int_value(0), int_value(128), double_value(0.0), text_value("99p"), text_value("99p"),
                              text_value("BLOCKING")});
     }
     return v;
 }
 
-virtual_table columns(const catalog& c) {
+virtual_table columns(const catalog& c, const auth_model* auth) {
     virtual_table v;
     v.columns = {{"keyspace_name", t("text")}, {"table_name", t("text")}, {"column_name", t("text")},
                  {"clustering_order", t("text")}, {"column_name_bytes", t("blob")}, {"kind", t("text")},
                  {"position", t("int")}, {"type", t("text")}};
+    if (auth != nullptr) {
+        for (const auto& table : auth_schema()) {
+            for (const auto& col : table.columns) {
+                v.rows.push_back(row{text_value("system_auth"), text_value(table.name), text_value(col.name),
+                                     text_value(std::string_view(col.kind) == "clustering" ? "asc" : "none"), text_value(col.name),
+                                     text_value(col.kind), int_value(col.position), text_value(col.type)});
+            }
+        }
+    }
     for (const auto& [key, table] : c.tables) {
         for (const auto& col : table->columns) {
             const char* kind = col.kind == column_kind::partition_key ? "partition_key"
@@ -194,9 +249,9 @@ std::optional<virtual_table> system_table(const catalog& c, const std::string& k
         return std::nullopt;
     }
     if (keyspace != "system_schema") return std::nullopt;
-    if (table == "keyspaces") return keyspaces(c);
-    if (table == "tables") return tables(c);
-    if (table == "columns") return columns(c);
+    if (table == "keyspaces") return keyspaces(c, auth);
+    if (table == "tables") return tables(c, auth);
+    if (table == "columns") return columns(c, auth);
     if (table == "types") return empty({{"keyspace_name", "text"}, {"type_name", "text"}, {"field_names", "list<text>"}, {"field_types", "list<text>"}});
     if (table == "functions") {
         return empty({{"keyspace_name", "text"}, {"function_name", "text"}, {"argument_types", "list<text>"}, {"argument_names", "list<text>"},
