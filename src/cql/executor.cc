@@ -12,6 +12,7 @@
 #include "protocol/wire.h"
 #include "storage/key_format.h"
 #include "storage/murmur3.h"
+#include "access.h"
 #include "describe.h"
 #include "system_tables.h"
 
@@ -403,19 +404,7 @@ struct statement_runner {
 
     // Not a coroutine itself: GCC 12 mishandles init-captures inside a co_await
     // expression, so the awaitable is returned directly.
-    asio::awaitable<mutation_result> apply(mutation m) {
-        auto* st = &ex.store_;
-        auto* io = &ex.io_;
-        auto shared_m = std::make_shared<mutation>(std::move(m));
-        return asio::async_initiate<decltype(asio::use_awaitable), void(mutation_result)>(
-            [st, io, shared_m](auto handler) {
-                auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-                st->submit(std::move(*shared_m), [shared, io](mutation_result r) {
-                    asio::post(*io, [shared, r]() mutable { (*shared)(std::move(r)); });
-                });
-            },
-            asio::use_awaitable);
-    }
+    asio::awaitable<mutation_result> apply(mutation m) { return ex.apply_mutation(std::move(m)); }
 
     static request_error server_error(const mutation_result& r) {
         return {error_code::server_error, r.st.err().message(), {}, {}, {}};
@@ -936,7 +925,8 @@ struct statement_runner {
     response select(const select_stmt& s) {
         std::string ks = keyspace_of(s.keyspace);
         if (is_system_keyspace(ks)) {
-            auto v = system_table(ex.catalog_, ks, s.table, [&](uint64_t id) { return ex.store_.live_rows(id); });
+            auto v = system_table(ex.catalog_, ks, s.table, [&](uint64_t id) { return ex.store_.live_rows(id); },
+                                  ex.auth_enabled_ ? &ex.auth_ : nullptr);
             if (!v) return invalid(fmt::format("unconfigured table {}", s.table));
             return select_system(s, ks, std::move(*v));
         }
@@ -1273,6 +1263,25 @@ struct statement_runner {
     }
 };
 
+asio::awaitable<mutation_result> executor::apply_mutation(mutation m) {
+    auto* st = &store_;
+    auto* io = &io_;
+    auto shared_m = std::make_shared<mutation>(std::move(m));
+    return asio::async_initiate<decltype(asio::use_awaitable), void(mutation_result)>(
+        [st, io, shared_m](auto handler) {
+            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+            st->submit(std::move(*shared_m), [shared, io](mutation_result r) {
+                asio::post(*io, [shared, r]() mutable { (*shared)(std::move(r)); });
+            });
+        },
+        asio::use_awaitable);
+}
+
+std::string void_result_body() { return void_result(); }
+std::string rows_result_body(const std::vector<column_spec>& specs, const std::vector<std::vector<std::optional<std::string>>>& rows) {
+    return rows_result(specs, rows, std::nullopt, false);
+}
+
 executor::executor(asio::io_context& io, store& db, millrace::clock& clock, size_t prepared_cache_size)
     : io_(io), store_(db), clock_(clock), prepared_cache_size_(std::max<size_t>(1, prepared_cache_size)) {}
 
@@ -1294,6 +1303,16 @@ status executor::load() {
             store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
         } else if (key[1] == 'n' && value.size() == 8) {
             catalog_.next_table_id = kf::get_be(value, 8);
+        } else if (key[1] == 'r') {
+            auto r = decode_role(value);
+            if (!r) return r.err();
+            auth_.put_role(std::move(*r));
+        } else if (key[1] == 'p') {
+            auto nul = key.find('\0', 2);
+            auto set = decode_permissions(value);
+            if (!set) return set.err();
+            if (nul == std::string::npos) return make_error(errc::corruption, "permission record key without a NUL separator");
+            auth_.set_permissions(key.substr(2, nul - 2), key.substr(nul + 1), *set);
         }
     }
     uint64_t halves[2];
@@ -1306,8 +1325,25 @@ status executor::load() {
 }
 
 asio::awaitable<response> executor::execute(const parsed_statement& stmt, const query_params& params, session& s) {
+    if (std::holds_alternative<create_role_stmt>(stmt.stmt) || std::holds_alternative<alter_role_stmt>(stmt.stmt) ||
+        std::holds_alternative<drop_role_stmt>(stmt.stmt) || std::holds_alternative<list_roles_stmt>(stmt.stmt) ||
+        std::holds_alternative<grant_stmt>(stmt.stmt) || std::holds_alternative<grant_role_stmt>(stmt.stmt) ||
+        std::holds_alternative<list_permissions_stmt>(stmt.stmt)) {
+        co_return co_await run_auth_statement(stmt, s);
+    }
+    if (auth_enabled_ && !s.user.empty()) {
+        if (auto refused = check_access(auth_, s.user, required_access(stmt.stmt, s.keyspace))) {
+            co_return request_error{error_code::unauthorized, std::move(*refused), {}, {}, {}};
+        }
+    }
     statement_runner runner{*this, stmt, params, s};
     response r = co_await runner.run(stmt.stmt);
+    if (auth_enabled_) {
+        if (const auto* body = std::get_if<std::string>(&r);
+            body != nullptr && body->size() > 4 && be_int(std::string_view(*body).substr(0, 4)) == int64_t(result_kind::schema_change)) {
+            co_await after_schema_change(stmt.stmt, s);
+        }
+    }
     if (schema_listener_) {
         if (const auto* body = std::get_if<std::string>(&r);
             body != nullptr && body->size() > 4 && be_int(std::string_view(*body).substr(0, 4)) == int64_t(result_kind::schema_change)) {
@@ -1319,6 +1355,13 @@ asio::awaitable<response> executor::execute(const parsed_statement& stmt, const 
 
 asio::awaitable<response> executor::execute_batch(std::vector<std::pair<const parsed_statement*, query_params>> statements,
                                                   const query_params& common, session& s) {
+    if (auth_enabled_ && !s.user.empty()) {
+        for (auto& [ps, params] : statements) {
+            if (auto refused = check_access(auth_, s.user, required_access(ps->stmt, s.keyspace))) {
+                co_return request_error{error_code::unauthorized, std::move(*refused), {}, {}, {}};
+            }
+        }
+    }
     mutation m;
     m.now_seconds = static_cast<uint32_t>(clock_.wall_millis() / 1000);
     for (auto& [ps, params] : statements) {
@@ -1424,7 +1467,7 @@ response executor::prepare(const std::string& query, const session& s) {
         if (t) {
             order = t->select_order();
             for (const auto* c : order) all.emplace_back(c->name, c->type);
-        } else if (auto v = system_table(catalog_, ks, tname)) {
+        } else if (auto v = system_table(catalog_, ks, tname, auth_enabled_ ? &auth_ : nullptr)) {
             all = v->columns;
         }
         query_params none;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "auth.h"
 #include "schema.h"
 #include "types.h"
 
@@ -27,7 +28,9 @@ using live_rows_fn = std::function<int64_t(uint64_t table_id)>;
 // The rows of a system table, or nullopt when there is no such table.
 // system.size_estimates has one row per table, the whole token ring, whose
 // partitions_count is `live_rows` (rows, for tables without clustering).
+// system_auth.* (roles, role_members, role_permissions, ...) exist when `auth`
+// is given (authentication on), generated from it.
 std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table,
-                                          const live_rows_fn& live_rows = {});
+                                          const live_rows_fn& live_rows = {}, const auth_model* auth = nullptr);
 
 }  // namespace millrace::cql
