@@ -119,7 +119,7 @@ struct statement_runner {
     uint32_t now_seconds() const { return static_cast<uint32_t>(ex.clock_.wall_millis() / 1000); }
 
     int64_t next_timestamp() {
-        int64_t now = ex.clock_.wall_millis() * 1000;
+        int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(ex.clock_.wall_now().time_since_epoch()).count();
         ex.last_timestamp_ = std::max(now, ex.last_timestamp_ + 1);
         return ex.last_timestamp_;
     }
@@ -843,6 +843,7 @@ struct statement_runner {
     struct projection {
         std::vector<column_spec> specs;
         std::vector<const column_def_full*> columns;  // nullptr for count(*)
+        std::vector<bool> writetime;                  // per column: WRITETIME(column) rather than its value
         bool count = false;
     };
 
@@ -873,8 +874,20 @@ struct statement_runner {
             }
             auto idx = lookup(sel.column);
             if (!idx) return make_error(errc::invalid_argument, "Undefined column name {}", sel.column);
-            p.specs.push_back({ks, tname, sel.alias.empty() ? sel.column : sel.alias, all_columns[*idx].second});
-            p.columns.push_back(table_columns ? (*table_columns)[*idx] : nullptr);
+            const column_def_full* col = table_columns ? (*table_columns)[*idx] : nullptr;
+            if (sel.writetime) {
+                if (col == nullptr) return make_error(errc::invalid_argument, "WRITETIME is not supported on {}", tname);
+                if (col->kind == column_kind::partition_key || col->kind == column_kind::clustering) {
+                    return make_error(errc::invalid_argument, "Cannot use selection function writeTime on PRIMARY KEY part {}",
+                                      sel.column);
+                }
+                p.specs.push_back({ks, tname, sel.alias, bigint_type()});
+            } else {
+                p.specs.push_back({ks, tname, sel.alias.empty() ? sel.column : sel.alias, all_columns[*idx].second});
+            }
+            p.columns.push_back(col);
+            p.writetime.resize(p.columns.size(), false);
+            p.writetime.back() = sel.writetime;
         }
         return p;
     }
@@ -1030,7 +1043,14 @@ struct statement_runner {
                     return true;
                 }
                 std::vector<value> out;
-                for (const auto* col : p->columns) out.push_back(column_value(tbl, r, *col));
+                for (size_t c = 0; c < p->columns.size(); ++c) {
+                    if (c < p->writetime.size() && p->writetime[c]) {
+                        auto m = r.meta.find(p->columns[c]->id);
+                        out.push_back(m == r.meta.end() ? value(std::nullopt) : value(bigint_value(m->second.timestamp)));
+                    } else {
+                        out.push_back(column_value(tbl, r, *p->columns[c]));
+                    }
+                }
                 rows.push_back(std::move(out));
                 std::string state;
                 writer w(state);
@@ -1467,7 +1487,7 @@ response executor::prepare(const std::string& query, const session& s) {
         if (t) {
             order = t->select_order();
             for (const auto* c : order) all.emplace_back(c->name, c->type);
-        } else if (auto v = system_table(catalog_, ks, tname, auth_enabled_ ? &auth_ : nullptr)) {
+        } else if (auto v = system_table(catalog_, ks, tname, {}, auth_enabled_ ? &auth_ : nullptr)) {
             all = v->columns;
         }
         query_params none;

@@ -898,6 +898,13 @@ private:
                     expect(")");
                     sel.count = true;
                     sel.alias = "count";
+                } else if (is_kw("writetime") && peek(1).kind == tok::symbol && peek(1).text == "(") {
+                    next();
+                    next();
+                    sel.column = ident();
+                    expect(")");
+                    sel.writetime = true;
+                    sel.alias = "writetime(" + sel.column + ")";
                 } else {
                     sel.column = ident();
                 }

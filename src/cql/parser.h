@@ -133,6 +133,7 @@ struct delete_stmt {
 struct selector {
     std::string column;  // "" with count = true for count(*)
     bool count = false;
+    bool writetime = false;  // WRITETIME(column): the cell's write timestamp (µs)
     std::string alias;
 };
 
