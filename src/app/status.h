@@ -29,6 +29,7 @@ struct status_report {
     std::string admin_address;
     std::vector<part_status> parts;
     std::vector<std::pair<std::string, std::string>> urls;  // label, URL
+    std::vector<std::pair<std::string, std::string>> tls;   // label, path (security.enabled)
     pipeline_counts counts;
     // Security settings worth knowing (label, value): the admin user, where its password is.
     std::vector<std::pair<std::string, std::string>> security;

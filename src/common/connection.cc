@@ -8,7 +8,7 @@
 
 namespace millrace::net {
 
-asio::awaitable<std::error_code> read_body(asio::ip::tcp::socket& socket, std::string& out, size_t length,
+asio::awaitable<std::error_code> read_body(stream& socket, std::string& out, size_t length,
                                            std::chrono::milliseconds timeout) {
     out.clear();
     std::shared_ptr<asio::steady_timer> deadline;
@@ -19,7 +19,7 @@ asio::awaitable<std::error_code> read_body(asio::ip::tcp::socket& socket, std::s
             if (ec) return;  // cancelled: the body arrived
             *timed_out = true;
             std::error_code ignored;
-            socket.cancel(ignored);
+            socket.socket().cancel(ignored);
         });
     }
     std::error_code ec;

@@ -151,6 +151,8 @@ credentials admin_credentials(const config::config& cfg) {
 std::string tls_ca_path(const config::config& cfg) {
     std::string configured = string_or_empty(cfg, "security.tls_ca");
     if (!configured.empty()) return configured;
+    // An operator's own certificate without a CA file: the system's roots.
+    if (!string_or_empty(cfg, "security.tls_cert").empty()) return {};
     return (std::filesystem::path(cfg.get_string("data_dir")) / "tls" / "ca.pem").lexically_normal().string();
 }
 
@@ -162,8 +164,8 @@ std::vector<std::pair<std::string, std::string>> kafka_client_properties(const c
         out = {{"security.protocol", "SASL_SSL"},
                {"sasl.mechanism", "SCRAM-SHA-512"},
                {"sasl.username", admin.user},
-               {"sasl.password", admin.password},
-               {"ssl.ca.location", tls_ca_path(cfg)}};
+               {"sasl.password", admin.password}};
+        if (std::string ca = tls_ca_path(cfg); !ca.empty()) out.emplace_back("ssl.ca.location", ca);
     }
     if (!cfg.has("kafka.client_properties")) return out;
     for (const auto& property : cfg.get_list("kafka.client_properties")) {

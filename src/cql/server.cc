@@ -43,11 +43,11 @@ constexpr auto k_request_read_timeout = std::chrono::seconds(60);
 
 // Responses written in completion order (the protocol matches them by stream id).
 struct connection_state {
-    explicit connection_state(asio::ip::tcp::socket& s)
+    explicit connection_state(net::stream& s)
         : socket(&s), wake(s.get_executor()), in_flight(s.get_executor(), k_max_in_flight) {
         wake.expires_at(asio::steady_timer::time_point::max());
     }
-    asio::ip::tcp::socket* socket;
+    net::stream* socket;
     std::deque<std::string> out;
     asio::steady_timer wake;
     net::async_semaphore in_flight;  // one permit per request being handled
@@ -65,7 +65,7 @@ public:
         : ctx_(ctx),
           cfg_(std::move(cfg)),
           executor_(ctx.io, store_, ctx.clock, cfg_.prepared_cache_size),
-          server_(ctx.io, "cql", [this](asio::ip::tcp::socket& socket) { return serve(socket); }),
+          server_(ctx.io, "cql", [this](net::stream& socket) { return serve(socket); }),
           connections_(ctx.metrics.make_gauge("millrace_cql_connections", "Open client connections.")),
           protocol_errors_(ctx.metrics.make_counter("millrace_cql_protocol_errors_total",
                                                     "Connections closed for malformed or oversized frames.")),
@@ -81,7 +81,7 @@ public:
     std::string name() const override { return "cql"; }
 
     result<std::optional<net::endpoint>> start() override {
-        if (cfg_.auth.required && (cfg_.auth.username.empty() || cfg_.auth.password.empty())) {
+        if (cfg_.auth.required && cfg_.auth.bootstrap.empty()) {
             return make_error(errc::invalid_argument,
                               "cql: cql.authenticator is password but cql.username or cql.password is empty");
         }
@@ -101,6 +101,12 @@ public:
         store_.purge().set_clock([this] { return static_cast<uint32_t>(ctx_.clock.wall_millis() / 1000); });
         if (auto st = store_.open(cfg_.data_dir, cfg_.storage); !st) return st.err().with_context("cql: cannot open data directory");
         if (auto st = executor_.load(); !st) return st.err().with_context(fmt::format("cql: loading the schema in {}", cfg_.data_dir));
+        if (cfg_.auth.required) {
+            executor_.enable_auth();
+            for (const auto& [role, password] : cfg_.auth.bootstrap) {
+                if (auto st = executor_.bootstrap_role(role, password); !st) return st.err().with_context("cql: creating the login roles");
+            }
+        }
         auto ep = server_.start(cfg_.host, cfg_.port, "cql.port");
         if (!ep) return ep.err();
         log_.info("serving CQL native protocol v4 on {}, data in {}, authenticator {}, commit sync {}", ep->to_string(),
@@ -119,7 +125,7 @@ public:
     }
 
 private:
-    asio::awaitable<void> serve(asio::ip::tcp::socket& socket) {
+    asio::awaitable<void> serve(net::stream& socket) {
         connections_.add(1);
         struct guard {
             metrics::gauge& g;
@@ -128,7 +134,7 @@ private:
         std::string peer;
         {
             std::error_code ec;
-            auto remote = socket.remote_endpoint(ec);
+            auto remote = socket.socket().remote_endpoint(ec);
             peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
         }
         auto state = std::make_shared<connection_state>(socket);
@@ -139,7 +145,7 @@ private:
         state->socket = nullptr;
     }
 
-    asio::awaitable<void> read_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state, std::string peer) {
+    asio::awaitable<void> read_loop(net::stream& socket, std::shared_ptr<connection_state> state, std::string peer) {
         struct done_guard {
             std::shared_ptr<connection_state>& s;
             ~done_guard() {
@@ -273,7 +279,7 @@ private:
             state->wake.cancel();
             if (state->socket != nullptr) {
                 std::error_code ignored;
-                state->socket->cancel(ignored);
+                state->socket->socket().cancel(ignored);
             }
             co_return false;
         }
@@ -331,7 +337,7 @@ private:
         state->push(std::move(frame));
     }
 
-    asio::awaitable<void> write_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state) {
+    asio::awaitable<void> write_loop(net::stream& socket, std::shared_ptr<connection_state> state) {
         std::string batch;
         for (;;) {
             while (!state->out.empty()) {
@@ -372,11 +378,16 @@ void add_options(config::schema& s) {
     s.add({"cql.max_frame_size", value_kind::size, "256MiB",
            "Largest frame body accepted; a larger length closes the connection before any allocation.", {}, 1024, INT32_MAX});
     s.add({"cql.authenticator", value_kind::choice, "none",
-           "none: no login. password: clients log in with SASL PLAIN as cql.username / cql.password "
-           "(Cassandra's PasswordAuthenticator).", {"none", "password"}});
-    s.add({"cql.username", value_kind::string, "cassandra", "The one login accepted when cql.authenticator is password."});
+           "none: no login. password: clients log in with SASL PLAIN as a role of system_auth.roles "
+           "(Cassandra's PasswordAuthenticator with CassandraAuthorizer: CREATE ROLE, GRANT ...); "
+           "cql.username / cql.password is a superuser role created at startup. security.enabled implies password.",
+           {"none", "password"}});
+    s.add({"cql.username", value_kind::string, "cassandra",
+           "With cql.authenticator=password: a superuser role created (or its password reset) at startup. Also the "
+           "login millrace's own CQL clients use (default with security.enabled: security.admin_user)."});
     s.add({"cql.password", value_kind::string, "",
-           "Its password (required with cql.authenticator=password; prefer MILLRACE_CQL_PASSWORD to a file)."});
+           "Its password (required with cql.authenticator=password unless security.enabled supplies the admin; "
+           "prefer MILLRACE_CQL_PASSWORD to a file)."});
     s.add({"cql.prepared_cache_size", value_kind::integer, "10000",
            "Prepared statements kept; the least recently used is evicted and its clients re-prepare on Unprepared.", {}, 1,
            10000000});
@@ -399,9 +410,19 @@ std::unique_ptr<component> make_cql(component_context& ctx) {
     cfg.port = ctx.cfg.get_port("cql.port");
     cfg.data_dir = ctx.data_dir;
     cfg.max_frame_bytes = ctx.cfg.get_int("cql.max_frame_size");
-    cfg.auth.required = ctx.cfg.get_string("cql.authenticator") == "password";
-    cfg.auth.username = ctx.cfg.get_string("cql.username");
-    cfg.auth.password = ctx.cfg.get_string("cql.password");
+    // security.* are declared by the app when present (issue 19); absent keys mean off.
+    bool secure = ctx.cfg.has("security.enabled") && ctx.cfg.get_bool("security.enabled");
+    cfg.auth.required = secure || ctx.cfg.get_string("cql.authenticator") == "password";
+    if (cfg.auth.required) {
+        const auto& user = ctx.cfg.get_string("cql.username");
+        const auto& password = ctx.cfg.get_string("cql.password");
+        if (!user.empty() && !password.empty()) cfg.auth.bootstrap.emplace_back(user, password);
+        if (secure) {
+            std::string admin = ctx.cfg.has("security.admin_user") ? ctx.cfg.get_string("security.admin_user") : "admin";
+            std::string admin_password = ctx.cfg.has("security.admin_password") ? ctx.cfg.get_string("security.admin_password") : "";
+            if (!admin.empty() && !admin_password.empty() && admin != user) cfg.auth.bootstrap.emplace_back(admin, admin_password);
+        }
+    }
     cfg.prepared_cache_size = static_cast<size_t>(ctx.cfg.get_int("cql.prepared_cache_size"));
     cfg.storage.sync = ctx.cfg.get_string("cql.commit_sync") == "periodic" ? commit_sync::periodic : commit_sync::batch;
     cfg.storage.sync_period = std::chrono::milliseconds(ctx.cfg.get_int("cql.commit_sync_period"));

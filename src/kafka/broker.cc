@@ -61,11 +61,11 @@ struct pending_response {
 // Shared by the connection's reader, writer and spawned produce handlers,
 // which may outlive the connection (they then drop their response).
 struct connection_state {
-    explicit connection_state(asio::ip::tcp::socket& s)
+    explicit connection_state(net::stream& s)
         : socket(&s), in_flight(s.get_executor(), k_max_in_flight), wake(s.get_executor()) {
         wake.expires_at(asio::steady_timer::time_point::max());
     }
-    asio::ip::tcp::socket* socket;  // nullptr once the connection is gone
+    net::stream* socket;  // nullptr once the connection is gone
     std::deque<std::shared_ptr<pending_response>> queue;
     net::async_semaphore in_flight;  // one permit per queued response; the writer returns them
     asio::steady_timer wake;  // cancelled whenever a slot becomes ready or the reader stops
@@ -77,7 +77,7 @@ struct connection_state {
         in_flight.close();
         if (socket != nullptr) {
             std::error_code ignored;
-            socket->close(ignored);
+            socket->socket().close(ignored);
         }
         notify();
     }
@@ -88,7 +88,7 @@ public:
     broker_component(component_context& ctx, broker_config cfg)
         : ctx_(ctx),
           core_(ctx.io, std::move(cfg), ctx.metrics, ctx.clock, ctx.fs),
-          server_(ctx.io, "broker", [this](asio::ip::tcp::socket& socket) { return serve(socket); }),
+          server_(ctx.io, "broker", [this](net::stream& socket) { return serve(socket); }),
           periodic_(ctx.io),
           connections_(ctx.metrics.make_gauge("millrace_broker_connections", "Open client connections.")),
           protocol_errors_(ctx.metrics.make_counter("millrace_broker_protocol_errors_total",
@@ -181,7 +181,7 @@ private:
         }
     }
 
-    asio::awaitable<void> serve(asio::ip::tcp::socket& socket) {
+    asio::awaitable<void> serve(net::stream& socket) {
         connections_.add(1);
         struct guard {
             metrics::gauge& g;
@@ -190,7 +190,7 @@ private:
         std::string peer;
         {
             std::error_code ec;
-            auto remote = socket.remote_endpoint(ec);
+            auto remote = socket.socket().remote_endpoint(ec);
             peer = ec ? "unknown" : remote.address().to_string();
         }
         auto state = std::make_shared<connection_state>(socket);
@@ -204,7 +204,7 @@ private:
         state->socket = nullptr;
     }
 
-    asio::awaitable<void> read_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state,
+    asio::awaitable<void> read_loop(net::stream& socket, std::shared_ptr<connection_state> state,
                                     std::string peer) {
         struct done_guard {
             std::shared_ptr<connection_state>& s;
@@ -309,7 +309,7 @@ private:
         state->notify();
     }
 
-    asio::awaitable<void> write_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state) {
+    asio::awaitable<void> write_loop(net::stream& socket, std::shared_ptr<connection_state> state) {
         for (;;) {
             while (!state->queue.empty() && state->queue.front()->ready) {
                 auto slot = state->queue.front();

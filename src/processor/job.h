@@ -97,10 +97,13 @@ public:
     void join();
     // A snapshot of the live state; thread-safe.
     job_status status() const;
+    // The job file it runs (job_options::file); thread-safe.
+    const std::string& file() const { return file_; }
 
     class impl;
 
 private:
+    std::string file_;
     std::unique_ptr<impl> impl_;
     std::thread worker_;
     std::atomic<bool> finished_{false};

@@ -20,6 +20,15 @@
 //
 // so that an assignment restores exactly the windows that have not fired yet.
 //
+// `window_plans` holds the fingerprint of each windowed pipeline's plan (window_plan_fingerprint); the job
+// key of its window_state and window_fired rows is "<job>@<fingerprint>", so an edited plan starts fresh:
+//
+//   CREATE TABLE window_plans (job text, pipeline int, fingerprint text, updated_at timestamp,
+//     PRIMARY KEY ((job), pipeline))
+//
+// Partials are written USING TIMESTAMP from window_runner::next_write_timestamp: a stale owner of a
+// partition (it lost it in a rebalance and still writes) cannot overwrite the newer owner's rows.
+//
 // Thread-safe; the async callback runs on the CQL client's I/O thread.
 #pragma once
 
@@ -33,6 +42,7 @@
 #include "millrace/common/result.h"
 #include "millrace/cql_client/client.h"
 #include "millrace/sql/pipeline.h"
+#include "millrace/sql/program.h"
 #include "sink.h"
 
 namespace millrace::processor {
@@ -51,7 +61,15 @@ struct window_store_options {
 struct stored_partial {
     size_t pipeline = 0;
     sql::partial_state partial;
+    int64_t write_timestamp_us = 0;  // USING TIMESTAMP (window_runner::next_write_timestamp); 0: the server's
+    std::string job;                 // the state's job key ("<job>@<fingerprint>"); "" for write()'s `job`
 };
+
+// A fingerprint (16 hex digits) of what a windowed pipeline's stored state means: the INSERT (its text,
+// whitespace and comments aside), the window, and the source table's columns, computed columns and
+// watermark. Stored with the state: a run of an edited job whose windowed plan changed does not restore
+// the state of the old plan (its partials would decode wrongly or mean something else).
+std::string window_plan_fingerprint(const sql::job_program& program, const sql::pipeline_def& pipeline);
 
 class window_store {
 public:
@@ -62,6 +80,8 @@ public:
     status open();
     // Upserts partials; `done` runs once after all of them with the first failure.
     void write(const std::string& job, std::vector<stored_partial> partials, sink::done_fn done);
+    // The fingerprint stored for a job's pipeline (window_plans), nullopt when none; then stores `fingerprint`. Blocks.
+    result<std::optional<std::string>> swap_plan(const std::string& job, size_t pipeline, const std::string& fingerprint);
     // Every stored partial of a window start (all partitions, group keys and ends). Blocks.
     result<std::vector<sql::partial_state>> read(const std::string& job, size_t pipeline, int64_t window_start_ms);
     // Every stored partial of one source partition whose window ends after
@@ -89,6 +109,9 @@ private:
     cql_client::prepared_ptr select_job_;
     cql_client::prepared_ptr insert_fired_;
     cql_client::prepared_ptr select_fired_;
+    cql_client::prepared_ptr insert_ts_;
+    cql_client::prepared_ptr insert_plan_;
+    cql_client::prepared_ptr select_plan_;
 };
 
 }  // namespace millrace::processor

@@ -26,6 +26,7 @@
 #include "millrace/common/http.h"
 #include "millrace/common/log.h"
 #include "millrace/common/security.h"
+#include "millrace/common/tls.h"
 #include "millrace/source/fetcher.h"
 #include "millrace/source/generator.h"
 #include "millrace/source/pg_writer.h"
@@ -883,7 +884,8 @@ public:
         if (!ep) return ep.err();
         thread_ = std::thread([this] { io_.run(); });
         thread_.detach();
-        return fmt::format("http://{}/api/", ep->to_string());
+        // Every listener of the process speaks TLS when security.enabled (tls.h).
+        return fmt::format("{}://{}/api/", tls::listener_context() ? "https" : "http", ep->to_string());
     }
 
 private:
@@ -969,7 +971,12 @@ try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const ex
     }
     log.line("fetched {}, stored {}, duplicates {}, errors {}, http retries {} in {:.2f} s", summary->fetched,
              summary->stored, summary->duplicates, summary->errors, summary->http_retries, summary->seconds);
-    return {true, false, {}};
+    // The try's note is the run's summary in the API and UI: new users first,
+    // since a run that adds nothing (the same seed again) looks like no run.
+    std::string note = fmt::format("{} new users, {} duplicates already stored (seed {})", summary->stored,
+                                   summary->duplicates, options.seed);
+    log.line("summary: {}", note);
+    return {true, false, note};
 }
 
 void flatten(const nlohmann::json& node, const std::string& prefix, std::map<std::string, std::string>& out) {

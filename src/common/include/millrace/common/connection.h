@@ -22,6 +22,8 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "millrace/common/stream.h"
+
 namespace millrace::net {
 
 // Reads exactly `length` bytes from `socket` into `out` (replacing its
@@ -29,7 +31,7 @@ namespace millrace::net {
 // peer sent, not what it announced. With a `timeout` above zero the read
 // fails with asio::error::timed_out when the whole body has not arrived in
 // time (the socket is cancelled, so the connection should be closed).
-asio::awaitable<std::error_code> read_body(asio::ip::tcp::socket& socket, std::string& out, size_t length,
+asio::awaitable<std::error_code> read_body(stream& socket, std::string& out, size_t length,
                                            std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
 // The first chunk read_body allocates; later chunks double up to k_max_chunk.

@@ -50,7 +50,8 @@ struct credentials {
 credentials admin_credentials(const config::config& cfg);
 
 // The CA millrace's own clients trust when security is enabled:
-// security.tls_ca when set, else the generated <data_dir>/tls/ca.pem.
+// security.tls_ca when set, else the generated <data_dir>/tls/ca.pem ("" —
+// the system's roots — when security.tls_cert is set without a CA).
 std::string tls_ca_path(const config::config& cfg);
 
 // Base librdkafka properties for every Kafka client millrace makes (CDC,
