@@ -180,6 +180,9 @@ def check_apis(http, apis, password):
 
 def check_registry_client(http, registry, password, pylibs):
     sys.path.insert(0, pylibs)
+    # requests lets these variables override a session's CA (ssl.ca.location): keep them out.
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        os.environ.pop(name, None)
     from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
     from confluent_kafka.schema_registry.error import SchemaRegistryError
     conf = {"url": http.url(registry, ""), "basic.auth.user.info": f"admin:{password}"}
@@ -288,6 +291,8 @@ def main():
             check(out.returncode == 0, f"millrace dags list: {out.returncode} {out.stdout.strip()} {out.stderr.strip()}")
             out = subprocess.run([binary, "dags", "list", "--set", "security.enabled=true",
                                   "--set", f"data_dir={os.path.join(work, 'elsewhere')}",
+                                  # the servers' CA, so that what is missing is the password only
+                                  "--set", f"security.tls_ca={os.path.join(data, 'tls', 'ca.pem')}",
                                   "--set", f"scheduler.port={sched_port}"], capture_output=True, text=True, timeout=60)
             check(out.returncode != 0 and "401" in out.stderr, f"without the password file: refused ({out.stderr.strip()})")
             out = subprocess.run([binary, "config", "show", "--set", "security.admin_password=visible-secret",

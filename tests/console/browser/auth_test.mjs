@@ -22,13 +22,15 @@ if (!("\n" + known).includes("\nsecurity.enabled:")) {
 
 const password = "console-auth-test-pw";  // a configured password: the generated one is tested elsewhere
 const broker = await start(args.binary, "broker");
+const root = path.join(scratch, "console-root");  // data_dir: the TLS files go to <data_dir>/tls
 const consoleapp = await start(args.binary, "console", [
+  "--set", `data_dir=${root}`,
   "--set", `kafka.bootstrap=${broker.address}`,
   "--set", "security.enabled=true",
   "--set", `security.admin_password=${password}`,
 ]);
-// TLS when the servers speak it (the generated CA under the console's data dir).
-const ca_path = path.join(scratch, "console", "tls", "ca.pem");
+// TLS when the servers speak it (the generated CA under data_dir).
+const ca_path = path.join(root, "tls", "ca.pem");
 const tls = fs.existsSync(ca_path);
 const url = `${tls ? "https" : "http"}://${consoleapp.address}`;
 
