@@ -1147,6 +1147,63 @@ GROUP BY window_start, window_end, nat;
     EXPECT_NE(p.proc->stderr_text().find("the window plan of INSERT INTO agg2 changed"), std::string::npos);
 }
 
+// Two processes share the partitions of a windowed INSERT into a Kafka sink: each window is emitted once,
+// with the count of every partition, when the watermark of all the job's partitions passes its end (before,
+// each process emitted the rows of its own partitions: two partial rows per window).
+TEST_F(process_test, two_processes_emit_each_kafka_window_once_with_the_full_count) {
+    producer_->create_topic(topic_ + ".out", 1);
+    write_job("clicks", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka',
+  'topic' = '{1}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE counts (window_start TIMESTAMP(3), clicks BIGINT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json');
+INSERT INTO counts
+SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end;
+)",
+                                    name_, topic_));
+    auto& a = start_processor();
+    ASSERT_TRUE(a.proc);
+    auto rebalances = [&](server& s) { return metric_int(s, "millrace_processor_rebalances_total"); };
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (rebalances(a) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+    auto& b = start_processor();
+    ASSERT_TRUE(b.proc);
+    while ((rebalances(b) == 0 || rebalances(a) < 2) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_GE(rebalances(b), 1) << b.proc->stderr_text();
+    ASSERT_GE(rebalances(a), 2) << a.proc->stderr_text();
+    // Five clicks in [0 s, 10 s) on every partition; once all are read, one at 15 s on each (the window
+    // [0, 10) fires), then one at 25 s on each (the window [10, 20) fires with 4). (A partition that has sent
+    // nothing does not hold the watermark back: clicks it sent after another partition's 15 s would be late.)
+    auto produce = [&](std::initializer_list<const char*> seconds) {
+        for (int partition = 0; partition < k_partitions; ++partition) {
+            for (const char* at : seconds) {
+                std::string value = fmt::format(R"({{"u":"u","ts":"2026-01-01 00:00:{}.000"}})", at);
+                producer_->produce(topic_, partition, "k", &value);
+            }
+        }
+        producer_->flush();
+    };
+    produce({"01", "02", "03", "04", "05"});
+    auto read_in = [&] {
+        return metric_int(a, "millrace_processor_records_in_total") + metric_int(b, "millrace_processor_records_in_total");
+    };
+    deadline = std::chrono::steady_clock::now() + 60s;
+    while (read_in() < 4 * 5 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    ASSERT_EQ(read_in(), 4 * 5);
+    produce({"15", "25"});
+    auto out = read_topic(broker_->address, topic_ + ".out", 2);
+    ASSERT_EQ(out.size(), 2u) << a.proc->stderr_text() << b.proc->stderr_text();
+    EXPECT_NE(out[0].value.find("\"clicks\":20"), std::string::npos) << out[0].value << " / " << out[1].value;
+    EXPECT_NE(out[0].value.find("2026-01-01 00:00:00"), std::string::npos) << out[0].value;
+    EXPECT_NE(out[1].value.find("\"clicks\":4"), std::string::npos) << out[1].value;
+    EXPECT_NE(out[1].value.find("2026-01-01 00:00:10"), std::string::npos) << out[1].value;
+    EXPECT_GT(metric_int(a, "millrace_processor_records_in_total"), 0) << "a got no partitions";
+    EXPECT_GT(metric_int(b, "millrace_processor_records_in_total"), 0) << "b got no partitions";
+}
+
 TEST(process_config_test, bad_settings_are_one_line_and_exit_2) {
     temp_dir dir;
     millrace::testing::process p({millrace::testing::millrace_binary(), "process", "--admin-port", "0", "--data-dir",
