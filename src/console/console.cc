@@ -104,6 +104,12 @@ void service::stop() {
         subscribers_.clear();
     }
     wake_.notify_all();
+    // The CQL session goes now, before the store stops, so that it does not
+    // log the store going away (a clean stop logs no warning). Skipped while a
+    // worker is still connecting it; ~service closes that one.
+    std::shared_ptr<cql_client::session> cql;
+    if (std::unique_lock lock(cql_mutex_, std::try_to_lock); lock.owns_lock()) cql = std::move(cql_);
+    if (cql) cql->close();
 }
 
 service::~service() {

@@ -762,6 +762,10 @@ result<std::string> unbase64(const std::string& text) {
 }  // namespace
 
 result<std::shared_ptr<cql_client::session>> service::cql_session() {
+    {
+        std::lock_guard stopping(mutex_);
+        if (stopping_) return make_error(errc::unavailable, "the console is stopping");
+    }
     std::lock_guard lock(cql_mutex_);
     if (cql_) return cql_;
     auto options = cql_client::options_from_contact_points(services::cql_contact_points(ctx_));
