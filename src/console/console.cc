@@ -153,7 +153,7 @@ void add_options(config::schema& s) {
     s.add({"console.registry_url", value_kind::string, "",
            "Base URL of a Confluent-compatible schema registry; empty uses `millrace registry`'s address."});
     s.add({"console.scheduler_url", value_kind::string, "",
-           "Base URL of the scheduler's web UI for links; empty uses `millrace scheduler`'s address."});
+           "Base URL of the scheduler: its web UI for links and its REST API the console reads; empty uses `millrace scheduler`'s address."});
 }
 
 std::unique_ptr<component> make_console(component_context& ctx) { return std::make_unique<console_component>(ctx); }

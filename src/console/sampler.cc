@@ -170,6 +170,12 @@ std::optional<std::string> service::registry_url() const {
 }
 
 std::optional<std::string> service::scheduler_api_url() const {
+    // The same base as the UI links: the scheduler serves both.
+    if (ctx_.cfg.has("console.scheduler_url") && !ctx_.cfg.get_string("console.scheduler_url").empty()) {
+        std::string url = ctx_.cfg.get_string("console.scheduler_url");
+        while (!url.empty() && url.back() == '/') url.pop_back();
+        return url;
+    }
     auto address = services::http_address(ctx_, "scheduler");
     if (!address) return std::nullopt;
     return "http://" + *address;
