@@ -72,7 +72,12 @@ cql_login cql_credentials(const component_context& ctx) {
     out.tls_ca = configured(ctx, "cql.tls_ca");
     if (out.tls_ca.empty() && secure && !external) {
         out.tls_ca = configured(ctx, "security.tls_ca");
-        if (out.tls_ca.empty() && ctx.cfg.has("data_dir")) out.tls_ca = ctx.cfg.get_string("data_dir") + "/tls/ca.pem";
+        // The generated CA; absent (listeners without TLS), the clients stay plaintext.
+        std::error_code ec;
+        if (std::string generated = ctx.cfg.has("data_dir") ? ctx.cfg.get_string("data_dir") + "/tls/ca.pem" : std::string();
+            out.tls_ca.empty() && !generated.empty() && std::filesystem::exists(generated, ec)) {
+            out.tls_ca = generated;
+        }
     }
     return out;
 }

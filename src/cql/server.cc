@@ -391,7 +391,7 @@ void add_options(config::schema& s) {
     s.add({"cql.tls_ca", value_kind::path, "",
            "Client side: the CA file (PEM) millrace's own CQL clients (processor, console) verify the server's "
            "certificate against; set, they connect with TLS. Empty: plaintext, except with security.enabled and the "
-           "embedded store (security.tls_ca, else <data_dir>/tls/ca.pem)."});
+           "embedded store (security.tls_ca, else <data_dir>/tls/ca.pem when it exists)."});
     s.add({"cql.prepared_cache_size", value_kind::integer, "10000",
            "Prepared statements kept; the least recently used is evicted and its clients re-prepare on Unprepared.", {}, 1,
            10000000});

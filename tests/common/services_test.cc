@@ -1,6 +1,12 @@
 #include "millrace/common/services.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <asio/io_context.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "millrace/common/component.h"
@@ -109,12 +115,19 @@ TEST_F(services_test, cql_credentials_from_cql_keys) {
 
 TEST_F(services_test, cql_credentials_default_to_the_admin_and_generated_ca_when_secure) {
     auto schema = cql_schema(true);
-    auto cfg = config::config::load(schema, "", {}, {{"security.enabled", "true", "flag"}, {"security.admin_password", "s", "flag"}});
+    auto dir = std::filesystem::temp_directory_path() / fmt::format("millrace-services-{}", ::getpid());
+    std::filesystem::create_directories(dir / "tls");
+    auto cfg = config::config::load(schema, "", {}, {{"security.enabled", "true", "flag"}, {"security.admin_password", "s", "flag"},
+                                                     {"data_dir", dir.string(), "flag"}});
     ASSERT_TRUE(cfg) << cfg.err().message();
     auto login = services::cql_credentials(context(*cfg, nullptr));
     EXPECT_EQ(login.username, "admin");
     EXPECT_EQ(login.password, "s");
-    EXPECT_EQ(login.tls_ca, "/var/lib/millrace/tls/ca.pem");
+    EXPECT_EQ(login.tls_ca, "");  // no generated CA: the listeners have no TLS
+    std::ofstream(dir / "tls" / "ca.pem") << "-----BEGIN CERTIFICATE-----\n";
+    login = services::cql_credentials(context(*cfg, nullptr));
+    EXPECT_EQ(login.tls_ca, (dir / "tls" / "ca.pem").string());
+    std::filesystem::remove_all(dir);
     // An external cluster gets only what cql.* says.
     auto external = config::config::load(schema, "", {}, {{"security.enabled", "true", "flag"}, {"security.admin_password", "s", "flag"},
                                                           {"cql.contact_points", "db:9042", "flag"}});

@@ -44,7 +44,7 @@ std::string cql_contact_points(const component_context& ctx);
 // How millrace's own CQL clients log in: cql.username / cql.password when a
 // password is set, else (security.enabled) the admin user; TLS verified
 // against cql.tls_ca, else (security.enabled, embedded store) the CA the
-// listeners' certificate chains to: security.tls_ca or <data_dir>/tls/ca.pem.
+// listeners' certificate chains to: security.tls_ca, else <data_dir>/tls/ca.pem when it exists.
 // Empty fields: no credentials / plaintext.
 struct cql_login {
     std::string username, password, tls_ca;
