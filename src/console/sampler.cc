@@ -776,6 +776,10 @@ result<std::shared_ptr<cql_client::session>> service::cql_session() {
     if (cql_) return cql_;
     auto options = cql_client::options_from_contact_points(services::cql_contact_points(ctx_));
     if (!options) return options.err();
+    auto login = services::cql_credentials(ctx_);
+    options->username = login.username;
+    options->password = login.password;
+    options->tls_ca = login.tls_ca;
     options->connections_per_host = 1;
     options->connect_timeout = std::min<std::chrono::milliseconds>(settings_.request_timeout, std::chrono::milliseconds(3000));
     options->request_timeout = settings_.request_timeout;

@@ -388,6 +388,10 @@ void add_options(config::schema& s) {
     s.add({"cql.password", value_kind::string, "",
            "Its password (required with cql.authenticator=password unless security.enabled supplies the admin; "
            "prefer MILLRACE_CQL_PASSWORD to a file)."});
+    s.add({"cql.tls_ca", value_kind::path, "",
+           "Client side: the CA file (PEM) millrace's own CQL clients (processor, console) verify the server's "
+           "certificate against; set, they connect with TLS. Empty: plaintext, except with security.enabled and the "
+           "embedded store (security.tls_ca, else <data_dir>/tls/ca.pem when it exists)."});
     s.add({"cql.prepared_cache_size", value_kind::integer, "10000",
            "Prepared statements kept; the least recently used is evicted and its clients re-prepare on Unprepared.", {}, 1,
            10000000});

@@ -420,7 +420,7 @@ private:
         }
         if (sources_.empty()) return make_error(errc::invalid_argument, "no INSERT INTO: the job reads nothing");
         if (!windowed_.empty()) {
-            store_ = std::make_unique<window_store>(window_store_options{o_.contact_points, o_.state_keyspace,
+            store_ = std::make_unique<window_store>(window_store_options{o_.contact_points, o_.cql_login, o_.state_keyspace,
                                                                          o_.replication_factor, o_.consistency});
         }
         std::lock_guard lock(status_mutex_);
@@ -440,6 +440,7 @@ private:
             slot.cql = true;
             cql_table_options c;
             c.contact_points = t.option("cql.contact_points", o_.contact_points);
+            c.login = o_.cql_login;
             c.keyspace = t.option("keyspace");
             c.table = t.option("table", t.name);
             if (c.keyspace.empty()) return make_error(errc::invalid_argument, "sink table {} has no 'keyspace'", t.name);

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "millrace/common/services.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/metrics.h"
 #include "millrace/cql_client/client.h"
@@ -46,6 +47,7 @@ struct job_options {
     std::vector<std::string> kafka_properties;  // extra librdkafka "name=value" (processor.kafka_properties)
     std::string registry_url = "http://127.0.0.1:8081";
     std::string contact_points;  // cql.contact_points, else the embedded store
+    services::cql_login cql_login;  // services::cql_credentials
     std::string state_keyspace = "millrace_jobs";
     int replication_factor = 1;
     cql_client::consistency consistency = cql_client::consistency::local_quorum;

@@ -29,6 +29,9 @@ status window_store::open() {
     if (!s) {
         auto options = cc::options_from_contact_points(o_.contact_points);
         if (!options) return options.err();
+        options->username = o_.login.username;
+        options->password = o_.login.password;
+        options->tls_ca = o_.login.tls_ca;
         options->default_consistency = o_.consistency;
         auto connected = cc::session::connect(*options);
         if (!connected) return connected.err();

@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "millrace/common/services.h"
 #include "millrace/common/result.h"
 #include "millrace/cql_client/client.h"
 #include "millrace/sql/pipeline.h"
@@ -56,6 +57,7 @@ int32_t state_ttl_seconds(int64_t window_end_ms, int64_t now_ms);
 
 struct window_store_options {
     std::string contact_points;
+    services::cql_login login;  // credentials and TLS CA (empty: none)
     std::string keyspace = "millrace_jobs";
     int replication_factor = 1;
     cql_client::consistency consistency = cql_client::consistency::local_quorum;

@@ -469,6 +469,49 @@ TEST_F(process_test, json_users_land_once_with_matching_fields) {
     EXPECT_EQ(metric(again, "millrace_processor_records_in_total"), "10") << "records read again after a clean stop";
 }
 
+// millrace's own CQL client logs in: the sink and the window state reach a
+// store with cql.authenticator=password as cql.username, a role that may only
+// create keyspaces (it owns what it creates, as in Cassandra).
+TEST_F(process_test, sinks_log_in_to_a_password_protected_store) {
+    if (on_apache_peers()) GTEST_SKIP() << "starts its own millrace cql";
+    server secured = start_server("cql", dirs_->file("cql_secured"),
+                                  {"--set", "cql.authenticator=password", "--set", "cql.username=admin", "--set", "cql.password=adm1n"});
+    ASSERT_TRUE(secured.proc);
+    auto options = cc::options_from_contact_points(secured.address);
+    ASSERT_TRUE(options.ok());
+    options->username = "admin";
+    options->password = "adm1n";
+    auto admin = cc::session::connect(*options);
+    ASSERT_TRUE(admin.ok()) << admin.err().message();
+    ASSERT_TRUE((*admin)->query("CREATE ROLE pipeline WITH PASSWORD = 'p1pe' AND LOGIN = true").ok());
+    ASSERT_TRUE((*admin)->query("GRANT CREATE ON ALL KEYSPACES TO pipeline").ok());
+
+    auto users = make_users(25, 9);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    write_job("created_users", default_job());
+    auto& p = start_processor({"--set", "cql.contact_points=" + secured.address, "--set", "cql.username=pipeline", "--set",
+                               "cql.password=p1pe"});
+    ASSERT_TRUE(p.proc);
+    int64_t count = -1;
+    for (auto deadline = std::chrono::steady_clock::now() + 90s; std::chrono::steady_clock::now() < deadline;) {
+        auto r = (*admin)->query(fmt::format("SELECT count(*) FROM {}.created_users", keyspace_));
+        count = r.ok() && !r->empty() ? r->data[0][0].as_int() : -1;
+        if (count >= 25) break;
+        std::this_thread::sleep_for(200ms);
+    }
+    EXPECT_EQ(count, 25) << p.proc->stderr_text();
+    auto perms = (*admin)->query("LIST ALL PERMISSIONS OF pipeline");
+    ASSERT_TRUE(perms.ok()) << perms.err().message();
+    bool owns = false;
+    for (size_t idx = 0; idx < perms->size(); ++idx) {
+        owns = owns || perms->at(idx, "resource").as_text() == fmt::format("<table {}.created_users>", keyspace_);
+    }
+    EXPECT_TRUE(owns) << "the job's role owns the table it created";
+    (*admin)->close();
+    ASSERT_EQ(p.proc->stop(SIGTERM), 0) << p.proc->stderr_text();
+    EXPECT_EQ(secured.proc->stop(SIGTERM), 0) << secured.proc->stderr_text();
+}
+
 TEST_F(process_test, rejects_go_to_the_dlq_with_headers_and_the_job_goes_on) {
     auto users = make_users(101, 3);
     struct bad {
