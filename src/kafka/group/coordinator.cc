@@ -485,11 +485,13 @@ void group_coordinator::complete_join(classic_group& g) {
     if (g.members.empty()) {
         g.protocol_name.reset();
         g.leader.clear();
+        g.subscribed_topics = g.compute_subscribed_topics();
         set_state(g, group_state::empty);
         log_.info("group {}: generation {} is empty", g.id, g.generation);
         return;
     }
     g.protocol_name = g.select_protocol();
+    g.subscribed_topics = g.compute_subscribed_topics();
     set_state(g, group_state::completing_rebalance);
     g.sync_deadline = now + millis(g.rebalance_timeout_ms());
     auto leader_view = g.member_list();
@@ -851,16 +853,27 @@ asio::awaitable<std::pair<error_code, std::vector<error_code>>> group_coordinato
     if ((g == nullptr || g->state == group_state::dead) && !store_.has_group(group_id)) {
         co_return std::pair{error_code::group_id_not_found, errors};
     }
-    if (g != nullptr && g->state != group_state::empty && g->state != group_state::dead) {
-        std::fill(errors.begin(), errors.end(), error_code::group_subscribed_to_topic);
-        co_return std::pair{error_code::none, errors};
+    // Kafka: a live group of another protocol type cannot lose offsets at
+    // all; a consumer group keeps those of the topics its members subscribe
+    // to and loses the others. An Empty group subscribes to nothing.
+    bool live = g != nullptr && g->state != group_state::empty && g->state != group_state::dead;
+    if (live && g->protocol_type != "consumer") co_return std::pair{error_code::non_empty_group, errors};
+    std::vector<std::pair<std::string, int32_t>> removable;
+    for (size_t idx = 0; idx < partitions.size(); ++idx) {
+        if (live && g->is_subscribed_to(partitions[idx].first)) {
+            errors[idx] = error_code::group_subscribed_to_topic;
+        } else {
+            removable.push_back(partitions[idx]);
+        }
     }
-    auto st = co_await store_.delete_offsets(group_id, std::move(partitions));
+    size_t count = removable.size();
+    if (removable.empty()) co_return std::pair{error_code::none, errors};
+    auto st = co_await store_.delete_offsets(group_id, std::move(removable));
     if (!st) {
         log_.warn("group {}: deleting offsets failed: {}", group_id, st.err().message());
         co_return std::pair{error_code::coordinator_not_available, errors};
     }
-    log_.info("group {}: deleted {} committed offsets", group_id, errors.size());
+    log_.info("group {}: deleted the committed offsets of {} partitions", group_id, count);
     co_return std::pair{error_code::none, errors};
 }
 

@@ -227,9 +227,10 @@ public:
 
     // OffsetDelete: removes the group's committed offsets of these partitions,
     // durably. The first error is the group's (NOT_COORDINATOR,
-    // GROUP_ID_NOT_FOUND, COORDINATOR_NOT_AVAILABLE when the write failed);
-    // the rest one per partition, GROUP_SUBSCRIBED_TO_TOPIC while the group
-    // has members (their subscriptions are not tracked, so any member blocks).
+    // GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP for a live group whose protocol type
+    // is not "consumer", COORDINATOR_NOT_AVAILABLE when the write failed); the
+    // rest one per partition: GROUP_SUBSCRIBED_TO_TOPIC for a topic the live
+    // group's members subscribe to (kept), none for the others (deleted).
     asio::awaitable<std::pair<error_code, std::vector<error_code>>> delete_offsets(
         std::string group_id, std::vector<std::pair<std::string, int32_t>> partitions);
 
