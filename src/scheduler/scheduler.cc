@@ -58,7 +58,10 @@ public:
         options.dag_scan_interval_ms = ctx.cfg.get_int("scheduler.dag_scan_interval");
         options.recent_runs = static_cast<int>(ctx.cfg.get_int("scheduler.recent_runs"));
         options.wait_for_lock = ctx.cfg.get_bool("scheduler.wait_for_lock");
+        options.dag_parse_timeout_ms = ctx.cfg.get_int("scheduler.dag_parse_timeout");
         options.env = env_from(ctx);
+        options.env.python = ctx.cfg.get_string("scheduler.python");
+        options.env.python_dir = ctx.data_dir + "/python";
         engine_ = std::make_unique<engine>(std::move(options), ctx.clock, ctx.metrics);
         add_api_routes(server_, *engine_);
         web::serve_assets(server_, web::scheduler_assets());
@@ -144,7 +147,11 @@ int report_failure(const char* what, const http_reply& reply) {
 
 void add_options(config::schema& s) {
     s.add({"scheduler.dags_dir", value_kind::path, "./dags",
-           "Folder of DAG files (*.yaml); reread when they change. A file with an error is reported with its line."});
+           "Folder of DAG files (*.yaml, and Airflow's *.py); reread when they change. A file with an error is reported with its line."});
+    s.add({"scheduler.python", value_kind::string, "python3",
+           "Python interpreter that parses Airflow DAG files (*.py) and runs their Python tasks (needs jinja2 for templates)."});
+    s.add({"scheduler.dag_parse_timeout", value_kind::duration_ms, "30s",
+           "Longest parse of one *.py DAG file; a slower file is an import error.", {}, 100, 3'600'000});
     s.add({"scheduler.workers", value_kind::integer, "4", "Task tries that run at once (the local executor's pool).", {}, 1, 256});
     s.add({"scheduler.dag_scan_interval", value_kind::duration_ms, "2s", "How often the DAG folder is checked for changes.",
            {}, 100, 3'600'000});
