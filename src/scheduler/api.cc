@@ -74,6 +74,18 @@ std::string dag_json(const engine_state& st, const std::string& dag_id, const da
     o.raw("tags", json::array(tags));
     o.raw("owners", json::array(owners));
     o.num("max_active_runs", spec ? spec->max_active_runs : 0);
+    // Each param's default as JSON (Airflow's DAG details carry them too).
+    nlohmann::json params = nlohmann::json::object();
+    if (spec) {
+        for (const auto& [name, text] : spec->params) {
+            auto type = spec->param_types.find(name);
+            auto value = nlohmann::json::parse(text, nullptr, false);
+            params[name] = (type != spec->param_types.end() && type->second == "string") || value.is_discarded()
+                               ? nlohmann::json(text)
+                               : value;
+        }
+    }
+    o.raw("params", params.dump());
     o.boolean("catchup", spec ? spec->catchup : false);
     o.str("timezone", spec ? spec->zone.name() : "UTC");
     o.raw("start_date", spec ? opt_seconds(spec->start_date) : "null");
@@ -214,6 +226,8 @@ public:
             return ok_json(json::object().str("version", MILLRACE_SCHEDULER_VERSION).raw("git_version", "null").done());
         }
         if (parts.size() == 2 && parts[0] == "dagSources" && m == "GET") return dag_source(parts[1]);
+        if (!parts.empty() && parts[0] == "variables") return variables(parts, m, req);
+        if (!parts.empty() && parts[0] == "connections") return connections(parts, m, req);
         if (parts.empty() || parts[0] != "dags") return problem(404, fmt::format("no API endpoint {}", req.path));
         if (parts.size() == 1 && m == "GET") return list_dags(req);
         if (parts.size() == 1) return method_not_allowed(req);
@@ -274,6 +288,68 @@ private:
                 for (const auto& [k, value] : ti->second.xcoms) items.push_back(entry(k, value, true));
             }
             return ok_json(json::object().raw("xcom_entries", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
+        });
+    }
+
+    // Airflow's /variables: GET (list), GET /{key}, POST {"key", "value"}.
+    http::response variables(const std::vector<std::string>& parts, const std::string& m, const http::request& req) {
+        if (parts.size() == 1 && m == "POST") {
+            auto body = json::parse_object(req.body);
+            if (!body) return problem(400, body.err().message());
+            auto key = body->find("key");
+            auto value = body->find("value");
+            if (key == body->end() || !key->is_string() || key->get<std::string>().empty()) return problem(400, "key must be a non-empty string", "key");
+            if (value == body->end() || !value->is_string()) return problem(400, "value must be a string", "value");
+            if (auto st = eng_.set_variable(key->get<std::string>(), value->get<std::string>()); !st) return problem(400, st.err().message());
+            return ok_json(json::object().str("key", key->get<std::string>()).str("value", value->get<std::string>()).done());
+        }
+        if (m != "GET" || parts.size() > 2) return method_not_allowed(req);
+        return eng_.read([&](const engine_state& st) {
+            if (parts.size() == 2) {
+                auto it = st.variables.find(parts[1]);
+                if (it == st.variables.end()) return problem(404, fmt::format("Variable not found: '{}'", parts[1]));
+                return ok_json(json::object().str("key", it->first).str("value", it->second).done());
+            }
+            std::vector<std::string> items;
+            for (const auto& [k, v] : st.variables) items.push_back(json::object().str("key", k).str("value", v).done());
+            return ok_json(json::object().raw("variables", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
+        });
+    }
+
+    // Airflow's /connections: GET lists ids and types (never passwords); POST takes
+    // {"connection_id", "uri"} or Airflow's fields (conn_type, host, login, password, schema, port, extra).
+    http::response connections(const std::vector<std::string>& parts, const std::string& m, const http::request& req) {
+        if (parts.size() == 1 && m == "POST") {
+            auto body = json::parse_object(req.body);
+            if (!body) return problem(400, body.err().message());
+            auto id = body->find("connection_id");
+            if (id == body->end() || !id->is_string() || id->get<std::string>().empty()) {
+                return problem(400, "connection_id must be a non-empty string", "connection_id");
+            }
+            std::string stored;
+            if (auto uri = body->find("uri"); uri != body->end()) {
+                if (!uri->is_string()) return problem(400, "uri must be a string", "uri");
+                stored = uri->get<std::string>();
+            } else {
+                nlohmann::json fields = *body;
+                fields.erase("connection_id");
+                if (!fields.contains("conn_type")) return problem(400, "a connection needs conn_type (or a uri)", "conn_type");
+                stored = fields.dump();
+            }
+            if (auto st = eng_.set_connection(id->get<std::string>(), stored); !st) return problem(400, st.err().message());
+            return ok_json(json::object().str("connection_id", id->get<std::string>()).done());
+        }
+        if (m != "GET" || parts.size() != 1) return method_not_allowed(req);
+        return eng_.read([&](const engine_state& st) {
+            std::vector<std::string> items;
+            for (const auto& [id, text] : st.connections) {
+                std::string type;
+                auto parsed = nlohmann::json::parse(text, nullptr, false);
+                if (parsed.is_object()) type = parsed.value("conn_type", std::string());
+                else type = text.substr(0, text.find("://"));
+                items.push_back(json::object().str("connection_id", id).str("conn_type", type).done());
+            }
+            return ok_json(json::object().raw("connections", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
         });
     }
 

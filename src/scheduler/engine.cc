@@ -245,8 +245,8 @@ void engine::recover() {
     auto connections = store_.load_connections();
     const int64_t now = clock_.wall_millis();
     std::lock_guard lock(mutex_);
-    if (variables) variables_ = std::move(*variables);
-    if (connections) connections_ = std::move(*connections);
+    if (variables) state_.variables = std::move(*variables);
+    if (connections) state_.connections = std::move(*connections);
     std::map<std::string, bool> paused_by_dag(paused->begin(), paused->end());
     for (auto& [dag_id, entry] : state_.dags) {
         if (auto it = paused_by_dag.find(dag_id); it != paused_by_dag.end()) entry.is_paused = it->second;
@@ -511,8 +511,8 @@ void engine::schedule_tasks(int64_t now_ms) {
                                 }
                             }
                             req.xcoms_json = xcoms.dump();
-                            req.variables_json = nlohmann::json(variables_).dump();
-                            req.connections_json = nlohmann::json(connections_).dump();
+                            req.variables_json = nlohmann::json(state_.variables).dump();
+                            req.connections_json = nlohmann::json(state_.connections).dump();
                         }
                         if (!ti.xcoms.empty()) {
                             ti.xcoms.clear();  // as Airflow clears a task's XComs when it runs again
@@ -591,7 +591,7 @@ void engine::apply_completions() {
             });
         }
         for (const auto& [key, value] : c.outcome.variables) {
-            variables_[key] = value;
+            state_.variables[key] = value;
             writes_.push_back([key, value](store& st) { return st.set_variable(key, value, ""); });
         }
         for (const auto& other_id : c.outcome.skip_tasks) {
@@ -689,14 +689,18 @@ void engine::loop() {
         const int64_t now_ms = clock_.wall_millis();
         apply_completions();
         if (now_ms - last_scan_ms_ >= options_.dag_scan_interval_ms || last_scan_ms_ == 0) {
-            scan_dags(now_ms);
-            last_scan_ms_ = now_ms;
-            // Variables and connections `millrace variables|connections` changed meanwhile.
+            // Variables and connections changed by SQL meanwhile (before the scan: a DAG the API
+            // lists right after its scan has its next_dagrun already).
             auto variables = store_.load_variables();
             auto connections = store_.load_connections();
-            std::lock_guard lock(mutex_);
-            if (variables) variables_ = std::move(*variables);
-            if (connections) connections_ = std::move(*connections);
+            {
+                // Pending writes (an API set not yet flushed) would be undone: keep memory then.
+                std::lock_guard lock(mutex_);
+                if (variables && writes_.empty()) state_.variables = std::move(*variables);
+                if (connections && writes_.empty()) state_.connections = std::move(*connections);
+            }
+            scan_dags(now_ms);
+            last_scan_ms_ = now_ms;
         }
         create_scheduled_runs(now_ms);
         schedule_tasks(now_ms);
@@ -797,6 +801,26 @@ result<dag_run> engine::trigger(const std::string& dag_id, std::optional<std::st
     wake_.notify_all();
     k_log.info("triggered run {} of {}", run.run_id, dag_id);
     return run;
+}
+
+status engine::set_variable(const std::string& key, const std::string& value) {
+    if (key.empty()) return make_error(errc::invalid_argument, "a variable needs a key");
+    std::lock_guard lock(mutex_);
+    state_.variables[key] = value;
+    writes_.push_back([key, value](store& s) { return s.set_variable(key, value, ""); });
+    wake_flag_ = true;
+    wake_.notify_all();
+    return {};
+}
+
+status engine::set_connection(const std::string& conn_id, const std::string& uri) {
+    if (conn_id.empty()) return make_error(errc::invalid_argument, "a connection needs a connection_id");
+    std::lock_guard lock(mutex_);
+    state_.connections[conn_id] = uri;
+    writes_.push_back([conn_id, uri](store& s) { return s.set_connection(conn_id, uri); });
+    wake_flag_ = true;
+    wake_.notify_all();
+    return {};
 }
 
 status engine::set_paused(const std::string& dag_id, bool paused) {

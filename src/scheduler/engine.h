@@ -53,6 +53,8 @@ struct engine_state {
     std::string lock_message;          // why the scheduler is not driving yet
     int64_t heartbeat_ms = 0;
     int64_t next_import_error_id = 1;
+    std::map<std::string, std::string> variables;    // Airflow Variables (key → value)
+    std::map<std::string, std::string> connections;  // conn_id → URI or JSON
 
     const dag_run* find_run(const std::string& dag_id, const std::string& run_id) const;
 };
@@ -90,6 +92,9 @@ public:
     result<dag_run> trigger(const std::string& dag_id, std::optional<std::string> run_id,
                             std::optional<int64_t> logical_date, std::string conf_json, std::string note);
     status set_paused(const std::string& dag_id, bool paused);
+    // Airflow's Variable and Connection, for Python tasks (and the API, CLI).
+    status set_variable(const std::string& key, const std::string& value);
+    status set_connection(const std::string& conn_id, const std::string& uri);
 
     // Wakes the engine thread (tests after moving a manual clock).
     void poke();
@@ -133,8 +138,6 @@ private:
     std::map<std::string, int64_t> file_mtimes_;         // engine thread only
     std::map<std::string, std::vector<std::string>> file_dag_;  // file → its dag_ids
     python_options python_;                              // for *.py DAG files
-    std::map<std::string, std::string> variables_;   // under mutex_; Variable.get for Python tasks
-    std::map<std::string, std::string> connections_; // under mutex_; conn_id → URI or JSON
     bool wake_flag_ = false;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> cancel_{false};

@@ -200,7 +200,7 @@ protected:
         use_test_pylibs();
         fs::create_directories(dir_.path() + "/dags");
         fs::create_directories(out());
-        ::setenv("MILLRACE_TEST_OUT", out().c_str(), 1);
+        ::setenv("TEST_AIRFLOW_OUT", out().c_str(), 1);
     }
     void TearDown() override {
         engine_.reset();
@@ -506,6 +506,81 @@ TEST_F(airflow_test, import_errors_beside_good_files_and_reload_on_change) {
     ASSERT_TRUE(eventually([&] {
         return engine_->read([](const engine_state& st) { return !st.dags.at("fixed_1").is_active && !st.dags.at("fixed_2").is_active; });
     }));
+}
+
+// The built binary: XComs and the DAG's source over Airflow's REST paths, variables
+// and connections through the API and the CLI, `tasks test` of a Python task.
+TEST_F(airflow_test, rest_api_xcoms_sources_variables_connections_and_cli) {
+    using millrace::testing::http_request;
+    add("xcom_vars.py");
+    ::setenv("AIRFLOW_VAR_FROM_ENV", "env value", 1);
+    ::setenv("AIRFLOW_VAR_JSON_ENV", "[1]", 1);
+    ::setenv("AIRFLOW_CONN_TEST_PG", "postgres://u:p@h:1/d", 1);
+    ::setenv("AIRFLOW_CONN_TEST_JSON", R"({"conn_type": "http"})", 1);
+    auto s = millrace::testing::start_server(
+        "scheduler", dir_.path() + "/data",
+        {"--set", "postgres.dsn=" + dsn(), "--set", "scheduler.dags_dir=" + dir_.path() + "/dags", "--set",
+         "scheduler.schema=af_api", "--set", "scheduler.dag_scan_interval=200ms"});
+    const std::string port = s.address.substr(s.address.rfind(':') + 1);
+    auto cli = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), millrace::testing::millrace_binary());
+        args.insert(args.end(), {"--port", port});
+        auto p = std::make_unique<millrace::testing::process>(args);
+        p->wait();
+        return p;
+    };
+    ASSERT_TRUE(eventually([&] { return http_request(s.address, "GET", "/api/v1/dags/xcom_vars").status == 200; }));
+    auto set = cli({"dags", "variables", "set", "from_db", "set by cli"});
+    ASSERT_NE(set->stdout_text().find("set variable from_db"), std::string::npos) << set->stderr_text();
+    auto get = cli({"dags", "variables", "get", "from_db"});
+    EXPECT_EQ(get->stdout_text(), "set by cli\n") << get->stderr_text();
+    auto missing = cli({"dags", "variables", "get", "nope"});
+    EXPECT_NE(missing->stderr_text().find("HTTP 404"), std::string::npos) << missing->stderr_text();
+    auto add_conn = cli({"dags", "connections", "add", "warehouse", "postgres://loader:secret@db:5432/dw"});
+    ASSERT_NE(add_conn->stdout_text().find("added connection warehouse"), std::string::npos) << add_conn->stderr_text();
+    auto conns = cli({"dags", "connections", "list"});
+    EXPECT_NE(conns->stdout_text().find("warehouse"), std::string::npos);
+    EXPECT_NE(conns->stdout_text().find("postgres"), std::string::npos);
+    EXPECT_EQ(http_request(s.address, "GET", "/api/v1/connections").body.find("secret"), std::string::npos)
+        << "the API never shows a connection's password";
+
+    auto r = http_request(s.address, "POST", "/api/v1/dags/xcom_vars/dagRuns", R"({"dag_run_id": "api"})",
+                          {{"Content-Type", "application/json"}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    const std::string ti = "/api/v1/dags/xcom_vars/dagRuns/api/taskInstances/";
+    ASSERT_TRUE(eventually([&] {
+        return http_request(s.address, "GET", ti + "pull").body.find("\"state\":\"success\"") != std::string::npos;
+    }, 120s)) << http_request(s.address, "GET", ti + "pull").body;
+    auto entries = nlohmann::json::parse(http_request(s.address, "GET", ti + "push/xcomEntries").body);
+    EXPECT_EQ(entries["total_entries"], 2);
+    auto answer = nlohmann::json::parse(http_request(s.address, "GET", ti + "push/xcomEntries/answer").body);
+    EXPECT_EQ(answer["key"], "answer");
+    EXPECT_EQ(nlohmann::json::parse(answer["value"].get<std::string>()), nlohmann::json::parse(R"({"n": 42, "list": [1, "two"]})"));
+    EXPECT_EQ(http_request(s.address, "GET", ti + "push/xcomEntries/nope").status, 404);
+    auto data = nlohmann::json::parse(slurp(out() + "/xcom_vars.json"));
+    EXPECT_EQ(data["db_var"], "set by cli");
+    auto vars = nlohmann::json::parse(http_request(s.address, "GET", "/api/v1/variables").body);
+    EXPECT_NE(vars.dump().find("written_by_task"), std::string::npos) << vars.dump();
+
+    auto dag = nlohmann::json::parse(http_request(s.address, "GET", "/api/v1/dags/xcom_vars").body);
+    auto source = http_request(s.address, "GET", "/api/v1/dagSources/" + dag["file_token"].get<std::string>());
+    ASSERT_EQ(source.status, 200);
+    EXPECT_EQ(nlohmann::json::parse(source.body)["content"], slurp(k_corpus + "/xcom_vars.py"));
+    EXPECT_EQ(http_request(s.address, "GET", "/api/v1/dagSources/2f6574632f706173737764").status, 404)
+        << "only DAG files are served (that token is /etc/passwd)";
+    auto tasks = nlohmann::json::parse(http_request(s.address, "GET", "/api/v1/dags/xcom_vars/tasks").body);
+    EXPECT_EQ(tasks["tasks"][0]["operator_name"], "PythonOperator");
+
+    // `tasks test` runs a Python task in the foreground.
+    auto test = std::make_unique<millrace::testing::process>(std::vector<std::string>{
+        millrace::testing::millrace_binary(), "tasks", "test", "xcom_vars", "push", "2026-07-08", "--set",
+        "scheduler.dags_dir=" + dir_.path() + "/dags"});
+    EXPECT_EQ(test->wait(120s), 0) << test->stdout_text() << test->stderr_text();
+    EXPECT_NE(test->stdout_text().find("XCom answer = {\"list\":[1,\"two\"],\"n\":42}"), std::string::npos)
+        << test->stdout_text();
+    for (const char* name : {"AIRFLOW_VAR_FROM_ENV", "AIRFLOW_VAR_JSON_ENV", "AIRFLOW_CONN_TEST_PG", "AIRFLOW_CONN_TEST_JSON"}) {
+        ::unsetenv(name);
+    }
 }
 
 }  // namespace

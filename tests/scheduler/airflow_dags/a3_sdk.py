@@ -28,7 +28,7 @@ def a3_taskflow():
 
     @task
     def write(total, **context):
-        with open(os.path.join(os.environ["MILLRACE_TEST_OUT"], "a3_total_" + context["run_id"]), "w") as f:
+        with open(os.path.join(os.environ["TEST_AIRFLOW_OUT"], "a3_total_" + context["run_id"]), "w") as f:
             f.write(json.dumps({"total": total, "run_id": context["run_id"], "ds": context["ds"]}))
 
     parts = split(extract())

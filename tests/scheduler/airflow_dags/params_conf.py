@@ -9,7 +9,7 @@ from airflow.operators.python import PythonOperator
 
 
 def show(params):
-    with open(os.path.join(os.environ["MILLRACE_TEST_OUT"], "params.json"), "w") as f:
+    with open(os.path.join(os.environ["TEST_AIRFLOW_OUT"], "params.json"), "w") as f:
         json.dump(dict(params), f, sort_keys=True)
 
 

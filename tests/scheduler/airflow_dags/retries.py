@@ -6,7 +6,7 @@ from airflow import DAG
 from airflow.exceptions import AirflowFailException
 from airflow.operators.python import PythonOperator
 
-COUNT = os.path.join(os.environ.get("MILLRACE_TEST_OUT", "/tmp"), "retries_count")
+COUNT = os.path.join(os.environ.get("TEST_AIRFLOW_OUT", "/tmp"), "retries_count")
 
 
 def flaky(ti):

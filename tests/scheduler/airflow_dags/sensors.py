@@ -8,7 +8,7 @@ from airflow.operators.bash import BashOperator
 from airflow.sensors.base import PokeReturnValue
 from airflow.sensors.python import PythonSensor
 
-OUT = os.environ.get("MILLRACE_TEST_OUT", "/tmp")
+OUT = os.environ.get("TEST_AIRFLOW_OUT", "/tmp")
 FLAG = os.path.join(OUT, "sensor_flag")
 COUNT = os.path.join(OUT, "sensor_pokes")
 

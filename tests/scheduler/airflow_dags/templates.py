@@ -7,7 +7,7 @@ from airflow import DAG
 from airflow.operators.bash import BashOperator
 from airflow.operators.python import PythonOperator
 
-OUT = os.environ.get("MILLRACE_TEST_OUT", "/tmp")
+OUT = os.environ.get("TEST_AIRFLOW_OUT", "/tmp")
 
 
 def record(templates_dict, day, ds, params, dag_run, ti, logical_date):

@@ -27,7 +27,7 @@ def pull(ti):
             "default": Variable.get("nope", default_var="fallback"),
             "conn": [env_conn.conn_type, env_conn.host, env_conn.port, env_conn.login, env_conn.password, env_conn.schema],
             "json_conn": [json_conn.conn_type, json_conn.host, json_conn.extra_dejson]}
-    with open(os.path.join(os.environ["MILLRACE_TEST_OUT"], "xcom_vars.json"), "w") as f:
+    with open(os.path.join(os.environ["TEST_AIRFLOW_OUT"], "xcom_vars.json"), "w") as f:
         json.dump(data, f, sort_keys=True)
 
 
