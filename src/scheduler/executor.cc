@@ -564,6 +564,14 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
                 cmd = command;
     char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
     int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    // An Airflow BashOperator pushes its output's last line as XCom: its output
+    // (stdout and stderr, as Airflow merges them) then passes through a pipe.
+    const bool capture = params.count("xcom_push") && params.at("xcom_push") == "true";
+    int out_pipe[2] = {-1, -1};
+    if (capture && ::pipe2(out_pipe, O_CLOEXEC) != 0) {
+        ::close(null_fd);
+        return fail(log, fmt::format("pipe failed: {}", std::strerror(errno)));
+    }
     log.line("running: {}", command);
     for (const auto& [name, value] : env_add) {
         if (name.rfind("MILLRACE_TEMPLATE_", 0) == 0) log.line("  {}={}", name, value);
@@ -580,8 +588,8 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parent) ::_exit(127);
         ::dup2(null_fd, 0);
-        ::dup2(log.fd(), 1);
-        ::dup2(log.fd(), 2);
+        ::dup2(capture ? out_pipe[1] : log.fd(), 1);
+        ::dup2(capture ? out_pipe[1] : log.fd(), 2);
         if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
             const char msg[] = "millrace: cannot change to the task's cwd\n";
             (void)!::write(2, msg, sizeof msg - 1);
@@ -591,6 +599,21 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
         ::_exit(127);
     }
     ::close(null_fd);
+    std::string tail;  // the captured output's end, for the last line
+    auto drain = [&] {
+        char buffer[4096];
+        for (;;) {
+            ssize_t n = ::read(out_pipe[0], buffer, sizeof buffer);
+            if (n <= 0) return;
+            log.write(std::string_view(buffer, static_cast<size_t>(n)));
+            tail.append(buffer, static_cast<size_t>(n));
+            if (tail.size() > 65536) tail.erase(0, tail.size() - 65536);
+        }
+    };
+    if (capture) {
+        ::close(out_pipe[1]);
+        ::fcntl(out_pipe[0], F_SETFL, ::fcntl(out_pipe[0], F_GETFL) | O_NONBLOCK);
+    }
     ::setpgid(pid, pid);
     if (on_start) on_start(pid);
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -622,13 +645,18 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
             wait_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 100));
         }
         if (pidfd >= 0) {
-            pollfd pfd{pidfd, POLLIN, 0};
-            ::poll(&pfd, 1, wait_ms);
+            pollfd pfds[2] = {{pidfd, POLLIN, 0}, {out_pipe[0], POLLIN, 0}};
+            ::poll(pfds, capture ? 2 : 1, wait_ms);
         } else {
             std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait_ms, 2)));
         }
+        if (capture) drain();
     }
     if (pidfd >= 0) ::close(pidfd);
+    if (capture) {
+        drain();  // what is buffered; a background child still writing is not waited for
+        ::close(out_pipe[0]);
+    }
     if (timed_out) {
         try_outcome out = fail(log, fmt::format("execution_timeout of {} ms exceeded: killed process group {}", timeout_ms, pid));
         out.timed_out = true;
@@ -637,7 +665,16 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
     if (cancelled) return fail(log, fmt::format("the scheduler is stopping: killed process group {}", pid));
     if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
         log.line("command exited with code 0");
-        return {true, false, {}};
+        try_outcome out{true, false, {}};
+        if (capture) {
+            // Airflow: the last line, right-stripped ("" when there was no output).
+            while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+            std::string last = tail.substr(tail.rfind('\n') == std::string::npos ? 0 : tail.rfind('\n') + 1);
+            while (!last.empty() && std::isspace(static_cast<unsigned char>(last.back()))) last.pop_back();
+            out.xcoms.emplace_back("return_value", nlohmann::json(last).dump());
+            log.line("XCom return_value = {}", nlohmann::json(last).dump());
+        }
+        return out;
     }
     if (WIFSIGNALED(wstatus)) return fail(log, fmt::format("command was killed by signal {}", WTERMSIG(wstatus)));
     if (params.count("skip_on_exit_code") && std::to_string(WEXITSTATUS(wstatus)) == params.at("skip_on_exit_code")) {

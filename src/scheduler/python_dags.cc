@@ -215,6 +215,7 @@ result<std::vector<dag_spec>> dags_from_runner_json(std::string_view text, const
                     if (!t.value("cwd", std::string()).empty()) task.params["cwd"] = t["cwd"].get<std::string>();
                     task.params["append_env"] = t.value("append_env", true) ? "true" : "false";
                     task.params["skip_on_exit_code"] = std::to_string(t.value("skip_on_exit_code", 99));
+                    task.params["xcom_push"] = t.value("xcom_push", true) ? "true" : "false";
                     for (const auto& [k, v] : t.at("env").items()) task.maps["env"][k] = v.get<std::string>();
                 } else if (kind == "empty") {
                     task.kind = task_kind::empty;

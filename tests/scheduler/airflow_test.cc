@@ -300,6 +300,7 @@ TEST_F(airflow_test, taskflow_values_travel_as_xcoms_stored_in_postgres) {
     EXPECT_EQ(written["run_id"], "r1");
     EXPECT_EQ(written["ds"], "2026-02-03");
     EXPECT_NE(slurp(tis.at("echo").log_path).find("a3 says hi"), std::string::npos);
+    EXPECT_EQ(tis.at("echo").xcoms.at("return_value"), "\"a3 says hi\"") << "a BashOperator pushes its last line";
     EXPECT_NE(slurp(tis.at("combine").log_path).find("Done. Returned value was: 12"), std::string::npos)
         << slurp(tis.at("combine").log_path);
     ASSERT_TRUE(eventually([&] {

@@ -490,7 +490,8 @@ class BashOperator(BaseOperator):
             raise AirflowException(f"task '{self.task_id}': env must be a dict")
         return {"kind": "shell", "command": self.bash_command, "env": {str(k): str(v) for k, v in env.items()},
                 "append_env": bool(self.append_env) or self.env is None, "cwd": self.cwd or "",
-                "skip_on_exit_code": self.skip_on_exit_code if isinstance(self.skip_on_exit_code, int) else 99}
+                "skip_on_exit_code": self.skip_on_exit_code if isinstance(self.skip_on_exit_code, int) else 99,
+                "xcom_push": bool(self.do_xcom_push)}
 
 
 class PythonOperator(BaseOperator):
