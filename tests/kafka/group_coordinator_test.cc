@@ -681,6 +681,33 @@ TEST_F(group_coordinator_test, close_wakes_waiting_joins) {
     EXPECT_EQ(heartbeat(a, 1), error_code::not_coordinator);
 }
 
+TEST_F(group_coordinator_test, new_member_parked_in_join_is_dropped_after_the_new_member_join_timeout) {
+    // A's long rebalance timeout keeps the rebalance B starts open; B, new,
+    // cannot heartbeat while parked (and its disconnect would go unseen).
+    std::string a = new_member_id();
+    auto first = join_request(a);
+    first.session_timeout_ms = 60'000;
+    first.rebalance_timeout_ms = 600'000;
+    auto ja = join(first);
+    ASSERT_TRUE(ja.ready());
+    ASSERT_TRUE(sync(a, 1, {{a, "A"}}).ready());
+    std::string b = new_member_id();
+    auto jb = join(join_request(b));
+    EXPECT_FALSE(jb.ready());
+    for (int step = 0; step < 5; ++step) {  // A keeps its session alive, not rejoining yet
+        advance(std::chrono::seconds(59));
+        EXPECT_EQ(heartbeat(a, 1), error_code::rebalance_in_progress);
+    }
+    EXPECT_FALSE(jb.ready());
+    advance(std::chrono::seconds(10));  // 305 s since B joined
+    ASSERT_TRUE(jb.ready());
+    EXPECT_EQ(jb.get().error, error_code::unknown_member_id);
+    EXPECT_EQ(coordinator_->member_count(k_group), 1u);
+    auto rejoined = join(join_request(a));
+    ASSERT_TRUE(rejoined.ready());
+    EXPECT_EQ(rejoined.get().generation_id, 2);
+}
+
 // A consumer protocol subscription as Java and KafkaJS clients send it:
 // version, topic names, user data (null).
 std::string consumer_subscription(const std::vector<std::string>& topics) {

@@ -30,6 +30,7 @@ struct classic_member {
     std::string assignment;                 // from the leader's SyncGroup of this generation
     uint64_t join_order = 0;                // ties members to their arrival order (Kafka keeps insertion order)
     millrace::clock::mono_time heartbeat_deadline{};
+    millrace::clock::mono_time join_deadline{};   // while is_new: its first JoinGroup must complete by then
     bool is_new = true;                     // has not yet been part of a completed join
     // Set while this member's JoinGroup / SyncGroup waits; null otherwise.
     std::shared_ptr<waiter<join_group_result>> pending_join;

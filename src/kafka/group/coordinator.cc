@@ -300,6 +300,7 @@ void group_coordinator::add_member_and_rebalance(classic_group& g, const std::st
     m.protocols = std::move(request.protocols);
     m.join_order = next_join_order_++;
     m.heartbeat_deadline = clock_.mono_now() + millis(request.session_timeout_ms);
+    m.join_deadline = clock_.mono_now() + millis(settings_.new_member_join_timeout_ms);
     m.pending_join = done;
     if (g.members.empty()) g.protocol_type = request.protocol_type;
     if (g.leader.empty()) g.leader = member_id;
@@ -941,17 +942,26 @@ void group_coordinator::tick_group(classic_group& g, mono_time now) {
     }
     if (pending_expired) try_complete_join(g);
     std::vector<std::string> expired;
+    std::vector<std::string> never_joined;
     for (const auto& [id, m] : g.members) {
         // A member waiting in JoinGroup or SyncGroup cannot heartbeat; the
-        // rebalance and sync timeouts cover it instead.
+        // rebalance and sync timeouts cover it instead, except a new member
+        // whose first JoinGroup outlives new_member_join_timeout_ms (Kafka).
+        if (m.is_new && m.awaiting_join() && now >= m.join_deadline) never_joined.push_back(id);
         if (m.awaiting_join() || m.awaiting_sync()) continue;
         if (now >= m.heartbeat_deadline) expired.push_back(id);
+    }
+    for (const auto& id : never_joined) {
+        log_.info("group {}: new member {} removed: its first JoinGroup waited over {} ms", g.id, id,
+                  settings_.new_member_join_timeout_ms);
+        remove_member(g, id, error_code::unknown_member_id);
     }
     for (const auto& id : expired) {
         log_.info("group {}: member {} expired: no heartbeat within its session timeout of {} ms", g.id, id,
                   g.members.at(id).session_timeout_ms);
         remove_member(g, id, error_code::unknown_member_id);
     }
+    expired.insert(expired.end(), never_joined.begin(), never_joined.end());
     if (!expired.empty()) on_members_removed(g, "session timeout expired");
     if ((g.state == group_state::completing_rebalance || g.state == group_state::stable) && !g.pending_sync.empty() &&
         g.sync_deadline && now >= *g.sync_deadline) {

@@ -51,6 +51,10 @@ struct group_settings {
     int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;        // offsets.retention.minutes
     int64_t offsets_retention_check_interval_ms = 600'000;         // offsets.retention.check.interval.ms
     int32_t max_group_size = INT32_MAX;          // group.max.size
+    // Kafka's classic-group new member join timeout (5 min, not a broker
+    // config): a new member parked in JoinGroup cannot heartbeat and its
+    // disconnect goes unseen, so it is dropped after this.
+    int64_t new_member_join_timeout_ms = 300'000;
     int32_t max_metadata_bytes = 4096;           // offset.metadata.max.bytes
     uint64_t offsets_compact_bytes = 4u << 20;   // journal size that triggers a snapshot
     bool offsets_background_io = true;           // fsync offsets off the io thread
