@@ -1050,7 +1050,8 @@ try_outcome run_python(const try_request& req, const executor_env& env, int64_t 
     ::unlink(out_path.c_str());
     std::map<std::string, std::string> params = {
         {"command", "exec \"$MILLRACE_PYTHON\" \"$MILLRACE_RUNNER\" run \"$MILLRACE_DAG_FILE\" \"$MILLRACE_DAG_ID\" "
-                    "\"$MILLRACE_TASK_ID\" \"$MILLRACE_CONTEXT\" \"$MILLRACE_OUTPUT\""}};
+                    "\"$MILLRACE_TASK_ID\" \"$MILLRACE_CONTEXT\" \"$MILLRACE_OUTPUT\""},
+        {"skip_on_exit_code", "99"}};  // the runner's exit code for AirflowSkipException
     std::string dag_dir = std::filesystem::path(dag.fileloc).parent_path().string();
     if (!dag_dir.empty()) params["cwd"] = dag_dir;
     std::map<std::string, std::string> vars = {

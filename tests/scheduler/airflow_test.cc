@@ -301,6 +301,7 @@ TEST_F(airflow_test, taskflow_values_travel_as_xcoms_stored_in_postgres) {
     EXPECT_EQ(written["ds"], "2026-02-03");
     EXPECT_NE(slurp(tis.at("echo").log_path).find("a3 says hi"), std::string::npos);
     EXPECT_EQ(tis.at("echo").xcoms.at("return_value"), "\"a3 says hi\"") << "a BashOperator pushes its last line";
+    EXPECT_EQ(tis.at("shout").xcoms.at("return_value"), "\"total is 12\"") << "@task.bash runs the returned command";
     EXPECT_NE(slurp(tis.at("combine").log_path).find("Done. Returned value was: 12"), std::string::npos)
         << slurp(tis.at("combine").log_path);
     ASSERT_TRUE(eventually([&] {
@@ -365,6 +366,7 @@ TEST_F(airflow_test, sensors_poke_until_true_or_time_out_without_retries) {
     EXPECT_EQ(tis.at("after").state, ti_state::success);
     EXPECT_EQ(tis.at("never").state, ti_state::failed);
     EXPECT_EQ(tis.at("never").try_number, 1) << "a sensor timeout is not retried";
+    EXPECT_EQ(tis.at("soft").state, ti_state::skipped) << "soft_fail: a timeout skips";
     EXPECT_NE(slurp(tis.at("never").log_path).find("AirflowSensorTimeout: Sensor has timed out"), std::string::npos)
         << slurp(tis.at("never").log_path);
 }

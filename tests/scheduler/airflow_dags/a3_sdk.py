@@ -31,12 +31,17 @@ def a3_taskflow():
         with open(os.path.join(os.environ["TEST_AIRFLOW_OUT"], "a3_total_" + context["run_id"]), "w") as f:
             f.write(json.dumps({"total": total, "run_id": context["run_id"], "ds": context["ds"]}))
 
+    @task.bash
+    def shout(total):
+        return f"echo total is {total}"
+
     parts = split(extract())
     total = combine(parts["first"], parts["rest"])
     done = EmptyOperator(task_id="done")
     legacy = PythonOperator(task_id="legacy", python_callable=lambda ti: ti.xcom_pull(task_ids="combine") + 1)
     echo = BashOperator(task_id="echo", bash_command="echo a3 says hi")
     chain(write(total), legacy, [done, echo])
+    shout(total)
 
 
 a3_taskflow()

@@ -31,3 +31,9 @@ with DAG("sensors", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
         return PokeReturnValue(is_done=os.path.exists(FLAG), xcom_value="seen")
 
     wait >> flag_seen() >> BashOperator(task_id="after", bash_command="echo sensed")
+
+    @task.sensor(poke_interval=0.05, timeout=0.2, soft_fail=True)
+    def soft():
+        return False
+
+    soft()
