@@ -907,6 +907,7 @@ struct statement_runner {
             }
         }
         std::vector<std::vector<value>> rows;
+        int64_t counted = 0;  // count(*): the rows the WHERE keeps
         for (const auto& row : v.rows) {
             bool keep = true;
             for (const auto& r : s.where) {
@@ -922,16 +923,15 @@ struct statement_runner {
                 if (!any) keep = false;
             }
             if (!keep) continue;
-            if (p->count) continue;
+            if (p->count) {
+                ++counted;
+                continue;
+            }
             std::vector<value> out;
             for (auto idx : picks) out.push_back(row[idx]);
             rows.push_back(std::move(out));
         }
-        if (p->count) {
-            int64_t n = 0;
-            for (const auto& row : v.rows) (void)row, ++n;
-            rows = {{bigint_value(static_cast<int64_t>(rows.size()))}};
-        }
+        if (p->count) rows = {{bigint_value(counted)}};
         return rows_result(p->specs, rows, std::nullopt, params.skip_metadata);
     }
 

@@ -245,17 +245,23 @@ std::vector<statement_text> split_statements(std::string_view text, std::string&
         char c = text[pos];
         if (trim(current).empty()) {
             start_line = line;
-            // A shell command needing no `;` ends at the end of its line.
+            // A shell command needing no `;` ends at the end of its line (or at a `;`).
             size_t eol = text.find('\n', pos);
-            auto first_words = words_of(text.substr(pos, eol == std::string_view::npos ? text.npos : eol - pos));
+            std::string_view rest_of_line = text.substr(pos, eol == std::string_view::npos ? text.npos : eol - pos);
+            auto first_words = words_of(rest_of_line);
             std::string word = first_words.empty() ? "" : upper(first_words[0]);
-            if (!word.empty() && word.back() == ';') word.pop_back();
-            if ((word == "EXIT" || word == "QUIT" || word == "HELP" || word == "?") && eol != std::string_view::npos) {
-                current.assign(text.substr(pos, eol - pos));
-                if (!current.empty() && trim(current).back() == ';') current = trim(current).substr(0, trim(current).size() - 1);
+            if (auto semi = word.find(';'); semi != std::string::npos) word.erase(semi);
+            static const char* const line_commands[] = {"EXIT", "QUIT", "HELP", "?", "PAGING", "EXPAND", "TRACING",
+                                                        "CONSISTENCY", "DESCRIBE", "DESC"};
+            bool line_command = std::any_of(std::begin(line_commands), std::end(line_commands),
+                                            [&](const char* w) { return word == w; });
+            size_t semi = rest_of_line.find(';');
+            if (line_command && (eol != std::string_view::npos || semi != std::string_view::npos)) {
+                size_t end = semi != std::string_view::npos ? semi : rest_of_line.size();
+                current.assign(rest_of_line.substr(0, end));
                 flush();
-                pos = eol + 1;
-                ++line;
+                pos += end + 1;
+                if (semi == std::string_view::npos) ++line;
                 continue;
             }
         }

@@ -231,6 +231,7 @@ private:
         size_t sink = 0;  // index into sinks_
         std::unique_ptr<sql::stateless_pipeline> stateless;
         std::unique_ptr<window_runner> window;
+        std::optional<int64_t> marked;  // the last watermark queued to window_fired (Kafka sinks)
     };
     struct row_meta {
         int64_t timestamp_ms;
@@ -420,7 +421,7 @@ private:
         }
         if (sources_.empty()) return make_error(errc::invalid_argument, "no INSERT INTO: the job reads nothing");
         if (!windowed_.empty()) {
-            store_ = std::make_unique<window_store>(window_store_options{o_.contact_points, o_.state_keyspace,
+            store_ = std::make_unique<window_store>(window_store_options{o_.contact_points, o_.cql_login, o_.state_keyspace,
                                                                          o_.replication_factor, o_.consistency});
         }
         std::lock_guard lock(status_mutex_);
@@ -440,6 +441,7 @@ private:
             slot.cql = true;
             cql_table_options c;
             c.contact_points = t.option("cql.contact_points", o_.contact_points);
+            c.login = o_.cql_login;
             c.keyspace = t.option("keyspace");
             c.table = t.option("table", t.name);
             if (c.keyspace.empty()) return make_error(errc::invalid_argument, "sink table {} has no 'keyspace'", t.name);
@@ -1308,9 +1310,16 @@ private:
             }
             auto fired = state.fire();
             auto early = state.fire_early(now_ms);
-            if (!fired.empty() && state.watermark()) {
+            const bool to_kafka = !sinks_[p.sink].cql;
+            if (state.watermark() && (!fired.empty() || (to_kafka && (!p.marked || *state.watermark() > *p.marked)))) {
+                // For a Kafka sink the marks are also the partitions' published watermarks (below): written
+                // whenever the watermark advances, after the round's partials are durable.
                 r->fired_marks.emplace_back(p.def->index, p.window->partitions(), *state.watermark());
+                p.marked = *state.watermark();
             }
+            // A Kafka sink's rows come from the emitter's merge of every partition's stored partials (below),
+            // never from the partials one process holds.
+            if (to_kafka) continue;
             for (auto* outputs : {&fired, &early}) {
                 for (auto& out : *outputs) {
                     if (out.error) {
@@ -1338,6 +1347,10 @@ private:
                 }
             }
         }
+        if (now >= next_emit_check_) {
+            next_emit_check_ = now + 100ms;
+            if (!emit_from_store(*r)) return;
+        }
         if (r->partials.empty() && r->keys.empty() && r->fired.empty() && r->fired_marks.empty() && r->window_rejects.empty()) {
             for (size_t idx = 0; idx < windowed_.size(); ++idx) pipelines_[windowed_[idx]].window->made_durable(r->applied[idx]);
             return;
@@ -1345,6 +1358,94 @@ private:
         r->id = ++round_ids_;
         round_ = std::move(r);
         run_stage();
+    }
+
+    // Windows into a Kafka sink are emitted once, with every partition's count, by one process of the group:
+    // the owner of the source's partition 0 (the emitter). Every process records in window_fired, per
+    // partition, the watermark of its state once the partials before it are durable; a window is complete
+    // when every partition that has a mark or a partial of it has marked past its end (the job's watermark:
+    // the minimum over its partitions, as Flink's). The emitter then merges the window's stored partials
+    // and appends its rows; partition -1 of window_fired records how far it emitted (after the broker
+    // acknowledged the rows), so a restart or a new emitter continues from there. False on a store error
+    // (retried at the next round).
+    bool emit_from_store(window_round& r) {
+        for (size_t pidx : windowed_) {
+            pipeline& p = pipelines_[pidx];
+            if (sinks_[p.sink].cql) continue;
+            std::optional<size_t> slot;
+            for (size_t idx = 0; idx < sources_.size(); ++idx) {
+                if (std::find(sources_[idx].pipelines.begin(), sources_[idx].pipelines.end(), pidx) != sources_[idx].pipelines.end()) slot = idx;
+            }
+            if (!slot || !tracker_.assigned(partition_id(*slot, 0))) continue;  // not the emitter
+            const std::string& key = p.window->state_key();
+            auto marks = store_->read_marks(key, p.def->index);
+            if (!marks) {
+                log_.warn("reading the window marks of {}: {}", p.def->sink_table, marks.err().message());
+                return true;
+            }
+            std::optional<int64_t> emitted, job_wm;
+            for (const auto& [partition, mark] : *marks) {
+                if (partition < 0) emitted = mark;
+                else job_wm = job_wm ? std::min(*job_wm, mark) : mark;
+            }
+            if (!job_wm || (emitted && *job_wm <= *emitted)) continue;
+            // The window starts whose windows may end in (emitted, job watermark].
+            std::vector<sql::partial_state> found;
+            const int64_t step = p.def->window.kind == sql::window_kind::hop ? p.def->window.slide_ms : p.def->window.size_ms;
+            const int64_t size = p.def->window.size_ms, offset = p.def->window.offset_ms;
+            bool scan = !emitted || step <= 0 || (*job_wm - *emitted) / std::max<int64_t>(1, step) > 1000;
+            if (scan) {
+                auto all = store_->read_open(key, p.def->index, -1, emitted);
+                if (!all) {
+                    log_.warn("reading the windows of {}: {}", p.def->sink_table, all.err().message());
+                    return true;
+                }
+                found = std::move(*all);
+            } else {
+                int64_t first = *emitted + 1 - size;
+                const int64_t rel = first - offset;
+                first = offset + (rel / step - (rel % step < 0 ? 1 : 0)) * step;
+                for (int64_t start = first; start <= *job_wm; start += step) {
+                    auto got = store_->read(key, p.def->index, start);
+                    if (!got) {
+                        log_.warn("reading window {} of {}: {}", start, p.def->sink_table, got.err().message());
+                        return true;
+                    }
+                    for (auto& partial : *got) found.push_back(std::move(partial));
+                }
+            }
+            // Complete windows: end - 1 <= the job's watermark, past what was emitted, and every partition
+            // with a partial of it has a mark past its end (a partial of a partition without a mark: not yet).
+            std::map<std::pair<sql::window_bounds, std::string>, std::vector<sql::partial_state>> groups;
+            int64_t through = *job_wm;
+            for (auto& partial : found) {
+                const int64_t last = partial.window.end_ms - 1;
+                if (last > *job_wm || (emitted && last <= *emitted)) continue;
+                auto mark = marks->find(partial.partition);
+                if (mark == marks->end() || mark->second < last) {
+                    through = std::min(through, last - 1);
+                    continue;
+                }
+                groups[{partial.window, partial.group_key}].push_back(std::move(partial));
+            }
+            for (auto& [window_key, partials] : groups) {
+                if (window_key.first.end_ms - 1 > through) continue;
+                auto merged = p.window->state().merge(partials);
+                if (!merged) {
+                    r.window_rejects.push_back(window_reject{pidx, window_key.first, window_key.second, std::move(partials),
+                                                             rejection{"eval_error", "", merged.err().message()}, ""});
+                    continue;
+                }
+                sql::window_output out;
+                out.window = window_key.first;
+                out.group_key = window_key.second;
+                out.values = std::move(*merged);
+                out.final = true;
+                r.fired.emplace_back(pidx, std::move(out));
+            }
+            if (!emitted || through > *emitted) r.fired_marks.emplace_back(p.def->index, std::vector<int32_t>{-1}, through);
+        }
+        return true;
     }
 
     void run_stage() {
@@ -1845,6 +1946,7 @@ private:
     size_t pending_ = 0;
     size_t dlq_outstanding_ = 0;
     uint64_t round_ids_ = 0;
+    mono::time_point next_emit_check_{};
     bool paused_ = false;
     bool skip_drain_ = false;
     std::map<int32_t, int64_t> committed_;

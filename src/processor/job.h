@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "millrace/common/services.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/http_client_auth.h"
 #include "millrace/common/metrics.h"
@@ -48,6 +49,7 @@ struct job_options {
     std::string registry_url = "http://127.0.0.1:8081";
     http::client_auth registry_auth{};  // millrace's own secured registry; none for a configured URL
     std::string contact_points;  // cql.contact_points, else the embedded store
+    services::cql_login cql_login;  // services::cql_credentials
     std::string state_keyspace = "millrace_jobs";
     int replication_factor = 1;
     cql_client::consistency consistency = cql_client::consistency::local_quorum;

@@ -88,6 +88,7 @@ public:
         }
         if (base_.registry_url.find("://") == std::string::npos) base_.registry_url = "http://" + base_.registry_url;
         base_.contact_points = services::cql_contact_points(ctx_);
+        base_.cql_login = services::cql_credentials(ctx_);
         base_.state_keyspace = cfg.get_string("processor.state_keyspace");
         base_.replication_factor = static_cast<int>(cfg.get_int("processor.replication_factor"));
         base_.consistency = parse_consistency(cfg.get_string("processor.consistency"));

@@ -29,6 +29,9 @@ status window_store::open() {
     if (!s) {
         auto options = cc::options_from_contact_points(o_.contact_points);
         if (!options) return options.err();
+        options->username = o_.login.username;
+        options->password = o_.login.password;
+        options->tls_ca = o_.login.tls_ca;
         options->default_consistency = o_.consistency;
         auto connected = cc::session::connect(*options);
         if (!connected) return connected.err();
@@ -68,6 +71,8 @@ status window_store::open() {
     if (!ins_plan) return ins_plan.err().with_context(fmt::format("preparing the upsert into {}", plans));
     auto sel_plan = s->prepare(fmt::format("SELECT fingerprint FROM {} WHERE job = ? AND pipeline = ?", plans));
     if (!sel_plan) return sel_plan.err().with_context(fmt::format("preparing the read of {}", plans));
+    auto sel_marks = s->prepare(fmt::format("SELECT kafka_partition, fired_through FROM {} WHERE job = ? AND pipeline = ?", fired));
+    if (!sel_marks) return sel_marks.err().with_context(fmt::format("preparing the read of {}", fired));
     auto sel = s->prepare(fmt::format("SELECT window_end, group_key, kafka_partition, last_offset, state FROM {} "
                                       "WHERE job = ? AND pipeline = ? AND window_start = ?",
                                       table));
@@ -92,6 +97,7 @@ status window_store::open() {
     insert_ts_ = *ins_ts;
     insert_plan_ = *ins_plan;
     select_plan_ = *sel_plan;
+    select_marks_ = *sel_marks;
     return {};
 }
 
@@ -194,12 +200,12 @@ result<std::vector<sql::partial_state>> window_store::read_open(const std::strin
         if (!r) return r.err();
         for (const auto& row : r->data) {
             if (row.size() < 6 || row[0].is_null() || row[1].is_null() || row[3].is_null() || row[4].is_null()) continue;
-            if (static_cast<int32_t>(row[3].as_int()) != partition) continue;
+            if (partition >= 0 && static_cast<int32_t>(row[3].as_int()) != partition) continue;
             sql::partial_state p;
             p.window = sql::window_bounds{row[0].as_timestamp(), row[1].as_timestamp()};
             if (fired_through && p.window.end_ms - 1 <= *fired_through) continue;
             p.group_key = row[2].is_null() ? std::string() : row[2].as_bytes();
-            p.partition = partition;
+            p.partition = static_cast<int32_t>(row[3].as_int());
             p.last_offset = row[4].as_int();
             p.state = row[5].is_null() ? std::string() : row[5].as_bytes();
             out.push_back(std::move(p));
@@ -250,6 +256,27 @@ void window_store::write_fired(const std::string& job, size_t pipeline, const st
             },
             opts);
     }
+}
+
+result<std::map<int32_t, int64_t>> window_store::read_marks(const std::string& job, size_t pipeline) {
+    auto s = session();
+    cc::prepared_ptr select;
+    {
+        std::lock_guard lock(mutex_);
+        select = select_marks_;
+    }
+    if (!s) return make_error(errc::unavailable, "CQL session closed");
+    cc::query_options opts;
+    opts.consistency_level = o_.consistency;
+    opts.page_size = 0;
+    auto r = s->execute(select, {cc::value::text(job), cc::value::int32(static_cast<int32_t>(pipeline))}, opts);
+    if (!r) return r.err();
+    std::map<int32_t, int64_t> out;
+    for (const auto& row : r->data) {
+        if (row.size() < 2 || row[0].is_null() || row[1].is_null()) continue;
+        out[static_cast<int32_t>(row[0].as_int())] = row[1].as_int();
+    }
+    return out;
 }
 
 result<std::optional<int64_t>> window_store::read_fired(const std::string& job, size_t pipeline, int32_t partition) {

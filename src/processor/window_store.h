@@ -18,7 +18,9 @@
 //   CREATE TABLE window_fired (job text, pipeline int, kafka_partition int, fired_through bigint,
 //     updated_at timestamp, PRIMARY KEY ((job, pipeline), kafka_partition))
 //
-// so that an assignment restores exactly the windows that have not fired yet.
+// so that an assignment restores exactly the windows that have not fired yet. For a pipeline into a Kafka
+// sink these marks are also the partitions' published watermarks, and partition -1 holds how far the
+// emitter (the owner of the source's partition 0) appended the complete windows' rows.
 //
 // `window_plans` holds the fingerprint of each windowed pipeline's plan (window_plan_fingerprint); the job
 // key of its window_state and window_fired rows is "<job>@<fingerprint>", so an edited plan starts fresh:
@@ -33,12 +35,14 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "millrace/common/services.h"
 #include "millrace/common/result.h"
 #include "millrace/cql_client/client.h"
 #include "millrace/sql/pipeline.h"
@@ -53,6 +57,7 @@ int32_t state_ttl_seconds(int64_t window_end_ms, int64_t now_ms);
 
 struct window_store_options {
     std::string contact_points;
+    services::cql_login login;  // credentials and TLS CA (empty: none)
     std::string keyspace = "millrace_jobs";
     int replication_factor = 1;
     cql_client::consistency consistency = cql_client::consistency::local_quorum;
@@ -92,6 +97,8 @@ public:
     // Records that the windows of `partitions` up to `fired_through` fired; `done` as for write().
     void write_fired(const std::string& job, size_t pipeline, const std::vector<int32_t>& partitions, int64_t fired_through,
                      sink::done_fn done);
+    // Every fired_through of a pipeline, by partition (-1: how far a Kafka sink's windows were emitted). Blocks.
+    result<std::map<int32_t, int64_t>> read_marks(const std::string& job, size_t pipeline);
     // The stored fired_through of one partition; nullopt when none fired yet. Blocks.
     result<std::optional<int64_t>> read_fired(const std::string& job, size_t pipeline, int32_t partition);
     // Fails what is in flight and disconnects. Blocks; idempotent.
@@ -112,6 +119,7 @@ private:
     cql_client::prepared_ptr insert_ts_;
     cql_client::prepared_ptr insert_plan_;
     cql_client::prepared_ptr select_plan_;
+    cql_client::prepared_ptr select_marks_;
 };
 
 }  // namespace millrace::processor

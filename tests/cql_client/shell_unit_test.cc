@@ -43,6 +43,18 @@ TEST(shell_unit_test, exit_and_help_need_no_semicolon_and_lines_are_counted) {
     EXPECT_EQ(got[2].line, 5);
 }
 
+TEST(shell_unit_test, shell_commands_end_at_the_line_or_a_semicolon) {
+    std::string rest;
+    auto got = texts("PAGING 2\nSELECT a\nFROM t;\nDESCRIBE KEYSPACES; DESC TABLES\nTRACING ON\n", rest);
+    ASSERT_EQ(got.size(), 5u);
+    EXPECT_EQ(got[0], "PAGING 2");
+    EXPECT_EQ(got[1], "SELECT a\nFROM t");
+    EXPECT_EQ(got[2], "DESCRIBE KEYSPACES");
+    EXPECT_EQ(got[3], "DESC TABLES");
+    EXPECT_EQ(got[4], "TRACING ON");
+    EXPECT_EQ(rest, "");
+}
+
 TEST(shell_unit_test, cells_as_cqlsh_shows_them) {
     EXPECT_EQ(format_cell(value::null()), "null");
     EXPECT_EQ(format_cell(value::text("it's")), "it's");
