@@ -36,6 +36,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 READY_TIMEOUT_S = 60.0
+CQL_USER, CQL_PASSWORD = "cassandra", "secure-listeners-pw"
 
 
 def load_cql_run():
@@ -48,12 +49,12 @@ def load_cql_run():
 class Server:
     """`millrace <command> --secure` with data_dir=<root>; stdout scanned for the ready line."""
 
-    def __init__(self, binary, command, root):
+    def __init__(self, binary, command, root, extra=()):
         os.makedirs(root, exist_ok=True)
         self.root = root
         self.log_path = os.path.join(root, "server.log")
         self.proc = subprocess.Popen(
-            [binary, command, "--secure", "--port", "0", "--admin-port", "0", "--set", f"data_dir={root}"],
+            [binary, command, "--secure", "--port", "0", "--admin-port", "0", "--set", f"data_dir={root}", *extra],
             stdout=subprocess.PIPE, stderr=open(self.log_path, "a"), text=True)
         lines = queue.Queue()
         threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout] and lines.put(None), daemon=True).start()
@@ -168,12 +169,14 @@ def check_cql_plaintext_refused(cql, args):
 
 
 def check_cql_tls_driver(cql, args):
+    from cassandra.auth import PlainTextAuthProvider
     from cassandra.cluster import Cluster
     context = ssl.create_default_context(cafile=cql.ca)
     # The driver connects to an address; the certificate carries IP:127.0.0.1.
     context.check_hostname = True
     cluster = Cluster([cql.host], port=cql.port, ssl_context=context, ssl_options={"server_hostname": cql.host},
-                      protocol_version=4, connect_timeout=15)
+                      auth_provider=PlainTextAuthProvider(CQL_USER, CQL_PASSWORD), protocol_version=4,
+                      connect_timeout=15)
     try:
         session = cluster.connect()
         session.execute("CREATE KEYSPACE IF NOT EXISTS secure WITH replication = "
@@ -257,7 +260,9 @@ def main():
     try:
         broker = Server(args.millrace_binary, "broker", os.path.join(tmp, "broker"))
         servers.append(broker)
-        cql = Server(args.millrace_binary, "cql", os.path.join(tmp, "cql"))
+        # With security.enabled the store requires a login (CQL roles): cql.password
+        # gives the bootstrap role one; the driver logs in when asked.
+        cql = Server(args.millrace_binary, "cql", os.path.join(tmp, "cql"), ["--set", f"cql.password={CQL_PASSWORD}"])
         servers.append(cql)
         # Each server generated its own CA: each is "another CA" for the other.
         checks = [
