@@ -34,6 +34,8 @@ std::vector<command_doc> command_docs() {
     std::vector<command_doc> docs;
     for (const auto& c : components()) docs.push_back({c.command, fmt::format("{} (plays {})", c.summary, c.plays)});
     docs.push_back({"dags", "`dags list`, `dags trigger <id> [--conf JSON]`, `dags pause|unpause <id>` via the scheduler's API"});
+    docs.push_back({"variables", "`variables set <key> <value>`, `variables get <key>`, `variables list`: Airflow Variables in the scheduler's metadata database"});
+    docs.push_back({"connections", "`connections add <conn_id> <uri>`, `connections list`: Airflow Connections in the scheduler's metadata database"});
     docs.push_back({"jobs", "`jobs validate FILE...`, `jobs explain FILE` (the SQL compiler), `jobs list [--json]` (the running stream jobs: state, rates, lag, last error)"});
     docs.push_back({"tasks", "`tasks test <dag_id> <task_id> <date>` runs one task in the foreground"});
     docs.push_back({"cql shell", "`cql shell [host [port]] [-e STATEMENTS | -f FILE] [-u USER -p PASSWORD]`: a CQL shell in the manner of cqlsh (`cql shell --help`)"});
@@ -68,7 +70,7 @@ std::vector<flag_spec> command_flags(const std::string& command) {
     std::vector<flag_spec> flags;
     std::string section;
     if (const auto* info = find_component(command)) section = info->section;
-    if (command == "dags" || command == "tasks") section = "scheduler";
+    if (command == "dags" || command == "tasks" || command == "variables" || command == "connections") section = "scheduler";
     if (command == "up") {
         section = "up";
         flags.push_back({"--data-dir", "data_dir"});

@@ -226,6 +226,9 @@ int run(int argc, char** argv) {
         return scheduler::run_dags_command(*cfg, inv->args);
     }
     if (inv->command == "tasks") return scheduler::run_tasks_command(*cfg, inv->args);
+    // Airflow's own CLI words; `dags variables|connections ...` stays as an alias.
+    if (inv->command == "variables") return scheduler::run_variables_command(*cfg, inv->args);
+    if (inv->command == "connections") return scheduler::run_connections_command(*cfg, inv->args);
     if (inv->command == "jobs" && !inv->args.empty() && inv->args.front() == "list") {
         if (jobs_json) inv->args.push_back("--json");
         return run_jobs_list_command(*cfg, inv->args);

@@ -59,11 +59,19 @@ TEST(cli_test, unknown_flag_and_command_exit_2) {
 }
 
 TEST(cli_test, every_command_has_help) {
-    for (std::string command : {"broker", "cql", "cdc", "process", "scheduler", "source", "postgres", "up", "version", "config"}) {
+    for (std::string command : {"broker", "cql", "cdc", "process", "scheduler", "source", "postgres", "up", "version", "config",
+                                "variables", "connections"}) {
         auto r = run({command, "--help"});
         EXPECT_EQ(r.exit_code, 0) << command;
         EXPECT_NE(r.out.find("Usage: millrace " + command), std::string::npos) << r.out;
     }
+    // Airflow's own CLI words are top-level commands, listed in the general help.
+    auto general = run({"--help"});
+    EXPECT_NE(general.out.find("variables set <key> <value>"), std::string::npos) << general.out;
+    EXPECT_NE(general.out.find("connections add <conn_id> <uri>"), std::string::npos) << general.out;
+    auto vars_usage = run({"variables", "frobnicate"});
+    EXPECT_EQ(vars_usage.exit_code, 2);
+    EXPECT_NE(vars_usage.err.find("usage: millrace variables set"), std::string::npos) << vars_usage.err;
     auto broker = run({"broker", "--help"});
     EXPECT_NE(broker.out.find("--admin-port"), std::string::npos);
     EXPECT_NE(broker.out.find("MILLRACE_BROKER_PORT"), std::string::npos);
