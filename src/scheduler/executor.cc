@@ -118,6 +118,40 @@ result<std::vector<segment>> split_template(std::string_view text, const std::ma
     }
 }
 
+// A BashOperator's bash_command (Airflow DAG files): split at its "{{ ... }}"
+// placeholders without evaluating them. Each placeholder is evaluated on
+// its own by the real jinja2 with Airflow's context (evaluate_placeholders),
+// and its result is then placed like any template value (render_shell), so
+// an expression's result is data, never shell syntax. `{% ... %}` statements
+// are refused: their output is shell text that could depend on a run's conf.
+result<std::vector<segment>> split_placeholders(std::string_view text) {
+    if (size_t at = text.find("{%"); at != std::string_view::npos) {
+        size_t end = text.find("%}", at);
+        std::string_view construct = text.substr(at, end == std::string_view::npos ? 20 : end + 2 - at);
+        return make_error(errc::invalid_argument,
+                          "bash_command: the Jinja statement '{}' at offset {} is not rendered in a bash command (its "
+                          "output would be shell syntax that a run's conf could change); compute the value in a "
+                          "{{{{ expression }}}}, pass it in `env`, or use a PythonOperator",
+                          construct, at);
+    }
+    std::vector<segment> out;
+    size_t pos = 0;
+    for (;;) {
+        size_t open = text.find("{{", pos);
+        if (open == std::string_view::npos) {
+            out.push_back({false, std::string(text.substr(pos))});
+            return out;
+        }
+        out.push_back({false, std::string(text.substr(pos, open - pos))});
+        size_t close = text.find("}}", open + 2);
+        if (close == std::string_view::npos) {
+            return make_error(errc::invalid_argument, "template '{}': '{{{{' at offset {} is not closed", text, open);
+        }
+        out.push_back({true, std::string(), std::string(text.substr(open, close + 2 - open))});
+        pos = close + 2;
+    }
+}
+
 // Shell: every value is passed in an environment variable
 // MILLRACE_TEMPLATE_<n> and the command names it, quoted for where it
 // stands: "${V}" outside quotes, ${V} inside "...". The shell expands a
@@ -1035,7 +1069,8 @@ try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const ex
 // like a shell task; the runner reads the context file and writes XComs,
 // skips and variables to the output file.
 try_outcome run_python(const try_request& req, const executor_env& env, int64_t timeout_ms, task_log& log,
-                       const std::atomic<bool>& cancel, const std::function<void(int)>& on_start) {
+                       const std::atomic<bool>& cancel, const std::function<void(int)>& on_start,
+                       std::vector<segment>* placeholders) {
     const dag_spec& dag = *req.dag;
     std::string base = req.log_path.empty()
                            ? (std::filesystem::temp_directory_path() / fmt::format("millrace-task-{}", ::getpid())).string()
@@ -1050,6 +1085,13 @@ try_outcome run_python(const try_request& req, const executor_env& env, int64_t 
     };
     auto conf = nlohmann::json::parse(req.run.conf.empty() ? std::string("{}") : req.run.conf, nullptr, false);
     ctx["conf"] = conf.is_object() ? conf : nlohmann::json::object();
+    if (placeholders != nullptr) {
+        // The runner evaluates these with jinja2 instead of running the task.
+        ctx["placeholders"] = nlohmann::json::array();
+        for (const auto& part : *placeholders) {
+            if (part.value) ctx["placeholders"].push_back(part.source);
+        }
+    }
     for (auto [name, text] : {std::pair{"xcoms", &req.xcoms_json}, std::pair{"variables", &req.variables_json},
                               std::pair{"connections", &req.connections_json}}) {
         auto parsed = nlohmann::json::parse(*text, nullptr, false);
@@ -1096,6 +1138,27 @@ try_outcome run_python(const try_request& req, const executor_env& env, int64_t 
         for (const auto& [field, value] : rendered.items()) {
             log.line("rendered {}: {}", field, value.is_string() ? value.get<std::string>() : value.dump());
         }
+        if (placeholders != nullptr && out.success) {
+            const nlohmann::json values = result.value("values", nlohmann::json::array());
+            size_t next = 0;
+            for (auto& part : *placeholders) {
+                if (!part.value) continue;
+                if (next >= values.size() || !values[next].is_string()) {
+                    out.success = false;
+                    out.note = "the runner returned no value for " + part.source;
+                    break;
+                }
+                part.text = values[next++].get<std::string>();
+            }
+        }
+    }
+    if (placeholders != nullptr) {
+        // Evaluating failed: a Jinja error (undefined name, bad expression) is in the log as a traceback.
+        if (!out.success && !out.timed_out && out.note.find("the runner returned") == std::string::npos) {
+            out.note = "bash_command: evaluating its {{ }} placeholders with jinja2 failed (the traceback is in the log)";
+        }
+        out.skipped = false;
+        return out;
     }
     if (!out.success && !out.timed_out) {
         if (out.exit_code == 99) {
@@ -1175,8 +1238,10 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
     auto vars = template_vars(*req.dag, req.run, req.task_id, req.try_number);
     std::map<std::string, std::string> params;
     std::map<std::string, std::vector<segment>> split;  // the templates rendered per kind below
+    // A BashOperator of an Airflow DAG file: bash_command's placeholders are Jinja expressions.
+    const bool jinja_bash = task->kind == task_kind::shell && req.dag->fileloc.ends_with(".py");
     for (const auto& [name, value] : task->params) {
-        auto parts = split_template(value, vars);
+        auto parts = jinja_bash && name == "command" ? split_placeholders(value) : split_template(value, vars);
         if (!parts) return fail(log, fmt::format("{}: {}", name, parts.err().message()));
         params[name] = join_plain(*parts);
         split[name] = std::move(*parts);
@@ -1192,7 +1257,16 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
     shell_command shell;
     std::vector<sql_statement> statements;
     if (task->kind == task_kind::shell) {
-        auto rendered = render_shell(split["command"]);
+        auto& parts = split["command"];
+        if (jinja_bash && std::any_of(parts.begin(), parts.end(), [](const segment& p) { return p.value; })) {
+            // Each placeholder's result, evaluated by jinja2 with Airflow's context, placed as data below.
+            try_outcome evaluated = run_python(req, env, task->execution_timeout_ms, log, cancel, on_start, &parts);
+            if (!evaluated.success) {
+                log.line("ERROR {}", evaluated.note);
+                return evaluated;
+            }
+        }
+        auto rendered = render_shell(parts);
         if (!rendered) return fail(log, fmt::format("task '{}': {}", req.task_id, rendered.err().message()));
         shell = std::move(*rendered);
         params["command"] = shell.command;
@@ -1286,7 +1360,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
             out = run_fetch_task(params, env, timeout, cancel, log);
             break;
         case task_kind::python:
-            out = run_python(req, env, timeout, log, cancel, on_start);
+            out = run_python(req, env, timeout, log, cancel, on_start, nullptr);
             break;
         case task_kind::empty:
             log.line("EmptyOperator: nothing to run");

@@ -404,6 +404,34 @@ TEST_F(airflow_test, templates_render_and_values_stay_data) {
     EXPECT_NE(slurp(tis.at("py").log_path).find("rendered templates_dict.tomorrow: 2026-02-04"), std::string::npos);
 }
 
+// A BashOperator's {{ }} placeholders are Jinja expressions evaluated by jinja2 with Airflow's
+// context; each result is passed to bash as an environment variable, so a run's conf stays data.
+TEST_F(airflow_test, bash_command_jinja_expressions_render_and_stay_data) {
+    add("bash_jinja.py");
+    start({"bash_jinja"});
+    const std::string hostile = "X; touch MARKER $(touch MARKER2)";
+    auto tis = run("bash_jinja", nlohmann::json({{"msg", hostile}}).dump());
+    EXPECT_EQ(tis.at("macros").state, ti_state::success) << slurp(tis.at("macros").log_path);
+    EXPECT_EQ(slurp(out() + "/bash_jinja_macros.txt"), "2026-02-04 20260203\n");
+    EXPECT_NE(slurp(tis.at("macros").log_path).find("rendered bash_command {{ macros.ds_add(ds, 1) }}: 2026-02-04"),
+              std::string::npos) << slurp(tis.at("macros").log_path);
+    EXPECT_EQ(tis.at("filters").state, ti_state::success) << slurp(tis.at("filters").log_path);
+    EXPECT_EQ(slurp(out() + "/bash_jinja_filters.txt"), "ADA-1\n");
+    EXPECT_EQ(tis.at("hostile").state, ti_state::success) << slurp(tis.at("hostile").log_path);
+    EXPECT_EQ(slurp(out() + "/bash_jinja_hostile.txt"),
+              "x; touch marker $(touch marker2)|" + hostile + " $(touch MARKER3)\n");
+    for (const char* marker : {"MARKER", "MARKER2", "MARKER3", "marker", "marker2"}) {
+        EXPECT_FALSE(fs::exists(out() + "/" + marker)) << "a conf value ran as shell: " << marker;
+    }
+    EXPECT_EQ(tis.at("statement").state, ti_state::failed);
+    EXPECT_NE(tis.at("statement").note.find("Jinja statement '{% if params.name %}'"), std::string::npos)
+        << tis.at("statement").note;
+    EXPECT_EQ(tis.at("undefined").state, ti_state::failed);
+    EXPECT_NE(tis.at("undefined").note.find("placeholders with jinja2 failed"), std::string::npos) << tis.at("undefined").note;
+    EXPECT_NE(slurp(tis.at("undefined").log_path).find("UndefinedError: 'no_such_name' is undefined"), std::string::npos)
+        << slurp(tis.at("undefined").log_path);
+}
+
 TEST_F(airflow_test, params_with_types_and_conf) {
     add("params_conf.py");
     start({"params_conf"});

@@ -220,7 +220,7 @@ def run(path, dag_id, task_id, ctx_path, out):
     with open(ctx_path) as f:
         ctx = json.load(f)
     _runtime.setup(ctx)
-    code = 0
+    code, values = 0, None
     try:
         dags = {d.dag_id: d for d in load(path)}
         if dag_id not in dags:
@@ -231,7 +231,12 @@ def run(path, dag_id, task_id, ctx_path, out):
         task = dag.task_dict[task_id]
         context = _runtime.build_context(dag, task)
         _core._current_context.append(context)
-        task.execute(context)
+        if "placeholders" in ctx:
+            # A BashOperator's {{ }} placeholders, each evaluated alone; the
+            # scheduler passes each result to bash as data (docs/security.md).
+            values = _runtime.render_placeholders(ctx["placeholders"], context)
+        else:
+            task.execute(context)
     except _core.AirflowSkipException as e:
         logging.getLogger("airflow.task").info("Skipping task: %s", e)
         code = EXIT_SKIPPED
@@ -244,7 +249,10 @@ def run(path, dag_id, task_id, ctx_path, out):
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        write(out, _runtime.output())
+        data = _runtime.output()
+        if values is not None:
+            data["values"] = values
+        write(out, data)
     except BaseException:  # noqa: B902
         traceback.print_exc()
         code = code or EXIT_FAIL

@@ -228,6 +228,18 @@ def render(value, context, path=""):
     return value
 
 
+def render_placeholders(placeholders, context):
+    """Each "{{ expression }}" of a bash_command evaluated alone by jinja2, as text."""
+    values = []
+    for index, source in enumerate(placeholders):
+        import jinja2
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, cache_size=0)
+        value = env.from_string(source).render(**context)
+        _state["rendered"][f"bash_command {source}"] = value
+        values.append(value)
+    return values
+
+
 def resolve(value, context):
     """XComArgs and @dag parameters in a task's arguments become their values."""
     if isinstance(value, _core.XComArg):
