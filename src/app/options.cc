@@ -64,6 +64,16 @@ config::schema build() {
            "state-changing requests (POST, PUT, PATCH, DELETE), e.g. [https://millrace.example.com] behind a "
            "reverse proxy; their host names are also accepted in Host headers."});
 
+    // TEMPORARY (saslkafka): the security.* keys the sectls and sechttp branches
+    // declare; drop this block when merging theirs.
+    if (s.find("security.enabled") == nullptr) {
+        s.describe_section("security", "TLS and authentication on every listener; see docs/security.md.");
+        s.add({"security.enabled", value_kind::boolean, "false",
+               "Authentication (Kafka SASL, ACLs) and TLS on every listener (`millrace up --secure`)."});
+        s.add({"security.admin_user", value_kind::string, "admin", "The admin user every millrace part logs in as."});
+        s.add({"security.admin_password", value_kind::string, "", "The admin user's password."});
+    }
+
     s.describe_section("kafka", "Kafka as the other parts see it: the embedded broker, or an external cluster.");
     s.add({"kafka.bootstrap", value_kind::string, "",
            "host:port[,host:port...] of an external Kafka cluster; empty uses the embedded broker (`up` then starts it)."});
