@@ -16,6 +16,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "auth/security.h"
 #include "broker_core.h"
 #include "millrace/common/connection.h"
 #include "flusher.h"
@@ -70,6 +71,7 @@ struct connection_state {
     net::async_semaphore in_flight;  // one permit per queued response; the writer returns them
     asio::steady_timer wake;  // cancelled whenever a slot becomes ready or the reader stops
     bool reading_done = false;
+    std::unique_ptr<auth::sasl_session> sasl;  // security.enabled only
     void notify() { wake.cancel(); }
     // Ends the connection after a malformed request.
     void abort() {
@@ -194,6 +196,7 @@ private:
             peer = ec ? "unknown" : remote.address().to_string();
         }
         auto state = std::make_shared<connection_state>(socket);
+        if (core_.security().enabled()) state->sasl = std::make_unique<auth::sasl_session>(core_.security());
         using namespace asio::experimental::awaitable_operators;
         try {
             co_await (read_loop(socket, state, peer) && write_loop(socket, state));
@@ -242,6 +245,15 @@ private:
             int16_t version = header.int16();
             int32_t correlation_id = header.int32();
             const api_spec* spec = find_api(key);
+            if (state->sasl && !state->sasl->admit(key, now_ms())) {
+                // Kafka closes a connection that sends anything but SASL before
+                // authenticating, or anything but re-authentication once its
+                // session (connections.max.reauth.ms) has expired.
+                core_.log().info("closing connection from {}: api key {} {}", peer, key,
+                                 state->sasl->authenticated() ? "after the SASL session expired"
+                                                              : "before SASL authentication");
+                co_return;
+            }
             auto slot = std::make_shared<pending_response>();
             if (spec == nullptr || version < spec->min_version || version > spec->max_version) {
                 if (key == static_cast<int16_t>(api_key::api_versions)) {
@@ -280,6 +292,7 @@ private:
         auto start = std::chrono::steady_clock::now();
         bool flexible = version >= spec->first_flexible;
         request_context ctx{core_, spec->key, version, flexible, correlation_id, {}, peer};
+        ctx.session = state->sasl.get();
         writer out(slot->bytes);
         try {
             reader in(*body);
@@ -306,6 +319,8 @@ private:
         api_metrics_[static_cast<int16_t>(spec->key)].observe(start);
         slot->send = ctx.send_response;
         slot->ready = true;
+        // A failed authentication: the reply is the connection's last word.
+        if (ctx.close_after_response) state->reading_done = true;
         state->notify();
     }
 
@@ -329,6 +344,10 @@ private:
             co_await state->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             if (state->reading_done && state->queue.empty()) co_return;
         }
+    }
+
+    int64_t now_ms() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.clock.mono_now().time_since_epoch()).count();
     }
 
     component_context& ctx_;
@@ -373,6 +392,12 @@ void add_options(config::schema& s) {
            "consumers faster on a laptop).", {}, 0, 300'000});
     s.add({"broker.group_min_session_timeout", value_kind::duration_ms, "6s", "Smallest session timeout a consumer may ask for.", {}, 1, INT64_MAX});
     s.add({"broker.group_max_session_timeout", value_kind::duration_ms, "30m", "Largest session timeout a consumer may ask for.", {}, 1, INT64_MAX});
+    s.add({"broker.super_users", value_kind::string_list, "",
+           "Principals (User:name) allowed everything whatever the ACLs say (Kafka's super.users), when "
+           "security.enabled; the admin user (security.admin_user) always is one."});
+    s.add({"broker.connections_max_reauth_ms", value_kind::duration_ms, "0",
+           "Kafka's connections.max.reauth.ms: a SASL session's lifetime, after which the client must "
+           "re-authenticate (KIP-368) or its connection is closed at its next request; 0 turns it off.", {}, 0, INT64_MAX});
     s.add({"broker.offsets_retention", value_kind::duration_ms, "7d", "How long committed offsets of an empty group are kept.", {}, 1, INT64_MAX});
 }
 
@@ -399,6 +424,12 @@ std::unique_ptr<component> make_broker(component_context& ctx) {
     cfg.group_min_session_timeout_ms = c.get_int("broker.group_min_session_timeout");
     cfg.group_max_session_timeout_ms = c.get_int("broker.group_max_session_timeout");
     cfg.offsets_retention_ms = c.get_int("broker.offsets_retention");
+    // security.* belong to the whole process; a schema without them means security is off.
+    cfg.security.enabled = c.has("security.enabled") && c.get_bool("security.enabled");
+    if (c.has("security.admin_user")) cfg.security.admin_user = c.get_string("security.admin_user");
+    if (c.has("security.admin_password")) cfg.security.admin_password = c.get_string("security.admin_password");
+    cfg.security.super_users = c.get_list("broker.super_users");
+    cfg.security.reauth_ms = c.get_int("broker.connections_max_reauth_ms");
     return std::make_unique<broker_component>(ctx, std::move(cfg));
 }
 
