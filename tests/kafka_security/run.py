@@ -33,7 +33,7 @@ ALICE_PASSWORD = "alice-pw-91c2"
 
 TOPICS = "org.apache.kafka.tools.TopicCommand"
 CONFIGS = "kafka.admin.ConfigCommand"
-ACLS = "kafka.admin.AclCommand"
+ACLS = "org.apache.kafka.tools.AclCommand"
 PRODUCER = "org.apache.kafka.tools.ConsoleProducer"
 CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
 

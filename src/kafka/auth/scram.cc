@@ -186,7 +186,8 @@ status scram_server::client_first(std::string_view message) {
         }
     }
     user_ = std::move(*user);
-    nonce_ = std::string(attrs[1].second) + server_nonce_;
+    client_nonce_ = std::string(attrs[1].second);
+    nonce_ = client_nonce_ + server_nonce_;
     first_done_ = true;
     return {};
 }
@@ -214,7 +215,10 @@ result<std::string> scram_server::client_final(std::string_view message) {
     if (!binding || *binding != gs2_header_) {
         return make_error(errc::invalid_argument, "Authentication failed: Invalid channel binding");
     }
-    if (attrs[1].second != nonce_) {
+    // librdkafka before 2.6.1 sends its own nonce twice (client + client +
+    // server); Kafka 3.8.1-3.9 accepted that form, and so do we: the proof
+    // covers the message as sent, and the server's part must be there.
+    if (attrs[1].second != nonce_ && attrs[1].second != client_nonce_ + nonce_) {
         return make_error(errc::invalid_argument, "Invalid client nonce in the final client message.");
     }
     auto proof = base64_decode(message.substr(proof_at + 3));

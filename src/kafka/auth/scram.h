@@ -69,6 +69,7 @@ private:
     std::string user_;
     std::string gs2_header_;
     std::string client_first_bare_;
+    std::string client_nonce_;
     std::string nonce_;
     std::string server_first_;
     std::optional<scram_credential> credential_;
