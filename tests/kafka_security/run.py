@@ -206,6 +206,10 @@ def run_all(s, restart):
                        "--allow-principal", "User:alice", "--operation", "Read", "--topic", "granted",
                        "--group", "alice-group")
     s.check("kafka-acls --add grants alice READ on granted and alice-group", code == 0, out)
+    code, out = s.tool(ACLS, "--bootstrap-server", b.bootstrap, "--command-config", admin, "--add",
+                       "--allow-principal", "User:alice", "--operation", "Read", "--group", "alice-",
+                       "--resource-pattern-type", "prefixed")
+    s.check("kafka-acls --add grants alice READ on the groups prefixed alice-", code == 0, out)
     code, out = s.tool(ACLS, "--bootstrap-server", b.bootstrap, "--command-config", admin, "--list")
     s.check("kafka-acls --list shows the ACLs",
             code == 0 and "name=granted" in out and "name=alice-group" in out and "principal=User:alice" in out
@@ -214,11 +218,11 @@ def run_all(s, restart):
     s.check("alice may not list ACLs (DESCRIBE on the cluster)",
             code != 0 and "ClusterAuthorizationException" in out, out)
 
-    def alice_checks(stage):
+    def alice_checks(stage, group):
         code, out = s.tool(CONSUMER, "--bootstrap-server", b.bootstrap, "--consumer.config", alice, "--topic",
-                           "granted", "--group", "alice-group", "--from-beginning", "--max-messages", "2",
+                           "granted", "--group", group, "--from-beginning", "--max-messages", "2",
                            "--timeout-ms", "60000")
-        s.check(f"{stage}: alice consumes granted with the Java consumer in alice-group",
+        s.check(f"{stage}: alice consumes granted with the Java consumer in {group}",
                 code == 0 and {"granted-1", "granted-2"} <= set(out.split()), out)
         code, out, err = s.kcat("-C", "-t", "granted", "-o", "beginning", "-e", "-q", user="alice",
                                 password=ALICE_PASSWORD)
@@ -233,8 +237,12 @@ def run_all(s, restart):
                            # InitProducerId (CLUSTER_AUTHORIZATION_FAILED), as Kafka does.
                            "--producer-property", "enable.idempotence=false",
                            stdin="intruder\n")
+        # The tools log the send error through SLF4J (silent without a binding):
+        # judge by what reached the topic.
+        _, seen, err = s.kcat("-C", "-t", "granted", "-o", "beginning", "-e", "-q", user="admin",
+                              password=ADMIN_PASSWORD)
         s.check(f"{stage}: the Java producer as alice cannot write granted",
-                "TopicAuthorizationException" in out and "Not authorized to access topics: [granted]" in out, out)
+                "intruder" not in seen.split() and "granted-1" in seen.split(), out + seen + err)
         code, out, err = s.kcat("-C", "-t", "other", "-o", "beginning", "-e", "-q", user="alice",
                                 password=ALICE_PASSWORD)
         s.check(f"{stage}: kcat as alice cannot read other",
@@ -242,23 +250,22 @@ def run_all(s, restart):
         code, out = s.tool(CONSUMER, "--bootstrap-server", b.bootstrap, "--consumer.config", alice, "--topic", "other",
                            "--group", "alice-group", "--from-beginning", "--max-messages", "1", "--timeout-ms", "30000")
         s.check(f"{stage}: the Java consumer as alice cannot read other",
-                "other-1" not in out and "Not authorized to access topics: [other]" in out, out)
+                "other-1" not in out and "Processed a total of 0 messages" in out, out)
         code, out, err = s.kcat("-L", user="alice", password=ALICE_PASSWORD)
         listed = re.findall(r'topic "([^"]+)"', out)
         s.check(f"{stage}: metadata lists only the topics alice may describe", code == 0 and listed == ["granted"],
                 out + err)
         code, out, err = s.kcat("-C", "-t", "granted", "-o", "beginning", "-e", "-q", user="alice",
                                 password="not-alices")
-        s.check(f"{stage}: alice with a wrong password is refused",
-                "granted-1" not in out and "Authentication failed" in err, out + err)
+        s.check(f"{stage}: alice with a wrong password is refused", code != 0 and "granted-1" not in out, out + err)
         # The check can fail: without the ACL the same read is refused.
         code, out = s.tool(CONSUMER, "--bootstrap-server", b.bootstrap, "--consumer.config", alice, "--topic",
                            "granted", "--group", "not-alices-group", "--from-beginning", "--max-messages", "1",
                            "--timeout-ms", "30000")
         s.check(f"{stage}: alice cannot use a group she has no ACL for",
-                "granted-1" not in out and "GroupAuthorizationException" in out, out)
+                "granted-1" not in out and "Processed a total of 0 messages" in out, out)
 
-    alice_checks("before restart")
+    alice_checks("before restart", "alice-group")
 
     restart()
     code, out = s.tool(ACLS, "--bootstrap-server", b.bootstrap, "--command-config", admin, "--list")
@@ -268,7 +275,7 @@ def run_all(s, restart):
                        "--entity-type", "users", "--entity-name", "alice")
     s.check("after restart: alice's credential is still there", code == 0 and "SCRAM-SHA-512=iterations=8192" in out,
             out)
-    alice_checks("after restart")
+    alice_checks("after restart", "alice-after-restart")  # the prefixed ACL
 
     # Removing the ACL takes effect at once (DeleteAcls).
     code, out = s.tool(ACLS, "--bootstrap-server", b.bootstrap, "--command-config", admin, "--remove", "--force",
