@@ -1,17 +1,29 @@
 # The two commands in README.md:
-#   make up    install what is missing, build, run the pipeline (millrace up)
-#   make test  install what is missing, build, run every test suite
+#   make up    install what running needs, build the binary, run the pipeline
+#              (millrace up); `make up ARGS='--data-dir /tmp/d'` passes arguments
+#   make test  install what is missing (test clients too), build, run every test suite
 # Builds use at most 2 jobs (see CMakePresets.json).
 
-.PHONY: up test test-release test-asan test-fuzz build build-asan build-fuzz setup clean
+.PHONY: up test test-release test-asan test-fuzz build build-binary build-asan build-fuzz setup setup-run clean
 
-up: build
-	./build/millrace up
+ARGS ?=
+
+up: build-binary
+	./build/millrace up $(ARGS)
 
 test: test-release test-asan test-fuzz
 
+# What building and running needs (scripts/setup run); `setup` adds every test client.
+setup-run:
+	@scripts/setup run
+
 setup:
-	@scripts/setup
+	@scripts/setup test
+
+# Only the binary: what `make up` runs.
+build-binary: setup-run
+	@test -f build/build.ninja || cmake --preset release
+	@cmake --build --preset release --target millrace
 
 build: setup
 	@test -f build/build.ninja || cmake --preset release

@@ -20,6 +20,7 @@ const std::vector<global_option>& global_options() {
         {"--set", "", "KEY=VALUE  set any config key, e.g. --set broker.port=19092 (repeatable)"},
         {"--log-level", "log.level", "LEVEL  trace, debug, info, warn or error"},
         {"--log-format", "log.format", "FORMAT  text or json"},
+        {"--secure", "security.enabled", "TLS on every listener and authentication (sets security.enabled)"},
     };
     return all;
 }
@@ -35,6 +36,7 @@ std::vector<command_doc> command_docs() {
     docs.push_back({"dags", "`dags list`, `dags trigger <id> [--conf JSON]`, `dags pause|unpause <id>` via the scheduler's API"});
     docs.push_back({"jobs", "`jobs validate FILE...`, `jobs explain FILE` (the SQL compiler), `jobs list [--json]` (the running stream jobs: state, rates, lag, last error)"});
     docs.push_back({"tasks", "`tasks test <dag_id> <task_id> <date>` runs one task in the foreground"});
+    docs.push_back({"cql shell", "`cql shell [host [port]] [-e STATEMENTS | -f FILE] [-u USER -p PASSWORD]`: a CQL shell in the manner of cqlsh (`cql shell --help`)"});
     docs.push_back({"up", "run the whole pipeline in one process on embedded defaults"});
     docs.push_back({"status", "print the status block of the running `millrace up` (from its admin endpoint)"});
     docs.push_back({"config", "`config example` prints every key with its default; `config show` the effective values"});
@@ -187,7 +189,7 @@ std::string command_help(const std::string& command) {
         out += "  --print-dsn      print the managed server's connection string with its password "
                "(from <postgres.data_dir>/millrace.pgpass) and exit\n";
     }
-    out += "\nGlobal options: --config FILE, --set KEY=VALUE, --log-level LEVEL, --log-format FORMAT\n";
+    out += "\nGlobal options: --config FILE, --set KEY=VALUE, --log-level LEVEL, --log-format FORMAT, --secure\n";
     if (find_component(command) != nullptr || command == "up") {
         out += "\nOnce ready, prints one line on stdout: ready <component> <host:port> admin <host:port>\n";
     }

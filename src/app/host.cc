@@ -6,13 +6,16 @@
 #include <mutex>
 #include <thread>
 #include <cstdio>
+#include <filesystem>
 #include <unistd.h>
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/ip/tcp.hpp>
 
 #include "millrace/common/admin.h"
+#include "millrace/common/tls.h"
 
 namespace millrace::app {
 
@@ -32,8 +35,12 @@ struct running_part {
 };
 
 status_report make_report(const std::vector<running_part>& parts, const host_plan& plan, const net::endpoint& admin,
-                          const metrics::registry& registry) {
+                          const metrics::registry& registry, const std::optional<tls::material>& tls_files,
+                          const pipeline_probe* probe) {
     status_report report;
+    if (tls_files) {
+        report.tls = {{"TLS CA", tls_files->ca_path}, {"TLS cert", tls_files->cert_path}, {"TLS key", tls_files->key_path}};
+    }
     report.version = MILLRACE_VERSION;
     report.admin_address = admin.to_string();
     for (const auto& part : parts) {
@@ -52,7 +59,13 @@ status_report make_report(const std::vector<running_part>& parts, const host_pla
     std::stable_sort(report.parts.begin(), report.parts.end(),
                      [&](const part_status& a, const part_status& b) { return rank(a) < rank(b); });
     report.urls = urls_for(report.parts, report.admin_address);
+    if (tls_files) {
+        for (auto& [label, url] : report.urls) {
+            if (url.starts_with("http://")) url.insert(4, "s");
+        }
+    }
     report.counts = read_counts(registry.expose());
+    if (probe != nullptr) report.counts = merge_counts(report.counts, probe->counts());
     for (const auto& part : parts) {
         if (!part.instance) continue;
         if (std::string detail = part.instance->status_json(); !detail.empty()) {
@@ -60,6 +73,68 @@ status_report make_report(const std::vector<running_part>& parts, const host_pla
         }
     }
     return report;
+}
+
+// With security.enabled: the certificate material (generated into
+// <data_dir>/tls/ unless configured) and the TLS context every listener of
+// this process then serves.
+result<tls::material> prepare_tls(const config::config& cfg, const log::logger& log) {
+    tls::settings settings;
+    settings.cert_path = cfg.get_string("security.tls_cert");
+    settings.key_path = cfg.get_string("security.tls_key");
+    settings.ca_path = cfg.get_string("security.tls_ca");
+    const std::string& data_dir = cfg.get_string("data_dir");
+    if (auto st = file_system::disk().create_directories(data_dir); !st) return st.err();
+    std::error_code ec;
+    auto dir = std::filesystem::absolute(std::filesystem::path(data_dir) / "tls", ec);
+    settings.dir = ec ? data_dir + "/tls" : dir.lexically_normal().string();
+    // Every name a listener is bound to or advertised as goes in the certificate.
+    for (const auto& spec : cfg.keys().keys()) {
+        std::string_view key = spec.key;
+        if (key.ends_with(".host") || key.ends_with(".advertised_host")) settings.hosts.push_back(cfg.get_string(key));
+    }
+    auto files = tls::ensure_material(settings);
+    if (!files) return files.err().with_context("security.enabled: preparing TLS");
+    auto context = tls::make_server_context(*files);
+    if (!context) return context.err().with_context("security.enabled");
+    tls::set_listener_context(*context);
+    tls::set_client_ca(files->ca_path);
+    log.info("TLS on every listener: certificate {} ({}), CA {}", files->cert_path, files->action, files->ca_path);
+    return files;
+}
+
+// Every listener port of `plan` (its admin port, each part's <section>.port)
+// that another process holds, as "name host:port (key)". PostgreSQL is left
+// to its component, which takes over a server it left running. Checked before
+// anything starts, so that all of them are reported at once, as the last line.
+std::vector<std::string> busy_ports(const config::config& cfg, const host_plan& plan) {
+    struct listener {
+        std::string name, host, key;
+    };
+    // Returned as "name\thost:port\tkey".
+    std::vector<listener> wanted = {{"admin", cfg.get_string("admin.host"), plan.admin_port_key}};
+    for (const auto* info : plan.parts) {
+        std::string key = info->section + ".port", host_key = info->section + ".host";
+        if (info->command == "postgres" || schema().find(key) == nullptr) continue;
+        wanted.push_back({info->command, schema().find(host_key) ? cfg.get_string(host_key) : "127.0.0.1", key});
+    }
+    std::vector<std::string> busy;
+    asio::io_context io;
+    for (const auto& l : wanted) {
+        uint16_t port = cfg.get_port(l.key);
+        if (port == 0) continue;
+        std::error_code ec;
+        asio::ip::tcp::resolver resolver(io);
+        auto resolved = resolver.resolve(l.host, std::to_string(port), ec);
+        if (ec || resolved.empty()) continue;  // the part itself reports a bad host
+        asio::ip::tcp::acceptor acceptor(io);
+        auto ep = resolved.begin()->endpoint();
+        acceptor.open(ep.protocol(), ec);
+        if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+        if (!ec) acceptor.bind(ep, ec);
+        if (ec == asio::error::address_in_use) busy.push_back(fmt::format("{}\t{}:{}\t{}", l.name, l.host, port, l.key));
+    }
+    return busy;
 }
 
 void force_exit(int) {
@@ -74,6 +149,15 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     log::logger log(plan.name);
     // Before any server starts: every HTTP listener trusts these origins (docs/security.md).
     http::set_allowed_origins(cfg.get_list("http.allowed_origins"));
+    std::optional<tls::material> tls_files;
+    if (cfg.get_bool("security.enabled")) {
+        auto files = prepare_tls(cfg, log);
+        if (!files) {
+            std::fprintf(stderr, "millrace: %s\n", files.err().message().c_str());
+            return 2;
+        }
+        tls_files = *files;
+    }
     asio::io_context io(1);
     metrics::registry registry;
     metrics::register_process_metrics(registry);
@@ -81,6 +165,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
 
     std::vector<running_part> parts;
     service_directory directory;
+    std::unique_ptr<pipeline_probe> probe;  // `up`: the true totals
     auto stop_started = [&] {
         for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
             if (it->instance) it->instance->stop();
@@ -91,14 +176,35 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
 
     std::optional<net::endpoint> admin_bound;
     admin.http().route("GET", "/status", [&](const http::request& req) {
-        status_report report = make_report(parts, plan, admin_bound.value_or(net::endpoint{}), registry);
+        status_report report = make_report(parts, plan, admin_bound.value_or(net::endpoint{}), registry, tls_files, probe.get());
         const std::string* format = req.param("format");
         if (format != nullptr && *format == "text") return http::response::text(200, render_status_block(report));
         return http::response::json(200, render_status_json(report));
     });
 
+    if (auto busy = busy_ports(cfg, plan); !busy.empty()) {
+        std::string list;
+        std::vector<std::string> one;
+        for (const auto& b : busy) {
+            auto tab1 = b.find('\t'), tab2 = b.rfind('\t');
+            one = {b.substr(0, tab1), b.substr(tab1 + 1, tab2 - tab1 - 1), b.substr(tab2 + 1)};
+            list += fmt::format("{}{} {} ({})", list.empty() ? "" : ", ", one[0], one[1], one[2]);
+        }
+        if (busy.size() == 1) {
+            std::fprintf(stderr,
+                         "millrace: %s: cannot listen on %s: Address already in use; is another instance running? set %s "
+                         "to a free port\n",
+                         one[0].c_str(), one[1].c_str(), one[2].c_str());
+            return 2;
+        }
+        std::fprintf(stderr,
+                     "millrace: %zu ports are in use: %s; is another millrace running? stop it, or set those keys to free "
+                     "ports (--set KEY=PORT, or 0 for any free port)\n",
+                     busy.size(), list.c_str());
+        return 2;
+    }
     // The admin endpoint binds first: a clash there fails before any component
-    // has started. /readyz answers 503 until every component is up.
+    // has started (one busy port is that part's own one line, below). /readyz answers 503 until every component is up.
     auto admin_address = admin.start(cfg.get_string("admin.host"), cfg.get_port(plan.admin_port_key), plan.admin_port_key);
     if (!admin_address) {
         std::fprintf(stderr, "millrace: %s\n", admin_address.err().message().c_str());
@@ -149,6 +255,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
             if (ec || stopping) return;
             auto now = std::chrono::steady_clock::now();
             pipeline_counts counts = read_counts(registry.expose());
+            if (probe) counts = merge_counts(counts, probe->counts());
             std::string line = render_live_line(counts, last_counts,
                                                 std::chrono::duration<double>(now - last_time).count());
             last_counts = counts;
@@ -177,6 +284,8 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
         status_timer.cancel();
         log.info("{} received: stopping", strsignal(signal_number));
         admin.set_ready(false);
+        // Its clients go before the servers they read, so none logs them going.
+        if (probe) probe->stop();
         for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
             if (it->instance) {
                 it->instance->stop();
@@ -201,17 +310,28 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     };
     signals.async_wait(on_signal);
 
-    admin.set_ready(true);
-    if (plan.print_status_block) {
-        std::fputs(("\n" + render_status_block(make_report(parts, plan, *admin_address, registry)) +
-                    "\n  Ctrl-C stops everything cleanly; `millrace status` prints this block again.\n\n").c_str(),
-                   stdout);
-        if (cfg.get_int("up.status_interval") > 0 || live_on_terminal) schedule_status();
+    auto announce = [&, admin_at = *admin_address] {
+        if (stopping) return;
+        admin.set_ready(true);
+        if (plan.print_status_block) {
+            std::fputs(("\n" + render_status_block(make_report(parts, plan, admin_at, registry, tls_files, probe.get())) +
+                        "\n  Ctrl-C stops everything cleanly; `millrace status` prints this block again.\n\n").c_str(),
+                       stdout);
+            if (cfg.get_int("up.status_interval") > 0 || live_on_terminal) schedule_status();
+        }
+        const net::endpoint& main_address = plan.parts.size() == 1 && parts.front().address ? *parts.front().address : admin_at;
+        std::printf("ready %s %s admin %s\n", plan.name.c_str(), main_address.to_string().c_str(), admin_at.to_string().c_str());
+        std::fflush(stdout);
+    };
+    if (plan.probe_targets_for) {
+        // The status block shows the totals a restart found: it waits for the
+        // probe's first measurement, taken on the probe's thread while this
+        // one serves the parts it reads; then the probe measures every second.
+        probe = std::make_unique<pipeline_probe>(plan.probe_targets_for(directory));
+        probe->start([&io, announce] { asio::post(io, announce); });
+    } else {
+        announce();
     }
-    const net::endpoint& main_address = plan.parts.size() == 1 && parts.front().address ? *parts.front().address : *admin_address;
-    std::printf("ready %s %s admin %s\n", plan.name.c_str(), main_address.to_string().c_str(),
-                admin_address->to_string().c_str());
-    std::fflush(stdout);
 
     // After a stop, what is left on the io_context is draining work; run()
     // returns when it is done (or when the watchdog gives up).
@@ -222,6 +342,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     }
     watchdog_cv.notify_all();
     if (watchdog.joinable()) watchdog.join();
+    if (probe) probe->stop();
     for (auto it = parts.rbegin(); it != parts.rend(); ++it) it->instance.reset();
     log.info("stopped cleanly");
     return 0;

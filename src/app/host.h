@@ -11,6 +11,7 @@
 
 #include "millrace/common/component.h"
 #include "options.h"
+#include "pipeline_probe.h"
 #include "status.h"
 
 namespace millrace::app {
@@ -24,6 +25,9 @@ struct host_plan {
     std::string admin_port_key;            // "broker.admin_port", "up.admin_port"
     bool print_status_block = false;       // `up` prints one for people, then a live status
     std::vector<part_status> not_started;  // parts `up` leaves to an external service or turned off
+    // `up`: where the true totals of the status block come from, once every
+    // part has started (pipeline_probe.h); unset for a single component.
+    std::function<probe_targets(const service_directory&)> probe_targets_for;
 };
 
 // Runs until a signal stops it. Returns the process exit code: 0 after a clean

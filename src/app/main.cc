@@ -16,6 +16,7 @@
 #include "millrace/cdc/cdc.h"
 #include "millrace/console/console.h"
 #include "millrace/cql/server.h"
+#include "millrace/cql_client/shell.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/registry/registry.h"
 #include "millrace/processor/processor.h"
@@ -104,6 +105,20 @@ status plan_up(const config::config& cfg, host_plan& plan) {
     }
     plan.admin_port_key = "up.admin_port";
     plan.print_status_block = true;
+    plan.probe_targets_for = [&cfg](const service_directory& directory) {
+        probe_targets t;
+        t.kafka_bootstrap = cfg.get_string("kafka.bootstrap");
+        if (t.kafka_bootstrap.empty()) t.kafka_bootstrap = directory.find("broker").value_or("");
+        t.cql_contact_points = cfg.get_string("cql.contact_points");
+        if (t.cql_contact_points.empty()) t.cql_contact_points = directory.find("cql").value_or("");
+        t.topic = cfg.get_string("up.status_topic");
+        t.group = cfg.get_string("up.status_group");
+        t.table = cfg.get_string("up.status_table");
+        const auto& tables = cfg.get_list("cdc.tables");
+        if (!tables.empty()) t.users_table = tables.front();
+        if (auto dsn = source::dsn_with_password(cfg)) t.postgres_dsn = *dsn;
+        return t;
+    };
     return {};
 }
 
@@ -126,6 +141,10 @@ int run_config_command(const config::config& cfg, const std::vector<std::string>
 int run(int argc, char** argv) {
     // `jobs validate|explain` need no configuration: the compiler on files.
     if (std::vector<std::string> all(argv, argv + argc); is_jobs_sql_command(all)) return run_jobs_sql_command(all);
+    // `cql shell [host [port]] -e ...` takes cqlsh's arguments, not config flags.
+    if (argc >= 3 && std::string(argv[1]) == "cql" && std::string(argv[2]) == "shell") {
+        return cql_client::run_shell(std::vector<std::string>(argv + 3, argv + argc));
+    }
     // `dags trigger --conf JSON` is not a config key: set it aside before parsing flags.
     std::vector<std::string> words(argv, argv + argc), conf_args;
     if (std::find(words.begin(), words.end(), "dags") != words.end()) {

@@ -64,13 +64,24 @@ config::schema build() {
            "state-changing requests (POST, PUT, PATCH, DELETE), e.g. [https://millrace.example.com] behind a "
            "reverse proxy; their host names are also accepted in Host headers."});
 
-    // TEMPORARY (saslkafka): the security.* keys the sectls and sechttp branches
-    // declare; drop this block when merging theirs.
-    if (s.find("security.enabled") == nullptr) {
-        s.describe_section("security", "TLS and authentication on every listener; see docs/security.md.");
-        s.add({"security.enabled", value_kind::boolean, "false",
-               "Authentication (Kafka SASL, ACLs) and TLS on every listener (`millrace up --secure`)."});
-        s.add({"security.admin_user", value_kind::string, "admin", "The admin user every millrace part logs in as."});
+    s.describe_section("security", "Secure mode (`--secure`): TLS on every listener, authentication; see docs/security.md.");
+    s.add({"security.enabled", value_kind::boolean, "false",
+           "Serve only TLS on every listener (Kafka, CQL, HTTP APIs, admin endpoints) and require authentication; "
+           "`--secure` on any command sets it."});
+    s.add({"security.tls_cert", value_kind::path, "",
+           "Server certificate chain (PEM) for every listener; empty generates <data_dir>/tls/server.pem, signed by a "
+           "generated CA, for localhost, this host's name and every listener host."});
+    s.add({"security.tls_key", value_kind::path, "",
+           "Private key (PEM) of security.tls_cert; empty uses the generated <data_dir>/tls/server.key (mode 0600)."});
+    s.add({"security.tls_ca", value_kind::path, "",
+           "CA certificate (PEM) clients verify the listeners with, and millrace's own clients trust; empty uses the "
+           "generated <data_dir>/tls/ca.pem."});
+    // TEMPORARY (saslkafka): the admin user's keys until sechttp's security::add_options
+    // lands here (drop this block when merging it); the broker reads them when declared.
+    if (s.find("security.admin_user") == nullptr) {
+        s.add({"security.admin_user", value_kind::string, "admin",
+               "The admin user: HTTP basic auth and bearer tokens, Kafka SASL (a super user), CQL; every millrace part "
+               "uses it to reach the others when security.enabled."});
         s.add({"security.admin_password", value_kind::string, "", "The admin user's password."});
     }
 
@@ -83,6 +94,12 @@ config::schema build() {
     s.add({"up.disable", value_kind::string_list, "",
            "Components `up` does not start, e.g. [console, registry]. Kafka, CQL and PostgreSQL are also left out "
            "when kafka.bootstrap, cql.contact_points or postgres.dsn names an external service."});
+    s.add({"up.status_table", value_kind::string, "spark_streams.created_users",
+           "keyspace.table whose rows the status block counts (from the CQL store's system.size_estimates)."});
+    s.add({"up.status_topic", value_kind::string, "users_created",
+           "Topic whose end offsets the status block sums as the records in Kafka."});
+    s.add({"up.status_group", value_kind::string, "millrace-job-created_users",
+           "Consumer group whose committed offsets give the status block's processor lag."});
     s.add({"up.status_interval", value_kind::duration_ms, "30s",
            "How often `up` logs the pipeline's progress when stdout is not a terminal; 0 turns it off.", {}, 0, 86'400'000});
 

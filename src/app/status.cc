@@ -88,6 +88,7 @@ std::string render_status_block(const status_report& report) {
     for (const auto& p : report.parts) out += fmt::format("  {:<10} {:<24} {}\n", p.command, p.address, p.state);
     out += fmt::format("  {:<10} {:<24} {}\n\n", "admin", report.admin_address, "running");
     for (const auto& [label, url] : report.urls) out += fmt::format("  {:<16} {}\n", label, url);
+    for (const auto& [label, path] : report.tls) out += fmt::format("  {:<16} {}\n", label, path);
     const auto& c = report.counts;
     out += fmt::format("\n  users: {} fetched · {} in Kafka · {} in the table · processor lag {}\n", count(c.users_fetched),
                        count(c.records_in_kafka), count(c.rows_in_table), count(c.processor_lag));

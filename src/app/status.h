@@ -29,6 +29,7 @@ struct status_report {
     std::string admin_address;
     std::vector<part_status> parts;
     std::vector<std::pair<std::string, std::string>> urls;  // label, URL
+    std::vector<std::pair<std::string, std::string>> tls;   // label, path (security.enabled)
     pipeline_counts counts;
     // Components' own state (component::status_json), by command: rendered
     // under "details" in the JSON form.

@@ -428,7 +428,7 @@ std::optional<response> server::refuse(const request& req) const {
 
 server::server(asio::io_context& io, std::string name, size_t max_body_bytes)
     : max_body_bytes_(max_body_bytes),
-      tcp_(io, std::move(name), [this](asio::ip::tcp::socket& socket) { return serve(socket); }) {}
+      tcp_(io, std::move(name), [this](net::stream& socket) { return serve(socket); }) {}
 
 void server::route(std::string method, std::string path, handler h) {
     routes_[{std::move(method), std::move(path)}] = route_entry{std::move(h), {}, {}};
@@ -471,7 +471,7 @@ const server::route_entry* server::find(const request& req, response& miss) cons
     return best;
 }
 
-asio::awaitable<response> server::run_async(asio::ip::tcp::socket& socket, const async_handler& h, const request& req) {
+asio::awaitable<response> server::run_async(net::stream& socket, const async_handler& h, const request& req) {
     auto state = std::make_shared<reply_state>(socket.get_executor());
     h(req, reply(state));
     for (;;) {
@@ -486,7 +486,7 @@ asio::awaitable<response> server::run_async(asio::ip::tcp::socket& socket, const
     }
 }
 
-asio::awaitable<void> server::run_events(asio::ip::tcp::socket& socket, const stream_handler& h, const request& req) {
+asio::awaitable<void> server::run_events(net::stream& socket, const stream_handler& h, const request& req) {
     auto state = std::make_shared<event_stream_state>(socket.get_executor());
     // The handler runs first, so a client that sees the stream open can rely on it.
     h(req, event_stream(state));
@@ -538,7 +538,7 @@ asio::awaitable<void> server::run_events(asio::ip::tcp::socket& socket, const st
     state->queued.clear();
 }
 
-asio::awaitable<void> server::serve(asio::ip::tcp::socket& socket) {
+asio::awaitable<void> server::serve(net::stream& socket) {
     asio::streambuf buffer(k_max_header_bytes + max_body_bytes_);
     for (;;) {
         std::error_code ec;

@@ -6,6 +6,8 @@
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "millrace/common/tls.h"
+
 namespace millrace::net {
 
 std::string endpoint::to_string() const {
@@ -68,7 +70,12 @@ tcp_server::tcp_server(asio::io_context& io, std::string name, handler on_connec
       log_(name_),
       acceptor_(io),
       accept_pause_(std::make_shared<asio::steady_timer>(io)),
-      connections_(std::make_shared<std::map<uint64_t, std::shared_ptr<asio::ip::tcp::socket>>>()) {}
+      connections_(std::make_shared<std::map<uint64_t, std::shared_ptr<stream>>>()) {}
+
+void tcp_server::set_tls(std::shared_ptr<asio::ssl::context> context) {
+    tls_ = std::move(context);
+    tls_chosen_ = true;
+}
 
 tcp_server::~tcp_server() {
     std::error_code ignored;
@@ -76,6 +83,7 @@ tcp_server::~tcp_server() {
 }
 
 result<endpoint> tcp_server::start(const std::string& host, uint16_t port, const std::string& port_key) {
+    if (!tls_chosen_) tls_ = tls::listener_context();
     auto where = fmt::format("{}:{}", host, port);
     auto ep = resolve(host, port);
     if (!ep) return ep.err().with_context(fmt::format("{}: cannot listen on {}", name_, where));
@@ -108,10 +116,7 @@ void tcp_server::stop() {
         std::error_code ignored;
         acceptor_.close(ignored);
         accept_pause_->cancel();
-        for (auto& [id, socket] : *connections_) {
-            socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-            socket->close(ignored);
-        }
+        for (auto& [id, connection] : *connections_) connection->close();
     });
 }
 
@@ -168,24 +173,28 @@ asio::awaitable<void> tcp_server::accept_loop() {
         }
         std::error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-        auto shared = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+        auto shared = tls_ ? std::make_shared<stream>(std::move(socket), *tls_) : std::make_shared<stream>(std::move(socket));
         uint64_t id = next_id_++;
         connections_->emplace(id, shared);
         asio::co_spawn(io_, serve(shared, id), asio::detached);
     }
 }
 
-asio::awaitable<void> tcp_server::serve(std::shared_ptr<asio::ip::tcp::socket> socket, uint64_t id) {
+asio::awaitable<void> tcp_server::serve(std::shared_ptr<stream> connection, uint64_t id) {
     auto connections = connections_;  // keeps the map alive if the server is destroyed first
     auto pause = accept_pause_;
-    std::string peer;
-    {
-        std::error_code ec;
-        auto remote = socket->remote_endpoint(ec);
-        peer = ec ? "unknown peer" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
-    }
+    auto context = tls_;              // the stream uses it until it is closed
+    std::string peer = connection->remote_address();
     try {
-        co_await on_connection_(*socket);
+        // A peer that does not complete a TLS handshake (a plaintext client,
+        // a port scan) gets one log line and the connection is closed.
+        auto ec = co_await connection->handshake(asio::ssl::stream_base::server, k_handshake_timeout);
+        if (ec) {
+            if (!stopped_) log_.warn("closing connection from {}: TLS handshake failed: {} (a plaintext client? this "
+                                     "listener accepts only TLS)", peer, describe_tls_error(ec));
+        } else {
+            co_await on_connection_(*connection);
+        }
     } catch (const std::system_error& e) {
         if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted &&
             e.code() != asio::error::connection_reset && e.code() != asio::error::broken_pipe) {
@@ -194,9 +203,9 @@ asio::awaitable<void> tcp_server::serve(std::shared_ptr<asio::ip::tcp::socket> s
     } catch (const std::exception& e) {
         log_.warn("connection from {} closed: {}", peer, e.what());
     }
-    std::error_code ignored;
-    socket->close(ignored);
+    connection->close();
     connections->erase(id);
+    connection.reset();  // before `context`, which the TLS stream uses
     // A descriptor is free again: a paused accept loop may go on. (`pause` is
     // shared: this coroutine may outlive the server.)
     pause->cancel();

@@ -56,6 +56,32 @@ std::string cql_contact_points(const component_context& ctx) {
     return embedded(ctx, "cql").value_or("127.0.0.1:9042");
 }
 
+cql_login cql_credentials(const component_context& ctx) {
+    cql_login out;
+    // security.* are declared by the app when present (issue 19); absent keys mean off.
+    bool secure = ctx.cfg.has("security.enabled") && ctx.cfg.get_bool("security.enabled");
+    bool external = !configured(ctx, "cql.contact_points").empty();
+    if (!configured(ctx, "cql.password").empty()) {
+        out.username = configured(ctx, "cql.username");
+        out.password = configured(ctx, "cql.password");
+    } else if (secure && !external) {
+        out.username = configured(ctx, "security.admin_user");
+        if (out.username.empty()) out.username = "admin";
+        out.password = configured(ctx, "security.admin_password");
+    }
+    out.tls_ca = configured(ctx, "cql.tls_ca");
+    if (out.tls_ca.empty() && secure && !external) {
+        out.tls_ca = configured(ctx, "security.tls_ca");
+        // The generated CA; absent (listeners without TLS), the clients stay plaintext.
+        std::error_code ec;
+        if (std::string generated = ctx.cfg.has("data_dir") ? ctx.cfg.get_string("data_dir") + "/tls/ca.pem" : std::string();
+            out.tls_ca.empty() && !generated.empty() && std::filesystem::exists(generated, ec)) {
+            out.tls_ca = generated;
+        }
+    }
+    return out;
+}
+
 std::string postgres_dsn(const component_context& ctx) {
     std::string external = configured(ctx, "postgres.dsn");
     if (!external.empty()) return external;

@@ -104,6 +104,12 @@ void service::stop() {
         subscribers_.clear();
     }
     wake_.notify_all();
+    // The CQL session goes now, before the store stops, so that it does not
+    // log the store going away (a clean stop logs no warning). Skipped while a
+    // worker is still connecting it; ~service closes that one.
+    std::shared_ptr<cql_client::session> cql;
+    if (std::unique_lock lock(cql_mutex_, std::try_to_lock); lock.owns_lock()) cql = std::move(cql_);
+    if (cql) cql->close();
 }
 
 service::~service() {
@@ -147,7 +153,7 @@ void add_options(config::schema& s) {
     s.add({"console.registry_url", value_kind::string, "",
            "Base URL of a Confluent-compatible schema registry; empty uses `millrace registry`'s address."});
     s.add({"console.scheduler_url", value_kind::string, "",
-           "Base URL of the scheduler's web UI for links; empty uses `millrace scheduler`'s address."});
+           "Base URL of the scheduler: its web UI for links and its REST API the console reads; empty uses `millrace scheduler`'s address."});
 }
 
 std::unique_ptr<component> make_console(component_context& ctx) { return std::make_unique<console_component>(ctx); }

@@ -170,6 +170,12 @@ std::optional<std::string> service::registry_url() const {
 }
 
 std::optional<std::string> service::scheduler_api_url() const {
+    // The same base as the UI links: the scheduler serves both.
+    if (ctx_.cfg.has("console.scheduler_url") && !ctx_.cfg.get_string("console.scheduler_url").empty()) {
+        std::string url = ctx_.cfg.get_string("console.scheduler_url");
+        while (!url.empty() && url.back() == '/') url.pop_back();
+        return url;
+    }
     auto address = services::http_address(ctx_, "scheduler");
     if (!address) return std::nullopt;
     return "http://" + *address;
@@ -762,10 +768,18 @@ result<std::string> unbase64(const std::string& text) {
 }  // namespace
 
 result<std::shared_ptr<cql_client::session>> service::cql_session() {
+    {
+        std::lock_guard stopping(mutex_);
+        if (stopping_) return make_error(errc::unavailable, "the console is stopping");
+    }
     std::lock_guard lock(cql_mutex_);
     if (cql_) return cql_;
     auto options = cql_client::options_from_contact_points(services::cql_contact_points(ctx_));
     if (!options) return options.err();
+    auto login = services::cql_credentials(ctx_);
+    options->username = login.username;
+    options->password = login.password;
+    options->tls_ca = login.tls_ca;
     options->connections_per_host = 1;
     options->connect_timeout = std::min<std::chrono::milliseconds>(settings_.request_timeout, std::chrono::milliseconds(3000));
     options->request_timeout = settings_.request_timeout;

@@ -12,6 +12,7 @@
 #include "protocol/wire.h"
 #include "storage/key_format.h"
 #include "storage/murmur3.h"
+#include "access.h"
 #include "describe.h"
 #include "system_tables.h"
 
@@ -118,7 +119,7 @@ struct statement_runner {
     uint32_t now_seconds() const { return static_cast<uint32_t>(ex.clock_.wall_millis() / 1000); }
 
     int64_t next_timestamp() {
-        int64_t now = ex.clock_.wall_millis() * 1000;
+        int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(ex.clock_.wall_now().time_since_epoch()).count();
         ex.last_timestamp_ = std::max(now, ex.last_timestamp_ + 1);
         return ex.last_timestamp_;
     }
@@ -403,19 +404,7 @@ struct statement_runner {
 
     // Not a coroutine itself: GCC 12 mishandles init-captures inside a co_await
     // expression, so the awaitable is returned directly.
-    asio::awaitable<mutation_result> apply(mutation m) {
-        auto* st = &ex.store_;
-        auto* io = &ex.io_;
-        auto shared_m = std::make_shared<mutation>(std::move(m));
-        return asio::async_initiate<decltype(asio::use_awaitable), void(mutation_result)>(
-            [st, io, shared_m](auto handler) {
-                auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-                st->submit(std::move(*shared_m), [shared, io](mutation_result r) {
-                    asio::post(*io, [shared, r]() mutable { (*shared)(std::move(r)); });
-                });
-            },
-            asio::use_awaitable);
-    }
+    asio::awaitable<mutation_result> apply(mutation m) { return ex.apply_mutation(std::move(m)); }
 
     static request_error server_error(const mutation_result& r) {
         return {error_code::server_error, r.st.err().message(), {}, {}, {}};
@@ -660,7 +649,7 @@ struct statement_runner {
         auto w = options_of(s.options, batch_options, tbl.default_time_to_live);
         if (!w) return w.err();
         std::string row = row_key(tbl, pk, ck);
-        m.cells.push_back({cell_key(row, kf::k_row_marker), cell(*w, m.now_seconds, std::string())});
+        m.cells.push_back({cell_key(row, kf::k_row_marker), cell(*w, m.now_seconds, std::string()), nullptr, true});
         for (const auto& [col, v] : regular) m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, v)});
         if (s.if_not_exists) {
             m.condition_prefix = row;
@@ -837,7 +826,9 @@ struct statement_runner {
             }
         }
         for (const auto& row : targets) {
-            for (auto id : ids) m.cells.push_back({cell_key(row, id), cell(*w, m.now_seconds, std::nullopt)});
+            for (auto id : ids) {
+                m.cells.push_back({cell_key(row, id), cell(*w, m.now_seconds, std::nullopt), nullptr, id == kf::k_row_marker});
+            }
         }
         if (s.if_exists) {
             if (rows->size() != 1) return make_error(errc::invalid_argument, "IF EXISTS needs exactly one row");
@@ -852,6 +843,7 @@ struct statement_runner {
     struct projection {
         std::vector<column_spec> specs;
         std::vector<const column_def_full*> columns;  // nullptr for count(*)
+        std::vector<bool> writetime;                  // per column: WRITETIME(column) rather than its value
         bool count = false;
     };
 
@@ -882,8 +874,20 @@ struct statement_runner {
             }
             auto idx = lookup(sel.column);
             if (!idx) return make_error(errc::invalid_argument, "Undefined column name {}", sel.column);
-            p.specs.push_back({ks, tname, sel.alias.empty() ? sel.column : sel.alias, all_columns[*idx].second});
-            p.columns.push_back(table_columns ? (*table_columns)[*idx] : nullptr);
+            const column_def_full* col = table_columns ? (*table_columns)[*idx] : nullptr;
+            if (sel.writetime) {
+                if (col == nullptr) return make_error(errc::invalid_argument, "WRITETIME is not supported on {}", tname);
+                if (col->kind == column_kind::partition_key || col->kind == column_kind::clustering) {
+                    return make_error(errc::invalid_argument, "Cannot use selection function writeTime on PRIMARY KEY part {}",
+                                      sel.column);
+                }
+                p.specs.push_back({ks, tname, sel.alias, bigint_type()});
+            } else {
+                p.specs.push_back({ks, tname, sel.alias.empty() ? sel.column : sel.alias, all_columns[*idx].second});
+            }
+            p.columns.push_back(col);
+            p.writetime.resize(p.columns.size(), false);
+            p.writetime.back() = sel.writetime;
         }
         return p;
     }
@@ -903,6 +907,7 @@ struct statement_runner {
             }
         }
         std::vector<std::vector<value>> rows;
+        int64_t counted = 0;  // count(*): the rows the WHERE keeps
         for (const auto& row : v.rows) {
             bool keep = true;
             for (const auto& r : s.where) {
@@ -918,23 +923,23 @@ struct statement_runner {
                 if (!any) keep = false;
             }
             if (!keep) continue;
-            if (p->count) continue;
+            if (p->count) {
+                ++counted;
+                continue;
+            }
             std::vector<value> out;
             for (auto idx : picks) out.push_back(row[idx]);
             rows.push_back(std::move(out));
         }
-        if (p->count) {
-            int64_t n = 0;
-            for (const auto& row : v.rows) (void)row, ++n;
-            rows = {{bigint_value(static_cast<int64_t>(rows.size()))}};
-        }
+        if (p->count) rows = {{bigint_value(counted)}};
         return rows_result(p->specs, rows, std::nullopt, params.skip_metadata);
     }
 
     response select(const select_stmt& s) {
         std::string ks = keyspace_of(s.keyspace);
         if (is_system_keyspace(ks)) {
-            auto v = system_table(ex.catalog_, ks, s.table);
+            auto v = system_table(ex.catalog_, ks, s.table, [&](uint64_t id) { return ex.store_.live_rows(id); },
+                                  ex.auth_enabled_ ? &ex.auth_ : nullptr);
             if (!v) return invalid(fmt::format("unconfigured table {}", s.table));
             return select_system(s, ks, std::move(*v));
         }
@@ -1038,7 +1043,14 @@ struct statement_runner {
                     return true;
                 }
                 std::vector<value> out;
-                for (const auto* col : p->columns) out.push_back(column_value(tbl, r, *col));
+                for (size_t c = 0; c < p->columns.size(); ++c) {
+                    if (c < p->writetime.size() && p->writetime[c]) {
+                        auto m = r.meta.find(p->columns[c]->id);
+                        out.push_back(m == r.meta.end() ? value(std::nullopt) : value(bigint_value(m->second.timestamp)));
+                    } else {
+                        out.push_back(column_value(tbl, r, *p->columns[c]));
+                    }
+                }
                 rows.push_back(std::move(out));
                 std::string state;
                 writer w(state);
@@ -1271,6 +1283,25 @@ struct statement_runner {
     }
 };
 
+asio::awaitable<mutation_result> executor::apply_mutation(mutation m) {
+    auto* st = &store_;
+    auto* io = &io_;
+    auto shared_m = std::make_shared<mutation>(std::move(m));
+    return asio::async_initiate<decltype(asio::use_awaitable), void(mutation_result)>(
+        [st, io, shared_m](auto handler) {
+            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+            st->submit(std::move(*shared_m), [shared, io](mutation_result r) {
+                asio::post(*io, [shared, r]() mutable { (*shared)(std::move(r)); });
+            });
+        },
+        asio::use_awaitable);
+}
+
+std::string void_result_body() { return void_result(); }
+std::string rows_result_body(const std::vector<column_spec>& specs, const std::vector<std::vector<std::optional<std::string>>>& rows) {
+    return rows_result(specs, rows, std::nullopt, false);
+}
+
 executor::executor(asio::io_context& io, store& db, millrace::clock& clock, size_t prepared_cache_size)
     : io_(io), store_(db), clock_(clock), prepared_cache_size_(std::max<size_t>(1, prepared_cache_size)) {}
 
@@ -1292,6 +1323,16 @@ status executor::load() {
             store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
         } else if (key[1] == 'n' && value.size() == 8) {
             catalog_.next_table_id = kf::get_be(value, 8);
+        } else if (key[1] == 'r') {
+            auto r = decode_role(value);
+            if (!r) return r.err();
+            auth_.put_role(std::move(*r));
+        } else if (key[1] == 'p') {
+            auto nul = key.find('\0', 2);
+            auto set = decode_permissions(value);
+            if (!set) return set.err();
+            if (nul == std::string::npos) return make_error(errc::corruption, "permission record key without a NUL separator");
+            auth_.set_permissions(key.substr(2, nul - 2), key.substr(nul + 1), *set);
         }
     }
     uint64_t halves[2];
@@ -1304,8 +1345,25 @@ status executor::load() {
 }
 
 asio::awaitable<response> executor::execute(const parsed_statement& stmt, const query_params& params, session& s) {
+    if (std::holds_alternative<create_role_stmt>(stmt.stmt) || std::holds_alternative<alter_role_stmt>(stmt.stmt) ||
+        std::holds_alternative<drop_role_stmt>(stmt.stmt) || std::holds_alternative<list_roles_stmt>(stmt.stmt) ||
+        std::holds_alternative<grant_stmt>(stmt.stmt) || std::holds_alternative<grant_role_stmt>(stmt.stmt) ||
+        std::holds_alternative<list_permissions_stmt>(stmt.stmt)) {
+        co_return co_await run_auth_statement(stmt, s);
+    }
+    if (auth_enabled_ && !s.user.empty()) {
+        if (auto refused = check_access(auth_, s.user, required_access(stmt.stmt, s.keyspace))) {
+            co_return request_error{error_code::unauthorized, std::move(*refused), {}, {}, {}};
+        }
+    }
     statement_runner runner{*this, stmt, params, s};
     response r = co_await runner.run(stmt.stmt);
+    if (auth_enabled_) {
+        if (const auto* body = std::get_if<std::string>(&r);
+            body != nullptr && body->size() > 4 && be_int(std::string_view(*body).substr(0, 4)) == int64_t(result_kind::schema_change)) {
+            co_await after_schema_change(stmt.stmt, s);
+        }
+    }
     if (schema_listener_) {
         if (const auto* body = std::get_if<std::string>(&r);
             body != nullptr && body->size() > 4 && be_int(std::string_view(*body).substr(0, 4)) == int64_t(result_kind::schema_change)) {
@@ -1317,6 +1375,13 @@ asio::awaitable<response> executor::execute(const parsed_statement& stmt, const 
 
 asio::awaitable<response> executor::execute_batch(std::vector<std::pair<const parsed_statement*, query_params>> statements,
                                                   const query_params& common, session& s) {
+    if (auth_enabled_ && !s.user.empty()) {
+        for (auto& [ps, params] : statements) {
+            if (auto refused = check_access(auth_, s.user, required_access(ps->stmt, s.keyspace))) {
+                co_return request_error{error_code::unauthorized, std::move(*refused), {}, {}, {}};
+            }
+        }
+    }
     mutation m;
     m.now_seconds = static_cast<uint32_t>(clock_.wall_millis() / 1000);
     for (auto& [ps, params] : statements) {
@@ -1422,7 +1487,7 @@ response executor::prepare(const std::string& query, const session& s) {
         if (t) {
             order = t->select_order();
             for (const auto* c : order) all.emplace_back(c->name, c->type);
-        } else if (auto v = system_table(catalog_, ks, tname)) {
+        } else if (auto v = system_table(catalog_, ks, tname, {}, auth_enabled_ ? &auth_ : nullptr)) {
             all = v->columns;
         }
         query_params none;

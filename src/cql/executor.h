@@ -16,10 +16,12 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <asio/thread_pool.hpp>
 
 #include "millrace/common/clock.h"
 #include "millrace/common/log.h"
 #include "millrace/common/metrics.h"
+#include "auth.h"
 #include "parser.h"
 #include "protocol/frame_format.h"
 #include "schema.h"
@@ -54,6 +56,10 @@ struct column_spec {
     cql_type type;
 };
 
+// RESULT bodies: Void, and Rows with full metadata and no paging.
+std::string void_result_body();
+std::string rows_result_body(const std::vector<column_spec>& specs, const std::vector<std::vector<std::optional<std::string>>>& rows);
+
 struct prepared_statement {
     std::string id;
     std::string query;
@@ -67,6 +73,8 @@ struct prepared_statement {
 // Per-connection state a statement may change.
 struct session {
     std::string keyspace;
+    // The logged-in role when authentication is on ("" otherwise: nothing is checked).
+    std::string user;
 };
 
 class executor {
@@ -80,8 +88,22 @@ public:
     // Counts prepared statements evicted from the cache (may stay unset).
     void set_eviction_counter(metrics::counter* evictions) { evictions_ = evictions; }
 
-    // Loads the catalog from the store. An error means the data directory is unusable.
+    // Loads the catalog (and the roles and grants) from the store. An error
+    // means the data directory is unusable.
     status load();
+
+    // Authentication and authorization (cql.authenticator=password or
+    // security.enabled): role statements work and every statement of a
+    // session with a user is checked. Call before serving.
+    void enable_auth() { auth_enabled_ = true; }
+    bool auth_enabled() const { return auth_enabled_; }
+    const auth_model& auth() const { return auth_; }
+    // Creates the role (superuser, LOGIN) or resets its password when it does
+    // not match; blocks until durable. For start(), before serving.
+    status bootstrap_role(const std::string& name, const std::string& password);
+    // SASL PLAIN credentials against system_auth.roles: "" when they are
+    // right, else the Bad credentials message. bcrypt runs off the io thread.
+    asio::awaitable<std::string> authenticate(std::string user, std::string password);
 
     asio::awaitable<response> execute(const parsed_statement& stmt, const query_params& params, session& s);
     // Parses and describes `query`; the result is cached by id.
@@ -96,6 +118,14 @@ public:
 
 private:
     friend struct statement_runner;
+    friend struct auth_runner;
+    // Queues `m` on the store's writer; resumes on the io thread once durable.
+    asio::awaitable<mutation_result> apply_mutation(mutation m);
+    // Role and permission statements (auth_statements.cc).
+    asio::awaitable<response> run_auth_statement(const parsed_statement& stmt, session& s);
+    // After a CREATE/DROP KEYSPACE/TABLE answered SCHEMA_CHANGE: the creator
+    // gets every permission on it; a dropped one loses its grants (Cassandra does both).
+    asio::awaitable<void> after_schema_change(const statement& st, const session& s);
     asio::io_context& io_;
     store& store_;
     millrace::clock& clock_;
@@ -105,6 +135,10 @@ private:
     std::unordered_map<std::string, std::list<prepared_statement>::iterator> prepared_;
     size_t prepared_cache_size_;
     std::function<void(std::string_view)> schema_listener_;
+    bool auth_enabled_ = false;
+    auth_model auth_;
+    // bcrypt (tens of milliseconds) runs here, never on the io thread.
+    asio::thread_pool hash_pool_{1};
     metrics::counter* evictions_ = nullptr;
     int64_t last_timestamp_ = 0;
     log::logger log_{"cql"};

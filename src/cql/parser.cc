@@ -335,13 +335,176 @@ private:
         return out;
     }
 
+    // ---- roles and permissions (Cassandra 4.0 grammar)
+
+    // userOrRoleName: an identifier (lower-cased), a quoted name or a string literal.
+    std::string role_name() {
+        if (peek().kind == tok::string) return next().text;
+        return ident();
+    }
+
+    bool boolean_value() {
+        if (accept_kw("true")) return true;
+        if (accept_kw("false")) return false;
+        fail("mismatched input, expecting true or false:");
+    }
+
+    std::string string_value() {
+        if (peek().kind != tok::string) fail("mismatched input, expecting a string literal:");
+        return next().text;
+    }
+
+    // WITH PASSWORD = '..' AND LOGIN = b AND SUPERUSER = b (roles), or for
+    // users: WITH PASSWORD '..' and SUPERUSER | NOSUPERUSER.
+    role_options role_with(bool user) {
+        role_options o;
+        if (user) {
+            if (accept_kw("with")) {
+                expect_kw("password");
+                o.password = string_value();
+            }
+            if (accept_kw("superuser")) o.superuser = true;
+            else if (accept_kw("nosuperuser")) o.superuser = false;
+            return o;
+        }
+        if (!accept_kw("with")) return o;
+        do {
+            if (accept_kw("password")) {
+                expect("=");
+                o.password = string_value();
+            } else if (accept_kw("login")) {
+                expect("=");
+                o.login = boolean_value();
+            } else if (accept_kw("superuser")) {
+                expect("=");
+                o.superuser = boolean_value();
+            } else {
+                fail("mismatched input, expecting PASSWORD, LOGIN or SUPERUSER:");
+            }
+        } while (accept_kw("and"));
+        return o;
+    }
+
+    statement create_role(bool user) {
+        create_role_stmt c;
+        c.if_not_exists = if_not_exists();
+        c.role = role_name();
+        c.options = role_with(user);
+        if (user) c.options.login = true;
+        return c;
+    }
+
+    statement alter_role(bool user) {
+        alter_role_stmt a;
+        a.role = role_name();
+        a.options = role_with(user);
+        return a;
+    }
+
+    resource_ref resource_spec() {
+        resource_ref r;
+        if (accept_kw("all")) {
+            if (accept_kw("keyspaces")) return r;
+            if (accept_kw("roles")) {
+                r.k = resource::kind::all_roles;
+                return r;
+            }
+            fail("mismatched input, expecting KEYSPACES or ROLES:");
+        }
+        if (accept_kw("keyspace")) {
+            r.k = resource::kind::keyspace;
+            r.keyspace = ident();
+            return r;
+        }
+        if (accept_kw("role")) {
+            r.k = resource::kind::role;
+            r.name = role_name();
+            return r;
+        }
+        if (is_kw("function") || is_kw("functions") || is_kw("mbean") || is_kw("mbeans")) {
+            fail("resources other than keyspaces, tables and roles are not supported, at");
+        }
+        accept_kw("table");
+        accept_kw("columnfamily");
+        r.k = resource::kind::table;
+        qualified(r.keyspace, r.name);
+        return r;
+    }
+
+    // perm [PERMISSION] | ALL [PERMISSIONS]; false when the next word is not one.
+    bool permissions_spec(permission_set& set, bool& all) {
+        if (is_kw("all")) {
+            next();
+            accept_kw("permissions");
+            all = true;
+            set = 0xFF;
+            return true;
+        }
+        if (peek().kind != tok::ident) return false;
+        auto p = parse_permission(peek().text);
+        if (!p) return false;
+        next();
+        accept_kw("permission");
+        set = bit(*p);
+        return true;
+    }
+
+    statement grant(bool revoke) {
+        // GRANT perm ON ... or GRANT role TO role: a permission word followed by ON/PERMISSION.
+        bool is_perm = (is_kw("all") && (is_kw("permissions", 1) || is_kw("on", 1))) ||
+                       (peek().kind == tok::ident && parse_permission(peek().text) && (is_kw("on", 1) || is_kw("permission", 1)));
+        if (!is_perm) {
+            grant_role_stmt g;
+            g.revoke = revoke;
+            g.role = role_name();
+            expect_kw(revoke ? "from" : "to");
+            g.grantee = role_name();
+            return g;
+        }
+        grant_stmt g;
+        g.revoke = revoke;
+        permissions_spec(g.permissions, g.all);
+        expect_kw("on");
+        g.on = resource_spec();
+        expect_kw(revoke ? "from" : "to");
+        g.role = role_name();
+        return g;
+    }
+
+    statement list() {
+        if (accept_kw("roles") || is_kw("users")) {
+            list_roles_stmt l;
+            l.users = accept_kw("users");
+            if (accept_kw("of")) l.of = role_name();
+            if (accept_kw("norecursive")) l.recursive = false;
+            return l;
+        }
+        list_permissions_stmt l;
+        if (!permissions_spec(l.permissions, l.all)) fail("mismatched input, expecting ROLES, USERS, ALL or a permission:");
+        if (accept_kw("on")) l.on = resource_spec();
+        if (accept_kw("of")) l.of = role_name();
+        if (accept_kw("norecursive")) l.recursive = false;
+        return l;
+    }
+
     statement parse_one() {
         if (accept_kw("create")) {
             if (accept_kw("keyspace") || accept_kw("schema")) return create_keyspace();
             if (accept_kw("table") || accept_kw("columnfamily")) return create_table();
+            if (accept_kw("role")) return create_role(false);
+            if (accept_kw("user")) return create_role(true);
             fail("unsupported CREATE statement at");
         }
+        if (accept_kw("grant")) return grant(false);
+        if (accept_kw("revoke")) return grant(true);
+        if (accept_kw("list")) return list();
         if (accept_kw("drop")) {
+            if (accept_kw("role") || accept_kw("user")) {
+                drop_role_stmt d;
+                d.if_exists = if_exists();
+                d.role = role_name();
+                return d;
+            }
             drop_stmt d;
             if (accept_kw("keyspace") || accept_kw("schema")) {
                 d.keyspace_level = true;
@@ -364,6 +527,8 @@ private:
             return t;
         }
         if (accept_kw("alter")) {
+            if (accept_kw("role")) return alter_role(false);
+            if (accept_kw("user")) return alter_role(true);
             if (!accept_kw("table") && !accept_kw("columnfamily")) fail("unsupported ALTER statement at");
             alter_table_stmt a;
             qualified(a.keyspace, a.table);
@@ -733,6 +898,13 @@ private:
                     expect(")");
                     sel.count = true;
                     sel.alias = "count";
+                } else if (is_kw("writetime") && peek(1).kind == tok::symbol && peek(1).text == "(") {
+                    next();
+                    next();
+                    sel.column = ident();
+                    expect(")");
+                    sel.writetime = true;
+                    sel.alias = "writetime(" + sel.column + ")";
                 } else {
                     sel.column = ident();
                 }

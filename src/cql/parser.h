@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "auth.h"
 #include "millrace/common/result.h"
 #include "types.h"
 
@@ -132,6 +133,7 @@ struct delete_stmt {
 struct selector {
     std::string column;  // "" with count = true for count(*)
     bool count = false;
+    bool writetime = false;  // WRITETIME(column): the cell's write timestamp (µs)
     std::string alias;
 };
 
@@ -157,10 +159,71 @@ struct describe_stmt {
     std::string kind;       // other: TYPE, FUNCTION, AGGREGATE, INDEX, MATERIALIZED VIEW
 };
 
+// Roles (Cassandra 4.0): CREATE/ALTER ROLE ... WITH PASSWORD = '..' AND LOGIN = b
+// AND SUPERUSER = b, and the CREATE/ALTER USER aliases (LOGIN implied).
+struct role_options {
+    std::optional<std::string> password;
+    std::optional<bool> login, superuser;
+};
+
+struct create_role_stmt {
+    std::string role;
+    bool if_not_exists = false;
+    role_options options;
+};
+
+struct alter_role_stmt {
+    std::string role;
+    role_options options;
+};
+
+struct drop_role_stmt {
+    std::string role;
+    bool if_exists = false;
+};
+
+// LIST ROLES [OF r] [NORECURSIVE], LIST USERS (users = true: the USERS columns).
+struct list_roles_stmt {
+    std::string of;
+    bool recursive = true;
+    bool users = false;
+};
+
+// A resource as written: `TABLE t` without a keyspace takes the session's.
+struct resource_ref {
+    resource::kind k = resource::kind::all_keyspaces;
+    std::string keyspace, name;
+};
+
+// GRANT perm|ALL [PERMISSIONS] ON resource TO role; REVOKE ... FROM role.
+struct grant_stmt {
+    bool revoke = false;
+    permission_set permissions = 0;  // ALL: every permission (narrowed to the resource's applicable ones)
+    bool all = false;
+    resource_ref on;
+    std::string role;
+};
+
+// GRANT role TO grantee; REVOKE role FROM grantee.
+struct grant_role_stmt {
+    bool revoke = false;
+    std::string role, grantee;
+};
+
+// LIST perm|ALL [PERMISSIONS] [ON resource] [OF role] [NORECURSIVE].
+struct list_permissions_stmt {
+    permission_set permissions = 0;
+    bool all = false;
+    std::optional<resource_ref> on;
+    std::string of;
+    bool recursive = true;
+};
+
 struct batch_stmt;
 using statement = std::variant<create_keyspace_stmt, create_table_stmt, drop_stmt, use_stmt, truncate_stmt,
                                alter_table_stmt, insert_stmt, update_stmt, delete_stmt, select_stmt, batch_stmt,
-                               describe_stmt>;
+                               describe_stmt, create_role_stmt, alter_role_stmt, drop_role_stmt, list_roles_stmt,
+                               grant_stmt, grant_role_stmt, list_permissions_stmt>;
 
 struct batch_stmt {
     bool logged = true;

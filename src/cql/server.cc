@@ -4,7 +4,6 @@
 #include "millrace/cql/server.h"
 
 #include <chrono>
-#include <deque>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -41,31 +40,13 @@ constexpr size_t k_max_in_flight = 256;
 // the connection.
 constexpr auto k_request_read_timeout = std::chrono::seconds(60);
 
-// Responses written in completion order (the protocol matches them by stream id).
-struct connection_state {
-    explicit connection_state(asio::ip::tcp::socket& s)
-        : socket(&s), wake(s.get_executor()), in_flight(s.get_executor(), k_max_in_flight) {
-        wake.expires_at(asio::steady_timer::time_point::max());
-    }
-    asio::ip::tcp::socket* socket;
-    std::deque<std::string> out;
-    asio::steady_timer wake;
-    net::async_semaphore in_flight;  // one permit per request being handled
-    bool reading_done = false;
-    connection_context conn;
-    void push(std::string bytes) {
-        out.push_back(std::move(bytes));
-        wake.cancel();
-    }
-};
-
 class cql_component final : public component {
 public:
     cql_component(component_context& ctx, cql_config cfg)
         : ctx_(ctx),
           cfg_(std::move(cfg)),
           executor_(ctx.io, store_, ctx.clock, cfg_.prepared_cache_size),
-          server_(ctx.io, "cql", [this](asio::ip::tcp::socket& socket) { return serve(socket); }),
+          server_(ctx.io, "cql", [this](net::stream& socket) { return serve(socket); }),
           connections_(ctx.metrics.make_gauge("millrace_cql_connections", "Open client connections.")),
           protocol_errors_(ctx.metrics.make_counter("millrace_cql_protocol_errors_total",
                                                     "Connections closed for malformed or oversized frames.")),
@@ -81,7 +62,7 @@ public:
     std::string name() const override { return "cql"; }
 
     result<std::optional<net::endpoint>> start() override {
-        if (cfg_.auth.required && (cfg_.auth.username.empty() || cfg_.auth.password.empty())) {
+        if (cfg_.auth.required && cfg_.auth.bootstrap.empty()) {
             return make_error(errc::invalid_argument,
                               "cql: cql.authenticator is password but cql.username or cql.password is empty");
         }
@@ -101,6 +82,12 @@ public:
         store_.purge().set_clock([this] { return static_cast<uint32_t>(ctx_.clock.wall_millis() / 1000); });
         if (auto st = store_.open(cfg_.data_dir, cfg_.storage); !st) return st.err().with_context("cql: cannot open data directory");
         if (auto st = executor_.load(); !st) return st.err().with_context(fmt::format("cql: loading the schema in {}", cfg_.data_dir));
+        if (cfg_.auth.required) {
+            executor_.enable_auth();
+            for (const auto& [role, password] : cfg_.auth.bootstrap) {
+                if (auto st = executor_.bootstrap_role(role, password); !st) return st.err().with_context("cql: creating the login roles");
+            }
+        }
         auto ep = server_.start(cfg_.host, cfg_.port, "cql.port");
         if (!ep) return ep.err();
         log_.info("serving CQL native protocol v4 on {}, data in {}, authenticator {}, commit sync {}", ep->to_string(),
@@ -119,7 +106,117 @@ public:
     }
 
 private:
-    asio::awaitable<void> serve(asio::ip::tcp::socket& socket) {
+    // The CQL framing on the shared connection base: a 9-byte header, then
+    // the body; responses in completion order (matched by stream id). One
+    // instance per connection, holding the negotiated connection state.
+    class cql_connection final : public net::frame_protocol, public std::enable_shared_from_this<cql_connection> {
+    public:
+        explicit cql_connection(cql_component& server) : server_(server) {}
+
+        size_t header_size() const override { return k_header_size; }
+
+        asio::awaitable<std::optional<size_t>> body_length(net::framed_connection& conn, const std::string& header) override {
+            auto& log = server_.log_;
+            frame_header h = decode_header(header.data());
+            if ((static_cast<uint8_t>(header[0]) & k_response_bit) != 0) {
+                server_.protocol_errors_.inc();
+                log.warn("closing connection from {}: frame with the response bit set (version byte 0x{:02x})", conn.peer(),
+                         uint8_t(header[0]));
+                co_return std::nullopt;
+            }
+            if (h.version != k_protocol_version) {
+                // The answer that makes drivers retry with v4; then close, as the
+                // client will reconnect with the version it settles on.
+                server_.protocol_errors_.inc();
+                std::string body;
+                writer w(body);
+                w.int32(static_cast<int32_t>(error_code::protocol_error));
+                w.string(fmt::format("Invalid or unsupported protocol version ({}); supported versions are (4/v4)", h.version));
+                std::string frame;
+                encode_header(frame, h.version >= 3 ? h.stream : 0, opcode::error, static_cast<uint32_t>(body.size()));
+                frame += body;
+                auto* s = conn.get_stream();
+                if (s == nullptr) co_return std::nullopt;
+                std::error_code ec;
+                co_await asio::async_write(*s, asio::buffer(frame), asio::redirect_error(asio::use_awaitable, ec));
+                log.info("connection from {} asked for protocol v{}; answered with v4", conn.peer(), h.version);
+                // Give the client a chance to read the answer before the close.
+                char byte;
+                if ((s = conn.get_stream()) != nullptr) {
+                    co_await asio::async_read(*s, asio::buffer(&byte, 1), asio::redirect_error(asio::use_awaitable, ec));
+                }
+                co_return std::nullopt;
+            }
+            if (h.length > static_cast<uint64_t>(server_.cfg_.max_frame_bytes)) {
+                server_.protocol_errors_.inc();
+                log.warn("closing connection from {}: frame body of {} bytes exceeds {} (cql.max_frame_size)", conn.peer(),
+                         h.length, server_.cfg_.max_frame_bytes);
+                conn.push(error_frame(h.stream, error_code::protocol_error,
+                                      fmt::format("frame body of {} bytes exceeds the limit of {}", h.length,
+                                                  server_.cfg_.max_frame_bytes)));
+                co_return std::nullopt;
+            }
+            co_return static_cast<size_t>(h.length);
+        }
+
+        asio::awaitable<bool> on_frame(net::framed_connection& conn, std::shared_ptr<net::response_slot> slot, std::string header,
+                                       std::shared_ptr<std::string> body) override {
+            auto& log = server_.log_;
+            frame_header h = decode_header(header.data());
+            auto fail = [&](std::string message) {
+                server_.protocol_errors_.inc();
+                log.warn("closing connection from {}: {}", conn.peer(), message);
+                conn.respond(slot, error_frame(h.stream, error_code::protocol_error, message));
+                return false;
+            };
+            if (h.flags & frame_flag::compression) {
+                if (ctx.codec == compression::none) co_return fail("compressed frame but no compression was negotiated");
+                auto plain = decompress(ctx.codec, *body, static_cast<size_t>(server_.cfg_.max_frame_bytes));
+                if (!plain) co_return fail(plain.err().message());
+                *body = std::move(*plain);
+            }
+            const handler_entry* entry = find_handler(static_cast<opcode>(h.op));
+            if (entry == nullptr) co_return fail(fmt::format("unknown opcode 0x{:02x}", h.op));
+            if (!ctx.started && entry->op != opcode::startup && entry->op != opcode::options) {
+                conn.respond(slot, error_frame(h.stream, error_code::protocol_error,
+                                               fmt::format("unexpected message {}, expecting STARTUP or OPTIONS", entry->name)));
+                co_return true;
+            }
+            if (ctx.started && !ctx.authenticated && entry->op != opcode::auth_response && entry->op != opcode::options) {
+                conn.respond(slot, error_frame(h.stream, error_code::protocol_error,
+                                               fmt::format("unexpected message {}, expecting AUTH_RESPONSE (authentication is "
+                                                           "required)", entry->name)));
+                co_return true;
+            }
+            bool serial = entry->op == opcode::startup || entry->op == opcode::query || entry->op == opcode::prepare ||
+                          entry->op == opcode::auth_response || entry->op == opcode::register_;
+            auto self = shared_from_this();
+            // USE (in QUERY) and STARTUP change the connection, so those run in order;
+            // EXECUTE and BATCH run concurrently and share group commits.
+            if (serial) co_return co_await server_.handle(entry, h, body, self, conn.shared_from_this(), slot);
+            asio::co_spawn(conn.executor(), server_.handle(entry, h, body, self, conn.shared_from_this(), slot), asio::detached);
+            co_return true;
+        }
+
+        connection_context ctx;
+        std::weak_ptr<net::framed_connection> conn;
+
+    private:
+        cql_component& server_;
+    };
+
+    static std::string error_frame(int16_t stream, error_code code, const std::string& message) {
+        std::string body;
+        writer w(body);
+        w.int32(static_cast<int32_t>(code));
+        w.string(message);
+        std::string frame;
+        encode_header(frame, stream, opcode::error, static_cast<uint32_t>(body.size()));
+        frame += body;
+        return frame;
+    }
+
+    asio::awaitable<void> serve(net::stream& socket) {
         connections_.add(1);
         struct guard {
             metrics::gauge& g;
@@ -128,173 +225,58 @@ private:
         std::string peer;
         {
             std::error_code ec;
-            auto remote = socket.remote_endpoint(ec);
+            auto remote = socket.socket().remote_endpoint(ec);
             peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
         }
-        auto state = std::make_shared<connection_state>(socket);
+        auto protocol = std::make_shared<cql_connection>(*this);
+        net::framed_connection::options opts;
+        opts.max_in_flight = k_max_in_flight;
+        opts.ordered = false;
+        opts.request_timeout = k_request_read_timeout;
+        opts.body_noun = "frame body";
+        auto conn = std::make_shared<net::framed_connection>(socket, opts, protocol, log_, &protocol_errors_, std::move(peer));
+        protocol->conn = conn;
         std::erase_if(connections_list_, [](const auto& w) { return w.expired(); });
-        connections_list_.push_back(state);
-        using namespace asio::experimental::awaitable_operators;
-        co_await (read_loop(socket, state, peer) && write_loop(socket, state));
-        state->socket = nullptr;
-    }
-
-    asio::awaitable<void> read_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state, std::string peer) {
-        struct done_guard {
-            std::shared_ptr<connection_state>& s;
-            ~done_guard() {
-                s->reading_done = true;
-                s->wake.cancel();
-            }
-        } done{state};
-        char header_bytes[k_header_size];
-        for (;;) {
-            if (!co_await state->in_flight.acquire()) co_return;
-            // Returned unless a handler takes it over (released when it answers).
-            bool permit_used = false;
-            struct permit_guard {
-                connection_state& s;
-                bool& used;
-                ~permit_guard() {
-                    if (!used) s.in_flight.release();
-                }
-            } permit{*state, permit_used};
-            std::error_code ec;
-            co_await asio::async_read(socket, asio::buffer(header_bytes, k_header_size), asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) co_return;
-            frame_header h = decode_header(header_bytes);
-            if ((static_cast<uint8_t>(header_bytes[0]) & k_response_bit) != 0) {
-                protocol_errors_.inc();
-                log_.warn("closing connection from {}: frame with the response bit set (version byte 0x{:02x})", peer, uint8_t(header_bytes[0]));
-                co_return;
-            }
-            if (h.version != k_protocol_version) {
-                // The answer that makes drivers retry with v4; then close, as the
-                // client will reconnect with the version it settles on.
-                protocol_errors_.inc();
-                std::string body;
-                writer w(body);
-                w.int32(static_cast<int32_t>(error_code::protocol_error));
-                w.string(fmt::format("Invalid or unsupported protocol version ({}); supported versions are (4/v4)", h.version));
-                std::string frame;
-                encode_header(frame, h.version >= 3 ? h.stream : 0, opcode::error, static_cast<uint32_t>(body.size()));
-                frame += body;
-                co_await asio::async_write(socket, asio::buffer(frame), asio::redirect_error(asio::use_awaitable, ec));
-                log_.info("connection from {} asked for protocol v{}; answered with v4", peer, h.version);
-                // Give the client a chance to read the answer before the close.
-                co_await asio::async_read(socket, asio::buffer(header_bytes, 1), asio::redirect_error(asio::use_awaitable, ec));
-                co_return;
-            }
-            if (h.length > static_cast<uint64_t>(cfg_.max_frame_bytes)) {
-                protocol_errors_.inc();
-                log_.warn("closing connection from {}: frame body of {} bytes exceeds {} (cql.max_frame_size)", peer, h.length,
-                          cfg_.max_frame_bytes);
-                send_error(state, h.stream, error_code::protocol_error,
-                           fmt::format("frame body of {} bytes exceeds the limit of {}", h.length, cfg_.max_frame_bytes));
-                co_return;
-            }
-            // Grown as bytes arrive: an announced length costs nothing until sent.
-            auto body = std::make_shared<std::string>();
-            ec = co_await net::read_body(socket, *body, h.length, k_request_read_timeout);
-            if (ec == asio::error::timed_out) {
-                protocol_errors_.inc();
-                log_.warn("closing connection from {}: {} of a {}-byte frame body arrived in {} s", peer, body->size(), h.length,
-                          std::chrono::duration_cast<std::chrono::seconds>(k_request_read_timeout).count());
-            }
-            if (ec) co_return;
-            if (h.flags & frame_flag::compression) {
-                if (state->conn.codec == compression::none) {
-                    protocol_errors_.inc();
-                    log_.warn("closing connection from {}: compressed frame but no compression was negotiated", peer);
-                    send_error(state, h.stream, error_code::protocol_error, "compressed frame but no compression was negotiated");
-                    co_return;
-                }
-                auto plain = decompress(state->conn.codec, *body, static_cast<size_t>(cfg_.max_frame_bytes));
-                if (!plain) {
-                    protocol_errors_.inc();
-                    log_.warn("closing connection from {}: {}", peer, plain.err().message());
-                    send_error(state, h.stream, error_code::protocol_error, plain.err().message());
-                    co_return;
-                }
-                *body = std::move(*plain);
-            }
-            const handler_entry* entry = find_handler(static_cast<opcode>(h.op));
-            if (entry == nullptr) {
-                protocol_errors_.inc();
-                log_.warn("closing connection from {}: unknown opcode 0x{:02x}", peer, h.op);
-                send_error(state, h.stream, error_code::protocol_error, fmt::format("unknown opcode 0x{:02x}", h.op));
-                co_return;
-            }
-            if (!state->conn.started && entry->op != opcode::startup && entry->op != opcode::options) {
-                send_error(state, h.stream, error_code::protocol_error,
-                           fmt::format("unexpected message {}, expecting STARTUP or OPTIONS", entry->name));
-                continue;
-            }
-            if (state->conn.started && !state->conn.authenticated && entry->op != opcode::auth_response &&
-                entry->op != opcode::options) {
-                send_error(state, h.stream, error_code::protocol_error,
-                           fmt::format("unexpected message {}, expecting AUTH_RESPONSE (authentication is required)", entry->name));
-                continue;
-            }
-            permit_used = true;  // handle() releases it
-            bool serial = entry->op == opcode::startup || entry->op == opcode::query || entry->op == opcode::prepare ||
-                          entry->op == opcode::auth_response || entry->op == opcode::register_;
-            // USE (in QUERY) and STARTUP change the connection, so those run in order;
-            // EXECUTE and BATCH run concurrently and share group commits.
-            if (serial) {
-                bool ok = co_await handle(entry, h, body, state, peer);
-                if (!ok) co_return;
-            } else {
-                asio::co_spawn(socket.get_executor(),
-                               [this, entry, h, body, state, peer]() -> asio::awaitable<void> {
-                                   co_await handle(entry, h, body, state, peer);
-                               },
-                               asio::detached);
-            }
-        }
+        connections_list_.push_back(protocol);
+        co_await conn->run();
     }
 
     // Returns false when the connection must close (malformed request).
     asio::awaitable<bool> handle(const handler_entry* entry, frame_header h, std::shared_ptr<std::string> body,
-                                 std::shared_ptr<connection_state> state, std::string peer) {
+                                 std::shared_ptr<cql_connection> self, std::shared_ptr<net::framed_connection> conn,
+                                 std::shared_ptr<net::response_slot> slot) {
         auto start = std::chrono::steady_clock::now();
-        request_context rc{executor_, state->conn, h.stream, h.flags, cfg_.auth};
+        request_context rc{executor_, self->ctx, h.stream, h.flags, cfg_.auth};
         handler_reply reply;
         try {
             reader in(*body);
             if (h.flags & frame_flag::custom_payload) in.bytes_map();
             reply = co_await entry->fn(rc, in);
         } catch (const protocol_error& e) {
-            state->in_flight.release();
             protocol_errors_.inc();
-            log_.warn("closing connection from {}: malformed {} frame: {}", peer, entry->name, e.what());
-            send_error(state, h.stream, error_code::protocol_error, fmt::format("malformed {} frame: {}", entry->name, e.what()));
-            state->reading_done = true;
-            state->wake.cancel();
-            if (state->socket != nullptr) {
-                std::error_code ignored;
-                state->socket->cancel(ignored);
-            }
+            log_.warn("closing connection from {}: malformed {} frame: {}", conn->peer(), entry->name, e.what());
+            conn->respond(slot, error_frame(h.stream, error_code::protocol_error,
+                                            fmt::format("malformed {} frame: {}", entry->name, e.what())));
+            conn->stop_reading();
             co_return false;
         }
-        state->in_flight.release();
         metrics_[static_cast<uint8_t>(entry->op)].observe(start);
         if (reply.op == opcode::error) errors_.inc();
         if (entry->op == opcode::auth_response) {
             if (reply.op == opcode::error) {
                 auth_failures_.inc();
-                log_.warn("authentication failed for {}", peer);
+                log_.warn("authentication failed for {}", conn->peer());
             }
         }
         uint8_t flags = 0;
-        if (state->conn.codec != compression::none && reply.op != opcode::ready) {
-            reply.body = compress(state->conn.codec, reply.body);
+        if (self->ctx.codec != compression::none && reply.op != opcode::ready) {
+            reply.body = compress(self->ctx.codec, reply.body);
             flags |= frame_flag::compression;
         }
         std::string frame;
         encode_header(frame, h.stream, reply.op, static_cast<uint32_t>(reply.body.size()), flags);
         frame += reply.body;
-        state->push(std::move(frame));
+        conn->respond(slot, std::move(frame));
         co_return true;
     }
 
@@ -305,49 +287,19 @@ private:
         writer(plain).string("SCHEMA_CHANGE");
         plain += change;
         for (const auto& weak : connections_list_) {
-            auto state = weak.lock();
-            if (!state || state->socket == nullptr || state->reading_done || !state->conn.schema_events) continue;
+            auto protocol = weak.lock();
+            auto conn = protocol ? protocol->conn.lock() : nullptr;
+            if (!conn || conn->get_stream() == nullptr || conn->reading_done() || !protocol->ctx.schema_events) continue;
             std::string body = plain;
             uint8_t flags = 0;
-            if (state->conn.codec != compression::none) {
-                body = compress(state->conn.codec, body);
+            if (protocol->ctx.codec != compression::none) {
+                body = compress(protocol->ctx.codec, body);
                 flags |= frame_flag::compression;
             }
             std::string frame;
             encode_header(frame, -1, opcode::event, static_cast<uint32_t>(body.size()), flags);
             frame += body;
-            state->push(std::move(frame));
-        }
-    }
-
-    void send_error(const std::shared_ptr<connection_state>& state, int16_t stream, error_code code, const std::string& message) {
-        std::string body;
-        writer w(body);
-        w.int32(static_cast<int32_t>(code));
-        w.string(message);
-        std::string frame;
-        encode_header(frame, stream, opcode::error, static_cast<uint32_t>(body.size()));
-        frame += body;
-        state->push(std::move(frame));
-    }
-
-    asio::awaitable<void> write_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state) {
-        std::string batch;
-        for (;;) {
-            while (!state->out.empty()) {
-                batch.clear();
-                while (!state->out.empty() && batch.size() < (1 << 20)) {
-                    batch += state->out.front();
-                    state->out.pop_front();
-                }
-                std::error_code ec;
-                co_await asio::async_write(socket, asio::buffer(batch), asio::redirect_error(asio::use_awaitable, ec));
-                if (ec) co_return;
-            }
-            if (state->reading_done) co_return;
-            state->wake.expires_at(asio::steady_timer::time_point::max());
-            std::error_code ec;
-            co_await state->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            conn->push(std::move(frame));
         }
     }
 
@@ -361,7 +313,7 @@ private:
     metrics::counter& errors_;
     metrics::counter& auth_failures_;
     // Every open connection (io thread only), for schema-change events.
-    std::vector<std::weak_ptr<connection_state>> connections_list_;
+    std::vector<std::weak_ptr<cql_connection>> connections_list_;
     std::map<uint8_t, metrics::request_metrics> metrics_;
     log::logger log_{"cql"};
 };
@@ -372,11 +324,20 @@ void add_options(config::schema& s) {
     s.add({"cql.max_frame_size", value_kind::size, "256MiB",
            "Largest frame body accepted; a larger length closes the connection before any allocation.", {}, 1024, INT32_MAX});
     s.add({"cql.authenticator", value_kind::choice, "none",
-           "none: no login. password: clients log in with SASL PLAIN as cql.username / cql.password "
-           "(Cassandra's PasswordAuthenticator).", {"none", "password"}});
-    s.add({"cql.username", value_kind::string, "cassandra", "The one login accepted when cql.authenticator is password."});
+           "none: no login. password: clients log in with SASL PLAIN as a role of system_auth.roles "
+           "(Cassandra's PasswordAuthenticator with CassandraAuthorizer: CREATE ROLE, GRANT ...); "
+           "cql.username / cql.password is a superuser role created at startup. security.enabled implies password.",
+           {"none", "password"}});
+    s.add({"cql.username", value_kind::string, "cassandra",
+           "With cql.authenticator=password: a superuser role created (or its password reset) at startup. Also the "
+           "login millrace's own CQL clients use (default with security.enabled: security.admin_user)."});
     s.add({"cql.password", value_kind::string, "",
-           "Its password (required with cql.authenticator=password; prefer MILLRACE_CQL_PASSWORD to a file)."});
+           "Its password (required with cql.authenticator=password unless security.enabled supplies the admin; "
+           "prefer MILLRACE_CQL_PASSWORD to a file)."});
+    s.add({"cql.tls_ca", value_kind::path, "",
+           "Client side: the CA file (PEM) millrace's own CQL clients (processor, console) verify the server's "
+           "certificate against; set, they connect with TLS. Empty: plaintext, except with security.enabled and the "
+           "embedded store (security.tls_ca, else <data_dir>/tls/ca.pem when it exists)."});
     s.add({"cql.prepared_cache_size", value_kind::integer, "10000",
            "Prepared statements kept; the least recently used is evicted and its clients re-prepare on Unprepared.", {}, 1,
            10000000});
@@ -399,9 +360,19 @@ std::unique_ptr<component> make_cql(component_context& ctx) {
     cfg.port = ctx.cfg.get_port("cql.port");
     cfg.data_dir = ctx.data_dir;
     cfg.max_frame_bytes = ctx.cfg.get_int("cql.max_frame_size");
-    cfg.auth.required = ctx.cfg.get_string("cql.authenticator") == "password";
-    cfg.auth.username = ctx.cfg.get_string("cql.username");
-    cfg.auth.password = ctx.cfg.get_string("cql.password");
+    // security.* are declared by the app when present (issue 19); absent keys mean off.
+    bool secure = ctx.cfg.has("security.enabled") && ctx.cfg.get_bool("security.enabled");
+    cfg.auth.required = secure || ctx.cfg.get_string("cql.authenticator") == "password";
+    if (cfg.auth.required) {
+        const auto& user = ctx.cfg.get_string("cql.username");
+        const auto& password = ctx.cfg.get_string("cql.password");
+        if (!user.empty() && !password.empty()) cfg.auth.bootstrap.emplace_back(user, password);
+        if (secure) {
+            std::string admin = ctx.cfg.has("security.admin_user") ? ctx.cfg.get_string("security.admin_user") : "admin";
+            std::string admin_password = ctx.cfg.has("security.admin_password") ? ctx.cfg.get_string("security.admin_password") : "";
+            if (!admin.empty() && !admin_password.empty() && admin != user) cfg.auth.bootstrap.emplace_back(admin, admin_password);
+        }
+    }
     cfg.prepared_cache_size = static_cast<size_t>(ctx.cfg.get_int("cql.prepared_cache_size"));
     cfg.storage.sync = ctx.cfg.get_string("cql.commit_sync") == "periodic" ? commit_sync::periodic : commit_sync::batch;
     cfg.storage.sync_period = std::chrono::milliseconds(ctx.cfg.get_int("cql.commit_sync_period"));

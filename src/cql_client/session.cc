@@ -21,6 +21,9 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/read.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/host_name_verification.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -96,6 +99,9 @@ class session::impl : public std::enable_shared_from_this<session::impl> {
 public:
     explicit impl(client_options options);
     ~impl();
+
+    // The TLS client context when options_.tls_ca is set (built by start()).
+    std::shared_ptr<asio::ssl::context> tls_;
 
     status start();
     void close();
@@ -250,9 +256,17 @@ private:
     void start_write();
     void handle_frame(const wire::frame_header& h, std::string body);
 
+    // Every read and write goes through the TLS stream when there is one.
+    template <typename Buffer>
+    asio::awaitable<void> read_exactly(Buffer buffer) {
+        if (tls_stream_) co_await asio::async_read(*tls_stream_, buffer, asio::use_awaitable);
+        else co_await asio::async_read(socket_, buffer, asio::use_awaitable);
+    }
+
     session::impl& session_;
     size_t host_idx_, slot_idx_;
     tcp::socket socket_;
+    std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_stream_;
     std::string address_;
     bool ready_ = false;
     bool closed_ = false;
@@ -281,19 +295,21 @@ void connection::start_write() {
     writing_active_ = true;
     writing_.clear();
     std::swap(writing_, pending_out_);
-    asio::async_write(socket_, asio::buffer(writing_), [self = shared_from_this()](asio::error_code ec, size_t) {
+    auto done = [self = shared_from_this()](asio::error_code ec, size_t) {
         self->writing_active_ = false;
         if (ec) {
             self->shutdown(make_error(errc::unavailable, "cql {}: write failed: {}", self->address_, ec.message()));
             return;
         }
         self->start_write();
-    });
+    };
+    if (tls_stream_) asio::async_write(*tls_stream_, asio::buffer(writing_), std::move(done));
+    else asio::async_write(socket_, asio::buffer(writing_), std::move(done));
 }
 
 asio::awaitable<std::pair<wire::frame_header, std::string>> connection::read_frame() {
     uint8_t header_bytes[wire::k_header_size];
-    co_await asio::async_read(socket_, asio::buffer(header_bytes), asio::use_awaitable);
+    co_await read_exactly(asio::buffer(header_bytes));
     wire::frame_header h = wire::decode_header(header_bytes);
     if (h.version != (wire::k_version | wire::k_response_bit)) {
         throw wire::decode_error(fmt::format(
@@ -305,7 +321,7 @@ asio::awaitable<std::pair<wire::frame_header, std::string>> connection::read_fra
                                              wire::k_max_body));
     }
     std::string body(h.length, '\0');
-    if (h.length) co_await asio::async_read(socket_, asio::buffer(body), asio::use_awaitable);
+    if (h.length) co_await read_exactly(asio::buffer(body));
     if (h.flags & wire::frame_flag::compression) {
         auto plain = wire::lz4_decompress(body);
         if (!plain.ok()) throw wire::decode_error(plain.err().message());
@@ -348,6 +364,16 @@ asio::awaitable<void> connection::run(std::shared_ptr<connection> self) {
         }
         co_await asio::async_connect(socket_, endpoints, asio::use_awaitable);
         socket_.set_option(tcp::no_delay(true));
+        if (session_.tls_) {
+            phase = "TLS handshake";
+            tls_stream_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *session_.tls_);
+            // SNI for host names; the certificate must name the host (DNS or IP SAN).
+            if (asio::error_code not_ip; (asio::ip::make_address(target.host, not_ip), not_ip)) {
+                SSL_set_tlsext_host_name(tls_stream_->native_handle(), target.host.c_str());
+            }
+            tls_stream_->set_verify_callback(asio::ssl::host_name_verification(target.host));
+            co_await tls_stream_->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+        }
 
         phase = "STARTUP";
         if (!opts.compression.empty() && opts.compression != "lz4") {
@@ -406,6 +432,10 @@ asio::awaitable<void> connection::run(std::shared_ptr<connection> self) {
         } else if (dynamic_cast<const wire::decode_error*>(&e)) {
             code = errc::corruption;
             message = fmt::format("cql {}: protocol error during {}: {}", address_, phase, e.what());
+        } else if (phase == "TLS handshake") {
+            // A certificate that does not verify, or a server that does not speak TLS: retrying will not help.
+            code = errc::invalid_argument;
+            message = fmt::format("cql {}: TLS handshake failed (cql.tls_ca {}): {}", address_, opts.tls_ca, e.what());
         } else if (dynamic_cast<const std::invalid_argument*>(&e)) {
             code = errc::invalid_argument;
             message = std::string(e.what()).starts_with("cql ") ? e.what()
@@ -460,6 +490,20 @@ session::impl::~impl() {
 
 status session::impl::start() {
     if (options_.contact_points.empty()) return make_error(errc::invalid_argument, "cql client: no contact points");
+    if (!options_.tls_ca.empty()) {
+        auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+        asio::error_code ec;
+        ctx->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                             asio::ssl::context::no_tlsv1_1,
+                         ec);
+        if (!ec) ctx->load_verify_file(options_.tls_ca, ec);
+        if (!ec) ctx->set_verify_mode(asio::ssl::verify_peer, ec);
+        if (ec) {
+            return make_error(errc::invalid_argument, "cql client: cannot use {} as the TLS CA (cql.tls_ca): {}", options_.tls_ca,
+                              ec.message());
+        }
+        tls_ = std::move(ctx);
+    }
     for (const auto& point : options_.contact_points) {
         auto parsed = parse_host_port(point, 9042);
         if (!parsed.ok()) return parsed.err();

@@ -3,7 +3,6 @@
 #include "millrace/kafka/broker.h"
 
 #include <chrono>
-#include <deque>
 
 #include <unistd.h>
 
@@ -52,45 +51,12 @@ std::string short_hostname() {
     return name;
 }
 
-// One response slot per request, written in request order.
-struct pending_response {
-    std::string bytes;
-    bool ready = false;
-    bool send = true;
-};
-
-// Shared by the connection's reader, writer and spawned produce handlers,
-// which may outlive the connection (they then drop their response).
-struct connection_state {
-    explicit connection_state(asio::ip::tcp::socket& s)
-        : socket(&s), in_flight(s.get_executor(), k_max_in_flight), wake(s.get_executor()) {
-        wake.expires_at(asio::steady_timer::time_point::max());
-    }
-    asio::ip::tcp::socket* socket;  // nullptr once the connection is gone
-    std::deque<std::shared_ptr<pending_response>> queue;
-    net::async_semaphore in_flight;  // one permit per queued response; the writer returns them
-    asio::steady_timer wake;  // cancelled whenever a slot becomes ready or the reader stops
-    bool reading_done = false;
-    std::unique_ptr<auth::sasl_session> sasl;  // security.enabled only
-    void notify() { wake.cancel(); }
-    // Ends the connection after a malformed request.
-    void abort() {
-        reading_done = true;
-        in_flight.close();
-        if (socket != nullptr) {
-            std::error_code ignored;
-            socket->close(ignored);
-        }
-        notify();
-    }
-};
-
 class broker_component final : public component {
 public:
     broker_component(component_context& ctx, broker_config cfg)
         : ctx_(ctx),
           core_(ctx.io, std::move(cfg), ctx.metrics, ctx.clock, ctx.fs),
-          server_(ctx.io, "broker", [this](asio::ip::tcp::socket& socket) { return serve(socket); }),
+          server_(ctx.io, "broker", [this](net::stream& socket) { return serve(socket); }),
           periodic_(ctx.io),
           connections_(ctx.metrics.make_gauge("millrace_broker_connections", "Open client connections.")),
           protocol_errors_(ctx.metrics.make_counter("millrace_broker_protocol_errors_total",
@@ -183,7 +149,86 @@ private:
         }
     }
 
-    asio::awaitable<void> serve(asio::ip::tcp::socket& socket) {
+    // The Kafka framing on the shared connection base: a 4-byte size, then
+    // the request; responses in request order. One instance per connection:
+    // its per-connection state (the SASL session when security.enabled).
+    class kafka_connection final : public net::frame_protocol {
+    public:
+        explicit kafka_connection(broker_component& broker) : broker_(broker) {
+            if (broker_.core_.security().enabled()) sasl_ = std::make_unique<auth::sasl_session>(broker_.core_.security());
+        }
+
+        // The connection's SASL session; nullptr when security is off.
+        auth::sasl_session* session() { return sasl_.get(); }
+
+        size_t header_size() const override { return 4; }
+
+        asio::awaitable<std::optional<size_t>> body_length(net::framed_connection& conn, const std::string& h) override {
+            int32_t size = static_cast<int32_t>((uint32_t(uint8_t(h[0])) << 24) | (uint32_t(uint8_t(h[1])) << 16) |
+                                                (uint32_t(uint8_t(h[2])) << 8) | uint32_t(uint8_t(h[3])));
+            const auto& cfg = broker_.core_.config();
+            if (size < 8 || size > cfg.max_request_bytes) {
+                broker_.protocol_errors_.inc();
+                broker_.core_.log().warn("closing connection from {}: request size {} is outside 8..{} (broker.max_request_size)",
+                                         conn.peer(), size, cfg.max_request_bytes);
+                co_return std::nullopt;
+            }
+            co_return static_cast<size_t>(size);
+        }
+
+        asio::awaitable<bool> on_frame(net::framed_connection& conn, std::shared_ptr<net::response_slot> slot, std::string,
+                                       std::shared_ptr<std::string> body) override {
+            reader header(*body);
+            int16_t key = header.int16();
+            int16_t version = header.int16();
+            int32_t correlation_id = header.int32();
+            const api_spec* spec = find_api(key);
+            if (sasl_ && !sasl_->admit(key, broker_.now_ms())) {
+                // Kafka closes a connection that sends anything but SASL before
+                // authenticating, or anything but re-authentication once its
+                // session (connections.max.reauth.ms) has expired.
+                broker_.core_.log().info("closing connection from {}: api key {} {}", conn.peer(), key,
+                                         sasl_->authenticated() ? "after the SASL session expired"
+                                                                : "before SASL authentication");
+                conn.respond(slot, {}, false);
+                co_return false;
+            }
+            if (spec == nullptr || version < spec->min_version || version > spec->max_version) {
+                if (key == static_cast<int16_t>(api_key::api_versions)) {
+                    // The protocol's answer: a v0 body with UNSUPPORTED_VERSION and our ranges.
+                    std::string bytes;
+                    writer w(bytes);
+                    w.int32(0);
+                    w.int32(correlation_id);
+                    write_api_versions_fallback(w, error_code::unsupported_version);
+                    w.patch_int32(0, static_cast<int32_t>(bytes.size() - 4));
+                    conn.respond(slot, std::move(bytes));
+                    co_return true;
+                }
+                broker_.protocol_errors_.inc();
+                broker_.core_.log().warn("closing connection from {}: {} (api key {}) version {} is not supported", conn.peer(),
+                                         spec ? spec->name : "unknown API", key, version);
+                conn.respond(slot, {}, false);
+                co_return false;
+            }
+            auto self = conn.shared_from_this();
+            if (spec->key == api_key::produce) {
+                // Produce appends in order right away; waiting for durability
+                // runs beside the next requests, so one fsync covers many.
+                asio::co_spawn(conn.executor(), broker_.handle(spec, version, correlation_id, body, slot, self), asio::detached);
+            } else {
+                // A failed authentication: its reply is the connection's last word.
+                if (!co_await broker_.handle(spec, version, correlation_id, body, slot, self)) co_return false;
+            }
+            co_return true;
+        }
+
+    private:
+        broker_component& broker_;
+        std::unique_ptr<auth::sasl_session> sasl_;  // security.enabled only
+    };
+
+    asio::awaitable<void> serve(net::stream& socket) {
         connections_.add(1);
         struct guard {
             metrics::gauge& g;
@@ -192,108 +237,31 @@ private:
         std::string peer;
         {
             std::error_code ec;
-            auto remote = socket.remote_endpoint(ec);
+            auto remote = socket.socket().remote_endpoint(ec);
             peer = ec ? "unknown" : remote.address().to_string();
         }
-        auto state = std::make_shared<connection_state>(socket);
-        if (core_.security().enabled()) state->sasl = std::make_unique<auth::sasl_session>(core_.security());
-        using namespace asio::experimental::awaitable_operators;
-        try {
-            co_await (read_loop(socket, state, peer) && write_loop(socket, state));
-        } catch (...) {
-            state->socket = nullptr;
-            throw;
-        }
-        state->socket = nullptr;
+        net::framed_connection::options opts;
+        opts.max_in_flight = k_max_in_flight;
+        opts.ordered = true;
+        opts.idle_timeout = k_idle_timeout;
+        opts.request_timeout = k_request_read_timeout;
+        auto conn = std::make_shared<net::framed_connection>(socket, opts, std::make_shared<kafka_connection>(*this),
+                                                             core_.log(), &protocol_errors_, std::move(peer));
+        co_await conn->run();
     }
 
-    asio::awaitable<void> read_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state,
-                                    std::string peer) {
-        struct done_guard {
-            std::shared_ptr<connection_state>& s;
-            ~done_guard() {
-                s->reading_done = true;
-                s->notify();
-            }
-        } guard{state};
-        std::string size_bytes;
-        for (;;) {
-            if (!co_await state->in_flight.acquire()) co_return;
-            auto ec = co_await net::read_body(socket, size_bytes, 4, k_idle_timeout);
-            if (ec == asio::error::timed_out) core_.log().info("closing connection from {}: idle for {} s", peer,
-                                                               std::chrono::duration_cast<std::chrono::seconds>(k_idle_timeout).count());
-            if (ec) co_return;
-            int32_t size = static_cast<int32_t>((uint32_t(uint8_t(size_bytes[0])) << 24) | (uint32_t(uint8_t(size_bytes[1])) << 16) |
-                                                (uint32_t(uint8_t(size_bytes[2])) << 8) | uint32_t(uint8_t(size_bytes[3])));
-            if (size < 8 || size > core_.config().max_request_bytes) {
-                protocol_errors_.inc();
-                core_.log().warn("closing connection from {}: request size {} is outside 8..{} (broker.max_request_size)", peer,
-                                 size, core_.config().max_request_bytes);
-                co_return;
-            }
-            // Grown as bytes arrive: an announced size costs nothing until sent.
-            auto body = std::make_shared<std::string>();
-            ec = co_await net::read_body(socket, *body, static_cast<size_t>(size), k_request_read_timeout);
-            if (ec == asio::error::timed_out) {
-                protocol_errors_.inc();
-                core_.log().warn("closing connection from {}: {} of a {}-byte request arrived in {} s", peer, body->size(),
-                                 size, std::chrono::duration_cast<std::chrono::seconds>(k_request_read_timeout).count());
-            }
-            if (ec) co_return;
-            reader header(*body);
-            int16_t key = header.int16();
-            int16_t version = header.int16();
-            int32_t correlation_id = header.int32();
-            const api_spec* spec = find_api(key);
-            if (state->sasl && !state->sasl->admit(key, now_ms())) {
-                // Kafka closes a connection that sends anything but SASL before
-                // authenticating, or anything but re-authentication once its
-                // session (connections.max.reauth.ms) has expired.
-                core_.log().info("closing connection from {}: api key {} {}", peer, key,
-                                 state->sasl->authenticated() ? "after the SASL session expired"
-                                                              : "before SASL authentication");
-                co_return;
-            }
-            auto slot = std::make_shared<pending_response>();
-            if (spec == nullptr || version < spec->min_version || version > spec->max_version) {
-                if (key == static_cast<int16_t>(api_key::api_versions)) {
-                    // The protocol's answer: a v0 body with UNSUPPORTED_VERSION and our ranges.
-                    writer w(slot->bytes);
-                    w.int32(0);
-                    w.int32(correlation_id);
-                    write_api_versions_fallback(w, error_code::unsupported_version);
-                    w.patch_int32(0, static_cast<int32_t>(slot->bytes.size() - 4));
-                    slot->ready = true;
-                    state->queue.push_back(slot);
-                    state->notify();
-                    continue;
-                }
-                protocol_errors_.inc();
-                core_.log().warn("closing connection from {}: {} (api key {}) version {} is not supported", peer,
-                                 spec ? spec->name : "unknown API", key, version);
-                co_return;
-            }
-            state->queue.push_back(slot);
-            if (spec->key == api_key::produce) {
-                // Produce appends in order right away; waiting for durability
-                // runs beside the next requests, so one fsync covers many.
-                asio::co_spawn(socket.get_executor(), handle(spec, version, correlation_id, body, peer, slot, state),
-                               asio::detached);
-            } else {
-                co_await handle(spec, version, correlation_id, body, peer, slot, state);
-            }
-            if (state->reading_done) co_return;
-        }
-    }
-
-    asio::awaitable<void> handle(const api_spec* spec, int16_t version, int32_t correlation_id,
-                                 std::shared_ptr<std::string> body, std::string peer, std::shared_ptr<pending_response> slot,
-                                 std::shared_ptr<connection_state> state) {
+    // Answers one request; false when the connection should stop reading
+    // after this response (a failed SASL authentication).
+    asio::awaitable<bool> handle(const api_spec* spec, int16_t version, int32_t correlation_id,
+                                 std::shared_ptr<std::string> body, std::shared_ptr<net::response_slot> slot,
+                                 std::shared_ptr<net::framed_connection> conn) {
         auto start = std::chrono::steady_clock::now();
         bool flexible = version >= spec->first_flexible;
-        request_context ctx{core_, spec->key, version, flexible, correlation_id, {}, peer};
-        ctx.session = state->sasl.get();
-        writer out(slot->bytes);
+        request_context ctx{core_, spec->key, version, flexible, correlation_id, {}, conn->peer()};
+        // The protocol object lives as long as the connection object this handler holds.
+        ctx.session = static_cast<kafka_connection&>(conn->protocol()).session();
+        std::string bytes;
+        writer out(bytes);
         try {
             reader in(*body);
             in.int16();
@@ -306,44 +274,18 @@ private:
             // ApiVersions always answers with response header v0.
             if (flexible && spec->key != api_key::api_versions) out.empty_tags(true);
             co_await find_handler(spec->key)(ctx, in, out);
-            out.patch_int32(0, static_cast<int32_t>(slot->bytes.size() - 4));
+            out.patch_int32(0, static_cast<int32_t>(bytes.size() - 4));
         } catch (const protocol_error& e) {
             protocol_errors_.inc();
-            core_.log().warn("closing connection from {} (client {}): malformed {} v{} request: {}", peer, ctx.client_id,
+            core_.log().warn("closing connection from {} (client {}): malformed {} v{} request: {}", conn->peer(), ctx.client_id,
                              spec->name, version, e.what());
-            slot->send = false;
-            slot->ready = true;
-            state->abort();
-            co_return;
+            conn->respond(slot, {}, false);
+            conn->abort();
+            co_return false;
         }
         api_metrics_[static_cast<int16_t>(spec->key)].observe(start);
-        slot->send = ctx.send_response;
-        slot->ready = true;
-        // A failed authentication: the reply is the connection's last word.
-        if (ctx.close_after_response) state->reading_done = true;
-        state->notify();
-    }
-
-    asio::awaitable<void> write_loop(asio::ip::tcp::socket& socket, std::shared_ptr<connection_state> state) {
-        for (;;) {
-            while (!state->queue.empty() && state->queue.front()->ready) {
-                auto slot = state->queue.front();
-                state->queue.pop_front();
-                state->in_flight.release();
-                if (!slot->send) continue;
-                std::error_code ec;
-                co_await asio::async_write(socket, asio::buffer(slot->bytes), asio::redirect_error(asio::use_awaitable, ec));
-                if (ec) {
-                    state->in_flight.close();  // a reader parked on a full queue must not wait forever
-                    co_return;
-                }
-            }
-            if (state->reading_done && state->queue.empty()) co_return;
-            state->wake.expires_at(asio::steady_timer::time_point::max());
-            std::error_code ec;
-            co_await state->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (state->reading_done && state->queue.empty()) co_return;
-        }
+        conn->respond(slot, std::move(bytes), ctx.send_response);
+        co_return !ctx.close_after_response;
     }
 
     int64_t now_ms() const {

@@ -156,6 +156,9 @@ public:
         if (!s) {
             auto options = cc::options_from_contact_points(o_.contact_points);
             if (!options) return options.err();
+            options->username = o_.login.username;
+            options->password = o_.login.password;
+            options->tls_ca = o_.login.tls_ca;
             options->connections_per_host = o_.connections;
             options->default_consistency = o_.write_consistency;
             auto connected = cc::session::connect(*options);

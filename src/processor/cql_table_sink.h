@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "millrace/common/services.h"
 #include "sink.h"
 
 namespace millrace::processor {
@@ -23,6 +24,7 @@ struct cql_column {
 
 struct cql_table_options {
     std::string contact_points;  // host[:port][,...]
+    services::cql_login login;   // credentials and TLS CA (empty: none)
     std::string keyspace;
     std::string table;
     std::vector<cql_column> columns;

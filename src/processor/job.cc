@@ -16,6 +16,7 @@
 #include "cql_table_sink.h"
 #include "dlq.h"
 #include "kafka_sink.h"
+#include "millrace/common/json_text.h"
 #include "millrace/common/log.h"
 #include "millrace/registry/client.h"
 #include "millrace/sql/decoder.h"
@@ -229,6 +230,7 @@ private:
         size_t sink = 0;  // index into sinks_
         std::unique_ptr<sql::stateless_pipeline> stateless;
         std::unique_ptr<window_runner> window;
+        std::optional<int64_t> marked;  // the last watermark queued to window_fired (Kafka sinks)
     };
     struct row_meta {
         int64_t timestamp_ms;
@@ -265,9 +267,20 @@ private:
     // A DLQ record waiting for its delivery report.
     struct dlq_ticket {
         uint64_t batch_id;
-        rd_kafka_message_t* message;
+        rd_kafka_message_t* message;  // the rejected record; nullptr for a window row (value below)
         header_list headers;
         int attempt = 0;
+        std::string value;        // a window row's DLQ value (message == nullptr)
+        uint64_t round_id = 0;    // a window row's round, which waits for the delivery
+    };
+    // A window row that cannot be written: its SELECT failed, or a key column of its CQL sink is NULL.
+    struct window_reject {
+        size_t pipeline;
+        sql::window_bounds window;
+        std::string group_key;
+        std::vector<sql::partial_state> partials;  // the partials it merges (their partitions and offsets)
+        rejection why;
+        std::string row;  // the row's values as text, when they were computed
     };
     // One round of window persistence: changed partials to the store, then
     // the merged rows of their windows (and the fired ones) to the sinks.
@@ -286,6 +299,13 @@ private:
         std::vector<std::vector<sink_row>> rows;  // per sink, stage 1
         int attempt = 0;
         std::optional<mono::time_point> retry_at;
+        uint64_t id = 0;
+        // Window rows rejected to the DLQ (once each, also across stage retries); the round finishes
+        // only after the DLQ acknowledged them, so offsets never commit past an unrecorded reject.
+        std::set<std::tuple<size_t, int64_t, int64_t, std::string>> rejected;
+        size_t dlq_pending = 0;
+        bool waiting_dlq = false;
+        std::vector<window_reject> window_rejects;  // found while firing (Kafka sinks), sent at stage 1
     };
 
     metrics::labels labels() const { return {{"job", o_.name}}; }
@@ -297,6 +317,12 @@ private:
     void note_error(const std::string& message) {
         std::lock_guard lock(status_mutex_);
         status_.last_error = message;
+    }
+    // Clears the last error if it is still the consumer error that records flowing again resolved.
+    void clear_transient_error() {
+        std::lock_guard lock(status_mutex_);
+        if (status_.last_error == transient_error_) status_.last_error.clear();
+        transient_error_.clear();
     }
     std::string last_error() const {
         std::lock_guard lock(status_mutex_);
@@ -377,6 +403,7 @@ private:
                     if (strcasecmp(cols[idx].name.c_str(), def.window.time_column.c_str()) == 0) time_index = idx;
                 }
                 p.window = std::make_unique<window_runner>(def.index, std::move(*state), def.window, time_index);
+                p.window->set_state_key(o_.name + "@" + window_plan_fingerprint(program_, def));
                 windowed_.push_back(pipelines_.size());
             } else {
                 auto stateless = program_.make_stateless(def.index);
@@ -393,7 +420,7 @@ private:
         }
         if (sources_.empty()) return make_error(errc::invalid_argument, "no INSERT INTO: the job reads nothing");
         if (!windowed_.empty()) {
-            store_ = std::make_unique<window_store>(window_store_options{o_.contact_points, o_.state_keyspace,
+            store_ = std::make_unique<window_store>(window_store_options{o_.contact_points, o_.cql_login, o_.state_keyspace,
                                                                          o_.replication_factor, o_.consistency});
         }
         std::lock_guard lock(status_mutex_);
@@ -413,6 +440,7 @@ private:
             slot.cql = true;
             cql_table_options c;
             c.contact_points = t.option("cql.contact_points", o_.contact_points);
+            c.login = o_.cql_login;
             c.keyspace = t.option("keyspace");
             c.table = t.option("table", t.name);
             if (c.keyspace.empty()) return make_error(errc::invalid_argument, "sink table {} has no 'keyspace'", t.name);
@@ -549,7 +577,29 @@ private:
         }
         if (store_ && !open_one(store_->describe(), [&] { return store_->open(); })) return false;
         note_error("");
+        if (store_ && !open_one("window plans in " + store_->describe(), [&] { return check_plans(); })) return false;
         return true;
+    }
+
+    // Stores each windowed pipeline's plan fingerprint; a different stored one means the job was edited
+    // into an incompatible plan: its state (kept under the old "<job>@<fingerprint>" key) is not restored.
+    millrace::status check_plans() {
+        for (size_t pidx : windowed_) {
+            const pipeline& p = pipelines_[pidx];
+            const std::string& key = p.window->state_key();
+            const std::string fingerprint = key.substr(key.rfind('@') + 1);
+            auto before = store_->swap_plan(o_.name, p.def->index, fingerprint);
+            if (!before) return before.err();
+            if (*before && **before != fingerprint) {
+                const std::string message = fmt::format(
+                    "the window plan of INSERT INTO {} changed (fingerprint {} -> {}): its window state starts fresh, "
+                    "the old plan's state is not restored",
+                    p.def->sink_table, **before, fingerprint);
+                log_.warn("{}", message);
+                note_error(message);
+            }
+        }
+        return {};
     }
 
     bool create_clients() {
@@ -624,8 +674,58 @@ private:
             }
             producer_queue_ = rd_kafka_queue_get_main(producer_);
             rd_kafka_queue_io_event_enable(producer_queue_, efd_, &k_one, sizeof k_one);
+            ensure_dlq_topic();
         }
         return true;
+    }
+
+    // Creates the DLQ topic when it does not exist (CreateTopics with the broker's default partitions and
+    // replication), so rejects do not wait on a broker that does not auto-create topics. Failing that, one
+    // clear last_error; the job keeps running and its rejects are retried (offsets never pass them).
+    void ensure_dlq_topic() {
+        char errstr[512];
+        rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(o_.dlq_topic.c_str(), -1, -1, errstr, sizeof errstr);
+        if (topic == nullptr) {
+            dlq_topic_error(errstr);
+            return;
+        }
+        rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_);
+        rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_request_timeout(options, 10000, errstr, sizeof errstr);
+        rd_kafka_CreateTopics(producer_, &topic, 1, options, queue);
+        rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 15000);
+        std::string problem;
+        if (event == nullptr) {
+            problem = "no answer to CreateTopics in 15 s";
+        } else if (rd_kafka_event_error(event)) {
+            problem = rd_kafka_event_error_string(event);
+        } else if (const auto* created = rd_kafka_event_CreateTopics_result(event)) {
+            size_t count = 0;
+            const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(created, &count);
+            for (size_t idx = 0; idx < count; ++idx) {
+                rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[idx]);
+                if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    log_.info("created the DLQ topic {}", o_.dlq_topic);
+                } else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                    const char* message = rd_kafka_topic_result_error_string(results[idx]);
+                    problem = message && *message ? message : rd_kafka_err2str(err);
+                }
+            }
+        }
+        if (event) rd_kafka_event_destroy(event);
+        rd_kafka_AdminOptions_destroy(options);
+        rd_kafka_NewTopic_destroy(topic);
+        rd_kafka_queue_destroy(queue);
+        if (!problem.empty()) dlq_topic_error(problem);
+    }
+
+    void dlq_topic_error(const std::string& why) {
+        std::string message = fmt::format("DLQ topic {} does not exist and cannot be created ({}): rejected records wait "
+                                          "for it and offsets stop before them; create the topic or SET 'dlq.topic'",
+                                          o_.dlq_topic, why);
+        if (dlq_topic_problem_ != message) log_.error("{}", message);
+        dlq_topic_problem_ = message;
+        note_error(message);
     }
 
     void destroy_clients() {
@@ -687,9 +787,13 @@ private:
                                                   m->rkt ? fmt::format(" ({} [{}])", rd_kafka_topic_name(m->rkt), m->partition) : "");
                 log_.warn("{}", message);
                 note_error(message);
+                // A consumer error is a condition of the moment ("Subscribed topic not available" before the
+                // topic exists, a broker away): shown until records flow again, then cleared.
+                transient_error_ = message;
             }
             return;
         }
+        if (!transient_error_.empty()) clear_transient_error();
         auto slot = slot_of_topic(rd_kafka_topic_name(m->rkt));
         if (!slot) return;
         const int32_t partition = m->partition;
@@ -880,9 +984,9 @@ private:
             auto [pidx, partition] = *to_restore_.begin();
             window_runner& w = *pipelines_[pidx].window;
             for (int attempt = 0;; ++attempt) {
-                auto fired = store_->read_fired(o_.name, w.pipeline(), partition);
+                auto fired = store_->read_fired(w.state_key(), w.pipeline(), partition);
                 result<std::vector<sql::partial_state>> open = make_error(errc::unavailable, "not read");
-                if (fired) open = store_->read_open(o_.name, w.pipeline(), partition, *fired);
+                if (fired) open = store_->read_open(w.state_key(), w.pipeline(), partition, *fired);
                 if (fired && open) {
                     if (*fired) w.fired_before(**fired);
                     std::set<int64_t> starts;
@@ -924,7 +1028,7 @@ private:
     // Installs the stored partials of (partition, window start). False when stopping.
     bool restore_window(window_runner& w, int32_t partition, int64_t start) {
         for (int attempt = 0;; ++attempt) {
-            auto stored = store_->read(o_.name, w.pipeline(), start);
+            auto stored = store_->read(w.state_key(), w.pipeline(), start);
             if (stored) {
                 for (const auto& p : *stored) {
                     if (p.partition != partition) continue;
@@ -1034,7 +1138,7 @@ private:
                                 static_cast<ssize_t>(value.size()));
         }
         rd_kafka_headers_t* original = nullptr;
-        if (rd_kafka_message_headers(t->message, &original) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (t->message != nullptr && rd_kafka_message_headers(t->message, &original) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             const char* name;
             const void* value;
             size_t size;
@@ -1044,7 +1148,8 @@ private:
         }
         rd_kafka_resp_err_t err = rd_kafka_producev(
             producer_, RD_KAFKA_V_TOPIC(o_.dlq_topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_VALUE(t->message->payload, t->message->len), RD_KAFKA_V_KEY(t->message->key, t->message->key_len),
+            RD_KAFKA_V_VALUE(t->message ? t->message->payload : t->value.data(), t->message ? t->message->len : t->value.size()),
+            RD_KAFKA_V_KEY(t->message ? t->message->key : nullptr, t->message ? t->message->key_len : 0),
             RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
         if (err) {
             rd_kafka_headers_destroy(headers);
@@ -1056,11 +1161,25 @@ private:
     void delivered(const rd_kafka_message_t* m) {
         auto* t = static_cast<dlq_ticket*>(m->_private);
         if (m->err) {
-            log_.warn("DLQ delivery to {} failed: {}; retrying", o_.dlq_topic, rd_kafka_err2str(m->err));
+            if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+                // The topic went away or was never there: try creating it once more, and say so once.
+                if (t->attempt % 10 == 0) ensure_dlq_topic();
+            } else {
+                log_.warn("DLQ delivery to {} failed: {}; retrying", o_.dlq_topic, rd_kafka_err2str(m->err));
+            }
             dlq_retries_.emplace(mono::now() + backoff(t->attempt++), t);
             return;
         }
         --dlq_outstanding_;
+        if (t->message == nullptr) {
+            const uint64_t round_id = t->round_id;
+            delete t;
+            if (round_ && round_->id == round_id && round_->dlq_pending > 0 && --round_->dlq_pending == 0 && round_->waiting_dlq) {
+                round_->waiting_dlq = false;
+                after_rows();
+            }
+            return;
+        }
         uint64_t batch_id = t->batch_id;
         delete t;
         finish_item(batch_id);
@@ -1185,22 +1304,38 @@ private:
                 if (sinks_[p.sink].cql) {
                     r->keys.emplace(pidx, partial.window.start_ms, partial.window.end_ms, partial.group_key);
                 }
-                r->partials.push_back(stored_partial{p.def->index, std::move(partial)});
+                const int64_t write_ts = p.window->next_write_timestamp(partial.partition);
+                r->partials.push_back(stored_partial{p.def->index, std::move(partial), write_ts, p.window->state_key()});
             }
             auto fired = state.fire();
             auto early = state.fire_early(now_ms);
-            if (!fired.empty() && state.watermark()) {
+            const bool to_kafka = !sinks_[p.sink].cql;
+            if (state.watermark() && (!fired.empty() || (to_kafka && (!p.marked || *state.watermark() > *p.marked)))) {
+                // For a Kafka sink the marks are also the partitions' published watermarks (below): written
+                // whenever the watermark advances, after the round's partials are durable.
                 r->fired_marks.emplace_back(p.def->index, p.window->partitions(), *state.watermark());
+                p.marked = *state.watermark();
             }
+            // A Kafka sink's rows come from the emitter's merge of every partition's stored partials (below),
+            // never from the partials one process holds.
+            if (to_kafka) continue;
             for (auto* outputs : {&fired, &early}) {
                 for (auto& out : *outputs) {
                     if (out.error) {
-                        // One row's SELECT failed (eval_error): that row is rejected, the others are written.
-                        rejected_count_.fetch_add(1);
-                        const std::string why = fmt::format("window row of {} rejected: {}: {}", p.def->sink_table,
-                                                            sql::to_string(out.error->code), out.error->message);
-                        log_.error("{}", why);
-                        note_error(why);
+                        // One row's SELECT failed (eval_error): that row is rejected to the DLQ, the others are
+                        // written. A CQL sink merges the window again below (stage 1), which rejects it there.
+                        if (!sinks_[p.sink].cql) {
+                            std::vector<sql::partial_state> of_row;
+                            for (const auto& sp : r->partials) {
+                                if (sp.pipeline == p.def->index && sp.partial.window == out.window &&
+                                    sp.partial.group_key == out.group_key) {
+                                    of_row.push_back(sp.partial);
+                                }
+                            }
+                            r->window_rejects.push_back(window_reject{pidx, out.window, out.group_key, std::move(of_row),
+                                                                      rejection{std::string(sql::to_string(out.error->code)), out.error->field,
+                                                                                out.error->message}, ""});
+                        }
                         continue;
                     }
                     if (sinks_[p.sink].cql) {
@@ -1211,12 +1346,105 @@ private:
                 }
             }
         }
-        if (r->partials.empty() && r->keys.empty() && r->fired.empty() && r->fired_marks.empty()) {
+        if (now >= next_emit_check_) {
+            next_emit_check_ = now + 100ms;
+            if (!emit_from_store(*r)) return;
+        }
+        if (r->partials.empty() && r->keys.empty() && r->fired.empty() && r->fired_marks.empty() && r->window_rejects.empty()) {
             for (size_t idx = 0; idx < windowed_.size(); ++idx) pipelines_[windowed_[idx]].window->made_durable(r->applied[idx]);
             return;
         }
+        r->id = ++round_ids_;
         round_ = std::move(r);
         run_stage();
+    }
+
+    // Windows into a Kafka sink are emitted once, with every partition's count, by one process of the group:
+    // the owner of the source's partition 0 (the emitter). Every process records in window_fired, per
+    // partition, the watermark of its state once the partials before it are durable; a window is complete
+    // when every partition that has a mark or a partial of it has marked past its end (the job's watermark:
+    // the minimum over its partitions, as Flink's). The emitter then merges the window's stored partials
+    // and appends its rows; partition -1 of window_fired records how far it emitted (after the broker
+    // acknowledged the rows), so a restart or a new emitter continues from there. False on a store error
+    // (retried at the next round).
+    bool emit_from_store(window_round& r) {
+        for (size_t pidx : windowed_) {
+            pipeline& p = pipelines_[pidx];
+            if (sinks_[p.sink].cql) continue;
+            std::optional<size_t> slot;
+            for (size_t idx = 0; idx < sources_.size(); ++idx) {
+                if (std::find(sources_[idx].pipelines.begin(), sources_[idx].pipelines.end(), pidx) != sources_[idx].pipelines.end()) slot = idx;
+            }
+            if (!slot || !tracker_.assigned(partition_id(*slot, 0))) continue;  // not the emitter
+            const std::string& key = p.window->state_key();
+            auto marks = store_->read_marks(key, p.def->index);
+            if (!marks) {
+                log_.warn("reading the window marks of {}: {}", p.def->sink_table, marks.err().message());
+                return true;
+            }
+            std::optional<int64_t> emitted, job_wm;
+            for (const auto& [partition, mark] : *marks) {
+                if (partition < 0) emitted = mark;
+                else job_wm = job_wm ? std::min(*job_wm, mark) : mark;
+            }
+            if (!job_wm || (emitted && *job_wm <= *emitted)) continue;
+            // The window starts whose windows may end in (emitted, job watermark].
+            std::vector<sql::partial_state> found;
+            const int64_t step = p.def->window.kind == sql::window_kind::hop ? p.def->window.slide_ms : p.def->window.size_ms;
+            const int64_t size = p.def->window.size_ms, offset = p.def->window.offset_ms;
+            bool scan = !emitted || step <= 0 || (*job_wm - *emitted) / std::max<int64_t>(1, step) > 1000;
+            if (scan) {
+                auto all = store_->read_open(key, p.def->index, -1, emitted);
+                if (!all) {
+                    log_.warn("reading the windows of {}: {}", p.def->sink_table, all.err().message());
+                    return true;
+                }
+                found = std::move(*all);
+            } else {
+                int64_t first = *emitted + 1 - size;
+                const int64_t rel = first - offset;
+                first = offset + (rel / step - (rel % step < 0 ? 1 : 0)) * step;
+                for (int64_t start = first; start <= *job_wm; start += step) {
+                    auto got = store_->read(key, p.def->index, start);
+                    if (!got) {
+                        log_.warn("reading window {} of {}: {}", start, p.def->sink_table, got.err().message());
+                        return true;
+                    }
+                    for (auto& partial : *got) found.push_back(std::move(partial));
+                }
+            }
+            // Complete windows: end - 1 <= the job's watermark, past what was emitted, and every partition
+            // with a partial of it has a mark past its end (a partial of a partition without a mark: not yet).
+            std::map<std::pair<sql::window_bounds, std::string>, std::vector<sql::partial_state>> groups;
+            int64_t through = *job_wm;
+            for (auto& partial : found) {
+                const int64_t last = partial.window.end_ms - 1;
+                if (last > *job_wm || (emitted && last <= *emitted)) continue;
+                auto mark = marks->find(partial.partition);
+                if (mark == marks->end() || mark->second < last) {
+                    through = std::min(through, last - 1);
+                    continue;
+                }
+                groups[{partial.window, partial.group_key}].push_back(std::move(partial));
+            }
+            for (auto& [window_key, partials] : groups) {
+                if (window_key.first.end_ms - 1 > through) continue;
+                auto merged = p.window->state().merge(partials);
+                if (!merged) {
+                    r.window_rejects.push_back(window_reject{pidx, window_key.first, window_key.second, std::move(partials),
+                                                             rejection{"eval_error", "", merged.err().message()}, ""});
+                    continue;
+                }
+                sql::window_output out;
+                out.window = window_key.first;
+                out.group_key = window_key.second;
+                out.values = std::move(*merged);
+                out.final = true;
+                r.fired.emplace_back(pidx, std::move(out));
+            }
+            if (!emitted || through > *emitted) r.fired_marks.emplace_back(p.def->index, std::vector<int32_t>{-1}, through);
+        }
+        return true;
     }
 
     void run_stage() {
@@ -1238,7 +1466,8 @@ private:
             // Stage 2: the fired windows' rows were acknowledged; record it.
             r.outstanding = r.fired_marks.size();
             for (const auto& [pipeline_index, partitions, fired_through] : r.fired_marks) {
-                store_->write_fired(o_.name, pipeline_index, partitions, fired_through, [this](sink_outcome outcome) {
+                store_->write_fired(pipelines_[pipeline_index].window->state_key(), pipeline_index, partitions, fired_through,
+                                    [this](sink_outcome outcome) {
                     push_completion(completion{completion_kind::partials, request{}, std::move(outcome), mono::now()});
                 });
             }
@@ -1246,13 +1475,16 @@ private:
         }
         // Stage 1: the merged rows, read at one time so the latest merge wins.
         r.rows.assign(sinks_.size(), {});
-        const int64_t read_us = clock_.wall_millis() * 1000;
+        // Microseconds, as Cassandra's write timestamps are: at milliseconds two merges of one row within
+        // the same millisecond tied, and of a tie the greater value wins, not the later read.
+        const int64_t read_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(clock_.wall_now().time_since_epoch()).count();
         std::map<std::pair<size_t, int64_t>, std::vector<sql::partial_state>> stored;
         for (const auto& [pidx, start, end, key] : r.keys) {
             pipeline& p = pipelines_[pidx];
             auto sit = stored.find({pidx, start});
             if (sit == stored.end()) {
-                auto got = store_->read(o_.name, p.def->index, start);
+                auto got = store_->read(p.window->state_key(), p.def->index, start);
                 if (!got) return round_failed(fmt::format("reading window state: {}", got.err().message()), true);
                 sit = stored.emplace(std::make_pair(pidx, start), std::move(*got)).first;
             }
@@ -1263,27 +1495,51 @@ private:
             if (mine.empty()) continue;
             auto merged = p.window->state().merge(mine);
             if (!merged) {
-                log_.error("merging window {} of {}: {}", start, p.def->sink_table, merged.err().message());
+                // The SELECT over the merged aggregates failed (eval_error) or the state does not decode.
+                reject_window_row(window_reject{pidx, sql::window_bounds{start, end}, key, mine,
+                                                rejection{"eval_error", "", merged.err().message()}, ""});
                 continue;
             }
             sink_row row;
             if (auto st = make_row(sinks_[p.sink], p.def->output, *merged, row); !st) {
-                // This row only is rejected; the round's other rows are written.
-                rejected_count_.fetch_add(1);
-                log_.error("window row of {} rejected: {}", p.def->sink_table, st.err().message());
-                note_error(fmt::format("window row of {} rejected: {}", p.def->sink_table, st.err().message()));
+                // This row only is rejected (a NULL key column of the CQL table); the round's other rows are written.
+                reject_window_row(window_reject{pidx, sql::window_bounds{start, end}, key, mine,
+                                                rejection{k_sink_rejected, "", st.err().message()}, row_text(p, *merged)});
                 continue;
             }
             row.timestamp_us = read_us;
             r.rows[p.sink].push_back(std::move(row));
         }
+        for (auto& reject : r.window_rejects) {
+            if (reject.partials.empty()) {
+                // Counted in an earlier round: its partials are in the store (stage 0 wrote this round's).
+                pipeline& p = pipelines_[reject.pipeline];
+                auto sit = stored.find({reject.pipeline, reject.window.start_ms});
+                if (sit == stored.end()) {
+                    auto got = store_->read(p.window->state_key(), p.def->index, reject.window.start_ms);
+                    if (!got) return round_failed(fmt::format("reading window state: {}", got.err().message()), true);
+                    sit = stored.emplace(std::make_pair(reject.pipeline, reject.window.start_ms), std::move(*got)).first;
+                }
+                for (const auto& partial : sit->second) {
+                    if (partial.window.end_ms == reject.window.end_ms && partial.group_key == reject.group_key) {
+                        reject.partials.push_back(partial);
+                    }
+                }
+            }
+            reject_window_row(reject);
+        }
         for (auto& [pidx, out] : r.fired) {
             pipeline& p = pipelines_[pidx];
             sink_row row;
             if (auto st = make_row(sinks_[p.sink], p.def->output, out.values, row); !st) {
-                rejected_count_.fetch_add(1);
-                log_.error("window row of {} rejected: {}", p.def->sink_table, st.err().message());
-                note_error(fmt::format("window row of {} rejected: {}", p.def->sink_table, st.err().message()));
+                std::vector<sql::partial_state> of_row;
+                for (const auto& sp : r.partials) {
+                    if (sp.pipeline == p.def->index && sp.partial.window == out.window && sp.partial.group_key == out.group_key) {
+                        of_row.push_back(sp.partial);
+                    }
+                }
+                reject_window_row(window_reject{pidx, out.window, out.group_key, std::move(of_row),
+                                                rejection{k_sink_rejected, "", st.err().message()}, row_text(p, out.values)});
                 continue;
             }
             r.rows[p.sink].push_back(std::move(row));
@@ -1306,8 +1562,66 @@ private:
         if (r.outstanding == 0) after_rows();
     }
 
+    // A window row that cannot be written goes to the DLQ, like a rejected record: headers name the error,
+    // the job and group, the source topic, and the partition and offset of the last record counted into it
+    // (the partial with the highest offset; `window.partials` lists every partition:offset it merges), plus
+    // `window.start`/`window.end` (ms since the epoch). The value is the row as text. Once per round.
+    void reject_window_row(const window_reject& reject) {
+        if (!round_) return;
+        pipeline& p = pipelines_[reject.pipeline];
+        if (!round_->rejected.emplace(reject.pipeline, reject.window.start_ms, reject.window.end_ms, reject.group_key).second) {
+            return;  // a retried stage: sent already
+        }
+        auto& counter = dlq_counters_[reject.why.code];
+        if (counter == nullptr) {
+            counter = &metrics_.make_counter("millrace_processor_dlq_records_total", "Rejected records, by error code.",
+                                             {{"code", reject.why.code}});
+        }
+        counter->inc();
+        rejected_count_.fetch_add(1);
+        const std::string why = fmt::format("window [{}, {}) of INSERT INTO {} rejected: {}: {}", reject.window.start_ms,
+                                            reject.window.end_ms, p.def->sink_table, reject.why.code, reject.why.message);
+        if (rejects_logged_++ < 20) log_.error("{}{}", why, producer_ ? "" : " (no DLQ topic: dropped)");
+        note_error(why);
+        if (producer_ == nullptr) return;
+        record_origin origin{program_.tables()[p.def->source].option("topic"), -1, -1, -1};
+        std::string partials;
+        for (const auto& partial : reject.partials) {
+            if (origin.offset < 0 || partial.last_offset > origin.offset) {
+                origin.partition = partial.partition;
+                origin.offset = partial.last_offset;
+            }
+            partials += fmt::format("{}{}:{}", partials.empty() ? "" : ",", partial.partition, partial.last_offset);
+        }
+        auto* ticket = new dlq_ticket{0, nullptr, dlq_headers(reject.why, origin, o_.group, o_.name)};
+        ticket->headers.emplace_back("window.start", std::to_string(reject.window.start_ms));
+        ticket->headers.emplace_back("window.end", std::to_string(reject.window.end_ms));
+        ticket->headers.emplace_back("window.partials", partials);
+        ticket->headers.emplace_back("processor.sink", p.def->sink_table);
+        ticket->value = fmt::format("{{\"sink\":{},\"window_start\":{},\"window_end\":{},\"row\":{}}}",
+                                    json_text::quote(p.def->sink_table), reject.window.start_ms, reject.window.end_ms,
+                                    json_text::quote(reject.row));
+        ticket->round_id = round_->id;
+        ++round_->dlq_pending;
+        ++dlq_outstanding_;
+        produce_dlq(ticket);
+    }
+
+    // The values of an output row as text, for a rejected window row.
+    std::string row_text(const pipeline& p, const sql::row& values) const {
+        std::string out;
+        for (size_t idx = 0; idx < values.size() && idx < p.def->output.size(); ++idx) {
+            out += fmt::format("{}{} = {}", idx ? ", " : "", p.def->output[idx].name, sql::format_value(values[idx], p.def->output[idx].type));
+        }
+        return out;
+    }
+
     // Stage 1 done: the fired marks next, when windows fired.
     void after_rows() {
+        if (round_->dlq_pending > 0) {
+            round_->waiting_dlq = true;  // delivered() continues
+            return;
+        }
         if (round_->fired_marks.empty()) return finish_round();
         round_->stage = 2;
         round_->attempt = 0;
@@ -1484,7 +1798,9 @@ private:
                 tracker_.assign(pid);
                 for (size_t pidx : sources_[slot].pipelines) {
                     if (pipelines_[pidx].window) {
-                        pipelines_[pidx].window->assign(partition);
+                        pipelines_[pidx].window->assign(
+                            partition,
+                            std::chrono::duration_cast<std::chrono::microseconds>(clock_.wall_now().time_since_epoch()).count());
                         to_restore_.emplace(pidx, partition);
                     }
                 }
@@ -1628,12 +1944,16 @@ private:
     size_t in_flight_ = 0;
     size_t pending_ = 0;
     size_t dlq_outstanding_ = 0;
+    uint64_t round_ids_ = 0;
+    mono::time_point next_emit_check_{};
     bool paused_ = false;
     bool skip_drain_ = false;
     std::map<int32_t, int64_t> committed_;
     std::map<int32_t, int64_t> last_consumed_;
     mono::time_point next_commit_ = mono::now();
     uint64_t rejects_logged_ = 0;
+    std::string transient_error_;  // the consumer error shown as last_error until records flow again
+    std::string dlq_topic_problem_;  // the DLQ topic could not be created (logged once per message)
     uint64_t sink_errors_logged_ = 0;
 
     std::mutex completions_mutex_;
@@ -1691,7 +2011,7 @@ void job::impl::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaq
 }
 
 job::job(sql::job_program program, job_options options, metrics::registry& metrics, millrace::clock& clock)
-    : impl_(std::make_unique<impl>(std::move(program), std::move(options), metrics, clock)) {}
+    : file_(options.file), impl_(std::make_unique<impl>(std::move(program), std::move(options), metrics, clock)) {}
 
 job::~job() {
     request_stop();

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "millrace/common/services.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/metrics.h"
 #include "millrace/cql_client/client.h"
@@ -46,6 +47,7 @@ struct job_options {
     std::vector<std::string> kafka_properties;  // extra librdkafka "name=value" (processor.kafka_properties)
     std::string registry_url = "http://127.0.0.1:8081";
     std::string contact_points;  // cql.contact_points, else the embedded store
+    services::cql_login cql_login;  // services::cql_credentials
     std::string state_keyspace = "millrace_jobs";
     int replication_factor = 1;
     cql_client::consistency consistency = cql_client::consistency::local_quorum;
@@ -95,10 +97,13 @@ public:
     void join();
     // A snapshot of the live state; thread-safe.
     job_status status() const;
+    // The job file it runs (job_options::file); thread-safe.
+    const std::string& file() const { return file_; }
 
     class impl;
 
 private:
+    std::string file_;
     std::unique_ptr<impl> impl_;
     std::thread worker_;
     std::atomic<bool> finished_{false};

@@ -37,6 +37,9 @@ struct job_entry {
     std::string plan;
     std::string error;  // compile errors, one per line; "" when it compiled
     std::unique_ptr<job> running;
+    // Changed while its previous run still drains: the new run starts only once the old one has
+    // committed its offsets and left the group (else both would read and write at once).
+    bool waiting = false;
 };
 
 class processor_component final : public component {
@@ -75,6 +78,7 @@ public:
         if (base_.registry_url.empty()) base_.registry_url = services::http_address(ctx_, "registry").value_or("127.0.0.1:8081");
         if (base_.registry_url.find("://") == std::string::npos) base_.registry_url = "http://" + base_.registry_url;
         base_.contact_points = services::cql_contact_points(ctx_);
+        base_.cql_login = services::cql_credentials(ctx_);
         base_.state_keyspace = cfg.get_string("processor.state_keyspace");
         base_.replication_factor = static_cast<int>(cfg.get_int("processor.replication_factor"));
         base_.consistency = parse_consistency(cfg.get_string("processor.consistency"));
@@ -161,6 +165,13 @@ private:
     void scan() {
         std::lock_guard lock(mutex_);
         std::erase_if(retiring_, [](const std::unique_ptr<job>& j) { return j->stopped(); });
+        for (auto& [path, e] : entries_) {
+            if (e.waiting && !draining(path)) {
+                e.waiting = false;
+                log_.info("the previous run of job {} drained", e.name);
+                load(e, true);
+            }
+        }
         std::map<std::string, int64_t> seen;
         if (builtin_) {
             seen[std::string("<built-in>/") + std::string(k_builtin_default_job_name)] = 1;
@@ -208,8 +219,22 @@ private:
             e.plan.clear();
             e.error.clear();
             e.running.reset();
+            e.waiting = false;
+            if (draining(path)) {
+                log_.info("job {} changed; starting it once its previous run has drained", e.name);
+                e.waiting = true;
+                continue;
+            }
             load(e, existed);
         }
+    }
+
+    // Whether a stopped run of the file `path` is still draining (writes in flight, offsets not committed).
+    bool draining(const std::string& path) const {
+        for (const auto& j : retiring_) {
+            if (!j->stopped() && j->file() == path) return true;
+        }
+        return false;
     }
 
     void retire(job_entry& e) {
@@ -270,6 +295,11 @@ private:
             job_report r;
             if (e.running) {
                 r.status = e.running->status();
+            } else if (e.waiting) {
+                r.status.name = e.name;
+                r.status.file = e.path;
+                r.status.state = "starting";
+                r.status.last_error = "waiting for the previous run to drain and commit";
             } else {
                 r.status.name = e.name;
                 r.status.file = e.path;

@@ -61,7 +61,12 @@ std::vector<int32_t> window_runner::partitions() const {
     return out;
 }
 
-void window_runner::assign(int32_t partition) { partitions_[partition] = partition_state{}; }
+void window_runner::assign(int32_t partition, int64_t now_us) {
+    partitions_[partition] = partition_state{};
+    partitions_[partition].fence_us = now_us;
+}
+
+int64_t window_runner::next_write_timestamp(int32_t partition) { return ++partitions_[partition].fence_us; }
 
 void window_runner::revoke(int32_t partition) {
     partitions_.erase(partition);

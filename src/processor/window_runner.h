@@ -34,6 +34,9 @@ public:
         : pipeline_(pipeline), state_(std::move(state)), spec_(spec), time_index_(time_index) {}
 
     size_t pipeline() const { return pipeline_; }
+    // The job key of this pipeline's rows in the window store: "<job>@<plan fingerprint>".
+    const std::string& state_key() const { return state_key_; }
+    void set_state_key(std::string key) { state_key_ = std::move(key); }
     sql::window_state& state() { return *state_; }
     std::optional<size_t> time_index() const { return time_index_; }
 
@@ -66,7 +69,15 @@ public:
         return fired_before_ && window.end_ms - 1 <= *fired_before_;
     }
 
-    void assign(int32_t partition);
+    // `now_us`: the wall clock at the assignment, the base of the partition's write timestamps.
+    void assign(int32_t partition, int64_t now_us = 0);
+    // The CQL write timestamp (USING TIMESTAMP, µs) of this owner's next write of a partial of
+    // `partition`: strictly increasing per owner, starting at the assignment's wall clock. A process
+    // assigned the partition later (a rebalance) writes with greater timestamps than everything the
+    // previous owner writes, so a stale owner that still writes after losing the partition never
+    // overwrites the newer owner's partials (fencing by assignment time, as clocks are synchronised far
+    // within a rebalance; Cassandra's last-write-wins does the rest).
+    int64_t next_write_timestamp(int32_t partition);
     void revoke(int32_t partition);
     // Forgets restore marks of windows the watermark has passed.
     void prune();
@@ -75,10 +86,12 @@ private:
     struct partition_state {
         std::optional<int64_t> applied_through;
         std::optional<int64_t> durable_through;
+        int64_t fence_us = 0;  // the last write timestamp handed out
     };
     int64_t max_size() const { return spec_.size_ms; }
 
     size_t pipeline_;
+    std::string state_key_;
     std::unique_ptr<sql::window_state> state_;
     sql::window_spec spec_;
     std::optional<size_t> time_index_;

@@ -67,11 +67,14 @@ schemas_log::schemas_log(std::string bootstrap, std::string topic, int replicati
       stopping_(stopping),
       pending_(std::make_unique<delivery>()) {}
 
-schemas_log::~schemas_log() {
+schemas_log::~schemas_log() { close(); }
+
+void schemas_log::close() {
     if (producer_ != nullptr) {
         // Every append waited for its delivery report, so nothing is left to flush.
         rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_destroy(producer_);
+        producer_ = nullptr;
     }
 }
 

@@ -36,6 +36,10 @@ public:
     result<int64_t> append(const std::string& key, const std::optional<std::string>& value, int64_t timeout_ms);
 
     const std::string& topic() const { return topic_; }
+    // Closes the producer (later appends fail with unavailable), so that it is
+    // gone before the broker stops and never logs the broker going away.
+    // Not concurrent with append/open. Idempotent; the destructor calls it.
+    void close();
 
     struct delivery;  // the append waiting for its report (internal)
 

@@ -165,6 +165,7 @@ void service::stop() {
     }
     queue_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    log_topic_.close();  // before the broker stops: a clean stop logs no "brokers are down"
 }
 
 void service::enqueue(std::function<void()> task) {

@@ -27,6 +27,11 @@ std::string opt_seconds(const std::optional<int64_t>& s) { return s ? json::quot
 
 std::string schedule_json(const dag_spec& dag) {
     if (dag.sched.type() == schedule::kind::none) return "null";
+    if (dag.sched.type() == schedule::kind::interval) {
+        int64_t total = dag.sched.interval_seconds();
+        return json::object().str("__type", "TimeDelta").num("days", total / 86400).num("seconds", total % 86400)
+            .num("microseconds", 0).done();
+    }
     return json::object().str("__type", "CronExpression").str("value", dag.sched.text()).done();
 }
 
@@ -36,6 +41,17 @@ const dag_run* last_run(const engine_state& st, const std::string& dag_id) {
     return &it->second.back();
 }
 
+// dagSources' file_token: the DAG file's path in hex (only paths of known DAGs are served).
+std::string hex_token(const std::string& text) {
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : text) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
 std::string dag_json(const engine_state& st, const std::string& dag_id, const dag_entry& entry) {
     json::object o;
     o.str("dag_id", dag_id);
@@ -43,6 +59,8 @@ std::string dag_json(const engine_state& st, const std::string& dag_id, const da
     o.str_or_null("description", spec && !spec->description.empty() ? std::optional<std::string>(spec->description)
                                                                       : std::nullopt);
     o.str("fileloc", entry.fileloc);
+    o.str("file_token", hex_token(entry.fileloc));
+    o.str_or_null("doc_md", spec && !spec->doc_md.empty() ? std::optional<std::string>(spec->doc_md) : std::nullopt);
     o.boolean("is_paused", entry.is_paused);
     o.boolean("is_active", entry.is_active);
     o.raw("schedule_interval", spec ? schedule_json(*spec) : "null");
@@ -56,6 +74,18 @@ std::string dag_json(const engine_state& st, const std::string& dag_id, const da
     o.raw("tags", json::array(tags));
     o.raw("owners", json::array(owners));
     o.num("max_active_runs", spec ? spec->max_active_runs : 0);
+    // Each param's default as JSON (Airflow's DAG details carry them too).
+    nlohmann::json params = nlohmann::json::object();
+    if (spec) {
+        for (const auto& [name, text] : spec->params) {
+            auto type = spec->param_types.find(name);
+            auto value = nlohmann::json::parse(text, nullptr, false);
+            params[name] = (type != spec->param_types.end() && type->second == "string") || value.is_discarded()
+                               ? nlohmann::json(text)
+                               : value;
+        }
+    }
+    o.raw("params", params.dump());
     o.boolean("catchup", spec ? spec->catchup : false);
     o.str("timezone", spec ? spec->zone.name() : "UTC");
     o.raw("start_date", spec ? opt_seconds(spec->start_date) : "null");
@@ -104,7 +134,7 @@ std::string ti_json(const dag_run& run, const task_spec& task, const task_instan
     } else {
         o.raw("duration", "null");
     }
-    o.str("operator", std::string(to_string(task.kind)));
+    o.str("operator", task.operator_name.empty() ? std::string(to_string(task.kind)) : task.operator_name);
     o.str("hostname", ti ? ti->hostname : "");
     o.raw("pid", ti && ti->pid ? std::to_string(ti->pid) : "null");
     o.raw("next_retry_at", ti ? opt_time(ti->next_retry_ms) : "null");
@@ -115,7 +145,8 @@ std::string ti_json(const dag_run& run, const task_spec& task, const task_instan
 
 std::string task_json(const dag_spec& dag, const task_spec& task) {
     json::object o;
-    o.str("task_id", task.task_id).str("operator_name", std::string(to_string(task.kind)));
+    o.str("task_id", task.task_id)
+        .str("operator_name", task.operator_name.empty() ? std::string(to_string(task.kind)) : task.operator_name);
     std::vector<std::string> down, up;
     for (const auto& d : dag.downstream(task.task_id)) down.push_back(json::quote(d));
     for (const auto& u : task.upstream) up.push_back(json::quote(u));
@@ -126,7 +157,7 @@ std::string task_json(const dag_spec& dag, const task_spec& task) {
     o.raw("execution_timeout", task.execution_timeout_ms > 0
                                    ? json::object().str("__type", "TimeDelta").num("seconds", task.execution_timeout_ms / 1000).done()
                                    : "null");
-    o.str("trigger_rule", "all_success");
+    o.str("trigger_rule", task.trigger_rule);
     o.num("line", task.line);
     return o.done();
 }
@@ -194,6 +225,9 @@ public:
         if (parts.size() == 1 && parts[0] == "version" && m == "GET") {
             return ok_json(json::object().str("version", MILLRACE_SCHEDULER_VERSION).raw("git_version", "null").done());
         }
+        if (parts.size() == 2 && parts[0] == "dagSources" && m == "GET") return dag_source(parts[1]);
+        if (!parts.empty() && parts[0] == "variables") return variables(parts, m, req);
+        if (!parts.empty() && parts[0] == "connections") return connections(parts, m, req);
         if (parts.empty() || parts[0] != "dags") return problem(404, fmt::format("no API endpoint {}", req.path));
         if (parts.size() == 1 && m == "GET") return list_dags(req);
         if (parts.size() == 1) return method_not_allowed(req);
@@ -217,12 +251,122 @@ public:
         if (parts.size() == 5) return list_tis(dag_id, run_id);
         if (parts.size() == 6) return get_ti(dag_id, run_id, parts[5]);
         if (parts.size() == 8 && parts[6] == "logs") return get_log(dag_id, run_id, parts[5], parts[7], req);
+        if (parts.size() >= 7 && parts.size() <= 8 && parts[6] == "xcomEntries") {
+            return xcoms(dag_id, run_id, parts[5], parts.size() == 8 ? std::optional<std::string>(parts[7]) : std::nullopt);
+        }
         return problem(404, fmt::format("no API endpoint {}", req.path));
     }
 
 private:
     static http::response method_not_allowed(const http::request& req) {
         return problem(405, fmt::format("{} is not allowed on {}", req.method, req.path));
+    }
+
+    // Airflow's GET .../taskInstances/{task_id}/xcomEntries[/{key}].
+    http::response xcoms(const std::string& dag_id, const std::string& run_id, const std::string& task_id,
+                         const std::optional<std::string>& key) {
+        return eng_.read([&](const engine_state& st) {
+            const dag_run* run = st.find_run(dag_id, run_id);
+            if (run == nullptr) return problem(404, fmt::format("DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id));
+            auto ti = run->tasks.find(task_id);
+            auto entry = [&](const std::string& k, const std::string& value, bool with_value) {
+                json::object o;
+                o.str("dag_id", dag_id).str("dag_run_id", run_id).str("task_id", task_id).num("map_index", -1).str("key", k);
+                o.str("execution_date", format_iso(run->logical_date)).str("logical_date", format_iso(run->logical_date));
+                o.raw("timestamp", ti != run->tasks.end() ? opt_time(ti->second.end_ms) : "null");
+                if (with_value) o.str("value", value);
+                return o.done();
+            };
+            if (key) {
+                if (ti == run->tasks.end() || !ti->second.xcoms.count(*key)) {
+                    return problem(404, fmt::format("XCom entry with key: '{}' not found for task '{}' of run '{}'", *key, task_id, run_id));
+                }
+                return ok_json(entry(*key, ti->second.xcoms.at(*key), true));
+            }
+            std::vector<std::string> items;
+            if (ti != run->tasks.end()) {
+                for (const auto& [k, value] : ti->second.xcoms) items.push_back(entry(k, value, true));
+            }
+            return ok_json(json::object().raw("xcom_entries", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
+        });
+    }
+
+    // Airflow's /variables: GET (list), GET /{key}, POST {"key", "value"}.
+    http::response variables(const std::vector<std::string>& parts, const std::string& m, const http::request& req) {
+        if (parts.size() == 1 && m == "POST") {
+            auto body = json::parse_object(req.body);
+            if (!body) return problem(400, body.err().message());
+            auto key = body->find("key");
+            auto value = body->find("value");
+            if (key == body->end() || !key->is_string() || key->get<std::string>().empty()) return problem(400, "key must be a non-empty string", "key");
+            if (value == body->end() || !value->is_string()) return problem(400, "value must be a string", "value");
+            if (auto st = eng_.set_variable(key->get<std::string>(), value->get<std::string>()); !st) return problem(400, st.err().message());
+            return ok_json(json::object().str("key", key->get<std::string>()).str("value", value->get<std::string>()).done());
+        }
+        if (m != "GET" || parts.size() > 2) return method_not_allowed(req);
+        return eng_.read([&](const engine_state& st) {
+            if (parts.size() == 2) {
+                auto it = st.variables.find(parts[1]);
+                if (it == st.variables.end()) return problem(404, fmt::format("Variable not found: '{}'", parts[1]));
+                return ok_json(json::object().str("key", it->first).str("value", it->second).done());
+            }
+            std::vector<std::string> items;
+            for (const auto& [k, v] : st.variables) items.push_back(json::object().str("key", k).str("value", v).done());
+            return ok_json(json::object().raw("variables", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
+        });
+    }
+
+    // Airflow's /connections: GET lists ids and types (never passwords); POST takes
+    // {"connection_id", "uri"} or Airflow's fields (conn_type, host, login, password, schema, port, extra).
+    http::response connections(const std::vector<std::string>& parts, const std::string& m, const http::request& req) {
+        if (parts.size() == 1 && m == "POST") {
+            auto body = json::parse_object(req.body);
+            if (!body) return problem(400, body.err().message());
+            auto id = body->find("connection_id");
+            if (id == body->end() || !id->is_string() || id->get<std::string>().empty()) {
+                return problem(400, "connection_id must be a non-empty string", "connection_id");
+            }
+            std::string stored;
+            if (auto uri = body->find("uri"); uri != body->end()) {
+                if (!uri->is_string()) return problem(400, "uri must be a string", "uri");
+                stored = uri->get<std::string>();
+            } else {
+                nlohmann::json fields = *body;
+                fields.erase("connection_id");
+                if (!fields.contains("conn_type")) return problem(400, "a connection needs conn_type (or a uri)", "conn_type");
+                stored = fields.dump();
+            }
+            if (auto st = eng_.set_connection(id->get<std::string>(), stored); !st) return problem(400, st.err().message());
+            return ok_json(json::object().str("connection_id", id->get<std::string>()).done());
+        }
+        if (m != "GET" || parts.size() != 1) return method_not_allowed(req);
+        return eng_.read([&](const engine_state& st) {
+            std::vector<std::string> items;
+            for (const auto& [id, text] : st.connections) {
+                std::string type;
+                auto parsed = nlohmann::json::parse(text, nullptr, false);
+                if (parsed.is_object()) type = parsed.value("conn_type", std::string());
+                else type = text.substr(0, text.find("://"));
+                items.push_back(json::object().str("connection_id", id).str("conn_type", type).done());
+            }
+            return ok_json(json::object().raw("connections", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
+        });
+    }
+
+    // Airflow's GET /dagSources/{file_token}: the text of a file that declares a known DAG.
+    http::response dag_source(const std::string& token) {
+        std::string path = eng_.read([&](const engine_state& st) {
+            for (const auto& [id, entry] : st.dags) {
+                if (hex_token(entry.fileloc) == token) return entry.fileloc;
+            }
+            return std::string();
+        });
+        if (path.empty()) return problem(404, "no DAG file has this file_token");
+        std::ifstream in(path);
+        if (!in) return problem(404, fmt::format("DAG file {} cannot be read", path));
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        http::response res = ok_json(json::object().str("content", text).done());
+        return res;
     }
 
     http::response health() {

@@ -55,6 +55,15 @@ const std::vector<kind_info>& kinds() {
     return all;
 }
 
+// Kinds only Airflow DAG files declare (not accepted in YAML).
+const std::vector<kind_info>& python_kinds() {
+    static const std::vector<kind_info> all = {
+        {task_kind::python, "python", {}, {}, {}, {}},
+        {task_kind::empty, "empty", {}, {}, {}, {}},
+    };
+    return all;
+}
+
 const std::set<std::string>& common_task_keys() {
     static const std::set<std::string> keys = {"kind", "depends_on", "retries", "retry_delay",
                                                "retry_exponential_backoff", "max_retry_delay", "execution_timeout"};
@@ -427,6 +436,9 @@ private:
 
 std::string_view to_string(task_kind kind) {
     for (const auto& k : kinds()) {
+        if (k.kind == kind) return k.name;
+    }
+    for (const auto& k : python_kinds()) {
         if (k.kind == kind) return k.name;
     }
     return "?";

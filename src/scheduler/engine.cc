@@ -4,9 +4,11 @@
 #include <filesystem>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "millrace/common/log.h"
 #include "json.h"
+#include "python_dags.h"
 
 namespace millrace::scheduler {
 namespace {
@@ -41,6 +43,61 @@ std::string sanitize(std::string text) {
 
 }  // namespace
 
+trigger_decision evaluate_trigger_rule(const std::string& rule, const std::vector<ti_state>& upstream) {
+    int total = static_cast<int>(upstream.size()), success = 0, skipped = 0, failed = 0, up_failed = 0;
+    for (ti_state s : upstream) {
+        if (s == ti_state::success) ++success;
+        else if (s == ti_state::skipped) ++skipped;
+        else if (s == ti_state::failed) ++failed;
+        else if (s == ti_state::upstream_failed) ++up_failed;
+    }
+    const bool done = success + skipped + failed + up_failed == total;
+    const bool any_failed = failed + up_failed > 0;
+    using d = trigger_decision;
+    if (total == 0 || rule == "always") return d::run;
+    if (rule == "all_success") {
+        if (any_failed) return d::upstream_failed;
+        if (skipped > 0) return d::skip;
+        return done ? d::run : d::wait;
+    }
+    if (rule == "all_failed") {
+        if (success + skipped > 0) return d::skip;
+        return done ? d::run : d::wait;
+    }
+    if (rule == "all_done") return done ? d::run : d::wait;
+    if (rule == "all_skipped") {
+        if (success + failed + up_failed > 0) return d::skip;
+        return done ? d::run : d::wait;
+    }
+    if (rule == "one_success") {
+        if (success > 0) return d::run;
+        if (!done) return d::wait;
+        return skipped == total ? d::skip : d::upstream_failed;
+    }
+    if (rule == "one_failed") {
+        if (any_failed) return d::run;
+        return done ? d::skip : d::wait;
+    }
+    if (rule == "one_done") {
+        if (success + failed + up_failed > 0) return d::run;
+        return done ? d::skip : d::wait;
+    }
+    if (rule == "none_failed") {
+        if (any_failed) return d::upstream_failed;
+        return done ? d::run : d::wait;
+    }
+    if (rule == "none_failed_min_one_success") {
+        if (any_failed) return d::upstream_failed;
+        if (!done) return d::wait;
+        return skipped == total ? d::skip : d::run;
+    }
+    if (rule == "none_skipped") {
+        if (skipped > 0) return d::skip;
+        return done ? d::run : d::wait;
+    }
+    return d::wait;  // parse_dag/python_dags accept only the rules above
+}
+
 const dag_run* engine_state::find_run(const std::string& dag_id, const std::string& run_id) const {
     auto it = runs.find(dag_id);
     if (it == runs.end()) return nullptr;
@@ -69,6 +126,15 @@ engine::engine(engine_options options, millrace::clock& clock, metrics::registry
 engine::~engine() { stop(); }
 
 void engine::start() {
+    python_.python = options_.env.python;
+    python_.parse_timeout_ms = options_.dag_parse_timeout_ms;
+    if (options_.env.python_dir.empty()) {
+        options_.env.python_dir = (fs::temp_directory_path() / fmt::format("millrace-python-{}", ::getpid())).string();
+    }
+    python_.package_dir = options_.env.python_dir;
+    if (auto st = install_python_package(options_.env.python_dir); !st) {
+        k_log.error("writing the airflow package for *.py DAG files: {}", st.err().message());
+    }
     thread_ = std::thread([this] { loop(); });
     for (int idx = 0; idx < options_.workers; ++idx) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -175,8 +241,12 @@ void engine::recover() {
         k_log.error("loading scheduler state: {}", (!runs ? runs.err() : paused.err()).message());
         return;
     }
+    auto variables = store_.load_variables();
+    auto connections = store_.load_connections();
     const int64_t now = clock_.wall_millis();
     std::lock_guard lock(mutex_);
+    if (variables) state_.variables = std::move(*variables);
+    if (connections) state_.connections = std::move(*connections);
     std::map<std::string, bool> paused_by_dag(paused->begin(), paused->end());
     for (auto& [dag_id, entry] : state_.dags) {
         if (auto it = paused_by_dag.find(dag_id); it != paused_by_dag.end()) entry.is_paused = it->second;
@@ -211,7 +281,7 @@ void engine::scan_dags(int64_t now_ms) {
     if (fs::is_directory(options_.dags_dir, ec)) {
         for (const auto& entry : fs::directory_iterator(options_.dags_dir, ec)) {
             auto ext = entry.path().extension().string();
-            if (ext != ".yaml" && ext != ".yml") continue;
+            if (ext != ".yaml" && ext != ".yml" && ext != ".py") continue;
             struct stat st {};
             if (::stat(entry.path().c_str(), &st) != 0) continue;
             seen[entry.path().string()] = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
@@ -223,59 +293,87 @@ void engine::scan_dags(int64_t now_ms) {
         if (it == file_mtimes_.end() || it->second != mtime) changed = true;
     }
     if (!changed) return;
-    std::vector<std::pair<std::string, result<dag_spec>>> parsed;
+    // A file declares one DAG (YAML) or any number (an Airflow *.py file).
+    std::vector<std::pair<std::string, result<std::vector<dag_spec>>>> parsed;
     for (const auto& [path, mtime] : seen) {
         auto it = file_mtimes_.find(path);
         if (it != file_mtimes_.end() && it->second == mtime) continue;
-        parsed.emplace_back(path, load_dag_file(path));
+        if (path.size() > 3 && path.compare(path.size() - 3, 3, ".py") == 0) {
+            parsed.emplace_back(path, load_python_dag_file(path, python_));
+        } else {
+            auto dag = load_dag_file(path);
+            if (dag) {
+                std::vector<dag_spec> one;
+                one.push_back(std::move(*dag));
+                parsed.emplace_back(path, std::move(one));
+            } else {
+                parsed.emplace_back(path, dag.err());
+            }
+        }
     }
     // Register new DAGs (reads is_paused) before taking the lock.
     std::map<std::string, bool> paused;
-    for (auto& [path, dag] : parsed) {
-        if (!dag) continue;
-        auto p = store_.register_dag(dag->dag_id, dag->is_paused_upon_creation, path);
-        if (!p) {
-            k_log.warn("{}", p.err().message());
-            return;  // retried at the next scan
+    for (auto& [path, dags] : parsed) {
+        if (!dags) continue;
+        for (const auto& dag : *dags) {
+            auto p = store_.register_dag(dag.dag_id, dag.is_paused_upon_creation, path);
+            if (!p) {
+                k_log.warn("{}", p.err().message());
+                return;  // retried at the next scan
+            }
+            paused[dag.dag_id] = *p;
         }
-        paused[dag->dag_id] = *p;
     }
     std::lock_guard lock(mutex_);
-    for (auto& [path, dag] : parsed) {
-        std::string old_id = file_dag_.count(path) ? file_dag_[path] : std::string();
+    for (auto& [path, dags] : parsed) {
+        std::vector<std::string> old_ids = file_dag_.count(path) ? file_dag_[path] : std::vector<std::string>();
         std::erase_if(state_.import_errors, [&](const import_error& e) { return e.filename == path; });
-        if (!dag) {
-            k_log.error("DAG file {}", dag.err().message());
-            state_.import_errors.push_back({state_.next_import_error_id++, path, dag.err().message(), now_ms});
-            if (!old_id.empty() && state_.dags.count(old_id)) state_.dags[old_id].is_active = false;
+        auto deactivate_old = [&](const std::vector<std::string>& keep) {
+            for (const auto& old_id : old_ids) {
+                if (std::find(keep.begin(), keep.end(), old_id) == keep.end() && state_.dags.count(old_id)) {
+                    state_.dags[old_id].is_active = false;
+                }
+            }
+        };
+        if (!dags) {
+            k_log.error("DAG file {}", dags.err().message());
+            state_.import_errors.push_back({state_.next_import_error_id++, path, dags.err().message(), now_ms});
+            deactivate_old({});
+            file_dag_.erase(path);
             continue;
         }
-        if (auto clash = state_.dags.find(dag->dag_id);
-            clash != state_.dags.end() && clash->second.fileloc != path && clash->second.is_active &&
-            seen.count(clash->second.fileloc)) {
-            std::string message = fmt::format("{}: dag_id '{}' is already defined in {}", path, dag->dag_id, clash->second.fileloc);
-            k_log.error("DAG file {}", message);
-            state_.import_errors.push_back({state_.next_import_error_id++, path, message, now_ms});
-            continue;
+        std::vector<std::string> ids;
+        for (auto& dag : *dags) {
+            if (auto clash = state_.dags.find(dag.dag_id);
+                clash != state_.dags.end() && clash->second.fileloc != path && clash->second.is_active &&
+                seen.count(clash->second.fileloc)) {
+                std::string message = fmt::format("{}: dag_id '{}' is already defined in {}", path, dag.dag_id, clash->second.fileloc);
+                k_log.error("DAG file {}", message);
+                state_.import_errors.push_back({state_.next_import_error_id++, path, message, now_ms});
+                continue;
+            }
+            ids.push_back(dag.dag_id);
+            auto& entry = state_.dags[dag.dag_id];
+            bool is_new = entry.spec == nullptr;
+            entry.spec = std::make_shared<const dag_spec>(std::move(dag));
+            entry.fileloc = path;
+            entry.is_active = true;
+            entry.last_parsed_ms = now_ms;
+            entry.is_paused = paused[entry.spec->dag_id];
+            k_log.info("{} DAG {} from {} ({} tasks, schedule {})", is_new ? "loaded" : "reloaded", entry.spec->dag_id, path,
+                       entry.spec->tasks.size(), entry.spec->sched.text().empty() ? "none" : entry.spec->sched.text());
         }
-        if (!old_id.empty() && old_id != dag->dag_id && state_.dags.count(old_id)) state_.dags[old_id].is_active = false;
-        auto& entry = state_.dags[dag->dag_id];
-        bool is_new = entry.spec == nullptr;
-        entry.spec = std::make_shared<const dag_spec>(std::move(*dag));
-        entry.fileloc = path;
-        entry.is_active = true;
-        entry.last_parsed_ms = now_ms;
-        entry.is_paused = paused[entry.spec->dag_id];
-        file_dag_[path] = entry.spec->dag_id;
-        k_log.info("{} DAG {} from {} ({} tasks, schedule {})", is_new ? "loaded" : "reloaded", entry.spec->dag_id, path,
-                   entry.spec->tasks.size(), entry.spec->sched.text().empty() ? "none" : entry.spec->sched.text());
+        deactivate_old(ids);
+        file_dag_[path] = ids;
     }
     for (const auto& [path, mtime] : file_mtimes_) {
         if (seen.count(path)) continue;
         std::erase_if(state_.import_errors, [&](const import_error& e) { return e.filename == path; });
         if (auto it = file_dag_.find(path); it != file_dag_.end()) {
-            if (state_.dags.count(it->second)) state_.dags[it->second].is_active = false;
-            k_log.info("DAG file {} was removed; DAG {} is inactive", path, it->second);
+            for (const auto& dag_id : it->second) {
+                if (state_.dags.count(dag_id)) state_.dags[dag_id].is_active = false;
+                k_log.info("DAG file {} was removed; DAG {} is inactive", path, dag_id);
+            }
             file_dag_.erase(it);
         }
     }
@@ -372,18 +470,19 @@ void engine::schedule_tasks(int64_t now_ms) {
                 ti.task_id = task.task_id;
                 if (ti.state == ti_state::none || ti.state == ti_state::scheduled ||
                     (ti.state == ti_state::up_for_retry && ti.next_retry_ms.value_or(0) <= now_ms)) {
-                    bool ready = true, upstream_failed = false, upstream_skipped = false;
-                    for (const auto& up : task.upstream) {
-                        ti_state s = run.tasks.count(up) ? run.tasks[up].state : ti_state::none;
-                        if (s == ti_state::failed || s == ti_state::upstream_failed) upstream_failed = true;
-                        else if (s == ti_state::skipped) upstream_skipped = true;
-                        else if (s != ti_state::success) ready = false;
-                    }
-                    if (upstream_failed || (ready && upstream_skipped)) {
+                    std::vector<ti_state> up_states;
+                    for (const auto& up : task.upstream) up_states.push_back(run.tasks.count(up) ? run.tasks[up].state : ti_state::none);
+                    auto decision = evaluate_trigger_rule(task.trigger_rule, up_states);
+                    // A retry waits for its delay, whatever its upstreams did since.
+                    if (ti.state == ti_state::up_for_retry) decision = trigger_decision::run;
+                    bool ready = decision == trigger_decision::run;
+                    if (decision == trigger_decision::skip || decision == trigger_decision::upstream_failed) {
+                        bool upstream_failed = decision == trigger_decision::upstream_failed;
                         ti.state = upstream_failed ? ti_state::upstream_failed : ti_state::skipped;
                         ti.end_ms = now_ms;
                         ti.max_tries = task.retries + 1;
-                        record(run, ti, upstream_failed ? "an upstream task failed" : "an upstream task was skipped");
+                        record(run, ti, upstream_failed ? fmt::format("upstream tasks failed (trigger rule {})", task.trigger_rule)
+                                                        : fmt::format("skipped by trigger rule {}", task.trigger_rule));
                     } else if (ready) {
                         ti.state = ti_state::queued;
                         ti.try_number += 1;
@@ -403,6 +502,24 @@ void engine::schedule_tasks(int64_t now_ms) {
                         req.try_number = ti.try_number;
                         req.max_tries = ti.max_tries;
                         req.log_path = ti.log_path;
+                        if (task.kind == task_kind::python) {
+                            nlohmann::json xcoms = nlohmann::json::array();
+                            for (const auto& [other_id, other] : run.tasks) {
+                                for (const auto& [key, value] : other.xcoms) {
+                                    xcoms.push_back({{"task_id", other_id}, {"key", key},
+                                                     {"value", nlohmann::json::parse(value, nullptr, false)}});
+                                }
+                            }
+                            req.xcoms_json = xcoms.dump();
+                            req.variables_json = nlohmann::json(state_.variables).dump();
+                            req.connections_json = nlohmann::json(state_.connections).dump();
+                        }
+                        if (!ti.xcoms.empty()) {
+                            ti.xcoms.clear();  // as Airflow clears a task's XComs when it runs again
+                            writes_.push_back([header = run, task_id = task.task_id](store& st) {
+                                return st.set_xcoms(header.dag_id, header.run_id, task_id, {});
+                            });
+                        }
                         jobs_.push_back({std::move(req)});
                         job_ready_.notify_one();
                     }
@@ -411,6 +528,13 @@ void engine::schedule_tasks(int64_t now_ms) {
                 if (ti.state == ti_state::failed || ti.state == ti_state::upstream_failed) any_failed = true;
             }
             if (all_done) {
+                // Airflow: a run fails when one of its leaves failed (an all_done cleanup task can rescue it).
+                any_failed = false;
+                for (const auto& task : spec->tasks) {
+                    if (!spec->downstream(task.task_id).empty()) continue;
+                    ti_state s = run.tasks[task.task_id].state;
+                    if (s == ti_state::failed || s == ti_state::upstream_failed) any_failed = true;
+                }
                 run.state = any_failed ? run_state::failed : run_state::success;
                 run.end_ms = now_ms;
                 k_log.info("run {} of {} ended: {}", run.run_id, dag_id, to_string(run.state));
@@ -460,7 +584,27 @@ void engine::apply_completions() {
         }
         ti.end_ms = now_ms;
         ti.note = c.outcome.note;
-        if (c.outcome.success) {
+        if (!c.outcome.xcoms.empty()) {
+            for (const auto& [key, value] : c.outcome.xcoms) ti.xcoms[key] = value;
+            writes_.push_back([run_id = run.run_id, dag_id = run.dag_id, task_id = c.task_id, xcoms = ti.xcoms](store& st) {
+                return st.set_xcoms(dag_id, run_id, task_id, xcoms);
+            });
+        }
+        for (const auto& [key, value] : c.outcome.variables) {
+            state_.variables[key] = value;
+            writes_.push_back([key, value](store& st) { return st.set_variable(key, value, ""); });
+        }
+        for (const auto& other_id : c.outcome.skip_tasks) {
+            auto& other = run.tasks[other_id];
+            if (finished(other.state) || other.state == ti_state::queued || other.state == ti_state::running) continue;
+            other.task_id = other_id;
+            other.state = ti_state::skipped;
+            other.end_ms = now_ms;
+            record(run, other, fmt::format("skipped by {}", c.task_id));
+        }
+        if (c.outcome.skipped) {
+            ti.state = ti_state::skipped;
+        } else if (c.outcome.success) {
             ti.state = ti_state::success;
         } else {
             tries_failed_.inc();
@@ -468,7 +612,7 @@ void engine::apply_completions() {
             if (auto dag_it = state_.dags.find(c.dag_id); dag_it != state_.dags.end() && dag_it->second.spec) {
                 task = dag_it->second.spec->find_task(c.task_id);
             }
-            if (task != nullptr && ti.try_number < ti.max_tries && !stopping_) {
+            if (task != nullptr && ti.try_number < ti.max_tries && !stopping_ && !c.outcome.no_retry) {
                 int64_t delay = task->retry_delay_ms;
                 if (task->retry_exponential_backoff) {
                     for (int idx = 1; idx < ti.try_number && delay < task->max_retry_delay_ms; ++idx) delay *= 2;
@@ -545,6 +689,16 @@ void engine::loop() {
         const int64_t now_ms = clock_.wall_millis();
         apply_completions();
         if (now_ms - last_scan_ms_ >= options_.dag_scan_interval_ms || last_scan_ms_ == 0) {
+            // Variables and connections changed by SQL meanwhile (before the scan: a DAG the API
+            // lists right after its scan has its next_dagrun already).
+            auto variables = store_.load_variables();
+            auto connections = store_.load_connections();
+            {
+                // Pending writes (an API set not yet flushed) would be undone: keep memory then.
+                std::lock_guard lock(mutex_);
+                if (variables && writes_.empty()) state_.variables = std::move(*variables);
+                if (connections && writes_.empty()) state_.connections = std::move(*connections);
+            }
             scan_dags(now_ms);
             last_scan_ms_ = now_ms;
         }
@@ -591,7 +745,9 @@ status check_conf(const dag_spec& dag, const std::string& conf_json) {
         }
         const std::string& want = type->second;
         bool ok = (want == "string" && value.is_string()) || (want == "boolean" && value.is_boolean()) ||
-                  (want == "integer" && value.is_number_integer()) || (want == "number" && value.is_number());
+                  (want == "integer" && value.is_number_integer()) || (want == "number" && value.is_number()) ||
+                  (want == "array" && value.is_array()) || (want == "object" && value.is_object()) ||
+                  (want == "null" && value.is_null());
         if (!ok) {
             return make_error(errc::invalid_argument, "conf: param '{}' of DAG '{}' is declared {}, got {} {}", name,
                               dag.dag_id, want, json::type_name(value), value.dump());
@@ -645,6 +801,26 @@ result<dag_run> engine::trigger(const std::string& dag_id, std::optional<std::st
     wake_.notify_all();
     k_log.info("triggered run {} of {}", run.run_id, dag_id);
     return run;
+}
+
+status engine::set_variable(const std::string& key, const std::string& value) {
+    if (key.empty()) return make_error(errc::invalid_argument, "a variable needs a key");
+    std::lock_guard lock(mutex_);
+    state_.variables[key] = value;
+    writes_.push_back([key, value](store& s) { return s.set_variable(key, value, ""); });
+    wake_flag_ = true;
+    wake_.notify_all();
+    return {};
+}
+
+status engine::set_connection(const std::string& conn_id, const std::string& uri) {
+    if (conn_id.empty()) return make_error(errc::invalid_argument, "a connection needs a connection_id");
+    std::lock_guard lock(mutex_);
+    state_.connections[conn_id] = uri;
+    writes_.push_back([conn_id, uri](store& s) { return s.set_connection(conn_id, uri); });
+    wake_flag_ = true;
+    wake_.notify_all();
+    return {};
 }
 
 status engine::set_paused(const std::string& dag_id, bool paused) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "executor.h"
+#include "python_dags.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/metrics.h"
 #include "state.h"
@@ -38,7 +39,8 @@ struct engine_options {
     int64_t dag_scan_interval_ms = 2000;
     int recent_runs = 100;             // finished runs per DAG kept in memory
     bool wait_for_lock = true;         // else a second scheduler gives up
-    executor_env env;
+    int64_t dag_parse_timeout_ms = 30'000;  // a *.py DAG file's parse
+    executor_env env;                  // env.python, env.python_dir also serve *.py parsing
 };
 
 // What the API reads, under engine::read().
@@ -51,9 +53,16 @@ struct engine_state {
     std::string lock_message;          // why the scheduler is not driving yet
     int64_t heartbeat_ms = 0;
     int64_t next_import_error_id = 1;
+    std::map<std::string, std::string> variables;    // Airflow Variables (key → value)
+    std::map<std::string, std::string> connections;  // conn_id → URI or JSON
 
     const dag_run* find_run(const std::string& dag_id, const std::string& run_id) const;
 };
+
+// What a task does given its upstreams' states and its trigger rule (Airflow's
+// TriggerRuleDep): wait, run, or end skipped / upstream_failed right away.
+enum class trigger_decision { wait, run, skip, upstream_failed };
+trigger_decision evaluate_trigger_rule(const std::string& rule, const std::vector<ti_state>& upstream);
 
 // Whether `conf_json` (a JSON object) sets only params `dag` declares, each
 // with a value of its declared type. The error names the param and the types.
@@ -83,6 +92,9 @@ public:
     result<dag_run> trigger(const std::string& dag_id, std::optional<std::string> run_id,
                             std::optional<int64_t> logical_date, std::string conf_json, std::string note);
     status set_paused(const std::string& dag_id, bool paused);
+    // Airflow's Variable and Connection, for Python tasks (and the API, CLI).
+    status set_variable(const std::string& key, const std::string& value);
+    status set_connection(const std::string& conn_id, const std::string& uri);
 
     // Wakes the engine thread (tests after moving a manual clock).
     void poke();
@@ -124,7 +136,8 @@ private:
     std::deque<job> jobs_;                               // under mutex_
     std::condition_variable job_ready_;
     std::map<std::string, int64_t> file_mtimes_;         // engine thread only
-    std::map<std::string, std::string> file_dag_;        // file → dag_id
+    std::map<std::string, std::vector<std::string>> file_dag_;  // file → its dag_ids
+    python_options python_;                              // for *.py DAG files
     bool wake_flag_ = false;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> cancel_{false};

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -548,7 +549,9 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
     // Everything the child needs is built before fork: after it, only
     // async-signal-safe calls are allowed in a threaded process.
     std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
+    // An Airflow BashOperator with `env` and without append_env gets only that env (Airflow's rule).
+    const bool inherit = !params.count("append_env") || params.at("append_env") == "true";
+    for (char** e = environ; *e != nullptr && inherit; ++e) {
         std::string_view entry(*e);
         std::string name(entry.substr(0, entry.find('=')));
         if (!env_add.count(name)) env_strings.emplace_back(entry);
@@ -557,9 +560,18 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
     std::vector<char*> envp;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);
-    std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
+    std::string sh = params.count("shell") && params.at("shell") == "bash" ? "/bin/bash" : "/bin/sh", dash_c = "-c",
+                cmd = command;
     char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
     int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    // An Airflow BashOperator pushes its output's last line as XCom: its output
+    // (stdout and stderr, as Airflow merges them) then passes through a pipe.
+    const bool capture = params.count("xcom_push") && params.at("xcom_push") == "true";
+    int out_pipe[2] = {-1, -1};
+    if (capture && ::pipe2(out_pipe, O_CLOEXEC) != 0) {
+        ::close(null_fd);
+        return fail(log, fmt::format("pipe failed: {}", std::strerror(errno)));
+    }
     log.line("running: {}", command);
     for (const auto& [name, value] : env_add) {
         if (name.rfind("MILLRACE_TEMPLATE_", 0) == 0) log.line("  {}={}", name, value);
@@ -576,8 +588,8 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parent) ::_exit(127);
         ::dup2(null_fd, 0);
-        ::dup2(log.fd(), 1);
-        ::dup2(log.fd(), 2);
+        ::dup2(capture ? out_pipe[1] : log.fd(), 1);
+        ::dup2(capture ? out_pipe[1] : log.fd(), 2);
         if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
             const char msg[] = "millrace: cannot change to the task's cwd\n";
             (void)!::write(2, msg, sizeof msg - 1);
@@ -587,6 +599,21 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
         ::_exit(127);
     }
     ::close(null_fd);
+    std::string tail;  // the captured output's end, for the last line
+    auto drain = [&] {
+        char buffer[4096];
+        for (;;) {
+            ssize_t n = ::read(out_pipe[0], buffer, sizeof buffer);
+            if (n <= 0) return;
+            log.write(std::string_view(buffer, static_cast<size_t>(n)));
+            tail.append(buffer, static_cast<size_t>(n));
+            if (tail.size() > 65536) tail.erase(0, tail.size() - 65536);
+        }
+    };
+    if (capture) {
+        ::close(out_pipe[1]);
+        ::fcntl(out_pipe[0], F_SETFL, ::fcntl(out_pipe[0], F_GETFL) | O_NONBLOCK);
+    }
     ::setpgid(pid, pid);
     if (on_start) on_start(pid);
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -618,13 +645,18 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
             wait_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 100));
         }
         if (pidfd >= 0) {
-            pollfd pfd{pidfd, POLLIN, 0};
-            ::poll(&pfd, 1, wait_ms);
+            pollfd pfds[2] = {{pidfd, POLLIN, 0}, {out_pipe[0], POLLIN, 0}};
+            ::poll(pfds, capture ? 2 : 1, wait_ms);
         } else {
             std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait_ms, 2)));
         }
+        if (capture) drain();
     }
     if (pidfd >= 0) ::close(pidfd);
+    if (capture) {
+        drain();  // what is buffered; a background child still writing is not waited for
+        ::close(out_pipe[0]);
+    }
     if (timed_out) {
         try_outcome out = fail(log, fmt::format("execution_timeout of {} ms exceeded: killed process group {}", timeout_ms, pid));
         out.timed_out = true;
@@ -633,10 +665,28 @@ try_outcome run_shell(const std::map<std::string, std::string>& params, const st
     if (cancelled) return fail(log, fmt::format("the scheduler is stopping: killed process group {}", pid));
     if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
         log.line("command exited with code 0");
-        return {true, false, {}};
+        try_outcome out{true, false, {}};
+        if (capture) {
+            // Airflow: the last line, right-stripped ("" when there was no output).
+            while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+            std::string last = tail.substr(tail.rfind('\n') == std::string::npos ? 0 : tail.rfind('\n') + 1);
+            while (!last.empty() && std::isspace(static_cast<unsigned char>(last.back()))) last.pop_back();
+            out.xcoms.emplace_back("return_value", nlohmann::json(last).dump());
+            log.line("XCom return_value = {}", nlohmann::json(last).dump());
+        }
+        return out;
     }
     if (WIFSIGNALED(wstatus)) return fail(log, fmt::format("command was killed by signal {}", WTERMSIG(wstatus)));
-    return fail(log, fmt::format("command exited with code {}", WEXITSTATUS(wstatus)));
+    if (params.count("skip_on_exit_code") && std::to_string(WEXITSTATUS(wstatus)) == params.at("skip_on_exit_code")) {
+        log.line("command exited with code {}: the task is skipped (skip_on_exit_code)", WEXITSTATUS(wstatus));
+        try_outcome out;
+        out.skipped = true;
+        out.note = fmt::format("skipped: exit code {}", WEXITSTATUS(wstatus));
+        return out;
+    }
+    try_outcome out = fail(log, fmt::format("command exited with code {}", WEXITSTATUS(wstatus)));
+    out.exit_code = WEXITSTATUS(wstatus);
+    return out;
 }
 
 // ---- sql -----------------------------------------------------------------
@@ -958,7 +1008,95 @@ try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const ex
     }
     log.line("fetched {}, stored {}, duplicates {}, errors {}, http retries {} in {:.2f} s", summary->fetched,
              summary->stored, summary->duplicates, summary->errors, summary->http_retries, summary->seconds);
-    return {true, false, {}};
+    // The try's note is the run's summary in the API and UI: new users first,
+    // since a run that adds nothing (the same seed again) looks like no run.
+    std::string note = fmt::format("{} new users, {} duplicates already stored (seed {})", summary->stored,
+                                   summary->duplicates, options.seed);
+    log.line("summary: {}", note);
+    return {true, false, note};
+}
+
+// ---- python (Airflow DAG files) -------------------------------------------
+
+// Runs the task through the runner (python_dags.h) in its own process group,
+// like a shell task; the runner reads the context file and writes XComs,
+// skips and variables to the output file.
+try_outcome run_python(const try_request& req, const executor_env& env, int64_t timeout_ms, task_log& log,
+                       const std::atomic<bool>& cancel, const std::function<void(int)>& on_start) {
+    const dag_spec& dag = *req.dag;
+    std::string base = req.log_path.empty()
+                           ? (std::filesystem::temp_directory_path() / fmt::format("millrace-task-{}", ::getpid())).string()
+                           : req.log_path;
+    std::string ctx_path = base + ".context.json", out_path = base + ".out.json";
+    nlohmann::json ctx = {
+        {"dag_id", dag.dag_id}, {"task_id", req.task_id}, {"run_id", req.run.run_id}, {"run_type", req.run.run_type},
+        {"logical_date", format_iso(req.run.logical_date)}, {"ds", format_date(req.run.logical_date, dag.zone)},
+        {"data_interval_start", format_iso(req.run.data_interval_start)},
+        {"data_interval_end", format_iso(req.run.data_interval_end)}, {"try_number", req.try_number},
+        {"max_tries", req.max_tries}, {"hostname", env.hostname},
+    };
+    auto conf = nlohmann::json::parse(req.run.conf.empty() ? std::string("{}") : req.run.conf, nullptr, false);
+    ctx["conf"] = conf.is_object() ? conf : nlohmann::json::object();
+    for (auto [name, text] : {std::pair{"xcoms", &req.xcoms_json}, std::pair{"variables", &req.variables_json},
+                              std::pair{"connections", &req.connections_json}}) {
+        auto parsed = nlohmann::json::parse(*text, nullptr, false);
+        ctx[name] = parsed.is_discarded() ? nlohmann::json() : parsed;
+    }
+    {
+        std::ofstream f(ctx_path, std::ios::trunc);
+        f << ctx.dump();
+        if (!f) return fail(log, fmt::format("writing the task's context to {}", ctx_path));
+    }
+    ::unlink(out_path.c_str());
+    std::map<std::string, std::string> params = {
+        {"command", "exec \"$MILLRACE_PYTHON\" \"$MILLRACE_RUNNER\" run \"$MILLRACE_DAG_FILE\" \"$MILLRACE_DAG_ID\" "
+                    "\"$MILLRACE_TASK_ID\" \"$MILLRACE_CONTEXT\" \"$MILLRACE_OUTPUT\""},
+        {"skip_on_exit_code", "99"}};  // the runner's exit code for AirflowSkipException
+    std::string dag_dir = std::filesystem::path(dag.fileloc).parent_path().string();
+    if (!dag_dir.empty()) params["cwd"] = dag_dir;
+    std::map<std::string, std::string> vars = {
+        {"MILLRACE_PYTHON", env.python}, {"MILLRACE_RUNNER", (std::filesystem::path(env.python_dir) / "millrace_airflow_runner.py").string()},
+        {"MILLRACE_DAG_FILE", std::filesystem::absolute(dag.fileloc).string()}, {"MILLRACE_DAG_ID", dag.dag_id},
+        {"MILLRACE_TASK_ID", req.task_id}, {"MILLRACE_CONTEXT", ctx_path}, {"MILLRACE_OUTPUT", out_path},
+        {"PYTHONUNBUFFERED", "1"}, {"AIRFLOW_CTX_DAG_ID", dag.dag_id}, {"AIRFLOW_CTX_TASK_ID", req.task_id},
+        {"AIRFLOW_CTX_DAG_RUN_ID", req.run.run_id}, {"AIRFLOW_CTX_TRY_NUMBER", std::to_string(req.try_number)},
+        {"AIRFLOW_CTX_LOGICAL_DATE", format_iso(req.run.logical_date)},
+    };
+    try_outcome out = run_shell(params, vars, timeout_ms, log, cancel, on_start);
+    std::ifstream in(out_path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ::unlink(out_path.c_str());
+    ::unlink(ctx_path.c_str());
+    auto result = nlohmann::json::parse(text, nullptr, false);
+    if (result.is_object()) {
+        // Named copies: items() of a temporary would dangle in a range-for.
+        const nlohmann::json xcoms = result.value("xcoms", nlohmann::json::array());
+        const nlohmann::json skips = result.value("skip", nlohmann::json::array());
+        const nlohmann::json variables = result.value("variables", nlohmann::json::object());
+        const nlohmann::json rendered = result.value("rendered", nlohmann::json::object());
+        for (const auto& x : xcoms) {
+            out.xcoms.emplace_back(x.at("key").get<std::string>(), x.at("value").dump());
+            log.line("XCom {} = {}", x.at("key").get<std::string>(), x.at("value").dump());
+        }
+        for (const auto& t : skips) out.skip_tasks.push_back(t.get<std::string>());
+        for (const auto& [k, v] : variables.items()) out.variables.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+        for (const auto& [field, value] : rendered.items()) {
+            log.line("rendered {}: {}", field, value.is_string() ? value.get<std::string>() : value.dump());
+        }
+    }
+    if (!out.success && !out.timed_out) {
+        if (out.exit_code == 99) {
+            out.success = false;
+            out.skipped = true;
+            out.note = "skipped (AirflowSkipException)";
+        } else if (out.exit_code == 98) {
+            out.no_retry = true;
+            out.note = "failed without retries (AirflowFailException or sensor timeout)";
+        } else if (out.exit_code == 1) {
+            out.note = "the task raised an exception (traceback in the log)";
+        }
+    }
+    return out;
 }
 
 void flatten(const nlohmann::json& node, const std::string& prefix, std::map<std::string, std::string>& out) {
@@ -1134,8 +1272,15 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
         case task_kind::randomuser_fetch:
             out = run_fetch_task(params, env, timeout, cancel, log);
             break;
+        case task_kind::python:
+            out = run_python(req, env, timeout, log, cancel, on_start);
+            break;
+        case task_kind::empty:
+            log.line("EmptyOperator: nothing to run");
+            out = {true, false, {}};
+            break;
     }
-    log.line("try {} {}", req.try_number, out.success ? "succeeded" : "failed");
+    log.line("try {} {}", req.try_number, out.skipped ? "was skipped" : out.success ? "succeeded" : "failed");
     return out;
 }
 

@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "state.h"
 
@@ -24,6 +26,10 @@ struct executor_env {
     std::string source_url;  // randomuser API base URL; "" serves one in-process
     std::string source_raw = "json";
     std::string hostname;
+    // Airflow DAG files: the interpreter (scheduler.python) and where the
+    // stand-in airflow package and runner are written ("" : a temp dir).
+    std::string python = "python3";
+    std::string python_dir;
     // Users randomuser_fetch tasks stored in PostgreSQL (`up`'s status reads it); may be null.
     metrics::counter* users_stored = nullptr;
 };
@@ -35,12 +41,25 @@ struct try_request {
     int try_number = 1;
     int max_tries = 1;
     std::string log_path;  // "" writes the log to stdout (tasks test)
+    // Python tasks: the run's XComs so far, [{"task_id","key","value"}], and
+    // the metadata database's variables and connections ({"name": "value"}).
+    std::string xcoms_json = "[]";
+    std::string variables_json = "{}";
+    std::string connections_json = "{}";
 };
 
 struct try_outcome {
     bool success = false;
     bool timed_out = false;
     std::string note;  // one line: why it failed
+    // Airflow DAG files: the try skipped itself (AirflowSkipException, exit
+    // code 99), or failed for good (AirflowFailException, sensor timeout).
+    bool skipped = false;
+    int exit_code = -1;  // a process's exit code when it exited non-zero
+    bool no_retry = false;
+    std::vector<std::string> skip_tasks;                  // a branch's or short circuit's downstream to skip
+    std::vector<std::pair<std::string, std::string>> xcoms;  // key → JSON value
+    std::vector<std::pair<std::string, std::string>> variables;  // Variable.set(key, value)
 };
 
 // The variables {{ ... }} may name for this try.

@@ -178,7 +178,21 @@ bool schedule::matches(const civil_time& c) const {
     return matches_date(c) && hours_[static_cast<size_t>(c.hour)] && minutes_[static_cast<size_t>(c.minute)];
 }
 
+schedule schedule::every(int64_t seconds, int64_t anchor, std::string text) {
+    schedule s;
+    s.kind_ = kind::interval;
+    s.interval_ = std::max<int64_t>(seconds, 1);
+    s.anchor_ = anchor;
+    s.text_ = std::move(text);
+    return s;
+}
+
 std::optional<int64_t> schedule::next_after(int64_t after, const time_zone& zone) const {
+    if (kind_ == kind::interval) {
+        int64_t steps = (after - anchor_) / interval_;
+        if ((after - anchor_) < 0 && (after - anchor_) % interval_ != 0) --steps;  // floor
+        return anchor_ + (steps + 1) * interval_;
+    }
     if (kind_ != kind::cron) return std::nullopt;
     constexpr int64_t k_horizon_days = 366 * 8;
     if (fixed_time_) {

@@ -11,6 +11,7 @@
 #include "api.h"
 #include "engine.h"
 #include "executor.h"
+#include "python_dags.h"
 #include "json.h"
 #include "millrace/common/http.h"
 #include "millrace/common/log.h"
@@ -58,7 +59,10 @@ public:
         options.dag_scan_interval_ms = ctx.cfg.get_int("scheduler.dag_scan_interval");
         options.recent_runs = static_cast<int>(ctx.cfg.get_int("scheduler.recent_runs"));
         options.wait_for_lock = ctx.cfg.get_bool("scheduler.wait_for_lock");
+        options.dag_parse_timeout_ms = ctx.cfg.get_int("scheduler.dag_parse_timeout");
         options.env = env_from(ctx);
+        options.env.python = ctx.cfg.get_string("scheduler.python");
+        options.env.python_dir = ctx.data_dir + "/python";
         engine_ = std::make_unique<engine>(std::move(options), ctx.clock, ctx.metrics);
         add_api_routes(server_, *engine_);
         web::serve_assets(server_, web::scheduler_assets());
@@ -144,7 +148,11 @@ int report_failure(const char* what, const http_reply& reply) {
 
 void add_options(config::schema& s) {
     s.add({"scheduler.dags_dir", value_kind::path, "./dags",
-           "Folder of DAG files (*.yaml); reread when they change. A file with an error is reported with its line."});
+           "Folder of DAG files (*.yaml, and Airflow's *.py); reread when they change. A file with an error is reported with its line."});
+    s.add({"scheduler.python", value_kind::string, "python3",
+           "Python interpreter that parses Airflow DAG files (*.py) and runs their Python tasks (needs jinja2 for templates)."});
+    s.add({"scheduler.dag_parse_timeout", value_kind::duration_ms, "30s",
+           "Longest parse of one *.py DAG file; a slower file is an import error.", {}, 100, 3'600'000});
     s.add({"scheduler.workers", value_kind::integer, "4", "Task tries that run at once (the local executor's pool).", {}, 1, 256});
     s.add({"scheduler.dag_scan_interval", value_kind::duration_ms, "2s", "How often the DAG folder is checked for changes.",
            {}, 100, 3'600'000});
@@ -176,6 +184,10 @@ int run_dags_command(const config::config& cfg, const std::vector<std::string>& 
     };
     if (args.empty()) return usage();
     const std::string& verb = args[0];
+    if (verb == "variables" || verb == "connections") {
+        std::vector<std::string> rest(args.begin() + 1, args.end());
+        return verb == "variables" ? run_variables_command(cfg, rest) : run_connections_command(cfg, rest);
+    }
     if (verb == "list" && args.size() == 1) {
         auto reply = call(cfg, "GET", "/api/v1/dags?limit=100000");
         if (!reply) {
@@ -229,6 +241,65 @@ int run_dags_command(const config::config& cfg, const std::vector<std::string>& 
     return usage();
 }
 
+int run_variables_command(const config::config& cfg, const std::vector<std::string>& args) {
+    auto usage = [] {
+        std::fprintf(stderr, "millrace variables: usage: millrace variables set <key> <value> | get <key> | list\n");
+        return 2;
+    };
+    if (args.empty()) return usage();
+    if (args[0] == "set" && args.size() == 3) {
+        auto r = call(cfg, "POST", "/api/v1/variables", json::object().str("key", args[1]).str("value", args[2]).done());
+        if (!r) return std::fprintf(stderr, "millrace variables set: %s\n", r.err().message().c_str()), 1;
+        if (r->status != 200) return report_failure("variables set", *r);
+        std::printf("set variable %s\n", args[1].c_str());
+        return 0;
+    }
+    if (args[0] == "get" && args.size() == 2) {
+        auto r = call(cfg, "GET", "/api/v1/variables/" + args[1]);
+        if (!r) return std::fprintf(stderr, "millrace variables get: %s\n", r.err().message().c_str()), 1;
+        if (r->status != 200) return report_failure("variables get", *r);
+        std::printf("%s\n", field(nlohmann::json::parse(r->body, nullptr, false), "value").c_str());
+        return 0;
+    }
+    if (args[0] == "list" && args.size() == 1) {
+        auto r = call(cfg, "GET", "/api/v1/variables");
+        if (!r) return std::fprintf(stderr, "millrace variables list: %s\n", r.err().message().c_str()), 1;
+        if (r->status != 200) return report_failure("variables list", *r);
+        auto root = nlohmann::json::parse(r->body, nullptr, false);
+        if (root.is_object() && root.contains("variables")) {
+            for (const auto& v : root["variables"]) std::printf("%s\n", field(v, "key").c_str());
+        }
+        return 0;
+    }
+    return usage();
+}
+
+int run_connections_command(const config::config& cfg, const std::vector<std::string>& args) {
+    auto usage = [] {
+        std::fprintf(stderr, "millrace connections: usage: millrace connections add <conn_id> <uri> | list\n");
+        return 2;
+    };
+    if (args.empty()) return usage();
+    if (args[0] == "add" && args.size() == 3) {
+        auto r = call(cfg, "POST", "/api/v1/connections", json::object().str("connection_id", args[1]).str("uri", args[2]).done());
+        if (!r) return std::fprintf(stderr, "millrace connections add: %s\n", r.err().message().c_str()), 1;
+        if (r->status != 200) return report_failure("connections add", *r);
+        std::printf("added connection %s\n", args[1].c_str());
+        return 0;
+    }
+    if (args[0] == "list" && args.size() == 1) {
+        auto r = call(cfg, "GET", "/api/v1/connections");
+        if (!r) return std::fprintf(stderr, "millrace connections list: %s\n", r.err().message().c_str()), 1;
+        if (r->status != 200) return report_failure("connections list", *r);
+        auto root = nlohmann::json::parse(r->body, nullptr, false);
+        if (root.is_object() && root.contains("connections")) {
+            for (const auto& c : root["connections"]) std::printf("%-28s %s\n", field(c, "connection_id").c_str(), field(c, "conn_type").c_str());
+        }
+        return 0;
+    }
+    return usage();
+}
+
 int run_tasks_command(const config::config& cfg, const std::vector<std::string>& args) {
     if (args.size() != 4 || args[0] != "test") {
         std::fprintf(stderr, "millrace tasks: usage: millrace tasks test <dag_id> <task_id> <date>\n");
@@ -238,8 +309,35 @@ int run_tasks_command(const config::config& cfg, const std::vector<std::string>&
     std::error_code ec;
     std::shared_ptr<const dag_spec> dag;
     const std::string dir = cfg.get_string("scheduler.dags_dir");
+    // *.py DAG files need the airflow package on disk: a private temp copy.
+    python_options py;
+    py.python = cfg.get_string("scheduler.python");
+    py.parse_timeout_ms = cfg.get_int("scheduler.dag_parse_timeout");
+    py.package_dir = (fs::temp_directory_path() / fmt::format("millrace-tasks-test-{}", ::getpid())).string();
+    struct remove_dir {
+        std::string p;
+        ~remove_dir() {
+            std::error_code e;
+            fs::remove_all(p, e);
+        }
+    } cleanup{py.package_dir};
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         auto ext = entry.path().extension().string();
+        if (ext == ".py") {
+            if (auto st = install_python_package(py.package_dir); !st) {
+                std::fprintf(stderr, "millrace tasks test: %s\n", st.err().message().c_str());
+                return 1;
+            }
+            auto dags = load_python_dag_file(entry.path().string(), py);
+            if (!dags) {
+                std::fprintf(stderr, "millrace tasks test: skipping %s\n", dags.err().message().c_str());
+                continue;
+            }
+            for (auto& d : *dags) {
+                if (d.dag_id == dag_id) dag = std::make_shared<const dag_spec>(std::move(d));
+            }
+            continue;
+        }
         if (ext != ".yaml" && ext != ".yml") continue;
         auto parsed = load_dag_file(entry.path().string());
         if (parsed && parsed->dag_id == dag_id) dag = std::make_shared<const dag_spec>(std::move(*parsed));
@@ -273,8 +371,11 @@ int run_tasks_command(const config::config& cfg, const std::vector<std::string>&
     req.max_tries = 1;
     std::fflush(stdout);
     std::atomic<bool> cancel{false};
-    auto outcome = run_try(req, env_from(ctx), cancel, {});
-    return outcome.success ? 0 : 1;
+    executor_env env = env_from(ctx);
+    env.python = py.python;
+    env.python_dir = py.package_dir;
+    auto outcome = run_try(req, env, cancel, {});
+    return outcome.success || outcome.skipped ? 0 : 1;
 }
 
 }  // namespace millrace::scheduler

@@ -36,6 +36,7 @@ struct task_instance {
     std::string hostname;
     int pid = 0;
     std::string note;                    // why it failed, in one line
+    std::map<std::string, std::string> xcoms;  // key → JSON value (the latest try's)
 };
 
 struct dag_run {

@@ -147,6 +147,11 @@ CREATE TABLE IF NOT EXISTS {0}.task_event (
   id bigserial PRIMARY KEY, dag_id text NOT NULL, run_id text NOT NULL, task_id text NOT NULL,
   try_number int NOT NULL, state text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(),
   log_path text, detail text);
+CREATE TABLE IF NOT EXISTS {0}.xcom (
+  dag_id text NOT NULL, run_id text NOT NULL, task_id text NOT NULL, key text NOT NULL, value jsonb NOT NULL,
+  timestamp timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (dag_id, run_id, task_id, key));
+CREATE TABLE IF NOT EXISTS {0}.variable (key text PRIMARY KEY, val text NOT NULL, description text);
+CREATE TABLE IF NOT EXISTS {0}.connection (conn_id text PRIMARY KEY, uri text NOT NULL);
 )sql", s);
     // Two schedulers starting together must not race on CREATE: serialize with a transaction-level lock.
     if (auto st = connect(); !st) return st;
@@ -338,7 +343,67 @@ result<std::vector<dag_run>> store::load_runs(int recent) {
         runs[it->second].tasks[ti.task_id] = ti;
     }
     PQclear(*tis);
+    auto xcoms = exec("reading XComs", fmt::format("SELECT dag_id, run_id, task_id, key, value::text FROM {}.xcom", schema_), {}, true);
+    if (!xcoms) return xcoms.err();
+    for (int row = 0; row < PQntuples(*xcoms); ++row) {
+        auto it = index.find({PQgetvalue(*xcoms, row, 0), PQgetvalue(*xcoms, row, 1)});
+        if (it == index.end()) continue;
+        runs[it->second].tasks[PQgetvalue(*xcoms, row, 2)].xcoms[PQgetvalue(*xcoms, row, 3)] = PQgetvalue(*xcoms, row, 4);
+    }
+    PQclear(*xcoms);
     return runs;
+}
+
+status store::set_xcoms(const std::string& dag_id, const std::string& run_id, const std::string& task_id,
+                        const std::map<std::string, std::string>& xcoms) {
+    auto res = exec("clearing XComs", fmt::format("DELETE FROM {}.xcom WHERE dag_id = $1 AND run_id = $2 AND task_id = $3", schema_),
+                    {dag_id, run_id, task_id}, false);
+    if (!res) return res.err();
+    PQclear(*res);
+    for (const auto& [key, value] : xcoms) {
+        auto ins = exec("storing an XCom",
+                        fmt::format("INSERT INTO {}.xcom (dag_id, run_id, task_id, key, value) VALUES ($1, $2, $3, $4, $5::jsonb) "
+                                    "ON CONFLICT (dag_id, run_id, task_id, key) DO UPDATE SET value = $5::jsonb, timestamp = now()",
+                                    schema_),
+                        {dag_id, run_id, task_id, key, value}, false);
+        if (!ins) return ins.err();
+        PQclear(*ins);
+    }
+    return {};
+}
+
+status store::set_variable(const std::string& key, const std::string& value, const std::string& description) {
+    auto res = exec("storing a variable",
+                    fmt::format("INSERT INTO {}.variable (key, val, description) VALUES ($1, $2, nullif($3, '')) "
+                                "ON CONFLICT (key) DO UPDATE SET val = $2", schema_),
+                    {key, value, description}, false);
+    if (!res) return res.err();
+    PQclear(*res);
+    return {};
+}
+
+status store::set_connection(const std::string& conn_id, const std::string& uri) {
+    auto res = exec("storing a connection",
+                    fmt::format("INSERT INTO {}.connection (conn_id, uri) VALUES ($1, $2) ON CONFLICT (conn_id) DO UPDATE SET uri = $2",
+                                schema_),
+                    {conn_id, uri}, false);
+    if (!res) return res.err();
+    PQclear(*res);
+    return {};
+}
+
+result<std::map<std::string, std::string>> store::load_pairs(const char* what, const std::string& table, const std::string& cols) {
+    auto res = exec(what, fmt::format("SELECT {} FROM {}.{}", cols, schema_, table), {}, true);
+    if (!res) return res.err();
+    std::map<std::string, std::string> out;
+    for (int row = 0; row < PQntuples(*res); ++row) out[PQgetvalue(*res, row, 0)] = PQgetvalue(*res, row, 1);
+    PQclear(*res);
+    return out;
+}
+
+result<std::map<std::string, std::string>> store::load_variables() { return load_pairs("reading variables", "variable", "key, val"); }
+result<std::map<std::string, std::string>> store::load_connections() {
+    return load_pairs("reading connections", "connection", "conn_id, uri");
 }
 
 }  // namespace millrace::scheduler

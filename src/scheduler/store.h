@@ -7,6 +7,7 @@
 // the next call reconnects (which drops the advisory lock: call lock() again).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,14 @@ public:
     result<std::vector<std::pair<std::string, bool>>> load_paused();
     // Newest logical date of a scheduled run per DAG.
     result<std::map<std::string, int64_t>> last_scheduled();
+    // Replaces a task instance's XComs (key → JSON text).
+    status set_xcoms(const std::string& dag_id, const std::string& run_id, const std::string& task_id,
+                     const std::map<std::string, std::string>& xcoms);
+    // Airflow's Variable and Connection (conn_id → URI or JSON), for Python tasks.
+    status set_variable(const std::string& key, const std::string& value, const std::string& description);
+    status set_connection(const std::string& conn_id, const std::string& uri);
+    result<std::map<std::string, std::string>> load_variables();
+    result<std::map<std::string, std::string>> load_connections();
     // SELECT 1, for /health.
     status ping();
 
@@ -55,6 +64,7 @@ private:
     result<::pg_result*> exec(const char* what, const std::string& sql, const std::vector<std::string>& params,
                                    bool expect_rows);
     error failure(std::string_view what, ::pg_result* res);
+    result<std::map<std::string, std::string>> load_pairs(const char* what, const std::string& table, const std::string& cols);
 
     std::string dsn_, schema_;
     pg_conn* conn_ = nullptr;

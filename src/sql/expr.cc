@@ -6,10 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <regex>
 #include <set>
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 
 #include "json_path.h"
 #include "time_util.h"
@@ -825,23 +825,43 @@ std::string utf8_upper(std::string s, bool up) {
     return s;
 }
 
+// REGEXP_* run user patterns on RE2: linear time in the input and no recursion, so a long input or a
+// pathological pattern cannot overflow the stack or hang the job (std::regex did both). RE2 is the
+// syntax of Java's patterns without backreferences and lookaround; those make the pattern invalid (NULL).
 struct regex_cache {
     std::string pattern;
-    std::optional<std::regex> re;
-    bool valid = false;
-    const std::regex* get(const std::string& p) {
+    std::unique_ptr<re2::RE2> re;
+    const re2::RE2* get(const std::string& p) {
         if (!re || pattern != p) {
             pattern = p;
-            try {
-                re.emplace(p, std::regex::ECMAScript);
-                valid = true;
-            } catch (const std::regex_error&) {
-                valid = false;
-            }
+            re2::RE2::Options o;
+            o.set_log_errors(false);
+            re = std::make_unique<re2::RE2>(p, o);
         }
-        return valid ? &*re : nullptr;
+        return re->ok() ? re.get() : nullptr;
     }
 };
+
+// A Java replacement string (`$n` a group, `\c` the character c) as an RE2 rewrite (`\n`, `\\`).
+std::string re2_rewrite(std::string_view rep) {
+    std::string out;
+    for (size_t idx = 0; idx < rep.size(); ++idx) {
+        char c = rep[idx];
+        if (c == '\\' && idx + 1 < rep.size()) {
+            char next = rep[++idx];
+            if (next == '\\') out += "\\\\";
+            else out += next;
+        } else if (c == '$' && idx + 1 < rep.size() && rep[idx + 1] >= '0' && rep[idx + 1] <= '9') {
+            out += '\\';
+            out += rep[++idx];
+        } else if (c == '\\') {
+            out += "\\\\";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
 
 bound_ptr bind_call(const ast::expr& e, const scope& s) {
     if (e.name == "COUNT" || e.name == "SUM" || e.name == "MIN" || e.name == "MAX" || e.name == "AVG") {
@@ -983,13 +1003,17 @@ bound_ptr bind_call(const ast::expr& e, const scope& s) {
         return make_bound(rt, [args, cache, fn](const row& in, eval_ctx& ctx) {
             value sv = args[0]->eval(in, ctx), pv = args[1]->eval(in, ctx);
             if (sv.is_null() || pv.is_null()) return value::null();
-            const std::regex* re = cache->get(pv.s);
+            const re2::RE2* re = cache->get(pv.s);
             if (!re) return value::null();  // Flink: an invalid pattern gives NULL
-            if (fn == "REGEXP") return value::from_bool(std::regex_search(sv.s, *re));
+            if (fn == "REGEXP") return value::from_bool(re2::RE2::PartialMatch(sv.s, *re));
             if (fn == "REGEXP_REPLACE") {
                 value rv = args[2]->eval(in, ctx);
                 if (rv.is_null()) return value::null();
-                return value::from_string(std::regex_replace(sv.s, *re, rv.s));
+                std::string rewrite = re2_rewrite(rv.s), err, out = sv.s;
+                // A group the pattern does not have (`$3` of a 1-group pattern): NULL, like an invalid pattern.
+                if (!re->CheckRewriteString(rewrite, &err)) return value::null();
+                re2::RE2::GlobalReplace(&out, *re, rewrite);
+                return value::from_string(std::move(out));
             }
             int64_t group = 1;
             if (args.size() == 3) {
@@ -997,9 +1021,12 @@ bound_ptr bind_call(const ast::expr& e, const scope& s) {
                 if (gv.is_null()) return value::null();
                 group = gv.i;
             }
-            std::smatch m;
-            if (!std::regex_search(sv.s, m, *re) || group < 0 || static_cast<size_t>(group) >= m.size()) return value::null();
-            return value::from_string(m[static_cast<size_t>(group)].str());
+            if (group < 0 || group > re->NumberOfCapturingGroups()) return value::null();
+            std::vector<re2::StringPiece> m(static_cast<size_t>(group) + 1);
+            if (!re->Match(sv.s, 0, sv.s.size(), re2::RE2::UNANCHORED, m.data(), static_cast<int>(m.size()))) return value::null();
+            const auto& g = m[static_cast<size_t>(group)];
+            if (g.data() == nullptr) return value::null();
+            return value::from_string(std::string(g.data(), g.size()));
         }, text);
     }
     if (f == "REPLACE") {

@@ -207,8 +207,19 @@ struct conv {
                         if (e != simdjson::INCORRECT_TYPE && e != simdjson::NUMBER_OUT_OF_RANGE) return malformed(e, field);
                         double d = 0;
                         if (auto e2 = v.get_double().get(d)) return malformed(e2, field);
-                        if (std::trunc(d) != d || std::fabs(d) > 9.2e18) return invalid(field, v.raw_json_token(), t, " (not a whole number in range)");
-                        out = cast_value(value::from_double(d), sql_type::double_(), t);
+                        if (std::trunc(d) != d) return invalid(field, v.raw_json_token(), t, " (not a whole number)");
+                        // A whole number beyond the column's range is a cast error (Flink fails on it), never
+                        // saturated or wrapped: 3e9 into an INT is rejected as invalid_value.
+                        double lo = -9.223372036854775808e18, hi = 9.223372036854775808e18;
+                        if (t.id == type_id::tinyint) lo = -128.0, hi = 128.0;
+                        else if (t.id == type_id::smallint) lo = -32768.0, hi = 32768.0;
+                        else if (t.id == type_id::int_) lo = -2147483648.0, hi = 2147483648.0;
+                        if (!(d >= lo && d < hi)) {
+                            std::string_view tok = v.raw_json_token();
+                            while (!tok.empty() && std::isspace(static_cast<unsigned char>(tok.back()))) tok.remove_suffix(1);
+                            return invalid(field, tok, t, " (out of range)");
+                        }
+                        out = value::from_int(static_cast<int64_t>(d));
                         return true;
                     }
                     if (t.id != type_id::decimal) {

@@ -1,6 +1,12 @@
 #include "millrace/common/services.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <asio/io_context.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "millrace/common/component.h"
@@ -68,6 +74,67 @@ TEST_F(services_test, external_service_beats_embedded) {
     auto ctx = context(*cfg, &directory);
     EXPECT_EQ(services::kafka_bootstrap(ctx), "kafka-1:9092,kafka-2:9092");
     EXPECT_EQ(services::postgres_dsn(ctx), "host=db dbname=x");
+}
+
+// cql.* and the security.* keys of issue 19, declared here as the app does.
+config::schema cql_schema(bool with_security) {
+    config::schema s;
+    s.add({"data_dir", value_kind::path, "/var/lib/millrace", "Data."});
+    s.add({"cql.contact_points", value_kind::string, "", "External CQL."});
+    s.add({"cql.username", value_kind::string, "cassandra", "Login."});
+    s.add({"cql.password", value_kind::string, "", "Password."});
+    s.add({"cql.tls_ca", value_kind::path, "", "CA."});
+    if (with_security) {
+        s.add({"security.enabled", value_kind::boolean, "false", "Secure."});
+        s.add({"security.admin_user", value_kind::string, "admin", "Admin."});
+        s.add({"security.admin_password", value_kind::string, "", "Admin password."});
+        s.add({"security.tls_ca", value_kind::path, "", "CA."});
+    }
+    return s;
+}
+
+TEST_F(services_test, cql_credentials_plain_by_default) {
+    auto schema = cql_schema(false);
+    config::config cfg(schema);
+    auto login = services::cql_credentials(context(cfg, nullptr));
+    EXPECT_EQ(login.username, "");
+    EXPECT_EQ(login.password, "");
+    EXPECT_EQ(login.tls_ca, "");
+}
+
+TEST_F(services_test, cql_credentials_from_cql_keys) {
+    auto schema = cql_schema(false);
+    auto cfg = config::config::load(schema, "", {}, {{"cql.username", "app", "flag"}, {"cql.password", "pw", "flag"},
+                                                     {"cql.tls_ca", "/etc/ca.pem", "flag"}});
+    ASSERT_TRUE(cfg) << cfg.err().message();
+    auto login = services::cql_credentials(context(*cfg, nullptr));
+    EXPECT_EQ(login.username, "app");
+    EXPECT_EQ(login.password, "pw");
+    EXPECT_EQ(login.tls_ca, "/etc/ca.pem");
+}
+
+TEST_F(services_test, cql_credentials_default_to_the_admin_and_generated_ca_when_secure) {
+    auto schema = cql_schema(true);
+    auto dir = std::filesystem::temp_directory_path() / fmt::format("millrace-services-{}", ::getpid());
+    std::filesystem::create_directories(dir / "tls");
+    auto cfg = config::config::load(schema, "", {}, {{"security.enabled", "true", "flag"}, {"security.admin_password", "s", "flag"},
+                                                     {"data_dir", dir.string(), "flag"}});
+    ASSERT_TRUE(cfg) << cfg.err().message();
+    auto login = services::cql_credentials(context(*cfg, nullptr));
+    EXPECT_EQ(login.username, "admin");
+    EXPECT_EQ(login.password, "s");
+    EXPECT_EQ(login.tls_ca, "");  // no generated CA: the listeners have no TLS
+    std::ofstream(dir / "tls" / "ca.pem") << "-----BEGIN CERTIFICATE-----\n";
+    login = services::cql_credentials(context(*cfg, nullptr));
+    EXPECT_EQ(login.tls_ca, (dir / "tls" / "ca.pem").string());
+    std::filesystem::remove_all(dir);
+    // An external cluster gets only what cql.* says.
+    auto external = config::config::load(schema, "", {}, {{"security.enabled", "true", "flag"}, {"security.admin_password", "s", "flag"},
+                                                          {"cql.contact_points", "db:9042", "flag"}});
+    ASSERT_TRUE(external) << external.err().message();
+    login = services::cql_credentials(context(*external, nullptr));
+    EXPECT_EQ(login.username, "");
+    EXPECT_EQ(login.tls_ca, "");
 }
 
 }  // namespace

@@ -256,6 +256,18 @@ def run_all(start):
             session.execute("INSERT INTO spark_streams.kv (k, v) VALUES ('t', 'new') USING TIMESTAMP 2000")
             session.execute("INSERT INTO spark_streams.kv (k, v) VALUES ('t', 'old') USING TIMESTAMP 1000")
             assert session.execute("SELECT v FROM spark_streams.kv WHERE k = 't'").one().v == "new"
+            # WRITETIME: the cell's timestamp, as given or the server's clock in microseconds.
+            row = session.execute("SELECT v, WRITETIME(v) FROM spark_streams.kv WHERE k = 't'").one()
+            assert row[1] == 2000, row
+            before = int(time.time() * 1e6)
+            session.execute("INSERT INTO spark_streams.kv (k, v) VALUES ('now', 'x')")
+            written = session.execute("SELECT writetime(v) AS wt FROM spark_streams.kv WHERE k = 'now'").one().wt
+            assert before - 5_000_000 <= written <= int(time.time() * 1e6) + 5_000_000, (before, written)
+            try:
+                session.execute("SELECT WRITETIME(k) FROM spark_streams.kv WHERE k = 'now'")
+                raise AssertionError("WRITETIME of a key column was accepted")
+            except InvalidRequest as e:
+                assert "PRIMARY KEY part k" in str(e), e
             session.execute("INSERT INTO spark_streams.kv (k, v) VALUES ('ttl', 'x') USING TTL 1000")
             assert session.execute("SELECT v FROM spark_streams.kv WHERE k = 'ttl'").one().v == "x"
             batch = BatchStatement(batch_type=BatchType.LOGGED)

@@ -13,6 +13,8 @@ server (SIGTERM, then SIGKILL).
   node    node/suite.js with the DataStax Node.js cassandra-driver, given
           CQL_HOST, CQL_PORT and CQL_AUTH_PORT (a password-protected server).
   cqlsh   cqlsh_suite.py: cqlsh -e / -f runs asserted on their output.
+  auth    auth_suite.py: roles and permissions with the Python driver and
+          cqlsh (-u/-p); restarts its server on the same data.
 
 Prints `N passed, M failed`; the exit status is non-zero on any failure.
 """
@@ -107,7 +109,7 @@ def run_node_suite(start):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--millrace-binary", required=True)
-    ap.add_argument("--suite", choices=["python", "node", "cqlsh"], default="python")
+    ap.add_argument("--suite", choices=["python", "node", "cqlsh", "auth"], default="python")
     args = ap.parse_args()
     libs = pylibs_dir()
     if not os.path.isdir(os.path.join(libs, "cassandra")):
@@ -130,6 +132,9 @@ def main():
         if args.suite == "python":
             import driver_suite
             failed = driver_suite.run_all(start)
+        elif args.suite == "auth":
+            import auth_suite
+            failed = auth_suite.run_all(start, libs)
         elif args.suite == "cqlsh":
             import cqlsh_suite
             failed = cqlsh_suite.run_all(start, libs)

@@ -89,7 +89,75 @@ TEST_F(store_test, compaction_purges_dead_cells_after_gc_grace) {
     EXPECT_TRUE(has(live));
     EXPECT_FALSE(has(young_tombstone));
     EXPECT_FALSE(has(expiring));
-    EXPECT_EQ(after.size(), 2u);
+    // The live cell, the keyspace record, and the flag that row counters are kept.
+    EXPECT_EQ(after.size(), 3u);
+    EXPECT_TRUE(has(kf::row_counts_kept_key()));
+}
+
+// The live-row counter (store::live_rows) on a store of its own, reopened.
+class row_count_test : public ::testing::Test {
+protected:
+    static void write(store& db, mutation m) {
+        std::promise<mutation_result> done;
+        db.submit(std::move(m), [&](mutation_result r) { done.set_value(std::move(r)); });
+        auto r = done.get_future().get();
+        ASSERT_TRUE(r.st.ok()) << r.st.err().message();
+    }
+    static void marker(store& db, const std::string& row, int64_t ts, bool tombstone, uint32_t expiry = 0) {
+        mutation m;
+        m.now_seconds = 1'000'000;
+        m.cells.push_back({cell_key(7, row, kf::k_row_marker), kf::encode_cell(tombstone, ts, expiry, 0, ""), nullptr, true});
+        m.cells.push_back({cell_key(7, row, 3), kf::encode_cell(tombstone, ts, expiry, 0, "v")});
+        write(db, std::move(m));
+    }
+    testing::temp_dir dir_;
+};
+
+TEST_F(row_count_test, follows_markers_deletes_truncate_and_survives_reopen) {
+    {
+        store db;
+        ASSERT_TRUE(db.open(dir_.path()).ok());
+        EXPECT_EQ(db.live_rows(7), 0);
+        marker(db, "a", 10, false);
+        marker(db, "b", 10, false);
+        EXPECT_EQ(db.live_rows(7), 2);
+        marker(db, "a", 20, false);  // an upsert of a row that exists
+        EXPECT_EQ(db.live_rows(7), 2);
+        marker(db, "b", 20, true);  // DELETE
+        EXPECT_EQ(db.live_rows(7), 1);
+        marker(db, "b", 15, false);  // older than the delete: loses, counts nothing
+        EXPECT_EQ(db.live_rows(7), 1);
+        marker(db, "c", 10, false, 999'999);  // already expired when written
+        EXPECT_EQ(db.live_rows(7), 1);
+        mutation truncate;
+        truncate.delete_ranges.emplace_back(kf::table_prefix(7), kf::prefix_end(kf::table_prefix(7)));
+        write(db, std::move(truncate));
+        EXPECT_EQ(db.live_rows(7), 0);
+        marker(db, "d", 30, false);
+        marker(db, "e", 30, false);
+        EXPECT_EQ(db.live_rows(7), 2);
+        EXPECT_EQ(db.live_rows(8), 0);
+    }
+    store again;
+    ASSERT_TRUE(again.open(dir_.path()).ok());
+    EXPECT_EQ(again.live_rows(7), 2);
+}
+
+TEST_F(row_count_test, a_store_from_before_the_counters_is_counted_once_on_open) {
+    {
+        store db;
+        ASSERT_TRUE(db.open(dir_.path()).ok());
+        marker(db, "a", 10, false);
+        marker(db, "b", 10, false);
+        marker(db, "c", 10, true);
+        // As a store written before the counters existed: no counters, no flag.
+        db.stop_writes();
+        ASSERT_TRUE(db.db()->Delete(rocksdb::WriteOptions(), kf::row_counts_kept_key()).ok());
+        ASSERT_TRUE(db.db()->Delete(rocksdb::WriteOptions(), kf::row_count_key(7)).ok());
+    }
+    store again;
+    ASSERT_TRUE(again.open(dir_.path()).ok());
+    EXPECT_EQ(again.live_rows(7), 2);
 }
 
 TEST_F(store_test, purged_tombstone_does_not_resurrect_older_value) {

@@ -80,27 +80,32 @@ protected:
         extra.insert(extra.end(), {"--set", "security.enabled=true", "--set", "security.admin_password=" + k_password});
         server_ = start_server("broker", dir_.file("data"), extra);
         ASSERT_TRUE(server_.proc);
+        // security.enabled serves only TLS, with a CA generated here.
+        ca_ = dir_.file("data") + "/tls/ca.pem";
     }
+    // A connection over TLS (SASL_SSL, as real clients of a secure broker use).
+    raw_client connect() { return raw_client(server_.address, ca_); }
     temp_dir dir_;
+    std::string ca_;
     millrace::testing::server server_;
 };
 
 TEST_F(broker_sasl_test, requests_before_authentication_close_the_connection) {
     start();
-    raw_client c(server_.address);
+    raw_client c = connect();
     EXPECT_FALSE(metadata_answers(c));
-    raw_client after_handshake(server_.address);
+    raw_client after_handshake = connect();
     EXPECT_EQ(handshake(after_handshake, "PLAIN").error_code, error_code::none);
     EXPECT_FALSE(metadata_answers(after_handshake));
 }
 
 TEST_F(broker_sasl_test, handshake_lists_mechanisms_and_refuses_unknown_ones) {
     start();
-    raw_client c(server_.address);
+    raw_client c = connect();
     auto ok = handshake(c, "SCRAM-SHA-512");
     EXPECT_EQ(ok.error_code, error_code::none);
     EXPECT_EQ(ok.mechanisms, (std::vector<std::string>{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"}));
-    raw_client bad(server_.address);
+    raw_client bad = connect();
     auto refused = handshake(bad, "GSSAPI");
     EXPECT_EQ(refused.error_code, error_code::unsupported_sasl_mechanism);
     EXPECT_EQ(bad.receive(std::chrono::seconds(30)), "");  // closed after the reply
@@ -108,28 +113,28 @@ TEST_F(broker_sasl_test, handshake_lists_mechanisms_and_refuses_unknown_ones) {
 
 TEST_F(broker_sasl_test, plain_success_and_failure) {
     start();
-    raw_client c(server_.address);
+    raw_client c = connect();
     ASSERT_EQ(handshake(c, "PLAIN").error_code, error_code::none);
     auto r = authenticate(c, plain("admin", k_password));
     EXPECT_EQ(r.error_code, error_code::none);
     EXPECT_EQ(r.session_lifetime_ms, 0);  // re-authentication off by default
     EXPECT_TRUE(metadata_answers(c));
 
-    raw_client wrong(server_.address);
+    raw_client wrong = connect();
     ASSERT_EQ(handshake(wrong, "PLAIN").error_code, error_code::none);
     auto refused = authenticate(wrong, plain("admin", "not-it"));
     EXPECT_EQ(refused.error_code, error_code::sasl_authentication_failed);
     EXPECT_EQ(refused.error_message, "Authentication failed: Invalid username or password");
     EXPECT_FALSE(metadata_answers(wrong));  // closed
 
-    raw_client early(server_.address);
+    raw_client early = connect();
     auto out_of_order = authenticate(early, plain("admin", k_password));
     EXPECT_EQ(out_of_order.error_code, error_code::illegal_sasl_state);
 }
 
 TEST_F(broker_sasl_test, expired_session_closes_unless_reauthenticated) {
     start({"--set", "broker.connections_max_reauth_ms=1500"});
-    raw_client c(server_.address);
+    raw_client c = connect();
     ASSERT_EQ(handshake(c, "PLAIN").error_code, error_code::none);
     auto r = authenticate(c, plain("admin", k_password));
     ASSERT_EQ(r.error_code, error_code::none);

@@ -681,6 +681,131 @@ TEST_F(group_coordinator_test, close_wakes_waiting_joins) {
     EXPECT_EQ(heartbeat(a, 1), error_code::not_coordinator);
 }
 
+TEST_F(group_coordinator_test, new_member_parked_in_join_is_dropped_after_the_new_member_join_timeout) {
+    // A's long rebalance timeout keeps the rebalance B starts open; B, new,
+    // cannot heartbeat while parked (and its disconnect would go unseen).
+    std::string a = new_member_id();
+    auto first = join_request(a);
+    first.session_timeout_ms = 60'000;
+    first.rebalance_timeout_ms = 600'000;
+    auto ja = join(first);
+    ASSERT_TRUE(ja.ready());
+    ASSERT_TRUE(sync(a, 1, {{a, "A"}}).ready());
+    std::string b = new_member_id();
+    auto jb = join(join_request(b));
+    EXPECT_FALSE(jb.ready());
+    for (int step = 0; step < 5; ++step) {  // A keeps its session alive, not rejoining yet
+        advance(std::chrono::seconds(59));
+        EXPECT_EQ(heartbeat(a, 1), error_code::rebalance_in_progress);
+    }
+    EXPECT_FALSE(jb.ready());
+    advance(std::chrono::seconds(10));  // 305 s since B joined
+    ASSERT_TRUE(jb.ready());
+    EXPECT_EQ(jb.get().error, error_code::unknown_member_id);
+    EXPECT_EQ(coordinator_->member_count(k_group), 1u);
+    auto rejoined = join(join_request(a));
+    ASSERT_TRUE(rejoined.ready());
+    EXPECT_EQ(rejoined.get().generation_id, 2);
+}
+
+// A consumer protocol subscription as Java and KafkaJS clients send it:
+// version, topic names, user data (null).
+std::string consumer_subscription(const std::vector<std::string>& topics) {
+    std::string out;
+    auto put16 = [&](uint16_t v) { out.push_back(char(v >> 8)); out.push_back(char(v & 0xff)); };
+    auto put32 = [&](uint32_t v) { for (int shift = 24; shift >= 0; shift -= 8) out.push_back(char((v >> shift) & 0xff)); };
+    put16(1);
+    put32(static_cast<uint32_t>(topics.size()));
+    for (const auto& t : topics) {
+        put16(static_cast<uint16_t>(t.size()));
+        out += t;
+    }
+    put32(0xffffffffu);
+    return out;
+}
+
+class offset_delete_test : public group_coordinator_test {
+protected:
+    // One Stable member subscribed through `metadata`, with offsets committed
+    // for t-0 and u-0 (outside the generation, before it joined).
+    std::string stable_member_with_offsets(const std::string& protocol_type, const std::string& metadata) {
+        offset_commit_request r;
+        r.group_id = k_group;
+        for (const char* topic : {"t", "u"}) {
+            offset_commit_entry e;
+            e.topic = topic;
+            e.partition = 0;
+            e.value.offset = 7;
+            r.entries.push_back(std::move(e));
+        }
+        auto committed = start(coordinator_->commit_offsets(std::move(r)));
+        EXPECT_TRUE(committed.ready());
+        auto first = join_request("", {{"range", metadata}});
+        first.protocol_type = protocol_type;
+        auto id = join(first);
+        std::string a = id.get().member_id;
+        auto again = join_request(a, {{"range", metadata}});
+        again.protocol_type = protocol_type;
+        auto joined = join(again);
+        EXPECT_TRUE(joined.ready());
+        EXPECT_EQ(joined.get().error, error_code::none);
+        auto synced = sync(a, joined.get().generation_id, {{a, "assign"}});
+        EXPECT_TRUE(synced.ready());
+        EXPECT_EQ(coordinator_->state_of(k_group), group_state::stable);
+        return a;
+    }
+
+    std::pair<error_code, std::vector<error_code>> delete_t_and_u() {
+        auto r = start(coordinator_->delete_offsets(k_group, {{"t", 0}, {"u", 0}}));
+        EXPECT_TRUE(r.ready());
+        return r.get();
+    }
+};
+
+TEST_F(offset_delete_test, live_group_keeps_subscribed_topics_and_loses_the_others) {
+    stable_member_with_offsets("consumer", consumer_subscription({"t"}));
+    auto [group_error, errors] = delete_t_and_u();
+    EXPECT_EQ(group_error, error_code::none);
+    ASSERT_EQ(errors.size(), 2u);
+    EXPECT_EQ(errors[0], error_code::group_subscribed_to_topic);
+    EXPECT_EQ(errors[1], error_code::none);
+    EXPECT_TRUE(coordinator_->committed(k_group, "t", 0).has_value());
+    EXPECT_FALSE(coordinator_->committed(k_group, "u", 0).has_value());
+}
+
+TEST_F(offset_delete_test, empty_group_loses_every_partition) {
+    std::string a = stable_member_with_offsets("consumer", consumer_subscription({"t", "u"}));
+    coordinator_->leave_group(k_group, {leave_group_member{a, std::nullopt, std::nullopt}});
+    ASSERT_EQ(coordinator_->state_of(k_group), group_state::empty);
+    auto [group_error, errors] = delete_t_and_u();
+    EXPECT_EQ(group_error, error_code::none);
+    EXPECT_EQ(errors, (std::vector<error_code>{error_code::none, error_code::none}));
+    EXPECT_FALSE(coordinator_->committed(k_group, "t", 0).has_value());
+    EXPECT_FALSE(coordinator_->committed(k_group, "u", 0).has_value());
+}
+
+TEST_F(offset_delete_test, unparsable_consumer_metadata_counts_as_subscribed_to_everything) {
+    stable_member_with_offsets("consumer", "not a subscription");
+    auto [group_error, errors] = delete_t_and_u();
+    EXPECT_EQ(group_error, error_code::none);
+    EXPECT_EQ(errors, (std::vector<error_code>{error_code::group_subscribed_to_topic,
+                                               error_code::group_subscribed_to_topic}));
+    EXPECT_TRUE(coordinator_->committed(k_group, "u", 0).has_value());
+}
+
+TEST_F(offset_delete_test, live_group_of_another_protocol_type_is_refused) {
+    stable_member_with_offsets("connect", consumer_subscription({"t"}));
+    auto [group_error, errors] = delete_t_and_u();
+    EXPECT_EQ(group_error, error_code::non_empty_group);
+    EXPECT_TRUE(coordinator_->committed(k_group, "u", 0).has_value());
+}
+
+TEST_F(offset_delete_test, unknown_group_is_not_found) {
+    auto r = start(coordinator_->delete_offsets("nobody", {{"t", 0}}));
+    ASSERT_TRUE(r.ready());
+    EXPECT_EQ(r.get().first, error_code::group_id_not_found);
+}
+
 TEST_F(group_coordinator_test, group_metrics_follow_states) {
     stable_two_members();
     auto text = metrics_.expose();

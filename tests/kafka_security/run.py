@@ -3,10 +3,13 @@
 
   python3 tests/kafka_security/run.py --millrace-binary build/millrace
 
-Starts one broker with security.enabled (SASL on the Kafka listener, an admin
-password, ACLs on) on ephemeral ports and checks, with kcat (librdkafka) and
-Apache Kafka 4.1.1's Java tools (jars from tests/kafka_tools/setup.sh):
-  - a client without SASL is refused; kcat and the Java client log in with
+Starts one broker with security.enabled (TLS and SASL on the Kafka listener,
+an admin password, ACLs on) on ephemeral ports and checks, with kcat
+(librdkafka) and Apache Kafka 4.1.1's Java tools (jars from
+tests/kafka_tools/setup.sh), all over SASL_SSL trusting the CA the broker
+generates into <data_dir>/tls/ca.pem (security.enabled has no plaintext
+listener, so no SASL_PLAINTEXT):
+  - a client over TLS without SASL is refused; kcat and the Java client log in with
     SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN; a wrong password is refused with
     Kafka's message;
   - kafka-configs creates the SCRAM user alice and describes her;
@@ -55,6 +58,9 @@ class broker:
     def __init__(self, binary, work):
         self.binary = binary
         self.work = work
+        self.data_dir = os.path.join(work, "data")
+        # Generated at the first start; kept across the restart.
+        self.ca = os.path.join(self.data_dir, "tls", "ca.pem")
         self.proc = None
         self.bootstrap = None
         self.starts = 0
@@ -63,7 +69,7 @@ class broker:
         self.starts += 1
         log = open(os.path.join(self.work, f"broker-{self.starts}.log"), "w")
         self.proc = subprocess.Popen(
-            [self.binary, "broker", "--port", "0", "--admin-port", "0", "--data-dir", os.path.join(self.work, "data"),
+            [self.binary, "broker", "--port", "0", "--admin-port", "0", "--data-dir", self.data_dir,
              "--set", "security.enabled=true", "--set", f"security.admin_password={ADMIN_PASSWORD}"],
             stdout=subprocess.PIPE, stderr=log, text=True)
         for line in self.proc.stdout:
@@ -83,6 +89,10 @@ class broker:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+    def log_text(self):
+        with open(os.path.join(self.work, f"broker-{self.starts}.log"), encoding="utf-8", errors="replace") as f:
+            return f.read()
 
     def log_tail(self):
         with open(os.path.join(self.work, f"broker-{self.starts}.log"), encoding="utf-8", errors="replace") as f:
@@ -110,7 +120,9 @@ class suite:
         """A Java client properties file logging in as `user`."""
         path = os.path.join(self.work, f"{user}-{mechanism}-{abs(hash(password)) % 10000}.properties")
         with open(path, "w", encoding="utf-8") as f:
-            f.write("security.protocol=SASL_PLAINTEXT\n"
+            f.write("security.protocol=SASL_SSL\n"
+                    "ssl.truststore.type=PEM\n"
+                    f"ssl.truststore.location={self.b.ca}\n"
                     f"sasl.mechanism={mechanism}\n"
                     f'sasl.jaas.config={LOGIN_MODULES[mechanism]} required username="{user}" password="{password}";\n')
         return path
@@ -125,9 +137,11 @@ class suite:
         return res.returncode, res.stdout
 
     def kcat(self, *args, user=None, password=None, mechanism="SCRAM-SHA-512", stdin=None):
-        cmd = ["kcat", "-b", self.b.bootstrap, "-m", "30"]
-        if user is not None:
-            cmd += ["-X", "security.protocol=SASL_PLAINTEXT", "-X", f"sasl.mechanisms={mechanism}",
+        cmd = ["kcat", "-b", self.b.bootstrap, "-m", "30", "-X", f"ssl.ca.location={self.b.ca}"]
+        if user is None:
+            cmd += ["-X", "security.protocol=SSL"]
+        else:
+            cmd += ["-X", "security.protocol=SASL_SSL", "-X", f"sasl.mechanisms={mechanism}",
                     "-X", f"sasl.username={user}", "-X", f"sasl.password={password}"]
         cmd += list(args)
         try:
@@ -143,10 +157,13 @@ def run_all(s, restart):
     admin = s.client_config("admin", ADMIN_PASSWORD)
     alice = s.client_config("alice", ALICE_PASSWORD)
 
-    # No SASL at all: the broker closes the connection at the first request
+    # TLS without SASL: the broker closes the connection at the first request
     # other than ApiVersions, so metadata never arrives.
+    before = b.log_text().count("before SASL authentication")
     code, out, err = s.kcat("-L", "-m", "5")
-    s.check("kcat without SASL is refused", code != 0 and "secure-a" not in out, out + err)
+    s.check("kcat over TLS without SASL is refused",
+            code != 0 and "secure-a" not in out and b.log_text().count("before SASL authentication") > before,
+            out + err + b.log_tail())
 
     # kcat (librdkafka) with each mechanism, as the admin (a super user).
     for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"):

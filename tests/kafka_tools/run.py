@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -201,6 +202,8 @@ def run_all(s):
     s.check("kafka-consumer-groups --delete-offsets", code == 0 and "Successful" in out and
             rows.get(("tools-one", 0), (None, None))[0] is None, out + out2)
 
+    live_group_delete_offsets(s)
+
     # perf tests (JVM clients)
     code, out = s.tool(PRODUCER_PERF, "--topic", "tools-perf", "--num-records", "20000", "--record-size", "100",
                        "--throughput", "-1", "--producer-props", f"bootstrap.servers={b}", "acks=all")
@@ -210,6 +213,56 @@ def run_all(s):
     data = [line for line in out.splitlines() if re.match(r"\d{4}-\d\d-\d\d", line)]
     consumed = int(data[-1].split(",")[4].strip()) if data else -1
     s.check("kafka-consumer-perf-test reads 20000 records", code == 0 and consumed == 20000, out)
+
+
+def live_group_delete_offsets(s):
+    """--delete-offsets on a group with a live member: Kafka keeps the offsets of
+    the topics the members subscribe to (GROUP_SUBSCRIBED_TO_TOPIC) and deletes
+    the others."""
+    b = s.bootstrap
+    group = "tools-live"
+    code, out = s.tool(TOPICS, "--bootstrap-server", b, "--create", "--topic", "tools-idle", "--partitions", "1")
+    s.check("kafka-topics --create tools-idle", code == 0, out)
+    code, out = s.tool(GROUPS, "--bootstrap-server", b, "--reset-offsets", "--group", group, "--topic", "tools-one",
+                       "--topic", "tools-idle", "--to-earliest", "--execute")
+    code2, rows, out2 = group_lag(s, group)
+    s.check("kafka-consumer-groups --reset-offsets commits both topics of an inactive group",
+            code == 0 and rows.get(("tools-one", 0), (None,))[0] is not None and
+            rows.get(("tools-idle", 0), (None,))[0] == 0,
+            out + out2)
+    member = subprocess.Popen(["java", "-Xmx256m", "-cp", s.classpath, CONSUMER, "--bootstrap-server", b, "--topic",
+                               "tools-one", "--group", group, "--timeout-ms", "120000"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + TOOL_TIMEOUT_S
+        state = ""
+        while time.monotonic() < deadline and member.poll() is None:
+            code, state = s.tool(GROUPS, "--bootstrap-server", b, "--describe", "--group", group, "--state")
+            if re.search(r"\bStable\b", state):
+                break
+        if not s.check("a console consumer of tools-one keeps group tools-live Stable",
+                       member.poll() is None and re.search(r"\bStable\b", state) is not None, state):
+            return
+        code, out = s.tool(GROUPS, "--bootstrap-server", b, "--delete-offsets", "--group", group, "--topic",
+                           "tools-one", "--topic", "tools-idle")
+        statuses = {}
+        for line in out.splitlines():
+            parts = line.split(None, 2)
+            if len(parts) == 3 and parts[0] in ("tools-one", "tools-idle") and parts[1] == "0":
+                statuses[parts[0]] = parts[2].strip()
+        s.check("kafka-consumer-groups --delete-offsets on a live group: the subscribed topic is refused, "
+                "the other deleted",
+                "subscribed" in statuses.get("tools-one", "") and statuses.get("tools-idle") == "Successful", out)
+        code, rows, out = group_lag(s, group)
+        s.check("kafka-consumer-groups --describe after --delete-offsets: tools-one kept, tools-idle gone",
+                code == 0 and ("tools-one", 0) in rows and ("tools-idle", 0) not in rows, out)
+    finally:
+        member.terminate()
+        try:
+            member.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            member.kill()
+            member.wait()
 
 
 def main():

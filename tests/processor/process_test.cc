@@ -334,16 +334,33 @@ protected:
         return r->data[0][0].as_int();
     }
 
-    // Waits until `table` holds `n` rows; returns the last count.
+    // The store's live-row counter (system.size_estimates): a map look-up,
+    // where count(*) reads every row and, polled, slows the writes it waits for.
+    // Apache Cassandra refreshes its estimates every few minutes: count there.
+    int64_t estimated_rows(const std::string& table) {
+        if (on_apache_peers()) return count_rows(table);
+        auto r = session_->query(
+            "SELECT partitions_count FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?",
+            {cc::value::text(keyspace_), cc::value::text(table)});
+        if (!r.ok() || r->empty()) return -1;
+        return r->data[0][0].as_int();
+    }
+
+    // Waits until `table` holds `n` rows; returns the last count(*). Gives up
+    // after `timeout` without progress (a busy machine is slow, not stuck).
     int64_t wait_for_rows(int64_t n, std::chrono::seconds timeout = 90s, const std::string& table = "created_users") {
         auto deadline = std::chrono::steady_clock::now() + timeout;
-        int64_t count = -1;
+        int64_t seen = -1;
         while (std::chrono::steady_clock::now() < deadline) {
-            count = count_rows(table);
-            if (count >= n) return count;
+            int64_t now = estimated_rows(table);
+            if (now >= n) break;
+            if (now > seen) {
+                seen = now;
+                deadline = std::chrono::steady_clock::now() + timeout;
+            }
             std::this_thread::sleep_for(200ms);
         }
-        return count;
+        return count_rows(table);
     }
 
     // Sum of users over the aggregate table, once it reaches `expected` (or the timeout).
@@ -452,6 +469,49 @@ TEST_F(process_test, json_users_land_once_with_matching_fields) {
     EXPECT_EQ(metric(again, "millrace_processor_records_in_total"), "10") << "records read again after a clean stop";
 }
 
+// millrace's own CQL client logs in: the sink and the window state reach a
+// store with cql.authenticator=password as cql.username, a role that may only
+// create keyspaces (it owns what it creates, as in Cassandra).
+TEST_F(process_test, sinks_log_in_to_a_password_protected_store) {
+    if (on_apache_peers()) GTEST_SKIP() << "starts its own millrace cql";
+    server secured = start_server("cql", dirs_->file("cql_secured"),
+                                  {"--set", "cql.authenticator=password", "--set", "cql.username=admin", "--set", "cql.password=adm1n"});
+    ASSERT_TRUE(secured.proc);
+    auto options = cc::options_from_contact_points(secured.address);
+    ASSERT_TRUE(options.ok());
+    options->username = "admin";
+    options->password = "adm1n";
+    auto admin = cc::session::connect(*options);
+    ASSERT_TRUE(admin.ok()) << admin.err().message();
+    ASSERT_TRUE((*admin)->query("CREATE ROLE pipeline WITH PASSWORD = 'p1pe' AND LOGIN = true").ok());
+    ASSERT_TRUE((*admin)->query("GRANT CREATE ON ALL KEYSPACES TO pipeline").ok());
+
+    auto users = make_users(25, 9);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    write_job("created_users", default_job());
+    auto& p = start_processor({"--set", "cql.contact_points=" + secured.address, "--set", "cql.username=pipeline", "--set",
+                               "cql.password=p1pe"});
+    ASSERT_TRUE(p.proc);
+    int64_t count = -1;
+    for (auto deadline = std::chrono::steady_clock::now() + 90s; std::chrono::steady_clock::now() < deadline;) {
+        auto r = (*admin)->query(fmt::format("SELECT count(*) FROM {}.created_users", keyspace_));
+        count = r.ok() && !r->empty() ? r->data[0][0].as_int() : -1;
+        if (count >= 25) break;
+        std::this_thread::sleep_for(200ms);
+    }
+    EXPECT_EQ(count, 25) << p.proc->stderr_text();
+    auto perms = (*admin)->query("LIST ALL PERMISSIONS OF pipeline");
+    ASSERT_TRUE(perms.ok()) << perms.err().message();
+    bool owns = false;
+    for (size_t idx = 0; idx < perms->size(); ++idx) {
+        owns = owns || perms->at(idx, "resource").as_text() == fmt::format("<table {}.created_users>", keyspace_);
+    }
+    EXPECT_TRUE(owns) << "the job's role owns the table it created";
+    (*admin)->close();
+    ASSERT_EQ(p.proc->stop(SIGTERM), 0) << p.proc->stderr_text();
+    EXPECT_EQ(secured.proc->stop(SIGTERM), 0) << secured.proc->stderr_text();
+}
+
 TEST_F(process_test, rejects_go_to_the_dlq_with_headers_and_the_job_goes_on) {
     auto users = make_users(101, 3);
     struct bad {
@@ -541,7 +601,7 @@ TEST_F(process_test, kill_9_mid_window_and_restart_counts_each_user_once) {
     auto deadline = std::chrono::steady_clock::now() + 60s;
     while ((seen < k_users / 10 || metric_int(first, "millrace_processor_aggregate_rows_written_total") == 0) &&
            std::chrono::steady_clock::now() < deadline) {
-        seen = count_rows("created_users");
+        seen = estimated_rows("created_users");
         std::this_thread::sleep_for(20ms);
     }
     ASSERT_GE(seen, k_users / 10) << first.proc->stderr_text();
@@ -611,6 +671,20 @@ INSERT INTO out_v1 SELECT id, nat FROM src;
         std::this_thread::sleep_for(100ms);
     }
     ASSERT_NE(jobs_json(p).find("out_v2"), std::string::npos) << jobs_json(p);
+    // The new run starts only after the old one drained, committed and left the group.
+    {
+        deadline = std::chrono::steady_clock::now() + 30s;
+        while (p.proc->stderr_text().find("reloading job edited") == std::string::npos &&
+               std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(50ms);
+        }
+        std::string log = p.proc->stderr_text();
+        auto stopped = log.find("stopped: ");
+        auto reloading = log.find("reloading job edited");
+        ASSERT_NE(stopped, std::string::npos) << log;
+        ASSERT_NE(reloading, std::string::npos) << log;
+        EXPECT_LT(stopped, reloading) << "the new run started before the old one had drained:\n" << log;
+    }
     auto second = make_users(300, 10);
     produce_users(*producer_, topic_, second, 0, second.size());
     int64_t us = 0;
@@ -967,6 +1041,227 @@ GROUP BY window_start, window_end, nat;
     EXPECT_EQ(rows->data[0][0].as_int(), 3);
     EXPECT_NE(p.proc->stderr_text().find("primary key column nat is NULL"), std::string::npos) << p.proc->stderr_text();
     EXPECT_EQ(p.proc->stderr_text().find("are dropped"), std::string::npos) << p.proc->stderr_text();
+    // NULL is a group (as in Flink): its row counts both NULL records and goes to the DLQ, with headers naming
+    // the error, the job and the last record counted into it (offset 4 of partition 0).
+    auto dlq = read_topic(broker_->address, topic_ + ".dlq", 1);
+    ASSERT_EQ(dlq.size(), 1u) << p.proc->stderr_text();
+    EXPECT_EQ(dlq[0].headers["error.code"], "sink_rejected");
+    EXPECT_NE(dlq[0].headers["error.message"].find("primary key column nat is NULL"), std::string::npos) << dlq[0].headers["error.message"];
+    EXPECT_EQ(dlq[0].headers["processor.job"], "bynat");
+    EXPECT_EQ(dlq[0].headers["processor.group"], "group_" + name_);
+    EXPECT_EQ(dlq[0].headers["source.topic"], topic_);
+    EXPECT_EQ(dlq[0].headers["source.partition"], "0");
+    EXPECT_EQ(dlq[0].headers["source.offset"], "4");
+    EXPECT_EQ(dlq[0].headers["window.partials"], "0:4");
+    EXPECT_NE(dlq[0].value.find("clicks = 2"), std::string::npos) << dlq[0].value;
+}
+
+// A window row whose SELECT fails (integer division by zero over the aggregates) goes to the DLQ with the
+// error, the job and its source partition and offset; the window's other rows reach the Kafka sink.
+TEST_F(process_test, a_window_row_whose_select_fails_goes_to_the_dlq) {
+    producer_->create_topic(topic_ + ".out", 1);
+    write_job("ratio", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE clicks (u STRING, n INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka',
+  'topic' = '{1}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE ratios (u STRING, r INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json');
+INSERT INTO ratios
+SELECT u, CAST(COUNT(*) / SUM(n) AS INT) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end, u;
+)",
+                                   name_, topic_));
+    for (const char* v : {R"({"u":"a","n":1,"ts":"2026-01-01 00:00:01.000"})", R"({"u":"b","n":0,"ts":"2026-01-01 00:00:02.000"})",
+                          R"({"u":"a","n":1,"ts":"2026-01-01 00:00:03.000"})", R"({"u":"c","n":0,"ts":"2026-01-01 00:00:15.000"})"}) {
+        std::string value = v;
+        producer_->produce(topic_, 0, "k", &value);
+    }
+    producer_->flush();
+    auto& p = start_processor();
+    ASSERT_TRUE(p.proc);
+    auto out = read_topic(broker_->address, topic_ + ".out", 1);
+    ASSERT_EQ(out.size(), 1u) << p.proc->stderr_text();
+    EXPECT_NE(out[0].value.find("\"u\":\"a\""), std::string::npos) << out[0].value;
+    auto dlq = read_topic(broker_->address, topic_ + ".dlq", 1);
+    ASSERT_EQ(dlq.size(), 1u) << p.proc->stderr_text();
+    EXPECT_EQ(dlq[0].headers["error.code"], "eval_error");
+    EXPECT_NE(dlq[0].headers["error.message"].find("division by zero"), std::string::npos) << dlq[0].headers["error.message"];
+    EXPECT_EQ(dlq[0].headers["processor.job"], "ratio");
+    EXPECT_EQ(dlq[0].headers["source.topic"], topic_);
+    EXPECT_EQ(dlq[0].headers["source.partition"], "0");
+    EXPECT_EQ(dlq[0].headers["source.offset"], "1");
+}
+
+// A job started before its topic exists shows the consumer's "Subscribed topic not available" as its last
+// error; once the topic exists and records flow the error is gone (it was kept forever).
+TEST_F(process_test, a_consumer_error_is_cleared_once_records_flow) {
+    const std::string topic = topic_ + "_later";
+    write_job("later", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE src (id STRING) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset', 'properties.topic.metadata.refresh.interval.ms' = '500');
+CREATE TABLE ids (id STRING, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'cassandra', 'keyspace' = '{2}', 'table' = 'ids');
+INSERT INTO ids SELECT id FROM src;
+)",
+                                   name_, topic, keyspace_));
+    auto& p = start_processor();
+    ASSERT_TRUE(p.proc);
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (jobs_json(p).find("not available") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_NE(jobs_json(p).find("not available"), std::string::npos) << jobs_json(p) << p.proc->stderr_text();
+    producer_->create_topic(topic, 1);
+    for (int idx = 0; idx < 5; ++idx) {
+        std::string value = fmt::format(R"({{"id":"u{}"}})", idx);
+        producer_->produce(topic, 0, "k", &value);
+    }
+    producer_->flush();
+    EXPECT_EQ(wait_for_rows(5, 60s, "ids"), 5) << p.proc->stderr_text();
+    std::string json = jobs_json(p);
+    EXPECT_NE(json.find("\"last_error\":\"\""), std::string::npos) << json;
+}
+
+// On a broker that does not create topics on first use, the job creates its DLQ topic (CreateTopics)
+// and a reject lands there; before, the DLQ produce waited for the topic forever and offsets stopped.
+TEST_F(process_test, the_dlq_topic_is_created_on_a_broker_without_auto_creation) {
+    if (on_apache_peers()) GTEST_SKIP() << "needs a second broker with auto-creation off";
+    server strict = start_server("broker", dirs_->file("strict_broker_" + name_),
+                                 {"--set", "broker.num_partitions=1", "--set", "broker.auto_create_topics=false"});
+    ASSERT_TRUE(strict.proc) << "strict broker did not start";
+    kafka_client client(strict.address);
+    client.create_topic(topic_, 1);
+    write_job("strict", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+SET 'dlq.topic' = '{1}.dlq';
+CREATE TABLE src (id STRING NOT NULL) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset', 'properties.bootstrap.servers' = '{3}');
+CREATE TABLE ids (id STRING, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'cassandra', 'keyspace' = '{2}', 'table' = 'ids');
+INSERT INTO ids SELECT id FROM src;
+)",
+                                    name_, topic_, keyspace_, strict.address));
+    std::string good = R"({"id":"u1"})", bad = R"({"id": broken)";
+    client.produce(topic_, 0, "good", &good);
+    client.produce(topic_, 0, "bad", &bad);
+    client.flush();
+    auto& p = start_processor({"--set", "kafka.bootstrap=" + strict.address});
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(1, 60s, "ids"), 1) << p.proc->stderr_text();
+    auto dlq = read_topic(strict.address, topic_ + ".dlq", 1);
+    ASSERT_EQ(dlq.size(), 1u) << p.proc->stderr_text() << jobs_json(p);
+    EXPECT_EQ(dlq[0].headers["error.code"], "malformed_json");
+    EXPECT_EQ(dlq[0].key, "bad");
+    EXPECT_NE(p.proc->stderr_text().find("created the DLQ topic " + topic_ + ".dlq"), std::string::npos) << p.proc->stderr_text();
+}
+
+// A windowed INSERT edited into another plan does not restore the old plan's window state (it would be
+// decoded as the new plan's and counted into it): the new run starts its windows fresh and says so.
+TEST_F(process_test, an_edited_window_plan_starts_its_state_fresh) {
+    const std::string job_v1 = fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE clicks (nat STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka',
+  'topic' = '{1}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE agg1 (window_start TIMESTAMP(3), nat STRING, n BIGINT, PRIMARY KEY (window_start, nat) NOT ENFORCED)
+  WITH ('connector' = 'cassandra', 'keyspace' = '{2}', 'table' = 'agg1');
+INSERT INTO agg1
+SELECT window_start, nat, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' HOUR))
+GROUP BY window_start, window_end, nat;
+)",
+                                           name_, topic_, keyspace_);
+    write_job("edited", job_v1);
+    auto produce = [&](int count) {
+        for (int idx = 0; idx < count; ++idx) {
+            std::string value = R"({"nat":"US","ts":"2026-01-01 00:00:01.000"})";
+            producer_->produce(topic_, 0, "k", &value);
+        }
+        producer_->flush();
+    };
+    produce(3);
+    auto& p = start_processor();
+    ASSERT_TRUE(p.proc);
+    auto sum_of = [&](const std::string& table, int64_t expected) {
+        int64_t n = -1;
+        auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            auto r = session_->query(fmt::format("SELECT n FROM {}.{}", keyspace_, table));
+            if (r.ok() && r->size() == 1) n = r->data[0][0].as_int();
+            if (n == expected) break;
+            std::this_thread::sleep_for(100ms);
+        }
+        return n;
+    };
+    ASSERT_EQ(sum_of("agg1", 3), 3) << p.proc->stderr_text();
+    std::string job_v2 = job_v1;
+    replace_all(job_v2, "agg1", "agg2");
+    replace_all(job_v2, "COUNT(*) FROM", "COUNT(*) * 10 FROM");
+    write_job("edited", job_v2);
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (jobs_json(p).find("agg2") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    produce(2);
+    // The old plan's 3 would make it 50.
+    EXPECT_EQ(sum_of("agg2", 20), 20) << p.proc->stderr_text();
+    std::this_thread::sleep_for(500ms);
+    EXPECT_EQ(sum_of("agg2", 20), 20) << p.proc->stderr_text();
+    EXPECT_NE(jobs_json(p).find("the window plan of INSERT INTO agg2 changed"), std::string::npos) << jobs_json(p);
+    EXPECT_NE(p.proc->stderr_text().find("the window plan of INSERT INTO agg2 changed"), std::string::npos);
+}
+
+// Two processes share the partitions of a windowed INSERT into a Kafka sink: each window is emitted once,
+// with the count of every partition, when the watermark of all the job's partitions passes its end (before,
+// each process emitted the rows of its own partitions: two partial rows per window).
+TEST_F(process_test, two_processes_emit_each_kafka_window_once_with_the_full_count) {
+    producer_->create_topic(topic_ + ".out", 1);
+    write_job("clicks", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka',
+  'topic' = '{1}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE counts (window_start TIMESTAMP(3), clicks BIGINT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json');
+INSERT INTO counts
+SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end;
+)",
+                                    name_, topic_));
+    auto& a = start_processor();
+    ASSERT_TRUE(a.proc);
+    auto rebalances = [&](server& s) { return metric_int(s, "millrace_processor_rebalances_total"); };
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (rebalances(a) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+    auto& b = start_processor();
+    ASSERT_TRUE(b.proc);
+    while ((rebalances(b) == 0 || rebalances(a) < 2) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_GE(rebalances(b), 1) << b.proc->stderr_text();
+    ASSERT_GE(rebalances(a), 2) << a.proc->stderr_text();
+    // Five clicks in [0 s, 10 s) on every partition; once all are read, one at 15 s on each (the window
+    // [0, 10) fires), then one at 25 s on each (the window [10, 20) fires with 4). (A partition that has sent
+    // nothing does not hold the watermark back: clicks it sent after another partition's 15 s would be late.)
+    auto produce = [&](std::initializer_list<const char*> seconds) {
+        for (int partition = 0; partition < k_partitions; ++partition) {
+            for (const char* at : seconds) {
+                std::string value = fmt::format(R"({{"u":"u","ts":"2026-01-01 00:00:{}.000"}})", at);
+                producer_->produce(topic_, partition, "k", &value);
+            }
+        }
+        producer_->flush();
+    };
+    produce({"01", "02", "03", "04", "05"});
+    auto read_in = [&] {
+        return metric_int(a, "millrace_processor_records_in_total") + metric_int(b, "millrace_processor_records_in_total");
+    };
+    deadline = std::chrono::steady_clock::now() + 60s;
+    while (read_in() < 4 * 5 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    ASSERT_EQ(read_in(), 4 * 5);
+    produce({"15", "25"});
+    auto out = read_topic(broker_->address, topic_ + ".out", 2);
+    ASSERT_EQ(out.size(), 2u) << a.proc->stderr_text() << b.proc->stderr_text();
+    EXPECT_NE(out[0].value.find("\"clicks\":20"), std::string::npos) << out[0].value << " / " << out[1].value;
+    EXPECT_NE(out[0].value.find("2026-01-01 00:00:00"), std::string::npos) << out[0].value;
+    EXPECT_NE(out[1].value.find("\"clicks\":4"), std::string::npos) << out[1].value;
+    EXPECT_NE(out[1].value.find("2026-01-01 00:00:10"), std::string::npos) << out[1].value;
+    EXPECT_GT(metric_int(a, "millrace_processor_records_in_total"), 0) << "a got no partitions";
+    EXPECT_GT(metric_int(b, "millrace_processor_records_in_total"), 0) << "b got no partitions";
 }
 
 TEST(process_config_test, bad_settings_are_one_line_and_exit_2) {

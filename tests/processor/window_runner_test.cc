@@ -1,6 +1,7 @@
 // The engine's bookkeeping around a window state: which windows to restore
 // from the store, and how far each partition is durable.
 #include "window_runner.h"
+#include "window_store.h"
 
 #include <gtest/gtest.h>
 
@@ -113,6 +114,57 @@ TEST(window_runner_test, windows_fired_before_the_run_are_known_by_their_last_mi
     EXPECT_FALSE(f.runner->fired_before_this_run({10000, 20000}));
     f.runner->fired_before(19999);
     EXPECT_TRUE(f.runner->fired_before_this_run({10000, 20000}));
+}
+
+// Fencing: a later owner of a partition writes its partials with greater timestamps than any write of the
+// previous owner, which keeps writing (it has not noticed the rebalance) after the new owner started.
+TEST(window_runner_fence, a_later_assignment_outranks_the_stale_owner) {
+    window_runner stale(0, std::make_unique<fake_window_state>(), sql::window_spec{}, std::nullopt);
+    window_runner fresh(0, std::make_unique<fake_window_state>(), sql::window_spec{}, std::nullopt);
+    stale.assign(3, 1'000'000);
+    int64_t last_stale = 0, first_fresh = 0;
+    for (int idx = 0; idx < 1000; ++idx) {
+        int64_t ts = stale.next_write_timestamp(3);
+        EXPECT_GT(ts, last_stale) << "an owner's own writes must be ordered";
+        last_stale = ts;
+    }
+    fresh.assign(3, 1'002'000);  // 2 ms later: the rebalance
+    first_fresh = fresh.next_write_timestamp(3);
+    for (int idx = 0; idx < 500; ++idx) last_stale = stale.next_write_timestamp(3);
+    EXPECT_GT(first_fresh, last_stale);
+}
+
+// The plan fingerprint: the same windowed plan, reformatted or beside another INSERT, keeps its state; a
+// changed aggregate, window or source column does not.
+TEST(window_plan_fingerprint_test, changes_with_the_plan_only) {
+    auto fp = [](const std::string& text, size_t pipeline) {
+        auto c = sql::compile_job(text, "job.sql");
+        auto* p = std::get_if<sql::job_program>(&c);
+        EXPECT_NE(p, nullptr) << (p ? "" : sql::to_string(std::get<std::vector<sql::diagnostic>>(c)));
+        return p ? window_plan_fingerprint(*p, p->pipelines()[pipeline]) : std::string();
+    };
+    const std::string tables =
+        "CREATE TABLE s (nat STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json');\n"
+        "CREATE TABLE o (w TIMESTAMP(3), nat STRING, n BIGINT) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');\n"
+        "CREATE TABLE p (nat STRING) WITH ('connector' = 'kafka', 'topic' = 'p', 'format' = 'json');\n";
+    const std::string insert =
+        "INSERT INTO o SELECT window_start, nat, COUNT(*) FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) "
+        "GROUP BY window_start, window_end, nat;\n";
+    const std::string base = fp(tables + insert, 0);
+    EXPECT_EQ(base.size(), 16u);
+    EXPECT_EQ(fp(tables + "-- a comment\n" + "INSERT INTO o\n  SELECT window_start, nat, COUNT(*)\n"
+                 "FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ts), INTERVAL '1' MINUTE))\nGROUP BY window_start, window_end, nat;\n", 0),
+              base);
+    EXPECT_EQ(fp(tables + "EXECUTE STATEMENT SET BEGIN INSERT INTO p SELECT nat FROM s;\n" + insert + "END;\n", 1), base);
+    std::string other = insert;
+    other.replace(other.find("COUNT(*)"), 8, "COUNT(DISTINCT nat)");
+    EXPECT_NE(fp(tables + other, 0), base);
+    other = insert;
+    other.replace(other.find("'1' MINUTE"), 10, "'2' MINUTE");
+    EXPECT_NE(fp(tables + other, 0), base);
+    std::string wider = tables;
+    wider.insert(wider.find("ts TIMESTAMP(3), WATERMARK"), "extra STRING, ");
+    EXPECT_NE(fp(wider + insert, 0), base);
 }
 
 }  // namespace

@@ -308,7 +308,11 @@ TEST_F(api_test, kill_9_during_a_run_then_the_waiting_scheduler_recovers_it) {
         auto b = body_of(http_request(first.address, "GET", ti));
         if (b["state"].as<std::string>("") != "running" || b["pid"].IsNull()) return false;
         pid = b["pid"].as<int>();
-        return true;
+        // Running is not enough: under load the shell may not have written
+        // its try number yet, and the kill would leave only try 2's line.
+        std::ifstream written(marker);
+        std::string text((std::istreambuf_iterator<char>(written)), std::istreambuf_iterator<char>());
+        return text == "1\n";
     }, 30s)) << http_request(first.address, "GET", ti).body << "\n" << first.proc->stderr_text();
     first.proc->send_signal(SIGKILL);
     ASSERT_TRUE(first.proc->wait().has_value());

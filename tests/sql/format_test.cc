@@ -339,6 +339,31 @@ TEST(robustness_test, mutated_job_texts_never_crash_the_compiler) {
     }
 }
 
+// REGEXP_* on user patterns: a long input with a pattern that std::regex evaluated by recursion (one
+// stack frame per character: it overflowed the stack and killed the process) runs in linear time on RE2.
+TEST_F(format_test, regexp_on_a_long_input_does_not_overflow_the_stack) {
+    auto p = compile(
+        "CREATE TABLE src (s STRING) WITH ('connector' = 'kafka', 'topic' = 'src', 'format' = 'json');\n"
+        "CREATE TABLE dst (a STRING, b STRING, c BOOLEAN, l BOOLEAN) WITH ('connector' = 'kafka', 'topic' = 'dst', 'format' = 'json');\n"
+        "INSERT INTO dst SELECT REGEXP_REPLACE(s, '(a|b)*c', '<$1>'), REGEXP_EXTRACT(s, '(a|b)*(c)', 2), REGEXP(s, '^(a|b)*c$'),\n"
+        "  s LIKE '%a%b%c' FROM src;\n");
+    auto d = p.make_decoder(0).value();
+    auto s = p.make_stateless(0).value();
+    std::string text(2'000'000, 'a');
+    for (size_t idx = 1; idx < text.size(); idx += 2) text[idx] = 'b';
+    text += 'c';
+    row in, out;
+    record_error e;
+    record_metadata m;
+    m.topic = "src";
+    ASSERT_EQ(d->decode(R"({"s": ")" + text + R"("})", std::nullopt, m, in, e), decode_status::ok) << e.message;
+    ASSERT_EQ(s->process(in, out, e), process_status::emitted) << e.message;
+    EXPECT_EQ(out[0], value::from_string("<b>"));
+    EXPECT_EQ(out[1], value::from_string("c"));
+    EXPECT_EQ(out[2], value::from_bool(true));
+    EXPECT_EQ(out[3], value::from_bool(true));
+}
+
 }  // namespace
 
 TEST(cql_names, identifiers_are_quoted_unless_lower_case_simple_names) {

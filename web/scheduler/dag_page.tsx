@@ -4,7 +4,7 @@ import { StateBadge } from "@shared/shell";
 import { format_duration_ms, format_time } from "@shared/format";
 import { usePoll } from "./poll";
 import { ImportErrors, set_paused, trigger } from "./dag_list";
-import type { Dag, DagRun, Task, TaskInstance } from "./types";
+import type { Dag, DagRun, Task, TaskInstance, XComEntry } from "./types";
 
 const enc = encodeURIComponent;
 
@@ -59,6 +59,24 @@ function Graph(props: { tasks: Task[]; states: Map<string, string | null>; onSel
   );
 }
 
+// The "Code" tab: the DAG file's source (Airflow's dagSources endpoint).
+function Code(props: { token: string }) {
+  const [open, setOpen] = useState(false);
+  const [text, setText] = useState<string>("");
+  useEffect(() => {
+    if (!open || text) return;
+    get_json<{ content: string }>(`/api/v1/dagSources/${enc(props.token)}`)
+      .then((r) => setText(r.content))
+      .catch((e) => setText(String(e.message)));
+  }, [open, props.token]);
+  return (
+    <details class="code" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+      <summary data-testid="code-tab">Code</summary>
+      <pre class="log" data-testid="code">{text || "loading…"}</pre>
+    </details>
+  );
+}
+
 function LogPanel(props: { dag_id: string; sel: Selection; onClose: () => void }) {
   const { sel, dag_id } = props;
   const base = `/api/v1/dags/${enc(dag_id)}/dagRuns/${enc(sel.run_id)}/taskInstances/${enc(sel.task_id)}`;
@@ -82,6 +100,7 @@ function LogPanel(props: { dag_id: string; sel: Selection; onClose: () => void }
       alive = false;
     };
   }, [base, shown, ti.value?.state, ti.value?.end_date]);
+  const xcoms = usePoll(() => get_json<{ xcom_entries: XComEntry[] }>(`${base}/xcomEntries`), [base, ti.value?.state]);
   const t = ti.value;
   return (
     <section class="card ti-panel" data-testid="ti-panel">
@@ -111,6 +130,16 @@ function LogPanel(props: { dag_id: string; sel: Selection; onClose: () => void }
             <button key={n} class={`button small ${n === shown ? "primary" : ""}`} onClick={() => setAttempt(n)}>{n}</button>
           ))}
         </div>
+      ) : null}
+      {xcoms.value && xcoms.value.xcom_entries.length > 0 ? (
+        <table class="xcoms" data-testid="xcoms">
+          <thead><tr><th>XCom key</th><th>value</th></tr></thead>
+          <tbody>
+            {xcoms.value.xcom_entries.map((x) => (
+              <tr key={x.key}><td class="mono">{x.key}</td><td class="mono">{x.value}</td></tr>
+            ))}
+          </tbody>
+        </table>
       ) : null}
       <pre class="log" data-testid="log">{tries > 0 ? log || "(empty)" : "no try has started yet"}</pre>
     </section>
@@ -174,10 +203,18 @@ export function DagPage(props: { dag_id: string }) {
         {message ? <p class="muted">{message}</p> : null}
         {d ? (
           <p class="muted small">
-            {d.description ?? ""} · schedule <span class="mono">{d.schedule_interval?.value ?? "manual"}</span> ({d.timezone}) ·
-            next run {format_time(d.next_dagrun)} · {d.fileloc}
+            {d.description ?? ""} · schedule{" "}
+            <span class="mono">
+              {d.schedule_interval?.value ??
+                (d.schedule_interval?.__type === "TimeDelta"
+                  ? `every ${(d.schedule_interval.days ?? 0) * 86400 + (d.schedule_interval.seconds ?? 0)} s`
+                  : "manual")}
+            </span>{" "}
+            ({d.timezone}) · next run {format_time(d.next_dagrun)} · {d.fileloc}
           </p>
         ) : null}
+        {d && d.doc_md ? <pre class="doc-md">{d.doc_md}</pre> : null}
+        {d ? <Code token={d.file_token} /> : null}
       </section>
       <section class="card">
         <h3>Graph {selected_run ? <span class="muted small">of {selected_run.run.dag_run_id}</span> : null}</h3>

@@ -5,7 +5,7 @@ export interface Dag {
   fileloc: string;
   is_paused: boolean;
   is_active: boolean;
-  schedule_interval: { __type: string; value: string } | null;
+  schedule_interval: { __type: string; value?: string; days?: number; seconds?: number } | null;
   tags: { name: string }[];
   owners: string[];
   timezone: string;
@@ -15,6 +15,13 @@ export interface Dag {
   has_import_errors: boolean;
   max_active_runs: number;
   catchup: boolean;
+  file_token: string;
+  doc_md: string | null;
+}
+
+export interface XComEntry {
+  key: string;
+  value: string; // JSON text
 }
 
 export interface DagRun {

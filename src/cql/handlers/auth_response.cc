@@ -1,25 +1,10 @@
 // AUTH_RESPONSE → AUTH_SUCCESS or ERROR Bad credentials. The token is SASL
-// PLAIN: [authzid] 0x00 authcid 0x00 password. Credentials are compared in
-// constant time; a failure leaves the connection open and unauthenticated, as
-// Cassandra does, so the client may retry or close.
-#include <algorithm>
-
+// PLAIN: [authzid] 0x00 authcid 0x00 password, checked against the roles of
+// system_auth (bcrypt, off the io thread). A failure leaves the connection
+// open and unauthenticated, as Cassandra does, so the client may retry or close.
 #include "handlers/handler.h"
 
 namespace millrace::cql {
-namespace {
-
-bool equal_constant_time(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (size_t idx = 0; idx < std::max(a.size(), b.size()); ++idx) {
-        unsigned char x = idx < a.size() ? static_cast<unsigned char>(a[idx]) : 0;
-        unsigned char y = idx < b.size() ? static_cast<unsigned char>(b[idx]) : 0;
-        diff |= static_cast<unsigned char>(x ^ y);
-    }
-    return diff == 0;
-}
-
-}  // namespace
 
 asio::awaitable<handler_reply> handle_auth_response(request_context& rc, reader& in) {
     auto token = in.bytes();
@@ -32,15 +17,12 @@ asio::awaitable<handler_reply> handle_auth_response(request_context& rc, reader&
     if (second == std::string_view::npos) {
         co_return error_reply({error_code::bad_credentials, "Authentication failed: the SASL PLAIN token needs authzid NUL username NUL password", {}, {}, {}});
     }
-    std::string_view user = t.substr(first + 1, second - first - 1);
-    std::string_view password = t.substr(second + 1);
-    bool user_ok = equal_constant_time(user, rc.auth.username);
-    bool password_ok = equal_constant_time(password, rc.auth.password);
-    if (!user_ok || !password_ok) {
-        co_return error_reply({error_code::bad_credentials,
-                               fmt::format("Provided username {} and/or password are incorrect", user), {}, {}, {}});
-    }
+    std::string user(t.substr(first + 1, second - first - 1));
+    std::string password(t.substr(second + 1));
+    std::string refused = co_await rc.exec.authenticate(user, std::move(password));
+    if (!refused.empty()) co_return error_reply({error_code::bad_credentials, std::move(refused), {}, {}, {}});
     rc.conn.authenticated = true;
+    rc.conn.sess.user = std::move(user);
     handler_reply r{opcode::auth_success, {}};
     writer(r.body).bytes(std::nullopt);
     co_return r;

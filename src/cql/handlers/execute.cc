@@ -18,7 +18,7 @@ asio::awaitable<handler_reply> handle_execute(request_context& rc, reader& in) {
                                                                 p->bind_specs.size(), params.values.size()), {}, {}, {}});
     }
     // The statement runs in the keyspace it was prepared in.
-    session s{p->keyspace};
+    session s{p->keyspace, rc.conn.sess.user};
     auto parsed = p->parsed;  // copy: the cache may change while this runs
     co_return to_reply(co_await rc.exec.execute(parsed, params, s));
 }

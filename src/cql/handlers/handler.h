@@ -15,11 +15,13 @@
 namespace millrace::cql {
 
 // cql.authenticator: `none` lets every connection in after STARTUP; `password`
-// answers STARTUP with AUTHENTICATE and checks SASL PLAIN credentials
-// (cql.username / cql.password) in AUTH_RESPONSE.
+// (or security.enabled) answers STARTUP with AUTHENTICATE and checks SASL
+// PLAIN credentials against the roles in AUTH_RESPONSE. The listed logins
+// (cql.username, and the admin user with security.enabled) are superuser
+// roles created or reset at startup.
 struct auth_settings {
     bool required = false;
-    std::string username, password;
+    std::vector<std::pair<std::string, std::string>> bootstrap;  // (role, password)
 };
 
 constexpr std::string_view k_password_authenticator = "org.apache.cassandra.auth.PasswordAuthenticator";

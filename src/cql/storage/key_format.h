@@ -5,6 +5,8 @@
 //   schema:  0x01 'k' keyspace                          → keyspace record
 //            0x01 't' keyspace 0x00 table                → table record
 //            0x01 'n'                                    → next table id (8 bytes)
+//            0x01 'r' table id (8)                       → live rows (8 bytes, store.h live_rows)
+//            0x01 'R'                                    → present once the 'r' counters are kept
 //   cells:   0x02 | table id (8) | token (8, sign bit flipped) | partition key
 //            | clustering | column id (2)
 //     partition key: per component, length (2) + bytes (prefix-free, fixed count)
@@ -50,6 +52,13 @@ inline std::string table_prefix(uint64_t table_id) {
     put_be(out, table_id, 8);
     return out;
 }
+
+inline std::string row_count_key(uint64_t table_id) {
+    std::string out{k_schema_space, 'r'};
+    put_be(out, table_id, 8);
+    return out;
+}
+inline std::string row_counts_kept_key() { return std::string{k_schema_space, 'R'}; }
 
 inline void append_token(std::string& out, int64_t token) { put_be(out, static_cast<uint64_t>(token) ^ (uint64_t(1) << 63), 8); }
 inline int64_t read_token(std::string_view key) { return static_cast<int64_t>(get_be(key.substr(9), 8) ^ (uint64_t(1) << 63)); }

@@ -3,6 +3,7 @@
 #include <map>
 
 #include <chrono>
+#include <ctime>
 
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/filter_policy.h>
@@ -100,9 +101,55 @@ status store::open(const std::string& dir, store_options opts) {
     auto st = rocksdb::DB::Open(options, dir, &raw);
     if (!st.ok()) return make_error(st.IsCorruption() ? errc::corruption : errc::io_error, "opening RocksDB in {}: {}", dir, st.ToString());
     db_.reset(raw);
+    if (auto counted = load_row_counts(); !counted) return counted;
     writer_ = std::thread([this] { writer_loop(); });
     if (options_.sync == commit_sync::periodic) syncer_ = std::thread([this] { syncer_loop(); });
     return {};
+}
+
+status store::load_row_counts() {
+    namespace kf = key_format;
+    std::map<uint64_t, int64_t> counts;
+    std::string kept;
+    if (db_->Get(rocksdb::ReadOptions(), kf::row_counts_kept_key(), &kept).ok()) {
+        std::string prefix{kf::k_schema_space, 'r'};
+        auto it = new_iterator();
+        for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+            if (it->key().size() != 10 || it->value().size() != 8) continue;
+            std::string_view key(it->key().data(), it->key().size()), value(it->value().data(), 8);
+            counts[kf::get_be(key.substr(2), 8)] = static_cast<int64_t>(kf::get_be(value, 8));
+        }
+    } else {
+        // Once: count the live markers of every table (column id 0 ends the key).
+        uint32_t now = static_cast<uint32_t>(std::time(nullptr));
+        rocksdb::WriteBatch batch;
+        auto it = new_iterator();
+        std::string data(1, kf::k_data_space);
+        for (it->Seek(data); it->Valid() && it->key().starts_with(data); it->Next()) {
+            std::string_view key(it->key().data(), it->key().size());
+            if (key.size() < 11 || key[key.size() - 1] != 0 || key[key.size() - 2] != 0) continue;
+            auto c = kf::decode_cell(std::string_view(it->value().data(), it->value().size()));
+            if (c && c->live(now)) ++counts[kf::get_be(key.substr(1), 8)];
+        }
+        for (const auto& [table_id, n] : counts) {
+            std::string value;
+            kf::put_be(value, static_cast<uint64_t>(n), 8);
+            batch.Put(kf::row_count_key(table_id), value);
+        }
+        batch.Put(kf::row_counts_kept_key(), "");
+        if (auto st = db_->Write(rocksdb::WriteOptions(), &batch); !st.ok()) {
+            return make_error(errc::io_error, "writing the live-row counters of {} tables: {}", counts.size(), st.ToString());
+        }
+    }
+    std::lock_guard lock(counts_mutex_);
+    row_counts_ = std::move(counts);
+    return {};
+}
+
+int64_t store::live_rows(uint64_t table_id) const {
+    std::lock_guard lock(counts_mutex_);
+    auto it = row_counts_.find(table_id);
+    return it == row_counts_.end() ? 0 : it->second;
 }
 
 void store::stop_writes() {
@@ -214,6 +261,12 @@ void store::writer_loop() {
         auto& overlay = view.overlay;
         rocksdb::WriteBatch batch;
         std::vector<bool> applied(group.size(), true);
+        std::map<uint64_t, int64_t> counts;  // this group's live-row counters, by table id
+        auto count_of = [&](uint64_t table_id) -> int64_t& {
+            auto it = counts.find(table_id);
+            if (it == counts.end()) it = counts.emplace(table_id, live_rows(table_id)).first;
+            return it->second;
+        };
         // The stored value of every cell the group writes, read in one MultiGet
         // (the database does not change until the group's batch is written;
         // the overlay and the deleted ranges give what the group changed).
@@ -240,6 +293,10 @@ void store::writer_loop() {
                 }
             }
             for (const auto& [begin, end] : m.delete_ranges) {
+                // A whole table's range (TRUNCATE, DROP) leaves it no rows.
+                if (begin.size() == 9 && begin[0] == key_format::k_data_space && end == key_format::prefix_end(begin)) {
+                    count_of(key_format::get_be(std::string_view(begin).substr(1), 8)) = 0;
+                }
                 batch.DeleteRange(begin, end);
                 view.deleted.emplace_back(begin, end);
                 for (auto it = overlay.lower_bound(begin); it != overlay.end() && it->first < end;) it = overlay.erase(it);
@@ -272,10 +329,20 @@ void store::writer_loop() {
                     continue;
                 }
                 if (existing && !key_format::supersedes(*incoming, *existing)) continue;
+                if (c.row_marker) {
+                    bool was_live = existing && existing->live(m.now_seconds);
+                    bool is_live = incoming->live(m.now_seconds);
+                    if (was_live != is_live) count_of(key_format::get_be(std::string_view(c.key).substr(1), 8)) += is_live ? 1 : -1;
+                }
                 overlay[c.key] = c.value;
             }
         }
         for (const auto& [k, v] : overlay) batch.Put(k, v);
+        for (const auto& [table_id, n] : counts) {
+            std::string value;
+            key_format::put_be(value, static_cast<uint64_t>(std::max<int64_t>(n, 0)), 8);
+            batch.Put(key_format::row_count_key(table_id), value);
+        }
         // One WAL write for the whole group; in batch mode one fsync covers it
         // before anyone is acknowledged. Periodic mode: the bytes are in the
         // OS (RocksDB writes the WAL file on every Write unless
@@ -293,6 +360,10 @@ void store::writer_loop() {
                 ++unsynced_groups_;
             }
             ++groups_;
+        }
+        if (result) {
+            std::lock_guard lock(counts_mutex_);
+            for (const auto& [table_id, n] : counts) row_counts_[table_id] = std::max<int64_t>(n, 0);
         }
         mutations_ += group.size();
         for (size_t idx = 0; idx < group.size(); ++idx) group[idx].done({result, applied[idx]});

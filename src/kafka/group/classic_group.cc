@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "protocol/wire.h"
+
 namespace millrace::kafka {
 
 const std::string* classic_member::metadata_for(const std::string& protocol) const {
@@ -17,6 +19,38 @@ bool classic_member::same_protocols(const std::vector<group_protocol>& other) co
         if (other[idx].name != protocols[idx].name || other[idx].metadata != protocols[idx].metadata) return false;
     }
     return true;
+}
+
+namespace {
+
+constexpr std::string_view k_consumer_protocol_type = "consumer";
+
+}  // namespace
+
+std::optional<std::set<std::string>> classic_group::compute_subscribed_topics() const {
+    if (!protocol_type || *protocol_type != k_consumer_protocol_type) return std::nullopt;
+    std::set<std::string> topics;
+    if (members.empty()) return topics;
+    if (!protocol_name) return std::nullopt;
+    try {
+        for (const auto& [id, m] : members) {
+            const std::string* metadata = m.metadata_for(*protocol_name);
+            if (metadata == nullptr) return std::nullopt;
+            reader in(*metadata);
+            in.int16();  // subscription version
+            int32_t count = in.array_length(false);
+            if (count < 0) return std::nullopt;
+            for (int32_t idx = 0; idx < count; ++idx) topics.insert(in.string(false));
+        }
+    } catch (const protocol_error&) {
+        return std::nullopt;
+    }
+    return topics;
+}
+
+bool classic_group::is_subscribed_to(const std::string& topic) const {
+    if (subscribed_topics) return subscribed_topics->contains(topic);
+    return protocol_type && *protocol_type == k_consumer_protocol_type;
 }
 
 classic_member* classic_group::member(const std::string& member_id) {

@@ -30,6 +30,7 @@ struct classic_member {
     std::string assignment;                 // from the leader's SyncGroup of this generation
     uint64_t join_order = 0;                // ties members to their arrival order (Kafka keeps insertion order)
     millrace::clock::mono_time heartbeat_deadline{};
+    millrace::clock::mono_time join_deadline{};   // while is_new: its first JoinGroup must complete by then
     bool is_new = true;                     // has not yet been part of a completed join
     // Set while this member's JoinGroup / SyncGroup waits; null otherwise.
     std::shared_ptr<waiter<join_group_result>> pending_join;
@@ -63,6 +64,11 @@ struct classic_group {
     bool delay_member_added = false;            // a member joined during the current delay
     std::optional<millrace::clock::mono_time> sync_deadline;        // pending_sync members removed after it
     std::optional<int64_t> empty_since_ms;      // wall clock when the group last became Empty
+    // Topics the members subscribe to, read from their "consumer" protocol
+    // metadata when a generation starts (Kafka's computeSubscribedTopics);
+    // unset when the protocol type is not "consumer" or a member's metadata
+    // does not parse. OffsetDelete refuses these topics.
+    std::optional<std::set<std::string>> subscribed_topics;
 
     bool has_member(const std::string& member_id) const { return members.contains(member_id); }
     classic_member* member(const std::string& member_id);
@@ -76,6 +82,13 @@ struct classic_group {
     // The protocol every member supports that most members prefer; ties go
     // to the one earliest in the leader's (else the oldest member's) list.
     std::string select_protocol() const;
+    // Parses every member's metadata for the selected protocol as a consumer
+    // protocol subscription (version, then the topic names: the v0 prefix
+    // every version shares); nullopt when that is not possible.
+    std::optional<std::set<std::string>> compute_subscribed_topics() const;
+    // Kafka's isSubscribedToTopic: the computed set decides; without one, a
+    // "consumer" group counts as subscribed to everything.
+    bool is_subscribed_to(const std::string& topic) const;
     // The largest rebalance timeout among the members.
     int64_t rebalance_timeout_ms() const;
     // Members ordered by arrival.

@@ -300,6 +300,7 @@ void group_coordinator::add_member_and_rebalance(classic_group& g, const std::st
     m.protocols = std::move(request.protocols);
     m.join_order = next_join_order_++;
     m.heartbeat_deadline = clock_.mono_now() + millis(request.session_timeout_ms);
+    m.join_deadline = clock_.mono_now() + millis(settings_.new_member_join_timeout_ms);
     m.pending_join = done;
     if (g.members.empty()) g.protocol_type = request.protocol_type;
     if (g.leader.empty()) g.leader = member_id;
@@ -485,11 +486,13 @@ void group_coordinator::complete_join(classic_group& g) {
     if (g.members.empty()) {
         g.protocol_name.reset();
         g.leader.clear();
+        g.subscribed_topics = g.compute_subscribed_topics();
         set_state(g, group_state::empty);
         log_.info("group {}: generation {} is empty", g.id, g.generation);
         return;
     }
     g.protocol_name = g.select_protocol();
+    g.subscribed_topics = g.compute_subscribed_topics();
     set_state(g, group_state::completing_rebalance);
     g.sync_deadline = now + millis(g.rebalance_timeout_ms());
     auto leader_view = g.member_list();
@@ -851,16 +854,27 @@ asio::awaitable<std::pair<error_code, std::vector<error_code>>> group_coordinato
     if ((g == nullptr || g->state == group_state::dead) && !store_.has_group(group_id)) {
         co_return std::pair{error_code::group_id_not_found, errors};
     }
-    if (g != nullptr && g->state != group_state::empty && g->state != group_state::dead) {
-        std::fill(errors.begin(), errors.end(), error_code::group_subscribed_to_topic);
-        co_return std::pair{error_code::none, errors};
+    // Kafka: a live group of another protocol type cannot lose offsets at
+    // all; a consumer group keeps those of the topics its members subscribe
+    // to and loses the others. An Empty group subscribes to nothing.
+    bool live = g != nullptr && g->state != group_state::empty && g->state != group_state::dead;
+    if (live && g->protocol_type != "consumer") co_return std::pair{error_code::non_empty_group, errors};
+    std::vector<std::pair<std::string, int32_t>> removable;
+    for (size_t idx = 0; idx < partitions.size(); ++idx) {
+        if (live && g->is_subscribed_to(partitions[idx].first)) {
+            errors[idx] = error_code::group_subscribed_to_topic;
+        } else {
+            removable.push_back(partitions[idx]);
+        }
     }
-    auto st = co_await store_.delete_offsets(group_id, std::move(partitions));
+    size_t count = removable.size();
+    if (removable.empty()) co_return std::pair{error_code::none, errors};
+    auto st = co_await store_.delete_offsets(group_id, std::move(removable));
     if (!st) {
         log_.warn("group {}: deleting offsets failed: {}", group_id, st.err().message());
         co_return std::pair{error_code::coordinator_not_available, errors};
     }
-    log_.info("group {}: deleted {} committed offsets", group_id, errors.size());
+    log_.info("group {}: deleted the committed offsets of {} partitions", group_id, count);
     co_return std::pair{error_code::none, errors};
 }
 
@@ -928,17 +942,26 @@ void group_coordinator::tick_group(classic_group& g, mono_time now) {
     }
     if (pending_expired) try_complete_join(g);
     std::vector<std::string> expired;
+    std::vector<std::string> never_joined;
     for (const auto& [id, m] : g.members) {
         // A member waiting in JoinGroup or SyncGroup cannot heartbeat; the
-        // rebalance and sync timeouts cover it instead.
+        // rebalance and sync timeouts cover it instead, except a new member
+        // whose first JoinGroup outlives new_member_join_timeout_ms (Kafka).
+        if (m.is_new && m.awaiting_join() && now >= m.join_deadline) never_joined.push_back(id);
         if (m.awaiting_join() || m.awaiting_sync()) continue;
         if (now >= m.heartbeat_deadline) expired.push_back(id);
+    }
+    for (const auto& id : never_joined) {
+        log_.info("group {}: new member {} removed: its first JoinGroup waited over {} ms", g.id, id,
+                  settings_.new_member_join_timeout_ms);
+        remove_member(g, id, error_code::unknown_member_id);
     }
     for (const auto& id : expired) {
         log_.info("group {}: member {} expired: no heartbeat within its session timeout of {} ms", g.id, id,
                   g.members.at(id).session_timeout_ms);
         remove_member(g, id, error_code::unknown_member_id);
     }
+    expired.insert(expired.end(), never_joined.begin(), never_joined.end());
     if (!expired.empty()) on_members_removed(g, "session timeout expired");
     if ((g.state == group_state::completing_rebalance || g.state == group_state::stable) && !g.pending_sync.empty() &&
         g.sync_deadline && now >= *g.sync_deadline) {

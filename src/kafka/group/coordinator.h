@@ -51,6 +51,10 @@ struct group_settings {
     int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;        // offsets.retention.minutes
     int64_t offsets_retention_check_interval_ms = 600'000;         // offsets.retention.check.interval.ms
     int32_t max_group_size = INT32_MAX;          // group.max.size
+    // Kafka's classic-group new member join timeout (5 min, not a broker
+    // config): a new member parked in JoinGroup cannot heartbeat and its
+    // disconnect goes unseen, so it is dropped after this.
+    int64_t new_member_join_timeout_ms = 300'000;
     int32_t max_metadata_bytes = 4096;           // offset.metadata.max.bytes
     uint64_t offsets_compact_bytes = 4u << 20;   // journal size that triggers a snapshot
     bool offsets_background_io = true;           // fsync offsets off the io thread
@@ -227,9 +231,10 @@ public:
 
     // OffsetDelete: removes the group's committed offsets of these partitions,
     // durably. The first error is the group's (NOT_COORDINATOR,
-    // GROUP_ID_NOT_FOUND, COORDINATOR_NOT_AVAILABLE when the write failed);
-    // the rest one per partition, GROUP_SUBSCRIBED_TO_TOPIC while the group
-    // has members (their subscriptions are not tracked, so any member blocks).
+    // GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP for a live group whose protocol type
+    // is not "consumer", COORDINATOR_NOT_AVAILABLE when the write failed); the
+    // rest one per partition: GROUP_SUBSCRIBED_TO_TOPIC for a topic the live
+    // group's members subscribe to (kept), none for the others (deleted).
     asio::awaitable<std::pair<error_code, std::vector<error_code>>> delete_offsets(
         std::string group_id, std::vector<std::pair<std::string, int32_t>> partitions);
 

@@ -1,6 +1,8 @@
 // OffsetDelete (key 47): removes a group's committed offsets of some
-// partitions (kafka-consumer-groups --delete-offsets); refused per partition
-// with GROUP_SUBSCRIBED_TO_TOPIC while the group has members.
+// partitions (kafka-consumer-groups --delete-offsets). While the group has
+// members, the topics they subscribe to are refused per partition with
+// GROUP_SUBSCRIBED_TO_TOPIC and the others deleted; a group-level error
+// answers no topics, as Kafka does.
 #include "broker_core.h"
 #include "group/coordinator.h"
 #include "handlers/handler.h"
@@ -29,6 +31,10 @@ asio::awaitable<void> handle_offset_delete(request_context& ctx, reader& in, wri
     auto [group_error, errors] = co_await ctx.broker.groups().delete_offsets(request.group_id, partitions);
     messages::offset_delete_response response;
     response.error_code = group_error;
+    if (group_error != error_code::none) {
+        encode_response(ctx, out, response);
+        co_return;
+    }
     size_t idx = 0;
     for (size_t topic_idx = 0; topic_idx < request.topics.size(); ++topic_idx) {
         const auto& t = request.topics[topic_idx];

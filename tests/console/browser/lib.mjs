@@ -4,6 +4,7 @@
 // and count passes and failures.
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
@@ -90,6 +91,16 @@ export const broken_job_error = "broken.sql:2:13: INSERT INTO nowhere: no such t
 // the CQL store, so with_cql), its admin endpoint among the console's. The
 // jobs' source topic `clicks` is created first (a metadata request for it,
 // which the broker answers by creating it): a consumer does not create topics.
+// A loopback port nothing listens on (bound, then closed): the tests' "down"
+// scheduler, never the default :8080, where a `millrace up` may be running.
+async function closed_port() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 export async function start_stack(binary, console_extra = [], with_cql = false, jobs = null) {
   const broker = await start(binary, "broker");
   const registry = await start(binary, "registry", ["--set", `kafka.bootstrap=${broker.address}`]);
@@ -116,6 +127,7 @@ export async function start_stack(binary, console_extra = [], with_cql = false, 
     "--set", `console.admin_endpoints=${admins.join(",")}`,
     "--set", `console.registry_url=http://${registry.address}`,
     "--set", "console.sample_interval=500ms",
+    "--set", `console.scheduler_url=http://127.0.0.1:${await closed_port()}`,
     ...console_extra,
   ]);
   return { broker, registry, cql, processor, console: consoleapp, url: `http://${consoleapp.address}`, registry_url: `http://${registry.address}` };

@@ -145,9 +145,9 @@ private:
         async_handler deferred;
         stream_handler events;
     };
-    asio::awaitable<void> serve(asio::ip::tcp::socket& socket);
-    asio::awaitable<response> run_async(asio::ip::tcp::socket& socket, const async_handler& h, const request& req);
-    asio::awaitable<void> run_events(asio::ip::tcp::socket& socket, const stream_handler& h, const request& req);
+    asio::awaitable<void> serve(net::stream& socket);
+    asio::awaitable<response> run_async(net::stream& socket, const async_handler& h, const request& req);
+    asio::awaitable<void> run_events(net::stream& socket, const stream_handler& h, const request& req);
     // The route for `req`, or a 404/405 response in `miss`.
     const route_entry* find(const request& req, response& miss) const;
     // The policy above: a refusal, or nullopt when the request may proceed.

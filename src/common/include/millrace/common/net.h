@@ -1,6 +1,7 @@
 // One server base for every listener (Kafka, CQL, HTTP, admin): bind with a
-// clear error, accept, run one coroutine per connection, and on stop close the
-// acceptor and every open connection.
+// clear error, accept, run the TLS handshake when the listener serves TLS, run
+// one coroutine per connection, and on stop close the acceptor and every open
+// connection.
 #pragma once
 
 #include <chrono>
@@ -17,6 +18,7 @@
 
 #include "millrace/common/log.h"
 #include "millrace/common/result.h"
+#include "millrace/common/stream.h"
 
 namespace millrace::net {
 
@@ -36,12 +38,21 @@ status probe_tcp(const std::string& addresses, uint16_t default_port, std::chron
 
 class tcp_server {
 public:
-    // Runs once per accepted connection; returning or throwing closes it.
-    // A thrown exception is logged with the peer address; other connections go on.
-    using handler = std::function<asio::awaitable<void>(asio::ip::tcp::socket&)>;
+    // Runs once per accepted connection, after the TLS handshake on a TLS
+    // listener; returning or throwing closes it. A thrown exception is logged
+    // with the peer address; other connections go on.
+    using handler = std::function<asio::awaitable<void>(stream&)>;
+
+    // How long a TLS client may take to complete its handshake.
+    static constexpr std::chrono::seconds k_handshake_timeout{10};
 
     tcp_server(asio::io_context& io, std::string name, handler on_connection);
     ~tcp_server();
+
+    // Serve TLS with `context` (nullptr: plain TCP). Without a call, start()
+    // takes tls::listener_context(), the process-wide choice. Call before start().
+    void set_tls(std::shared_ptr<asio::ssl::context> context);
+    bool serves_tls() const { return tls_ != nullptr; }
 
     // Binds and starts accepting. On failure the error names the component, the
     // address and what to do ("... address already in use: set broker.port").
@@ -55,7 +66,7 @@ public:
 
 private:
     asio::awaitable<void> accept_loop();
-    asio::awaitable<void> serve(std::shared_ptr<asio::ip::tcp::socket> socket, uint64_t id);
+    asio::awaitable<void> serve(std::shared_ptr<stream> connection, uint64_t id);
 
     asio::io_context& io_;
     std::string name_;
@@ -66,10 +77,12 @@ private:
     // cancels it. Shared with the connection coroutines, which may outlive stop().
     std::shared_ptr<asio::steady_timer> accept_pause_;
     endpoint local_;
+    std::shared_ptr<asio::ssl::context> tls_;
+    bool tls_chosen_ = false;  // set_tls was called
     bool stopped_ = false;
     uint64_t next_id_ = 0;
     // Shared with the connection coroutines so they can outlive stop().
-    std::shared_ptr<std::map<uint64_t, std::shared_ptr<asio::ip::tcp::socket>>> connections_;
+    std::shared_ptr<std::map<uint64_t, std::shared_ptr<stream>>> connections_;
 };
 
 }  // namespace millrace::net

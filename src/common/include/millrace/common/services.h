@@ -41,6 +41,15 @@ namespace services {
 std::string kafka_bootstrap(const component_context& ctx);
 // host[:port][,...] of the CQL cluster (port 9042 when omitted).
 std::string cql_contact_points(const component_context& ctx);
+// How millrace's own CQL clients log in: cql.username / cql.password when a
+// password is set, else (security.enabled) the admin user; TLS verified
+// against cql.tls_ca, else (security.enabled, embedded store) the CA the
+// listeners' certificate chains to: security.tls_ca, else <data_dir>/tls/ca.pem when it exists.
+// Empty fields: no credentials / plaintext.
+struct cql_login {
+    std::string username, password, tls_ca;
+};
+cql_login cql_credentials(const component_context& ctx);
 // libpq connection string of the raw store: postgres.dsn, else the managed
 // server's address with passfile=<its password file> (docs/security.md).
 std::string postgres_dsn(const component_context& ctx);

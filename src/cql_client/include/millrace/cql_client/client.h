@@ -53,6 +53,9 @@ struct client_options {
     // Sent only when the server asks for authentication (SASL PLAIN).
     std::string username;
     std::string password;
+    // TLS: when set, every connection is TLS and the server's certificate must
+    // chain to this CA file (PEM) and name the contact point's host (or IP).
+    std::string tls_ca;
     int connections_per_host = 2;
     int max_in_flight_per_connection = 1024;  // at most 32768 (the stream ids of v4)
     std::chrono::milliseconds connect_timeout{5000};

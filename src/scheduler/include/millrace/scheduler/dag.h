@@ -30,7 +30,8 @@
 
 namespace millrace::scheduler {
 
-enum class task_kind { shell, sql, http, kafka_produce, randomuser_fetch };
+// python and empty come from Airflow DAG files (*.py, python_dags.h) only.
+enum class task_kind { shell, sql, http, kafka_produce, randomuser_fetch, python, empty };
 std::string_view to_string(task_kind kind);
 
 struct task_spec {
@@ -47,12 +48,19 @@ struct task_spec {
     int64_t max_retry_delay_ms = 3'600'000;
     int64_t execution_timeout_ms = 0;  // 0: none
     int line = 0;                      // where the task is declared (1-based)
+    // Airflow's trigger rules: all_success (the YAML DAGs' only one), all_failed,
+    // all_done, all_skipped, one_success, one_failed, one_done, none_failed,
+    // none_failed_min_one_success, none_skipped, always.
+    std::string trigger_rule = "all_success";
+    std::string operator_name;         // Airflow's class name for a *.py task, else the kind
 };
 
 struct dag_spec {
     std::string dag_id;
     std::string description;
+    std::string doc_md;
     std::string fileloc;
+    bool python = false;               // declared by an Airflow DAG file (*.py)
     schedule sched;
     time_zone zone;
     std::optional<int64_t> start_date;  // UTC seconds

@@ -23,7 +23,13 @@ namespace millrace::scheduler {
 
 class schedule {
 public:
-    enum class kind { none, once, cron };
+    enum class kind { none, once, cron, interval };
+
+    // A fixed interval (an Airflow `timedelta` schedule): ticks at
+    // anchor + k * seconds (the anchor is the DAG's start_date), whatever the
+    // time zone. `text` is how the DAG file wrote it ("1 day, 0:00:00").
+    static schedule every(int64_t seconds, int64_t anchor, std::string text);
+    int64_t interval_seconds() const { return interval_; }
 
     // "" or "none"/"null" → none. Errors are invalid_argument naming the field
     // and the value: "cron field 2 (hour): 24 is outside 0..23".
@@ -40,6 +46,7 @@ private:
     bool matches(const civil_time& c) const;
 
     kind kind_ = kind::none;
+    int64_t interval_ = 0, anchor_ = 0;
     std::string text_;
     std::bitset<60> minutes_;
     std::bitset<24> hours_;

@@ -22,6 +22,13 @@ std::unique_ptr<component> make_scheduler(component_context& ctx);
 // Returns the exit code: 0, 1 when the call failed, 2 on bad usage.
 int run_dags_command(const config::config& cfg, const std::vector<std::string>& args);
 
+// `millrace variables set <key> <value>|get <key>|list` and `millrace
+// connections add <conn_id> <uri>|list` (Airflow's Variable and Connection for
+// *.py DAGs), through the same REST API; also reachable as `millrace dags
+// variables ...` / `millrace dags connections ...`.
+int run_variables_command(const config::config& cfg, const std::vector<std::string>& args);
+int run_connections_command(const config::config& cfg, const std::vector<std::string>& args);
+
 // `millrace tasks test <dag_id> <task_id> <date>`: runs one task in the
 // foreground with its log on stdout, recording nothing (as `airflow tasks test`).
 int run_tasks_command(const config::config& cfg, const std::vector<std::string>& args);

@@ -1,0 +1,1 @@
+from airflow._core import dag, task, task_group  # noqa: F401

@@ -1,0 +1,1 @@
+from airflow._core import BaseHook  # noqa: F401

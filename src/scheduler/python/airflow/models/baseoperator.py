@@ -1,0 +1,1 @@
+from airflow._core import BaseOperator, chain, cross_downstream  # noqa: F401

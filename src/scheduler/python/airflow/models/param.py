@@ -1,0 +1,1 @@
+from airflow._core import Param, ParamsDict  # noqa: F401

@@ -1,0 +1,1 @@
+from airflow._core import Variable  # noqa: F401

@@ -1,0 +1,1 @@
+from airflow._core import XComArg  # noqa: F401

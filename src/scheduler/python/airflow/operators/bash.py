@@ -1,0 +1,1 @@
+from airflow._core import BashOperator  # noqa: F401

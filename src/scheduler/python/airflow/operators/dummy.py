@@ -1,0 +1,1 @@
+from airflow._core import DummyOperator, EmptyOperator  # noqa: F401

@@ -1,0 +1,1 @@
+from airflow._core import PythonSensor  # noqa: F401

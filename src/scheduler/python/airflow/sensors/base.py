@@ -1,0 +1,1 @@
+from airflow._core import BaseSensorOperator, PokeReturnValue  # noqa: F401

@@ -1,0 +1,1 @@
+from airflow._core import TaskGroup  # noqa: F401

@@ -1,0 +1,590 @@
+// Airflow DAG files (*.py) in the scheduler (issue 22): the corpus in
+// airflow_dags/ parsed by the stand-in airflow package, and run by the engine
+// in-process against a real PostgreSQL — task states, log lines, XComs,
+// files written, import errors with file and line.
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <nlohmann/json.hpp>
+
+#include "engine.h"
+#include "harness/process.h"
+#include "pg_fixture.h"
+#include "python_dags.h"
+
+namespace millrace::scheduler {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+const std::string k_corpus = MILLRACE_AIRFLOW_DAGS;
+
+template <typename F>
+bool eventually(F f, std::chrono::milliseconds timeout = 90s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (f()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return f();
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The Python packages tests/scheduler/setup.sh installs (jinja2, requests, kafka-python).
+void use_test_pylibs() {
+    const char* cache = std::getenv("XDG_CACHE_HOME");
+    std::string base = cache != nullptr ? cache : std::string(std::getenv("HOME") ? std::getenv("HOME") : "/root") + "/.cache";
+    ::setenv("PYTHONPATH", (base + "/millrace/scheduler-pylibs").c_str(), 1);
+}
+
+// ---- parsing (no database) --------------------------------------------------
+
+class airflow_parse_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        use_test_pylibs();
+        options_.package_dir = dir_.path() + "/python";
+        ASSERT_TRUE(install_python_package(options_.package_dir).ok());
+    }
+    result<std::vector<dag_spec>> parse(const std::string& name) { return load_python_dag_file(k_corpus + "/" + name, options_); }
+    static const task_spec& task(const dag_spec& dag, const std::string& id) {
+        const task_spec* t = dag.find_task(id);
+        if (t == nullptr) throw std::runtime_error("no task " + id);
+        return *t;
+    }
+
+    testing::temp_dir dir_;
+    python_options options_;
+};
+
+TEST_F(airflow_parse_test, airflow2_paths_settings_and_every_dependency_style) {
+    auto dags = parse("a2_imports.py");
+    ASSERT_TRUE(dags.ok()) << dags.err().message();
+    ASSERT_EQ(dags->size(), 1u);
+    const dag_spec& dag = dags->front();
+    EXPECT_TRUE(dag.python);
+    EXPECT_EQ(dag.dag_id, "a2_imports");
+    EXPECT_EQ(dag.description, "every Airflow 2 import path");
+    EXPECT_EQ(dag.doc_md, "# a2\nSome *markdown*.");
+    EXPECT_EQ(dag.sched.text(), "30 2 * * *");
+    EXPECT_EQ(dag.zone.name(), "Europe/Berlin");
+    EXPECT_EQ(format_iso(*dag.start_date), "2026-02-28T23:00:00+00:00");  // midnight in Berlin (CET)
+    EXPECT_EQ(format_iso(*dag.end_date), "2026-12-30T23:00:00+00:00");
+    EXPECT_FALSE(dag.catchup);
+    EXPECT_EQ(dag.max_active_runs, 2);
+    EXPECT_EQ(dag.tags, (std::vector<std::string>{"corpus", "a2"}));
+    EXPECT_EQ(dag.owners, (std::vector<std::string>{"data-team"}));
+    EXPECT_EQ(dag.params.at("n"), "3");
+    EXPECT_EQ(dag.param_types.at("n"), "integer");
+    EXPECT_EQ(dag.params.at("who"), "world");
+    EXPECT_EQ(dag.param_types.at("who"), "string");
+    // default_args reach every task; an operator's own argument wins.
+    const auto& a = task(dag, "a");
+    EXPECT_EQ(a.kind, task_kind::shell);
+    EXPECT_EQ(a.params.at("command"), "echo a");
+    EXPECT_EQ(a.params.at("shell"), "bash");
+    EXPECT_EQ(a.retries, 2);
+    EXPECT_EQ(a.retry_delay_ms, 7000);
+    EXPECT_TRUE(a.retry_exponential_backoff);
+    EXPECT_EQ(a.max_retry_delay_ms, 180'000);
+    EXPECT_EQ(a.execution_timeout_ms, 600'000);
+    EXPECT_EQ(task(dag, "b").retries, 0);
+    EXPECT_EQ(task(dag, "c").kind, task_kind::python);
+    EXPECT_EQ(task(dag, "c").trigger_rule, "all_done");
+    EXPECT_EQ(task(dag, "start").kind, task_kind::empty);
+    EXPECT_EQ(task(dag, "legacy").operator_name, "EmptyOperator");
+    EXPECT_EQ(task(dag, "sense").operator_name, "PythonSensor");
+    using v = std::vector<std::string>;
+    EXPECT_EQ(task(dag, "legacy").upstream, v{"start"});                 // >>
+    EXPECT_EQ(task(dag, "a").upstream, v{"legacy"});                     // >> [list]
+    EXPECT_EQ(task(dag, "c").upstream, (v{"a", "b"}));                   // << [list]
+    EXPECT_EQ(task(dag, "d").upstream, v{"c"});                          // set_upstream
+    EXPECT_EQ(task(dag, "e").upstream, v{"c"});                          // set_downstream
+    EXPECT_EQ(task(dag, "f").upstream, v{"d"});                          // chain
+    EXPECT_EQ(task(dag, "h").upstream, (v{"f", "g"}));
+    EXPECT_EQ(task(dag, "sense").upstream, (v{"e", "h"}));               // cross_downstream
+    EXPECT_EQ(task(dag, "grp.inner1").upstream, (v{"e", "h"}));          // ... into a TaskGroup's roots
+    EXPECT_EQ(task(dag, "grp.inner2").upstream, v{"grp.inner1"});
+    // Topological order: every upstream comes first.
+    for (size_t idx = 0; idx < dag.tasks.size(); ++idx) {
+        for (const auto& up : dag.tasks[idx].upstream) {
+            auto pos = std::find_if(dag.tasks.begin(), dag.tasks.end(), [&](const task_spec& t) { return t.task_id == up; });
+            EXPECT_LT(pos - dag.tasks.begin(), static_cast<long>(idx)) << up << " after " << dag.tasks[idx].task_id;
+        }
+    }
+}
+
+TEST_F(airflow_parse_test, airflow3_paths_taskflow_and_a_timedelta_schedule) {
+    auto dags = parse("a3_sdk.py");
+    ASSERT_TRUE(dags.ok()) << dags.err().message();
+    const dag_spec& dag = dags->front();
+    EXPECT_EQ(dag.dag_id, "a3_taskflow");
+    EXPECT_EQ(dag.doc_md, "TaskFlow: values travel as XComs.");
+    EXPECT_EQ(dag.sched.type(), schedule::kind::interval);
+    EXPECT_EQ(dag.sched.interval_seconds(), 6 * 3600);
+    EXPECT_EQ(format_iso(*dag.sched.next_after(parse_iso("2026-01-01T07:00:00Z").value(), dag.zone)), "2026-01-01T12:00:00+00:00");
+    EXPECT_EQ(dag.param_types.at("factor"), "integer");
+    EXPECT_EQ(task(dag, "combine").upstream, std::vector<std::string>{"split"});
+    EXPECT_EQ(task(dag, "legacy").upstream, std::vector<std::string>{"write"});
+    EXPECT_EQ(task(dag, "echo").kind, task_kind::shell);
+}
+
+TEST_F(airflow_parse_test, task_group_ids_are_prefixed_as_airflow_does) {
+    auto dags = parse("task_groups.py");
+    ASSERT_TRUE(dags.ok()) << dags.err().message();
+    std::vector<std::string> ids;
+    for (const auto& t : dags->front().tasks) ids.push_back(t.task_id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"start", "outer.first", "outer.inner.deep", "loose", "numbers.one",
+                                             "numbers.plus", "end"}));
+    EXPECT_EQ(task(dags->front(), "numbers.one").upstream, std::vector<std::string>{"loose"});
+}
+
+TEST_F(airflow_parse_test, errors_name_the_file_and_line) {
+    auto syntax = parse("syntax_error.py");
+    ASSERT_FALSE(syntax.ok());
+    EXPECT_NE(syntax.err().message().find("syntax_error.py:5: SyntaxError"), std::string::npos) << syntax.err().message();
+    auto unsupported = parse("unsupported_import.py");
+    ASSERT_FALSE(unsupported.ok());
+    EXPECT_NE(unsupported.err().message().find("unsupported_import.py:4: ModuleNotFoundError: No module named "
+                                               "'airflow.providers.amazon'"), std::string::npos)
+        << unsupported.err().message();
+    options_.parse_timeout_ms = 500;
+    auto slow = parse("slow_parse.py");
+    ASSERT_FALSE(slow.ok());
+    EXPECT_NE(slow.err().message().find("slow_parse.py:6: "), std::string::npos) << slow.err().message();
+    EXPECT_NE(slow.err().message().find("dag_parse_timeout (500 ms)"), std::string::npos) << slow.err().message();
+
+    // A cycle, an unknown trigger rule, a crashing interpreter.
+    std::ofstream(dir_.path() + "/cycle.py") << "from datetime import datetime\nfrom airflow import DAG\n"
+                                                "from airflow.operators.empty import EmptyOperator\n"
+                                                "with DAG('cyc', start_date=datetime(2026, 1, 1)):\n"
+                                                "    a = EmptyOperator(task_id='a')\n    b = EmptyOperator(task_id='b')\n"
+                                                "    a >> b >> a\n";
+    auto cycle = load_python_dag_file(dir_.path() + "/cycle.py", options_);
+    ASSERT_FALSE(cycle.ok());
+    EXPECT_NE(cycle.err().message().find("Cycle detected in DAG: a >> b >> a"), std::string::npos) << cycle.err().message();
+    std::ofstream(dir_.path() + "/rule.py") << "from datetime import datetime\nfrom airflow import DAG\n"
+                                               "from airflow.operators.empty import EmptyOperator\n"
+                                               "with DAG('r', start_date=datetime(2026, 1, 1)):\n"
+                                               "    EmptyOperator(task_id='a', trigger_rule='sometimes')\n";
+    auto rule = load_python_dag_file(dir_.path() + "/rule.py", options_);
+    ASSERT_FALSE(rule.ok());
+    EXPECT_NE(rule.err().message().find("rule.py:5: "), std::string::npos) << rule.err().message();
+    EXPECT_NE(rule.err().message().find("'sometimes'"), std::string::npos) << rule.err().message();
+    std::ofstream(dir_.path() + "/crash.py") << "import os\nos.kill(os.getpid(), 9)\n";
+    auto crash = load_python_dag_file(dir_.path() + "/crash.py", options_);
+    ASSERT_FALSE(crash.ok());
+    EXPECT_NE(crash.err().message().find("killed by signal 9"), std::string::npos) << crash.err().message();
+    options_.python = "/nonexistent/python3";
+    auto no_python = load_python_dag_file(k_corpus + "/a2_imports.py", options_);
+    ASSERT_FALSE(no_python.ok());
+    EXPECT_NE(no_python.err().message().find("scheduler.python"), std::string::npos) << no_python.err().message();
+}
+
+// ---- running (real PostgreSQL) ----------------------------------------------
+
+class airflow_test : public source::pg_fixture {
+protected:
+    void SetUp() override {
+        pg_fixture::SetUp();
+        use_test_pylibs();
+        fs::create_directories(dir_.path() + "/dags");
+        fs::create_directories(out());
+        ::setenv("TEST_AIRFLOW_OUT", out().c_str(), 1);
+    }
+    void TearDown() override {
+        engine_.reset();
+        pg_fixture::TearDown();
+    }
+    std::string out() const { return dir_.path() + "/out"; }
+
+    void add(const std::string& name) { fs::copy_file(k_corpus + "/" + name, dir_.path() + "/dags/" + name); }
+
+    void start(const std::vector<std::string>& dag_ids) {
+        engine_options options;
+        options.dags_dir = dir_.path() + "/dags";
+        options.logs_dir = dir_.path() + "/logs";
+        options.dsn = dsn();
+        options.schema = "af_test";
+        options.workers = 3;
+        options.dag_scan_interval_ms = 100;
+        options.dag_parse_timeout_ms = 20'000;
+        options.env.postgres_dsn = dsn();
+        options.env.hostname = "test";
+        options.env.python_dir = dir_.path() + "/python";
+        engine_ = std::make_unique<engine>(options, millrace::clock::system(), metrics_);
+        engine_->start();
+        ASSERT_TRUE(eventually([&] {
+            return engine_->read([&](const engine_state& st) {
+                for (const auto& id : dag_ids) {
+                    if (!st.dags.count(id) || !st.dags.at(id).spec) return false;
+                }
+                return st.lock_held;
+            });
+        })) << "DAGs did not load; import errors: " << import_errors();
+    }
+
+    std::string import_errors() {
+        if (!engine_) return "";
+        return engine_->read([](const engine_state& st) {
+            std::string text;
+            for (const auto& e : st.import_errors) text += e.message + "\n";
+            return text;
+        });
+    }
+
+    // Triggers a run and waits for it to end; returns its task instances.
+    std::map<std::string, task_instance> run(const std::string& dag_id, const std::string& conf = "{}") {
+        auto r = engine_->trigger(dag_id, std::string("r1"), parse_iso("2026-02-03T04:05:06Z").value(), conf, "");
+        EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.err().message());
+        EXPECT_TRUE(eventually([&] {
+            return engine_->read([&](const engine_state& st) {
+                const auto* run = st.find_run(dag_id, "r1");
+                return run != nullptr && (run->state == run_state::success || run->state == run_state::failed);
+            });
+        })) << dag_id << " did not finish";
+        return engine_->read([&](const engine_state& st) { return st.find_run(dag_id, "r1")->tasks; });
+    }
+    run_state run_state_of(const std::string& dag_id) {
+        return engine_->read([&](const engine_state& st) { return st.find_run(dag_id, "r1")->state; });
+    }
+
+    std::vector<std::vector<std::string>> query(const std::string& sql) {
+        PGconn* conn = PQconnectdb(dsn().c_str());
+        PGresult* res = PQexec(conn, sql.c_str());
+        std::vector<std::vector<std::string>> rows;
+        EXPECT_EQ(PQresultStatus(res), PGRES_TUPLES_OK) << PQresultErrorMessage(res);
+        for (int row = 0; row < PQntuples(res); ++row) {
+            rows.emplace_back();
+            for (int col = 0; col < PQnfields(res); ++col) rows.back().push_back(PQgetvalue(res, row, col));
+        }
+        PQclear(res);
+        PQfinish(conn);
+        return rows;
+    }
+
+    static std::string states(const std::map<std::string, task_instance>& tis) {
+        std::string text;
+        for (const auto& [id, ti] : tis) text += id + "=" + std::string(to_string(ti.state)) + " ";
+        return text;
+    }
+
+    testing::temp_dir dir_;
+    metrics::registry metrics_;
+    std::unique_ptr<engine> engine_;
+};
+
+TEST_F(airflow_test, taskflow_values_travel_as_xcoms_stored_in_postgres) {
+    add("a3_sdk.py");
+    start({"a3_taskflow"});
+    auto tis = run("a3_taskflow");
+    ASSERT_EQ(run_state_of("a3_taskflow"), run_state::success) << states(tis);
+    EXPECT_EQ(tis.at("extract").xcoms.at("return_value"), R"({"a":1,"b":[2,3]})");
+    EXPECT_EQ(tis.at("split").xcoms.at("first"), "1");
+    EXPECT_EQ(tis.at("split").xcoms.at("rest"), "[2,3]");
+    EXPECT_EQ(tis.at("combine").xcoms.at("return_value"), "12");  // (1 + 2 + 3) * params.factor
+    EXPECT_EQ(tis.at("legacy").xcoms.at("return_value"), "13");
+    EXPECT_EQ(tis.at("write").xcoms.count("return_value"), 0u) << "None is not pushed";
+    auto written = nlohmann::json::parse(slurp(out() + "/a3_total_r1"));
+    EXPECT_EQ(written["total"], 12);
+    EXPECT_EQ(written["run_id"], "r1");
+    EXPECT_EQ(written["ds"], "2026-02-03");
+    EXPECT_NE(slurp(tis.at("echo").log_path).find("a3 says hi"), std::string::npos);
+    EXPECT_EQ(tis.at("echo").xcoms.at("return_value"), "\"a3 says hi\"") << "a BashOperator pushes its last line";
+    EXPECT_EQ(tis.at("shout").xcoms.at("return_value"), "\"total is 12\"") << "@task.bash runs the returned command";
+    EXPECT_NE(slurp(tis.at("combine").log_path).find("Done. Returned value was: 12"), std::string::npos)
+        << slurp(tis.at("combine").log_path);
+    ASSERT_TRUE(eventually([&] {
+        return query("SELECT value::text FROM af_test.xcom WHERE dag_id = 'a3_taskflow' AND run_id = 'r1' "
+                     "AND task_id = 'combine' AND key = 'return_value'") == std::vector<std::vector<std::string>>{{"12"}};
+    }));
+    // A second run with conf: the param changes the value.
+    auto second = engine_->trigger("a3_taskflow", std::string("r2"), std::nullopt, R"({"factor": 10})", "");
+    ASSERT_TRUE(second.ok());
+    ASSERT_TRUE(eventually([&] {
+        return engine_->read([&](const engine_state& st) {
+            const auto* r = st.find_run("a3_taskflow", "r2");
+            return r && r->state == run_state::success && r->tasks.at("combine").xcoms.at("return_value") == "60";
+        });
+    }));
+}
+
+TEST_F(airflow_test, trigger_rules_after_a_failed_and_a_successful_upstream) {
+    add("trigger_rules.py");
+    start({"trigger_rules"});
+    auto tis = run("trigger_rules");
+    std::map<std::string, ti_state> want = {
+        {"ok", ti_state::success}, {"bad", ti_state::failed},
+        {"after_all_success", ti_state::upstream_failed}, {"after_all_failed", ti_state::skipped},
+        {"after_all_done", ti_state::success}, {"after_one_success", ti_state::success},
+        {"after_one_failed", ti_state::success}, {"after_none_failed", ti_state::upstream_failed},
+        {"after_always", ti_state::success}, {"after_none_failed_min_one_success", ti_state::upstream_failed},
+        {"after_none_skipped", ti_state::success}, {"after_one_done", ti_state::success},
+        {"only_ok_all_failed", ti_state::skipped}, {"cleanup", ti_state::success},
+    };
+    for (const auto& [id, state] : want) EXPECT_EQ(tis.at(id).state, state) << id << ": " << states(tis);
+    EXPECT_EQ(run_state_of("trigger_rules"), run_state::failed) << "leaves after_all_success etc. failed";
+}
+
+TEST_F(airflow_test, branches_and_short_circuits_skip_as_airflow_does) {
+    add("branching.py");
+    start({"branching"});
+    auto tis = run("branching");
+    std::map<std::string, ti_state> want = {
+        {"pick", ti_state::success}, {"path_a", ti_state::skipped}, {"after_a", ti_state::skipped},
+        {"path_b", ti_state::success}, {"join", ti_state::success},
+        {"choose", ti_state::success}, {"left", ti_state::success}, {"middle", ti_state::success},
+        {"right", ti_state::skipped},
+        {"gate", ti_state::success}, {"gated", ti_state::skipped}, {"gated_all_done", ti_state::skipped},
+        {"open_gate", ti_state::success}, {"passed", ti_state::success},
+    };
+    for (const auto& [id, state] : want) EXPECT_EQ(tis.at(id).state, state) << id << ": " << states(tis);
+    EXPECT_EQ(tis.at("pick").xcoms.at("return_value"), "\"path_b\"");
+    EXPECT_EQ(run_state_of("branching"), run_state::success);
+    EXPECT_NE(slurp(tis.at("gate").log_path).find("skipping downstream tasks ['gated', 'gated_all_done']"), std::string::npos)
+        << slurp(tis.at("gate").log_path);
+}
+
+TEST_F(airflow_test, sensors_poke_until_true_or_time_out_without_retries) {
+    add("sensors.py");
+    start({"sensors"});
+    auto tis = run("sensors");
+    EXPECT_EQ(tis.at("wait_for_flag").state, ti_state::success) << states(tis);
+    EXPECT_EQ(slurp(out() + "/sensor_pokes"), "3");
+    EXPECT_EQ(tis.at("flag_seen").state, ti_state::success);
+    EXPECT_EQ(tis.at("flag_seen").xcoms.at("return_value"), "\"seen\"");
+    EXPECT_EQ(tis.at("after").state, ti_state::success);
+    EXPECT_EQ(tis.at("never").state, ti_state::failed);
+    EXPECT_EQ(tis.at("never").try_number, 1) << "a sensor timeout is not retried";
+    EXPECT_EQ(tis.at("soft").state, ti_state::skipped) << "soft_fail: a timeout skips";
+    EXPECT_NE(slurp(tis.at("never").log_path).find("AirflowSensorTimeout: Sensor has timed out"), std::string::npos)
+        << slurp(tis.at("never").log_path);
+}
+
+TEST_F(airflow_test, task_groups_run_with_prefixed_ids) {
+    add("task_groups.py");
+    start({"task_groups"});
+    auto tis = run("task_groups");
+    EXPECT_EQ(run_state_of("task_groups"), run_state::success) << states(tis);
+    EXPECT_EQ(tis.at("numbers.plus").xcoms.at("return_value"), "2");
+    EXPECT_EQ(tis.at("outer.inner.deep").state, ti_state::success);
+}
+
+TEST_F(airflow_test, templates_render_and_values_stay_data) {
+    add("templates.py");
+    start({"templates"});
+    const std::string hostile = "x; touch MARKER $(touch MARKER2)";
+    auto tis = run("templates", nlohmann::json({{"msg", hostile}}).dump());
+    EXPECT_EQ(tis.at("bash").state, ti_state::success) << tis.at("bash").note;
+    EXPECT_EQ(slurp(out() + "/templates_bash.txt"), "2026-02-03|" + hostile + "|" + hostile + "|hi 20260203");
+    EXPECT_FALSE(fs::exists(out() + "/MARKER") || fs::exists(out() + "/MARKER2")) << "a conf value ran as shell";
+    EXPECT_EQ(slurp(out() + "/only_env.txt"), "HOME=unset X=1\n") << "env without append_env replaces the environment";
+    EXPECT_EQ(tis.at("nested").state, ti_state::failed);
+    EXPECT_NE(tis.at("nested").note.find("inside single quotes"), std::string::npos) << tis.at("nested").note;
+    EXPECT_EQ(tis.at("py").state, ti_state::success) << slurp(tis.at("py").log_path);
+    auto py = nlohmann::json::parse(slurp(out() + "/templates_py.json"));
+    EXPECT_EQ(py["templates_dict"]["tomorrow"], "2026-02-04");
+    EXPECT_EQ(py["templates_dict"]["run"], "r1");
+    EXPECT_EQ(py["day"], "03");
+    EXPECT_EQ(py["ds"], "2026-02-03");
+    EXPECT_EQ(py["msg"], hostile);
+    EXPECT_EQ(py["conf"]["msg"], hostile);
+    EXPECT_EQ(py["try"], 1);
+    EXPECT_EQ(py["year"], 2026);
+    EXPECT_NE(slurp(tis.at("py").log_path).find("rendered templates_dict.tomorrow: 2026-02-04"), std::string::npos);
+}
+
+TEST_F(airflow_test, params_with_types_and_conf) {
+    add("params_conf.py");
+    start({"params_conf"});
+    auto spec = engine_->read([](const engine_state& st) { return st.dags.at("params_conf").spec; });
+    EXPECT_FALSE(check_conf(*spec, R"({"count": "7"})").ok());
+    EXPECT_FALSE(check_conf(*spec, R"({"tags": "a"})").ok());
+    EXPECT_FALSE(check_conf(*spec, R"({"undeclared": 1})").ok());
+    auto tis = run("params_conf", R"({"count": 7, "tags": ["z"], "full": true})");
+    ASSERT_EQ(tis.at("show").state, ti_state::success) << slurp(tis.at("show").log_path);
+    auto params = nlohmann::json::parse(slurp(out() + "/params.json"));
+    EXPECT_EQ(params, nlohmann::json::parse(R"({"count": 7, "full": true, "name": "x", "ratio": 0.5, "tags": ["z"]})"));
+}
+
+TEST_F(airflow_test, retries_follow_default_args_and_fail_exception_does_not_retry) {
+    add("retries.py");
+    start({"retries"});
+    auto tis = run("retries");
+    EXPECT_EQ(tis.at("flaky").state, ti_state::success) << states(tis);
+    EXPECT_EQ(tis.at("flaky").try_number, 3);
+    EXPECT_EQ(tis.at("flaky").xcoms.at("return_value"), "3");
+    std::string first = tis.at("flaky").log_path;
+    first = first.substr(0, first.rfind("attempt=")) + "attempt=1.log";
+    EXPECT_NE(slurp(first).find("ValueError: flaky failure 1"), std::string::npos) << slurp(first);
+    EXPECT_NE(slurp(first).find("attempt 1, try_number 1"), std::string::npos);
+    EXPECT_EQ(tis.at("fatal").state, ti_state::failed);
+    EXPECT_EQ(tis.at("fatal").try_number, 1);
+    EXPECT_NE(slurp(tis.at("fatal").log_path).find("AirflowFailException: no point retrying"), std::string::npos);
+}
+
+TEST_F(airflow_test, execution_timeout_kills_python_and_bash_tasks) {
+    add("timeouts.py");
+    start({"timeouts"});
+    auto tis = run("timeouts");
+    for (const char* id : {"py_hang", "bash_hang"}) {
+        EXPECT_EQ(tis.at(id).state, ti_state::failed) << id;
+        EXPECT_NE(tis.at(id).note.find("execution_timeout of 1000 ms exceeded"), std::string::npos) << tis.at(id).note;
+    }
+}
+
+TEST_F(airflow_test, xcom_push_pull_variables_and_connections) {
+    add("xcom_vars.py");
+    {
+        store s(dsn(), "af_test");
+        ASSERT_TRUE(s.migrate().ok());
+        ASSERT_TRUE(s.set_variable("from_db", "db value", "").ok());
+    }
+    ::setenv("AIRFLOW_VAR_FROM_ENV", "env value", 1);
+    ::setenv("AIRFLOW_VAR_JSON_ENV", R"({"k": [1, 2]})", 1);
+    ::setenv("AIRFLOW_CONN_TEST_PG", "postgres://user:p%40ss@db.example:5433/analytics", 1);
+    ::setenv("AIRFLOW_CONN_TEST_JSON", R"({"conn_type": "http", "host": "api.example", "extra": {"token": "t"}})", 1);
+    start({"xcom_vars"});
+    auto tis = run("xcom_vars");
+    ASSERT_EQ(tis.at("pull").state, ti_state::success) << slurp(tis.at("pull").log_path);
+    auto data = nlohmann::json::parse(slurp(out() + "/xcom_vars.json"));
+    EXPECT_EQ(data["answer"], nlohmann::json::parse(R"({"n": 42, "list": [1, "two"]})"));
+    EXPECT_EQ(data["returned"], "pushed");
+    EXPECT_EQ(data["both"], nlohmann::json::parse(R"(["pushed", null])"));
+    EXPECT_EQ(data["env_var"], "env value");
+    EXPECT_EQ(data["db_var"], "db value");
+    EXPECT_EQ(data["json_var"], nlohmann::json::parse(R"({"k": [1, 2]})"));
+    EXPECT_EQ(data["default"], "fallback");
+    EXPECT_EQ(data["conn"], nlohmann::json::parse(R"(["postgres", "db.example", 5433, "user", "p@ss", "analytics"])"));
+    EXPECT_EQ(data["json_conn"], nlohmann::json::parse(R"(["http", "api.example", {"token": "t"}])"));
+    EXPECT_EQ(tis.at("push").xcoms.at("answer"), R"({"list":[1,"two"],"n":42})");
+    EXPECT_EQ(tis.at("bad_value").state, ti_state::failed);
+    EXPECT_NE(slurp(tis.at("bad_value").log_path).find("XCom value for key 'return_value' of task 'bad_value' is not "
+                                                       "JSON-serialisable (set)"), std::string::npos)
+        << slurp(tis.at("bad_value").log_path);
+    ASSERT_TRUE(eventually([&] {
+        return query("SELECT val FROM af_test.variable WHERE key = 'written_by_task'") ==
+               std::vector<std::vector<std::string>>{{"yes"}};
+    }));
+    for (const char* name : {"AIRFLOW_VAR_FROM_ENV", "AIRFLOW_VAR_JSON_ENV", "AIRFLOW_CONN_TEST_PG", "AIRFLOW_CONN_TEST_JSON"}) {
+        ::unsetenv(name);
+    }
+}
+
+TEST_F(airflow_test, import_errors_beside_good_files_and_reload_on_change) {
+    add("a2_imports.py");
+    add("syntax_error.py");
+    add("unsupported_import.py");
+    start({"a2_imports"});
+    ASSERT_TRUE(eventually([&] { return engine_->read([](const engine_state& st) { return st.import_errors.size() == 2; }); }))
+        << import_errors();
+    std::string errors = import_errors();
+    EXPECT_NE(errors.find("syntax_error.py:5: SyntaxError"), std::string::npos) << errors;
+    EXPECT_NE(errors.find("unsupported_import.py:4: ModuleNotFoundError: No module named 'airflow.providers.amazon'"),
+              std::string::npos) << errors;
+    // Fixing a file makes its DAG appear and its error go; a file may declare several DAGs.
+    std::ofstream(dir_.path() + "/dags/syntax_error.py")
+        << "from datetime import datetime\nfrom airflow import DAG\nfrom airflow.operators.empty import EmptyOperator\n"
+           "for n in (1, 2):\n    with DAG(f'fixed_{n}', schedule=None, start_date=datetime(2026, 1, 1)):\n"
+           "        EmptyOperator(task_id='t')\n";
+    ASSERT_TRUE(eventually([&] {
+        return engine_->read([](const engine_state& st) {
+            return st.dags.count("fixed_1") && st.dags.count("fixed_2") && st.import_errors.size() == 1;
+        });
+    })) << import_errors();
+    auto tis = run("fixed_2");
+    EXPECT_EQ(tis.at("t").state, ti_state::success);
+    // Removing a file deactivates its DAGs.
+    fs::remove(dir_.path() + "/dags/syntax_error.py");
+    ASSERT_TRUE(eventually([&] {
+        return engine_->read([](const engine_state& st) { return !st.dags.at("fixed_1").is_active && !st.dags.at("fixed_2").is_active; });
+    }));
+}
+
+// The built binary: XComs and the DAG's source over Airflow's REST paths, variables
+// and connections through the API and the CLI, `tasks test` of a Python task.
+TEST_F(airflow_test, rest_api_xcoms_sources_variables_connections_and_cli) {
+    using millrace::testing::http_request;
+    add("xcom_vars.py");
+    ::setenv("AIRFLOW_VAR_FROM_ENV", "env value", 1);
+    ::setenv("AIRFLOW_VAR_JSON_ENV", "[1]", 1);
+    ::setenv("AIRFLOW_CONN_TEST_PG", "postgres://u:p@h:1/d", 1);
+    ::setenv("AIRFLOW_CONN_TEST_JSON", R"({"conn_type": "http"})", 1);
+    auto s = millrace::testing::start_server(
+        "scheduler", dir_.path() + "/data",
+        {"--set", "postgres.dsn=" + dsn(), "--set", "scheduler.dags_dir=" + dir_.path() + "/dags", "--set",
+         "scheduler.schema=af_api", "--set", "scheduler.dag_scan_interval=200ms"});
+    const std::string port = s.address.substr(s.address.rfind(':') + 1);
+    auto cli = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), millrace::testing::millrace_binary());
+        args.insert(args.end(), {"--port", port});
+        auto p = std::make_unique<millrace::testing::process>(args);
+        p->wait();
+        return p;
+    };
+    ASSERT_TRUE(eventually([&] { return http_request(s.address, "GET", "/api/v1/dags/xcom_vars").status == 200; }));
+    auto set = cli({"dags", "variables", "set", "from_db", "set by cli"});
+    ASSERT_NE(set->stdout_text().find("set variable from_db"), std::string::npos) << set->stderr_text();
+    auto get = cli({"dags", "variables", "get", "from_db"});
+    EXPECT_EQ(get->stdout_text(), "set by cli\n") << get->stderr_text();
+    auto missing = cli({"dags", "variables", "get", "nope"});
+    EXPECT_NE(missing->stderr_text().find("HTTP 404"), std::string::npos) << missing->stderr_text();
+    auto add_conn = cli({"dags", "connections", "add", "warehouse", "postgres://loader:secret@db:5432/dw"});
+    ASSERT_NE(add_conn->stdout_text().find("added connection warehouse"), std::string::npos) << add_conn->stderr_text();
+    auto conns = cli({"dags", "connections", "list"});
+    EXPECT_NE(conns->stdout_text().find("warehouse"), std::string::npos);
+    EXPECT_NE(conns->stdout_text().find("postgres"), std::string::npos);
+    EXPECT_EQ(http_request(s.address, "GET", "/api/v1/connections").body.find("secret"), std::string::npos)
+        << "the API never shows a connection's password";
+
+    auto r = http_request(s.address, "POST", "/api/v1/dags/xcom_vars/dagRuns", R"({"dag_run_id": "api"})",
+                          {{"Content-Type", "application/json"}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    const std::string ti = "/api/v1/dags/xcom_vars/dagRuns/api/taskInstances/";
+    ASSERT_TRUE(eventually([&] {
+        return http_request(s.address, "GET", ti + "pull").body.find("\"state\":\"success\"") != std::string::npos;
+    }, 120s)) << http_request(s.address, "GET", ti + "pull").body;
+    auto entries = nlohmann::json::parse(http_request(s.address, "GET", ti + "push/xcomEntries").body);
+    EXPECT_EQ(entries["total_entries"], 2);
+    auto answer = nlohmann::json::parse(http_request(s.address, "GET", ti + "push/xcomEntries/answer").body);
+    EXPECT_EQ(answer["key"], "answer");
+    EXPECT_EQ(nlohmann::json::parse(answer["value"].get<std::string>()), nlohmann::json::parse(R"({"n": 42, "list": [1, "two"]})"));
+    EXPECT_EQ(http_request(s.address, "GET", ti + "push/xcomEntries/nope").status, 404);
+    auto data = nlohmann::json::parse(slurp(out() + "/xcom_vars.json"));
+    EXPECT_EQ(data["db_var"], "set by cli");
+    auto vars = nlohmann::json::parse(http_request(s.address, "GET", "/api/v1/variables").body);
+    EXPECT_NE(vars.dump().find("written_by_task"), std::string::npos) << vars.dump();
+
+    auto dag = nlohmann::json::parse(http_request(s.address, "GET", "/api/v1/dags/xcom_vars").body);
+    auto source = http_request(s.address, "GET", "/api/v1/dagSources/" + dag["file_token"].get<std::string>());
+    ASSERT_EQ(source.status, 200);
+    EXPECT_EQ(nlohmann::json::parse(source.body)["content"], slurp(k_corpus + "/xcom_vars.py"));
+    EXPECT_EQ(http_request(s.address, "GET", "/api/v1/dagSources/2f6574632f706173737764").status, 404)
+        << "only DAG files are served (that token is /etc/passwd)";
+    auto tasks = nlohmann::json::parse(http_request(s.address, "GET", "/api/v1/dags/xcom_vars/tasks").body);
+    EXPECT_EQ(tasks["tasks"][0]["operator_name"], "PythonOperator");
+
+    // `tasks test` runs a Python task in the foreground.
+    auto test = std::make_unique<millrace::testing::process>(std::vector<std::string>{
+        millrace::testing::millrace_binary(), "tasks", "test", "xcom_vars", "push", "2026-07-08", "--set",
+        "scheduler.dags_dir=" + dir_.path() + "/dags"});
+    EXPECT_EQ(test->wait(120s), 0) << test->stdout_text() << test->stderr_text();
+    EXPECT_NE(test->stdout_text().find("XCom answer = {\"list\":[1,\"two\"],\"n\":42}"), std::string::npos)
+        << test->stdout_text();
+    for (const char* name : {"AIRFLOW_VAR_FROM_ENV", "AIRFLOW_VAR_JSON_ENV", "AIRFLOW_CONN_TEST_PG", "AIRFLOW_CONN_TEST_JSON"}) {
+        ::unsetenv(name);
+    }
+}
+
+}  // namespace
+}  // namespace millrace::scheduler
