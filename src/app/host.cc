@@ -15,6 +15,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include "millrace/common/admin.h"
+#include "millrace/common/security.h"
 #include "millrace/common/tls.h"
 
 namespace millrace::app {
@@ -34,9 +35,17 @@ struct running_part {
     std::optional<net::endpoint> address;
 };
 
-status_report make_report(const std::vector<running_part>& parts, const host_plan& plan, const net::endpoint& admin,
-                          const metrics::registry& registry, const std::optional<tls::material>& tls_files,
-                          const pipeline_probe* probe) {
+// The security lines of the status block: who to log in as and where the password is.
+std::vector<std::pair<std::string, std::string>> security_lines(const config::config& cfg) {
+    if (!security::enabled(cfg)) return {};
+    std::string origin = cfg.origin("security.admin_password");
+    std::string where = origin.rfind("file ", 0) == 0 ? origin.substr(5) : fmt::format("security.admin_password ({})", origin);
+    return {{"admin user", cfg.get_string("security.admin_user")}, {"admin password", where}};
+}
+
+status_report make_report(const config::config& cfg, const std::vector<running_part>& parts, const host_plan& plan,
+                          const net::endpoint& admin, const metrics::registry& registry,
+                          const std::optional<tls::material>& tls_files, const pipeline_probe* probe) {
     status_report report;
     if (tls_files) {
         report.tls = {{"TLS CA", tls_files->ca_path}, {"TLS cert", tls_files->cert_path}, {"TLS key", tls_files->key_path}};
@@ -65,6 +74,7 @@ status_report make_report(const std::vector<running_part>& parts, const host_pla
         }
     }
     report.counts = read_counts(registry.expose());
+    report.security = security_lines(cfg);
     if (probe != nullptr) report.counts = merge_counts(report.counts, probe->counts());
     for (const auto& part : parts) {
         if (!part.instance) continue;
@@ -149,6 +159,15 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     log::logger log(plan.name);
     // Before any server starts: every HTTP listener trusts these origins (docs/security.md).
     http::set_allowed_origins(cfg.get_list("http.allowed_origins"));
+    if (security::enabled(cfg)) {
+        // Every HTTP listener of this process (APIs, UIs, admin) asks for the admin user (docs/security.md).
+        auto admin = security::admin_credentials(cfg);
+        http::auth_settings auth;
+        auth.enabled = true;
+        auth.users.emplace_back(admin.user, admin.password);
+        auth.token_lifetime = std::chrono::milliseconds(cfg.get_int("security.token_lifetime"));
+        http::set_authentication(std::move(auth));
+    }
     std::optional<tls::material> tls_files;
     if (cfg.get_bool("security.enabled")) {
         auto files = prepare_tls(cfg, log);
@@ -176,7 +195,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
 
     std::optional<net::endpoint> admin_bound;
     admin.http().route("GET", "/status", [&](const http::request& req) {
-        status_report report = make_report(parts, plan, admin_bound.value_or(net::endpoint{}), registry, tls_files, probe.get());
+        status_report report = make_report(cfg, parts, plan, admin_bound.value_or(net::endpoint{}), registry, tls_files, probe.get());
         const std::string* format = req.param("format");
         if (format != nullptr && *format == "text") return http::response::text(200, render_status_block(report));
         return http::response::json(200, render_status_json(report));
@@ -313,8 +332,14 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     auto announce = [&, admin_at = *admin_address] {
         if (stopping) return;
         admin.set_ready(true);
+        if (plan.admin_password_generated) {
+            // Shown this once; afterwards only the file's path is.
+            std::printf("\n  generated the admin password for user %s: %s\n  (saved in %s, mode 0600; shown only on this first start)\n",
+                        cfg.get_string("security.admin_user").c_str(), cfg.get_string("security.admin_password").c_str(),
+                        security::admin_password_path(cfg).c_str());
+        }
         if (plan.print_status_block) {
-            std::fputs(("\n" + render_status_block(make_report(parts, plan, admin_at, registry, tls_files, probe.get())) +
+            std::fputs(("\n" + render_status_block(make_report(cfg, parts, plan, admin_at, registry, tls_files, probe.get())) +
                         "\n  Ctrl-C stops everything cleanly; `millrace status` prints this block again.\n\n").c_str(),
                        stdout);
             if (cfg.get_int("up.status_interval") > 0 || live_on_terminal) schedule_status();

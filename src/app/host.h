@@ -25,6 +25,7 @@ struct host_plan {
     std::string admin_port_key;            // "broker.admin_port", "up.admin_port"
     bool print_status_block = false;       // `up` prints one for people, then a live status
     std::vector<part_status> not_started;  // parts `up` leaves to an external service or turned off
+    bool admin_password_generated = false; // printed once, at this first start
     // `up`: where the true totals of the status block come from, once every
     // part has started (pipeline_probe.h); unset for a single component.
     std::function<probe_targets(const service_directory&)> probe_targets_for;

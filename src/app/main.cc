@@ -18,6 +18,7 @@
 #include "millrace/cql/server.h"
 #include "millrace/cql_client/shell.h"
 #include "millrace/kafka/broker.h"
+#include "millrace/common/security.h"
 #include "millrace/registry/registry.h"
 #include "millrace/processor/processor.h"
 #include "millrace/scheduler/scheduler.h"
@@ -129,7 +130,10 @@ int run_config_command(const config::config& cfg, const std::vector<std::string>
     }
     if (args.size() == 1 && args[0] == "show") {
         for (const auto& spec : schema().keys()) {
-            std::string value = cfg.text(spec.key);
+            // Secrets never printed: a password key shows "***", property lists and DSNs their redacted form.
+            std::string value = security::redact_secrets(cfg.text(spec.key));
+            bool secret = spec.key.size() >= 8 && spec.key.compare(spec.key.size() - 8, 8, "password") == 0;
+            if (secret && !value.empty()) value = "***";
             std::printf("%s: %s  # %s\n", spec.key.c_str(), value.c_str(), cfg.origin(spec.key).c_str());
         }
         return 0;
@@ -196,6 +200,24 @@ int run(int argc, char** argv) {
     log::configure(log::parse_level(cfg->get_string("log.level")).value(),
                    log::parse_format(cfg->get_string("log.format")).value());
 
+    // The contract every part relies on: from here on, security.admin_password
+    // holds the admin password (generated once by a server when security is
+    // on; read from <data_dir>/admin-password by client commands).
+    bool serving = inv->command == "up" || find_component(inv->command) != nullptr;
+    if (inv->command == "source" && !inv->args.empty() && !(inv->args.size() == 1 && inv->args.front() == "serve")) {
+        serving = false;
+    }
+    if (print_dsn) serving = false;
+    auto generated = security::ensure_admin_password(*cfg, serving && security::enabled(*cfg));
+    if (!generated) {
+        std::fprintf(stderr, "millrace: %s\n", generated.err().message().c_str());
+        return k_exit_usage;
+    }
+    if (auto st = security::validate_kafka_client_properties(*cfg); !st) {
+        std::fprintf(stderr, "millrace: config error: %s\n", st.err().message().c_str());
+        return k_exit_usage;
+    }
+
     if (inv->command == "config") return run_config_command(*cfg, inv->args);
     if (inv->command == "status") return run_status_command(*cfg);
 
@@ -227,6 +249,7 @@ int run(int argc, char** argv) {
     }
     host_plan plan;
     plan.name = inv->command;
+    plan.admin_password_generated = *generated;
     if (inv->command == "up") {
         if (auto planned = plan_up(*cfg, plan); !planned) {
             std::fprintf(stderr, "millrace up: %s\n", planned.err().message().c_str());

@@ -4,6 +4,7 @@
 #include "millrace/console/console.h"
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
+#include "millrace/common/security.h"
 #include "millrace/registry/registry.h"
 #include "millrace/processor/processor.h"
 #include "millrace/scheduler/scheduler.h"
@@ -76,18 +77,16 @@ config::schema build() {
     s.add({"security.tls_ca", value_kind::path, "",
            "CA certificate (PEM) clients verify the listeners with, and millrace's own clients trust; empty uses the "
            "generated <data_dir>/tls/ca.pem."});
-    // TEMPORARY (saslkafka): the admin user's keys until sechttp's security::add_options
-    // lands here (drop this block when merging it); the broker reads them when declared.
-    if (s.find("security.admin_user") == nullptr) {
-        s.add({"security.admin_user", value_kind::string, "admin",
-               "The admin user: HTTP basic auth and bearer tokens, Kafka SASL (a super user), CQL; every millrace part "
-               "uses it to reach the others when security.enabled."});
-        s.add({"security.admin_password", value_kind::string, "", "The admin user's password."});
-    }
+    security::add_options(s);
 
     s.describe_section("kafka", "Kafka as the other parts see it: the embedded broker, or an external cluster.");
     s.add({"kafka.bootstrap", value_kind::string, "",
            "host:port[,host:port...] of an external Kafka cluster; empty uses the embedded broker (`up` then starts it)."});
+    s.add({"kafka.client_properties", value_kind::string_list, "",
+           "librdkafka name=value properties for every Kafka client millrace makes (CDC, processor, registry, console, "
+           "scheduler), e.g. [security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512, sasl.username=u, "
+           "sasl.password=p, ssl.ca.location=/ca.pem] for an external secured cluster; they override the settings "
+           "millrace derives from security.enabled."});
 
     s.describe_section("up", "`millrace up`: the whole pipeline in one process.");
     s.add({"up.admin_port", value_kind::port, "9464", "Admin endpoint port of `millrace up` (also serves /status)."});

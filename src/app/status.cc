@@ -3,12 +3,9 @@
 #include <cstdio>
 #include <sstream>
 
-#include <asio/connect.hpp>
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/read.hpp>
-#include <asio/write.hpp>
 #include <fmt/format.h>
+
+#include "own_http.h"
 
 namespace millrace::app {
 namespace {
@@ -89,6 +86,7 @@ std::string render_status_block(const status_report& report) {
     out += fmt::format("  {:<10} {:<24} {}\n\n", "admin", report.admin_address, "running");
     for (const auto& [label, url] : report.urls) out += fmt::format("  {:<16} {}\n", label, url);
     for (const auto& [label, path] : report.tls) out += fmt::format("  {:<16} {}\n", label, path);
+    for (const auto& [label, value] : report.security) out += fmt::format("  {:<16} {}\n", label, value);
     const auto& c = report.counts;
     out += fmt::format("\n  users: {} fetched · {} in Kafka · {} in the table · processor lag {}\n", count(c.users_fetched),
                        count(c.records_in_kafka), count(c.rows_in_table), count(c.processor_lag));
@@ -132,30 +130,15 @@ std::string render_live_line(const pipeline_counts& now, const pipeline_counts& 
 int run_status_command(const config::config& cfg) {
     std::string host = cfg.get_string("admin.host");
     uint16_t port = cfg.get_port("up.admin_port");
-    try {
-        asio::io_context io;
-        asio::ip::tcp::resolver resolver(io);
-        asio::ip::tcp::socket socket(io);
-        asio::connect(socket, resolver.resolve(host, std::to_string(port)));
-        std::string request = fmt::format("GET /status?format=text HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n\r\n", host, port);
-        asio::write(socket, asio::buffer(request));
-        std::string response;
-        std::error_code ec;
-        asio::read(socket, asio::dynamic_buffer(response), ec);
-        auto body = response.find("\r\n\r\n");
-        if (response.compare(0, 12, "HTTP/1.1 200") != 0 || body == std::string::npos) {
-            std::fprintf(stderr, "millrace status: unexpected answer from %s:%u: %s\n", host.c_str(), port,
-                         response.substr(0, response.find("\r\n")).c_str());
-            return 1;
-        }
-        std::fputs(response.c_str() + body + 4, stdout);
-        return 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr,
-                     "millrace status: no millrace up answers on %s:%u (%s); is it running? Its admin port is up.admin_port\n",
-                     host.c_str(), port, e.what());
+    std::string why;
+    auto body = own_http_get(cfg, host, port, "/status?format=text", why);
+    if (!body) {
+        std::fprintf(stderr, "millrace status: no millrace up answers on %s:%u (%s); is it running? Its admin port is up.admin_port\n",
+                     host.c_str(), port, why.c_str());
         return 1;
     }
+    std::fputs(body->c_str(), stdout);
+    return 0;
 }
 
 }  // namespace millrace::app

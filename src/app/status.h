@@ -31,6 +31,8 @@ struct status_report {
     std::vector<std::pair<std::string, std::string>> urls;  // label, URL
     std::vector<std::pair<std::string, std::string>> tls;   // label, path (security.enabled)
     pipeline_counts counts;
+    // Security settings worth knowing (label, value): the admin user, where its password is.
+    std::vector<std::pair<std::string, std::string>> security;
     // Components' own state (component::status_json), by command: rendered
     // under "details" in the JSON form.
     std::vector<std::pair<std::string, std::string>> details;

@@ -20,6 +20,7 @@
 #include "millrace/cdc/json_mapping.h"
 #include "millrace/cdc/pgoutput.h"
 #include "millrace/common/log.h"
+#include "millrace/common/security.h"
 #include "millrace/registry/client.h"
 
 namespace millrace::cdc {
@@ -303,8 +304,12 @@ public:
         }
         if (options_.format == message_format::avro) {
             std::string url = options_.registry_url;
-            if (url.empty()) url = services::http_address(ctx_, "registry").value_or("127.0.0.1:8081");
-            registry_ = std::make_unique<registry::client>(registry::client_options{.url = url});
+            http::client_auth auth;  // a configured URL carries its own credentials
+            if (url.empty()) {
+                auth = http::own_endpoint_auth(ctx_.cfg);
+                url = http::own_url(auth, services::http_address(ctx_, "registry").value_or("127.0.0.1:8081"));
+            }
+            registry_ = std::make_unique<registry::client>(registry::client_options{.url = url, .auth = auth});
             registry_url_ = url;
         }
         k_log.info("capturing {} into Kafka at {} (slot {}, publication {}, format {}{})", table_list(), bootstrap_,
@@ -1022,7 +1027,8 @@ private:
         rd_kafka_conf_t* conf = rd_kafka_conf_new();
         auto set = [&](const char* key, const std::string& value) -> status {
             if (rd_kafka_conf_set(conf, key, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-                return make_error(errc::invalid_argument, "Kafka producer setting {}={}: {}", key, value, errstr);
+                return make_error(errc::invalid_argument, "Kafka producer setting {}={}: {}", key,
+                                  security::printable_property(key, value), errstr);
             }
             return {};
         };
@@ -1042,6 +1048,13 @@ private:
         };
         for (const auto& [key, value] : settings) {
             if (auto st = set(key, value); !st) {
+                rd_kafka_conf_destroy(conf);
+                return st;
+            }
+        }
+        // Every Kafka client's base properties: TLS/SASL (docs/security.md), kafka.client_properties.
+        for (const auto& [key, value] : security::kafka_client_properties(ctx_.cfg)) {
+            if (auto st = set(key.c_str(), value); !st) {
                 rd_kafka_conf_destroy(conf);
                 return st;
             }

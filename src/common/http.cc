@@ -427,7 +427,8 @@ std::optional<response> server::refuse(const request& req) const {
 }
 
 server::server(asio::io_context& io, std::string name, size_t max_body_bytes)
-    : max_body_bytes_(max_body_bytes),
+    : name_(name),
+      max_body_bytes_(max_body_bytes),
       tcp_(io, std::move(name), [this](net::stream& socket) { return serve(socket); }) {}
 
 void server::route(std::string method, std::string path, handler h) {
@@ -579,6 +580,10 @@ asio::awaitable<void> server::serve(net::stream& socket) {
                 const route_entry* entry = nullptr;
                 if (auto refused = refuse(req)) {
                     miss = std::move(*refused);
+                } else if (auto denied = authenticate(req)) {
+                    miss = std::move(*denied);
+                } else if (auto answered = auth_route(req)) {
+                    miss = std::move(*answered);
                 } else {
                     entry = find(req, miss);
                 }

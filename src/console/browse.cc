@@ -176,7 +176,7 @@ http::response service::get_messages(const std::string& name, const http::reques
     bool cut = false;
     std::string read_error;
     if (!assignment.empty()) {
-        auto reader = record_reader::create(kafka_->bootstrap());
+        auto reader = record_reader::create(kafka_->bootstrap(), kafka_->base_properties());
         if (!reader) return error_response(reader.err());
         if (auto st = (*reader)->assign(assignment); !st) return error_response(st.err());
         const auto deadline = std::chrono::steady_clock::now() + settings_.request_timeout;
@@ -309,7 +309,7 @@ void service::run_tail(std::string topic_name, std::optional<int32_t> partition,
     if (parts.empty()) return fail(fmt::format("partition {} does not exist in topic '{}'", *partition, topic_name));
     auto marks = kafka_->watermarks(parts);
     if (!marks) return fail(marks.err().message());
-    auto reader = record_reader::create(kafka_->bootstrap());
+    auto reader = record_reader::create(kafka_->bootstrap(), kafka_->base_properties());
     if (!reader) return fail(reader.err().message());
     std::vector<std::pair<topic_partition, int64_t>> assignment;
     json positions = json::array();

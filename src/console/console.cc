@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "millrace/common/http.h"
+#include "millrace/common/http_client_auth.h"
+#include "millrace/common/security.h"
 #include "millrace/common/web_assets.h"
 #include "millrace/web/console_assets.h"
 #include "service.h"
@@ -55,9 +57,10 @@ public:
         s.processor_group = processor_group(cfg);
         s.pipeline_topic = cfg.get_string("console.pipeline_topic");
         s.pipeline_table = cfg.get_string("console.pipeline_table");
+        s.own_auth = http::own_endpoint_auth(cfg);
         s.scheduler_url = cfg.get_string("console.scheduler_url");
         if (s.scheduler_url.empty()) {
-            if (auto address = services::http_address(ctx_, "scheduler")) s.scheduler_url = "http://" + *address;
+            if (auto address = services::http_address(ctx_, "scheduler")) s.scheduler_url = http::own_url(s.own_auth, *address);
         }
         service_ = std::make_unique<service>(ctx_, std::move(s));
         service_->add_routes(server_);
@@ -86,7 +89,8 @@ private:
 }  // namespace
 
 status service::start() {
-    auto client = kafka_client::create(services::kafka_bootstrap(ctx_), settings_.request_timeout);
+    auto client = kafka_client::create(services::kafka_bootstrap(ctx_), settings_.request_timeout,
+                                         security::kafka_client_properties(ctx_.cfg));
     if (!client) return client.err();
     kafka_ = std::move(*client);
     sampler_ = std::thread([this] { sampler_loop(); });

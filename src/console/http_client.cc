@@ -15,7 +15,7 @@ size_t append_body(char* data, size_t size, size_t count, void* target) {
 }  // namespace
 
 result<http_reply> http_call(const std::string& method, const std::string& url, std::chrono::milliseconds timeout,
-                             const std::string& body, const std::string& content_type) {
+                             const std::string& body, const std::string& content_type, const http::client_auth& auth) {
     static std::once_flag init;
     std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     CURL* curl = curl_easy_init();
@@ -30,6 +30,7 @@ result<http_reply> http_call(const std::string& method, const std::string& url, 
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(curl, CURLOPT_PROXY, "");
+    http::apply(curl, auth);
     if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     if (!body.empty() || method == "POST" || method == "PUT") {
         headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());

@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "millrace/common/log.h"
+#include "millrace/common/security.h"
 
 namespace millrace::console {
 namespace {
@@ -24,7 +25,8 @@ void log_callback(const rd_kafka_t*, int level, const char* facility, const char
     }
 }
 
-result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, const std::vector<std::pair<std::string, std::string>>& extra) {
+result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, const std::vector<std::pair<std::string, std::string>>& base,
+                                   const std::vector<std::pair<std::string, std::string>>& extra) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char errstr[512];
     std::vector<std::pair<std::string, std::string>> settings = {
@@ -35,10 +37,12 @@ result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, const std::vect
         {"topic.metadata.refresh.interval.ms", "30000"},
     };
     settings.insert(settings.end(), extra.begin(), extra.end());
+    settings.insert(settings.end(), base.begin(), base.end());
     for (const auto& [name, value] : settings) {
         if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
-            return make_error(errc::invalid_argument, "kafka client setting {}={}: {}", name, value, errstr);
+            return make_error(errc::invalid_argument, "kafka client setting {}={}: {}", name,
+                              security::printable_property(name, value), errstr);
         }
     }
     rd_kafka_conf_set_log_cb(conf, log_callback);
@@ -46,8 +50,9 @@ result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, const std::vect
 }
 
 result<rd_kafka_t*> make_handle(rd_kafka_type_t type, const std::string& bootstrap,
+                                const std::vector<std::pair<std::string, std::string>>& base,
                                 const std::vector<std::pair<std::string, std::string>>& extra) {
-    auto conf = make_conf(bootstrap, extra);
+    auto conf = make_conf(bootstrap, base, extra);
     if (!conf) return conf.err();
     char errstr[512];
     rd_kafka_t* handle = rd_kafka_new(type, *conf, errstr, sizeof errstr);
@@ -152,14 +157,15 @@ const topic_info* cluster_info::find(const std::string& name) const {
     return nullptr;
 }
 
-result<std::unique_ptr<kafka_client>> kafka_client::create(const std::string& bootstrap, std::chrono::milliseconds timeout) {
-    auto handle = make_handle(RD_KAFKA_PRODUCER, bootstrap, {{"allow.auto.create.topics", "false"}});
+result<std::unique_ptr<kafka_client>> kafka_client::create(const std::string& bootstrap, std::chrono::milliseconds timeout,
+                                                           properties base) {
+    auto handle = make_handle(RD_KAFKA_PRODUCER, bootstrap, base, {{"allow.auto.create.topics", "false"}});
     if (!handle) {
         // allow.auto.create.topics is a consumer property in older librdkafka.
-        handle = make_handle(RD_KAFKA_PRODUCER, bootstrap, {});
+        handle = make_handle(RD_KAFKA_PRODUCER, bootstrap, base, {});
         if (!handle) return handle.err();
     }
-    return std::unique_ptr<kafka_client>(new kafka_client(*handle, bootstrap, timeout));
+    return std::unique_ptr<kafka_client>(new kafka_client(*handle, bootstrap, timeout, std::move(base)));
 }
 
 kafka_client::~kafka_client() { rd_kafka_destroy(handle_); }
@@ -442,10 +448,11 @@ status kafka_client::alter_offsets(const std::string& group_id, const std::vecto
     return {};
 }
 
-result<std::unique_ptr<record_reader>> record_reader::create(const std::string& bootstrap) {
+result<std::unique_ptr<record_reader>> record_reader::create(const std::string& bootstrap,
+                                                             const std::vector<std::pair<std::string, std::string>>& base) {
     // A group id is required by the consumer API, but the reader never joins
     // the group or commits: it only fetches from assigned offsets.
-    auto handle = make_handle(RD_KAFKA_CONSUMER, bootstrap,
+    auto handle = make_handle(RD_KAFKA_CONSUMER, bootstrap, base,
                               {{"group.id", "millrace-console-browser"},
                                {"enable.auto.commit", "false"},
                                {"enable.auto.offset.store", "false"},

@@ -110,11 +110,15 @@ struct kafka_record {
 
 class kafka_client {
 public:
-    // Creates the handle; does not contact the cluster yet.
-    static result<std::unique_ptr<kafka_client>> create(const std::string& bootstrap, std::chrono::milliseconds timeout);
+    using properties = std::vector<std::pair<std::string, std::string>>;
+    // Creates the handle; does not contact the cluster yet. `base`: every Kafka
+    // client's base properties (security::kafka_client_properties).
+    static result<std::unique_ptr<kafka_client>> create(const std::string& bootstrap, std::chrono::milliseconds timeout,
+                                                        properties base = {});
     ~kafka_client();
 
     const std::string& bootstrap() const { return bootstrap_; }
+    const properties& base_properties() const { return base_; }
     std::chrono::milliseconds timeout() const { return timeout_; }
 
     result<cluster_info> metadata() const;
@@ -136,17 +140,19 @@ public:
     status alter_offsets(const std::string& group_id, const std::vector<committed_offset>& offsets) const;
 
 private:
-    kafka_client(rd_kafka_s* handle, std::string bootstrap, std::chrono::milliseconds timeout)
-        : handle_(handle), bootstrap_(std::move(bootstrap)), timeout_(timeout) {}
+    kafka_client(rd_kafka_s* handle, std::string bootstrap, std::chrono::milliseconds timeout, properties base)
+        : handle_(handle), bootstrap_(std::move(bootstrap)), timeout_(timeout), base_(std::move(base)) {}
     rd_kafka_s* handle_;
     std::string bootstrap_;
     std::chrono::milliseconds timeout_;
+    properties base_;
 };
 
 // A consumer without a group that reads chosen partitions from chosen offsets.
 class record_reader {
 public:
-    static result<std::unique_ptr<record_reader>> create(const std::string& bootstrap);
+    static result<std::unique_ptr<record_reader>> create(const std::string& bootstrap,
+                                                         const std::vector<std::pair<std::string, std::string>>& base = {});
     ~record_reader();
 
     // Starts reading each partition at its offset (replaces an earlier assignment).

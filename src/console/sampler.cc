@@ -17,6 +17,7 @@
 #include "decode.h"
 #include "http_client.h"
 #include "millrace/avro/codec.h"
+#include "millrace/common/security.h"
 #include "service.h"
 
 namespace millrace::console {
@@ -166,7 +167,12 @@ std::optional<std::string> service::registry_url() const {
     }
     auto address = services::http_address(ctx_, "registry");
     if (!address) return std::nullopt;
-    return "http://" + *address;
+    return http::own_url(settings_.own_auth, *address);
+}
+
+http::client_auth service::registry_auth() const {
+    bool configured = ctx_.cfg.has("console.registry_url") && !ctx_.cfg.get_string("console.registry_url").empty();
+    return configured ? http::client_auth{} : settings_.own_auth;
 }
 
 std::optional<std::string> service::scheduler_api_url() const {
@@ -178,7 +184,7 @@ std::optional<std::string> service::scheduler_api_url() const {
     }
     auto address = services::http_address(ctx_, "scheduler");
     if (!address) return std::nullopt;
-    return "http://" + *address;
+    return http::own_url(settings_.own_auth, *address);
 }
 
 void service::sampler_loop() {
@@ -308,9 +314,11 @@ void service::sample_once() {
     std::map<std::string, double> topic_bytes_in, topic_bytes_out, topic_size;
     const auto probe_timeout = std::min<std::chrono::milliseconds>(settings_.request_timeout, std::chrono::milliseconds(1500));
     for (const auto& address : settings_.admin_endpoints) {
-        auto ready = http_call("GET", "http://" + address + "/readyz", probe_timeout);
+        auto ready = http_call("GET", http::own_url(settings_.own_auth, address) + "/readyz", probe_timeout, {}, "application/json",
+                               settings_.own_auth);
         if (!ready) continue;
-        auto metrics = http_call("GET", "http://" + address + "/metrics", probe_timeout);
+        auto metrics = http_call("GET", http::own_url(settings_.own_auth, address) + "/metrics", probe_timeout, {}, "application/json",
+                                 settings_.own_auth);
         if (!metrics || metrics->status != 200) continue;
         json parts = json::array();
         for (const char* comp : {"broker", "cql", "source", "postgres", "cdc", "processor", "scheduler", "registry", "console"}) {
@@ -467,7 +475,8 @@ json service::probe_components(const std::optional<cluster_info>& cluster, const
                                   cql_error.empty() ? "answers CQL v4 OPTIONS with SUPPORTED" : cql_error, cql));
     // PostgreSQL and change capture
     pg_facts pg = read_postgres(services::postgres_dsn(ctx_), timeout);
-    std::string dsn = services::postgres_dsn(ctx_);
+    // Shown in the overview: an external postgres.dsn's password never is.
+    std::string dsn = security::redact_secrets(services::postgres_dsn(ctx_));
     if (pg.error.empty()) {
         json state = component_state("postgres", "PostgreSQL", "green",
                                      pg.users_rows ? fmt::format("connected; table users has about {} rows", *pg.users_rows)
@@ -525,7 +534,7 @@ json service::probe_components(const std::optional<cluster_info>& cluster, const
     }
     // Scheduler (Airflow-style REST API)
     if (auto url = scheduler_api_url()) {
-        auto res = http_call("GET", *url + "/api/v1/health", timeout);
+        auto res = http_call("GET", *url + "/api/v1/health", timeout, {}, "application/json", settings_.own_auth);
         if (!res) {
             out.push_back(component_state("scheduler", "Apache Airflow", "red", res.err().message(), *url));
         } else if (res->status != 200) {
@@ -541,8 +550,9 @@ json service::probe_components(const std::optional<cluster_info>& cluster, const
         out.push_back(component_state("scheduler", "Apache Airflow", "red", "no scheduler address configured", ""));
     }
     // Schema registry
-    if (auto url = registry_url()) {
-        auto res = http_call("GET", *url + "/subjects", timeout);
+    if (auto registry = registry_url()) {
+        auto res = http_call("GET", *registry + "/subjects", timeout, {}, "application/json", registry_auth());
+        auto url = std::optional<std::string>(security::redact_secrets(*registry));  // as shown
         if (!res) {
             out.push_back(component_state("registry", "Schema Registry", "red", res.err().message(), *url));
         } else {
@@ -557,7 +567,8 @@ json service::probe_components(const std::optional<cluster_info>& cluster, const
     }
     // Source API
     if (auto address = services::http_address(ctx_, "source")) {
-        auto res = http_call("GET", "http://" + *address + "/api/?results=1", timeout);
+        auto res = http_call("GET", http::own_url(settings_.own_auth, *address) + "/api/?results=1", timeout, {}, "application/json",
+                             settings_.own_auth);
         if (!res) {
             out.push_back(component_state("source", "randomuser.me API", "red", res.err().message(), *address));
         } else {
@@ -574,7 +585,7 @@ http::response service::get_schemas(const http::request& req) {
     auto url = registry_url();
     if (!url) return error_response(503, "no schema registry configured (start `millrace registry` or set console.registry_url)");
     auto get = [&](const std::string& path) -> result<json> {
-        auto res = http_call("GET", *url + path, settings_.request_timeout);
+        auto res = http_call("GET", *url + path, settings_.request_timeout, {}, "application/json", registry_auth());
         if (!res) return res.err();
         auto body = json::parse(res->body, nullptr, false);
         if (res->status == 404) {
@@ -641,7 +652,8 @@ result<json> service::decode_avro(int32_t schema_id, std::string_view body) {
     if (!cached) {
         auto url = registry_url();
         if (!url) return make_error(errc::unavailable, "schema id {}: no schema registry configured", schema_id);
-        auto res = http_call("GET", fmt::format("{}/schemas/ids/{}", *url, schema_id), settings_.request_timeout);
+        auto res = http_call("GET", fmt::format("{}/schemas/ids/{}", *url, schema_id), settings_.request_timeout, {},
+                             "application/json", registry_auth());
         if (!res) return res.err();
         if (res->status != 200) {
             return make_error(errc::not_found, "schema id {}: the registry at {} answered {}: {}", schema_id, *url, res->status, res->body.substr(0, 200));
@@ -657,7 +669,7 @@ result<json> service::decode_avro(int32_t schema_id, std::string_view body) {
                 for (const auto& ref : doc["references"]) {
                     auto ref_res = http_call("GET", fmt::format("{}/subjects/{}/versions/{}/schema", *url, ref.value("subject", ""),
                                                                 ref.contains("version") ? ref["version"].dump() : std::string("latest")),
-                                             settings_.request_timeout);
+                                             settings_.request_timeout, {}, "application/json", registry_auth());
                     if (ref_res && ref_res->status == 200) references.push_back(ref_res->body);
                 }
             }
@@ -689,18 +701,18 @@ http::response service::get_scheduler(const http::request&) {
     auto url = scheduler_api_url();
     if (!url) return error_response(503, "no scheduler configured (start `millrace scheduler`)");
     json out = {{"api", *url}, {"ui", settings_.scheduler_url.empty() ? *url : settings_.scheduler_url}};
-    auto health = http_call("GET", *url + "/api/v1/health", settings_.request_timeout);
+    auto health = http_call("GET", *url + "/api/v1/health", settings_.request_timeout, {}, "application/json", settings_.own_auth);
     if (!health) return error_response(health.err());
     out["health"] = json::parse(health->body, nullptr, false);
     if (out["health"].is_discarded()) out["health"] = nullptr;
-    auto dags = http_call("GET", *url + "/api/v1/dags", settings_.request_timeout);
+    auto dags = http_call("GET", *url + "/api/v1/dags", settings_.request_timeout, {}, "application/json", settings_.own_auth);
     if (dags && dags->status == 200) {
         auto body = json::parse(dags->body, nullptr, false);
         if (!body.is_discarded()) out["dags"] = body.value("dags", json::array());
         for (auto& dag : out["dags"]) {
             if (!dag.contains("dag_id")) continue;
             auto runs = http_call("GET", *url + "/api/v1/dags/" + dag["dag_id"].get<std::string>() + "/dagRuns?limit=5&order_by=-execution_date",
-                                  settings_.request_timeout);
+                                  settings_.request_timeout, {}, "application/json", settings_.own_auth);
             if (runs && runs->status == 200) {
                 auto rb = json::parse(runs->body, nullptr, false);
                 if (!rb.is_discarded()) dag["recent_runs"] = rb.value("dag_runs", json::array());

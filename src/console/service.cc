@@ -663,7 +663,8 @@ http::response service::get_jobs(const http::request&) {
     json jobs = json::array();
     json unreachable = json::array();
     for (const auto& address : settings_.admin_endpoints) {
-        auto res = http_call("GET", "http://" + address + "/api/v1/jobs", timeout);
+        auto res = http_call("GET", http::own_url(settings_.own_auth, address) + "/api/v1/jobs", timeout, {}, "application/json",
+                             settings_.own_auth);
         if (!res) {
             unreachable.push_back({{"admin", address}, {"error", res.err().message()}});
             continue;

@@ -24,6 +24,7 @@
 #include "millrace/cql_client/client.h"
 #include "millrace/common/component.h"
 #include "millrace/common/http.h"
+#include "millrace/common/http_client_auth.h"
 #include "millrace/common/log.h"
 #include "workers.h"
 
@@ -61,6 +62,7 @@ struct settings {
     std::string pipeline_topic;
     std::string pipeline_table;
     std::string scheduler_url;  // the scheduler UI for links; "" when unknown
+    http::client_auth own_auth{};  // for millrace's own endpoints (security.enabled)
 };
 
 class service {
@@ -112,6 +114,8 @@ private:
     json probe_components(const std::optional<cluster_info>& cluster, const std::string& cluster_error,
                           const std::map<std::string, json>& group_stats);
     std::optional<std::string> registry_url() const;
+    // The CA and credentials for registry_url(): none for a configured console.registry_url.
+    http::client_auth registry_auth() const;
     std::optional<std::string> scheduler_api_url() const;
     // The CQL session for the table browser, connected on first use.
     result<std::shared_ptr<cql_client::session>> cql_session();

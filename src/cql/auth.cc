@@ -104,9 +104,9 @@ std::optional<resource> resource_from_key(std::string_view key) {
     return std::nullopt;
 }
 
-std::string role_key(const std::string& role) { return std::string{key_format::k_schema_space, 'r'} + role; }
+std::string role_key(const std::string& role) { return std::string{key_format::k_schema_space, key_format::k_role_kind} + role; }
 std::string permission_key(const std::string& role, const std::string& resource_key) {
-    return std::string{key_format::k_schema_space, 'p'} + role + std::string(1, '\0') + resource_key;
+    return std::string{key_format::k_schema_space, key_format::k_permission_kind} + role + std::string(1, '\0') + resource_key;
 }
 
 // Records: version byte 1, then the fields in the protocol's notation.

@@ -57,7 +57,7 @@ struct role_record {
     std::string salted_hash;          // bcrypt ("$2a$10$..."), empty: no password
 };
 
-// Store records (schema space, key_format.h): 0x01 'r' role → role record;
+// Store records (schema space, key_format.h): 0x01 'u' role → role record;
 // 0x01 'p' role 0x00 resource → permission set.
 std::string role_key(const std::string& role);
 std::string permission_key(const std::string& role, const std::string& resource_key);

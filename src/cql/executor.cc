@@ -1323,11 +1323,11 @@ status executor::load() {
             store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
         } else if (key[1] == 'n' && value.size() == 8) {
             catalog_.next_table_id = kf::get_be(value, 8);
-        } else if (key[1] == 'r') {
+        } else if (key[1] == kf::k_role_kind) {
             auto r = decode_role(value);
             if (!r) return r.err();
             auth_.put_role(std::move(*r));
-        } else if (key[1] == 'p') {
+        } else if (key[1] == kf::k_permission_kind) {
             auto nul = key.find('\0', 2);
             auto set = decode_permissions(value);
             if (!set) return set.err();

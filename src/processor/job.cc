@@ -18,6 +18,7 @@
 #include "kafka_sink.h"
 #include "millrace/common/json_text.h"
 #include "millrace/common/log.h"
+#include "millrace/common/security.h"
 #include "millrace/registry/client.h"
 #include "millrace/sql/decoder.h"
 #include "millrace/sql/encoder.h"
@@ -85,7 +86,7 @@ public:
           o_(std::move(o)),
           clock_(c),
           log_("job " + o_.name),
-          registry_(registry::client_options{.url = o_.registry_url}),
+          registry_(registry::client_options{.url = o_.registry_url, .auth = o_.registry_auth}),
           records_in_(m.make_counter("millrace_processor_records_in_total", "Records read from the source topics.")),
           rows_out_(m.make_counter("millrace_processor_rows_written_total", "Rows the sinks acknowledged.")),
           agg_rows_out_(m.make_counter("millrace_processor_aggregate_rows_written_total",
@@ -606,8 +607,8 @@ private:
         char errstr[512];
         auto set = [&](rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
             if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-                note_error(fmt::format("kafka property {}={}: {}", name, value, errstr));
-                log_.error("kafka property {}={}: {}", name, value, errstr);
+                note_error(fmt::format("kafka property {}={}: {}", name, security::printable_property(name, value), errstr));
+                log_.error("kafka property {}={}: {}", name, security::printable_property(name, value), errstr);
                 return false;
             }
             return true;

@@ -32,6 +32,7 @@
 
 #include "millrace/common/services.h"
 #include "millrace/common/clock.h"
+#include "millrace/common/http_client_auth.h"
 #include "millrace/common/metrics.h"
 #include "millrace/cql_client/client.h"
 #include "millrace/sql/program.h"
@@ -46,6 +47,7 @@ struct job_options {
     std::string dlq_topic;  // "" logs and drops rejects
     std::vector<std::string> kafka_properties;  // extra librdkafka "name=value" (processor.kafka_properties)
     std::string registry_url = "http://127.0.0.1:8081";
+    http::client_auth registry_auth{};  // millrace's own secured registry; none for a configured URL
     std::string contact_points;  // cql.contact_points, else the embedded store
     services::cql_login cql_login;  // services::cql_credentials
     std::string state_keyspace = "millrace_jobs";

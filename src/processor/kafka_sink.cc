@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
+#include "millrace/common/security.h"
+
 namespace millrace::processor {
 
 namespace {
@@ -52,7 +54,8 @@ public:
         rd_kafka_conf_t* conf = rd_kafka_conf_new();
         auto set = [&](const std::string& name, const std::string& value) -> status {
             if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-                return make_error(errc::invalid_argument, "kafka sink {}: property {}={}: {}", o_.topic, name, value, errstr);
+                return make_error(errc::invalid_argument, "kafka sink {}: property {}={}: {}", o_.topic, name,
+                                  security::printable_property(name, value), errstr);
             }
             return {};
         };

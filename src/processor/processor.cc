@@ -11,6 +11,8 @@
 #include "job_files.h"
 #include "jobs_report.h"
 #include "millrace/common/http.h"
+#include "millrace/common/http_client_auth.h"
+#include "millrace/common/security.h"
 #include "millrace/common/log.h"
 #include "millrace/sql/program.h"
 
@@ -67,15 +69,23 @@ public:
     result<std::optional<net::endpoint>> start() override {
         const auto& cfg = ctx_.cfg;
         base_.bootstrap = services::kafka_bootstrap(ctx_);
-        base_.kafka_properties = cfg.get_list("processor.kafka_properties");
-        for (const auto& property : base_.kafka_properties) {
+        // Every Kafka client's base properties (security), then the processor's own.
+        base_.kafka_properties.clear();
+        for (const auto& [name, value] : security::kafka_client_properties(cfg)) base_.kafka_properties.push_back(name + "=" + value);
+        for (const auto& property : cfg.get_list("processor.kafka_properties")) {
             if (property.find('=') == std::string::npos || property.front() == '=') {
                 return make_error(errc::invalid_argument, "process: processor.kafka_properties entry \"{}\" (from {}) is not name=value",
                                   property, cfg.origin("processor.kafka_properties"));
             }
+            base_.kafka_properties.push_back(property);
         }
         base_.registry_url = cfg.get_string("processor.registry_url");
-        if (base_.registry_url.empty()) base_.registry_url = services::http_address(ctx_, "registry").value_or("127.0.0.1:8081");
+        if (base_.registry_url.empty()) {
+            // millrace's own registry: https and the admin user when security is on.
+            base_.registry_auth = http::own_endpoint_auth(cfg);
+            base_.registry_url = http::own_url(base_.registry_auth,
+                                               services::http_address(ctx_, "registry").value_or("127.0.0.1:8081"));
+        }
         if (base_.registry_url.find("://") == std::string::npos) base_.registry_url = "http://" + base_.registry_url;
         base_.contact_points = services::cql_contact_points(ctx_);
         base_.cql_login = services::cql_credentials(ctx_);

@@ -3,6 +3,7 @@
 #include <asio/post.hpp>
 
 #include "millrace/common/http.h"
+#include "millrace/common/security.h"
 #include "service.h"
 
 namespace millrace::registry {
@@ -20,6 +21,7 @@ public:
     result<std::optional<net::endpoint>> start() override {
         service_options options;
         options.bootstrap = services::kafka_bootstrap(ctx_);
+        options.kafka_properties = security::kafka_client_properties(ctx_.cfg);
         options.topic = ctx_.cfg.get_string("registry.topic");
         options.replication_factor = static_cast<int>(ctx_.cfg.get_int("registry.topic_replication_factor"));
         options.default_compatibility = ctx_.cfg.get_string("registry.compatibility");

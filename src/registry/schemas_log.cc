@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "millrace/common/log.h"
+#include "millrace/common/security.h"
 
 namespace millrace::registry {
 
@@ -33,7 +34,8 @@ void on_log(const rd_kafka_t*, int level, const char* facility, const char* mess
     if (log::enabled(lvl)) log::write(lvl, "registry", fmt::format("librdkafka {}: {}", facility, message));
 }
 
-result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, bool producer, void* opaque = nullptr) {
+result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, const std::vector<std::pair<std::string, std::string>>& base,
+                                   bool producer, void* opaque = nullptr) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char errstr[512];
     std::vector<std::pair<std::string, std::string>> settings = {{"bootstrap.servers", bootstrap}, {"client.id", "millrace-registry"}};
@@ -44,10 +46,11 @@ result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, bool producer, 
         settings.insert(settings.end(), {{"group.id", "millrace-registry-reader"}, {"enable.auto.commit", "false"},
                                          {"enable.partition.eof", "true"}, {"auto.offset.reset", "earliest"}});
     }
+    settings.insert(settings.end(), base.begin(), base.end());
     for (const auto& [name, value] : settings) {
         if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
-            return make_error(errc::invalid_argument, "librdkafka {}={}: {}", name, value, errstr);
+            return make_error(errc::invalid_argument, "librdkafka {}={}: {}", name, security::printable_property(name, value), errstr);
         }
     }
     rd_kafka_conf_set_log_cb(conf, on_log);
@@ -60,8 +63,10 @@ result<rd_kafka_conf_t*> make_conf(const std::string& bootstrap, bool producer, 
 
 }  // namespace
 
-schemas_log::schemas_log(std::string bootstrap, std::string topic, int replication_factor, const std::atomic<bool>& stopping)
+schemas_log::schemas_log(std::string bootstrap, std::vector<std::pair<std::string, std::string>> kafka_properties,
+                         std::string topic, int replication_factor, const std::atomic<bool>& stopping)
     : bootstrap_(std::move(bootstrap)),
+      kafka_properties_(std::move(kafka_properties)),
       topic_(std::move(topic)),
       replication_factor_(replication_factor),
       stopping_(stopping),
@@ -84,7 +89,7 @@ error stopped(const std::string& topic) { return make_error(errc::cancelled, "th
 
 status schemas_log::open(int64_t timeout_ms) {
     if (producer_ == nullptr) {
-        auto conf = make_conf(bootstrap_, true, pending_.get());
+        auto conf = make_conf(bootstrap_, kafka_properties_, true, pending_.get());
         if (!conf) return conf.err();
         char errstr[512];
         producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, errstr, sizeof errstr);
@@ -128,7 +133,7 @@ status schemas_log::open(int64_t timeout_ms) {
 
 status schemas_log::read_all(const std::function<void(int64_t, const std::string&, const std::optional<std::string>&)>& apply,
                              int64_t timeout_ms) {
-    auto conf = make_conf(bootstrap_, false);
+    auto conf = make_conf(bootstrap_, kafka_properties_, false);
     if (!conf) return conf.err();
     char errstr[512];
     rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, errstr, sizeof errstr);

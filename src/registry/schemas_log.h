@@ -9,6 +9,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
+#include <string>
 
 #include "millrace/common/result.h"
 
@@ -20,7 +23,9 @@ class schemas_log {
 public:
     // Every wait gives up within half a second once `stopping` is set (the
     // broker may be served by the thread that is stopping us).
-    schemas_log(std::string bootstrap, std::string topic, int replication_factor, const std::atomic<bool>& stopping);
+    // `kafka_properties`: base librdkafka properties of every client (security::kafka_client_properties).
+    schemas_log(std::string bootstrap, std::vector<std::pair<std::string, std::string>> kafka_properties, std::string topic,
+                int replication_factor, const std::atomic<bool>& stopping);
     ~schemas_log();
     schemas_log(const schemas_log&) = delete;
     schemas_log& operator=(const schemas_log&) = delete;
@@ -45,6 +50,7 @@ public:
 
 private:
     std::string bootstrap_;
+    std::vector<std::pair<std::string, std::string>> kafka_properties_;
     std::string topic_;
     int replication_factor_;
     const std::atomic<bool>& stopping_;

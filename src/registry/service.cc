@@ -125,7 +125,7 @@ struct service::request_info {
 
 service::service(service_options options, metrics::registry& metrics)
     : options_(std::move(options)),
-      log_topic_(options_.bootstrap, options_.topic, options_.replication_factor, stop_requested_),
+      log_topic_(options_.bootstrap, options_.kafka_properties, options_.topic, options_.replication_factor, stop_requested_),
       requests_(metrics.make_counter("millrace_registry_requests_total", "REST requests received.")),
       registrations_(metrics.make_counter("millrace_registry_registrations_total", "Schemas registered as new versions.")),
       corrupt_records_(metrics.make_counter("millrace_registry_corrupt_records_total", "Records of the schemas topic skipped as corrupt.")) {
@@ -680,7 +680,16 @@ std::optional<http::response> read_registration(const store& st, const http::req
             if (!name || !subject || version == r.end() || !version->is_number_integer()) {
                 return fail(422, k_invalid_schema, "Invalid schema: a reference needs \"name\", \"subject\" and an integer \"version\"");
             }
-            out.content.references.push_back({*name, *subject, version->get<int>()});
+            // Read wide, then range-checked: get<int> would silently truncate 2^32+1 to 1.
+            int64_t number = version->is_number_unsigned() && version->get<uint64_t>() > uint64_t(INT64_MAX)
+                                 ? INT64_MAX
+                                 : version->get<int64_t>();
+            if (number != -1 && (number < 1 || number > INT32_MAX)) {
+                return fail(422, k_invalid_schema,
+                            fmt::format("Invalid schema: reference '{}' has version {}, not in [1, 2^31-1] (or -1 for the latest)",
+                                        *name, version->dump()));
+            }
+            out.content.references.push_back({*name, *subject, static_cast<int>(number)});
         }
     }
     auto parsed = parse_content(st, out.content);

@@ -18,6 +18,9 @@
 #include <string>
 #include <thread>
 
+#include <utility>
+#include <vector>
+
 #include "millrace/common/http.h"
 #include "millrace/common/log.h"
 #include "millrace/common/metrics.h"
@@ -28,6 +31,7 @@ namespace millrace::registry {
 
 struct service_options {
     std::string bootstrap;                    // Kafka
+    std::vector<std::pair<std::string, std::string>> kafka_properties;  // base librdkafka properties (security)
     std::string topic = "_schemas";
     int replication_factor = 1;
     std::string default_compatibility = "BACKWARD";

@@ -26,6 +26,8 @@
 
 #include "millrace/common/http.h"
 #include "millrace/common/log.h"
+#include "millrace/common/security.h"
+#include "millrace/common/tls.h"
 #include "millrace/source/fetcher.h"
 #include "millrace/source/generator.h"
 #include "millrace/source/pg_writer.h"
@@ -856,6 +858,7 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
 }
 
 try_outcome run_kafka(const task_spec& task, const std::map<std::string, std::string>& p, const std::string& bootstrap,
+                      const std::vector<std::pair<std::string, std::string>>& base_properties,
                       const std::vector<std::string>& messages, int64_t timeout_ms, task_log& log) {
     std::string servers = p.count("bootstrap") ? p.at("bootstrap") : bootstrap;
     const std::string& topic = p.at("topic");
@@ -870,6 +873,13 @@ try_outcome run_kafka(const task_spec& task, const std::map<std::string, std::st
         if (rd_kafka_conf_set(conf, name, value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
             return fail(log, fmt::format("kafka config {}={}: {}", name, value, err));
+        }
+    }
+    // Every Kafka client's base properties (security), when producing to the pipeline's cluster.
+    for (const auto& [name, value] : p.count("bootstrap") ? std::vector<std::pair<std::string, std::string>>{} : base_properties) {
+        if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            return fail(log, fmt::format("kafka config {}={}: {}", name, security::printable_property(name, value), err));
         }
     }
     rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -924,7 +934,8 @@ public:
         if (!ep) return ep.err();
         thread_ = std::thread([this] { io_.run(); });
         thread_.detach();
-        return fmt::format("http://{}/api/", ep->to_string());
+        // Every listener of the process speaks TLS when security.enabled (tls.h).
+        return fmt::format("{}://{}/api/", tls::listener_context() ? "https" : "http", ep->to_string());
     }
 
 private:
@@ -975,6 +986,8 @@ try_outcome run_fetch_task(const std::map<std::string, std::string>& p, const ex
     if (p.count("seed")) options.seed = p.at("seed");
     if (p.count("nat")) options.nat = p.at("nat");
     options.url = p.count("url") ? p.at("url") : env.source_url;
+    // millrace's own source API (published or in-process) asks for the admin user when security is on.
+    if (!p.count("url")) options.auth = env.own_auth;
     if (options.url.empty()) {
         auto url = local_source_url();
         if (!url) return fail(log, url.err().message());
@@ -1266,7 +1279,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
                 if (!value) return fail(log, fmt::format("value: {}", value.err().message()));
                 for (int64_t idx = 0; idx < *n; ++idx) messages.push_back(*value);
             }
-            out = run_kafka(*task, params, env.kafka_bootstrap, messages, timeout, log);
+            out = run_kafka(*task, params, env.kafka_bootstrap, env.kafka_properties, messages, timeout, log);
             break;
         }
         case task_kind::randomuser_fetch:

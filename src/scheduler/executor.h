@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "millrace/common/http_client_auth.h"
 #include "state.h"
 
 namespace millrace::scheduler {
@@ -23,7 +24,9 @@ namespace millrace::scheduler {
 struct executor_env {
     std::string postgres_dsn;
     std::string kafka_bootstrap;
+    std::vector<std::pair<std::string, std::string>> kafka_properties;  // base librdkafka properties (security)
     std::string source_url;  // randomuser API base URL; "" serves one in-process
+    http::client_auth own_auth;  // for millrace's own HTTP endpoints (the source API)
     std::string source_raw = "json";
     std::string hostname;
     // Airflow DAG files: the interpreter (scheduler.python) and where the

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "millrace/common/http.h"
 #include "millrace/common/log.h"
+#include "millrace/common/security.h"
 #include "millrace/common/services.h"
 #include "millrace/common/web_assets.h"
 #include "millrace/web/scheduler_assets.h"
@@ -36,9 +37,11 @@ executor_env env_from(const component_context& ctx) {
     executor_env env;
     env.postgres_dsn = services::postgres_dsn(ctx);
     env.kafka_bootstrap = services::kafka_bootstrap(ctx);
+    env.kafka_properties = security::kafka_client_properties(ctx.cfg);
+    env.own_auth = http::own_endpoint_auth(ctx.cfg);
     env.source_url = ctx.cfg.has("source.url") ? ctx.cfg.get_string("source.url") : std::string();
     if (env.source_url.empty() && ctx.services != nullptr) {
-        if (auto address = ctx.services->find("source")) env.source_url = fmt::format("http://{}/api/", *address);
+        if (auto address = ctx.services->find("source")) env.source_url = http::own_url(env.own_auth, *address) + "/api/";
     }
     env.source_raw = ctx.cfg.has("source.raw") ? ctx.cfg.get_string("source.raw") : "json";
     env.hostname = host_name();
@@ -104,8 +107,10 @@ struct http_reply {
 
 result<http_reply> call(const config::config& cfg, const std::string& method, const std::string& path,
                         const std::string& body = {}) {
-    std::string url = fmt::format("http://{}:{}{}", cfg.get_string("scheduler.host"), cfg.get_port("scheduler.port"), path);
+    auto auth = http::own_endpoint_auth(cfg);
+    std::string url = http::own_url(auth, fmt::format("{}:{}{}", cfg.get_string("scheduler.host"), cfg.get_port("scheduler.port"), path));
     CURL* curl = curl_easy_init();
+    http::apply(curl, auth);
     http_reply reply;
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -123,6 +128,10 @@ result<http_reply> call(const config::config& cfg, const std::string& method, co
     if (rc != CURLE_OK) {
         return make_error(errc::unavailable, "{} {}: {} (is `millrace scheduler` or `millrace up` running? see scheduler.port)",
                           method, url, curl_easy_strerror(rc));
+    }
+    if (reply.status == 401) {
+        return make_error(errc::invalid_argument, "{} {}: 401, the scheduler asks for credentials: run with the same data_dir "
+                          "as the server (its admin-password file) or set security.admin_password", method, url);
     }
     return reply;
 }

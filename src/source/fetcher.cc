@@ -50,9 +50,10 @@ public:
         std::string error;
     };
 
-    response get(const std::string& url, int64_t timeout_ms) {
+    response get(const std::string& url, int64_t timeout_ms, const http::client_auth& auth) {
         response res;
         curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+        http::apply(curl_, auth);
         curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
         curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout_ms));
@@ -203,7 +204,7 @@ result<fetch_summary> run_fetch(const fetch_options& options, pg_writer& writer,
         for (int attempt = 0;; ++attempt) {
             std::this_thread::sleep_until(next_call);
             next_call = steady::now() + call_interval;
-            res = http.get(url, options.timeout_ms);
+            res = http.get(url, options.timeout_ms, options.auth);
             bool retryable = res.status == 0 || res.status == 429 || res.status >= 500;
             if (res.status == 200 || !retryable) break;
             if (attempt >= options.max_retries) {

@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 READY_TIMEOUT_S = 60.0
 # The broker's admin user (security.admin_user defaults to admin) logs in with this.
 ADMIN_PASSWORD = "secure-listeners-admin-4d1e"
+CQL_USER, CQL_PASSWORD = "cassandra", "secure-listeners-pw"
 
 
 def load_cql_run():
@@ -178,12 +179,14 @@ def check_cql_plaintext_refused(cql, args):
 
 
 def check_cql_tls_driver(cql, args):
+    from cassandra.auth import PlainTextAuthProvider
     from cassandra.cluster import Cluster
     context = ssl.create_default_context(cafile=cql.ca)
     # The driver connects to an address; the certificate carries IP:127.0.0.1.
     context.check_hostname = True
     cluster = Cluster([cql.host], port=cql.port, ssl_context=context, ssl_options={"server_hostname": cql.host},
-                      protocol_version=4, connect_timeout=15)
+                      auth_provider=PlainTextAuthProvider(CQL_USER, CQL_PASSWORD), protocol_version=4,
+                      connect_timeout=15)
     try:
         session = cluster.connect()
         session.execute("CREATE KEYSPACE IF NOT EXISTS secure WITH replication = "
@@ -266,7 +269,9 @@ def main():
         broker = Server(args.millrace_binary, "broker", os.path.join(tmp, "broker"),
                         ["--set", f"security.admin_password={ADMIN_PASSWORD}"])
         servers.append(broker)
-        cql = Server(args.millrace_binary, "cql", os.path.join(tmp, "cql"))
+        # With security.enabled the store requires a login (CQL roles): cql.password
+        # gives the bootstrap role one; the driver logs in when asked.
+        cql = Server(args.millrace_binary, "cql", os.path.join(tmp, "cql"), ["--set", f"cql.password={CQL_PASSWORD}"])
         servers.append(cql)
         # Each server generated its own CA: each is "another CA" for the other.
         checks = [

@@ -77,11 +77,12 @@ bool metadata_answers(raw_client& c) {
 class broker_sasl_test : public ::testing::Test {
 protected:
     void start(std::vector<std::string> extra = {}) {
-        extra.insert(extra.end(), {"--set", "security.enabled=true", "--set", "security.admin_password=" + k_password});
+        // security.enabled serves only TLS, with a CA generated into <data_dir>/tls.
+        extra.insert(extra.end(), {"--set", "security.enabled=true", "--set", "security.admin_password=" + k_password,
+                                   "--set", "data_dir=" + dir_.file("root")});
         server_ = start_server("broker", dir_.file("data"), extra);
         ASSERT_TRUE(server_.proc);
-        // security.enabled serves only TLS, with a CA generated here.
-        ca_ = dir_.file("data") + "/tls/ca.pem";
+        ca_ = dir_.file("root") + "/tls/ca.pem";
     }
     // A connection over TLS (SASL_SSL, as real clients of a secure broker use).
     raw_client connect() { return raw_client(server_.address, ca_); }

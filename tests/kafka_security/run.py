@@ -58,8 +58,9 @@ class broker:
     def __init__(self, binary, work):
         self.binary = binary
         self.work = work
+        # data_dir holds the broker's data and the TLS material (the CA is
+        # generated into <data_dir>/tls at the first start, reused after the restart).
         self.data_dir = os.path.join(work, "data")
-        # Generated at the first start; kept across the restart.
         self.ca = os.path.join(self.data_dir, "tls", "ca.pem")
         self.proc = None
         self.bootstrap = None
@@ -69,7 +70,7 @@ class broker:
         self.starts += 1
         log = open(os.path.join(self.work, f"broker-{self.starts}.log"), "w")
         self.proc = subprocess.Popen(
-            [self.binary, "broker", "--port", "0", "--admin-port", "0", "--data-dir", self.data_dir,
+            [self.binary, "broker", "--port", "0", "--admin-port", "0", "--set", f"data_dir={self.data_dir}",
              "--set", "security.enabled=true", "--set", f"security.admin_password={ADMIN_PASSWORD}"],
             stdout=subprocess.PIPE, stderr=log, text=True)
         for line in self.proc.stdout:

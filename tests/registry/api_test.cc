@@ -268,6 +268,26 @@ TEST_F(registry_api_test, references_and_referenced_by) {
     EXPECT_EQ(r.error_code(), 42206);
 }
 
+TEST_F(registry_api_test, reference_version_beyond_int_range_is_refused_not_truncated) {
+    register_schema("big-address", R"({"type":"record","name":"BigAddress","namespace":"x","fields":[{"name":"city","type":"string"}]})");
+    const std::string person = R"({"schema":"{\"type\":\"record\",\"name\":\"x.Person\",\"fields\":[{\"name\":\"home\",\"type\":\"x.BigAddress\"}]}",)";
+    // 2^32 + 1 once became version 1 (an existing one) through a 32-bit read.
+    for (const char* version : {"4294967297", "2147483648", "18446744073709551615", "0", "-2"}) {
+        reply r = api("POST", "/subjects/big-person-value/versions",
+                      person + R"("references":[{"name":"x.BigAddress","subject":"big-address","version":)" + version + "}]}");
+        EXPECT_EQ(r.status, 422) << version << ": " << r.body;
+        EXPECT_EQ(r.error_code(), 42201) << version;
+        EXPECT_NE(r.message().find(std::string("version ") + version), std::string::npos) << r.message();
+    }
+    EXPECT_EQ(api("GET", "/subjects/big-person-value/versions").error_code(), 40401);
+    // The largest valid version is read as itself (and not found), -1 means the latest.
+    reply r = api("POST", "/subjects/big-person-value/versions",
+                  person + R"("references":[{"name":"x.BigAddress","subject":"big-address","version":2147483647}]})");
+    EXPECT_NE(r.message().find("version 2147483647 not found"), std::string::npos) << r.body;
+    r = api("POST", "/subjects/big-person-value/versions", person + R"("references":[{"name":"x.BigAddress","subject":"big-address","version":-1}]})");
+    EXPECT_EQ(r.status, 200) << r.body;
+}
+
 TEST_F(registry_api_test, json_schema_type) {
     std::string v1 = R"({"type":"object","properties":{"n":{"type":"integer"}}})";
     reply r = api("POST", "/subjects/js-value/versions", schema_body(v1, "JSON"));

@@ -1,7 +1,31 @@
 // The frame of every millrace UI: header with the product name, the page
 // navigation and links to the other millrace UIs, then the page.
 import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { get_json } from "./api";
 import "./theme.css";
+
+// GET /api/v1/auth/whoami, which every millrace HTTP server answers.
+interface WhoAmI {
+  security_enabled: boolean;
+  user: string | null;
+  method: string | null;
+}
+
+// Who the browser is logged in as (security.enabled: HTTP Basic, which the
+// browser asked for on the first page load); nothing when security is off.
+function LoggedIn() {
+  const [who, setWho] = useState<WhoAmI | null>(null);
+  useEffect(() => {
+    get_json<WhoAmI>("/api/v1/auth/whoami").then(setWho, () => setWho(null));
+  }, []);
+  if (!who || !who.user) return null;
+  return (
+    <span class="shell-user" data-testid="logged-in-user" title={`authenticated by ${who.method ?? "?"}`}>
+      {who.user}
+    </span>
+  );
+}
 
 export interface NavItem {
   id: string;
@@ -41,6 +65,7 @@ export function Shell(props: {
             </a>
           ))}
         </div>
+        <LoggedIn />
       </header>
       <main class="shell-main">{props.children}</main>
     </>

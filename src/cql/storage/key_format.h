@@ -7,6 +7,9 @@
 //            0x01 'n'                                    → next table id (8 bytes)
 //            0x01 'r' table id (8)                       → live rows (8 bytes, store.h live_rows)
 //            0x01 'R'                                    → present once the 'r' counters are kept
+//            0x01 'u' role                               → role record (auth.h)
+//            0x01 'p' role 0x00 resource                 → permission set (auth.h)
+//     (each schema record's second byte is its kind: one letter per kind, never shared)
 //   cells:   0x02 | table id (8) | token (8, sign bit flipped) | partition key
 //            | clustering | column id (2)
 //     partition key: per component, length (2) + bytes (prefix-free, fixed count)
@@ -37,6 +40,9 @@ constexpr char k_data_space = 0x02;
 constexpr size_t k_cell_header = 17;
 constexpr uint8_t k_tombstone = 0x01;
 constexpr uint16_t k_row_marker = 0;
+// The second byte of role and permission records (schema space).
+constexpr char k_role_kind = 'u';
+constexpr char k_permission_kind = 'p';
 
 inline void put_be(std::string& out, uint64_t v, int width) {
     for (int shift = 8 * (width - 1); shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));

@@ -23,6 +23,8 @@ struct request {
     std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
     std::map<std::string, std::string> headers;              // lower-case names
     std::string body;
+    // Who sent it, when HTTP authentication is on (set before routing); "" otherwise.
+    std::string principal;
 
     // The first value of query parameter `name`, or nullptr.
     const std::string* param(std::string_view name) const;
@@ -98,6 +100,27 @@ std::string query_decode(std::string_view text);
 void set_allowed_origins(std::vector<std::string> origins);
 const std::vector<std::string>& allowed_origins();
 
+// HTTP authentication (docs/security.md, "HTTP authentication"). Process-wide
+// like the allowed origins: set once at start-up, before servers start; off by
+// default. When on, every request but GET /healthz and /readyz needs
+// `Authorization: Basic` with a known user and password, or `Authorization:
+// Bearer <token>` with a token from POST /api/v1/auth/token; else 401 with
+// `WWW-Authenticate: Basic realm="millrace"`. Every server also answers
+// GET /api/v1/auth/whoami ({"user", "method", "security_enabled"}).
+struct auth_settings {
+    bool enabled = false;
+    std::vector<std::pair<std::string, std::string>> users;  // name, password
+    std::chrono::milliseconds token_lifetime{std::chrono::hours(1)};
+};
+void set_authentication(auth_settings settings);
+bool authentication_enabled();
+// A bearer token for `user` ("mr1.<payload>.<HMAC-SHA256>"), valid for the
+// configured lifetime from `now_unix_seconds`; signed with a key derived from
+// the user's password, so changing it revokes the user's tokens.
+std::string issue_token(const std::string& user, int64_t now_unix_seconds);
+// The user a token names, when its signature holds and it has not expired.
+std::optional<std::string> verify_token(std::string_view token, int64_t now_unix_seconds);
+
 // Nesting deeper than this in a JSON request body is refused (400).
 constexpr size_t k_max_json_depth = 64;
 
@@ -152,11 +175,16 @@ private:
     const route_entry* find(const request& req, response& miss) const;
     // The policy above: a refusal, or nullopt when the request may proceed.
     std::optional<response> refuse(const request& req) const;
+    // HTTP authentication: a 401, or nullopt with req.principal set (or
+    // authentication off). Also answers the built-in /api/v1/auth/ routes.
+    std::optional<response> authenticate(request& req) const;
+    std::optional<response> auth_route(const request& req) const;
     // Whether `host` names this server. `any_ip_literal`: when bound to every
     // address, accept any IP literal (right for Host, which DNS rebinding
     // cannot forge as a literal; wrong for Origin, which any page has).
     bool trusted_host(std::string_view host, bool any_ip_literal) const;
 
+    std::string name_;
     std::vector<std::string> content_types_{"application/json"};
     std::vector<std::string> host_names_;
     std::string bound_host_;

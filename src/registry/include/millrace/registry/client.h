@@ -16,6 +16,7 @@
 #include <string>
 
 #include "millrace/avro/schema.h"
+#include "millrace/common/http_client_auth.h"
 #include "millrace/common/result.h"
 
 namespace millrace::registry {
@@ -23,6 +24,7 @@ namespace millrace::registry {
 struct client_options {
     std::string url = "http://127.0.0.1:8081";  // base URL, no trailing slash needed
     int64_t timeout_ms = 10'000;                 // per HTTP request
+    http::client_auth auth{};                    // CA and credentials (millrace's own secured registry)
 };
 
 struct fetched_schema {

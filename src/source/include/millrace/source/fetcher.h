@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "millrace/common/http_client_auth.h"
 #include "millrace/common/result.h"
 #include "millrace/source/pg_writer.h"
 
@@ -35,6 +36,7 @@ struct fetch_options {
     int64_t store_retry_ms = 60'000;
     raw_storage raw = raw_storage::json;
     uint64_t jitter_seed = 42;
+    http::client_auth auth{};     // CA and credentials for millrace's own secured source API
 };
 
 struct fetch_summary {
