@@ -15,6 +15,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "auth/security.h"
 #include "broker_core.h"
 #include "millrace/common/connection.h"
 #include "flusher.h"
@@ -150,10 +151,15 @@ private:
 
     // The Kafka framing on the shared connection base: a 4-byte size, then
     // the request; responses in request order. One instance per connection:
-    // its per-connection state (the SASL helper adds authentication here).
+    // its per-connection state (the SASL session when security.enabled).
     class kafka_connection final : public net::frame_protocol {
     public:
-        explicit kafka_connection(broker_component& broker) : broker_(broker) {}
+        explicit kafka_connection(broker_component& broker) : broker_(broker) {
+            if (broker_.core_.security().enabled()) sasl_ = std::make_unique<auth::sasl_session>(broker_.core_.security());
+        }
+
+        // The connection's SASL session; nullptr when security is off.
+        auth::sasl_session* session() { return sasl_.get(); }
 
         size_t header_size() const override { return 4; }
 
@@ -177,6 +183,16 @@ private:
             int16_t version = header.int16();
             int32_t correlation_id = header.int32();
             const api_spec* spec = find_api(key);
+            if (sasl_ && !sasl_->admit(key, broker_.now_ms())) {
+                // Kafka closes a connection that sends anything but SASL before
+                // authenticating, or anything but re-authentication once its
+                // session (connections.max.reauth.ms) has expired.
+                broker_.core_.log().info("closing connection from {}: api key {} {}", conn.peer(), key,
+                                         sasl_->authenticated() ? "after the SASL session expired"
+                                                                : "before SASL authentication");
+                conn.respond(slot, {}, false);
+                co_return false;
+            }
             if (spec == nullptr || version < spec->min_version || version > spec->max_version) {
                 if (key == static_cast<int16_t>(api_key::api_versions)) {
                     // The protocol's answer: a v0 body with UNSUPPORTED_VERSION and our ranges.
@@ -201,13 +217,15 @@ private:
                 // runs beside the next requests, so one fsync covers many.
                 asio::co_spawn(conn.executor(), broker_.handle(spec, version, correlation_id, body, slot, self), asio::detached);
             } else {
-                co_await broker_.handle(spec, version, correlation_id, body, slot, self);
+                // A failed authentication: its reply is the connection's last word.
+                if (!co_await broker_.handle(spec, version, correlation_id, body, slot, self)) co_return false;
             }
             co_return true;
         }
 
     private:
         broker_component& broker_;
+        std::unique_ptr<auth::sasl_session> sasl_;  // security.enabled only
     };
 
     asio::awaitable<void> serve(net::stream& socket) {
@@ -232,12 +250,16 @@ private:
         co_await conn->run();
     }
 
-    asio::awaitable<void> handle(const api_spec* spec, int16_t version, int32_t correlation_id,
+    // Answers one request; false when the connection should stop reading
+    // after this response (a failed SASL authentication).
+    asio::awaitable<bool> handle(const api_spec* spec, int16_t version, int32_t correlation_id,
                                  std::shared_ptr<std::string> body, std::shared_ptr<net::response_slot> slot,
                                  std::shared_ptr<net::framed_connection> conn) {
         auto start = std::chrono::steady_clock::now();
         bool flexible = version >= spec->first_flexible;
         request_context ctx{core_, spec->key, version, flexible, correlation_id, {}, conn->peer()};
+        // The protocol object lives as long as the connection object this handler holds.
+        ctx.session = static_cast<kafka_connection&>(conn->protocol()).session();
         std::string bytes;
         writer out(bytes);
         try {
@@ -259,10 +281,15 @@ private:
                              spec->name, version, e.what());
             conn->respond(slot, {}, false);
             conn->abort();
-            co_return;
+            co_return false;
         }
         api_metrics_[static_cast<int16_t>(spec->key)].observe(start);
         conn->respond(slot, std::move(bytes), ctx.send_response);
+        co_return !ctx.close_after_response;
+    }
+
+    int64_t now_ms() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.clock.mono_now().time_since_epoch()).count();
     }
 
     component_context& ctx_;
@@ -307,6 +334,12 @@ void add_options(config::schema& s) {
            "consumers faster on a laptop).", {}, 0, 300'000});
     s.add({"broker.group_min_session_timeout", value_kind::duration_ms, "6s", "Smallest session timeout a consumer may ask for.", {}, 1, INT64_MAX});
     s.add({"broker.group_max_session_timeout", value_kind::duration_ms, "30m", "Largest session timeout a consumer may ask for.", {}, 1, INT64_MAX});
+    s.add({"broker.super_users", value_kind::string_list, "",
+           "Principals (User:name) allowed everything whatever the ACLs say (Kafka's super.users), when "
+           "security.enabled; the admin user (security.admin_user) always is one."});
+    s.add({"broker.connections_max_reauth_ms", value_kind::duration_ms, "0",
+           "Kafka's connections.max.reauth.ms: a SASL session's lifetime, after which the client must "
+           "re-authenticate (KIP-368) or its connection is closed at its next request; 0 turns it off.", {}, 0, INT64_MAX});
     s.add({"broker.offsets_retention", value_kind::duration_ms, "7d", "How long committed offsets of an empty group are kept.", {}, 1, INT64_MAX});
 }
 
@@ -333,6 +366,12 @@ std::unique_ptr<component> make_broker(component_context& ctx) {
     cfg.group_min_session_timeout_ms = c.get_int("broker.group_min_session_timeout");
     cfg.group_max_session_timeout_ms = c.get_int("broker.group_max_session_timeout");
     cfg.offsets_retention_ms = c.get_int("broker.offsets_retention");
+    // security.* belong to the whole process; a schema without them means security is off.
+    cfg.security.enabled = c.has("security.enabled") && c.get_bool("security.enabled");
+    if (c.has("security.admin_user")) cfg.security.admin_user = c.get_string("security.admin_user");
+    if (c.has("security.admin_password")) cfg.security.admin_password = c.get_string("security.admin_password");
+    cfg.security.super_users = c.get_list("broker.super_users");
+    cfg.security.reauth_ms = c.get_int("broker.connections_max_reauth_ms");
     return std::make_unique<broker_component>(ctx, std::move(cfg));
 }
 

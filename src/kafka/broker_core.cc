@@ -50,6 +50,7 @@ broker_core::broker_core(asio::io_context& io, broker_config cfg, metrics::regis
     settings.offsets_retention_ms = cfg_.offsets_retention_ms;
     groups_ = std::make_unique<group_coordinator>(io_, clock_, fs_, cfg_.data_dir + "/.groups", settings, metrics_);
     flusher_ = std::make_unique<flusher>(io_, metrics_);
+    security_ = std::make_unique<auth::security_manager>(fs_, cfg_.data_dir + "/.security", cfg_.security);
 }
 
 broker_core::~broker_core() = default;
@@ -135,6 +136,8 @@ status broker_core::open() {
             }
         }
     }
+    if (auto st = fs_.create_directories(cfg_.data_dir + "/.security"); !st) return st;
+    if (auto st = security_->open(); !st) return st;
     if (auto st = topics_->open(); !st) return st;
     if (auto st = groups_->open(); !st) return st;
     // From here on, until close() rewrites it, a crash is not a clean shutdown.

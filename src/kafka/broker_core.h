@@ -13,6 +13,7 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "auth/security.h"
 #include "fetch_session.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/connection.h"
@@ -56,6 +57,7 @@ struct broker_config {
     int64_t group_min_session_timeout_ms = 6'000;
     int64_t group_max_session_timeout_ms = 1'800'000;
     int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+    auth::security_config security;  // SASL and ACLs when security.enabled
 };
 
 // Parses `key=value` lines (the format of the broker's small metadata files);
@@ -79,6 +81,8 @@ public:
     group_coordinator& groups() { return *groups_; }
     flusher& flush() { return *flusher_; }
     fetch_session_cache& fetch_sessions() { return fetch_sessions_; }
+    // Credentials, ACLs and super users; files in <data_dir>/.security.
+    auth::security_manager& security() { return *security_; }
 
     const std::string& cluster_id() const { return cluster_id_; }
     int32_t node_id() const { return cfg_.node_id; }
@@ -146,6 +150,7 @@ private:
     std::unique_ptr<topic_registry> topics_;
     std::unique_ptr<group_coordinator> groups_;
     std::unique_ptr<flusher> flusher_;
+    std::unique_ptr<auth::security_manager> security_;
     fetch_session_cache fetch_sessions_;
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Listeners with security.enabled (`--secure`): plaintext refused, real clients over TLS.
 
-  python3 tests/common/secure_listeners.py --millrace-binary PATH [--kafka-protocol ssl|sasl_ssl]
+  python3 tests/common/secure_listeners.py --millrace-binary PATH
 
 Starts `millrace broker --secure` and `millrace cql --secure` on ephemeral ports,
 each with its own data_dir (so each generates its own CA into <data_dir>/tls/),
@@ -10,14 +10,13 @@ listeners:
   - a plaintext client gets no protocol answer, the connection closes, the
     server logs one line for it and keeps serving;
   - a real client over TLS trusting the generated ca.pem works: kcat
-    (librdkafka) produces and consumes, the Python cassandra-driver with an
-    ssl_context writes and reads a table, curl --cacert reads /healthz;
-  - a client that does not trust the CA is refused.
+    (librdkafka, SASL_SSL as the admin user: the secure broker requires SASL)
+    produces and consumes, the Python cassandra-driver with an ssl_context
+    writes and reads a table, curl --cacert reads /healthz;
+  - a client that does not trust the CA is refused; a Kafka client over TLS
+    without SASL gets no metadata.
 
---kafka-protocol (or SECURE_KAFKA_PROTOCOL) is the security.protocol kcat uses:
-`ssl` today; `sasl_ssl` once the broker requires SASL (then KAFKA_SASL_* give
-the mechanism and credentials). Prints `N passed, M failed`; exits non-zero
-on any failure.
+Prints `N passed, M failed`; exits non-zero on any failure.
 """
 
 import argparse
@@ -36,6 +35,8 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 READY_TIMEOUT_S = 60.0
+# The broker's admin user (security.admin_user defaults to admin) logs in with this.
+ADMIN_PASSWORD = "secure-listeners-admin-4d1e"
 CQL_USER, CQL_PASSWORD = "cassandra", "secure-listeners-pw"
 
 
@@ -130,13 +131,12 @@ def check_kafka_plaintext_refused(broker, args):
     wait_for_log(broker, "TLS handshake failed", before + 1)
 
 
-def kcat_flags(broker, args, ca):
-    flags = ["-b", broker.address, "-X", f"security.protocol={args.kafka_protocol}", "-X", f"ssl.ca.location={ca}"]
-    if args.kafka_protocol == "sasl_ssl":
-        flags += ["-X", f"sasl.mechanisms={os.environ.get('KAFKA_SASL_MECHANISM', 'SCRAM-SHA-512')}",
-                  "-X", f"sasl.username={os.environ.get('KAFKA_SASL_USERNAME', 'admin')}",
-                  "-X", f"sasl.password={os.environ['KAFKA_SASL_PASSWORD']}"]
-    return flags
+def kcat_flags(broker, args, ca, sasl=True):
+    flags = ["-b", broker.address, "-X", f"ssl.ca.location={ca}"]
+    if not sasl:
+        return flags + ["-X", "security.protocol=ssl"]
+    return flags + ["-X", "security.protocol=sasl_ssl", "-X", "sasl.mechanisms=SCRAM-SHA-512",
+                    "-X", "sasl.username=admin", "-X", f"sasl.password={ADMIN_PASSWORD}"]
 
 
 def check_kafka_tls_kcat(broker, args):
@@ -159,6 +159,16 @@ def check_kafka_untrusted_ca_refused(broker, args, other_ca):
     assert proc.returncode != 0, f"kcat trusting another CA listed metadata: {proc.stdout}"
     assert "certificate verify failed" in proc.stderr, proc.stderr
     wait_for_log(broker, "TLS handshake failed", before + 1)
+
+
+def check_kafka_tls_without_sasl_refused(broker, args):
+    # TLS is fine, but the broker closes a connection whose first request is
+    # not SASL; kcat then never gets metadata.
+    before = broker.log().count("before SASL authentication")
+    proc = subprocess.run(["kcat", *kcat_flags(broker, args, broker.ca, sasl=False), "-L", "-m", "5"], text=True,
+                          capture_output=True, timeout=60)
+    assert proc.returncode != 0, f"kcat without SASL listed metadata: {proc.stdout}"
+    wait_for_log(broker, "before SASL authentication", before + 1)
 
 
 def check_cql_plaintext_refused(cql, args):
@@ -244,8 +254,6 @@ def check_tls_files(server, args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--millrace-binary", required=True)
-    ap.add_argument("--kafka-protocol", choices=["ssl", "sasl_ssl"],
-                    default=os.environ.get("SECURE_KAFKA_PROTOCOL", "ssl"))
     args = ap.parse_args()
     cql_run = load_cql_run()
     libs = cql_run.pylibs_dir()
@@ -258,7 +266,8 @@ def main():
     servers = []
     passed = failed = 0
     try:
-        broker = Server(args.millrace_binary, "broker", os.path.join(tmp, "broker"))
+        broker = Server(args.millrace_binary, "broker", os.path.join(tmp, "broker"),
+                        ["--set", f"security.admin_password={ADMIN_PASSWORD}"])
         servers.append(broker)
         # With security.enabled the store requires a login (CQL roles): cql.password
         # gives the bootstrap role one; the driver logs in when asked.
@@ -270,6 +279,7 @@ def main():
             ("kafka_plaintext_refused", lambda: check_kafka_plaintext_refused(broker, args)),
             ("kafka_kcat_over_tls", lambda: check_kafka_tls_kcat(broker, args)),
             ("kafka_untrusted_ca_refused", lambda: check_kafka_untrusted_ca_refused(broker, args, cql.ca)),
+            ("kafka_tls_without_sasl_refused", lambda: check_kafka_tls_without_sasl_refused(broker, args)),
             ("cql_plaintext_refused", lambda: check_cql_plaintext_refused(cql, args)),
             ("cql_driver_over_tls", lambda: check_cql_tls_driver(cql, args)),
             ("cql_untrusted_ca_refused", lambda: check_cql_untrusted_ca_refused(cql, args, broker.ca)),

@@ -25,6 +25,16 @@ asio::awaitable<void> handle_alter_configs(request_context& ctx, reader& in, wri
         for (const auto& c : r.configs) {
             if (c.value) overrides[c.name] = *c.value;
         }
+        // ACLs: ALTER_CONFIGS on the topic, or on the cluster for the broker.
+        if (r.resource_type == k_resource_topic &&
+            !authorized(ctx, acl_operation::alter_configs, resource_type::topic, r.resource_name)) {
+            result.error_code = error_code::topic_authorization_failed;
+            continue;
+        }
+        if (r.resource_type == k_resource_broker && !authorized_cluster(ctx, acl_operation::alter_configs)) {
+            result.error_code = error_code::cluster_authorization_failed;
+            continue;
+        }
         if (r.resource_type == k_resource_broker) {
             if (!r.resource_name.empty() && r.resource_name != std::to_string(b.node_id())) {
                 result.error_code = error_code::invalid_request;

@@ -17,7 +17,9 @@ asio::awaitable<void> handle_create_partitions(request_context& ctx, reader& in,
             }
         }
         std::optional<topic_error> err;
-        if (!assignment_ok) {
+        if (!authorized(ctx, acl_operation::alter, resource_type::topic, rt.name)) {
+            err = topic_error{error_code::topic_authorization_failed, "Authorization failed."};
+        } else if (!assignment_ok) {
             err = topic_error{error_code::invalid_replica_assignment, "replica assignments may only name this broker"};
         } else {
             err = b.topics().add_partitions(rt.name, rt.count, request.validate_only);

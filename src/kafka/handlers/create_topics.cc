@@ -16,6 +16,8 @@ asio::awaitable<void> handle_create_topics(request_context& ctx, reader& in, wri
     auto& b = ctx.broker;
     auto request = decode_request<messages::create_topics_request>(ctx, in);
     messages::create_topics_response response;
+    // ACLs: CREATE on the cluster, or else on each topic.
+    const bool cluster_create = authorized_cluster(ctx, acl_operation::create);
     for (const auto& rt : request.topics) {
         bool assignment_ok = true;
         for (const auto& a : rt.assignments) {
@@ -27,7 +29,9 @@ asio::awaitable<void> handle_create_topics(request_context& ctx, reader& in, wri
             if (c.value) configs[c.name] = *c.value;
         }
         std::optional<topic_error> err;
-        if (rt.replication_factor != -1 && rt.replication_factor != 1) {
+        if (!cluster_create && !authorized(ctx, acl_operation::create, resource_type::topic, rt.name)) {
+            err = topic_error{error_code::topic_authorization_failed, "Authorization failed."};
+        } else if (rt.replication_factor != -1 && rt.replication_factor != 1) {
             err = topic_error{error_code::invalid_replication_factor,
                               fmt::format("replication factor {} is larger than the 1 available broker", rt.replication_factor)};
         } else if (assignments > 0 && (!assignment_ok || rt.num_partitions != -1)) {

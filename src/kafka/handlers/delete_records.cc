@@ -15,10 +15,15 @@ asio::awaitable<void> handle_delete_records(request_context& ctx, reader& in, wr
         auto& tr = response.topics.emplace_back();
         tr.name = rt.name;
         topic* t = b.topics().find(rt.name);
+        const bool allowed = authorized(ctx, acl_operation::remove, resource_type::topic, rt.name);
         for (const auto& rp : rt.partitions) {
             auto& pr = tr.partitions.emplace_back();
             pr.partition_index = rp.partition_index;
             auto* log = t ? t->partition(rp.partition_index) : nullptr;
+            if (!allowed) {
+                pr.error_code = error_code::topic_authorization_failed;
+                continue;
+            }
             if (log == nullptr) {
                 pr.error_code = error_code::unknown_topic_or_partition;
                 continue;

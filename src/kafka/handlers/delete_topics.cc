@@ -22,6 +22,8 @@ asio::awaitable<void> handle_delete_topics(request_context& ctx, reader& in, wri
         uuid id = rt.topic_id;
         if (!name) {
             err = topic_error{error_code::unknown_topic_id, "no topic has that id"};
+        } else if (!authorized(ctx, acl_operation::remove, resource_type::topic, *name)) {
+            err = topic_error{error_code::topic_authorization_failed, "Authorization failed."};
         } else {
             if (topic* t = b.topics().find(*name)) id = t->id;
             err = b.topics().remove(*name);

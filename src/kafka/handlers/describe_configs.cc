@@ -48,7 +48,13 @@ asio::awaitable<void> handle_describe_configs(request_context& ctx, reader& in, 
         result.resource_name = r.resource_name;
         std::vector<topic_config_entry> entries;
         int8_t set_source = k_source_dynamic_topic;
-        if (r.resource_type == k_resource_topic) {
+        // ACLs: DESCRIBE_CONFIGS on the topic, or on the cluster for the broker.
+        if (r.resource_type == k_resource_topic &&
+            !authorized(ctx, acl_operation::describe_configs, resource_type::topic, r.resource_name)) {
+            result.error_code = error_code::topic_authorization_failed;
+        } else if (r.resource_type == k_resource_broker && !authorized_cluster(ctx, acl_operation::describe_configs)) {
+            result.error_code = error_code::cluster_authorization_failed;
+        } else if (r.resource_type == k_resource_topic) {
             topic* t = b.topics().find(r.resource_name);
             if (t == nullptr) {
                 result.error_code = error_code::unknown_topic_or_partition;

@@ -19,6 +19,13 @@ asio::awaitable<void> handle_describe_groups(request_context& ctx, reader& in, w
     auto request = decode_request<messages::describe_groups_request>(ctx, in);
     messages::describe_groups_response response;
     for (const auto& group_id : request.groups) {
+        if (!authorized(ctx, acl_operation::describe, resource_type::group, group_id)) {
+            described denied;
+            denied.error_code = error_code::group_authorization_failed;
+            denied.group_id = group_id;
+            response.groups.push_back(std::move(denied));
+            continue;
+        }
         auto g = ctx.broker.groups().describe_group(group_id);
         described d;
         d.error_code = g.error;

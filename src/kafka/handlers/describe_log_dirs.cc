@@ -13,6 +13,11 @@ asio::awaitable<void> handle_describe_log_dirs(request_context& ctx, reader& in,
     auto& b = ctx.broker;
     auto request = decode_request<messages::describe_log_dirs_request>(ctx, in);
     messages::describe_log_dirs_response response;
+    if (!authorized_cluster(ctx, acl_operation::describe)) {
+        response.error_code = error_code::cluster_authorization_failed;  // v3+; earlier versions see no directories
+        encode_response(ctx, out, response);
+        co_return;
+    }
     result_t dir;
     dir.log_dir = b.config().data_dir;
     struct statvfs fs_stats {};

@@ -15,10 +15,15 @@ asio::awaitable<void> handle_describe_producers(request_context& ctx, reader& in
         auto& tr = response.topics.emplace_back();
         tr.name = rt.name;
         topic* t = b.topics().find(rt.name);
+        const bool allowed = authorized(ctx, acl_operation::read, resource_type::topic, rt.name);
         for (int32_t index : rt.partition_indexes) {
             auto& pr = tr.partitions.emplace_back();
             pr.partition_index = index;
             auto* log = t ? t->partition(index) : nullptr;
+            if (!allowed) {
+                pr.error_code = error_code::topic_authorization_failed;
+                continue;
+            }
             if (log == nullptr) {
                 pr.error_code = error_code::unknown_topic_or_partition;
                 continue;

@@ -11,6 +11,20 @@ asio::awaitable<void> handle_elect_leaders(request_context& ctx, reader& in, wri
     auto& b = ctx.broker;
     auto request = decode_request<messages::elect_leaders_request>(ctx, in);
     messages::elect_leaders_response response;
+    if (!authorized_cluster(ctx, acl_operation::alter)) {
+        response.error_code = error_code::cluster_authorization_failed;
+        if (request.topic_partitions) {
+            for (const auto& rt : *request.topic_partitions) {
+                auto& tr = response.replica_election_results.emplace_back();
+                tr.topic = rt.topic;
+                for (int32_t index : rt.partitions) {
+                    tr.partition_result.push_back({index, error_code::cluster_authorization_failed, std::nullopt});
+                }
+            }
+        }
+        encode_response(ctx, out, response);
+        co_return;
+    }
     if (request.topic_partitions) {
         for (const auto& rt : *request.topic_partitions) {
             auto& tr = response.replica_election_results.emplace_back();

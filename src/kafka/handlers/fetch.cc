@@ -31,6 +31,7 @@ struct fetch_topic {
     std::string name;  // empty when the requested id is unknown
     uuid id{};
     std::vector<fetch_partition> partitions;
+    bool denied = false;  // no READ on the topic (ACLs)
 };
 
 // Reads every partition; returns the total bytes gathered.
@@ -41,6 +42,10 @@ size_t gather(broker_core& b, std::vector<fetch_topic>& topics, int32_t max_byte
         for (auto& fp : ft.partitions) {
             fp.records.clear();
             fp.error = error_code::none;
+            if (ft.denied) {
+                fp.error = error_code::topic_authorization_failed;
+                continue;
+            }
             auto* log = t ? t->partition(fp.index) : nullptr;
             if (log == nullptr) {
                 fp.error = ft.name.empty() ? error_code::unknown_topic_id : error_code::unknown_topic_or_partition;
@@ -134,6 +139,7 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
         }
     }
 
+    for (auto& ft : topics) ft.denied = !ft.name.empty() && !authorized(ctx, acl_operation::read, resource_type::topic, ft.name);
     if (top_error == error_code::none) {
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
         for (;;) {

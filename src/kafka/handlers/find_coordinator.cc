@@ -25,7 +25,13 @@ asio::awaitable<void> handle_find_coordinator(request_context& ctx, reader& in, 
         answer.key = std::move(key);
         answer.node_id = -1;
         answer.port = -1;
-        if (request.key_type == k_key_type_group) {
+        if (request.key_type == k_key_type_group &&
+            !authorized(ctx, acl_operation::describe, resource_type::group, answer.key)) {
+            answer.error_code = error_code::group_authorization_failed;
+        } else if (request.key_type == k_key_type_transaction &&
+                   !authorized(ctx, acl_operation::describe, resource_type::transactional_id, answer.key)) {
+            answer.error_code = error_code::transactional_id_authorization_failed;
+        } else if (request.key_type == k_key_type_group) {
             answer.node_id = ctx.broker.node_id();
             answer.host = ctx.broker.advertised_host();
             answer.port = ctx.broker.advertised_port();

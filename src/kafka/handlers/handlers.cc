@@ -1,6 +1,9 @@
 // The API table: adding an API means adding its handler file and one line here.
 #include "handlers/handler.h"
 
+#include "auth/security.h"
+#include "broker_core.h"
+
 namespace millrace::kafka {
 
 asio::awaitable<void> handle_produce(request_context&, reader&, writer&);
@@ -32,6 +35,14 @@ asio::awaitable<void> handle_describe_log_dirs(request_context&, reader&, writer
 asio::awaitable<void> handle_elect_leaders(request_context&, reader&, writer&);
 asio::awaitable<void> handle_incremental_alter_configs(request_context&, reader&, writer&);
 asio::awaitable<void> handle_describe_producers(request_context&, reader&, writer&);
+asio::awaitable<void> handle_describe_client_quotas(request_context&, reader&, writer&);
+asio::awaitable<void> handle_sasl_handshake(request_context&, reader&, writer&);
+asio::awaitable<void> handle_sasl_authenticate(request_context&, reader&, writer&);
+asio::awaitable<void> handle_describe_acls(request_context&, reader&, writer&);
+asio::awaitable<void> handle_create_acls(request_context&, reader&, writer&);
+asio::awaitable<void> handle_delete_acls(request_context&, reader&, writer&);
+asio::awaitable<void> handle_describe_user_scram_credentials(request_context&, reader&, writer&);
+asio::awaitable<void> handle_alter_user_scram_credentials(request_context&, reader&, writer&);
 
 handler_fn find_handler(api_key key) {
     switch (key) {
@@ -64,8 +75,24 @@ handler_fn find_handler(api_key key) {
         case api_key::elect_leaders: return handle_elect_leaders;
         case api_key::incremental_alter_configs: return handle_incremental_alter_configs;
         case api_key::describe_producers: return handle_describe_producers;
+        case api_key::describe_client_quotas: return handle_describe_client_quotas;
+        case api_key::sasl_handshake: return handle_sasl_handshake;
+        case api_key::sasl_authenticate: return handle_sasl_authenticate;
+        case api_key::describe_acls: return handle_describe_acls;
+        case api_key::create_acls: return handle_create_acls;
+        case api_key::delete_acls: return handle_delete_acls;
+        case api_key::describe_user_scram_credentials: return handle_describe_user_scram_credentials;
+        case api_key::alter_user_scram_credentials: return handle_alter_user_scram_credentials;
     }
     return nullptr;
+}
+
+bool authorize_session(const request_context& ctx, acl_operation op, resource_type type, std::string_view name) {
+    return ctx.broker.security().authorize(ctx.session->principal(), ctx.client_host, op, type, name);
+}
+
+bool authorize_session_any(const request_context& ctx, acl_operation op, resource_type type) {
+    return ctx.broker.security().authorize_any(ctx.session->principal(), ctx.client_host, op, type);
 }
 
 }  // namespace millrace::kafka

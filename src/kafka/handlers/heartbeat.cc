@@ -11,7 +11,9 @@ asio::awaitable<void> handle_heartbeat(request_context& ctx, reader& in, writer&
     heartbeat_request heartbeat{std::move(request.group_id), request.generation_id, std::move(request.member_id),
                                 std::move(request.group_instance_id)};
     messages::heartbeat_response response;
-    response.error_code = ctx.broker.groups().heartbeat(heartbeat);
+    response.error_code = authorized(ctx, acl_operation::read, resource_type::group, heartbeat.group_id)
+                              ? ctx.broker.groups().heartbeat(heartbeat)
+                              : error_code::group_authorization_failed;
     encode_response(ctx, out, response);
     co_return;
 }

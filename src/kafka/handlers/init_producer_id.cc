@@ -15,6 +15,10 @@ asio::awaitable<void> handle_init_producer_id(request_context& ctx, reader& in, 
     const int16_t existing_epoch = request.producer_epoch;
     if (request.transactional_id) {
         response.error_code = static_cast<error_code>(53);  // TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not offered
+    } else if (!authorized_cluster(ctx, acl_operation::idempotent_write) &&
+               !authorized_any(ctx, acl_operation::write, resource_type::topic)) {
+        // Kafka: IDEMPOTENT_WRITE on the cluster, or WRITE on some topic.
+        response.error_code = error_code::cluster_authorization_failed;
     } else if (existing_id >= 0 && existing_epoch >= 0 && existing_epoch < INT16_MAX - 1) {
         // An idempotent producer bumping its epoch keeps its id (KIP-360).
         response.producer_id = existing_id;

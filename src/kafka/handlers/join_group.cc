@@ -15,6 +15,15 @@ constexpr int16_t k_first_version_requiring_member_id = 4;
 
 asio::awaitable<void> handle_join_group(request_context& ctx, reader& in, writer& out) {
     auto request = decode_request<messages::join_group_request>(ctx, in);
+    if (!authorized(ctx, acl_operation::read, resource_type::group, request.group_id)) {
+        messages::join_group_response denied;
+        denied.error_code = error_code::group_authorization_failed;
+        denied.generation_id = -1;
+        denied.member_id = request.member_id;
+        if (!messages::join_group_response::nullable_protocol_name(ctx.api_version)) denied.protocol_name = "";
+        encode_response(ctx, out, denied);
+        co_return;
+    }
     join_group_request join;
     join.group_id = std::move(request.group_id);
     join.member_id = std::move(request.member_id);

@@ -9,6 +9,12 @@ namespace millrace::kafka {
 asio::awaitable<void> handle_leave_group(request_context& ctx, reader& in, writer& out) {
     using messages::leave_group_request;
     auto request = decode_request<leave_group_request>(ctx, in);
+    if (!authorized(ctx, acl_operation::read, resource_type::group, request.group_id)) {
+        messages::leave_group_response denied;
+        denied.error_code = error_code::group_authorization_failed;
+        encode_response(ctx, out, denied);
+        co_return;
+    }
     std::vector<leave_group_member> members;
     if (leave_group_request::has_members(ctx.api_version)) {
         for (auto& m : request.members) members.push_back({m.member_id, m.group_instance_id, m.reason});

@@ -32,7 +32,10 @@ asio::awaitable<void> handle_list_groups(request_context& ctx, reader& in, write
     messages::list_groups_response response;
     response.error_code = groups.closed() ? error_code::coordinator_not_available : error_code::none;
     if (type_matches && (request.states_filter.empty() || !states.empty())) {
+        // ACLs: DESCRIBE on the cluster lists every group, else those the principal may DESCRIBE.
+        const bool all_groups = authorized_cluster(ctx, acl_operation::describe);
         for (auto& g : groups.list_groups(states)) {
+            if (!all_groups && !authorized(ctx, acl_operation::describe, resource_type::group, g.group_id)) continue;
             response.groups.push_back({std::move(g.group_id), std::move(g.protocol_type), std::string(to_string(g.state)),
                                        std::string(k_group_type)});
         }

@@ -31,12 +31,15 @@ asio::awaitable<void> handle_list_offsets(request_context& ctx, reader& in, writ
         auto& tr = response.topics.emplace_back();
         tr.name = rt.name;
         topic* t = b.topics().find(rt.name);
+        const bool allowed = authorized(ctx, acl_operation::describe, resource_type::topic, rt.name);
         for (const auto& rp : rt.partitions) {
             auto& pr = tr.partitions.emplace_back();
             pr.partition_index = rp.partition_index;
             const int64_t timestamp = rp.timestamp;
             auto* log = t ? t->partition(rp.partition_index) : nullptr;
-            if (log == nullptr) {
+            if (!allowed) {
+                pr.error_code = error_code::topic_authorization_failed;
+            } else if (log == nullptr) {
                 pr.error_code = error_code::unknown_topic_or_partition;
             } else if (timestamp == k_latest) {
                 pr.offset = log->next_offset();

@@ -1,7 +1,9 @@
 // Metadata (key 3): brokers (this node), cluster id, controller, and topics
 // with their partitions, this node leading each. Topics may be asked for by
 // name or (v10+) by id. Unknown topics are created when the broker and the
-// request allow it.
+// request allow it. With ACLs, a principal sees only the topics it may
+// DESCRIBE; a named topic it may not is TOPIC_AUTHORIZATION_FAILED, and
+// auto-creation needs CREATE on the cluster or the topic.
 #include "broker_core.h"
 #include "handlers/handler.h"
 #include "topics.h"
@@ -36,7 +38,11 @@ asio::awaitable<void> handle_metadata(request_context& ctx, reader& in, writer& 
         }
     };
     if (all_topics) {
-        for (const auto& [name, t] : b.topics().all()) add_topic(name, error_code::none, t.get(), uuid{});
+        for (const auto& [name, t] : b.topics().all()) {
+            if (authorized(ctx, acl_operation::describe, resource_type::topic, name)) {
+                add_topic(name, error_code::none, t.get(), uuid{});
+            }
+        }
     } else {
         for (const auto& requested : *request.topics) {
             if (!requested.name) {
@@ -45,6 +51,10 @@ asio::awaitable<void> handle_metadata(request_context& ctx, reader& in, writer& 
                     using response_topic = messages::metadata_response::metadata_response_topic;
                     add_topic(response_topic::nullable_name(ctx.api_version) ? std::nullopt : std::optional<std::string>(""),
                               error_code::unknown_topic_id, nullptr, requested.topic_id);
+                } else if (!authorized(ctx, acl_operation::describe, resource_type::topic, t->name)) {
+                    using response_topic = messages::metadata_response::metadata_response_topic;
+                    add_topic(response_topic::nullable_name(ctx.api_version) ? std::nullopt : std::optional<std::string>(""),
+                              error_code::topic_authorization_failed, nullptr, requested.topic_id);
                 } else {
                     add_topic(t->name, error_code::none, t, uuid{});
                 }
@@ -53,8 +63,16 @@ asio::awaitable<void> handle_metadata(request_context& ctx, reader& in, writer& 
             const std::string& name = *requested.name;
             topic* t = b.topics().find(name);
             error_code code = error_code::none;
+            if (!authorized(ctx, acl_operation::describe, resource_type::topic, name)) {
+                add_topic(name, error_code::topic_authorization_failed, nullptr, uuid{});
+                continue;
+            }
             if (t == nullptr) {
-                if (b.config().auto_create_topics && request.allow_auto_topic_creation) {
+                const bool may_create = authorized_cluster(ctx, acl_operation::create) ||
+                                        authorized(ctx, acl_operation::create, resource_type::topic, name);
+                if (b.config().auto_create_topics && request.allow_auto_topic_creation && !may_create) {
+                    code = error_code::topic_authorization_failed;
+                } else if (b.config().auto_create_topics && request.allow_auto_topic_creation) {
                     if (auto err = b.topics().create(name, 0, {}, false)) {
                         code = err->code == error_code::invalid_topic_exception ? error_code::invalid_topic_exception
                                                                                : error_code::unknown_topic_or_partition;

@@ -21,14 +21,22 @@ asio::awaitable<void> handle_offset_commit(request_context& ctx, reader& in, wri
     response.topics.reserve(request.topics.size());
     // For each entry sent to the coordinator: where its answer goes.
     std::vector<std::pair<size_t, size_t>> positions;
+    // ACLs: READ on the group (else every partition fails) and on each topic.
+    const bool group_allowed = authorized(ctx, acl_operation::read, resource_type::group, request.group_id);
     for (size_t topic_idx = 0; topic_idx < request.topics.size(); ++topic_idx) {
         auto& t = request.topics[topic_idx];
         topic* found = ctx.broker.topics().find(t.name);
         auto& result = response.topics.emplace_back();
         result.name = t.name;
+        const bool topic_allowed = authorized(ctx, acl_operation::read, resource_type::topic, t.name);
         for (size_t partition_idx = 0; partition_idx < t.partitions.size(); ++partition_idx) {
             auto& p = t.partitions[partition_idx];
             result.partitions.push_back({p.partition_index, error_code::none});
+            if (!group_allowed || !topic_allowed) {
+                result.partitions.back().error_code =
+                    group_allowed ? error_code::topic_authorization_failed : error_code::group_authorization_failed;
+                continue;
+            }
             if (found == nullptr || p.partition_index < 0 || p.partition_index >= found->partition_count()) {
                 result.partitions.back().error_code = error_code::unknown_topic_or_partition;
                 continue;

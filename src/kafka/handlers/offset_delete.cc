@@ -12,9 +12,21 @@ namespace millrace::kafka {
 
 asio::awaitable<void> handle_offset_delete(request_context& ctx, reader& in, writer& out) {
     auto request = decode_request<messages::offset_delete_request>(ctx, in);
-    std::vector<std::pair<std::string, int32_t>> partitions;
+    if (!authorized(ctx, acl_operation::remove, resource_type::group, request.group_id)) {
+        messages::offset_delete_response denied;
+        denied.error_code = error_code::group_authorization_failed;
+        encode_response(ctx, out, denied);
+        co_return;
+    }
+    // ACLs: READ on each topic; partitions of the others are left alone.
+    std::vector<bool> topic_allowed;
     for (const auto& t : request.topics) {
-        for (const auto& p : t.partitions) partitions.emplace_back(t.name, p.partition_index);
+        topic_allowed.push_back(authorized(ctx, acl_operation::read, resource_type::topic, t.name));
+    }
+    std::vector<std::pair<std::string, int32_t>> partitions;
+    for (size_t topic_idx = 0; topic_idx < request.topics.size(); ++topic_idx) {
+        if (!topic_allowed[topic_idx]) continue;
+        for (const auto& p : request.topics[topic_idx].partitions) partitions.emplace_back(request.topics[topic_idx].name, p.partition_index);
     }
     auto [group_error, errors] = co_await ctx.broker.groups().delete_offsets(request.group_id, partitions);
     messages::offset_delete_response response;
@@ -24,11 +36,16 @@ asio::awaitable<void> handle_offset_delete(request_context& ctx, reader& in, wri
         co_return;
     }
     size_t idx = 0;
-    for (const auto& t : request.topics) {
+    for (size_t topic_idx = 0; topic_idx < request.topics.size(); ++topic_idx) {
+        const auto& t = request.topics[topic_idx];
         auto& tr = response.topics.emplace_back();
         tr.name = t.name;
         topic* found = ctx.broker.topics().find(t.name);
         for (const auto& p : t.partitions) {
+            if (!topic_allowed[topic_idx]) {
+                tr.partitions.push_back({p.partition_index, error_code::topic_authorization_failed});
+                continue;
+            }
             error_code code = idx < errors.size() ? errors[idx] : error_code::none;
             ++idx;
             if (found == nullptr || found->partition(p.partition_index) == nullptr) code = error_code::unknown_topic_or_partition;

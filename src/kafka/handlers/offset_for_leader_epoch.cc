@@ -14,11 +14,14 @@ asio::awaitable<void> handle_offset_for_leader_epoch(request_context& ctx, reade
         auto& tr = response.topics.emplace_back();
         tr.topic = rt.topic;
         topic* t = b.topics().find(rt.topic);
+        const bool allowed = authorized(ctx, acl_operation::describe, resource_type::topic, rt.topic);
         for (const auto& rp : rt.partitions) {
             auto& pr = tr.partitions.emplace_back();
             pr.partition = rp.partition;
             auto* log = t ? t->partition(rp.partition) : nullptr;
-            if (log == nullptr) {
+            if (!allowed) {
+                pr.error_code = error_code::topic_authorization_failed;
+            } else if (log == nullptr) {
                 pr.error_code = error_code::unknown_topic_or_partition;
             } else if (rp.current_leader_epoch > 0) {
                 pr.error_code = error_code::unknown_leader_epoch;

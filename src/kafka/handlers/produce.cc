@@ -34,20 +34,28 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
     // transactional_id: transactions are not offered (no AddPartitionsToTxn); the validator
     // refuses transactional batches without one.
     const bool transactional_request = request.transactional_id.has_value();
+    // ACLs: WRITE on the transactional id (else every partition fails) and on each topic.
+    const bool transactional_id_allowed =
+        !transactional_request || authorized(ctx, acl_operation::write, resource_type::transactional_id, *request.transactional_id);
     std::vector<topic_outcome> topics;
     for (auto& td : request.topic_data) {
         topic_outcome to;
         topic* t = by_id ? b.topics().find(td.topic_id) : b.topics().find(td.name);
         to.name = by_id ? (t ? t->name : std::string()) : td.name;
         to.id = t ? t->id : td.topic_id;
+        const bool topic_allowed = authorized(ctx, acl_operation::write, resource_type::topic, to.name);
         for (auto& pd : td.partition_data) {
             partition_outcome po;
             po.index = pd.index;
             const auto& records = pd.records;
             if (acks != 0 && acks != 1 && acks != -1) {
                 po.result.error = error_code::invalid_required_acks;
+            } else if (!transactional_id_allowed) {
+                po.result.error = error_code::transactional_id_authorization_failed;
             } else if (t == nullptr && by_id) {
                 po.result.error = error_code::unknown_topic_id;
+            } else if (!topic_allowed) {
+                po.result.error = error_code::topic_authorization_failed;
             } else if (t == nullptr || t->partition(po.index) == nullptr) {
                 po.result.error = error_code::unknown_topic_or_partition;
             } else if (!records || records->empty()) {

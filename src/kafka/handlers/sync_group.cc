@@ -8,6 +8,12 @@ namespace millrace::kafka {
 
 asio::awaitable<void> handle_sync_group(request_context& ctx, reader& in, writer& out) {
     auto request = decode_request<messages::sync_group_request>(ctx, in);
+    if (!authorized(ctx, acl_operation::read, resource_type::group, request.group_id)) {
+        messages::sync_group_response denied;
+        denied.error_code = error_code::group_authorization_failed;
+        encode_response(ctx, out, denied);
+        co_return;
+    }
     sync_group_request sync;
     sync.group_id = std::move(request.group_id);
     sync.generation_id = request.generation_id;

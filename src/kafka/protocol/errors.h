@@ -29,7 +29,12 @@ enum class error_code : int16_t {
     invalid_session_timeout = 26,
     rebalance_in_progress = 27,
     invalid_commit_offset_size = 28,
+    topic_authorization_failed = 29,     // the principal may not use this topic (ACLs)
+    group_authorization_failed = 30,     // the principal may not use this group (ACLs)
+    cluster_authorization_failed = 31,   // the principal may not do this cluster operation (ACLs)
     invalid_timestamp = 32,
+    unsupported_sasl_mechanism = 33,     // SaslHandshake: mechanism not enabled
+    illegal_sasl_state = 34,             // a SASL request out of order, or on a connection without SASL
     unsupported_version = 35,
     topic_already_exists = 36,
     invalid_partitions = 37,
@@ -44,8 +49,10 @@ enum class error_code : int16_t {
     invalid_txn_state = 48,
     invalid_producer_id_mapping = 49,
     invalid_transaction_timeout = 50,
+    security_disabled = 54,              // ACL APIs on a broker without an authorizer
     kafka_storage_error = 56,            // the log directory failed (disk full, I/O error)
     transactional_id_authorization_failed = 53,  // transactional records without an authorized transactional id
+    sasl_authentication_failed = 58,     // wrong credentials; the connection is closed
     unknown_producer_id = 59,
     non_empty_group = 68,
     group_id_not_found = 69,
@@ -60,6 +67,9 @@ enum class error_code : int16_t {
     election_not_needed = 84,            // ElectLeaders: the preferred leader already leads
     group_subscribed_to_topic = 86,      // OffsetDelete: members still consume the topic
     invalid_record = 87,
+    resource_not_found = 91,             // e.g. deleting a SCRAM credential that does not exist
+    duplicate_resource = 92,             // e.g. one user twice in AlterUserScramCredentials
+    unacceptable_credential = 93,        // SCRAM iterations out of bounds, empty user name
     unknown_topic_id = 100,
 };
 

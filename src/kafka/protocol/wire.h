@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -34,6 +35,8 @@ public:
     int32_t int32() { return static_cast<int32_t>(fixed<uint32_t>()); }
     uint32_t uint32() { return fixed<uint32_t>(); }
     int64_t int64() { return static_cast<int64_t>(fixed<uint64_t>()); }
+    // FLOAT64: an IEEE 754 double, big-endian (DescribeClientQuotas values).
+    double float64() { return std::bit_cast<double>(fixed<uint64_t>()); }
     uint32_t uvarint();
     int32_t varint();
     int64_t varlong();
@@ -87,6 +90,7 @@ public:
     void int32(int32_t v) { fixed<uint32_t>(static_cast<uint32_t>(v)); }
     void uint32(uint32_t v) { fixed<uint32_t>(v); }
     void int64(int64_t v) { fixed<uint64_t>(static_cast<uint64_t>(v)); }
+    void float64(double v) { fixed<uint64_t>(std::bit_cast<uint64_t>(v)); }
     void uvarint(uint32_t v);
     void varint(int32_t v);
     void varlong(int64_t v);
