@@ -112,6 +112,12 @@ status plan_up(const config::config& cfg, host_plan& plan) {
         if (t.kafka_bootstrap.empty()) t.kafka_bootstrap = directory.find("broker").value_or("");
         t.cql_contact_points = cfg.get_string("cql.contact_points");
         if (t.cql_contact_points.empty()) t.cql_contact_points = directory.find("cql").value_or("");
+        // The probe logs in as millrace's other clients do (TLS, SASL, CQL roles with --secure).
+        t.kafka_properties = security::kafka_client_properties(cfg);
+        auto login = services::cql_credentials(cfg);
+        t.cql_username = login.username;
+        t.cql_password = login.password;
+        t.cql_tls_ca = login.tls_ca;
         t.topic = cfg.get_string("up.status_topic");
         t.group = cfg.get_string("up.status_group");
         t.table = cfg.get_string("up.status_table");

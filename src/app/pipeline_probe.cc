@@ -92,6 +92,9 @@ std::optional<double> rows_in_table(std::shared_ptr<cql_client::session>& cql, c
     if (!cql) {
         auto options = cql_client::options_from_contact_points(t.cql_contact_points);
         if (!options) return std::nullopt;
+        options->username = t.cql_username;
+        options->password = t.cql_password;
+        options->tls_ca = t.cql_tls_ca;
         options->connections_per_host = 1;
         options->max_retries = 0;
         options->connect_timeout = std::chrono::milliseconds(k_timeout_ms);
@@ -130,7 +133,9 @@ void kafka_totals(rd_kafka_t*& kafka, const probe_targets& t, probed_counts& out
         auto set = [&](const char* k, const std::string& v) {
             return rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK;
         };
-        bool ok = set("bootstrap.servers", t.kafka_bootstrap) && set("group.id", t.group.empty() ? "millrace-status" : t.group) &&
+        bool ok = true;
+        for (const auto& [name, value] : t.kafka_properties) ok = ok && set(name.c_str(), value);
+        ok = ok && set("bootstrap.servers", t.kafka_bootstrap) && set("group.id", t.group.empty() ? "millrace-status" : t.group) &&
                   set("enable.auto.commit", "false") && set("log.connection.close", "false") &&
                   set("client.id", "millrace-status");
         // The probe's own view of Kafka is not worth a log line: a broker

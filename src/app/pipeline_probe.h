@@ -19,6 +19,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 #include <thread>
 
 #include "status.h"
@@ -27,9 +29,12 @@ namespace millrace::app {
 
 struct probe_targets {
     std::string kafka_bootstrap;  // host:port[,...]; empty: no Kafka totals
+    // librdkafka properties set first (security: SASL_SSL, credentials, CA).
+    std::vector<std::pair<std::string, std::string>> kafka_properties;
     std::string topic;
     std::string group;
     std::string cql_contact_points;  // empty: no table total
+    std::string cql_username, cql_password, cql_tls_ca;  // empty: no login / plaintext
     std::string table;               // keyspace.table
     std::string postgres_dsn;        // empty: no users total
     std::string users_table;         // schema.table

@@ -29,9 +29,10 @@ std::optional<std::string> service_directory::find(const std::string& command) c
 namespace services {
 namespace {
 
-std::string configured(const component_context& ctx, const std::string& key) {
-    return ctx.cfg.has(key) ? ctx.cfg.get_string(key) : std::string();
+std::string configured(const config::config& cfg, const std::string& key) {
+    return cfg.has(key) ? cfg.get_string(key) : std::string();
 }
+std::string configured(const component_context& ctx, const std::string& key) { return configured(ctx.cfg, key); }
 
 // The address the embedded part published, else its configured host:port.
 std::optional<std::string> embedded(const component_context& ctx, const std::string& command) {
@@ -56,31 +57,33 @@ std::string cql_contact_points(const component_context& ctx) {
     return embedded(ctx, "cql").value_or("127.0.0.1:9042");
 }
 
-cql_login cql_credentials(const component_context& ctx) {
+cql_login cql_credentials(const config::config& cfg) {
     cql_login out;
     // security.* are declared by the app when present (issue 19); absent keys mean off.
-    bool secure = ctx.cfg.has("security.enabled") && ctx.cfg.get_bool("security.enabled");
-    bool external = !configured(ctx, "cql.contact_points").empty();
-    if (!configured(ctx, "cql.password").empty()) {
-        out.username = configured(ctx, "cql.username");
-        out.password = configured(ctx, "cql.password");
+    bool secure = cfg.has("security.enabled") && cfg.get_bool("security.enabled");
+    bool external = !configured(cfg, "cql.contact_points").empty();
+    if (!configured(cfg, "cql.password").empty()) {
+        out.username = configured(cfg, "cql.username");
+        out.password = configured(cfg, "cql.password");
     } else if (secure && !external) {
-        out.username = configured(ctx, "security.admin_user");
+        out.username = configured(cfg, "security.admin_user");
         if (out.username.empty()) out.username = "admin";
-        out.password = configured(ctx, "security.admin_password");
+        out.password = configured(cfg, "security.admin_password");
     }
-    out.tls_ca = configured(ctx, "cql.tls_ca");
+    out.tls_ca = configured(cfg, "cql.tls_ca");
     if (out.tls_ca.empty() && secure && !external) {
-        out.tls_ca = configured(ctx, "security.tls_ca");
+        out.tls_ca = configured(cfg, "security.tls_ca");
         // The generated CA; absent (listeners without TLS), the clients stay plaintext.
         std::error_code ec;
-        if (std::string generated = ctx.cfg.has("data_dir") ? ctx.cfg.get_string("data_dir") + "/tls/ca.pem" : std::string();
+        if (std::string generated = cfg.has("data_dir") ? cfg.get_string("data_dir") + "/tls/ca.pem" : std::string();
             out.tls_ca.empty() && !generated.empty() && std::filesystem::exists(generated, ec)) {
             out.tls_ca = generated;
         }
     }
     return out;
 }
+
+cql_login cql_credentials(const component_context& ctx) { return cql_credentials(ctx.cfg); }
 
 std::string postgres_dsn(const component_context& ctx) {
     std::string external = configured(ctx, "postgres.dsn");

@@ -50,6 +50,8 @@ struct cql_login {
     std::string username, password, tls_ca;
 };
 cql_login cql_credentials(const component_context& ctx);
+// The same from the configuration alone (a process's own status probe).
+cql_login cql_credentials(const config::config& cfg);
 // libpq connection string of the raw store: postgres.dsn, else the managed
 // server's address with passfile=<its password file> (docs/security.md).
 std::string postgres_dsn(const component_context& ctx);
