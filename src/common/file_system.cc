@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -393,6 +394,50 @@ status fault_injection_file_system::rename(const std::string& from, const std::s
 status fault_injection_file_system::sync_dir(const std::string& dir) {
     if (auto fault = take_fault(op::sync_dir)) return *fault;
     return base_.sync_dir(dir);
+}
+
+status write_private_file(const std::string& path, std::string_view text, const std::optional<file_owner>& owner) {
+    static const char k_hex[] = "0123456789abcdef";
+    std::string tmp;
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+        unsigned char random[8];
+        if (::getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random)) {
+            return make_error(errc::io_error, "no randomness for a temp name beside {}: {}", path, std::strerror(errno));
+        }
+        tmp = path + ".tmp.";
+        for (unsigned char byte : random) {
+            tmp.push_back(k_hex[byte >> 4]);
+            tmp.push_back(k_hex[byte & 15]);
+        }
+        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) return make_error(errc::io_error, "cannot create {}: {}", tmp, std::strerror(errno));
+    auto fail = [&](const char* what) {
+        std::string message = fmt::format("cannot {} {}: {}", what, tmp, std::strerror(errno));
+        if (fd >= 0) ::close(fd);
+        ::unlink(tmp.c_str());
+        return make_error(errc::io_error, "{}", message);
+    };
+    if (owner && ::fchown(fd, owner->uid, owner->gid) != 0) return fail("chown");
+    if (::fchmod(fd, 0600) != 0) return fail("chmod");
+    size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n <= 0) return fail("write");
+        done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0) return fail("fsync");
+    int closing = fd;
+    fd = -1;
+    if (::close(closing) != 0) return fail("close");
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::string message = fmt::format("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
+        ::unlink(tmp.c_str());
+        return make_error(errc::io_error, "{}", message);
+    }
+    return {};
 }
 
 }  // namespace millrace

@@ -1,5 +1,7 @@
 #include "millrace/common/tls.h"
 
+#include "millrace/common/file_system.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -94,51 +96,6 @@ result<pkey_ptr> load_key(const std::string& path) {
     return key;
 }
 
-// Writes `text` to `path` with mode 0600, atomically: a fresh temp file in
-// the same directory (O_EXCL|O_NOFOLLOW: a planted symlink is never
-// followed), fsync, then rename() over `path` (which replaces a symlink
-// itself, never its target).
-status write_private(const std::string& path, const std::string& text) {
-    static const char k_hex[] = "0123456789abcdef";
-    std::string tmp;
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-        unsigned char random[8];
-        if (RAND_bytes(random, sizeof(random)) != 1) return make_error(errc::io_error, "no randomness for a temp name: {}", openssl_reason());
-        tmp = path + ".tmp.";
-        for (unsigned char byte : random) {
-            tmp.push_back(k_hex[byte >> 4]);
-            tmp.push_back(k_hex[byte & 15]);
-        }
-        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) return make_error(errc::io_error, "cannot create {}: {}", tmp, std::strerror(errno));
-    auto fail = [&](const char* what) {
-        std::string message = fmt::format("cannot {} {}: {}", what, tmp, std::strerror(errno));
-        if (fd >= 0) ::close(fd);
-        ::unlink(tmp.c_str());
-        return make_error(errc::io_error, "{}", message);
-    };
-    if (::fchmod(fd, 0600) != 0) return fail("chmod");  // whatever the umask
-    size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n <= 0) return fail("write");
-        done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd) != 0) return fail("fsync");
-    int closing = fd;
-    fd = -1;
-    if (::close(closing) != 0) return fail("close");
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::string message = fmt::format("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
-        ::unlink(tmp.c_str());
-        return make_error(errc::io_error, "{}", message);
-    }
-    return {};
-}
-
 status write_pem_key(const std::string& path, EVP_PKEY* key) {
     bio_ptr bio(BIO_new(BIO_s_mem()));
     if (PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
@@ -147,7 +104,7 @@ status write_pem_key(const std::string& path, EVP_PKEY* key) {
     char* data = nullptr;
     long size = BIO_get_mem_data(bio.get(), &data);
     std::string text(data, static_cast<size_t>(size));
-    auto st = write_private(path, text);
+    auto st = write_private_file(path, text);
     OPENSSL_cleanse(text.data(), text.size());
     return st;
 }
@@ -159,7 +116,7 @@ status write_pem_certificate(const std::string& path, X509* cert) {
     }
     char* data = nullptr;
     long size = BIO_get_mem_data(bio.get(), &data);
-    return write_private(path, std::string(data, static_cast<size_t>(size)));
+    return write_private_file(path, std::string(data, static_cast<size_t>(size)));
 }
 
 result<pkey_ptr> generate_key() {

@@ -22,6 +22,7 @@
 
 #include <libpq-fe.h>
 
+#include "millrace/common/file_system.h"
 #include "millrace/common/log.h"
 #include "millrace/common/services.h"
 
@@ -41,6 +42,13 @@ struct system_account {
     uid_t uid = 0;
     gid_t gid = 0;
 };
+
+// Writes a secret or server file 0600, owned by `acct` when switching users.
+status write_private(const std::string& path, const std::string& text, const system_account& acct) {
+    std::optional<file_owner> owner;
+    if (acct.switch_user) owner = file_owner{acct.uid, acct.gid};
+    return write_private_file(path, text, owner);
+}
 
 result<system_account> account_for(const std::string& name) {
     system_account acct;
@@ -208,48 +216,6 @@ result<std::string> generate_password() {
     }
     if (out.size() < 32) return make_error(errc::io_error, "cannot read /dev/urandom for a PostgreSQL password");
     return out;
-}
-
-// Writes `text` to `path` with mode 0600 (owned by `acct` when switching users),
-// atomically: a new temp file in the same directory (O_EXCL|O_NOFOLLOW, so a
-// symlink planted there by the server's OS user is never followed), then
-// rename() over `path` (which replaces a symlink itself, never its target).
-status write_private(const std::string& path, const std::string& text, const system_account& acct) {
-    static const char k_hex[] = "0123456789abcdef";
-    std::ifstream urandom("/dev/urandom", std::ios::binary);
-    std::string tmp;
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-        tmp = path + ".tmp.";
-        for (int i = 0; i < 12; ++i) tmp.push_back(k_hex[static_cast<unsigned char>(urandom.get()) % 16]);
-        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) return make_error(errc::io_error, "cannot write {}: {}", tmp, std::strerror(errno));
-    auto fail = [&](const char* what) {
-        std::string message = fmt::format("cannot {} {}: {}", what, tmp, std::strerror(errno));
-        if (fd >= 0) ::close(fd);
-        ::unlink(tmp.c_str());
-        return make_error(errc::io_error, "{}", message);
-    };
-    if (acct.switch_user && ::fchown(fd, acct.uid, acct.gid) != 0) return fail("chown");
-    if (::fchmod(fd, 0600) != 0) return fail("chmod");
-    size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n <= 0) return fail("write");
-        done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd) != 0) return fail("fsync");
-    int closing = fd;
-    fd = -1;
-    if (::close(closing) != 0) return fail("close");
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::string message = fmt::format("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
-        ::unlink(tmp.c_str());
-        return make_error(errc::io_error, "{}", message);
-    }
-    return {};
 }
 
 // One pgpass field: ':' and '\' backslash-escaped.

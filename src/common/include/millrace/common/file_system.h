@@ -11,7 +11,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+
+#include <sys/types.h>
 #include <string_view>
 #include <vector>
 
@@ -62,6 +65,18 @@ public:
 // Writes `data` to `path` durably: temp file, sync, rename, sync directory.
 status write_file_atomic(file_system& fs, const std::string& path, std::string_view data);
 result<std::string> read_file(file_system& fs, const std::string& path);
+
+// The owner write_private_file gives its file (chown), when not the process's own.
+struct file_owner {
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+// Writes `text` to `path` with mode 0600 (whatever the umask; owned by `owner`
+// when given), atomically: a fresh temp file in the same directory
+// (O_EXCL|O_NOFOLLOW: a symlink planted there is never followed), fsync, then
+// rename() over `path` (which replaces a symlink itself, never its target).
+// For secrets: keys, password files. Errors name the file and the step.
+status write_private_file(const std::string& path, std::string_view text, const std::optional<file_owner>& owner = {});
 
 // Files in memory. `simulate_crash()` drops every byte not yet synced and every
 // file whose creation was never made durable, as a power loss would.
