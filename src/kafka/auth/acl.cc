@@ -172,17 +172,13 @@ std::optional<std::string> unescape_field(std::string_view text) {
     return out;
 }
 
-status acl_store::load() {
-    if (!fs_.exists(path_)) return {};
-    auto text = read_file(fs_, path_);
-    if (!text) return text.err();
-    std::vector<acl_binding> loaded;
+status for_each_record(std::string_view text,
+                       const std::function<status(size_t line_no, const std::vector<std::string_view>& fields)>& each) {
     size_t line_no = 0;
-    std::string_view rest = *text;
-    while (!rest.empty()) {
-        size_t nl = rest.find('\n');
-        std::string_view line = rest.substr(0, nl);
-        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    while (!text.empty()) {
+        size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
         ++line_no;
         if (line.empty() || line[0] == '#') continue;
         std::vector<std::string_view> fields;
@@ -191,6 +187,17 @@ status acl_store::load() {
             fields.push_back(line.substr(0, sp));
             line.remove_prefix(sp == std::string_view::npos ? line.size() : sp + 1);
         }
+        if (auto st = each(line_no, fields); !st) return st;
+    }
+    return {};
+}
+
+status acl_store::load() {
+    if (!fs_.exists(path_)) return {};
+    auto text = read_file(fs_, path_);
+    if (!text) return text.err();
+    std::vector<acl_binding> loaded;
+    auto st = for_each_record(*text, [&](size_t line_no, const std::vector<std::string_view>& fields) -> status {
         auto bad = [&] { return make_error(errc::corruption, "{}:{}: not an ACL line", path_, line_no); };
         if (fields.size() != 7) return bad();
         auto type = from_string<resource_type>(k_resource_names, fields[0]);
@@ -202,7 +209,9 @@ status acl_store::load() {
         auto permission = from_string<acl_permission>(k_permission_names, fields[6]);
         if (!type || !pattern || !name || !principal || !host || !op || !permission) return bad();
         loaded.push_back({*type, std::move(*name), *pattern, std::move(*principal), std::move(*host), *op, *permission});
-    }
+        return {};
+    });
+    if (!st) return st;
     std::sort(loaded.begin(), loaded.end());
     loaded.erase(std::unique(loaded.begin(), loaded.end()), loaded.end());
     acls_ = std::move(loaded);

@@ -8,6 +8,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -99,5 +100,10 @@ private:
 // outside [A-Za-z0-9._:*-] becomes %XX, so a field never holds a space.
 std::string escape_field(std::string_view text);
 std::optional<std::string> unescape_field(std::string_view text);
+// The record files' reader (ACLs, SCRAM credentials): one record per line,
+// fields split at single spaces, empty and '#' lines skipped. Calls `each`
+// with the line's number (from 1) and fields; stops at its first error.
+status for_each_record(std::string_view text,
+                       const std::function<status(size_t line_no, const std::vector<std::string_view>& fields)>& each);
 
 }  // namespace millrace::kafka::auth

@@ -11,20 +11,7 @@ status credential_store::load() {
     auto text = read_file(fs_, path_);
     if (!text) return text.err();
     std::map<key, scram_credential, std::less<>> loaded;
-    size_t line_no = 0;
-    std::string_view rest = *text;
-    while (!rest.empty()) {
-        size_t nl = rest.find('\n');
-        std::string_view line = rest.substr(0, nl);
-        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-        ++line_no;
-        if (line.empty() || line[0] == '#') continue;
-        std::vector<std::string_view> fields;
-        while (!line.empty()) {
-            size_t sp = line.find(' ');
-            fields.push_back(line.substr(0, sp));
-            line.remove_prefix(sp == std::string_view::npos ? line.size() : sp + 1);
-        }
+    auto st = for_each_record(*text, [&](size_t line_no, const std::vector<std::string_view>& fields) -> status {
         auto bad = [&] { return make_error(errc::corruption, "{}:{}: not a SCRAM credential line", path_, line_no); };
         if (fields.size() != 6) return bad();
         auto user = unescape_field(fields[0]);
@@ -36,7 +23,9 @@ status credential_store::load() {
         auto server = base64_decode(fields[5]);
         if (!user || !mechanism || ec != std::errc() || !salt || !stored || !server) return bad();
         loaded[{std::move(*user), *mechanism}] = scram_credential{std::move(*salt), std::move(*stored), std::move(*server), iterations};
-    }
+        return {};
+    });
+    if (!st) return st;
     stored_ = std::move(loaded);
     return {};
 }
