@@ -237,10 +237,39 @@ response statement_runner::select_system(const select_stmt& s, const std::string
         }
         std::vector<value> out;
         for (auto idx : picks) out.push_back(row[idx]);
+        if (s.distinct && std::find(rows.begin(), rows.end(), out) != rows.end()) continue;
         rows.push_back(std::move(out));
     }
     if (p->count) rows = {{bigint_value(counted)}};
     return rows_result(p->specs, rows, std::nullopt, params.skip_metadata);
+}
+
+// Cassandra's rules for SELECT DISTINCT (SelectStatement.validateDistinctSelection): only partition key
+// (and static) columns, all of the partition key unless it is restricted, no clustering or regular restrictions.
+std::optional<request_error> statement_runner::check_distinct(const table_def& tbl, const select_stmt& s, const projection& p,
+                                                              const key_restrictions& kr) const {
+    for (const auto& f : kr.filters) {
+        if (f.column->kind != column_kind::partition_key) {
+            return invalid("SELECT DISTINCT with WHERE clause only supports restriction by partition key and/or static columns.");
+        }
+    }
+    if (p.count) return std::nullopt;
+    for (size_t idx = 0; idx < p.columns.size(); ++idx) {
+        const auto* col = p.columns[idx];
+        if (col != nullptr && col->kind != column_kind::partition_key) {
+            return invalid(fmt::format("SELECT DISTINCT queries must only request partition key columns and/or static columns (not {})",
+                                       col->name));
+        }
+    }
+    if (kr.partition_restricted) return std::nullopt;
+    for (auto pk_idx : tbl.partition_key) {
+        const auto& col = tbl.columns[pk_idx];
+        if (std::find(p.columns.begin(), p.columns.end(), &col) == p.columns.end()) {
+            return invalid(fmt::format("SELECT DISTINCT queries must request all the partition key columns (missing {})", col.name));
+        }
+    }
+    (void)s;
+    return std::nullopt;
 }
 
 response statement_runner::select(const select_stmt& s) {
@@ -261,6 +290,9 @@ response statement_runner::select(const select_stmt& s) {
     if (!p) return invalid(p.err().message());
     auto kr = analyze(tbl, s.where);
     if (!kr) return invalid(kr.err().message());
+    if (s.distinct) {
+        if (auto e = check_distinct(tbl, s, *p, *kr)) return *e;
+    }
     if (kr->needs_filtering && !s.allow_filtering) {
         return invalid("Cannot execute this query as it might involve data filtering and thus may have unpredictable "
                        "performance. If you want to execute this query despite the performance unpredictability, use ALLOW FILTERING");
@@ -310,6 +342,12 @@ response statement_runner::select(const select_stmt& s) {
     std::vector<std::vector<value>> rows;
     int64_t counted = 0;
     std::optional<std::string> next_state;
+    // DISTINCT: the partition of the last row returned (also of the paging state's row); its other rows are skipped.
+    std::string distinct_partition;
+    if (s.distinct && resume_after) {
+        std::vector<std::string> pk, ck;
+        if (decode_row_key(tbl, *resume_after, pk, ck)) distinct_partition = partition_prefix(tbl, pk);
+    }
     auto run_range = [&](size_t partition_idx, std::string begin, std::string end) -> bool {
         if (resume_after && partition_idx == start_partition) {
             if (reverse) end = *resume_after;
@@ -333,6 +371,11 @@ response statement_runner::select(const select_stmt& s) {
             }
             for (const auto& f : kr->filters) {
                 if (!matches(f, column_value(tbl, r, *f.column))) return true;
+            }
+            if (s.distinct) {
+                std::string part_key = partition_prefix(tbl, r.pk);
+                if (part_key == distinct_partition) return true;
+                if (returned < limit && static_cast<int64_t>(rows.size()) < page) distinct_partition = std::move(part_key);
             }
             if (in_partition >= per_partition) return true;
             if (returned >= limit) {

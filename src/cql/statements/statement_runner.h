@@ -173,6 +173,10 @@ struct statement_runner {
 
     response select_system(const select_stmt& s, const std::string& ks, virtual_table v);
 
+    // SELECT DISTINCT's restrictions on what is selected and restricted; an Invalid answer when broken.
+    std::optional<request_error> check_distinct(const table_def& tbl, const select_stmt& s, const projection& p,
+                                                const key_restrictions& kr) const;
+
     response select(const select_stmt& s);
 
     // ---- DDL
