@@ -18,6 +18,8 @@ dags_dir. Then:
   by confluent-kafka-python's consumer (librdkafka, SCRAM-SHA-256);
 - SchemaRegistryClient (basic.auth.user.info, the generated CA) registers and
   fetches a schema; without credentials the registry answers 401;
+- a second SQL job copies the topic to another, plaintext `millrace broker`:
+  its sink there gets none of the admin's SASL settings, and the copy arrives;
 - `millrace status` and `millrace dags list` reach the servers with
   --data-dir alone (no MILLRACE_DATA_DIR);
 - a plaintext client on each listener (Kafka, CQL, every HTTP API, admin) is
@@ -89,11 +91,11 @@ def wait_for(what, timeout_s, probe, interval_s=0.25):
 class up_process:
     """`millrace up --secure`; its stdout (ready line) and stderr (the log) in files."""
 
-    def __init__(self, binary, work, data, dags):
+    def __init__(self, binary, work, data, dags, jobs):
         self.out_path = os.path.join(work, "up.out")
         self.err_path = os.path.join(work, "up.err")
         args = [binary, "up", "--secure", "--data-dir", data, "--set", "up.admin_port=0", "--set", "up.status_interval=0",
-                "--set", f"scheduler.dags_dir={dags}",
+                "--set", f"scheduler.dags_dir={dags}", "--set", f"processor.jobs_dir={jobs}",
                 # Many samples in a short test: the console's health checks are what issue 19's bug was.
                 "--set", "console.sample_interval=300ms"]
         for key in ["broker.port", "cql.port", "source.port", "postgres.port", "scheduler.port", "registry.port",
@@ -201,9 +203,59 @@ def manual_dags(work):
     return folder
 
 
+def jobs_with_a_mirror(work, other):
+    """The default job, and one copying users_created to a topic of another (plaintext) cluster."""
+    folder = os.path.join(work, "jobs")
+    os.makedirs(folder, exist_ok=True)
+    shutil.copy(os.path.join(REPO, "jobs", "created_users.sql"), folder)
+    with open(os.path.join(folder, "mirror.sql"), "w") as f:
+        f.write(f"""SET 'properties.group.id' = 'mirror';
+CREATE TABLE src (id STRING, first_name STRING) WITH ('connector' = 'kafka', 'topic' = 'users_created',
+  'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE mirror (id STRING, first_name STRING) WITH ('connector' = 'kafka', 'topic' = 'users_mirror',
+  'format' = 'json', 'properties.bootstrap.servers' = '{other}');
+INSERT INTO mirror SELECT id, first_name FROM src;
+""")
+    return folder
+
+
+class other_broker:
+    """A plaintext `millrace broker`: a cluster millrace does not secure."""
+
+    def __init__(self, binary, work):
+        root = os.path.join(work, "other")
+        self.err_path = os.path.join(work, "other.err")
+        self.p = subprocess.Popen([binary, "broker", "--port", "0", "--admin-port", "0", "--data-dir",
+                                   os.path.join(root, "broker"), "--set", f"data_dir={root}"],
+                                  stdout=subprocess.PIPE, stderr=open(self.err_path, "w"), text=True,
+                                  start_new_session=True)
+        for line in self.p.stdout:
+            if line.startswith("ready broker "):
+                self.address = line.split()[2]
+                return
+        raise AssertionError(f"the other broker exited with {self.p.wait()} before it was ready")
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
 def scenario(binary, work, users, libs):
     data = os.path.join(work, "data")
-    up = up_process(binary, work, data, manual_dags(work))
+    other = other_broker(binary, work)
+    try:
+        secured(binary, work, users, libs, data, other)
+    finally:
+        other.stop()
+
+
+def secured(binary, work, users, libs, data, other):
+    up = up_process(binary, work, data, manual_dags(work), jobs_with_a_mirror(work, other.address))
     ours = set()  # addresses of our own plaintext clients
     try:
         ca = os.path.join(data, "tls", "ca.pem")
@@ -318,6 +370,20 @@ def scenario(binary, work, users, libs):
         finally:
             consumer.close()
         check(len(seen) == users, f"confluent-kafka over SASL_SSL/SCRAM-SHA-256: {len(seen)} distinct keys")
+
+        # A job writing to a cluster millrace does not secure gets none of the admin's SASL
+        # settings: the mirror reaches the plaintext broker, read there by plain kcat.
+        def mirrored():
+            got = subprocess.run(["kcat", "-b", other.address, "-C", "-t", "users_mirror", "-o", "beginning", "-e", "-q"],
+                                 capture_output=True, text=True, timeout=60)
+            return {json.loads(line)["id"] for line in got.stdout.splitlines() if line.strip()}
+        try:
+            wait_for(f"{users} users mirrored to the other cluster", 180, lambda: len(mirrored()) == users, 1)
+            check(True, f"a job's sink on another, plaintext cluster got {users} users (no SASL settings handed to it)")
+        except AssertionError as e:
+            check(False, str(e))
+        with open(other.err_path) as f:
+            check("SASL" not in f.read(), "the other cluster saw no SASL handshake from millrace")
 
         # The registry: SchemaRegistryClient with basic.auth.user.info over HTTPS.
         from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
