@@ -70,14 +70,17 @@ std::vector<flag_spec> command_flags(const std::string& command) {
     std::vector<flag_spec> flags;
     std::string section;
     if (const auto* info = find_component(command)) section = info->section;
+    // Client commands read the servers' files under the root data_dir (the admin
+    // password, the generated CA): their --data-dir is the root, as up's is.
+    bool client = command == "dags" || command == "tasks" || command == "variables" || command == "connections" ||
+                  command == "status" || command == "jobs" || command == "config";
     if (command == "dags" || command == "tasks" || command == "variables" || command == "connections") section = "scheduler";
-    if (command == "up") {
-        section = "up";
-        flags.push_back({"--data-dir", "data_dir"});
-    }
+    if (command == "up") section = "up";
+    if (command == "up" || client) flags.push_back({"--data-dir", "data_dir"});
     if (command == "status") flags.push_back({"--admin-port", "up.admin_port"});
     if (section.empty()) return flags;
     for (const auto* spec : schema().keys_in(section)) {
+        if (client && spec->key == section + ".data_dir") continue;
         flags.push_back({"--" + kebab(spec->key.substr(section.size() + 1)), spec->key});
     }
     return flags;

@@ -471,9 +471,17 @@ json service::probe_components(const std::optional<cluster_info>& cluster, const
     }
     // CQL store
     std::string cql = services::cql_contact_points(ctx_);
-    std::string cql_error = cql_probe(cql, timeout);
+    std::string cql_error, cql_detail = "answers CQL v4 OPTIONS with SUPPORTED";
+    if (auto login = services::cql_credentials(ctx_); !login.tls_ca.empty()) {
+        // A TLS store refuses the raw plaintext OPTIONS (and logs each refusal):
+        // ask through the console's own session, which speaks TLS and logs in.
+        cql_error = cql_session_probe();
+        cql_detail = login.username.empty() ? "answers a query over TLS" : "answers a query over TLS as " + login.username;
+    } else {
+        cql_error = cql_probe(cql, timeout);
+    }
     out.push_back(component_state("cql", "Apache Cassandra", cql_error.empty() ? "green" : "red",
-                                  cql_error.empty() ? "answers CQL v4 OPTIONS with SUPPORTED" : cql_error, cql));
+                                  cql_error.empty() ? cql_detail : cql_error, cql));
     // PostgreSQL and change capture
     pg_facts pg = read_postgres(services::postgres_dsn(ctx_), timeout);
     // Shown in the overview: an external postgres.dsn's password never is.
@@ -782,6 +790,17 @@ result<std::shared_ptr<cql_client::session>> service::cql_session() {
     if (!session) return session.err();
     cql_ = *session;
     return cql_;
+}
+
+std::string service::cql_session_probe() {
+    auto session = cql_session();
+    if (!session) return session.err().message();
+    auto answered = (*session)->query("SELECT release_version FROM system.local");
+    if (answered) return {};
+    // A session whose server went away is dropped, so the next sample reconnects.
+    std::lock_guard lock(cql_mutex_);
+    if (cql_ == *session) cql_.reset();
+    return answered.err().message();
 }
 
 http::response service::get_tables(const http::request& req) {

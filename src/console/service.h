@@ -127,6 +127,8 @@ private:
     std::optional<std::string> scheduler_api_url() const;
     // The CQL session for the table browser, connected on first use.
     result<std::shared_ptr<cql_client::session>> cql_session();
+    // The health view's CQL check through that session (TLS stores); empty: answered.
+    std::string cql_session_probe();
     // Decodes a Confluent-framed Avro body through the registry (schemas cached).
     result<json> decode_avro(int32_t schema_id, std::string_view body);
 

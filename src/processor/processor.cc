@@ -70,8 +70,9 @@ public:
         const auto& cfg = ctx_.cfg;
         base_.bootstrap = services::kafka_bootstrap(ctx_);
         // Every Kafka client's base properties (security), then the processor's own.
+        base_.cluster_properties.clear();
         base_.kafka_properties.clear();
-        for (const auto& [name, value] : security::kafka_client_properties(cfg)) base_.kafka_properties.push_back(name + "=" + value);
+        for (const auto& [name, value] : security::kafka_client_properties(cfg)) base_.cluster_properties.push_back(name + "=" + value);
         for (const auto& property : cfg.get_list("processor.kafka_properties")) {
             if (property.find('=') == std::string::npos || property.front() == '=') {
                 return make_error(errc::invalid_argument, "process: processor.kafka_properties entry \"{}\" (from {}) is not name=value",

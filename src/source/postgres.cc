@@ -24,6 +24,7 @@
 #include <libpq-fe.h>
 
 #include "millrace/common/file_system.h"
+#include "millrace/common/private_file.h"
 #include "millrace/common/log.h"
 #include "millrace/common/services.h"
 
@@ -243,16 +244,9 @@ std::string pgpass_line(const std::string& host, uint16_t port, const std::strin
 // A symlink or anything but a regular file counts as no password file (never
 // followed: as root, it could name a file the server's OS user must not read).
 std::optional<std::string> read_passfile(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
-    struct stat st {};
-    std::string text;
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        char buf[1024];
-        ssize_t n;
-        while (text.size() < 4096 && (n = ::read(fd, buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
+    auto read = read_private_file(path, 64 * 1024);
+    if (!read) return std::nullopt;
+    const std::string& text = *read;
     std::string line = text.substr(0, text.find('\n'));
     if (line.empty()) return std::nullopt;
     size_t fields = 0;
