@@ -480,13 +480,14 @@ void engine::schedule_tasks(int64_t now_ms) {
                         bool upstream_failed = decision == trigger_decision::upstream_failed;
                         ti.state = upstream_failed ? ti_state::upstream_failed : ti_state::skipped;
                         ti.end_ms = now_ms;
-                        ti.max_tries = task.retries + 1;
+                        if (ti.try_number == 0) ti.max_tries = task.retries + 1;
                         record(run, ti, upstream_failed ? fmt::format("upstream tasks failed (trigger rule {})", task.trigger_rule)
                                                         : fmt::format("skipped by trigger rule {}", task.trigger_rule));
                     } else if (ready) {
                         ti.state = ti_state::queued;
                         ti.try_number += 1;
-                        ti.max_tries = task.retries + 1;
+                        // A cleared task keeps the max_tries its clear gave it (its retries again).
+                        if (ti.try_number == 1) ti.max_tries = task.retries + 1;
                         ti.log_path = log_path(run, task.task_id, ti.try_number);
                         ti.next_retry_ms.reset();
                         ti.pid = 0;
@@ -566,6 +567,7 @@ void engine::apply_completions() {
         dag_run& run = *run_it;
         auto& ti = run.tasks[c.task_id];
         if (ti.try_number != c.try_number) continue;
+        if (finished(ti.state)) continue;  // marked success or failed by a user while it ran: that stands
         if (c.started) {
             ti.state = ti_state::running;
             ti.start_ms = now_ms;

@@ -59,6 +59,37 @@ struct engine_state {
     const dag_run* find_run(const std::string& dag_id, const std::string& run_id) const;
 };
 
+// A task instance an operation changed (or would, in a dry run).
+struct changed_ti {
+    std::string dag_id, run_id, task_id;
+    int64_t logical_date = 0;
+    ti_state state = ti_state::none;  // the state before
+};
+
+// Airflow's clearTaskInstances: which task instances go back to no state.
+struct clear_request {
+    std::optional<std::string> run_id;   // one run; else every run in [start_date, end_date]
+    std::optional<int64_t> start_date, end_date;  // logical dates, UTC seconds, inclusive
+    std::vector<std::string> task_ids;   // empty: every task
+    bool include_downstream = false;
+    bool include_upstream = false;
+    bool only_failed = false;            // failed and upstream_failed only
+    bool dry_run = false;
+};
+
+struct backfill_request {
+    int64_t from = 0, to = 0;            // logical dates, UTC seconds, inclusive
+    std::string conf = "{}";
+    std::string reprocess = "none";      // none | failed | completed (Airflow 3's reprocess_behavior)
+    bool dry_run = false;
+};
+
+struct backfill_item {
+    int64_t logical_date = 0;
+    std::string run_id;
+    std::string action;  // create | rerun | skip (a run exists)
+};
+
 // What a task does given its upstreams' states and its trigger rule (Airflow's
 // TriggerRuleDep): wait, run, or end skipped / upstream_failed right away.
 enum class trigger_decision { wait, run, skip, upstream_failed };
@@ -95,6 +126,22 @@ public:
     // Airflow's Variable and Connection, for Python tasks (and the API, CLI).
     status set_variable(const std::string& key, const std::string& value);
     status set_connection(const std::string& conn_id, const std::string& uri);
+
+    // Operating runs as in Airflow (operations.cc). Each validates against
+    // memory, changes it and queues the metadata writes; dry_run changes nothing.
+    // Errors: not_found (DAG, run or task), invalid_argument, already_exists
+    // (a conflicting state, such as a task still running).
+    result<std::vector<changed_ti>> clear(const std::string& dag_id, const clear_request& req);
+    // Marks one task instance success or failed (with its downstream when
+    // asked); a running try is stopped and its outcome ignored.
+    result<std::vector<changed_ti>> set_task_state(const std::string& dag_id, const std::string& run_id,
+                                                   const std::string& task_id, ti_state state, bool include_downstream,
+                                                   bool dry_run);
+    // success / failed: the run's unfinished task instances take that state
+    // (failed: those not started are skipped, as Airflow does); queued: the run is cleared.
+    result<dag_run> set_run_state(const std::string& dag_id, const std::string& run_id, run_state state);
+    // Runs for every schedule tick with from <= logical date <= to (UTC seconds).
+    result<std::vector<backfill_item>> backfill(const std::string& dag_id, const backfill_request& req);
 
     // Wakes the engine thread (tests after moving a manual clock).
     void poke();
