@@ -20,6 +20,7 @@
 #include "protocol/segment.h"
 #include "protocol/wire.h"
 #include "storage/store.h"
+#include "tracing.h"
 
 namespace millrace::cql {
 namespace {
@@ -367,6 +368,8 @@ private:
         auto start = std::chrono::steady_clock::now();
         request_context rc{executor_, self->ctx, h.stream, h.flags, cfg_.auth};
         handler_reply reply;
+        std::optional<request_trace> trace;
+        if ((h.flags & frame_flag::tracing) && is_traced(entry->op)) trace = begin_trace(*conn, entry->op, *body, h.flags);
         try {
             reader in(*body);
             if (h.flags & frame_flag::custom_payload) in.bytes_map();
@@ -389,13 +392,81 @@ private:
                 log_.warn("authentication failed for {}", conn->peer());
             }
         }
-        conn->respond(slot, self->encode_response(h.stream, reply.op, std::move(reply.body)));
+        uint8_t flags = 0;
+        if (trace) {
+            trace->event(reply.op == opcode::error ? "Sending ERROR message" : "Sending RESULT message");
+            std::string id = trace->session_id();
+            trace->finish();  // readable before the response is: drivers query it at once
+            reply.body.insert(0, id);
+            flags |= frame_flag::tracing;
+        }
+        conn->respond(slot, self->encode_response(h.stream, reply.op, std::move(reply.body), flags));
         // v5: the answer to STARTUP is the last frame outside segments, both ways.
         if (entry->op == opcode::startup && self->ctx.version >= 5 &&
             (reply.op == opcode::ready || reply.op == opcode::authenticate)) {
             self->ctx.segments = true;
         }
         co_return true;
+    }
+
+    // QUERY, PREPARE, EXECUTE and BATCH honour the tracing flag (the spec
+    // names the first three; Cassandra traces batches too).
+    static bool is_traced(opcode op) {
+        return op == opcode::query || op == opcode::prepare || op == opcode::execute || op == opcode::batch;
+    }
+
+    // Starts the trace of a request: Cassandra's request names and parameters
+    // (the query text and consistency, read from the body without consuming it).
+    request_trace begin_trace(net::framed_connection& conn, opcode op, const std::string& body, uint8_t flags) {
+        auto host_of = [](const std::string& address) {
+            auto colon = address.rfind(':');
+            return colon == std::string::npos ? address : address.substr(0, colon);
+        };
+        std::string coordinator = "127.0.0.1";
+        int32_t port = 0;
+        if (auto* s = conn.get_stream(); s != nullptr) {
+            std::error_code ec;
+            auto local = s->socket().local_endpoint(ec);
+            if (!ec) {
+                coordinator = local.address().to_string();
+                port = local.port();
+            }
+        }
+        request_trace trace(static_cast<int64_t>(ctx_.clock.wall_millis()), host_of(conn.peer()), coordinator, port);
+        std::vector<std::pair<std::string, std::string>> params;
+        std::string request;
+        std::string activity;
+        try {
+            reader in(body);
+            if (flags & frame_flag::custom_payload) in.bytes_map();
+            if (op == opcode::query || op == opcode::prepare) {
+                std::string text = in.long_string();
+                params.emplace_back("query", text);
+                activity = "Parsing " + text;
+                if (op == opcode::query) params.emplace_back("consistency_level", consistency_name(in.int16()));
+            } else if (op == opcode::execute) {
+                std::string id = in.short_bytes();
+                activity = "Executing prepared statement ";
+                for (char c : id) activity += fmt::format("{:02x}", static_cast<uint8_t>(c));
+            } else {
+                activity = "Executing batch";
+            }
+        } catch (const protocol_error&) {
+            activity = "Decoding a malformed request";
+        }
+        request = op == opcode::query     ? "Execute CQL3 query"
+                  : op == opcode::prepare ? "Preparing CQL3 query"
+                  : op == opcode::execute ? "Execute CQL3 prepared query"
+                                          : "Execute batch of CQL3 queries";
+        trace.set_request(std::move(request), std::move(params));
+        trace.event(std::move(activity));
+        return trace;
+    }
+
+    static std::string consistency_name(int16_t code) {
+        static const char* names[] = {"ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "SERIAL",
+                                      "LOCAL_SERIAL", "LOCAL_ONE"};
+        return code >= 0 && code <= 10 ? names[code] : std::to_string(code);
     }
 
     // Pushes an EVENT SCHEMA_CHANGE (stream -1) to every connection that
