@@ -349,6 +349,12 @@ void add_options(config::schema& s) {
            "every cql.commit_sync_period; faster, but up to one period of acknowledged writes can be lost on power "
            "failure (Cassandra's default).",
            {"batch", "periodic"}});
+    s.add({"cql.min_free_space", value_kind::size, "64MiB",
+           "Writes are refused (ServerError \"no space left on device: <data dir> ...\") while the data "
+           "directory's file system has less free space than this; reads keep working and writes resume by "
+           "themselves once space is freed. It keeps RocksDB's WAL and memtable flushes (up to 64 MiB) from "
+           "meeting a full disk. 0: no check (a full disk then stops writes until RocksDB recovers, which "
+           "needs 64 MiB free).", {}, 0, INT64_MAX});
     s.add({"cql.commit_sync_period", value_kind::duration_ms, "10s",
            "With cql.commit_sync=periodic, how often the WAL is fsynced (Cassandra's commitlog_sync_period).", {}, 1,
            3'600'000});
@@ -376,6 +382,7 @@ std::unique_ptr<component> make_cql(component_context& ctx) {
     cfg.prepared_cache_size = static_cast<size_t>(ctx.cfg.get_int("cql.prepared_cache_size"));
     cfg.storage.sync = ctx.cfg.get_string("cql.commit_sync") == "periodic" ? commit_sync::periodic : commit_sync::batch;
     cfg.storage.sync_period = std::chrono::milliseconds(ctx.cfg.get_int("cql.commit_sync_period"));
+    cfg.storage.min_free_bytes = static_cast<uint64_t>(ctx.cfg.get_int("cql.min_free_space"));
     return std::make_unique<cql_component>(ctx, std::move(cfg));
 }
 
