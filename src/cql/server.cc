@@ -4,9 +4,11 @@
 #include "millrace/cql/server.h"
 
 #include <chrono>
+#include <thread>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
@@ -45,8 +47,8 @@ public:
     cql_component(component_context& ctx, cql_config cfg)
         : ctx_(ctx),
           cfg_(std::move(cfg)),
-          executor_(ctx.io, store_, ctx.clock, cfg_.prepared_cache_size),
-          server_(ctx.io, "cql", [this](net::stream& socket) { return serve(socket); }),
+          executor_(io_, store_, ctx.clock, cfg_.prepared_cache_size),
+          server_(io_, "cql", [this](net::stream& socket) { return serve(socket); }),
           connections_(ctx.metrics.make_gauge("millrace_cql_connections", "Open client connections.")),
           protocol_errors_(ctx.metrics.make_counter("millrace_cql_protocol_errors_total",
                                                     "Connections closed for malformed or oversized frames.")),
@@ -95,14 +97,27 @@ public:
                   cfg_.storage.sync == commit_sync::batch
                       ? std::string("batch")
                       : fmt::format("periodic every {} ms", cfg_.storage.sync_period.count()));
+        // From here on the listener, the connections and the executor live on
+        // the component's own thread (see io_).
+        io_thread_ = std::thread([this] {
+            auto work = asio::make_work_guard(io_);
+            io_.run();
+        });
         return std::optional<net::endpoint>(*ep);
     }
 
     // Connections close; writes already queued are applied and synced. The
     // database itself closes when the component is destroyed, after the drain.
     void stop() override {
-        server_.stop();
+        server_.stop();  // posted to io_
         store_.stop_writes();
+    }
+
+    ~cql_component() override {
+        // The host drained its own io_context after stop(); connections still
+        // open here are cut (their coroutines are destroyed with io_).
+        io_.stop();
+        if (io_thread_.joinable()) io_thread_.join();
     }
 
 private:
@@ -305,6 +320,14 @@ private:
 
     component_context& ctx_;
     cql_config cfg_;
+    // The CQL component's own io_context and thread: framing, parsing,
+    // execution and reads of every CQL connection run there, so in `millrace
+    // up` the CQL store and the Kafka broker (and HTTP) do not wait on each
+    // other's io thread. The executor and the connection list are used only
+    // on it (and by start() before it runs). Declared before the members whose
+    // handlers it holds, so it outlives them.
+    asio::io_context io_{1};
+    std::thread io_thread_;
     store store_;
     executor executor_;
     net::tcp_server server_;
