@@ -4,9 +4,11 @@
 #include "millrace/cql/server.h"
 
 #include <chrono>
+#include <thread>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
@@ -47,8 +49,8 @@ public:
     cql_component(component_context& ctx, cql_config cfg)
         : ctx_(ctx),
           cfg_(std::move(cfg)),
-          executor_(ctx.io, store_, ctx.clock, cfg_.prepared_cache_size),
-          server_(ctx.io, "cql", [this](net::stream& socket) { return serve(socket); }),
+          executor_(io_, store_, ctx.clock, cfg_.prepared_cache_size),
+          server_(io_, "cql", [this](net::stream& socket) { return serve(socket); }),
           connections_(ctx.metrics.make_gauge("millrace_cql_connections", "Open client connections.")),
           protocol_errors_(ctx.metrics.make_counter("millrace_cql_protocol_errors_total",
                                                     "Connections closed for malformed or oversized frames.")),
@@ -97,14 +99,27 @@ public:
                   cfg_.storage.sync == commit_sync::batch
                       ? std::string("batch")
                       : fmt::format("periodic every {} ms", cfg_.storage.sync_period.count()));
+        // From here on the listener, the connections and the executor live on
+        // the component's own thread (see io_).
+        io_thread_ = std::thread([this] {
+            auto work = asio::make_work_guard(io_);
+            io_.run();
+        });
         return std::optional<net::endpoint>(*ep);
     }
 
     // Connections close; writes already queued are applied and synced. The
     // database itself closes when the component is destroyed, after the drain.
     void stop() override {
-        server_.stop();
+        server_.stop();  // posted to io_
         store_.stop_writes();
+    }
+
+    ~cql_component() override {
+        // The host drained its own io_context after stop(); connections still
+        // open here are cut (their coroutines are destroyed with io_).
+        io_.stop();
+        if (io_thread_.joinable()) io_thread_.join();
     }
 
 private:
@@ -485,6 +500,14 @@ private:
 
     component_context& ctx_;
     cql_config cfg_;
+    // The CQL component's own io_context and thread: framing, parsing,
+    // execution and reads of every CQL connection run there, so in `millrace
+    // up` the CQL store and the Kafka broker (and HTTP) do not wait on each
+    // other's io thread. The executor and the connection list are used only
+    // on it (and by start() before it runs). Declared before the members whose
+    // handlers it holds, so it outlives them.
+    asio::io_context io_{1};
+    std::thread io_thread_;
     store store_;
     executor executor_;
     net::tcp_server server_;
@@ -532,6 +555,12 @@ void add_options(config::schema& s) {
            "every cql.commit_sync_period; faster, but up to one period of acknowledged writes can be lost on power "
            "failure (Cassandra's default).",
            {"batch", "periodic"}});
+    s.add({"cql.min_free_space", value_kind::size, "64MiB",
+           "Writes are refused (ServerError \"no space left on device: <data dir> ...\") while the data "
+           "directory's file system has less free space than this; reads keep working and writes resume by "
+           "themselves once space is freed. It keeps RocksDB's WAL and memtable flushes (up to 64 MiB) from "
+           "meeting a full disk. 0: no check (a full disk then stops writes until RocksDB recovers, which "
+           "needs 64 MiB free).", {}, 0, INT64_MAX});
     s.add({"cql.commit_sync_period", value_kind::duration_ms, "10s",
            "With cql.commit_sync=periodic, how often the WAL is fsynced (Cassandra's commitlog_sync_period).", {}, 1,
            3'600'000});
@@ -559,6 +588,7 @@ std::unique_ptr<component> make_cql(component_context& ctx) {
     cfg.prepared_cache_size = static_cast<size_t>(ctx.cfg.get_int("cql.prepared_cache_size"));
     cfg.storage.sync = ctx.cfg.get_string("cql.commit_sync") == "periodic" ? commit_sync::periodic : commit_sync::batch;
     cfg.storage.sync_period = std::chrono::milliseconds(ctx.cfg.get_int("cql.commit_sync_period"));
+    cfg.storage.min_free_bytes = static_cast<uint64_t>(ctx.cfg.get_int("cql.min_free_space"));
     return std::make_unique<cql_component>(ctx, std::move(cfg));
 }
 
