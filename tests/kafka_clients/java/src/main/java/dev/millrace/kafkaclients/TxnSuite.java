@@ -109,6 +109,8 @@ public final class TxnSuite {
                     p.send(new ProducerRecord<>(topic, "k" + (idx % 5), value));
                     if (plan[batch][1] == 1) expected.add(value);
                 }
+                // abortTransaction drops unsent records: flush so the aborted ones reach the log.
+                p.flush();
                 if (plan[batch][1] == 1) p.commitTransaction(); else p.abortTransaction();
             }
         }
