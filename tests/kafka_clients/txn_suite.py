@@ -29,6 +29,8 @@ import time
 import suitelib
 
 DEADLINE_S = 90.0
+# librdkafka's own log: critical only (clients of earlier scenarios retry the killed broker's old port).
+QUIET = {"log_level": 2}
 
 
 def _ck():
@@ -39,7 +41,7 @@ def _ck():
 
 def create_topics(bootstrap, names, partitions):
     ck, AdminClient, NewTopic = _ck()
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **QUIET})
     futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
     for name, f in futures.items():
         f.result(timeout=30)
@@ -47,7 +49,7 @@ def create_topics(bootstrap, names, partitions):
 
 def producer(bootstrap, txn_id, **extra):
     ck, _, _ = _ck()
-    conf = {"bootstrap.servers": bootstrap, "transactional.id": txn_id, "linger.ms": 5}
+    conf = {"bootstrap.servers": bootstrap, "transactional.id": txn_id, "linger.ms": 5, **QUIET}
     conf.update(extra)
     return ck.Producer(conf)
 
@@ -58,7 +60,7 @@ def read_all(bootstrap, topic, partitions, isolation, expect_end=True):
     passing the markers). Returns the records' (key, value, partition, offset)."""
     ck, _, _ = _ck()
     c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{topic}-{isolation}-{time.monotonic_ns()}",
-                     "enable.auto.commit": False, "isolation.level": isolation, "auto.offset.reset": "earliest"})
+                     "enable.auto.commit": False, "isolation.level": isolation, "auto.offset.reset": "earliest", **QUIET})
     tps = [ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(partitions)]
     c.assign(tps)
     out = []
@@ -89,7 +91,7 @@ def read_all(bootstrap, topic, partitions, isolation, expect_end=True):
 def wait_for_end_offset(bootstrap, topic, partition, at_least):
     """Waits until the partition's high watermark reaches `at_least` (a marker landed)."""
     ck, _, _ = _ck()
-    c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"watch-{topic}", "isolation.level": "read_uncommitted"})
+    c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"watch-{topic}", "isolation.level": "read_uncommitted", **QUIET})
     deadline = time.monotonic() + DEADLINE_S
     try:
         while time.monotonic() < deadline:
@@ -138,14 +140,14 @@ def scenario_consume_transform_produce(bootstrap, rep, sfx):
     ck, _, _ = _ck()
     src, dst, group = f"txn-in-{sfx}", f"txn-out-{sfx}", f"txn-ctp-{sfx}"
     create_topics(bootstrap, [src, dst], 3)
-    plain = ck.Producer({"bootstrap.servers": bootstrap})
+    plain = ck.Producer({"bootstrap.servers": bootstrap, **QUIET})
     for idx in range(200):
         plain.produce(src, key=f"k{idx}".encode(), value=f"v{idx}".encode())
     plain.flush(30)
 
     def consumer():
         c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-                         "isolation.level": "read_committed", "auto.offset.reset": "earliest"})
+                         "isolation.level": "read_committed", "auto.offset.reset": "earliest", **QUIET})
         c.subscribe([src])
         return c
 
@@ -253,7 +255,8 @@ CHILD = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
 import confluent_kafka as ck
-p = ck.Producer({"bootstrap.servers": sys.argv[2], "transactional.id": sys.argv[3], "transaction.timeout.ms": 10000})
+p = ck.Producer({"bootstrap.servers": sys.argv[2], "transactional.id": sys.argv[3], "transaction.timeout.ms": 10000,
+                 "log_level": 2})
 p.init_transactions(30)
 p.begin_transaction()
 for idx in range(15):

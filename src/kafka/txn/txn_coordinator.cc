@@ -387,11 +387,11 @@ error_code txn_coordinator::verify_produce(const std::string& id, int64_t produc
     return error_code::none;
 }
 
-bool txn_coordinator::has_pending_offsets(const std::string& group) const {
+bool txn_coordinator::has_pending_offset(const std::string& group, const std::string& topic, int32_t partition) const {
     for (const auto& [id, txn] : txns_) {
         if (txn.state != txn_state::ongoing && txn.state != txn_state::prepare_commit) continue;
         for (const auto& pending : txn.pending_offsets) {
-            if (pending.group == group) return true;
+            if (pending.group == group && pending.entry.topic == topic && pending.entry.partition == partition) return true;
         }
     }
     return false;

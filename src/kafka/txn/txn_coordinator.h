@@ -89,8 +89,9 @@ public:
     // the partition was added to it (KIP-890 part 1 verification).
     error_code verify_produce(const std::string& id, int64_t producer_id, int16_t producer_epoch,
                               const txn_partition& partition) const;
-    // Whether `group` has offsets waiting in an open transaction.
-    bool has_pending_offsets(const std::string& group) const;
+    // Whether `group`'s offset of the partition waits in an open transaction
+    // (OffsetFetch require_stable answers UNSTABLE_OFFSET_COMMIT).
+    bool has_pending_offset(const std::string& group, const std::string& topic, int32_t partition) const;
 
     // Aborts transactions open longer than their timeout (with an epoch
     // bump, so the producer is fenced). Call every ~100 ms.
