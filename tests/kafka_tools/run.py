@@ -9,7 +9,8 @@ downloads (one JVM per command, as the shell scripts do) and checks the values
 it prints: topics created and described, configs read back after
 kafka-configs --alter, offsets from kafka-get-offsets before and after
 kafka-delete-records, the kafka-log-dirs JSON, consumer-group lag before and
-after --reset-offsets, and the console and perf-test clients. Prints
+after --reset-offsets, the console and perf-test clients (one transactional),
+and kafka-transactions list and describe. Prints
 [PASS]/[FAIL] lines and `N passed, M failed`; exits 1 on any failure.
 """
 
@@ -71,6 +72,7 @@ CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
 GROUPS = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
 PRODUCER_PERF = "org.apache.kafka.tools.ProducerPerformance"
 CONSUMER_PERF = "org.apache.kafka.tools.ConsumerPerformance"
+TRANSACTIONS = "org.apache.kafka.tools.TransactionsCommand"
 
 
 def offsets(s, topic, time=None):
@@ -213,6 +215,19 @@ def run_all(s):
     data = [line for line in out.splitlines() if re.match(r"\d{4}-\d\d-\d\d", line)]
     consumed = int(data[-1].split(",")[4].strip()) if data else -1
     s.check("kafka-consumer-perf-test reads 20000 records", code == 0 and consumed == 20000, out)
+
+    # transactions: a transactional perf test, then kafka-transactions list and describe
+    code, out = s.tool(PRODUCER_PERF, "--topic", "tools-txn", "--num-records", "5000", "--record-size", "100",
+                       "--throughput", "-1", "--transactional-id", "tools-txn-id", "--transaction-duration-ms", "200",
+                       "--producer-props", f"bootstrap.servers={b}")
+    s.check("kafka-producer-perf-test --transactional-id sends 5000 records", code == 0 and "5000 records sent" in out,
+            out)
+    code, out = s.tool(TRANSACTIONS, "--bootstrap-server", b, "list")
+    s.check("kafka-transactions list shows the transactional id", code == 0 and "tools-txn-id" in out, out)
+    code, out = s.tool(TRANSACTIONS, "--bootstrap-server", b, "describe", "--transactional-id", "tools-txn-id")
+    s.check("kafka-transactions describe shows its committed state", code == 0 and "CompleteCommit" in out, out)
+    code, out = s.tool(TRANSACTIONS, "--bootstrap-server", b, "describe", "--transactional-id", "tools-no-such-id")
+    s.check("kafka-transactions describe of an unknown id fails", code != 0, out)
 
 
 def live_group_delete_offsets(s):

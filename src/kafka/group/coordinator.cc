@@ -748,6 +748,13 @@ asio::awaitable<std::vector<error_code>> group_coordinator::commit_offsets(offse
     co_return errors;
 }
 
+asio::awaitable<status> group_coordinator::commit_transactional_offsets(std::string group_id,
+                                                                       std::vector<offset_commit_entry> entries) {
+    if (closed_) co_return make_error(errc::unavailable, "group {}: the coordinator is closed", group_id);
+    if (find_group(group_id) == nullptr) create_group(group_id);
+    co_return co_await store_.commit(std::move(group_id), std::move(entries));
+}
+
 std::optional<committed_offset> group_coordinator::committed(const std::string& group_id, const std::string& topic,
                                                              int32_t partition) const {
     const committed_offset* found = store_.find(group_id, topic, partition);

@@ -211,6 +211,10 @@ public:
     // Validates membership and generation, then stores the offsets durably.
     // Returns one error per entry, in order; completes after the fsync.
     asio::awaitable<std::vector<error_code>> commit_offsets(offset_commit_request request);
+    // A committed transaction's offsets (TxnOffsetCommit): stored durably as
+    // they are, without membership checks (the transaction coordinator
+    // checked the producer; Kafka applies them when the COMMIT marker lands).
+    asio::awaitable<status> commit_transactional_offsets(std::string group_id, std::vector<offset_commit_entry> entries);
     std::optional<committed_offset> committed(const std::string& group_id, const std::string& topic,
                                               int32_t partition) const;
     // Visits the group's committed offsets ordered by topic, then partition.
