@@ -57,6 +57,9 @@ struct broker_config {
     int64_t group_min_session_timeout_ms = 6'000;
     int64_t group_max_session_timeout_ms = 1'800'000;
     int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+    int64_t group_consumer_session_timeout_ms = 45'000;   // group.consumer.session.timeout.ms
+    int64_t group_consumer_heartbeat_interval_ms = 5'000; // group.consumer.heartbeat.interval.ms
+    std::vector<std::string> group_consumer_assignors = {"uniform", "range"};  // group.consumer.assignors
     auth::security_config security;  // SASL and ACLs when security.enabled
 };
 

@@ -71,6 +71,11 @@ enum class error_code : int16_t {
     duplicate_resource = 92,             // e.g. one user twice in AlterUserScramCredentials
     unacceptable_credential = 93,        // SCRAM iterations out of bounds, empty user name
     unknown_topic_id = 100,
+    fenced_member_epoch = 110,           // ConsumerGroupHeartbeat: the member's epoch is not the coordinator's; rejoin
+    unreleased_instance_id = 111,        // ConsumerGroupHeartbeat: a live member still holds the instance id
+    unsupported_assignor = 112,          // ConsumerGroupHeartbeat: ServerAssignor is not one of group.consumer.assignors
+    stale_member_epoch = 113,            // OffsetCommit/OffsetFetch: an older member epoch of a consumer group
+    invalid_regular_expression = 128,    // ConsumerGroupHeartbeat v1: SubscribedTopicRegex does not compile
 };
 
 inline int16_t wire(error_code code) { return static_cast<int16_t>(code); }
