@@ -287,5 +287,56 @@ TEST_F(consumer_group_test, group_types_do_not_mix) {
     EXPECT_EQ(listed[0].state_name, "Stable");
 }
 
+TEST_F(consumer_group_test, membership_survives_a_reopen) {
+    std::map<std::string, std::pair<int32_t, partition_map>> members;
+    for (const char* id : {"a", "b"}) {
+        auto r = join(id);
+        members[id] = {r.member_epoch, r.assignment.value_or(partition_map{})};
+        settle(members);
+    }
+    int32_t epoch = coordinator_->find_consumer_group(k_group)->group_epoch;
+    coordinator_->close();
+    coordinator_ = std::make_unique<group_coordinator>(io_, clock_, fs_, "/data/groups", settings_, metrics_);
+    ASSERT_TRUE(coordinator_->open().ok());
+    const consumer_group* g = coordinator_->find_consumer_group(k_group);
+    ASSERT_NE(g, nullptr);
+    EXPECT_EQ(g->group_epoch, epoch);
+    EXPECT_EQ(g->members.size(), 2u);
+    // The members carry on with their epochs and partitions: nothing moves.
+    for (auto& [id, state] : members) {
+        auto r = beat(id, state.first, state.second);
+        EXPECT_EQ(r.error, error_code::none) << id;
+        EXPECT_EQ(r.member_epoch, state.first) << id;
+        EXPECT_FALSE(r.assignment) << id;
+    }
+}
+
+TEST_F(consumer_group_test, corrupt_group_state_fails_open) {
+    join("a");
+    coordinator_->close();
+    auto data = read_file(fs_, "/data/groups/groups.state");
+    ASSERT_TRUE(data.ok());
+    std::string bytes = *data;
+    bytes[bytes.size() - 3] ^= 0x5a;
+    ASSERT_TRUE(write_file_atomic(fs_, "/data/groups/groups.state", bytes).ok());
+    coordinator_ = std::make_unique<group_coordinator>(io_, clock_, fs_, "/data/groups", settings_, metrics_);
+    auto st = coordinator_->open();
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.err().code(), errc::corruption);
+    EXPECT_NE(st.err().message().find("checksum"), std::string::npos) << st.err().message();
+}
+
+TEST_F(consumer_group_test, truncated_group_state_fails_open) {
+    join("a");
+    coordinator_->close();
+    auto data = read_file(fs_, "/data/groups/groups.state");
+    ASSERT_TRUE(data.ok());
+    ASSERT_TRUE(write_file_atomic(fs_, "/data/groups/groups.state", data->substr(0, data->size() - 5)).ok());
+    coordinator_ = std::make_unique<group_coordinator>(io_, clock_, fs_, "/data/groups", settings_, metrics_);
+    auto st = coordinator_->open();
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.err().code(), errc::corruption);
+}
+
 }  // namespace
 }  // namespace millrace::kafka
