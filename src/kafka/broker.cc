@@ -336,6 +336,15 @@ void add_options(config::schema& s) {
            "consumers faster on a laptop).", {}, 0, 300'000});
     s.add({"broker.group_min_session_timeout", value_kind::duration_ms, "6s", "Smallest session timeout a consumer may ask for.", {}, 1, INT64_MAX});
     s.add({"broker.group_max_session_timeout", value_kind::duration_ms, "30m", "Largest session timeout a consumer may ask for.", {}, 1, INT64_MAX});
+    s.add({"broker.group_consumer_session_timeout", value_kind::duration_ms, "45s",
+           "KIP-848 consumer groups: a member without a heartbeat for this long is removed "
+           "(group.consumer.session.timeout.ms).", {}, 1, INT32_MAX});
+    s.add({"broker.group_consumer_heartbeat_interval", value_kind::duration_ms, "5s",
+           "KIP-848 consumer groups: how often members heartbeat (group.consumer.heartbeat.interval.ms).", {}, 1,
+           INT32_MAX});
+    s.add({"broker.group_consumer_assignors", value_kind::string_list, "uniform,range",
+           "KIP-848 consumer groups: the server-side assignors members may choose, the first the default "
+           "(group.consumer.assignors; uniform and range exist)."});
     s.add({"broker.super_users", value_kind::string_list, "",
            "Principals (User:name) allowed everything whatever the ACLs say (Kafka's super.users), when "
            "security.enabled; the admin user (security.admin_user) always is one."});
@@ -372,6 +381,9 @@ std::unique_ptr<component> make_broker(component_context& ctx) {
     cfg.group_max_session_timeout_ms = c.get_int("broker.group_max_session_timeout");
     cfg.offsets_retention_ms = c.get_int("broker.offsets_retention");
     cfg.transaction_max_timeout_ms = c.get_int("broker.transaction_max_timeout");
+    cfg.group_consumer_session_timeout_ms = c.get_int("broker.group_consumer_session_timeout");
+    cfg.group_consumer_heartbeat_interval_ms = c.get_int("broker.group_consumer_heartbeat_interval");
+    cfg.group_consumer_assignors = c.get_list("broker.group_consumer_assignors");
     // security.* belong to the whole process; a schema without them means security is off.
     cfg.security.enabled = c.has("security.enabled") && c.get_bool("security.enabled");
     if (c.has("security.admin_user")) cfg.security.admin_user = c.get_string("security.admin_user");

@@ -49,6 +49,9 @@ broker_core::broker_core(asio::io_context& io, broker_config cfg, metrics::regis
     settings.min_session_timeout_ms = cfg_.group_min_session_timeout_ms;
     settings.max_session_timeout_ms = cfg_.group_max_session_timeout_ms;
     settings.offsets_retention_ms = cfg_.offsets_retention_ms;
+    settings.consumer_session_timeout_ms = static_cast<int32_t>(cfg_.group_consumer_session_timeout_ms);
+    settings.consumer_heartbeat_interval_ms = static_cast<int32_t>(cfg_.group_consumer_heartbeat_interval_ms);
+    if (!cfg_.group_consumer_assignors.empty()) settings.consumer_assignors = cfg_.group_consumer_assignors;
     groups_ = std::make_unique<group_coordinator>(io_, clock_, fs_, cfg_.data_dir + "/.groups", settings, metrics_);
     flusher_ = std::make_unique<flusher>(io_, metrics_);
     security_ = std::make_unique<auth::security_manager>(fs_, cfg_.data_dir + "/.security", cfg_.security);

@@ -59,6 +59,9 @@ struct broker_config {
     int64_t group_max_session_timeout_ms = 1'800'000;
     int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
     int64_t transaction_max_timeout_ms = 900'000;  // transaction.max.timeout.ms
+    int64_t group_consumer_session_timeout_ms = 45'000;   // group.consumer.session.timeout.ms
+    int64_t group_consumer_heartbeat_interval_ms = 5'000; // group.consumer.heartbeat.interval.ms
+    std::vector<std::string> group_consumer_assignors = {"uniform", "range"};  // group.consumer.assignors
     auth::security_config security;  // SASL and ACLs when security.enabled
 };
 

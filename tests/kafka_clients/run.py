@@ -29,7 +29,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-SUITES = ("kcat", "kafkajs", "kafkajs_group_leave", "java", "java_txn", "rdkafka", "restart", "txn")
+SUITES = ("kcat", "kafkajs", "kafkajs_group_leave", "java", "java_kip848", "java_txn", "rdkafka", "restart", "txn")
 # Suites whose point is that the client process ends by itself: a tighter bound
 # on its lifetime (issue 17: kafkajs never exited after its group members left).
 SUITE_TIMEOUTS_S = {"kafkajs_group_leave": 180.0}  # two rounds under CPU load; its own watchdog fails a hang sooner
@@ -94,13 +94,17 @@ class Broker:
         self.stderr_path = None
         self.stdout_path = None
         os.makedirs(self.data_dir, exist_ok=True)
+        self.port = 0  # restart(same_port=True) keeps the port the broker had
 
     def command(self):
         if self.kind == "millrace":
-            return [self.millrace_binary, "broker", "--port", "0", "--admin-port", "0", "--data-dir", self.data_dir]
+            return [self.millrace_binary, "broker", "--port", str(self.port), "--admin-port", "0",
+                    "--data-dir", self.data_dir]
         cmd = [os.path.join(REPO, "scripts", "peers", "kafka"), "--data-dir", self.data_dir]
         if self.request_log:
             cmd += ["--request-log", self.request_log]
+        if self.port:
+            cmd += ["--port", str(self.port)]
         return cmd
 
     def start(self):
@@ -176,7 +180,9 @@ class Broker:
         code = proc.wait()
         return code, time.monotonic() - t0, killed
 
-    def restart(self):
+    def restart(self, same_port=False):
+        if same_port and self.bootstrap:
+            self.port = int(self.bootstrap.rsplit(":", 1)[1])
         code, secs, killed = self.stop()
         note(f"broker stopped (status {code}, {secs:.1f} s{', killed' if killed else ''}); starting it again")
         if killed:
@@ -234,6 +240,48 @@ def run_command(cmd, env, tally, cwd, timeout_s):
         timer.cancel()
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # stray children of the suite
+        except (ProcessLookupError, PermissionError):
+            pass
+    if timed_out.is_set():
+        tally.line(f"[FAIL] suite finished in time: killed after {timeout_s:.0f} s")
+        return 124
+    return code
+
+
+def run_with_restarts(cmd, env, tally, cwd, timeout_s, broker):
+    """Like run_command, and the suite may print "RESTART BROKER": the broker restarts on the same
+    port, and the suite reads "RESTARTED <host:port>" (or "RESTART FAILED <why>") on its stdin."""
+    note(f"running: {' '.join(cmd)}")
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env, cwd=cwd, start_new_session=True, preexec_fn=die_with_parent)
+    timed_out = threading.Event()
+
+    def on_timeout():
+        timed_out.set()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(timeout_s, on_timeout)
+    timer.start()
+    try:
+        for raw in proc.stdout:
+            text = raw.decode("utf-8", "replace").rstrip("\n")
+            tally.line(text)
+            if text.strip() == "RESTART BROKER":
+                try:
+                    answer = f"RESTARTED {broker.restart(same_port=True)}"
+                except BrokerError as e:
+                    answer = f"RESTART FAILED {e}"
+                note(answer)
+                proc.stdin.write((answer + "\n").encode())
+                proc.stdin.flush()
+        code = proc.wait()
+    finally:
+        timer.cancel()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
     if timed_out.is_set():
@@ -300,6 +348,8 @@ def prepare(suite, tally, args):
         return prepare_java(tally)
     if suite == "java_txn":
         return prepare_java(tally, "TxnSuite")
+    if suite == "java_kip848":
+        return prepare_java(tally, "Kip848Suite")
     if suite == "rdkafka":
         return prepare_rdkafka(tally, args.rdkafka_binary)
     return []  # restart and txn run in this process
@@ -382,6 +432,8 @@ def execute(args, tally, broker, cmd):
             tally.line(f"[FAIL] {args.suite} suite: {e!r}")
             code = 1
         rep.summary(args.suite, time.monotonic() - t0)
+    elif args.suite == "java_kip848":
+        code = run_with_restarts(cmd, env, tally, HERE, SUITE_TIMEOUTS_S.get(args.suite, SUITE_TIMEOUT_S), broker)
     else:
         code = run_command(cmd, env, tally, HERE, SUITE_TIMEOUTS_S.get(args.suite, SUITE_TIMEOUT_S))
     note(f"suite {args.suite} took {time.monotonic() - t0:.1f} s")

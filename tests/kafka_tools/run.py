@@ -198,6 +198,20 @@ def run_all(s):
             code == 0 and rows.get(("tools-one", 0)) == (4, 6), out)
     code, out = s.tool(GROUPS, "--bootstrap-server", b, "--list")
     s.check("kafka-consumer-groups --list", code == 0 and "tools-group" in out.split(), out)
+    # A KIP-848 group (group.protocol=consumer) beside the classic one: --list --type tells them apart.
+    code, out = s.tool(CONSUMER, "--bootstrap-server", b, "--topic", "tools-one", "--group", "tools-kip848",
+                       "--consumer-property", "group.protocol=consumer", "--from-beginning", "--max-messages", "6",
+                       "--timeout-ms", "60000")
+    got = [line for line in out.splitlines() if line.startswith("value-")]
+    s.check("kafka-console-consumer with group.protocol=consumer reads the records",
+            code == 0 and got == [f"value-{idx}" for idx in range(4, 10)], out)
+    code, out = s.tool(GROUPS, "--bootstrap-server", b, "--list", "--type")
+    types = {cols[0]: cols[1].lower() for cols in (line.split() for line in out.splitlines()) if len(cols) >= 2}
+    s.check("kafka-consumer-groups --list --type: tools-kip848 is a consumer group, tools-group a classic one",
+            code == 0 and types.get("tools-kip848") == "consumer" and types.get("tools-group") == "classic", out)
+    code, out = s.tool(GROUPS, "--bootstrap-server", b, "--describe", "--group", "tools-kip848", "--state")
+    s.check("kafka-consumer-groups --describe --state of the consumer group", code == 0 and "tools-kip848" in out
+            and "Empty" in out, out)
     code, out = s.tool(GROUPS, "--bootstrap-server", b, "--delete-offsets", "--group", "tools-group", "--topic",
                        "tools-one")
     code2, rows, out2 = group_lag(s, "tools-group")

@@ -78,6 +78,8 @@ asio::awaitable<void> handle_offset_fetch(request_context& ctx, reader& in, writ
             if (!authorized(ctx, acl_operation::describe, resource_type::group, g.group_id)) {
                 group_error = error_code::group_authorization_failed;
             }
+            // v9: a member of a consumer group fetches with its id and epoch.
+            if (group_error == error_code::none) group_error = groups.validate_offset_fetch(g.group_id, g.member_id, g.member_epoch);
             response.groups.push_back({g.group_id, fetch_group(ctx, groups, g.group_id, g.topics, group_error, request.require_stable), group_error});
         }
     } else {

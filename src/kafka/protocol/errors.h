@@ -77,6 +77,11 @@ enum class error_code : int16_t {
     unacceptable_credential = 93,        // SCRAM iterations out of bounds, empty user name
     unknown_topic_id = 100,
     transactional_id_not_found = 105,    // DescribeTransactions of an id the coordinator does not know
+    fenced_member_epoch = 110,           // ConsumerGroupHeartbeat: the member's epoch is not the coordinator's; rejoin
+    unreleased_instance_id = 111,        // ConsumerGroupHeartbeat: a live member still holds the instance id
+    unsupported_assignor = 112,          // ConsumerGroupHeartbeat: ServerAssignor is not one of group.consumer.assignors
+    stale_member_epoch = 113,            // OffsetCommit/OffsetFetch: an older member epoch of a consumer group
+    invalid_regular_expression = 128,    // ConsumerGroupHeartbeat v1: SubscribedTopicRegex does not compile
 };
 
 inline int16_t wire(error_code code) { return static_cast<int16_t>(code); }
