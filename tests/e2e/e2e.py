@@ -490,7 +490,7 @@ def scenario_ha(binary, work, users, zookeeper):
         pgpass = find_pgpass(work)
         dsn = f"postgres.dsn=host={host} port={port} user=postgres dbname=millrace passfile={pgpass}"
         wiring = ["--set", dsn, "--set", f"kafka.bootstrap={kafka}", "--set", f"cql.contact_points={cql}",
-                  "--set", "up.disable=[console]"] + manual_dags(work)
+                  "--set", "up.disable=console"] + manual_dags(work)
         if zookeeper:
             zk, connect = start_zookeeper(work)
             log(f"ZooKeeper at {connect}")
