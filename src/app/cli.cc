@@ -33,7 +33,7 @@ struct command_doc {
 std::vector<command_doc> command_docs() {
     std::vector<command_doc> docs;
     for (const auto& c : components()) docs.push_back({c.command, fmt::format("{} (plays {})", c.summary, c.plays)});
-    docs.push_back({"dags", "`dags list`, `dags trigger <id> [--conf JSON]`, `dags pause|unpause <id>` via the scheduler's API"});
+    docs.push_back({"dags", "`dags list`, `dags trigger <id> [--conf JSON] [--wait]`, `dags pause|unpause <id>` via the scheduler's API"});
     docs.push_back({"variables", "`variables set <key> <value>`, `variables get <key>`, `variables list`: Airflow Variables in the scheduler's metadata database"});
     docs.push_back({"connections", "`connections add <conn_id> <uri>`, `connections list`: Airflow Connections in the scheduler's metadata database"});
     docs.push_back({"jobs", "`jobs validate FILE...`, `jobs explain FILE` (the SQL compiler), `jobs list [--json]` (the running stream jobs: state, rates, lag, last error)"});

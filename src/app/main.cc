@@ -155,13 +155,16 @@ int run(int argc, char** argv) {
     if (argc >= 3 && std::string(argv[1]) == "cql" && std::string(argv[2]) == "shell") {
         return cql_client::run_shell(std::vector<std::string>(argv + 3, argv + argc));
     }
-    // `dags trigger --conf JSON` is not a config key: set it aside before parsing flags.
+    // `dags trigger --conf JSON --wait` are not config keys: set them aside before parsing flags.
     std::vector<std::string> words(argv, argv + argc), conf_args;
     if (std::find(words.begin(), words.end(), "dags") != words.end()) {
         for (auto it = words.begin(); it != words.end();) {
             if (*it == "--conf" && it + 1 != words.end()) {
-                conf_args = {*it, *(it + 1)};
+                conf_args.insert(conf_args.end(), {*it, *(it + 1)});
                 it = words.erase(it, it + 2);
+            } else if (*it == "--wait") {
+                conf_args.push_back(*it);
+                it = words.erase(it);
             } else {
                 ++it;
             }

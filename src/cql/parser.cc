@@ -885,7 +885,11 @@ private:
     statement select() {
         select_stmt s;
         if (accept_kw("json")) fail("SELECT JSON is not supported, at");
-        accept_kw("distinct");
+        // DISTINCT, unless it is a column named distinct (`SELECT distinct FROM t`).
+        if (is_kw("distinct") && !is_kw("from", 1) && !(peek(1).kind == tok::symbol && peek(1).text == ",")) {
+            next();
+            s.distinct = true;
+        }
         if (accept("*")) {
             s.star = true;
         } else {

@@ -139,6 +139,7 @@ struct selector {
 
 struct select_stmt {
     std::string keyspace, table;
+    bool distinct = false;  // SELECT DISTINCT: one row per partition
     bool star = false;
     std::vector<selector> selectors;
     std::vector<relation> where;

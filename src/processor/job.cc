@@ -630,7 +630,10 @@ private:
         bool ok = set(conf, "bootstrap.servers", bootstrap_) && set(conf, "group.id", o_.group) &&
                   set(conf, "client.id", "millrace-job-" + o_.name) && set(conf, "enable.auto.commit", "false") &&
                   set(conf, "enable.auto.offset.store", "false") && set(conf, "auto.offset.reset", start_from_) &&
-                  set(conf, "enable.partition.eof", "false") && set(conf, "fetch.wait.max.ms", "100") && extra(conf, true);
+                  set(conf, "enable.partition.eof", "false") && set(conf, "fetch.wait.max.ms", "100") &&
+                  // librdkafka prefetches up to 64 MiB by default, beyond max_pending: bounded lower
+                  // (processor.kafka_properties may still raise it).
+                  set(conf, "queued.max.messages.kbytes", "16384") && extra(conf, true);
         if (!ok) {
             rd_kafka_conf_destroy(conf);
             return false;

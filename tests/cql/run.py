@@ -13,6 +13,10 @@ server (SIGTERM, then SIGKILL).
   node    node/suite.js with the DataStax Node.js cassandra-driver, given
           CQL_HOST, CQL_PORT and CQL_AUTH_PORT (a password-protected server).
   cqlsh   cqlsh_suite.py: cqlsh -e / -f runs asserted on their output.
+  query   query_suite.py: query_cases.py's statements (DISTINCT, selectors,
+          LWT answers, system tables) against Cassandra's answers.
+  compat  compat_suite.py: the same statements against Apache Cassandra 5.0
+          (scripts/peers/cassandra, started once) and millrace, compared.
   auth    auth_suite.py: roles and permissions with the Python driver and
           cqlsh (-u/-p); restarts its server on the same data.
 
@@ -106,10 +110,30 @@ def run_node_suite(start):
     return 1 if proc.returncode else 0
 
 
+def run_compat_suite(start):
+    """Starts scripts/peers/cassandra once, runs compat_suite.py against it and millrace, stops it."""
+    peer = subprocess.Popen([os.path.join(HERE, "..", "..", "scripts", "peers", "cassandra")], stdout=subprocess.PIPE,
+                            text=True, preexec_fn=die_with_parent)
+    try:
+        line = peer.stdout.readline()  # the peer script itself gives up after its own deadline
+        if not line.startswith("ready cassandra "):
+            print(f"run.py: Apache Cassandra did not start (exit {peer.poll()})", flush=True)
+            return 1
+        import compat_suite
+        return compat_suite.run_all(start, line.split()[2])
+    finally:
+        peer.send_signal(signal.SIGTERM)
+        try:
+            peer.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            peer.kill()
+            peer.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--millrace-binary", required=True)
-    ap.add_argument("--suite", choices=["python", "node", "cqlsh", "auth"], default="python")
+    ap.add_argument("--suite", choices=["python", "node", "cqlsh", "auth", "query", "compat"], default="python")
     args = ap.parse_args()
     libs = pylibs_dir()
     if not os.path.isdir(os.path.join(libs, "cassandra")):
@@ -132,6 +156,11 @@ def main():
         if args.suite == "python":
             import driver_suite
             failed = driver_suite.run_all(start)
+        elif args.suite == "query":
+            import query_suite
+            failed = query_suite.run_all(start)
+        elif args.suite == "compat":
+            failed = run_compat_suite(start)
         elif args.suite == "auth":
             import auth_suite
             failed = auth_suite.run_all(start, libs)

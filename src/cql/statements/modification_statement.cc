@@ -1,0 +1,272 @@
+#include "statements/statement_runner.h"
+
+#include <algorithm>
+
+#include "protocol/wire.h"
+
+namespace millrace::cql {
+
+result<std::string> statement_runner::build_write(const statement& st, mutation& m, const write_options& batch_options) {
+    if (auto* s = std::get_if<insert_stmt>(&st)) return insert(*s, m, batch_options);
+    if (auto* s = std::get_if<update_stmt>(&st)) return update(*s, m, batch_options);
+    if (auto* s = std::get_if<delete_stmt>(&st)) return remove(*s, m, batch_options);
+    return make_error(errc::invalid_argument, "only INSERT, UPDATE and DELETE are allowed in a batch");
+}
+
+result<statement_runner::write_meta> statement_runner::options_of(const write_options& o, const write_options& batch_options, int32_t default_ttl) {
+    write_meta w{0, static_cast<uint32_t>(default_ttl)};
+    const auto& ts = o.timestamp ? o.timestamp : batch_options.timestamp;
+    if (ts) {
+        auto v = eval_int(*ts, true);
+        if (!v) return v.err();
+        w.timestamp = *v;
+    } else if (params.default_timestamp) {
+        w.timestamp = *params.default_timestamp;
+    } else {
+        w.timestamp = next_timestamp();
+    }
+    const auto& ttl = o.ttl ? o.ttl : batch_options.ttl;
+    if (ttl) {
+        auto v = eval_int(*ttl, false);
+        if (!v) return v.err();
+        if (*v < 0) return make_error(errc::invalid_argument, "A TTL must be greater or equal to 0, but was {}", *v);
+        if (*v > 630720000) return make_error(errc::invalid_argument, "ttl is too large. requested ({}) maximum (630720000)", *v);
+        w.ttl = static_cast<uint32_t>(*v);
+    }
+    return w;
+}
+
+std::string statement_runner::cell(const write_meta& w, uint32_t now, const value& v) const {
+    uint32_t expiry = w.ttl == 0 ? 0 : now + w.ttl;
+    return kf::encode_cell(!v.has_value(), w.timestamp, v ? expiry : now, v ? w.ttl : 0, v.value_or(""));
+}
+
+std::string statement_runner::cell_key(const std::string& row, uint16_t id) {
+    std::string key = row;
+    kf::put_be(key, id, 2);
+    return key;
+}
+
+result<std::string> statement_runner::insert(const insert_stmt& s, mutation& m, const write_options& batch_options) {
+    auto t = table(s.keyspace, s.table);
+    if (!t) return t.err();
+    const auto& tbl = **t;
+    if (s.columns.size() != s.values.size()) return make_error(errc::invalid_argument, "Unmatched column names/values");
+    std::vector<std::string> pk(tbl.partition_key.size()), ck(tbl.clustering.size());
+    std::vector<bool> pk_set(pk.size()), ck_set(ck.size());
+    std::vector<std::pair<const column_def_full*, value>> regular;
+    for (size_t idx = 0; idx < s.columns.size(); ++idx) {
+        const auto* col = tbl.find(s.columns[idx]);
+        if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", s.columns[idx]);
+        if (is_unset(s.values[idx])) continue;
+        auto v = eval(s.values[idx], col->type);
+        if (!v) return v.err();
+        if (col->kind != column_kind::regular) {
+            if (!v->has_value()) return make_error(errc::invalid_argument, "Invalid null value in condition for column {}", col->name);
+            if (col->kind == column_kind::partition_key) {
+                pk[col->position] = **v;
+                pk_set[col->position] = true;
+            } else {
+                ck[col->position] = **v;
+                ck_set[col->position] = true;
+            }
+        } else {
+            regular.emplace_back(col, *v);
+        }
+    }
+    for (size_t idx = 0; idx < pk.size(); ++idx) {
+        if (!pk_set[idx]) return make_error(errc::invalid_argument, "Some partition key parts are missing: {}", tbl.columns[tbl.partition_key[idx]].name);
+    }
+    for (size_t idx = 0; idx < ck.size(); ++idx) {
+        if (!ck_set[idx]) return make_error(errc::invalid_argument, "Some clustering keys are missing: {}", tbl.columns[tbl.clustering[idx]].name);
+    }
+    auto w = options_of(s.options, batch_options, tbl.default_time_to_live);
+    if (!w) return w.err();
+    std::string row = row_key(tbl, pk, ck);
+    m.cells.push_back({cell_key(row, kf::k_row_marker), cell(*w, m.now_seconds, std::string()), nullptr, true});
+    for (const auto& [col, v] : regular) m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, v)});
+    if (s.if_not_exists) {
+        m.condition_prefix = row;
+        m.condition_exists = false;
+    }
+    return tbl.keyspace;
+}
+
+result<std::vector<std::string>> statement_runner::exact_rows(const table_def& tbl, const std::vector<relation>& where, bool allow_partial,
+                                            key_restrictions& kr) {
+    auto a = analyze(tbl, where);
+    if (!a) return a.err();
+    kr = std::move(*a);
+    if (!kr.partition_restricted) {
+        return make_error(errc::invalid_argument, "Some partition key parts are missing: {}", tbl.columns[tbl.partition_key[0]].name);
+    }
+    for (const auto& f : kr.filters) {
+        if (f.column->kind == column_kind::regular) return make_error(errc::invalid_argument, "Non PRIMARY KEY columns found in where clause: {}", f.column->name);
+    }
+    // Clustering: all = / IN gives exact rows.
+    std::vector<std::vector<std::string>> cks = {{}};
+    bool exact = true;
+    for (size_t pos = 0; pos < tbl.clustering.size(); ++pos) {
+        const key_restrictions::filter* eq = nullptr;
+        for (const auto& f : kr.filters) {
+            if (f.column->position == int(pos) && f.column->kind == column_kind::clustering &&
+                (f.op == relation_op::eq || f.op == relation_op::in)) eq = &f;
+        }
+        if (eq == nullptr) {
+            exact = false;
+            break;
+        }
+        std::vector<std::vector<std::string>> next;
+        for (const auto& prefix : cks) {
+            for (const auto& v : eq->values) {
+                auto p = prefix;
+                p.push_back(v);
+                next.push_back(p);
+            }
+        }
+        cks = std::move(next);
+    }
+    if (!exact) {
+        if (!allow_partial) return make_error(errc::invalid_argument, "Some clustering keys are missing");
+        return std::vector<std::string>{};
+    }
+    std::vector<std::string> rows;
+    for (const auto& pk : kr.partitions) {
+        for (const auto& ck : cks) rows.push_back(row_key(tbl, pk, ck));
+    }
+    return rows;
+}
+
+result<std::string> statement_runner::update(const update_stmt& s, mutation& m, const write_options& batch_options) {
+    auto t = table(s.keyspace, s.table);
+    if (!t) return t.err();
+    const auto& tbl = **t;
+    key_restrictions kr;
+    auto rows = exact_rows(tbl, s.where, false, kr);
+    if (!rows) return rows.err();
+    auto w = options_of(s.options, batch_options, tbl.default_time_to_live);
+    if (!w) return w.err();
+    for (const auto& row : *rows) {
+        for (const auto& a : s.assignments) {
+            const auto* col = tbl.find(a.column);
+            if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", a.column);
+            if (col->kind != column_kind::regular) return make_error(errc::invalid_argument, "PRIMARY KEY part {} found in SET part", a.column);
+            if (is_unset(a.value)) continue;  // an unset bound value leaves the column as it is
+            if (a.op == assign_op::set) {
+                auto v = eval(a.value, col->type);
+                if (!v) return v.err();
+                m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, *v)});
+                continue;
+            }
+            auto c = collection_update(*col, a);
+            if (!c) return c.err();
+            if (!c->has_value()) continue;  // adding or removing null: nothing to do
+            auto [op, operand] = **c;
+            cql_type type = col->type;
+            cell_write cw{cell_key(row, col->id), cell(*w, m.now_seconds, std::string())};
+            cw.merge = [type, op, operand](const std::optional<std::string>& current) {
+                return apply_collection_op(type, op, current, operand);
+            };
+            m.cells.push_back(std::move(cw));
+        }
+    }
+    if (s.if_exists) {
+        if (rows->size() != 1) return make_error(errc::invalid_argument, "IF EXISTS needs exactly one row");
+        m.condition_prefix = rows->front();
+        m.condition_exists = true;
+    }
+    return tbl.keyspace;
+}
+
+bool statement_runner::is_unset(const term& tm) const {
+    return tm.k == term::kind::marker && static_cast<size_t>(tm.marker_index) < params.unset.size() &&
+           params.unset[static_cast<size_t>(tm.marker_index)];
+}
+
+result<std::optional<std::pair<collection_op, std::string>>> statement_runner::collection_update(const column_def_full& col, const assignment& a) {
+    using R = std::optional<std::pair<collection_op, std::string>>;
+    const cql_type& t = col.type;
+    if (!t.is_collection() || t.frozen) {
+        return make_error(errc::invalid_argument, "Invalid operation on column {} of type {}: only non-frozen collections support "
+                          "+, - and [key] updates", col.name, t.name());
+    }
+    if (a.op == assign_op::prepend && t.kind != type_kind::list) {
+        return make_error(errc::invalid_argument, "Invalid operation on column {}: only lists support prepending", col.name);
+    }
+    if (a.op == assign_op::put) {
+        if (t.kind != type_kind::map) {
+            return make_error(errc::invalid_argument, "Invalid operation on column {}: setting an element by index is only "
+                              "supported for maps", col.name);
+        }
+        auto k = eval(*a.key, t.params[0]);
+        if (!k) return k.err();
+        if (!k->has_value()) return make_error(errc::invalid_argument, "Invalid null value for map key of {}", col.name);
+        auto v = eval(a.value, t.params[1]);
+        if (!v) return v.err();
+        if (!v->has_value()) return R(std::pair(collection_op::remove, list_value({**k})));
+        return R(std::pair(collection_op::append, map_value({{**k, **v}})));
+    }
+    cql_type operand_type = t;
+    if (a.op == assign_op::remove && t.kind == type_kind::map) operand_type = cql_type{type_kind::set, {t.params[0]}, false};
+    auto v = eval(a.value, operand_type);
+    if (!v) return v.err();
+    if (!v->has_value()) return R();
+    collection_op op = a.op == assign_op::append ? collection_op::append
+                       : a.op == assign_op::prepend ? collection_op::prepend
+                                                    : collection_op::remove;
+    return R(std::pair(op, **v));
+}
+
+result<std::string> statement_runner::remove(const delete_stmt& s, mutation& m, const write_options& batch_options) {
+    auto t = table(s.keyspace, s.table);
+    if (!t) return t.err();
+    const auto& tbl = **t;
+    if (s.options.ttl) return make_error(errc::invalid_argument, "TTL attribute is not allowed for deletes");
+    key_restrictions kr;
+    auto rows = exact_rows(tbl, s.where, s.columns.empty(), kr);
+    if (!rows) return rows.err();
+    auto w = options_of(s.options, batch_options);
+    if (!w) return w.err();
+    w->ttl = 0;
+    std::vector<uint16_t> ids;
+    if (s.columns.empty()) {
+        ids.push_back(kf::k_row_marker);
+        for (const auto& c : tbl.columns) {
+            if (c.kind == column_kind::regular) ids.push_back(c.id);
+        }
+    } else {
+        for (const auto& name : s.columns) {
+            const auto* col = tbl.find(name);
+            if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", name);
+            if (col->kind != column_kind::regular) return make_error(errc::invalid_argument, "Invalid identifier {} for deletion (should not be a PRIMARY KEY part)", name);
+            ids.push_back(col->id);
+        }
+    }
+    std::vector<std::string> targets = *rows;
+    if (targets.empty()) {
+        // Partition or clustering-range delete: tombstone every live row that matches.
+        for (const auto& pk : kr.partitions) {
+            std::string prefix = partition_prefix(tbl, pk);
+            scan(tbl, prefix, kf::prefix_end(prefix), false, [&](row_data& r) {
+                for (const auto& f : kr.filters) {
+                    if (!matches(f, column_value(tbl, r, *f.column))) return true;
+                }
+                targets.push_back(r.key);
+                return true;
+            });
+        }
+    }
+    for (const auto& row : targets) {
+        for (auto id : ids) {
+            m.cells.push_back({cell_key(row, id), cell(*w, m.now_seconds, std::nullopt), nullptr, id == kf::k_row_marker});
+        }
+    }
+    if (s.if_exists) {
+        if (rows->size() != 1) return make_error(errc::invalid_argument, "IF EXISTS needs exactly one row");
+        m.condition_prefix = rows->front();
+        m.condition_exists = true;
+    }
+    return tbl.keyspace;
+}
+
+}  // namespace millrace::cql

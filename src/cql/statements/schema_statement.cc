@@ -1,0 +1,205 @@
+#include "statements/statement_runner.h"
+
+#include <algorithm>
+
+#include "storage/murmur3.h"
+
+namespace millrace::cql {
+
+asio::awaitable<response> statement_runner::create_keyspace(const create_keyspace_stmt& s) {
+    if (ex.catalog_.keyspaces.count(s.keyspace) || is_system_keyspace(s.keyspace)) {
+        if (s.if_not_exists) co_return void_result();
+        co_return request_error{error_code::already_exists, fmt::format("Keyspace {} already exists", s.keyspace), s.keyspace, "", ""};
+    }
+    auto cls = s.replication.find("class");
+    if (cls == s.replication.end()) co_return request_error{error_code::config_error, "Missing replication strategy class", {}, {}, {}};
+    keyspace_def k{s.keyspace, s.replication, s.durable_writes};
+    mutation m;
+    m.puts.emplace_back(keyspace_key(k.name), encode_keyspace(k));
+    auto res = co_await apply(std::move(m));
+    if (!res.st) co_return server_error(res);
+    if (ex.catalog_.keyspaces.count(s.keyspace)) co_return void_result();
+    ex.catalog_.keyspaces[k.name] = k;
+    bump_schema_version();
+    co_return schema_change_result("CREATED", "KEYSPACE", k.name, "");
+}
+
+asio::awaitable<response> statement_runner::create_table(const create_table_stmt& s) {
+    std::string ks = keyspace_of(s.keyspace);
+    if (ks.empty()) co_return invalid("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename");
+    if (ex.catalog_.keyspaces.count(ks) == 0) co_return invalid(fmt::format("Keyspace '{}' does not exist", ks));
+    if (ex.catalog_.find_table(ks, s.table)) {
+        if (s.if_not_exists) co_return void_result();
+        co_return request_error{error_code::already_exists, fmt::format("Table {}.{} already exists", ks, s.table), ks, s.table, ""};
+    }
+    auto t = std::make_shared<table_def>();
+    t->keyspace = ks;
+    t->name = s.table;
+    if (s.partition_key.empty()) co_return invalid("No PRIMARY KEY specifed (exactly one required)");
+    for (const auto& c : s.columns) {
+        if (t->find(c.name)) co_return invalid(fmt::format("Multiple definition of identifier {}", c.name));
+        auto type = parse_type(c.type);
+        if (!type) co_return invalid(type.err().message());
+        column_def_full col;
+        col.name = c.name;
+        col.type = *type;
+        col.type_text = type->name();
+        col.id = t->next_column_id++;
+        t->columns.push_back(col);
+    }
+    auto mark = [&](const std::vector<std::string>& names, column_kind kind, std::vector<size_t>& out) -> std::optional<request_error> {
+        for (size_t pos = 0; pos < names.size(); ++pos) {
+            auto it = std::find_if(t->columns.begin(), t->columns.end(), [&](auto& c) { return c.name == names[pos]; });
+            if (it == t->columns.end()) return invalid(fmt::format("Unknown definition {} referenced in PRIMARY KEY", names[pos]));
+            if (it->kind != column_kind::regular) return invalid(fmt::format("Multiple definition of identifier {} in PRIMARY KEY", names[pos]));
+            if (kind != column_kind::regular && it->type.is_collection() && !it->type.frozen) {
+                return invalid(fmt::format("Invalid non-frozen collection type for PRIMARY KEY component {}", names[pos]));
+            }
+            it->kind = kind;
+            it->position = static_cast<int>(pos);
+            it->id = 0xFFFF;  // key columns have no cells
+            out.push_back(static_cast<size_t>(it - t->columns.begin()));
+        }
+        return std::nullopt;
+    };
+    if (auto e = mark(s.partition_key, column_kind::partition_key, t->partition_key)) co_return *e;
+    if (auto e = mark(s.clustering, column_kind::clustering, t->clustering)) co_return *e;
+    for (const auto& [name, desc] : s.descending) {
+        auto it = std::find_if(t->columns.begin(), t->columns.end(), [&](auto& c) { return c.name == name; });
+        if (it == t->columns.end() || it->kind != column_kind::clustering) {
+            co_return invalid(fmt::format("Only clustering key columns can be defined in CLUSTERING ORDER directive: {}", name));
+        }
+        it->descending = desc;
+    }
+    if (auto e = apply_table_options(*t, s.comment, s.default_time_to_live, s.gc_grace_seconds)) co_return *e;
+    t->id = ex.catalog_.next_table_id;
+    uint64_t halves[2];
+    murmur3_x64_128(fmt::format("{}.{}#{}", ks, s.table, t->id), 0x7461626c, halves);
+    t->uuid = uuid_value_from_string(fmt::format("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", uint32_t(halves[0] >> 32),
+                                                 uint32_t(halves[0] >> 16) & 0xFFFF, uint32_t(halves[0]) & 0xFFF,
+                                                 uint32_t(halves[1] >> 48) & 0xFFF, halves[1] & 0xFFFFFFFFFFFFULL));
+    mutation m;
+    std::string next;
+    kf::put_be(next, t->id + 1, 8);
+    m.puts.emplace_back(next_table_id_key(), next);
+    m.puts.emplace_back(table_key(ks, t->name), encode_table(*t));
+    auto res = co_await apply(std::move(m));
+    if (!res.st) co_return server_error(res);
+    ex.catalog_.next_table_id = std::max(ex.catalog_.next_table_id, t->id + 1);
+    ex.catalog_.tables[{ks, t->name}] = t;
+    ex.store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
+    bump_schema_version();
+    co_return schema_change_result("CREATED", "TABLE", ks, t->name);
+}
+
+std::optional<request_error> statement_runner::apply_table_options(table_def& t, const std::optional<std::string>& comment,
+                                                        const std::optional<int64_t>& default_ttl,
+                                                        const std::optional<int64_t>& gc_grace) {
+    if (comment) t.comment = *comment;
+    if (default_ttl) {
+        if (*default_ttl < 0 || *default_ttl > 630720000) {
+            return invalid(fmt::format("default_time_to_live must be between 0 and 630720000, got {}", *default_ttl));
+        }
+        t.default_time_to_live = static_cast<int32_t>(*default_ttl);
+    }
+    if (gc_grace) {
+        if (*gc_grace < 0 || *gc_grace > INT32_MAX) return invalid(fmt::format("gc_grace_seconds must be non-negative, got {}", *gc_grace));
+        t.gc_grace_seconds = static_cast<int32_t>(*gc_grace);
+    }
+    return std::nullopt;
+}
+
+asio::awaitable<response> statement_runner::drop(const drop_stmt& s) {
+    mutation m;
+    if (s.keyspace_level) {
+        if (ex.catalog_.keyspaces.count(s.keyspace) == 0) {
+            if (s.if_exists) co_return void_result();
+            co_return invalid(fmt::format("Keyspace '{}' doesn't exist", s.keyspace));
+        }
+        std::vector<std::pair<std::string, std::string>> gone;
+        for (const auto& [key, t] : ex.catalog_.tables) {
+            if (key.first != s.keyspace) continue;
+            m.delete_ranges.emplace_back(kf::table_prefix(t->id), kf::prefix_end(kf::table_prefix(t->id)));
+            m.delete_ranges.emplace_back(table_key(key.first, key.second), table_key(key.first, key.second) + std::string(1, '\0'));
+            gone.push_back(key);
+        }
+        m.delete_ranges.emplace_back(keyspace_key(s.keyspace), keyspace_key(s.keyspace) + std::string(1, '\0'));
+        auto res = co_await apply(std::move(m));
+        if (!res.st) co_return server_error(res);
+        for (const auto& key : gone) ex.catalog_.tables.erase(key);
+        ex.catalog_.keyspaces.erase(s.keyspace);
+        if (sess.keyspace == s.keyspace) sess.keyspace.clear();
+        bump_schema_version();
+        co_return schema_change_result("DROPPED", "KEYSPACE", s.keyspace, "");
+    }
+    std::string ks = keyspace_of(s.keyspace);
+    auto t = ex.catalog_.find_table(ks, s.table);
+    if (!t) {
+        if (s.if_exists && ex.catalog_.keyspaces.count(ks)) co_return void_result();
+        co_return invalid(fmt::format("Table '{}.{}' doesn't exist", ks, s.table));
+    }
+    m.delete_ranges.emplace_back(kf::table_prefix(t->id), kf::prefix_end(kf::table_prefix(t->id)));
+    m.delete_ranges.emplace_back(table_key(ks, s.table), table_key(ks, s.table) + std::string(1, '\0'));
+    auto res = co_await apply(std::move(m));
+    if (!res.st) co_return server_error(res);
+    ex.catalog_.tables.erase({ks, s.table});
+    bump_schema_version();
+    co_return schema_change_result("DROPPED", "TABLE", ks, s.table);
+}
+
+asio::awaitable<response> statement_runner::truncate(const truncate_stmt& s) {
+    auto t = table(s.keyspace, s.table);
+    if (!t) co_return invalid(t.err().message());
+    mutation m;
+    m.delete_ranges.emplace_back(kf::table_prefix((*t)->id), kf::prefix_end(kf::table_prefix((*t)->id)));
+    auto res = co_await apply(std::move(m));
+    if (!res.st) co_return server_error(res);
+    co_return void_result();
+}
+
+asio::awaitable<response> statement_runner::alter(const alter_table_stmt& s) {
+    auto t = table(s.keyspace, s.table);
+    if (!t) co_return invalid(t.err().message());
+    auto copy = std::make_shared<table_def>(**t);
+    if (auto e = apply_table_options(*copy, s.comment, s.default_time_to_live, s.gc_grace_seconds)) co_return *e;
+    for (const auto& c : s.add) {
+        if (copy->find(c.name)) co_return invalid(fmt::format("Invalid column name {} because it conflicts with an existing column", c.name));
+        auto type = parse_type(c.type);
+        if (!type) co_return invalid(type.err().message());
+        column_def_full col;
+        col.name = c.name;
+        col.type = *type;
+        col.type_text = type->name();
+        col.id = copy->next_column_id++;
+        copy->columns.push_back(col);
+    }
+    for (const auto& name : s.drop) {
+        auto it = std::find_if(copy->columns.begin(), copy->columns.end(), [&](auto& c) { return c.name == name; });
+        if (it == copy->columns.end()) co_return invalid(fmt::format("Column {} was not found in table {}", name, s.table));
+        if (it->kind != column_kind::regular) co_return invalid(fmt::format("Cannot drop PRIMARY KEY part {}", name));
+        copy->columns.erase(it);
+    }
+    // Key column indexes may have moved.
+    copy->partition_key.clear();
+    copy->clustering.clear();
+    for (size_t pos = 0;; ++pos) {
+        bool found = false;
+        for (size_t idx = 0; idx < copy->columns.size(); ++idx) {
+            const auto& c = copy->columns[idx];
+            if (c.position != int(pos)) continue;
+            if (c.kind == column_kind::partition_key) copy->partition_key.push_back(idx), found = true;
+            if (c.kind == column_kind::clustering) copy->clustering.push_back(idx), found = true;
+        }
+        if (!found) break;
+    }
+    mutation m;
+    m.puts.emplace_back(table_key(copy->keyspace, copy->name), encode_table(*copy));
+    auto res = co_await apply(std::move(m));
+    if (!res.st) co_return server_error(res);
+    ex.catalog_.tables[{copy->keyspace, copy->name}] = copy;
+    ex.store_.purge().set_gc_grace(copy->id, copy->gc_grace_seconds);
+    bump_schema_version();
+    co_return schema_change_result("UPDATED", "TABLE", copy->keyspace, copy->name);
+}
+
+}  // namespace millrace::cql

