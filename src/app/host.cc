@@ -184,9 +184,8 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     asio::io_context io(1);
     metrics::registry registry;
     metrics::register_process_metrics(registry);
-    admin_endpoint admin(io, registry);
-
-    // One coordination session per process, shared by the singletons' leases.
+    // One coordination session per process, shared by the singletons' leases
+    // (made before the admin endpoint, whose /metrics reads it, and the parts).
     auto coordination_options = coordination::options_from(cfg);
     coordination_options.standby = plan.name == "up" || !coordination_options.zookeeper.empty();
     auto coordinator = coordination::make_coordinator(std::move(coordination_options));
@@ -194,6 +193,17 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
         std::fprintf(stderr, "millrace: %s\n", coordinator.err().message().c_str());
         return 2;
     }
+    registry.add_collector([c = coordinator->get()](std::string& out) {
+        auto leases = c->leases();
+        if (leases.empty()) return;
+        out += "# HELP millrace_coordination_lease_held 1 while this process holds the lease (runs the singleton).\n"
+               "# TYPE millrace_coordination_lease_held gauge\n";
+        for (const auto& l : leases) {
+            out += fmt::format("millrace_coordination_lease_held{{lease=\"{}\",backend=\"{}\"}} {}\n", l.name, c->backend(),
+                               l.held ? 1 : 0);
+        }
+    });
+    admin_endpoint admin(io, registry);
     std::vector<running_part> parts;
     service_directory directory;
     std::unique_ptr<pipeline_probe> probe;  // `up`: the true totals

@@ -521,6 +521,13 @@ def scenario_ha(binary, work, users, zookeeper):
         wait_for("instance b taking over CDC and the scheduler", 120,
                  lambda: leadership(admin_b)[:2] == (True, expected), 0.2)
         log(f"instance b leads {expected} {time.monotonic() - killed:.1f} s after the kill")
+        with urllib.request.urlopen(f"http://{admin_b}/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        backend = "zookeeper" if zookeeper else "postgres"
+        for lease in expected:
+            line = f'millrace_coordination_lease_held{{lease="{lease}",backend="{backend}"}} 1'
+            if line not in metrics:
+                raise failure(f"the new leader's /metrics lacks {line!r} (the console reads it)")
         p.scheduler = read_status(admin_b)["scheduler"]["address"]
         state = wait_for(f"run {run_id} ending", 600, lambda: http_json(
             "GET", f"http://{p.scheduler}/api/v1/dags/user_automation/dagRuns/{run_id}")["state"]
