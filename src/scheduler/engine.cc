@@ -202,10 +202,50 @@ void engine::flush_writes() {
     }
 }
 
-bool engine::ensure_driving() {
+// Leadership lost: no new try starts here, the running ones are cancelled (their
+// processes killed) and, once they ended, this engine waits as a standby; the
+// leader that takes over re-runs them from the recorded state.
+void engine::step_down(const std::string& why) {
+    k_log.warn("{}; stopping every try of this scheduler and standing by", why);
+    leading_ = false;
     {
         std::lock_guard lock(mutex_);
-        if (state_.lock_held && store_.connected()) return true;
+        jobs_.clear();
+        state_.lock_held = false;
+        state_.lock_message = why;
+        writes_.clear();  // the new leader owns the records now
+    }
+    cancel_ = true;
+    while (active_tries_.load() > 0 && !stopping_) {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    if (!stopping_) cancel_ = false;
+    std::lock_guard lock(mutex_);
+    completions_.clear();
+}
+
+bool engine::ensure_driving() {
+    {
+        std::unique_lock lock(mutex_);
+        if (state_.lock_held && store_.connected()) {
+            lock.unlock();
+            // Fencing: each pass of the loop (runs, queued tries, writes) is a unit of work.
+            if (lease_->held()) return true;
+            step_down(fmt::format("lost the scheduler lease of schema {} ({} backend)", options_.schema,
+                                  options_.coordinator ? options_.coordinator->backend() : "postgres"));
+            return false;
+        }
+    }
+    if (!lease_) {
+        auto* coordinator = options_.coordinator;
+        if (coordinator == nullptr) {
+            auto own = coordination::make_coordinator(coordination::options{});
+            if (!own) return false;  // the PostgreSQL backend cannot fail
+            own_coordinator_ = std::move(*own);
+            coordinator = own_coordinator_.get();
+        }
+        lease_ = coordinator->make_lease("scheduler." + options_.schema, options_.dsn);
     }
     auto fail = [&](std::string message, bool db_ok) {
         std::lock_guard lock(mutex_);
@@ -216,17 +256,20 @@ bool engine::ensure_driving() {
     };
     if (auto st = store_.connect(); !st) return fail(st.err().message(), false);
     if (auto st = store_.migrate(); !st) return fail(st.err().message(), false);
-    auto locked = store_.try_lock();
+    auto locked = lease_->try_acquire();
     if (!locked) return fail(locked.err().message(), false);
     if (!*locked) {
-        std::string message = fmt::format("another scheduler drives schema {} of this database (advisory lock held); {}",
-                                          options_.schema, options_.wait_for_lock ? "waiting for it to stop" : "exiting");
+        std::string holder = lease_->holder();
+        std::string message = fmt::format("another scheduler drives schema {} of this database (lease held{}); {}",
+                                          options_.schema, holder.empty() ? "" : " by " + holder,
+                                          options_.wait_for_lock ? "waiting for it to stop" : "exiting");
         fail(message, true);
         if (!options_.wait_for_lock) stopping_ = true;
         return false;
     }
     k_log.info("took the scheduler lock of schema {}; driving this database", options_.schema);
     recover();
+    leading_ = true;
     std::lock_guard lock(mutex_);
     state_.metadb_ok = true;
     state_.lock_held = true;
@@ -639,6 +682,8 @@ void engine::worker_loop() {
             if (stopping_) return;
             j = std::move(jobs_.front());
             jobs_.pop_front();
+            if (!leading_) continue;  // fenced: leadership was lost since it was queued
+            ++active_tries_;
             completion started;
             started.dag_id = j.request.run.dag_id;
             started.run_id = j.request.run.run_id;
@@ -666,6 +711,7 @@ void engine::worker_loop() {
             wake_.notify_all();
         });
         running_.add(-1);
+        --active_tries_;
         {
             std::lock_guard lock(mutex_);
             completion done;
@@ -729,8 +775,11 @@ void engine::loop() {
         wake_flag_ = false;
     }
     // Cancelled tries end as failed; record what can be recorded.
-    apply_completions();
-    flush_writes();
+    if (leading_) {
+        apply_completions();
+        flush_writes();
+    }
+    if (lease_) lease_->release();
 }
 
 status check_conf(const dag_spec& dag, const std::string& conf_json) {

@@ -25,6 +25,7 @@
 #include "python_dags.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/metrics.h"
+#include "millrace/coordination/coordination.h"
 #include "state.h"
 #include "store.h"
 
@@ -39,6 +40,9 @@ struct engine_options {
     int64_t dag_scan_interval_ms = 2000;
     int recent_runs = 100;             // finished runs per DAG kept in memory
     bool wait_for_lock = true;         // else a second scheduler gives up
+    // Elects the one scheduler of `schema` (lease "scheduler.<schema>"); nullptr:
+    // PostgreSQL advisory locks on `dsn`, made by the engine.
+    coordination::coordinator* coordinator = nullptr;
     int64_t dag_parse_timeout_ms = 30'000;  // a *.py DAG file's parse
     executor_env env;                  // env.python, env.python_dir also serve *.py parsing
 };
@@ -188,6 +192,12 @@ private:
     bool wake_flag_ = false;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> cancel_{false};
+    // Leadership (engine thread): the lease, and whether workers may start tries.
+    void step_down(const std::string& why);
+    std::unique_ptr<coordination::coordinator> own_coordinator_;
+    std::unique_ptr<coordination::lease> lease_;
+    std::atomic<bool> leading_{false};
+    std::atomic<int> active_tries_{0};
     std::thread thread_;
     std::vector<std::thread> workers_;
     int64_t last_scan_ms_ = 0;

@@ -67,6 +67,7 @@ public:
         options.dag_scan_interval_ms = ctx.cfg.get_int("scheduler.dag_scan_interval");
         options.recent_runs = static_cast<int>(ctx.cfg.get_int("scheduler.recent_runs"));
         options.wait_for_lock = ctx.cfg.get_bool("scheduler.wait_for_lock");
+        options.coordinator = ctx.coordinator;
         options.dag_parse_timeout_ms = ctx.cfg.get_int("scheduler.dag_parse_timeout");
         options.env = env_from(ctx);
         options.env.python = ctx.cfg.get_string("scheduler.python");
