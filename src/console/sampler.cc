@@ -430,6 +430,9 @@ void service::sample_once() {
          {"lag", group_stats.is_null() ? json(nullptr) : group_stats["lag"]}},
         {{"id", "cql"}, {"label", "CQL store"}, {"detail", settings_.pipeline_table}, {"state", find_health("cql")}},
     });
+    for (const auto& c : health) {
+        if (c["name"] == "cql" && c.contains("table_rows")) nodes.back()["count"] = c["table_rows"];
+    }
     json pg_rate = nullptr;
     for (const auto& c : health) {
         if (c["name"] == "postgres" && c.contains("insert_rate")) pg_rate = c["insert_rate"];
@@ -488,6 +491,24 @@ json service::probe_components(const std::optional<cluster_info>& cluster, const
     }
     out.push_back(component_state("cql", "Apache Cassandra", cql_error.empty() ? "green" : "red",
                                   cql_error.empty() ? cql_detail : cql_error, cql));
+    if (cql_error.empty()) {
+        // The pipeline table's row count, as the store estimates it (exact on millrace's store).
+        auto dot = settings_.pipeline_table.find('.');
+        auto session = dot == std::string::npos ? result<std::shared_ptr<cql_client::session>>(make_error(errc::invalid_argument, "no table"))
+                                                : cql_session();
+        if (session) {
+            auto rows = (*session)->query(
+                "SELECT partitions_count FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?",
+                {cql_client::value::text(settings_.pipeline_table.substr(0, dot)), cql_client::value::text(settings_.pipeline_table.substr(dot + 1))});
+            if (rows) {
+                int64_t total = 0;
+                for (size_t idx = 0; idx < rows->size(); ++idx) {
+                    if (!rows->at(idx, "partitions_count").is_null()) total += rows->at(idx, "partitions_count").as_int();
+                }
+                out.back()["table_rows"] = total;
+            }
+        }
+    }
     // PostgreSQL and change capture
     pg_facts pg = read_postgres(services::postgres_dsn(ctx_), timeout);
     // Shown in the overview: an external postgres.dsn's password never is.

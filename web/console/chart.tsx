@@ -31,10 +31,21 @@ export function TimeChart(props: { series: series_spec[]; height?: number; unit?
     const opts: uPlot.Options = {
       width,
       height: props.height ?? 180,
-      series: [{}, ...props.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true }))],
-      axes: [{}, { values: (_u, ticks) => ticks.map((v) => format_axis(v) + (props.unit ?? "")) , size: 60 }],
+      series: [
+        { value: (_u, v) => (v === null || v === undefined ? "" : clock(v)) },
+        ...props.series.map((s) => ({
+          label: s.label, stroke: s.color, width: 2, spanGaps: true,
+          value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? "" : format_axis(v) + (props.unit ?? "")),
+        })),
+      ],
+      axes: [
+        { values: (_u, ticks) => ticks.map((t) => clock(t)) },
+        { values: (_u, ticks) => ticks.map((v) => format_axis(v) + (props.unit ?? "")), size: 70 },
+      ],
       scales: { y: { range: (_u, min, max) => [0, Math.max(1, max, min)] } },
-      legend: { show: true },
+      // Values show while the cursor is over the chart; otherwise the latest (never "--").
+      legend: { show: true, live: true },
+      cursor: { show: true },
     };
     plot.current = new uPlot(opts, data(), host.current);
     const resize = () => host.current && plot.current?.setSize({ width: host.current.clientWidth, height: props.height ?? 180 });
@@ -47,10 +58,20 @@ export function TimeChart(props: { series: series_spec[]; height?: number; unit?
   }, [key]);
 
   useEffect(() => {
-    plot.current?.setData(data());
+    const d = data();
+    plot.current?.setData(d);
+    // With the cursor away, the legend shows the newest values instead of "--".
+    const last = d[0].length - 1;
+    if (plot.current && last >= 0) plot.current.setLegend({ idx: last });
   });
 
   return <div ref={host} class="chart" data-testid={props.testid} />;
+}
+
+// Seconds since the epoch as the local "HH:MM:SS".
+function clock(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 }
 
 function format_axis(v: number): string {

@@ -292,6 +292,12 @@ try {
     await page.goto(`${url}/#/tables`);
     await until("row count on the tables page", async () =>
       (await page.locator('[data-testid="table-spark_streams.created_users"]').innerText()).includes("60 rows"));
+    await page.goto(`${url}/#/pipeline`);
+    await until("the CQL node counts the table's rows", async () => (await page.locator('[data-testid="count-cql"]').textContent()) === "60 rows");
+    await page.goto(`${url}/#/overview`);
+    await page.locator('[data-testid="chart-records"] .u-legend').waitFor();
+    await until("chart legends show values, not placeholders", async () =>
+      !(await page.locator('[data-testid="chart-records"] .u-legend').innerText()).includes("--"));
   });
 
   await check("delete a topic after typing its name", async () => {

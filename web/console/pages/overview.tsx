@@ -82,6 +82,7 @@ export function OverviewPage(props: { scheduler_ui: string | null }) {
           <h2>Bytes per second</h2>
           <TimeChart
             testid="chart-bytes"
+            unit=" B/s"
             series={[
               { label: "in", color: "#1f6feb", points: history.bytes_in ?? [] },
               { label: "out", color: "#1a7f37", points: history.bytes_out ?? [] },

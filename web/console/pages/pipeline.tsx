@@ -7,7 +7,7 @@ export function PipelinePage(props: { scheduler_ui: string | null }) {
   const o = use_overview();
   if (!o) return <p class="muted">Loading the first sample…</p>;
   const { nodes, edges } = o.pipeline;
-  const w = 150, h = 74, gap = 50;
+  const w = 170, h = 74, gap = 62;
   const x = (idx: number) => 10 + idx * (w + gap);
   const index = new Map(nodes.map((n, idx) => [n.id, idx]));
   const href = (id: string) =>
@@ -30,7 +30,7 @@ export function PipelinePage(props: { scheduler_ui: string | null }) {
           return (
             <g key={`${e.from}-${e.to}`} data-testid={`edge-${e.from}-${e.to}`}>
               <line x1={x1} y1={60} x2={x2 - 2} y2={60} stroke="#8c959f" stroke-width="1.5" marker-end="url(#arrow)" />
-              <text class="edge-label" x={(x1 + x2) / 2} y={50} text-anchor="middle">
+              <text class="edge-label" x={(x1 + x2) / 2} y={52} text-anchor="middle">
                 {e.rate === null ? e.label : rate(e.rate)}
               </text>
             </g>
@@ -39,16 +39,20 @@ export function PipelinePage(props: { scheduler_ui: string | null }) {
         {nodes.map((n, idx) => (
           <a key={n.id} href={href(n.id)}>
             <g class={`node ${n.state}`} data-testid={`node-${n.id}`} data-state={n.state}>
-              <rect x={x(idx)} y={23} width={w} height={h} rx={6} />
+              <rect x={x(idx)} y={23} width={w} height={h + 6} rx={6} />
               <circle cx={x(idx) + 12} cy={37} r={5} fill={n.state === "green" ? "#1a7f37" : n.state === "amber" ? "#b7791f" : n.state === "red" ? "#cf222e" : "#8c959f"} />
               <text x={x(idx) + 22} y={41} font-weight="600">
                 {n.label}
               </text>
-              <text x={x(idx) + 10} y={60} class="edge-label">
-                {n.detail.length > 24 ? n.detail.slice(0, 23) + "…" : n.detail}
-              </text>
-              <text x={x(idx) + 10} y={80}>
-                {n.count !== undefined && n.count !== null ? `${format_count(n.count)} records` : n.lag !== undefined && n.lag !== null ? `lag ${format_count(n.lag)}` : ""}
+              <title>{`${n.label}: ${n.detail}`}</title>
+              {/* The detail on two lines when long (a table name, a group id), never cut mid-box. */}
+              {(n.detail.length > 26 ? [n.detail.slice(0, n.detail.lastIndexOf(".", 26) > 0 ? n.detail.lastIndexOf(".", 26) + 1 : 26), n.detail.slice(n.detail.lastIndexOf(".", 26) > 0 ? n.detail.lastIndexOf(".", 26) + 1 : 26)] : [n.detail]).map((line, li) => (
+                <text key={li} x={x(idx) + 10} y={58 + li * 13} class="edge-label">
+                  {line.length > 28 ? line.slice(0, 27) + "…" : line}
+                </text>
+              ))}
+              <text x={x(idx) + 10} y={90} data-testid={`count-${n.id}`}>
+                {n.count !== undefined && n.count !== null ? `${format_count(n.count)} ${n.id === "cql" || n.id === "postgres" ? "rows" : "records"}` : n.lag !== undefined && n.lag !== null ? `lag ${format_count(n.lag)}` : ""}
               </text>
             </g>
           </a>
