@@ -981,7 +981,8 @@ private:
             }
             return e;
         }
-        if (peek().kind == tok::ident && !is_kw("true") && !is_kw("false") && !is_kw("null") && !is_kw("nan") && !is_kw("infinity")) {
+        if (peek().kind == tok::quoted_ident ||
+            (peek().kind == tok::ident && !is_kw("true") && !is_kw("false") && !is_kw("null") && !is_kw("nan") && !is_kw("infinity"))) {
             e.name = ident();
             return e;
         }
