@@ -33,7 +33,7 @@ struct command_doc {
 std::vector<command_doc> command_docs() {
     std::vector<command_doc> docs;
     for (const auto& c : components()) docs.push_back({c.command, fmt::format("{} (plays {})", c.summary, c.plays)});
-    docs.push_back({"dags", "`dags list`, `dags trigger <id> [--conf JSON]`, `dags pause|unpause <id>` via the scheduler's API"});
+    docs.push_back({"dags", "`dags list`, `dags trigger <id> [--conf JSON] [--wait]`, `dags pause|unpause <id>` via the scheduler's API"});
     docs.push_back({"variables", "`variables set <key> <value>`, `variables get <key>`, `variables list`: Airflow Variables in the scheduler's metadata database"});
     docs.push_back({"connections", "`connections add <conn_id> <uri>`, `connections list`: Airflow Connections in the scheduler's metadata database"});
     docs.push_back({"jobs", "`jobs validate FILE...`, `jobs explain FILE` (the SQL compiler), `jobs list [--json]` (the running stream jobs: state, rates, lag, last error)"});
@@ -70,14 +70,17 @@ std::vector<flag_spec> command_flags(const std::string& command) {
     std::vector<flag_spec> flags;
     std::string section;
     if (const auto* info = find_component(command)) section = info->section;
+    // Client commands read the servers' files under the root data_dir (the admin
+    // password, the generated CA): their --data-dir is the root, as up's is.
+    bool client = command == "dags" || command == "tasks" || command == "variables" || command == "connections" ||
+                  command == "status" || command == "jobs" || command == "config";
     if (command == "dags" || command == "tasks" || command == "variables" || command == "connections") section = "scheduler";
-    if (command == "up") {
-        section = "up";
-        flags.push_back({"--data-dir", "data_dir"});
-    }
+    if (command == "up") section = "up";
+    if (command == "up" || client) flags.push_back({"--data-dir", "data_dir"});
     if (command == "status") flags.push_back({"--admin-port", "up.admin_port"});
     if (section.empty()) return flags;
     for (const auto* spec : schema().keys_in(section)) {
+        if (client && spec->key == section + ".data_dir") continue;
         flags.push_back({"--" + kebab(spec->key.substr(section.size() + 1)), spec->key});
     }
     return flags;

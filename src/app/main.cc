@@ -148,20 +148,70 @@ int run_config_command(const config::config& cfg, const std::vector<std::string>
     return k_exit_usage;
 }
 
+// `millrace [global options] cql shell <cqlsh words>`: the global options (and
+// `cql`'s own) choose the configuration, whose CQL store, login and CA are the
+// shell's defaults, as a cqlshrc's would be (docs/security.md).
+int run_cql_shell(const std::vector<std::string>& head, const std::vector<std::string>& words) {
+    auto inv = parse_args(head);
+    if (!inv) {
+        std::fprintf(stderr, "millrace: %s\n", inv.err().message().c_str());
+        return k_exit_usage;
+    }
+    std::string config_file = inv->config_file.empty() ? getenv_or_empty("MILLRACE_CONFIG") : inv->config_file;
+    auto cfg = config::config::load(schema(), config_file, environment(), inv->overrides);
+    if (!cfg) {
+        std::fprintf(stderr, "millrace: config error: %s\n", cfg.err().message().c_str());
+        return k_exit_usage;
+    }
+    if (auto read = security::ensure_admin_password(*cfg, false); !read) {
+        std::fprintf(stderr, "millrace cql shell: %s\n", read.err().message().c_str());
+        return k_exit_usage;
+    }
+    cql_client::shell_defaults defaults;
+    std::string address = cfg->get_string("cql.contact_points");
+    address = address.substr(0, address.find(','));
+    if (address.empty()) {
+        defaults.host = cfg->get_string("cql.host");
+        if (defaults.host == "0.0.0.0" || defaults.host.empty()) defaults.host = "127.0.0.1";
+        if (defaults.host == "::") defaults.host = "::1";
+        defaults.port = std::to_string(cfg->get_port("cql.port"));
+    } else if (address.front() == '[') {  // [v6]:port
+        auto close = address.find(']');
+        defaults.host = address.substr(1, close - 1);
+        if (close + 1 < address.size() && address[close + 1] == ':') defaults.port = address.substr(close + 2);
+    } else if (auto colon = address.rfind(':'); colon != std::string::npos && address.find(':') == colon) {
+        defaults.host = address.substr(0, colon);
+        defaults.port = address.substr(colon + 1);
+    } else {
+        defaults.host = address;
+    }
+    auto login = services::cql_credentials(*cfg);
+    defaults.username = login.username;
+    defaults.password = login.password;
+    defaults.tls_ca = login.tls_ca;
+    return cql_client::run_shell(words, defaults);
+}
+
 int run(int argc, char** argv) {
     // `jobs validate|explain` need no configuration: the compiler on files.
     if (std::vector<std::string> all(argv, argv + argc); is_jobs_sql_command(all)) return run_jobs_sql_command(all);
-    // `cql shell [host [port]] -e ...` takes cqlsh's arguments, not config flags.
-    if (argc >= 3 && std::string(argv[1]) == "cql" && std::string(argv[2]) == "shell") {
-        return cql_client::run_shell(std::vector<std::string>(argv + 3, argv + argc));
+    // `cql shell [host [port]] -e ...` takes cqlsh's arguments, not config flags
+    // (those go before `cql`).
+    for (int idx = 1; idx + 1 < argc; ++idx) {
+        if (std::string(argv[idx]) == "cql" && std::string(argv[idx + 1]) == "shell") {
+            return run_cql_shell(std::vector<std::string>(argv, argv + idx + 1), std::vector<std::string>(argv + idx + 2, argv + argc));
+        }
     }
-    // `dags trigger --conf JSON` is not a config key: set it aside before parsing flags.
+    // `dags trigger --conf JSON --wait` are not config keys: set them aside before parsing flags.
     std::vector<std::string> words(argv, argv + argc), conf_args;
     if (std::find(words.begin(), words.end(), "dags") != words.end()) {
         for (auto it = words.begin(); it != words.end();) {
             if (*it == "--conf" && it + 1 != words.end()) {
-                conf_args = {*it, *(it + 1)};
+                conf_args.insert(conf_args.end(), {*it, *(it + 1)});
                 it = words.erase(it, it + 2);
+            } else if (*it == "--wait") {
+                conf_args.push_back(*it);
+                it = words.erase(it);
             } else {
                 ++it;
             }

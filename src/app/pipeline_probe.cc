@@ -16,6 +16,13 @@ namespace millrace::app {
 namespace {
 constexpr int k_timeout_ms = 2000;
 constexpr auto k_interval = std::chrono::seconds(1);
+// `SELECT count(*)` of the users table is a sequential scan of the whole heap
+// (~1.4 KiB a user with the raw document: 1.4 GB at 1M users). Run every
+// second it grew into most of the machine's CPU and disk and starved the
+// pipeline it measured (docs/performance.md, "the degradation at 1M users").
+// The count stays exact, but the next one waits this many times as long as
+// the last took: the probe's share of a core stays under 1/k.
+constexpr int k_count_duty_factor = 50;
 }  // namespace
 
 // The probe's connections, opened on first use and again after a failure.
@@ -23,6 +30,7 @@ struct pipeline_probe::clients {
     std::shared_ptr<cql_client::session> cql;
     PGconn* pg = nullptr;
     rd_kafka_t* kafka = nullptr;
+    std::chrono::steady_clock::time_point next_users_count{};  // see k_count_duty_factor
 
     ~clients() { close(); }
     void close() {
@@ -78,6 +86,8 @@ std::optional<double> users_in_postgres(PGconn*& pg, const probe_targets& t) {
         if (pg != nullptr) PQfinish(pg);
         pg = PQconnectdb((t.postgres_dsn + " connect_timeout=2").c_str());
         if (PQstatus(pg) != CONNECTION_OK) return std::nullopt;
+        // One backend for the count, not a leader and two parallel workers.
+        PQclear(PQexec(pg, "SET max_parallel_workers_per_gather = 0"));
     }
     PGresult* res = PQexec(pg, fmt::format("SELECT count(*) FROM {}", t.users_table).c_str());
     std::optional<double> n;
@@ -196,7 +206,15 @@ void kafka_totals(rd_kafka_t*& kafka, const probe_targets& t, probed_counts& out
 
 void pipeline_probe::measure_once() {
     probed_counts next;
-    next.users_fetched = users_in_postgres(clients_->pg, targets_);
+    auto now = std::chrono::steady_clock::now();
+    if (now >= clients_->next_users_count) {
+        next.users_fetched = users_in_postgres(clients_->pg, targets_);
+        auto took = std::chrono::steady_clock::now() - now;
+        clients_->next_users_count = now + took * k_count_duty_factor;
+    } else {
+        std::lock_guard lock(mutex_);
+        next.users_fetched = counts_.users_fetched;  // the last exact count
+    }
     next.rows_in_table = rows_in_table(clients_->cql, targets_);
     kafka_totals(clients_->kafka, targets_, next);
     std::lock_guard lock(mutex_);

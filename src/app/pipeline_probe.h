@@ -2,7 +2,9 @@
 // /status, read from the stores themselves (not from this process's counters,
 // which start at 0 after a restart):
 //   - users fetched: rows of the source's PostgreSQL table (cdc.tables' first),
-//     `SELECT count(*)` through libpq;
+//     `SELECT count(*)` through libpq, again only after 50 times as long as the
+//     last count took (a scan of the whole table: at 1M users it starved the
+//     pipeline when run every second);
 //   - in Kafka: the end offsets of up.status_topic, summed over its partitions;
 //   - in the table: up.status_table's live-row counter, through CQL from
 //     system.size_estimates (our store keeps an exact per-table counter there,

@@ -900,8 +900,10 @@ private:
             v += fmt::format(",\"op\":\"{}\",\"ts_ms\":{}}}", ch.op, unix_now_us() / 1000);
             value = std::move(v);
         }
-        rd_kafka_headers_t* headers = rd_kafka_headers_new(4);
+        rd_kafka_headers_t* headers = rd_kafka_headers_new(5);
         std::string position = ch.position.to_string();
+        // The transaction's commit time from the WAL, in µs: what freshness is measured from.
+        std::string commit_us = std::to_string(ch.commit_us);
         std::string op(1, ch.op);
         std::string table = rel.schema + "." + rel.name;
         std::string xid = std::to_string(ch.xid);
@@ -909,6 +911,9 @@ private:
         rd_kafka_header_add(headers, "op", -1, op.data(), static_cast<ssize_t>(op.size()));
         rd_kafka_header_add(headers, "table", -1, table.data(), static_cast<ssize_t>(table.size()));
         rd_kafka_header_add(headers, "txid", -1, xid.data(), static_cast<ssize_t>(xid.size()));
+        if (ch.commit_us > 0) {
+            rd_kafka_header_add(headers, "commit_us", -1, commit_us.data(), static_cast<ssize_t>(commit_us.size()));
+        }
         void* key_data = key ? key->data() : nullptr;
         size_t key_size = key ? key->size() : 0;
         void* value_data = value ? value->data() : nullptr;

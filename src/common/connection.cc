@@ -122,7 +122,7 @@ void framed_connection::respond(const std::shared_ptr<response_slot>& slot, std:
     slot->ready = true;
     if (!opts_.ordered) {
         queue_.push_back(slot);
-        in_flight_.release();
+        if (!slot->unsolicited) in_flight_.release();
     }
     notify();
 }

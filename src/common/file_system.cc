@@ -1,4 +1,5 @@
 #include "millrace/common/file_system.h"
+#include "millrace/common/private_file.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -394,6 +395,42 @@ status fault_injection_file_system::rename(const std::string& from, const std::s
 status fault_injection_file_system::sync_dir(const std::string& dir) {
     if (auto fault = take_fault(op::sync_dir)) return *fault;
     return base_.sync_dir(dir);
+}
+
+status write_private(file_system& fs, const std::string& path, std::string_view data) {
+    if (&fs != &file_system::disk()) return write_file_atomic(fs, path, data);
+    if (auto st = write_private_file(path, data); !st) return st;
+    return fs.sync_dir(parent_of(path));
+}
+
+result<std::string> read_private_file(const std::string& path, size_t max_bytes) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        if (err == ENOENT) return make_error(errc::not_found, "{} does not exist", path);
+        if (err == ELOOP) return make_error(errc::io_error, "cannot read {}: it is a symbolic link (not followed)", path);
+        return make_error(errc::io_error, "cannot read {}: {}", path, std::strerror(err));
+    }
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } close_fd{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return make_error(errc::io_error, "cannot stat {}: {}", path, std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return make_error(errc::io_error, "cannot read {}: not a regular file", path);
+    std::string text;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return make_error(errc::io_error, "cannot read {}: {}", path, std::strerror(errno));
+        if (n == 0) break;
+        text.append(buf, static_cast<size_t>(n));
+        if (text.size() > max_bytes) {
+            return make_error(errc::io_error, "cannot read {}: larger than {} bytes", path, max_bytes);
+        }
+    }
+    return text;
 }
 
 status write_private_file(const std::string& path, std::string_view text, const std::optional<file_owner>& owner) {

@@ -5,6 +5,8 @@
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 
 #include "millrace/common/tls.h"
 
@@ -190,8 +192,18 @@ asio::awaitable<void> tcp_server::serve(std::shared_ptr<stream> connection, uint
         // a port scan) gets one log line and the connection is closed.
         auto ec = co_await connection->handshake(asio::ssl::stream_base::server, k_handshake_timeout);
         if (ec) {
-            if (!stopped_) log_.warn("closing connection from {}: TLS handshake failed: {} (a plaintext client? this "
-                                     "listener accepts only TLS)", peer, describe_tls_error(ec));
+            // A peer that closed before sending a single byte spoke no protocol at all
+            // (a TCP probe, a TLS client dropping a connection it had just opened, as
+            // librdkafka does with a spare bootstrap connection): not a plaintext client.
+            bool silent = (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) && connection->is_tls() &&
+                          BIO_number_read(SSL_get_rbio(connection->tls().native_handle())) == 0;
+            if (stopped_) {
+            } else if (silent) {
+                log_.debug("connection from {} closed before sending anything", peer);
+            } else {
+                log_.warn("closing connection from {}: TLS handshake failed: {} (a plaintext client? this "
+                          "listener accepts only TLS)", peer, describe_tls_error(ec));
+            }
         } else {
             co_await on_connection_(*connection);
         }

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "millrace/common/config.h"
+#include "millrace/common/private_file.h"
 
 namespace millrace::security {
 namespace {
@@ -24,24 +25,15 @@ std::string string_or_empty(const config::config& cfg, std::string_view key) {
     return cfg.has(key) ? cfg.get_string(key) : std::string();
 }
 
-// The password file's content: one line, the password. O_NOFOLLOW: a symlink
-// planted in the data dir is not followed.
+// The password file's content: one line, the password. read_private_file: a
+// symlink planted in the data dir is refused, never followed.
 result<std::string> read_password_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return make_error(errc::not_found, "{} does not exist", path);
-        return make_error(errc::io_error, "cannot read the admin password file {}: {}", path, std::strerror(errno));
+    auto read = read_private_file(path, 4096);
+    if (!read) {
+        if (read.err().code() == errc::not_found) return read.err();
+        return make_error(errc::io_error, "the admin password file: {}", read.err().message());
     }
-    std::string text;
-    char buf[256];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        text.append(buf, static_cast<size_t>(n));
-        if (text.size() > 4096) break;
-    }
-    ::close(fd);
+    std::string text = std::move(*read);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
     if (text.empty()) return make_error(errc::corruption, "the admin password file {} is empty; delete it to generate a new one", path);
     return text;

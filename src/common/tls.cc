@@ -1,6 +1,7 @@
 #include "millrace/common/tls.h"
 
 #include "millrace/common/file_system.h"
+#include "millrace/common/private_file.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -65,21 +66,8 @@ std::string san_entry(const std::string& host) {
     return "DNS:" + host;
 }
 
-result<std::string> read_small_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return make_error(errno == ENOENT ? errc::not_found : errc::io_error, "cannot read {}: {}", path, std::strerror(errno));
-    std::string text;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof(buf))) > 0 && text.size() < (1 << 20)) text.append(buf, static_cast<size_t>(n));
-    int saved = errno;
-    ::close(fd);
-    if (n < 0) return make_error(errc::io_error, "cannot read {}: {}", path, std::strerror(saved));
-    return text;
-}
-
 result<x509_ptr> load_certificate(const std::string& path) {
-    auto text = read_small_file(path);
+    auto text = read_private_file(path);
     if (!text) return text.err();
     bio_ptr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
     x509_ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -88,7 +76,7 @@ result<x509_ptr> load_certificate(const std::string& path) {
 }
 
 result<pkey_ptr> load_key(const std::string& path) {
-    auto text = read_small_file(path);
+    auto text = read_private_file(path);
     if (!text) return text.err();
     bio_ptr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
     pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));

@@ -40,6 +40,25 @@ std::string base64(std::string_view bytes) {
     return out;
 }
 
+result<std::string> unbase64(std::string_view text) {
+    std::string out;
+    uint32_t buffer = 0;
+    int bits = 0;
+    for (char c : text) {
+        int value = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+                  : c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : c == '=' ? -2 : -1;
+        if (value == -2) break;
+        if (value < 0) return make_error(errc::invalid_argument, "paging_state is not base64");
+        buffer = (buffer << 6) | static_cast<uint32_t>(value);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+        }
+    }
+    return out;
+}
+
 nlohmann::ordered_json decode_payload(const std::optional<std::string>& bytes, const avro_decoder& avro) {
     if (!bytes) return {{"format", "null"}, {"size", 0}, {"value", nullptr}};
     const std::string& b = *bytes;

@@ -25,5 +25,7 @@ nlohmann::ordered_json decode_payload(const std::optional<std::string>& bytes, c
 
 bool valid_utf8(std::string_view text);
 std::string base64(std::string_view bytes);
+// Standard or URL-safe base64 (padding optional); invalid_argument otherwise.
+result<std::string> unbase64(std::string_view text);
 
 }  // namespace millrace::console

@@ -1,6 +1,8 @@
 #include "kafka_client.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 
 #include <librdkafka/rdkafka.h>
 
@@ -168,7 +170,10 @@ result<std::unique_ptr<kafka_client>> kafka_client::create(const std::string& bo
     return std::unique_ptr<kafka_client>(new kafka_client(*handle, bootstrap, timeout, std::move(base)));
 }
 
-kafka_client::~kafka_client() { rd_kafka_destroy(handle_); }
+kafka_client::~kafka_client() {
+    if (producer_ != nullptr) rd_kafka_destroy(producer_);
+    rd_kafka_destroy(handle_);
+}
 
 result<cluster_info> kafka_client::metadata() const {
     const rd_kafka_metadata_t* md = nullptr;
@@ -321,6 +326,128 @@ status kafka_client::delete_topic(const std::string& name) const {
         }
     }
     return {};
+}
+
+status kafka_client::alter_topic_configs(const std::string& topic, const std::map<std::string, std::string>& set,
+                                         const std::vector<std::string>& remove) const {
+    auto current = topic_configs(topic);
+    if (!current) return current.err();
+    std::map<std::string, std::string> dynamic;
+    for (const auto& c : *current) {
+        if (c.source == "DYNAMIC_TOPIC_CONFIG" && c.value) dynamic[c.name] = *c.value;
+    }
+    for (const auto& name : remove) dynamic.erase(name);
+    for (const auto& [name, value] : set) dynamic[name] = value;
+    rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+    for (const auto& [name, value] : dynamic) {
+        if (rd_kafka_ConfigResource_set_config(resource, name.c_str(), value.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_ConfigResource_destroy(resource);
+            return make_error(errc::invalid_argument, "topic '{}': config {}={} refused by the client", topic, name, value);
+        }
+    }
+    admin_call call(handle_, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_);
+    rd_kafka_AlterConfigs(handle_, &resource, 1, call.options(), call.queue());
+    rd_kafka_ConfigResource_destroy(resource);
+    std::string what = fmt::format("altering configs of topic '{}'", topic);
+    auto event = call.wait(what);
+    if (!event) return event.err();
+    size_t count = 0;
+    const rd_kafka_ConfigResource_t** resources =
+        rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(*event), &count);
+    for (size_t idx = 0; idx < count; ++idx) {
+        if (rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(resources[idx]); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return kafka_error(err, what, rd_kafka_ConfigResource_error_string(resources[idx]));
+        }
+    }
+    return {};
+}
+
+namespace {
+
+// One produce() call's outcome, shared by the caller and the delivery callback
+// (which may run after the caller gave up waiting).
+struct delivery {
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    produced_at at;
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
+    auto* owner = static_cast<std::shared_ptr<delivery>*>(message->_private);
+    if (owner == nullptr) return;
+    {
+        std::lock_guard lock((*owner)->mutex);
+        (*owner)->done = true;
+        (*owner)->err = message->err;
+        (*owner)->at = {message->partition, message->offset};
+    }
+    (*owner)->done_cv.notify_all();
+    delete owner;
+}
+
+}  // namespace
+
+result<produced_at> kafka_client::produce(const kafka_record& record) const {
+    std::lock_guard lock(producer_mutex_);
+    if (producer_ == nullptr) {
+        auto conf = make_conf(bootstrap_, base_,
+                              {{"client.id", "millrace-console-producer"},
+                               {"acks", "all"},
+                               {"enable.idempotence", "true"},
+                               {"linger.ms", "0"},
+                               {"message.timeout.ms", std::to_string(std::max<int64_t>(1000, timeout_.count()))}});
+        if (!conf) return conf.err();
+        rd_kafka_conf_set_dr_msg_cb(*conf, on_delivery);
+        char errstr[512];
+        producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, errstr, sizeof errstr);
+        if (producer_ == nullptr) {
+            rd_kafka_conf_destroy(*conf);
+            return make_error(errc::invalid_argument, "cannot create a Kafka producer for {}: {}", bootstrap_, errstr);
+        }
+    }
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(record.headers.size());
+    for (const auto& [name, value] : record.headers) {
+        rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value ? value->data() : nullptr,
+                            value ? static_cast<ssize_t>(value->size()) : 0);
+    }
+    auto outcome = std::make_shared<delivery>();
+    auto* owner = new std::shared_ptr<delivery>(outcome);
+    // (The producev macros cast their arguments: no expressions inside them.)
+    const void* key = record.key ? record.key->data() : nullptr;
+    const size_t key_size = record.key ? record.key->size() : 0;
+    const void* value = record.value ? record.value->data() : nullptr;
+    const size_t value_size = record.value ? record.value->size() : 0;
+    const int32_t partition = record.partition < 0 ? RD_KAFKA_PARTITION_UA : record.partition;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer_, RD_KAFKA_V_TOPIC(record.topic.c_str()),
+        RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_VALUE(const_cast<void*>(value), value_size),
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(owner), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        delete owner;
+        rd_kafka_headers_destroy(headers);  // not taken over by a failed producev
+        return kafka_error(err, fmt::format("producing to topic '{}'", record.topic));
+    }
+    // flush() serves the delivery callback; a record still unacknowledged at
+    // the deadline is purged so that its report (an error) arrives now.
+    rd_kafka_flush(producer_, static_cast<int>(timeout_.count()) + 1000);
+    bool done = false;
+    {
+        std::lock_guard wait_lock(outcome->mutex);
+        done = outcome->done;
+    }
+    if (!done) {
+        rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(producer_, 2000);
+        return make_error(errc::timed_out, "producing to topic '{}': no acknowledgement from Kafka at {} within {} ms", record.topic,
+                          bootstrap_, timeout_.count());
+    }
+    std::lock_guard result_lock(outcome->mutex);
+    if (outcome->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return kafka_error(outcome->err, fmt::format("producing to topic '{}'", record.topic));
+    }
+    return outcome->at;
 }
 
 result<std::vector<group_listing>> kafka_client::list_groups() const {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -108,6 +109,12 @@ struct kafka_record {
     std::vector<std::pair<std::string, std::optional<std::string>>> headers;
 };
 
+// Where a produced record was stored.
+struct produced_at {
+    int32_t partition = -1;
+    int64_t offset = -1;
+};
+
 class kafka_client {
 public:
     using properties = std::vector<std::pair<std::string, std::string>>;
@@ -132,6 +139,14 @@ public:
     status create_topic(const std::string& name, int32_t partitions, int32_t replication_factor,
                         const std::vector<std::pair<std::string, std::string>>& configs) const;
     status delete_topic(const std::string& name) const;
+    // Sets and removes topic-level configs, keeping the topic's other dynamic
+    // ones (librdkafka 2.0 has no IncrementalAlterConfigs: the topic's whole
+    // dynamic set is read and written back with AlterConfigs).
+    status alter_topic_configs(const std::string& topic, const std::map<std::string, std::string>& set,
+                               const std::vector<std::string>& remove) const;
+    // Produces one record (acks=all, idempotent) and waits for its offset.
+    // `record.partition` < 0 lets the partitioner choose.
+    result<produced_at> produce(const kafka_record& record) const;
 
     result<std::vector<group_listing>> list_groups() const;
     result<group_description> describe_group(const std::string& group_id) const;
@@ -143,6 +158,10 @@ private:
     kafka_client(rd_kafka_s* handle, std::string bootstrap, std::chrono::milliseconds timeout, properties base)
         : handle_(handle), bootstrap_(std::move(bootstrap)), timeout_(timeout), base_(std::move(base)) {}
     rd_kafka_s* handle_;
+    // The producer for produce(), created on first use; produce() calls are
+    // serialised (the console produces one record per user action).
+    mutable std::mutex producer_mutex_;
+    mutable rd_kafka_s* producer_ = nullptr;  // guarded by producer_mutex_
     std::string bootstrap_;
     std::chrono::milliseconds timeout_;
     properties base_;

@@ -18,6 +18,7 @@
 #include "http_client.h"
 #include "millrace/avro/codec.h"
 #include "millrace/common/security.h"
+#include "millrace/cql_client/shell.h"
 #include "service.h"
 
 namespace millrace::console {
@@ -470,9 +471,17 @@ json service::probe_components(const std::optional<cluster_info>& cluster, const
     }
     // CQL store
     std::string cql = services::cql_contact_points(ctx_);
-    std::string cql_error = cql_probe(cql, timeout);
+    std::string cql_error, cql_detail = "answers CQL v4 OPTIONS with SUPPORTED";
+    if (auto login = services::cql_credentials(ctx_); !login.tls_ca.empty()) {
+        // A TLS store refuses the raw plaintext OPTIONS (and logs each refusal):
+        // ask through the console's own session, which speaks TLS and logs in.
+        cql_error = cql_session_probe();
+        cql_detail = login.username.empty() ? "answers a query over TLS" : "answers a query over TLS as " + login.username;
+    } else {
+        cql_error = cql_probe(cql, timeout);
+    }
     out.push_back(component_state("cql", "Apache Cassandra", cql_error.empty() ? "green" : "red",
-                                  cql_error.empty() ? "answers CQL v4 OPTIONS with SUPPORTED" : cql_error, cql));
+                                  cql_error.empty() ? cql_detail : cql_error, cql));
     // PostgreSQL and change capture
     pg_facts pg = read_postgres(services::postgres_dsn(ctx_), timeout);
     // Shown in the overview: an external postgres.dsn's password never is.
@@ -737,6 +746,9 @@ bool cql_identifier(const std::string& name) {
            std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
+
+}  // namespace
+
 json cql_value_json(const cql_client::value& v) {
     using cql_client::type_id;
     if (v.is_null()) return nullptr;
@@ -753,31 +765,9 @@ json cql_value_json(const cql_client::value& v) {
         case type_id::varchar: return v.as_text();
         case type_id::uuid:
         case type_id::timeuuid: return v.uuid_string();
-        case type_id::timestamp: return v.as_timestamp();
-        default: return v.to_string();
+        default: return cql_client::format_cell(v);  // timestamps, dates, blobs, collections as cqlsh shows them
     }
 }
-
-result<std::string> unbase64(const std::string& text) {
-    std::string out;
-    uint32_t buffer = 0;
-    int bits = 0;
-    for (char c : text) {
-        int value = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
-                  : c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : c == '=' ? -2 : -1;
-        if (value == -2) break;
-        if (value < 0) return make_error(errc::invalid_argument, "paging_state is not base64");
-        buffer = (buffer << 6) | static_cast<uint32_t>(value);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-        }
-    }
-    return out;
-}
-
-}  // namespace
 
 result<std::shared_ptr<cql_client::session>> service::cql_session() {
     {
@@ -802,6 +792,17 @@ result<std::shared_ptr<cql_client::session>> service::cql_session() {
     return cql_;
 }
 
+std::string service::cql_session_probe() {
+    auto session = cql_session();
+    if (!session) return session.err().message();
+    auto answered = (*session)->query("SELECT release_version FROM system.local");
+    if (answered) return {};
+    // A session whose server went away is dropped, so the next sample reconnects.
+    std::lock_guard lock(cql_mutex_);
+    if (cql_ == *session) cql_.reset();
+    return answered.err().message();
+}
+
 http::response service::get_tables(const http::request& req) {
     std::string rest = req.path.size() > 12 ? req.path.substr(12) : std::string();  // after "/api/tables/"
     auto session = cql_session();
@@ -818,10 +819,23 @@ http::response service::get_tables(const http::request& req) {
         for (size_t idx = 0; idx < listed->size(); ++idx) {
             by_keyspace[listed->at(idx, "keyspace_name").as_text()].push_back(listed->at(idx, "table_name").as_text());
         }
+        // Row counts as the store estimates them (system.size_estimates: exact
+        // live rows on millrace's store, partition estimates on Cassandra).
+        std::map<std::pair<std::string, std::string>, int64_t> estimates;
+        if (auto sizes = (*session)->query("SELECT keyspace_name, table_name, partitions_count FROM system.size_estimates"); sizes) {
+            for (size_t idx = 0; idx < sizes->size(); ++idx) {
+                const auto& count = sizes->at(idx, "partitions_count");
+                if (!count.is_null()) estimates[{sizes->at(idx, "keyspace_name").as_text(), sizes->at(idx, "table_name").as_text()}] += count.as_int();
+            }
+        }
         json keyspaces = json::array();
         for (auto& [name, tables] : by_keyspace) {
             std::sort(tables.begin(), tables.end());
-            keyspaces.push_back({{"name", name}, {"tables", tables}, {"system", name.rfind("system", 0) == 0}});
+            json counts = json::object();
+            for (const auto& t : tables) {
+                if (auto it = estimates.find({name, t}); it != estimates.end()) counts[t] = it->second;
+            }
+            keyspaces.push_back({{"name", name}, {"tables", tables}, {"rows", counts}, {"system", name.rfind("system", 0) == 0}});
         }
         return json_response(200, json{{"contact_points", services::cql_contact_points(ctx_)}, {"keyspaces", keyspaces},
                                        {"default_table", settings_.pipeline_table}});

@@ -165,16 +165,19 @@ void service::add_routes(http::server& server) {
     async("POST", "/api/topics", &service::post_topic);
     async("GET", "/api/topics/", &service::topic_route);
     async("DELETE", "/api/topics/", &service::topic_route);
+    async("POST", "/api/topics/", &service::topic_route);
     async("GET", "/api/groups", &service::get_groups);
     async("GET", "/api/groups/", &service::group_route);
     async("POST", "/api/groups/", &service::group_route);
     async("GET", "/api/schemas", &service::get_schemas);
     async("GET", "/api/schemas/", &service::get_schemas);
+    async("POST", "/api/schemas/", &service::post_schema);
     async("GET", "/api/scheduler", &service::get_scheduler);
     async("GET", "/api/jobs", &service::get_jobs);
     server.route("GET", "/api/pipeline", [this](const http::request& req) { return get_pipeline(req); });
     async("GET", "/api/tables", &service::get_tables);
     async("GET", "/api/tables/", &service::get_tables);
+    async("POST", "/api/cql", &service::post_cql);
     server.route("GET", "/api/", [](const http::request& req) {
         return error_response(404, fmt::format("no API endpoint {} (see GET /api/info)", req.path));
     });
@@ -373,9 +376,15 @@ http::response service::topic_route(const http::request& req) {
     std::string rest = *after(req.path, "/api/topics/");
     if (rest.empty()) return error_response(404, "no topic named in the path: /api/topics/<name>");
     if (has_suffix(rest, "/messages")) {
-        if (req.method != "GET") return error_response(405, "messages are read with GET");
+        if (req.method == "POST") return post_message(rest.substr(0, rest.size() - 9), req);
+        if (req.method != "GET") return error_response(405, "messages are read with GET and produced with POST");
         return get_messages(rest.substr(0, rest.size() - 9), req);
     }
+    if (has_suffix(rest, "/configs")) {
+        if (req.method != "POST") return error_response(405, "configs are changed with POST {\"set\": {...}, \"delete\": [...]}");
+        return post_topic_configs(rest.substr(0, rest.size() - 8), req);
+    }
+    if (req.method == "POST") return error_response(404, fmt::format("no API endpoint POST {}", req.path));
     if (rest.find('/') != std::string::npos) return error_response(404, fmt::format("no API endpoint {}", req.path));
     if (req.method == "DELETE") return delete_topic(rest);
     return get_topic(rest);

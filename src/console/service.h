@@ -42,6 +42,9 @@ http::response error_response(int status, const std::string& message);
 // The response for `err`, with the status to_api_error() picks.
 http::response error_response(const error& err);
 http::response json_response(int status, const json& body);
+// A CQL value for the browser: numbers, booleans, text and uuids as JSON
+// values; timestamps, dates, blobs and collections as cqlsh prints them.
+json cql_value_json(const cql_client::value& v);
 
 // Parses a millisecond timestamp or an ISO-8601 date-time ("2026-11-25T06:00:00Z",
 // "2026-11-25T06:00:00.250+01:00", "2026-11-25").
@@ -88,7 +91,7 @@ private:
     http::response get_history(const http::request& req);
     http::response get_topics(const http::request& req);
     http::response post_topic(const http::request& req);
-    http::response topic_route(const http::request& req);  // GET/DELETE /api/topics/<name>[/messages]
+    http::response topic_route(const http::request& req);  // GET/DELETE/POST /api/topics/<name>[/messages|/configs]
     http::response get_topic(const std::string& name);
     http::response delete_topic(const std::string& name);
     http::response get_messages(const std::string& name, const http::request& req);
@@ -101,6 +104,11 @@ private:
     http::response get_jobs(const http::request& req);
     http::response get_pipeline(const http::request& req);
     http::response get_tables(const http::request& req);
+    // operate.cc: what the console changes.
+    http::response post_message(const std::string& topic, const http::request& req);
+    http::response post_topic_configs(const std::string& topic, const http::request& req);
+    http::response post_schema(const http::request& req);
+    http::response post_cql(const http::request& req);
     json console_info() const;
 
     // Live tail of a topic as server-sent events, on its own thread.
@@ -119,6 +127,8 @@ private:
     std::optional<std::string> scheduler_api_url() const;
     // The CQL session for the table browser, connected on first use.
     result<std::shared_ptr<cql_client::session>> cql_session();
+    // The health view's CQL check through that session (TLS stores); empty: answered.
+    std::string cql_session_probe();
     // Decodes a Confluent-framed Avro body through the registry (schemas cached).
     result<json> decode_avro(int32_t schema_id, std::string_view body);
 

@@ -17,6 +17,7 @@
 #include "executor.h"
 #include "millrace/common/connection.h"
 #include "handlers/handler.h"
+#include "protocol/segment.h"
 #include "protocol/wire.h"
 #include "storage/store.h"
 
@@ -29,7 +30,7 @@ struct cql_config {
     std::string host;
     uint16_t port = 9042;
     std::string data_dir;
-    int64_t max_frame_bytes = 256 << 20;
+    int64_t max_frame_bytes = 16 << 20;
     auth_settings auth;
     size_t prepared_cache_size = 10000;
     store_options storage;
@@ -91,7 +92,7 @@ public:
         auto ep = server_.start(cfg_.host, cfg_.port, "cql.port");
         if (!ep) return ep.err();
         executor_.set_native_port(ep->port);
-        log_.info("serving CQL native protocol v4 on {}, data in {}, authenticator {}, commit sync {}", ep->to_string(),
+        log_.info("serving CQL native protocol v4 and v5 on {}, data in {}, authenticator {}, commit sync {}", ep->to_string(),
                   cfg_.data_dir, cfg_.auth.required ? "password" : "none",
                   cfg_.storage.sync == commit_sync::batch
                       ? std::string("batch")
@@ -107,16 +108,26 @@ public:
     }
 
 private:
-    // The CQL framing on the shared connection base: a 9-byte header, then
-    // the body; responses in completion order (matched by stream id). One
-    // instance per connection, holding the negotiated connection state.
+    // The CQL framing on the shared connection base: 9-byte frame headers,
+    // and in v5 after STARTUP checksummed segments holding the frames
+    // (protocol/segment.h); responses in completion order (matched by stream
+    // id). One instance per connection, holding the negotiated connection state.
     class cql_connection final : public net::frame_protocol, public std::enable_shared_from_this<cql_connection> {
     public:
-        explicit cql_connection(cql_component& server) : server_(server) {}
+        explicit cql_connection(cql_component& server)
+            : server_(server), assembler_(static_cast<size_t>(server.cfg_.max_frame_bytes)) {}
 
-        size_t header_size() const override { return k_header_size; }
+        size_t header_size() const override {
+            return ctx.segments ? segment_header_size(ctx.codec == compression::lz4) : k_header_size;
+        }
 
         asio::awaitable<std::optional<size_t>> body_length(net::framed_connection& conn, const std::string& header) override {
+            if (ctx.segments) {
+                auto h = decode_segment_header(header, ctx.codec == compression::lz4);
+                if (!h) co_return close_corrupt(conn, h.err().message());
+                segment_ = *h;
+                co_return static_cast<size_t>(h->payload_length) + k_segment_crc32_size;
+            }
             auto& log = server_.log_;
             frame_header h = decode_header(header.data());
             if ((static_cast<uint8_t>(header[0]) & k_response_bit) != 0) {
@@ -125,27 +136,17 @@ private:
                          uint8_t(header[0]));
                 co_return std::nullopt;
             }
-            if (h.version != k_protocol_version) {
-                // The answer that makes drivers retry with v4; then close, as the
-                // client will reconnect with the version it settles on.
+            if (ctx.version == 0 && h.version >= k_min_protocol_version && h.version <= k_max_protocol_version) {
+                ctx.version = h.version;
+            } else if (ctx.version == 0) {
+                co_return co_await refuse_version(conn, h);
+            } else if (h.version != ctx.version) {
                 server_.protocol_errors_.inc();
-                std::string body;
-                writer w(body);
-                w.int32(static_cast<int32_t>(error_code::protocol_error));
-                w.string(fmt::format("Invalid or unsupported protocol version ({}); supported versions are (4/v4)", h.version));
-                std::string frame;
-                encode_header(frame, h.version >= 3 ? h.stream : 0, opcode::error, static_cast<uint32_t>(body.size()));
-                frame += body;
-                auto* s = conn.get_stream();
-                if (s == nullptr) co_return std::nullopt;
-                std::error_code ec;
-                co_await asio::async_write(*s, asio::buffer(frame), asio::redirect_error(asio::use_awaitable, ec));
-                log.info("connection from {} asked for protocol v{}; answered with v4", conn.peer(), h.version);
-                // Give the client a chance to read the answer before the close.
-                char byte;
-                if ((s = conn.get_stream()) != nullptr) {
-                    co_await asio::async_read(*s, asio::buffer(&byte, 1), asio::redirect_error(asio::use_awaitable, ec));
-                }
+                std::string message = fmt::format("Invalid message version. Got {}/v{} but previous messages on this "
+                                                  "connection had version {}/v{}",
+                                                  h.version, h.version, ctx.version, ctx.version);
+                log.warn("closing connection from {}: {}", conn.peer(), message);
+                conn.push(error_frame(h.stream, error_code::protocol_error, message, ctx.version));
                 co_return std::nullopt;
             }
             if (h.length > static_cast<uint64_t>(server_.cfg_.max_frame_bytes)) {
@@ -153,8 +154,9 @@ private:
                 log.warn("closing connection from {}: frame body of {} bytes exceeds {} (cql.max_frame_size)", conn.peer(),
                          h.length, server_.cfg_.max_frame_bytes);
                 conn.push(error_frame(h.stream, error_code::protocol_error,
-                                      fmt::format("frame body of {} bytes exceeds the limit of {}", h.length,
-                                                  server_.cfg_.max_frame_bytes)));
+                                      fmt::format("frame body of {} bytes exceeds the limit of {} (cql.max_frame_size)",
+                                                  h.length, server_.cfg_.max_frame_bytes),
+                                      ctx.version));
                 co_return std::nullopt;
             }
             co_return static_cast<size_t>(h.length);
@@ -162,16 +164,79 @@ private:
 
         asio::awaitable<bool> on_frame(net::framed_connection& conn, std::shared_ptr<net::response_slot> slot, std::string header,
                                        std::shared_ptr<std::string> body) override {
+            if (!ctx.segments) co_return co_await on_envelope(conn, std::move(slot), std::move(header), std::move(body));
+            auto payload = decode_segment_payload(segment_, *body, ctx.codec == compression::lz4);
+            if (!payload) co_return close_corrupt(conn, payload.err().message(), slot);
+            auto envelopes = assembler_.add(*payload, segment_.self_contained);
+            if (!envelopes) co_return close_corrupt(conn, envelopes.err().message(), slot);
+            if (envelopes->empty()) {
+                conn.respond(slot, {}, false);  // part of a larger envelope: nothing to answer yet
+                co_return true;
+            }
+            // The segment's in-flight permit goes to its first envelope; the
+            // others are answered on slots that hold none.
+            for (size_t idx = 0; idx < envelopes->size(); ++idx) {
+                std::string& envelope = (*envelopes)[idx];
+                auto envelope_slot = slot;
+                if (idx > 0) {
+                    envelope_slot = std::make_shared<net::response_slot>();
+                    envelope_slot->unsolicited = true;
+                }
+                auto envelope_body = std::make_shared<std::string>(envelope.substr(k_header_size));
+                envelope.resize(k_header_size);
+                frame_header h = decode_header(envelope.data());
+                if (h.version != ctx.version || (static_cast<uint8_t>(envelope[0]) & k_response_bit) != 0) {
+                    co_return close_corrupt(conn, fmt::format("envelope version byte 0x{:02x} in a v{} connection",
+                                                              uint8_t(envelope[0]), ctx.version),
+                                            envelope_slot);
+                }
+                if (!co_await on_envelope(conn, envelope_slot, std::move(envelope), std::move(envelope_body))) co_return false;
+            }
+            co_return true;
+        }
+
+        // Encodes a response in the connection's framing: v4 frames (body
+        // compressed when negotiated, READY excepted), or v5 frames in segments.
+        std::string encode_response(int16_t stream, opcode op, std::string body, uint8_t flags = 0) const {
+            std::string out;
+            uint8_t version = ctx.version == 0 ? k_max_protocol_version : ctx.version;
+            if (ctx.segments) {
+                std::string envelope;
+                envelope.reserve(k_header_size + body.size());
+                encode_header(envelope, stream, op, static_cast<uint32_t>(body.size()), flags, version);
+                envelope += body;
+                encode_segments(out, envelope, ctx.codec == compression::lz4);
+                return out;
+            }
+            if (ctx.codec != compression::none && op != opcode::ready && version < 5) {
+                body = compress(ctx.codec, body);
+                flags |= frame_flag::compression;
+            }
+            encode_header(out, stream, op, static_cast<uint32_t>(body.size()), flags, version);
+            out += body;
+            return out;
+        }
+
+        connection_context ctx;
+        std::weak_ptr<net::framed_connection> conn;
+
+    private:
+        // One frame (v4) or envelope (v5): dispatch to its opcode handler.
+        asio::awaitable<bool> on_envelope(net::framed_connection& conn, std::shared_ptr<net::response_slot> slot,
+                                          std::string header, std::shared_ptr<std::string> body) {
             auto& log = server_.log_;
             frame_header h = decode_header(header.data());
             auto fail = [&](std::string message) {
                 server_.protocol_errors_.inc();
                 log.warn("closing connection from {}: {}", conn.peer(), message);
-                conn.respond(slot, error_frame(h.stream, error_code::protocol_error, message));
+                conn.respond(slot, encode_response(h.stream, opcode::error, error_body(error_code::protocol_error, message)));
                 return false;
             };
             if (h.flags & frame_flag::compression) {
-                if (ctx.codec == compression::none) co_return fail("compressed frame but no compression was negotiated");
+                if (ctx.codec == compression::none || ctx.segments) {
+                    co_return fail(ctx.segments ? "compressed frame inside a v5 segment (segments carry the compression)"
+                                                : "compressed frame but no compression was negotiated");
+                }
                 auto plain = decompress(ctx.codec, *body, static_cast<size_t>(server_.cfg_.max_frame_bytes));
                 if (!plain) co_return fail(plain.err().message());
                 *body = std::move(*plain);
@@ -179,14 +244,18 @@ private:
             const handler_entry* entry = find_handler(static_cast<opcode>(h.op));
             if (entry == nullptr) co_return fail(fmt::format("unknown opcode 0x{:02x}", h.op));
             if (!ctx.started && entry->op != opcode::startup && entry->op != opcode::options) {
-                conn.respond(slot, error_frame(h.stream, error_code::protocol_error,
-                                               fmt::format("unexpected message {}, expecting STARTUP or OPTIONS", entry->name)));
+                conn.respond(slot, encode_response(h.stream, opcode::error,
+                                                   error_body(error_code::protocol_error,
+                                                              fmt::format("unexpected message {}, expecting STARTUP or OPTIONS",
+                                                                          entry->name))));
                 co_return true;
             }
             if (ctx.started && !ctx.authenticated && entry->op != opcode::auth_response && entry->op != opcode::options) {
-                conn.respond(slot, error_frame(h.stream, error_code::protocol_error,
-                                               fmt::format("unexpected message {}, expecting AUTH_RESPONSE (authentication is "
-                                                           "required)", entry->name)));
+                conn.respond(slot, encode_response(h.stream, opcode::error,
+                                                   error_body(error_code::protocol_error,
+                                                              fmt::format("unexpected message {}, expecting AUTH_RESPONSE "
+                                                                          "(authentication is required)",
+                                                                          entry->name))));
                 co_return true;
             }
             bool serial = entry->op == opcode::startup || entry->op == opcode::query || entry->op == opcode::prepare ||
@@ -199,20 +268,67 @@ private:
             co_return true;
         }
 
-        connection_context ctx;
-        std::weak_ptr<net::framed_connection> conn;
+        // The first frame asked for a version we do not speak. Answered as
+        // Cassandra 4.0/5.0 do, so drivers step down and reconnect: an old
+        // version (1-3) in that version, anything else in our newest; then close.
+        asio::awaitable<std::optional<size_t>> refuse_version(net::framed_connection& conn, const frame_header& h) {
+            auto& log = server_.log_;
+            server_.protocol_errors_.inc();
+            uint8_t answer_version = h.version >= 1 && h.version < k_min_protocol_version ? h.version : k_max_protocol_version;
+            // v1/v2 headers have a one-byte stream id, read here as the high byte.
+            int16_t stream = answer_version <= 2 ? static_cast<int16_t>(static_cast<uint16_t>(h.stream) >> 8) : h.stream;
+            std::string frame = error_frame(stream, error_code::protocol_error,
+                                            fmt::format("Invalid or unsupported protocol version ({}); supported versions are ({})",
+                                                        h.version, k_supported_versions_text),
+                                            answer_version);
+            auto* s = conn.get_stream();
+            if (s == nullptr) co_return std::nullopt;
+            std::error_code ec;
+            co_await asio::async_write(*s, asio::buffer(frame), asio::redirect_error(asio::use_awaitable, ec));
+            log.info("connection from {} asked for protocol v{}; answered in v{} naming {}", conn.peer(), h.version,
+                     answer_version, k_supported_versions_text);
+            // Give the client a chance to read the answer before the close.
+            char byte;
+            if ((s = conn.get_stream()) != nullptr) {
+                co_await asio::async_read(*s, asio::buffer(&byte, 1), asio::redirect_error(asio::use_awaitable, ec));
+            }
+            co_return std::nullopt;
+        }
 
-    private:
+        // A corrupt segment: the stream cannot be resynchronised, so the
+        // connection closes (after an ERROR when a slot can carry it).
+        std::nullopt_t close_corrupt(net::framed_connection& conn, const std::string& message) {
+            server_.protocol_errors_.inc();
+            server_.log_.warn("closing connection from {}: {}", conn.peer(), message);
+            conn.push(encode_response(0, opcode::error, error_body(error_code::protocol_error, message)));
+            return std::nullopt;
+        }
+        bool close_corrupt(net::framed_connection& conn, const std::string& message,
+                           const std::shared_ptr<net::response_slot>& slot) {
+            server_.protocol_errors_.inc();
+            server_.log_.warn("closing connection from {}: {}", conn.peer(), message);
+            conn.respond(slot, encode_response(0, opcode::error, error_body(error_code::protocol_error, message)));
+            return false;
+        }
+
         cql_component& server_;
+        envelope_assembler assembler_;
+        segment_header segment_;  // of the segment whose body is being read
     };
 
-    static std::string error_frame(int16_t stream, error_code code, const std::string& message) {
+    static std::string error_body(error_code code, const std::string& message) {
         std::string body;
         writer w(body);
         w.int32(static_cast<int32_t>(code));
         w.string(message);
+        return body;
+    }
+
+    // An ERROR in the v4 framing (a connection not yet in segments).
+    static std::string error_frame(int16_t stream, error_code code, const std::string& message, uint8_t version) {
+        std::string body = error_body(code, message);
         std::string frame;
-        encode_header(frame, stream, opcode::error, static_cast<uint32_t>(body.size()));
+        encode_header(frame, stream, opcode::error, static_cast<uint32_t>(body.size()), 0, version);
         frame += body;
         return frame;
     }
@@ -242,7 +358,10 @@ private:
         co_await conn->run();
     }
 
-    // Returns false when the connection must close (malformed request).
+    // Runs one request and answers its slot. A body that does not decode is
+    // answered with a protocol ERROR and the connection keeps serving, as
+    // Cassandra 5.0 does: the frame's length was sound, so the next frame
+    // starts where this one ended. Returns false only to stop reading.
     asio::awaitable<bool> handle(const handler_entry* entry, frame_header h, std::shared_ptr<std::string> body,
                                  std::shared_ptr<cql_connection> self, std::shared_ptr<net::framed_connection> conn,
                                  std::shared_ptr<net::response_slot> slot) {
@@ -255,11 +374,13 @@ private:
             reply = co_await entry->fn(rc, in);
         } catch (const protocol_error& e) {
             protocol_errors_.inc();
-            log_.warn("closing connection from {}: malformed {} frame: {}", conn->peer(), entry->name, e.what());
-            conn->respond(slot, error_frame(h.stream, error_code::protocol_error,
-                                            fmt::format("malformed {} frame: {}", entry->name, e.what())));
-            conn->stop_reading();
-            co_return false;
+            errors_.inc();
+            log_.warn("malformed {} frame ({} body bytes, stream {}) from {}: {}; answered with a protocol error", entry->name,
+                      body->size(), h.stream, conn->peer(), e.what());
+            conn->respond(slot, self->encode_response(h.stream, opcode::error,
+                                                      error_body(error_code::protocol_error,
+                                                                 fmt::format("malformed {} frame: {}", entry->name, e.what()))));
+            co_return true;
         }
         metrics_[static_cast<uint8_t>(entry->op)].observe(start);
         if (reply.op == opcode::error) errors_.inc();
@@ -269,15 +390,12 @@ private:
                 log_.warn("authentication failed for {}", conn->peer());
             }
         }
-        uint8_t flags = 0;
-        if (self->ctx.codec != compression::none && reply.op != opcode::ready) {
-            reply.body = compress(self->ctx.codec, reply.body);
-            flags |= frame_flag::compression;
+        conn->respond(slot, self->encode_response(h.stream, reply.op, std::move(reply.body)));
+        // v5: the answer to STARTUP is the last frame outside segments, both ways.
+        if (entry->op == opcode::startup && self->ctx.version >= 5 &&
+            (reply.op == opcode::ready || reply.op == opcode::authenticate)) {
+            self->ctx.segments = true;
         }
-        std::string frame;
-        encode_header(frame, h.stream, reply.op, static_cast<uint32_t>(reply.body.size()), flags);
-        frame += reply.body;
-        conn->respond(slot, std::move(frame));
         co_return true;
     }
 
@@ -291,16 +409,7 @@ private:
             auto protocol = weak.lock();
             auto conn = protocol ? protocol->conn.lock() : nullptr;
             if (!conn || conn->get_stream() == nullptr || conn->reading_done() || !protocol->ctx.schema_events) continue;
-            std::string body = plain;
-            uint8_t flags = 0;
-            if (protocol->ctx.codec != compression::none) {
-                body = compress(protocol->ctx.codec, body);
-                flags |= frame_flag::compression;
-            }
-            std::string frame;
-            encode_header(frame, -1, opcode::event, static_cast<uint32_t>(body.size()), flags);
-            frame += body;
-            conn->push(std::move(frame));
+            conn->push(protocol->encode_response(-1, opcode::event, plain));
         }
     }
 
@@ -322,8 +431,11 @@ private:
 }  // namespace
 
 void add_options(config::schema& s) {
-    s.add({"cql.max_frame_size", value_kind::size, "256MiB",
-           "Largest frame body accepted; a larger length closes the connection before any allocation.", {}, 1024, INT32_MAX});
+    s.add({"cql.max_frame_size", value_kind::size, "16MiB",
+           "Largest frame body (v5: envelope body) accepted, as Cassandra's native_transport_max_frame_size (16 MiB); "
+           "a larger announced length is answered with a protocol error and closes the connection before any "
+           "allocation, and a body's memory grows only as its bytes arrive.",
+           {}, 1024, INT32_MAX});
     s.add({"cql.authenticator", value_kind::choice, "none",
            "none: no login. password: clients log in with SASL PLAIN as a role of system_auth.roles "
            "(Cassandra's PasswordAuthenticator with CassandraAuthorizer: CREATE ROLE, GRANT ...); "

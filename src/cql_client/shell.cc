@@ -641,23 +641,32 @@ int interactive_loop(shell_state& st) {
 
 const char* k_usage =
     "usage: millrace cql shell [host [port]] [-e STATEMENTS | -f FILE] [-u USER] [-p PASSWORD] [-k KEYSPACE]\n"
-    "                          [--connect-timeout SECONDS] [--request-timeout SECONDS]\n"
-    "  host, port   the CQL server (default 127.0.0.1 9042, or $CQLSH_HOST / $CQLSH_PORT)\n"
+    "                          [--ssl] [--connect-timeout SECONDS] [--request-timeout SECONDS]\n"
+    "  host, port   the CQL server (default $CQLSH_HOST / $CQLSH_PORT, else the configuration's CQL store:\n"
+    "               cql.contact_points, else cql.host and cql.port)\n"
     "  -e           run the statements (';'-separated) and exit\n"
     "  -f           run the statements of FILE and exit\n"
-    "  -u, -p       credentials, sent when the server asks for them\n"
+    "  -u, -p       credentials, sent when the server asks for them (default: cql.username and\n"
+    "               cql.password, or with security.enabled the admin user)\n"
     "  -k           the keyspace to USE\n"
+    "  --ssl        connect with TLS, verifying the server against $SSL_CERTFILE, else cql.tls_ca, else\n"
+    "               (security.enabled) security.tls_ca or <data_dir>/tls/ca.pem; on by default when\n"
+    "               the configuration names a CA for the CQL store\n"
+    "Global options go before `cql shell`: millrace [--config FILE] [--secure] [--set KEY=VALUE] cql shell ...\n"
     "Without -e or -f it reads statements from the terminal (line editing and history in\n"
     "~/.millrace_cql_history) or from standard input. HELP lists the shell commands.\n";
 
 }  // namespace
 
-int run_shell(const std::vector<std::string>& args) {
-    std::string host = std::getenv("CQLSH_HOST") ? std::getenv("CQLSH_HOST") : "127.0.0.1";
-    std::string port = std::getenv("CQLSH_PORT") ? std::getenv("CQLSH_PORT") : "9042";
+int run_shell(const std::vector<std::string>& args, const shell_defaults& defaults) {
+    std::string host = std::getenv("CQLSH_HOST") ? std::getenv("CQLSH_HOST") : defaults.host;
+    std::string port = std::getenv("CQLSH_PORT") ? std::getenv("CQLSH_PORT") : defaults.port;
     std::string execute, file, keyspace;
     bool have_execute = false;
+    bool ssl = !defaults.tls_ca.empty();
     shell_state st;
+    st.options.username = defaults.username;
+    st.options.password = defaults.password;
     std::vector<std::string> positional;
     for (size_t idx = 0; idx < args.size(); ++idx) {
         const std::string& arg = args[idx];
@@ -684,6 +693,8 @@ int run_shell(const std::vector<std::string>& args) {
             if (!take(st.options.password)) return 2;
         } else if (arg == "-k" || arg == "--keyspace") {
             if (!take(keyspace)) return 2;
+        } else if (arg == "--ssl") {
+            ssl = true;
         } else if (arg == "--connect-timeout" || arg == "--request-timeout") {
             if (!take(seconds)) return 2;
             char* end = nullptr;
@@ -726,6 +737,16 @@ int run_shell(const std::vector<std::string>& args) {
         std::stringstream buffer;
         buffer << in.rdbuf();
         file_text = buffer.str();
+    }
+    if (ssl) {
+        // cqlsh's order: $SSL_CERTFILE, then the configured CA (its cqlshrc's [ssl] certfile).
+        const char* certfile = std::getenv("SSL_CERTFILE");
+        st.options.tls_ca = certfile != nullptr && *certfile != '\0' ? certfile : defaults.tls_ca;
+        if (st.options.tls_ca.empty()) {
+            std::fprintf(stderr, "millrace cql shell: --ssl needs the CA to verify the server with: set $SSL_CERTFILE or "
+                                 "cql.tls_ca (with --secure, the generated <data_dir>/tls/ca.pem is used when it exists)\n");
+            return 2;
+        }
     }
     // One connection: USE, consistency and paging state stay on it.
     st.options.contact_points = {host.find(':') != std::string::npos ? "[" + host + "]:" + port : host + ":" + port};

@@ -486,7 +486,7 @@ private:
             k.bootstrap = t.option("properties.bootstrap.servers", o_.bootstrap);
             k.topic = t.option("topic");
             if (k.topic.empty()) return make_error(errc::invalid_argument, "sink table {} has no 'topic'", t.name);
-            for (const auto& property : o_.kafka_properties) {
+            for (const auto& property : properties_for(k.bootstrap)) {
                 auto eq = property.find('=');
                 if (eq != std::string::npos) k.properties.emplace_back(property.substr(0, eq), property.substr(eq + 1));
             }
@@ -603,6 +603,15 @@ private:
         return {};
     }
 
+    // The base properties of a client of `bootstrap`: the cluster's own (security)
+    // only when it is the cluster millrace configures, then processor.kafka_properties.
+    std::vector<std::string> properties_for(const std::string& bootstrap) const {
+        std::vector<std::string> out;
+        if (bootstrap == o_.bootstrap) out = o_.cluster_properties;
+        out.insert(out.end(), o_.kafka_properties.begin(), o_.kafka_properties.end());
+        return out;
+    }
+
     bool create_clients() {
         char errstr[512];
         auto set = [&](rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
@@ -614,7 +623,7 @@ private:
             return true;
         };
         auto extra = [&](rd_kafka_conf_t* conf, bool consumer) {
-            for (const auto& property : o_.kafka_properties) {
+            for (const auto& property : properties_for(bootstrap_)) {
                 auto eq = property.find('=');
                 if (eq == std::string::npos || !set(conf, property.substr(0, eq), property.substr(eq + 1))) return false;
             }
@@ -630,7 +639,10 @@ private:
         bool ok = set(conf, "bootstrap.servers", bootstrap_) && set(conf, "group.id", o_.group) &&
                   set(conf, "client.id", "millrace-job-" + o_.name) && set(conf, "enable.auto.commit", "false") &&
                   set(conf, "enable.auto.offset.store", "false") && set(conf, "auto.offset.reset", start_from_) &&
-                  set(conf, "enable.partition.eof", "false") && set(conf, "fetch.wait.max.ms", "100") && extra(conf, true);
+                  set(conf, "enable.partition.eof", "false") && set(conf, "fetch.wait.max.ms", "100") &&
+                  // librdkafka prefetches up to 64 MiB by default, beyond max_pending: bounded lower
+                  // (processor.kafka_properties may still raise it).
+                  set(conf, "queued.max.messages.kbytes", "16384") && extra(conf, true);
         if (!ok) {
             rd_kafka_conf_destroy(conf);
             return false;

@@ -45,7 +45,11 @@ struct job_options {
     std::string bootstrap;  // the pipeline's broker; a table's properties.bootstrap.servers wins
     std::string group;      // consumer group
     std::string dlq_topic;  // "" logs and drops rejects
-    std::vector<std::string> kafka_properties;  // extra librdkafka "name=value" (processor.kafka_properties)
+    // librdkafka "name=value" for clients of `bootstrap` only (security::kafka_client_properties:
+    // SASL_SSL and the admin's credentials, kafka.client_properties): a table naming another
+    // cluster in properties.bootstrap.servers never gets them.
+    std::vector<std::string> cluster_properties;
+    std::vector<std::string> kafka_properties;  // extra librdkafka "name=value" for every client (processor.kafka_properties)
     std::string registry_url = "http://127.0.0.1:8081";
     http::client_auth registry_auth{};  // millrace's own secured registry; none for a configured URL
     std::string contact_points;  // cql.contact_points, else the embedded store

@@ -70,8 +70,9 @@ public:
         const auto& cfg = ctx_.cfg;
         base_.bootstrap = services::kafka_bootstrap(ctx_);
         // Every Kafka client's base properties (security), then the processor's own.
+        base_.cluster_properties.clear();
         base_.kafka_properties.clear();
-        for (const auto& [name, value] : security::kafka_client_properties(cfg)) base_.kafka_properties.push_back(name + "=" + value);
+        for (const auto& [name, value] : security::kafka_client_properties(cfg)) base_.cluster_properties.push_back(name + "=" + value);
         for (const auto& property : cfg.get_list("processor.kafka_properties")) {
             if (property.find('=') == std::string::npos || property.front() == '=') {
                 return make_error(errc::invalid_argument, "process: processor.kafka_properties entry \"{}\" (from {}) is not name=value",
@@ -366,7 +367,10 @@ void add_options(config::schema& s) {
            "Rows per sink request: 1 sends one prepared INSERT per row; more groups rows into unlogged batches "
            "(Cassandra warns above ~5 KiB per batch).", {}, 1, 1000});
     s.add({"processor.max_in_flight", value_kind::integer, "128", "Most sink write requests in flight per job.", {}, 1, 32768});
-    s.add({"processor.max_pending", value_kind::integer, "50000",
+    // 10,000 records are ~0.4 s of work at the pipeline's rate: enough to keep
+    // max_in_flight requests busy; more only held memory (each record is kept
+    // with its SQL and CQL values until acknowledged).
+    s.add({"processor.max_pending", value_kind::integer, "10000",
            "Unacknowledged records above which a job's partitions are paused (resumed below half).", {}, 1, 10'000'000});
     s.add({"processor.commit_interval", value_kind::duration_ms, "1s",
            "How often acknowledged offsets are committed (also on revocation and stop).", {}, 10, 3'600'000});

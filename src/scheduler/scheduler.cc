@@ -1,6 +1,11 @@
 #include "millrace/scheduler/scheduler.h"
 
 #include <atomic>
+#include <cctype>
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 
@@ -153,6 +158,87 @@ int report_failure(const char* what, const http_reply& reply) {
     return 1;
 }
 
+std::string url_escape(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += fmt::format("%{:02X}", c);
+        }
+    }
+    return out;
+}
+
+// `dags trigger --wait`: follows the run until it ends, one line per change
+// (rewritten in place on a terminal), each finished task with its note
+// ("200 new users, ..."); exits 0 for success, 1 for failed.
+int follow_run(const config::config& cfg, const std::string& dag_id, const std::string& run_id) {
+    const bool tty = ::isatty(STDOUT_FILENO) != 0;
+    const std::string base = "/api/v1/dags/" + url_escape(dag_id) + "/dagRuns/" + url_escape(run_id);
+    const auto started = std::chrono::steady_clock::now();
+    std::string last_line;
+    std::set<std::string> reported;
+    int failures = 0;
+    while (true) {
+        auto run = call(cfg, "GET", base);
+        auto tis = call(cfg, "GET", base + "/taskInstances");
+        if (!run || !tis || run->status != 200 || tis->status != 200) {
+            // The scheduler may restart under us: a few misses are not the run's end.
+            if (++failures >= 20) {
+                std::fprintf(stderr, "\nmillrace dags trigger --wait: lost the scheduler: %s\n",
+                             !run ? run.err().message().c_str() : !tis ? tis.err().message().c_str() : "unexpected HTTP status");
+                return 1;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));  // display refresh, not a readiness wait
+            continue;
+        }
+        failures = 0;
+        auto run_doc = nlohmann::json::parse(run->body, nullptr, false);
+        auto tis_doc = nlohmann::json::parse(tis->body, nullptr, false);
+        const std::string state = field(run_doc, "state");
+        std::map<std::string, int> counts;
+        std::vector<std::string> finished;
+        if (tis_doc.is_object() && tis_doc.contains("task_instances") && tis_doc["task_instances"].is_array()) {
+            for (const auto& ti : tis_doc["task_instances"]) {
+                std::string ti_state = field(ti, "state");
+                counts[ti_state == "-" ? "none" : ti_state]++;
+                const std::string task = field(ti, "task_id");
+                if ((ti_state == "success" || ti_state == "failed" || ti_state == "upstream_failed" || ti_state == "skipped") &&
+                    reported.insert(task).second) {
+                    std::string note = field(ti, "note");
+                    finished.push_back(fmt::format("  {} {}{}", task, ti_state, note == "-" ? "" : " — " + note));
+                }
+            }
+        }
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        std::string line = fmt::format("run {}: {}", run_id, state);
+        std::string tally;
+        for (const auto& [name, n] : counts) tally += fmt::format("{}{} {}", tally.empty() ? "" : ", ", n, name);
+        if (!tally.empty()) line += " · tasks " + tally;
+        if (!finished.empty() && tty && !last_line.empty()) std::printf("\r\033[K");
+        for (const auto& f : finished) std::printf("%s\n", f.c_str());
+        if (!finished.empty()) last_line.clear();
+        if (line != last_line) {
+            if (tty) {
+                std::printf("\r\033[K%s · %.0f s", line.c_str(), seconds);
+            } else {
+                std::printf("%s\n", line.c_str());
+            }
+            last_line = line;
+        } else if (tty) {
+            std::printf("\r\033[K%s · %.0f s", line.c_str(), seconds);
+        }
+        std::fflush(stdout);
+        if (state == "success" || state == "failed") {
+            if (tty) std::printf("\n");
+            std::printf("run %s %s in %.1f s\n", run_id.c_str(), state.c_str(), seconds);
+            return state == "success" ? 0 : 1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // display refresh, not a readiness wait
+    }
+}
+
 }  // namespace
 
 void add_options(config::schema& s) {
@@ -177,8 +263,11 @@ std::unique_ptr<component> make_scheduler(component_context& ctx) { return std::
 int run_dags_command(const config::config& cfg, const std::vector<std::string>& args_in) {
     std::vector<std::string> args;
     std::string conf;
+    bool wait = false;
     for (size_t idx = 0; idx < args_in.size(); ++idx) {
-        if (args_in[idx] == "--conf" && idx + 1 < args_in.size()) {
+        if (args_in[idx] == "--wait") {
+            wait = true;
+        } else if (args_in[idx] == "--conf" && idx + 1 < args_in.size()) {
             conf = args_in[++idx];
         } else if (args_in[idx].rfind("--conf=", 0) == 0) {
             conf = args_in[idx].substr(7);
@@ -187,7 +276,7 @@ int run_dags_command(const config::config& cfg, const std::vector<std::string>& 
         }
     }
     auto usage = [] {
-        std::fprintf(stderr, "millrace dags: usage: millrace dags list | trigger <dag_id> [--conf JSON] | pause <dag_id> | "
+        std::fprintf(stderr, "millrace dags: usage: millrace dags list | trigger <dag_id> [--conf JSON] [--wait] | pause <dag_id> | "
                              "unpause <dag_id>\n");
         return 2;
     };
@@ -234,7 +323,8 @@ int run_dags_command(const config::config& cfg, const std::vector<std::string>& 
         auto run = nlohmann::json::parse(reply->body, nullptr, false);
         std::printf("triggered %s run %s (logical date %s)\n", dag_id.c_str(), field(run, "dag_run_id").c_str(),
                     field(run, "logical_date").c_str());
-        return 0;
+        std::fflush(stdout);
+        return wait ? follow_run(cfg, dag_id, field(run, "dag_run_id")) : 0;
     }
     if (verb == "pause" || verb == "unpause") {
         auto reply = call(cfg, "PATCH", "/api/v1/dags/" + dag_id + "?update_mask=is_paused",

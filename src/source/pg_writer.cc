@@ -1,5 +1,7 @@
 #include "millrace/source/pg_writer.h"
 
+#include <algorithm>
+
 #include <libpq-fe.h>
 
 namespace millrace::source {
@@ -169,24 +171,32 @@ status pg_writer::migrate() {
     return st;
 }
 
-result<batch_result> pg_writer::write_batch(const std::vector<user_row>& rows) {
-    if (auto st = connect(); !st) return st.err();
-    std::string data;
-    data.reserve(rows.size() * (raw_ == raw_storage::off ? 400 : 1600));
+void encode_copy_rows(const std::vector<user_row>& rows, raw_storage raw, std::string& out) {
+    out.reserve(out.size() + rows.size() * (raw == raw_storage::off ? 400 : 1600));
     for (const auto& r : rows) {
         const std::string* fields[] = {&r.id, &r.first_name, &r.last_name, &r.gender, &r.address, &r.post_code,
                                        &r.email, &r.username, &r.dob, &r.registered_date, &r.phone, &r.picture, &r.nat};
         for (const auto* f : fields) {
-            copy_field(data, *f);
-            data.push_back('\t');
+            copy_field(out, *f);
+            out.push_back('\t');
         }
-        if (raw_ == raw_storage::off) {
-            data += "\\N";
+        if (raw == raw_storage::off) {
+            out += "\\N";
         } else {
-            copy_field(data, r.raw);
+            copy_field(out, r.raw);
         }
-        data.push_back('\n');
+        out.push_back('\n');
     }
+}
+
+result<batch_result> pg_writer::write_batch(const std::vector<user_row>& rows) {
+    std::string data;
+    encode_copy_rows(rows, raw_, data);
+    return write_encoded(data, static_cast<int64_t>(rows.size()));
+}
+
+result<batch_result> pg_writer::write_encoded(std::string_view data, int64_t row_count) {
+    if (auto st = connect(); !st) return st.err();
     auto command = [&](const char* sql, ExecStatusType want) -> status {
         PGresult* res = PQexec(conn_, sql);
         bool ok = PQresultStatus(res) == want;
@@ -210,9 +220,13 @@ result<batch_result> pg_writer::write_batch(const std::vector<user_row>& rows) {
     if (auto st = command("BEGIN", PGRES_COMMAND_OK); !st) return abort_with(st.err());
     std::string copy_sql = fmt::format("COPY users_stage ({}) FROM STDIN", k_columns);
     if (auto st = command(copy_sql.c_str(), PGRES_COPY_IN); !st) return abort_with(st.err());
-    if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1 || PQputCopyEnd(conn_, nullptr) != 1) {
-        return abort_with(failure("COPY of a batch"));
+    // In pieces: PQputCopyData takes an int, and smaller sends keep libpq's buffer small.
+    constexpr size_t k_piece = 1 << 20;
+    for (size_t done = 0; done < data.size(); done += k_piece) {
+        size_t n = std::min(k_piece, data.size() - done);
+        if (PQputCopyData(conn_, data.data() + done, static_cast<int>(n)) != 1) return abort_with(failure("COPY of a batch"));
     }
+    if (PQputCopyEnd(conn_, nullptr) != 1) return abort_with(failure("COPY of a batch"));
     PGresult* res = PQgetResult(conn_);
     bool copied = PQresultStatus(res) == PGRES_COMMAND_OK;
     bool lost = connection_lost(conn_, res);
@@ -224,7 +238,7 @@ result<batch_result> pg_writer::write_batch(const std::vector<user_row>& rows) {
             disconnect();
             return make_error(errc::unavailable, "PostgreSQL unavailable during COPY: {}", message);
         }
-        return abort_with(make_error(errc::io_error, "PostgreSQL rejected a batch of {} users: {}", rows.size(), message));
+        return abort_with(make_error(errc::io_error, "PostgreSQL rejected a batch of {} users: {}", row_count, message));
     }
     res = PQexec(conn_, "INSERT INTO users SELECT * FROM users_stage ON CONFLICT (id) DO NOTHING");
     bool inserted_ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -237,10 +251,10 @@ result<batch_result> pg_writer::write_batch(const std::vector<user_row>& rows) {
             disconnect();
             return make_error(errc::unavailable, "PostgreSQL unavailable during INSERT: {}", message);
         }
-        return abort_with(make_error(errc::io_error, "PostgreSQL: inserting a batch of {} users: {}", rows.size(), message));
+        return abort_with(make_error(errc::io_error, "PostgreSQL: inserting a batch of {} users: {}", row_count, message));
     }
     if (auto st = command("COMMIT", PGRES_COMMAND_OK); !st) return abort_with(st.err());
-    return batch_result{inserted, static_cast<int64_t>(rows.size()) - inserted};
+    return batch_result{inserted, row_count - inserted};
 }
 
 result<int64_t> pg_writer::count_users() {

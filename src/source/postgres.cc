@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,6 +24,7 @@
 #include <libpq-fe.h>
 
 #include "millrace/common/file_system.h"
+#include "millrace/common/private_file.h"
 #include "millrace/common/log.h"
 #include "millrace/common/services.h"
 
@@ -242,16 +244,9 @@ std::string pgpass_line(const std::string& host, uint16_t port, const std::strin
 // A symlink or anything but a regular file counts as no password file (never
 // followed: as root, it could name a file the server's OS user must not read).
 std::optional<std::string> read_passfile(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
-    struct stat st {};
-    std::string text;
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        char buf[1024];
-        ssize_t n;
-        while (text.size() < 4096 && (n = ::read(fd, buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
+    auto read = read_private_file(path, 64 * 1024);
+    if (!read) return std::nullopt;
+    const std::string& text = *read;
     std::string line = text.substr(0, text.find('\n'));
     if (line.empty()) return std::nullopt;
     size_t fields = 0;
@@ -377,6 +372,27 @@ postgres_server::postgres_server(postgres_options options) : options_(std::move(
 
 postgres_server::~postgres_server() {
     if (started_by_us_) (void)stop();
+    if (owner_fd_ >= 0) ::close(owner_fd_);
+}
+
+bool postgres_server::take_ownership() {
+    if (owner_fd_ >= 0) return true;
+    // A lock on a file beside the data dir, held while this process runs and
+    // released by the kernel when it dies (kill -9 included). Close-on-exec:
+    // the server that pg_ctl starts must not inherit it.
+    const std::string path = options_.data_dir + ".owner";
+    int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        k_log.warn("cannot open {} ({}): a PostgreSQL left running from {} is used but not stopped on exit", path,
+                   std::strerror(errno), options_.data_dir);
+        return false;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return false;
+    }
+    owner_fd_ = fd;
+    return true;
 }
 
 std::string postgres_server::dsn() const {
@@ -437,7 +453,15 @@ status postgres_server::start_managed() {
         auto status_res = run_command({tool(bin, "pg_ctl"), "status", "-D", dir}, *acct);
         if (status_res && status_res->exit_code == 0) {
             port_ = running;
-            k_log.info("PostgreSQL already running from {} on port {}", dir, port_);
+            // Left by a millrace that died (its lock is free): ours now, and
+            // stopped on exit like one we started. Held by a live millrace:
+            // used, and left to that process to stop.
+            if (take_ownership()) {
+                started_by_us_ = true;
+                k_log.info("PostgreSQL left running from {} on port {} by an earlier run: taken over (stopped on exit)", dir, port_);
+            } else {
+                k_log.info("PostgreSQL already running from {} on port {}, managed by another millrace process", dir, port_);
+            }
             if (auto st = write_passfile_for_port(); !st) return st;
             if (auto st = wait_until_accepting(dsn_for_db("postgres"), options_.start_timeout_ms); !st) return st;
             if (auto st = secure_cluster(); !st) return st;
@@ -474,6 +498,7 @@ status postgres_server::start_managed() {
                           options_.host, port_, res->exit_code, tail(res->output), tail(server_log.str()));
     }
     started_by_us_ = true;
+    (void)take_ownership();
     k_log.info("PostgreSQL started from {} on {}:{}", dir, options_.host, port_);
     if (auto st = wait_until_accepting(dsn_for_db("postgres"), options_.start_timeout_ms); !st) return st;
     if (auto st = secure_cluster(); !st) return st;

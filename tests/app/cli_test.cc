@@ -108,6 +108,25 @@ TEST(cli_test, config_show_reports_precedence) {
     EXPECT_NE(r.out.find("cql.port: 3333  # " + file + ":5:9\n"), std::string::npos);
 }
 
+TEST(cli_test, client_commands_data_dir_is_the_root) {
+    // Client commands find the servers' admin password and CA under data_dir:
+    // --data-dir is that root for them (as for up), not scheduler.data_dir.
+    for (const char* command : {"config", "dags", "variables", "status", "jobs"}) {
+        std::vector<std::string> args = {command};
+        if (std::string(command) != "config") args = {command, "--help"};
+        else args = {"config", "show", "--data-dir", "/srv/millrace"};
+        auto r = run(args);
+        ASSERT_EQ(r.exit_code, 0) << command << ": " << r.err;
+        if (std::string(command) == "config") {
+            std::string shown = "\n" + r.out;
+            EXPECT_NE(shown.find("\ndata_dir: /srv/millrace  # flag --data-dir\n"), std::string::npos) << r.out;
+            EXPECT_NE(shown.find("\nscheduler.data_dir:   # default\n"), std::string::npos) << r.out;
+        } else {
+            EXPECT_NE(r.out.find("--data-dir"), std::string::npos) << command << " --help:\n" << r.out;
+        }
+    }
+}
+
 TEST(cli_test, up_serves_admin_endpoint_and_stops_cleanly_on_sigterm) {
     temp_dir dir;
     auto s = start_server("up", dir.file("data"), k_ephemeral_ports, /*with_port=*/false);

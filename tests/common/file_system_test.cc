@@ -1,6 +1,11 @@
 #include "millrace/common/file_system.h"
+#include "millrace/common/private_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "harness/process.h"
 
@@ -114,6 +119,54 @@ TEST(fault_injection_file_system_test, atomic_write_leaves_old_content_when_rena
     EXPECT_FALSE(write_file_atomic(fs, "/d/state", "v2").ok());
     memory.simulate_crash();
     EXPECT_EQ(read_file(memory, "/d/state").value(), "v1");
+}
+
+TEST(private_file_test, write_private_on_disk_is_0600_and_replaces_a_symlink) {
+    testing::temp_dir dir;
+    std::ofstream(dir.file("victim")) << "precious\n";
+    ASSERT_EQ(::symlink(dir.file("victim").c_str(), dir.file("store").c_str()), 0);
+    mode_t old_umask = ::umask(0);
+    auto st = write_private(file_system::disk(), dir.file("store"), "secret\n");
+    ::umask(old_umask);
+    ASSERT_TRUE(st.ok()) << st.err().message();
+    struct stat info {};
+    ASSERT_EQ(::lstat(dir.file("store").c_str(), &info), 0);
+    EXPECT_TRUE(S_ISREG(info.st_mode));
+    EXPECT_EQ(info.st_mode & 0777, 0600u);
+    EXPECT_EQ(read_private_file(dir.file("store")).value(), "secret\n");
+    EXPECT_EQ(read_private_file(dir.file("victim")).value(), "precious\n") << "the symlink's target is never written";
+}
+
+TEST(private_file_test, write_private_fails_as_rename_under_fault_injection) {
+    memory_file_system memory;
+    fault_injection_file_system fs(memory);
+    ASSERT_TRUE(fs.create_directories("/d").ok());
+    ASSERT_TRUE(write_private(fs, "/d/acls", "v1").ok());
+    fs.fail(fault_injection_file_system::op::rename, error(errc::io_error, "rename: injected"));
+    EXPECT_FALSE(write_private(fs, "/d/acls", "v2").ok());
+    memory.simulate_crash();
+    EXPECT_EQ(read_file(memory, "/d/acls").value(), "v1");
+}
+
+TEST(private_file_test, read_private_refuses_symlink_fifo_missing_and_oversized) {
+    testing::temp_dir dir;
+    std::ofstream(dir.file("real")) << "0123456789";
+    ASSERT_EQ(::symlink(dir.file("real").c_str(), dir.file("link").c_str()), 0);
+    ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+
+    EXPECT_EQ(read_private_file(dir.file("real")).value(), "0123456789");
+    auto link = read_private_file(dir.file("link"));
+    ASSERT_FALSE(link.ok());
+    EXPECT_NE(link.err().message().find("symbolic link"), std::string::npos) << link.err().message();
+    auto fifo = read_private_file(dir.file("fifo"));  // would block a plain read
+    ASSERT_FALSE(fifo.ok());
+    EXPECT_NE(fifo.err().message().find("not a regular file"), std::string::npos) << fifo.err().message();
+    auto missing = read_private_file(dir.file("missing"));
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.err().code(), errc::not_found);
+    auto big = read_private_file(dir.file("real"), 4);
+    ASSERT_FALSE(big.ok());
+    EXPECT_NE(big.err().message().find("larger than 4 bytes"), std::string::npos) << big.err().message();
 }
 
 }  // namespace

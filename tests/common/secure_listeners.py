@@ -131,6 +131,24 @@ def check_kafka_plaintext_refused(broker, args):
     wait_for_log(broker, "TLS handshake failed", before + 1)
 
 
+def check_silent_connection_not_a_plaintext_client(broker, args):
+    # A connection closed before sending anything (a TCP probe; librdkafka dropping
+    # a spare connection it had just opened) spoke no protocol: no refusal line
+    # for it, while the plaintext client after it gets one.
+    with socket.create_connection((broker.host, broker.port), timeout=15) as s:
+        silent = "%s:%d" % s.getsockname()[:2]
+    with socket.create_connection((broker.host, broker.port), timeout=15) as s:
+        talker = "%s:%d" % s.getsockname()[:2]
+        s.sendall(bytes.fromhex("0000000a" "0012" "0000" "00000001" "ffff"))
+        try:
+            while s.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+    wait_for_log(broker, f"closing connection from {talker}: TLS handshake failed", 1)
+    assert f"closing connection from {silent}:" not in broker.log(), broker.log()
+
+
 def kcat_flags(broker, args, ca, sasl=True):
     flags = ["-b", broker.address, "-X", f"ssl.ca.location={ca}"]
     if not sasl:
@@ -277,6 +295,8 @@ def main():
         checks = [
             ("tls_files_are_private", lambda: check_tls_files(broker, args)),
             ("kafka_plaintext_refused", lambda: check_kafka_plaintext_refused(broker, args)),
+            ("silent_connection_not_a_plaintext_client",
+             lambda: check_silent_connection_not_a_plaintext_client(broker, args)),
             ("kafka_kcat_over_tls", lambda: check_kafka_tls_kcat(broker, args)),
             ("kafka_untrusted_ca_refused", lambda: check_kafka_untrusted_ca_refused(broker, args, cql.ca)),
             ("kafka_tls_without_sasl_refused", lambda: check_kafka_tls_without_sasl_refused(broker, args)),

@@ -1,7 +1,7 @@
 """Roles and permissions through real clients: the Python cassandra-driver
-(PlainTextAuthProvider) and cqlsh (-u/-p) against a server with
+(PlainTextAuthProvider, ssl_context) and cqlsh (-u/-p, --ssl) against a server with
 cql.authenticator=password and cql.username=admin (the superuser created at
-startup). The admin logs in, a wrong password is refused (AuthenticationFailed),
+startup), over TLS (--secure, the CA it generates; plaintext and another CA refused). The admin logs in, a wrong password is refused (AuthenticationFailed),
 a LOGIN role granted SELECT on one table reads it and is refused MODIFY on it
 and SELECT on another (Unauthorized, Cassandra's message), LIST ROLES / LIST
 ALL PERMISSIONS answer, system_auth.roles is readable, roles granted to roles
@@ -11,6 +11,7 @@ cqlsh. Each check prints [PASS] or [FAIL] <name>: <reason>."""
 
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -28,10 +29,19 @@ FLAGS = ("--set", "cql.authenticator=password", "--set", f"cql.username={ADMIN}"
 KEYSPACE = "CREATE KEYSPACE shop WITH replication = {'class': 'SimpleStrategy', 'replication_factor': '1'}"
 
 
+def tls_options(server):
+    """The driver's TLS arguments for a server started with TLS (`server.ca` set), else none."""
+    ca = getattr(server, "ca", None)
+    if ca is None:
+        return {}
+    context = ssl.create_default_context(cafile=ca)  # verifies the chain and the address (IP:127.0.0.1)
+    return {"ssl_context": context, "ssl_options": {"server_hostname": server.host}}
+
+
 def login(server, user, password):
     profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=30)
     cluster = Cluster([server.host], port=server.port, execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-                      connect_timeout=10, auth_provider=PlainTextAuthProvider(user, password))
+                      connect_timeout=10, auth_provider=PlainTextAuthProvider(user, password), **tls_options(server))
     try:
         return cluster, cluster.connect()
     except Exception:
@@ -67,6 +77,9 @@ class Cqlsh:
         cmd = [sys.executable, "-m", "cqlshlib", server.host, str(server.port), "--connect-timeout", "30",
                "--request-timeout", "60", "-u", user, "-p", password, "-e", statements]
         env = dict(os.environ, PYTHONPATH=self.libs, HOME=self.home, CQLSH_NO_BUNDLED="1")
+        if getattr(server, "ca", None) is not None:  # over TLS: cqlsh --ssl verifying the server's CA
+            cmd.insert(cmd.index("-e"), "--ssl")
+            env["SSL_CERTFILE"] = server.ca
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=90)
         proc.stdout = re.sub(r"^WARNING: cqlsh was built against .*\n", "", proc.stdout, flags=re.M)
         return proc
@@ -74,7 +87,16 @@ class Cqlsh:
 
 def run_all(start, libs):
     suite = Suite()
-    server = start("auth", FLAGS)
+    # Over TLS (--secure): the CA is generated into <data_dir>/tls at the first start.
+    root = tempfile.mkdtemp(prefix="cql-roles-tls-")
+    flags = FLAGS + ("--secure", "--set", f"data_dir={root}")
+
+    def start_tls():
+        started = start("auth", flags)
+        started.ca = os.path.join(root, "tls", "ca.pem")
+        return started
+
+    server = start_tls()
     admin_cluster, admin = login(server, ADMIN, ADMIN_PASSWORD)
     clusters = [admin_cluster]
     sh = Cqlsh(libs, tempfile.mkdtemp(prefix="cqlsh-home-"))
@@ -86,6 +108,33 @@ def run_all(start, libs):
         message = refused_login(server, "nobody", ADMIN_PASSWORD)
         assert "Provided username nobody and/or password are incorrect" in message, message
     suite.check("admin logs in; wrong password and unknown role refused (AuthenticationFailed)", admin_login)
+
+    def plaintext_and_untrusted_refused():
+        plain = Cluster([server.host], port=server.port, connect_timeout=10, protocol_version=4,
+                        auth_provider=PlainTextAuthProvider(ADMIN, ADMIN_PASSWORD))
+        try:
+            plain.connect()
+            raise AssertionError("a plaintext driver connected to the TLS listener")
+        except NoHostAvailable:
+            pass
+        finally:
+            plain.shutdown()
+        other = tempfile.mkdtemp(prefix="cql-roles-other-ca-")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", os.path.join(other, "k.pem"), "-out", os.path.join(other, "ca.pem"), "-days", "1",
+                        "-subj", "/CN=another CA"], check=True, capture_output=True)
+        context = ssl.create_default_context(cafile=os.path.join(other, "ca.pem"))
+        untrusting = Cluster([server.host], port=server.port, connect_timeout=10, protocol_version=4, ssl_context=context,
+                             ssl_options={"server_hostname": server.host},
+                             auth_provider=PlainTextAuthProvider(ADMIN, ADMIN_PASSWORD))
+        try:
+            untrusting.connect()
+            raise AssertionError("a driver trusting another CA connected")
+        except NoHostAvailable as e:
+            assert "CERTIFICATE_VERIFY_FAILED" in str(e) or "certificate verify failed" in str(e), str(e)
+        finally:
+            untrusting.shutdown()
+    suite.check("over TLS only: a plaintext driver and one trusting another CA are refused", plaintext_and_untrusted_refused)
 
     def setup_roles():
         admin.execute(KEYSPACE)
@@ -224,7 +273,7 @@ def run_all(start, libs):
         clusters.clear()
         code = server.stop()
         assert code == 0, f"server exited {code}"
-        server = start("auth", FLAGS)
+        server = start_tls()
         c, admin = login(server, ADMIN, ADMIN_PASSWORD)
         clusters.append(c)
         c, reader = login(server, "reader", "r3ader")
@@ -242,7 +291,7 @@ def run_all(start, libs):
             c.shutdown()
         clusters.clear()
         assert server.stop() == 0
-        server = start("auth", FLAGS)
+        server = start_tls()
         c, admin = login(server, ADMIN, ADMIN_PASSWORD)
         clusters.append(c)
         refused_login(server, "reader", "r3ader")

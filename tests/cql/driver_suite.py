@@ -80,8 +80,8 @@ def run_all(start):
     users = [user(rnd, idx) for idx in range(ROWS)]
     try:
         def classic_ddl():
-            # The driver's default negotiation (it starts above v4) settled on v4.
-            assert cluster.protocol_version == 4, cluster.protocol_version
+            # The driver's default negotiation starts at v5 (segments with lz4 here) and keeps it.
+            assert cluster.protocol_version == 5, cluster.protocol_version
             session.execute(CREATE_KEYSPACE)
             session.execute(CREATE_TABLE)
             session.execute(CREATE_KEYSPACE)  # IF NOT EXISTS: no error the second time
@@ -94,6 +94,34 @@ def run_all(start):
             ks = cluster.metadata.keyspaces["spark_streams"]
             assert ks.replication_strategy.replication_factor_info == 1 or "SimpleStrategy" in ks.export_as_string()
         suite.check("classic CREATE KEYSPACE / CREATE TABLE and driver metadata", classic_ddl)
+
+        def protocol_versions():
+            # Forced versions: v4 (frames), v5 without compression (plain
+            # segments), and v6, which the server refuses with Cassandra's
+            # "Invalid or unsupported protocol version" so the driver names it.
+            for version, compression in ((4, "lz4"), (4, False), (5, False), (5, "lz4")):
+                c = Cluster([server.host], port=server.port, protocol_version=version, compression=compression,
+                            connect_timeout=10, execution_profiles={EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                                load_balancing_policy=RoundRobinPolicy(), request_timeout=30)})
+                try:
+                    s = c.connect()
+                    assert c.protocol_version == version
+                    big = "x" * (300 * 1024)  # over two v5 segments each way
+                    s.execute("CREATE TABLE IF NOT EXISTS spark_streams.versions (k int PRIMARY KEY, v text)")
+                    s.execute("INSERT INTO spark_streams.versions (k, v) VALUES (%s, %s)", (version, big))
+                    prepared = s.prepare("SELECT v FROM spark_streams.versions WHERE k = ?")
+                    assert s.execute(prepared, (version,)).one().v == big
+                finally:
+                    c.shutdown()
+            c = Cluster([server.host], port=server.port, protocol_version=6, connect_timeout=10)
+            try:
+                c.connect()
+                raise AssertionError("a v6 connection was accepted")
+            except NoHostAvailable as e:
+                assert "ProtocolError returned from server while using explicitly set client protocol_version 6" in str(e), e
+            finally:
+                c.shutdown()
+        suite.check("protocol versions: v4 and v5 (plain and lz4 segments) forced, v6 refused", protocol_versions)
 
         def classic_inserts():
             for u in users[:200]:

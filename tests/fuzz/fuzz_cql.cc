@@ -5,10 +5,11 @@
 
 #include "protocol/compression.h"
 #include "parser.h"
+#include "protocol/segment.h"
 #include "protocol/wire.h"
 
-// A CQL v4 frame as it arrives: header, optional compressed body (both
-// codecs), then the body notations of every request opcode.
+// A CQL v4 or v5 frame as it arrives: header, optional compressed body (both
+// codecs), then the body notations of every request opcode (flags an [int] in v5).
 void fuzz_cql_frame(std::string_view data) {
     if (data.size() < 9) return;
     auto h = millrace::cql::decode_header(data.data());
@@ -33,7 +34,7 @@ void fuzz_cql_frame(std::string_view data) {
                 if (h.op == 0x07) (void)millrace::cql::parse_statement(in.long_string());
                 else in.short_bytes();
                 in.int16();
-                uint8_t flags = in.byte();
+                uint32_t flags = h.version >= 5 ? static_cast<uint32_t>(in.int32()) : in.byte();
                 if (flags & 0x01) {
                     uint16_t n = in.uint16();
                     for (uint16_t idx = 0; idx < n; ++idx) {
@@ -45,6 +46,8 @@ void fuzz_cql_frame(std::string_view data) {
                 if (flags & 0x08) in.bytes();
                 if (flags & 0x10) in.int16();
                 if (flags & 0x20) in.int64();
+                if (h.version >= 5 && (flags & 0x80)) in.string();
+                if (h.version >= 5 && (flags & 0x100)) in.int32();
                 break;
             }
             case 0x0d: {                                             // BATCH
@@ -65,3 +68,29 @@ void fuzz_cql_frame(std::string_view data) {
     }
 }
 
+
+// Protocol v5 segments as they arrive after STARTUP: the first byte picks
+// plain (even) or lz4 (odd) segments, the rest is a stream of segments whose
+// headers and payloads are checked, cut into envelopes by the assembler, and
+// each envelope decoded as a frame. A CRC or assembly error ends the stream
+// (the connection closes), as it does in the server.
+void fuzz_cql_segments(std::string_view data) {
+    if (data.empty()) return;
+    bool lz4 = (static_cast<uint8_t>(data[0]) & 1) != 0;
+    data.remove_prefix(1);
+    millrace::cql::envelope_assembler assembler(1 << 20);
+    size_t header_size = millrace::cql::segment_header_size(lz4);
+    while (data.size() >= header_size) {
+        auto h = millrace::cql::decode_segment_header(data.substr(0, header_size), lz4);
+        if (!h) return;
+        data.remove_prefix(header_size);
+        size_t body = size_t{h->payload_length} + millrace::cql::k_segment_crc32_size;
+        if (data.size() < body) return;
+        auto payload = millrace::cql::decode_segment_payload(*h, data.substr(0, body), lz4);
+        data.remove_prefix(body);
+        if (!payload) return;
+        auto envelopes = assembler.add(*payload, h->self_contained);
+        if (!envelopes) return;
+        for (const auto& envelope : *envelopes) fuzz_cql_frame(envelope);
+    }
+}

@@ -15,6 +15,7 @@
 void fuzz_kafka_record_batch(std::string_view data);
 void fuzz_kafka_request(std::string_view data);
 void fuzz_cql_frame(std::string_view data);
+void fuzz_cql_segments(std::string_view data);
 void fuzz_pgoutput(std::string_view data);
 
 namespace {
@@ -27,6 +28,7 @@ struct fuzz_target {
 constexpr fuzz_target k_targets[] = {
     {"kafka_record_batch", fuzz_kafka_record_batch},
     {"cql_frame", fuzz_cql_frame},
+    {"cql_segments", fuzz_cql_segments},
     {"pgoutput", fuzz_pgoutput},
     {"kafka_request", fuzz_kafka_request},
 };

@@ -8,6 +8,9 @@
 #include "auth/security.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "harness/process.h"
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -295,6 +298,28 @@ TEST(acl_test, literal_prefixed_wildcard_and_deny_precedence) {
     EXPECT_FALSE(store.authorize("User:alice", "h", acl_operation::read, resource_type::group, "orders"));
     EXPECT_TRUE(store.authorize_any("User:alice", "h", acl_operation::write, resource_type::topic));
     EXPECT_FALSE(store.authorize_any("User:carol", "h", acl_operation::write, resource_type::topic));
+}
+
+TEST(acl_test, stores_on_disk_are_private_files) {
+    // The ACL and SCRAM credential stores hold secrets (StoredKey, ServerKey)
+    // or the authorization policy: mode 0600 whatever the umask.
+    testing::temp_dir dir;
+    mode_t old_umask = ::umask(0);
+    acl_store acls(file_system::disk(), dir.file("acls"));
+    auto added = acls.add({acl(resource_type::topic, "orders", pattern_type::literal, "User:alice", acl_operation::read,
+                               acl_permission::allow)});
+    credential_store credentials(file_system::disk(), dir.file("scram_credentials"));
+    auto applied = credentials.apply(
+        {{"alice", scram_mechanism::sha_512, make_credential(scram_mechanism::sha_512, "alice-secret", 4096)}});
+    ::umask(old_umask);
+    ASSERT_TRUE(added.ok()) << added.err().message();
+    ASSERT_TRUE(applied.ok()) << applied.err().message();
+    for (const char* name : {"acls", "scram_credentials"}) {
+        struct stat st {};
+        ASSERT_EQ(::lstat(dir.file(name).c_str(), &st), 0) << name;
+        EXPECT_TRUE(S_ISREG(st.st_mode)) << name;
+        EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+    }
 }
 
 TEST(acl_test, host_and_implied_describe_configs) {

@@ -18,6 +18,13 @@ listener, so no SASL_PLAINTEXT):
     topic fails; kafka-acls --list shows the ACLs;
   - after a restart on the same data directory the credentials and ACLs hold.
 Prints [PASS]/[FAIL] lines and `N passed, M failed`; exits 1 on any failure.
+
+With --peer kafka the same checks run against Apache Kafka 4.1.1
+(scripts/peers/kafka --sasl-ssl: SASL_SSL listener, SCRAM and PLAIN, the
+StandardAuthorizer, admin the super user) with a CA and server certificate made
+here by openssl: the outcomes millrace's broker must match (the `compat` label).
+One difference is by design and not exercised: Kafka's PLAIN checks the JAAS
+users of the broker's configuration, millrace's the users' SCRAM credentials.
 """
 
 import argparse
@@ -47,6 +54,14 @@ LOGIN_MODULES = {
 }
 
 
+def load_module(name, path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def libs_dir():
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "millrace", f"kafka-tools-{VERSION}", "libs")
@@ -54,6 +69,9 @@ def libs_dir():
 
 class broker:
     """One `millrace broker` with security on; start() waits for its ready line."""
+
+    # What the broker logs when a client sends a request before authenticating.
+    sasl_refusal = "before SASL authentication"
 
     def __init__(self, binary, work):
         self.binary = binary
@@ -100,6 +118,68 @@ class broker:
             return "".join(f.readlines()[-40:])
 
 
+class peer_broker:
+    """Apache Kafka 4.1.1 with SASL_SSL (scripts/peers/kafka --sasl-ssl), with the broker's interface above."""
+
+    # What Kafka logs (server.log, INFO) when a client sends a request before authenticating.
+    sasl_refusal = "during SASL handshake"
+
+    def __init__(self, work):
+        self.work = work
+        self.data_dir = os.path.join(work, "peer")
+        self.tls_dir = os.path.join(work, "tls")
+        self.ca = os.path.join(self.tls_dir, "ca.pem")
+        self.proc = None
+        self.bootstrap = None
+        self.starts = 0
+        make_tls(self.tls_dir)
+
+    def start(self):
+        self.starts += 1
+        err = open(os.path.join(self.work, f"peer-{self.starts}.err"), "w")
+        self.proc = subprocess.Popen(
+            [os.path.join(REPO, "scripts", "peers", "kafka"), "--data-dir", self.data_dir, "--sasl-ssl", self.tls_dir,
+             "--admin-password", ADMIN_PASSWORD], stdout=subprocess.PIPE, stderr=err, text=True)
+        for line in self.proc.stdout:
+            m = re.match(r"ready kafka (\S+)", line)
+            if m:
+                self.bootstrap = m.group(1)
+                return True
+        return False
+
+    def stop(self):
+        broker.stop(self)
+
+    def log_text(self):
+        try:
+            with open(os.path.join(self.data_dir, "server.log"), encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def log_tail(self):
+        with open(os.path.join(self.work, f"peer-{self.starts}.err"), encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-40:])
+
+
+def make_tls(folder):
+    """A CA and a server certificate for 127.0.0.1 and localhost (ECDSA P-256, PKCS#8 key), by openssl."""
+    os.makedirs(folder, exist_ok=True)
+    ext = os.path.join(folder, "san.cnf")
+    with open(ext, "w", encoding="ascii") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    steps = [
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+         "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=kafka-security compat CA"],
+        ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key",
+         "-out", "server.csr", "-subj", "/CN=localhost"],
+        ["openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "server.pem", "-days", "2", "-extfile", ext],
+    ]
+    for step in steps:
+        subprocess.run(step, cwd=folder, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 class suite:
     def __init__(self, b, work):
         self.b = b
@@ -137,8 +217,12 @@ class suite:
             return 124, f"timed out after {TOOL_TIMEOUT_S} s: {err.output}"
         return res.returncode, res.stdout
 
+    # The kcat command: kcat itself, or pykcat.py (librdkafka 2.6.1) against the Kafka 4 peer.
+    kcat_command = ["kcat"]
+    kcat_env = None
+
     def kcat(self, *args, user=None, password=None, mechanism="SCRAM-SHA-512", stdin=None):
-        cmd = ["kcat", "-b", self.b.bootstrap, "-m", "30", "-X", f"ssl.ca.location={self.b.ca}"]
+        cmd = self.kcat_command + ["-b", self.b.bootstrap, "-m", "30", "-X", f"ssl.ca.location={self.b.ca}"]
         if user is None:
             cmd += ["-X", "security.protocol=SSL"]
         else:
@@ -147,7 +231,7 @@ class suite:
         cmd += list(args)
         try:
             res = subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 timeout=TOOL_TIMEOUT_S)
+                                 timeout=TOOL_TIMEOUT_S, env=self.kcat_env)
         except subprocess.TimeoutExpired as err:
             return 124, "", f"timed out: {err.stderr}"
         return res.returncode, res.stdout, res.stderr
@@ -160,10 +244,10 @@ def run_all(s, restart):
 
     # TLS without SASL: the broker closes the connection at the first request
     # other than ApiVersions, so metadata never arrives.
-    before = b.log_text().count("before SASL authentication")
+    before = b.log_text().count(b.sasl_refusal)
     code, out, err = s.kcat("-L", "-m", "5")
     s.check("kcat over TLS without SASL is refused",
-            code != 0 and "secure-a" not in out and b.log_text().count("before SASL authentication") > before,
+            code != 0 and "secure-a" not in out and b.log_text().count(b.sasl_refusal) > before,
             out + err + b.log_tail())
 
     # kcat (librdkafka) with each mechanism, as the admin (a super user).
@@ -312,14 +396,21 @@ def run_all(s, restart):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--millrace-binary", default=os.path.join(REPO, "build", "millrace"))
+    ap.add_argument("--peer", choices=["kafka"], help="run the checks against Apache Kafka 4.1.1 instead")
     args = ap.parse_args()
     if not os.path.isdir(libs_dir()):
         print(f"[FAIL] Kafka tools are installed: {libs_dir()} is missing (run tests/kafka_tools/setup.sh)")
         print("0 passed, 1 failed")
         return 1
     with tempfile.TemporaryDirectory(prefix="millrace-kafka-security-") as work:
-        b = broker(args.millrace_binary, work)
+        b = peer_broker(work) if args.peer else broker(args.millrace_binary, work)
         s = suite(b, work)
+        if args.peer:
+            subprocess.run([os.path.join(REPO, "tests", "registry", "setup.sh")], check=True, stdout=subprocess.DEVNULL)
+            registry_run = load_module("registry_run", os.path.join(REPO, "tests", "registry", "run.py"))
+            pylibs = registry_run.keyed(os.path.join(REPO, "tests", "registry", "requirements.txt"), "pylibs")
+            s.kcat_command = [sys.executable, os.path.join(HERE, "pykcat.py")]
+            s.kcat_env = dict(os.environ, PYTHONPATH=pylibs)
         try:
             if not b.start():
                 print("[FAIL] broker starts: no ready line\n" + b.log_tail())

@@ -177,6 +177,12 @@ TEST_F(api_test, status_codes_and_bodies) {
                                      "--port", port});
     ASSERT_EQ(trig.wait(), 0) << trig.stderr_text();
     EXPECT_NE(trig.stdout_text().find("triggered alpha run manual__"), std::string::npos);
+    // --wait follows the run to its end: each task as it finishes, the exit code is the run's.
+    millrace::testing::process waited({millrace::testing::millrace_binary(), "dags", "trigger", "alpha", "--wait", "--port", port});
+    ASSERT_EQ(waited.wait(), 0) << waited.stdout_text() << waited.stderr_text();
+    EXPECT_NE(waited.stdout_text().find("  one success"), std::string::npos) << waited.stdout_text();
+    EXPECT_NE(waited.stdout_text().find("  two success"), std::string::npos) << waited.stdout_text();
+    EXPECT_NE(waited.stdout_text().find(" success in "), std::string::npos) << waited.stdout_text();
     millrace::testing::process undeclared({millrace::testing::millrace_binary(), "dags", "trigger", "alpha", "--conf",
                                            R"({"msg": "x; id"})", "--port", port});
     EXPECT_EQ(undeclared.wait(), 1);
@@ -184,6 +190,14 @@ TEST_F(api_test, status_codes_and_bodies) {
     millrace::testing::process bad({millrace::testing::millrace_binary(), "dags", "pause", "nope", "--port", port});
     EXPECT_EQ(bad.wait(), 1);
     EXPECT_NE(bad.stderr_text().find("HTTP 404"), std::string::npos) << bad.stderr_text();
+
+    // A run that fails: --wait names the failed task and exits 1.
+    write_dag("failing.yaml", "dag_id: failing\nstart_date: 2030-01-01\ntasks:\n  bad: {kind: shell, command: 'exit 3'}\n");
+    ASSERT_TRUE(wait_dags(s.address, 2));
+    millrace::testing::process failed({millrace::testing::millrace_binary(), "dags", "trigger", "failing", "--wait", "--port", port});
+    EXPECT_EQ(failed.wait(), 1) << failed.stdout_text() << failed.stderr_text();
+    EXPECT_NE(failed.stdout_text().find("  bad failed"), std::string::npos) << failed.stdout_text();
+    EXPECT_NE(failed.stdout_text().find(" failed in "), std::string::npos) << failed.stdout_text();
 }
 
 TEST_F(api_test, cross_site_shaped_requests_are_refused) {

@@ -108,6 +108,49 @@ TEST_F(fetch_test, too_many_failures_is_a_clear_error) {
     EXPECT_NE(summary.err().message().find("after 3 attempts: HTTP 503"), std::string::npos) << summary.err().message();
 }
 
+TEST_F(fetch_test, pages_fetched_before_an_http_failure_are_stored_and_counted_in_the_error) {
+    // Pages 1..3 answer, then every call fails: the fetching thread stops at
+    // page 4 while the storing one still has pages queued; all three land.
+    http_thread failing_later;
+    failing_later.server().route("GET", "/api/", [&](const http::request& req) {
+        for (const auto& [name, value] : req.query) {
+            if (name == "page" && value == "4") return http::response::text(503, "down");
+        }
+        return api_.handle(req);
+    });
+    options_.url = "http://" + failing_later.start() + "/api/";
+    options_.count = 1000;
+    options_.batch_size = 200;
+    options_.max_retries = 1;
+    auto summary = run_fetch(options_, *writer_);
+    ASSERT_FALSE(summary.ok());
+    EXPECT_EQ(summary.err().code(), errc::unavailable);
+    EXPECT_NE(summary.err().message().find("page=4 failed after 2 attempts: HTTP 503; 600 users stored before it"),
+              std::string::npos)
+        << summary.err().message();
+    EXPECT_EQ(rows(), 600);
+}
+
+TEST_F(fetch_test, should_stop_while_the_fetching_side_waits_ends_promptly) {
+    // A rate limit of one call per 10 s: the fetching thread sleeps between
+    // pages and must be woken when the run is stopped.
+    options_.count = 300;
+    options_.batch_size = 100;
+    options_.rate_limit = 0.1;
+    fetch_hooks hooks;
+    int batches = 0;
+    hooks.on_progress = [&](const fetch_summary&) { ++batches; };
+    hooks.should_stop = [&]() -> std::optional<std::string> {
+        if (batches < 1) return std::nullopt;
+        return std::string("the scheduler is stopping");
+    };
+    auto summary = run_fetch(options_, *writer_, hooks);
+    ASSERT_FALSE(summary.ok());
+    EXPECT_EQ(summary.err().code(), errc::cancelled);
+    EXPECT_EQ(summary.err().message(), "fetch stopped: the scheduler is stopping; 100 users stored before it");
+    EXPECT_EQ(rows(), 100);
+}
+
 TEST_F(fetch_test, postgres_stopped_mid_run_is_retried_and_resumes) {
     options_.count = 5000;
     options_.batch_size = 500;

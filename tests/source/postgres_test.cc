@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness/process.h"
 #include "millrace/common/services.h"
@@ -188,6 +190,42 @@ TEST_F(postgres_test, a_password_file_written_before_initdb_is_the_clusters_pass
     EXPECT_FALSE(can_connect(fmt::format("host=localhost port={} user=postgres dbname=postgres passfile='{}'",
                                          other.port(), fresh.data_dir + "/millrace.pgpass")));
     EXPECT_TRUE(other.stop().ok());
+}
+
+TEST_F(postgres_test, a_server_left_by_a_dead_owner_is_taken_over_and_stopped_but_a_live_owners_is_left_alone) {
+    // A live owner (the fixture's server_): another object uses the server and
+    // leaves it running when it goes.
+    {
+        postgres_server user(options_);
+        auto st = user.start();
+        ASSERT_TRUE(st.ok()) << st.err().message();
+        EXPECT_EQ(user.port(), server_->port());
+    }
+    EXPECT_TRUE(can_connect(dsn())) << "a non-owner stopped the owner's server: " << last_error_;
+
+    // A dead owner: a child process starts a server and dies without stopping
+    // it (as `kill -9` of millrace leaves it).
+    postgres_options left = options_;
+    left.data_dir = dir_ + "/left";
+    left.port = 0;
+    std::filesystem::create_directories(left.data_dir);
+    ::chmod(left.data_dir.c_str(), 0700);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        postgres_server dying(left);
+        ::_exit(dying.start().ok() ? 0 : 1);  // no destructor: the server stays up
+    }
+    int wstatus = 0;
+    ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+    ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << "the child could not start PostgreSQL";
+    postgres_server taker(left);
+    auto st = taker.start();
+    ASSERT_TRUE(st.ok()) << st.err().message();
+    const std::string taken_dsn = taker.dsn();
+    EXPECT_TRUE(can_connect(taken_dsn)) << last_error_;
+    ASSERT_TRUE(taker.stop().ok());
+    EXPECT_FALSE(can_connect(taken_dsn + " connect_timeout=2")) << "the server left running was not stopped";
 }
 
 TEST(postgres_conninfo, quoting_keeps_spaces_quotes_and_backslashes) {

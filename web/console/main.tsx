@@ -13,10 +13,12 @@ import { SchemasPage } from "./pages/schemas";
 import { TablesPage } from "./pages/tables";
 import { PipelinePage } from "./pages/pipeline";
 import { JobsPage } from "./pages/jobs";
+import { CqlPage } from "./pages/cql";
 import "./console.css";
 
 interface info {
   kafka: string;
+  pipeline_table?: string;
   registry?: string;
   scheduler_ui: string | null;
 }
@@ -39,15 +41,16 @@ const nav = [
   { id: "groups", label: "Consumer groups", href: "#/groups" },
   { id: "schemas", label: "Schemas", href: "#/schemas" },
   { id: "tables", label: "Tables", href: "#/tables" },
+  { id: "cql", label: "CQL", href: "#/cql" },
   { id: "pipeline", label: "Pipeline", href: "#/pipeline" },
   { id: "jobs", label: "Jobs", href: "#/jobs" },
 ];
 
-// Keyboard: g then o/t/m/c/s/b/p/j jumps to a page.
+// Keyboard: g then o/t/m/c/s/b/q/p/j jumps to a page.
 function use_shortcuts() {
   useEffect(() => {
     let pending = false;
-    const keys: Record<string, string> = { o: "overview", t: "topics", m: "messages", c: "groups", s: "schemas", b: "tables", p: "pipeline", j: "jobs" };
+    const keys: Record<string, string> = { o: "overview", t: "topics", m: "messages", c: "groups", s: "schemas", b: "tables", q: "cql", p: "pipeline", j: "jobs" };
     const on_key = (e: KeyboardEvent) => {
       const target = e.target as HTMLElement;
       if (target && ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
@@ -85,6 +88,9 @@ function App() {
       break;
     case "tables":
       body = <TablesPage path={rest} />;
+      break;
+    case "cql":
+      body = <CqlPage table={rest[0] ?? about?.pipeline_table ?? ""} />;
       break;
     case "pipeline":
       body = <PipelinePage scheduler_ui={about?.scheduler_ui ?? null} />;

@@ -55,10 +55,15 @@ asio::awaitable<handler_reply> handle_batch(request_context& rc, reader& in) {
         items.push_back(std::move(it));
     }
     in.int16();  // consistency
-    uint8_t flags = in.byte();
+    uint32_t flags = rc.conn.version >= 5 ? static_cast<uint32_t>(in.int32()) : in.byte();
     query_params common;
     if (flags & query_flag::serial_consistency) in.int16();
     if (flags & query_flag::default_timestamp) common.default_timestamp = in.int64();
+    std::string keyspace;
+    if (rc.conn.version >= 5) {
+        if (flags & query_flag::with_keyspace) keyspace = in.string();
+        if (flags & query_flag::now_in_seconds) in.int32();
+    }
     if (flags & query_flag::names_for_values) throw protocol_error("named values are not allowed in BATCH");
     if (failure) co_return error_reply(*failure);
     std::vector<std::pair<const parsed_statement*, query_params>> statements;
@@ -68,7 +73,7 @@ asio::awaitable<handler_reply> handle_batch(request_context& rc, reader& in) {
         p.unset = std::move(it.unset);
         statements.emplace_back(it.stmt, std::move(p));
     }
-    session s = rc.conn.sess;
+    session s = request_session(rc.conn.sess, keyspace);
     if (!items.empty() && s.keyspace.empty()) s.keyspace = items.front().keyspace;
     co_return to_reply(co_await rc.exec.execute_batch(std::move(statements), common, s));
 }

@@ -6,7 +6,8 @@ namespace millrace::cql {
 
 asio::awaitable<handler_reply> handle_execute(request_context& rc, reader& in) {
     std::string id = in.short_bytes();
-    query_params params = read_query_params(in);
+    if (rc.conn.version >= 5) in.short_bytes();  // result metadata id: ours never changes for an id (see prepare.cc)
+    query_params params = read_query_params(in, rc.conn.version);
     const prepared_statement* p = rc.exec.find_prepared(id);
     if (p == nullptr) {
         co_return error_reply({error_code::unprepared, "Prepared query with ID " + fmt::format("{:02x}", fmt::join(id, "")) +

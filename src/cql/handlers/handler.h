@@ -33,6 +33,8 @@ struct connection_context {
     compression codec = compression::none;  // set by STARTUP, applies to the frames after READY
     session sess;
     bool schema_events = false;  // REGISTERed for SCHEMA_CHANGE
+    uint8_t version = 0;         // set by the first frame (4 or 5); 0 before
+    bool segments = false;       // v5 after STARTUP was answered: frames travel in segments
 };
 
 struct request_context {
@@ -63,8 +65,13 @@ const handler_entry* find_handler(opcode op);
 // Shared helpers.
 handler_reply error_reply(const request_error& e);
 handler_reply to_reply(const response& r);
-// Reads the v4 <query_parameters> after the consistency.
-query_params read_query_params(reader& in);
+// Reads <query_parameters> from the consistency on: flags are a byte in v4 and
+// an [int] in v5, where a per-request keyspace (stored in `*keyspace` when
+// given) and now_in_seconds may follow.
+query_params read_query_params(reader& in, uint8_t version, std::string* keyspace = nullptr);
+// The session a request runs in: the connection's, or a copy in the keyspace
+// the request named (v5).
+session request_session(const session& conn, const std::string& keyspace);
 
 asio::awaitable<handler_reply> handle_options(request_context&, reader&);
 asio::awaitable<handler_reply> handle_startup(request_context&, reader&);

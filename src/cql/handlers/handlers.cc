@@ -38,10 +38,10 @@ handler_reply to_reply(const response& r) {
     return {opcode::result, std::get<std::string>(r)};
 }
 
-query_params read_query_params(reader& in) {
+query_params read_query_params(reader& in, uint8_t version, std::string* keyspace) {
     query_params p;
     p.consistency = in.int16();
-    uint8_t flags = in.byte();
+    uint32_t flags = version >= 5 ? static_cast<uint32_t>(in.int32()) : in.byte();
     if (flags & query_flag::values) {
         uint16_t n = in.uint16();
         for (uint16_t idx = 0; idx < n; ++idx) {
@@ -63,7 +63,20 @@ query_params read_query_params(reader& in) {
     if (flags & query_flag::paging_state) p.paging_state = in.bytes();
     if (flags & query_flag::serial_consistency) in.int16();
     if (flags & query_flag::default_timestamp) p.default_timestamp = in.int64();
+    if (version >= 5) {
+        if (flags & query_flag::with_keyspace) {
+            std::string ks = in.string();
+            if (keyspace != nullptr) *keyspace = std::move(ks);
+        }
+        if (flags & query_flag::now_in_seconds) in.int32();  // no clock override: TTLs count from the server's clock
+    }
     return p;
+}
+
+session request_session(const session& conn, const std::string& keyspace) {
+    session s = conn;
+    if (!keyspace.empty()) s.keyspace = keyspace;
+    return s;
 }
 
 }  // namespace millrace::cql

@@ -16,6 +16,10 @@ asio::awaitable<handler_reply> handle_startup(request_context& rc, reader& in) {
         if (!codec) {
             co_return error_reply({error_code::protocol_error, fmt::format("unsupported compression algorithm {}", c->second), {}, {}, {}});
         }
+        if (*codec == compression::snappy && rc.conn.version >= 5) {
+            // v5 compresses segments, and only with lz4 (as Cassandra 4.0).
+            co_return error_reply({error_code::protocol_error, "Snappy compression is not supported in protocol V5", {}, {}, {}});
+        }
         rc.conn.codec = *codec;
     }
     rc.conn.started = true;

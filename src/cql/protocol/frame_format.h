@@ -1,17 +1,24 @@
-// CQL native protocol v4 frame layout, opcodes, flags and error codes.
+// CQL native protocol v4 and v5 frame (v5: envelope) layout, opcodes, flags
+// and error codes.
 //
 // Frame header (9 bytes, big-endian):
-//   version (1 byte: 0x04 request, 0x84 response) | flags (1) | stream id (2, signed)
-//   | opcode (1) | body length (4, unsigned, at most cql.max_frame_size)
-// The body follows; with the compression flag set it is compressed as a whole
-// (lz4: 4-byte big-endian uncompressed length, then the lz4 block; snappy: raw).
+//   version (1 byte: 0x04 request, 0x84 response; 0x05/0x85 in v5) | flags (1)
+//   | stream id (2, signed) | opcode (1) | body length (4, unsigned, at most cql.max_frame_size)
+// The body follows; in v4 with the compression flag set it is compressed as a
+// whole (lz4: 4-byte big-endian uncompressed length, then the lz4 block;
+// snappy: raw). In v5 the frames after STARTUP travel inside checksummed
+// segments (protocol/segment.h), which carry the compression instead.
 #pragma once
 
 #include <cstdint>
 
 namespace millrace::cql {
 
-constexpr uint8_t k_protocol_version = 4;
+constexpr uint8_t k_protocol_version = 4;  // what millrace's own client speaks
+constexpr uint8_t k_min_protocol_version = 4;
+constexpr uint8_t k_max_protocol_version = 5;
+// The answer to a version we do not speak names these (Cassandra's format).
+constexpr const char* k_supported_versions_text = "4/v4, 5/v5";
 constexpr uint8_t k_response_bit = 0x80;
 constexpr size_t k_header_size = 9;
 
@@ -42,7 +49,7 @@ constexpr uint8_t warning = 0x08;
 constexpr uint8_t use_beta = 0x10;
 }  // namespace frame_flag
 
-// QUERY / EXECUTE / BATCH parameter flags (one byte in v4).
+// QUERY / EXECUTE / BATCH parameter flags (one byte in v4, an [int] in v5).
 namespace query_flag {
 constexpr uint8_t values = 0x01;
 constexpr uint8_t skip_metadata = 0x02;
@@ -51,7 +58,14 @@ constexpr uint8_t paging_state = 0x08;
 constexpr uint8_t serial_consistency = 0x10;
 constexpr uint8_t default_timestamp = 0x20;
 constexpr uint8_t names_for_values = 0x40;
+constexpr uint32_t with_keyspace = 0x80;      // v5: [string] keyspace after the timestamp
+constexpr uint32_t now_in_seconds = 0x100;    // v5: [int] after the keyspace
 }  // namespace query_flag
+
+// PREPARE flags (v5, an [int] after the query string).
+namespace prepare_flag {
+constexpr uint32_t with_keyspace = 0x01;
+}  // namespace prepare_flag
 
 enum class result_kind : int32_t {
     void_ = 0x0001,
@@ -65,6 +79,7 @@ namespace rows_flag {
 constexpr int32_t global_tables_spec = 0x0001;
 constexpr int32_t has_more_pages = 0x0002;
 constexpr int32_t no_metadata = 0x0004;
+constexpr int32_t metadata_changed = 0x0008;  // v5: a new result metadata id follows
 }  // namespace rows_flag
 
 // Error codes with their wire values.

@@ -15,11 +15,13 @@ frame_header decode_header(const char* bytes) {
     return h;
 }
 
-void encode_header(std::string& out, int16_t stream, opcode op, uint32_t length, uint8_t flags) {
+void encode_header(std::string& out, int16_t stream, opcode op, uint32_t length, uint8_t flags, uint8_t version) {
     writer w(out);
-    w.byte(k_protocol_version | k_response_bit);
+    w.byte(version | k_response_bit);
     w.byte(flags);
-    w.int16(stream);
+    // v1 and v2 (only ever in the answer refusing them) have a one-byte stream id.
+    if (version <= 2) w.byte(static_cast<uint8_t>(stream));
+    else w.int16(stream);
     w.byte(static_cast<uint8_t>(op));
     w.int32(static_cast<int32_t>(length));
 }

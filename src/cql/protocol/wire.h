@@ -32,8 +32,9 @@ struct frame_header {
 
 // Decodes the 9 header bytes. Never throws; validation is the caller's.
 frame_header decode_header(const char* bytes);
-// Appends a response header for a body of `length` bytes.
-void encode_header(std::string& out, int16_t stream, opcode op, uint32_t length, uint8_t flags = 0);
+// Appends a response header for a body of `length` bytes, in `version`.
+void encode_header(std::string& out, int16_t stream, opcode op, uint32_t length, uint8_t flags = 0,
+                   uint8_t version = k_protocol_version);
 
 class reader {
 public:

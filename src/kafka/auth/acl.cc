@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "millrace/common/private_file.h"
+
 namespace millrace::kafka::auth {
 namespace {
 
@@ -221,7 +223,7 @@ status acl_store::load() {
 status acl_store::persist(const std::vector<acl_binding>& next) {
     std::string text = "# ACLs: resource_type pattern_type name principal host operation permission (names %-escaped)\n";
     for (const auto& b : next) text += format_line(b);
-    if (auto st = write_file_atomic(fs_, path_, text); !st) return st;
+    if (auto st = write_private(fs_, path_, text); !st) return st;
     acls_ = next;
     return {};
 }

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "auth/acl.h"
+#include "millrace/common/private_file.h"
 
 namespace millrace::kafka::auth {
 
@@ -65,7 +66,7 @@ status credential_store::apply(const std::vector<change>& changes) {
         text += fmt::format("{} {} {} {} {} {}\n", escape_field(k.first), mechanism_name(k.second), c.iterations,
                             base64_encode(c.salt), base64_encode(c.stored_key), base64_encode(c.server_key));
     }
-    if (auto st = write_file_atomic(fs_, path_, text); !st) return st;
+    if (auto st = write_private(fs_, path_, text); !st) return st;
     stored_ = std::move(next);
     return {};
 }

@@ -1,6 +1,6 @@
 // API suite of `millrace console` against a real `millrace broker`, with kcat
 // as the producer and consumer-group client.
-import { api, avro_user, broken_job_error, check, kcat_produce_files, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, test_jobs, until } from "./lib.mjs";
+import { api, avro_user, broken_job_error, check, cql_run, kcat_produce_files, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, test_jobs, until } from "./lib.mjs";
 
 const args = parse_args();
 const stack = await start_stack(args.binary, [], true, test_jobs);
@@ -280,6 +280,144 @@ try {
     expect(r.json.records[2].value.error.includes("9999"), `error names the schema id: ${r.json.records[2].value.error}`);
     r = await api(`${url}/api/topics/avro_users/messages?from=earliest&jsonpath=${encodeURIComponent("$.age > 40")}`);
     expect_equal(r.json.records.map((x) => x.value.value.first), ["Grace"], "JSON path over Avro");
+  });
+
+  await check("produce: JSON with key and headers lands at the offset answered; bad input is refused", async () => {
+    expect_equal((await api(`${url}/api/topics`, "POST", { name: "produced", partitions: 2 })).status, 201, "create topic");
+    let r = await api(`${url}/api/topics/produced/messages`, "POST",
+      { partition: 1, key: "k-1", value: { id: 7, name: "Zoë" }, headers: [{ key: "source", value: "console" }, { key: "bin", value: "AAE=", encoding: "base64" }] });
+    expect_equal(r.status, 201, `produce (${r.text})`);
+    expect_equal(r.json.partition, 1, "partition chosen");
+    const at = r.json.offset;
+    r = await api(`${url}/api/topics/produced/messages`, "POST", { partition: 1, key: null, value: "plain words", format: "text" });
+    expect_equal(r.status, 201, `text (${r.text})`);
+    expect_equal(r.json.offset, at + 1, "next offset");
+    r = await api(`${url}/api/topics/produced/messages?from=earliest&partition=1&limit=10`);
+    const first = r.json.records.find((x) => x.offset === at);
+    expect_equal(first.key.value, "k-1", "key");
+    expect_equal(first.value.value, { id: 7, name: "Zoë" }, "value");
+    expect_equal(first.headers[0], { key: "source", value: "console" }, "text header");
+    expect_equal(first.headers[1].encoding, "base64", "binary header stays binary");
+    expect_equal(first.headers[1].value, "AAE=", "binary header bytes");
+    const second = r.json.records.find((x) => x.offset === at + 1);
+    expect_equal([second.key.format, second.value.value], ["null", "plain words"], "null key, text value");
+    for (const [body, status, what] of [
+      [{ partition: 5, value: 1 }, 400, "partition out of range"],
+      [{ key: "x" }, 400, "no value"],
+      [{ value: 1, format: "xml" }, 400, "unknown format"],
+      [{ value: 5, format: "text" }, 400, "text must be a string"],
+      [{ value: 1, headers: [{ value: "no key" }] }, 400, "header without key"],
+      ["not json", 400, "not JSON"],
+    ]) {
+      r = await api(`${url}/api/topics/produced/messages`, "POST", body);
+      expect_equal(r.status, status, `${what} (${r.text})`);
+      expect((r.json?.error ?? r.text).length > 0, `${what}: a message`);
+    }
+    r = await api(`${url}/api/topics/nope/messages`, "POST", { value: 1 });
+    expect_equal(r.status, 404, `unknown topic (${r.text})`);
+    expect(r.json.error.includes("nope"), "names the topic");
+    r = await api(`${url}/api/topics/produced`);
+    expect_equal(r.json.records, 2, "nothing else was written");
+  });
+
+  await check("replay: a stored record's key, value and headers copied byte for byte to another topic", async () => {
+    expect_equal((await api(`${url}/api/topics`, "POST", { name: "replayed", partitions: 1 })).status, 201, "create topic");
+    const source = (await api(`${url}/api/topics/produced/messages?from=earliest&partition=1&limit=10`)).json.records[0];
+    let r = await api(`${url}/api/topics/replayed/messages`, "POST", { replay: { topic: "produced", partition: 1, offset: source.offset } });
+    expect_equal(r.status, 201, `replay (${r.text})`);
+    const copy = (await api(`${url}/api/topics/replayed/messages?from=earliest`)).json.records;
+    expect_equal(copy.length, 1, "one record");
+    expect_equal([copy[0].key, copy[0].value, copy[0].headers], [source.key, source.value, source.headers], "same key, value and headers");
+    r = await api(`${url}/api/topics/replayed/messages`, "POST", { replay: { topic: "produced", partition: 1, offset: 999 } });
+    expect_equal(r.status, 404, `missing offset (${r.text})`);
+    expect_equal((await api(`${url}/api/topics/replayed`)).json.records, 1, "nothing written for a missing record");
+  });
+
+  await check("topic configs: set and delete one through AlterConfigs, the others kept", async () => {
+    let r = await api(`${url}/api/topics/produced/configs`, "POST", { set: { "retention.ms": "7200000" } });
+    expect_equal(r.status, 200, `set (${r.text})`);
+    const value = (json, name) => json.configs.find((c) => c.name === name);
+    expect_equal(value(r.json, "retention.ms").value, "7200000", "retention.ms in the answer");
+    r = await api(`${url}/api/topics/produced/configs`, "POST", { set: { "cleanup.policy": "compact" } });
+    expect_equal(value(r.json, "cleanup.policy").value, "compact", "cleanup.policy");
+    r = await api(`${url}/api/topics/produced`);
+    expect_equal(value(r.json, "retention.ms").value, "7200000", "retention.ms kept when another config changed");
+    r = await api(`${url}/api/topics/produced/configs`, "POST", { delete: ["retention.ms"] });
+    expect_equal(r.status, 200, `delete (${r.text})`);
+    expect_equal(value(r.json, "retention.ms").default, true, "retention.ms back to its default");
+    expect_equal(value(r.json, "cleanup.policy").value, "compact", "cleanup.policy kept");
+    r = await api(`${url}/api/topics/produced/configs`, "POST", { set: { "retention.ms": "soon" } });
+    expect_equal(r.status, 400, `bad value refused by the broker (${r.text})`);
+    r = await api(`${url}/api/topics/produced/configs`, "POST", { set: { "Bad Name": "1" } });
+    expect_equal(r.status, 400, "bad name");
+    r = await api(`${url}/api/topics/produced/configs`, "POST", {});
+    expect_equal(r.status, 400, "nothing to change");
+  });
+
+  await check("schemas: compatibility verdict before saving, register, then produce Avro validated against it", async () => {
+    const v1 = JSON.stringify({ type: "record", name: "order", fields: [{ name: "id", type: "long" }, { name: "item", type: "string" }] });
+    let r = await api(`${url}/api/schemas/subjects/orders-value/check`, "POST", { schema: v1 });
+    expect_equal([r.status, r.json.is_compatible, r.json.new_subject], [200, true, true], `new subject (${r.text})`);
+    r = await api(`${url}/api/schemas/subjects/orders-value/versions`, "POST", { schema: v1 });
+    expect_equal(r.status, 200, `register (${r.text})`);
+    expect_equal(r.json.version, 1, "version 1");
+    const id = r.json.id;
+    const breaking = JSON.stringify({ type: "record", name: "order", fields: [{ name: "id", type: "long" }, { name: "qty", type: "int" }] });
+    r = await api(`${url}/api/schemas/subjects/orders-value/check`, "POST", { schema: breaking });
+    expect_equal([r.status, r.json.is_compatible], [200, false], `incompatible (${r.text})`);
+    expect(r.json.messages.length > 0, "the reasons are given");
+    r = await api(`${url}/api/schemas/subjects/orders-value/versions`, "POST", { schema: breaking });
+    expect_equal(r.status, 409, `incompatible refused (${r.text})`);
+    const evolved = JSON.stringify({ type: "record", name: "order",
+      fields: [{ name: "id", type: "long" }, { name: "item", type: "string" }, { name: "qty", type: "int", default: 1 }] });
+    r = await api(`${url}/api/schemas/subjects/orders-value/check`, "POST", { schema: evolved });
+    expect_equal(r.json.is_compatible, true, `compatible evolution (${r.text})`);
+    r = await api(`${url}/api/schemas/subjects/orders-value/check`, "POST", { schema: "{not a schema" });
+    expect_equal(r.status, 422, `invalid schema (${r.text})`);
+    expect_equal((await api(`${url}/api/topics`, "POST", { name: "orders", partitions: 1 })).status, 201, "create topic");
+    r = await api(`${url}/api/topics/orders/messages`, "POST", { key: "o-1", value: { id: 1, item: "tea" }, format: "avro" });
+    expect_equal(r.status, 201, `avro produce (${r.text})`);
+    r = await api(`${url}/api/topics/orders/messages`, "POST", { value: { id: "one" }, format: "avro" });
+    expect_equal(r.status, 400, `datum not matching the schema (${r.text})`);
+    expect(r.json.error.includes("orders-value"), `names the subject: ${r.json.error}`);
+    r = await api(`${url}/api/topics/orders/messages`, "POST", { value: { id: 1 }, format: "avro", subject: "none-value" });
+    expect_equal(r.status, 404, `unknown subject (${r.text})`);
+    const rows = (await api(`${url}/api/topics/orders/messages?from=earliest`)).json.records;
+    expect_equal(rows.length, 1, "only the valid record was written");
+    expect_equal([rows[0].value.format, rows[0].value.schema_id, rows[0].value.value], ["avro", id, { id: 1, item: "tea" }], "decoded back");
+  });
+
+  await check("CQL page: SELECT with paging, CSV export of every page, only reads", async () => {
+    await cql_run(stack.cql.address, [
+      "CREATE KEYSPACE IF NOT EXISTS shop WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+      "CREATE TABLE shop.events (id int PRIMARY KEY, note text, at timestamp)",
+      ...Array.from({ length: 5 }, (_, idx) => `INSERT INTO shop.events (id, note, at) VALUES (${idx}, 'n,"${idx}"', 1700000000000)`),
+    ]);
+    let r = await api(`${url}/api/cql`, "POST", { query: "SELECT id, note, at FROM shop.events", page_size: 2 });
+    expect_equal(r.status, 200, `page 1 (${r.text})`);
+    expect_equal(r.json.columns.map((c) => c.name), ["id", "note", "at"], "columns");
+    expect_equal(r.json.rows.length, 2, "page size");
+    expect_equal(r.json.rows[0][2], "2023-11-14 22:13:20.000000+0000", "timestamps as cqlsh shows them");
+    const seen = [...r.json.rows];
+    while (r.json.paging_state) {
+      r = await api(`${url}/api/cql`, "POST", { query: "SELECT id, note, at FROM shop.events", page_size: 2, paging_state: r.json.paging_state });
+      expect_equal(r.status, 200, `next page (${r.text})`);
+      seen.push(...r.json.rows);
+    }
+    expect_equal(seen.map((x) => x[0]).sort(), [0, 1, 2, 3, 4], "every row once across pages");
+    const csv = await fetch(`${url}/api/cql`, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ query: "SELECT id, note FROM shop.events WHERE id = 3", format: "csv" }) });
+    expect_equal(csv.status, 200, "csv status");
+    expect(csv.headers.get("content-type").startsWith("text/csv"), "csv type");
+    expect_equal(await csv.text(), 'id,note\r\n3,"n,""3"""\r\n', "csv quoting");
+    r = await api(`${url}/api/cql`, "POST", { query: "  -- drop it\n DROP TABLE shop.events" });
+    expect_equal(r.status, 400, `only SELECT (${r.text})`);
+    r = await api(`${url}/api/cql`, "POST", { query: "SELECT * FROM shop.nope" });
+    expect_equal(r.status, 400, `unknown table (${r.text})`);
+    expect(r.json.error.includes("nope"), `names the table: ${r.json.error}`);
+    r = await api(`${url}/api/tables`);
+    const shop = r.json.keyspaces.find((k) => k.name === "shop");
+    expect_equal(shop.rows.events, 5, `row count on the Tables page (${JSON.stringify(shop)})`);
   });
 
   await check("jobs: a running job with its SQL, plan and rates; a broken file in state error with file:line:column", async () => {

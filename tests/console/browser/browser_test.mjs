@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { broken_job_error, check, cql_run, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, test_jobs, until } from "./lib.mjs";
+import { api, broken_job_error, check, cql_run, expect, expect_equal, finish, kcat_consume_group, kcat_produce, parse_args, start_stack, test_jobs, until } from "./lib.mjs";
 
 const args = parse_args();
 const artifacts = args.artifacts ?? path.join(process.cwd(), "console-screenshots");
@@ -191,6 +191,107 @@ try {
     expect((await page.locator('[data-testid="job-error"]').innerText()).includes(broken_job_error), "the full error");
     expect((await page.locator('[data-testid="job-sql"]').innerText()).includes("INSERT INTO nowhere"), "the broken file's SQL");
     expect_equal(await page.locator('[data-testid="job-plan"]').count(), 0, "no plan for a file that does not compile");
+  });
+
+  await check("operate: produce from the topic page, edit a config, replay a message", async () => {
+    await page.goto(`${url}/#/topics/users_created`);
+    const form = page.locator('[data-testid="produce-form"]');
+    await form.locator('select[name="partition"]').selectOption("2");
+    await form.locator('input[name="key"]').fill("from-the-browser");
+    await form.locator('textarea[name="value"]').fill(JSON.stringify({ id: 999, name: { first: "Web" } }));
+    await form.locator('textarea[name="headers"]').fill("origin=console");
+    await form.locator('[data-testid="produce-button"]').click();
+    const result = await form.locator('[data-testid="produce-result"]').innerText();
+    const offset = Number(/offset (\d+)/.exec(result)[1]);
+    let r = await api(`${url}/api/topics/users_created/messages?from=offset&offset=${offset}&partition=2&limit=1`);
+    expect_equal(r.json.records[0].key.value, "from-the-browser", "the key really stored");
+    expect_equal(r.json.records[0].value.value, { id: 999, name: { first: "Web" } }, "the value really stored");
+    expect_equal(r.json.records[0].headers, [{ key: "origin", value: "console" }], "the header really stored");
+    // A value that is not JSON: refused in the page, nothing written.
+    const before = (await api(`${url}/api/topics/users_created`)).json.records;
+    await form.locator('textarea[name="value"]').fill("{oops");
+    await form.locator('[data-testid="produce-button"]').click();
+    await until("the error shown", async () => (await form.locator('[data-testid="error"]').count()) === 1);
+    expect_equal((await api(`${url}/api/topics/users_created`)).json.records, before, "nothing written");
+
+    const editor = page.locator('[data-testid="config-editor"]');
+    await editor.locator('input[name="config-name"]').fill("retention.ms");
+    await editor.locator('input[name="config-value"]').fill("5400000");
+    await editor.locator('[data-testid="config-set"]').click();
+    await editor.locator('[data-testid="config-message"]').waitFor();
+    await until("the table shows the new value", async () => (await page.locator('[data-testid="config-retention.ms"]').innerText()).includes("5400000"));
+    r = await api(`${url}/api/topics/users_created`);
+    expect_equal(r.json.configs.find((c) => c.name === "retention.ms").value, "5400000", "the config really changed");
+    await shot("topic-operate");
+
+    expect_equal((await api(`${url}/api/topics`, "POST", { name: "replays", partitions: 1 })).status, 201, "create replay target");
+    await page.goto(`${url}/#/messages/users_created?partition=2`);
+    await page.locator('select[name="from"]').selectOption("earliest").catch(() => {});
+    await page.locator('button[type="submit"]').click();
+    await until("records listed", async () => (await page.locator('[data-testid="record"]').count()) > 0);
+    const row = page.locator('[data-testid="record"]', { hasText: "from-the-browser" });
+    await row.locator('[data-testid="replay"]').click();
+    await page.locator('select[name="replay-target"]').selectOption("replays");
+    await page.locator('[data-testid="replay-button"]').click();
+    await page.locator('[data-testid="replay-result"]').waitFor();
+    r = await api(`${url}/api/topics/replays/messages?from=earliest`);
+    expect_equal(r.json.records.length, 1, "one record replayed");
+    expect_equal([r.json.records[0].key.value, r.json.records[0].value.value], ["from-the-browser", { id: 999, name: { first: "Web" } }], "the same record");
+  });
+
+  await check("operate: a schema's compatibility verdict before registering it", async () => {
+    await page.goto(`${url}/#/schemas/users_created-value`);
+    const editor = page.locator('[data-testid="schema-editor"]');
+    await until("the editor holds the latest schema", async () => (await editor.locator('textarea[name="schema-text"]').inputValue()).includes("first_name"));
+    expect(await editor.locator('[data-testid="schema-register"]').isDisabled(), "register waits for a check");
+    const breaking = JSON.stringify({ type: "record", name: "user_created", fields: [{ name: "age", type: "int" }] });
+    await editor.locator('textarea[name="schema-text"]').fill(breaking);
+    await editor.locator('[data-testid="schema-check"]').click();
+    await until("verdict", async () => (await editor.locator('[data-testid="schema-verdict"]').count()) === 1);
+    expect((await editor.locator('[data-testid="schema-verdict"]').innerText()).includes("Not compatible"), "incompatible verdict");
+    expect((await editor.locator('[data-testid="schema-reasons"] li').count()) > 0, "reasons listed");
+    expect(await editor.locator('[data-testid="schema-register"]').isDisabled(), "an incompatible schema cannot be registered");
+    const evolved = JSON.stringify({ type: "record", name: "user_created",
+      fields: [{ name: "first_name", type: "string" }, { name: "age", type: "int", default: 0 }] });
+    await editor.locator('textarea[name="schema-text"]').fill(evolved);
+    expect(await editor.locator('[data-testid="schema-register"]').isDisabled(), "an edit needs a new check");
+    await editor.locator('[data-testid="schema-check"]').click();
+    await until("compatible", async () => (await editor.locator('[data-testid="schema-verdict"]').innerText()).includes("Compatible"));
+    await editor.locator('[data-testid="schema-register"]').click();
+    await editor.locator('[data-testid="schema-message"]').waitFor();
+    const latest = await api(`${stack.registry_url}/subjects/users_created-value/versions/latest`);
+    expect_equal(latest.json.version, 2, "version 2 really registered");
+    expect(latest.json.schema.includes('"age"'), "with the new field");
+    await shot("schemas-evolve");
+  });
+
+  await check("operate: the CQL page runs a SELECT, pages and exports CSV", async () => {
+    await page.goto(`${url}/#/cql`);
+    await page.locator('textarea[name="cql"]').fill("SELECT id, first_name FROM spark_streams.created_users");
+    await page.locator('input[name="page-size"]').fill("25");
+    await page.locator('[data-testid="cql-run"]').click();
+    await until("25 rows", async () => (await page.locator('[data-testid="cql-row"]').count()) === 25);
+    const seen = new Set(await page.locator('[data-testid="cql-row"]').allInnerTexts());
+    while (!(await page.locator('[data-testid="cql-next"]').isDisabled())) {
+      const first = await page.locator('[data-testid="cql-row"]').first().innerText();
+      await page.locator('[data-testid="cql-next"]').click();
+      await until("the next page", async () => (await page.locator('[data-testid="cql-row"]').first().innerText()) !== first);
+      for (const t of await page.locator('[data-testid="cql-row"]').allInnerTexts()) seen.add(t);
+    }
+    expect_equal(seen.size, 60, "every row once across the pages");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator('[data-testid="cql-csv"]').click()]);
+    const csv = fs.readFileSync(await download.path(), "utf8").trim().split("\r\n");
+    expect_equal(csv[0], "id,first_name", "csv header");
+    expect_equal(csv.length, 61, "csv has every row");
+    await shot("cql");
+    await page.locator('textarea[name="cql"]').fill("DELETE FROM spark_streams.created_users WHERE id = 1");
+    await page.locator('[data-testid="cql-run"]').click();
+    await until("refused", async () => (await page.locator('[data-testid="error"]').count()) === 1);
+    const count = await api(`${url}/api/cql`, "POST", { query: "SELECT id FROM spark_streams.created_users WHERE id = 1" });
+    expect_equal(count.json.rows.length, 1, "nothing was deleted");
+    await page.goto(`${url}/#/tables`);
+    await until("row count on the tables page", async () =>
+      (await page.locator('[data-testid="table-spark_streams.created_users"]').innerText()).includes("60 rows"));
   });
 
   await check("delete a topic after typing its name", async () => {

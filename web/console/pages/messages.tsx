@@ -3,6 +3,7 @@ import { get_json } from "@shared/api";
 import { format_time } from "@shared/format";
 import { use_json } from "../live";
 import { ErrorBanner, JsonCell } from "./common";
+import { ReplayDialog } from "./operate";
 
 interface payload {
   format: string;
@@ -58,6 +59,7 @@ export function MessagesPage(props: { topic: string }) {
   const [error, set_error] = useState<string | null>(null);
   const [loading, set_loading] = useState(false);
   const [tail, set_tail] = useState(false);
+  const [replaying, set_replaying] = useState<{ topic: string; partition: number; offset: number } | null>(null);
   const tail_source = useRef<EventSource | null>(null);
 
   useEffect(() => set_topic(topic_part), [topic_part]);
@@ -210,6 +212,7 @@ export function MessagesPage(props: { topic: string }) {
               <th>key</th>
               <th>value</th>
               <th>headers</th>
+              <th></th>
             </tr>
           </thead>
           <tbody>
@@ -231,12 +234,20 @@ export function MessagesPage(props: { topic: string }) {
                     </span>
                   ))}
                 </td>
+                <td>
+                  <button class="button" onClick={() => set_replaying({ topic, partition: r.partition, offset: r.offset })} data-testid="replay">
+                    Replay
+                  </button>
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
         {records.length === 0 && <p class="muted">{topic ? "No records match." : "Choose a topic."}</p>}
       </section>
+      {replaying && (
+        <ReplayDialog source={replaying} topics={(topics.data?.topics ?? []).map((t) => t.name)} on_close={() => set_replaying(null)} />
+      )}
     </>
   );
 }

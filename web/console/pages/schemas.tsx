@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { use_json } from "../live";
 import { ErrorBanner } from "./common";
+import { SchemaEditor } from "./operate";
 
 interface subject_row {
   subject: string;
@@ -43,10 +44,10 @@ function diff_lines(a: string[], b: string[]): { kind: " " | "+" | "-"; text: st
   return out;
 }
 
-function Subject(props: { subject: string }) {
+function Subject(props: { subject: string; on_registered: () => void }) {
   const [version, set_version] = useState("latest");
   const [against, set_against] = useState("");
-  const { data, error } = use_json<subject_detail>(`/api/schemas/subjects/${encodeURIComponent(props.subject)}/versions/${version}`);
+  const { data, error, reload } = use_json<subject_detail>(`/api/schemas/subjects/${encodeURIComponent(props.subject)}/versions/${version}`);
   const other = use_json<subject_detail>(against ? `/api/schemas/subjects/${encodeURIComponent(props.subject)}/versions/${against}` : null);
   useEffect(() => set_against(""), [props.subject]);
   return (
@@ -97,12 +98,15 @@ function Subject(props: { subject: string }) {
           )}
         </>
       )}
+      {data && (
+        <SchemaEditor subject={props.subject} initial={pretty(data.schema.schema)} on_registered={() => (reload(), props.on_registered())} />
+      )}
     </section>
   );
 }
 
 export function SchemasPage(props: { subject: string }) {
-  const { data, error } = use_json<{ registry: string; compatibility: string; subjects: subject_row[] }>("/api/schemas");
+  const { data, error, reload } = use_json<{ registry: string; compatibility: string; subjects: subject_row[] }>("/api/schemas");
   return (
     <>
       <ErrorBanner error={error} />
@@ -139,7 +143,11 @@ export function SchemasPage(props: { subject: string }) {
           {data.subjects.length === 0 && <p class="muted">No subjects registered.</p>}
         </section>
       )}
-      {props.subject && <Subject subject={props.subject} />}
+      {props.subject ? (
+        <Subject subject={props.subject} on_registered={reload} />
+      ) : (
+        <SchemaEditor subject="" initial={'{\n  "type": "record",\n  "name": "example",\n  "fields": [{"name": "id", "type": "long"}]\n}'} on_registered={reload} />
+      )}
     </>
   );
 }

@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
 import { use_json } from "../live";
+import { format_count } from "@shared/format";
 import { ErrorBanner, JsonCell } from "./common";
 
 interface rows_page {
@@ -32,6 +33,7 @@ function Rows(props: { keyspace: string; table: string }) {
       </div>
       <ErrorBanner error={error} />
       {data && (
+        <div class="table-scroll">
         <table class="table" data-testid="rows">
           <thead>
             <tr>
@@ -54,13 +56,14 @@ function Rows(props: { keyspace: string; table: string }) {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );
 }
 
 export function TablesPage(props: { path: string[] }) {
-  const { data, error } = use_json<{ keyspaces: { name: string; tables: string[] }[]; default_table?: string }>("/api/tables");
+  const { data, error } = use_json<{ keyspaces: { name: string; tables: string[]; rows?: Record<string, number> }[]; default_table?: string }>("/api/tables");
   const [keyspace, table] = props.path;
   return (
     <>
@@ -72,8 +75,9 @@ export function TablesPage(props: { path: string[] }) {
             <div key={k.name} style="margin-bottom:8px">
               <b>{k.name}</b>{" "}
               {k.tables.map((t) => (
-                <a class="pill" key={t} href={`#/tables/${encodeURIComponent(k.name)}/${encodeURIComponent(t)}`}>
+                <a class="pill" key={t} href={`#/tables/${encodeURIComponent(k.name)}/${encodeURIComponent(t)}`} data-testid={`table-${k.name}.${t}`}>
                   {t}
+                  {k.rows?.[t] !== undefined && <span class="muted"> · {format_count(k.rows[t])} rows</span>}
                 </a>
               ))}
             </div>

@@ -3,6 +3,7 @@ import { send_json } from "@shared/api";
 import { format_count, format_duration_ms } from "@shared/format";
 import { use_json } from "../live";
 import { Confirm, ErrorBanner, JsonCell, rate } from "./common";
+import { ConfigEditor, ProduceForm } from "./operate";
 
 interface topic_row {
   name: string;
@@ -138,7 +139,7 @@ interface topic_detail {
 }
 
 export function TopicPage(props: { name: string }) {
-  const { data, error } = use_json<topic_detail>(`/api/topics/${encodeURIComponent(props.name)}`);
+  const { data, error, reload } = use_json<topic_detail>(`/api/topics/${encodeURIComponent(props.name)}`);
   const [confirm, set_confirm] = useState(false);
   const [delete_error, set_delete_error] = useState<string | null>(null);
   const remove = async () => {
@@ -217,8 +218,10 @@ export function TopicPage(props: { name: string }) {
               ))
             )}
           </section>
+          <ProduceForm topic={props.name} partitions={data.partitions.length} on_produced={reload} />
           <section class="card">
             <h2>Configs</h2>
+            <ConfigEditor topic={props.name} configs={data.configs} on_changed={reload} />
             <table class="table" data-testid="configs">
               <thead>
                 <tr>
@@ -229,7 +232,7 @@ export function TopicPage(props: { name: string }) {
               </thead>
               <tbody>
                 {data.configs.map((c) => (
-                  <tr key={c.name}>
+                  <tr key={c.name} data-testid={`config-${c.name}`}>
                     <td class="mono">{c.name}</td>
                     <td>{c.default ? <span class="muted">{c.value}</span> : <b><JsonCell value={c.value} /></b>}</td>
                     <td class="muted">{c.source}</td>

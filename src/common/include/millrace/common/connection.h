@@ -90,7 +90,7 @@ struct response_slot {
     std::string bytes;
     bool ready = false;
     bool send = true;
-    bool unsolicited = false;  // pushed, not a request's answer: holds no permit
+    bool unsolicited = false;  // pushed, or a second request of one read (CQL v5 segment): holds no permit
 };
 
 // What a framed protocol plugs into framed_connection; one instance per

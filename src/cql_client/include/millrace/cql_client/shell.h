@@ -2,7 +2,7 @@
 // of cqlsh, over our own client (session). It prints results in cqlsh's table
 // format so that scripts and habits written for cqlsh keep working.
 //
-//   millrace cql shell [host [port]] [-e STATEMENTS | -f FILE] [-u USER -p PASSWORD] [-k KEYSPACE]
+//   millrace cql shell [host [port]] [-e STATEMENTS | -f FILE] [-u USER -p PASSWORD] [-k KEYSPACE] [--ssl]
 //
 // Shell commands besides CQL: DESCRIBE/DESC (sent to the server, which answers
 // it as Cassandra 4.0 does), USE, PAGING ON|OFF|<n>, EXPAND ON|OFF,
@@ -18,11 +18,21 @@
 
 namespace millrace::cql_client {
 
+// What the shell uses when its words say nothing (cqlsh's cqlshrc role): the
+// millrace configuration's CQL store and login (`cql.*`, `security.*`).
+struct shell_defaults {
+    std::string host = "127.0.0.1";
+    std::string port = "9042";
+    std::string username, password;
+    std::string tls_ca;  // set: TLS by default (as --ssl), verifying against this CA
+};
+
 // Runs the shell with the words after `millrace cql shell`. Returns the exit
 // code: 0 when every statement succeeded, 1 when one failed (each failure is
 // one line on stderr naming the source and line), 2 for bad usage or when no
-// server answers.
-int run_shell(const std::vector<std::string>& args);
+// server answers. Precedence as cqlsh's: words, then $CQLSH_HOST/$CQLSH_PORT
+// and $SSL_CERTFILE, then `defaults`.
+int run_shell(const std::vector<std::string>& args, const shell_defaults& defaults = {});
 
 // Splits `text` into complete statements at `;` outside quotes and comments.
 // `rest` receives the unterminated tail. Shell commands that need no `;`

@@ -1,5 +1,6 @@
 // Reads users from a randomuser-compatible API over HTTP (libcurl) and stores
-// them with a pg_writer, batch by batch.
+// them with a pg_writer, batch by batch: a second thread fetches, parses and
+// encodes the next pages (at most two ahead) while the caller's thread stores.
 //
 // Each call asks for `batch_size` users of page (first_page + batch index) with
 // the configured seed, so a run with the same seed and batch size fetches the
@@ -49,7 +50,7 @@ struct fetch_summary {
     double seconds = 0;
 };
 
-// Observers, called on the fetching thread.
+// Observers, called on the thread that called run_fetch (the storing one).
 struct fetch_hooks {
     std::function<void(const fetch_summary&)> on_progress;  // after each stored batch
     std::function<void(const error&)> on_store_error;       // before a retryable store failure is retried

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "millrace/common/result.h"
@@ -36,6 +37,10 @@ struct batch_result {
     int64_t duplicates = 0;
 };
 
+// Appends `rows` in COPY text format (the columns write_encoded expects) to
+// `out`. Pure: callable from any thread.
+void encode_copy_rows(const std::vector<user_row>& rows, raw_storage raw, std::string& out);
+
 // Not thread-safe: one writer per thread.
 class pg_writer {
 public:
@@ -51,6 +56,9 @@ public:
     // shutting down is `unavailable` (retry the same batch: nothing of it was
     // kept); the next call reconnects. Other failures are not retryable.
     result<batch_result> write_batch(const std::vector<user_row>& rows);
+    // The same for rows already in COPY text form (encode_copy_rows), so that a
+    // fetching thread can encode while this one writes; `row_count` rows.
+    result<batch_result> write_encoded(std::string_view copy_text, int64_t row_count);
     // SELECT count(*) FROM users.
     result<int64_t> count_users();
 

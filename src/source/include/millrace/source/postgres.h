@@ -79,10 +79,14 @@ private:
     // Rewrites the password file's line for port_ (only when it differs).
     status write_passfile_for_port();
     std::string dsn_for_db(const std::string& db) const;
+    // Locks <data_dir>.owner (held until this object goes): true when this
+    // process is the one that stops the managed server.
+    bool take_ownership();
 
     postgres_options options_;
     uint16_t port_ = 0;
     bool started_by_us_ = false;
+    int owner_fd_ = -1;  // the lock on <data_dir>.owner, or -1
 };
 
 // `millrace postgres --print-dsn`: the managed server's DSN with its password
