@@ -229,8 +229,15 @@ response executor::prepare(const std::string& query, const session& s) {
         auto proj = runner.project(*sel, ks, tname, all, t ? &order : nullptr);
         if (!proj) return invalid(proj.err().message());
         p.result_specs = proj->specs;
-    } else if (auto* ins = std::get_if<insert_stmt>(&parsed->stmt); ins && ins->if_not_exists) {
-        p.result_specs.push_back({ks, tname, "[applied]", cql_type{type_kind::boolean, {}, false}});
+    } else {
+        // A conditional write answers [applied] (and, when refused, the row: those results carry their own metadata).
+        auto* ins = std::get_if<insert_stmt>(&parsed->stmt);
+        auto* upd = std::get_if<update_stmt>(&parsed->stmt);
+        auto* del = std::get_if<delete_stmt>(&parsed->stmt);
+        if ((ins && ins->if_not_exists) || (upd && (upd->if_exists || !upd->conditions.empty())) ||
+            (del && (del->if_exists || !del->conditions.empty()))) {
+            p.result_specs.push_back({ks, tname, "[applied]", cql_type{type_kind::boolean, {}, false}});
+        }
     }
     p.parsed = std::move(*parsed);
     std::string out;

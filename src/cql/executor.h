@@ -87,6 +87,8 @@ public:
     void set_schema_listener(std::function<void(std::string_view)> listener) { schema_listener_ = std::move(listener); }
     // Counts prepared statements evicted from the cache (may stay unset).
     void set_eviction_counter(metrics::counter* evictions) { evictions_ = evictions; }
+    // The port the server listens on, shown as system.local.rpc_port (drivers read it). Before serving.
+    void set_native_port(uint16_t port) { native_port_ = port; }
 
     // Loads the catalog (and the roles and grants) from the store. An error
     // means the data directory is unusable.
@@ -141,6 +143,7 @@ private:
     asio::thread_pool hash_pool_{1};
     metrics::counter* evictions_ = nullptr;
     int64_t last_timestamp_ = 0;
+    uint16_t native_port_ = 9042;
     log::logger log_{"cql"};
 };
 

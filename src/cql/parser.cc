@@ -863,7 +863,7 @@ private:
         expect_kw("where");
         s.where = where_clause();
         s.if_exists = if_exists();
-        if (is_kw("if")) fail("conditional updates other than IF EXISTS are not supported, at");
+        if (accept_kw("if")) s.conditions = where_clause();
         return s;
     }
 
@@ -879,12 +879,16 @@ private:
         expect_kw("where");
         s.where = where_clause();
         s.if_exists = if_exists();
+        if (accept_kw("if")) s.conditions = where_clause();
         return s;
     }
 
     statement select() {
         select_stmt s;
-        if (accept_kw("json")) fail("SELECT JSON is not supported, at");
+        if (is_kw("json") && !is_kw("from", 1) && !(peek(1).kind == tok::symbol && peek(1).text == ",")) {
+            next();
+            s.json = true;
+        }
         // DISTINCT, unless it is a column named distinct (`SELECT distinct FROM t`).
         if (is_kw("distinct") && !is_kw("from", 1) && !(peek(1).kind == tok::symbol && peek(1).text == ",")) {
             next();
@@ -902,15 +906,17 @@ private:
                     expect(")");
                     sel.count = true;
                     sel.alias = "count";
-                } else if (is_kw("writetime") && peek(1).kind == tok::symbol && peek(1).text == "(") {
-                    next();
-                    next();
-                    sel.column = ident();
-                    expect(")");
-                    sel.writetime = true;
-                    sel.alias = "writetime(" + sel.column + ")";
                 } else {
-                    sel.column = ident();
+                    auto e = selector_term();
+                    if (e.k == selector_expr::kind::column) {
+                        sel.column = e.name;
+                    } else if (e.k == selector_expr::kind::writetime) {
+                        sel.column = e.args[0].name;
+                        sel.writetime = true;
+                        sel.alias = e.display();
+                    } else {
+                        sel.expr = std::move(e);
+                    }
                 }
                 if (accept_kw("as")) sel.alias = ident();
                 s.selectors.push_back(sel);
@@ -945,6 +951,57 @@ private:
         return s;
     }
 
+    // A selector: column, literal, CAST(x AS type), WRITETIME/TTL(column) or f(args...).
+    selector_expr selector_term() {
+        selector_expr e;
+        if (peek().kind == tok::ident && peek(1).kind == tok::symbol && peek(1).text == "(" && !is_kw("true") && !is_kw("false")) {
+            e.name = lower(next().text);
+            expect("(");
+            if (e.name == "cast") {
+                e.k = selector_expr::kind::cast;
+                e.args.push_back(selector_term());
+                expect_kw("as");
+                e.cast_type = lower(type_text());
+                expect(")");
+                return e;
+            }
+            if (e.name == "writetime" || e.name == "ttl") {
+                e.k = e.name == "ttl" ? selector_expr::kind::ttl : selector_expr::kind::writetime;
+                selector_expr col;
+                col.name = ident();
+                e.args.push_back(std::move(col));
+                expect(")");
+                return e;
+            }
+            e.k = selector_expr::kind::function;
+            if (!accept(")")) {
+                do e.args.push_back(selector_term());
+                while (accept(","));
+                expect(")");
+            }
+            return e;
+        }
+        if (peek().kind == tok::quoted_ident ||
+            (peek().kind == tok::ident && !is_kw("true") && !is_kw("false") && !is_kw("null") && !is_kw("nan") && !is_kw("infinity"))) {
+            e.name = ident();
+            return e;
+        }
+        e.k = selector_expr::kind::literal;
+        bool quoted = peek().kind == tok::string;
+        e.lit = parse_literal();
+        if (quoted) {
+            e.text = "'";
+            for (char c : e.lit.text) {
+                e.text += c;
+                if (c == '\'') e.text += c;
+            }
+            e.text += "'";
+        } else {
+            e.text = e.lit.text;
+        }
+        return e;
+    }
+
     statement batch() {
         batch_stmt b;
         if (accept_kw("unlogged")) b.logged = false;
@@ -972,6 +1029,20 @@ private:
 };
 
 }  // namespace
+
+std::string selector_expr::display() const {
+    switch (k) {
+        case kind::column: return name;
+        case kind::literal: return text;
+        case kind::cast: return "cast(" + args[0].display() + " as " + cast_type + ")";
+        case kind::ttl: return "ttl(" + args[0].display() + ")";
+        case kind::writetime: return "writetime(" + args[0].display() + ")";
+        case kind::function: break;
+    }
+    std::string out = "system." + name + "(";
+    for (size_t idx = 0; idx < args.size(); ++idx) out += (idx ? ", " : "") + args[idx].display();
+    return out + ")";
+}
 
 result<parsed_statement> parse_statement(std::string_view text) {
     try {

@@ -119,6 +119,7 @@ struct update_stmt {
     std::vector<assignment> assignments;
     std::vector<relation> where;
     bool if_exists = false;
+    std::vector<relation> conditions;  // IF col = v [AND ...] (lightweight transaction)
     write_options options;
 };
 
@@ -127,19 +128,37 @@ struct delete_stmt {
     std::vector<std::string> columns;  // empty: the whole row / partition / range
     std::vector<relation> where;
     bool if_exists = false;
+    std::vector<relation> conditions;  // IF col = v [AND ...] (lightweight transaction)
     write_options options;
+};
+
+// A selector other than a column, count(*) or WRITETIME: a function of selectors
+// and literals (token(p), toJson(v), now(), minTimeuuid('...')), CAST(x AS type),
+// TTL(column), a literal, or a column inside one of those.
+struct selector_expr {
+    enum class kind { column, function, cast, ttl, writetime, literal } k = kind::column;
+    std::string name;                 // column, or function (lower case)
+    std::vector<selector_expr> args;  // function arguments; cast/ttl/writetime: one
+    std::string cast_type;            // CAST target type, as written (lower case)
+    literal lit;                      // kind::literal
+    std::string text;                 // the literal as written (quoted), for column names
+
+    // The result column name Cassandra gives it: "system.token(p)", "ttl(v)", "cast(n as text)".
+    std::string display() const;
 };
 
 struct selector {
     std::string column;  // "" with count = true for count(*)
     bool count = false;
     bool writetime = false;  // WRITETIME(column): the cell's write timestamp (µs)
+    std::optional<selector_expr> expr;  // any other selector
     std::string alias;
 };
 
 struct select_stmt {
     std::string keyspace, table;
     bool distinct = false;  // SELECT DISTINCT: one row per partition
+    bool json = false;      // SELECT JSON: one [json] text column per row
     bool star = false;
     std::vector<selector> selectors;
     std::vector<relation> where;

@@ -94,6 +94,7 @@ public:
         }
         auto ep = server_.start(cfg_.host, cfg_.port, "cql.port");
         if (!ep) return ep.err();
+        executor_.set_native_port(ep->port);
         log_.info("serving CQL native protocol v4 and v5 on {}, data in {}, authenticator {}, commit sync {}", ep->to_string(),
                   cfg_.data_dir, cfg_.auth.required ? "password" : "none",
                   cfg_.storage.sync == commit_sync::batch

@@ -51,19 +51,23 @@ const std::vector<auth_table_schema>& auth_schema() {
     return tables;
 }
 
-virtual_table local(const catalog& c) {
+// Cassandra 4.0/5.0's columns. rpc_port is the native transport port (drivers read it as the broadcast RPC
+// port); broadcast_port and listen_port are the storage port Cassandra would gossip on (7000).
+virtual_table local(const catalog& c, uint16_t native_port) {
     virtual_table v;
     v.columns = {{"key", t("text")}, {"bootstrapped", t("text")}, {"broadcast_address", t("inet")},
-                 {"cluster_name", t("text")}, {"cql_version", t("text")}, {"data_center", t("text")},
-                 {"gossip_generation", t("int")}, {"host_id", t("uuid")}, {"listen_address", t("inet")},
-                 {"native_protocol_version", t("text")}, {"partitioner", t("text")}, {"rack", t("text")},
-                 {"release_version", t("text")}, {"rpc_address", t("inet")}, {"schema_version", t("uuid")},
-                 {"tokens", t("set<text>")}};
-    v.rows.push_back(row{text_value("local"), text_value("COMPLETED"), inet_value("127.0.0.1"), text_value("millrace"),
-                         text_value("3.4.5"), text_value("datacenter1"), int_value(1),
+                 {"broadcast_port", t("int")}, {"cluster_name", t("text")}, {"cql_version", t("text")},
+                 {"data_center", t("text")}, {"gossip_generation", t("int")}, {"host_id", t("uuid")},
+                 {"listen_address", t("inet")}, {"listen_port", t("int")}, {"native_protocol_version", t("text")},
+                 {"partitioner", t("text")}, {"rack", t("text")}, {"release_version", t("text")},
+                 {"rpc_address", t("inet")}, {"rpc_port", t("int")}, {"schema_version", t("uuid")},
+                 {"tokens", t("set<text>")}, {"truncated_at", t("map<uuid, blob>")}};
+    v.rows.push_back(row{text_value("local"), text_value("COMPLETED"), inet_value("127.0.0.1"), int_value(7000),
+                         text_value("millrace"), text_value("3.4.5"), text_value("datacenter1"), int_value(1),
                          uuid_value_from_string("6d696c6c-7261-4365-8000-000000000001"), inet_value("127.0.0.1"),
-                         text_value("4"), text_value("org.apache.cassandra.dht.Murmur3Partitioner"), text_value("rack1"),
-                         text_value(k_release_version), inet_value("127.0.0.1"), c.schema_version, list_value({text_value("0")})});
+                         int_value(7000), text_value("4"), text_value("org.apache.cassandra.dht.Murmur3Partitioner"),
+                         text_value("rack1"), text_value(k_release_version), inet_value("127.0.0.1"), int_value(native_port),
+                         c.schema_version, list_value({text_value("0")}), std::nullopt});
     return v;
 }
 
@@ -112,7 +116,8 @@ virtual_table tables(const catalog& c, const auth_model* auth) {
                  {"gc_grace_seconds", t("int")}, {"id", t("uuid")}, {"max_index_interval", t("int")},
                  {"memtable_flush_period_in_ms", t("int")}, {"min_index_interval", t("int")},
                  {"read_repair_chance", t("double")}, {"speculative_retry", t("text")},
-                 {"additional_write_policy", t("text")}, {"read_repair", t("text")}};
+                 {"additional_write_policy", t("text")}, {"read_repair", t("text")},
+                 {"allow_auto_snapshot", t("boolean")}, {"incremental_backups", t("boolean")}, {"memtable", t("text")}};
     struct listed {
         std::string keyspace, name, comment, uuid;
         int32_t ttl, gc_grace;
@@ -134,7 +139,7 @@ virtual_table tables(const catalog& c, const auth_model* auth) {
                              double_value(1.0), double_value(0.0), int_value(table->ttl), map_value({}),
                              list_value({text_value("compound")}), int_value(table->gc_grace), table->uuid, int_value(2048),
                              int_value(0), int_value(128), double_value(0.0), text_value("99p"), text_value("99p"),
-                             text_value("BLOCKING")});
+                             text_value("BLOCKING"), bool_value(true), bool_value(true), text_value("default")});
     }
     return v;
 }
@@ -248,11 +253,11 @@ std::vector<std::pair<std::string, std::string>> system_table_names() {
 }
 
 std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table,
-                                          const live_rows_fn& live_rows, const auth_model* auth) {
+                                          const live_rows_fn& live_rows, const auth_model* auth, uint16_t native_port) {
     if (keyspace == "system_auth") return auth ? auth_table(*auth, table) : std::nullopt;
     if (keyspace == "system_traces") return traces().table(table);  // tracing.h
     if (keyspace == "system") {
-        if (table == "local") return local(c);
+        if (table == "local") return local(c, native_port);
         if (table == "size_estimates") return size_estimates(c, live_rows);
         if (table == "peers") return peers();
         if (table == "peers_v2") return peers_v2();
@@ -283,7 +288,15 @@ std::optional<virtual_table> system_table(const catalog& c, const std::string& k
     }
     if (table == "views") {
         return empty({{"keyspace_name", "text"}, {"view_name", "text"}, {"base_table_id", "uuid"}, {"base_table_name", "text"},
-                      {"include_all_columns", "boolean"}, {"where_clause", "text"}, {"id", "uuid"}});
+                      {"include_all_columns", "boolean"}, {"where_clause", "text"}, {"id", "uuid"},
+                      // the table options views share with system_schema.tables
+                      {"additional_write_policy", "text"}, {"allow_auto_snapshot", "boolean"}, {"bloom_filter_fp_chance", "double"},
+                      {"caching", "map<text, text>"}, {"cdc", "boolean"}, {"comment", "text"}, {"compaction", "map<text, text>"},
+                      {"compression", "map<text, text>"}, {"crc_check_chance", "double"}, {"dclocal_read_repair_chance", "double"},
+                      {"default_time_to_live", "int"}, {"extensions", "map<text, blob>"}, {"gc_grace_seconds", "int"},
+                      {"incremental_backups", "boolean"}, {"max_index_interval", "int"}, {"memtable", "text"},
+                      {"memtable_flush_period_in_ms", "int"}, {"min_index_interval", "int"}, {"read_repair", "text"},
+                      {"read_repair_chance", "double"}, {"speculative_retry", "text"}});
     }
     if (table == "indexes") return empty({{"keyspace_name", "text"}, {"table_name", "text"}, {"index_name", "text"}, {"kind", "text"}, {"options", "map<text, text>"}});
     if (table == "triggers") return empty({{"keyspace_name", "text"}, {"table_name", "text"}, {"trigger_name", "text"}, {"options", "map<text, text>"}});

@@ -30,7 +30,9 @@ using live_rows_fn = std::function<int64_t(uint64_t table_id)>;
 // partitions_count is `live_rows` (rows, for tables without clustering).
 // system_auth.* (roles, role_members, role_permissions, ...) exist when `auth`
 // is given (authentication on), generated from it.
+// `native_port` is system.local's rpc_port (the port drivers connect to).
 std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table,
-                                          const live_rows_fn& live_rows = {}, const auth_model* auth = nullptr);
+                                          const live_rows_fn& live_rows = {}, const auth_model* auth = nullptr,
+                                          uint16_t native_port = 9042);
 
 }  // namespace millrace::cql

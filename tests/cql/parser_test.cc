@@ -122,4 +122,44 @@ TEST(parser_test, syntax_errors_name_the_position) {
 }
 
 }  // namespace
+TEST(parser_test, select_distinct_and_json) {
+    auto p = parse("SELECT DISTINCT p FROM t");
+    const auto& s = std::get<select_stmt>(p.stmt);
+    EXPECT_TRUE(s.distinct);
+    ASSERT_EQ(s.selectors.size(), 1u);
+    EXPECT_EQ(s.selectors[0].column, "p");
+    // A column named distinct / json is a column, not the keyword.
+    EXPECT_FALSE(std::get<select_stmt>(parse("SELECT distinct FROM t").stmt).distinct);
+    EXPECT_EQ(std::get<select_stmt>(parse("SELECT json, x FROM t").stmt).selectors.size(), 2u);
+    EXPECT_TRUE(std::get<select_stmt>(parse("SELECT JSON a FROM t").stmt).json);
+}
+
+TEST(parser_test, selector_functions_and_their_column_names) {
+    auto p = parse("SELECT token(a, b), ttl(v), CAST(n AS text), toJson(v), now(), "
+                   "toUnixTimestamp(minTimeuuid('2024-01-02 03:04:05+0000')), writetime(v) AS w, \"Quoted\" FROM t");
+    const auto& sel = std::get<select_stmt>(p.stmt).selectors;
+    ASSERT_EQ(sel.size(), 8u);
+    EXPECT_EQ(sel[0].expr->display(), "system.token(a, b)");
+    EXPECT_EQ(sel[1].expr->display(), "ttl(v)");
+    EXPECT_EQ(sel[2].expr->display(), "cast(n as text)");
+    EXPECT_EQ(sel[3].expr->display(), "system.tojson(v)");
+    EXPECT_EQ(sel[4].expr->display(), "system.now()");
+    EXPECT_EQ(sel[5].expr->display(), "system.tounixtimestamp(system.mintimeuuid('2024-01-02 03:04:05+0000'))");
+    EXPECT_TRUE(sel[6].writetime);
+    EXPECT_EQ(sel[6].alias, "w");
+    EXPECT_EQ(sel[7].column, "Quoted");
+    EXPECT_FALSE(parse_statement("SELECT cast(n text) FROM t").ok());
+}
+
+TEST(parser_test, update_and_delete_conditions) {
+    auto u = std::get<update_stmt>(parse("UPDATE t SET w = 'x' WHERE k = 'a' IF v = 1 AND w != ?").stmt);
+    ASSERT_EQ(u.conditions.size(), 2u);
+    EXPECT_EQ(u.conditions[0].columns[0], "v");
+    EXPECT_EQ(u.conditions[1].op, relation_op::neq);
+    auto d = std::get<delete_stmt>(parse("DELETE FROM t WHERE k = 'a' IF w IN ('x', 'y')").stmt);
+    ASSERT_EQ(d.conditions.size(), 1u);
+    EXPECT_EQ(d.conditions[0].values.size(), 2u);
+    EXPECT_TRUE(std::get<delete_stmt>(parse("DELETE FROM t WHERE k = 'a' IF EXISTS").stmt).if_exists);
+}
+
 }  // namespace millrace::cql

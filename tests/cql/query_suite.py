@@ -88,6 +88,20 @@ def run_all(start):
             assert len(seen) == len(set(seen)) == 105, (len(seen), len(set(seen)))
         suite.check("DISTINCT pages by partition (fetch_size 7 over 105 partitions of 3 rows)", distinct_paging)
 
+        def prepared_lwt():
+            ins = session.prepare(f"INSERT INTO {ks}.kv (k, v, w) VALUES (?, ?, ?) IF NOT EXISTS")
+            first = session.execute(ins, ("prep", 7, "seven"))
+            assert first.was_applied and list(first.one()) == [True], list(first)
+            again = session.execute(ins, ("prep", 8, "eight"))
+            assert not again.was_applied
+            assert again.column_names == ["[applied]", "k", "v", "w"], again.column_names
+            assert list(again.one()) == [False, "prep", 7, "seven"], list(again)
+            upd = session.prepare(f"UPDATE {ks}.kv SET w = ? WHERE k = ? IF v = ?")
+            refused = session.execute(upd, ("x", "prep", 1))
+            assert not refused.was_applied and list(refused.one()) == [False, 7], list(refused)
+            assert session.execute(upd, ("x", "prep", 7)).was_applied
+        suite.check("prepared INSERT IF NOT EXISTS / UPDATE IF: was_applied and the existing row", prepared_lwt)
+
     finally:
         cluster.shutdown()
     print(f"{suite.passed} passed, {suite.failed} failed", flush=True)

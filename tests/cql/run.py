@@ -17,6 +17,11 @@ server (SIGTERM, then SIGKILL).
           LWT answers, system tables) against Cassandra's answers.
   compat  compat_suite.py: the same statements against Apache Cassandra 5.0
           (scripts/peers/cassandra, started once) and millrace, compared.
+  go      gocql/main.go with the Go driver gocql (module cache filled by
+          setup.sh): DISTINCT, selectors, MapScanCAS / ScanCAS.
+  java    java/ with the Java driver 4.x (org.apache.cassandra:java-driver-core,
+          fetched by setup.sh, built offline): wasApplied() and the row, DISTINCT,
+          selector names; fails on the "broadcast RPC port" warning.
   auth    auth_suite.py: roles and permissions with the Python driver and
           cqlsh (-u/-p); restarts its server on the same data.
 
@@ -110,6 +115,48 @@ def run_node_suite(start):
     return 1 if proc.returncode else 0
 
 
+def run_java_suite(start, tmp):
+    """Builds tests/cql/java offline (setup.sh fetched its artifacts) and runs it; its log must not warn
+    that the broadcast RPC port is unknown (system.local.rpc_port)."""
+    java_dir = os.path.join(HERE, "java")
+    cp_file = os.path.join(tmp, "java-classpath.txt")
+    build = subprocess.run(["mvn", "-q", "-o", "-B", "-f", os.path.join(java_dir, "pom.xml"), "compile",
+                            "dependency:build-classpath", f"-Dmdep.outputFile={cp_file}"], timeout=600)
+    if build.returncode:
+        print(f"run.py: the java suite does not build offline (mvn exit {build.returncode}); run tests/cql/setup.sh", flush=True)
+        return 1
+    with open(cp_file) as f:
+        cp = f.read().strip()
+    server = start()
+    proc = subprocess.run(["java", "-Xmx256m", "-cp", os.path.join(java_dir, "target", "classes") + os.pathsep + cp,
+                           "dev.millrace.cqltests.JavaDriverSuite"],
+                          env=dict(os.environ, CQL_HOST=server.host, CQL_PORT=str(server.port)), timeout=240,
+                          stderr=subprocess.PIPE, text=True)
+    sys.stderr.write(proc.stderr)
+    failed = 1 if proc.returncode else 0
+    if "Unable to determine broadcast RPC port" in proc.stderr:
+        print("[FAIL] the driver warned: Unable to determine broadcast RPC port", flush=True)
+        failed = 1
+    return failed
+
+
+def run_go_suite(start, tmp):
+    """Builds tests/cql/gocql (modules from the Go module cache, setup.sh downloads them) and runs it."""
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    if not os.path.exists(go):
+        print("run.py: go is not installed; run tests/cql/setup.sh", flush=True)
+        return 1
+    binary = os.path.join(tmp, "gocql_suite")
+    env = dict(os.environ, GOFLAGS="-mod=readonly", GOTOOLCHAIN="local")
+    build = subprocess.run([go, "build", "-o", binary, "."], cwd=os.path.join(HERE, "gocql"), env=env, timeout=600)
+    if build.returncode:
+        print("run.py: building tests/cql/gocql failed (run tests/cql/setup.sh)", flush=True)
+        return 1
+    server = start()
+    proc = subprocess.run([binary], env=dict(os.environ, CQL_HOST=server.host, CQL_PORT=str(server.port)), timeout=240)
+    return 1 if proc.returncode else 0
+
+
 def run_compat_suite(start):
     """Starts scripts/peers/cassandra once, runs compat_suite.py against it and millrace, stops it."""
     peer = subprocess.Popen([os.path.join(HERE, "..", "..", "scripts", "peers", "cassandra")], stdout=subprocess.PIPE,
@@ -133,7 +180,7 @@ def run_compat_suite(start):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--millrace-binary", required=True)
-    ap.add_argument("--suite", choices=["python", "node", "cqlsh", "auth", "query", "compat"], default="python")
+    ap.add_argument("--suite", choices=["python", "node", "cqlsh", "auth", "query", "compat", "go", "java"], default="python")
     args = ap.parse_args()
     libs = pylibs_dir()
     if not os.path.isdir(os.path.join(libs, "cassandra")):
@@ -159,6 +206,10 @@ def main():
         elif args.suite == "query":
             import query_suite
             failed = query_suite.run_all(start)
+        elif args.suite == "java":
+            failed = run_java_suite(start, tmp)
+        elif args.suite == "go":
+            failed = run_go_suite(start, tmp)
         elif args.suite == "compat":
             failed = run_compat_suite(start)
         elif args.suite == "auth":

@@ -2,7 +2,8 @@
 # Installs what the CQL suites need: the Debian packages librocksdb-dev,
 # liblz4-dev and libsnappy-dev (the server links them), the npm packages of
 # the Node.js suite (node/package-lock.json, npm ci into node/node_modules),
-# and the pinned Python packages of tests/cql/requirements.txt
+# the Go modules of the gocql suite (go mod download), the Maven artifacts of
+# the Java driver suite (java/pom.xml), and the pinned Python packages of tests/cql/requirements.txt
 # (cassandra-driver, lz4, cqlsh) with
 # pip --target into a cache directory keyed by the file's hash, so it works
 # with whichever python3 runs the suite, including Debian's externally managed
@@ -24,6 +25,26 @@ stamp="$node_dir/node_modules/.package-lock.json"
 if [[ ! -f "$stamp" || "$node_dir/package-lock.json" -nt "$stamp" ]]; then
   say "installing npm packages (npm ci) in tests/cql/node"
   (cd "$node_dir" && run_quiet npm ci --no-audit --no-fund)
+fi
+
+# The Go suite's modules (gocql, pinned in gocql/go.mod and go.sum) into the Go module cache.
+go_bin=$(command -v go || echo /usr/local/go/bin/go)
+if [[ -x "$go_bin" ]]; then
+  (cd "$here/gocql" && GOTOOLCHAIN=local run_quiet "$go_bin" mod download)
+else
+  say "go is not installed: the gocql suite (cql_client_go) will fail until it is"
+fi
+
+# The Java driver suite's Maven artifacts (java/pom.xml), once per pom change, so run.py builds it offline.
+command -v mvn >/dev/null || ensure_debian_packages cql/setup maven
+marker_dir="${XDG_CACHE_HOME:-$HOME/.cache}/millrace"
+mkdir -p "$marker_dir"
+marker="$marker_dir/cql-java-suite-deps-$(sha256sum "$here/java/pom.xml" | cut -c1-16)"
+if [[ ! -f "$marker" ]]; then
+  say "fetching Maven dependencies of the java driver suite"
+  run_quiet mvn -q -B -f "$here/java/pom.xml" dependency:go-offline
+  run_quiet mvn -q -B -f "$here/java/pom.xml" compile dependency:build-classpath -Dmdep.outputFile="$here/java/target/classpath.txt"
+  touch "$marker"
 fi
 
 python=${PYTHON:-python3}

@@ -88,6 +88,9 @@ result<std::string> statement_runner::insert(const insert_stmt& s, mutation& m, 
     if (s.if_not_exists) {
         m.condition_prefix = row;
         m.condition_exists = false;
+        cas_table = *t;
+        cas_row = row;
+        cas_all = true;
     }
     return tbl.keyspace;
 }
@@ -174,6 +177,12 @@ result<std::string> statement_runner::update(const update_stmt& s, mutation& m, 
         if (rows->size() != 1) return make_error(errc::invalid_argument, "IF EXISTS needs exactly one row");
         m.condition_prefix = rows->front();
         m.condition_exists = true;
+        cas_table = *t;
+        cas_row = rows->front();
+        cas_all = true;
+    }
+    if (!s.conditions.empty()) {
+        if (auto st = add_conditions(*t, s.conditions, *rows, m); !st) return st.err();
     }
     return tbl.keyspace;
 }
@@ -265,8 +274,114 @@ result<std::string> statement_runner::remove(const delete_stmt& s, mutation& m, 
         if (rows->size() != 1) return make_error(errc::invalid_argument, "IF EXISTS needs exactly one row");
         m.condition_prefix = rows->front();
         m.condition_exists = true;
+        cas_table = *t;
+        cas_row = rows->front();
+        cas_all = true;
+    }
+    if (!s.conditions.empty()) {
+        if (auto st = add_conditions(*t, s.conditions, *rows, m); !st) return st.err();
     }
     return tbl.keyspace;
+}
+
+status statement_runner::add_conditions(const std::shared_ptr<table_def>& tbl, const std::vector<relation>& conditions,
+                                        const std::vector<std::string>& rows, mutation& m) {
+    if (m.condition_prefix) return make_error(errc::invalid_argument, "Cannot mix IF EXISTS and IF conditions");
+    if (rows.size() != 1) {
+        return make_error(errc::invalid_argument, "IN on the clustering key columns is not supported with conditional {}",
+                          std::holds_alternative<delete_stmt>(ps.stmt) ? "deletions" : "updates");
+    }
+    struct condition {
+        uint16_t id;
+        relation_op op;
+        cql_type type;
+        std::vector<value> values;
+    };
+    std::vector<condition> checks;
+    cas_columns.clear();
+    for (const auto& r : conditions) {
+        const auto* col = r.token ? nullptr : tbl->find(r.columns[0]);
+        if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", r.columns[0]);
+        if (col->kind != column_kind::regular) {
+            return make_error(errc::invalid_argument, "PRIMARY KEY column '{}' cannot have IF conditions", col->name);
+        }
+        if (r.op == relation_op::contains) return make_error(errc::invalid_argument, "Unsupported operator CONTAINS in IF condition");
+        condition c{col->id, r.op, col->type, {}};
+        for (const auto& tm : r.values) {
+            if (r.op == relation_op::in && tm.k == term::kind::marker) {
+                auto lv = eval(tm, cql_type{type_kind::list, {col->type}, false});
+                if (!lv) return lv.err();
+                if (!lv->has_value()) continue;
+                reader rd(**lv);
+                int32_t n = rd.int32();
+                for (int32_t idx = 0; idx < n; ++idx) c.values.push_back(rd.bytes());
+                continue;
+            }
+            auto v = eval(tm, col->type);
+            if (!v) return v.err();
+            if (!v->has_value() && r.op != relation_op::eq && r.op != relation_op::neq && r.op != relation_op::in) {
+                return make_error(errc::invalid_argument, "Invalid comparison with null for operator \"{}\"",
+                                  r.op == relation_op::lt ? "<" : r.op == relation_op::le ? "<=" : r.op == relation_op::gt ? ">" : ">=");
+            }
+            c.values.push_back(*v);
+        }
+        checks.push_back(std::move(c));
+        if (std::find(cas_columns.begin(), cas_columns.end(), col) == cas_columns.end()) cas_columns.push_back(col);
+    }
+    // A refused answer lists the condition columns in the order of SELECT * (Cassandra's column order).
+    auto order = tbl->select_order();
+    std::sort(cas_columns.begin(), cas_columns.end(), [&](auto* a, auto* b) {
+        return std::find(order.begin(), order.end(), a) < std::find(order.begin(), order.end(), b);
+    });
+    m.condition_prefix = rows.front();
+    m.condition_check = [checks = std::move(checks)](const std::map<uint16_t, std::string>& cells) {
+        if (cells.empty()) return false;  // no row: no condition holds
+        for (const auto& c : checks) {
+            auto it = cells.find(c.id);
+            auto equal = [&](const value& v) {
+                if (it == cells.end() || !v) return it == cells.end() && !v;
+                return compare_values(c.type, it->second, *v) == 0;
+            };
+            bool ok = false;
+            switch (c.op) {
+                case relation_op::eq: ok = equal(c.values[0]); break;
+                case relation_op::neq: ok = !equal(c.values[0]); break;
+                case relation_op::in: ok = std::any_of(c.values.begin(), c.values.end(), equal); break;
+                default: {
+                    if (it == cells.end()) break;
+                    int cmp = compare_values(c.type, it->second, *c.values[0]);
+                    ok = c.op == relation_op::lt ? cmp < 0 : c.op == relation_op::le ? cmp <= 0 : c.op == relation_op::gt ? cmp > 0 : cmp >= 0;
+                }
+            }
+            if (!ok) return false;
+        }
+        return true;
+    };
+    cas_table = tbl;
+    cas_row = rows.front();
+    cas_all = false;
+    return {};
+}
+
+std::string statement_runner::cas_result(const std::string& keyspace, const std::string& table, const mutation_result& res) const {
+    std::vector<column_spec> specs{{keyspace, table, "[applied]", cql_type{type_kind::boolean, {}, false}}};
+    std::vector<value> row{bool_value(res.applied)};
+    if (!res.applied && !res.existing.empty() && cas_table) {
+        std::vector<std::string> pk, ck;
+        bool decoded = decode_row_key(*cas_table, cas_row, pk, ck);
+        MILLRACE_ASSERT(decoded, "conditional write on an undecodable row key of {} bytes", cas_row.size());
+        auto columns = cas_all ? cas_table->select_order() : cas_columns;
+        for (const auto* col : columns) {
+            specs.push_back({keyspace, table, col->name, col->type});
+            if (col->kind == column_kind::partition_key) row.push_back(pk[col->position]);
+            else if (col->kind == column_kind::clustering) row.push_back(ck[col->position]);
+            else {
+                auto it = res.existing.find(col->id);
+                row.push_back(it == res.existing.end() ? value() : value(it->second));
+            }
+        }
+    }
+    return rows_result(specs, {row}, std::nullopt, false);
 }
 
 }  // namespace millrace::cql

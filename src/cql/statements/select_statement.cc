@@ -155,6 +155,32 @@ statement_runner::value statement_runner::column_value(const table_def& t, const
     return it->second;
 }
 
+namespace {
+// SELECT JSON answers one text column named [json]; the selected columns are kept for the conversion.
+statement_runner::projection finish_json(const select_stmt& s, statement_runner::projection p) {
+    if (!s.json || p.specs.empty()) return p;
+    p.json_specs = p.specs;
+    p.specs = {{p.specs[0].keyspace, p.specs[0].table, "[json]", cql_type{type_kind::varchar, {}, false}}};
+    return p;
+}
+}  // namespace
+
+void statement_runner::to_json_rows(const projection& p, std::vector<std::vector<value>>& rows) {
+    if (p.json_specs.empty()) return;
+    for (auto& row : rows) {
+        std::string out = "{";
+        for (size_t idx = 0; idx < row.size() && idx < p.json_specs.size(); ++idx) {
+            const auto& name = p.json_specs[idx].name;
+            bool plain = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+            });
+            out += (idx ? ", " : "") + json_value(cql_type{type_kind::varchar, {}, false}, plain ? name : "\"" + name + "\"") + ": " +
+                   json_value(p.json_specs[idx].type, row[idx]);
+        }
+        row = {value(out + "}")};
+    }
+}
+
 result<statement_runner::projection> statement_runner::project(const select_stmt& s, const std::string& ks, const std::string& tname,
                            const std::vector<std::pair<std::string, cql_type>>& all_columns,
                            const std::vector<const column_def_full*>* table_columns) const {
@@ -170,7 +196,8 @@ result<statement_runner::projection> statement_runner::project(const select_stmt
             p.specs.push_back({ks, tname, all_columns[idx].first, all_columns[idx].second});
             p.columns.push_back(table_columns ? (*table_columns)[idx] : nullptr);
         }
-        return p;
+        p.exprs.resize(p.columns.size(), nullptr);
+        return finish_json(s, std::move(p));
     }
     for (const auto& sel : s.selectors) {
         if (sel.count) {
@@ -180,13 +207,25 @@ result<statement_runner::projection> statement_runner::project(const select_stmt
             p.columns.push_back(nullptr);
             continue;
         }
+        if (sel.expr) {
+            const table_def* tbl = nullptr;
+            if (table_columns) tbl = ex.catalog_.find_table(ks, tname).get();
+            auto type = selector_type(*sel.expr, all_columns, tbl);
+            if (!type) return type.err();
+            p.specs.push_back({ks, tname, sel.alias.empty() ? sel.expr->display() : sel.alias, *type});
+            p.columns.push_back(nullptr);
+            p.writetime.resize(p.columns.size(), false);
+            p.exprs.resize(p.columns.size(), nullptr);
+            p.exprs.back() = &*sel.expr;
+            continue;
+        }
         auto idx = lookup(sel.column);
         if (!idx) return make_error(errc::invalid_argument, "Undefined column name {}", sel.column);
         const column_def_full* col = table_columns ? (*table_columns)[*idx] : nullptr;
         if (sel.writetime) {
             if (col == nullptr) return make_error(errc::invalid_argument, "WRITETIME is not supported on {}", tname);
             if (col->kind == column_kind::partition_key || col->kind == column_kind::clustering) {
-                return make_error(errc::invalid_argument, "Cannot use selection function writeTime on PRIMARY KEY part {}",
+                return make_error(errc::invalid_argument, "Cannot use selection function writetime on PRIMARY KEY part {}",
                                   sel.column);
             }
             p.specs.push_back({ks, tname, sel.alias, bigint_type()});
@@ -197,7 +236,8 @@ result<statement_runner::projection> statement_runner::project(const select_stmt
         p.writetime.resize(p.columns.size(), false);
         p.writetime.back() = sel.writetime;
     }
-    return p;
+    p.exprs.resize(p.columns.size(), nullptr);
+    return finish_json(s, std::move(p));
 }
 
 response statement_runner::select_system(const select_stmt& s, const std::string& ks, virtual_table v) {
@@ -236,11 +276,32 @@ response statement_runner::select_system(const select_stmt& s, const std::string
             continue;
         }
         std::vector<value> out;
-        for (auto idx : picks) out.push_back(row[idx]);
+        if (s.star || std::none_of(p->exprs.begin(), p->exprs.end(), [](auto* e) { return e != nullptr; })) {
+            for (auto idx : picks) out.push_back(row[idx]);
+        } else {
+            selector_row sr{&cols, nullptr, nullptr, nullptr, nullptr};
+            sr.column = [&](const std::string& name) -> value {
+                for (size_t idx = 0; idx < cols.size(); ++idx) {
+                    if (cols[idx].first == name) return row[idx];
+                }
+                return value();
+            };
+            sr.meta = [](const std::string&) -> const kf::cell* { return nullptr; };
+            for (size_t c = 0; c < p->specs.size(); ++c) {
+                if (p->exprs[c] == nullptr) {
+                    out.push_back(sr.column(s.selectors[c].column));
+                    continue;
+                }
+                auto v = eval_selector(*p->exprs[c], sr);
+                if (!v) return invalid(v.err().message());
+                out.push_back(std::move(*v));
+            }
+        }
         if (s.distinct && std::find(rows.begin(), rows.end(), out) != rows.end()) continue;
         rows.push_back(std::move(out));
     }
     if (p->count) rows = {{bigint_value(counted)}};
+    to_json_rows(*p, rows);
     return rows_result(p->specs, rows, std::nullopt, params.skip_metadata);
 }
 
@@ -276,7 +337,7 @@ response statement_runner::select(const select_stmt& s) {
     std::string ks = keyspace_of(s.keyspace);
     if (is_system_keyspace(ks)) {
         auto v = system_table(ex.catalog_, ks, s.table, [&](uint64_t id) { return ex.store_.live_rows(id); },
-                              ex.auth_enabled_ ? &ex.auth_ : nullptr);
+                              ex.auth_enabled_ ? &ex.auth_ : nullptr, ex.native_port_);
         if (!v) return invalid(fmt::format("unconfigured table {}", s.table));
         return select_system(s, ks, std::move(*v));
     }
@@ -342,6 +403,7 @@ response statement_runner::select(const select_stmt& s) {
     std::vector<std::vector<value>> rows;
     int64_t counted = 0;
     std::optional<std::string> next_state;
+    std::string eval_error;  // a selector failed on a row: the Invalid answer
     // DISTINCT: the partition of the last row returned (also of the paging state's row); its other rows are skipped.
     std::string distinct_partition;
     if (s.distinct && resume_after) {
@@ -395,7 +457,26 @@ response statement_runner::select(const select_stmt& s) {
             }
             std::vector<value> out;
             for (size_t c = 0; c < p->columns.size(); ++c) {
-                if (c < p->writetime.size() && p->writetime[c]) {
+                if (p->exprs[c] != nullptr) {
+                    selector_row sr{&all, &tbl, nullptr, nullptr, &r.pk};
+                    sr.column = [&](const std::string& name) -> value {
+                        const auto* col = tbl.find(name);
+                        return col ? column_value(tbl, r, *col) : value();
+                    };
+                    sr.meta = [&](const std::string& name) -> const kf::cell* {
+                        const auto* col = tbl.find(name);
+                        if (col == nullptr) return nullptr;
+                        auto m = r.meta.find(col->id);
+                        return m == r.meta.end() ? nullptr : &m->second;
+                    };
+                    auto v = eval_selector(*p->exprs[c], sr);
+                    if (!v) {
+                        eval_error = v.err().message();
+                        go_on = false;
+                        return false;
+                    }
+                    out.push_back(std::move(*v));
+                } else if (c < p->writetime.size() && p->writetime[c]) {
                     auto m = r.meta.find(p->columns[c]->id);
                     out.push_back(m == r.meta.end() ? value(std::nullopt) : value(bigint_value(m->second.timestamp)));
                 } else {
@@ -429,8 +510,10 @@ response statement_runner::select(const select_stmt& s) {
         if (kr->token_lo) kf::append_token(begin, *kr->token_lo);
         complete = run_range(0, begin, kf::prefix_end(prefix));
     }
+    if (!eval_error.empty()) return invalid(eval_error);
     if (p->count) return rows_result(p->specs, {{bigint_value(counted)}}, std::nullopt, params.skip_metadata);
     if (complete || returned >= limit) next_state.reset();
+    to_json_rows(*p, rows);
     return rows_result(p->specs, rows, next_state, params.skip_metadata);
 }
 

@@ -169,8 +169,7 @@ asio::awaitable<response> statement_runner::run(const statement& st) {
     auto res = co_await apply(std::move(m));
     if (!res.st) co_return server_error(res);
     if (!conditional) co_return void_result();
-    std::vector<column_spec> specs{{*r, table_name(st), "[applied]", cql_type{type_kind::boolean, {}, false}}};
-    co_return rows_result(specs, {{bool_value(res.applied)}}, std::nullopt, false);
+    co_return cas_result(*r, table_name(st), res);
 }
 
 std::string statement_runner::table_name(const statement& st) {

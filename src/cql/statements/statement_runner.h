@@ -42,11 +42,20 @@ inline int64_t be_int(std::string_view b) {
 // composite key each component as length (2) + bytes + 0x00.
 std::string token_input(const std::vector<std::string>& components);
 
+// The JSON text of a value as Cassandra's toJson() writes it ("null" for null); selectors.cc.
+std::string json_value(const cql_type& t, const std::optional<std::string>& v);
+
 struct statement_runner {
     executor& ex;
     const parsed_statement& ps;
     const query_params& params;
     session& sess;
+    // A conditional write (IF NOT EXISTS / IF EXISTS / IF col ...): its table, row key and the columns a refused
+    // answer returns after [applied] (cas_all: every column, as for IF NOT EXISTS). Set by build_write.
+    std::shared_ptr<table_def> cas_table = nullptr;
+    std::string cas_row = {};
+    std::vector<const column_def_full*> cas_columns = {};
+    bool cas_all = false;
 
     using value = std::optional<std::string>;
 
@@ -158,12 +167,21 @@ struct statement_runner {
 
     result<std::string> remove(const delete_stmt& s, mutation& m, const write_options& batch_options);
 
+    // UPDATE/DELETE ... IF col op v [AND ...] on the one row `row`: the mutation's condition and the CAS columns.
+    status add_conditions(const std::shared_ptr<table_def>& tbl, const std::vector<relation>& conditions,
+                          const std::vector<std::string>& rows, mutation& m);
+
+    // The answer to a conditional write: [applied], and when refused on an existing row, that row's columns.
+    std::string cas_result(const std::string& keyspace, const std::string& table, const mutation_result& res) const;
+
     // ---- SELECT
 
     struct projection {
         std::vector<column_spec> specs;
         std::vector<const column_def_full*> columns;  // nullptr for count(*)
         std::vector<bool> writetime;                  // per column: WRITETIME(column) rather than its value
+        std::vector<const selector_expr*> exprs;      // per column: a function/cast/ttl selector (columns[i] is nullptr)
+        std::vector<column_spec> json_specs;          // SELECT JSON: the selected columns (specs is then [json])
         bool count = false;
     };
 
@@ -171,7 +189,22 @@ struct statement_runner {
                                const std::vector<std::pair<std::string, cql_type>>& all_columns,
                                const std::vector<const column_def_full*>* table_columns) const;
 
+    // What a selector reads from the current row (a stored row or a system table's).
+    struct selector_row {
+        const std::vector<std::pair<std::string, cql_type>>* all_columns = nullptr;
+        const table_def* tbl = nullptr;  // nullptr for system tables
+        std::function<value(const std::string&)> column;
+        std::function<const kf::cell*(const std::string&)> meta;  // write time and ttl of a regular column's cell
+        const std::vector<std::string>* pk = nullptr;
+    };
+    // The type of a selector (selectors.cc); errors are Invalid answers (unknown column or function, bad arity).
+    result<cql_type> selector_type(const selector_expr& e, const std::vector<std::pair<std::string, cql_type>>& all_columns,
+                                   const table_def* tbl) const;
+    result<value> eval_selector(const selector_expr& e, const selector_row& row) const;
+
     response select_system(const select_stmt& s, const std::string& ks, virtual_table v);
+    // SELECT JSON: each row as one JSON object of the selected columns (Cassandra's [json] column).
+    static void to_json_rows(const projection& p, std::vector<std::vector<value>>& rows);
 
     // SELECT DISTINCT's restrictions on what is selected and restricted; an Invalid answer when broken.
     std::optional<request_error> check_distinct(const table_def& tbl, const select_stmt& s, const projection& p,

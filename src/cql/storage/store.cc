@@ -243,20 +243,23 @@ bool store::group_view::deleted_in_group(std::string_view key) const {
     return false;
 }
 
-bool store::live_cell_with_prefix(const std::string& prefix, const group_view& view, uint32_t now_seconds) const {
+std::map<uint16_t, std::string> store::live_cells_with_prefix(const std::string& prefix, const group_view& view,
+                                                              uint32_t now_seconds) const {
+    std::map<uint16_t, std::string> out;
+    auto take = [&](std::string_view key, std::string_view value) {
+        if (key.size() != prefix.size() + 2) return;
+        auto c = key_format::decode_cell(value);
+        if (c && c->live(now_seconds)) out.emplace(static_cast<uint16_t>(key_format::get_be(key.substr(prefix.size()), 2)), c->value);
+    };
     const auto& overlay = view.overlay;
-    for (auto it = overlay.lower_bound(prefix); it != overlay.end() && it->first.starts_with(prefix); ++it) {
-        auto c = key_format::decode_cell(it->second);
-        if (c && c->live(now_seconds)) return true;
-    }
+    for (auto it = overlay.lower_bound(prefix); it != overlay.end() && it->first.starts_with(prefix); ++it) take(it->first, it->second);
     auto it = new_iterator();
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         auto key = std::string_view(it->key().data(), it->key().size());
         if (overlay.find(std::string(key)) != overlay.end() || view.deleted_in_group(key)) continue;
-        auto c = key_format::decode_cell(std::string_view(it->value().data(), it->value().size()));
-        if (c && c->live(now_seconds)) return true;
+        take(key, std::string_view(it->value().data(), it->value().size()));
     }
-    return false;
+    return out;
 }
 
 std::string store::describe_write_error(const rocksdb::Status& st, size_t mutations) const {
@@ -318,6 +321,7 @@ void store::writer_loop() {
         auto& overlay = view.overlay;
         rocksdb::WriteBatch batch;
         std::vector<bool> applied(group.size(), true);
+        std::vector<std::map<uint16_t, std::string>> existing(group.size());  // refused conditions: the row read
         std::map<uint64_t, int64_t> counts;  // this group's live-row counters, by table id
         auto count_of = [&](uint64_t table_id) -> int64_t& {
             auto it = counts.find(table_id);
@@ -343,9 +347,11 @@ void store::writer_loop() {
             size_t first_cell = cell_idx;
             cell_idx += m.cells.size();
             if (m.condition_prefix) {
-                bool exists = live_cell_with_prefix(*m.condition_prefix, view, m.now_seconds);
-                if (exists != m.condition_exists) {
+                auto cells = live_cells_with_prefix(*m.condition_prefix, view, m.now_seconds);
+                bool ok = m.condition_check ? m.condition_check(cells) : (!cells.empty()) == m.condition_exists;
+                if (!ok) {
                     applied[idx] = false;
+                    existing[idx] = std::move(cells);
                     continue;
                 }
             }
@@ -433,7 +439,7 @@ void store::writer_loop() {
             for (const auto& [table_id, n] : counts) row_counts_[table_id] = std::max<int64_t>(n, 0);
         }
         mutations_ += group.size();
-        for (size_t idx = 0; idx < group.size(); ++idx) group[idx].done({result, applied[idx]});
+        for (size_t idx = 0; idx < group.size(); ++idx) group[idx].done({result, applied[idx], std::move(existing[idx])});
     }
 }
 

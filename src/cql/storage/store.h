@@ -54,15 +54,20 @@ struct mutation {
     std::vector<std::pair<std::string, std::string>> puts;  // written as they are (schema)
     std::vector<std::pair<std::string, std::string>> delete_ranges;  // [begin, end)
     // When set, the mutation applies only if no live cell starts with this
-    // prefix (INSERT ... IF NOT EXISTS), or only if one does (IF EXISTS).
+    // prefix (INSERT ... IF NOT EXISTS), or only if one does (IF EXISTS); with
+    // condition_check, only if that returns true for the live cells under the
+    // prefix (a row key: column id -> cell value; empty when there is no row).
+    // A refused mutation's result carries those cells (Cassandra returns the row).
     std::optional<std::string> condition_prefix;
     bool condition_exists = false;
+    std::function<bool(const std::map<uint16_t, std::string>&)> condition_check;  // called on the writer thread
     uint32_t now_seconds = 0;
 };
 
 struct mutation_result {
     status st;             // an I/O error means the write may not be durable
     bool applied = true;   // false when the condition failed
+    std::map<uint16_t, std::string> existing;  // refused: the live cells under condition_prefix, by column id
 };
 
 // Drops dead cells when RocksDB compacts: tombstones and expired cells whose
@@ -166,7 +171,8 @@ private:
     // once `incoming` bytes are written; ok otherwise.
     status check_free_space(uint64_t incoming) const;
     void syncer_loop();
-    bool live_cell_with_prefix(const std::string& prefix, const group_view& view, uint32_t now_seconds) const;
+    // The live cells of the row `prefix` (keys are the prefix and a 2-byte column id) as the group sees them.
+    std::map<uint16_t, std::string> live_cells_with_prefix(const std::string& prefix, const group_view& view, uint32_t now_seconds) const;
     // Loads the live-row counters; the first open of a store written before
     // they existed counts every table's live markers once.
     status load_row_counts();
