@@ -29,6 +29,10 @@ fi
 
 # The Go suite's modules (gocql, pinned in gocql/go.mod and go.sum) into the Go module cache.
 go_bin=$(command -v go || echo /usr/local/go/bin/go)
+if [[ ! -x "$go_bin" ]]; then
+  ensure_debian_packages cql/setup golang-go  # Debian 12's Go 1.19 is what go.mod asks for
+  go_bin=$(command -v go || echo /usr/lib/go/bin/go)
+fi
 if [[ -x "$go_bin" ]]; then
   (cd "$here/gocql" && GOTOOLCHAIN=local run_quiet "$go_bin" mod download)
 else
