@@ -17,6 +17,7 @@
 #include "millrace/common/admin.h"
 #include "millrace/common/security.h"
 #include "millrace/common/tls.h"
+#include "millrace/coordination/coordination.h"
 
 namespace millrace::app {
 
@@ -45,8 +46,11 @@ std::vector<std::pair<std::string, std::string>> security_lines(const config::co
 
 status_report make_report(const config::config& cfg, const std::vector<running_part>& parts, const host_plan& plan,
                           const net::endpoint& admin, const metrics::registry& registry,
-                          const std::optional<tls::material>& tls_files, const pipeline_probe* probe) {
+                          const std::optional<tls::material>& tls_files, const pipeline_probe* probe,
+                          const coordination::coordinator& coordinator) {
     status_report report;
+    report.leadership.backend = coordinator.backend();
+    for (const auto& l : coordinator.leases()) report.leadership.leases.push_back({l.name, l.held, l.holder});
     if (tls_files) {
         report.tls = {{"TLS CA", tls_files->ca_path}, {"TLS cert", tls_files->cert_path}, {"TLS key", tls_files->key_path}};
     }
@@ -180,8 +184,26 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     asio::io_context io(1);
     metrics::registry registry;
     metrics::register_process_metrics(registry);
+    // One coordination session per process, shared by the singletons' leases
+    // (made before the admin endpoint, whose /metrics reads it, and the parts).
+    auto coordination_options = coordination::options_from(cfg);
+    coordination_options.standby = plan.name == "up" || !coordination_options.zookeeper.empty();
+    auto coordinator = coordination::make_coordinator(std::move(coordination_options));
+    if (!coordinator) {
+        std::fprintf(stderr, "millrace: %s\n", coordinator.err().message().c_str());
+        return 2;
+    }
+    registry.add_collector([c = coordinator->get()](std::string& out) {
+        auto leases = c->leases();
+        if (leases.empty()) return;
+        out += "# HELP millrace_coordination_lease_held 1 while this process holds the lease (runs the singleton).\n"
+               "# TYPE millrace_coordination_lease_held gauge\n";
+        for (const auto& l : leases) {
+            out += fmt::format("millrace_coordination_lease_held{{lease=\"{}\",backend=\"{}\"}} {}\n", l.name, c->backend(),
+                               l.held ? 1 : 0);
+        }
+    });
     admin_endpoint admin(io, registry);
-
     std::vector<running_part> parts;
     service_directory directory;
     std::unique_ptr<pipeline_probe> probe;  // `up`: the true totals
@@ -195,7 +217,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
 
     std::optional<net::endpoint> admin_bound;
     admin.http().route("GET", "/status", [&](const http::request& req) {
-        status_report report = make_report(cfg, parts, plan, admin_bound.value_or(net::endpoint{}), registry, tls_files, probe.get());
+        status_report report = make_report(cfg, parts, plan, admin_bound.value_or(net::endpoint{}), registry, tls_files, probe.get(), **coordinator);
         const std::string* format = req.param("format");
         if (format != nullptr && *format == "text") return http::response::text(200, render_status_block(report));
         return http::response::json(200, render_status_json(report));
@@ -234,7 +256,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     for (const auto* info : plan.parts) {
         std::string dir = component_data_dir(cfg, info->section);
         auto context = std::make_unique<component_context>(
-            component_context{io, cfg, registry, clock::system(), file_system::disk(), dir, &directory});
+            component_context{io, cfg, registry, clock::system(), file_system::disk(), dir, &directory, coordinator->get()});
         running_part part{info, std::move(context), nullptr, std::nullopt};
         part.instance = make(*info, *part.context);
         if (part.instance) {
@@ -339,7 +361,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
                         security::admin_password_path(cfg).c_str());
         }
         if (plan.print_status_block) {
-            std::fputs(("\n" + render_status_block(make_report(cfg, parts, plan, admin_at, registry, tls_files, probe.get())) +
+            std::fputs(("\n" + render_status_block(make_report(cfg, parts, plan, admin_at, registry, tls_files, probe.get(), **coordinator)) +
                         "\n  Ctrl-C stops everything cleanly; `millrace status` prints this block again.\n\n").c_str(),
                        stdout);
             if (cfg.get_int("up.status_interval") > 0 || live_on_terminal) schedule_status();

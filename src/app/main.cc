@@ -202,14 +202,14 @@ int run(int argc, char** argv) {
             return run_cql_shell(std::vector<std::string>(argv, argv + idx + 1), std::vector<std::string>(argv + idx + 2, argv + argc));
         }
     }
-    // `dags trigger --conf JSON --wait` are not config keys: set them aside before parsing flags.
+    // `dags trigger --conf JSON --wait`, `dags backfill --dry-run ...` are not config keys: set them aside before parsing flags.
     std::vector<std::string> words(argv, argv + argc), conf_args;
     if (std::find(words.begin(), words.end(), "dags") != words.end()) {
         for (auto it = words.begin(); it != words.end();) {
-            if (*it == "--conf" && it + 1 != words.end()) {
+            if ((*it == "--conf" || *it == "--reprocess-behavior") && it + 1 != words.end()) {
                 conf_args.insert(conf_args.end(), {*it, *(it + 1)});
                 it = words.erase(it, it + 2);
-            } else if (*it == "--wait") {
+            } else if (*it == "--wait" || *it == "--dry-run" || *it == "--only-failed" || *it == "--downstream") {
                 conf_args.push_back(*it);
                 it = words.erase(it);
             } else {

@@ -5,6 +5,7 @@
 #include "millrace/cql/server.h"
 #include "millrace/kafka/broker.h"
 #include "millrace/common/security.h"
+#include "millrace/coordination/coordination.h"
 #include "millrace/registry/registry.h"
 #include "millrace/processor/processor.h"
 #include "millrace/scheduler/scheduler.h"
@@ -101,6 +102,8 @@ config::schema build() {
            "Consumer group whose committed offsets give the status block's processor lag."});
     s.add({"up.status_interval", value_kind::duration_ms, "30s",
            "How often `up` logs the pipeline's progress when stdout is not a terminal; 0 turns it off.", {}, 0, 86'400'000});
+
+    coordination::add_options(s);
 
     const listener_defaults defaults[] = {
         {"broker", 9092, 9465}, {"cql", 9042, 9466}, {"source", 8090, 9467},

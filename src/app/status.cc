@@ -87,6 +87,19 @@ std::string render_status_block(const status_report& report) {
     for (const auto& [label, url] : report.urls) out += fmt::format("  {:<16} {}\n", label, url);
     for (const auto& [label, path] : report.tls) out += fmt::format("  {:<16} {}\n", label, path);
     for (const auto& [label, value] : report.security) out += fmt::format("  {:<16} {}\n", label, value);
+    if (!report.leadership.leases.empty()) {
+        std::string held, elsewhere;
+        for (const auto& l : report.leadership.leases) {
+            if (l.held) {
+                held += (held.empty() ? "" : ", ") + l.name;
+            } else {
+                elsewhere += fmt::format("{}{} ({})", elsewhere.empty() ? "" : ", ", l.name,
+                                         l.holder.empty() ? "no holder seen yet" : "held by " + l.holder);
+            }
+        }
+        out += fmt::format("  {:<16} {} via {}{}{}\n", "leader", held.empty() ? "no" : "yes: " + held,
+                           report.leadership.backend, elsewhere.empty() ? "" : "; standby for ", elsewhere);
+    }
     const auto& c = report.counts;
     out += fmt::format("\n  users: {} fetched · {} in Kafka · {} in the table · processor lag {}\n", count(c.users_fetched),
                        count(c.records_in_kafka), count(c.rows_in_table), count(c.processor_lag));
@@ -110,6 +123,24 @@ std::string render_status_json(const status_report& report) {
     out += fmt::format(
         "}},\"pipeline\":{{\"users_fetched\":{},\"records_in_kafka\":{},\"rows_in_table\":{},\"processor_lag\":{}}}}}",
         count(c.users_fetched), count(c.records_in_kafka), count(c.rows_in_table), count(c.processor_lag));
+    {
+        const auto& lead = report.leadership;
+        out.pop_back();  // the closing brace
+        out += fmt::format(",\"leader\":{},\"singletons\":[", lead.leader() ? "true" : "false");
+        bool first = true;
+        for (const auto& l : lead.leases) {
+            if (!l.held) continue;
+            out += fmt::format("{}\"{}\"", first ? "" : ",", json_escape(l.name));
+            first = false;
+        }
+        out += fmt::format("],\"coordination\":{{\"backend\":\"{}\",\"leases\":[", json_escape(lead.backend));
+        for (size_t idx = 0; idx < lead.leases.size(); ++idx) {
+            const auto& l = lead.leases[idx];
+            out += fmt::format("{}{{\"name\":\"{}\",\"held\":{},\"holder\":\"{}\"}}", idx ? "," : "", json_escape(l.name),
+                               l.held ? "true" : "false", json_escape(l.holder));
+        }
+        out += "]}}";
+    }
     if (!report.details.empty()) {
         out.pop_back();  // the closing brace
         out += ",\"details\":{";

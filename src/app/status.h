@@ -24,6 +24,23 @@ struct pipeline_counts {
     double processor_lag = 0;     // records in Kafka not yet processed
 };
 
+// Which singletons (leases of millrace/coordination) this instance runs.
+struct leadership_status {
+    std::string backend;  // "postgres" or "zookeeper"
+    struct lease {
+        std::string name;    // "cdc.millrace_cdc"
+        bool held = false;
+        std::string holder;  // the instance holding it as last seen
+    };
+    std::vector<lease> leases;
+    bool leader() const {
+        for (const auto& l : leases) {
+            if (l.held) return true;
+        }
+        return false;
+    }
+};
+
 struct status_report {
     std::string version;
     std::string admin_address;
@@ -36,6 +53,7 @@ struct status_report {
     // Components' own state (component::status_json), by command: rendered
     // under "details" in the JSON form.
     std::vector<std::pair<std::string, std::string>> details;
+    leadership_status leadership;
 };
 
 // The sum of every series of metric `name` in Prometheus text `exposition`.

@@ -21,6 +21,7 @@
 #include "millrace/cdc/pgoutput.h"
 #include "millrace/common/log.h"
 #include "millrace/common/security.h"
+#include "millrace/coordination/coordination.h"
 #include "millrace/registry/client.h"
 
 namespace millrace::cdc {
@@ -31,6 +32,8 @@ using config::value_kind;
 using steady = std::chrono::steady_clock;
 
 const log::logger k_log("cdc");
+// How often a standby asks whether it may take over the slot.
+constexpr int64_t k_standby_poll_ms = 1000;
 
 enum class message_format { json, envelope, avro };
 
@@ -297,10 +300,25 @@ public:
     result<std::optional<net::endpoint>> start() override {
         dsn_ = services::postgres_dsn(ctx_);
         bootstrap_ = services::kafka_bootstrap(ctx_);
-        // One owner per slot: a second cdc fails here, before it touches anything.
+        // One owner per slot, elected through the process's coordinator
+        // (millrace/coordination). A second standalone cdc fails here, before it
+        // touches anything; inside `up`, or with ZooKeeper, it waits as a standby.
+        if (ctx_.coordinator == nullptr) {
+            auto own = coordination::make_coordinator(coordination::options_from(ctx_.cfg));
+            if (!own) return own.err().with_context("cdc");
+            own_coordinator_ = std::move(*own);
+        }
+        auto* coordinator = ctx_.coordinator != nullptr ? ctx_.coordinator : own_coordinator_.get();
+        lease_ = coordinator->make_lease("cdc." + options_.slot, dsn_);
+        standby_ok_ = coordinator->opts().standby;
         if (auto st = acquire_ownership(); !st) {
-            if (st.err().code() != errc::unavailable) return st.err().with_context("cdc");
-            k_log.warn("{}; retrying in the background", st.err().message());
+            if (st.err().code() == errc::already_exists && standby_ok_) {
+                k_log.info("standby: {}", st.err().message());
+            } else if (st.err().code() != errc::unavailable) {
+                return st.err().with_context("cdc");
+            } else {
+                k_log.warn("{}; retrying in the background", st.err().message());
+            }
         }
         if (options_.format == message_format::avro) {
             std::string url = options_.registry_url;
@@ -353,35 +371,46 @@ private:
         wake_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return !running_.load(); });
     }
 
-    // The control connection holds a session-level advisory lock named after the
-    // slot for as long as this process captures; PostgreSQL releases it when the
-    // connection ends (also on kill -9).
+    // Leadership of the slot is the lease "cdc.<slot>" (a PostgreSQL advisory
+    // lock by default, released when its connection ends, also on kill -9; or
+    // a ZooKeeper znode). The control connection then reads the snapshot.
     status acquire_ownership() {
+        auto held = lease_->try_acquire();
+        if (!held) return held.err();
+        if (!*held) {
+            std::string holder = lease_->holder();
+            return make_error(errc::already_exists,
+                              "replication slot '{}' is already owned by another millrace cdc{}; stop that one, or give "
+                              "this one its own slot with cdc.slot",
+                              options_.slot, holder.empty() ? "" : " (" + holder + ")");
+        }
         if (owner_.alive()) {
             if (exec(owner_, "SELECT 1")) return {};
             owner_.close();
         }
-        if (auto st = connect(owner_, dsn_, false, application_); !st) return st;
-        auto res = exec(owner_, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", {"millrace.cdc.slot:" + options_.slot});
-        if (!res) {
-            owner_.close();
-            return res.err();
+        return connect(owner_, dsn_, false, application_);
+    }
+
+    // Fencing: before each unit of work that has effects (producing, moving
+    // the slot's position), the lease must still be held.
+    status check_lease() {
+        if (lease_->held()) return {};
+        return make_error(errc::cancelled, "lost the lease of replication slot '{}' (cdc.{}); stopping capture",
+                          options_.slot, options_.slot);
+    }
+
+    // Waits as a standby until this process leads the slot (or stops).
+    status wait_for_lease() {
+        bool said = false;
+        while (running()) {
+            auto st = acquire_ownership();
+            if (st) return {};
+            if (st.err().code() != errc::already_exists) return st;
+            if (!said) k_log.info("standby: {}", st.err().message());
+            said = true;
+            sleep_ms(k_standby_poll_ms);
         }
-        if (std::string_view(PQgetvalue((*res)->res, 0, 0)) == "t") return {};
-        std::string holder;
-        auto who = exec(owner_,
-                        "SELECT pid, coalesce(client_addr::text, 'local') FROM pg_stat_activity "
-                        "WHERE application_name = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-                        {application_});
-        if (who && PQntuples((*who)->res) > 0) {
-            holder = fmt::format(" (PostgreSQL backend pid {}, client {})", PQgetvalue((*who)->res, 0, 0),
-                                 PQgetvalue((*who)->res, 0, 1));
-        }
-        owner_.close();
-        return make_error(errc::already_exists,
-                          "replication slot '{}' is already owned by another millrace cdc{}; stop that one, or give "
-                          "this one its own slot with cdc.slot",
-                          options_.slot, holder);
+        return {};
     }
 
     // ---- the capture thread ------------------------------------------------
@@ -404,7 +433,8 @@ private:
 
     // One replication session, from connecting to the first failure (or stop).
     status session() {
-        if (auto st = acquire_ownership(); !st) return st;
+        if (auto st = wait_for_lease(); !st) return st;
+        if (!running()) return {};
         if (auto st = prepare_tables(); !st) return st;
         if (auto st = make_producer(); !st) return st;
         if (auto st = connect(repl_, dsn_, true, application_); !st) return st;
@@ -553,6 +583,7 @@ private:
             std::string fetch = fmt::format("FETCH {} FROM millrace_snapshot", options_.snapshot_fetch);
             bool described = false;
             while (running()) {
+                if (auto st = check_lease(); !st) return st;
                 auto batch = exec(owner_, fetch);
                 if (!batch) return batch.err();
                 PGresult* res = (*batch)->res;
@@ -604,6 +635,7 @@ private:
         uint32_t xid = 0;
         int64_t commit_us = 0;
         while (running()) {
+            if (auto st = check_lease(); !st) return st;
             rd_kafka_poll(producer_, 0);
             if (auto st = check_producer(); !st) return st;
             if (auto st = maybe_send_status(false); !st) return st;
@@ -1114,7 +1146,10 @@ private:
         tracker_.reset();
         repl_streaming_ = false;
         repl_.close();
-        if (!running()) owner_.close();
+        if (!running()) {
+            owner_.close();
+            if (lease_) lease_->release();
+        }
     }
 
     component_context& ctx_;
@@ -1131,7 +1166,10 @@ private:
     std::thread thread_;
 
     // Owned by the capture thread (owner_ also by start(), before it runs).
-    pg_conn owner_;  // holds the slot's advisory lock; reads the snapshot
+    pg_conn owner_;  // reads the snapshot, manages the publication and slot
+    std::unique_ptr<coordination::coordinator> own_coordinator_;  // when the host gave none
+    std::unique_ptr<coordination::lease> lease_;                  // "cdc.<slot>"
+    bool standby_ok_ = false;  // a held lease makes this one wait, not fail
     pg_conn repl_;   // replication=database
     bool repl_streaming_ = false;
     rd_kafka_t* producer_ = nullptr;

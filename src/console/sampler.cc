@@ -311,6 +311,7 @@ void service::sample_once() {
     // Admin endpoints: readiness, and bytes in/out from the broker's metrics.
     json admins = json::array();
     std::map<std::string, std::pair<std::string, bool>> admin_of;  // component -> (address, ready)
+    std::map<std::string, std::string> leader_of;  // singleton component ("cdc", "scheduler") -> admin address
     double bytes_in = -1, bytes_out = -1;
     std::map<std::string, double> topic_bytes_in, topic_bytes_out, topic_size;
     const auto probe_timeout = std::min<std::chrono::milliseconds>(settings_.request_timeout, std::chrono::milliseconds(1500));
@@ -329,6 +330,10 @@ void service::sample_once() {
             }
         }
         admins.push_back({{"address", address}, {"ready", ready->status == 200}, {"components", parts}});
+        // Which instance runs the singletons (docs/ha.md): "cdc.<slot>" → this admin endpoint.
+        for (const auto& [lease, held] : sum_metric(metrics->body, "millrace_coordination_lease_held", "lease")) {
+            if (held > 0) leader_of[lease.substr(0, lease.find('.'))] = address;
+        }
         auto in = sum_metric(metrics->body, "millrace_broker_bytes_in_total", "topic");
         auto out = sum_metric(metrics->body, "millrace_broker_bytes_out_total", "topic");
         if (!in.empty()) {
@@ -368,6 +373,7 @@ void service::sample_once() {
 
     json health = probe_components(cluster, cluster_error, groups);
     for (auto& component : health) {
+        if (auto leader = leader_of.find(component["name"]); leader != leader_of.end()) component["leader"] = leader->second;
         auto it = admin_of.find(component["name"]);
         if (it == admin_of.end()) continue;
         component["admin"] = it->second.first;

@@ -4,9 +4,11 @@
 #include "millrace/cql/server.h"
 
 #include <chrono>
+#include <thread>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
@@ -20,6 +22,7 @@
 #include "protocol/segment.h"
 #include "protocol/wire.h"
 #include "storage/store.h"
+#include "tracing.h"
 
 namespace millrace::cql {
 namespace {
@@ -46,8 +49,8 @@ public:
     cql_component(component_context& ctx, cql_config cfg)
         : ctx_(ctx),
           cfg_(std::move(cfg)),
-          executor_(ctx.io, store_, ctx.clock, cfg_.prepared_cache_size),
-          server_(ctx.io, "cql", [this](net::stream& socket) { return serve(socket); }),
+          executor_(io_, store_, ctx.clock, cfg_.prepared_cache_size),
+          server_(io_, "cql", [this](net::stream& socket) { return serve(socket); }),
           connections_(ctx.metrics.make_gauge("millrace_cql_connections", "Open client connections.")),
           protocol_errors_(ctx.metrics.make_counter("millrace_cql_protocol_errors_total",
                                                     "Connections closed for malformed or oversized frames.")),
@@ -96,14 +99,27 @@ public:
                   cfg_.storage.sync == commit_sync::batch
                       ? std::string("batch")
                       : fmt::format("periodic every {} ms", cfg_.storage.sync_period.count()));
+        // From here on the listener, the connections and the executor live on
+        // the component's own thread (see io_).
+        io_thread_ = std::thread([this] {
+            auto work = asio::make_work_guard(io_);
+            io_.run();
+        });
         return std::optional<net::endpoint>(*ep);
     }
 
     // Connections close; writes already queued are applied and synced. The
     // database itself closes when the component is destroyed, after the drain.
     void stop() override {
-        server_.stop();
+        server_.stop();  // posted to io_
         store_.stop_writes();
+    }
+
+    ~cql_component() override {
+        // The host drained its own io_context after stop(); connections still
+        // open here are cut (their coroutines are destroyed with io_).
+        io_.stop();
+        if (io_thread_.joinable()) io_thread_.join();
     }
 
 private:
@@ -367,6 +383,8 @@ private:
         auto start = std::chrono::steady_clock::now();
         request_context rc{executor_, self->ctx, h.stream, h.flags, cfg_.auth};
         handler_reply reply;
+        std::optional<request_trace> trace;
+        if ((h.flags & frame_flag::tracing) && is_traced(entry->op)) trace = begin_trace(*conn, entry->op, *body, h.flags);
         try {
             reader in(*body);
             if (h.flags & frame_flag::custom_payload) in.bytes_map();
@@ -389,13 +407,81 @@ private:
                 log_.warn("authentication failed for {}", conn->peer());
             }
         }
-        conn->respond(slot, self->encode_response(h.stream, reply.op, std::move(reply.body)));
+        uint8_t flags = 0;
+        if (trace) {
+            trace->event(reply.op == opcode::error ? "Sending ERROR message" : "Sending RESULT message");
+            std::string id = trace->session_id();
+            trace->finish();  // readable before the response is: drivers query it at once
+            reply.body.insert(0, id);
+            flags |= frame_flag::tracing;
+        }
+        conn->respond(slot, self->encode_response(h.stream, reply.op, std::move(reply.body), flags));
         // v5: the answer to STARTUP is the last frame outside segments, both ways.
         if (entry->op == opcode::startup && self->ctx.version >= 5 &&
             (reply.op == opcode::ready || reply.op == opcode::authenticate)) {
             self->ctx.segments = true;
         }
         co_return true;
+    }
+
+    // QUERY, PREPARE, EXECUTE and BATCH honour the tracing flag (the spec
+    // names the first three; Cassandra traces batches too).
+    static bool is_traced(opcode op) {
+        return op == opcode::query || op == opcode::prepare || op == opcode::execute || op == opcode::batch;
+    }
+
+    // Starts the trace of a request: Cassandra's request names and parameters
+    // (the query text and consistency, read from the body without consuming it).
+    request_trace begin_trace(net::framed_connection& conn, opcode op, const std::string& body, uint8_t flags) {
+        auto host_of = [](const std::string& address) {
+            auto colon = address.rfind(':');
+            return colon == std::string::npos ? address : address.substr(0, colon);
+        };
+        std::string coordinator = "127.0.0.1";
+        int32_t port = 0;
+        if (auto* s = conn.get_stream(); s != nullptr) {
+            std::error_code ec;
+            auto local = s->socket().local_endpoint(ec);
+            if (!ec) {
+                coordinator = local.address().to_string();
+                port = local.port();
+            }
+        }
+        request_trace trace(static_cast<int64_t>(ctx_.clock.wall_millis()), host_of(conn.peer()), coordinator, port);
+        std::vector<std::pair<std::string, std::string>> params;
+        std::string request;
+        std::string activity;
+        try {
+            reader in(body);
+            if (flags & frame_flag::custom_payload) in.bytes_map();
+            if (op == opcode::query || op == opcode::prepare) {
+                std::string text = in.long_string();
+                params.emplace_back("query", text);
+                activity = "Parsing " + text;
+                if (op == opcode::query) params.emplace_back("consistency_level", consistency_name(in.int16()));
+            } else if (op == opcode::execute) {
+                std::string id = in.short_bytes();
+                activity = "Executing prepared statement ";
+                for (char c : id) activity += fmt::format("{:02x}", static_cast<uint8_t>(c));
+            } else {
+                activity = "Executing batch";
+            }
+        } catch (const protocol_error&) {
+            activity = "Decoding a malformed request";
+        }
+        request = op == opcode::query     ? "Execute CQL3 query"
+                  : op == opcode::prepare ? "Preparing CQL3 query"
+                  : op == opcode::execute ? "Execute CQL3 prepared query"
+                                          : "Execute batch of CQL3 queries";
+        trace.set_request(std::move(request), std::move(params));
+        trace.event(std::move(activity));
+        return trace;
+    }
+
+    static std::string consistency_name(int16_t code) {
+        static const char* names[] = {"ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "SERIAL",
+                                      "LOCAL_SERIAL", "LOCAL_ONE"};
+        return code >= 0 && code <= 10 ? names[code] : std::to_string(code);
     }
 
     // Pushes an EVENT SCHEMA_CHANGE (stream -1) to every connection that
@@ -414,6 +500,14 @@ private:
 
     component_context& ctx_;
     cql_config cfg_;
+    // The CQL component's own io_context and thread: framing, parsing,
+    // execution and reads of every CQL connection run there, so in `millrace
+    // up` the CQL store and the Kafka broker (and HTTP) do not wait on each
+    // other's io thread. The executor and the connection list are used only
+    // on it (and by start() before it runs). Declared before the members whose
+    // handlers it holds, so it outlives them.
+    asio::io_context io_{1};
+    std::thread io_thread_;
     store store_;
     executor executor_;
     net::tcp_server server_;
@@ -461,6 +555,12 @@ void add_options(config::schema& s) {
            "every cql.commit_sync_period; faster, but up to one period of acknowledged writes can be lost on power "
            "failure (Cassandra's default).",
            {"batch", "periodic"}});
+    s.add({"cql.min_free_space", value_kind::size, "64MiB",
+           "Writes are refused (ServerError \"no space left on device: <data dir> ...\") while the data "
+           "directory's file system has less free space than this; reads keep working and writes resume by "
+           "themselves once space is freed. It keeps RocksDB's WAL and memtable flushes (up to 64 MiB) from "
+           "meeting a full disk. 0: no check (a full disk then stops writes until RocksDB recovers, which "
+           "needs 64 MiB free).", {}, 0, INT64_MAX});
     s.add({"cql.commit_sync_period", value_kind::duration_ms, "10s",
            "With cql.commit_sync=periodic, how often the WAL is fsynced (Cassandra's commitlog_sync_period).", {}, 1,
            3'600'000});
@@ -488,6 +588,7 @@ std::unique_ptr<component> make_cql(component_context& ctx) {
     cfg.prepared_cache_size = static_cast<size_t>(ctx.cfg.get_int("cql.prepared_cache_size"));
     cfg.storage.sync = ctx.cfg.get_string("cql.commit_sync") == "periodic" ? commit_sync::periodic : commit_sync::batch;
     cfg.storage.sync_period = std::chrono::milliseconds(ctx.cfg.get_int("cql.commit_sync_period"));
+    cfg.storage.min_free_bytes = static_cast<uint64_t>(ctx.cfg.get_int("cql.min_free_space"));
     return std::make_unique<cql_component>(ctx, std::move(cfg));
 }
 

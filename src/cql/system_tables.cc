@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tracing.h"
+
 namespace millrace::cql {
 namespace {
 
@@ -232,7 +234,8 @@ std::optional<virtual_table> auth_table(const auth_model& a, const std::string& 
 }  // namespace
 
 bool is_system_keyspace(const std::string& keyspace) {
-    return keyspace == "system" || keyspace == "system_schema" || keyspace == "system_virtual_schema" || keyspace == "system_auth";
+    return keyspace == "system" || keyspace == "system_schema" || keyspace == "system_virtual_schema" || keyspace == "system_auth" ||
+           keyspace == "system_traces";
 }
 
 std::vector<std::pair<std::string, std::string>> system_table_names() {
@@ -247,6 +250,7 @@ std::vector<std::pair<std::string, std::string>> system_table_names() {
 std::optional<virtual_table> system_table(const catalog& c, const std::string& keyspace, const std::string& table,
                                           const live_rows_fn& live_rows, const auth_model* auth) {
     if (keyspace == "system_auth") return auth ? auth_table(*auth, table) : std::nullopt;
+    if (keyspace == "system_traces") return traces().table(table);  // tracing.h
     if (keyspace == "system") {
         if (table == "local") return local(c);
         if (table == "size_estimates") return size_estimates(c, live_rows);

@@ -43,9 +43,12 @@ std::vector<column_spec> read_rows_metadata(wire::wire_reader& r, std::optional<
 
 }  // namespace
 
-std::vector<std::string> skip_response_prefix(wire::wire_reader& r, uint8_t flags) {
+std::vector<std::string> skip_response_prefix(wire::wire_reader& r, uint8_t flags, std::string* trace_id) {
     std::vector<std::string> warnings;
-    if (flags & wire::frame_flag::tracing) r.take(16);
+    if (flags & wire::frame_flag::tracing) {
+        auto id = r.take(16);
+        if (trace_id != nullptr) *trace_id = std::string(id);
+    }
     if (flags & wire::frame_flag::warning) warnings = r.string_list();
     if (flags & wire::frame_flag::custom_payload) {
         uint16_t n = r.uint16();

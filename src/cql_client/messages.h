@@ -26,9 +26,10 @@ struct result_body {
     std::shared_ptr<prepared_statement> prepared;  // prepared
 };
 
-// Strips the tracing id, warnings and custom payload the frame flags announce;
-// returns the warnings. Throws wire::decode_error.
-std::vector<std::string> skip_response_prefix(wire::wire_reader& r, uint8_t flags);
+// Strips the tracing id (stored in `*trace_id` when given), warnings and
+// custom payload the frame flags announce; returns the warnings. Throws
+// wire::decode_error.
+std::vector<std::string> skip_response_prefix(wire::wire_reader& r, uint8_t flags, std::string* trace_id = nullptr);
 
 data_type read_type(wire::wire_reader& r, int depth = 0);
 

@@ -63,6 +63,7 @@ struct request {
     std::chrono::milliseconds timeout{0};
     int attempt = 0;
     bool idempotent = true;
+    bool tracing = false;  // sets the frame's tracing flag
     bool completed = false;
     std::string last_error;  // why the previous attempt failed
 
@@ -198,7 +199,7 @@ public:
         int16_t stream = free_streams_.back();
         free_streams_.pop_back();
         streams_[static_cast<size_t>(stream)] = r;
-        write_frame(stream, r->op, session_.build_body(*r));
+        write_frame(stream, r->op, session_.build_body(*r), r->tracing ? wire::frame_flag::tracing : 0);
     }
 
     // Fails every request in flight with `why` (retrying the idempotent ones
@@ -252,7 +253,7 @@ private:
     asio::awaitable<void> run(std::shared_ptr<connection> self);
     asio::awaitable<std::pair<wire::frame_header, std::string>> read_frame();
     asio::awaitable<std::pair<wire::frame_header, std::string>> handshake_request(wire::opcode op, std::string body);
-    void write_frame(int16_t stream, wire::opcode op, std::string body);
+    void write_frame(int16_t stream, wire::opcode op, std::string body, uint8_t extra_flags = 0);
     void start_write();
     void handle_frame(const wire::frame_header& h, std::string body);
 
@@ -279,8 +280,8 @@ private:
     std::shared_ptr<asio::steady_timer> timer_;
 };
 
-void connection::write_frame(int16_t stream, wire::opcode op, std::string body) {
-    uint8_t flags = 0;
+void connection::write_frame(int16_t stream, wire::opcode op, std::string body, uint8_t extra_flags) {
+    uint8_t flags = extra_flags;
     if (compressed_ && op != wire::opcode::startup && !body.empty()) {
         body = wire::lz4_compress(body);
         flags |= wire::frame_flag::compression;
@@ -718,9 +719,10 @@ std::string session::impl::build_body(const request& r) {
 void session::impl::on_response(const std::shared_ptr<connection>& conn, request_ptr r, uint8_t op, uint8_t flags,
                                 std::string_view body) {
     std::vector<std::string> warnings;
+    std::string trace_id;
     try {
         wire::wire_reader prefix(body);
-        warnings = messages::skip_response_prefix(prefix, flags);
+        warnings = messages::skip_response_prefix(prefix, flags, &trace_id);
         body = body.substr(body.size() - prefix.remaining());
     } catch (const wire::decode_error& e) {
         r->complete(make_error(errc::corruption, "cql {}: {} frame prefix: {}", conn->address(), wire::opcode_name(op),
@@ -734,6 +736,7 @@ void session::impl::on_response(const std::shared_ptr<connection>& conn, request
             return;
         }
         decoded->page.warnings = std::move(warnings);
+        decoded->page.trace_id = std::move(trace_id);
         r->complete(std::move(decoded));
         return;
     }
@@ -878,6 +881,7 @@ void session::query_async(std::string cql, std::vector<value> params, rows_callb
                                                       impl_->options_.default_page_size, *values, params.size(), false);
     r->timeout = opts.timeout.value_or(impl_->options_.request_timeout);
     r->idempotent = opts.idempotent;
+    r->tracing = opts.tracing;
     r->done = to_rows(std::move(done));
     impl_->submit(std::move(r));
 }
@@ -899,6 +903,7 @@ void session::execute_async(prepared_ptr stmt, std::vector<value> params, rows_c
                                                       impl_->options_.default_page_size, *values, params.size(), false);
     r->timeout = opts.timeout.value_or(impl_->options_.request_timeout);
     r->idempotent = opts.idempotent;
+    r->tracing = opts.tracing;
     r->done = to_rows(std::move(done));
     impl_->submit(std::move(r));
 }

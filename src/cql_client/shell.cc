@@ -336,7 +336,7 @@ const char* k_help = R"(Shell commands (besides CQL statements, which end with '
   USE <keyspace>;              statements without a keyspace refer to it
   PAGING ON | OFF | <n>        pause every <n> rows on a terminal (default 100)
   EXPAND ON | OFF              one block per row
-  TRACING ON | OFF             request traces (when the server records them)
+  TRACING [ON | OFF]           print each statement's trace (system_traces), as cqlsh
   CONSISTENCY [<level>]        show or set the consistency level (default ONE)
   HELP, EXIT, QUIT
 )";
@@ -349,6 +349,7 @@ struct shell_state {
     bool paging = true;
     int32_t page_size = 100;
     bool expand = false;
+    bool tracing = false;  // TRACING ON: each statement's trace is printed after it
     consistency level = consistency::one;
     bool quit = false;  // EXIT or QUIT was read
 };
@@ -450,6 +451,43 @@ result<std::shared_ptr<session>> reconnect(shell_state& st, const std::string& k
 
 // Runs one statement or shell command; false when it failed (the message is
 // on stderr, prefixed with `where`).
+// Prints a trace as cqlsh does: the session's request, each event with its
+// thread, then "Request complete" with the duration (system_traces).
+void print_trace(shell_state& st, const std::string& id) {
+    std::string hex;
+    for (char c : id) hex += fmt::format("{:02x}", static_cast<uint8_t>(c));
+    std::string uuid = hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+                       hex.substr(20);
+    auto session = st.conn->query("SELECT request, coordinator, client, duration, started_at FROM system_traces.sessions "
+                                  "WHERE session_id = " + uuid);
+    auto events = st.conn->query("SELECT activity, thread, source, source_elapsed FROM system_traces.events WHERE "
+                                 "session_id = " + uuid);
+    if (!session || !events || session->empty()) {
+        std::fprintf(stderr, "Session %s wasn't found.\n", uuid.c_str());
+        return;
+    }
+    rows table;
+    for (const char* name : {"activity", "source", "source_elapsed", "client"}) {
+        column_spec c;
+        c.name = name;
+        c.type.id = type_id::varchar;
+        table.columns.push_back(c);
+    }
+    auto cell = [](const rows& r, size_t idx, const char* name) { return format_cell(r.at(idx, name)); };
+    std::string client = cell(*session, 0, "client");
+    table.data.push_back({value::text(cell(*session, 0, "request")), value::text(cell(*session, 0, "coordinator")),
+                          value::text("0"), value::text(client)});
+    for (size_t idx = 0; idx < events->size(); ++idx) {
+        table.data.push_back({value::text(cell(*events, idx, "activity") + " [" + cell(*events, idx, "thread") + "]"),
+                              value::text(cell(*events, idx, "source")), value::text(cell(*events, idx, "source_elapsed")),
+                              value::text(client)});
+    }
+    table.data.push_back({value::text("Request complete"), value::text(cell(*session, 0, "coordinator")),
+                          value::text(cell(*session, 0, "duration")), value::text(client)});
+    std::printf("\nTracing session: %s\n\n%s\n", uuid.c_str(), format_table(table, true).c_str());
+    std::fflush(stdout);
+}
+
 bool run_one(shell_state& st, const statement_text& stmt, const std::string& where) {
     auto fail = [&](const std::string& message) {
         std::fprintf(stderr, "%s:%d:%s\n", where.c_str(), stmt.line, message.c_str());
@@ -498,18 +536,15 @@ bool run_one(shell_state& st, const statement_text& stmt, const std::string& whe
         return true;
     }
     if (first == "TRACING") {
-        if (second == "OFF" || second.empty()) {
-            std::printf("Tracing is currently disabled. Use TRACING ON to enable.\n");
+        // cqlsh 6's wording: "TRACING is OFF", "TRACING set to ON", "TRACING is already ON".
+        if (second.empty()) {
+            std::printf("TRACING is %s\n", st.tracing ? "ON" : "OFF");
             return true;
         }
-        if (second != "ON") return fail(fmt::format("TRACING takes ON or OFF, not '{}'", words[1]));
-        // Traces live in system_traces; a server without that keyspace does not record them.
-        auto probe = st.conn->query("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = 'system_traces'");
-        if (probe && !probe->empty()) {
-            std::printf("Tracing is not supported by this shell yet; TRACING stays OFF.\n");
-        } else {
-            std::printf("Tracing is not supported by this server (it has no system_traces keyspace); TRACING stays OFF.\n");
-        }
+        if (second != "ON" && second != "OFF") return fail(fmt::format("TRACING takes ON or OFF, not '{}'", words[1]));
+        bool on = second == "ON";
+        std::printf(on == st.tracing ? "TRACING is already %s\n" : "TRACING set to %s\n", second.c_str());
+        st.tracing = on;
         return true;
     }
     if (first == "CONSISTENCY") {
@@ -527,8 +562,17 @@ bool run_one(shell_state& st, const statement_text& stmt, const std::string& whe
     query_options opts;
     opts.consistency_level = st.level;
     opts.page_size = st.page_size;
+    opts.tracing = st.tracing;
     auto page = st.conn->query(stmt.text, {}, opts);
     if (!page) return fail(page.err().message());
+    // Printed after the statement's own output, as cqlsh does.
+    struct trace_printer {
+        shell_state& st;
+        std::string id;
+        ~trace_printer() {
+            if (!id.empty()) print_trace(st, id);
+        }
+    } trace_after{st, page->trace_id};
     if (first == "USE") {
         // Every connection of the session must use the keyspace: reconnect with it.
         if (auto conn = reconnect(st, page->keyspace.empty() ? words.size() > 1 ? words[1] : "" : page->keyspace); !conn) {

@@ -17,6 +17,7 @@
 
 #include "auth/security.h"
 #include "broker_core.h"
+#include "txn/txn_coordinator.h"
 #include "millrace/common/connection.h"
 #include "flusher.h"
 #include "group/coordinator.h"
@@ -134,6 +135,7 @@ private:
             if (stopping_) co_return;
             auto now = std::chrono::steady_clock::now();
             core_.groups().tick();
+            core_.txns().tick();
             if (cfg.flush != flush_policy::os && now - last_flush >= std::chrono::milliseconds(cfg.flush_interval_ms)) {
                 last_flush = now;
                 for (const auto& [name, t] : core_.topics().all()) {
@@ -334,6 +336,15 @@ void add_options(config::schema& s) {
            "consumers faster on a laptop).", {}, 0, 300'000});
     s.add({"broker.group_min_session_timeout", value_kind::duration_ms, "6s", "Smallest session timeout a consumer may ask for.", {}, 1, INT64_MAX});
     s.add({"broker.group_max_session_timeout", value_kind::duration_ms, "30m", "Largest session timeout a consumer may ask for.", {}, 1, INT64_MAX});
+    s.add({"broker.group_consumer_session_timeout", value_kind::duration_ms, "45s",
+           "KIP-848 consumer groups: a member without a heartbeat for this long is removed "
+           "(group.consumer.session.timeout.ms).", {}, 1, INT32_MAX});
+    s.add({"broker.group_consumer_heartbeat_interval", value_kind::duration_ms, "5s",
+           "KIP-848 consumer groups: how often members heartbeat (group.consumer.heartbeat.interval.ms).", {}, 1,
+           INT32_MAX});
+    s.add({"broker.group_consumer_assignors", value_kind::string_list, "uniform,range",
+           "KIP-848 consumer groups: the server-side assignors members may choose, the first the default "
+           "(group.consumer.assignors; uniform and range exist)."});
     s.add({"broker.super_users", value_kind::string_list, "",
            "Principals (User:name) allowed everything whatever the ACLs say (Kafka's super.users), when "
            "security.enabled; the admin user (security.admin_user) always is one."});
@@ -341,6 +352,9 @@ void add_options(config::schema& s) {
            "Kafka's connections.max.reauth.ms: a SASL session's lifetime, after which the client must "
            "re-authenticate (KIP-368) or its connection is closed at its next request; 0 turns it off.", {}, 0, INT64_MAX});
     s.add({"broker.offsets_retention", value_kind::duration_ms, "7d", "How long committed offsets of an empty group are kept.", {}, 1, INT64_MAX});
+    s.add({"broker.transaction_max_timeout", value_kind::duration_ms, "15m",
+           "Kafka's transaction.max.timeout.ms: the longest transaction.timeout.ms a transactional producer may ask "
+           "for (InitProducerId answers INVALID_TRANSACTION_TIMEOUT beyond it).", {}, 1, INT32_MAX});
 }
 
 std::unique_ptr<component> make_broker(component_context& ctx) {
@@ -366,6 +380,10 @@ std::unique_ptr<component> make_broker(component_context& ctx) {
     cfg.group_min_session_timeout_ms = c.get_int("broker.group_min_session_timeout");
     cfg.group_max_session_timeout_ms = c.get_int("broker.group_max_session_timeout");
     cfg.offsets_retention_ms = c.get_int("broker.offsets_retention");
+    cfg.transaction_max_timeout_ms = c.get_int("broker.transaction_max_timeout");
+    cfg.group_consumer_session_timeout_ms = c.get_int("broker.group_consumer_session_timeout");
+    cfg.group_consumer_heartbeat_interval_ms = c.get_int("broker.group_consumer_heartbeat_interval");
+    cfg.group_consumer_assignors = c.get_list("broker.group_consumer_assignors");
     // security.* belong to the whole process; a schema without them means security is off.
     cfg.security.enabled = c.has("security.enabled") && c.get_bool("security.enabled");
     if (c.has("security.admin_user")) cfg.security.admin_user = c.get_string("security.admin_user");

@@ -1,4 +1,5 @@
 #include "broker_core.h"
+#include "txn/txn_coordinator.h"
 
 #include <charconv>
 #include <random>
@@ -48,9 +49,13 @@ broker_core::broker_core(asio::io_context& io, broker_config cfg, metrics::regis
     settings.min_session_timeout_ms = cfg_.group_min_session_timeout_ms;
     settings.max_session_timeout_ms = cfg_.group_max_session_timeout_ms;
     settings.offsets_retention_ms = cfg_.offsets_retention_ms;
+    settings.consumer_session_timeout_ms = static_cast<int32_t>(cfg_.group_consumer_session_timeout_ms);
+    settings.consumer_heartbeat_interval_ms = static_cast<int32_t>(cfg_.group_consumer_heartbeat_interval_ms);
+    if (!cfg_.group_consumer_assignors.empty()) settings.consumer_assignors = cfg_.group_consumer_assignors;
     groups_ = std::make_unique<group_coordinator>(io_, clock_, fs_, cfg_.data_dir + "/.groups", settings, metrics_);
     flusher_ = std::make_unique<flusher>(io_, metrics_);
     security_ = std::make_unique<auth::security_manager>(fs_, cfg_.data_dir + "/.security", cfg_.security);
+    txns_ = std::make_unique<txn_coordinator>(*this, cfg_.data_dir + "/.transactions", cfg_.transaction_max_timeout_ms);
 }
 
 broker_core::~broker_core() = default;
@@ -140,6 +145,8 @@ status broker_core::open() {
     if (auto st = security_->open(); !st) return st;
     if (auto st = topics_->open(); !st) return st;
     if (auto st = groups_->open(); !st) return st;
+    // After the logs and groups: open transactions are aborted with markers.
+    if (auto st = txns_->open(); !st) return st;
     // From here on, until close() rewrites it, a crash is not a clean shutdown.
     std::string marker = cfg_.data_dir + "/.clean_shutdown";
     if (fs_.exists(marker)) {
@@ -151,6 +158,7 @@ status broker_core::open() {
 
 void broker_core::close() {
     flusher_->stop();
+    txns_->close();
     groups_->close();
     topics_->close();
     if (auto st = write_file_atomic(fs_, cfg_.data_dir + "/.clean_shutdown", "clean\n"); !st) {

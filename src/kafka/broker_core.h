@@ -26,6 +26,7 @@ namespace millrace::kafka {
 class topic_registry;
 class group_coordinator;
 class flusher;
+class txn_coordinator;
 
 enum class flush_policy {
     acks_all,  // fsync before acknowledging acks=-1 produce; otherwise every flush_interval
@@ -57,6 +58,10 @@ struct broker_config {
     int64_t group_min_session_timeout_ms = 6'000;
     int64_t group_max_session_timeout_ms = 1'800'000;
     int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+    int64_t transaction_max_timeout_ms = 900'000;  // transaction.max.timeout.ms
+    int64_t group_consumer_session_timeout_ms = 45'000;   // group.consumer.session.timeout.ms
+    int64_t group_consumer_heartbeat_interval_ms = 5'000; // group.consumer.heartbeat.interval.ms
+    std::vector<std::string> group_consumer_assignors = {"uniform", "range"};  // group.consumer.assignors
     auth::security_config security;  // SASL and ACLs when security.enabled
 };
 
@@ -80,6 +85,8 @@ public:
     topic_registry& topics() { return *topics_; }
     group_coordinator& groups() { return *groups_; }
     flusher& flush() { return *flusher_; }
+    // Transactional ids, their producers and open transactions (KIP-98).
+    txn_coordinator& txns() { return *txns_; }
     fetch_session_cache& fetch_sessions() { return fetch_sessions_; }
     // Credentials, ACLs and super users; files in <data_dir>/.security.
     auth::security_manager& security() { return *security_; }
@@ -150,6 +157,7 @@ private:
     std::unique_ptr<topic_registry> topics_;
     std::unique_ptr<group_coordinator> groups_;
     std::unique_ptr<flusher> flusher_;
+    std::unique_ptr<txn_coordinator> txns_;
     std::unique_ptr<auth::security_manager> security_;
     fetch_session_cache fetch_sessions_;
 };

@@ -229,6 +229,12 @@ public:
         if (parts.size() == 2 && parts[0] == "dagSources" && m == "GET") return dag_source(parts[1]);
         if (!parts.empty() && parts[0] == "variables") return variables(parts, m, req);
         if (!parts.empty() && parts[0] == "connections") return connections(parts, m, req);
+        if (!parts.empty() && parts[0] == "backfills") {
+            if (m != "POST") return method_not_allowed(req);
+            if (parts.size() == 1) return backfill(req, false);
+            if (parts.size() == 2 && parts[1] == "dry_run") return backfill(req, true);
+            return problem(404, fmt::format("no API endpoint {}", req.path));
+        }
         if (parts.empty() || parts[0] != "dags") return problem(404, fmt::format("no API endpoint {}", req.path));
         if (parts.size() == 1 && m == "GET") return list_dags(req);
         if (parts.size() == 1) return method_not_allowed(req);
@@ -239,6 +245,9 @@ public:
             return method_not_allowed(req);
         }
         if (parts.size() == 3 && parts[2] == "tasks" && m == "GET") return list_tasks(dag_id);
+        if (parts.size() == 3 && parts[2] == "clearTaskInstances") {
+            return m == "POST" ? clear_task_instances(dag_id, req) : method_not_allowed(req);
+        }
         if (parts[2] != "dagRuns") return problem(404, fmt::format("no API endpoint {}", req.path));
         if (parts.size() == 3) {
             if (m == "GET") return list_runs(dag_id, req);
@@ -246,6 +255,9 @@ public:
             return method_not_allowed(req);
         }
         const std::string& run_id = parts[3];
+        if (parts.size() == 4 && m == "PATCH") return patch_run(dag_id, run_id, req);
+        if (parts.size() == 5 && parts[4] == "clear") return m == "POST" ? clear_run(dag_id, run_id, req) : method_not_allowed(req);
+        if (parts.size() == 6 && parts[4] == "taskInstances" && m == "PATCH") return patch_ti(dag_id, run_id, parts[5], req);
         if (m != "GET") return method_not_allowed(req);
         if (parts.size() == 4) return get_run(dag_id, run_id);
         if (parts[4] != "taskInstances") return problem(404, fmt::format("no API endpoint {}", req.path));
@@ -259,6 +271,191 @@ public:
     }
 
 private:
+    // Reads the boolean fields of `body` named in `names` into `out` (absent: unchanged);
+    // an unknown field or a non-boolean is a 400.
+    static std::optional<http::response> read_fields(const nlohmann::json& body, const std::vector<std::string>& known,
+                                                     const std::map<std::string, bool*>& flags) {
+        for (const auto& [key, v] : body.items()) {
+            if (std::find(known.begin(), known.end(), key) == known.end()) {
+                std::string list;
+                for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+                return problem(400, fmt::format("unknown field '{}' ({})", key, list), key);
+            }
+            if (auto it = flags.find(key); it != flags.end() && !v.is_null()) {
+                if (!v.is_boolean()) return problem(400, fmt::format("{} must be true or false", key), key);
+                *it->second = v.get<bool>();
+            }
+        }
+        return std::nullopt;
+    }
+
+    static http::response operation_error(const error& e) {
+        int status = e.code() == errc::not_found ? 404 : e.code() == errc::already_exists ? 409 : 400;
+        return problem(status, e.message());
+    }
+
+    static std::string changed_json(const std::vector<changed_ti>& changed) {
+        std::vector<std::string> items;
+        for (const auto& c : changed) {
+            items.push_back(json::object()
+                                .str("dag_id", c.dag_id)
+                                .str("dag_run_id", c.run_id)
+                                .str("task_id", c.task_id)
+                                .str("execution_date", format_iso(c.logical_date))
+                                .str("logical_date", format_iso(c.logical_date))
+                                .raw("state", c.state == ti_state::none ? "null" : json::quote(to_string(c.state)))
+                                .done());
+        }
+        return json::object().raw("task_instances", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done();
+    }
+
+    // Airflow's POST /dags/{dag_id}/clearTaskInstances.
+    http::response clear_task_instances(const std::string& dag_id, const http::request& req) {
+        auto body = json::parse_object(req.body.find_first_not_of(" \t\r\n") == std::string::npos ? "{}" : req.body);
+        if (!body) return problem(400, body.err().message());
+        clear_request r;
+        r.dry_run = true;  // Airflow's default: a clear without dry_run=false only lists
+        bool reset_dag_runs = true, only_running = false;
+        if (auto bad = read_fields(*body, {"dry_run", "task_ids", "dag_run_id", "include_downstream", "include_upstream",
+                                           "only_failed", "only_running", "reset_dag_runs", "start_date", "end_date",
+                                           "include_subdags", "include_parentdag"},
+                                   {{"dry_run", &r.dry_run}, {"include_downstream", &r.include_downstream},
+                                    {"include_upstream", &r.include_upstream}, {"only_failed", &r.only_failed},
+                                    {"only_running", &only_running}, {"reset_dag_runs", &reset_dag_runs}})) {
+            return *bad;
+        }
+        if (only_running) return problem(400, "only_running is not supported: a running try is never cleared", "only_running");
+        if (auto v = body->find("dag_run_id"); v != body->end() && !v->is_null()) {
+            if (!v->is_string()) return problem(400, "dag_run_id must be a string", "dag_run_id");
+            r.run_id = v->get<std::string>();
+        }
+        if (auto v = body->find("task_ids"); v != body->end() && !v->is_null()) {
+            if (!v->is_array()) return problem(400, "task_ids must be an array of task ids", "task_ids");
+            for (const auto& id : *v) {
+                if (!id.is_string()) return problem(400, "task_ids must be an array of task ids", "task_ids");
+                r.task_ids.push_back(id.get<std::string>());
+            }
+        }
+        for (const char* key : {"start_date", "end_date"}) {
+            if (auto v = body->find(key); v != body->end() && !v->is_null()) {
+                auto t = v->is_string() ? parse_iso(v->get<std::string>()) : result<int64_t>(make_error(errc::invalid_argument, "not a string"));
+                if (!t) return problem(400, fmt::format("{}: {}", key, t.err().message()), key);
+                (std::string(key) == "start_date" ? r.start_date : r.end_date) = *t;
+            }
+        }
+        auto changed = eng_.clear(dag_id, r);
+        if (!changed) return operation_error(changed.err());
+        return ok_json(changed_json(*changed));
+    }
+
+    // Airflow's POST /dags/{dag_id}/dagRuns/{dag_run_id}/clear {"dry_run": bool}.
+    http::response clear_run(const std::string& dag_id, const std::string& run_id, const http::request& req) {
+        auto body = json::parse_object(req.body.find_first_not_of(" \t\r\n") == std::string::npos ? "{}" : req.body);
+        if (!body) return problem(400, body.err().message());
+        clear_request r;
+        r.run_id = run_id;
+        r.dry_run = true;
+        if (auto bad = read_fields(*body, {"dry_run", "only_failed"}, {{"dry_run", &r.dry_run}, {"only_failed", &r.only_failed}})) return *bad;
+        auto changed = eng_.clear(dag_id, r);
+        if (!changed) return operation_error(changed.err());
+        if (r.dry_run) return ok_json(changed_json(*changed));
+        return get_run(dag_id, run_id);
+    }
+
+    // Airflow's PATCH /dags/{dag_id}/dagRuns/{dag_run_id} {"state": "success"|"failed"|"queued"}.
+    http::response patch_run(const std::string& dag_id, const std::string& run_id, const http::request& req) {
+        auto body = json::parse_object(req.body);
+        if (!body) return problem(400, body.err().message());
+        if (auto bad = read_fields(*body, {"state"}, {})) return *bad;
+        auto v = body->find("state");
+        std::optional<run_state> state = v != body->end() && v->is_string() ? parse_run_state(v->get<std::string>()) : std::nullopt;
+        if (!state || *state == run_state::running) return problem(400, "state must be success, failed or queued", "state");
+        auto run = eng_.set_run_state(dag_id, run_id, *state);
+        if (!run) return operation_error(run.err());
+        return ok_json(run_json(*run));
+    }
+
+    // Airflow's PATCH /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}
+    // {"new_state": "success"|"failed", "dry_run": bool, "include_downstream": bool}.
+    http::response patch_ti(const std::string& dag_id, const std::string& run_id, const std::string& task_id, const http::request& req) {
+        auto body = json::parse_object(req.body);
+        if (!body) return problem(400, body.err().message());
+        bool dry_run = false, downstream = false, upstream = false, future = false, past = false;
+        if (auto bad = read_fields(*body, {"new_state", "dry_run", "include_downstream", "include_upstream", "include_future", "include_past"},
+                                   {{"dry_run", &dry_run}, {"include_downstream", &downstream}, {"include_upstream", &upstream},
+                                    {"include_future", &future}, {"include_past", &past}})) {
+            return *bad;
+        }
+        if (upstream || future || past) return problem(400, "include_upstream, include_future and include_past are not supported");
+        auto v = body->find("new_state");
+        std::optional<ti_state> state = v != body->end() && v->is_string() ? parse_ti_state(v->get<std::string>()) : std::nullopt;
+        if (!state || (*state != ti_state::success && *state != ti_state::failed)) {
+            return problem(400, "new_state must be success or failed", "new_state");
+        }
+        auto changed = eng_.set_task_state(dag_id, run_id, task_id, *state, downstream, dry_run);
+        if (!changed) return operation_error(changed.err());
+        // Airflow answers one TaskInstanceReference; the list is kept for include_downstream.
+        auto out = json::object().str("dag_id", dag_id).str("dag_run_id", run_id).str("task_id", task_id);
+        for (const auto& c : *changed) {
+            if (c.task_id == task_id) out.str("execution_date", format_iso(c.logical_date));
+        }
+        nlohmann::json all = nlohmann::json::parse(changed_json(*changed));
+        return ok_json(out.raw("task_instances", all["task_instances"].dump()).done());
+    }
+
+    // Airflow 3's POST /backfills (and /backfills/dry_run): {"dag_id", "from_date",
+    // "to_date", "dag_run_conf", "reprocess_behavior", "max_active_runs", "run_backwards"}.
+    http::response backfill(const http::request& req, bool dry_run) {
+        auto body = json::parse_object(req.body);
+        if (!body) return problem(400, body.err().message());
+        static const std::vector<std::string> known = {"dag_id", "from_date", "to_date", "dag_run_conf", "reprocess_behavior",
+                                                       "max_active_runs", "run_backwards"};
+        if (auto bad = read_fields(*body, known, {})) return *bad;
+        auto id = body->find("dag_id");
+        if (id == body->end() || !id->is_string()) return problem(400, "dag_id is required", "dag_id");
+        backfill_request r;
+        r.dry_run = dry_run;
+        for (const char* key : {"from_date", "to_date"}) {
+            auto v = body->find(key);
+            if (v == body->end() || !v->is_string()) return problem(400, fmt::format("{} is required (an ISO 8601 date or date-time)", key), key);
+            auto t = parse_iso(v->get<std::string>());
+            if (!t) return problem(400, fmt::format("{}: {}", key, t.err().message()), key);
+            (std::string(key) == "from_date" ? r.from : r.to) = *t;
+        }
+        if (auto v = body->find("dag_run_conf"); v != body->end() && !v->is_null()) {
+            if (!v->is_object()) return problem(400, "dag_run_conf must be a JSON object", "dag_run_conf");
+            r.conf = json::to_json(*v);
+        }
+        if (auto v = body->find("reprocess_behavior"); v != body->end() && !v->is_null()) {
+            if (!v->is_string()) return problem(400, "reprocess_behavior must be none, failed or completed", "reprocess_behavior");
+            r.reprocess = v->get<std::string>();
+        }
+        if (auto v = body->find("run_backwards"); v != body->end() && v->is_boolean() && v->get<bool>()) {
+            return problem(400, "run_backwards is not supported: runs go in logical-date order", "run_backwards");
+        }
+        auto items = eng_.backfill(id->get<std::string>(), r);
+        if (!items) return operation_error(items.err());
+        std::vector<std::string> rows;
+        int64_t created = 0;
+        for (const auto& item : *items) {
+            if (item.action != "skip") ++created;
+            rows.push_back(json::object()
+                               .str("logical_date", format_iso(item.logical_date))
+                               .str("dag_run_id", item.run_id)
+                               .str("action", item.action)
+                               .done());
+        }
+        return ok_json(json::object()
+                           .str("dag_id", id->get<std::string>())
+                           .str("from_date", format_iso(r.from))
+                           .str("to_date", format_iso(r.to))
+                           .boolean("dry_run", dry_run)
+                           .num("total_entries", static_cast<int64_t>(rows.size()))
+                           .num("runs_to_run", created)
+                           .raw("backfills", json::array(rows))
+                           .done());
+    }
+
     static http::response method_not_allowed(const http::request& req) {
         return problem(405, fmt::format("{} is not allowed on {}", req.method, req.path));
     }

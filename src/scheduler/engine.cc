@@ -228,10 +228,50 @@ void engine::flush_writes() {
     }
 }
 
-bool engine::ensure_driving() {
+// Leadership lost: no new try starts here, the running ones are cancelled (their
+// processes killed) and, once they ended, this engine waits as a standby; the
+// leader that takes over re-runs them from the recorded state.
+void engine::step_down(const std::string& why) {
+    k_log.warn("{}; stopping every try of this scheduler and standing by", why);
+    leading_ = false;
     {
         std::lock_guard lock(mutex_);
-        if (state_.lock_held && store_.connected()) return true;
+        jobs_.clear();
+        state_.lock_held = false;
+        state_.lock_message = why;
+        writes_.clear();  // the new leader owns the records now
+    }
+    cancel_ = true;
+    while (active_tries_.load() > 0 && !stopping_) {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    if (!stopping_) cancel_ = false;
+    std::lock_guard lock(mutex_);
+    completions_.clear();
+}
+
+bool engine::ensure_driving() {
+    {
+        std::unique_lock lock(mutex_);
+        if (state_.lock_held && store_.connected()) {
+            lock.unlock();
+            // Fencing: each pass of the loop (runs, queued tries, writes) is a unit of work.
+            if (lease_->held()) return true;
+            step_down(fmt::format("lost the scheduler lease of schema {} ({} backend)", options_.schema,
+                                  options_.coordinator ? options_.coordinator->backend() : "postgres"));
+            return false;
+        }
+    }
+    if (!lease_) {
+        auto* coordinator = options_.coordinator;
+        if (coordinator == nullptr) {
+            auto own = coordination::make_coordinator(coordination::options{});
+            if (!own) return false;  // the PostgreSQL backend cannot fail
+            own_coordinator_ = std::move(*own);
+            coordinator = own_coordinator_.get();
+        }
+        lease_ = coordinator->make_lease("scheduler." + options_.schema, options_.dsn);
     }
     auto fail = [&](std::string message, bool db_ok) {
         std::lock_guard lock(mutex_);
@@ -242,17 +282,20 @@ bool engine::ensure_driving() {
     };
     if (auto st = store_.connect(); !st) return fail(st.err().message(), false);
     if (auto st = store_.migrate(); !st) return fail(st.err().message(), false);
-    auto locked = store_.try_lock();
+    auto locked = lease_->try_acquire();
     if (!locked) return fail(locked.err().message(), false);
     if (!*locked) {
-        std::string message = fmt::format("another scheduler drives schema {} of this database (advisory lock held); {}",
-                                          options_.schema, options_.wait_for_lock ? "waiting for it to stop" : "exiting");
+        std::string holder = lease_->holder();
+        std::string message = fmt::format("another scheduler drives schema {} of this database (lease held{}); {}",
+                                          options_.schema, holder.empty() ? "" : " by " + holder,
+                                          options_.wait_for_lock ? "waiting for it to stop" : "exiting");
         fail(message, true);
         if (!options_.wait_for_lock) stopping_ = true;
         return false;
     }
     k_log.info("took the scheduler lock of schema {}; driving this database", options_.schema);
     recover();
+    leading_ = true;
     std::lock_guard lock(mutex_);
     state_.metadb_ok = true;
     state_.lock_held = true;
@@ -508,13 +551,14 @@ void engine::schedule_tasks(int64_t now_ms) {
                         bool upstream_failed = decision == trigger_decision::upstream_failed;
                         ti.state = upstream_failed ? ti_state::upstream_failed : ti_state::skipped;
                         ti.end_ms = now_ms;
-                        ti.max_tries = task.retries + 1;
+                        if (ti.try_number == 0) ti.max_tries = task.retries + 1;
                         record(run, ti, upstream_failed ? fmt::format("upstream tasks failed (trigger rule {})", task.trigger_rule)
                                                         : fmt::format("skipped by trigger rule {}", task.trigger_rule));
                     } else if (ready) {
                         ti.state = ti_state::queued;
                         ti.try_number += 1;
-                        ti.max_tries = task.retries + 1;
+                        // A cleared task keeps the max_tries its clear gave it (its retries again).
+                        if (ti.try_number == 1) ti.max_tries = task.retries + 1;
                         ti.log_path = log_path(run, task.task_id, ti.try_number);
                         ti.next_retry_ms.reset();
                         ti.pid = 0;
@@ -594,6 +638,7 @@ void engine::apply_completions() {
         dag_run& run = *run_it;
         auto& ti = run.tasks[c.task_id];
         if (ti.try_number != c.try_number) continue;
+        if (finished(ti.state)) continue;  // marked success or failed by a user while it ran: that stands
         if (c.started) {
             ti.state = ti_state::running;
             ti.start_ms = now_ms;
@@ -665,6 +710,8 @@ void engine::worker_loop() {
             if (stopping_) return;
             j = std::move(jobs_.front());
             jobs_.pop_front();
+            if (!leading_) continue;  // fenced: leadership was lost since it was queued
+            ++active_tries_;
             completion started;
             started.dag_id = j.request.run.dag_id;
             started.run_id = j.request.run.run_id;
@@ -692,6 +739,7 @@ void engine::worker_loop() {
             wake_.notify_all();
         });
         running_.add(-1);
+        --active_tries_;
         {
             std::lock_guard lock(mutex_);
             completion done;
@@ -755,8 +803,11 @@ void engine::loop() {
         wake_flag_ = false;
     }
     // Cancelled tries end as failed; record what can be recorded.
-    apply_completions();
-    flush_writes();
+    if (leading_) {
+        apply_completions();
+        flush_writes();
+    }
+    if (lease_) lease_->release();
 }
 
 status check_conf(const dag_spec& dag, const std::string& conf_json) {

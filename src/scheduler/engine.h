@@ -25,6 +25,7 @@
 #include "python_dags.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/metrics.h"
+#include "millrace/coordination/coordination.h"
 #include "state.h"
 #include "store.h"
 
@@ -39,6 +40,9 @@ struct engine_options {
     int64_t dag_scan_interval_ms = 2000;
     int recent_runs = 100;             // finished runs per DAG kept in memory
     bool wait_for_lock = true;         // else a second scheduler gives up
+    // Elects the one scheduler of `schema` (lease "scheduler.<schema>"); nullptr:
+    // PostgreSQL advisory locks on `dsn`, made by the engine.
+    coordination::coordinator* coordinator = nullptr;
     int64_t dag_parse_timeout_ms = 30'000;  // a *.py DAG file's parse
     executor_env env;                  // env.python, env.python_dir also serve *.py parsing
 };
@@ -57,6 +61,37 @@ struct engine_state {
     std::map<std::string, std::string> connections;  // conn_id → URI or JSON
 
     const dag_run* find_run(const std::string& dag_id, const std::string& run_id) const;
+};
+
+// A task instance an operation changed (or would, in a dry run).
+struct changed_ti {
+    std::string dag_id, run_id, task_id;
+    int64_t logical_date = 0;
+    ti_state state = ti_state::none;  // the state before
+};
+
+// Airflow's clearTaskInstances: which task instances go back to no state.
+struct clear_request {
+    std::optional<std::string> run_id;   // one run; else every run in [start_date, end_date]
+    std::optional<int64_t> start_date, end_date;  // logical dates, UTC seconds, inclusive
+    std::vector<std::string> task_ids;   // empty: every task
+    bool include_downstream = false;
+    bool include_upstream = false;
+    bool only_failed = false;            // failed and upstream_failed only
+    bool dry_run = false;
+};
+
+struct backfill_request {
+    int64_t from = 0, to = 0;            // logical dates, UTC seconds, inclusive
+    std::string conf = "{}";
+    std::string reprocess = "none";      // none | failed | completed (Airflow 3's reprocess_behavior)
+    bool dry_run = false;
+};
+
+struct backfill_item {
+    int64_t logical_date = 0;
+    std::string run_id;
+    std::string action;  // create | rerun | skip (a run exists)
 };
 
 // What a task does given its upstreams' states and its trigger rule (Airflow's
@@ -95,6 +130,22 @@ public:
     // Airflow's Variable and Connection, for Python tasks (and the API, CLI).
     status set_variable(const std::string& key, const std::string& value);
     status set_connection(const std::string& conn_id, const std::string& uri);
+
+    // Operating runs as in Airflow (operations.cc). Each validates against
+    // memory, changes it and queues the metadata writes; dry_run changes nothing.
+    // Errors: not_found (DAG, run or task), invalid_argument, already_exists
+    // (a conflicting state, such as a task still running).
+    result<std::vector<changed_ti>> clear(const std::string& dag_id, const clear_request& req);
+    // Marks one task instance success or failed (with its downstream when
+    // asked); a running try is stopped and its outcome ignored.
+    result<std::vector<changed_ti>> set_task_state(const std::string& dag_id, const std::string& run_id,
+                                                   const std::string& task_id, ti_state state, bool include_downstream,
+                                                   bool dry_run);
+    // success / failed: the run's unfinished task instances take that state
+    // (failed: those not started are skipped, as Airflow does); queued: the run is cleared.
+    result<dag_run> set_run_state(const std::string& dag_id, const std::string& run_id, run_state state);
+    // Runs for every schedule tick with from <= logical date <= to (UTC seconds).
+    result<std::vector<backfill_item>> backfill(const std::string& dag_id, const backfill_request& req);
 
     // Wakes the engine thread (tests after moving a manual clock).
     void poke();
@@ -141,6 +192,12 @@ private:
     bool wake_flag_ = false;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> cancel_{false};
+    // Leadership (engine thread): the lease, and whether workers may start tries.
+    void step_down(const std::string& why);
+    std::unique_ptr<coordination::coordinator> own_coordinator_;
+    std::unique_ptr<coordination::lease> lease_;
+    std::atomic<bool> leading_{false};
+    std::atomic<int> active_tries_{0};
     std::thread thread_;
     std::vector<std::thread> workers_;
     int64_t last_scan_ms_ = 0;

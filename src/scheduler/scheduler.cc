@@ -67,6 +67,7 @@ public:
         options.dag_scan_interval_ms = ctx.cfg.get_int("scheduler.dag_scan_interval");
         options.recent_runs = static_cast<int>(ctx.cfg.get_int("scheduler.recent_runs"));
         options.wait_for_lock = ctx.cfg.get_bool("scheduler.wait_for_lock");
+        options.coordinator = ctx.coordinator;
         options.dag_parse_timeout_ms = ctx.cfg.get_int("scheduler.dag_parse_timeout");
         options.env = env_from(ctx);
         options.env.python = ctx.cfg.get_string("scheduler.python");
@@ -262,11 +263,22 @@ std::unique_ptr<component> make_scheduler(component_context& ctx) { return std::
 
 int run_dags_command(const config::config& cfg, const std::vector<std::string>& args_in) {
     std::vector<std::string> args;
-    std::string conf;
-    bool wait = false;
+    std::string conf, start_date, end_date, reprocess = "none";
+    bool wait = false, dry_run = false, only_failed = false, downstream = false;
     for (size_t idx = 0; idx < args_in.size(); ++idx) {
         if (args_in[idx] == "--wait") {
             wait = true;
+        } else if (args_in[idx] == "--dry-run") {
+            dry_run = true;
+        } else if (args_in[idx] == "--only-failed") {
+            only_failed = true;
+        } else if (args_in[idx] == "--downstream") {
+            downstream = true;
+        } else if (args_in[idx] == "--reprocess-behavior" && idx + 1 < args_in.size()) {
+            reprocess = args_in[++idx];
+        } else if ((args_in[idx] == "-s" || args_in[idx] == "-e") && idx + 1 < args_in.size()) {
+            (args_in[idx] == "-s" ? start_date : end_date) = args_in[idx + 1];
+            ++idx;
         } else if (args_in[idx] == "--conf" && idx + 1 < args_in.size()) {
             conf = args_in[++idx];
         } else if (args_in[idx].rfind("--conf=", 0) == 0) {
@@ -276,7 +288,9 @@ int run_dags_command(const config::config& cfg, const std::vector<std::string>& 
         }
     }
     auto usage = [] {
-        std::fprintf(stderr, "millrace dags: usage: millrace dags list | trigger <dag_id> [--conf JSON] [--wait] | pause <dag_id> | "
+        std::fprintf(stderr, "millrace dags: usage: millrace dags list | trigger <dag_id> [--conf JSON] [--wait] | "
+                             "backfill <dag_id> -s START -e END [--dry-run] [--reprocess-behavior none|failed|completed] [--conf JSON] | "
+                             "clear <dag_id> [-s START] [-e END] [--only-failed] [--downstream] [--dry-run] | pause <dag_id> | "
                              "unpause <dag_id>\n");
         return 2;
     };
@@ -325,6 +339,55 @@ int run_dags_command(const config::config& cfg, const std::vector<std::string>& 
                     field(run, "logical_date").c_str());
         std::fflush(stdout);
         return wait ? follow_run(cfg, dag_id, field(run, "dag_run_id")) : 0;
+    }
+    if (verb == "backfill") {
+        if (start_date.empty() || end_date.empty()) {
+            std::fprintf(stderr, "millrace dags backfill: -s START and -e END are required (dates such as 2026-01-01)\n");
+            return 2;
+        }
+        nlohmann::json body = {{"dag_id", dag_id}, {"from_date", start_date}, {"to_date", end_date}, {"reprocess_behavior", reprocess}};
+        if (!conf.empty()) {
+            auto node = nlohmann::json::parse(conf, nullptr, false);
+            if (!node.is_object()) {
+                std::fprintf(stderr, "millrace dags backfill: --conf must be a JSON object\n");
+                return 2;
+            }
+            body["dag_run_conf"] = node;
+        }
+        auto reply = call(cfg, "POST", dry_run ? "/api/v1/backfills/dry_run" : "/api/v1/backfills", body.dump());
+        if (!reply) {
+            std::fprintf(stderr, "millrace dags backfill: %s\n", reply.err().message().c_str());
+            return 1;
+        }
+        if (reply->status != 200) return report_failure("backfill", *reply);
+        auto root = nlohmann::json::parse(reply->body, nullptr, false);
+        if (root.is_object() && root.contains("backfills") && root["backfills"].is_array()) {
+            for (const auto& row : root["backfills"]) {
+                std::printf("%-8s %-28s %s\n", field(row, "action").c_str(), field(row, "logical_date").c_str(), field(row, "dag_run_id").c_str());
+            }
+        }
+        std::printf("%s%s run(s) of %s to run from %s to %s\n", dry_run ? "dry run: " : "", field(root, "runs_to_run").c_str(),
+                    dag_id.c_str(), start_date.c_str(), end_date.c_str());
+        return 0;
+    }
+    if (verb == "clear") {
+        nlohmann::json body = {{"dry_run", dry_run}, {"only_failed", only_failed}, {"include_downstream", downstream}};
+        if (!start_date.empty()) body["start_date"] = start_date;
+        if (!end_date.empty()) body["end_date"] = end_date;
+        auto reply = call(cfg, "POST", "/api/v1/dags/" + url_escape(dag_id) + "/clearTaskInstances", body.dump());
+        if (!reply) {
+            std::fprintf(stderr, "millrace dags clear: %s\n", reply.err().message().c_str());
+            return 1;
+        }
+        if (reply->status != 200) return report_failure("clear", *reply);
+        auto root = nlohmann::json::parse(reply->body, nullptr, false);
+        if (root.is_object() && root.contains("task_instances") && root["task_instances"].is_array()) {
+            for (const auto& ti : root["task_instances"]) {
+                std::printf("%-40s %-24s %s\n", field(ti, "dag_run_id").c_str(), field(ti, "task_id").c_str(), field(ti, "state").c_str());
+            }
+        }
+        std::printf("%s%s task instance(s) of %s cleared\n", dry_run ? "dry run: " : "", field(root, "total_entries").c_str(), dag_id.c_str());
+        return 0;
     }
     if (verb == "pause" || verb == "unpause") {
         auto reply = call(cfg, "PATCH", "/api/v1/dags/" + dag_id + "?update_mask=is_paused",

@@ -99,6 +99,16 @@ def run_all(start, libs):
         assert "CREATE" not in out, out
     suite.check("DESCRIBE KEYSPACES lists the keyspaces", describe_keyspaces)
 
+    def tracing_on():
+        out = sh.e(server, "TRACING ON; SELECT id FROM spark_streams.created_users LIMIT 1;").stdout
+        assert "TRACING set to ON" in out, out
+        assert "Tracing session: " in out, out
+        for part in ("activity", "source_elapsed", "Execute CQL3 query",
+                     "Parsing SELECT id FROM spark_streams.created_users LIMIT 1; [Native-Transport-Requests-1]",
+                     "Request complete"):
+            assert part in out, (part, out)
+    suite.check("TRACING ON prints the request's trace", tracing_on)
+
     def describe_table():
         out = sh.e(server, "DESCRIBE TABLE spark_streams.created_users").stdout
         assert out.strip() == EXPECTED_TABLE, out

@@ -123,6 +123,35 @@ def run_all(start):
                 c.shutdown()
         suite.check("protocol versions: v4 and v5 (plain and lz4 segments) forced, v6 refused", protocol_versions)
 
+        def tracing():
+            # The tracing flag: the response carries a session id, and
+            # system_traces.sessions/events hold the request, as Cassandra's.
+            for version in (4, 5):
+                c = Cluster([server.host], port=server.port, protocol_version=version, connect_timeout=10)
+                try:
+                    s = c.connect()
+                    rs = s.execute("SELECT id FROM spark_streams.created_users LIMIT 1", trace=True)
+                    trace = rs.get_query_trace(max_wait_sec=10)
+                    assert trace.request_type == "Execute CQL3 query", trace.request_type
+                    assert trace.parameters["query"] == "SELECT id FROM spark_streams.created_users LIMIT 1", trace.parameters
+                    assert trace.coordinator == "127.0.0.1" and trace.client == "127.0.0.1", (trace.coordinator, trace.client)
+                    assert trace.duration is not None and trace.started_at is not None
+                    activities = [e.description for e in trace.events]
+                    assert activities[0].startswith("Parsing SELECT id FROM"), activities
+                    assert all(e.thread_name and e.source == "127.0.0.1" for e in trace.events)
+                    prepared = s.prepare("SELECT id FROM spark_streams.created_users LIMIT 1")
+                    trace = s.execute(prepared, trace=True).get_query_trace(max_wait_sec=10)
+                    assert trace.request_type == "Execute CQL3 prepared query", trace.request_type
+                    # Untraced requests record nothing.
+                    before = s.execute("SELECT count(*) FROM system_traces.sessions").one()[0]
+                    assert before >= 2, before
+                    s.execute("SELECT id FROM spark_streams.created_users LIMIT 1")
+                    after = s.execute("SELECT count(*) FROM system_traces.sessions").one()[0]
+                    assert after == before, (before, after)
+                finally:
+                    c.shutdown()
+        suite.check("tracing: get_query_trace() for QUERY and EXECUTE in v4 and v5", tracing)
+
         def classic_inserts():
             for u in users[:200]:
                 session.execute(INSERT, u)

@@ -372,6 +372,41 @@ TEST_F(cql_protocol_test, v5_refuses_snappy) {
     EXPECT_NE(message.find("Snappy"), std::string::npos) << message;
 }
 
+TEST_F(cql_protocol_test, tracing_flag_answers_with_a_session_id_recorded_in_system_traces) {
+    for (bool v5 : {false, true}) {
+        raw_client c(server_.address);
+        if (v5) c.startup_v5(false);
+        else c.startup();
+        std::string body;
+        writer w(body);
+        w.long_string("SELECT release_version FROM system.local");
+        w.int16(1);
+        if (v5) w.int32(0);
+        else w.byte(0);
+        c.send(v5 ? 5 : 4, 6, opcode::query, body, frame_flag::tracing);
+        auto r = c.receive();
+        ASSERT_TRUE(r.has_value());
+        ASSERT_TRUE(r->header.flags & frame_flag::tracing);
+        ASSERT_GE(r->body.size(), 20u);
+        std::string session_id = r->body.substr(0, 16);
+        EXPECT_EQ((uint8_t(session_id[6]) >> 4), 1);  // a version-1 (time) UUID
+        reader after_id(std::string_view(r->body).substr(16));
+        EXPECT_EQ(after_id.int32(), 2);  // Rows
+        // Untraced: no flag, no id.
+        auto plain = c.query("SELECT release_version FROM system.local", 7);
+        EXPECT_FALSE(plain.header.flags & frame_flag::tracing);
+        // The session row, by session_id as drivers ask for it.
+        std::string hex;
+        for (char ch : session_id) hex += fmt::format("{:02x}", uint8_t(ch));
+        std::string uuid = hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" + hex.substr(20);
+        auto session = c.query("SELECT request, duration FROM system_traces.sessions WHERE session_id = " + uuid, 8);
+        ASSERT_EQ(session.header.op, static_cast<uint8_t>(opcode::result)) << error_of(session).second;
+        EXPECT_NE(session.body.find("Execute CQL3 query"), std::string::npos);
+        auto events = c.query("SELECT activity FROM system_traces.events WHERE session_id = " + uuid, 9);
+        EXPECT_NE(events.body.find("Parsing SELECT release_version FROM system.local"), std::string::npos);
+    }
+}
+
 TEST_F(cql_protocol_test, query_before_startup_is_refused) {
     raw_client c(server_.address);
     std::string body;

@@ -144,11 +144,21 @@ TEST_F(shell_test, describe_keyspaces_tables_and_table) {
     EXPECT_NE(missing.err.find("nothing"), std::string::npos) << missing.err;
 }
 
-TEST_F(shell_test, tracing_says_the_store_does_not_record_traces) {
-    auto r = shell({"-e", "TRACING ON; TRACING OFF"});
+TEST_F(shell_test, tracing_prints_each_statements_trace_as_cqlsh) {
+    create_users(1);
+    auto r = shell({"-e", "TRACING; TRACING ON; SELECT name FROM ks.users; TRACING OFF; SELECT name FROM ks.users"});
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_NE(r.out.find("Tracing is not supported by this server"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("TRACING stays OFF"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("TRACING is OFF\nTRACING set to ON\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Tracing session: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Execute CQL3 query"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Parsing SELECT name FROM ks.users [Native-Transport-Requests-1]"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Request complete"), std::string::npos) << r.out;
+    // One trace: the statement after TRACING OFF is not traced.
+    auto first = r.out.find("Tracing session: ");
+    EXPECT_EQ(r.out.find("Tracing session: ", first + 1), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("TRACING set to OFF"), std::string::npos) << r.out;
+    auto bad = shell({"-e", "TRACING MAYBE"});
+    EXPECT_NE(bad.code, 0);
 }
 
 TEST_F(shell_test, keyspace_option_and_use) {

@@ -15,6 +15,12 @@ classic     the classic pipeline's own client code: kafka-python producing
             spark_streams.created_users.
 real        `up` with kafka.bootstrap at a real Apache Kafka and
             cql.contact_points at a real Apache Cassandra (scripts/peers/).
+ha_zookeeper, ha_postgres
+            two `millrace up` on one PostgreSQL, broker and CQL store (standalone
+            subcommands), elected through Apache ZooKeeper (Debian's server, started
+            here) or PostgreSQL advisory locks: one leads CDC and the scheduler; it
+            gets SIGKILL mid-run, the other takes over, the table equals PostgreSQL
+            and no task try ran twice or overlapped another (docs/ha.md).
 
 Every process is started here on ephemeral ports in a temp dir, waited for by
 its ready line or by polling the real clients, and always stopped.
@@ -406,6 +412,143 @@ def scenario_real(binary, work, users):
             peer.stop(120)
 
 
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_zookeeper(work, tick_ms=250):
+    """Debian's ZooKeeper server on an ephemeral port with its own data dir; returns (Popen, host:port)."""
+    import socket
+    for attempt in range(3):
+        port = free_port()
+        cfg = os.path.join(work, f"zoo-{attempt}.cfg")
+        with open(cfg, "w") as f:
+            f.write(f"tickTime={tick_ms}\ndataDir={work}/zookeeper\nclientPort={port}\nclientPortAddress=127.0.0.1\n"
+                    "maxClientCnxns=0\nadmin.enableServer=false\n")
+        err = open(os.path.join(work, f"zookeeper-{attempt}.err"), "w")
+        zk = subprocess.Popen(["java", "-Xmx128m", "-XX:+UseSerialGC", "-cp", "/usr/share/java/zookeeper.jar",
+                               "org.apache.zookeeper.server.ZooKeeperServerMain", cfg],
+                              stdout=err, stderr=err, start_new_session=True)
+
+        def accepts():
+            if zk.poll() is not None:
+                return "exited"
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", port)) == 0
+
+        state = wait_for("ZooKeeper accepting connections", 120, accepts, 0.1)
+        if state is True:
+            return zk, f"127.0.0.1:{port}"
+    raise failure("ZooKeeper did not start (is Debian's zookeeper package installed? scripts/setup)")
+
+
+def leadership(admin):
+    status = http_json("GET", f"http://{admin}/status")
+    return status["leader"], sorted(status["singletons"]), status
+
+
+def check_tries(p, run_id):
+    """No try of any task of `run_id` started twice, and no two tries of a task overlapped."""
+    rows = p.psql("SELECT task_id, try_number, state, extract(epoch FROM at) FROM millrace_scheduler.task_event "
+                  f"WHERE run_id = '{run_id}' ORDER BY id")
+    tries = {}
+    for line in rows.splitlines():
+        task_id, try_number, state, at = line.split("|")
+        t = tries.setdefault((task_id, int(try_number)), {"running": [], "end": None})
+        if state == "running":
+            t["running"].append(float(at))
+        elif state in ("success", "failed", "up_for_retry", "upstream_failed", "skipped") and t["end"] is None:
+            t["end"] = float(at)
+    for (task_id, number), t in sorted(tries.items()):
+        if len(t["running"]) > 1:
+            raise failure(f"{task_id} try {number} started {len(t['running'])} times")
+        following = tries.get((task_id, number + 1))
+        if following and following["running"] and t["running"]:
+            if t["end"] is None or following["running"][0] < t["end"]:
+                raise failure(f"{task_id} try {number + 1} started before try {number} ended")
+    retried = sorted(k for k in tries if k[1] > 1)
+    log(f"{len(tries)} task tries, none started twice, none overlapping; retried: {retried or 'none'}")
+
+
+def scenario_ha(binary, work, users, zookeeper):
+    """Two `up` on shared services; the leader is killed mid-run and the other takes over."""
+    parts = []
+    ups = []
+    p = None
+    zk = None
+    try:
+        postgres, pg_address = start_part(binary, "postgres", work)
+        parts.append(postgres)
+        broker, kafka = start_part(binary, "broker", work)
+        parts.append(broker)
+        cql_part, cql = start_part(binary, "cql", work)
+        parts.append(cql_part)
+        host, port = pg_address.rsplit(":", 1)
+        pgpass = find_pgpass(work)
+        dsn = f"postgres.dsn=host={host} port={port} user=postgres dbname=millrace passfile={pgpass}"
+        wiring = ["--set", dsn, "--set", f"kafka.bootstrap={kafka}", "--set", f"cql.contact_points={cql}",
+                  "--set", "up.disable=console"] + manual_dags(work)
+        if zookeeper:
+            zk, connect = start_zookeeper(work)
+            log(f"ZooKeeper at {connect}")
+            wiring += ["--set", f"coordination.zookeeper={connect}", "--set", "coordination.session_timeout=3s"]
+        p = pipeline(pg_address, kafka, cql, pgpass=pgpass)
+        expected = ["cdc.millrace_cdc", "scheduler.millrace_scheduler"]
+        a, _ = start_up(binary, os.path.join(work, "data-a"), work, wiring)
+        ups.append(a)
+        admin_a = a.ready_line.split()[2]
+        wait_for("instance a leading CDC and the scheduler", 120,
+                 lambda: leadership(admin_a)[:2] == (True, expected))
+        b, _ = start_up(binary, os.path.join(work, "data-b"), work, wiring)
+        ups.append(b)
+        admin_b = b.ready_line.split()[2]
+        wait_for("instance b standing by", 60, lambda: leadership(admin_b)[:2] == (False, []))
+        text = subprocess.run(["curl", "-s", f"http://{admin_b}/status?format=text"], capture_output=True,
+                              text=True).stdout
+        if "leader           no via " + ("zookeeper" if zookeeper else "postgres") not in text:
+            raise failure(f"the status block of the standby has no leader line:\n{text}")
+        p.scheduler = read_status(admin_a)["scheduler"]["address"]
+        run_id = trigger_fetch(binary, p, users, SEED)
+        kill_at = random.Random(SEED).randint(users // 10, users // 3)
+        wait_for(f"{kill_at} rows in the table before the kill", 600, lambda: p.rows_in_table() >= kill_at, 0.2)
+        log(f"SIGKILL to the leader with {p.rows_in_table()} rows in the table")
+        p.close()
+        a.kill9()
+        killed = time.monotonic()
+        wait_for("instance b taking over CDC and the scheduler", 120,
+                 lambda: leadership(admin_b)[:2] == (True, expected), 0.2)
+        log(f"instance b leads {expected} {time.monotonic() - killed:.1f} s after the kill")
+        with urllib.request.urlopen(f"http://{admin_b}/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        backend = "zookeeper" if zookeeper else "postgres"
+        for lease in expected:
+            line = f'millrace_coordination_lease_held{{lease="{lease}",backend="{backend}"}} 1'
+            if line not in metrics:
+                raise failure(f"the new leader's /metrics lacks {line!r} (the console reads it)")
+        p.scheduler = read_status(admin_b)["scheduler"]["address"]
+        state = wait_for(f"run {run_id} ending", 600, lambda: http_json(
+            "GET", f"http://{p.scheduler}/api/v1/dags/user_automation/dagRuns/{run_id}")["state"]
+            in ("success", "failed") and http_json(
+            "GET", f"http://{p.scheduler}/api/v1/dags/user_automation/dagRuns/{run_id}")["state"], 1)
+        if state != "success":
+            raise failure(f"run {run_id} ended {state} after the takeover")
+        check_exact(p, p.users_in_postgres())
+        check_tries(p, run_id)
+    finally:
+        if p is not None:
+            p.close()
+        for up in reversed(ups):
+            up.stop()
+        for part in reversed(parts):
+            part.stop()
+        if zk is not None:
+            zk.kill()
+            zk.wait()
+
+
 def classic_format(res, rng):
     """The classic DAG's format_data(), with a seeded uuid4 so the run is repeatable."""
     location = res["location"]
@@ -467,7 +610,9 @@ def scenario_classic(binary, work, users):
 
 
 SCENARIOS = {"pipeline": scenario_pipeline, "kill_up": scenario_kill_up, "kill_parts": scenario_kill_parts,
-             "classic": scenario_classic, "real": scenario_real}
+             "classic": scenario_classic, "real": scenario_real,
+             "ha_zookeeper": lambda binary, work, users: scenario_ha(binary, work, users, True),
+             "ha_postgres": lambda binary, work, users: scenario_ha(binary, work, users, False)}
 
 
 def main():

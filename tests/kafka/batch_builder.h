@@ -23,12 +23,13 @@ struct batch_options {
     int64_t producer_id = -1;
     int16_t producer_epoch = -1;
     int32_t base_sequence = -1;
+    bool transactional = false;  // attributes bit 4 (KIP-98)
 };
 
 inline std::string build_batch(const std::vector<test_record>& records, batch_options opt = {}) {
     std::string body;  // from attributes to the end
     writer w(body);
-    w.int16(0);  // attributes: no compression, CreateTime
+    w.int16(opt.transactional ? 0x10 : 0);  // attributes: no compression, CreateTime, transactional bit
     w.int32(static_cast<int32_t>(records.size()) - 1);
     w.int64(opt.base_timestamp);
     w.int64(opt.base_timestamp + static_cast<int64_t>(records.size()) - 1);

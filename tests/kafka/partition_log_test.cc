@@ -491,5 +491,82 @@ TEST_F(partition_log_delete_records_test, unreadable_checkpoint_is_corruption) {
     EXPECT_NE(st.err().message().find("log-start-offset"), std::string::npos) << st.err().message();
 }
 
+// Transactions (KIP-98): the last stable offset stops at the oldest open
+// transaction; markers close them; aborted ones are listed for read_committed.
+batch_options txn_batch(int64_t producer_id, int32_t sequence) {
+    batch_options opt;
+    opt.producer_id = producer_id;
+    opt.producer_epoch = 0;
+    opt.base_sequence = sequence;
+    opt.transactional = true;
+    return opt;
+}
+
+TEST_F(partition_log_test, last_stable_offset_stops_at_the_oldest_open_transaction) {
+    auto log = open_log(true);
+    ASSERT_EQ(log->append(build_batch(records(2))).error, error_code::none);          // 0-1
+    ASSERT_EQ(log->append(build_batch(records(3), txn_batch(7, 0))).error, error_code::none);  // 2-4
+    ASSERT_EQ(log->append(build_batch(records(1))).error, error_code::none);          // 5
+    EXPECT_EQ(log->last_stable_offset(), 2);
+    EXPECT_EQ(log->open_txn_start(7), 2);
+    // read_committed reads stop before the open transaction.
+    EXPECT_EQ(base_offsets(log->read(0, 1 << 20, log->last_stable_offset()).records), (std::vector<int64_t>{0}));
+    EXPECT_TRUE(log->read(2, 1 << 20, log->last_stable_offset()).records.empty());
+    auto marker = log->append_marker(7, 0, /*commit=*/true, 0);
+    ASSERT_EQ(marker.error, error_code::none);
+    EXPECT_EQ(marker.base_offset, 6);
+    EXPECT_EQ(log->last_stable_offset(), 7);
+    EXPECT_EQ(log->open_txn_start(7), -1);
+    EXPECT_TRUE(log->aborted_between(0, 7).empty());
+}
+
+TEST_F(partition_log_test, abort_marker_lists_the_transaction_for_read_committed_readers) {
+    auto log = open_log(true);
+    ASSERT_EQ(log->append(build_batch(records(3), txn_batch(7, 0))).error, error_code::none);  // 0-2
+    ASSERT_EQ(log->append(build_batch(records(2), txn_batch(8, 0))).error, error_code::none);  // 3-4
+    ASSERT_EQ(log->append_marker(7, 0, /*commit=*/false, 0).error, error_code::none);          // 5
+    EXPECT_EQ(log->last_stable_offset(), 3);  // producer 8 still open
+    ASSERT_EQ(log->append_marker(8, 0, /*commit=*/true, 0).error, error_code::none);           // 6
+    EXPECT_EQ(log->last_stable_offset(), 7);
+    auto aborted = log->aborted_between(0, 7);
+    ASSERT_EQ(aborted.size(), 1u);
+    EXPECT_EQ(aborted[0].producer_id, 7);
+    EXPECT_EQ(aborted[0].first_offset, 0);
+    EXPECT_EQ(aborted[0].last_offset, 5);
+    EXPECT_TRUE(log->aborted_between(6, 7).empty());  // ended before the fetch offset
+    // The marker is a valid control batch a consumer can read.
+    auto bytes = log->read(5, 1 << 20).records;
+    auto h = read_header(bytes);
+    EXPECT_TRUE(h.control());
+    EXPECT_TRUE(h.transactional());
+    EXPECT_TRUE(validate_batch(std::string_view(bytes).substr(0, h.total_size())).ok());
+}
+
+TEST_F(partition_log_test, transactions_are_rebuilt_after_a_crash) {
+    {
+        auto log = open_log(true);
+        ASSERT_EQ(log->append(build_batch(records(3), txn_batch(7, 0))).error, error_code::none);  // 0-2
+        ASSERT_EQ(log->append_marker(7, 0, /*commit=*/false, 0).error, error_code::none);          // 3
+        ASSERT_EQ(log->append(build_batch(records(2), txn_batch(9, 0))).error, error_code::none);  // 4-5 open
+    }
+    auto log = open_log(/*clean=*/false);
+    EXPECT_EQ(log->last_stable_offset(), 4);
+    auto aborted = log->aborted_between(0, 6);
+    ASSERT_EQ(aborted.size(), 1u);
+    EXPECT_EQ(aborted[0].producer_id, 7);
+    EXPECT_EQ(aborted[0].last_offset, 3);
+}
+
+TEST_F(partition_log_test, sequences_continue_across_transactions_of_one_epoch) {
+    auto log = open_log(true);
+    ASSERT_EQ(log->append(build_batch(records(3), txn_batch(7, 0))).error, error_code::none);
+    ASSERT_EQ(log->append_marker(7, 0, /*commit=*/true, 0).error, error_code::none);
+    auto next = log->append(build_batch(records(2), txn_batch(7, 3)));
+    EXPECT_EQ(next.error, error_code::none) << next.message;
+    // A marker with a bumped epoch (fencing) turns away the old epoch.
+    ASSERT_EQ(log->append_marker(7, 1, /*commit=*/false, 0).error, error_code::none);
+    EXPECT_EQ(log->append(build_batch(records(1), txn_batch(7, 5))).error, error_code::invalid_producer_epoch);
+}
+
 }  // namespace
 }  // namespace millrace::kafka::storage

@@ -29,7 +29,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-SUITES = ("kcat", "kafkajs", "kafkajs_group_leave", "java", "rdkafka", "restart")
+SUITES = ("kcat", "kafkajs", "kafkajs_group_leave", "java", "java_kip848", "java_txn", "rdkafka", "restart", "txn")
 # Suites whose point is that the client process ends by itself: a tighter bound
 # on its lifetime (issue 17: kafkajs never exited after its group members left).
 SUITE_TIMEOUTS_S = {"kafkajs_group_leave": 180.0}  # two rounds under CPU load; its own watchdog fails a hang sooner
@@ -94,13 +94,17 @@ class Broker:
         self.stderr_path = None
         self.stdout_path = None
         os.makedirs(self.data_dir, exist_ok=True)
+        self.port = 0  # restart(same_port=True) keeps the port the broker had
 
     def command(self):
         if self.kind == "millrace":
-            return [self.millrace_binary, "broker", "--port", "0", "--admin-port", "0", "--data-dir", self.data_dir]
+            return [self.millrace_binary, "broker", "--port", str(self.port), "--admin-port", "0",
+                    "--data-dir", self.data_dir]
         cmd = [os.path.join(REPO, "scripts", "peers", "kafka"), "--data-dir", self.data_dir]
         if self.request_log:
             cmd += ["--request-log", self.request_log]
+        if self.port:
+            cmd += ["--port", str(self.port)]
         return cmd
 
     def start(self):
@@ -176,11 +180,25 @@ class Broker:
         code = proc.wait()
         return code, time.monotonic() - t0, killed
 
-    def restart(self):
+    def restart(self, same_port=False):
+        if same_port and self.bootstrap:
+            self.port = int(self.bootstrap.rsplit(":", 1)[1])
         code, secs, killed = self.stop()
         note(f"broker stopped (status {code}, {secs:.1f} s{', killed' if killed else ''}); starting it again")
         if killed:
             raise BrokerError("broker did not stop on SIGTERM")
+        return self.start()
+
+    def kill_and_start(self):
+        """kill -9 of the broker (and all of its session), then a start on the same data directory."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+        note("broker killed with SIGKILL; starting it again")
         return self.start()
 
     def stderr_tail(self, lines=80):
@@ -230,8 +248,50 @@ def run_command(cmd, env, tally, cwd, timeout_s):
     return code
 
 
-def prepare_java(tally):
-    """Compiles the Java suite offline; returns the java command or None."""
+def run_with_restarts(cmd, env, tally, cwd, timeout_s, broker):
+    """Like run_command, and the suite may print "RESTART BROKER": the broker restarts on the same
+    port, and the suite reads "RESTARTED <host:port>" (or "RESTART FAILED <why>") on its stdin."""
+    note(f"running: {' '.join(cmd)}")
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env, cwd=cwd, start_new_session=True, preexec_fn=die_with_parent)
+    timed_out = threading.Event()
+
+    def on_timeout():
+        timed_out.set()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(timeout_s, on_timeout)
+    timer.start()
+    try:
+        for raw in proc.stdout:
+            text = raw.decode("utf-8", "replace").rstrip("\n")
+            tally.line(text)
+            if text.strip() == "RESTART BROKER":
+                try:
+                    answer = f"RESTARTED {broker.restart(same_port=True)}"
+                except BrokerError as e:
+                    answer = f"RESTART FAILED {e}"
+                note(answer)
+                proc.stdin.write((answer + "\n").encode())
+                proc.stdin.flush()
+        code = proc.wait()
+    finally:
+        timer.cancel()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if timed_out.is_set():
+        tally.line(f"[FAIL] suite finished in time: killed after {timeout_s:.0f} s")
+        return 124
+    return code
+
+
+def prepare_java(tally, main_class="JavaSuite"):
+    """Compiles the Java suites offline; returns the java command running `main_class`, or None."""
     java_dir = os.path.join(HERE, "java")
     cp_file = os.path.join(java_dir, "target", "classpath.txt")
     build = ["mvn", "-q", "-o", "-B", "-f", os.path.join(java_dir, "pom.xml"), "compile",
@@ -245,7 +305,7 @@ def prepare_java(tally):
     with open(cp_file, encoding="utf-8") as f:
         cp = f.read().strip()
     return ["java", "-Xmx512m", "-cp", os.path.join(java_dir, "target", "classes") + os.pathsep + cp,
-            "dev.millrace.kafkaclients.JavaSuite"]
+            "dev.millrace.kafkaclients." + main_class]
 
 
 def prepare_rdkafka(tally, binary):
@@ -286,9 +346,13 @@ def prepare(suite, tally, args):
         return ["node", os.path.join(HERE, "node", script)]
     if suite == "java":
         return prepare_java(tally)
+    if suite == "java_txn":
+        return prepare_java(tally, "TxnSuite")
+    if suite == "java_kip848":
+        return prepare_java(tally, "Kip848Suite")
     if suite == "rdkafka":
         return prepare_rdkafka(tally, args.rdkafka_binary)
-    return []  # restart runs in this process
+    return []  # restart and txn run in this process
 
 
 def main():
@@ -353,21 +417,23 @@ def execute(args, tally, broker, cmd):
 
     env = dict(os.environ, KAFKA_BOOTSTRAP=broker.bootstrap, PYTHONUNBUFFERED="1")
     t0 = time.monotonic()
-    if args.suite == "restart":
+    if args.suite in ("restart", "txn"):
         sys.path.insert(0, HERE)
-        import restart_suite
         import suitelib
+        suite = __import__(f"{args.suite}_suite")
         rep = suitelib.Reporter(out=tally)
         os.environ["KAFKA_BOOTSTRAP"] = broker.bootstrap
         try:
-            restart_suite.run(broker, rep)
+            suite.run(broker, rep)
             code = 1 if rep.failed else 0
         except Exception as e:  # a crash of the suite is a failure, with its traceback
             import traceback
             traceback.print_exc(file=sys.stdout)
-            tally.line(f"[FAIL] restart suite: {e!r}")
+            tally.line(f"[FAIL] {args.suite} suite: {e!r}")
             code = 1
-        rep.summary("restart", time.monotonic() - t0)
+        rep.summary(args.suite, time.monotonic() - t0)
+    elif args.suite == "java_kip848":
+        code = run_with_restarts(cmd, env, tally, HERE, SUITE_TIMEOUTS_S.get(args.suite, SUITE_TIMEOUT_S), broker)
     else:
         code = run_command(cmd, env, tally, HERE, SUITE_TIMEOUTS_S.get(args.suite, SUITE_TIMEOUT_S))
     note(f"suite {args.suite} took {time.monotonic() - t0:.1f} s")

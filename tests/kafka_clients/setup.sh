@@ -27,7 +27,7 @@ if [[ ! -f "$stamp" || "$node_dir/package-lock.json" -nt "$stamp" ]]; then
   (cd "$node_dir" && run_quiet npm ci --no-audit --no-fund)
 fi
 
-# Python (kcat suite's topic creation, restart suite) ------------------------
+# Python (kcat suite's topic creation, restart suite, txn suite) ------------
 # Installed with pip --target into a cache directory keyed by requirements.txt
 # (suitelib.py puts it on sys.path), so it works with whichever python3 runs the
 # suites, including an externally managed system Python.

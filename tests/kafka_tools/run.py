@@ -9,7 +9,8 @@ downloads (one JVM per command, as the shell scripts do) and checks the values
 it prints: topics created and described, configs read back after
 kafka-configs --alter, offsets from kafka-get-offsets before and after
 kafka-delete-records, the kafka-log-dirs JSON, consumer-group lag before and
-after --reset-offsets, and the console and perf-test clients. Prints
+after --reset-offsets, the console and perf-test clients (one transactional),
+and kafka-transactions list and describe. Prints
 [PASS]/[FAIL] lines and `N passed, M failed`; exits 1 on any failure.
 """
 
@@ -71,6 +72,7 @@ CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
 GROUPS = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
 PRODUCER_PERF = "org.apache.kafka.tools.ProducerPerformance"
 CONSUMER_PERF = "org.apache.kafka.tools.ConsumerPerformance"
+TRANSACTIONS = "org.apache.kafka.tools.TransactionsCommand"
 
 
 def offsets(s, topic, time=None):
@@ -196,6 +198,20 @@ def run_all(s):
             code == 0 and rows.get(("tools-one", 0)) == (4, 6), out)
     code, out = s.tool(GROUPS, "--bootstrap-server", b, "--list")
     s.check("kafka-consumer-groups --list", code == 0 and "tools-group" in out.split(), out)
+    # A KIP-848 group (group.protocol=consumer) beside the classic one: --list --type tells them apart.
+    code, out = s.tool(CONSUMER, "--bootstrap-server", b, "--topic", "tools-one", "--group", "tools-kip848",
+                       "--consumer-property", "group.protocol=consumer", "--from-beginning", "--max-messages", "6",
+                       "--timeout-ms", "60000")
+    got = [line for line in out.splitlines() if line.startswith("value-")]
+    s.check("kafka-console-consumer with group.protocol=consumer reads the records",
+            code == 0 and got == [f"value-{idx}" for idx in range(4, 10)], out)
+    code, out = s.tool(GROUPS, "--bootstrap-server", b, "--list", "--type")
+    types = {cols[0]: cols[1].lower() for cols in (line.split() for line in out.splitlines()) if len(cols) >= 2}
+    s.check("kafka-consumer-groups --list --type: tools-kip848 is a consumer group, tools-group a classic one",
+            code == 0 and types.get("tools-kip848") == "consumer" and types.get("tools-group") == "classic", out)
+    code, out = s.tool(GROUPS, "--bootstrap-server", b, "--describe", "--group", "tools-kip848", "--state")
+    s.check("kafka-consumer-groups --describe --state of the consumer group", code == 0 and "tools-kip848" in out
+            and "Empty" in out, out)
     code, out = s.tool(GROUPS, "--bootstrap-server", b, "--delete-offsets", "--group", "tools-group", "--topic",
                        "tools-one")
     code2, rows, out2 = group_lag(s, "tools-group")
@@ -213,6 +229,19 @@ def run_all(s):
     data = [line for line in out.splitlines() if re.match(r"\d{4}-\d\d-\d\d", line)]
     consumed = int(data[-1].split(",")[4].strip()) if data else -1
     s.check("kafka-consumer-perf-test reads 20000 records", code == 0 and consumed == 20000, out)
+
+    # transactions: a transactional perf test, then kafka-transactions list and describe
+    code, out = s.tool(PRODUCER_PERF, "--topic", "tools-txn", "--num-records", "5000", "--record-size", "100",
+                       "--throughput", "-1", "--transactional-id", "tools-txn-id", "--transaction-duration-ms", "200",
+                       "--producer-props", f"bootstrap.servers={b}")
+    s.check("kafka-producer-perf-test --transactional-id sends 5000 records", code == 0 and "5000 records sent" in out,
+            out)
+    code, out = s.tool(TRANSACTIONS, "--bootstrap-server", b, "list")
+    s.check("kafka-transactions list shows the transactional id", code == 0 and "tools-txn-id" in out, out)
+    code, out = s.tool(TRANSACTIONS, "--bootstrap-server", b, "describe", "--transactional-id", "tools-txn-id")
+    s.check("kafka-transactions describe shows its committed state", code == 0 and "CompleteCommit" in out, out)
+    code, out = s.tool(TRANSACTIONS, "--bootstrap-server", b, "describe", "--transactional-id", "tools-no-such-id")
+    s.check("kafka-transactions describe of an unknown id fails", code != 0, out)
 
 
 def live_group_delete_offsets(s):

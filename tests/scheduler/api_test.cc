@@ -200,6 +200,116 @@ TEST_F(api_test, status_codes_and_bodies) {
     EXPECT_NE(failed.stdout_text().find(" failed in "), std::string::npos) << failed.stdout_text();
 }
 
+TEST_F(api_test, backfill_clear_and_mark_as_in_airflow) {
+    write_dag("daily.yaml", "dag_id: daily\nschedule: '0 3 * * *'\nstart_date: 2026-01-01\ncatchup: false\nparams: {k: a}\n"
+                            "tasks:\n  one: {kind: shell, command: 'echo one'}\n"
+                            "  two: {kind: shell, command: 'echo two', depends_on: [one], retries: 2}\n");
+    auto s = start_scheduler("s");
+    ASSERT_TRUE(s.proc);
+    ASSERT_TRUE(wait_dags(s.address, 2));
+    const std::string runs = "/api/v1/dags/daily/dagRuns";
+    auto backfills = [&] {
+        int n = 0;
+        for (const auto& run : body_of(http_request(s.address, "GET", runs))["dag_runs"]) n += run["run_type"].as<std::string>() == "backfill";
+        return n;
+    };
+    auto all_done = [&] {
+        auto listed = body_of(http_request(s.address, "GET", runs));
+        for (const auto& run : listed["dag_runs"]) {
+            auto state = run["state"].as<std::string>();
+            if (state != "success" && state != "failed") return false;
+        }
+        return true;
+    };
+
+    // Backfill: a dry run lists the schedule's ticks in the range and creates nothing.
+    const std::string range = R"("dag_id": "daily", "from_date": "2026-01-01", "to_date": "2026-01-03")";
+    auto dry = http_request(s.address, "POST", "/api/v1/backfills/dry_run", "{" + std::string(range) + "}");
+    ASSERT_EQ(dry.status, 200) << dry.body;
+    auto plan = body_of(dry);
+    ASSERT_EQ(plan["total_entries"].as<int>(), 2) << dry.body;  // 01-01 03:00 and 01-02 03:00; 01-03 03:00 is after to_date
+    EXPECT_EQ(plan["backfills"][0]["logical_date"].as<std::string>(), "2026-01-01T03:00:00+00:00");
+    EXPECT_EQ(plan["backfills"][0]["action"].as<std::string>(), "create");
+    EXPECT_EQ(backfills(), 0) << "a dry run created runs";
+    auto made = http_request(s.address, "POST", "/api/v1/backfills", "{" + std::string(range) + R"(, "dag_run_conf": {"k": "b"}})");
+    ASSERT_EQ(made.status, 200) << made.body;
+    EXPECT_EQ(body_of(made)["runs_to_run"].as<int>(), 2);
+    ASSERT_EQ(backfills(), 2);
+    auto backfilled = body_of(http_request(s.address, "GET", runs + "/backfill__2026-01-01T03:00:00%2B00:00"));
+    ASSERT_TRUE(backfilled.IsMap());
+    EXPECT_EQ(backfilled["run_type"].as<std::string>(""), "backfill");
+    EXPECT_EQ(backfilled["data_interval_end"].as<std::string>(""), "2026-01-02T03:00:00+00:00");
+    EXPECT_EQ(backfilled["conf"]["k"].as<std::string>(""), "b");
+    ASSERT_TRUE(eventually(all_done));
+    // Again: the runs exist, so nothing to do; with reprocess_behavior=completed both run again.
+    auto again = body_of(http_request(s.address, "POST", "/api/v1/backfills", "{" + std::string(range) + "}"));
+    EXPECT_EQ(again["runs_to_run"].as<int>(), 0);
+    EXPECT_EQ(again["backfills"][1]["action"].as<std::string>(), "skip");
+    auto rerun = body_of(http_request(s.address, "POST", "/api/v1/backfills", "{" + std::string(range) + R"(, "reprocess_behavior": "completed"})"));
+    EXPECT_EQ(rerun["runs_to_run"].as<int>(), 2);
+    const std::string first = runs + "/backfill__2026-01-01T03:00:00%2B00:00";
+    ASSERT_TRUE(eventually([&] {
+        auto ti = body_of(http_request(s.address, "GET", first + "/taskInstances/one"));
+        return ti["try_number"].as<int>(0) == 2 && ti["state"].as<std::string>("") == "success";
+    })) << http_request(s.address, "GET", first + "/taskInstances/one").body;
+    ASSERT_TRUE(eventually(all_done));
+
+    // Before the DAG's start_date: nothing to run (alpha starts in 2030).
+    auto early = body_of(http_request(s.address, "POST", "/api/v1/backfills/dry_run",
+                                      R"({"dag_id": "alpha", "from_date": "2026-01-01", "to_date": "2026-01-05"})"));
+    EXPECT_EQ(early["total_entries"].as<int>(), 0);
+    // Mark a task failed, clear it, mark its run failed, clear the run.
+    auto marked = http_request(s.address, "PATCH", first + "/taskInstances/two", R"({"new_state": "failed"})");
+    ASSERT_EQ(marked.status, 200) << marked.body;
+    auto two = body_of(http_request(s.address, "GET", first + "/taskInstances/two"));
+    EXPECT_EQ(two["state"].as<std::string>(), "failed");
+    EXPECT_NE(two["note"].as<std::string>("").find("marked failed"), std::string::npos);
+    // Clear: dry by default (Airflow's default), only the failed one with only_failed.
+    auto preview = body_of(http_request(s.address, "POST", "/api/v1/dags/daily/clearTaskInstances", R"({"only_failed": true})"));
+    ASSERT_EQ(preview["total_entries"].as<int>(), 1);
+    EXPECT_EQ(preview["task_instances"][0]["task_id"].as<std::string>(), "two");
+    EXPECT_EQ(body_of(http_request(s.address, "GET", first + "/taskInstances/two"))["state"].as<std::string>(), "failed");
+    auto cleared = http_request(s.address, "POST", "/api/v1/dags/daily/clearTaskInstances", R"({"only_failed": true, "dry_run": false})");
+    ASSERT_EQ(body_of(cleared)["total_entries"].as<int>(), 1) << cleared.body;
+    ASSERT_TRUE(eventually([&] {
+        auto ti = body_of(http_request(s.address, "GET", first + "/taskInstances/two"));
+        return ti["state"].as<std::string>("") == "success" && ti["try_number"].as<int>(0) == 3;
+    })) << http_request(s.address, "GET", first + "/taskInstances/two").body;
+    EXPECT_EQ(body_of(http_request(s.address, "GET", first + "/taskInstances/two"))["max_tries"].as<int>(), 4)
+        << "a clear gives the task its retries (2) again after try 2";
+    ASSERT_TRUE(eventually([&] { return body_of(http_request(s.address, "GET", first))["state"].as<std::string>("") == "success"; }));
+    auto failed_run = http_request(s.address, "PATCH", first, R"({"state": "failed"})");
+    ASSERT_EQ(failed_run.status, 200) << failed_run.body;
+    EXPECT_EQ(body_of(failed_run)["state"].as<std::string>(), "failed");
+    auto clear_run = http_request(s.address, "POST", first + "/clear", R"({"dry_run": false})");
+    ASSERT_EQ(clear_run.status, 200) << clear_run.body;
+    ASSERT_TRUE(eventually([&] { return body_of(http_request(s.address, "GET", first))["state"].as<std::string>("") == "success"; }));
+
+    // Errors name what is wrong.
+    expect_problem(http_request(s.address, "PATCH", first + "/taskInstances/nope", R"({"new_state": "success"})"), 404, "", "task 'nope'");
+    expect_problem(http_request(s.address, "PATCH", first + "/taskInstances/one", R"({"new_state": "running"})"), 400, "new_state", "success or failed");
+    expect_problem(http_request(s.address, "PATCH", first, R"({"state": "running"})"), 400, "state", "success, failed or queued");
+    expect_problem(http_request(s.address, "POST", "/api/v1/dags/daily/clearTaskInstances", R"({"colour": 1})"), 400, "colour", "unknown field");
+    expect_problem(http_request(s.address, "POST", "/api/v1/backfills", R"({"dag_id": "daily", "from_date": "2026-02-01", "to_date": "2026-01-01"})"),
+                   400, "", "before from_date");
+    expect_problem(http_request(s.address, "POST", "/api/v1/backfills", R"({"dag_id": "nope", "from_date": "2026-01-01", "to_date": "2026-01-02"})"),
+                   404, "", "'nope' not found");
+    expect_problem(http_request(s.address, "POST", "/api/v1/backfills", "{" + std::string(range) + R"(, "dag_run_conf": {"zz": 1}})"),
+                   400, "", "'zz' is not a param");
+
+    // The CLI: backfill --dry-run and clear --only-failed.
+    const std::string port = s.address.substr(s.address.rfind(':') + 1);
+    millrace::testing::process cli_dry({millrace::testing::millrace_binary(), "dags", "backfill", "daily", "-s", "2026-03-01", "-e",
+                                        "2026-03-02", "--dry-run", "--port", port});
+    ASSERT_EQ(cli_dry.wait(), 0) << cli_dry.stderr_text();
+    EXPECT_NE(cli_dry.stdout_text().find("create   2026-03-01T03:00:00+00:00"), std::string::npos) << cli_dry.stdout_text();
+    EXPECT_NE(cli_dry.stdout_text().find("dry run: 1 run(s)"), std::string::npos) << cli_dry.stdout_text();
+    millrace::testing::process cli_clear({millrace::testing::millrace_binary(), "dags", "clear", "daily", "--only-failed", "--dry-run", "--port", port});
+    ASSERT_EQ(cli_clear.wait(), 0) << cli_clear.stderr_text();
+    EXPECT_NE(cli_clear.stdout_text().find("dry run: 0 task instance(s)"), std::string::npos) << cli_clear.stdout_text();
+    EXPECT_EQ(backfills(), 2) << "the CLI's dry run created runs";
+}
+
 TEST_F(api_test, cross_site_shaped_requests_are_refused) {
     auto s = start_scheduler("s");
     ASSERT_TRUE(s.proc);

@@ -10,6 +10,7 @@ export interface component_state {
   reason: string;
   address: string;
   admin?: string;
+  leader?: string; // the admin endpoint of the instance running this singleton (cdc, scheduler)
   ready?: boolean;
   lag?: number;
 }

@@ -5,6 +5,7 @@ import { format_duration_ms, format_time } from "@shared/format";
 import { usePoll } from "./poll";
 import { ImportErrors, set_paused, trigger } from "./dag_list";
 import type { Dag, DagRun, Task, TaskInstance, XComEntry } from "./types";
+import { BackfillForm, ClearFailed, DurationChart, next_run_text, RunPanel, TaskActions, TriggerWithConfig } from "./operate";
 
 const enc = encodeURIComponent;
 
@@ -32,7 +33,8 @@ function Graph(props: { tasks: Task[]; states: Map<string, string | null>; onSel
   const w = 170, h = 38, gx = 60, gy = 18;
   const pos = new Map<string, { x: number; y: number }>();
   layers.forEach((layer, li) => layer.forEach((id, ri) => pos.set(id, { x: 10 + li * (w + gx), y: 10 + ri * (h + gy) })));
-  const width = 20 + layers.length * (w + gx) - gx;
+  // At least one node's room: before the tasks load there are no layers.
+  const width = 20 + Math.max(1, layers.length) * (w + gx) - gx;
   const height = 20 + Math.max(1, ...layers.map((l) => l.length)) * (h + gy) - gy;
   return (
     <svg class="graph" width={width} height={height} data-testid="graph">
@@ -77,7 +79,12 @@ function Code(props: { token: string }) {
   );
 }
 
-function LogPanel(props: { dag_id: string; sel: Selection; onClose: () => void }) {
+// The lines a task's log calls its summary ("summary: 200 new users, ..."), shown first.
+function summary_lines(log: string): string[] {
+  return log.split("\n").filter((l) => /\bsummary: /.test(l)).map((l) => l.replace(/^.*?\bsummary: /, ""));
+}
+
+function LogPanel(props: { dag_id: string; sel: Selection; run?: DagRun; onClose: () => void; onChanged: () => void }) {
   const { sel, dag_id } = props;
   const base = `/api/v1/dags/${enc(dag_id)}/dagRuns/${enc(sel.run_id)}/taskInstances/${enc(sel.task_id)}`;
   const ti = usePoll(() => get_json<TaskInstance>(base), [base]);
@@ -123,6 +130,18 @@ function LogPanel(props: { dag_id: string; sel: Selection; onClose: () => void }
           {t.note ? (<><dt>note</dt><dd class="error-line">{t.note}</dd></>) : null}
         </dl>
       ) : null}
+      <TaskActions dag_id={dag_id} run_id={sel.run_id} task_id={sel.task_id} onChanged={() => (ti.refresh(), props.onChanged())} />
+      {props.run ? (
+        <details class="conf-details">
+          <summary>run conf</summary>
+          <pre class="conf" data-testid="ti-run-conf">{JSON.stringify(props.run.conf ?? {}, null, 2)}</pre>
+        </details>
+      ) : null}
+      {summary_lines(log).length > 0 ? (
+        <div class="summary" data-testid="log-summary">
+          {summary_lines(log).map((l, i) => <p key={i}>{l}</p>)}
+        </div>
+      ) : null}
       {tries > 0 ? (
         <div class="tries">
           log of try{" "}
@@ -161,8 +180,13 @@ export function DagPage(props: { dag_id: string }) {
     return list.map((run, i) => ({ run, tis: new Map(tis[i].task_instances.map((t) => [t.task_id, t])) }));
   }, [id]);
   const [sel, setSel] = useState<Selection | undefined>(undefined);
+  const [run_sel, setRunSel] = useState<string | undefined>(undefined);
+  const [with_config, setWithConfig] = useState(false);
   const [message, setMessage] = useState("");
   const grid = runs.value ?? [];
+  const run_ms = (r: DagRun) => (r.start_date ? (r.end_date ? Date.parse(r.end_date) : Date.now()) - Date.parse(r.start_date) : 0);
+  const max_run_ms = Math.max(1, ...grid.map((g) => run_ms(g.run)));
+  const run_panel = run_sel ? grid.find((g) => g.run.dag_run_id === run_sel) : undefined;
   const selected_run = sel ? grid.find((g) => g.run.dag_run_id === sel.run_id) : grid[grid.length - 1];
   const states = new Map<string, string | null>();
   selected_run?.tis.forEach((t, k) => states.set(k, t.state));
@@ -196,6 +220,9 @@ export function DagPage(props: { dag_id: string }) {
                 }>
                 ▶ Trigger
               </button>
+              <button class="button" data-testid="trigger-with-config" onClick={() => setWithConfig(true)}>
+                Trigger with config…
+              </button>
             </div>
           ) : null}
         </div>
@@ -210,12 +237,26 @@ export function DagPage(props: { dag_id: string }) {
                   ? `every ${(d.schedule_interval.days ?? 0) * 86400 + (d.schedule_interval.seconds ?? 0)} s`
                   : "manual")}
             </span>{" "}
-            ({d.timezone}) · next run {format_time(d.next_dagrun)} · {d.fileloc}
+            ({d.timezone}) · next run{" "}
+            <span data-testid="next-run" title={`logical date ${format_time(d.next_dagrun)}`}>
+              {d.next_dagrun ? next_run_text(d.next_dagrun_data_interval_end ?? d.next_dagrun) : "none scheduled"}
+            </span>{" "}
+            · {d.fileloc}
           </p>
         ) : null}
         {d && d.doc_md ? <pre class="doc-md">{d.doc_md}</pre> : null}
         {d ? <Code token={d.file_token} /> : null}
+        {d ? (
+          <div class="ops">
+            <ClearFailed dag_id={d.dag_id} onChanged={runs.refresh} />
+            <BackfillForm dag_id={d.dag_id} onCreated={runs.refresh} />
+          </div>
+        ) : null}
       </section>
+      {with_config && d ? (
+        <TriggerWithConfig dag={d} onClose={() => setWithConfig(false)}
+          onTriggered={(run_id) => (setMessage(`triggered ${run_id}`), setSel(undefined), runs.refresh())} />
+      ) : null}
       <section class="card">
         <h3>Graph {selected_run ? <span class="muted small">of {selected_run.run.dag_run_id}</span> : null}</h3>
         <div class="graph-wrap">
@@ -230,11 +271,18 @@ export function DagPage(props: { dag_id: string }) {
             <thead>
               <tr>
                 <th></th>
-                {grid.map((g) => (
-                  <th key={g.run.dag_run_id} title={`${g.run.dag_run_id}\n${g.run.state}`}>
-                    <span class={`run-bar state-${g.run.state}`} data-testid="run-state" data-state={g.run.state} />
-                  </th>
-                ))}
+                {grid.map((g) => {
+                  const ms = g.run.start_date ? (g.run.end_date ? Date.parse(g.run.end_date) : Date.now()) - Date.parse(g.run.start_date) : 0;
+                  return (
+                    <th key={g.run.dag_run_id} class="run-head"
+                      title={`${g.run.dag_run_id}\n${g.run.state}\nlogical date ${format_time(g.run.logical_date)}\nduration ${ms ? format_duration_ms(ms) : "–"}`}>
+                      <button class="run-button" onClick={() => setRunSel(g.run.dag_run_id)} data-testid="run-head" data-run={g.run.dag_run_id}>
+                        <span class={`run-bar state-${g.run.state}`} data-testid="run-state" data-state={g.run.state}
+                          style={`height:${6 + Math.round((ms / max_run_ms) * 34)}px`} />
+                      </button>
+                    </th>
+                  );
+                })}
               </tr>
             </thead>
             <tbody>
@@ -247,7 +295,8 @@ export function DagPage(props: { dag_id: string }) {
                     const active = sel && sel.run_id === g.run.dag_run_id && sel.task_id === t.task_id;
                     return (
                       <td key={g.run.dag_run_id}>
-                        <button class={`cell state-${state} ${active ? "active" : ""}`} title={`${t.task_id} · ${g.run.dag_run_id} · ${state}`}
+                        <button class={`cell state-${state} ${active ? "active" : ""}`}
+                          title={`${t.task_id} · ${g.run.dag_run_id} · ${state}${ti?.duration !== null && ti?.duration !== undefined ? ` · ${format_duration_ms(ti.duration * 1000)}` : ""}${ti?.try_number ? ` · try ${ti.try_number}` : ""}`}
                           data-testid={`cell-${t.task_id}`} data-run={g.run.dag_run_id} data-state={state}
                           onClick={() => setSel({ run_id: g.run.dag_run_id, task_id: t.task_id })} />
                       </td>
@@ -259,8 +308,32 @@ export function DagPage(props: { dag_id: string }) {
           </table>
           {grid.length === 0 ? <p class="muted">No runs yet.</p> : null}
         </div>
+        {grid.length > 0 ? (
+          <p class="muted small" data-testid="grid-dates">
+            runs from {format_time(grid[0].run.logical_date)} to {format_time(grid[grid.length - 1].run.logical_date)} (logical dates) ·
+            bar height = run duration, longest {format_duration_ms(max_run_ms)} · click a bar for the run, a cell for the task
+          </p>
+        ) : null}
+        <div class="legend small" data-testid="grid-legend">
+          {["success", "running", "queued", "failed", "up_for_retry", "upstream_failed", "skipped", "none"].map((s) => (
+            <span key={s}><span class={`cell state-${s} swatch`} /> {s}</span>
+          ))}
+        </div>
       </section>
-      {sel ? <LogPanel dag_id={props.dag_id} sel={sel} onClose={() => setSel(undefined)} /> : null}
+      {run_panel ? (
+        <RunPanel dag_id={props.dag_id} run={run_panel.run} tis={run_panel.tis} tasks={task_list} onChanged={runs.refresh}
+          onClose={() => setRunSel(undefined)} onSelectTask={(task_id) => setSel({ run_id: run_panel.run.dag_run_id, task_id })} />
+      ) : null}
+      {sel ? (
+        <LogPanel dag_id={props.dag_id} sel={sel} run={grid.find((g) => g.run.dag_run_id === sel.run_id)?.run}
+          onClose={() => setSel(undefined)} onChanged={runs.refresh} />
+      ) : null}
+      {grid.length > 1 ? (
+        <section class="card">
+          <h3>Task durations</h3>
+          <DurationChart tasks={task_list} grid={grid} />
+        </section>
+      ) : null}
     </>
   );
 }

@@ -17,6 +17,8 @@ export interface Dag {
   catchup: boolean;
   file_token: string;
   doc_md: string | null;
+  params?: Record<string, unknown>;
+  next_dagrun_data_interval_end?: string | null;
 }
 
 export interface XComEntry {
@@ -35,6 +37,7 @@ export interface DagRun {
   conf: Record<string, unknown>;
   start_date: string | null;
   end_date: string | null;
+  note?: string | null;
 }
 
 export interface Task {

@@ -10,7 +10,9 @@ asio::awaitable<handler_reply> handle_execute(request_context& rc, reader& in) {
     query_params params = read_query_params(in, rc.conn.version);
     const prepared_statement* p = rc.exec.find_prepared(id);
     if (p == nullptr) {
-        co_return error_reply({error_code::unprepared, "Prepared query with ID " + fmt::format("{:02x}", fmt::join(id, "")) +
+        std::string hex;
+        for (char c : id) hex += fmt::format("{:02x}", static_cast<uint8_t>(c));
+        co_return error_reply({error_code::unprepared, "Prepared query with ID " + hex +
                                                            " not found (either the query was not prepared on this host or was "
                                                            "evicted from the prepared statement cache)", {}, {}, id});
     }

@@ -1,5 +1,9 @@
 #include "storage/store.h"
 
+#include <sys/statvfs.h>
+
+#include <cerrno>
+#include <cstring>
 #include <map>
 
 #include <chrono>
@@ -80,6 +84,7 @@ status store::compact() {
 
 status store::open(const std::string& dir, store_options opts) {
     options_ = opts;
+    dir_ = dir;
     rocksdb::Options options;
     options.create_if_missing = true;
     options.IncreaseParallelism(2);
@@ -165,7 +170,8 @@ void store::stop_writes() {
     }
     sync_wake_.notify_all();
     if (syncer_.joinable()) syncer_.join();
-    if (db_ && unsynced_groups_.exchange(0) != 0) {
+    std::lock_guard wal_lock(wal_mutex_);
+    if (db_ && !writes_stopped_ && unsynced_groups_.exchange(0) != 0) {
         if (db_->SyncWAL().ok()) ++wal_syncs_;
     }
 }
@@ -182,7 +188,13 @@ void store::syncer_loop() {
         if (sync_stopping_) return;  // stop_writes() does the last sync after the writer stopped
         if (unsynced_groups_.exchange(0) == 0) continue;
         lock.unlock();
-        auto st = db_->SyncWAL();
+        rocksdb::Status st;
+        {
+            std::lock_guard wal_lock(wal_mutex_);
+            // A failed write left the WAL unusable until recovery, which
+            // flushes the memtables (what this sync would have made durable).
+            if (!writes_stopped_) st = db_->SyncWAL();
+        }
         lock.lock();
         if (st.ok()) {
             ++wal_syncs_;
@@ -247,6 +259,44 @@ bool store::live_cell_with_prefix(const std::string& prefix, const group_view& v
     return false;
 }
 
+std::string store::describe_write_error(const rocksdb::Status& st, size_t mutations) const {
+    if (st.IsNoSpace()) {
+        return fmt::format("no space left on device: {} (the CQL store's data directory); {} write(s) refused, the "
+                           "store refuses writes until space is freed and keeps serving reads (RocksDB: {})",
+                           dir_, mutations, st.ToString());
+    }
+    return fmt::format("RocksDB write of {} mutations in {}: {}", mutations, dir_, st.ToString());
+}
+
+status store::check_free_space(uint64_t incoming) const {
+    if (options_.min_free_bytes == 0) return {};
+    struct statvfs fs {};
+    if (::statvfs(dir_.c_str(), &fs) != 0) return {};  // the write itself reports a broken directory
+    uint64_t free_bytes = uint64_t(fs.f_bavail) * fs.f_frsize;
+    if (free_bytes >= incoming + options_.min_free_bytes) return {};
+    return make_error(errc::io_error,
+                      "no space left on device: {} (the CQL store's data directory) has {} bytes free, below "
+                      "cql.min_free_space ({} bytes) with this write's {} bytes; writes are refused until space is "
+                      "freed, reads keep working",
+                      dir_, free_bytes, options_.min_free_bytes, incoming);
+}
+
+status store::resume_writes() {
+    constexpr auto k_resume_interval = std::chrono::milliseconds(100);
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_resume_ < k_resume_interval) return make_error(errc::io_error, "{}", stopped_error_);
+    last_resume_ = now;
+    auto st = db_->Resume();
+    if (!st.ok()) {
+        // Still full: the refusal names the original cause.
+        if (st.IsNoSpace() || stopped_error_.empty()) stopped_error_ = describe_write_error(st, 1);
+        return make_error(errc::io_error, "{}", stopped_error_);
+    }
+    writes_stopped_ = false;
+    log::logger{"cql"}.info("the CQL store accepts writes again in {} (space was freed)", dir_);
+    return {};
+}
+
 void store::writer_loop() {
     for (;;) {
         std::deque<pending> group;
@@ -255,6 +305,13 @@ void store::writer_loop() {
             wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty() && stopping_) return;
             group.swap(queue_);
+        }
+        if (writes_stopped_) {
+            if (auto resumed = resume_writes(); !resumed) {
+                mutations_ += group.size();
+                for (auto& p : group) p.done({resumed, false});
+                continue;
+            }
         }
         // Cells written and ranges deleted by this group, so later mutations see earlier ones.
         group_view view;
@@ -350,10 +407,20 @@ void store::writer_loop() {
         rocksdb::WriteOptions options;
         options.sync = options_.sync == commit_sync::batch;
         status result;
-        if (batch.Count() > 0) {
+        if (batch.Count() > 0 && !(result = check_free_space(batch.GetDataSize()))) {
+            // Refused before RocksDB sees it: the WAL stays healthy.
+        } else if (batch.Count() > 0) {
+            std::unique_lock wal_lock(wal_mutex_);
             auto st = db_->Write(options, &batch);
             if (!st.ok()) {
-                result = make_error(errc::io_error, "RocksDB write of {} mutations: {}", group.size(), st.ToString());
+                // RocksDB is now read-only (a background error) until resumed;
+                // nothing of this group is acknowledged.
+                stopped_error_ = describe_write_error(st, group.size());
+                writes_stopped_ = true;
+                wal_lock.unlock();
+                last_resume_ = std::chrono::steady_clock::now();
+                log::logger{"cql"}.error("{}", stopped_error_);
+                result = make_error(errc::io_error, "{}", stopped_error_);
             } else if (options.sync) {
                 ++wal_syncs_;
             } else {

@@ -88,6 +88,12 @@ enum class commit_sync { batch, periodic };
 struct store_options {
     commit_sync sync = commit_sync::batch;
     std::chrono::milliseconds sync_period{10000};  // periodic mode: the WAL fsync interval
+    // Writes are refused while the data directory's file system has less free
+    // space than this (after the group's own bytes): RocksDB then never meets
+    // ENOSPC in the WAL (after which it stops all writes until a recovery
+    // that itself needs a memtable's worth of space), and flushes of the
+    // memtable (up to 64 MiB) still fit. 0: no check.
+    uint64_t min_free_bytes = uint64_t(64) << 20;
 };
 
 // Counters of the write path (tests and metrics).
@@ -131,6 +137,9 @@ public:
     int64_t live_rows(uint64_t table_id) const;
     store_stats stats() const;
     const store_options& options() const { return options_; }
+    // True while a failed write (a full disk) keeps the database read-only;
+    // the writer retries (DB::Resume) before its next group.
+    bool writes_stopped() const { return writes_stopped_.load(); }
 
 private:
     struct pending {
@@ -145,6 +154,17 @@ private:
         bool deleted_in_group(std::string_view key) const;
     };
     void writer_loop();
+    // The error of a failed write, naming the cause and the directory
+    // ("no space left on device: <dir>: ..." for ENOSPC).
+    std::string describe_write_error(const rocksdb::Status& st, size_t mutations) const;
+    // After a failed write RocksDB refuses every write until DB::Resume()
+    // succeeds (it flushes the memtables and starts a new WAL, which needs
+    // space again). Returns the error to give the group when still stopped;
+    // tried at most once per k_resume_interval so a full disk answers fast.
+    status resume_writes();
+    // The refusal when the file system has less than min_free_bytes free
+    // once `incoming` bytes are written; ok otherwise.
+    status check_free_space(uint64_t incoming) const;
     void syncer_loop();
     bool live_cell_with_prefix(const std::string& prefix, const group_view& view, uint32_t now_seconds) const;
     // Loads the live-row counters; the first open of a store written before
@@ -160,6 +180,15 @@ private:
     bool stopping_ = false;      // guarded by mutex_
     std::thread writer_;
     store_options options_;
+    std::string dir_;
+    // Held around the writer's Write and every SyncWAL: after a failed WAL
+    // append RocksDB's WAL file writer must not be synced (it asserts in
+    // Debian's build, which keeps assertions), so the syncer checks
+    // writes_stopped_ under it and the writer sets it under it.
+    std::mutex wal_mutex_;
+    std::atomic<bool> writes_stopped_{false};
+    std::string stopped_error_;  // writer thread only: the last failed write's message
+    std::chrono::steady_clock::time_point last_resume_{};  // writer thread only
     // Periodic mode: the syncer thread and what it waits on.
     std::mutex sync_mutex_;
     std::condition_variable sync_wake_;

@@ -66,6 +66,8 @@ group_coordinator::group_coordinator(asio::io_context& io, millrace::clock& cloc
     : io_(io),
       clock_(clock),
       settings_(settings),
+      fs_(fs),
+      dir_(data_dir),
       store_(io, fs, std::move(data_dir),
              offset_store_options{settings.offsets_compact_bytes, settings.offsets_background_io}, metrics),
       rng_(settings.member_id_seed != 0 ? settings.member_id_seed : std::random_device{}()),
@@ -83,7 +85,9 @@ group_coordinator::~group_coordinator() { close(); }
 
 status group_coordinator::open() {
     if (auto st = store_.open(); !st) return st;
+    if (auto st = load_group_state(); !st) return st;
     for (const auto& id : store_.groups()) {
+        if (find_group(id) != nullptr || find_consumer(id) != nullptr) continue;
         // The time it became empty is not stored: expiry goes by commit time.
         create_group(id).empty_since_ms.reset();
     }
@@ -112,6 +116,7 @@ void group_coordinator::close() {
         if (g->state != group_state::dead) state_gauges_[g->state]->add(-1);
         members_gauge_.add(-static_cast<double>(g->members.size()));
     }
+    persist_group_state();
     store_.close();
     log_.info("coordinator closed: {} groups, {} waiting requests answered NOT_COORDINATOR", groups_.size(), woken);
 }
@@ -195,6 +200,14 @@ void group_coordinator::handle_join(join_group_request& request,
     }
     if (request.rebalance_timeout_ms < 0) request.rebalance_timeout_ms = request.session_timeout_ms;
     bool unknown = request.member_id.empty();
+    if (consumer_group* cg = find_consumer(request.group_id)) {
+        // A group is one type. An empty consumer group becomes classic again
+        // (Kafka's downgrade); a live one refuses classic members here (Kafka
+        // 4.1 can host them inside the consumer group; not done).
+        if (!cg->members.empty()) return fail(error_code::inconsistent_group_protocol);
+        log_.info("group {}: the empty consumer group becomes a classic group", request.group_id);
+        consumer_groups_.erase(request.group_id);
+    }
     classic_group* g = find_group(request.group_id);
     if (g == nullptr) {
         if (!unknown) return fail(error_code::unknown_member_id);
@@ -692,6 +705,16 @@ asio::awaitable<std::vector<error_code>> group_coordinator::commit_offsets(offse
         fill(error_code::not_coordinator);
         co_return errors;
     }
+    if (consumer_group* cg = find_consumer(request.group_id)) {
+        if (auto code = validate_consumer_commit(*cg, request, request.api_version); code != error_code::none) {
+            fill(code);
+            co_return errors;
+        }
+        if (consumer_member* m = cg->member(request.member_id)) {
+            m->session_deadline = clock_.mono_now() + millis(settings_.consumer_session_timeout_ms);
+        }
+        co_return co_await store_offsets(std::move(request), std::move(errors));
+    }
     classic_group* g = find_group(request.group_id);
     if (g == nullptr) {
         if (request.generation_id >= 0) {
@@ -721,6 +744,11 @@ asio::awaitable<std::vector<error_code>> group_coordinator::commit_offsets(offse
         co_return errors;
     }
     touch(*g, request.member_id);
+    co_return co_await store_offsets(std::move(request), std::move(errors));
+}
+
+asio::awaitable<std::vector<error_code>> group_coordinator::store_offsets(offset_commit_request request,
+                                                                          std::vector<error_code> errors) {
     int64_t now_ms = clock_.wall_millis();
     std::vector<offset_commit_entry> accepted;
     std::vector<size_t> positions;
@@ -746,6 +774,13 @@ asio::awaitable<std::vector<error_code>> group_coordinator::commit_offsets(offse
         for (size_t idx : positions) errors[idx] = failure;
     }
     co_return errors;
+}
+
+asio::awaitable<status> group_coordinator::commit_transactional_offsets(std::string group_id,
+                                                                       std::vector<offset_commit_entry> entries) {
+    if (closed_) co_return make_error(errc::unavailable, "group {}: the coordinator is closed", group_id);
+    if (find_group(group_id) == nullptr) create_group(group_id);
+    co_return co_await store_.commit(std::move(group_id), std::move(entries));
 }
 
 std::optional<committed_offset> group_coordinator::committed(const std::string& group_id, const std::string& topic,
@@ -774,6 +809,17 @@ group_description group_coordinator::describe_group(const std::string& group_id)
     out.group_id = group_id;
     if (closed_) {
         out.error = error_code::not_coordinator;
+        return out;
+    }
+    if (consumer_group* cg = find_consumer(group_id)) {
+        // DescribeGroups on a consumer group: its state and members, no
+        // classic metadata or assignment bytes.
+        out.state = std::string(to_string(cg->state()));
+        out.protocol_type = "consumer";
+        out.protocol_data = cg->assignor;
+        for (const auto& [id, m] : cg->members) {
+            out.members.push_back(described_member{id, m.instance_id, m.client_id, m.client_host, {}, {}});
+        }
         return out;
     }
     classic_group* g = find_group(group_id);
@@ -817,6 +863,19 @@ asio::awaitable<std::vector<error_code>> group_coordinator::delete_groups(std::v
             errors[idx] = error_code::not_coordinator;
             continue;
         }
+        if (consumer_group* cg = find_consumer(id)) {
+            if (!cg->members.empty()) {
+                errors[idx] = error_code::non_empty_group;
+                continue;
+            }
+            consumer_groups_.erase(id);
+            if (store_.has_group(id)) {
+                with_offsets.push_back(id);
+                positions.push_back(idx);
+            }
+            log_.info("group {}: deleted", id);
+            continue;
+        }
         classic_group* g = find_group(id);
         if (g == nullptr || g->state == group_state::dead) {
             errors[idx] = error_code::group_id_not_found;
@@ -850,6 +909,19 @@ asio::awaitable<std::pair<error_code, std::vector<error_code>>> group_coordinato
     std::string group_id, std::vector<std::pair<std::string, int32_t>> partitions) {
     std::vector<error_code> errors(partitions.size(), error_code::none);
     if (closed_) co_return std::pair{error_code::not_coordinator, errors};
+    if (consumer_group* cg = find_consumer(group_id)) {
+        std::vector<std::pair<std::string, int32_t>> removable;
+        for (size_t idx = 0; idx < partitions.size(); ++idx) {
+            if (!cg->members.empty() && cg->is_subscribed_to(partitions[idx].first)) {
+                errors[idx] = error_code::group_subscribed_to_topic;
+            } else {
+                removable.push_back(partitions[idx]);
+            }
+        }
+        if (removable.empty() || !store_.has_group(group_id)) co_return std::pair{error_code::none, errors};
+        auto st = co_await store_.delete_offsets(group_id, std::move(removable));
+        co_return std::pair{st ? error_code::none : error_code::coordinator_not_available, errors};
+    }
     classic_group* g = find_group(group_id);
     if ((g == nullptr || g->state == group_state::dead) && !store_.has_group(group_id)) {
         co_return std::pair{error_code::group_id_not_found, errors};
@@ -890,6 +962,7 @@ int32_t group_coordinator::generation_of(const std::string& group_id) const {
 }
 
 size_t group_coordinator::member_count(const std::string& group_id) const {
+    if (consumer_group* cg = find_consumer(group_id)) return cg->members.size();
     classic_group* g = find_group(group_id);
     return g == nullptr ? 0 : g->members.size();
 }
@@ -905,6 +978,8 @@ void group_coordinator::tick() {
     for (const auto& id : ids) {
         if (classic_group* g = find_group(id)) tick_group(*g, now);
     }
+    for (auto& [id, g] : consumer_groups_) tick_consumer_group(*g, now);
+    persist_group_state();
     if (now - last_sweep_ >= millis(settings_.offsets_retention_check_interval_ms)) {
         last_sweep_ = now;
         sweep_offsets();
@@ -991,6 +1066,20 @@ void group_coordinator::sweep_offsets() {
     for (const auto& id : removable) {
         log_.debug("group {}: removed (empty, no committed offsets)", id);
         remove_group(id);
+    }
+    for (auto it = consumer_groups_.begin(); it != consumer_groups_.end();) {
+        const auto& [id, g] = *it;
+        if (!g->members.empty()) {
+            ++it;
+            continue;
+        }
+        if (store_.has_group(id)) {
+            store_.expire(id, cutoff);
+            ++it;
+            continue;
+        }
+        log_.debug("group {}: removed (empty consumer group, no committed offsets)", id);
+        it = consumer_groups_.erase(it);
     }
 }
 

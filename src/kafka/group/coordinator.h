@@ -14,8 +14,13 @@
 // (session expiry, rebalance and sync timeouts, the initial rebalance delay,
 // offset expiry) happen only in tick(), which reads the injected clock: the
 // broker calls it from a periodic timer, tests call it after moving a
-// manual_clock. Group membership is kept in memory only: after a restart,
-// members get UNKNOWN_MEMBER_ID and rejoin; committed offsets are durable.
+// manual_clock. Membership (Stable classic groups, every KIP-848 group) is
+// written to groups.state when it changes (group_state_format.h) and read
+// back by open(), so members carry on after a restart; committed offsets are
+// durable before they are acknowledged.
+//
+// KIP-848 consumer groups (ConsumerGroupHeartbeat) live beside the classic
+// ones; consumer_group.h has their rules. A group id is one type at a time.
 //
 // Threading: single-threaded. Every method runs on the io_context thread that
 // owns `io`; nothing here locks.
@@ -34,6 +39,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 
+#include "group/consumer_group.h"
 #include "group/offset_store.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/file_system.h"
@@ -59,6 +65,12 @@ struct group_settings {
     uint64_t offsets_compact_bytes = 4u << 20;   // journal size that triggers a snapshot
     bool offsets_background_io = true;           // fsync offsets off the io thread
     uint64_t member_id_seed = 0;                 // seeds generated member ids; 0 = random_device
+    // KIP-848 consumer groups (Kafka's group.consumer.* broker configs).
+    int32_t consumer_session_timeout_ms = 45'000;     // group.consumer.session.timeout.ms
+    int32_t consumer_heartbeat_interval_ms = 5'000;   // group.consumer.heartbeat.interval.ms
+    int32_t consumer_max_size = INT32_MAX;            // group.consumer.max.size
+    // group.consumer.assignors: the first is the default.
+    std::vector<std::string> consumer_assignors = {"uniform", "range"};
 };
 
 enum class group_state : int8_t { empty, preparing_rebalance, completing_rebalance, stable, dead };
@@ -146,6 +158,7 @@ struct offset_commit_request {
     std::string member_id;
     std::optional<std::string> group_instance_id;
     std::vector<offset_commit_entry> entries;     // commit_timestamp_ms is set by the coordinator
+    int16_t api_version = 9;                      // a KIP-848 member must commit with v9+
 };
 
 struct described_member {
@@ -169,7 +182,36 @@ struct group_description {
 struct group_listing {
     std::string group_id;
     std::string protocol_type;
-    group_state state;
+    group_state state;           // classic groups; consumer groups map theirs (Reconciling -> preparing_rebalance)
+    std::string state_name;      // Kafka's name of the state, of either type
+    std::string type = "classic";  // "classic" or "consumer" (ListGroups v5)
+};
+
+// ConsumerGroupHeartbeat (KIP-848), decoded. Optional fields are null when
+// they did not change since the member's last heartbeat.
+struct consumer_heartbeat_request {
+    std::string group_id;
+    std::string member_id;
+    int32_t member_epoch = 0;
+    std::optional<std::string> instance_id;
+    std::optional<std::string> rack_id;
+    int32_t rebalance_timeout_ms = -1;
+    std::optional<std::vector<std::string>> subscribed_names;
+    std::optional<std::string> subscribed_regex;
+    std::optional<std::string> server_assignor;
+    std::optional<partition_map> owned;
+    std::string client_id;
+    std::string client_host;
+    int16_t api_version = 0;   // v1+: the client generates its member id
+};
+
+struct consumer_heartbeat_result {
+    error_code error = error_code::none;
+    std::optional<std::string> error_message;
+    std::optional<std::string> member_id;
+    int32_t member_epoch = 0;
+    int32_t heartbeat_interval_ms = 0;
+    std::optional<partition_map> assignment;  // null: unchanged
 };
 
 struct classic_group;
@@ -211,6 +253,10 @@ public:
     // Validates membership and generation, then stores the offsets durably.
     // Returns one error per entry, in order; completes after the fsync.
     asio::awaitable<std::vector<error_code>> commit_offsets(offset_commit_request request);
+    // A committed transaction's offsets (TxnOffsetCommit): stored durably as
+    // they are, without membership checks (the transaction coordinator
+    // checked the producer; Kafka applies them when the COMMIT marker lands).
+    asio::awaitable<status> commit_transactional_offsets(std::string group_id, std::vector<offset_commit_entry> entries);
     std::optional<committed_offset> committed(const std::string& group_id, const std::string& topic,
                                               int32_t partition) const;
     // Visits the group's committed offsets ordered by topic, then partition.
@@ -237,6 +283,19 @@ public:
     // group's members subscribe to (kept), none for the others (deleted).
     asio::awaitable<std::pair<error_code, std::vector<error_code>>> delete_offsets(
         std::string group_id, std::vector<std::pair<std::string, int32_t>> partitions);
+
+    // ConsumerGroupHeartbeat: joins, leaves, heartbeats and reconciles one
+    // member of a KIP-848 group against `topics` (the broker's topics now).
+    consumer_heartbeat_result consumer_group_heartbeat(const consumer_heartbeat_request& request,
+                                                       const topic_snapshot& topics);
+    // The KIP-848 group with this id, or null (also for classic groups).
+    const consumer_group* find_consumer_group(const std::string& group_id) const;
+    // Every group of both types (ListGroups v5).
+    std::vector<group_listing> list_all_groups() const;
+    // OffsetFetch v9: a consumer group checks the member id and epoch when
+    // given (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH); others pass.
+    error_code validate_offset_fetch(const std::string& group_id, const std::optional<std::string>& member_id,
+                                     int32_t member_epoch) const;
 
     // For tests and the admin view: the group's state, nullopt when unknown.
     std::optional<group_state> state_of(const std::string& group_id) const;
@@ -279,16 +338,36 @@ private:
     void touch(classic_group& g, const std::string& member_id);
 
     void tick_group(classic_group& g, mono_time now);
+    void tick_consumer_group(consumer_group& g, mono_time now);
+    // Group membership on disk (group_state_format.h): written whole when it
+    // differs from what was last written (checked at every tick and on
+    // close), read back by open().
+    std::string encode_group_state() const;
+    void persist_group_state();
+    status load_group_state();
+    // Removes a member of a KIP-848 group (left, expired or fenced): its
+    // partitions are free once the next target assignment is computed.
+    void remove_consumer_member(consumer_group& g, const std::string& member_id, std::string_view reason);
+    consumer_group* find_consumer(const std::string& id) const;
+    // OffsetCommit's checks for a KIP-848 group.
+    // Stores the accepted entries of a validated commit durably.
+    asio::awaitable<std::vector<error_code>> store_offsets(offset_commit_request request, std::vector<error_code> errors);
+    error_code validate_consumer_commit(consumer_group& g, const offset_commit_request& request, int16_t api_version);
     void sweep_offsets();
     std::string make_member_id(std::string_view prefix);
 
     asio::io_context& io_;
     millrace::clock& clock_;
     group_settings settings_;
+    file_system& fs_;
+    std::string dir_;
+    std::string persisted_state_;   // the bytes last written to the group state file
     log::logger log_{"groups"};
     offset_store store_;
     std::mt19937_64 rng_;
     std::map<std::string, std::unique_ptr<classic_group>> groups_;
+    // KIP-848 groups. A group id is in at most one of groups_ and consumer_groups_.
+    std::map<std::string, std::unique_ptr<consumer_group>> consumer_groups_;
     uint64_t next_join_order_ = 0;
     mono_time last_sweep_;
     bool closed_ = false;

@@ -1,6 +1,6 @@
-// DescribeProducers (key 61): the idempotent producers each partition
-// remembers (no transactions here, so no coordinator epoch or open
-// transaction start).
+// DescribeProducers (key 61): the idempotent and transactional producers
+// each partition remembers, with the first offset of a producer's open
+// transaction.
 #include "broker_core.h"
 #include "handlers/handler.h"
 #include "topics.h"
@@ -34,6 +34,7 @@ asio::awaitable<void> handle_describe_producers(request_context& ctx, reader& in
                 state.producer_epoch = p.epoch;
                 state.last_sequence = p.last_sequence;
                 state.coordinator_epoch = -1;
+                state.current_txn_start_offset = log->open_txn_start(p.producer_id);
             }
         }
     }

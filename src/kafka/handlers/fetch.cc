@@ -23,8 +23,10 @@ struct fetch_partition {
     // outcome
     error_code error = error_code::none;
     int64_t high_watermark = -1;
+    int64_t last_stable_offset = -1;
     int64_t log_start_offset = -1;
     std::string records;
+    std::vector<storage::aborted_txn> aborted;  // read_committed: aborted transactions among the records
 };
 
 struct fetch_topic {
@@ -35,7 +37,7 @@ struct fetch_topic {
 };
 
 // Reads every partition; returns the total bytes gathered.
-size_t gather(broker_core& b, std::vector<fetch_topic>& topics, int32_t max_bytes) {
+size_t gather(broker_core& b, std::vector<fetch_topic>& topics, int32_t max_bytes, bool read_committed) {
     size_t total = 0;
     for (auto& ft : topics) {
         topic* t = ft.name.empty() ? nullptr : b.topics().find(ft.name);
@@ -52,13 +54,26 @@ size_t gather(broker_core& b, std::vector<fetch_topic>& topics, int32_t max_byte
                 continue;
             }
             fp.high_watermark = log->next_offset();
+            fp.last_stable_offset = log->last_stable_offset();
             fp.log_start_offset = log->log_start_offset();
+            fp.aborted.clear();
             // The first batch is served whole even beyond the limits (KIP-74).
             int64_t budget = std::min<int64_t>(fp.max_bytes, static_cast<int64_t>(max_bytes) - static_cast<int64_t>(total));
             if (budget <= 0 && total > 0) continue;
-            auto got = log->read(fp.fetch_offset, static_cast<int32_t>(std::max<int64_t>(budget, 1)));
+            // read_committed: nothing at or beyond the last stable offset.
+            auto got = log->read(fp.fetch_offset, static_cast<int32_t>(std::max<int64_t>(budget, 1)),
+                                 read_committed ? fp.last_stable_offset : INT64_MAX);
             fp.error = got.error;
             fp.records = std::move(got.records);
+            if (read_committed && !fp.records.empty()) {
+                // The offset after the last batch returned bounds the aborted list.
+                int64_t upto = fp.fetch_offset;
+                (void)for_each_batch(fp.records, [&](std::string_view batch) -> status {
+                    upto = read_header(batch).last_offset() + 1;
+                    return {};
+                });
+                fp.aborted = log->aborted_between(fp.fetch_offset, upto);
+            }
             total += fp.records.size();
         }
     }
@@ -82,8 +97,9 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
     using messages::fetch_request;
     auto& b = ctx.broker;
     auto& sessions = b.fetch_sessions();
-    // isolation_level is ignored: no transactions, so both levels read the same.
     auto request = decode_request<fetch_request>(ctx, in);
+    // READ_COMMITTED (1): records up to the last stable offset, with the aborted transactions among them.
+    const bool read_committed = request.isolation_level == 1;
     const bool by_id = fetch_request::fetch_topic::has_topic_id(ctx.api_version);
     auto resolve = [&](const std::string& name, const uuid& id) -> std::pair<std::string, uuid> {
         if (by_id) {
@@ -143,7 +159,7 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
     if (top_error == error_code::none) {
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
         for (;;) {
-            size_t total = gather(b, topics, request.max_bytes);
+            size_t total = gather(b, topics, request.max_bytes, read_committed);
             bool has_error = false;
             for (const auto& ft : topics) {
                 for (const auto& fp : ft.partitions) has_error |= fp.error != error_code::none;
@@ -187,7 +203,12 @@ asio::awaitable<void> handle_fetch(request_context& ctx, reader& in, writer& out
             pr.partition_index = fp.index;
             pr.error_code = fp.error;
             pr.high_watermark = fp.high_watermark;
-            pr.last_stable_offset = fp.high_watermark;  // no open transactions
+            pr.last_stable_offset = fp.last_stable_offset;
+            if (read_committed) {
+                // An empty list, not null, tells the consumer nothing in these records was aborted.
+                pr.aborted_transactions.emplace();
+                for (const auto& a : fp.aborted) pr.aborted_transactions->push_back({a.producer_id, a.first_offset});
+            }
             pr.log_start_offset = fp.log_start_offset;
             if (!fp.records.empty()) {
                 auto& stats = b.stats(ft.name);

@@ -1,5 +1,5 @@
-// FindCoordinator (key 10): this broker coordinates every consumer group;
-// transactions and share groups are not supported, so their keys get
+// FindCoordinator (key 10): this broker coordinates every consumer group and
+// every transactional id; share groups are not supported, so their keys get
 // COORDINATOR_NOT_AVAILABLE. From v4 one request batches several keys.
 #include "broker_core.h"
 #include "handlers/handler.h"
@@ -31,15 +31,13 @@ asio::awaitable<void> handle_find_coordinator(request_context& ctx, reader& in, 
         } else if (request.key_type == k_key_type_transaction &&
                    !authorized(ctx, acl_operation::describe, resource_type::transactional_id, answer.key)) {
             answer.error_code = error_code::transactional_id_authorization_failed;
-        } else if (request.key_type == k_key_type_group) {
+        } else if (request.key_type == k_key_type_group || request.key_type == k_key_type_transaction) {
             answer.node_id = ctx.broker.node_id();
             answer.host = ctx.broker.advertised_host();
             answer.port = ctx.broker.advertised_port();
-        } else if (request.key_type == k_key_type_transaction || request.key_type == k_key_type_share) {
+        } else if (request.key_type == k_key_type_share) {
             answer.error_code = error_code::coordinator_not_available;
-            answer.error_message = request.key_type == k_key_type_transaction
-                                       ? "transactions are not supported by this broker"
-                                       : "share groups are not supported by this broker";
+            answer.error_message = "share groups are not supported by this broker";
         } else {
             answer.error_code = error_code::invalid_request;
             answer.error_message = fmt::format("unknown coordinator key type {}", request.key_type);

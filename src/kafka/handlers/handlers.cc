@@ -43,10 +43,24 @@ asio::awaitable<void> handle_create_acls(request_context&, reader&, writer&);
 asio::awaitable<void> handle_delete_acls(request_context&, reader&, writer&);
 asio::awaitable<void> handle_describe_user_scram_credentials(request_context&, reader&, writer&);
 asio::awaitable<void> handle_alter_user_scram_credentials(request_context&, reader&, writer&);
+asio::awaitable<void> handle_add_partitions_to_txn(request_context&, reader&, writer&);
+asio::awaitable<void> handle_add_offsets_to_txn(request_context&, reader&, writer&);
+asio::awaitable<void> handle_end_txn(request_context&, reader&, writer&);
+asio::awaitable<void> handle_txn_offset_commit(request_context&, reader&, writer&);
+asio::awaitable<void> handle_describe_transactions(request_context&, reader&, writer&);
+asio::awaitable<void> handle_list_transactions(request_context&, reader&, writer&);
+asio::awaitable<void> handle_consumer_group_heartbeat(request_context&, reader&, writer&);
+asio::awaitable<void> handle_consumer_group_describe(request_context&, reader&, writer&);
 
 handler_fn find_handler(api_key key) {
     switch (key) {
         case api_key::produce: return handle_produce;
+        case api_key::add_partitions_to_txn: return handle_add_partitions_to_txn;
+        case api_key::add_offsets_to_txn: return handle_add_offsets_to_txn;
+        case api_key::end_txn: return handle_end_txn;
+        case api_key::txn_offset_commit: return handle_txn_offset_commit;
+        case api_key::describe_transactions: return handle_describe_transactions;
+        case api_key::list_transactions: return handle_list_transactions;
         case api_key::fetch: return handle_fetch;
         case api_key::list_offsets: return handle_list_offsets;
         case api_key::metadata: return handle_metadata;
@@ -78,6 +92,8 @@ handler_fn find_handler(api_key key) {
         case api_key::describe_client_quotas: return handle_describe_client_quotas;
         case api_key::sasl_handshake: return handle_sasl_handshake;
         case api_key::sasl_authenticate: return handle_sasl_authenticate;
+        case api_key::consumer_group_heartbeat: return handle_consumer_group_heartbeat;
+        case api_key::consumer_group_describe: return handle_consumer_group_describe;
         case api_key::describe_acls: return handle_describe_acls;
         case api_key::create_acls: return handle_create_acls;
         case api_key::delete_acls: return handle_delete_acls;

@@ -1,7 +1,9 @@
-// InitProducerId (key 22): ids for idempotent producers. Transactional ids
-// are refused: transactions are not implemented.
+// InitProducerId (key 22): ids for idempotent producers; with a
+// transactional id the transaction coordinator's id and bumped epoch, which
+// fences older producers of that id (and aborts their open transaction).
 #include "broker_core.h"
 #include "handlers/handler.h"
+#include "txn/txn_coordinator.h"
 
 namespace millrace::kafka {
 
@@ -13,8 +15,15 @@ asio::awaitable<void> handle_init_producer_id(request_context& ctx, reader& in, 
     response.producer_epoch = -1;
     const int64_t existing_id = request.producer_id;
     const int16_t existing_epoch = request.producer_epoch;
-    if (request.transactional_id) {
-        response.error_code = static_cast<error_code>(53);  // TRANSACTIONAL_ID_AUTHORIZATION_FAILED: transactions are not offered
+    if (request.transactional_id && !authorized(ctx, acl_operation::write, resource_type::transactional_id,
+                                                *request.transactional_id)) {
+        response.error_code = error_code::transactional_id_authorization_failed;
+    } else if (request.transactional_id) {
+        auto init = b.txns().init_producer_id(*request.transactional_id, request.transaction_timeout_ms, existing_id,
+                                              existing_epoch, ctx.api_version);
+        response.error_code = init.error;
+        response.producer_id = init.producer_id;
+        response.producer_epoch = init.producer_epoch;
     } else if (!authorized_cluster(ctx, acl_operation::idempotent_write) &&
                !authorized_any(ctx, acl_operation::write, resource_type::topic)) {
         // Kafka: IDEMPOTENT_WRITE on the cluster, or WRITE on some topic.

@@ -1,6 +1,6 @@
 // ListGroups (key 16): every group this coordinator knows, filtered by state
-// (v4+, case-insensitive names; unknown names match nothing) and by type (v5+;
-// every group here is "classic").
+// (v4+, case-insensitive names; unknown names match nothing) and by type (v5+:
+// "classic" or "consumer", case-insensitive).
 #include <algorithm>
 
 #include "broker_core.h"
@@ -9,8 +9,6 @@
 
 namespace millrace::kafka {
 namespace {
-
-constexpr std::string_view k_group_type = "classic";
 
 bool iequals(std::string_view a, std::string_view b) {
     return std::equal(a.begin(), a.end(), b.begin(), b.end(),
@@ -22,23 +20,19 @@ bool iequals(std::string_view a, std::string_view b) {
 asio::awaitable<void> handle_list_groups(request_context& ctx, reader& in, writer& out) {
     auto request = decode_request<messages::list_groups_request>(ctx, in);
     auto& groups = ctx.broker.groups();
-    std::vector<group_state> states;
-    for (const auto& name : request.states_filter) {
-        if (auto state = parse_group_state(name)) states.push_back(*state);
-    }
-    bool type_matches = request.types_filter.empty() ||
-                        std::any_of(request.types_filter.begin(), request.types_filter.end(),
-                                    [](const std::string& t) { return iequals(t, k_group_type); });
+    auto matches = [](const std::vector<std::string>& filter, std::string_view value) {
+        return filter.empty() || std::any_of(filter.begin(), filter.end(),
+                                             [&](const std::string& wanted) { return iequals(wanted, value); });
+    };
     messages::list_groups_response response;
     response.error_code = groups.closed() ? error_code::coordinator_not_available : error_code::none;
-    if (type_matches && (request.states_filter.empty() || !states.empty())) {
-        // ACLs: DESCRIBE on the cluster lists every group, else those the principal may DESCRIBE.
-        const bool all_groups = authorized_cluster(ctx, acl_operation::describe);
-        for (auto& g : groups.list_groups(states)) {
-            if (!all_groups && !authorized(ctx, acl_operation::describe, resource_type::group, g.group_id)) continue;
-            response.groups.push_back({std::move(g.group_id), std::move(g.protocol_type), std::string(to_string(g.state)),
-                                       std::string(k_group_type)});
-        }
+    // ACLs: DESCRIBE on the cluster lists every group, else those the principal may DESCRIBE.
+    const bool all_groups = authorized_cluster(ctx, acl_operation::describe);
+    for (auto& g : groups.list_all_groups()) {
+        if (!matches(request.states_filter, g.state_name) || !matches(request.types_filter, g.type)) continue;
+        if (!all_groups && !authorized(ctx, acl_operation::describe, resource_type::group, g.group_id)) continue;
+        response.groups.push_back({std::move(g.group_id), std::move(g.protocol_type), std::move(g.state_name),
+                                   std::move(g.type)});
     }
     encode_response(ctx, out, response);
     co_return;

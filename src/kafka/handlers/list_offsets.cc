@@ -26,6 +26,7 @@ asio::awaitable<void> handle_list_offsets(request_context& ctx, reader& in, writ
     auto& b = ctx.broker;
     const int16_t version = ctx.api_version;
     auto request = decode_request<messages::list_offsets_request>(ctx, in);
+    const bool read_committed = request.isolation_level == 1;
     messages::list_offsets_response response;
     for (const auto& rt : request.topics) {
         auto& tr = response.topics.emplace_back();
@@ -42,7 +43,8 @@ asio::awaitable<void> handle_list_offsets(request_context& ctx, reader& in, writ
             } else if (log == nullptr) {
                 pr.error_code = error_code::unknown_topic_or_partition;
             } else if (timestamp == k_latest) {
-                pr.offset = log->next_offset();
+                // read_committed consumers start at the last stable offset.
+                pr.offset = read_committed ? log->last_stable_offset() : log->next_offset();
             } else if (timestamp == k_earliest ||
                        (timestamp == k_earliest_local && version >= k_first_version_earliest_local)) {
                 pr.offset = log->log_start_offset();

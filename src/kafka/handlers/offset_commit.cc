@@ -17,6 +17,7 @@ asio::awaitable<void> handle_offset_commit(request_context& ctx, reader& in, wri
     commit.generation_id = request.generation_id_or_member_epoch;
     commit.member_id = request.member_id;
     commit.group_instance_id = request.group_instance_id;
+    commit.api_version = ctx.api_version;
     messages::offset_commit_response response;
     response.topics.reserve(request.topics.size());
     // For each entry sent to the coordinator: where its answer goes.

@@ -3,9 +3,12 @@
 // committed when the topic array is null (v2+). From v8 one request asks for
 // several groups. ACLs: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED)
 // and on each topic (others are left out or answer TOPIC_AUTHORIZATION_FAILED).
+// With require_stable (v7+) a partition whose offset waits in an open
+// transaction answers UNSTABLE_OFFSET_COMMIT (the consumer retries).
 #include "broker_core.h"
 #include "group/coordinator.h"
 #include "handlers/handler.h"
+#include "txn/txn_coordinator.h"
 
 namespace millrace::kafka {
 namespace {
@@ -15,7 +18,7 @@ using topics_t = std::vector<messages::offset_fetch_response::offset_fetch_respo
 // One group's answer; nullopt `topics` asks for every committed offset.
 template <typename RequestTopics>
 topics_t fetch_group(const request_context& ctx, group_coordinator& groups, const std::string& group_id,
-                     const std::optional<RequestTopics>& topics, error_code error) {
+                     const std::optional<RequestTopics>& topics, error_code error, bool require_stable) {
     auto topic_allowed = [&](const std::string& name) {
         return authorized(ctx, acl_operation::describe, resource_type::topic, name);
     };
@@ -46,6 +49,10 @@ topics_t fetch_group(const request_context& ctx, group_coordinator& groups, cons
                 p.error_code = error_code::topic_authorization_failed;
                 continue;
             }
+            if (require_stable && ctx.broker.txns().has_pending_offset(group_id, t.name, partition)) {
+                p.error_code = error_code::unstable_offset_commit;
+                continue;
+            }
             if (auto value = groups.committed(group_id, t.name, partition)) {
                 p.committed_offset = value->offset;
                 p.committed_leader_epoch = value->leader_epoch;
@@ -71,7 +78,9 @@ asio::awaitable<void> handle_offset_fetch(request_context& ctx, reader& in, writ
             if (!authorized(ctx, acl_operation::describe, resource_type::group, g.group_id)) {
                 group_error = error_code::group_authorization_failed;
             }
-            response.groups.push_back({g.group_id, fetch_group(ctx, groups, g.group_id, g.topics, group_error), group_error});
+            // v9: a member of a consumer group fetches with its id and epoch.
+            if (group_error == error_code::none) group_error = groups.validate_offset_fetch(g.group_id, g.member_id, g.member_epoch);
+            response.groups.push_back({g.group_id, fetch_group(ctx, groups, g.group_id, g.topics, group_error, request.require_stable), group_error});
         }
     } else {
         // A null topic array before v2 is malformed; read it as "no topics".
@@ -79,7 +88,7 @@ asio::awaitable<void> handle_offset_fetch(request_context& ctx, reader& in, writ
         if (!authorized(ctx, acl_operation::describe, resource_type::group, request.group_id)) {
             error = error_code::group_authorization_failed;
         }
-        for (auto& t : fetch_group(ctx, groups, request.group_id, request.topics, error)) {
+        for (auto& t : fetch_group(ctx, groups, request.group_id, request.topics, error, request.require_stable)) {
             auto& topic = response.topics.emplace_back();
             topic.name = std::move(t.name);
             for (auto& p : t.partitions) {

@@ -5,6 +5,7 @@
 #include "flusher.h"
 #include "handlers/handler.h"
 #include "topics.h"
+#include "txn/txn_coordinator.h"
 
 namespace millrace::kafka {
 namespace {
@@ -31,8 +32,8 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
     const int16_t acks = request.acks;
     const bool by_id = produce_request::topic_produce_data::has_topic_id(ctx.api_version);
 
-    // transactional_id: transactions are not offered (no AddPartitionsToTxn); the validator
-    // refuses transactional batches without one.
+    // transactional_id: its batches go only to partitions added to the producer's open
+    // transaction (AddPartitionsToTxn); the validator refuses transactional batches without one.
     const bool transactional_request = request.transactional_id.has_value();
     // ACLs: WRITE on the transactional id (else every partition fails) and on each topic.
     const bool transactional_id_allowed =
@@ -64,6 +65,17 @@ asio::awaitable<void> handle_produce(request_context& ctx, reader& in, writer& o
             } else {
                 po.log = t->partition(po.index);
                 auto verdict = po.log->validate_produce(*records, ctx.api_version, transactional_request);
+                if (verdict.ok() && transactional_request && records->size() >= batch_format::k_header_size) {
+                    const auto h = read_header(*records);
+                    if (h.transactional()) {
+                        verdict.error = b.txns().verify_produce(*request.transactional_id, h.producer_id,
+                                                                h.producer_epoch, txn_partition{to.name, po.index});
+                        if (!verdict.ok()) {
+                            verdict.message = fmt::format("transactional batch of producer {} epoch {} refused: {}",
+                                                          h.producer_id, h.producer_epoch, wire(verdict.error));
+                        }
+                    }
+                }
                 if (verdict.ok()) {
                     po.result = po.log->append(*records);
                 } else {

@@ -49,7 +49,10 @@ enum class error_code : int16_t {
     invalid_txn_state = 48,
     invalid_producer_id_mapping = 49,
     invalid_transaction_timeout = 50,
-    security_disabled = 54,              // ACL APIs on a broker without an authorizer
+    concurrent_transactions = 51,        // the transaction is completing (markers being written); retry
+    transaction_coordinator_fenced = 52,
+    security_disabled = 54,
+    operation_not_attempted = 55,        // another part of the request failed first              // ACL APIs on a broker without an authorizer
     kafka_storage_error = 56,            // the log directory failed (disk full, I/O error)
     transactional_id_authorization_failed = 53,  // transactional records without an authorized transactional id
     sasl_authentication_failed = 58,     // wrong credentials; the connection is closed
@@ -67,10 +70,18 @@ enum class error_code : int16_t {
     election_not_needed = 84,            // ElectLeaders: the preferred leader already leads
     group_subscribed_to_topic = 86,      // OffsetDelete: members still consume the topic
     invalid_record = 87,
+    unstable_offset_commit = 88,         // OffsetFetch require_stable: a transaction holds pending offsets
+    producer_fenced = 90,                // a newer producer with the same transactional id took over (KIP-588)
     resource_not_found = 91,             // e.g. deleting a SCRAM credential that does not exist
     duplicate_resource = 92,             // e.g. one user twice in AlterUserScramCredentials
     unacceptable_credential = 93,        // SCRAM iterations out of bounds, empty user name
     unknown_topic_id = 100,
+    transactional_id_not_found = 105,    // DescribeTransactions of an id the coordinator does not know
+    fenced_member_epoch = 110,           // ConsumerGroupHeartbeat: the member's epoch is not the coordinator's; rejoin
+    unreleased_instance_id = 111,        // ConsumerGroupHeartbeat: a live member still holds the instance id
+    unsupported_assignor = 112,          // ConsumerGroupHeartbeat: ServerAssignor is not one of group.consumer.assignors
+    stale_member_epoch = 113,            // OffsetCommit/OffsetFetch: an older member epoch of a consumer group
+    invalid_regular_expression = 128,    // ConsumerGroupHeartbeat v1: SubscribedTopicRegex does not compile
 };
 
 inline int16_t wire(error_code code) { return static_cast<int16_t>(code); }

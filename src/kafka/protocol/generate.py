@@ -10,7 +10,8 @@ flexible version, and the request and response as lists of fields. A field:
              array of T (T a primitive or a struct), or a struct name; a struct
              (in an array or alone) lists its own "fields"
   versions   the versions the field exists in: "3+", "0-4", "none" (default "0+")
-  nullable   the versions in which null is allowed (strings, bytes, arrays)
+  nullable   the versions in which null is allowed (strings, bytes, arrays,
+             structs: a struct is then preceded by an int8, -1 for null)
   tag        a tagged field (flexible versions only) with this tag number;
              "versions" then says in which versions the tag is understood
   default    the value when absent (numbers, booleans, strings, null)
@@ -113,8 +114,8 @@ class field:
             check_names(self.fields, self.where)
         elif "fields" in raw:
             raise spec_error(f"{self.where}: a {self.elem} has no fields")
-        if not self.nullable.empty() and not (self.is_array or self.elem in ("string", "bytes", "records")):
-            raise spec_error(f"{self.where}: only strings, bytes, records and arrays can be nullable")
+        if not self.nullable.empty() and not (self.is_array or self.fields or self.elem in ("string", "bytes", "records")):
+            raise spec_error(f"{self.where}: only strings, bytes, records, structs and arrays can be nullable")
         if self.default is not None and (self.is_array or self.fields):
             raise spec_error(f"{self.where}: arrays and structs take no default")
 
@@ -278,6 +279,14 @@ def emit_decode_field(e, f, m, ind, target):
         e(f"}}", ind + 2)
         e(f"}}", ind + 1)
         e(f"}}", ind)
+    elif f.is_struct and f.optional:
+        if ncond(f, m) != "true":
+            raise spec_error(f"{f.where}: a nullable struct must be nullable in every version it exists in")
+        e(f"if (in.int8() < 0) {{", ind)
+        e(f"{target}.reset();", ind + 1)
+        e(f"}} else {{", ind)
+        e(f"{target}.emplace().decode(in, version, flexible);", ind + 1)
+        e(f"}}", ind)
     elif f.is_struct:
         e(f"{target}.decode(in, version, flexible);", ind)
     elif f.elem == "records":
@@ -325,6 +334,13 @@ def emit_encode_field(e, f, m, ind, src):
         e(f"}}", ind)
         if f.optional:
             e(f"}}", ind - 1)
+    elif f.is_struct and f.optional:
+        e(f"if (!{src}) {{", ind)
+        e(f"out.int8(-1);", ind + 1)
+        e(f"}} else {{", ind)
+        e(f"out.int8(1);", ind + 1)
+        e(f"{src}->encode(out, version, flexible);", ind + 1)
+        e(f"}}", ind)
     elif f.is_struct:
         e(f"{src}.encode(out, version, flexible);", ind)
     elif f.elem == "records":
@@ -351,6 +367,8 @@ def emit_encode_field(e, f, m, ind, src):
 def is_default_expr(f, src):
     if f.is_array:
         return f"{src}.empty()" if not f.optional else f"!{src}"
+    if f.is_struct and f.optional:
+        return f"!{src}"
     if f.is_struct:
         return f"{src} == decltype({src}){{}}"
     if f.optional:
@@ -532,6 +550,8 @@ def emit_fill(e, qual, fields, m, top, direction):
             e(f"for (auto& element : {tgt}) {{", 2)
             one("element", 3)
             e("}", 2)
+        elif f.is_struct and f.optional:
+            one(f"{tgt}.emplace()", 2)
         else:
             one(tgt, 2)
         e("}", 1)
@@ -727,7 +747,7 @@ def canon_type(f, v, flex):
             inner = canon_scalar(f.elem, False, flex)
         return ("CARRAY" if flex else "ARRAY") + ("?" if nullable else "") + f"({inner})"
     if f.is_struct:
-        return canon_struct(f.fields, v, flex)
+        return canon_struct(f.fields, v, flex)  # Kafka's dump does not mark nullable structs
     return canon_scalar(f.elem, nullable, flex)
 
 

@@ -12,6 +12,10 @@
 //   log-start-offset                the log start offset set by DeleteRecords, as
 //                                   decimal text (written atomically); absent
 //                                   until the first DeleteRecords
+// Transactions need no extra file: open transactions (the last stable offset)
+// and aborted ones (Kafka's .txnindex) are rebuilt from the batch headers and
+// control batches when the partition opens, and aborted entries go with the
+// segments retention removes.
 // All integers big-endian. Index files are written when a segment is closed
 // (roll or clean shutdown); after a crash the active segment is scanned,
 // every batch's CRC checked, a torn tail truncated and its indexes rebuilt.

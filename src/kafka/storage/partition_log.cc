@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "protocol/records.h"
+#include "protocol/wire.h"
 #include "storage/log_format.h"
 #include "storage/segment.h"
 
@@ -23,6 +24,26 @@ bool is_segment_log(const std::string& name, int64_t& base_offset) {
         base_offset = base_offset * 10 + (name[idx] - '0');
     }
     return true;
+}
+
+// Control records (KIP-98): key = version (int16, 0) | type (int16: 0 ABORT,
+// 1 COMMIT); value = version (int16, 0) | coordinator epoch (int32).
+constexpr int16_t k_marker_abort = 0;
+constexpr int16_t k_marker_commit = 1;
+
+// Whether the control batch `batch` is a COMMIT (true) or an ABORT marker.
+result<bool> control_marker_type(std::string_view batch) {
+    std::optional<int16_t> type;
+    auto st = for_each_record(batch, [&](const record_view& rec) {
+        if (!type && rec.key && rec.key->size() >= 4) {
+            type = static_cast<int16_t>((static_cast<uint8_t>((*rec.key)[2]) << 8) | static_cast<uint8_t>((*rec.key)[3]));
+        }
+    });
+    if (!st) return st.err();
+    if (!type || (*type != k_marker_abort && *type != k_marker_commit)) {
+        return make_error(errc::corruption, "control batch at offset {} is neither COMMIT nor ABORT", read_header(batch).base_offset);
+    }
+    return *type == k_marker_commit;
 }
 
 }  // namespace
@@ -77,10 +98,25 @@ status partition_log::open(bool clean) {
     flushed_offset_ = next_offset_;  // what survived a restart is on disk
     // Rebuild idempotent producer state from the batch headers.
     for (const auto& [base, seg] : segments_) {
-        auto st = seg->scan([this](const batch_header& h, uint64_t) {
+        status marker_error;
+        auto st = seg->scan([&](const batch_header& h, uint64_t position) {
             if (h.producer_id >= 0) track_producer(h, h.base_offset);
+            if (!h.transactional()) return;
+            bool commit = false;
+            if (h.control()) {
+                std::string bytes;
+                auto read = seg->log_file()->read_at(position, h.total_size(), bytes);
+                auto type = read.ok() ? control_marker_type(bytes) : result<bool>(read.err());
+                if (!type) {
+                    if (marker_error.ok()) marker_error = type.err();
+                    return;
+                }
+                commit = *type;
+            }
+            track_transaction(h, commit);
         });
         if (!st) return st.err().with_context(fmt::format("scanning {}", dir_));
+        if (!marker_error) return marker_error.err().with_context(fmt::format("reading a transaction marker in {}", dir_));
     }
     return {};
 }
@@ -105,6 +141,15 @@ status partition_log::roll(int64_t base_offset) {
 
 void partition_log::track_producer(const batch_header& h, int64_t base_offset) {
     auto& entry = producers_[h.producer_id];
+    if (h.control()) {
+        // A marker carries the coordinator's epoch, which may be a bump (fencing);
+        // the producer's sequences go on across transactions of one epoch.
+        if (h.producer_epoch > entry.epoch) {
+            entry.epoch = h.producer_epoch;
+            entry.recent.clear();
+        }
+        return;
+    }
     if (h.producer_epoch != entry.epoch) {
         entry.epoch = h.producer_epoch;
         entry.recent.clear();
@@ -183,21 +228,29 @@ append_result partition_log::append(std::string_view records) {
     }
 
     int64_t now = clock_.wall_millis();
-    if (active().size() >= static_cast<uint64_t>(cfg_.segment_bytes) ||
-        (!active().empty() && now - active().created_ms() >= cfg_.segment_ms)) {
-        if (auto rolled = roll(next_offset_); !rolled) {
-            out.error = error_code::kafka_storage_error;
-            out.message = rolled.err().message();
-            return out;
-        }
-    }
     out.base_offset = next_offset_;
     std::string batch;
     for (auto view : batches) {
         batch.assign(view);
+        if (auto st = write_batch(batch, now, cfg_.log_append_time, out); !st) {
+            out.error = error_code::kafka_storage_error;
+            out.message = st.err().message();
+            return out;  // earlier batches of this request stay; the producer retries
+        }
+    }
+    out.last_offset = next_offset_ - 1;
+    return out;
+}
+
+status partition_log::write_batch(std::string& batch, int64_t now, bool stamp_append_time, append_result& out) {
+    if (active().size() >= static_cast<uint64_t>(cfg_.segment_bytes) ||
+        (!active().empty() && now - active().created_ms() >= cfg_.segment_ms)) {
+        if (auto rolled = roll(next_offset_); !rolled) return rolled;
+    }
+    {
         write_int64_at(batch, batch_format::k_base_offset, next_offset_);
         write_int32_at(batch, batch_format::k_leader_epoch, 0);
-        if (cfg_.log_append_time) {
+        if (stamp_append_time) {
             // Timestamp type bit set and max timestamp replaced: the CRC changes.
             auto attributes = static_cast<uint16_t>(read_header(batch).attributes | 0x08);
             batch[batch_format::k_attributes] = static_cast<char>(attributes >> 8);
@@ -208,14 +261,77 @@ append_result partition_log::append(std::string_view records) {
             out.log_append_time = now;
         }
         auto h = read_header(batch);
-        if (auto appended = active().append(batch, h); !appended) {
-            out.error = error_code::kafka_storage_error;
-            out.message = appended.err().message();
-            return out;  // earlier batches of this request stay; the producer retries
-        }
+        if (auto appended = active().append(batch, h); !appended) return appended;
         if (h.producer_id >= 0) track_producer(h, h.base_offset);
+        if (h.transactional() && !h.control()) track_transaction(h, false);
         next_offset_ = h.last_offset() + 1;
     }
+    return {};
+}
+
+void partition_log::track_transaction(const batch_header& h, bool commit) {
+    if (!h.control()) {
+        ongoing_txns_.try_emplace(h.producer_id, h.base_offset);
+        return;
+    }
+    auto it = ongoing_txns_.find(h.producer_id);
+    if (it == ongoing_txns_.end()) return;  // a retried marker, or one for a transaction with no data here
+    if (!commit) aborted_.push_back({h.producer_id, it->second, h.base_offset});
+    ongoing_txns_.erase(it);
+}
+
+int64_t partition_log::last_stable_offset() const {
+    int64_t lso = next_offset_;
+    for (const auto& [producer_id, first] : ongoing_txns_) lso = std::min(lso, first);
+    return std::max(lso, log_start_offset_);
+}
+
+int64_t partition_log::open_txn_start(int64_t producer_id) const {
+    auto it = ongoing_txns_.find(producer_id);
+    return it == ongoing_txns_.end() ? -1 : it->second;
+}
+
+std::vector<aborted_txn> partition_log::aborted_between(int64_t from, int64_t upto) const {
+    std::vector<aborted_txn> out;
+    // Ordered by marker offset: skip those that ended before `from`.
+    auto it = std::lower_bound(aborted_.begin(), aborted_.end(), from,
+                               [](const aborted_txn& a, int64_t offset) { return a.last_offset < offset; });
+    for (; it != aborted_.end(); ++it) {
+        if (it->first_offset < upto) out.push_back(*it);
+    }
+    return out;
+}
+
+append_result partition_log::append_marker(int64_t producer_id, int16_t producer_epoch, bool commit,
+                                           int32_t coordinator_epoch) {
+    append_result out;
+    const int64_t now = clock_.wall_millis();
+    // A header to model the batch on: transactional control batch of this producer.
+    std::string like(batch_format::k_header_size, '\0');
+    write_int64_at(like, batch_format::k_producer_id, producer_id);
+    like[batch_format::k_producer_epoch] = static_cast<char>(static_cast<uint16_t>(producer_epoch) >> 8);
+    like[batch_format::k_producer_epoch + 1] = static_cast<char>(producer_epoch);
+    write_int32_at(like, batch_format::k_base_sequence, -1);
+    const uint16_t attributes = batch_format::k_transactional | batch_format::k_control;
+    like[batch_format::k_attributes] = static_cast<char>(attributes >> 8);
+    like[batch_format::k_attributes + 1] = static_cast<char>(attributes);
+    std::string key, value;
+    writer k(key);
+    k.int16(0);
+    k.int16(commit ? k_marker_commit : k_marker_abort);
+    writer v(value);
+    v.int16(0);
+    v.int32(coordinator_epoch);
+    record_view rec{next_offset_, now, std::string_view(key), std::string_view(value), std::string_view("\0", 1)};
+    std::string batch = encode_batch({rec}, like);
+    out.base_offset = next_offset_;
+    if (auto st = write_batch(batch, now, false, out); !st) {
+        out.error = error_code::kafka_storage_error;
+        out.message = st.err().message();
+        return out;
+    }
+    auto h = read_header(batch);
+    track_transaction(h, commit);
     out.last_offset = next_offset_ - 1;
     return out;
 }
@@ -234,7 +350,21 @@ produce_verdict partition_log::validate_produce(std::string_view records, int16_
     return kafka::validate_produce(records, policy);
 }
 
-read_result partition_log::read(int64_t offset, int32_t max_bytes) const {
+read_result partition_log::read(int64_t offset, int32_t max_bytes, int64_t max_offset) const {
+    read_result out = read_unbounded(offset, max_bytes);
+    if (out.error != error_code::none || max_offset == INT64_MAX) return out;
+    // Cut before the first batch that starts at or beyond `max_offset`.
+    size_t pos = 0;
+    while (pos + batch_format::k_header_size <= out.records.size()) {
+        auto h = read_header(std::string_view(out.records).substr(pos));
+        if (h.base_offset >= max_offset) break;
+        pos += h.total_size();
+    }
+    out.records.resize(std::min(pos, out.records.size()));
+    return out;
+}
+
+read_result partition_log::read_unbounded(int64_t offset, int32_t max_bytes) const {
     read_result out;
     if (offset < log_start_offset_ || offset > next_offset_) {
         out.error = error_code::offset_out_of_range;
@@ -341,6 +471,7 @@ int partition_log::enforce_retention() {
         ++deleted;
     }
     log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
+    while (!aborted_.empty() && aborted_.front().last_offset < log_start_offset_) aborted_.pop_front();
     return deleted;
 }
 
@@ -358,6 +489,7 @@ result<compaction_stats> partition_log::compact() {
         std::string all;
         if (auto st = seg->log_file()->read_at(0, seg->size(), all); !st) return st.err();
         auto st = for_each_batch(all, [&](std::string_view batch) -> status {
+            if (read_header(batch).transactional()) return {};  // markers and transactional records are kept whole
             return for_each_record(batch, [&](const record_view& rec) {
                 if (rec.key) newest[std::string(*rec.key)] = rec.offset;
             });
@@ -382,6 +514,13 @@ result<compaction_stats> partition_log::compact() {
             };
             std::vector<kept_record> keep;
             int32_t total = 0;
+            // Transactional batches and their markers stay as written, so a marker
+            // never goes while records of its transaction remain.
+            if (read_header(batch).transactional()) {
+                cleaned.append(batch);
+                kept += read_header(batch).records_count;
+                return {};
+            }
             bool has_keyless = false;  // written before compaction was on: the batch stays whole
             auto decoded = for_each_record(batch, [&](const record_view& rec) {
                 ++total;

@@ -58,6 +58,15 @@ struct read_result {
     std::string records;         // whole batches, as stored
 };
 
+// A transaction that ended with an ABORT marker: consumers reading committed
+// data skip its producer's batches from `first_offset` until the marker at
+// `last_offset` (Kafka's .txnindex entry).
+struct aborted_txn {
+    int64_t producer_id;
+    int64_t first_offset;
+    int64_t last_offset;  // the ABORT marker's offset
+};
+
 class segment;
 
 class partition_log {
@@ -81,8 +90,24 @@ public:
     produce_verdict validate_produce(std::string_view records, int16_t produce_version, bool transactional_request) const;
 
     // Whole batches starting with the one that contains `offset`, up to
-    // `max_bytes` (at least one batch, however large).
-    read_result read(int64_t offset, int32_t max_bytes) const;
+    // `max_bytes` (at least one batch, however large). With `max_offset`
+    // (read_committed: the last stable offset) no batch starting at or beyond
+    // it is returned.
+    read_result read(int64_t offset, int32_t max_bytes, int64_t max_offset = INT64_MAX) const;
+
+    // Transactions (KIP-98). The last stable offset: the first offset of the
+    // oldest open transaction, else the log end. Invariant:
+    // log_start_offset <= last_stable_offset <= next_offset.
+    int64_t last_stable_offset() const;
+    // Appends a COMMIT or ABORT control batch for `producer_id` (the
+    // transaction coordinator's marker), closing its open transaction here.
+    // Appended even when no transaction is open (a retried marker is harmless).
+    append_result append_marker(int64_t producer_id, int16_t producer_epoch, bool commit, int32_t coordinator_epoch);
+    // Aborted transactions a read_committed Fetch from `from` up to (not
+    // including) `upto` must know about, oldest first.
+    std::vector<aborted_txn> aborted_between(int64_t from, int64_t upto) const;
+    // The first offset of `producer_id`'s open transaction, or -1.
+    int64_t open_txn_start(int64_t producer_id) const;
 
     // Offset and timestamp of the first record whose timestamp >= `timestamp`,
     // or {-1, -1}.
@@ -145,7 +170,15 @@ private:
         std::deque<producer_batch> recent;  // the last 5 batches, oldest first
     };
 
+    read_result read_unbounded(int64_t offset, int32_t max_bytes) const;
     status roll(int64_t base_offset);
+    // Assigns the next offset to `batch`, appends it to the active segment
+    // (rolling first when due) and tracks its producer and transaction.
+    status write_batch(std::string& batch, int64_t now, bool stamp_append_time, append_result& out);
+    // Transaction bookkeeping for one stored batch: a transactional data batch
+    // opens its producer's transaction, a control batch closes it (`commit`
+    // is the marker's type, read from its record).
+    void track_transaction(const batch_header& h, bool commit);
     status rewrite_segment(int64_t base, const std::string& cleaned_bytes);
     void track_producer(const batch_header& h, int64_t base_offset);
     segment& active() const;
@@ -159,6 +192,12 @@ private:
     int64_t next_offset_ = 0;
     int64_t flushed_offset_ = 0;
     std::map<int64_t, producer_entry> producers_;  // by producer id
+    // Open transactions: producer id -> first offset (drives the LSO).
+    std::map<int64_t, int64_t> ongoing_txns_;
+    // Aborted transactions ordered by marker offset, rebuilt from the batches
+    // at open() (the in-memory counterpart of Kafka's per-segment .txnindex);
+    // entries below the log start are dropped with their segments.
+    std::deque<aborted_txn> aborted_;
     size_t closed_at_last_compaction_ = 0;
     uint64_t truncated_on_open_ = 0;
     int64_t next_tombstone_check_ms_ = INT64_MAX;  // earliest expiry of a kept tombstone

@@ -59,6 +59,12 @@ let failed = false;
 try {
   fs.mkdirSync(path.join(tmp, "dags"));
   fs.copyFileSync(path.join(repo, "dags/user_automation.yaml"), path.join(tmp, "dags/user_automation.yaml"));
+  // A DAG to operate: `a` fails when the run's conf says so; b and c follow it.
+  fs.writeFileSync(path.join(tmp, "dags/ops.yaml"), [
+    "dag_id: ops", "schedule: '0 3 * * *'", "start_date: 2026-01-01", "catchup: false", "params: {fail: 'no'}", "tasks:",
+    "  a: {kind: shell, command: 'test \"$FAIL\" != yes', env: {FAIL: '{{ params.fail }}'}}",
+    "  b: {kind: shell, command: 'echo b', depends_on: [a]}",
+    "  c: {kind: shell, command: 'echo c', depends_on: [b]}", ""].join("\n"));
   const pg = await start("postgres", ["postgres", "--admin-port", "0", "--data-dir", path.join(tmp, "data"),
     "--set", "postgres.port=0", "--set", `postgres.data_dir=${path.join(tmp, "pg")}`]);
   const [pg_host, pg_port] = pg.split(":");
@@ -100,8 +106,83 @@ try {
   fs.mkdirSync(artifacts, { recursive: true });
   const shot = path.join(artifacts, "scheduler_ui.png");
   await page.screenshot({ path: shot, fullPage: true });
+  // The run's summary comes first in the task panel.
+  const summary = await page.getByTestId("log-summary").textContent();
+  if (!/new users/.test(summary)) throw new Error(`no summary above the log: ${summary}`);
+
+  // Operate the `ops` DAG, checking each effect through the REST API.
+  const api = async (method, url, body) => {
+    const r = await fetch(`http://${address}${url}`, { method, headers: body ? { "Content-Type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${text}`);
+    return JSON.parse(text);
+  };
+  const until = async (what, f) => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const v = await f();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const ti_of = (run, task) => api("GET", `/api/v1/dags/ops/dagRuns/${encodeURIComponent(run)}/taskInstances/${task}`);
+  await page.goto(`http://${address}/#/dags/ops`);
+  await page.getByTestId("dag-title").filter({ hasText: "ops" }).waitFor();
+  const next = await page.getByTestId("next-run").textContent();
+  if (!/^in /.test(next)) throw new Error(`next run not in the future tense: ${next}`);
+  // Trigger with config: the editor holds the DAG's params.
+  await page.getByTestId("trigger-with-config").click();
+  const editor = page.locator('[data-testid="trigger-dialog"] textarea[name="conf"]');
+  if (JSON.parse(await editor.inputValue()).fail !== "no") throw new Error(`params not prefilled: ${await editor.inputValue()}`);
+  await editor.fill('{"fail": "yes"}');
+  await page.getByTestId("trigger-submit").click();
+  await page.locator('[data-testid="trigger-dialog"] [data-testid="op-message"]').filter({ hasText: "triggered manual__" }).waitFor();
+  await page.keyboard.press("Escape");
+  const manual = await until("the manual run failed", async () => {
+    const r = (await api("GET", "/api/v1/dags/ops/dagRuns")).dag_runs.find((x) => x.run_type === "manual");
+    return r && r.state === "failed" ? r : null;
+  });
+  if (manual.conf.fail !== "yes") throw new Error(`conf not passed: ${JSON.stringify(manual.conf)}`);
+  // Bulk clear of failed tasks: preview, then clear; `a` runs again (and fails again).
+  await page.getByTestId("clear-failed-preview").click();
+  await page.getByTestId("clear-failed-confirm").click();
+  await until("a's second try", async () => { const t = await ti_of(manual.dag_run_id, "a"); return t.try_number === 2 && t.state === "failed"; });
+  // Mark `a` success (without downstream), then clear `b` with its downstream: b and c run, the run succeeds.
+  await page.locator(`[data-testid="cell-a"][data-run="${manual.dag_run_id}"]`).click();
+  await page.locator('[data-testid="ti-actions"] input[name="downstream"]').uncheck();
+  await page.getByTestId("ti-mark-success").click();
+  await until("a marked success", async () => (await ti_of(manual.dag_run_id, "a")).state === "success");
+  if ((await ti_of(manual.dag_run_id, "b")).state !== "upstream_failed") throw new Error("b changed without include_downstream");
+  await page.locator(`[data-testid="cell-b"][data-run="${manual.dag_run_id}"]`).click();
+  await page.locator('[data-testid="ti-actions"] input[name="downstream"]').check();
+  await page.getByTestId("ti-clear").click();
+  await until("the run succeeded after the clear", async () =>
+    (await api("GET", `/api/v1/dags/ops/dagRuns/${encodeURIComponent(manual.dag_run_id)}`)).state === "success");
+  if ((await ti_of(manual.dag_run_id, "c")).state !== "success") throw new Error("c did not run after the clear");
+  // The run panel: Gantt bars, conf, mark the run failed.
+  await page.locator(`[data-testid="run-head"][data-run="${manual.dag_run_id}"]`).click();
+  await page.getByTestId("gantt-c").waitFor();
+  if (!(await page.getByTestId("run-conf").textContent()).includes('"fail": "yes"')) throw new Error("the run's conf is not shown");
+  await page.getByTestId("run-mark-failed").click();
+  await until("the run marked failed", async () =>
+    (await api("GET", `/api/v1/dags/ops/dagRuns/${encodeURIComponent(manual.dag_run_id)}`)).state === "failed");
+  // Backfill: a dry run lists the runs, then they are created.
+  await page.locator('[data-testid="backfill"] summary').click();
+  await page.locator('input[name="backfill-from"]').fill("2026-01-01");
+  await page.locator('input[name="backfill-to"]').fill("2026-01-03");
+  await page.getByTestId("backfill-dry-run").click();
+  await page.getByTestId("backfill-plan").waitFor();
+  const rows = await page.locator('[data-testid="backfill-plan"] tbody tr').count();
+  if (rows !== 2) throw new Error(`the dry run lists ${rows} runs, expected 2 (01-01 and 01-02 at 03:00)`);
+  if ((await api("GET", "/api/v1/dags/ops/dagRuns")).dag_runs.some((x) => x.run_type === "backfill")) throw new Error("a dry run created runs");
+  await page.getByTestId("backfill-run").click();
+  await until("2 backfill runs", async () => (await api("GET", "/api/v1/dags/ops/dagRuns")).dag_runs.filter((x) => x.run_type === "backfill").length === 2);
+  await page.getByTestId("duration-chart").waitFor();
+  await page.screenshot({ path: path.join(artifacts, "scheduler_ops.png"), fullPage: true });
   if (outside.length) throw new Error(`the UI fetched from outside this machine: ${outside.join(", ")}`);
-  console.log(`ok: triggered user_automation, task green, log shown; screenshot ${shot}`);
+  console.log(`ok: triggered user_automation, task green, log shown; ops DAG triggered with config, cleared, marked, backfilled; screenshot ${shot}`);
 } catch (e) {
   failed = true;
   console.error(`FAILED: ${e.stack ?? e}`);

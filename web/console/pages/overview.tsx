@@ -121,6 +121,7 @@ export function OverviewPage(props: { scheduler_ui: string | null }) {
                     comp.address
                   )}
                   {comp.admin && <div class="muted">admin {comp.admin}</div>}
+                  {comp.leader && <div class="muted" data-testid={`leader-${comp.name}`}>leader {comp.leader}</div>}
                 </td>
               </tr>
             ))}

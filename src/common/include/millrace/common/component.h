@@ -23,6 +23,9 @@ namespace millrace {
 namespace http {
 class server;
 }
+namespace coordination {
+class coordinator;
+}
 
 // What the host gives a component. Everything outlives the component.
 struct component_context {
@@ -35,6 +38,9 @@ struct component_context {
     // The addresses of the parts started in this process; nullptr when hosted
     // alone. Read it through services::kafka_bootstrap() and friends.
     service_directory* services = nullptr;
+    // Leases for the singletons (CDC, scheduler): which of several processes
+    // runs them (millrace/coordination). nullptr: the part runs them itself.
+    coordination::coordinator* coordinator = nullptr;
 };
 
 class component {

@@ -225,6 +225,7 @@ struct rows {
     std::string keyspace;       // after USE
     std::string schema_change;  // "CREATED TABLE ks.t" after DDL
     std::vector<std::string> warnings;
+    std::string trace_id;  // 16-byte session id when the request was traced, else empty
 
     // Index of the column called `name`, or -1.
     int index_of(std::string_view name) const;
@@ -272,6 +273,9 @@ struct query_options {
     // Whether the request may be sent again after a connection was lost while it
     // was in flight (upserts are; counters and some LWTs are not).
     bool idempotent = true;
+    // Sets the frame's tracing flag: the server records the request in
+    // system_traces and rows::trace_id names the session.
+    bool tracing = false;
 };
 
 enum class batch_kind : uint8_t { logged = 0, unlogged = 1, counter = 2 };

@@ -1,0 +1,270 @@
+// Operating runs as Airflow users do: clear task instances (with their
+// downstream or upstream, only the failed ones, across runs), mark a task or
+// a run success or failed, and backfill a range of logical dates. Everything
+// happens under the engine's mutex on the in-memory state, which the engine
+// thread then schedules from; the metadata writes are queued like every other.
+#include <algorithm>
+#include <csignal>
+#include <set>
+
+#include "engine.h"
+#include "millrace/common/log.h"
+
+namespace millrace::scheduler {
+namespace {
+
+const log::logger k_log{"scheduler"};
+
+// `roots` and, transitively, their downstream (or upstream) tasks.
+std::set<std::string> closure(const dag_spec& dag, const std::vector<std::string>& roots, bool downstream, bool upstream) {
+    std::set<std::string> out(roots.begin(), roots.end());
+    std::vector<std::string> todo(roots.begin(), roots.end());
+    while (!todo.empty()) {
+        std::string id = todo.back();
+        todo.pop_back();
+        std::vector<std::string> next;
+        if (downstream) {
+            auto down = dag.downstream(id);
+            next.insert(next.end(), down.begin(), down.end());
+        }
+        if (upstream) {
+            if (const task_spec* task = dag.find_task(id)) next.insert(next.end(), task->upstream.begin(), task->upstream.end());
+        }
+        for (auto& n : next) {
+            if (out.insert(n).second) todo.push_back(n);
+        }
+    }
+    return out;
+}
+
+// A try still waiting for a worker is taken out of the queue.
+template <typename Jobs>
+void drop_queued(Jobs& jobs, const dag_run& run, const task_instance& ti) {
+    if (ti.state != ti_state::queued) return;
+    jobs.erase(std::remove_if(jobs.begin(), jobs.end(),
+                              [&](const auto& j) {
+                                  return j.request.run.dag_id == run.dag_id && j.request.run.run_id == run.run_id &&
+                                         j.request.task_id == ti.task_id && j.request.try_number == ti.try_number;
+                              }),
+               jobs.end());
+}
+
+void stop_try(const task_instance& ti) {
+    // Tries that run a process do so in their own process group.
+    if (ti.state == ti_state::running && ti.pid > 0) ::kill(-ti.pid, SIGTERM);
+}
+
+}  // namespace
+
+result<std::vector<changed_ti>> engine::clear(const std::string& dag_id, const clear_request& req) {
+    std::lock_guard lock(mutex_);
+    auto dag_it = state_.dags.find(dag_id);
+    if (dag_it == state_.dags.end() || !dag_it->second.spec) return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
+    const dag_spec& dag = *dag_it->second.spec;
+    for (const auto& id : req.task_ids) {
+        if (dag.find_task(id) == nullptr) return make_error(errc::not_found, "task '{}' is not in DAG '{}'", id, dag_id);
+    }
+    std::vector<std::string> roots = req.task_ids;
+    if (roots.empty()) {
+        for (const auto& t : dag.tasks) roots.push_back(t.task_id);
+    }
+    const std::set<std::string> chosen = closure(dag, roots, req.include_downstream, req.include_upstream);
+    auto& runs = state_.runs[dag_id];
+    if (req.run_id && state_.find_run(dag_id, *req.run_id) == nullptr) {
+        return make_error(errc::not_found, "DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, *req.run_id);
+    }
+    std::vector<changed_ti> changed;
+    for (auto& run : runs) {
+        if (req.run_id && run.run_id != *req.run_id) continue;
+        if (req.start_date && run.logical_date < *req.start_date) continue;
+        if (req.end_date && run.logical_date > *req.end_date) continue;
+        bool any = false;
+        for (const auto& task : dag.tasks) {
+            if (!chosen.count(task.task_id)) continue;
+            auto it = run.tasks.find(task.task_id);
+            ti_state state = it == run.tasks.end() ? ti_state::none : it->second.state;
+            // Nothing to clear in a task that has not run; a running try is left to end.
+            if (state == ti_state::none || state == ti_state::queued || state == ti_state::running) continue;
+            if (req.only_failed && state != ti_state::failed && state != ti_state::upstream_failed) continue;
+            changed.push_back({dag_id, run.run_id, task.task_id, run.logical_date, state});
+            if (req.dry_run) continue;
+            task_instance& ti = it->second;
+            ti.state = ti_state::none;
+            ti.max_tries = ti.try_number + task.retries + 1;  // the task's retries again, as Airflow does
+            ti.start_ms.reset();
+            ti.end_ms.reset();
+            ti.next_retry_ms.reset();
+            ti.note.clear();
+            ti.pid = 0;
+            record(run, ti, "cleared");
+            any = true;
+        }
+        if (any) {
+            run.state = run_state::queued;
+            run.end_ms.reset();
+            update_run(run);
+        }
+    }
+    if (!req.dry_run && !changed.empty()) {
+        k_log.info("cleared {} task instance(s) of {}", changed.size(), dag_id);
+        wake_flag_ = true;
+        wake_.notify_all();
+    }
+    return changed;
+}
+
+result<std::vector<changed_ti>> engine::set_task_state(const std::string& dag_id, const std::string& run_id,
+                                                       const std::string& task_id, ti_state state, bool include_downstream,
+                                                       bool dry_run) {
+    if (state != ti_state::success && state != ti_state::failed) {
+        return make_error(errc::invalid_argument, "new_state must be success or failed, not {}", to_string(state));
+    }
+    std::lock_guard lock(mutex_);
+    auto dag_it = state_.dags.find(dag_id);
+    if (dag_it == state_.dags.end() || !dag_it->second.spec) return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
+    const dag_spec& dag = *dag_it->second.spec;
+    if (dag.find_task(task_id) == nullptr) return make_error(errc::not_found, "task '{}' is not in DAG '{}'", task_id, dag_id);
+    auto& runs = state_.runs[dag_id];
+    auto run_it = std::find_if(runs.begin(), runs.end(), [&](const dag_run& r) { return r.run_id == run_id; });
+    if (run_it == runs.end()) return make_error(errc::not_found, "DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id);
+    dag_run& run = *run_it;
+    const int64_t now_ms = clock_.wall_millis();
+    std::vector<changed_ti> changed;
+    for (const auto& id : closure(dag, {task_id}, include_downstream, false)) {
+        task_instance& ti = run.tasks[id];
+        ti.task_id = id;
+        if (ti.state == state) continue;
+        changed.push_back({dag_id, run_id, id, run.logical_date, ti.state});
+        if (dry_run) continue;
+        drop_queued(jobs_, run, ti);
+        stop_try(ti);  // its completion is ignored: the state is final now
+        ti.state = state;
+        if (!ti.start_ms) ti.start_ms = now_ms;
+        ti.end_ms = now_ms;
+        ti.next_retry_ms.reset();
+        ti.note = fmt::format("marked {} by a user", to_string(state));
+        record(run, ti, ti.note);
+    }
+    if (!dry_run && !changed.empty()) {
+        k_log.info("marked {} task instance(s) of {} run {} {}", changed.size(), dag_id, run_id, to_string(state));
+        wake_flag_ = true;
+        wake_.notify_all();
+    }
+    return changed;
+}
+
+result<dag_run> engine::set_run_state(const std::string& dag_id, const std::string& run_id, run_state state) {
+    if (state == run_state::queued) {
+        clear_request req;
+        req.run_id = run_id;
+        auto cleared = clear(dag_id, req);
+        if (!cleared) return cleared.err();
+        std::lock_guard lock(mutex_);
+        const dag_run* run = state_.find_run(dag_id, run_id);
+        if (run == nullptr) return make_error(errc::not_found, "DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id);
+        return *run;
+    }
+    if (state != run_state::success && state != run_state::failed) {
+        return make_error(errc::invalid_argument, "state must be success, failed or queued, not {}", to_string(state));
+    }
+    std::lock_guard lock(mutex_);
+    auto dag_it = state_.dags.find(dag_id);
+    if (dag_it == state_.dags.end() || !dag_it->second.spec) return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
+    auto& runs = state_.runs[dag_id];
+    auto run_it = std::find_if(runs.begin(), runs.end(), [&](const dag_run& r) { return r.run_id == run_id; });
+    if (run_it == runs.end()) return make_error(errc::not_found, "DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id);
+    dag_run& run = *run_it;
+    const int64_t now_ms = clock_.wall_millis();
+    for (const auto& task : dag_it->second.spec->tasks) {
+        task_instance& ti = run.tasks[task.task_id];
+        ti.task_id = task.task_id;
+        if (finished(ti.state)) continue;
+        // Airflow: marking a run failed fails what runs and skips what has not started.
+        ti_state next = state == run_state::success ? ti_state::success
+                        : ti.state == ti_state::running || ti.state == ti_state::queued ? ti_state::failed
+                                                                                          : ti_state::skipped;
+        drop_queued(jobs_, run, ti);
+        stop_try(ti);
+        ti.state = next;
+        ti.end_ms = now_ms;
+        ti.next_retry_ms.reset();
+        ti.note = fmt::format("run marked {} by a user", to_string(state));
+        record(run, ti, ti.note);
+    }
+    run.state = state;
+    if (!run.start_ms) run.start_ms = now_ms;
+    run.end_ms = now_ms;
+    update_run(run);
+    k_log.info("marked run {} of {} {}", run_id, dag_id, to_string(state));
+    wake_flag_ = true;
+    wake_.notify_all();
+    return run;
+}
+
+result<std::vector<backfill_item>> engine::backfill(const std::string& dag_id, const backfill_request& req) {
+    if (req.reprocess != "none" && req.reprocess != "failed" && req.reprocess != "completed") {
+        return make_error(errc::invalid_argument, "reprocess_behavior must be none, failed or completed, not '{}'", req.reprocess);
+    }
+    if (req.to < req.from) return make_error(errc::invalid_argument, "to_date is before from_date");
+    std::vector<std::pair<int64_t, std::string>> rerun;  // logical date, run id
+    std::vector<backfill_item> items;
+    {
+        std::lock_guard lock(mutex_);
+        auto dag_it = state_.dags.find(dag_id);
+        if (dag_it == state_.dags.end() || !dag_it->second.spec) return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
+        const dag_spec& dag = *dag_it->second.spec;
+        if (dag.sched.type() != schedule::kind::cron && dag.sched.type() != schedule::kind::interval) {
+            return make_error(errc::invalid_argument, "DAG '{}' has no schedule to backfill (a cron expression, preset or interval)", dag_id);
+        }
+        if (auto st = check_conf(dag, req.conf); !st) return st.err();
+        auto& runs = state_.runs[dag_id];
+        const int64_t now_ms = clock_.wall_millis();
+        std::vector<dag_run> created;
+        // As Airflow: no run before the DAG's start_date or after its end_date.
+        const int64_t from = dag.start_date ? std::max(req.from, *dag.start_date) : req.from;
+        const int64_t to = dag.end_date ? std::min(req.to, *dag.end_date) : req.to;
+        for (auto tick = dag.sched.next_after(from - 1, dag.zone); tick && *tick <= to; tick = dag.sched.next_after(*tick, dag.zone)) {
+            if (items.size() >= 10000) return make_error(errc::invalid_argument, "the range holds more than 10000 runs of '{}': backfill a shorter one", dag_id);
+            auto existing = std::find_if(runs.begin(), runs.end(), [&](const dag_run& r) { return r.logical_date == *tick; });
+            if (existing != runs.end()) {
+                bool again = (req.reprocess == "completed" && (existing->state == run_state::success || existing->state == run_state::failed)) ||
+                             (req.reprocess == "failed" && existing->state == run_state::failed);
+                items.push_back({*tick, existing->run_id, again ? "rerun" : "skip"});
+                if (again) rerun.emplace_back(*tick, existing->run_id);
+                continue;
+            }
+            dag_run run;
+            run.dag_id = dag_id;
+            run.run_type = "backfill";
+            run.logical_date = *tick;
+            run.data_interval_start = *tick;
+            run.data_interval_end = dag.sched.next_after(*tick, dag.zone).value_or(*tick);
+            run.run_id = "backfill__" + format_iso(*tick);
+            run.conf = req.conf;
+            run.queued_ms = now_ms;
+            items.push_back({*tick, run.run_id, "create"});
+            created.push_back(std::move(run));
+        }
+        if (!req.dry_run) {
+            for (auto& run : created) {
+                writes_.push_back([run](store& s) { return s.insert_run(run); });
+                runs.push_back(std::move(run));
+            }
+            std::sort(runs.begin(), runs.end(), [](const dag_run& a, const dag_run& b) { return a.logical_date < b.logical_date; });
+            if (!created.empty()) k_log.info("backfill of {}: {} run(s) created", dag_id, created.size());
+        }
+    }
+    if (!req.dry_run) {
+        for (const auto& [logical, run_id] : rerun) {
+            clear_request again;
+            again.run_id = run_id;
+            if (auto cleared = clear(dag_id, again); !cleared) return cleared.err();
+        }
+        std::lock_guard lock(mutex_);
+        wake_flag_ = true;
+        wake_.notify_all();
+    }
+    return items;
+}
+
+}  // namespace millrace::scheduler
