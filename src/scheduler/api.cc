@@ -158,6 +158,7 @@ std::string task_json(const dag_spec& dag, const task_spec& task) {
                                    ? json::object().str("__type", "TimeDelta").num("seconds", task.execution_timeout_ms / 1000).done()
                                    : "null");
     o.str("trigger_rule", task.trigger_rule);
+    o.boolean("depends_on_past", task.depends_on_past).boolean("wait_for_downstream", task.wait_for_downstream);
     o.num("line", task.line);
     return o.done();
 }

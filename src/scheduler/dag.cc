@@ -66,7 +66,8 @@ const std::vector<kind_info>& python_kinds() {
 
 const std::set<std::string>& common_task_keys() {
     static const std::set<std::string> keys = {"kind", "depends_on", "retries", "retry_delay",
-                                               "retry_exponential_backoff", "max_retry_delay", "execution_timeout"};
+                                               "retry_exponential_backoff", "max_retry_delay", "execution_timeout",
+                                               "depends_on_past", "wait_for_downstream"};
     return keys;
 }
 
@@ -120,7 +121,7 @@ public:
         return out;
     }
 
-    // Task-level retry settings, from default_args or the task itself.
+    // Task-level retry and depends_on_past settings, from default_args or the task itself.
     status apply_retry_keys(const YAML::Node& map, task_spec& task) const {
         if (auto n = map["retries"]) {
             auto v = integer(n, "retries", 0, 1000);
@@ -146,6 +147,17 @@ public:
             auto v = duration(n, "execution_timeout");
             if (!v) return v.err();
             task.execution_timeout_ms = *v;
+        }
+        if (auto n = map["depends_on_past"]) {
+            auto v = boolean(n, "depends_on_past");
+            if (!v) return v.err();
+            task.depends_on_past = *v;
+        }
+        if (auto n = map["wait_for_downstream"]) {
+            auto v = boolean(n, "wait_for_downstream");
+            if (!v) return v.err();
+            task.wait_for_downstream = *v;
+            if (*v) task.depends_on_past = true;  // as Airflow: it implies depends_on_past
         }
         return {};
     }
@@ -251,7 +263,8 @@ public:
                     if (dag.owners.empty()) dag.owners = *v;
                 } else if (!common_task_keys().count(key) || key == "kind" || key == "depends_on") {
                     return fail(kv.first, fmt::format("unknown key '{}' in default_args (retries, retry_delay, "
-                                                      "retry_exponential_backoff, max_retry_delay, execution_timeout, owner)",
+                                                      "retry_exponential_backoff, max_retry_delay, execution_timeout, depends_on_past, "
+                                                      "wait_for_downstream, owner)",
                                                       key));
                 }
             }

@@ -41,6 +41,32 @@ std::string sanitize(std::string text) {
     return text;
 }
 
+
+// Airflow's PrevDagrunDep: a depends_on_past task waits for its instance in
+// the previous run (nearest earlier logical date, any run type) to have
+// succeeded or been skipped; with wait_for_downstream, also that instance's
+// direct downstreams. No previous run (the first, or one that left memory):
+// exempt. True when the task may run.
+bool past_allows(const std::vector<dag_run>& runs, const dag_run& run, const dag_spec& spec, const task_spec& task) {
+    if (!task.depends_on_past) return true;
+    const dag_run* previous = nullptr;
+    for (const auto& r : runs) {
+        if (r.logical_date < run.logical_date && (previous == nullptr || r.logical_date > previous->logical_date)) previous = &r;
+    }
+    if (previous == nullptr) return true;
+    auto done = [&](const std::string& task_id) {
+        auto it = previous->tasks.find(task_id);
+        return it != previous->tasks.end() && (it->second.state == ti_state::success || it->second.state == ti_state::skipped);
+    };
+    if (!done(task.task_id)) return false;
+    if (task.wait_for_downstream) {
+        for (const auto& d : spec.downstream(task.task_id)) {
+            if (!done(d)) return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 trigger_decision evaluate_trigger_rule(const std::string& rule, const std::vector<ti_state>& upstream) {
@@ -519,6 +545,8 @@ void engine::schedule_tasks(int64_t now_ms) {
                     // A retry waits for its delay, whatever its upstreams did since.
                     if (ti.state == ti_state::up_for_retry) decision = trigger_decision::run;
                     bool ready = decision == trigger_decision::run;
+                    // depends_on_past holds back a first try only (a retry's past was already checked).
+                    if (ready && ti.state != ti_state::up_for_retry && !past_allows(runs, run, *spec, task)) ready = false;
                     if (decision == trigger_decision::skip || decision == trigger_decision::upstream_failed) {
                         bool upstream_failed = decision == trigger_decision::upstream_failed;
                         ti.state = upstream_failed ? ti_state::upstream_failed : ti_state::skipped;

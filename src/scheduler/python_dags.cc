@@ -207,6 +207,8 @@ result<std::vector<dag_spec>> dags_from_runner_json(std::string_view text, const
                 task.retry_exponential_backoff = t.value("retry_exponential_backoff", false);
                 task.max_retry_delay_ms = seconds_ms(t["max_retry_delay"], k_default_max_retry_delay_ms);
                 task.execution_timeout_ms = seconds_ms(t["execution_timeout"], 0);
+                task.depends_on_past = t.value("depends_on_past", false);
+                task.wait_for_downstream = t.value("wait_for_downstream", false);
                 std::string kind = t.value("kind", std::string("python"));
                 if (kind == "shell") {
                     task.kind = task_kind::shell;

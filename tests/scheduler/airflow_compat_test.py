@@ -29,11 +29,12 @@ import e2e  # noqa: E402
 AIRFLOW_VERSION = "2.10.5"
 CORPUS = os.path.join(HERE, "airflow_dags")
 PARSED = ["a2_imports.py", "branching.py", "sensors.py", "task_groups.py", "templates.py", "params_conf.py",
-          "retries.py", "timeouts.py", "trigger_rules.py", "xcom_vars.py"]
+          "retries.py", "timeouts.py", "trigger_rules.py", "xcom_vars.py", "depends_past.py"]
 BROKEN = ["syntax_error.py", "unsupported_import.py"]
 # DAG → logical date of the compared run (a2_imports starts 2026-03-01 in Berlin).
 RUN = {"trigger_rules": "2026-02-03T04:05:06+00:00", "branching": "2026-02-03T04:05:06+00:00",
-       "task_groups": "2026-02-03T04:05:06+00:00", "a2_imports": "2026-03-05T01:30:00+00:00"}
+       "task_groups": "2026-02-03T04:05:06+00:00", "a2_imports": "2026-03-05T01:30:00+00:00",
+       "depends_past": "2026-02-03T04:05:06+00:00"}
 # Airflow's own bookkeeping in XCom (which branch it followed), not the tasks' values.
 INTERNAL_XCOM_KEYS = {"skipmixin_key"}
 
@@ -120,6 +121,8 @@ def run(binary, work):
                     compare(f"{dag_id}.{task_id} upstream", t["upstream"], sorted(tasks[task_id]["upstream_task_ids"]), diffs)
                     compare(f"{dag_id}.{task_id} trigger_rule", t["trigger_rule"], tasks[task_id]["trigger_rule"], diffs)
                     compare(f"{dag_id}.{task_id} retries", t["retries"], tasks[task_id]["retries"], diffs)
+                    for key in ("depends_on_past", "wait_for_downstream"):
+                        compare(f"{dag_id}.{task_id} {key}", t[key], tasks[task_id].get(key), diffs)
                 sched = dag["schedule_interval"]
                 mine = None if sched is None else sched.get("value") if sched.get("__type") == "CronExpression" else \
                     f"{sched['days']} day, 0:00:00" if sched["days"] == 1 and sched["seconds"] == 0 else str(sched)

@@ -19,7 +19,8 @@ def parse(path):
             "catchup": dag.catchup,
             "params": {k: dag.params.get_param(k).value for k in dag.params.keys()},
             "tasks": {t.task_id: {"upstream": sorted(t.upstream_task_ids), "trigger_rule": str(t.trigger_rule),
-                                  "retries": t.retries} for t in dag.tasks},
+                                  "retries": t.retries, "depends_on_past": t.depends_on_past,
+                                  "wait_for_downstream": t.wait_for_downstream} for t in dag.tasks},
         }
     print(json.dumps(out, default=str))
 

@@ -149,6 +149,19 @@ TEST_F(airflow_parse_test, task_group_ids_are_prefixed_as_airflow_does) {
     EXPECT_EQ(task(dags->front(), "numbers.one").upstream, std::vector<std::string>{"loose"});
 }
 
+TEST_F(airflow_parse_test, depends_on_past_from_default_args_an_explicit_false_wins_and_wait_for_downstream_implies_it) {
+    auto dags = parse("depends_past.py");
+    ASSERT_TRUE(dags.ok()) << dags.err().message();
+    const dag_spec& dag = dags->front();
+    EXPECT_TRUE(task(dag, "gate").depends_on_past);
+    EXPECT_FALSE(task(dag, "gate").wait_for_downstream);
+    EXPECT_TRUE(task(dag, "gate2").depends_on_past);
+    EXPECT_FALSE(task(dag, "after").depends_on_past);
+    EXPECT_FALSE(task(dag, "free").depends_on_past);
+    EXPECT_TRUE(task(dag, "waits").depends_on_past);
+    EXPECT_TRUE(task(dag, "waits").wait_for_downstream);
+}
+
 TEST_F(airflow_parse_test, errors_name_the_file_and_line) {
     auto syntax = parse("syntax_error.py");
     ASSERT_FALSE(syntax.ok());
@@ -443,6 +456,57 @@ TEST_F(airflow_test, params_with_types_and_conf) {
     ASSERT_EQ(tis.at("show").state, ti_state::success) << slurp(tis.at("show").log_path);
     auto params = nlohmann::json::parse(slurp(out() + "/params.json"));
     EXPECT_EQ(params, nlohmann::json::parse(R"({"count": 7, "full": true, "name": "x", "ratio": 0.5, "tags": ["z"]})"));
+}
+
+TEST_F(airflow_test, depends_on_past_waits_for_the_previous_runs_instance_and_wait_for_downstream_for_its_downstreams) {
+    add("depends_past.py");
+    start({"depends_past"});
+    auto state_of = [&](const std::string& run_id, const std::string& task_id) {
+        return engine_->read([&](const engine_state& st) {
+            const auto* r = st.find_run("depends_past", run_id);
+            if (r == nullptr || !r->tasks.count(task_id)) return ti_state::none;
+            return r->tasks.at(task_id).state;
+        });
+    };
+    auto run_state_at = [&](const std::string& run_id) {
+        return engine_->read([&](const engine_state& st) { return st.find_run("depends_past", run_id)->state; });
+    };
+    auto trigger = [&](const std::string& run_id, const std::string& when) {
+        ASSERT_TRUE(engine_->trigger("depends_past", run_id, parse_iso(when).value(), "{}", "").ok()) << run_id;
+    };
+    // The first run is exempt; the next logical date runs once the previous instances succeeded.
+    auto first = run("depends_past");  // r1 at 2026-02-03
+    ASSERT_EQ(run_state_of("depends_past"), run_state::success) << states(first);
+    trigger("r2", "2026-02-04T04:05:06Z");
+    ASSERT_TRUE(eventually([&] { return run_state_at("r2") != run_state::running && run_state_at("r2") != run_state::queued; }));
+    EXPECT_EQ(run_state_at("r2"), run_state::success);
+    EXPECT_TRUE(fs::exists(out() + "/gate2_2026-02-04"));
+
+    // r3 fails its gates (told to); the previous instances succeeded, so they ran.
+    std::ofstream(out() + "/depends_past_fail") << "1";
+    trigger("r3", "2026-02-05T04:05:06Z");
+    ASSERT_TRUE(eventually([&] { return run_state_at("r3") == run_state::failed; }));
+    EXPECT_EQ(state_of("r3", "gate"), ti_state::failed);
+    EXPECT_EQ(state_of("r3", "gate2"), ti_state::failed);
+    EXPECT_EQ(state_of("r3", "after"), ti_state::upstream_failed);
+    EXPECT_EQ(state_of("r3", "waits"), ti_state::success);
+    fs::remove(out() + "/depends_past_fail");
+
+    // r4: gate2 waits for r3's failed gate2; waits succeeded in r3 but waits for its downstream gate
+    // there; free (depends_on_past=False) runs.
+    trigger("r4", "2026-02-06T04:05:06Z");
+    // free is scheduled in the same pass that considered gate2 and waits, so once it succeeded their verdict is in.
+    ASSERT_TRUE(eventually([&] { return state_of("r4", "free") == ti_state::success; }));
+    EXPECT_EQ(state_of("r4", "gate2"), ti_state::none);
+    EXPECT_EQ(state_of("r4", "waits"), ti_state::none);
+    EXPECT_EQ(state_of("r4", "gate"), ti_state::none);
+    EXPECT_FALSE(fs::exists(out() + "/gate2_2026-02-06"));
+    EXPECT_EQ(run_state_at("r4"), run_state::running) << "waiting on the past is not a deadlock";
+
+    // An earlier logical date than any run has no previous run: exempt, runs through.
+    trigger("r0", "2026-02-01T04:05:06Z");
+    ASSERT_TRUE(eventually([&] { return run_state_at("r0") == run_state::success; }));
+    EXPECT_TRUE(fs::exists(out() + "/gate2_2026-02-01"));
 }
 
 TEST_F(airflow_test, retries_follow_default_args_and_fail_exception_does_not_retry) {

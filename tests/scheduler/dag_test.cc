@@ -88,6 +88,21 @@ TEST(dag_test, bad_fields_are_reported_where_they_are) {
               "dags/x.yaml:2:11: time zone 'Mars/Base': no");
 }
 
+TEST(dag_test, depends_on_past_from_default_args_or_the_task_and_wait_for_downstream_implies_it) {
+    auto dag = parse_dag("dag_id: d\ndefault_args: {depends_on_past: true}\ntasks:\n  a: {kind: shell, command: x}\n"
+                         "  b: {kind: shell, command: x, depends_on_past: false}\n"
+                         "  c: {kind: shell, command: x, depends_on_past: false, wait_for_downstream: true}\n",
+                         "dags/x.yaml");
+    ASSERT_TRUE(dag.ok()) << dag.err().message();
+    EXPECT_TRUE(dag->find_task("a")->depends_on_past);
+    EXPECT_FALSE(dag->find_task("a")->wait_for_downstream);
+    EXPECT_FALSE(dag->find_task("b")->depends_on_past);
+    EXPECT_TRUE(dag->find_task("c")->depends_on_past);
+    EXPECT_TRUE(dag->find_task("c")->wait_for_downstream);
+    EXPECT_EQ(error_of("dag_id: d\ntasks:\n  a: {kind: shell, command: x, depends_on_past: sometimes}\n"),
+              "dags/x.yaml:3:49: depends_on_past must be true or false, got 'sometimes'");
+}
+
 TEST(dag_test, params_declare_their_types_from_their_defaults) {
     auto dag = parse_dag("dag_id: p\nparams: {count: 100, ratio: 0.5, full: true, seed: millrace, code: '007', neg: -3}\n"
                          "tasks:\n  t: {kind: shell, command: 'true'}\n",

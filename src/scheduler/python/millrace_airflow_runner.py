@@ -156,7 +156,8 @@ def describe(dag):
             "trigger_rule": task.trigger_rule, "retries": task.retries, "retry_delay": seconds(task.retry_delay),
             "retry_exponential_backoff": task.retry_exponential_backoff,
             "max_retry_delay": seconds(task.max_retry_delay), "execution_timeout": seconds(task.execution_timeout),
-            "owner": task.owner, "depends_on_past": bool(task.depends_on_past), "line": task.line,
+            "owner": task.owner, "depends_on_past": bool(task.depends_on_past),
+            "wait_for_downstream": bool(task.wait_for_downstream), "line": task.line,
             "doc_md": task.doc_md,
         }
         entry.update(task._millrace_spec())

@@ -375,7 +375,7 @@ class BaseOperator(DependencyMixin):
 
     def __init__(self, task_id, dag=None, task_group=None, default_args=None, owner="airflow", retries=_UNSET,
                  retry_delay=_UNSET, retry_exponential_backoff=_UNSET, max_retry_delay=_UNSET,
-                 execution_timeout=_UNSET, depends_on_past=False, trigger_rule=_UNSET, do_xcom_push=True,
+                 execution_timeout=_UNSET, depends_on_past=_UNSET, trigger_rule=_UNSET, do_xcom_push=True,
                  multiple_outputs=False, doc_md=None, params=None, **kwargs):
         group = task_group if task_group is not None else (_group_stack[-1] if _group_stack else None)
         dag = dag or (group.dag if group is not None else None) or _current_dag()
@@ -400,7 +400,11 @@ class BaseOperator(DependencyMixin):
         self.retry_exponential_backoff = bool(pick("retry_exponential_backoff", retry_exponential_backoff, False))
         self.max_retry_delay = pick("max_retry_delay", max_retry_delay, None)
         self.execution_timeout = pick("execution_timeout", execution_timeout, None)
-        self.depends_on_past = depends_on_past or merged.get("depends_on_past", False)
+        self.depends_on_past = bool(pick("depends_on_past", depends_on_past, False))
+        # Airflow: wait_for_downstream implies depends_on_past.
+        self.wait_for_downstream = bool(pick("wait_for_downstream", kwargs.get("wait_for_downstream", _UNSET), False))
+        if self.wait_for_downstream:
+            self.depends_on_past = True
         self.trigger_rule = str(pick("trigger_rule", trigger_rule, "all_success"))
         if self.trigger_rule not in SUPPORTED_TRIGGER_RULES:
             raise AirflowException(f"The trigger_rule must be one of {sorted(SUPPORTED_TRIGGER_RULES)},"

@@ -53,6 +53,11 @@ struct task_spec {
     // none_failed_min_one_success, none_skipped, always.
     std::string trigger_rule = "all_success";
     std::string operator_name;         // Airflow's class name for a *.py task, else the kind
+    // Airflow's depends_on_past: runs only once this task succeeded or was
+    // skipped in the previous run (by logical date); wait_for_downstream also
+    // waits for that instance's direct downstreams, and implies depends_on_past.
+    bool depends_on_past = false;
+    bool wait_for_downstream = false;
 };
 
 struct dag_spec {
