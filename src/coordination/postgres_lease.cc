@@ -32,7 +32,7 @@ public:
             const char* values[] = {dsn_.c_str(), application_.c_str(), "10", nullptr};
             conn_ = PQconnectdbParams(keys, values, 1);
             if (PQstatus(conn_) != CONNECTION_OK) {
-                error err = make_error(errc::unavailable, "lease {}: connecting to PostgreSQL: {}", name(),
+                error err = make_error(errc::unavailable, "lease {}: PostgreSQL unavailable: {}", name(),
                                        trimmed(PQerrorMessage(conn_)));
                 close();
                 return err;

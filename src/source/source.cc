@@ -87,17 +87,20 @@ private:
     std::thread thread_;
 };
 
+// Progress counts the users stored (new or already there): the fetch runs up
+// to two pages ahead of the store, so fetched users are not yet done.
 void print_progress(const fetch_summary& s, int64_t total, bool terminal) {
-    double pct = total > 0 ? 100.0 * static_cast<double>(s.fetched + s.errors) / static_cast<double>(total) : 100.0;
-    double rate = s.seconds > 0 ? static_cast<double>(s.fetched) / s.seconds : 0;
+    const int64_t done = s.stored + s.duplicates;
+    double pct = total > 0 ? 100.0 * static_cast<double>(done + s.errors) / static_cast<double>(total) : 100.0;
+    double rate = s.seconds > 0 ? static_cast<double>(done) / s.seconds : 0;
     if (terminal) {
         int filled = static_cast<int>(pct / 100.0 * 30);
         std::string bar(static_cast<size_t>(std::clamp(filled, 0, 30)), '#');
         bar.resize(30, '.');
-        std::printf("\r[%s] %5.1f%%  %lld/%lld users  %.0f users/s", bar.c_str(), pct, static_cast<long long>(s.fetched),
+        std::printf("\r[%s] %5.1f%%  %lld/%lld users  %.0f users/s", bar.c_str(), pct, static_cast<long long>(done),
                     static_cast<long long>(total), rate);
     } else {
-        std::printf("progress %lld/%lld users (%.1f%%), %.0f users/s\n", static_cast<long long>(s.fetched),
+        std::printf("progress %lld/%lld users (%.1f%%), %.0f users/s\n", static_cast<long long>(done),
                     static_cast<long long>(total), pct, rate);
     }
     std::fflush(stdout);

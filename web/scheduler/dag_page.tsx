@@ -127,7 +127,7 @@ function LogPanel(props: { dag_id: string; sel: Selection; run?: DagRun; onClose
           <dt>ended</dt><dd>{format_time(t.end_date)}</dd>
           <dt>duration</dt><dd>{t.duration !== null ? format_duration_ms(t.duration * 1000) : "–"}</dd>
           {t.next_retry_at ? (<><dt>next retry</dt><dd>{format_time(t.next_retry_at)}</dd></>) : null}
-          {t.note ? (<><dt>note</dt><dd class="error-line">{t.note}</dd></>) : null}
+          {t.note ? (<><dt>note</dt><dd class={t.state === "failed" || t.state === "up_for_retry" ? "error-line" : ""}>{t.note}</dd></>) : null}
         </dl>
       ) : null}
       <TaskActions dag_id={dag_id} run_id={sel.run_id} task_id={sel.task_id} onChanged={() => (ti.refresh(), props.onChanged())} />
