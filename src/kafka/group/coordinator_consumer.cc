@@ -307,7 +307,9 @@ consumer_heartbeat_result group_coordinator::consumer_group_heartbeat(const cons
     return out;
 }
 
-void group_coordinator::remove_consumer_member(consumer_group& g, const std::string& member_id, std::string_view reason) {
+void group_coordinator::remove_consumer_member(consumer_group& g, const std::string& member_id_ref, std::string_view reason) {
+    // A copy: callers may pass a reference to the member's own id, which erase() frees.
+    const std::string member_id = member_id_ref;
     auto it = g.members.find(member_id);
     if (it == g.members.end()) return;
     if (it->second.instance_id) {
