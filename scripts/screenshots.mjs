@@ -97,7 +97,6 @@ try {
     await page.getByTestId("cql-run").click();
     await page.locator('[data-testid="cql-row"]').first().waitFor();
   });
-  await shot("console-jobs", `${console_url}/#/jobs`, () => page.getByText("created_users").first().waitFor());
 } finally {
   if (browser) await browser.close();
   up.kill("SIGTERM");
