@@ -217,43 +217,14 @@ class Broker:
 
 # --------------------------------------------------------------------------- suites
 
-def run_command(cmd, env, tally, cwd, timeout_s):
+def run_command(cmd, env, tally, cwd, timeout_s, broker=None):
+    """Runs a suite, its output into `tally`, killed after `timeout_s`. With `broker`, the suite may
+    print "RESTART BROKER": the broker restarts on the same port, and the suite reads
+    "RESTARTED <host:port>" (or "RESTART FAILED <why>") on its stdin."""
     note(f"running: {' '.join(cmd)}")
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env, cwd=cwd, start_new_session=True, preexec_fn=die_with_parent)
-    timed_out = threading.Event()
-
-    def on_timeout():
-        timed_out.set()
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    timer = threading.Timer(timeout_s, on_timeout)
-    timer.start()
-    try:
-        for raw in proc.stdout:
-            tally.line(raw.decode("utf-8", "replace").rstrip("\n"))
-        code = proc.wait()
-    finally:
-        timer.cancel()
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # stray children of the suite
-        except (ProcessLookupError, PermissionError):
-            pass
-    if timed_out.is_set():
-        tally.line(f"[FAIL] suite finished in time: killed after {timeout_s:.0f} s")
-        return 124
-    return code
-
-
-def run_with_restarts(cmd, env, tally, cwd, timeout_s, broker):
-    """Like run_command, and the suite may print "RESTART BROKER": the broker restarts on the same
-    port, and the suite reads "RESTARTED <host:port>" (or "RESTART FAILED <why>") on its stdin."""
-    note(f"running: {' '.join(cmd)}")
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env, cwd=cwd, start_new_session=True, preexec_fn=die_with_parent)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if broker else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True,
+                            preexec_fn=die_with_parent)
     timed_out = threading.Event()
 
     def on_timeout():
@@ -269,7 +240,7 @@ def run_with_restarts(cmd, env, tally, cwd, timeout_s, broker):
         for raw in proc.stdout:
             text = raw.decode("utf-8", "replace").rstrip("\n")
             tally.line(text)
-            if text.strip() == "RESTART BROKER":
+            if broker and text.strip() == "RESTART BROKER":
                 try:
                     answer = f"RESTARTED {broker.restart(same_port=True)}"
                 except BrokerError as e:
@@ -281,7 +252,7 @@ def run_with_restarts(cmd, env, tally, cwd, timeout_s, broker):
     finally:
         timer.cancel()
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)  # stray children of the suite
         except (ProcessLookupError, PermissionError):
             pass
     if timed_out.is_set():
@@ -433,7 +404,7 @@ def execute(args, tally, broker, cmd):
             code = 1
         rep.summary(args.suite, time.monotonic() - t0)
     elif args.suite == "java_kip848":
-        code = run_with_restarts(cmd, env, tally, HERE, SUITE_TIMEOUTS_S.get(args.suite, SUITE_TIMEOUT_S), broker)
+        code = run_command(cmd, env, tally, HERE, SUITE_TIMEOUTS_S.get(args.suite, SUITE_TIMEOUT_S), broker)
     else:
         code = run_command(cmd, env, tally, HERE, SUITE_TIMEOUTS_S.get(args.suite, SUITE_TIMEOUT_S))
     note(f"suite {args.suite} took {time.monotonic() - t0:.1f} s")
