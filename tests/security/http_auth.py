@@ -43,35 +43,8 @@ REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 SKIP = 77
 
 
-def load(name, path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def wait_for(what, timeout_s, probe, interval_s=0.2):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-            if last:
-                return last
-        except Exception as e:  # still starting
-            last = f"{type(e).__name__}: {e}"
-        time.sleep(interval_s)
-    raise SystemExit(f"timed out after {timeout_s} s waiting for {what} (last: {last})")
+sys.path.insert(0, HERE)
+from suite import check, failures, load, wait_for  # noqa: E402
 
 
 class proc:
