@@ -37,6 +37,22 @@ std::set<std::string> closure(const dag_spec& dag, const std::vector<std::string
     return out;
 }
 
+// The DAG's parsed spec, or not_found in the API's words.
+result<std::shared_ptr<const dag_spec>> find_dag(const engine_state& st, const std::string& dag_id) {
+    auto it = st.dags.find(dag_id);
+    if (it == st.dags.end() || !it->second.spec) return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
+    return it->second.spec;
+}
+
+error run_not_found(const std::string& dag_id, const std::string& run_id) {
+    return make_error(errc::not_found, "DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id);
+}
+
+dag_run* find_run(std::vector<dag_run>& runs, const std::string& run_id) {
+    auto it = std::find_if(runs.begin(), runs.end(), [&](const dag_run& r) { return r.run_id == run_id; });
+    return it == runs.end() ? nullptr : &*it;
+}
+
 // A try still waiting for a worker is taken out of the queue.
 template <typename Jobs>
 void drop_queued(Jobs& jobs, const dag_run& run, const task_instance& ti) {
@@ -58,9 +74,9 @@ void stop_try(const task_instance& ti) {
 
 result<std::vector<changed_ti>> engine::clear(const std::string& dag_id, const clear_request& req) {
     std::lock_guard lock(mutex_);
-    auto dag_it = state_.dags.find(dag_id);
-    if (dag_it == state_.dags.end() || !dag_it->second.spec) return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
-    const dag_spec& dag = *dag_it->second.spec;
+    auto spec = find_dag(state_, dag_id);
+    if (!spec) return spec.err();
+    const dag_spec& dag = **spec;
     for (const auto& id : req.task_ids) {
         if (dag.find_task(id) == nullptr) return make_error(errc::not_found, "task '{}' is not in DAG '{}'", id, dag_id);
     }
@@ -70,9 +86,7 @@ result<std::vector<changed_ti>> engine::clear(const std::string& dag_id, const c
     }
     const std::set<std::string> chosen = closure(dag, roots, req.include_downstream, req.include_upstream);
     auto& runs = state_.runs[dag_id];
-    if (req.run_id && state_.find_run(dag_id, *req.run_id) == nullptr) {
-        return make_error(errc::not_found, "DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, *req.run_id);
-    }
+    if (req.run_id && find_run(runs, *req.run_id) == nullptr) return run_not_found(dag_id, *req.run_id);
     std::vector<changed_ti> changed;
     for (auto& run : runs) {
         if (req.run_id && run.run_id != *req.run_id) continue;
@@ -120,14 +134,13 @@ result<std::vector<changed_ti>> engine::set_task_state(const std::string& dag_id
         return make_error(errc::invalid_argument, "new_state must be success or failed, not {}", to_string(state));
     }
     std::lock_guard lock(mutex_);
-    auto dag_it = state_.dags.find(dag_id);
-    if (dag_it == state_.dags.end() || !dag_it->second.spec) return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
-    const dag_spec& dag = *dag_it->second.spec;
+    auto spec = find_dag(state_, dag_id);
+    if (!spec) return spec.err();
+    const dag_spec& dag = **spec;
     if (dag.find_task(task_id) == nullptr) return make_error(errc::not_found, "task '{}' is not in DAG '{}'", task_id, dag_id);
-    auto& runs = state_.runs[dag_id];
-    auto run_it = std::find_if(runs.begin(), runs.end(), [&](const dag_run& r) { return r.run_id == run_id; });
-    if (run_it == runs.end()) return make_error(errc::not_found, "DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id);
-    dag_run& run = *run_it;
+    dag_run* found = find_run(state_.runs[dag_id], run_id);
+    if (found == nullptr) return run_not_found(dag_id, run_id);
+    dag_run& run = *found;
     const int64_t now_ms = clock_.wall_millis();
     std::vector<changed_ti> changed;
     for (const auto& id : closure(dag, {task_id}, include_downstream, false)) {
@@ -161,21 +174,20 @@ result<dag_run> engine::set_run_state(const std::string& dag_id, const std::stri
         if (!cleared) return cleared.err();
         std::lock_guard lock(mutex_);
         const dag_run* run = state_.find_run(dag_id, run_id);
-        if (run == nullptr) return make_error(errc::not_found, "DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id);
+        if (run == nullptr) return run_not_found(dag_id, run_id);
         return *run;
     }
     if (state != run_state::success && state != run_state::failed) {
         return make_error(errc::invalid_argument, "state must be success, failed or queued, not {}", to_string(state));
     }
     std::lock_guard lock(mutex_);
-    auto dag_it = state_.dags.find(dag_id);
-    if (dag_it == state_.dags.end() || !dag_it->second.spec) return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
-    auto& runs = state_.runs[dag_id];
-    auto run_it = std::find_if(runs.begin(), runs.end(), [&](const dag_run& r) { return r.run_id == run_id; });
-    if (run_it == runs.end()) return make_error(errc::not_found, "DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id);
-    dag_run& run = *run_it;
+    auto spec = find_dag(state_, dag_id);
+    if (!spec) return spec.err();
+    dag_run* found = find_run(state_.runs[dag_id], run_id);
+    if (found == nullptr) return run_not_found(dag_id, run_id);
+    dag_run& run = *found;
     const int64_t now_ms = clock_.wall_millis();
-    for (const auto& task : dag_it->second.spec->tasks) {
+    for (const auto& task : (*spec)->tasks) {
         task_instance& ti = run.tasks[task.task_id];
         ti.task_id = task.task_id;
         if (finished(ti.state)) continue;
@@ -210,9 +222,9 @@ result<std::vector<backfill_item>> engine::backfill(const std::string& dag_id, c
     std::vector<backfill_item> items;
     {
         std::lock_guard lock(mutex_);
-        auto dag_it = state_.dags.find(dag_id);
-        if (dag_it == state_.dags.end() || !dag_it->second.spec) return make_error(errc::not_found, "DAG with dag_id: '{}' not found", dag_id);
-        const dag_spec& dag = *dag_it->second.spec;
+        auto spec = find_dag(state_, dag_id);
+        if (!spec) return spec.err();
+        const dag_spec& dag = **spec;
         if (dag.sched.type() != schedule::kind::cron && dag.sched.type() != schedule::kind::interval) {
             return make_error(errc::invalid_argument, "DAG '{}' has no schedule to backfill (a cron expression, preset or interval)", dag_id);
         }
