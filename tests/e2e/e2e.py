@@ -20,7 +20,8 @@ ha_zookeeper, ha_postgres
             subcommands), elected through Apache ZooKeeper (Debian's server, started
             here) or PostgreSQL advisory locks: one leads CDC and the scheduler; it
             gets SIGKILL mid-run, the other takes over, the table equals PostgreSQL
-            and no task try ran twice or overlapped another (docs/ha.md).
+            and no task try ran twice or overlapped another; the topic holds each user
+            once (the new leader resumes the slot, it does not snapshot again) (docs/ha.md).
 
 Every process is started here on ephemeral ports in a temp dir, waited for by
 its ready line or by polling the real clients, and always stopped.
@@ -207,8 +208,9 @@ def same_instant(a, b):
     return parse(a) == parse(b)
 
 
-def check_exact(p, users, timeout_s=600):
-    """PostgreSQL, the topic and the table each hold exactly `users`; the table equals PostgreSQL."""
+def check_exact(p, users, timeout_s=600, once_in_topic=False):
+    """PostgreSQL, the topic and the table each hold exactly `users`; the table equals PostgreSQL.
+    With `once_in_topic` the topic also holds each user once (no key twice: CDC resumed, not re-snapshotted)."""
     wait_for(f"{users} users in PostgreSQL", timeout_s, lambda: p.users_in_postgres() == users or None)
     log(f"PostgreSQL has {users} users (psql)")
     wait_for(f"{users} rows in spark_streams.created_users", timeout_s, lambda: p.rows_in_table() == users or None, 2)
@@ -216,6 +218,8 @@ def check_exact(p, users, timeout_s=600):
     total, distinct = p.records_in_topic()
     if distinct != users:
         raise failure(f"topic users_created has {distinct} distinct keys ({total} records), expected {users}")
+    if once_in_topic and total != distinct:
+        raise failure(f"topic users_created has {total} records for {distinct} users: {total - distinct} doubled")
     log(f"users_created has {total} records, {distinct} distinct keys (kcat)")
     expected = p.postgres_rows()
     actual = p.table_rows()
@@ -535,7 +539,7 @@ def scenario_ha(binary, work, users, zookeeper):
             "GET", f"http://{p.scheduler}/api/v1/dags/user_automation/dagRuns/{run_id}")["state"], 1)
         if state != "success":
             raise failure(f"run {run_id} ended {state} after the takeover")
-        check_exact(p, p.users_in_postgres())
+        check_exact(p, p.users_in_postgres(), once_in_topic=True)
         check_tries(p, run_id)
     finally:
         if p is not None:
