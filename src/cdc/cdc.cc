@@ -543,6 +543,9 @@ private:
     // PostgreSQL next to the slot, so that any instance taking the slot over
     // resumes it instead of snapshotting again (docs/ha.md).
     status ensure_state_table() {
+        // Asked first: CREATE ... IF NOT EXISTS would print a NOTICE on every session.
+        auto found = exec(owner_, "SELECT to_regclass($1) IS NOT NULL", {state_table()});
+        if (found && std::string_view(PQgetvalue((*found)->res, 0, 0)) == "t") return {};
         auto r = exec(owner_, fmt::format("CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {} ("
                                           "slot text PRIMARY KEY, consistent_at pg_lsn NOT NULL, rows bigint NOT NULL, "
                                           "completed_at timestamptz NOT NULL DEFAULT now(), completed_by text NOT NULL)",
