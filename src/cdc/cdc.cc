@@ -751,13 +751,11 @@ private:
         for (const auto& topic : topics) {
             auto found = partitions.find(topic);
             if (found == partitions.end()) continue;  // nothing produced yet
+            std::vector<int64_t> lows, highs;
+            if (auto st = list_offsets(rk, topic, found->second, RD_KAFKA_OFFSET_BEGINNING, lows); !st) return st;
+            if (auto st = list_offsets(rk, topic, found->second, RD_KAFKA_OFFSET_END, highs); !st) return st;
             for (int partition = 0; partition < found->second && running(); ++partition) {
-                int64_t low = 0, high = 0;
-                auto err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, 15000);
-                if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                    return make_error(errc::unavailable, "reading topic {} partition {} back before resuming slot {}: {}",
-                                      topic, partition, options_.slot, rd_kafka_err2str(err));
-                }
+                int64_t low = lows[partition], high = highs[partition];
                 int64_t window = 512;
                 for (int64_t end = high; end > low && running();) {
                     int64_t begin = std::max(low, end - window);
@@ -772,6 +770,27 @@ private:
         k_log.info("resuming slot {} after {}: {} rows after it are in the topics already ({} records read back)",
                    options_.slot, resume_at.to_string(), in_topics_.size(), read);
         return {};
+    }
+
+    // The first (RD_KAFKA_OFFSET_BEGINNING) or next (RD_KAFKA_OFFSET_END) offset
+    // of each partition. Not rd_kafka_query_watermark_offsets: librdkafka 2.0
+    // waits there for the request's own end, not the call's timeout, and a dead
+    // partition leader held it for minutes.
+    status list_offsets(rd_kafka_t* rk, const std::string& topic, int partitions, int64_t which,
+                        std::vector<int64_t>& out) {
+        rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+        for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = which;
+        auto err = rd_kafka_offsets_for_times(rk, list, 15000);
+        out.assign(partitions, 0);
+        for (int idx = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && idx < list->cnt; ++idx) {
+            const auto& e = list->elems[idx];
+            if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) err = e.err;
+            else if (e.partition >= 0 && e.partition < partitions) out[e.partition] = std::max<int64_t>(e.offset, 0);
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+        return make_error(errc::unavailable, "reading the offsets of topic {} before resuming slot {}: {}", topic,
+                          options_.slot, rd_kafka_err2str(err));
     }
 
     // Reads offsets [begin, end) of one partition into in_topics_; `older`
