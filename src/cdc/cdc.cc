@@ -841,9 +841,11 @@ private:
             auto op = header(headers, "op");
             auto commit = commit_text ? lsn::parse(*commit_text) : result<lsn>(make_error(errc::not_found, "none"));
             auto position = position_text ? lsn::parse(*position_text) : result<lsn>(make_error(errc::not_found, "none"));
-            if (!commit || !position || *commit < resume_at) {
+            // Snapshot rows come before every streamed row of a partition and are
+            // never sent again: reading back ends at them too.
+            if (!commit || !position || *commit < resume_at || op == std::optional<std::string>("r")) {
                 older = true;
-            } else if (op != std::optional<std::string>("r")) {  // snapshot rows are never sent again
+            } else {
                 in_topics_.insert(position->value);
             }
             if (m->offset + 1 >= end) break;
