@@ -414,8 +414,11 @@ void store::writer_loop() {
         options.sync = options_.sync == commit_sync::batch;
         status result;
         if (batch.Count() > 0 && !(result = check_free_space(batch.GetDataSize()))) {
-            // Refused before RocksDB sees it: the WAL stays healthy.
+            // Refused before RocksDB sees it: the WAL stays healthy. Background
+            // writes stop too (waiting for a running flush) until space returns.
+            if (!background_paused_ && db_->PauseBackgroundWork().ok()) background_paused_ = true;
         } else if (batch.Count() > 0) {
+            if (background_paused_ && db_->ContinueBackgroundWork().ok()) background_paused_ = false;
             std::unique_lock wal_lock(wal_mutex_);
             auto st = db_->Write(options, &batch);
             if (!st.ok() && st.IsNoSpace() && check_free_space(batch.GetDataSize())) {
