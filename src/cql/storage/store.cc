@@ -418,6 +418,13 @@ void store::writer_loop() {
         } else if (batch.Count() > 0) {
             std::unique_lock wal_lock(wal_mutex_);
             auto st = db_->Write(options, &batch);
+            if (!st.ok() && st.IsNoSpace() && check_free_space(batch.GetDataSize())) {
+                // A flush that failed while the disk was full stopped RocksDB
+                // after space came back (the error surfaces on the next write):
+                // resume now and write once more rather than refuse a write the
+                // disk has room for.
+                if (db_->Resume().ok()) st = db_->Write(options, &batch);
+            }
             if (!st.ok()) {
                 // RocksDB is now read-only (a background error) until resumed;
                 // nothing of this group is acknowledged.
