@@ -13,6 +13,9 @@ run.py calls run(broker, rep). One 6-partition topic, one group:
   produced after that (nothing older is read again);
 - the admin client describes the group as a CONSUMER group with C as its
   member and the committed offsets at every partition's end;
+- the broker restarts (same port, same data) while C is a member: C keeps its
+  member id (group membership survived) and all 6 partitions, and reads exactly
+  the 30 records produced after the restart;
 - an unknown group.remote.assignor is refused (UNSUPPORTED_ASSIGNOR).
 Waits are by readiness with deadlines, never fixed sleeps.
 """
@@ -86,7 +89,22 @@ def produce(bootstrap, topic, values):
         raise RuntimeError(f"produce: {left} undelivered, errors {failures[:3]}")
 
 
-def scenario_split_leave(bootstrap, rep, sfx):
+def describe_group(bootstrap, group):
+    """The group's description from a fresh admin client, retried until DEADLINE_S (after a restart the
+    coordinator may still be loading the group)."""
+    from confluent_kafka.admin import AdminClient
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        admin = AdminClient({"bootstrap.servers": bootstrap, **QUIET})
+        try:
+            return admin.describe_consumer_groups([group], request_timeout=20)[group].result(timeout=30)
+        except Exception as e:  # noqa: BLE001 - retried until the deadline, then raised
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"describing group {group}: {e!r}") from e
+
+
+def scenario_split_leave(broker, rep, sfx):
+    bootstrap = broker.bootstrap
     ck = _ck()
     from confluent_kafka.admin import AdminClient, NewTopic
     admin = AdminClient({"bootstrap.servers": bootstrap, **QUIET})
@@ -148,18 +166,34 @@ def scenario_split_leave(bootstrap, rep, sfx):
     poll_until("C to read the 30 new records", [c], lambda: len([r for r in c.records if r[2].startswith(b"r3-")]) >= 30)
     rep.check_eq("a new member C resumes at the committed offsets: exactly the 30 new records",
                  sorted(v for _, _, v in c.records), sorted(third))
+    c.c.commit(asynchronous=False)
 
-    desc = admin.describe_consumer_groups([group])[group].result(timeout=30)
+    desc = describe_group(bootstrap, group)
     rep.check_eq("the admin client describes a CONSUMER group", str(desc.type), str(ck.ConsumerGroupType.CONSUMER))
     rep.check_eq("the group's one member is C, owning all 6 partitions",
                  [(m.client_id, sorted(tp.partition for tp in m.assignment.topic_partitions)) for m in desc.members],
                  [("kip848-c", list(range(PARTITIONS)))])
     errors = [e for m in (a, b, c) for e in m.errors]
     rep.check("no consumer reported an error", not errors, f"{errors[:5]}")
+
+    member_id = c.c.memberid()
+    broker.restart(same_port=True)
+    fourth = [f"r4-{tag}-{i}".encode() for i in range(30)]
+    produce(bootstrap, topic, fourth)  # readiness: this waits for the restarted broker's acks
+    before = len(c.records)
+    poll_until("C to read the 30 records produced after the restart", [c],
+               lambda: len([r for r in c.records[before:] if r[2].startswith(b"r4-")]) >= 30)
+    rep.check_eq("after a broker restart C reads exactly the 30 new records",
+                 sorted(v for _, _, v in c.records[before:]), sorted(fourth))
+    desc = describe_group(bootstrap, group)
+    rep.check_eq("after the restart C is still the group's member, same member id, all 6 partitions",
+                 [(m.member_id, sorted(tp.partition for tp in m.assignment.topic_partitions)) for m in desc.members],
+                 [(member_id, list(range(PARTITIONS)))])
     c.c.close()
 
 
-def scenario_unknown_assignor(bootstrap, rep, sfx):
+def scenario_unknown_assignor(broker, rep, sfx):
+    bootstrap = broker.bootstrap
     """group.remote.assignor names an assignor the broker does not have: the heartbeat is refused
     with UNSUPPORTED_ASSIGNOR, which librdkafka reports as a fatal error; no partition is assigned."""
     ck = _ck()
@@ -181,6 +215,6 @@ def run(broker, rep):
     sfx = suitelib.suffix()
     for name, fn in [("split and leave", scenario_split_leave), ("unknown assignor", scenario_unknown_assignor)]:
         try:
-            fn(broker.bootstrap, rep, sfx)
+            fn(broker, rep, sfx)
         except Exception as e:  # one scenario's crash is its failure; the others still run
             rep.fail(f"{name}: scenario ran", repr(e))
