@@ -22,7 +22,9 @@ import re
 import ssl
 import subprocess
 import tempfile
+import time
 
+from cassandra import AuthenticationFailed
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT, NoHostAvailable
 from cassandra.policies import RoundRobinPolicy
@@ -170,16 +172,28 @@ def tls_context(ca):
     return ssl.create_default_context(cafile=ca)  # verifies the chain and the address (IP:127.0.0.1)
 
 
+CONNECT_DEADLINE_S = 300.0  # a TLS handshake and a bcrypt check on 2 loaded cores can take long
+
+
 def connect(host, port, ca, user, password):
-    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=60)
-    cluster = Cluster([host], port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile}, connect_timeout=20,
-                      protocol_version=4, auth_provider=PlainTextAuthProvider(user, password),
-                      ssl_context=tls_context(ca), ssl_options={"server_hostname": host})
-    try:
-        return cluster, cluster.connect()
-    except Exception:
-        cluster.shutdown()
-        raise
+    """A session, retried until CONNECT_DEADLINE_S while the failure is not an answer (a time-out on a loaded
+    machine); a refused login (AuthenticationFailed) is raised at once."""
+    deadline = time.monotonic() + CONNECT_DEADLINE_S
+    while True:
+        profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=120)
+        cluster = Cluster([host], port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile}, connect_timeout=60,
+                          control_connection_timeout=60, protocol_version=4,
+                          auth_provider=PlainTextAuthProvider(user, password),
+                          ssl_context=tls_context(ca), ssl_options={"server_hostname": host})
+        try:
+            return cluster, cluster.connect()
+        except NoHostAvailable as e:
+            cluster.shutdown()
+            if any(isinstance(err, AuthenticationFailed) for err in e.errors.values()) or time.monotonic() > deadline:
+                raise
+        except Exception:
+            cluster.shutdown()
+            raise
 
 
 ERROR = re.compile(r'code=(\w+) \[([^\]]*)\] message="(.*)"', re.S)
@@ -248,7 +262,7 @@ def refused_without_tls(host, port, other_ca):
     """(plaintext refused, another CA refused) for one server."""
     out = []
     for kwargs in ({}, {"ssl_context": tls_context(other_ca), "ssl_options": {"server_hostname": host}}):
-        cluster = Cluster([host], port=port, connect_timeout=10, protocol_version=4,
+        cluster = Cluster([host], port=port, connect_timeout=30, protocol_version=4,
                           auth_provider=PlainTextAuthProvider(ADMIN, ADMIN_PASSWORD), **kwargs)
         try:
             cluster.connect()
