@@ -24,6 +24,7 @@
 #include "millrace/common/log.h"
 #include "millrace/common/security.h"
 #include "millrace/coordination/coordination.h"
+#include "millrace/kafka_client/offsets.h"
 #include "millrace/registry/client.h"
 
 namespace millrace::cdc {
@@ -36,6 +37,8 @@ using steady = std::chrono::steady_clock;
 const log::logger k_log("cdc");
 // How often a standby asks whether it may take over the slot.
 constexpr int64_t k_standby_poll_ms = 1000;
+// Reading the topics' offsets when a slot is resumed.
+constexpr std::chrono::milliseconds k_offsets_timeout{15000};
 
 enum class message_format { json, envelope, avro };
 
@@ -751,9 +754,13 @@ private:
         for (const auto& topic : topics) {
             auto found = partitions.find(topic);
             if (found == partitions.end()) continue;  // nothing produced yet
-            std::vector<int64_t> lows, highs;
-            if (auto st = list_offsets(rk, topic, found->second, RD_KAFKA_OFFSET_BEGINNING, lows); !st) return st;
-            if (auto st = list_offsets(rk, topic, found->second, RD_KAFKA_OFFSET_END, highs); !st) return st;
+            auto why = fmt::format("before resuming slot {}", options_.slot);
+            auto low_offsets = kafka_client::list_offsets(rk, topic, found->second, RD_KAFKA_OFFSET_BEGINNING, k_offsets_timeout);
+            if (!low_offsets) return low_offsets.err().with_context(why);
+            auto high_offsets = kafka_client::list_offsets(rk, topic, found->second, RD_KAFKA_OFFSET_END, k_offsets_timeout);
+            if (!high_offsets) return high_offsets.err().with_context(why);
+            const auto& lows = *low_offsets;
+            const auto& highs = *high_offsets;
             for (int partition = 0; partition < found->second && running(); ++partition) {
                 int64_t low = lows[partition], high = highs[partition];
                 int64_t window = 512;
@@ -770,27 +777,6 @@ private:
         k_log.info("resuming slot {} after {}: {} rows after it are in the topics already ({} records read back)",
                    options_.slot, resume_at.to_string(), in_topics_.size(), read);
         return {};
-    }
-
-    // The first (RD_KAFKA_OFFSET_BEGINNING) or next (RD_KAFKA_OFFSET_END) offset
-    // of each partition. Not rd_kafka_query_watermark_offsets: librdkafka 2.0
-    // waits there for the request's own end, not the call's timeout, and a dead
-    // partition leader held it for minutes.
-    status list_offsets(rd_kafka_t* rk, const std::string& topic, int partitions, int64_t which,
-                        std::vector<int64_t>& out) {
-        rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-        for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = which;
-        auto err = rd_kafka_offsets_for_times(rk, list, 15000);
-        out.assign(partitions, 0);
-        for (int idx = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && idx < list->cnt; ++idx) {
-            const auto& e = list->elems[idx];
-            if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) err = e.err;
-            else if (e.partition >= 0 && e.partition < partitions) out[e.partition] = std::max<int64_t>(e.offset, 0);
-        }
-        rd_kafka_topic_partition_list_destroy(list);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
-        return make_error(errc::unavailable, "reading the offsets of topic {} before resuming slot {}: {}", topic,
-                          options_.slot, rd_kafka_err2str(err));
     }
 
     // Reads offsets [begin, end) of one partition into in_topics_; `older`
