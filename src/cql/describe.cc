@@ -41,7 +41,9 @@ std::string create_table_statement(const table_def& t) {
     bool simple_key = t.partition_key.size() == 1 && t.clustering.empty();
     for (const auto* c : t.select_order()) {
         out += fmt::format("    {} {}{},\n", quote_identifier(c->name), c->type.name(),
-                           simple_key && c->kind == column_kind::partition_key ? " PRIMARY KEY" : "");
+                           simple_key && c->kind == column_kind::partition_key ? " PRIMARY KEY"
+                           : c->kind == column_kind::static_                   ? " static"
+                                                                               : "");
     }
     if (simple_key) {
         out.resize(out.size() - 2);

@@ -538,6 +538,7 @@ private:
                     column_def c;
                     c.name = ident();
                     c.type = type_text();
+                    c.is_static = accept_kw("static");
                     a.add.push_back(c);
                 } while (accept(","));
                 if (paren) expect(")");
@@ -691,7 +692,7 @@ private:
                 column_def col;
                 col.name = ident();
                 col.type = type_text();
-                if (accept_kw("static")) fail("static columns are not supported, at");
+                col.is_static = accept_kw("static");
                 if (accept_kw("primary")) {
                     expect_kw("key");
                     if (!c.partition_key.empty()) fail("multiple PRIMARY KEYs, at");

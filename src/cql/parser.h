@@ -54,6 +54,7 @@ struct create_keyspace_stmt {
 struct column_def {
     std::string name;
     std::string type;  // CQL spelling; resolved with parse_type
+    bool is_static = false;  // `name type static`
 };
 
 struct create_table_stmt {

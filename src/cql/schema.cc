@@ -18,13 +18,20 @@ std::vector<const column_def_full*> table_def::select_order() const {
     std::vector<const column_def_full*> out;
     for (auto idx : partition_key) out.push_back(&columns[idx]);
     for (auto idx : clustering) out.push_back(&columns[idx]);
-    std::vector<const column_def_full*> regular;
-    for (const auto& c : columns) {
-        if (c.kind == column_kind::regular) regular.push_back(&c);
+    // Cassandra's select order: the static columns by name, then the regular ones by name.
+    for (auto kind : {column_kind::static_, column_kind::regular}) {
+        std::vector<const column_def_full*> some;
+        for (const auto& c : columns) {
+            if (c.kind == kind) some.push_back(&c);
+        }
+        std::sort(some.begin(), some.end(), [](auto* a, auto* b) { return a->name < b->name; });
+        out.insert(out.end(), some.begin(), some.end());
     }
-    std::sort(regular.begin(), regular.end(), [](auto* a, auto* b) { return a->name < b->name; });
-    out.insert(out.end(), regular.begin(), regular.end());
     return out;
+}
+
+bool table_def::has_static() const {
+    return std::any_of(columns.begin(), columns.end(), [](const auto& c) { return c.kind == column_kind::static_; });
 }
 
 std::string keyspace_key(const std::string& name) { return std::string{key_format::k_schema_space, 'k'} + name; }

@@ -15,7 +15,8 @@
 
 namespace millrace::cql {
 
-enum class column_kind { partition_key, clustering, regular };
+// static_: one value per partition (`v int static`), its cells keyed by the partition (key_format.h).
+enum class column_kind { partition_key, clustering, regular, static_ };
 
 struct column_def_full {
     std::string name;
@@ -40,7 +41,8 @@ struct table_def {
     int32_t gc_grace_seconds = 864000;  // how long tombstones are kept before the purge drops them
 
     const column_def_full* find(const std::string& column) const;
-    // Columns in the order `SELECT *` returns them: partition key, clustering, then regular by name.
+    bool has_static() const;
+    // Columns in the order `SELECT *` returns them: partition key, clustering, then static and then regular by name.
     std::vector<const column_def_full*> select_order() const;
 };
 

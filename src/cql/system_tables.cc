@@ -162,6 +162,7 @@ virtual_table columns(const catalog& c, const auth_model* auth) {
         for (const auto& col : table->columns) {
             const char* kind = col.kind == column_kind::partition_key ? "partition_key"
                                : col.kind == column_kind::clustering  ? "clustering"
+                               : col.kind == column_kind::static_     ? "static"
                                                                       : "regular";
             const char* order = col.kind != column_kind::clustering ? "none" : (col.descending ? "desc" : "asc");
             v.rows.push_back(row{text_value(table->keyspace), text_value(table->name), text_value(col.name), text_value(order),

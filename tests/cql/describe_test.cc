@@ -142,5 +142,27 @@ TEST(describe_test, parses_collection_updates) {
     EXPECT_FALSE(parse_statement("UPDATE t SET l = [1] + other WHERE k = 1").ok());
 }
 
+TEST(describe_test, static_columns_say_static_and_parse_back) {
+    table_def t;
+    t.keyspace = "ks";
+    t.name = "st";
+    t.columns = {column("p", "int", column_kind::partition_key, 0), column("c", "int", column_kind::clustering, 0),
+                 column("v", "int"), column("s", "text", column_kind::static_)};
+    t.partition_key = {0};
+    t.clustering = {1};
+    auto text = create_table_statement(t);
+    // Cassandra's order: key columns, statics, then the regular columns.
+    EXPECT_NE(text.find("    p int,\n    c int,\n    s text static,\n    v int,\n    PRIMARY KEY (p, c)\n"), std::string::npos) << text;
+    auto p = parse_statement(text);
+    ASSERT_TRUE(p.ok()) << p.err().message();
+    const auto& c = std::get<create_table_stmt>(p->stmt);
+    ASSERT_EQ(c.columns.size(), 4u);
+    EXPECT_TRUE(c.columns[2].is_static);
+    EXPECT_FALSE(c.columns[3].is_static);
+    auto alter = parse_statement("ALTER TABLE ks.st ADD u int static");
+    ASSERT_TRUE(alter.ok()) << alter.err().message();
+    EXPECT_TRUE(std::get<alter_table_stmt>(alter->stmt).add.at(0).is_static);
+}
+
 }  // namespace
 }  // namespace millrace::cql

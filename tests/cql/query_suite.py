@@ -4,6 +4,7 @@ rows, or error class and message), plus what the cases cannot express: paging
 through SELECT DISTINCT, prepared LWTs and the system tables drivers read.
 run_all(start) gets a function that starts a server and returns it."""
 
+import random
 import traceback
 
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
@@ -87,6 +88,29 @@ def run_all(start):
             seen = [r[0] for r in rs]
             assert len(seen) == len(set(seen)) == 105, (len(seen), len(set(seen)))
         suite.check("DISTINCT pages by partition (fetch_size 7 over 105 partitions of 3 rows)", distinct_paging)
+
+        def static_paging():
+            # Seeded mix of partitions with rows and partitions with only statics; every page size answers the same rows.
+            rng = random.Random(20)
+            session.execute(f"CREATE TABLE {ks}.st_pages (p int, c int, s int static, v int, PRIMARY KEY (p, c))")
+            want = []
+            for p in range(40):
+                rows = rng.choice([0, 0, 1, 3])
+                session.execute(f"INSERT INTO {ks}.st_pages (p, s) VALUES ({p}, {p * 10})")
+                for c in range(rows):
+                    session.execute(f"INSERT INTO {ks}.st_pages (p, c, v) VALUES ({p}, {c}, {c})")
+                want += [(p, c, p * 10, c) for c in range(rows)] or [(p, None, p * 10, None)]
+            full = [tuple(r) for r in session.execute(SimpleStatement(f"SELECT p, c, s, v FROM {ks}.st_pages", fetch_size=None))]
+            assert sorted(full, key=repr) == sorted(want, key=repr), (full, want)
+            for size in (1, 2, 5):
+                paged = [tuple(r) for r in session.execute(SimpleStatement(f"SELECT p, c, s, v FROM {ks}.st_pages", fetch_size=size))]
+                assert paged == full, (size, paged, full)
+                distinct = [tuple(r) for r in session.execute(SimpleStatement(f"SELECT DISTINCT p, s FROM {ks}.st_pages",
+                                                                               fetch_size=size))]
+                assert distinct == [(r[0], r[2]) for r in full if r[1] in (None, 0)], (size, distinct)
+            one = [tuple(r) for r in session.execute(SimpleStatement(f"SELECT * FROM {ks}.st_pages WHERE p = 3", fetch_size=1))]
+            assert one == [w for w in want if w[0] == 3], one
+        suite.check("static columns: paging through partitions with and without rows, DISTINCT pages", static_paging)
 
         def prepared_lwt():
             ins = session.prepare(f"INSERT INTO {ks}.kv (k, v, w) VALUES (?, ?, ?) IF NOT EXISTS")

@@ -45,12 +45,14 @@ asio::awaitable<response> statement_runner::create_table(const create_table_stmt
         col.type = *type;
         col.type_text = type->name();
         col.id = t->next_column_id++;
+        if (c.is_static) col.kind = column_kind::static_;
         t->columns.push_back(col);
     }
     auto mark = [&](const std::vector<std::string>& names, column_kind kind, std::vector<size_t>& out) -> std::optional<request_error> {
         for (size_t pos = 0; pos < names.size(); ++pos) {
             auto it = std::find_if(t->columns.begin(), t->columns.end(), [&](auto& c) { return c.name == names[pos]; });
             if (it == t->columns.end()) return invalid(fmt::format("Unknown definition {} referenced in PRIMARY KEY", names[pos]));
+            if (it->kind == column_kind::static_) return invalid(fmt::format("Static column '{}' cannot be part of the PRIMARY KEY", names[pos]));
             if (it->kind != column_kind::regular) return invalid(fmt::format("Multiple definition of identifier {} in PRIMARY KEY", names[pos]));
             if (kind != column_kind::regular && it->type.is_collection() && !it->type.frozen) {
                 return invalid(fmt::format("Invalid non-frozen collection type for PRIMARY KEY component {}", names[pos]));
@@ -64,6 +66,9 @@ asio::awaitable<response> statement_runner::create_table(const create_table_stmt
     };
     if (auto e = mark(s.partition_key, column_kind::partition_key, t->partition_key)) co_return *e;
     if (auto e = mark(s.clustering, column_kind::clustering, t->clustering)) co_return *e;
+    if (t->clustering.empty() && t->has_static()) {
+        co_return invalid("Static columns are only useful (and thus allowed) if the table has at least one clustering column");
+    }
     for (const auto& [name, desc] : s.descending) {
         auto it = std::find_if(t->columns.begin(), t->columns.end(), [&](auto& c) { return c.name == name; });
         if (it == t->columns.end() || it->kind != column_kind::clustering) {
@@ -171,12 +176,18 @@ asio::awaitable<response> statement_runner::alter(const alter_table_stmt& s) {
         col.type = *type;
         col.type_text = type->name();
         col.id = copy->next_column_id++;
+        if (c.is_static) {
+            if (copy->clustering.empty()) {
+                co_return invalid("Static columns are only useful (and thus allowed) if the table has at least one clustering column");
+            }
+            col.kind = column_kind::static_;
+        }
         copy->columns.push_back(col);
     }
     for (const auto& name : s.drop) {
         auto it = std::find_if(copy->columns.begin(), copy->columns.end(), [&](auto& c) { return c.name == name; });
         if (it == copy->columns.end()) co_return invalid(fmt::format("Column {} was not found in table {}", name, s.table));
-        if (it->kind != column_kind::regular) co_return invalid(fmt::format("Cannot drop PRIMARY KEY part {}", name));
+        if (it->kind != column_kind::regular && it->kind != column_kind::static_) co_return invalid(fmt::format("Cannot drop PRIMARY KEY part {}", name));
         copy->columns.erase(it);
     }
     // Key column indexes may have moved.

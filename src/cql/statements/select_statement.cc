@@ -53,7 +53,7 @@ result<statement_runner::key_restrictions> statement_runner::analyze(const table
             continue;
         }
         if (col->kind == column_kind::partition_key) out.needs_filtering = true;
-        if (col->kind == column_kind::regular) out.needs_filtering = true;
+        if (col->kind == column_kind::regular || col->kind == column_kind::static_) out.needs_filtering = true;
         out.filters.push_back({col, r.op, values});
     }
     bool all = std::all_of(pk_set.begin(), pk_set.end(), [](bool b) { return b; });
@@ -107,6 +107,29 @@ bool statement_runner::matches(const key_restrictions::filter& f, const value& v
     return false;
 }
 
+size_t statement_runner::partition_prefix_size(const table_def& t, std::string_view key) {
+    size_t pos = 17;
+    for (size_t idx = 0; idx < t.partition_key.size(); ++idx) {
+        if (key.size() < pos + 2) return 0;
+        pos += 2 + kf::get_be(key.substr(pos), 2);
+    }
+    return pos <= key.size() ? pos : 0;
+}
+
+void statement_runner::read_statics(const table_def& t, const std::string& partition, row_data& out) const {
+    uint32_t now = now_seconds();
+    for (const auto& col : t.columns) {
+        if (col.kind != column_kind::static_) continue;
+        auto bytes = ex.store_.get(cell_key(partition, col.id));
+        if (!bytes) continue;
+        auto c = kf::decode_cell(*bytes);
+        if (!c || !c->live(now)) continue;
+        out.cells[col.id] = std::string(c->value);
+        c->value = {};  // only the write time and ttl are kept (the bytes do not outlive this call)
+        out.meta[col.id] = *c;
+    }
+}
+
 void statement_runner::scan(const table_def& t, const std::string& begin, const std::string& end, bool reverse,
           const std::function<bool(row_data&)>& on_row) const {
     auto it = ex.store_.new_iterator();
@@ -117,13 +140,41 @@ void statement_runner::scan(const table_def& t, const std::string& begin, const 
     } else {
         it->Seek(begin);
     }
+    // Static columns: their cells are keyed by the partition (key_format.h) and may sort anywhere among
+    // the partition's rows, so each partition's statics are read once by point look-ups and added to each
+    // of its rows; a partition without live rows answers one row of its statics (nulls for the rest) when
+    // the range covers the whole partition.
+    const bool statics = t.has_static();
+    std::string partition;      // the partition of the keys being read (statics only)
+    row_data partition_statics;  // its live static cells
+    bool partition_rows = false;  // a row of it was answered
+    auto finish_partition = [&]() -> bool {
+        if (partition.empty()) return true;
+        std::string p = std::move(partition);
+        partition.clear();
+        if (partition_rows || partition_statics.cells.empty()) return true;
+        if (std::string_view(begin) > std::string_view(p) || std::string_view(kf::prefix_end(p)) > std::string_view(end)) return true;
+        row_data r = std::move(partition_statics);
+        r.key = p;
+        r.pk.clear();
+        r.ck.clear();
+        if (!decode_row_key(t, r.key, r.pk, r.ck)) return true;
+        return on_row(r);
+    };
     row_data current;
     bool have = false;
     auto flush = [&]() -> bool {
         if (!have) return true;
         have = false;
         if (current.cells.empty()) return true;
+        if (statics && current.key.size() == partition.size()) return true;  // the static cells: read with the partition
         if (!decode_row_key(t, current.key, current.pk, current.ck)) return true;
+        if (current.ck.size() != t.clustering.size()) return true;  // static cells (of a column since dropped)
+        if (statics) {
+            partition_rows = true;
+            for (const auto& [id, v] : partition_statics.cells) current.cells.emplace(id, v);
+            for (const auto& [id, m] : partition_statics.meta) current.meta.emplace(id, m);
+        }
         return on_row(current);
     };
     for (; it->Valid(); reverse ? it->Prev() : it->Next()) {
@@ -133,6 +184,17 @@ void statement_runner::scan(const table_def& t, const std::string& begin, const 
         std::string_view rk = key.substr(0, key.size() - 2);
         if (!have || rk != current.key) {
             if (!flush()) return;
+            if (statics) {
+                size_t n = partition_prefix_size(t, rk);
+                if (n == 0) continue;
+                if (partition.empty() || rk.substr(0, n) != partition) {
+                    if (!finish_partition()) return;
+                    partition = std::string(rk.substr(0, n));
+                    partition_statics = row_data{};
+                    read_statics(t, partition, partition_statics);
+                    partition_rows = false;
+                }
+            }
             current = row_data{};
             current.key = std::string(rk);
             have = true;
@@ -143,13 +205,17 @@ void statement_runner::scan(const table_def& t, const std::string& begin, const 
         current.cells[id] = std::string(c->value);
         current.meta[id] = *c;
     }
-    flush();
+    if (!flush()) return;
+    finish_partition();
 }
 
 statement_runner::value statement_runner::column_value(const table_def& t, const row_data& r, const column_def_full& col) const {
     (void)t;
     if (col.kind == column_kind::partition_key) return r.pk[col.position];
-    if (col.kind == column_kind::clustering) return r.ck[col.position];
+    if (col.kind == column_kind::clustering) {
+        if (r.ck.empty()) return std::nullopt;  // a partition's statics without rows
+        return r.ck[col.position];
+    }
     auto it = r.cells.find(col.id);
     if (it == r.cells.end()) return std::nullopt;
     return it->second;
@@ -310,14 +376,14 @@ response statement_runner::select_system(const select_stmt& s, const std::string
 std::optional<request_error> statement_runner::check_distinct(const table_def& tbl, const select_stmt& s, const projection& p,
                                                               const key_restrictions& kr) const {
     for (const auto& f : kr.filters) {
-        if (f.column->kind != column_kind::partition_key) {
+        if (f.column->kind != column_kind::partition_key && f.column->kind != column_kind::static_) {
             return invalid("SELECT DISTINCT with WHERE clause only supports restriction by partition key and/or static columns.");
         }
     }
     if (p.count) return std::nullopt;
     for (size_t idx = 0; idx < p.columns.size(); ++idx) {
         const auto* col = p.columns[idx];
-        if (col != nullptr && col->kind != column_kind::partition_key) {
+        if (col != nullptr && col->kind != column_kind::partition_key && col->kind != column_kind::static_) {
             return invalid(fmt::format("SELECT DISTINCT queries must only request partition key columns and/or static columns (not {})",
                                        col->name));
         }
@@ -353,6 +419,20 @@ response statement_runner::select(const select_stmt& s) {
     if (!kr) return invalid(kr.err().message());
     if (s.distinct) {
         if (auto e = check_distinct(tbl, s, *p, *kr)) return *e;
+    }
+    if (!s.star && tbl.has_static()) {
+        bool any_static = false, only_static = true;
+        for (const auto* col : p->columns) {
+            if (col == nullptr) continue;
+            if (col->kind == column_kind::static_) any_static = true;
+            else if (col->kind != column_kind::partition_key) only_static = false;
+        }
+        bool clustering_restricted = std::any_of(kr->filters.begin(), kr->filters.end(), [](const auto& f) {
+            return f.column->kind == column_kind::clustering;
+        });
+        if (any_static && only_static && clustering_restricted) {
+            return invalid("Cannot restrict clustering columns when selecting only static columns");
+        }
     }
     if (kr->needs_filtering && !s.allow_filtering) {
         return invalid("Cannot execute this query as it might involve data filtering and thus may have unpredictable "

@@ -162,7 +162,7 @@ result<cql_type> statement_runner::selector_type(const selector_expr& e, const s
             const char* fn = e.k == k::ttl ? "ttl" : "writetime";
             const column_def_full* col = tbl ? tbl->find(e.args[0].name) : nullptr;
             if (tbl && col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", e.args[0].name);
-            if (col && col->kind != column_kind::regular) {
+            if (col && (col->kind == column_kind::partition_key || col->kind == column_kind::clustering)) {
                 return make_error(errc::invalid_argument, "Cannot use selection function {} on PRIMARY KEY part {}", fn, col->name);
             }
             return scalar(e.k == k::ttl ? type_kind::int_ : type_kind::bigint);

@@ -80,7 +80,8 @@ struct statement_runner {
 
     std::string row_key(const table_def& t, const std::vector<std::string>& pk, const std::vector<std::string>& ck) const;
 
-    // Decodes partition key and clustering values from a row key.
+    // Decodes partition key and clustering values from a row key (ck stays empty for a partition's
+    // static cells: the partition prefix alone).
     bool decode_row_key(const table_def& t, std::string_view key, std::vector<std::string>& pk, std::vector<std::string>& ck) const;
 
     // ---- WHERE analysis
@@ -116,6 +117,11 @@ struct statement_runner {
     // until it returns false.
     void scan(const table_def& t, const std::string& begin, const std::string& end, bool reverse,
               const std::function<bool(row_data&)>& on_row) const;
+
+    // The length of the partition prefix (table, token, partition key) that starts `key`; 0 when malformed.
+    static size_t partition_prefix_size(const table_def& t, std::string_view key);
+    // Adds the live static cells of `partition` (a partition prefix) to `out`.
+    void read_statics(const table_def& t, const std::string& partition, row_data& out) const;
 
     value column_value(const table_def& t, const row_data& r, const column_def_full& col) const;
 
