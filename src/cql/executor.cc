@@ -180,6 +180,7 @@ response executor::prepare(const std::string& query, const session& s) {
         switch (m.role) {
             case marker_role::limit: case marker_role::per_partition_limit: case marker_role::ttl: spec.type = int_type(); break;
             case marker_role::timestamp: spec.type = bigint_type(); break;
+            case marker_role::json: spec.type = cql_type{type_kind::varchar, {}, false}; break;
             default: {
                 if (m.column == "partition key token") {
                     spec.type = bigint_type();

@@ -327,7 +327,11 @@ private:
             out.k = term::kind::function;
             out.function = lower(next().text);
             expect("(");
-            expect(")");
+            if (!accept(")")) {
+                do out.args.push_back(parse_term(column, out.function == "fromjson" ? marker_role::json : role));
+                while (accept(","));
+                expect(")");
+            }
             return out;
         }
         term out;
@@ -756,7 +760,17 @@ private:
         expect_kw("into");
         insert_stmt s;
         qualified(s.keyspace, s.table);
-        if (accept_kw("json")) fail("INSERT JSON is not supported, at");
+        if (accept_kw("json")) {
+            s.json = parse_term("[json]", marker_role::json);
+            if (accept_kw("default")) {
+                if (accept_kw("unset")) s.json_default_unset = true;
+                else if (!accept_kw("null")) fail("mismatched input, expecting NULL or UNSET:");
+            }
+            s.if_not_exists = if_not_exists();
+            using_options(s.options);
+            if (!s.if_not_exists) s.if_not_exists = if_not_exists();
+            return s;
+        }
         expect("(");
         do s.columns.push_back(ident());
         while (accept(","));

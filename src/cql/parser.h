@@ -19,7 +19,8 @@ namespace millrace::cql {
 // What a bind marker stands for.
 // collection_remove binds `c - ?` (a set of keys for a map), map_key and
 // map_value bind `m[?] = ?`.
-enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp, collection_remove, map_key, map_value };
+// json: the text of INSERT ... JSON ? or fromJson(?).
+enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp, collection_remove, map_key, map_value, json };
 
 struct marker {
     std::string name;      // given name for `:name`, else the receiver column's name
@@ -33,6 +34,7 @@ struct term {
     literal lit;
     int marker_index = -1;
     std::string function;
+    std::vector<term> args;  // a function's arguments (fromJson's text)
 };
 
 enum class relation_op { eq, lt, le, gt, ge, in, contains, neq };
@@ -101,6 +103,8 @@ struct insert_stmt {
     std::string keyspace, table;
     std::vector<std::string> columns;
     std::vector<term> values;
+    std::optional<term> json;   // INSERT ... JSON '<object>' (columns and values then empty)
+    bool json_default_unset = false;  // DEFAULT UNSET: columns missing from the object are left as they are
     bool if_not_exists = false;
     write_options options;
 };

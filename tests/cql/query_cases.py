@@ -46,7 +46,20 @@ SETUP = [
     f"UPDATE {KS}.st SET s = 'new', v = 72 WHERE p = 7 AND c = 1",
     f"ALTER TABLE {KS}.st ADD u int static",
     f"UPDATE {KS}.st SET u = 77 WHERE p = 7",
+    # INSERT JSON and fromJson(): one column of each type.
+    f"CREATE TABLE {KS}.js (k int PRIMARY KEY, t text, i int, b bigint, d double, f boolean, u uuid, ts timestamp, bl blob, "
+    "l list<int>, st set<text>, m map<text, int>, mi map<int, text>, dt date, vi varint, dc decimal, "
+    "ip inet)",
 ]
+
+JSON_ROW = ('{"k": 1, "t": "x", "i": "42", "b": 7, "d": 1.5, "f": "true", "u": "550e8400-e29b-41d4-a716-446655440000", '
+            '"ts": "2024-01-02 03:04:05+0000", "bl": "0x0102", "l": [1, 2], "st": ["b", "a"], "m": {"a": 1}, "mi": {"1": "one"}, '
+            '"dt": "2024-01-02", "vi": "123", "dc": 1.25, "ip": "127.0.0.1"}')
+JSON_COLUMNS = "k, t, i, b, d, f, u, ts, bl, l, st, m, mi, dt, vi, dc, ip"
+
+
+def json_error(column, message):
+    return (INVALID, f"Error decoding JSON value for {column}: {message}")
 
 INVALID = "InvalidRequest"
 
@@ -121,6 +134,73 @@ CASES = [
          error=(INVALID, "Static column 'c' cannot be part of the PRIMARY KEY")),
     dict(name="static: ALTER ADD static refused without clustering columns", query=f"ALTER TABLE {KS}.kv ADD s int static",
          error=(INVALID, "Static columns are only useful (and thus allowed) if the table has at least one clustering column")),
+
+    # ---- INSERT JSON, fromJson()
+    dict(name="INSERT JSON of every type", query=f"INSERT INTO {KS}.js JSON '{JSON_ROW}'", columns=[], rows=[]),
+    dict(name="INSERT JSON read back", query=f"SELECT JSON {JSON_COLUMNS} FROM {KS}.js WHERE k = 1", columns=["[json]"],
+         rows=[('{"k": 1, "t": "x", "i": 42, "b": 7, "d": 1.5, "f": true, "u": "550e8400-e29b-41d4-a716-446655440000", '
+                '"ts": "2024-01-02 03:04:05.000Z", "bl": "0x0102", "l": [1, 2], "st": ["a", "b"], "m": {"a": 1}, "mi": {"1": "one"}, '
+                '"dt": "2024-01-02", "vi": 123, "dc": 1.25, "ip": "127.0.0.1"}',)]),
+    dict(name="INSERT JSON DEFAULT UNSET keeps the other columns",
+         query=f"INSERT INTO {KS}.js JSON '{{\"k\": 1, \"t\": \"y\"}}' DEFAULT UNSET", columns=[], rows=[]),
+    dict(name="INSERT JSON DEFAULT UNSET read back", query=f"SELECT k, t, i FROM {KS}.js WHERE k = 1", columns=["k", "t", "i"],
+         rows=[(1, "y", 42)]),
+    dict(name="INSERT JSON (DEFAULT NULL) nulls the other columns",
+         query=f"INSERT INTO {KS}.js JSON '{{\"K\": 1, \"t\": \"z\"}}'", columns=[], rows=[]),
+    dict(name="INSERT JSON DEFAULT NULL read back", query=f"SELECT k, t, i, l FROM {KS}.js WHERE k = 1", columns=["k", "t", "i", "l"],
+         rows=[(1, "z", None, None)]),
+    dict(name="fromJson() in INSERT and UPDATE",
+         query=f"INSERT INTO {KS}.js (k, t, i, l) VALUES (3, fromJson('\"a\"'), fromJson('\"12\"'), fromJson('[3, 1]'))",
+         columns=[], rows=[]),
+    dict(name="fromJson() in UPDATE", query=f"UPDATE {KS}.js SET i = fromJson('5'), ts = fromJson('1700000000000') WHERE k = 3",
+         columns=[], rows=[]),
+    dict(name="fromJson() read back", query=f"SELECT JSON k, t, i, l, ts FROM {KS}.js WHERE k = 3", columns=["[json]"],
+         rows=[('{"k": 3, "t": "a", "i": 5, "l": [3, 1], "ts": "2023-11-14 22:13:20.000Z"}',)]),
+    dict(name="INSERT JSON with a prepared-style null column", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 5, \"t\": null}}'",
+         columns=[], rows=[]),
+    dict(name="INSERT JSON unknown column", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"nope\": 1}}'",
+         error=(INVALID, "JSON values map contains unrecognized column: nope")),
+    dict(name="INSERT JSON quoted keys are case-sensitive", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"\\\"T\\\"\": 1}}'",
+         error=(INVALID, "JSON values map contains unrecognized column: T")),
+    dict(name="INSERT JSON without the key", query=f"INSERT INTO {KS}.js JSON '{{\"t\": \"x\"}}'",
+         error=(INVALID, "Invalid null value in condition for column k")),
+    dict(name="INSERT JSON null key", query=f"INSERT INTO {KS}.js JSON '{{\"k\": null}}'",
+         error=(INVALID, "Invalid null value in condition for column k")),
+    dict(name="INSERT JSON number for text", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"t\": 5}}'",
+         error=json_error("t", "Expected a UTF-8 string, but got a Integer: 5")),
+    dict(name="INSERT JSON bad numeric string", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"i\": \"x\"}}'",
+         error=json_error("i", "Unable to make int from 'x'")),
+    dict(name="INSERT JSON float for int", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"i\": 1.5}}'",
+         error=json_error("i", "Expected an int value, but got a Double: 1.5")),
+    dict(name="INSERT JSON long for int", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"i\": 2147483648}}'",
+         error=json_error("i", "Expected an int value, but got a Long: 2147483648")),
+    dict(name="INSERT JSON bad double string", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"d\": \"abc\"}}'",
+         error=json_error("d", "Unable to make double from 'abc'")),
+    dict(name="INSERT JSON number for boolean", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"f\": 1}}'",
+         error=json_error("f", "Expected a boolean value, but got a Integer: 1")),
+    dict(name="INSERT JSON bad uuid", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"u\": \"zz\"}}'",
+         error=json_error("u", "Unable to make UUID from 'zz'")),
+    dict(name="INSERT JSON blob without 0x", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"bl\": \"0102\"}}'",
+         error=json_error("bl", "Value '0102' is not a valid blob representation: String representation of blob is missing 0x prefix: 0102")),
+    dict(name="INSERT JSON number for a list", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"l\": 1}}'",
+         error=json_error("l", "Expected a list, but got a Integer: 1")),
+    dict(name="INSERT JSON bad map value", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"m\": {{\"a\": \"x\"}}}}'",
+         error=json_error("m", "Unable to make int from 'x'")),
+    dict(name="INSERT JSON bad map key", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"mi\": {{\"x\": \"one\"}}}}'",
+         error=json_error("mi", "Unable to make int from 'x'")),
+    dict(name="INSERT JSON boolean for a timestamp", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"ts\": true}}'",
+         error=json_error("ts", "Expected a long or a datestring representation of a timestamp value, but got a Boolean: true")),
+    dict(name="INSERT JSON number for a set", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"st\": 1}}'",
+         error=json_error("st", "Expected a list (representing a set), but got a Integer: 1")),
+    dict(name="INSERT JSON number for a uuid", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"u\": 1}}'",
+         error=json_error("u", "Expected a string representation of a uuid, but got a Integer: 1")),
+    dict(name="INSERT JSON boolean for a double", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"d\": true}}'",
+         error=json_error("d", "Expected a double value, but got a Boolean: true")),
+    dict(name="INSERT JSON boolean for a decimal", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"dc\": true}}'",
+         error=json_error("dc", "Value 'true' is not a valid representation of a decimal value")),
+    dict(name="INSERT JSON bad bigint string", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"b\": \"x\"}}'",
+         error=json_error("b", "Unable to make long from 'x'")),
+    dict(name="INSERT JSON refused writes nothing", query=f"SELECT k FROM {KS}.js WHERE k = 2", columns=["k"], rows=[]),
 
     # ---- selectors
     dict(name="token(pk) selector and its column name", query=f"SELECT token(p), p FROM {KS}.events WHERE p = 1 AND c = 0",

@@ -7,6 +7,7 @@ run_all(start) gets a function that starts a server and returns it."""
 import random
 import traceback
 
+from cassandra import InvalidRequest
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
 from cassandra.policies import RoundRobinPolicy
 from cassandra.query import SimpleStatement, tuple_factory
@@ -111,6 +112,28 @@ def run_all(start):
             one = [tuple(r) for r in session.execute(SimpleStatement(f"SELECT * FROM {ks}.st_pages WHERE p = 3", fetch_size=1))]
             assert one == [w for w in want if w[0] == 3], one
         suite.check("static columns: paging through partitions with and without rows, DISTINCT pages", static_paging)
+
+        def insert_json_prepared():
+            ins = session.prepare(f"INSERT INTO {ks}.js JSON ? DEFAULT UNSET")
+            assert [c.name for c in ins.column_metadata] == ["[json]"], ins.column_metadata
+            session.execute(ins, ('{"k": 20, "t": "p", "l": [3, 2], "m": {"z": 26}}',))
+            session.execute(ins, ('{"k": 20, "i": "7"}',))
+            row = session.execute(f"SELECT k, t, i, l, m FROM {ks}.js WHERE k = 20").one()
+            assert (row[0], row[1], row[2], list(row[3]), dict(row[4])) == (20, "p", 7, [3, 2], {"z": 26}), row
+            upd = session.prepare(f"UPDATE {ks}.js SET st = fromJson(?) WHERE k = ?")
+            session.execute(upd, ('["y", "x", "y"]', 20))
+            assert sorted(session.execute(f"SELECT st FROM {ks}.js WHERE k = 20").one()[0]) == ["x", "y"]
+            for bad, want in (('{"k": 21', "Could not decode JSON string as a map: "),
+                              ('[1]', "Could not decode JSON string as a map: "),
+                              ('{"k": 21, "b": 1.5}', "Error decoding JSON value for b: Expected a bigint value, but got a Double: 1.5")):
+                try:
+                    session.execute(ins, (bad,))
+                except InvalidRequest as e:
+                    assert want in str(e), (bad, str(e))
+                else:
+                    raise AssertionError(f"{bad!r} was accepted")
+            assert session.execute(f"SELECT k FROM {ks}.js WHERE k = 21").one() is None
+        suite.check("INSERT JSON ? and fromJson(?) prepared; malformed JSON refused", insert_json_prepared)
 
         def prepared_lwt():
             ins = session.prepare(f"INSERT INTO {ks}.kv (k, v, w) VALUES (?, ?, ?) IF NOT EXISTS")

@@ -52,15 +52,35 @@ result<std::string> statement_runner::insert(const insert_stmt& s, mutation& m, 
     if (!t) return t.err();
     const auto& tbl = **t;
     if (s.columns.size() != s.values.size()) return make_error(errc::invalid_argument, "Unmatched column names/values");
-    std::vector<std::string> pk(tbl.partition_key.size()), ck(tbl.clustering.size());
-    std::vector<bool> pk_set(pk.size()), ck_set(ck.size());
-    std::vector<std::pair<const column_def_full*, value>> regular, statics;
+    std::vector<std::pair<const column_def_full*, value>> given;  // the columns written, with their values
+    if (s.json) {
+        auto text = eval(*s.json, cql_type{type_kind::varchar, {}, false});
+        if (!text) return text.err();
+        if (!text->has_value()) return make_error(errc::invalid_argument, "Got null for INSERT JSON values");
+        auto row = row_from_json(tbl, **text);
+        if (!row) return row.err();
+        given = std::move(*row);
+        // Columns the object leaves out: null (DEFAULT NULL, the default), untouched with DEFAULT UNSET; key columns
+        // are null either way, which is refused below.
+        for (const auto& c : tbl.columns) {
+            bool key = c.kind == column_kind::partition_key || c.kind == column_kind::clustering;
+            if (s.json_default_unset && !key) continue;
+            if (std::none_of(given.begin(), given.end(), [&](const auto& g) { return g.first == &c; })) given.emplace_back(&c, std::nullopt);
+        }
+    }
     for (size_t idx = 0; idx < s.columns.size(); ++idx) {
         const auto* col = tbl.find(s.columns[idx]);
         if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", s.columns[idx]);
         if (is_unset(s.values[idx])) continue;
         auto v = eval(s.values[idx], col->type);
         if (!v) return v.err();
+        given.emplace_back(col, std::move(*v));
+    }
+    std::vector<std::string> pk(tbl.partition_key.size()), ck(tbl.clustering.size());
+    std::vector<bool> pk_set(pk.size()), ck_set(ck.size());
+    std::vector<std::pair<const column_def_full*, value>> regular, statics;
+    for (auto& [col, given_value] : given) {
+        auto* v = &given_value;
         if (col->kind == column_kind::static_) {
             statics.emplace_back(col, *v);
         } else if (col->kind != column_kind::regular) {

@@ -38,6 +38,13 @@ result<statement_runner::value> statement_runner::eval(const term& tm, const cql
     if (tm.k == term::kind::literal) return literal_to_value(type, tm.lit);
     if (tm.k == term::kind::function) {
         if (tm.function == "now" || tm.function == "uuid") return value(generate_uuid(tm.function == "now"));
+        if (tm.function == "fromjson") {
+            if (tm.args.size() != 1) return make_error(errc::invalid_argument, "Invalid number of arguments in call to function system.fromjson: 1 required but {} provided", tm.args.size());
+            auto text = eval(tm.args[0], cql_type{type_kind::varchar, {}, false});
+            if (!text) return text.err();
+            if (!text->has_value()) return value();
+            return value_from_json(type, **text);
+        }
         return make_error(errc::invalid_argument, "unknown function {}", tm.function);
     }
     size_t idx = static_cast<size_t>(tm.marker_index);

@@ -42,6 +42,13 @@ inline int64_t be_int(std::string_view b) {
 // composite key each component as length (2) + bytes + 0x00.
 std::string token_input(const std::vector<std::string>& components);
 
+// A JSON value as a value of type `t` (fromJson(); from_json.cc); errors are Cassandra's messages.
+result<std::optional<std::string>> value_from_json(const cql_type& t, std::string_view text);
+// The columns and values of INSERT ... JSON's object, in the object's order; unknown columns and
+// undecodable values are errors with Cassandra's messages.
+result<std::vector<std::pair<const column_def_full*, std::optional<std::string>>>> row_from_json(const table_def& t,
+                                                                                                  std::string_view text);
+
 // The JSON text of a value as Cassandra's toJson() writes it ("null" for null); selectors.cc.
 std::string json_value(const cql_type& t, const std::optional<std::string>& v);
 
