@@ -497,6 +497,7 @@ private:
             if (accept_kw("table") || accept_kw("columnfamily")) return create_table();
             if (accept_kw("role")) return create_role(false);
             if (accept_kw("user")) return create_role(true);
+            if (accept_kw("index")) return create_index();
             fail("unsupported CREATE statement at");
         }
         if (accept_kw("grant")) return grant(false);
@@ -520,6 +521,12 @@ private:
                 d.if_exists = if_exists();
                 qualified(d.keyspace, d.table);
                 return d;
+            }
+            if (accept_kw("index")) {
+                drop_index_stmt di;
+                di.if_exists = if_exists();
+                qualified(di.keyspace, di.name);
+                return di;
             }
             fail("unsupported DROP statement at");
         }
@@ -671,6 +678,28 @@ private:
                 skip_value();
             }
         });
+        return c;
+    }
+
+    statement create_index() {
+        create_index_stmt c;
+        c.if_not_exists = if_not_exists();
+        if (!is_kw("on")) c.name = ident();
+        expect_kw("on");
+        qualified(c.keyspace, c.table);
+        expect("(");
+        for (const char* target : {"keys", "values", "entries", "full"}) {
+            if (is_kw(target) && peek(1).kind == tok::symbol && peek(1).text == "(") {
+                next();
+                next();
+                c.target = target;
+                c.column = ident();
+                expect(")");
+                break;
+            }
+        }
+        if (c.target.empty()) c.column = ident();
+        expect(")");
         return c;
     }
 

@@ -77,6 +77,19 @@ struct drop_stmt {
     bool if_exists = false;
 };
 
+// CREATE INDEX [IF NOT EXISTS] [name] ON [ks.]table (column | keys(c) | values(c) | entries(c) | full(c)).
+struct create_index_stmt {
+    std::string keyspace, table, name;  // name empty: Cassandra's default, <table>_<column>_idx
+    bool if_not_exists = false;
+    std::string column;
+    std::string target;  // "", "keys", "values", "entries" or "full"
+};
+
+struct drop_index_stmt {
+    std::string keyspace, name;
+    bool if_exists = false;
+};
+
 struct use_stmt {
     std::string keyspace;
 };
@@ -248,7 +261,7 @@ struct batch_stmt;
 using statement = std::variant<create_keyspace_stmt, create_table_stmt, drop_stmt, use_stmt, truncate_stmt,
                                alter_table_stmt, insert_stmt, update_stmt, delete_stmt, select_stmt, batch_stmt,
                                describe_stmt, create_role_stmt, alter_role_stmt, drop_role_stmt, list_roles_stmt,
-                               grant_stmt, grant_role_stmt, list_permissions_stmt>;
+                               grant_stmt, grant_role_stmt, list_permissions_stmt, create_index_stmt, drop_index_stmt>;
 
 struct batch_stmt {
     bool logged = true;

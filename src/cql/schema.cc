@@ -91,6 +91,13 @@ std::string encode_table(const table_def& t) {
     w.long_string(t.comment);
     w.int32(t.default_time_to_live);
     w.int32(t.gc_grace_seconds);
+    // Secondary indexes (absent from records written before they existed).
+    w.uint16(static_cast<uint16_t>(t.indexes.size()));
+    for (const auto& i : t.indexes) {
+        w.string(i.name);
+        w.string(i.column);
+        w.string(i.target);
+    }
     return out;
 }
 
@@ -122,6 +129,16 @@ result<table_def> decode_table(std::string_view bytes) {
             t.comment = r.long_string();
             t.default_time_to_live = r.int32();
             t.gc_grace_seconds = r.int32();
+        }
+        if (r.remaining() > 0) {
+            uint16_t count = r.uint16();
+            for (uint16_t idx = 0; idx < count; ++idx) {
+                index_def i;
+                i.name = r.string();
+                i.column = r.string();
+                i.target = r.string();
+                t.indexes.push_back(std::move(i));
+            }
         }
         for (size_t pos = 0;; ++pos) {
             bool found = false;

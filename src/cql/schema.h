@@ -28,6 +28,18 @@ struct column_def_full {
     uint16_t id = 0;         // cell column id; never reused within a table (0 is the row marker)
 };
 
+// A secondary index (CREATE INDEX): queries restricting its column by = (CONTAINS / CONTAINS KEY for
+// values() / keys() of a collection) need no ALLOW FILTERING. It keeps no entries of its own: such a query
+// reads the partitions it names, or the table, and filters (statements/select_statement.cc), so the
+// index is consistent with every write, delete and expiry by construction, and built when created.
+struct index_def {
+    std::string name;
+    std::string column;
+    std::string target;  // "" (the value), "keys", "values", "entries" or "full"
+    // The target as system_schema.indexes and DESCRIBE spell it: `v`, `values(l)`.
+    std::string target_text() const { return target.empty() ? column : target + "(" + column + ")"; }
+};
+
 struct table_def {
     std::string keyspace, name;
     uint64_t id = 0;
@@ -39,6 +51,7 @@ struct table_def {
     std::string comment;
     int32_t default_time_to_live = 0;  // seconds; writes without USING TTL get it
     int32_t gc_grace_seconds = 864000;  // how long tombstones are kept before the purge drops them
+    std::vector<index_def> indexes;
 
     const column_def_full* find(const std::string& column) const;
     bool has_static() const;

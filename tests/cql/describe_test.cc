@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "parser.h"
+#include "schema.h"
 
 namespace millrace::cql {
 namespace {
@@ -162,6 +163,26 @@ TEST(describe_test, static_columns_say_static_and_parse_back) {
     auto alter = parse_statement("ALTER TABLE ks.st ADD u int static");
     ASSERT_TRUE(alter.ok()) << alter.err().message();
     EXPECT_TRUE(std::get<alter_table_stmt>(alter->stmt).add.at(0).is_static);
+}
+
+TEST(describe_test, indexes_kept_in_the_table_record_and_described) {
+    auto t = events_table();
+    t.indexes = {{"events_attrs_idx", "attrs", "full"}, {"by_mixed", "Mixed \"q\"", "values"}};
+    auto back = decode_table(encode_table(t));
+    ASSERT_TRUE(back.ok()) << back.err().message();
+    ASSERT_EQ(back->indexes.size(), 2u);
+    EXPECT_EQ(back->indexes[1].name, "by_mixed");
+    EXPECT_EQ(back->indexes[1].column, "Mixed \"q\"");
+    EXPECT_EQ(back->indexes[1].target_text(), "values(Mixed \"q\")");
+    EXPECT_EQ(create_index_statement(t, t.indexes[1]), "CREATE INDEX by_mixed ON ks.\"Events\" (values(\"Mixed \"\"q\"\"\"));");
+    EXPECT_EQ(create_index_statement(t, t.indexes[0]), "CREATE INDEX events_attrs_idx ON ks.\"Events\" (full(attrs));");
+    // A record written before indexes existed has none.
+    t.indexes.clear();
+    auto old = encode_table(t);
+    old.resize(old.size() - 2);
+    auto without = decode_table(old);
+    ASSERT_TRUE(without.ok()) << without.err().message();
+    EXPECT_TRUE(without->indexes.empty());
 }
 
 }  // namespace

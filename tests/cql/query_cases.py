@@ -50,7 +50,17 @@ SETUP = [
     f"CREATE TABLE {KS}.js (k int PRIMARY KEY, t text, i int, b bigint, d double, f boolean, u uuid, ts timestamp, bl blob, "
     "l list<int>, st set<text>, m map<text, int>, mi map<int, text>, dt date, vi varint, dc decimal, "
     "ip inet)",
+    # Secondary indexes.
+    f"CREATE TABLE {KS}.ix (p int, c int, v int, w text, m map<text, int>, l list<int>, fl frozen<list<int>>, s int static, "
+    "PRIMARY KEY (p, c))",
+    f"INSERT INTO {KS}.ix (p, c, v, w, l) VALUES (1, 1, 10, 'a', [1, 3])",
+    f"INSERT INTO {KS}.ix (p, c, v, w, l) VALUES (1, 2, 20, 'b', [2])",
+    f"INSERT INTO {KS}.ix (p, c, v, w) VALUES (2, 1, 10, 'c')",
+    f"INSERT INTO {KS}.ix (p, c, v, w) VALUES (3, 1, 10, 'd')",
 ]
+
+FILTERING = ("Cannot execute this query as it might involve data filtering and thus may have unpredictable performance. "
+             "If you want to execute this query despite the performance unpredictability, use ALLOW FILTERING")
 
 JSON_ROW = ('{"k": 1, "t": "x", "i": "42", "b": 7, "d": 1.5, "f": "true", "u": "550e8400-e29b-41d4-a716-446655440000", '
             '"ts": "2024-01-02 03:04:05+0000", "bl": "0x0102", "l": [1, 2], "st": ["b", "a"], "m": {"a": 1}, "mi": {"1": "one"}, '
@@ -201,6 +211,61 @@ CASES = [
     dict(name="INSERT JSON bad bigint string", query=f"INSERT INTO {KS}.js JSON '{{\"k\": 2, \"b\": \"x\"}}'",
          error=json_error("b", "Unable to make long from 'x'")),
     dict(name="INSERT JSON refused writes nothing", query=f"SELECT k FROM {KS}.js WHERE k = 2", columns=["k"], rows=[]),
+
+    # ---- secondary indexes
+    dict(name="index: without it, = on a regular column needs filtering", query=f"SELECT p, c FROM {KS}.ix WHERE v = 10",
+         error=(INVALID, FILTERING)),
+    dict(name="index: CREATE INDEX (built for the rows already there)", query=f"CREATE INDEX ON {KS}.ix (v)", columns=[], rows=[]),
+    dict(name="index: = on the indexed column", query=f"SELECT p, c, v FROM {KS}.ix WHERE v = 10", columns=["p", "c", "v"],
+         rows=[(1, 1, 10), (2, 1, 10), (3, 1, 10)], unordered=True),
+    dict(name="index: count(*)", query=f"SELECT count(*) FROM {KS}.ix WHERE v = 10", columns=["count"], rows=[(3,)]),
+    dict(name="index: with the partition key", query=f"SELECT p, c FROM {KS}.ix WHERE p = 1 AND v = 10", columns=["p", "c"],
+         rows=[(1, 1)]),
+    dict(name="index: an unindexed restriction more needs filtering", query=f"SELECT p, c FROM {KS}.ix WHERE v = 10 AND w = 'a'",
+         error=(INVALID, FILTERING)),
+    dict(name="index: a range needs filtering", query=f"SELECT p, c FROM {KS}.ix WHERE v > 10", error=(INVALID, FILTERING)),
+    dict(name="index: a clustering restriction without the partition needs filtering",
+         query=f"SELECT p, c FROM {KS}.ix WHERE c = 1 AND v = 10", error=(INVALID, FILTERING)),
+    dict(name="index: an UPDATE moves the row out", query=f"UPDATE {KS}.ix SET v = 11 WHERE p = 2 AND c = 1", columns=[], rows=[]),
+    dict(name="index: a DELETE removes the row", query=f"DELETE FROM {KS}.ix WHERE p = 3 AND c = 1", columns=[], rows=[]),
+    dict(name="index: after UPDATE and DELETE", query=f"SELECT p, c FROM {KS}.ix WHERE v = 10", columns=["p", "c"], rows=[(1, 1)]),
+    dict(name="index: the same column again", query=f"CREATE INDEX ON {KS}.ix (v)",
+         error=(INVALID, "Index ix_v_idx_1 is a duplicate of existing index ix_v_idx")),
+    dict(name="index: IF NOT EXISTS on the same column", query=f"CREATE INDEX IF NOT EXISTS ON {KS}.ix (v)", columns=[], rows=[]),
+    dict(name="index: a named duplicate", query=f"CREATE INDEX other ON {KS}.ix (v)",
+         error=(INVALID, "Index other is a duplicate of existing index ix_v_idx")),
+    dict(name="index: a taken name", query=f"CREATE INDEX ix_v_idx ON {KS}.ix (w)", error=(INVALID, "Index 'ix_v_idx' already exists")),
+    dict(name="index: a named index", query=f"CREATE INDEX wi ON {KS}.ix (w)", columns=[], rows=[]),
+    dict(name="index: = on the named index", query=f"SELECT p, c FROM {KS}.ix WHERE w = 'b'", columns=["p", "c"], rows=[(1, 2)]),
+    dict(name="index: an unknown column", query=f"CREATE INDEX ON {KS}.ix (nope)",
+         error=(INVALID, "Undefined column name nope in table cqlq.ix")),
+    dict(name="index: an unknown table", query=f"CREATE INDEX ON {KS}.nope (v)", error=(INVALID, "Table 'nope' doesn't exist")),
+    dict(name="index: the only partition key column", query=f"CREATE INDEX ON {KS}.kv (k)",
+         error=(INVALID, "Cannot create secondary index on the only partition key column k")),
+    dict(name="index: keys() of a list", query=f"CREATE INDEX ON {KS}.ix (keys(l))",
+         error=(INVALID, "Cannot create index on keys of column l with non-map type")),
+    dict(name="index: a frozen collection without full()", query=f"CREATE INDEX ON {KS}.ix (fl)",
+         error=(INVALID, "Cannot create values() index on frozen column fl. Frozen collections are immutable and must be fully "
+                         "indexed by using the 'full(fl)' modifier")),
+    dict(name="index: values of a list by default", query=f"CREATE INDEX ON {KS}.ix (l)", columns=[], rows=[]),
+    dict(name="index: CONTAINS on the list's values", query=f"SELECT p, c FROM {KS}.ix WHERE l CONTAINS 3", columns=["p", "c"],
+         rows=[(1, 1)]),
+    dict(name="index: on a clustering column", query=f"CREATE INDEX ON {KS}.ix (c)", columns=[], rows=[]),
+    dict(name="index: = on the clustering column alone", query=f"SELECT p, c FROM {KS}.ix WHERE c = 1", columns=["p", "c"],
+         rows=[(1, 1), (2, 1)], unordered=True),
+    dict(name="index: on a static column", query=f"CREATE INDEX ON {KS}.ix (s)", columns=[], rows=[]),
+    dict(name="index: system_schema.indexes",
+         query=f"SELECT table_name, index_name, kind, options FROM system_schema.indexes WHERE keyspace_name = '{KS}'",
+         columns=["table_name", "index_name", "kind", "options"], unordered=True,
+         rows=[("ix", "ix_c_idx", "COMPOSITES", {"target": "c"}), ("ix", "ix_l_idx", "COMPOSITES", {"target": "values(l)"}),
+               ("ix", "ix_s_idx", "COMPOSITES", {"target": "s"}), ("ix", "ix_v_idx", "COMPOSITES", {"target": "v"}),
+               ("ix", "wi", "COMPOSITES", {"target": "w"})]),
+    dict(name="index: a column with an index cannot be dropped", query=f"ALTER TABLE {KS}.ix DROP w",
+         error=(INVALID, "Cannot drop column w because it has dependent secondary indexes (wi)")),
+    dict(name="index: DROP INDEX of an unknown index", query=f"DROP INDEX {KS}.nope", error=(INVALID, "Index 'cqlq.nope' doesn't exist'")),
+    dict(name="index: DROP INDEX IF EXISTS of an unknown index", query=f"DROP INDEX IF EXISTS {KS}.nope", columns=[], rows=[]),
+    dict(name="index: DROP INDEX", query=f"DROP INDEX {KS}.wi", columns=[], rows=[]),
+    dict(name="index: dropped, = needs filtering again", query=f"SELECT p, c FROM {KS}.ix WHERE w = 'b'", error=(INVALID, FILTERING)),
 
     # ---- selectors
     dict(name="token(pk) selector and its column name", query=f"SELECT token(p), p FROM {KS}.events WHERE p = 1 AND c = 0",

@@ -5,6 +5,7 @@ through SELECT DISTINCT, prepared LWTs and the system tables drivers read.
 run_all(start) gets a function that starts a server and returns it."""
 
 import random
+import time
 import traceback
 
 from cassandra import InvalidRequest
@@ -134,6 +135,26 @@ def run_all(start):
                     raise AssertionError(f"{bad!r} was accepted")
             assert session.execute(f"SELECT k FROM {ks}.js WHERE k = 21").one() is None
         suite.check("INSERT JSON ? and fromJson(?) prepared; malformed JSON refused", insert_json_prepared)
+
+        def index_describe_and_prepared():
+            rows = [tuple(r) for r in session.execute(f"DESCRIBE TABLE {ks}.ix")]
+            assert [r[1] for r in rows] == ["table", "index", "index", "index", "index"], rows
+            assert [r[3] for r in rows[1:]] == [f"CREATE INDEX ix_c_idx ON {ks}.ix (c);", f"CREATE INDEX ix_l_idx ON {ks}.ix (values(l));",
+                                                f"CREATE INDEX ix_s_idx ON {ks}.ix (s);", f"CREATE INDEX ix_v_idx ON {ks}.ix (v);"], rows
+            assert "    s int static,\n" in rows[0][3], rows[0][3]
+            sel = session.prepare(f"SELECT p, c FROM {ks}.ix WHERE v = ?")
+            assert [tuple(r) for r in session.execute(sel, (20,))] == [(1, 2)]
+            # Rows written after the index exists, and one that expires: the index answers what is live.
+            session.execute(f"INSERT INTO {ks}.ix (p, c, v) VALUES (9, 9, 99)")
+            assert [tuple(r) for r in session.execute(sel, (99,))] == [(9, 9)]
+            session.execute(f"UPDATE {ks}.ix USING TTL 1 SET v = 98 WHERE p = 9 AND c = 8")
+            session.execute(f"UPDATE {ks}.ix USING TIMESTAMP 1 SET v = 97 WHERE p = 9 AND c = 9")  # older: loses
+            assert [tuple(r) for r in session.execute(sel, (97,))] == []
+            deadline = time.monotonic() + 60
+            while [tuple(r) for r in session.execute(sel, (98,))] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert [tuple(r) for r in session.execute(sel, (98,))] == [], "an expired value is still answered by the index"
+        suite.check("index: DESCRIBE lists the indexes, prepared = ?, later writes, expiry", index_describe_and_prepared)
 
         def prepared_lwt():
             ins = session.prepare(f"INSERT INTO {ks}.kv (k, v, w) VALUES (?, ?, ?) IF NOT EXISTS")

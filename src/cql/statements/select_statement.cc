@@ -42,7 +42,12 @@ result<statement_runner::key_restrictions> statement_runner::analyze(const table
                 for (int32_t idx = 0; idx < n; ++idx) values.push_back(rd.bytes().value_or(""));
                 continue;
             }
-            auto ev = eval(v, col->type);
+            // CONTAINS compares with an element (a list's or set's, a map's value).
+            cql_type receiver = col->type;
+            if (r.op == relation_op::contains && col->type.is_collection()) {
+                receiver = col->type.kind == type_kind::map ? col->type.params[1] : col->type.params[0];
+            }
+            auto ev = eval(v, receiver);
             if (!ev) return ev.err();
             if (!ev->has_value()) return make_error(errc::invalid_argument, "Invalid null value in condition for column {}", col->name);
             values.push_back(**ev);
@@ -90,6 +95,19 @@ result<statement_runner::key_restrictions> statement_runner::analyze(const table
     return out;
 }
 
+bool statement_runner::served_by_index(const table_def& t, const key_restrictions& kr) {
+    // One restriction answered by an index; every other one must be one a query may make without filtering.
+    bool indexed = false;
+    for (const auto& f : kr.filters) {
+        if (!indexed && index_for(t, *f.column, f.op) != nullptr) {
+            indexed = true;
+            continue;
+        }
+        if (f.column->kind != column_kind::clustering || !kr.partition_restricted) return false;
+    }
+    return indexed;
+}
+
 bool statement_runner::matches(const key_restrictions::filter& f, const value& v) {
     if (!v) return false;
     auto cmp = [&](const std::string& x) { return compare_values(f.column->type, *v, x); };
@@ -102,7 +120,24 @@ bool statement_runner::matches(const key_restrictions::filter& f, const value& v
         case relation_op::ge: return cmp(f.values[0]) >= 0;
         case relation_op::in:
             return std::any_of(f.values.begin(), f.values.end(), [&](const auto& x) { return cmp(x) == 0; });
-        case relation_op::contains: return v->find(f.values[0]) != std::string::npos;
+        case relation_op::contains: {
+            // An element of a list or set, a value of a map (CONTAINS on values).
+            const auto& t = f.column->type;
+            if (!t.is_collection()) return false;
+            try {
+                reader r(*v);
+                int32_t n = r.int32();
+                for (int32_t idx = 0; idx < n; ++idx) {
+                    if (t.kind == type_kind::map) r.bytes();
+                    auto e = r.bytes();
+                    const auto& et = t.kind == type_kind::map ? t.params[1] : t.params[0];
+                    if (e && compare_values(et, *e, f.values[0]) == 0) return true;
+                }
+            } catch (const protocol_error&) {
+                return false;
+            }
+            return false;
+        }
     }
     return false;
 }
@@ -434,7 +469,7 @@ response statement_runner::select(const select_stmt& s) {
             return invalid("Cannot restrict clustering columns when selecting only static columns");
         }
     }
-    if (kr->needs_filtering && !s.allow_filtering) {
+    if (kr->needs_filtering && !s.allow_filtering && !served_by_index(tbl, *kr)) {
         return invalid("Cannot execute this query as it might involve data filtering and thus may have unpredictable "
                        "performance. If you want to execute this query despite the performance unpredictability, use ALLOW FILTERING");
     }

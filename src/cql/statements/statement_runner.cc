@@ -155,6 +155,8 @@ asio::awaitable<response> statement_runner::run(const statement& st) {
     if (auto* s = std::get_if<drop_stmt>(&st)) co_return co_await drop(*s);
     if (auto* s = std::get_if<truncate_stmt>(&st)) co_return co_await truncate(*s);
     if (auto* s = std::get_if<alter_table_stmt>(&st)) co_return co_await alter(*s);
+    if (auto* s = std::get_if<create_index_stmt>(&st)) co_return co_await create_index(*s);
+    if (auto* s = std::get_if<drop_index_stmt>(&st)) co_return co_await drop_index(*s);
     if (std::holds_alternative<batch_stmt>(st)) {
         const auto& b = std::get<batch_stmt>(st);
         mutation m;

@@ -110,6 +110,8 @@ struct statement_runner {
     result<key_restrictions> analyze(const table_def& t, const std::vector<relation>& where) const;
 
     static bool matches(const key_restrictions::filter& f, const value& v);
+    // True when an index (CREATE INDEX) answers the restrictions that would otherwise need ALLOW FILTERING.
+    static bool served_by_index(const table_def& t, const key_restrictions& kr);
 
     // ---- reading rows
 
@@ -241,6 +243,15 @@ struct statement_runner {
     asio::awaitable<response> truncate(const truncate_stmt& s);
 
     asio::awaitable<response> alter(const alter_table_stmt& s);
+
+    // CREATE INDEX / DROP INDEX: the table's record with its index list changed (schema.h index_def).
+    asio::awaitable<response> create_index(const create_index_stmt& s);
+    asio::awaitable<response> drop_index(const drop_index_stmt& s);
+    // Writes `copy` as the table's record and makes it the catalog's; the SCHEMA_CHANGE answer.
+    asio::awaitable<response> replace_table(std::shared_ptr<table_def> copy);
+
+    // The index on `column` that answers `op` (= on the value, CONTAINS on values(), CONTAINS KEY on keys()).
+    static const index_def* index_for(const table_def& t, const column_def_full& column, relation_op op);
 };
 
 }  // namespace millrace::cql
