@@ -57,6 +57,7 @@ SETUP = [
     f"INSERT INTO {KS}.ix (p, c, v, w, l) VALUES (1, 2, 20, 'b', [2])",
     f"INSERT INTO {KS}.ix (p, c, v, w) VALUES (2, 1, 10, 'c')",
     f"INSERT INTO {KS}.ix (p, c, v, w) VALUES (3, 1, 10, 'd')",
+    f"CREATE TABLE {KS}.bt (p int, c int, v int, w text, PRIMARY KEY (p, c))",
 ]
 
 FILTERING = ("Cannot execute this query as it might involve data filtering and thus may have unpredictable performance. "
@@ -266,6 +267,42 @@ CASES = [
     dict(name="index: DROP INDEX IF EXISTS of an unknown index", query=f"DROP INDEX IF EXISTS {KS}.nope", columns=[], rows=[]),
     dict(name="index: DROP INDEX", query=f"DROP INDEX {KS}.wi", columns=[], rows=[]),
     dict(name="index: dropped, = needs filtering again", query=f"SELECT p, c FROM {KS}.ix WHERE w = 'b'", error=(INVALID, FILTERING)),
+
+    # ---- conditional batches: one partition, all or nothing
+    dict(name="conditional batch applied", columns=["[applied]"], rows=[(True,)],
+         query=f"BEGIN BATCH INSERT INTO {KS}.bt (p, c, v) VALUES (1, 1, 10) IF NOT EXISTS; "
+               f"INSERT INTO {KS}.bt (p, c, v) VALUES (1, 2, 20) IF NOT EXISTS; APPLY BATCH"),
+    dict(name="conditional batch refused by one IF NOT EXISTS", columns=["[applied]", "p", "c", "v", "w"], rows=[(False, 1, 1, 10, None)],
+         query=f"BEGIN BATCH INSERT INTO {KS}.bt (p, c, v) VALUES (1, 1, 11) IF NOT EXISTS; "
+               f"INSERT INTO {KS}.bt (p, c, v) VALUES (1, 3, 30) IF NOT EXISTS; APPLY BATCH"),
+    dict(name="conditional batch refused by one IF col: the conditioned rows", columns=["[applied]", "p", "c", "v"],
+         rows=[(False, 1, 1, 10), (False, 1, 2, 20)],
+         query=f"BEGIN BATCH UPDATE {KS}.bt SET v = 12 WHERE p = 1 AND c = 1 IF v = 10; "
+               f"UPDATE {KS}.bt SET w = 'x' WHERE p = 1 AND c = 2 IF v = 99; APPLY BATCH"),
+    dict(name="conditional batch with an unconditional statement", columns=["[applied]"], rows=[(True,)],
+         query=f"BEGIN BATCH UPDATE {KS}.bt SET v = 12 WHERE p = 1 AND c = 1 IF v = 10; "
+               f"INSERT INTO {KS}.bt (p, c, v) VALUES (1, 5, 50); APPLY BATCH"),
+    dict(name="conditional batch refused with IF EXISTS: every column", columns=["[applied]", "p", "c", "v", "w"],
+         rows=[(False, 1, 1, 12, None), (False, 1, 2, 20, None)],
+         query=f"BEGIN BATCH UPDATE {KS}.bt SET v = 13 WHERE p = 1 AND c = 1 IF v = 10 AND w = 'q'; "
+               f"DELETE FROM {KS}.bt WHERE p = 1 AND c = 2 IF EXISTS; APPLY BATCH"),
+    dict(name="conditional batch refused on a missing row: only existing rows", columns=["[applied]", "p", "c", "v"],
+         rows=[(False, 1, 1, 12)],
+         query=f"BEGIN BATCH UPDATE {KS}.bt SET v = 13 WHERE p = 1 AND c = 9 IF v = 12; "
+               f"UPDATE {KS}.bt SET v = 13 WHERE p = 1 AND c = 1 IF v = 99; APPLY BATCH"),
+    dict(name="conditional batch: all or nothing", query=f"SELECT * FROM {KS}.bt", columns=["p", "c", "v", "w"],
+         rows=[(1, 1, 12, None), (1, 2, 20, None), (1, 5, 50, None)]),
+    dict(name="conditional batch across partitions is refused",
+         query=f"BEGIN BATCH UPDATE {KS}.bt SET v = 13 WHERE p = 1 AND c = 1 IF v = 12; "
+               f"UPDATE {KS}.bt SET v = 14 WHERE p = 2 AND c = 1 IF v = 1; APPLY BATCH",
+         error=(INVALID, "Batch with conditions cannot span multiple partitions")),
+    dict(name="conditional batch across tables is refused",
+         query=f"BEGIN BATCH UPDATE {KS}.bt SET v = 13 WHERE p = 1 AND c = 1 IF v = 12; "
+               f"UPDATE {KS}.kv SET v = 14 WHERE k = 'one' IF v = 1; APPLY BATCH",
+         error=(INVALID, "Batch with conditions cannot span multiple tables")),
+    dict(name="conditional batch with USING TIMESTAMP is refused",
+         query=f"BEGIN BATCH USING TIMESTAMP 5 UPDATE {KS}.bt SET v = 13 WHERE p = 1 AND c = 1 IF v = 12; APPLY BATCH",
+         error=(INVALID, "Cannot provide custom timestamp for conditional BATCH")),
 
     # ---- selectors
     dict(name="token(pk) selector and its column name", query=f"SELECT token(p), p FROM {KS}.events WHERE p = 1 AND c = 0",

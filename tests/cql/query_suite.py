@@ -11,7 +11,7 @@ import traceback
 from cassandra import InvalidRequest
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
 from cassandra.policies import RoundRobinPolicy
-from cassandra.query import SimpleStatement, tuple_factory
+from cassandra.query import BatchStatement, SimpleStatement, tuple_factory
 
 import query_cases
 
@@ -155,6 +155,33 @@ def run_all(start):
                 time.sleep(0.05)
             assert [tuple(r) for r in session.execute(sel, (98,))] == [], "an expired value is still answered by the index"
         suite.check("index: DESCRIBE lists the indexes, prepared = ?, later writes, expiry", index_describe_and_prepared)
+
+        def conditional_batch_frame():
+            # The BATCH frame drivers send (prepared statements): was_applied and the refused rows.
+            ins = session.prepare(f"INSERT INTO {ks}.bt (p, c, v) VALUES (?, ?, ?) IF NOT EXISTS")
+            upd = session.prepare(f"UPDATE {ks}.bt SET v = ? WHERE p = ? AND c = ? IF v = ?")
+            batch = BatchStatement()
+            batch.add(ins, (7, 1, 1))
+            batch.add(ins, (7, 2, 2))
+            assert session.execute(batch).was_applied
+            batch = BatchStatement()
+            batch.add(upd, (10, 7, 1, 1))
+            batch.add(upd, (20, 7, 2, 5))
+            refused = session.execute(batch)
+            assert not refused.was_applied
+            assert refused.column_names == ["[applied]", "p", "c", "v"], refused.column_names
+            assert [tuple(r) for r in refused] == [(False, 7, 1, 1), (False, 7, 2, 2)]
+            assert [tuple(r) for r in session.execute(f"SELECT c, v FROM {ks}.bt WHERE p = 7")] == [(1, 1), (2, 2)]
+            batch = BatchStatement()
+            batch.add(upd, (10, 7, 1, 1))
+            batch.add(upd, (20, 8, 2, 2))
+            try:
+                session.execute(batch)
+            except InvalidRequest as e:
+                assert "Batch with conditions cannot span multiple partitions" in str(e), str(e)
+            else:
+                raise AssertionError("a conditional batch over two partitions was accepted")
+        suite.check("conditional BATCH frame: was_applied, refused rows, one partition", conditional_batch_frame)
 
         def prepared_lwt():
             ins = session.prepare(f"INSERT INTO {ks}.kv (k, v, w) VALUES (?, ?, ?) IF NOT EXISTS")

@@ -460,4 +460,44 @@ std::string statement_runner::cas_result(const std::string& keyspace, const std:
     return rows_result(specs, {row}, std::nullopt, false);
 }
 
+std::string statement_runner::batch_cas_result(const std::string& keyspace, const std::string& table,
+                                               const std::vector<cas_row_spec>& rows, const mutation_result& res) const {
+    std::vector<column_spec> specs{{keyspace, table, "[applied]", cql_type{type_kind::boolean, {}, false}}};
+    if (res.applied || rows.empty() || !rows.front().table) return rows_result(specs, {{bool_value(res.applied)}}, std::nullopt, false);
+    const auto& tbl = *rows.front().table;
+    auto order = tbl.select_order();
+    std::vector<const column_def_full*> columns;
+    bool all = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.all; });
+    for (const auto* col : order) {
+        bool key = col->kind == column_kind::partition_key || col->kind == column_kind::clustering;
+        bool conditioned = std::any_of(rows.begin(), rows.end(), [&](const auto& r) {
+            return std::find(r.columns.begin(), r.columns.end(), col) != r.columns.end();
+        });
+        if (all || key || conditioned) columns.push_back(col);
+    }
+    // The rows that exist, once each, in key (clustering) order.
+    std::map<std::string, const std::map<uint16_t, std::string>*> existing;
+    for (size_t idx = 0; idx < rows.size() && idx < res.existing_rows.size(); ++idx) {
+        if (!res.existing_rows[idx].empty()) existing.emplace(rows[idx].row, &res.existing_rows[idx]);
+    }
+    if (existing.empty()) return rows_result(specs, {{bool_value(false)}}, std::nullopt, false);
+    for (const auto* col : columns) specs.push_back({keyspace, table, col->name, col->type});
+    std::vector<std::vector<value>> out;
+    for (const auto& [row_key, cells] : existing) {
+        std::vector<std::string> pk, ck;
+        if (!decode_row_key(tbl, row_key, pk, ck)) continue;
+        std::vector<value> row{bool_value(false)};
+        for (const auto* col : columns) {
+            if (col->kind == column_kind::partition_key) row.push_back(pk[col->position]);
+            else if (col->kind == column_kind::clustering) row.push_back(ck.empty() ? value() : value(ck[col->position]));
+            else {
+                auto it = cells->find(col->id);
+                row.push_back(it == cells->end() ? value() : value(it->second));
+            }
+        }
+        out.push_back(std::move(row));
+    }
+    return rows_result(specs, out, std::nullopt, false);
+}
+
 }  // namespace millrace::cql

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -189,6 +190,18 @@ struct statement_runner {
     // The answer to a conditional write: [applied], and when refused on an existing row, that row's columns.
     std::string cas_result(const std::string& keyspace, const std::string& table, const mutation_result& res) const;
 
+    // One conditional statement of a BATCH: its row and the columns a refusal returns (as cas_* above).
+    struct cas_row_spec {
+        std::shared_ptr<table_def> table;
+        std::string row;
+        std::vector<const column_def_full*> columns;
+        bool all = false;
+    };
+    // A conditional BATCH's answer: [applied]; when refused, one row per existing conditioned row (in key order) with
+    // the key columns and the union of the conditions' columns (every column after an IF [NOT] EXISTS).
+    std::string batch_cas_result(const std::string& keyspace, const std::string& table, const std::vector<cas_row_spec>& rows,
+                                 const mutation_result& res) const;
+
     // ---- SELECT
 
     struct projection {
@@ -252,6 +265,20 @@ struct statement_runner {
 
     // The index on `column` that answers `op` (= on the value, CONTAINS on values(), CONTAINS KEY on keys()).
     static const index_def* index_for(const table_def& t, const column_def_full& column, relation_op op);
+};
+
+// Gathers the statements of a BATCH (query text or BATCH frame) into one mutation; with conditions, Cassandra's
+// conditional batch: one table, one partition, every condition checked by the store's writer, all or nothing.
+struct batch_builder {
+    mutation m;
+    std::vector<statement_runner::cas_row_spec> cas_rows;
+    std::set<std::pair<std::string, std::string>> tables;  // (keyspace, table)
+    std::set<std::string> partitions;                      // partition prefixes written
+    std::optional<request_error> add(statement_runner& runner, const statement& st, const write_options& batch_options);
+    // Cassandra's rules for conditional batches (an Invalid answer when broken).
+    std::optional<request_error> check(bool custom_timestamp) const;
+    // Void for a plain batch, else [applied] (and the existing rows when refused).
+    response answer(const statement_runner& runner, const mutation_result& res) const;
 };
 
 }  // namespace millrace::cql
