@@ -41,6 +41,8 @@ std::vector<access_need> required_access(const statement& st, const std::string&
     else if (auto* s = std::get_if<delete_stmt>(&st)) add_table(out, permission::modify, s->keyspace, s->table, sk);
     else if (auto* s = std::get_if<truncate_stmt>(&st)) add_table(out, permission::modify, s->keyspace, s->table, sk);
     else if (auto* s = std::get_if<alter_table_stmt>(&st)) add_table(out, permission::alter, s->keyspace, s->table, sk);
+    else if (auto* s = std::get_if<create_index_stmt>(&st)) add_table(out, permission::alter, s->keyspace, s->table, sk);
+    else if (auto* s = std::get_if<drop_index_stmt>(&st)) out.push_back({permission::alter, resource::of_keyspace(ks_of(s->keyspace, sk))});
     else if (std::holds_alternative<create_keyspace_stmt>(st)) out.push_back({permission::create, resource::all_keyspaces()});
     else if (auto* s = std::get_if<create_table_stmt>(&st)) out.push_back({permission::create, resource::of_keyspace(ks_of(s->keyspace, sk))});
     else if (auto* s = std::get_if<drop_stmt>(&st)) {
