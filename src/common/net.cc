@@ -2,6 +2,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
@@ -72,7 +73,12 @@ tcp_server::tcp_server(asio::io_context& io, std::string name, handler on_connec
       log_(name_),
       acceptor_(io),
       accept_pause_(std::make_shared<asio::steady_timer>(io)),
-      connections_(std::make_shared<std::map<uint64_t, std::shared_ptr<stream>>>()) {}
+      connections_(std::make_shared<connection_map>()) {}
+
+size_t tcp_server::connection_count() const {
+    std::lock_guard lock(connections_->mutex);
+    return connections_->open.size();
+}
 
 void tcp_server::set_tls(std::shared_ptr<asio::ssl::context> context) {
     tls_ = std::move(context);
@@ -118,7 +124,15 @@ void tcp_server::stop() {
         std::error_code ignored;
         acceptor_.close(ignored);
         accept_pause_->cancel();
-        for (auto& [id, connection] : *connections_) connection->close();
+        std::lock_guard lock(connections_->mutex);
+        for (auto& [id, connection] : connections_->open) {
+            // Closed on its own thread when connections run elsewhere.
+            if (pick_) {
+                asio::post(connection->socket().get_executor(), [connection] { connection->close(); });
+            } else {
+                connection->close();
+            }
+        }
     });
 }
 
@@ -146,7 +160,13 @@ asio::awaitable<void> tcp_server::accept_loop() {
     auto backoff = std::chrono::milliseconds(10);
     while (!stopped_) {
         std::error_code ec;
-        auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        // (Not a conditional expression: g++ 12 miscompiles co_await inside one.)
+        asio::ip::tcp::socket socket(io_);
+        if (pick_) {
+            socket = co_await acceptor_.async_accept(pick_(), asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+            socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        }
         if (ec) {
             if (ec == asio::error::operation_aborted || stopped_) co_return;
             ++failures;
@@ -154,7 +174,7 @@ asio::awaitable<void> tcp_server::accept_loop() {
             if (last_line == clock::time_point::min() || now - last_line >= k_log_interval) {
                 log_.warn("accept failed {} time(s): {}; {} connections open; pausing accepts until resources free up "
                           "(logged at most every {} s)",
-                          failures, ec.message(), connections_->size(),
+                          failures, ec.message(), connection_count(),
                           std::chrono::duration_cast<std::chrono::seconds>(k_log_interval).count());
                 last_line = now;
                 failures = 0;
@@ -177,8 +197,15 @@ asio::awaitable<void> tcp_server::accept_loop() {
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
         auto shared = tls_ ? std::make_shared<stream>(std::move(socket), *tls_) : std::make_shared<stream>(std::move(socket));
         uint64_t id = next_id_++;
-        connections_->emplace(id, shared);
-        asio::co_spawn(io_, serve(shared, id), asio::detached);
+        {
+            std::lock_guard lock(connections_->mutex);
+            connections_->open.emplace(id, shared);
+        }
+        if (pick_) {
+            asio::co_spawn(shared->socket().get_executor(), serve(shared, id), asio::detached);
+        } else {
+            asio::co_spawn(io_, serve(shared, id), asio::detached);
+        }
     }
 }
 
@@ -216,11 +243,15 @@ asio::awaitable<void> tcp_server::serve(std::shared_ptr<stream> connection, uint
         log_.warn("connection from {} closed: {}", peer, e.what());
     }
     connection->close();
-    connections->erase(id);
+    {
+        std::lock_guard lock(connections->mutex);
+        connections->open.erase(id);
+    }
     connection.reset();  // before `context`, which the TLS stream uses
     // A descriptor is free again: a paused accept loop may go on. (`pause` is
-    // shared: this coroutine may outlive the server.)
-    pause->cancel();
+    // shared: this coroutine may outlive the server; it is the listener's,
+    // so cancelled on the listener's thread.)
+    asio::dispatch(pause->get_executor(), [pause] { pause->cancel(); });
 }
 
 }  // namespace millrace::net

@@ -239,7 +239,7 @@ response executor::prepare(const std::string& query, const session& s) {
             p.result_specs.push_back({ks, tname, "[applied]", cql_type{type_kind::boolean, {}, false}});
         }
     }
-    p.parsed = std::move(*parsed);
+    p.parsed = std::make_shared<const parsed_statement>(std::move(*parsed));
     std::string out;
     writer w(out);
     w.int32(static_cast<int32_t>(result_kind::prepared));

@@ -64,7 +64,10 @@ struct prepared_statement {
     std::string id;
     std::string query;
     std::string keyspace;  // the session keyspace when prepared
-    parsed_statement parsed;
+    // Shared, not copied, by the requests executing it: the cache may evict
+    // the entry while one runs, and a copy per EXECUTE was a deep copy of
+    // the statement's tree on the hot path.
+    std::shared_ptr<const parsed_statement> parsed;
     std::vector<column_spec> bind_specs;
     std::vector<column_spec> result_specs;
     std::vector<int16_t> pk_indexes;

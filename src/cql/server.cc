@@ -4,10 +4,12 @@
 #include "millrace/cql/server.h"
 
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/read.hpp>
@@ -37,6 +39,7 @@ struct cql_config {
     auth_settings auth;
     size_t prepared_cache_size = 10000;
     store_options storage;
+    int io_threads = 0;  // cql.io_threads
 };
 
 constexpr size_t k_max_in_flight = 256;
@@ -92,14 +95,30 @@ public:
                 if (auto st = executor_.bootstrap_role(role, password); !st) return st.err().with_context("cql: creating the login roles");
             }
         }
+        // Connections spread over cql.io_threads threads (round robin at
+        // accept): their sockets, framing, compression and response writes
+        // run there, the statements on the component's thread (io_).
+        for (int idx = 0; idx < cfg_.io_threads; ++idx) conn_ios_.push_back(std::make_unique<asio::io_context>(1));
+        if (!conn_ios_.empty()) {
+            server_.set_connection_executors([this] {
+                return conn_ios_[next_conn_io_++ % conn_ios_.size()]->get_executor();
+            });
+        }
         auto ep = server_.start(cfg_.host, cfg_.port, "cql.port");
         if (!ep) return ep.err();
         executor_.set_native_port(ep->port);
-        log_.info("serving CQL native protocol v4 and v5 on {}, data in {}, authenticator {}, commit sync {}", ep->to_string(),
-                  cfg_.data_dir, cfg_.auth.required ? "password" : "none",
+        log_.info("serving CQL native protocol v4 and v5 on {}, data in {}, authenticator {}, commit sync {}, {} io thread(s)",
+                  ep->to_string(), cfg_.data_dir, cfg_.auth.required ? "password" : "none",
                   cfg_.storage.sync == commit_sync::batch
                       ? std::string("batch")
-                      : fmt::format("periodic every {} ms", cfg_.storage.sync_period.count()));
+                      : fmt::format("periodic every {} ms", cfg_.storage.sync_period.count()),
+                  cfg_.io_threads);
+        for (auto& conn_io : conn_ios_) {
+            conn_threads_.emplace_back([io = conn_io.get()] {
+                auto work = asio::make_work_guard(*io);
+                io->run();
+            });
+        }
         // From here on the listener, the connections and the executor live on
         // the component's own thread (see io_).
         io_thread_ = std::thread([this] {
@@ -121,6 +140,8 @@ public:
         // open here are cut (their coroutines are destroyed with io_).
         io_.stop();
         if (io_thread_.joinable()) io_thread_.join();
+        for (auto& conn_io : conn_ios_) conn_io->stop();
+        for (auto& t : conn_threads_) t.join();
     }
 
 private:
@@ -235,6 +256,9 @@ private:
 
         connection_context ctx;
         std::weak_ptr<net::framed_connection> conn;
+        // The server's side of the connection (tracing's coordinator), read at accept.
+        std::string local_host = "127.0.0.1";
+        int32_t local_port = 0;
 
     private:
         // One frame (v4) or envelope (v5): dispatch to its opcode handler.
@@ -279,8 +303,19 @@ private:
             auto self = shared_from_this();
             // USE (in QUERY) and STARTUP change the connection, so those run in order;
             // EXECUTE and BATCH run concurrently and share group commits.
-            if (serial) co_return co_await server_.handle(entry, h, body, self, conn.shared_from_this(), slot);
-            asio::co_spawn(conn.executor(), server_.handle(entry, h, body, self, conn.shared_from_this(), slot), asio::detached);
+            // With cql.io_threads the statement runs on the component's thread
+            // (the executor's), the answer is written back on this one.
+            if (server_.conn_ios_.empty()) {
+                if (serial) co_return co_await server_.handle(entry, h, body, self, conn.shared_from_this(), slot);
+                asio::co_spawn(conn.executor(), server_.handle(entry, h, body, self, conn.shared_from_this(), slot),
+                               asio::detached);
+                co_return true;
+            }
+            if (serial) {
+                co_return co_await asio::co_spawn(server_.io_, server_.handle(entry, h, body, self, conn.shared_from_this(), slot),
+                                                  asio::use_awaitable);
+            }
+            asio::co_spawn(server_.io_, server_.handle(entry, h, body, self, conn.shared_from_this(), slot), asio::detached);
             co_return true;
         }
 
@@ -362,6 +397,14 @@ private:
             peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
         }
         auto protocol = std::make_shared<cql_connection>(*this);
+        {
+            std::error_code ec;
+            auto local = socket.socket().local_endpoint(ec);
+            if (!ec) {
+                protocol->local_host = local.address().to_string();
+                protocol->local_port = local.port();
+            }
+        }
         net::framed_connection::options opts;
         opts.max_in_flight = k_max_in_flight;
         opts.ordered = false;
@@ -369,8 +412,11 @@ private:
         opts.body_noun = "frame body";
         auto conn = std::make_shared<net::framed_connection>(socket, opts, protocol, log_, &protocol_errors_, std::move(peer));
         protocol->conn = conn;
-        std::erase_if(connections_list_, [](const auto& w) { return w.expired(); });
-        connections_list_.push_back(protocol);
+        {
+            std::lock_guard lock(connections_mutex_);
+            std::erase_if(connections_list_, [](const auto& w) { return w.expired(); });
+            connections_list_.push_back(protocol);
+        }
         co_await conn->run();
     }
 
@@ -385,7 +431,7 @@ private:
         request_context rc{executor_, self->ctx, h.stream, h.flags, cfg_.auth};
         handler_reply reply;
         std::optional<request_trace> trace;
-        if ((h.flags & frame_flag::tracing) && is_traced(entry->op)) trace = begin_trace(*conn, entry->op, *body, h.flags);
+        if ((h.flags & frame_flag::tracing) && is_traced(entry->op)) trace = begin_trace(*self, *conn, entry->op, *body, h.flags);
         try {
             reader in(*body);
             if (h.flags & frame_flag::custom_payload) in.bytes_map();
@@ -395,7 +441,7 @@ private:
             errors_.inc();
             log_.warn("malformed {} frame ({} body bytes, stream {}) from {}: {}; answered with a protocol error", entry->name,
                       body->size(), h.stream, conn->peer(), e.what());
-            conn->respond(slot, self->encode_response(h.stream, opcode::error,
+            respond(conn, slot, self->encode_response(h.stream, opcode::error,
                                                       error_body(error_code::protocol_error,
                                                                  fmt::format("malformed {} frame: {}", entry->name, e.what()))));
             co_return true;
@@ -416,13 +462,19 @@ private:
             reply.body.insert(0, id);
             flags |= frame_flag::tracing;
         }
-        conn->respond(slot, self->encode_response(h.stream, reply.op, std::move(reply.body), flags));
+        respond(conn, slot, self->encode_response(h.stream, reply.op, std::move(reply.body), flags));
         // v5: the answer to STARTUP is the last frame outside segments, both ways.
         if (entry->op == opcode::startup && self->ctx.version >= 5 &&
             (reply.op == opcode::ready || reply.op == opcode::authenticate)) {
             self->ctx.segments = true;
         }
         co_return true;
+    }
+
+    // Answers `slot` on the connection's own thread (inline when already there).
+    static void respond(const std::shared_ptr<net::framed_connection>& conn, const std::shared_ptr<net::response_slot>& slot,
+                        std::string bytes) {
+        asio::dispatch(conn->executor(), [conn, slot, bytes = std::move(bytes)]() mutable { conn->respond(slot, std::move(bytes)); });
     }
 
     // QUERY, PREPARE, EXECUTE and BATCH honour the tracing flag (the spec
@@ -433,21 +485,14 @@ private:
 
     // Starts the trace of a request: Cassandra's request names and parameters
     // (the query text and consistency, read from the body without consuming it).
-    request_trace begin_trace(net::framed_connection& conn, opcode op, const std::string& body, uint8_t flags) {
+    request_trace begin_trace(const cql_connection& protocol, const net::framed_connection& conn, opcode op,
+                              const std::string& body, uint8_t flags) {
         auto host_of = [](const std::string& address) {
             auto colon = address.rfind(':');
             return colon == std::string::npos ? address : address.substr(0, colon);
         };
-        std::string coordinator = "127.0.0.1";
-        int32_t port = 0;
-        if (auto* s = conn.get_stream(); s != nullptr) {
-            std::error_code ec;
-            auto local = s->socket().local_endpoint(ec);
-            if (!ec) {
-                coordinator = local.address().to_string();
-                port = local.port();
-            }
-        }
+        const std::string& coordinator = protocol.local_host;
+        int32_t port = protocol.local_port;
         request_trace trace(static_cast<int64_t>(ctx_.clock.wall_millis()), host_of(conn.peer()), coordinator, port);
         std::vector<std::pair<std::string, std::string>> params;
         std::string request;
@@ -491,11 +536,20 @@ private:
         std::string plain;
         writer(plain).string("SCHEMA_CHANGE");
         plain += change;
-        for (const auto& weak : connections_list_) {
+        std::vector<std::weak_ptr<cql_connection>> all;
+        {
+            std::lock_guard lock(connections_mutex_);
+            all = connections_list_;
+        }
+        for (const auto& weak : all) {
             auto protocol = weak.lock();
             auto conn = protocol ? protocol->conn.lock() : nullptr;
-            if (!conn || conn->get_stream() == nullptr || conn->reading_done() || !protocol->ctx.schema_events) continue;
-            conn->push(protocol->encode_response(-1, opcode::event, plain));
+            if (!conn || !protocol->ctx.schema_events) continue;
+            // Pushed on the connection's thread, which alone may look at its stream.
+            asio::dispatch(conn->executor(), [conn, frame = protocol->encode_response(-1, opcode::event, plain)]() mutable {
+                if (conn->get_stream() == nullptr || conn->reading_done()) return;
+                conn->push(std::move(frame));
+            });
         }
     }
 
@@ -509,6 +563,11 @@ private:
     // handlers it holds, so it outlives them.
     asio::io_context io_{1};
     std::thread io_thread_;
+    // cql.io_threads: the connections' io_contexts and threads (empty: the
+    // connections run on io_, as the statements do).
+    std::vector<std::unique_ptr<asio::io_context>> conn_ios_;
+    std::vector<std::thread> conn_threads_;
+    size_t next_conn_io_ = 0;  // the listener's thread only
     store store_;
     executor executor_;
     net::tcp_server server_;
@@ -516,8 +575,9 @@ private:
     metrics::counter& protocol_errors_;
     metrics::counter& errors_;
     metrics::counter& auth_failures_;
-    // Every open connection (io thread only), for schema-change events.
-    std::vector<std::weak_ptr<cql_connection>> connections_list_;
+    // Every open connection, for schema-change events.
+    std::mutex connections_mutex_;
+    std::vector<std::weak_ptr<cql_connection>> connections_list_;  // guarded by connections_mutex_
     std::map<uint8_t, metrics::request_metrics> metrics_;
     log::logger log_{"cql"};
 };
@@ -562,6 +622,11 @@ void add_options(config::schema& s) {
            "themselves once space is freed. It keeps RocksDB's WAL and memtable flushes (up to 64 MiB) from "
            "meeting a full disk. 0: no check (a full disk then stops writes until RocksDB recovers, which "
            "needs 64 MiB free).", {}, 0, INT64_MAX});
+    s.add({"cql.io_threads", value_kind::integer, "0",
+           "Threads serving the CQL connections' sockets (reads, framing, compression, writes of the answers), "
+           "connections spread over them as they are accepted; statements run on the component's own thread and "
+           "writes on the store's writer thread either way. 0: the connections run on the component's thread too.",
+           {}, 0, 64});
     s.add({"cql.commit_sync_period", value_kind::duration_ms, "10s",
            "With cql.commit_sync=periodic, how often the WAL is fsynced (Cassandra's commitlog_sync_period).", {}, 1,
            3'600'000});
@@ -590,6 +655,7 @@ std::unique_ptr<component> make_cql(component_context& ctx) {
     cfg.storage.sync = ctx.cfg.get_string("cql.commit_sync") == "periodic" ? commit_sync::periodic : commit_sync::batch;
     cfg.storage.sync_period = std::chrono::milliseconds(ctx.cfg.get_int("cql.commit_sync_period"));
     cfg.storage.min_free_bytes = static_cast<uint64_t>(ctx.cfg.get_int("cql.min_free_space"));
+    cfg.io_threads = static_cast<int>(ctx.cfg.get_int("cql.io_threads"));
     return std::make_unique<cql_component>(ctx, std::move(cfg));
 }
 

@@ -76,9 +76,14 @@ std::vector<std::string> run_all(int total, const std::function<void(int, sessio
 
 class durability_test : public ::testing::TestWithParam<std::string> {};
 
+// The parameter is the commit sync mode, optionally with ":N" for cql.io_threads.
 TEST_P(durability_test, acknowledged_writes_survive_kill_9) {
     temp_dir dir;
-    std::vector<std::string> flags = {"--set", "cql.commit_sync=" + GetParam(), "--set", "cql.commit_sync_period=1h"};
+    std::string mode = GetParam().substr(0, GetParam().find(':'));
+    std::vector<std::string> flags = {"--set", "cql.commit_sync=" + mode, "--set", "cql.commit_sync_period=1h"};
+    if (auto colon = GetParam().find(':'); colon != std::string::npos) {
+        flags.insert(flags.end(), {"--set", "cql.io_threads=" + GetParam().substr(colon + 1)});
+    }
     auto srv = start_server("cql", dir.file("data"), flags);
     ASSERT_TRUE(srv.proc);
     {
@@ -109,7 +114,7 @@ TEST_P(durability_test, acknowledged_writes_survive_kill_9) {
         double syncs = metric(srv.admin, "millrace_cql_wal_syncs_total");
         EXPECT_GT(groups, 0);
         EXPECT_LE(groups, metric(srv.admin, "millrace_cql_committed_mutations_total"));
-        if (GetParam() == "batch") {
+        if (mode == "batch") {
             EXPECT_EQ(syncs, groups) << "batch mode fsyncs every group before acknowledging it";
         } else {
             EXPECT_EQ(syncs, 0) << "with a one-hour period no fsync may have happened before the kill";
@@ -137,6 +142,8 @@ TEST_P(durability_test, acknowledged_writes_survive_kill_9) {
 }
 
 INSTANTIATE_TEST_SUITE_P(cql_commit_sync, durability_test, ::testing::Values("batch", "periodic"));
+// The same with the connections on two io threads (requests handed to the component's thread).
+INSTANTIATE_TEST_SUITE_P(cql_io_threads, durability_test, ::testing::Values("batch:2", "periodic:2"));
 
 }  // namespace
 }  // namespace millrace::cql

@@ -172,10 +172,13 @@ std::pair<int32_t, std::string> error_of(const reply& r) {
     return {code, in.string()};
 }
 
-class cql_protocol_test : public ::testing::Test {
+// Every protocol test runs twice: with the connections on the component's
+// thread (cql.io_threads=0, the default) and spread over two io threads,
+// where each request is handed to the component's thread and its answer back.
+class cql_protocol_test : public ::testing::TestWithParam<int> {
 protected:
     void SetUp() override {
-        server_ = start_server("cql", dir_.file("data"));
+        server_ = start_server("cql", dir_.file("data"), {"--set", "cql.io_threads=" + std::to_string(GetParam())});
         ASSERT_TRUE(server_.proc);
     }
     void TearDown() override {
@@ -194,7 +197,7 @@ protected:
     testing::server server_;
 };
 
-TEST_F(cql_protocol_test, options_lists_versions_and_compression) {
+TEST_P(cql_protocol_test, options_lists_versions_and_compression) {
     raw_client c(server_.address);
     c.send(4, 0, opcode::options, "");
     auto r = c.receive();
@@ -205,7 +208,7 @@ TEST_F(cql_protocol_test, options_lists_versions_and_compression) {
     EXPECT_NE(r->body.find("COMPRESSION"), std::string::npos);
 }
 
-TEST_F(cql_protocol_test, unsupported_versions_get_cassandras_protocol_error) {
+TEST_P(cql_protocol_test, unsupported_versions_get_cassandras_protocol_error) {
     // As Cassandra 4.0/5.0: a version newer than ours (v6, 7) or a DSE one
     // (0x41/0x42, the Node.js driver's first try) is answered in our newest
     // version (v5); an older one (3) in that version. Each names the supported
@@ -247,7 +250,7 @@ TEST_F(cql_protocol_test, unsupported_versions_get_cassandras_protocol_error) {
     expect_still_serving();
 }
 
-TEST_F(cql_protocol_test, v5_options_then_startup_then_segments) {
+TEST_P(cql_protocol_test, v5_options_then_startup_then_segments) {
     raw_client c(server_.address);
     c.send(5, 0, opcode::options, "");
     auto supported = c.receive();
@@ -280,7 +283,7 @@ TEST_F(cql_protocol_test, v5_options_then_startup_then_segments) {
     EXPECT_TRUE(mixed.closed_by_server());
 }
 
-TEST_F(cql_protocol_test, v5_several_frames_in_one_segment_and_large_frames_over_several) {
+TEST_P(cql_protocol_test, v5_several_frames_in_one_segment_and_large_frames_over_several) {
     for (bool lz4 : {false, true}) {
         raw_client c(server_.address);
         c.startup_v5(lz4);
@@ -328,7 +331,7 @@ TEST_F(cql_protocol_test, v5_several_frames_in_one_segment_and_large_frames_over
     }
 }
 
-TEST_F(cql_protocol_test, v5_corrupt_segment_closes_the_connection) {
+TEST_P(cql_protocol_test, v5_corrupt_segment_closes_the_connection) {
     raw_client c(server_.address);
     c.startup_v5(false);
     std::string body;
@@ -355,7 +358,7 @@ TEST_F(cql_protocol_test, v5_corrupt_segment_closes_the_connection) {
     expect_still_serving();
 }
 
-TEST_F(cql_protocol_test, v5_refuses_snappy) {
+TEST_P(cql_protocol_test, v5_refuses_snappy) {
     raw_client c(server_.address);
     std::string body;
     writer w(body);
@@ -372,7 +375,7 @@ TEST_F(cql_protocol_test, v5_refuses_snappy) {
     EXPECT_NE(message.find("Snappy"), std::string::npos) << message;
 }
 
-TEST_F(cql_protocol_test, tracing_flag_answers_with_a_session_id_recorded_in_system_traces) {
+TEST_P(cql_protocol_test, tracing_flag_answers_with_a_session_id_recorded_in_system_traces) {
     for (bool v5 : {false, true}) {
         raw_client c(server_.address);
         if (v5) c.startup_v5(false);
@@ -407,7 +410,7 @@ TEST_F(cql_protocol_test, tracing_flag_answers_with_a_session_id_recorded_in_sys
     }
 }
 
-TEST_F(cql_protocol_test, query_before_startup_is_refused) {
+TEST_P(cql_protocol_test, query_before_startup_is_refused) {
     raw_client c(server_.address);
     std::string body;
     writer w(body);
@@ -420,7 +423,7 @@ TEST_F(cql_protocol_test, query_before_startup_is_refused) {
     EXPECT_EQ(error_of(*r).first, 0x000A);
 }
 
-TEST_F(cql_protocol_test, absurd_length_closes_only_that_connection) {
+TEST_P(cql_protocol_test, absurd_length_closes_only_that_connection) {
     raw_client c(server_.address);
     c.startup();
     c.send_raw(std::string("\x04\x00\x00\x05\x07\x7f\xff\xff\xff", 9));
@@ -436,7 +439,7 @@ TEST_F(cql_protocol_test, absurd_length_closes_only_that_connection) {
     EXPECT_NE(log.find("frame body of 2147483647 bytes exceeds"), std::string::npos) << log;
 }
 
-TEST_F(cql_protocol_test, response_bit_in_a_request_closes_the_connection) {
+TEST_P(cql_protocol_test, response_bit_in_a_request_closes_the_connection) {
     raw_client c(server_.address);
     c.startup();
     c.send(0x84, 3, opcode::query, "");
@@ -444,7 +447,7 @@ TEST_F(cql_protocol_test, response_bit_in_a_request_closes_the_connection) {
     expect_still_serving();
 }
 
-TEST_F(cql_protocol_test, truncated_body_then_disconnect_leaves_server_serving) {
+TEST_P(cql_protocol_test, truncated_body_then_disconnect_leaves_server_serving) {
     {
         raw_client c(server_.address);
         c.startup();
@@ -453,7 +456,7 @@ TEST_F(cql_protocol_test, truncated_body_then_disconnect_leaves_server_serving) 
     expect_still_serving();
 }
 
-TEST_F(cql_protocol_test, malformed_bodies_get_an_error_and_the_connection_keeps_serving) {
+TEST_P(cql_protocol_test, malformed_bodies_get_an_error_and_the_connection_keeps_serving) {
     // As Cassandra 5.0: QUERY, EXECUTE and BATCH bodies that do not decode are
     // answered with a protocol error on their stream, and the same connection
     // answers the next request (never a half-dead socket).
@@ -491,7 +494,7 @@ TEST_F(cql_protocol_test, malformed_bodies_get_an_error_and_the_connection_keeps
     EXPECT_NE(log.find("malformed EXECUTE frame (5 body bytes, stream 10) from 127.0.0.1:"), std::string::npos) << log;
 }
 
-TEST_F(cql_protocol_test, announced_bodies_allocate_only_what_arrives) {
+TEST_P(cql_protocol_test, announced_bodies_allocate_only_what_arrives) {
     // Three connections announce a body just under cql.max_frame_size (16 MiB
     // by default, as Cassandra's native_transport_max_frame_size) and send
     // nothing: the server's resident memory does not grow by their size.
@@ -526,7 +529,7 @@ TEST_F(cql_protocol_test, announced_bodies_allocate_only_what_arrives) {
     EXPECT_NE(log.find("frame body of 268435456 bytes exceeds 16777216 (cql.max_frame_size)"), std::string::npos) << log;
 }
 
-TEST_F(cql_protocol_test, unknown_opcode_closes_the_connection) {
+TEST_P(cql_protocol_test, unknown_opcode_closes_the_connection) {
     raw_client c(server_.address);
     c.startup();
     c.send(4, 4, static_cast<opcode>(0x42), "");
@@ -537,7 +540,7 @@ TEST_F(cql_protocol_test, unknown_opcode_closes_the_connection) {
     expect_still_serving();
 }
 
-TEST_F(cql_protocol_test, snappy_compressed_frames_after_startup) {
+TEST_P(cql_protocol_test, snappy_compressed_frames_after_startup) {
     raw_client c(server_.address);
     std::string startup;
     writer sw(startup);
@@ -566,7 +569,7 @@ TEST_F(cql_protocol_test, snappy_compressed_frames_after_startup) {
     EXPECT_EQ(in.int32(), 2);  // Rows
 }
 
-TEST_F(cql_protocol_test, compressed_frame_without_negotiation_closes_the_connection) {
+TEST_P(cql_protocol_test, compressed_frame_without_negotiation_closes_the_connection) {
     raw_client c(server_.address);
     c.startup();
     c.send(4, 2, opcode::query, "junk", frame_flag::compression);
@@ -577,7 +580,7 @@ TEST_F(cql_protocol_test, compressed_frame_without_negotiation_closes_the_connec
     expect_still_serving();
 }
 
-TEST_F(cql_protocol_test, errors_carry_codes_and_extras) {
+TEST_P(cql_protocol_test, errors_carry_codes_and_extras) {
     raw_client c(server_.address);
     c.startup();
     EXPECT_EQ(error_of(c.query("SELEC 1")).first, 0x2000);
@@ -605,7 +608,7 @@ TEST_F(cql_protocol_test, errors_carry_codes_and_extras) {
     EXPECT_EQ(ur.short_bytes(), "0123456789abcdef");
 }
 
-TEST_F(cql_protocol_test, registered_connections_get_schema_change_events) {
+TEST_P(cql_protocol_test, registered_connections_get_schema_change_events) {
     raw_client listener(server_.address);
     listener.startup();
     std::string events;
@@ -648,6 +651,9 @@ TEST_F(cql_protocol_test, registered_connections_get_schema_change_events) {
 
 // A server with cql.authenticator=password: SASL PLAIN over AUTHENTICATE /
 // AUTH_RESPONSE / AUTH_SUCCESS, and every way to get it wrong.
+INSTANTIATE_TEST_SUITE_P(cql_io_threads, cql_protocol_test, ::testing::Values(0, 2),
+                         [](const ::testing::TestParamInfo<int>& info) { return "io_threads_" + std::to_string(info.param); });
+
 class cql_auth_test : public ::testing::Test {
 protected:
     void SetUp() override {

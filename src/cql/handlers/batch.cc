@@ -2,7 +2,8 @@
 // synced RocksDB write, so a batch is all-or-nothing on one node either way.
 #include "handlers/handler.h"
 
-#include <list>
+#include <memory>
+#include <vector>
 
 namespace millrace::cql {
 
@@ -11,7 +12,9 @@ asio::awaitable<handler_reply> handle_batch(request_context& rc, reader& in) {
     if (type > 2) throw protocol_error(fmt::format("invalid batch type {}", type));
     if (type == 2) co_return error_reply({error_code::invalid, "counter batches are not supported", {}, {}, {}});
     uint16_t n = in.uint16();
-    std::list<parsed_statement> owned;  // stable addresses
+    // The statements, held for the batch's duration: parsed here, or shared
+    // with the prepared cache (which may evict them meanwhile).
+    std::vector<std::shared_ptr<const parsed_statement>> owned;
     struct item {
         const parsed_statement* stmt;
         std::vector<std::optional<std::string>> values;
@@ -27,8 +30,8 @@ asio::awaitable<handler_reply> handle_batch(request_context& rc, reader& in) {
             auto parsed = parse_statement(in.long_string());
             if (!parsed && !failure) failure = request_error{error_code::syntax_error, parsed.err().message(), {}, {}, {}};
             if (parsed) {
-                owned.push_back(std::move(*parsed));
-                it.stmt = &owned.back();
+                owned.push_back(std::make_shared<const parsed_statement>(std::move(*parsed)));
+                it.stmt = owned.back().get();
             }
         } else if (kind == 1) {
             std::string id = in.short_bytes();
@@ -38,7 +41,7 @@ asio::awaitable<handler_reply> handle_batch(request_context& rc, reader& in) {
             }
             if (p != nullptr) {
                 owned.push_back(p->parsed);
-                it.stmt = &owned.back();
+                it.stmt = owned.back().get();
                 it.keyspace = p->keyspace;
             }
         } else {

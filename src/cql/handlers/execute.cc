@@ -22,8 +22,8 @@ asio::awaitable<handler_reply> handle_execute(request_context& rc, reader& in) {
     }
     // The statement runs in the keyspace it was prepared in.
     session s{p->keyspace, rc.conn.sess.user};
-    auto parsed = p->parsed;  // copy: the cache may change while this runs
-    co_return to_reply(co_await rc.exec.execute(parsed, params, s));
+    auto parsed = p->parsed;  // held: the cache may evict it while this runs
+    co_return to_reply(co_await rc.exec.execute(*parsed, params, s));
 }
 
 }  // namespace millrace::cql

@@ -384,13 +384,16 @@ void store::writer_loop() {
                 auto& c = m.cells[ci];
                 auto incoming = key_format::decode_cell(c.value);
                 MILLRACE_ASSERT(incoming.has_value(), "malformed cell for key of {} bytes", c.key.size());
-                std::string existing_bytes;
+                // A view, not a copy: the overlay entry or the pinned value
+                // stays put until this cell's own write below.
+                std::string_view existing_bytes;
                 bool have = false;
-                if (auto it = overlay.find(c.key); it != overlay.end()) {
-                    existing_bytes = it->second;
+                auto in_overlay = overlay.find(c.key);
+                if (in_overlay != overlay.end()) {
+                    existing_bytes = in_overlay->second;
                     have = true;
                 } else if (!view.deleted_in_group(c.key) && found[first_cell + ci].ok()) {
-                    existing_bytes = stored[first_cell + ci].ToString();
+                    existing_bytes = std::string_view(stored[first_cell + ci].data(), stored[first_cell + ci].size());
                     have = true;
                 }
                 std::optional<key_format::cell> existing;
@@ -401,9 +404,14 @@ void store::writer_loop() {
                     std::optional<std::string> current;
                     if (existing && existing->live(m.now_seconds)) current = std::string(existing->value);
                     auto merged = c.merge(current);
-                    c.value = key_format::encode_cell(!merged, incoming->timestamp, merged ? incoming->expiry : m.now_seconds,
-                                                      merged ? incoming->ttl : 0, merged.value_or(""));
-                    overlay[c.key] = c.value;
+                    std::string value = key_format::encode_cell(!merged, incoming->timestamp,
+                                                                merged ? incoming->expiry : m.now_seconds, merged ? incoming->ttl : 0,
+                                                                merged.value_or(""));
+                    if (in_overlay != overlay.end()) {
+                        in_overlay->second = std::move(value);
+                    } else {
+                        overlay.emplace(std::move(c.key), std::move(value));
+                    }
                     continue;
                 }
                 if (existing && !key_format::supersedes(*incoming, *existing)) continue;
@@ -412,7 +420,12 @@ void store::writer_loop() {
                     bool is_live = incoming->live(m.now_seconds);
                     if (was_live != is_live) count_of(key_format::get_be(std::string_view(c.key).substr(1), 8)) += is_live ? 1 : -1;
                 }
-                overlay[c.key] = c.value;
+                // Moved: the mutation is not read again (the MultiGet above was its last use of the keys).
+                if (in_overlay != overlay.end()) {
+                    in_overlay->second = std::move(c.value);
+                } else {
+                    overlay.emplace(std::move(c.key), std::move(c.value));
+                }
             }
         }
         for (const auto& [k, v] : overlay) batch.Put(k, v);

@@ -4,11 +4,13 @@
 // connection.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <asio/awaitable.hpp>
@@ -54,6 +56,13 @@ public:
     void set_tls(std::shared_ptr<asio::ssl::context> context);
     bool serves_tls() const { return tls_ != nullptr; }
 
+    // Accepted connections live on the executor `pick` returns (called once
+    // per connection on the listener's thread), e.g. one of several io
+    // threads; the connection's coroutine and its stream then run there, and
+    // stop() closes it there. Unset: on the listener's own io_context. Call
+    // before start().
+    void set_connection_executors(std::function<asio::any_io_executor()> pick) { pick_ = std::move(pick); }
+
     // Binds and starts accepting. On failure the error names the component, the
     // address and what to do ("... address already in use: set broker.port").
     result<endpoint> start(const std::string& host, uint16_t port, const std::string& port_key = {});
@@ -61,7 +70,7 @@ public:
     // Closes the acceptor and every connection. Thread-safe; idempotent.
     void stop();
 
-    size_t connection_count() const { return connections_->size(); }
+    size_t connection_count() const;
     const endpoint& local() const { return local_; }
 
 private:
@@ -79,10 +88,17 @@ private:
     endpoint local_;
     std::shared_ptr<asio::ssl::context> tls_;
     bool tls_chosen_ = false;  // set_tls was called
-    bool stopped_ = false;
+    std::atomic<bool> stopped_{false};
     uint64_t next_id_ = 0;
-    // Shared with the connection coroutines so they can outlive stop().
-    std::shared_ptr<std::map<uint64_t, std::shared_ptr<stream>>> connections_;
+    std::function<asio::any_io_executor()> pick_;
+    // Open connections, shared with the connection coroutines so they can
+    // outlive stop(); guarded by its mutex (connections may run on other
+    // threads, see set_connection_executors).
+    struct connection_map {
+        std::mutex mutex;
+        std::map<uint64_t, std::shared_ptr<stream>> open;
+    };
+    std::shared_ptr<connection_map> connections_;
 };
 
 }  // namespace millrace::net
