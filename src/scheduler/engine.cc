@@ -867,11 +867,18 @@ void engine::apply_completions() {
         }
         for (const auto& other_id : c.outcome.skip_tasks) {
             auto& other = run.tasks[other_id];
-            if (finished(other.state) || other.state == ti_state::queued || other.state == ti_state::running) continue;
             other.task_id = other_id;
-            other.state = ti_state::skipped;
-            other.end_ms = now_ms;
-            record(run, other, fmt::format("skipped by {}", c.task_id));
+            // A mapped task expanded already (over literals): each instance is skipped.
+            std::vector<task_instance*> targets;
+            if (other.instances.empty()) targets.push_back(&other);
+            for (auto& inst : other.instances) targets.push_back(&inst);
+            for (task_instance* target : targets) {
+                if (finished(target->state) || target->state == ti_state::queued || target->state == ti_state::running) continue;
+                target->state = ti_state::skipped;
+                target->end_ms = now_ms;
+                record(run, *target, fmt::format("skipped by {}", c.task_id));
+            }
+            if (!other.instances.empty()) other.state = mapped_summary(other.instances);
         }
         if (c.outcome.skipped) {
             ti.state = ti_state::skipped;

@@ -405,6 +405,11 @@ result<std::vector<dag_run>> store::load_runs(int recent) {
     PQclear(*tis);
     for (auto& run : runs) {
         for (auto& [task_id, ti] : run.tasks) {
+            // An index whose row was never written (a crash during the expansion) is scheduled anew.
+            for (size_t index = 0; index < ti.instances.size(); ++index) {
+                ti.instances[index].task_id = task_id;
+                ti.instances[index].map_index = static_cast<int>(index);
+            }
             if (!ti.instances.empty()) ti.state = mapped_summary(ti.instances);
         }
     }

@@ -677,7 +677,7 @@ TEST_F(airflow_test, dynamic_task_mapping_over_literals_and_an_upstreams_list_re
     auto tis = run("mapping");
     ASSERT_EQ(run_state_of("mapping"), run_state::success) << states(tis);
     using v = std::vector<std::string>;
-    EXPECT_EQ(mapped_values(tis, "echo"), (v{"\"one\"", "\"two\"", "\"map 2 of r1\""}));
+    EXPECT_EQ(mapped_values(tis, "echo"), (v{"\"one\"", "\"two\"", "\"map 2 of 2026-02-03\""}));
     EXPECT_EQ(mapped_values(tis, "squares"), (v{"1", "4", "9"}));
     EXPECT_EQ(mapped_values(tis, "greetings"), (v{"\"hello ada!\"", "\"hello bob.\""}));
     EXPECT_EQ(mapped_values(tis, "add"), (v{"11", "12", "13", "14"}));

@@ -22,7 +22,7 @@ def greet(name, punctuation="!"):
 with DAG("mapping", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
     # Classic operators: partial() holds what the instances share.
     echo = BashOperator.partial(task_id="echo").expand(
-        bash_command=["echo one", "echo two", 'echo "map {{ ti.map_index }} of {{ run_id }}"'])
+        bash_command=["echo one", "echo two", 'echo "map {{ ti.map_index }} of {{ ds }}"'])
     squares = PythonOperator.partial(task_id="squares", python_callable=square).expand(op_args=[[1], [2], [3]])
     greetings = PythonOperator.partial(task_id="greetings", python_callable=greet).expand_kwargs(
         [{"op_kwargs": {"name": "ada"}}, {"op_kwargs": {"name": "bob", "punctuation": "."}}])
