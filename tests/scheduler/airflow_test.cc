@@ -737,6 +737,10 @@ TEST_F(airflow_test, a_failing_mapped_instance_is_retried_alone_cleared_and_mark
     EXPECT_EQ(tis.at("always_fails").state, ti_state::failed);
     for (const auto& inst : tis.at("always_fails").instances) EXPECT_EQ(inst.state, ti_state::failed);
     EXPECT_EQ(tis.at("cleanup").state, ti_state::success) << "all_done waits for every instance, then runs";
+    EXPECT_EQ(tis.at("chosen").state, ti_state::success);
+    ASSERT_EQ(tis.at("not_chosen").instances.size(), 2u) << "expanded over its literal when the run started";
+    for (const auto& inst : tis.at("not_chosen").instances) EXPECT_EQ(inst.state, ti_state::skipped) << "the branch skips each";
+    EXPECT_EQ(tis.at("not_chosen").state, ti_state::skipped);
     ASSERT_EQ(tis.at("add_up").instances.size(), 1u);
     EXPECT_EQ(tis.at("add_up").instances[0].state, ti_state::failed);
     EXPECT_NE(slurp(tis.at("add_up").instances[0].log_path).find("unmappable or already specified argument: a"), std::string::npos)
@@ -815,9 +819,9 @@ TEST_F(airflow_test, rest_api_lists_patches_and_clears_mapped_instances_as_airfl
     std::vector<std::string> rows;
     for (const auto& t : all["task_instances"]) rows.push_back(t["task_id"].get<std::string>() + "/" + std::to_string(t["map_index"].get<int>()));
     std::sort(rows.begin(), rows.end());
-    EXPECT_EQ(rows, (std::vector<std::string>{"add_up/0", "always_fails/0", "always_fails/1", "cleanup/-1", "reduce/-1", "work/0",
-                                              "work/1", "work/2"}));
-    EXPECT_EQ(all["total_entries"], 8);
+    EXPECT_EQ(rows, (std::vector<std::string>{"add_up/0", "always_fails/0", "always_fails/1", "choose/-1", "chosen/-1", "cleanup/-1",
+                                              "not_chosen/0", "not_chosen/1", "reduce/-1", "work/0", "work/1", "work/2"}));
+    EXPECT_EQ(all["total_entries"], 12);
 
     auto whole = http_request(s.address, "GET", ti + "/work");
     EXPECT_EQ(whole.status, 404) << "a mapped task is read by map_index";

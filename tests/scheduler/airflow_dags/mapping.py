@@ -1,7 +1,7 @@
 """Dynamic task mapping: literal lists and dicts, partial+expand on classic
 operators, TaskFlow mapped over an upstream's returned list, several mapped
 arguments (a cartesian product), expand_kwargs, a reduce over the results,
-and an expansion over nothing (skipped)."""
+an expansion over nothing (skipped), and a branch skipping a mapped task's instances."""
 from datetime import datetime
 
 from airflow import DAG
@@ -79,3 +79,4 @@ with DAG("mapping", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
 
     skipped = never.expand(x=nothing())
     skipped >> EmptyOperator(task_id="after_nothing")
+
