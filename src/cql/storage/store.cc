@@ -413,11 +413,23 @@ void store::writer_loop() {
         rocksdb::WriteOptions options;
         options.sync = options_.sync == commit_sync::batch;
         status result;
+        bool pause_background = false;
         if (batch.Count() > 0 && !(result = check_free_space(batch.GetDataSize()))) {
-            // Refused before RocksDB sees it: the WAL stays healthy.
+            // Refused before RocksDB sees it: the WAL stays healthy. Background
+            // writes stop too (below, once this group has its answer: pausing
+            // waits for a running flush or compaction) until space returns.
+            pause_background = !background_paused_;
         } else if (batch.Count() > 0) {
+            if (background_paused_ && db_->ContinueBackgroundWork().ok()) background_paused_ = false;
             std::unique_lock wal_lock(wal_mutex_);
             auto st = db_->Write(options, &batch);
+            if (!st.ok() && st.IsNoSpace() && check_free_space(batch.GetDataSize())) {
+                // A flush that failed while the disk was full stopped RocksDB
+                // after space came back (the error surfaces on the next write):
+                // resume now and write once more rather than refuse a write the
+                // disk has room for.
+                if (db_->Resume().ok()) st = db_->Write(options, &batch);
+            }
             if (!st.ok()) {
                 // RocksDB is now read-only (a background error) until resumed;
                 // nothing of this group is acknowledged.
@@ -440,6 +452,7 @@ void store::writer_loop() {
         }
         mutations_ += group.size();
         for (size_t idx = 0; idx < group.size(); ++idx) group[idx].done({result, applied[idx], std::move(existing[idx])});
+        if (pause_background && db_->PauseBackgroundWork().ok()) background_paused_ = true;
     }
 }
 
