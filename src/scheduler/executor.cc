@@ -1085,6 +1085,11 @@ try_outcome run_python(const try_request& req, const executor_env& env, int64_t 
     };
     auto conf = nlohmann::json::parse(req.run.conf.empty() ? std::string("{}") : req.run.conf, nullptr, false);
     ctx["conf"] = conf.is_object() ? conf : nlohmann::json::object();
+    ctx["map_index"] = req.map_index;
+    if (!req.mapped_kwargs_json.empty()) {
+        auto mapped = nlohmann::json::parse(req.mapped_kwargs_json, nullptr, false);
+        if (mapped.is_object()) ctx["mapped_kwargs"] = mapped;
+    }
     if (placeholders != nullptr) {
         // The runner evaluates these with jinja2 instead of running the task.
         ctx["placeholders"] = nlohmann::json::array();
@@ -1233,8 +1238,31 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
     task_log log(req.log_path);
     const task_spec* task = req.dag->find_task(req.task_id);
     if (task == nullptr) return fail(log, fmt::format("task '{}' is no longer in DAG '{}'", req.task_id, req.dag->dag_id));
-    log.line("dag {} run {} task {} ({}), try {} of {}, on {}", req.dag->dag_id, req.run.run_id, req.task_id,
-             to_string(task->kind), req.try_number, req.max_tries, env.hostname);
+    log.line("dag {} run {} task {}{} ({}), try {} of {}, on {}", req.dag->dag_id, req.run.run_id, req.task_id,
+             req.map_index >= 0 ? fmt::format(" map_index {}", req.map_index) : std::string(), to_string(task->kind),
+             req.try_number, req.max_tries, env.hostname);
+    task_spec mapped_task;
+    if (task->kind == task_kind::shell && !req.mapped_kwargs_json.empty()) {
+        // A mapped BashOperator: this instance's bash_command, env and cwd (then templated as usual).
+        auto mapped = nlohmann::json::parse(req.mapped_kwargs_json, nullptr, false);
+        mapped_task = *task;
+        if (mapped.is_object()) {
+            for (const auto& [name, value] : mapped.items()) {
+                log.line("mapped {} = {}", name, value.dump());
+                if (name == "bash_command" || name == "cwd") {
+                    if (!value.is_string()) return fail(log, fmt::format("mapped {} must be a string, got {}", name, value.dump()));
+                    mapped_task.params[name == "bash_command" ? "command" : "cwd"] = value.get<std::string>();
+                } else if (name == "env") {
+                    if (!value.is_object() && !value.is_null()) return fail(log, fmt::format("mapped env must be a dict, got {}", value.dump()));
+                    mapped_task.maps["env"].clear();
+                    if (value.is_object()) {
+                        for (const auto& [k, v] : value.items()) mapped_task.maps["env"][k] = v.is_string() ? v.get<std::string>() : v.dump();
+                    }
+                }
+            }
+        }
+        task = &mapped_task;
+    }
     auto vars = template_vars(*req.dag, req.run, req.task_id, req.try_number);
     std::map<std::string, std::string> params;
     std::map<std::string, std::vector<segment>> split;  // the templates rendered per kind below
