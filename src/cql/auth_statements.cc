@@ -258,7 +258,7 @@ struct auth_runner {
         std::set<std::string> names;
         if (!s.of.empty()) {
             const role_record* of = a.find_role(s.of);
-            if (of == nullptr) return invalid(fmt::format("{} doesn't exist", s.of));
+            if (of == nullptr) return invalid(fmt::format("<role {}> doesn't exist", s.of));
             if (!may_describe && !a.roles_of(sess.user).count(s.of)) {
                 return unauthorized(fmt::format("You are not authorized to view roles granted to {}", s.of));
             }

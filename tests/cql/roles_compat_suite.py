@@ -76,6 +76,9 @@ STEPS = [
     ("admin", "LIST SELECT ON shop.orders"),
     ("admin", "LIST ALL PERMISSIONS ON KEYSPACE shop"),
     ("admin", "LIST ALL PERMISSIONS OF ghost"),
+    ("admin", "LIST ROLES OF ghost"),
+    ("admin", "REVOKE SELECT ON TABLE shop.orders FROM ghost"),
+    ("admin", "REVOKE analysts FROM writer"),
     ("sorted", "admin", "SELECT role, can_login, is_superuser, member_of FROM system_auth.roles"),
     ("sorted", "admin", "SELECT role, resource, permissions FROM system_auth.role_permissions WHERE role = 'reader'"),
     # logins
