@@ -111,6 +111,20 @@ write_outcome write_rows(session& s, const prepared_ptr& insert, int first, int 
 
 class full_disk_test : public ::testing::TestWithParam<std::string> {};
 
+// On a failure, the server's own account (its log, and whether it still runs)
+// is printed: a lost connection alone does not say why.
+struct log_on_failure {
+    const testing::server& srv;
+    ~log_on_failure() {
+        if (!::testing::Test::HasFailure() || !srv.proc) return;
+        std::string log = srv.proc->stderr_text();
+        if (log.size() > 8000) log = "...\n" + log.substr(log.size() - 8000);
+        bool alive = ::kill(srv.proc->pid(), 0) == 0;
+        std::fprintf(stderr, "server pid %d %s; its log:\n%s\n", int(srv.proc->pid()),
+                     alive ? "still runs" : "is gone", log.c_str());
+    }
+};
+
 TEST_P(full_disk_test, refuses_writes_with_the_cause_serves_reads_resumes_and_loses_nothing) {
     temp_dir dir;
     tmpfs_mount fs(dir.file("fs"), k_tmpfs_mib);
@@ -126,6 +140,7 @@ TEST_P(full_disk_test, refuses_writes_with_the_cause_serves_reads_resumes_and_lo
     std::vector<std::string> flags = {"--set", "cql.commit_sync=" + GetParam(), "--set", "cql.commit_sync_period=20ms"};
     auto srv = start_server("cql", data, flags);
     ASSERT_TRUE(srv.proc);
+    log_on_failure srv_log{srv};
     std::map<int, bool> acknowledged;
     int next_id = 0;
     {
@@ -192,6 +207,7 @@ TEST_P(full_disk_test, refuses_writes_with_the_cause_serves_reads_resumes_and_lo
     }
     auto restarted = start_server("cql", data, flags);
     ASSERT_TRUE(restarted.proc);
+    log_on_failure restarted_log{restarted};
     auto s = connect_to(restarted.address);
     ASSERT_TRUE(s);
     auto all = s->query_all("SELECT id, v FROM ks.t");

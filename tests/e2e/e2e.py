@@ -292,11 +292,25 @@ def manual_dags(work):
     return ["--set", f"scheduler.dags_dir={folder}"]
 
 
+def check_console_jobs(up):
+    """The console's Jobs page lists the default job, read from up's own admin endpoint on its ephemeral port."""
+    parts = read_status(up.ready_line.split()[2])
+    console = parts.get("console", {})
+    if console.get("state") != "running":
+        return  # a build without the console
+    reply = http_json("GET", f"http://{console['address']}/api/jobs")
+    names = [j.get("name") for j in reply["jobs"]]
+    if "created_users" not in names:
+        raise failure(f"the console lists jobs {names} (unreachable: {reply['unreachable']}), not created_users")
+    log("the console lists the created_users job")
+
+
 def scenario_pipeline(binary, work, users):
     up, p = start_up(binary, os.path.join(work, "data"), work, manual_dags(work))
     try:
         trigger_fetch(binary, p, users, SEED)
         check_exact(p, users)
+        check_console_jobs(up)
     finally:
         p.close()
         code = up.stop()

@@ -414,10 +414,20 @@ void store::writer_loop() {
         options.sync = options_.sync == commit_sync::batch;
         status result;
         if (batch.Count() > 0 && !(result = check_free_space(batch.GetDataSize()))) {
-            // Refused before RocksDB sees it: the WAL stays healthy.
+            // Refused before RocksDB sees it: the WAL stays healthy. Background
+            // writes stop too (waiting for a running flush) until space returns.
+            if (!background_paused_ && db_->PauseBackgroundWork().ok()) background_paused_ = true;
         } else if (batch.Count() > 0) {
+            if (background_paused_ && db_->ContinueBackgroundWork().ok()) background_paused_ = false;
             std::unique_lock wal_lock(wal_mutex_);
             auto st = db_->Write(options, &batch);
+            if (!st.ok() && st.IsNoSpace() && check_free_space(batch.GetDataSize())) {
+                // A flush that failed while the disk was full stopped RocksDB
+                // after space came back (the error surfaces on the next write):
+                // resume now and write once more rather than refuse a write the
+                // disk has room for.
+                if (db_->Resume().ok()) st = db_->Write(options, &batch);
+            }
             if (!st.ok()) {
                 // RocksDB is now read-only (a background error) until resumed;
                 // nothing of this group is acknowledged.

@@ -195,6 +195,10 @@ private:
     std::atomic<bool> writes_stopped_{false};
     std::string stopped_error_;  // writer thread only: the last failed write's message
     std::chrono::steady_clock::time_point last_resume_{};  // writer thread only
+    // Flushes and compactions are paused while free space is below
+    // cql.min_free_space, so RocksDB itself never runs into a full disk (its
+    // error paths assert in Debian's build). Writer thread only.
+    bool background_paused_ = false;
     // Periodic mode: the syncer thread and what it waits on.
     std::mutex sync_mutex_;
     std::condition_variable sync_wake_;
