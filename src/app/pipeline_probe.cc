@@ -135,6 +135,25 @@ std::optional<double> rows_in_table(std::shared_ptr<cql_client::session>& cql, c
 void silent_log(const rd_kafka_t*, int, const char*, const char*) {}
 
 // End offsets of the topic and the group's lag, summed over partitions.
+// The first (RD_KAFKA_OFFSET_BEGINNING) or next (RD_KAFKA_OFFSET_END) offset
+// of each partition, through ListOffsets. Not rd_kafka_query_watermark_offsets:
+// librdkafka 2.0 waits there for the request's own end, not for the call's
+// timeout, and a dead partition leader held the probe (and `up`'s stop, which
+// joins it) for minutes.
+bool list_offsets(rd_kafka_t* kafka, const std::string& topic, int partitions, int64_t which, std::vector<int64_t>& out) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = which;
+    bool ok = rd_kafka_offsets_for_times(kafka, list, k_timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    out.assign(partitions, 0);
+    for (int idx = 0; ok && idx < list->cnt; ++idx) {
+        const auto& e = list->elems[idx];
+        ok = e.err == RD_KAFKA_RESP_ERR_NO_ERROR && e.offset >= 0 && e.partition >= 0 && e.partition < partitions;
+        if (ok) out[e.partition] = e.offset;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return ok;
+}
+
 void kafka_totals(rd_kafka_t*& kafka, const probe_targets& t, probed_counts& out) {
     if (t.kafka_bootstrap.empty() || t.topic.empty()) return;
     if (kafka == nullptr) {
@@ -178,14 +197,12 @@ void kafka_totals(rd_kafka_t*& kafka, const probe_targets& t, probed_counts& out
         return;
     }
     double end_sum = 0, lag = 0;
-    std::vector<int64_t> lows(partitions), highs(partitions);
-    for (int p = 0; p < partitions; ++p) {
-        if (rd_kafka_query_watermark_offsets(kafka, t.topic.c_str(), p, &lows[p], &highs[p], k_timeout_ms) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR) {
-            return;
-        }
-        end_sum += static_cast<double>(highs[p]);
+    std::vector<int64_t> lows, highs;
+    if (!list_offsets(kafka, t.topic, partitions, RD_KAFKA_OFFSET_BEGINNING, lows) ||
+        !list_offsets(kafka, t.topic, partitions, RD_KAFKA_OFFSET_END, highs)) {
+        return;
     }
+    for (int p = 0; p < partitions; ++p) end_sum += static_cast<double>(highs[p]);
     out.records_in_kafka = end_sum;
     if (t.group.empty()) return;
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);

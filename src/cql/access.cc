@@ -59,8 +59,12 @@ std::vector<access_need> required_access(const statement& st, const std::string&
 std::optional<std::string> check_access(const auth_model& auth, const std::string& role, const std::vector<access_need>& needs) {
     for (const auto& need : needs) {
         if (!auth.authorized(role, need.perm, need.on)) {
-            return fmt::format("User {} has no {} permission on {} or any of its parents", role, permission_name(need.perm),
-                               need.on.display());
+            // CREATE TABLE / TYPE check CREATE on "all tables in ks", whose parent is the keyspace: the keyspace
+            // resource is checked here, named as Cassandra names it.
+            std::string on = need.perm == permission::create && need.on.k == resource::kind::keyspace
+                                 ? fmt::format("<all tables in {}>", need.on.keyspace)
+                                 : need.on.display();
+            return fmt::format("User {} has no {} permission on {} or any of its parents", role, permission_name(need.perm), on);
         }
     }
     return std::nullopt;

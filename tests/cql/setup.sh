@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the CQL suites need: the Debian packages librocksdb-dev,
+# Installs what the CQL suites need: the Debian packages librocksdb-dev, libjemalloc-dev,
 # liblz4-dev and libsnappy-dev (the server links them), the npm packages of
 # the Node.js suite (node/package-lock.json, npm ci into node/node_modules),
 # the Go modules of the gocql suite (go mod download), the Maven artifacts of
@@ -13,7 +13,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 say() { echo "cql/setup: $*"; }
 source "$here/../../scripts/lib/setup.sh"
 
-packages=(librocksdb-dev liblz4-dev libsnappy-dev python3-pip)
+packages=(librocksdb-dev liblz4-dev libsnappy-dev libjemalloc-dev python3-pip)
 # nodejs/npm may come from elsewhere than Debian: only the command matters
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)

@@ -413,10 +413,12 @@ void store::writer_loop() {
         rocksdb::WriteOptions options;
         options.sync = options_.sync == commit_sync::batch;
         status result;
+        bool pause_background = false;
         if (batch.Count() > 0 && !(result = check_free_space(batch.GetDataSize()))) {
             // Refused before RocksDB sees it: the WAL stays healthy. Background
-            // writes stop too (waiting for a running flush) until space returns.
-            if (!background_paused_ && db_->PauseBackgroundWork().ok()) background_paused_ = true;
+            // writes stop too (below, once this group has its answer: pausing
+            // waits for a running flush or compaction) until space returns.
+            pause_background = !background_paused_;
         } else if (batch.Count() > 0) {
             if (background_paused_ && db_->ContinueBackgroundWork().ok()) background_paused_ = false;
             std::unique_lock wal_lock(wal_mutex_);
@@ -450,6 +452,7 @@ void store::writer_loop() {
         }
         mutations_ += group.size();
         for (size_t idx = 0; idx < group.size(); ++idx) group[idx].done({result, applied[idx], std::move(existing[idx])});
+        if (pause_background && db_->PauseBackgroundWork().ok()) background_paused_ = true;
     }
 }
 
