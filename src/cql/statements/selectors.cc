@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "millrace/common/json_text.h"
 #include "protocol/wire.h"
 #include "storage/murmur3.h"
 
@@ -60,22 +61,7 @@ std::string timestamp_text(int64_t millis) {
     return fmt::format("{} {:02d}:{:02d}:{:02d}.{:03d}Z", date_text(days), rest / 3600000, rest / 60000 % 60, rest / 1000 % 60, rest % 1000);
 }
 
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-                else out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
+std::string json_string(std::string_view s) { return json_text::quote(s); }
 
 double float_of(const cql_type& t, std::string_view v) {
     uint64_t bits = key_format::get_be(v, v.size());
