@@ -10,11 +10,11 @@
 #include <thread>
 
 #include <asio/executor_work_guard.hpp>
-#include <curl/curl.h>
 #include <sys/stat.h>
 
 #include "api.h"
 #include "millrace/common/http.h"
+#include "millrace/common/http_client.h"
 #include "millrace/source/fetcher.h"
 #include "millrace/source/generator.h"
 #include "millrace/source/pg_writer.h"
@@ -27,11 +27,6 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 double seconds_since(steady::time_point start) { return std::chrono::duration<double>(steady::now() - start).count(); }
-
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-    static_cast<std::string*>(user)->append(data, size * count);
-    return size * count;
-}
 
 }  // namespace
 
@@ -68,22 +63,18 @@ int main(int argc, char** argv) {
     auto ep = server.start("127.0.0.1", 0);
     if (!ep) return std::fprintf(stderr, "%s\n", ep.err().message().c_str()), 1;
     std::thread io_thread([&] { io.run(); });
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    CURL* curl = curl_easy_init();
+    http::client client;
+    http::client_request request;
     std::vector<std::string> bodies;
     start = steady::now();
     for (int64_t page = 1; page <= pages; ++page) {
-        std::string body;
-        std::string url = "http://" + ep->to_string() + "/api/?results=5000&seed=bench&page=" + std::to_string(page);
-        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-        if (curl_easy_perform(curl) != CURLE_OK) return std::fprintf(stderr, "GET %s failed\n", url.c_str()), 1;
-        bodies.push_back(std::move(body));
+        request.url = "http://" + ep->to_string() + "/api/?results=5000&seed=bench&page=" + std::to_string(page);
+        auto response = client.perform(request);
+        if (!response) return std::fprintf(stderr, "%s\n", response.err().message().c_str()), 1;
+        bodies.push_back(std::move(response->body));
     }
     double http_s = seconds_since(start);
     std::printf("http       %9.0f users/s  (server generation + transfer + client)\n", pages * k_page / http_s);
-    curl_easy_cleanup(curl);
 
     // 3. Parsed into rows (the fetcher's work between HTTP and COPY).
     std::vector<std::vector<user_row>> batches;

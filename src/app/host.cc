@@ -252,6 +252,9 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
         return 2;
     }
     admin_bound = *admin_address;
+    // Parts that read the admin endpoint (the console's jobs and health) find
+    // it here when its port is ephemeral.
+    directory.publish("admin", admin_bound->to_string());
 
     for (const auto* info : plan.parts) {
         std::string dir = component_data_dir(cfg, info->section);

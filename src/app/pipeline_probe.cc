@@ -10,6 +10,7 @@
 
 #include "millrace/common/log.h"
 #include "millrace/cql_client/client.h"
+#include "millrace/kafka_client/offsets.h"
 
 namespace millrace::app {
 
@@ -178,14 +179,11 @@ void kafka_totals(rd_kafka_t*& kafka, const probe_targets& t, probed_counts& out
         return;
     }
     double end_sum = 0, lag = 0;
-    std::vector<int64_t> lows(partitions), highs(partitions);
-    for (int p = 0; p < partitions; ++p) {
-        if (rd_kafka_query_watermark_offsets(kafka, t.topic.c_str(), p, &lows[p], &highs[p], k_timeout_ms) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR) {
-            return;
-        }
-        end_sum += static_cast<double>(highs[p]);
-    }
+    const auto timeout = std::chrono::milliseconds(k_timeout_ms);
+    auto lows = kafka_client::list_offsets(kafka, t.topic, partitions, RD_KAFKA_OFFSET_BEGINNING, timeout);
+    auto highs = lows ? kafka_client::list_offsets(kafka, t.topic, partitions, RD_KAFKA_OFFSET_END, timeout) : lows;
+    if (!highs) return;
+    for (int p = 0; p < partitions; ++p) end_sum += static_cast<double>((*highs)[p]);
     out.records_in_kafka = end_sum;
     if (t.group.empty()) return;
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
@@ -194,8 +192,8 @@ void kafka_totals(rd_kafka_t*& kafka, const probe_targets& t, probed_counts& out
         for (int idx = 0; idx < list->cnt; ++idx) {
             int p = list->elems[idx].partition;
             // No committed offset yet: everything from the log start is to do.
-            int64_t committed = list->elems[idx].offset >= 0 ? list->elems[idx].offset : lows[p];
-            lag += static_cast<double>(std::max<int64_t>(highs[p] - committed, 0));
+            int64_t committed = list->elems[idx].offset >= 0 ? list->elems[idx].offset : (*lows)[p];
+            lag += static_cast<double>(std::max<int64_t>((*highs)[p] - committed, 0));
         }
         out.processor_lag = lag;
     }

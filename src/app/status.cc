@@ -5,28 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "millrace/common/json_text.h"
 #include "own_http.h"
 
 namespace millrace::app {
 namespace {
-
-std::string json_escape(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", c);
-                } else {
-                    out.push_back(c);
-                }
-        }
-    }
-    return out;
-}
 
 std::string count(double value) { return fmt::format("{:.0f}", value); }
 
@@ -107,49 +90,37 @@ std::string render_status_block(const status_report& report) {
 }
 
 std::string render_status_json(const status_report& report) {
-    std::string out = fmt::format("{{\"version\":\"{}\",\"admin\":\"{}\",\"components\":[", json_escape(report.version),
-                                  json_escape(report.admin_address));
-    for (size_t idx = 0; idx < report.parts.size(); ++idx) {
-        const auto& p = report.parts[idx];
-        out += fmt::format("{}{{\"name\":\"{}\",\"address\":\"{}\",\"state\":\"{}\"}}", idx ? "," : "",
-                           json_escape(p.command), json_escape(p.address), json_escape(p.state));
+    json_text::writer w;
+    w.begin_object().key("version").string(report.version).key("admin").string(report.admin_address);
+    w.key("components").begin_array();
+    for (const auto& p : report.parts) {
+        w.begin_object().key("name").string(p.command).key("address").string(p.address).key("state").string(p.state).end_object();
     }
-    out += "],\"urls\":{";
-    for (size_t idx = 0; idx < report.urls.size(); ++idx) {
-        out += fmt::format("{}\"{}\":\"{}\"", idx ? "," : "", json_escape(report.urls[idx].first),
-                           json_escape(report.urls[idx].second));
-    }
+    w.end_array().key("urls").begin_object();
+    for (const auto& [name, url] : report.urls) w.key(name).string(url);
+    w.end_object();
     const auto& c = report.counts;
-    out += fmt::format(
-        "}},\"pipeline\":{{\"users_fetched\":{},\"records_in_kafka\":{},\"rows_in_table\":{},\"processor_lag\":{}}}}}",
-        count(c.users_fetched), count(c.records_in_kafka), count(c.rows_in_table), count(c.processor_lag));
-    {
-        const auto& lead = report.leadership;
-        out.pop_back();  // the closing brace
-        out += fmt::format(",\"leader\":{},\"singletons\":[", lead.leader() ? "true" : "false");
-        bool first = true;
-        for (const auto& l : lead.leases) {
-            if (!l.held) continue;
-            out += fmt::format("{}\"{}\"", first ? "" : ",", json_escape(l.name));
-            first = false;
-        }
-        out += fmt::format("],\"coordination\":{{\"backend\":\"{}\",\"leases\":[", json_escape(lead.backend));
-        for (size_t idx = 0; idx < lead.leases.size(); ++idx) {
-            const auto& l = lead.leases[idx];
-            out += fmt::format("{}{{\"name\":\"{}\",\"held\":{},\"holder\":\"{}\"}}", idx ? "," : "", json_escape(l.name),
-                               l.held ? "true" : "false", json_escape(l.holder));
-        }
-        out += "]}}";
+    w.key("pipeline").begin_object();
+    w.key("users_fetched").raw(count(c.users_fetched)).key("records_in_kafka").raw(count(c.records_in_kafka));
+    w.key("rows_in_table").raw(count(c.rows_in_table)).key("processor_lag").raw(count(c.processor_lag));
+    w.end_object();
+    const auto& lead = report.leadership;
+    w.key("leader").boolean(lead.leader()).key("singletons").begin_array();
+    for (const auto& l : lead.leases) {
+        if (l.held) w.string(l.name);
     }
+    w.end_array().key("coordination").begin_object().key("backend").string(lead.backend).key("leases").begin_array();
+    for (const auto& l : lead.leases) {
+        w.begin_object().key("name").string(l.name).key("held").boolean(l.held).key("holder").string(l.holder).end_object();
+    }
+    w.end_array().end_object();
     if (!report.details.empty()) {
-        out.pop_back();  // the closing brace
-        out += ",\"details\":{";
-        for (size_t idx = 0; idx < report.details.size(); ++idx) {
-            out += fmt::format("{}\"{}\":{}", idx ? "," : "", json_escape(report.details[idx].first), report.details[idx].second);
-        }
-        out += "}}";
+        w.key("details").begin_object();
+        for (const auto& [name, json] : report.details) w.key(name).raw(json);
+        w.end_object();
     }
-    return out;
+    w.end_object();
+    return std::move(w).take();
 }
 
 std::string render_live_line(const pipeline_counts& now, const pipeline_counts& before, double seconds) {

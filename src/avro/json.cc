@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "millrace/common/json_text.h"
+
 namespace millrace::avro::json {
 namespace {
 
@@ -271,33 +273,9 @@ bool value::operator==(const value& other) const {
 
 result<value> parse(std::string_view text) { return parser(text).document(); }
 
-void append_quoted(std::string& out, std::string_view text) {
-    out.push_back('"');
-    for (char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-                } else {
-                    out.push_back(c);
-                }
-        }
-    }
-    out.push_back('"');
-}
+void append_quoted(std::string& out, std::string_view text) { json_text::append_string(out, text); }
 
-std::string quote(std::string_view text) {
-    std::string out;
-    append_quoted(out, text);
-    return out;
-}
+std::string quote(std::string_view text) { return json_text::quote(text); }
 
 std::string dump(const value& v) {
     std::string out;

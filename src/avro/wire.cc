@@ -1,14 +1,12 @@
 #include "millrace/avro/wire.h"
 
+#include "millrace/common/endian.h"
+
 namespace millrace::avro::wire {
 
 void append_header(std::string& out, int32_t schema_id) {
-    auto id = static_cast<uint32_t>(schema_id);
     out.push_back(static_cast<char>(k_magic));
-    out.push_back(static_cast<char>(id >> 24));
-    out.push_back(static_cast<char>(id >> 16));
-    out.push_back(static_cast<char>(id >> 8));
-    out.push_back(static_cast<char>(id));
+    endian::append_be<uint32_t>(out, static_cast<uint32_t>(schema_id));
 }
 
 std::string frame(int32_t schema_id, std::string_view payload) {
@@ -26,8 +24,7 @@ result<framed> unframe(std::string_view message) {
     if (static_cast<uint8_t>(message[0]) != k_magic) {
         return make_error(errc::invalid_argument, "unknown magic byte {} (expected 0)", static_cast<unsigned>(static_cast<uint8_t>(message[0])));
     }
-    auto byte = [&](size_t idx) { return static_cast<uint32_t>(static_cast<uint8_t>(message[idx])); };
-    uint32_t id = (byte(1) << 24) | (byte(2) << 16) | (byte(3) << 8) | byte(4);
+    uint32_t id = endian::load_be<uint32_t>(message, 1);
     return framed{static_cast<int32_t>(id), message.substr(k_header_bytes)};
 }
 

@@ -7,7 +7,9 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <unordered_set>
 
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
@@ -22,6 +24,7 @@
 #include "millrace/common/log.h"
 #include "millrace/common/security.h"
 #include "millrace/coordination/coordination.h"
+#include "millrace/kafka_client/offsets.h"
 #include "millrace/registry/client.h"
 
 namespace millrace::cdc {
@@ -34,6 +37,8 @@ using steady = std::chrono::steady_clock;
 const log::logger k_log("cdc");
 // How often a standby asks whether it may take over the slot.
 constexpr int64_t k_standby_poll_ms = 1000;
+// Reading the topics' offsets when a slot is resumed.
+constexpr std::chrono::milliseconds k_offsets_timeout{15000};
 
 enum class message_format { json, envelope, avro };
 
@@ -46,6 +51,7 @@ struct table_ref {
 struct cdc_options {
     std::string slot;
     std::string publication;
+    std::string state_schema;  // holds <state_schema>.snapshots: which slots finished their snapshot
     std::vector<table_ref> tables;
     std::map<std::string, std::string> topics;  // schema.table → topic
     bool snapshot = true;
@@ -93,6 +99,8 @@ result<cdc_options> options_from(const config::config& cfg) {
         return make_error(errc::invalid_argument, "cdc.slot: '{}' must have 1..63 characters", o.slot);
     }
     if (o.publication.empty()) return make_error(errc::invalid_argument, "cdc.publication: must not be empty");
+    o.state_schema = cfg.get_string("cdc.state_schema");
+    if (o.state_schema.empty()) return make_error(errc::invalid_argument, "cdc.state_schema: must not be empty");
     for (const auto& text : cfg.get_list("cdc.tables")) {
         auto t = parse_table(text);
         if (!t) return t.err();
@@ -283,6 +291,9 @@ public:
                                            "Time from a transaction's commit to the broker's acknowledgement of all its rows.",
                                            metrics::latency_buckets());
         reconnects_ = &m.make_counter("millrace_cdc_sessions_total", "Replication sessions started (reconnects + 1).");
+        already_produced_ = &m.make_counter("millrace_cdc_rows_already_in_topic_total",
+                                            "Rows the slot sent again after a restart or takeover that were found "
+                                            "in the topic already, and not produced twice.");
         in_flight_ = &m.make_gauge("millrace_cdc_in_flight_messages", "Messages produced and not yet acknowledged.");
         avro_registrations_ = &m.make_counter("millrace_cdc_schema_registrations_total",
                                               "Avro schemas registered (cdc.format avro): one per new relation shape and subject.");
@@ -310,6 +321,7 @@ public:
         }
         auto* coordinator = ctx_.coordinator != nullptr ? ctx_.coordinator : own_coordinator_.get();
         lease_ = coordinator->make_lease("cdc." + options_.slot, dsn_);
+        instance_ = coordinator->opts().instance;
         standby_ok_ = coordinator->opts().standby;
         if (auto st = acquire_ownership(); !st) {
             if (st.err().code() == errc::already_exists && standby_ok_) {
@@ -439,8 +451,13 @@ private:
         if (auto st = make_producer(); !st) return st;
         if (auto st = connect(repl_, dsn_, true, application_); !st) return st;
         lsn start_at = tracker_.confirmed();
-        if (auto st = ensure_slot(start_at); !st) return st;
+        bool resumed = false;
+        if (auto st = ensure_slot(start_at, resumed); !st) return st;
         if (!running()) return {};
+        in_topics_.clear();
+        if (resumed) {
+            if (auto st = read_topic_tails(start_at); !st) return st;
+        }
 
         std::string sql = fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {})",
                                       quote_ident(repl_, options_.slot), start_at.to_string(),
@@ -517,31 +534,94 @@ private:
         return {};
     }
 
-    std::string snapshot_marker() const { return ctx_.data_dir + "/snapshot-done." + options_.slot; }
+    // Before PostgreSQL held it, the snapshot marker was a file per instance;
+    // still read so that an upgraded instance does not snapshot again.
+    std::string legacy_snapshot_marker() const { return ctx_.data_dir + "/snapshot-done." + options_.slot; }
+
+    std::string state_table() {
+        return quote_ident(owner_, options_.state_schema) + ".snapshots";
+    }
+
+    // The marker "the initial snapshot of this slot is in Kafka" lives in
+    // PostgreSQL next to the slot, so that any instance taking the slot over
+    // resumes it instead of snapshotting again (docs/ha.md).
+    status ensure_state_table() {
+        // Asked first: CREATE ... IF NOT EXISTS would print a NOTICE on every session.
+        auto found = exec(owner_, "SELECT to_regclass($1) IS NOT NULL", {state_table()});
+        if (found && std::string_view(PQgetvalue((*found)->res, 0, 0)) == "t") return {};
+        auto r = exec(owner_, fmt::format("CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {} ("
+                                          "slot text PRIMARY KEY, consistent_at pg_lsn NOT NULL, rows bigint NOT NULL, "
+                                          "completed_at timestamptz NOT NULL DEFAULT now(), completed_by text NOT NULL)",
+                                          quote_ident(owner_, options_.state_schema), state_table()));
+        if (!r) return r.err().with_context(fmt::format("cdc.state_schema {}", options_.state_schema));
+        return {};
+    }
+
+    result<bool> snapshot_recorded() {
+        auto r = exec(owner_, fmt::format("SELECT consistent_at FROM {} WHERE slot = $1", state_table()), {options_.slot});
+        if (!r) return r.err();
+        return PQntuples((*r)->res) > 0;
+    }
+
+    status record_snapshot(lsn point, uint64_t rows) {
+        auto r = exec(owner_,
+                      fmt::format("INSERT INTO {} (slot, consistent_at, rows, completed_by) VALUES ($1, $2::pg_lsn, $3, $4) "
+                                  "ON CONFLICT (slot) DO UPDATE SET consistent_at = EXCLUDED.consistent_at, "
+                                  "rows = EXCLUDED.rows, completed_at = now(), completed_by = EXCLUDED.completed_by",
+                                  state_table()),
+                      {options_.slot, point.to_string(), std::to_string(rows), instance_});
+        if (!r) return r.err();
+        return {};
+    }
 
     // Creates the slot when missing (and takes the initial snapshot); sets
-    // `start_at` to where streaming begins.
-    status ensure_slot(lsn& start_at) {
+    // `start_at` to where streaming begins and `resumed` when the slot existed.
+    status ensure_slot(lsn& start_at, bool& resumed) {
+        resumed = false;
         auto slot = exec(owner_, "SELECT plugin, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1",
                          {options_.slot});
         if (!slot) return slot.err();
         bool exists = PQntuples((*slot)->res) > 0;
+        if (auto st = ensure_state_table(); !st) return st;
         std::error_code ec;
-        bool snapshot_done = std::filesystem::exists(snapshot_marker(), ec);
         if (exists) {
             std::string plugin = PQgetvalue((*slot)->res, 0, 0);
             if (plugin != "pgoutput") {
                 return make_error(errc::invalid_argument, "replication slot '{}' uses plugin {}, not pgoutput; drop it "
                                   "or choose another cdc.slot", options_.slot, plugin);
             }
-            if (!options_.snapshot || snapshot_done) return {};
+            if (!PQgetisnull((*slot)->res, 0, 1)) {
+                auto confirmed = lsn::parse(PQgetvalue((*slot)->res, 0, 1));
+                if (confirmed && *confirmed > start_at) start_at = *confirmed;
+            }
+            auto recorded = snapshot_recorded();
+            if (!recorded) return recorded.err();
+            bool legacy = std::filesystem::exists(legacy_snapshot_marker(), ec);
+            if (!options_.snapshot || *recorded || legacy) {
+                if (options_.snapshot && !*recorded) {
+                    // Upgrade: the marker file of an older version says the snapshot completed.
+                    std::ifstream in(legacy_snapshot_marker());
+                    std::string text;
+                    in >> text;
+                    auto point = lsn::parse(text);
+                    if (auto st = record_snapshot(point ? *point : start_at, 0); !st) return st;
+                    k_log.info("replication slot {}: snapshot marker {} recorded in {}", options_.slot,
+                               legacy_snapshot_marker(), state_table());
+                }
+                resumed = true;
+                return {};
+            }
             // The slot was created but its snapshot never completed (killed
             // mid-snapshot): nothing after it was confirmed, so start over.
-            k_log.warn("replication slot {} exists but its initial snapshot did not complete ({} missing): "
-                       "dropping and recreating it", options_.slot, snapshot_marker());
+            k_log.warn("replication slot {} exists but its initial snapshot did not complete (no row in {}): "
+                       "dropping and recreating it", options_.slot, state_table());
             auto dropped = exec(repl_, fmt::format("DROP_REPLICATION_SLOT {} WAIT", quote_ident(repl_, options_.slot)));
             if (!dropped) return dropped.err();
         }
+        // A new slot: whatever was recorded belonged to an older one.
+        auto cleared = exec(owner_, fmt::format("DELETE FROM {} WHERE slot = $1", state_table()), {options_.slot});
+        if (!cleared) return cleared.err();
+        std::filesystem::remove(legacy_snapshot_marker(), ec);
         auto created = exec(repl_, fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT '{}')",
                                                quote_ident(repl_, options_.slot), options_.snapshot ? "export" : "nothing"));
         if (!created) return created.err();
@@ -551,19 +631,15 @@ private:
         k_log.info("created replication slot {} at {}", options_.slot, point->to_string());
         start_at = *point;
         if (!options_.snapshot) return {};
-        std::filesystem::remove(snapshot_marker(), ec);
-        if (auto st = take_snapshot(snapshot_name, *point); !st) return st;
+        auto rows = take_snapshot(snapshot_name, *point);
+        if (!rows) return rows.err();
         if (!running()) return make_error(errc::cancelled, "stopped during the initial snapshot");
-        std::ofstream marker(snapshot_marker());
-        marker << point->to_string() << "\n";
-        marker.close();
-        if (!marker) return make_error(errc::io_error, "cannot write {}", snapshot_marker());
-        return {};
+        return record_snapshot(*point, *rows);
     }
 
     // Reads every configured table in the slot's exported snapshot and waits
     // until the broker acknowledged every row.
-    status take_snapshot(const std::string& snapshot_name, lsn point) {
+    result<uint64_t> take_snapshot(const std::string& snapshot_name, lsn point) {
         auto started = steady::now();
         for (const char* sql : {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"}) {
             if (auto r = exec(owner_, sql); !r) return r.err();
@@ -583,7 +659,7 @@ private:
             std::string fetch = fmt::format("FETCH {} FROM millrace_snapshot", options_.snapshot_fetch);
             bool described = false;
             while (running()) {
-                if (auto st = check_lease(); !st) return st;
+                if (auto st = check_lease(); !st) return st.err();
                 auto batch = exec(owner_, fetch);
                 if (!batch) return batch.err();
                 PGresult* res = (*batch)->res;
@@ -606,11 +682,11 @@ private:
                         tuple[col].k = tuple_value::kind::text;
                         tuple[col].text.assign(PQgetvalue(res, row, c), static_cast<size_t>(PQgetlength(res, row, c)));
                     }
-                    change ch{'r', &rel, nullptr, &tuple, point, 0, unix_now_us(), true};
-                    if (auto st = emit(txn, ch); !st) return st;
+                    change ch{'r', &rel, nullptr, &tuple, point, 0, unix_now_us(), true, point};
+                    if (auto st = emit(txn, ch); !st) return st.err();
                     ++rows;
                 }
-                if (auto st = check_producer(); !st) return st;
+                if (auto st = check_producer(); !st) return st.err();
             }
             if (auto r = exec(owner_, "CLOSE millrace_snapshot"); !r) return r.err();
         }
@@ -618,12 +694,150 @@ private:
         tracker_.commit(txn, point);
         while (running() && !tracker_.empty()) {
             rd_kafka_poll(producer_, 100);
-            if (auto st = check_producer(); !st) return st;
+            if (auto st = check_producer(); !st) return st.err();
         }
         double seconds = std::chrono::duration<double>(steady::now() - started).count();
         k_log.info("initial snapshot: {} rows acknowledged in {:.1f} s (consistent at {})", rows, seconds,
                    point.to_string());
+        return rows;
+    }
+
+    // ---- resuming: what the topics already hold ----------------------------------
+
+    // A resumed slot sends again every transaction committed after its
+    // confirmed position, and the session before (this process's, or a leader
+    // that died) may have produced some of them already: confirming a position
+    // lags the broker's acknowledgement by up to cdc.status_interval. Reads each
+    // partition of the captured topics from its end back to the first records
+    // committed before `resume_at` and keeps their row positions (the "lsn"
+    // header), which the stream then skips. One producer writes a partition at
+    // a time (the lease), in commit order, so reading back stops there.
+    status read_topic_tails(lsn resume_at) {
+        char errstr[512];
+        rd_kafka_conf_t* conf = rd_kafka_conf_new();
+        std::vector<std::pair<std::string, std::string>> settings = {
+            {"bootstrap.servers", bootstrap_},
+            {"client.id", application_ + "-resume"},
+            {"group.id", "millrace-cdc-resume." + options_.slot},  // never joined nor committed: assign() only
+            {"enable.auto.commit", "false"},
+            {"enable.partition.eof", "true"},
+            {"reconnect.backoff.max.ms", "2000"},
+        };
+        for (const auto& kv : security::kafka_client_properties(ctx_.cfg)) settings.push_back(kv);
+        for (const auto& [key, value] : settings) {
+            if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+                rd_kafka_conf_destroy(conf);
+                return make_error(errc::invalid_argument, "Kafka consumer setting {}={}: {}", key,
+                                  security::printable_property(key, value), errstr);
+            }
+        }
+        rd_kafka_conf_set_log_cb(conf, &capture::on_log);
+        rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+        if (rk == nullptr) return make_error(errc::invalid_argument, "Kafka consumer: {}", errstr);
+        std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> owned(rk, [](rd_kafka_t* k) {
+            rd_kafka_consumer_close(k);
+            rd_kafka_destroy(k);
+        });
+        const rd_kafka_metadata_t* md = nullptr;
+        if (auto err = rd_kafka_metadata(rk, 1, nullptr, &md, 15000); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return make_error(errc::unavailable, "reading the topics back before resuming slot {}: metadata: {}",
+                              options_.slot, rd_kafka_err2str(err));
+        }
+        std::map<std::string, int> partitions;
+        for (int t = 0; t < md->topic_cnt; ++t) {
+            if (md->topics[t].err == RD_KAFKA_RESP_ERR_NO_ERROR) partitions[md->topics[t].topic] = md->topics[t].partition_cnt;
+        }
+        rd_kafka_metadata_destroy(md);
+        uint64_t read = 0;
+        std::set<std::string> topics;
+        for (const auto& t : options_.tables) topics.insert(topic_for(t.schema, t.name));
+        for (const auto& topic : topics) {
+            auto found = partitions.find(topic);
+            if (found == partitions.end()) continue;  // nothing produced yet
+            auto why = fmt::format("before resuming slot {}", options_.slot);
+            auto low_offsets = kafka_client::list_offsets(rk, topic, found->second, RD_KAFKA_OFFSET_BEGINNING, k_offsets_timeout);
+            if (!low_offsets) return low_offsets.err().with_context(why);
+            auto high_offsets = kafka_client::list_offsets(rk, topic, found->second, RD_KAFKA_OFFSET_END, k_offsets_timeout);
+            if (!high_offsets) return high_offsets.err().with_context(why);
+            const auto& lows = *low_offsets;
+            const auto& highs = *high_offsets;
+            for (int partition = 0; partition < found->second && running(); ++partition) {
+                int64_t low = lows[partition], high = highs[partition];
+                int64_t window = 512;
+                for (int64_t end = high; end > low && running();) {
+                    int64_t begin = std::max(low, end - window);
+                    bool older = false;
+                    if (auto st = read_range(rk, topic, partition, begin, end, resume_at, older, read); !st) return st;
+                    if (older) break;
+                    end = begin;
+                    window *= 2;
+                }
+            }
+        }
+        k_log.info("resuming slot {} after {}: {} rows after it are in the topics already ({} records read back)",
+                   options_.slot, resume_at.to_string(), in_topics_.size(), read);
         return {};
+    }
+
+    // Reads offsets [begin, end) of one partition into in_topics_; `older`
+    // when a record there was committed before `resume_at` (or predates the
+    // commit_lsn header).
+    status read_range(rd_kafka_t* rk, const std::string& topic, int partition, int64_t begin, int64_t end, lsn resume_at,
+                      bool& older, uint64_t& read) {
+        rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = begin;
+        auto err = rd_kafka_assign(rk, list);
+        rd_kafka_topic_partition_list_destroy(list);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return make_error(errc::unavailable, "assigning topic {} partition {}: {}", topic, partition, rd_kafka_err2str(err));
+        }
+        auto header = [](rd_kafka_headers_t* headers, const char* name) -> std::optional<std::string> {
+            const void* value = nullptr;
+            size_t size = 0;
+            if (headers == nullptr || rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+                value == nullptr) {
+                return std::nullopt;
+            }
+            return std::string(static_cast<const char*>(value), size);
+        };
+        auto deadline = steady::now() + std::chrono::seconds(60);
+        status outcome;
+        while (running()) {
+            if (steady::now() > deadline) {
+                outcome = make_error(errc::unavailable, "reading topic {} partition {} offsets {}..{} back: no answer in 60 s",
+                                     topic, partition, begin, end);
+                break;
+            }
+            rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 500);
+            if (m == nullptr) continue;
+            std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg(m, rd_kafka_message_destroy);
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
+            if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                if (m->err == RD_KAFKA_RESP_ERR__TRANSPORT || m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) continue;
+                outcome = make_error(errc::unavailable, "reading topic {} partition {} back: {}", topic, partition,
+                                     rd_kafka_message_errstr(m));
+                break;
+            }
+            if (m->offset >= end) break;
+            ++read;
+            rd_kafka_headers_t* headers = nullptr;
+            rd_kafka_message_headers(m, &headers);
+            auto commit_text = header(headers, "commit_lsn");
+            auto position_text = header(headers, "lsn");
+            auto op = header(headers, "op");
+            auto commit = commit_text ? lsn::parse(*commit_text) : result<lsn>(make_error(errc::not_found, "none"));
+            auto position = position_text ? lsn::parse(*position_text) : result<lsn>(make_error(errc::not_found, "none"));
+            // Snapshot rows come before every streamed row of a partition and are
+            // never sent again: reading back ends at them too.
+            if (!commit || !position || *commit < resume_at || op == std::optional<std::string>("r")) {
+                older = true;
+            } else {
+                in_topics_.insert(position->value);
+            }
+            if (m->offset + 1 >= end) break;
+        }
+        rd_kafka_assign(rk, nullptr);
+        return outcome;
     }
 
     // ---- the stream ----------------------------------------------------------
@@ -634,6 +848,7 @@ private:
         bool in_txn = false;
         uint32_t xid = 0;
         int64_t commit_us = 0;
+        lsn commit_at;
         while (running()) {
             if (auto st = check_lease(); !st) return st;
             rd_kafka_poll(producer_, 0);
@@ -679,6 +894,7 @@ private:
                 } else if (auto* b = std::get_if<begin_message>(&*decoded)) {
                     commit_us = b->commit_time_us + k_pg_epoch_offset_us;
                     xid = b->xid;
+                    commit_at = b->final_lsn;
                     txn = tracker_.begin(commit_us);
                     in_txn = true;
                 } else if (auto* c = std::get_if<commit_message>(&*decoded)) {
@@ -689,19 +905,19 @@ private:
                     relations[r->oid] = make_relation(*r);
                 } else if (auto* ins = std::get_if<insert_message>(&*decoded)) {
                     handled = on_change(relations, ins->relation, txn, in_txn,
-                                        {'c', nullptr, nullptr, &ins->new_tuple, data.wal_start, xid, commit_us, false});
+                                        {'c', nullptr, nullptr, &ins->new_tuple, data.wal_start, xid, commit_us, false, commit_at});
                 } else if (auto* up = std::get_if<update_message>(&*decoded)) {
                     handled = on_change(relations, up->relation, txn, in_txn,
                                         {'u', nullptr, up->old_kind ? &up->old_tuple : nullptr, &up->new_tuple,
-                                         data.wal_start, xid, commit_us, false});
+                                         data.wal_start, xid, commit_us, false, commit_at});
                 } else if (auto* del = std::get_if<delete_message>(&*decoded)) {
                     handled = on_change(relations, del->relation, txn, in_txn,
-                                        {'d', nullptr, &del->old_tuple, nullptr, data.wal_start, xid, commit_us, false});
+                                        {'d', nullptr, &del->old_tuple, nullptr, data.wal_start, xid, commit_us, false, commit_at});
                 } else if (auto* tr = std::get_if<truncate_message>(&*decoded)) {
                     for (uint32_t oid : tr->relations) {
                         if (!in_txn) break;
                         handled = on_change(relations, oid, txn, in_txn,
-                                            {'t', nullptr, nullptr, nullptr, data.wal_start, xid, commit_us, false});
+                                            {'t', nullptr, nullptr, nullptr, data.wal_start, xid, commit_us, false, commit_at});
                         if (!handled) break;
                     }
                 }
@@ -749,6 +965,7 @@ private:
         uint32_t xid;
         int64_t commit_us;  // unix epoch
         bool snapshot;
+        lsn commit_at{};  // the transaction's commit record (Begin's final LSN); the snapshot's point
     };
 
     status on_change(const std::map<uint32_t, relation>& relations, uint32_t oid, ack_tracker::txn_id txn, bool in_txn,
@@ -762,6 +979,10 @@ private:
             return make_error(errc::invalid_argument, "pgoutput: change at {} outside a transaction", ch.position.to_string());
         }
         ch.rel = &it->second;
+        if (!in_topics_.empty() && in_topics_.erase(ch.position.value) > 0) {
+            already_produced_->inc();
+            return {};
+        }
         return emit(txn, ch);
     }
 
@@ -939,7 +1160,9 @@ private:
         std::string op(1, ch.op);
         std::string table = rel.schema + "." + rel.name;
         std::string xid = std::to_string(ch.xid);
+        std::string commit_at = ch.commit_at.to_string();
         rd_kafka_header_add(headers, "lsn", -1, position.data(), static_cast<ssize_t>(position.size()));
+        rd_kafka_header_add(headers, "commit_lsn", -1, commit_at.data(), static_cast<ssize_t>(commit_at.size()));
         rd_kafka_header_add(headers, "op", -1, op.data(), static_cast<ssize_t>(op.size()));
         rd_kafka_header_add(headers, "table", -1, table.data(), static_cast<ssize_t>(table.size()));
         rd_kafka_header_add(headers, "txid", -1, xid.data(), static_cast<ssize_t>(xid.size()));
@@ -1169,6 +1392,10 @@ private:
     pg_conn owner_;  // reads the snapshot, manages the publication and slot
     std::unique_ptr<coordination::coordinator> own_coordinator_;  // when the host gave none
     std::unique_ptr<coordination::lease> lease_;                  // "cdc.<slot>"
+    std::string instance_;                                        // host:pid, recorded with the snapshot marker
+    // Positions (the "lsn" header) of the rows a resumed session found already
+    // in the topics: the slot sends them again; they are not produced twice.
+    std::unordered_set<uint64_t> in_topics_;
     bool standby_ok_ = false;  // a held lease makes this one wait, not fail
     pg_conn repl_;   // replication=database
     bool repl_streaming_ = false;
@@ -1191,6 +1418,7 @@ private:
     metrics::gauge* lag_ms_;
     metrics::histogram* commit_to_ack_;
     metrics::counter* reconnects_;
+    metrics::counter* already_produced_;
     metrics::gauge* in_flight_;
 };
 
@@ -1201,6 +1429,9 @@ void add_options(config::schema& s) {
            "Logical replication slot the capture reads (created on first start); one cdc process owns it at a time."});
     s.add({"cdc.publication", value_kind::string, "millrace_cdc",
            "Publication naming the captured tables; created, or extended with missing tables, when allowed."});
+    s.add({"cdc.state_schema", value_kind::string, "millrace_cdc",
+           "PostgreSQL schema of the table snapshots, which records the slots whose initial snapshot is in Kafka "
+           "(created when missing), so that any instance taking a slot over resumes it without snapshotting again."});
     s.add({"cdc.create_publication", value_kind::boolean, "true",
            "Create the publication, or add missing tables to it; false requires it to publish cdc.tables already."});
     s.add({"cdc.tables", value_kind::string_list, "public.users", "Tables to capture, as schema.table."});

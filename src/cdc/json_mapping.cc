@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "millrace/common/json_text.h"
 #include "pg_array.h"
 
 namespace millrace::cdc {
@@ -150,44 +151,7 @@ bool append_array(std::string& out, uint32_t element, std::string_view text, siz
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view text) {
-    out.push_back('"');
-    size_t pos = 0;
-    while (pos < text.size()) {
-        auto c = static_cast<unsigned char>(text[pos]);
-        if (c < 0x80) {
-            switch (c) {
-                case '"': out += "\\\""; break;
-                case '\\': out += "\\\\"; break;
-                case '\n': out += "\\n"; break;
-                case '\r': out += "\\r"; break;
-                case '\t': out += "\\t"; break;
-                case '\b': out += "\\b"; break;
-                case '\f': out += "\\f"; break;
-                default:
-                    if (c < 0x20) {
-                        out += fmt::format("\\u{:04x}", c);
-                    } else {
-                        out.push_back(static_cast<char>(c));
-                    }
-            }
-            ++pos;
-            continue;
-        }
-        // A well-formed UTF-8 sequence is copied; a bad byte becomes U+FFFD.
-        size_t len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-        bool valid = len != 0 && pos + len <= text.size();
-        for (size_t idx = 1; valid && idx < len; ++idx) {
-            valid = (static_cast<unsigned char>(text[pos + idx]) & 0xc0) == 0x80;
-        }
-        if (valid) {
-            out.append(text.substr(pos, len));
-            pos += len;
-        } else {
-            out += "\xef\xbf\xbd";
-            ++pos;
-        }
-    }
-    out.push_back('"');
+    json_text::append_string(out, text, json_text::invalid_utf8::replace);
 }
 
 uint32_t array_element_type(uint32_t type_oid) {

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "millrace/common/endian.h"
+
 namespace millrace::cdc {
 namespace {
 
@@ -61,8 +63,7 @@ private:
             fail(fmt::format("expected {} bytes at offset {}, {} left", n, pos_, remaining()));
             return 0;
         }
-        T v = 0;
-        for (size_t i = 0; i < n; ++i) v = static_cast<T>((v << 8) | static_cast<uint8_t>(bytes_[pos_ + i]));
+        T v = endian::load_be<T>(bytes_, pos_);
         pos_ += n;
         return v;
     }
@@ -74,9 +75,7 @@ private:
     std::string message_;
 };
 
-void put_u64(std::string& out, uint64_t v) {
-    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
-}
+void put_u64(std::string& out, uint64_t v) { endian::append_be<uint64_t>(out, v); }
 
 tuple_data read_tuple(reader& in) {
     tuple_data tuple;

@@ -15,12 +15,17 @@ namespace {
 using config::key_spec;
 using config::value_kind;
 
-// The admin endpoints to read /readyz and /metrics from: the configured list,
-// else `millrace up`'s and every standalone component's on admin.host.
-std::vector<std::string> admin_endpoints(const config::config& cfg) {
+// The admin endpoints to read /readyz, /metrics and jobs from: the
+// configured list, else the one of this process (`millrace up` publishes it,
+// its port may be ephemeral) and every standalone component's on admin.host.
+std::vector<std::string> admin_endpoints(const component_context& ctx) {
+    const auto& cfg = ctx.cfg;
     const auto& configured = cfg.get_list("console.admin_endpoints");
     if (!configured.empty()) return configured;
     std::vector<std::string> out;
+    if (ctx.services != nullptr) {
+        if (auto own = ctx.services->find("admin")) out.push_back(*own);
+    }
     const std::string& host = cfg.get_string("admin.host");
     for (const char* key : {"up.admin_port", "broker.admin_port", "cql.admin_port", "source.admin_port", "postgres.admin_port",
                             "cdc.admin_port", "processor.admin_port", "scheduler.admin_port", "registry.admin_port"}) {
@@ -53,7 +58,7 @@ public:
         s.max_scan = cfg.get_int("console.max_scan");
         s.max_tails = cfg.get_int("console.max_tails");
         s.lag_warn = cfg.get_int("console.lag_warn");
-        s.admin_endpoints = admin_endpoints(cfg);
+        s.admin_endpoints = admin_endpoints(ctx_);
         s.processor_group = processor_group(cfg);
         s.pipeline_topic = cfg.get_string("console.pipeline_topic");
         s.pipeline_table = cfg.get_string("console.pipeline_table");

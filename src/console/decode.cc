@@ -1,5 +1,7 @@
 #include "decode.h"
 
+#include "millrace/common/endian.h"
+
 namespace millrace::console {
 
 bool valid_utf8(std::string_view text) {
@@ -64,10 +66,7 @@ nlohmann::ordered_json decode_payload(const std::optional<std::string>& bytes, c
     const std::string& b = *bytes;
     nlohmann::ordered_json out = {{"size", b.size()}};
     if (b.size() >= 5 && b[0] == '\0') {
-        int32_t id = static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint8_t>(b[1])) << 24) |
-                                          (static_cast<uint32_t>(static_cast<uint8_t>(b[2])) << 16) |
-                                          (static_cast<uint32_t>(static_cast<uint8_t>(b[3])) << 8) |
-                                          static_cast<uint32_t>(static_cast<uint8_t>(b[4])));
+        int32_t id = static_cast<int32_t>(endian::load_be<uint32_t>(b, 1));
         if (avro) {
             auto decoded = avro(id, std::string_view(b).substr(5));
             if (decoded) {

@@ -1,11 +1,11 @@
-// A blocking HTTP/1.1 client (libcurl) for the console's worker threads: the
-// registry's and the scheduler's REST APIs and the admin endpoints.
+// A blocking HTTP/1.1 call for the console's worker threads (the registry's and
+// the scheduler's REST APIs and the admin endpoints), over the common client.
 #pragma once
 
 #include <chrono>
 #include <string>
 
-#include "millrace/common/http_client_auth.h"
+#include "millrace/common/http_client.h"
 #include "millrace/common/result.h"
 
 namespace millrace::console {

@@ -41,6 +41,8 @@ std::vector<access_need> required_access(const statement& st, const std::string&
     else if (auto* s = std::get_if<delete_stmt>(&st)) add_table(out, permission::modify, s->keyspace, s->table, sk);
     else if (auto* s = std::get_if<truncate_stmt>(&st)) add_table(out, permission::modify, s->keyspace, s->table, sk);
     else if (auto* s = std::get_if<alter_table_stmt>(&st)) add_table(out, permission::alter, s->keyspace, s->table, sk);
+    else if (auto* s = std::get_if<create_index_stmt>(&st)) add_table(out, permission::alter, s->keyspace, s->table, sk);
+    else if (auto* s = std::get_if<drop_index_stmt>(&st)) out.push_back({permission::alter, resource::of_keyspace(ks_of(s->keyspace, sk))});
     else if (std::holds_alternative<create_keyspace_stmt>(st)) out.push_back({permission::create, resource::all_keyspaces()});
     else if (auto* s = std::get_if<create_table_stmt>(&st)) out.push_back({permission::create, resource::of_keyspace(ks_of(s->keyspace, sk))});
     else if (auto* s = std::get_if<drop_stmt>(&st)) {
@@ -59,8 +61,12 @@ std::vector<access_need> required_access(const statement& st, const std::string&
 std::optional<std::string> check_access(const auth_model& auth, const std::string& role, const std::vector<access_need>& needs) {
     for (const auto& need : needs) {
         if (!auth.authorized(role, need.perm, need.on)) {
-            return fmt::format("User {} has no {} permission on {} or any of its parents", role, permission_name(need.perm),
-                               need.on.display());
+            // CREATE TABLE / TYPE check CREATE on "all tables in ks", whose parent is the keyspace: the keyspace
+            // resource is checked here, named as Cassandra names it.
+            std::string on = need.perm == permission::create && need.on.k == resource::kind::keyspace
+                                 ? fmt::format("<all tables in {}>", need.on.keyspace)
+                                 : need.on.display();
+            return fmt::format("User {} has no {} permission on {} or any of its parents", role, permission_name(need.perm), on);
         }
     }
     return std::nullopt;

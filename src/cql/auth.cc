@@ -77,7 +77,7 @@ permission_set resource::applicable() const {
             return bit(p::create) | bit(p::alter) | bit(p::drop) | bit(p::select) | bit(p::modify) | bit(p::authorize);
         case kind::table: return bit(p::alter) | bit(p::drop) | bit(p::select) | bit(p::modify) | bit(p::authorize);
         case kind::all_roles: return bit(p::create) | bit(p::alter) | bit(p::drop) | bit(p::authorize) | bit(p::describe);
-        case kind::role: return bit(p::alter) | bit(p::drop) | bit(p::authorize);
+        case kind::role: return bit(p::alter) | bit(p::drop) | bit(p::authorize) | bit(p::describe);  // as Cassandra 5.0
     }
     return 0;
 }

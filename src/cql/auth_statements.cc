@@ -67,6 +67,13 @@ struct auth_runner {
         return std::nullopt;
     }
 
+    // Role statements (CREATE/ALTER/DROP ROLE, GRANT role) are refused with Cassandra's generic
+    // message, not the "no X permission on <role r>" one data statements get.
+    std::optional<request_error> need_for_role(permission p, const resource& r) const {
+        if (!check_access(a, sess.user, {{p, r}})) return std::nullopt;
+        return unauthorized(fmt::format("User {} does not have sufficient privileges to perform the requested operation", sess.user));
+    }
+
     // Whether the resource exists (grants on missing ones are refused, as Cassandra does).
     bool exists(const resource& r) const {
         switch (r.k) {
@@ -117,7 +124,7 @@ struct auth_runner {
     }
 
     asio::awaitable<response> create_role(const create_role_stmt& s) {
-        if (auto e = need(permission::create, resource::all_roles())) co_return *e;
+        if (auto e = need_for_role(permission::create, resource::all_roles())) co_return *e;
         if (s.options.superuser.value_or(false) && !superuser()) {
             co_return unauthorized("Only superusers can create a role with superuser status");
         }
@@ -144,15 +151,17 @@ struct auth_runner {
 
     asio::awaitable<response> alter_role(const alter_role_stmt& s) {
         const role_record* target = a.find_role(s.role);
-        if (target == nullptr) co_return invalid(fmt::format("{} doesn't exist", s.role));
+        if (target == nullptr) co_return invalid(fmt::format("Role {} doesn't exist", s.role));
         bool self = s.role == sess.user;
         bool only_password = !s.options.login && !s.options.superuser;
         if (s.options.superuser) {
-            if (self) co_return unauthorized("You aren't allowed to alter your own superuser status");
+            if (a.roles_of(sess.user).count(s.role)) {  // the role itself or one granted to it
+                co_return unauthorized("You aren't allowed to alter your own superuser status or that of a role granted to you");
+            }
             if (!superuser()) co_return unauthorized("Only superusers are allowed to alter superuser status");
         }
         if (!(self && only_password)) {
-            if (auto e = need(permission::alter, resource::of_role(s.role))) co_return *e;
+            if (auto e = need_for_role(permission::alter, resource::of_role(s.role))) co_return *e;
         }
         if (target->is_superuser && !superuser()) co_return unauthorized("Only superusers are allowed to alter superuser roles");
         std::optional<std::string> hashed;
@@ -161,7 +170,7 @@ struct auth_runner {
             if (!hashed) co_return request_error{error_code::server_error, "cannot hash the password", {}, {}, {}};
         }
         target = a.find_role(s.role);
-        if (target == nullptr) co_return invalid(fmt::format("{} doesn't exist", s.role));
+        if (target == nullptr) co_return invalid(fmt::format("Role {} doesn't exist", s.role));
         role_record r = *target;
         if (hashed) r.salted_hash = *hashed;
         if (s.options.login) r.can_login = *s.options.login;
@@ -171,7 +180,7 @@ struct auth_runner {
     }
 
     asio::awaitable<response> drop_role(const drop_role_stmt& s) {
-        if (auto e = need(permission::drop, resource::of_role(s.role))) co_return *e;
+        if (auto e = need_for_role(permission::drop, resource::of_role(s.role))) co_return *e;
         if (s.role == sess.user) co_return invalid("Cannot DROP primary role for current login");
         const role_record* target = a.find_role(s.role);
         if (target == nullptr) {
@@ -204,10 +213,11 @@ struct auth_runner {
             co_return invalid("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename");
         }
         permission_set set = s.all ? res.applicable() : s.permissions;
-        if ((set & res.applicable()) != set) {
-            co_return invalid(fmt::format("Resource type {} does not support any of the requested permissions",
+        if ((set & res.applicable()) != set) {  // Cassandra reports it as a syntax error
+            co_return request_error{error_code::syntax_error, fmt::format("Resource type {} does not support any of the requested permissions",
                                           res.k == resource::kind::role || res.k == resource::kind::all_roles ? "RoleResource"
-                                                                                                             : "DataResource"));
+                                                                                                             : "DataResource"),
+                                    {}, {}, {}};
         }
         // The grantor needs AUTHORIZE and every permission it grants.
         if (auto e = need(permission::authorize, res)) co_return *e;
@@ -221,7 +231,7 @@ struct auth_runner {
     }
 
     asio::awaitable<response> grant_role(const grant_role_stmt& s) {
-        if (auto e = need(permission::authorize, resource::of_role(s.role))) co_return *e;
+        if (auto e = need_for_role(permission::authorize, resource::of_role(s.role))) co_return *e;
         const role_record* role = a.find_role(s.role);
         if (role == nullptr) co_return invalid(fmt::format("{} doesn't exist", s.role));
         if (role->is_superuser && !superuser()) {
@@ -248,7 +258,7 @@ struct auth_runner {
         std::set<std::string> names;
         if (!s.of.empty()) {
             const role_record* of = a.find_role(s.of);
-            if (of == nullptr) return invalid(fmt::format("{} doesn't exist", s.of));
+            if (of == nullptr) return invalid(fmt::format("<role {}> doesn't exist", s.of));
             if (!may_describe && !a.roles_of(sess.user).count(s.of)) {
                 return unauthorized(fmt::format("You are not authorized to view roles granted to {}", s.of));
             }
@@ -297,7 +307,7 @@ struct auth_runner {
         std::set<std::string> grantees;
         if (!s.of.empty()) {
             const role_record* of = a.find_role(s.of);
-            if (of == nullptr) return invalid(fmt::format("{} doesn't exist", s.of));
+            if (of == nullptr) return invalid(fmt::format("<role {}> doesn't exist", s.of));
             if (!superuser() && !a.roles_of(sess.user).count(s.of)) {
                 return unauthorized(fmt::format("You are not authorized to view {}'s permissions", s.of));
             }
@@ -386,6 +396,9 @@ asio::awaitable<void> executor::after_schema_change(const statement& st, const s
 }
 
 asio::awaitable<std::string> executor::authenticate(std::string user, std::string password) {
+    // An empty SASL PLAIN field is a missing one for Cassandra, checked password first.
+    if (password.empty()) co_return "Password must not be null";
+    if (user.empty()) co_return "Authentication ID must not be null";
     const role_record* r = auth_.find_role(user);
     bool known = r != nullptr && !r->salted_hash.empty();
     std::string hash = known ? r->salted_hash : std::string();

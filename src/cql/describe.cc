@@ -36,12 +36,20 @@ std::string create_keyspace_statement(const keyspace_def& k) {
                        replication, k.durable_writes ? "true" : "false");
 }
 
+std::string create_index_statement(const table_def& t, const index_def& i) {
+    std::string target = i.target.empty() ? quote_identifier(i.column) : i.target + "(" + quote_identifier(i.column) + ")";
+    return fmt::format("CREATE INDEX {} ON {}.{} ({});", quote_identifier(i.name), quote_identifier(t.keyspace), quote_identifier(t.name),
+                       target);
+}
+
 std::string create_table_statement(const table_def& t) {
     std::string out = fmt::format("CREATE TABLE {}.{} (\n", quote_identifier(t.keyspace), quote_identifier(t.name));
     bool simple_key = t.partition_key.size() == 1 && t.clustering.empty();
     for (const auto* c : t.select_order()) {
         out += fmt::format("    {} {}{},\n", quote_identifier(c->name), c->type.name(),
-                           simple_key && c->kind == column_kind::partition_key ? " PRIMARY KEY" : "");
+                           simple_key && c->kind == column_kind::partition_key ? " PRIMARY KEY"
+                           : c->kind == column_kind::static_                   ? " static"
+                                                                               : "");
     }
     if (simple_key) {
         out.resize(out.size() - 2);

@@ -115,22 +115,21 @@ asio::awaitable<response> executor::execute_batch(std::vector<std::pair<const pa
             }
         }
     }
-    mutation m;
-    m.now_seconds = static_cast<uint32_t>(clock_.wall_millis() / 1000);
+    batch_builder batch;
+    batch.m.now_seconds = static_cast<uint32_t>(clock_.wall_millis() / 1000);
     for (auto& [ps, params] : statements) {
         params.default_timestamp = common.default_timestamp;
         statement_runner runner{*this, *ps, params, s};
         if (!params.default_timestamp) params.default_timestamp = runner.next_timestamp();
-        auto r = runner.build_write(ps->stmt, m, {});
-        if (!r) co_return invalid(r.err().message());
-        if (m.condition_prefix) co_return invalid("Conditional statements in batches are not supported");
+        if (auto e = batch.add(runner, ps->stmt, {})) co_return *e;
     }
+    if (auto e = batch.check(false)) co_return *e;
     parsed_statement none{use_stmt{}, {}};
     query_params no_params;
     statement_runner runner{*this, none, no_params, s};
-    auto res = co_await runner.apply(std::move(m));
+    auto res = co_await runner.apply(std::move(batch.m));
     if (!res.st) co_return statement_runner::server_error(res);
-    co_return void_result();
+    co_return batch.answer(runner, res);
 }
 
 const prepared_statement* executor::find_prepared(const std::string& id) {
@@ -180,6 +179,7 @@ response executor::prepare(const std::string& query, const session& s) {
         switch (m.role) {
             case marker_role::limit: case marker_role::per_partition_limit: case marker_role::ttl: spec.type = int_type(); break;
             case marker_role::timestamp: spec.type = bigint_type(); break;
+            case marker_role::json: spec.type = cql_type{type_kind::varchar, {}, false}; break;
             default: {
                 if (m.column == "partition key token") {
                     spec.type = bigint_type();

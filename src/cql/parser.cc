@@ -327,7 +327,11 @@ private:
             out.k = term::kind::function;
             out.function = lower(next().text);
             expect("(");
-            expect(")");
+            if (!accept(")")) {
+                do out.args.push_back(parse_term(column, out.function == "fromjson" ? marker_role::json : role));
+                while (accept(","));
+                expect(")");
+            }
             return out;
         }
         term out;
@@ -493,6 +497,7 @@ private:
             if (accept_kw("table") || accept_kw("columnfamily")) return create_table();
             if (accept_kw("role")) return create_role(false);
             if (accept_kw("user")) return create_role(true);
+            if (accept_kw("index")) return create_index();
             fail("unsupported CREATE statement at");
         }
         if (accept_kw("grant")) return grant(false);
@@ -517,6 +522,12 @@ private:
                 qualified(d.keyspace, d.table);
                 return d;
             }
+            if (accept_kw("index")) {
+                drop_index_stmt di;
+                di.if_exists = if_exists();
+                qualified(di.keyspace, di.name);
+                return di;
+            }
             fail("unsupported DROP statement at");
         }
         if (accept_kw("use")) return use_stmt{ident()};
@@ -538,6 +549,7 @@ private:
                     column_def c;
                     c.name = ident();
                     c.type = type_text();
+                    c.is_static = accept_kw("static");
                     a.add.push_back(c);
                 } while (accept(","));
                 if (paren) expect(")");
@@ -669,6 +681,28 @@ private:
         return c;
     }
 
+    statement create_index() {
+        create_index_stmt c;
+        c.if_not_exists = if_not_exists();
+        if (!is_kw("on")) c.name = ident();
+        expect_kw("on");
+        qualified(c.keyspace, c.table);
+        expect("(");
+        for (const char* target : {"keys", "values", "entries", "full"}) {
+            if (is_kw(target) && peek(1).kind == tok::symbol && peek(1).text == "(") {
+                next();
+                next();
+                c.target = target;
+                c.column = ident();
+                expect(")");
+                break;
+            }
+        }
+        if (c.target.empty()) c.column = ident();
+        expect(")");
+        return c;
+    }
+
     statement create_table() {
         create_table_stmt c;
         c.if_not_exists = if_not_exists();
@@ -691,7 +725,7 @@ private:
                 column_def col;
                 col.name = ident();
                 col.type = type_text();
-                if (accept_kw("static")) fail("static columns are not supported, at");
+                col.is_static = accept_kw("static");
                 if (accept_kw("primary")) {
                     expect_kw("key");
                     if (!c.partition_key.empty()) fail("multiple PRIMARY KEYs, at");
@@ -755,7 +789,17 @@ private:
         expect_kw("into");
         insert_stmt s;
         qualified(s.keyspace, s.table);
-        if (accept_kw("json")) fail("INSERT JSON is not supported, at");
+        if (accept_kw("json")) {
+            s.json = parse_term("[json]", marker_role::json);
+            if (accept_kw("default")) {
+                if (accept_kw("unset")) s.json_default_unset = true;
+                else if (!accept_kw("null")) fail("mismatched input, expecting NULL or UNSET:");
+            }
+            s.if_not_exists = if_not_exists();
+            using_options(s.options);
+            if (!s.if_not_exists) s.if_not_exists = if_not_exists();
+            return s;
+        }
         expect("(");
         do s.columns.push_back(ident());
         while (accept(","));

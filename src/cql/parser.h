@@ -19,7 +19,8 @@ namespace millrace::cql {
 // What a bind marker stands for.
 // collection_remove binds `c - ?` (a set of keys for a map), map_key and
 // map_value bind `m[?] = ?`.
-enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp, collection_remove, map_key, map_value };
+// json: the text of INSERT ... JSON ? or fromJson(?).
+enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp, collection_remove, map_key, map_value, json };
 
 struct marker {
     std::string name;      // given name for `:name`, else the receiver column's name
@@ -33,6 +34,7 @@ struct term {
     literal lit;
     int marker_index = -1;
     std::string function;
+    std::vector<term> args;  // a function's arguments (fromJson's text)
 };
 
 enum class relation_op { eq, lt, le, gt, ge, in, contains, neq };
@@ -54,6 +56,7 @@ struct create_keyspace_stmt {
 struct column_def {
     std::string name;
     std::string type;  // CQL spelling; resolved with parse_type
+    bool is_static = false;  // `name type static`
 };
 
 struct create_table_stmt {
@@ -71,6 +74,19 @@ struct create_table_stmt {
 struct drop_stmt {
     bool keyspace_level = false;
     std::string keyspace, table;
+    bool if_exists = false;
+};
+
+// CREATE INDEX [IF NOT EXISTS] [name] ON [ks.]table (column | keys(c) | values(c) | entries(c) | full(c)).
+struct create_index_stmt {
+    std::string keyspace, table, name;  // name empty: Cassandra's default, <table>_<column>_idx
+    bool if_not_exists = false;
+    std::string column;
+    std::string target;  // "", "keys", "values", "entries" or "full"
+};
+
+struct drop_index_stmt {
+    std::string keyspace, name;
     bool if_exists = false;
 };
 
@@ -100,6 +116,8 @@ struct insert_stmt {
     std::string keyspace, table;
     std::vector<std::string> columns;
     std::vector<term> values;
+    std::optional<term> json;   // INSERT ... JSON '<object>' (columns and values then empty)
+    bool json_default_unset = false;  // DEFAULT UNSET: columns missing from the object are left as they are
     bool if_not_exists = false;
     write_options options;
 };
@@ -243,7 +261,7 @@ struct batch_stmt;
 using statement = std::variant<create_keyspace_stmt, create_table_stmt, drop_stmt, use_stmt, truncate_stmt,
                                alter_table_stmt, insert_stmt, update_stmt, delete_stmt, select_stmt, batch_stmt,
                                describe_stmt, create_role_stmt, alter_role_stmt, drop_role_stmt, list_roles_stmt,
-                               grant_stmt, grant_role_stmt, list_permissions_stmt>;
+                               grant_stmt, grant_role_stmt, list_permissions_stmt, create_index_stmt, drop_index_stmt>;
 
 struct batch_stmt {
     bool logged = true;

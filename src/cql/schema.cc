@@ -18,13 +18,20 @@ std::vector<const column_def_full*> table_def::select_order() const {
     std::vector<const column_def_full*> out;
     for (auto idx : partition_key) out.push_back(&columns[idx]);
     for (auto idx : clustering) out.push_back(&columns[idx]);
-    std::vector<const column_def_full*> regular;
-    for (const auto& c : columns) {
-        if (c.kind == column_kind::regular) regular.push_back(&c);
+    // Cassandra's select order: the static columns by name, then the regular ones by name.
+    for (auto kind : {column_kind::static_, column_kind::regular}) {
+        std::vector<const column_def_full*> some;
+        for (const auto& c : columns) {
+            if (c.kind == kind) some.push_back(&c);
+        }
+        std::sort(some.begin(), some.end(), [](auto* a, auto* b) { return a->name < b->name; });
+        out.insert(out.end(), some.begin(), some.end());
     }
-    std::sort(regular.begin(), regular.end(), [](auto* a, auto* b) { return a->name < b->name; });
-    out.insert(out.end(), regular.begin(), regular.end());
     return out;
+}
+
+bool table_def::has_static() const {
+    return std::any_of(columns.begin(), columns.end(), [](const auto& c) { return c.kind == column_kind::static_; });
 }
 
 std::string keyspace_key(const std::string& name) { return std::string{key_format::k_schema_space, 'k'} + name; }
@@ -84,6 +91,13 @@ std::string encode_table(const table_def& t) {
     w.long_string(t.comment);
     w.int32(t.default_time_to_live);
     w.int32(t.gc_grace_seconds);
+    // Secondary indexes (absent from records written before they existed).
+    w.uint16(static_cast<uint16_t>(t.indexes.size()));
+    for (const auto& i : t.indexes) {
+        w.string(i.name);
+        w.string(i.column);
+        w.string(i.target);
+    }
     return out;
 }
 
@@ -115,6 +129,16 @@ result<table_def> decode_table(std::string_view bytes) {
             t.comment = r.long_string();
             t.default_time_to_live = r.int32();
             t.gc_grace_seconds = r.int32();
+        }
+        if (r.remaining() > 0) {
+            uint16_t count = r.uint16();
+            for (uint16_t idx = 0; idx < count; ++idx) {
+                index_def i;
+                i.name = r.string();
+                i.column = r.string();
+                i.target = r.string();
+                t.indexes.push_back(std::move(i));
+            }
         }
         for (size_t pos = 0;; ++pos) {
             bool found = false;

@@ -15,7 +15,8 @@
 
 namespace millrace::cql {
 
-enum class column_kind { partition_key, clustering, regular };
+// static_: one value per partition (`v int static`), its cells keyed by the partition (key_format.h).
+enum class column_kind { partition_key, clustering, regular, static_ };
 
 struct column_def_full {
     std::string name;
@@ -25,6 +26,18 @@ struct column_def_full {
     int position = -1;       // index within the partition key or clustering, else -1
     bool descending = false; // clustering order
     uint16_t id = 0;         // cell column id; never reused within a table (0 is the row marker)
+};
+
+// A secondary index (CREATE INDEX): queries restricting its column by = (CONTAINS / CONTAINS KEY for
+// values() / keys() of a collection) need no ALLOW FILTERING. It keeps no entries of its own: such a query
+// reads the partitions it names, or the table, and filters (statements/select_statement.cc), so the
+// index is consistent with every write, delete and expiry by construction, and built when created.
+struct index_def {
+    std::string name;
+    std::string column;
+    std::string target;  // "" (the value), "keys", "values", "entries" or "full"
+    // The target as system_schema.indexes and DESCRIBE spell it: `v`, `values(l)`.
+    std::string target_text() const { return target.empty() ? column : target + "(" + column + ")"; }
 };
 
 struct table_def {
@@ -38,9 +51,11 @@ struct table_def {
     std::string comment;
     int32_t default_time_to_live = 0;  // seconds; writes without USING TTL get it
     int32_t gc_grace_seconds = 864000;  // how long tombstones are kept before the purge drops them
+    std::vector<index_def> indexes;
 
     const column_def_full* find(const std::string& column) const;
-    // Columns in the order `SELECT *` returns them: partition key, clustering, then regular by name.
+    bool has_static() const;
+    // Columns in the order `SELECT *` returns them: partition key, clustering, then static and then regular by name.
     std::vector<const column_def_full*> select_order() const;
 };
 

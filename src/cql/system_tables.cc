@@ -162,6 +162,7 @@ virtual_table columns(const catalog& c, const auth_model* auth) {
         for (const auto& col : table->columns) {
             const char* kind = col.kind == column_kind::partition_key ? "partition_key"
                                : col.kind == column_kind::clustering  ? "clustering"
+                               : col.kind == column_kind::static_     ? "static"
                                                                       : "regular";
             const char* order = col.kind != column_kind::clustering ? "none" : (col.descending ? "desc" : "asc");
             v.rows.push_back(row{text_value(table->keyspace), text_value(table->name), text_value(col.name), text_value(order),
@@ -298,7 +299,18 @@ std::optional<virtual_table> system_table(const catalog& c, const std::string& k
                       {"memtable_flush_period_in_ms", "int"}, {"min_index_interval", "int"}, {"read_repair", "text"},
                       {"read_repair_chance", "double"}, {"speculative_retry", "text"}});
     }
-    if (table == "indexes") return empty({{"keyspace_name", "text"}, {"table_name", "text"}, {"index_name", "text"}, {"kind", "text"}, {"options", "map<text, text>"}});
+    if (table == "indexes") {
+        auto v = empty({{"keyspace_name", "text"}, {"table_name", "text"}, {"index_name", "text"}, {"kind", "text"}, {"options", "map<text, text>"}});
+        for (const auto& [key, t] : c.tables) {
+            auto indexes = t->indexes;
+            std::sort(indexes.begin(), indexes.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+            for (const auto& i : indexes) {
+                v.rows.push_back(row{text_value(t->keyspace), text_value(t->name), text_value(i.name), text_value("COMPOSITES"),
+                                     map_value({{text_value("target"), text_value(i.target_text())}})});
+            }
+        }
+        return v;
+    }
     if (table == "triggers") return empty({{"keyspace_name", "text"}, {"table_name", "text"}, {"trigger_name", "text"}, {"options", "map<text, text>"}});
     return std::nullopt;
 }

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include "protocol/wire.h"
+#include "millrace/common/endian.h"
 
 namespace millrace::cql {
 namespace {
@@ -41,7 +42,7 @@ size_t fixed_size(type_kind k) {
 }
 
 uint32_t get_u32(std::string_view b) {
-    return (uint32_t(uint8_t(b[0])) << 24) | (uint32_t(uint8_t(b[1])) << 16) | (uint32_t(uint8_t(b[2])) << 8) | uint8_t(b[3]);
+    return endian::load_be<uint32_t>(b);
 }
 
 std::string be(uint64_t v, size_t width) {

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "millrace/common/endian.h"
 #include "millrace/cql_client/client.h"
 #include "wire.h"
 
@@ -34,7 +35,7 @@ bool is_textual(type_id id) { return id == type_id::varchar || id == type_id::as
 // Minimal big-endian two's complement bytes of v.
 std::string varint_of(int64_t v) {
     std::string out;
-    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((static_cast<uint64_t>(v) >> shift) & 0xFF));
+    endian::append_be<uint64_t>(out, static_cast<uint64_t>(v));
     size_t start = 0;
     while (start + 1 < out.size()) {
         auto b0 = static_cast<uint8_t>(out[start]);
@@ -57,14 +58,12 @@ std::optional<int64_t> int_of_varint(std::string_view bytes) {
 
 std::string be_bytes(uint64_t v, int width) {
     std::string out;
-    for (int shift = (width - 1) * 8; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+    endian::append_be_width(out, v, static_cast<size_t>(width));
     return out;
 }
 
 uint64_t be_value(std::string_view b) {
-    uint64_t v = 0;
-    for (char c : b) v = (v << 8) | uint8_t(c);
-    return v;
+    return endian::load_be_width(b);
 }
 
 std::string quote(std::string_view s) {

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "millrace/common/endian.h"
+
 namespace millrace::cql_client::wire {
 
 std::string_view opcode_name(uint8_t op) {
@@ -56,9 +58,9 @@ frame_header decode_header(const uint8_t* b) {
     frame_header h;
     h.version = b[0];
     h.flags = b[1];
-    h.stream = static_cast<int16_t>((b[2] << 8) | b[3]);
+    h.stream = static_cast<int16_t>(endian::load_be<uint16_t>(b + 2));
     h.op = b[4];
-    h.length = (uint32_t(b[5]) << 24) | (uint32_t(b[6]) << 16) | (uint32_t(b[7]) << 8) | uint32_t(b[8]);
+    h.length = endian::load_be<uint32_t>(b + 5);
     return h;
 }
 
@@ -83,22 +85,15 @@ std::string_view wire_reader::take(size_t n) {
 uint8_t wire_reader::byte() { return static_cast<uint8_t>(take(1)[0]); }
 
 int16_t wire_reader::int16() {
-    auto b = take(2);
-    return static_cast<int16_t>((uint8_t(b[0]) << 8) | uint8_t(b[1]));
+    return static_cast<int16_t>(endian::load_be<uint16_t>(take(2)));
 }
 
 int32_t wire_reader::int32() {
-    auto b = take(4);
-    uint32_t v = 0;
-    for (char c : b) v = (v << 8) | uint8_t(c);
-    return static_cast<int32_t>(v);
+    return static_cast<int32_t>(endian::load_be<uint32_t>(take(4)));
 }
 
 int64_t wire_reader::int64() {
-    auto b = take(8);
-    uint64_t v = 0;
-    for (char c : b) v = (v << 8) | uint8_t(c);
-    return static_cast<int64_t>(v);
+    return static_cast<int64_t>(endian::load_be<uint64_t>(take(8)));
 }
 
 std::string wire_reader::string() { return std::string(take(uint16())); }
@@ -136,19 +131,15 @@ std::map<std::string, std::vector<std::string>> wire_reader::string_multimap() {
 }
 
 void wire_writer::int16(int16_t v) {
-    auto u = static_cast<uint16_t>(v);
-    out_.push_back(static_cast<char>(u >> 8));
-    out_.push_back(static_cast<char>(u & 0xFF));
+    endian::append_be<uint16_t>(out_, static_cast<uint16_t>(v));
 }
 
 void wire_writer::int32(int32_t v) {
-    auto u = static_cast<uint32_t>(v);
-    for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((u >> shift) & 0xFF));
+    endian::append_be<uint32_t>(out_, static_cast<uint32_t>(v));
 }
 
 void wire_writer::int64(int64_t v) {
-    auto u = static_cast<uint64_t>(v);
-    for (int shift = 56; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((u >> shift) & 0xFF));
+    endian::append_be<uint64_t>(out_, static_cast<uint64_t>(v));
 }
 
 void wire_writer::string(std::string_view s) {

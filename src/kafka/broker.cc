@@ -19,6 +19,7 @@
 #include "broker_core.h"
 #include "txn/txn_coordinator.h"
 #include "millrace/common/connection.h"
+#include "millrace/common/endian.h"
 #include "flusher.h"
 #include "group/coordinator.h"
 #include "handlers/handler.h"
@@ -166,8 +167,7 @@ private:
         size_t header_size() const override { return 4; }
 
         asio::awaitable<std::optional<size_t>> body_length(net::framed_connection& conn, const std::string& h) override {
-            int32_t size = static_cast<int32_t>((uint32_t(uint8_t(h[0])) << 24) | (uint32_t(uint8_t(h[1])) << 16) |
-                                                (uint32_t(uint8_t(h[2])) << 8) | uint32_t(uint8_t(h[3])));
+            int32_t size = static_cast<int32_t>(endian::load_be<uint32_t>(h));
             const auto& cfg = broker_.core_.config();
             if (size < 8 || size > cfg.max_request_bytes) {
                 broker_.protocol_errors_.inc();

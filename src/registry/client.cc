@@ -1,29 +1,11 @@
 #include "millrace/registry/client.h"
 
-#include <curl/curl.h>
-
 #include "millrace/avro/json.h"
+#include "millrace/common/http_client.h"
 
 namespace millrace::registry {
 namespace json = avro::json;
 namespace {
-
-size_t collect(char* data, size_t size, size_t count, void* out) {
-    static_cast<std::string*>(out)->append(data, size * count);
-    return size * count;
-}
-
-std::string escape_path(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out += fmt::format("%{:02X}", c);
-        }
-    }
-    return out;
-}
 
 std::string registration_body(const std::string& schema_text, const std::string& type) {
     json::value body = json::value::object();
@@ -55,39 +37,20 @@ result<subject_version> parse_subject_version(const std::string& body) {
 client::client(client_options options) : options_(std::move(options)) {
     while (!options_.url.empty() && options_.url.back() == '/') options_.url.pop_back();
     if (options_.url.find("://") == std::string::npos) options_.url = "http://" + options_.url;
-    static std::once_flag curl_init;
-    std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 result<client::http_reply> client::call(const std::string& method, const std::string& path, const std::string& body) {
-    CURL* curl = curl_easy_init();
-    if (curl == nullptr) return make_error(errc::unavailable, "curl_easy_init failed");
-    std::string url = options_.url + path;
-    http_reply reply;
-    curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, "Content-Type: application/vnd.schemaregistry.v1+json");
-    headers = curl_slist_append(headers, "Accept: application/vnd.schemaregistry.v1+json, application/json");
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_ms));
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
-    http::apply(curl, options_.auth);
-    if (method != "GET") {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    }
-    CURLcode code = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    if (code == CURLE_OPERATION_TIMEDOUT) {
-        return make_error(errc::timed_out, "{} {}: no answer within {} ms", method, url, options_.timeout_ms);
-    }
-    if (code != CURLE_OK) return make_error(errc::unavailable, "{} {}: {}", method, url, curl_easy_strerror(code));
-    return reply;
+    http::client_request request;
+    request.method = method;
+    request.url = options_.url + path;
+    request.headers = {{"Content-Type", "application/vnd.schemaregistry.v1+json"},
+                       {"Accept", "application/vnd.schemaregistry.v1+json, application/json"}};
+    if (method != "GET") request.body = body;
+    request.timeout = std::chrono::milliseconds(options_.timeout_ms);
+    request.auth = options_.auth;
+    auto response = http::perform(request);
+    if (!response) return response.err();
+    return http_reply{response->status, std::move(response->body)};
 }
 
 error client::error_from(const std::string& what, const http_reply& reply) {
@@ -106,7 +69,7 @@ error client::error_from(const std::string& what, const http_reply& reply) {
 
 result<int> client::register_schema(const std::string& subject, const std::string& schema_text, const std::string& type) {
     std::string what = fmt::format("registering a schema under subject '{}' at {}", subject, options_.url);
-    auto reply = call("POST", "/subjects/" + escape_path(subject) + "/versions", registration_body(schema_text, type));
+    auto reply = call("POST", "/subjects/" + http::url_escape(subject) + "/versions", registration_body(schema_text, type));
     if (!reply) return reply.err().with_context(what);
     if (reply->status != 200) return error_from(what, *reply);
     auto doc = json::parse(reply->body);
@@ -143,7 +106,7 @@ result<std::shared_ptr<const fetched_schema>> client::schema_by_id(int id) {
 
 result<subject_version> client::lookup(const std::string& subject, const std::string& schema_text, const std::string& type) {
     std::string what = fmt::format("looking up a schema under subject '{}' at {}", subject, options_.url);
-    auto reply = call("POST", "/subjects/" + escape_path(subject), registration_body(schema_text, type));
+    auto reply = call("POST", "/subjects/" + http::url_escape(subject), registration_body(schema_text, type));
     if (!reply) return reply.err().with_context(what);
     if (reply->status != 200) return error_from(what, *reply);
     return parse_subject_version(reply->body);
@@ -151,7 +114,7 @@ result<subject_version> client::lookup(const std::string& subject, const std::st
 
 result<subject_version> client::latest(const std::string& subject) {
     std::string what = fmt::format("fetching the latest version of subject '{}' from {}", subject, options_.url);
-    auto reply = call("GET", "/subjects/" + escape_path(subject) + "/versions/latest", "");
+    auto reply = call("GET", "/subjects/" + http::url_escape(subject) + "/versions/latest", "");
     if (!reply) return reply.err().with_context(what);
     if (reply->status != 200) return error_from(what, *reply);
     return parse_subject_version(reply->body);
@@ -159,7 +122,7 @@ result<subject_version> client::latest(const std::string& subject) {
 
 result<bool> client::compatible(const std::string& subject, const std::string& schema_text, const std::string& type) {
     std::string what = fmt::format("testing compatibility with subject '{}' at {}", subject, options_.url);
-    auto reply = call("POST", "/compatibility/subjects/" + escape_path(subject) + "/versions/latest", registration_body(schema_text, type));
+    auto reply = call("POST", "/compatibility/subjects/" + http::url_escape(subject) + "/versions/latest", registration_body(schema_text, type));
     if (!reply) return reply.err().with_context(what);
     if (reply->status != 200) return error_from(what, *reply);
     auto doc = json::parse(reply->body);

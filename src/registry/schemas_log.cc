@@ -6,6 +6,7 @@
 
 #include "millrace/common/log.h"
 #include "millrace/common/security.h"
+#include "millrace/kafka_client/offsets.h"
 
 namespace millrace::registry {
 
@@ -138,13 +139,14 @@ status schemas_log::read_all(const std::function<void(int64_t, const std::string
     char errstr[512];
     rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, errstr, sizeof errstr);
     if (consumer == nullptr) return make_error(errc::unavailable, "creating the Kafka consumer for {}: {}", bootstrap_, errstr);
-    int64_t low = 0;
-    int64_t high = 0;
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(consumer, topic_.c_str(), 0, &low, &high,
-                                                               static_cast<int>(std::min<int64_t>(timeout_ms, 5000)));
+    const auto offsets_timeout = std::chrono::milliseconds(std::min<int64_t>(timeout_ms, 5000));
+    auto lows = kafka_client::list_offsets(consumer, topic_, 1, RD_KAFKA_OFFSET_BEGINNING, offsets_timeout);
+    auto highs = lows ? kafka_client::list_offsets(consumer, topic_, 1, RD_KAFKA_OFFSET_END, offsets_timeout) : lows;
+    int64_t low = lows ? lows->front() : 0;
+    int64_t high = highs ? highs->front() : 0;
     status out;
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        out = make_error(errc::unavailable, "reading the offsets of {} on {}: {}", topic_, bootstrap_, rd_kafka_err2str(err));
+    if (!highs) {
+        out = highs.err().with_context(fmt::format("reading {} on {}", topic_, bootstrap_));
     } else if (high > low) {
         rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(parts, topic_.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;

@@ -122,6 +122,7 @@ std::string run_json(const dag_run& run) {
 std::string ti_json(const dag_run& run, const task_spec& task, const task_instance* ti) {
     json::object o;
     o.str("dag_id", run.dag_id).str("dag_run_id", run.run_id).str("task_id", task.task_id);
+    o.num("map_index", ti ? ti->map_index : -1);
     o.str("execution_date", format_iso(run.logical_date));
     bool has_state = ti != nullptr && ti->state != ti_state::none;
     o.raw("state", has_state ? json::quote(to_string(ti->state)) : "null");
@@ -143,6 +144,31 @@ std::string ti_json(const dag_run& run, const task_spec& task, const task_instan
     return o.done();
 }
 
+// A map_index from a path segment or query parameter: a whole number from -1.
+std::optional<int> parse_map_index(const std::string& text) {
+    try {
+        size_t used = 0;
+        int n = std::stoi(text, &used);
+        if (used == text.size() && n >= -1) return n;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+}
+
+// The rows a task lists in a run: each instance of an expanded mapped task, else the task's own.
+std::vector<const task_instance*> listed_tis(const dag_run& run, const std::string& task_id) {
+    std::vector<const task_instance*> out;
+    auto it = run.tasks.find(task_id);
+    if (it == run.tasks.end()) {
+        out.push_back(nullptr);
+    } else if (it->second.instances.empty()) {
+        out.push_back(&it->second);
+    } else {
+        for (const auto& inst : it->second.instances) out.push_back(&inst);
+    }
+    return out;
+}
+
 std::string task_json(const dag_spec& dag, const task_spec& task) {
     json::object o;
     o.str("task_id", task.task_id)
@@ -160,6 +186,7 @@ std::string task_json(const dag_spec& dag, const task_spec& task) {
     o.str("trigger_rule", task.trigger_rule);
     o.boolean("depends_on_past", task.depends_on_past).boolean("wait_for_downstream", task.wait_for_downstream);
     o.num("line", task.line);
+    o.boolean("is_mapped", task.mapping.has_value());
     return o.done();
 }
 
@@ -257,15 +284,31 @@ public:
         const std::string& run_id = parts[3];
         if (parts.size() == 4 && m == "PATCH") return patch_run(dag_id, run_id, req);
         if (parts.size() == 5 && parts[4] == "clear") return m == "POST" ? clear_run(dag_id, run_id, req) : method_not_allowed(req);
-        if (parts.size() == 6 && parts[4] == "taskInstances" && m == "PATCH") return patch_ti(dag_id, run_id, parts[5], req);
+        if (parts.size() == 6 && parts[4] == "taskInstances" && m == "PATCH") return patch_ti(dag_id, run_id, parts[5], req, std::nullopt);
+        if (parts.size() == 7 && parts[4] == "taskInstances" && m == "PATCH") {
+            auto index = parse_map_index(parts[6]);
+            if (!index) return problem(400, fmt::format("map_index '{}' must be a whole number from -1", parts[6]), "map_index");
+            return patch_ti(dag_id, run_id, parts[5], req, *index);
+        }
         if (m != "GET") return method_not_allowed(req);
         if (parts.size() == 4) return get_run(dag_id, run_id);
         if (parts[4] != "taskInstances") return problem(404, fmt::format("no API endpoint {}", req.path));
         if (parts.size() == 5) return list_tis(dag_id, run_id);
-        if (parts.size() == 6) return get_ti(dag_id, run_id, parts[5]);
+        if (parts.size() == 6) return get_ti(dag_id, run_id, parts[5], std::nullopt);
+        if (parts.size() == 7 && parts[6] == "listMapped") return list_mapped(dag_id, run_id, parts[5]);
         if (parts.size() == 8 && parts[6] == "logs") return get_log(dag_id, run_id, parts[5], parts[7], req);
         if (parts.size() >= 7 && parts.size() <= 8 && parts[6] == "xcomEntries") {
-            return xcoms(dag_id, run_id, parts[5], parts.size() == 8 ? std::optional<std::string>(parts[7]) : std::nullopt);
+            std::optional<int> index;
+            if (const auto* v = req.param("map_index")) {
+                index = parse_map_index(*v);
+                if (!index) return problem(400, fmt::format("query parameter 'map_index' must be a whole number from -1, not '{}'", *v), "map_index");
+            }
+            return xcoms(dag_id, run_id, parts[5], parts.size() == 8 ? std::optional<std::string>(parts[7]) : std::nullopt, index);
+        }
+        if (parts.size() == 7) {
+            auto index = parse_map_index(parts[6]);
+            if (!index) return problem(404, fmt::format("no API endpoint {}", req.path));
+            return get_ti(dag_id, run_id, parts[5], *index);
         }
         return problem(404, fmt::format("no API endpoint {}", req.path));
     }
@@ -301,6 +344,7 @@ private:
                                 .str("dag_id", c.dag_id)
                                 .str("dag_run_id", c.run_id)
                                 .str("task_id", c.task_id)
+                                .num("map_index", c.map_index)
                                 .str("execution_date", format_iso(c.logical_date))
                                 .str("logical_date", format_iso(c.logical_date))
                                 .raw("state", c.state == ti_state::none ? "null" : json::quote(to_string(c.state)))
@@ -330,9 +374,17 @@ private:
             r.run_id = v->get<std::string>();
         }
         if (auto v = body->find("task_ids"); v != body->end() && !v->is_null()) {
-            if (!v->is_array()) return problem(400, "task_ids must be an array of task ids", "task_ids");
+            const char* shape = "task_ids must be an array of task ids or [task_id, map_index] pairs";
+            if (!v->is_array()) return problem(400, shape, "task_ids");
             for (const auto& id : *v) {
-                if (!id.is_string()) return problem(400, "task_ids must be an array of task ids", "task_ids");
+                if (id.is_array() && id.size() == 2 && id[0].is_string() && id[1].is_number_integer()) {
+                    // Airflow's (task_id, map_index): only that instance of a mapped task.
+                    const std::string task_id = id[0].get<std::string>();
+                    if (std::find(r.task_ids.begin(), r.task_ids.end(), task_id) == r.task_ids.end()) r.task_ids.push_back(task_id);
+                    r.map_indexes[task_id].insert(id[1].get<int>());
+                    continue;
+                }
+                if (!id.is_string()) return problem(400, shape, "task_ids");
                 r.task_ids.push_back(id.get<std::string>());
             }
         }
@@ -377,7 +429,8 @@ private:
 
     // Airflow's PATCH /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}
     // {"new_state": "success"|"failed", "dry_run": bool, "include_downstream": bool}.
-    http::response patch_ti(const std::string& dag_id, const std::string& run_id, const std::string& task_id, const http::request& req) {
+    http::response patch_ti(const std::string& dag_id, const std::string& run_id, const std::string& task_id, const http::request& req,
+                            std::optional<int> map_index) {
         auto body = json::parse_object(req.body);
         if (!body) return problem(400, body.err().message());
         bool dry_run = false, downstream = false, upstream = false, future = false, past = false;
@@ -392,10 +445,11 @@ private:
         if (!state || (*state != ti_state::success && *state != ti_state::failed)) {
             return problem(400, "new_state must be success or failed", "new_state");
         }
-        auto changed = eng_.set_task_state(dag_id, run_id, task_id, *state, downstream, dry_run);
+        auto changed = eng_.set_task_state(dag_id, run_id, task_id, *state, downstream, dry_run,
+                                           map_index && *map_index >= 0 ? map_index : std::nullopt);
         if (!changed) return operation_error(changed.err());
         // Airflow answers one TaskInstanceReference; the list is kept for include_downstream.
-        auto out = json::object().str("dag_id", dag_id).str("dag_run_id", run_id).str("task_id", task_id);
+        auto out = json::object().str("dag_id", dag_id).str("dag_run_id", run_id).str("task_id", task_id).num("map_index", map_index.value_or(-1));
         for (const auto& c : *changed) {
             if (c.task_id == task_id) out.str("execution_date", format_iso(c.logical_date));
         }
@@ -461,29 +515,32 @@ private:
     }
 
     // Airflow's GET .../taskInstances/{task_id}/xcomEntries[/{key}].
+    // With map_index (query), the XComs of that instance; without, a list covers every instance of a mapped task.
     http::response xcoms(const std::string& dag_id, const std::string& run_id, const std::string& task_id,
-                         const std::optional<std::string>& key) {
+                         const std::optional<std::string>& key, std::optional<int> map_index) {
         return eng_.read([&](const engine_state& st) {
             const dag_run* run = st.find_run(dag_id, run_id);
             if (run == nullptr) return problem(404, fmt::format("DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id));
-            auto ti = run->tasks.find(task_id);
-            auto entry = [&](const std::string& k, const std::string& value, bool with_value) {
+            auto entry = [&](const task_instance& ti, const std::string& k, const std::string& value, bool with_value) {
                 json::object o;
-                o.str("dag_id", dag_id).str("dag_run_id", run_id).str("task_id", task_id).num("map_index", -1).str("key", k);
+                o.str("dag_id", dag_id).str("dag_run_id", run_id).str("task_id", task_id).num("map_index", ti.map_index).str("key", k);
                 o.str("execution_date", format_iso(run->logical_date)).str("logical_date", format_iso(run->logical_date));
-                o.raw("timestamp", ti != run->tasks.end() ? opt_time(ti->second.end_ms) : "null");
+                o.raw("timestamp", opt_time(ti.end_ms));
                 if (with_value) o.str("value", value);
                 return o.done();
             };
             if (key) {
-                if (ti == run->tasks.end() || !ti->second.xcoms.count(*key)) {
-                    return problem(404, fmt::format("XCom entry with key: '{}' not found for task '{}' of run '{}'", *key, task_id, run_id));
+                const task_instance* ti = find_ti(run->tasks, task_id, map_index.value_or(-1));
+                if (ti == nullptr || !ti->xcoms.count(*key)) {
+                    return problem(404, fmt::format("XCom entry with key: '{}' not found for task '{}'{} of run '{}'", *key, task_id,
+                                                    map_index ? fmt::format(" map_index {}", *map_index) : std::string(), run_id));
                 }
-                return ok_json(entry(*key, ti->second.xcoms.at(*key), true));
+                return ok_json(entry(*ti, *key, ti->xcoms.at(*key), true));
             }
             std::vector<std::string> items;
-            if (ti != run->tasks.end()) {
-                for (const auto& [k, value] : ti->second.xcoms) items.push_back(entry(k, value, true));
+            for (const task_instance* ti : listed_tis(*run, task_id)) {
+                if (ti == nullptr || (map_index && ti->map_index != *map_index)) continue;
+                for (const auto& [k, value] : ti->xcoms) items.push_back(entry(*ti, k, value, true));
             }
             return ok_json(json::object().raw("xcom_entries", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
         });
@@ -749,14 +806,15 @@ private:
             }
             std::vector<std::string> items;
             for (const auto& task : dag_it->second.spec->tasks) {
-                auto ti = run->tasks.find(task.task_id);
-                items.push_back(ti_json(*run, task, ti == run->tasks.end() ? nullptr : &ti->second));
+                for (const task_instance* ti : listed_tis(*run, task.task_id)) items.push_back(ti_json(*run, task, ti));
             }
             return ok_json(json::object().raw("task_instances", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
         });
     }
 
-    http::response get_ti(const std::string& dag_id, const std::string& run_id, const std::string& task_id) {
+    // GET .../taskInstances/{task_id} and .../taskInstances/{task_id}/{map_index} (Airflow's get_mapped_task_instance).
+    http::response get_ti(const std::string& dag_id, const std::string& run_id, const std::string& task_id,
+                          std::optional<int> map_index) {
         return eng_.read([&](const engine_state& st) {
             const dag_run* run = st.find_run(dag_id, run_id);
             auto dag_it = st.dags.find(dag_id);
@@ -765,7 +823,38 @@ private:
                 return problem(404, fmt::format("Task instance {} of DAGRun '{}' of DAG '{}' not found", task_id, run_id, dag_id));
             }
             auto ti = run->tasks.find(task_id);
+            const int index = map_index.value_or(-1);
+            const bool expanded = ti != run->tasks.end() && !ti->second.instances.empty();
+            if (index >= 0 || expanded) {
+                const task_instance* inst = index >= 0 ? find_ti(run->tasks, task_id, index) : nullptr;
+                if (inst == nullptr) {
+                    return problem(404, expanded && index < 0
+                                            ? fmt::format("Task instance {} of run '{}' is mapped; add the map_index to the URL", task_id, run_id)
+                                            : fmt::format("Task instance {} map_index {} of DAGRun '{}' of DAG '{}' not found", task_id,
+                                                          index, run_id, dag_id));
+                }
+                return ok_json(ti_json(*run, *task, inst));
+            }
             return ok_json(ti_json(*run, *task, ti == run->tasks.end() ? nullptr : &ti->second));
+        });
+    }
+
+    // Airflow's GET .../taskInstances/{task_id}/listMapped: the instances of a mapped task, by map_index.
+    http::response list_mapped(const std::string& dag_id, const std::string& run_id, const std::string& task_id) {
+        return eng_.read([&](const engine_state& st) {
+            const dag_run* run = st.find_run(dag_id, run_id);
+            auto dag_it = st.dags.find(dag_id);
+            const task_spec* task = dag_it != st.dags.end() && dag_it->second.spec ? dag_it->second.spec->find_task(task_id) : nullptr;
+            if (run == nullptr || task == nullptr) {
+                return problem(404, fmt::format("Task instance {} of DAGRun '{}' of DAG '{}' not found", task_id, run_id, dag_id));
+            }
+            if (!task->mapping) return problem(404, fmt::format("Task id {} is not mapped", task_id));
+            std::vector<std::string> items;
+            auto ti = run->tasks.find(task_id);
+            if (ti != run->tasks.end()) {
+                for (const auto& inst : ti->second.instances) items.push_back(ti_json(*run, *task, &inst));
+            }
+            return ok_json(json::object().raw("task_instances", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
         });
     }
 
@@ -785,12 +874,15 @@ private:
             if (run == nullptr) {
                 return problem(404, fmt::format("DAGRun with DAG ID: '{}' and DagRun ID: '{}' not found", dag_id, run_id));
             }
-            auto ti = run->tasks.find(task_id);
-            if (ti == run->tasks.end() || ti->second.try_number < try_number || ti->second.log_path.empty()) {
-                return problem(404, fmt::format("no log for try {} of task {} in run {}", try_number, task_id, run_id));
+            int map_index = -1;
+            if (const auto* v = req.param("map_index")) map_index = parse_map_index(*v).value_or(-2);
+            const task_instance* ti = find_ti(run->tasks, task_id, map_index);
+            if (ti == nullptr || ti->try_number < try_number || ti->log_path.empty()) {
+                return problem(404, fmt::format("no log for try {} of task {}{} in run {}", try_number, task_id,
+                                                map_index != -1 ? fmt::format(" map_index {}", map_index) : std::string(), run_id));
             }
             // Try N's file sits next to the latest try's.
-            path = ti->second.log_path;
+            path = ti->log_path;
             auto at = path.rfind("attempt=");
             path = path.substr(0, at) + fmt::format("attempt={}.log", try_number);
             return std::nullopt;

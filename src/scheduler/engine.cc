@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 const log::logger k_log{"scheduler"};
+// Airflow's core.max_map_length: more instances fail the mapped task.
+constexpr size_t k_max_map_length = 1024;
 
 // Latest tick L with next(L) <= now (the newest complete data interval), or nullopt.
 std::optional<int64_t> latest_complete(const dag_spec& dag, int64_t now) {
@@ -68,6 +71,108 @@ bool past_allows(const std::vector<dag_run>& runs, const dag_run& run, const dag
 }
 
 }  // namespace
+
+std::optional<nlohmann::json> pulled_xcom(const dag_run& run, const std::string& task_id, const std::string& key) {
+    auto it = run.tasks.find(task_id);
+    if (it == run.tasks.end()) return std::nullopt;
+    const task_instance& ti = it->second;
+    if (!ti.instances.empty()) {
+        // Airflow: pulling from a mapped task gives its instances' values in map_index order.
+        nlohmann::json all = nlohmann::json::array();
+        for (const auto& inst : ti.instances) {
+            if (auto x = inst.xcoms.find(key); x != inst.xcoms.end()) all.push_back(nlohmann::json::parse(x->second, nullptr, false));
+        }
+        return all;
+    }
+    auto x = ti.xcoms.find(key);
+    if (x == ti.xcoms.end()) return std::nullopt;
+    return nlohmann::json::parse(x->second, nullptr, false);
+}
+
+result<std::vector<nlohmann::json>> expand_mapping(const task_spec& task, const dag_run& run) {
+    std::vector<nlohmann::json> none;
+    if (!task.mapping) return none;
+    const task_mapping& mapping = *task.mapping;
+    std::vector<std::pair<std::string, nlohmann::json>> sources;  // name → array
+    for (const auto& source : mapping.sources) {
+        nlohmann::json values;
+        if (source.task_id.empty()) {
+            values = nlohmann::json::parse(source.literal_json, nullptr, false);
+        } else {
+            auto found = pulled_xcom(run, source.task_id, source.key);
+            if (!found || found->is_null()) {
+                return make_error(errc::invalid_argument, "task '{}' maps over XCom '{}' of task '{}', which it did not push",
+                                  task.task_id, source.key, source.task_id);
+            }
+            values = std::move(*found);
+            if (values.is_object()) {
+                // Airflow maps a dict as its (key, value) pairs.
+                nlohmann::json pairs = nlohmann::json::array();
+                for (const auto& [k, v] : values.items()) pairs.push_back(nlohmann::json::array({k, v}));
+                values = std::move(pairs);
+            }
+            if (!values.is_array()) {
+                return make_error(errc::invalid_argument,
+                                  "task '{}' maps over XCom '{}' of task '{}': unmappable return type '{}' (a list or dict is needed)",
+                                  task.task_id, source.key, source.task_id, json::type_name(values));
+            }
+        }
+        if (!values.is_array()) return make_error(errc::invalid_argument, "task '{}': the values to map over are not a list", task.task_id);
+        sources.emplace_back(source.name, std::move(values));
+    }
+    std::vector<nlohmann::json> out;
+    if (mapping.kwargs) {
+        if (sources.size() != 1) return make_error(errc::invalid_argument, "task '{}': expand_kwargs takes one source", task.task_id);
+        for (const auto& item : sources[0].second) {
+            if (!item.is_object()) {
+                return make_error(errc::invalid_argument, "task '{}': expand_kwargs() expects a list of dicts, got an element {}",
+                                  task.task_id, item.dump());
+            }
+            out.push_back(item);
+        }
+    } else {
+        size_t total = sources.empty() ? 0 : 1;
+        for (const auto& [name, values] : sources) {
+            total *= values.size();
+            if (total > k_max_map_length) break;
+        }
+        if (total > k_max_map_length) {
+            return make_error(errc::invalid_argument, "task '{}' would have more than {} mapped instances (Airflow's max_map_length)",
+                              task.task_id, k_max_map_length);
+        }
+        for (size_t index = 0; index < total; ++index) {
+            // Airflow's order: the last argument varies fastest (itertools.product).
+            nlohmann::json args = nlohmann::json::object();
+            size_t rest = index;
+            for (auto it = sources.rbegin(); it != sources.rend(); ++it) {
+                args[it->first] = it->second[rest % it->second.size()];
+                rest /= it->second.size();
+            }
+            out.push_back(std::move(args));
+        }
+    }
+    if (out.size() > k_max_map_length) {
+        return make_error(errc::invalid_argument, "task '{}' would have more than {} mapped instances (Airflow's max_map_length)",
+                          task.task_id, k_max_map_length);
+    }
+    return out;
+}
+
+std::vector<ti_state> upstream_states(const dag_run& run, const task_spec& task) {
+    std::vector<ti_state> states;
+    for (const auto& up : task.upstream) {
+        auto it = run.tasks.find(up);
+        if (it == run.tasks.end()) {
+            states.push_back(ti_state::none);
+        } else if (!it->second.instances.empty()) {
+            // Airflow's trigger rules count each instance of a mapped upstream.
+            for (const auto& inst : it->second.instances) states.push_back(inst.state);
+        } else {
+            states.push_back(it->second.state);
+        }
+    }
+    return states;
+}
 
 trigger_decision evaluate_trigger_rule(const std::string& rule, const std::vector<ti_state>& upstream) {
     int total = static_cast<int>(upstream.size()), success = 0, skipped = 0, failed = 0, up_failed = 0;
@@ -188,16 +293,20 @@ void engine::poke() {
     wake_.notify_all();
 }
 
-std::string engine::log_path(const dag_run& run, const std::string& task_id, int try_number) const {
-    return fmt::format("{}/dag_id={}/run_id={}/task_id={}/attempt={}.log", options_.logs_dir, sanitize(run.dag_id),
-                       sanitize(run.run_id), sanitize(task_id), try_number);
+std::string engine::log_path(const dag_run& run, const std::string& task_id, int map_index, int try_number) const {
+    // Airflow's layout: a mapped instance's tries under map_index=N/.
+    return fmt::format("{}/dag_id={}/run_id={}/task_id={}/{}attempt={}.log", options_.logs_dir, sanitize(run.dag_id),
+                       sanitize(run.run_id), sanitize(task_id),
+                       map_index >= 0 ? fmt::format("map_index={}/", map_index) : std::string(), try_number);
 }
 
 // Both under mutex_.
 void engine::record(const dag_run& run, const task_instance& ti, std::string detail) {
     dag_run header = run;
     header.tasks.clear();
-    writes_.push_back([header, ti, detail = std::move(detail)](store& s) { return s.record_ti(header, ti, detail); });
+    task_instance row = ti;
+    row.instances.clear();
+    writes_.push_back([header, row, detail = std::move(detail)](store& s) { return s.record_ti(header, row, detail); });
 }
 
 void engine::update_run(const dag_run& run) {
@@ -322,7 +431,15 @@ void engine::recover() {
     }
     state_.runs.clear();
     for (auto& run : *runs) {
+        std::vector<task_instance*> all;
         for (auto& [task_id, ti] : run.tasks) {
+            all.push_back(&ti);
+            for (auto& inst : ti.instances) all.push_back(&inst);
+        }
+        for (task_instance* each : all) {
+            task_instance& ti = *each;
+            const std::string& task_id = ti.task_id;
+            if (!ti.instances.empty()) continue;  // a mapped task's summary: its instances are recovered
             if (ti.state == ti_state::queued) {
                 ti.state = ti_state::none;
                 record(run, ti, "re-queued: the scheduler restarted before this try started");
@@ -339,6 +456,9 @@ void engine::recover() {
                 k_log.warn("{}.{}.{}: {}; now {}", run.dag_id, run.run_id, task_id, ti.note, to_string(ti.state));
                 record(run, ti, ti.note);
             }
+        }
+        for (auto& [task_id, ti] : run.tasks) {
+            if (!ti.instances.empty()) ti.state = mapped_summary(ti.instances);
         }
         state_.runs[run.dag_id].push_back(std::move(run));
     }
@@ -534,67 +654,144 @@ void engine::schedule_tasks(int64_t now_ms) {
             }
             if (run.state != run_state::running) continue;
             bool all_done = true, any_failed = false;
+            // One task instance (or one instance of a mapped task): queued when its trigger rule lets it
+            // run, or ended skipped / upstream_failed right away.
+            auto consider = [&](const task_spec& task, task_instance& ti, const std::vector<ti_state>& up_states) {
+                if (!(ti.state == ti_state::none || ti.state == ti_state::scheduled ||
+                      (ti.state == ti_state::up_for_retry && ti.next_retry_ms.value_or(0) <= now_ms))) {
+                    return;
+                }
+                auto decision = evaluate_trigger_rule(task.trigger_rule, up_states);
+                // A retry waits for its delay, whatever its upstreams did since.
+                if (ti.state == ti_state::up_for_retry) decision = trigger_decision::run;
+                bool ready = decision == trigger_decision::run;
+                // depends_on_past holds back a first try only (a retry's past was already checked).
+                if (ready && ti.state != ti_state::up_for_retry && !past_allows(runs, run, *spec, task)) ready = false;
+                if (decision == trigger_decision::skip || decision == trigger_decision::upstream_failed) {
+                    bool upstream_failed = decision == trigger_decision::upstream_failed;
+                    ti.state = upstream_failed ? ti_state::upstream_failed : ti_state::skipped;
+                    ti.end_ms = now_ms;
+                    if (ti.try_number == 0) ti.max_tries = task.retries + 1;
+                    record(run, ti, upstream_failed ? fmt::format("upstream tasks failed (trigger rule {})", task.trigger_rule)
+                                                    : fmt::format("skipped by trigger rule {}", task.trigger_rule));
+                    return;
+                }
+                if (!ready) return;
+                nlohmann::json mapped_kwargs;
+                if (ti.map_index >= 0) {
+                    // The instance's own values, from the same sources as at the expansion.
+                    auto values = expand_mapping(task, run);
+                    if (!values || static_cast<size_t>(ti.map_index) >= values->size()) {
+                        ti.state = ti_state::failed;
+                        ti.end_ms = now_ms;
+                        ti.note = !values ? values.err().message()
+                                          : fmt::format("the values task '{}' maps over have {} elements now; map_index {} is gone",
+                                                        task.task_id, values->size(), ti.map_index);
+                        record(run, ti, ti.note);
+                        return;
+                    }
+                    mapped_kwargs = (*values)[ti.map_index];
+                }
+                ti.state = ti_state::queued;
+                ti.try_number += 1;
+                // A cleared task keeps the max_tries its clear gave it (its retries again).
+                if (ti.try_number == 1) ti.max_tries = task.retries + 1;
+                ti.log_path = log_path(run, task.task_id, ti.map_index, ti.try_number);
+                ti.next_retry_ms.reset();
+                ti.pid = 0;
+                ti.start_ms.reset();
+                ti.end_ms.reset();
+                ti.note.clear();
+                record(run, ti, "");
+                try_request req;
+                req.dag = spec;
+                req.task_id = task.task_id;
+                req.map_index = ti.map_index;
+                if (!mapped_kwargs.is_null()) req.mapped_kwargs_json = mapped_kwargs.dump();
+                req.run = run;
+                req.run.tasks.clear();
+                req.try_number = ti.try_number;
+                req.max_tries = ti.max_tries;
+                req.log_path = ti.log_path;
+                if (task.kind == task_kind::python || !req.mapped_kwargs_json.empty()) {
+                    nlohmann::json xcoms = nlohmann::json::array();
+                    for (const auto& [other_id, other] : run.tasks) {
+                        std::set<std::string> keys;
+                        for (const auto& [key, value] : other.xcoms) keys.insert(key);
+                        for (const auto& inst : other.instances) {
+                            for (const auto& [key, value] : inst.xcoms) keys.insert(key);
+                        }
+                        for (const auto& key : keys) {
+                            if (auto value = pulled_xcom(run, other_id, key)) {
+                                xcoms.push_back({{"task_id", other_id}, {"key", key}, {"value", std::move(*value)}});
+                            }
+                        }
+                    }
+                    req.xcoms_json = xcoms.dump();
+                    req.variables_json = nlohmann::json(state_.variables).dump();
+                    req.connections_json = nlohmann::json(state_.connections).dump();
+                }
+                if (!ti.xcoms.empty()) {
+                    ti.xcoms.clear();  // as Airflow clears a task's XComs when it runs again
+                    writes_.push_back([header = run, task_id = task.task_id, map_index = ti.map_index](store& st) {
+                        return st.set_xcoms(header.dag_id, header.run_id, task_id, map_index, {});
+                    });
+                }
+                jobs_.push_back({std::move(req)});
+                job_ready_.notify_one();
+            };
             for (const auto& task : spec->tasks) {
                 auto& ti = run.tasks[task.task_id];
                 ti.task_id = task.task_id;
-                if (ti.state == ti_state::none || ti.state == ti_state::scheduled ||
-                    (ti.state == ti_state::up_for_retry && ti.next_retry_ms.value_or(0) <= now_ms)) {
-                    std::vector<ti_state> up_states;
-                    for (const auto& up : task.upstream) up_states.push_back(run.tasks.count(up) ? run.tasks[up].state : ti_state::none);
-                    auto decision = evaluate_trigger_rule(task.trigger_rule, up_states);
-                    // A retry waits for its delay, whatever its upstreams did since.
-                    if (ti.state == ti_state::up_for_retry) decision = trigger_decision::run;
-                    bool ready = decision == trigger_decision::run;
-                    // depends_on_past holds back a first try only (a retry's past was already checked).
-                    if (ready && ti.state != ti_state::up_for_retry && !past_allows(runs, run, *spec, task)) ready = false;
-                    if (decision == trigger_decision::skip || decision == trigger_decision::upstream_failed) {
-                        bool upstream_failed = decision == trigger_decision::upstream_failed;
-                        ti.state = upstream_failed ? ti_state::upstream_failed : ti_state::skipped;
-                        ti.end_ms = now_ms;
-                        if (ti.try_number == 0) ti.max_tries = task.retries + 1;
-                        record(run, ti, upstream_failed ? fmt::format("upstream tasks failed (trigger rule {})", task.trigger_rule)
-                                                        : fmt::format("skipped by trigger rule {}", task.trigger_rule));
-                    } else if (ready) {
-                        ti.state = ti_state::queued;
-                        ti.try_number += 1;
-                        // A cleared task keeps the max_tries its clear gave it (its retries again).
-                        if (ti.try_number == 1) ti.max_tries = task.retries + 1;
-                        ti.log_path = log_path(run, task.task_id, ti.try_number);
-                        ti.next_retry_ms.reset();
-                        ti.pid = 0;
-                        ti.start_ms.reset();
-                        ti.end_ms.reset();
-                        ti.note.clear();
-                        record(run, ti, "");
-                        try_request req;
-                        req.dag = spec;
-                        req.task_id = task.task_id;
-                        req.run = run;
-                        req.run.tasks.clear();
-                        req.try_number = ti.try_number;
-                        req.max_tries = ti.max_tries;
-                        req.log_path = ti.log_path;
-                        if (task.kind == task_kind::python) {
-                            nlohmann::json xcoms = nlohmann::json::array();
-                            for (const auto& [other_id, other] : run.tasks) {
-                                for (const auto& [key, value] : other.xcoms) {
-                                    xcoms.push_back({{"task_id", other_id}, {"key", key},
-                                                     {"value", nlohmann::json::parse(value, nullptr, false)}});
-                                }
+                const auto up_states = upstream_states(run, task);
+                if (!task.mapping) {
+                    consider(task, ti, up_states);
+                } else {
+                    if (ti.instances.empty() && (ti.state == ti_state::none || ti.state == ti_state::scheduled)) {
+                        // Expanded once the number of instances is known: at once over literals, when the
+                        // upstreams are done (and the trigger rule lets it run) over an upstream's XCom.
+                        bool literal = std::all_of(task.mapping->sources.begin(), task.mapping->sources.end(),
+                                                   [](const map_source& m) { return m.task_id.empty(); });
+                        bool ready = literal;
+                        if (!literal) {
+                            auto decision = evaluate_trigger_rule(task.trigger_rule, up_states);
+                            if (decision == trigger_decision::skip || decision == trigger_decision::upstream_failed) {
+                                consider(task, ti, up_states);  // ends it skipped or upstream_failed
+                            } else {
+                                ready = decision == trigger_decision::run && past_allows(runs, run, *spec, task);
                             }
-                            req.xcoms_json = xcoms.dump();
-                            req.variables_json = nlohmann::json(state_.variables).dump();
-                            req.connections_json = nlohmann::json(state_.connections).dump();
                         }
-                        if (!ti.xcoms.empty()) {
-                            ti.xcoms.clear();  // as Airflow clears a task's XComs when it runs again
-                            writes_.push_back([header = run, task_id = task.task_id](store& st) {
-                                return st.set_xcoms(header.dag_id, header.run_id, task_id, {});
-                            });
+                        if (ready) {
+                            auto values = expand_mapping(task, run);
+                            ti.max_tries = task.retries + 1;
+                            if (!values) {
+                                ti.state = ti_state::failed;
+                                ti.end_ms = now_ms;
+                                ti.note = values.err().message();
+                                record(run, ti, ti.note);
+                            } else if (values->empty()) {
+                                // Airflow: a task mapped over nothing is skipped.
+                                ti.state = ti_state::skipped;
+                                ti.end_ms = now_ms;
+                                ti.note = "mapped over zero elements";
+                                record(run, ti, ti.note);
+                            } else {
+                                ti.state = ti_state::none;
+                                for (size_t index = 0; index < values->size(); ++index) {
+                                    task_instance inst;
+                                    inst.task_id = task.task_id;
+                                    inst.map_index = static_cast<int>(index);
+                                    inst.max_tries = task.retries + 1;
+                                    ti.instances.push_back(inst);
+                                    record(run, inst, "expanded");
+                                }
+                                k_log.info("run {} of {}: task {} expanded to {} instance(s)", run.run_id, dag_id,
+                                           task.task_id, values->size());
+                            }
                         }
-                        jobs_.push_back({std::move(req)});
-                        job_ready_.notify_one();
                     }
+                    for (auto& inst : ti.instances) consider(task, inst, up_states);
+                    if (!ti.instances.empty()) ti.state = mapped_summary(ti.instances);
                 }
                 if (!finished(ti.state)) all_done = false;
                 if (ti.state == ti_state::failed || ti.state == ti_state::upstream_failed) any_failed = true;
@@ -636,7 +833,9 @@ void engine::apply_completions() {
                                    [&](const dag_run& r) { return r.run_id == c.run_id; });
         if (run_it == runs_it->second.end()) continue;
         dag_run& run = *run_it;
-        auto& ti = run.tasks[c.task_id];
+        task_instance* found = find_ti(run.tasks, c.task_id, c.map_index);
+        if (found == nullptr) continue;  // a mapped task cleared meanwhile (its instances dropped)
+        auto& ti = *found;
         if (ti.try_number != c.try_number) continue;
         if (finished(ti.state)) continue;  // marked success or failed by a user while it ran: that stands
         if (c.started) {
@@ -659,9 +858,8 @@ void engine::apply_completions() {
         ti.note = c.outcome.note;
         if (!c.outcome.xcoms.empty()) {
             for (const auto& [key, value] : c.outcome.xcoms) ti.xcoms[key] = value;
-            writes_.push_back([run_id = run.run_id, dag_id = run.dag_id, task_id = c.task_id, xcoms = ti.xcoms](store& st) {
-                return st.set_xcoms(dag_id, run_id, task_id, xcoms);
-            });
+            writes_.push_back([run_id = run.run_id, dag_id = run.dag_id, task_id = c.task_id, map_index = c.map_index,
+                               xcoms = ti.xcoms](store& st) { return st.set_xcoms(dag_id, run_id, task_id, map_index, xcoms); });
         }
         for (const auto& [key, value] : c.outcome.variables) {
             state_.variables[key] = value;
@@ -669,11 +867,18 @@ void engine::apply_completions() {
         }
         for (const auto& other_id : c.outcome.skip_tasks) {
             auto& other = run.tasks[other_id];
-            if (finished(other.state) || other.state == ti_state::queued || other.state == ti_state::running) continue;
             other.task_id = other_id;
-            other.state = ti_state::skipped;
-            other.end_ms = now_ms;
-            record(run, other, fmt::format("skipped by {}", c.task_id));
+            // A mapped task expanded already (over literals): each instance is skipped.
+            std::vector<task_instance*> targets;
+            if (other.instances.empty()) targets.push_back(&other);
+            for (auto& inst : other.instances) targets.push_back(&inst);
+            for (task_instance* target : targets) {
+                if (finished(target->state) || target->state == ti_state::queued || target->state == ti_state::running) continue;
+                target->state = ti_state::skipped;
+                target->end_ms = now_ms;
+                record(run, *target, fmt::format("skipped by {}", c.task_id));
+            }
+            if (!other.instances.empty()) other.state = mapped_summary(other.instances);
         }
         if (c.outcome.skipped) {
             ti.state = ti_state::skipped;
@@ -698,6 +903,10 @@ void engine::apply_completions() {
             }
         }
         record(run, ti, ti.note);
+        if (c.map_index >= 0) {
+            auto& parent = run.tasks[c.task_id];
+            parent.state = mapped_summary(parent.instances);
+        }
     }
 }
 
@@ -716,6 +925,7 @@ void engine::worker_loop() {
             started.dag_id = j.request.run.dag_id;
             started.run_id = j.request.run.run_id;
             started.task_id = j.request.task_id;
+            started.map_index = j.request.map_index;
             started.try_number = j.request.try_number;
             started.started = true;
             completions_.push_back(std::move(started));
@@ -728,12 +938,13 @@ void engine::worker_loop() {
             std::lock_guard lock(mutex_);
             auto* run = const_cast<dag_run*>(state_.find_run(j.request.run.dag_id, j.request.run.run_id));
             if (run == nullptr) return;
-            auto& ti = run->tasks[j.request.task_id];
-            if (ti.try_number != j.request.try_number) return;
-            ti.pid = pid;
+            task_instance* ti = find_ti(run->tasks, j.request.task_id, j.request.map_index);
+            if (ti == nullptr || ti->try_number != j.request.try_number) return;
+            ti->pid = pid;
             dag_run header = j.request.run;
-            writes_.push_back([header, task_id = j.request.task_id, try_number = j.request.try_number, pid](store& s) {
-                return s.set_pid(header, task_id, try_number, pid);
+            writes_.push_back([header, task_id = j.request.task_id, map_index = j.request.map_index,
+                               try_number = j.request.try_number, pid](store& s) {
+                return s.set_pid(header, task_id, map_index, try_number, pid);
             });
             wake_flag_ = true;
             wake_.notify_all();
@@ -746,6 +957,7 @@ void engine::worker_loop() {
             done.dag_id = j.request.run.dag_id;
             done.run_id = j.request.run.run_id;
             done.task_id = j.request.task_id;
+            done.map_index = j.request.map_index;
             done.try_number = j.request.try_number;
             done.outcome = std::move(outcome);
             completions_.push_back(std::move(done));

@@ -17,9 +17,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "executor.h"
 #include "python_dags.h"
@@ -68,6 +71,7 @@ struct changed_ti {
     std::string dag_id, run_id, task_id;
     int64_t logical_date = 0;
     ti_state state = ti_state::none;  // the state before
+    int map_index = -1;
 };
 
 // Airflow's clearTaskInstances: which task instances go back to no state.
@@ -75,6 +79,8 @@ struct clear_request {
     std::optional<std::string> run_id;   // one run; else every run in [start_date, end_date]
     std::optional<int64_t> start_date, end_date;  // logical dates, UTC seconds, inclusive
     std::vector<std::string> task_ids;   // empty: every task
+    // Airflow's [task_id, map_index] entries: only those instances of a mapped task.
+    std::map<std::string, std::set<int>> map_indexes;
     bool include_downstream = false;
     bool include_upstream = false;
     bool only_failed = false;            // failed and upstream_failed only
@@ -98,6 +104,19 @@ struct backfill_item {
 // TriggerRuleDep): wait, run, or end skipped / upstream_failed right away.
 enum class trigger_decision { wait, run, skip, upstream_failed };
 trigger_decision evaluate_trigger_rule(const std::string& rule, const std::vector<ti_state>& upstream);
+
+// The states a task's trigger rule weighs: each upstream's, each instance's of a mapped upstream.
+std::vector<ti_state> upstream_states(const dag_run& run, const task_spec& task);
+
+// What pulling XCom `key` of `task_id` gives in `run`: its value; for a mapped
+// task, the list of its instances' values in map_index order. nullopt: none.
+std::optional<nlohmann::json> pulled_xcom(const dag_run& run, const std::string& task_id, const std::string& key);
+
+// Dynamic task mapping: the arguments of each instance of a mapped task (one
+// JSON object each, in map_index order; a cartesian product over several
+// mapped arguments, the last varying fastest, as Airflow). Errors: an XCom
+// mapped over is missing or not a list/dict, more than 1024 instances.
+result<std::vector<nlohmann::json>> expand_mapping(const task_spec& task, const dag_run& run);
 
 // Whether `conf_json` (a JSON object) sets only params `dag` declares, each
 // with a value of its declared type. The error names the param and the types.
@@ -140,7 +159,7 @@ public:
     // asked); a running try is stopped and its outcome ignored.
     result<std::vector<changed_ti>> set_task_state(const std::string& dag_id, const std::string& run_id,
                                                    const std::string& task_id, ti_state state, bool include_downstream,
-                                                   bool dry_run);
+                                                   bool dry_run, std::optional<int> map_index = std::nullopt);
     // success / failed: the run's unfinished task instances take that state
     // (failed: those not started are skipped, as Airflow does); queued: the run is cleared.
     result<dag_run> set_run_state(const std::string& dag_id, const std::string& run_id, run_state state);
@@ -154,6 +173,7 @@ private:
     struct write_op;
     struct completion {
         std::string dag_id, run_id, task_id;
+        int map_index = -1;
         int try_number = 0;
         bool started = false;  // a worker took it (else it ended)
         int pid = 0;
@@ -172,7 +192,7 @@ private:
     void apply_completions();
     void flush_writes();
     void worker_loop();
-    std::string log_path(const dag_run& run, const std::string& task_id, int try_number) const;
+    std::string log_path(const dag_run& run, const std::string& task_id, int map_index, int try_number) const;
     void record(const dag_run& run, const task_instance& ti, std::string detail);
     void update_run(const dag_run& run);
 

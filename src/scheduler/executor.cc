@@ -19,12 +19,12 @@
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
-#include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 #include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 
 #include "millrace/common/http.h"
+#include "millrace/common/http_client.h"
 #include "millrace/common/log.h"
 #include "millrace/common/security.h"
 #include "millrace/common/tls.h"
@@ -818,48 +818,27 @@ try_outcome run_sql(const std::string& dsn, const std::vector<sql_statement>& in
 
 // ---- http ----------------------------------------------------------------
 
-size_t collect(char* data, size_t size, size_t count, void* user) {
-    auto* body = static_cast<std::string*>(user);
-    if (body->size() < 64 * 1024) body->append(data, std::min(size * count, 64 * 1024 - body->size()));
-    return size * count;
-}
-
 try_outcome run_http(const task_spec& task, const std::map<std::string, std::string>& p,
                      const std::map<std::string, std::string>& headers, int64_t timeout_ms, task_log& log) {
     std::string method = p.count("method") ? p.at("method") : "GET";
     const std::string& url = p.at("url");
-    CURL* curl = curl_easy_init();
-    std::string body;
-    curl_slist* header_list = nullptr;
-    for (const auto& [name, value] : headers) header_list = curl_slist_append(header_list, (name + ": " + value).c_str());
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    // Only HTTP(S), for the request and for any redirect it follows.
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms > 0 ? timeout_ms : 60'000));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
-    if (p.count("body")) curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, p.at("body").c_str());
-    if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    http::client_request request;
+    request.method = method;
+    request.url = url;
+    for (const auto& [name, value] : headers) request.headers.emplace_back(name, value);
+    if (p.count("body")) request.body = p.at("body");
+    request.only_http = true;  // a task's URL is the user's: no file:, no redirect to one
+    request.timeout = std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms : 60'000);
+    request.max_body_bytes = 64 * 1024;  // what the task log keeps
     log.line("{} {}", method, url);
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(header_list);
-    curl_easy_cleanup(curl);
-    if (rc != CURLE_OK) {
-        try_outcome out = fail(log, fmt::format("{} {}: {}", method, url, curl_easy_strerror(rc)));
-        out.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    auto response = http::perform(request);
+    if (!response) {
+        try_outcome out = fail(log, response.err().message());
+        out.timed_out = response.err().code() == errc::timed_out;
         return out;
     }
+    const long status = response->status;
+    const std::string& body = response->body;
     log.line("HTTP {} ({} bytes)", status, body.size());
     log.write(body);
     if (!body.empty() && body.back() != '\n') log.write("\n");
@@ -1085,6 +1064,11 @@ try_outcome run_python(const try_request& req, const executor_env& env, int64_t 
     };
     auto conf = nlohmann::json::parse(req.run.conf.empty() ? std::string("{}") : req.run.conf, nullptr, false);
     ctx["conf"] = conf.is_object() ? conf : nlohmann::json::object();
+    ctx["map_index"] = req.map_index;
+    if (!req.mapped_kwargs_json.empty()) {
+        auto mapped = nlohmann::json::parse(req.mapped_kwargs_json, nullptr, false);
+        if (mapped.is_object()) ctx["mapped_kwargs"] = mapped;
+    }
     if (placeholders != nullptr) {
         // The runner evaluates these with jinja2 instead of running the task.
         ctx["placeholders"] = nlohmann::json::array();
@@ -1233,8 +1217,31 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
     task_log log(req.log_path);
     const task_spec* task = req.dag->find_task(req.task_id);
     if (task == nullptr) return fail(log, fmt::format("task '{}' is no longer in DAG '{}'", req.task_id, req.dag->dag_id));
-    log.line("dag {} run {} task {} ({}), try {} of {}, on {}", req.dag->dag_id, req.run.run_id, req.task_id,
-             to_string(task->kind), req.try_number, req.max_tries, env.hostname);
+    log.line("dag {} run {} task {}{} ({}), try {} of {}, on {}", req.dag->dag_id, req.run.run_id, req.task_id,
+             req.map_index >= 0 ? fmt::format(" map_index {}", req.map_index) : std::string(), to_string(task->kind),
+             req.try_number, req.max_tries, env.hostname);
+    task_spec mapped_task;
+    if (task->kind == task_kind::shell && !req.mapped_kwargs_json.empty()) {
+        // A mapped BashOperator: this instance's bash_command, env and cwd (then templated as usual).
+        auto mapped = nlohmann::json::parse(req.mapped_kwargs_json, nullptr, false);
+        mapped_task = *task;
+        if (mapped.is_object()) {
+            for (const auto& [name, value] : mapped.items()) {
+                log.line("mapped {} = {}", name, value.dump());
+                if (name == "bash_command" || name == "cwd") {
+                    if (!value.is_string()) return fail(log, fmt::format("mapped {} must be a string, got {}", name, value.dump()));
+                    mapped_task.params[name == "bash_command" ? "command" : "cwd"] = value.get<std::string>();
+                } else if (name == "env") {
+                    if (!value.is_object() && !value.is_null()) return fail(log, fmt::format("mapped env must be a dict, got {}", value.dump()));
+                    mapped_task.maps["env"].clear();
+                    if (value.is_object()) {
+                        for (const auto& [k, v] : value.items()) mapped_task.maps["env"][k] = v.is_string() ? v.get<std::string>() : v.dump();
+                    }
+                }
+            }
+        }
+        task = &mapped_task;
+    }
     auto vars = template_vars(*req.dag, req.run, req.task_id, req.try_number);
     std::map<std::string, std::string> params;
     std::map<std::string, std::vector<segment>> split;  // the templates rendered per kind below

@@ -40,6 +40,8 @@ struct executor_env {
 struct try_request {
     std::shared_ptr<const dag_spec> dag;
     std::string task_id;
+    int map_index = -1;              // an instance of a mapped task: its index
+    std::string mapped_kwargs_json;  // and its own arguments, a JSON object ("" : not mapped)
     dag_run run;  // without task instances
     int try_number = 1;
     int max_tries = 1;

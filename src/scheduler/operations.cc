@@ -60,7 +60,8 @@ void drop_queued(Jobs& jobs, const dag_run& run, const task_instance& ti) {
     jobs.erase(std::remove_if(jobs.begin(), jobs.end(),
                               [&](const auto& j) {
                                   return j.request.run.dag_id == run.dag_id && j.request.run.run_id == run.run_id &&
-                                         j.request.task_id == ti.task_id && j.request.try_number == ti.try_number;
+                                         j.request.task_id == ti.task_id && j.request.map_index == ti.map_index &&
+                                         j.request.try_number == ti.try_number;
                               }),
                jobs.end());
 }
@@ -93,16 +94,7 @@ result<std::vector<changed_ti>> engine::clear(const std::string& dag_id, const c
         if (req.start_date && run.logical_date < *req.start_date) continue;
         if (req.end_date && run.logical_date > *req.end_date) continue;
         bool any = false;
-        for (const auto& task : dag.tasks) {
-            if (!chosen.count(task.task_id)) continue;
-            auto it = run.tasks.find(task.task_id);
-            ti_state state = it == run.tasks.end() ? ti_state::none : it->second.state;
-            // Nothing to clear in a task that has not run; a running try is left to end.
-            if (state == ti_state::none || state == ti_state::queued || state == ti_state::running) continue;
-            if (req.only_failed && state != ti_state::failed && state != ti_state::upstream_failed) continue;
-            changed.push_back({dag_id, run.run_id, task.task_id, run.logical_date, state});
-            if (req.dry_run) continue;
-            task_instance& ti = it->second;
+        auto reset = [&](task_instance& ti, const task_spec& task) {
             ti.state = ti_state::none;
             ti.max_tries = ti.try_number + task.retries + 1;  // the task's retries again, as Airflow does
             ti.start_ms.reset();
@@ -110,6 +102,54 @@ result<std::vector<changed_ti>> engine::clear(const std::string& dag_id, const c
             ti.next_retry_ms.reset();
             ti.note.clear();
             ti.pid = 0;
+        };
+        for (const auto& task : dag.tasks) {
+            if (!chosen.count(task.task_id)) continue;
+            auto it = run.tasks.find(task.task_id);
+            if (it != run.tasks.end() && !it->second.instances.empty()) {
+                // A mapped task: each instance on its own. When all of them are cleared (none
+                // running), the task expands again, over what its upstreams push next time.
+                task_instance& parent = it->second;
+                auto only = req.map_indexes.find(task.task_id);
+                size_t cleared = 0;
+                bool busy = false;
+                std::vector<task_instance*> picked;
+                for (auto& inst : parent.instances) {
+                    busy = busy || inst.state == ti_state::queued || inst.state == ti_state::running;
+                    if (only != req.map_indexes.end() && !only->second.count(inst.map_index)) continue;
+                    if (inst.state == ti_state::none || inst.state == ti_state::queued || inst.state == ti_state::running) continue;
+                    if (req.only_failed && inst.state != ti_state::failed && inst.state != ti_state::upstream_failed) continue;
+                    changed.push_back({dag_id, run.run_id, task.task_id, run.logical_date, inst.state, inst.map_index});
+                    picked.push_back(&inst);
+                    ++cleared;
+                }
+                if (req.dry_run || picked.empty()) continue;
+                any = true;
+                if (!busy && cleared == parent.instances.size()) {
+                    parent.instances.clear();
+                    reset(parent, task);
+                    parent.try_number = 0;
+                    writes_.push_back([dag_id, run_id = run.run_id, task_id = task.task_id](store& st) {
+                        return st.delete_instances(dag_id, run_id, task_id);
+                    });
+                    record(run, parent, "cleared: expands again");
+                    continue;
+                }
+                for (task_instance* inst : picked) {
+                    reset(*inst, task);
+                    record(run, *inst, "cleared");
+                }
+                parent.state = mapped_summary(parent.instances);
+                continue;
+            }
+            ti_state state = it == run.tasks.end() ? ti_state::none : it->second.state;
+            // Nothing to clear in a task that has not run; a running try is left to end.
+            if (state == ti_state::none || state == ti_state::queued || state == ti_state::running) continue;
+            if (req.only_failed && state != ti_state::failed && state != ti_state::upstream_failed) continue;
+            changed.push_back({dag_id, run.run_id, task.task_id, run.logical_date, state});
+            if (req.dry_run) continue;
+            task_instance& ti = it->second;
+            reset(ti, task);
             record(run, ti, "cleared");
             any = true;
         }
@@ -129,7 +169,7 @@ result<std::vector<changed_ti>> engine::clear(const std::string& dag_id, const c
 
 result<std::vector<changed_ti>> engine::set_task_state(const std::string& dag_id, const std::string& run_id,
                                                        const std::string& task_id, ti_state state, bool include_downstream,
-                                                       bool dry_run) {
+                                                       bool dry_run, std::optional<int> map_index) {
     if (state != ti_state::success && state != ti_state::failed) {
         return make_error(errc::invalid_argument, "new_state must be success or failed, not {}", to_string(state));
     }
@@ -141,14 +181,16 @@ result<std::vector<changed_ti>> engine::set_task_state(const std::string& dag_id
     dag_run* found = find_run(state_.runs[dag_id], run_id);
     if (found == nullptr) return run_not_found(dag_id, run_id);
     dag_run& run = *found;
+    if (map_index && find_ti(run.tasks, task_id, *map_index) == nullptr) {
+        return make_error(errc::not_found, "task instance {} map_index {} of run '{}' not found (not a mapped task, or not "
+                          "expanded to that many instances)", task_id, *map_index, run_id);
+    }
     const int64_t now_ms = clock_.wall_millis();
     std::vector<changed_ti> changed;
-    for (const auto& id : closure(dag, {task_id}, include_downstream, false)) {
-        task_instance& ti = run.tasks[id];
-        ti.task_id = id;
-        if (ti.state == state) continue;
-        changed.push_back({dag_id, run_id, id, run.logical_date, ti.state});
-        if (dry_run) continue;
+    auto mark = [&](task_instance& ti) {
+        if (ti.state == state) return;
+        changed.push_back({dag_id, run_id, ti.task_id, run.logical_date, ti.state, ti.map_index});
+        if (dry_run) return;
         drop_queued(jobs_, run, ti);
         stop_try(ti);  // its completion is ignored: the state is final now
         ti.state = state;
@@ -157,6 +199,20 @@ result<std::vector<changed_ti>> engine::set_task_state(const std::string& dag_id
         ti.next_retry_ms.reset();
         ti.note = fmt::format("marked {} by a user", to_string(state));
         record(run, ti, ti.note);
+    };
+    for (const auto& id : closure(dag, {task_id}, include_downstream, false)) {
+        task_instance& ti = run.tasks[id];
+        ti.task_id = id;
+        if (ti.instances.empty()) {
+            mark(ti);
+            continue;
+        }
+        // A mapped task: every instance, or the one asked for.
+        for (auto& inst : ti.instances) {
+            if (id == task_id && map_index && inst.map_index != *map_index) continue;
+            mark(inst);
+        }
+        if (!dry_run) ti.state = mapped_summary(ti.instances);
     }
     if (!dry_run && !changed.empty()) {
         k_log.info("marked {} task instance(s) of {} run {} {}", changed.size(), dag_id, run_id, to_string(state));
@@ -187,9 +243,15 @@ result<dag_run> engine::set_run_state(const std::string& dag_id, const std::stri
     if (found == nullptr) return run_not_found(dag_id, run_id);
     dag_run& run = *found;
     const int64_t now_ms = clock_.wall_millis();
+    std::vector<task_instance*> all;
     for (const auto& task : (*spec)->tasks) {
         task_instance& ti = run.tasks[task.task_id];
         ti.task_id = task.task_id;
+        if (ti.instances.empty()) all.push_back(&ti);
+        for (auto& inst : ti.instances) all.push_back(&inst);
+    }
+    for (task_instance* each : all) {
+        task_instance& ti = *each;
         if (finished(ti.state)) continue;
         // Airflow: marking a run failed fails what runs and skips what has not started.
         ti_state next = state == run_state::success ? ti_state::success
@@ -202,6 +264,9 @@ result<dag_run> engine::set_run_state(const std::string& dag_id, const std::stri
         ti.next_retry_ms.reset();
         ti.note = fmt::format("run marked {} by a user", to_string(state));
         record(run, ti, ti.note);
+    }
+    for (auto& [id, ti] : run.tasks) {
+        if (!ti.instances.empty()) ti.state = mapped_summary(ti.instances);
     }
     run.state = state;
     if (!run.start_ms) run.start_ms = now_ms;

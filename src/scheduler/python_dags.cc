@@ -209,6 +209,24 @@ result<std::vector<dag_spec>> dags_from_runner_json(std::string_view text, const
                 task.execution_timeout_ms = seconds_ms(t["execution_timeout"], 0);
                 task.depends_on_past = t.value("depends_on_past", false);
                 task.wait_for_downstream = t.value("wait_for_downstream", false);
+                if (t.contains("expand") && t["expand"].is_object()) {
+                    const auto& e = t["expand"];
+                    task_mapping mapping;
+                    mapping.kwargs = e.value("mode", std::string("product")) == "kwargs";
+                    mapping.taskflow = e.value("taskflow", false);
+                    for (const auto& a : e.at("args")) {
+                        map_source source;
+                        source.name = a.value("name", std::string());
+                        if (a.contains("literal")) {
+                            source.literal_json = a["literal"].dump();
+                        } else {
+                            source.task_id = a.at("task_id").get<std::string>();
+                            source.key = a.value("key", std::string("return_value"));
+                        }
+                        mapping.sources.push_back(std::move(source));
+                    }
+                    task.mapping = std::move(mapping);
+                }
                 std::string kind = t.value("kind", std::string("python"));
                 if (kind == "shell") {
                     task.kind = task_kind::shell;

@@ -11,14 +11,13 @@
 
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "api.h"
 #include "engine.h"
 #include "executor.h"
 #include "python_dags.h"
 #include "json.h"
 #include "millrace/common/http.h"
+#include "millrace/common/http_client.h"
 #include "millrace/common/log.h"
 #include "millrace/common/security.h"
 #include "millrace/common/services.h"
@@ -101,11 +100,6 @@ private:
 
 // ---- the CLI's REST client ----------------------------------------------------
 
-size_t collect(char* data, size_t size, size_t count, void* user) {
-    static_cast<std::string*>(user)->append(data, size * count);
-    return size * count;
-}
-
 struct http_reply {
     long status = 0;
     std::string body;
@@ -113,28 +107,20 @@ struct http_reply {
 
 result<http_reply> call(const config::config& cfg, const std::string& method, const std::string& path,
                         const std::string& body = {}) {
-    auto auth = http::own_endpoint_auth(cfg);
-    std::string url = http::own_url(auth, fmt::format("{}:{}{}", cfg.get_string("scheduler.host"), cfg.get_port("scheduler.port"), path));
-    CURL* curl = curl_easy_init();
-    http::apply(curl, auth);
-    http_reply reply;
-    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30'000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    if (!body.empty()) curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, body.c_str());
-    CURLcode rc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    if (rc != CURLE_OK) {
-        return make_error(errc::unavailable, "{} {}: {} (is `millrace scheduler` or `millrace up` running? see scheduler.port)",
-                          method, url, curl_easy_strerror(rc));
+    http::client_request request;
+    request.method = method;
+    request.auth = http::own_endpoint_auth(cfg);
+    request.url = http::own_url(request.auth, fmt::format("{}:{}{}", cfg.get_string("scheduler.host"), cfg.get_port("scheduler.port"), path));
+    request.headers = {{"Content-Type", "application/json"}};
+    if (!body.empty()) request.body = body;
+    request.timeout = std::chrono::milliseconds(30'000);
+    auto response = http::perform(request);
+    if (!response) {
+        return make_error(response.err().code(), "{} (is `millrace scheduler` or `millrace up` running? see scheduler.port)",
+                          response.err().message());
     }
+    http_reply reply{response->status, std::move(response->body)};
+    const std::string& url = request.url;
     if (reply.status == 401) {
         return make_error(errc::invalid_argument, "{} {}: 401, the scheduler asks for credentials: run with the same data_dir "
                           "as the server (its admin-password file) or set security.admin_password", method, url);
@@ -159,17 +145,7 @@ int report_failure(const char* what, const http_reply& reply) {
     return 1;
 }
 
-std::string url_escape(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += fmt::format("%{:02X}", c);
-        }
-    }
-    return out;
-}
+using http::url_escape;
 
 // `dags trigger --wait`: follows the run until it ends, one line per change
 // (rewritten in place on a terminal), each finished task with its note

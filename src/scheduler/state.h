@@ -27,6 +27,7 @@ inline bool finished(ti_state s) {
 
 struct task_instance {
     std::string task_id;
+    int map_index = -1;                  // Airflow's: -1 unless one instance of a mapped task
     ti_state state = ti_state::none;
     int try_number = 0;                  // tries started so far (the running try's number)
     int max_tries = 1;                   // retries + 1
@@ -37,7 +38,21 @@ struct task_instance {
     int pid = 0;
     std::string note;                    // why it failed, in one line
     std::map<std::string, std::string> xcoms;  // key → JSON value (the latest try's)
+    // A mapped task once expanded: its instances, map_index 0..n-1, each
+    // scheduled, retried, cleared and marked on its own; `state` above is
+    // then their summary (mapped_summary). Empty before the expansion, and
+    // after an expansion over nothing (the task is then skipped).
+    std::vector<task_instance> instances;
 };
+
+// The state a mapped task shows as a whole (and its downstream's trigger rules
+// see through each instance): unfinished while one instance is; then failed,
+// upstream_failed, success or skipped, in that order of precedence.
+ti_state mapped_summary(const std::vector<task_instance>& instances);
+
+// The instance `map_index` of `task_id` (-1: the task itself), or null.
+task_instance* find_ti(std::map<std::string, task_instance>& tasks, const std::string& task_id, int map_index);
+const task_instance* find_ti(const std::map<std::string, task_instance>& tasks, const std::string& task_id, int map_index);
 
 struct dag_run {
     std::string dag_id, run_id;

@@ -65,6 +65,36 @@ std::optional<run_state> parse_run_state(std::string_view text) {
     return std::nullopt;
 }
 
+ti_state mapped_summary(const std::vector<task_instance>& instances) {
+    bool all_done = true, failed = false, up_failed = false, success = false, running = false, queued = false, retry = false;
+    for (const auto& ti : instances) {
+        all_done = all_done && finished(ti.state);
+        failed = failed || ti.state == ti_state::failed;
+        up_failed = up_failed || ti.state == ti_state::upstream_failed;
+        success = success || ti.state == ti_state::success;
+        running = running || ti.state == ti_state::running;
+        queued = queued || ti.state == ti_state::queued;
+        retry = retry || ti.state == ti_state::up_for_retry;
+    }
+    if (!all_done) {
+        return running ? ti_state::running : queued ? ti_state::queued : retry ? ti_state::up_for_retry : ti_state::none;
+    }
+    return failed ? ti_state::failed : up_failed ? ti_state::upstream_failed : success ? ti_state::success : ti_state::skipped;
+}
+
+task_instance* find_ti(std::map<std::string, task_instance>& tasks, const std::string& task_id, int map_index) {
+    auto it = tasks.find(task_id);
+    if (it == tasks.end()) return nullptr;
+    if (map_index < -1) return nullptr;
+    if (map_index < 0) return &it->second;
+    auto& instances = it->second.instances;
+    return static_cast<size_t>(map_index) < instances.size() ? &instances[map_index] : nullptr;
+}
+
+const task_instance* find_ti(const std::map<std::string, task_instance>& tasks, const std::string& task_id, int map_index) {
+    return find_ti(const_cast<std::map<std::string, task_instance>&>(tasks), task_id, map_index);
+}
+
 std::string format_ms(int64_t ms) {
     int64_t seconds = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     std::string iso = format_iso(seconds);
@@ -152,6 +182,21 @@ CREATE TABLE IF NOT EXISTS {0}.xcom (
   timestamp timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (dag_id, run_id, task_id, key));
 CREATE TABLE IF NOT EXISTS {0}.variable (key text PRIMARY KEY, val text NOT NULL, description text);
 CREATE TABLE IF NOT EXISTS {0}.connection (conn_id text PRIMARY KEY, uri text NOT NULL);
+-- Dynamic task mapping: map_index (-1: not a mapped instance) in the keys of task
+-- instances and XComs. Applied to new and existing databases alike.
+ALTER TABLE {0}.task_instance ADD COLUMN IF NOT EXISTS map_index int NOT NULL DEFAULT -1;
+ALTER TABLE {0}.task_event ADD COLUMN IF NOT EXISTS map_index int NOT NULL DEFAULT -1;
+ALTER TABLE {0}.xcom ADD COLUMN IF NOT EXISTS map_index int NOT NULL DEFAULT -1;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                 WHERE c.conrelid = '{0}.task_instance'::regclass AND c.contype = 'p' AND a.attname = 'map_index') THEN
+    ALTER TABLE {0}.task_instance DROP CONSTRAINT task_instance_pkey, ADD PRIMARY KEY (dag_id, run_id, task_id, map_index);
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                 WHERE c.conrelid = '{0}.xcom'::regclass AND c.contype = 'p' AND a.attname = 'map_index') THEN
+    ALTER TABLE {0}.xcom DROP CONSTRAINT xcom_pkey, ADD PRIMARY KEY (dag_id, run_id, task_id, map_index, key);
+  END IF;
+END $$;
 )sql", s);
     // Two schedulers starting together must not race on CREATE: serialize with a transaction-level lock.
     if (auto st = connect(); !st) return st;
@@ -239,28 +284,31 @@ status store::update_run(const dag_run& run) {
 
 status store::record_ti(const dag_run& run, const task_instance& ti, const std::string& detail) {
     std::string sql = fmt::format(
-        "WITH upsert AS (INSERT INTO {0}.task_instance (dag_id, run_id, task_id, state, try_number, max_tries, start_date, "
-        "end_date, next_retry_at, hostname, pid, log_path, note) VALUES ($1, $2, $3, $4, $5, $6, {1}, {2}, {3}, $10, $11, "
-        "$12, $13) ON CONFLICT (dag_id, run_id, task_id) DO UPDATE SET state = $4, try_number = $5, max_tries = $6, "
-        "start_date = {1}, end_date = {2}, next_retry_at = {3}, hostname = $10, pid = $11, log_path = $12, note = $13) "
-        "INSERT INTO {0}.task_event (dag_id, run_id, task_id, try_number, state, log_path, detail) "
-        "VALUES ($1, $2, $3, $5, $4, $12, $14)",
+        "WITH upsert AS (INSERT INTO {0}.task_instance (dag_id, run_id, task_id, map_index, state, try_number, max_tries, "
+        "start_date, end_date, next_retry_at, hostname, pid, log_path, note) VALUES ($1, $2, $3, $15, $4, $5, $6, {1}, {2}, {3}, "
+        "$10, $11, $12, $13) ON CONFLICT (dag_id, run_id, task_id, map_index) DO UPDATE SET state = $4, try_number = $5, "
+        "max_tries = $6, start_date = {1}, end_date = {2}, next_retry_at = {3}, hostname = $10, pid = $11, log_path = $12, "
+        "note = $13) "
+        "INSERT INTO {0}.task_event (dag_id, run_id, task_id, map_index, try_number, state, log_path, detail) "
+        "VALUES ($1, $2, $3, $15, $5, $4, $12, $14)",
         schema_, ms_param(7), ms_param(8), ms_param(9));
     auto res = exec("recording a task state", sql,
                     {run.dag_id, run.run_id, ti.task_id, std::string(to_string(ti.state)), std::to_string(ti.try_number),
                      std::to_string(ti.max_tries), opt_ms(ti.start_ms), opt_ms(ti.end_ms), opt_ms(ti.next_retry_ms),
-                     ti.hostname, ti.pid != 0 ? std::to_string(ti.pid) : std::string(), ti.log_path, ti.note, detail},
+                     ti.hostname, ti.pid != 0 ? std::to_string(ti.pid) : std::string(), ti.log_path, ti.note, detail,
+                     std::to_string(ti.map_index)},
                     false);
     if (!res) return res.err();
     PQclear(*res);
     return {};
 }
 
-status store::set_pid(const dag_run& run, const std::string& task_id, int try_number, int pid) {
+status store::set_pid(const dag_run& run, const std::string& task_id, int map_index, int try_number, int pid) {
     auto res = exec("recording a task's pid",
                     fmt::format("UPDATE {}.task_instance SET pid = $4 WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 "
-                                "AND try_number = $5", schema_),
-                    {run.dag_id, run.run_id, task_id, std::to_string(pid), std::to_string(try_number)}, false);
+                                "AND try_number = $5 AND map_index = $6", schema_),
+                    {run.dag_id, run.run_id, task_id, std::to_string(pid), std::to_string(try_number),
+                     std::to_string(map_index)}, false);
     if (!res) return res.err();
     PQclear(*res);
     return {};
@@ -320,8 +368,8 @@ result<std::vector<dag_run>> store::load_runs(int recent) {
     PQclear(*res);
     auto tis = exec("reading task instances",
                     fmt::format("SELECT dag_id, run_id, task_id, state, try_number, max_tries, {}, {}, {}, "
-                                "coalesce(hostname, ''), coalesce(pid, 0), coalesce(log_path, ''), coalesce(note, '') "
-                                "FROM {}.task_instance",
+                                "coalesce(hostname, ''), coalesce(pid, 0), coalesce(log_path, ''), coalesce(note, ''), map_index "
+                                "FROM {}.task_instance ORDER BY map_index",
                                 ms_out("start_date"), ms_out("end_date"), ms_out("next_retry_at"), schema_),
                     {}, true);
     if (!tis) return tis.err();
@@ -340,34 +388,72 @@ result<std::vector<dag_run>> store::load_runs(int recent) {
         ti.pid = std::atoi(PQgetvalue(*tis, row, 10));
         ti.log_path = PQgetvalue(*tis, row, 11);
         ti.note = PQgetvalue(*tis, row, 12);
-        runs[it->second].tasks[ti.task_id] = ti;
+        ti.map_index = std::atoi(PQgetvalue(*tis, row, 13));
+        auto& tasks = runs[it->second].tasks;
+        if (ti.map_index < 0) {
+            auto instances = std::move(tasks[ti.task_id].instances);  // rows come map_index -1 first
+            tasks[ti.task_id] = ti;
+            tasks[ti.task_id].instances = std::move(instances);
+        } else {
+            // A mapped instance; indexes 0..n-1 are all written at the expansion.
+            auto& parent = tasks[ti.task_id];
+            parent.task_id = ti.task_id;
+            if (parent.instances.size() <= static_cast<size_t>(ti.map_index)) parent.instances.resize(ti.map_index + 1);
+            parent.instances[ti.map_index] = ti;
+        }
     }
     PQclear(*tis);
-    auto xcoms = exec("reading XComs", fmt::format("SELECT dag_id, run_id, task_id, key, value::text FROM {}.xcom", schema_), {}, true);
+    for (auto& run : runs) {
+        for (auto& [task_id, ti] : run.tasks) {
+            // An index whose row was never written (a crash during the expansion) is scheduled anew.
+            for (size_t index = 0; index < ti.instances.size(); ++index) {
+                ti.instances[index].task_id = task_id;
+                ti.instances[index].map_index = static_cast<int>(index);
+            }
+            if (!ti.instances.empty()) ti.state = mapped_summary(ti.instances);
+        }
+    }
+    auto xcoms = exec("reading XComs",
+                      fmt::format("SELECT dag_id, run_id, task_id, key, value::text, map_index FROM {}.xcom", schema_), {}, true);
     if (!xcoms) return xcoms.err();
     for (int row = 0; row < PQntuples(*xcoms); ++row) {
         auto it = index.find({PQgetvalue(*xcoms, row, 0), PQgetvalue(*xcoms, row, 1)});
         if (it == index.end()) continue;
-        runs[it->second].tasks[PQgetvalue(*xcoms, row, 2)].xcoms[PQgetvalue(*xcoms, row, 3)] = PQgetvalue(*xcoms, row, 4);
+        task_instance* ti = find_ti(runs[it->second].tasks, PQgetvalue(*xcoms, row, 2), std::atoi(PQgetvalue(*xcoms, row, 5)));
+        if (ti != nullptr) ti->xcoms[PQgetvalue(*xcoms, row, 3)] = PQgetvalue(*xcoms, row, 4);
     }
     PQclear(*xcoms);
     return runs;
 }
 
-status store::set_xcoms(const std::string& dag_id, const std::string& run_id, const std::string& task_id,
+status store::set_xcoms(const std::string& dag_id, const std::string& run_id, const std::string& task_id, int map_index,
                         const std::map<std::string, std::string>& xcoms) {
-    auto res = exec("clearing XComs", fmt::format("DELETE FROM {}.xcom WHERE dag_id = $1 AND run_id = $2 AND task_id = $3", schema_),
-                    {dag_id, run_id, task_id}, false);
+    auto res = exec("clearing XComs",
+                    fmt::format("DELETE FROM {}.xcom WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 AND map_index = $4", schema_),
+                    {dag_id, run_id, task_id, std::to_string(map_index)}, false);
     if (!res) return res.err();
     PQclear(*res);
     for (const auto& [key, value] : xcoms) {
         auto ins = exec("storing an XCom",
-                        fmt::format("INSERT INTO {}.xcom (dag_id, run_id, task_id, key, value) VALUES ($1, $2, $3, $4, $5::jsonb) "
-                                    "ON CONFLICT (dag_id, run_id, task_id, key) DO UPDATE SET value = $5::jsonb, timestamp = now()",
+                        fmt::format("INSERT INTO {}.xcom (dag_id, run_id, task_id, key, value, map_index) VALUES ($1, $2, $3, $4, "
+                                    "$5::jsonb, $6) ON CONFLICT (dag_id, run_id, task_id, map_index, key) DO UPDATE SET "
+                                    "value = $5::jsonb, timestamp = now()",
                                     schema_),
-                        {dag_id, run_id, task_id, key, value}, false);
+                        {dag_id, run_id, task_id, key, value, std::to_string(map_index)}, false);
         if (!ins) return ins.err();
         PQclear(*ins);
+    }
+    return {};
+}
+
+status store::delete_instances(const std::string& dag_id, const std::string& run_id, const std::string& task_id) {
+    for (const char* table : {"task_instance", "xcom"}) {
+        auto res = exec("deleting mapped instances",
+                        fmt::format("DELETE FROM {}.{} WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 AND map_index >= 0",
+                                    schema_, table),
+                        {dag_id, run_id, task_id}, false);
+        if (!res) return res.err();
+        PQclear(*res);
     }
     return {};
 }

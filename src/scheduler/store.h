@@ -43,15 +43,17 @@ public:
     // Writes the task instance and appends a task_event for its state.
     status record_ti(const dag_run& run, const task_instance& ti, const std::string& detail);
     // The process id of a running try (no task_event: not a state change).
-    status set_pid(const dag_run& run, const std::string& task_id, int try_number, int pid);
+    status set_pid(const dag_run& run, const std::string& task_id, int map_index, int try_number, int pid);
     // Runs not finished, plus the newest `recent` per DAG, with their task instances.
     result<std::vector<dag_run>> load_runs(int recent);
     result<std::vector<std::pair<std::string, bool>>> load_paused();
     // Newest logical date of a scheduled run per DAG.
     result<std::map<std::string, int64_t>> last_scheduled();
     // Replaces a task instance's XComs (key → JSON text).
-    status set_xcoms(const std::string& dag_id, const std::string& run_id, const std::string& task_id,
+    status set_xcoms(const std::string& dag_id, const std::string& run_id, const std::string& task_id, int map_index,
                      const std::map<std::string, std::string>& xcoms);
+    // Removes a mapped task's instances (map_index >= 0) and their XComs: it expands again.
+    status delete_instances(const std::string& dag_id, const std::string& run_id, const std::string& task_id);
     // Airflow's Variable and Connection (conn_id → URI or JSON), for Python tasks.
     status set_variable(const std::string& key, const std::string& value, const std::string& description);
     status set_connection(const std::string& conn_id, const std::string& uri);

@@ -1,33 +1,11 @@
 #include "millrace/scheduler/time_zone.h"
 
-#include <algorithm>
 #include <chrono>
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
+#include <exception>
+
+#include <date/tz.h>
 
 namespace millrace::scheduler {
-namespace {
-
-uint32_t be32(const unsigned char* p) {
-    return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
-}
-uint64_t be64(const unsigned char* p) { return (uint64_t(be32(p)) << 32) | be32(p + 4); }
-
-struct tzif_counts {
-    uint32_t isut, isstd, leap, time, type, chars;
-};
-
-tzif_counts read_counts(const unsigned char* header) {
-    const unsigned char* c = header + 20;
-    return {be32(c), be32(c + 4), be32(c + 8), be32(c + 12), be32(c + 16), be32(c + 20)};
-}
-
-size_t block_size(const tzif_counts& n, size_t time_size) {
-    return n.time * time_size + n.time + n.type * 6 + n.chars + n.leap * (time_size + 4) + n.isstd + n.isut;
-}
-
-}  // namespace
 
 time_zone time_zone::utc() { return time_zone(); }
 
@@ -36,70 +14,36 @@ result<time_zone> time_zone::load(const std::string& name) {
     if (name.find("..") != std::string::npos || name.front() == '/') {
         return make_error(errc::invalid_argument, "time zone '{}': not a zone name like Europe/Berlin", name);
     }
-    const char* dir = std::getenv("TZDIR");
-    std::string path = std::string(dir != nullptr && *dir != 0 ? dir : "/usr/share/zoneinfo") + "/" + name;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(errc::invalid_argument, "time zone '{}': no such zone ({} not found)", name, path);
-    std::vector<unsigned char> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto corrupt = [&](const char* what) {
-        return make_error(errc::corruption, "time zone '{}': {} is not a TZif file ({})", name, path, what);
-    };
-    if (data.size() < 44 || std::string_view(reinterpret_cast<const char*>(data.data()), 4) != "TZif") {
-        return corrupt("bad magic");
-    }
-    tzif_counts n = read_counts(data.data());
-    size_t time_size = 4;
-    size_t pos = 44;
-    if (data[4] >= '2') {
-        // Skip the 32-bit block; read the 64-bit one that follows.
-        pos += block_size(n, 4);
-        if (data.size() < pos + 44) return corrupt("truncated v2 header");
-        n = read_counts(data.data() + pos);
-        pos += 44;
-        time_size = 8;
-    }
-    if (data.size() < pos + block_size(n, time_size) || n.type == 0) return corrupt("truncated data block");
     time_zone zone;
     zone.name_ = name;
-    const unsigned char* times = data.data() + pos;
-    const unsigned char* indices = times + n.time * time_size;
-    const unsigned char* types = indices + n.time;
-    auto type_offset = [&](size_t idx) { return static_cast<int32_t>(be32(types + idx * 6)); };
-    for (uint32_t t = 0; t < n.time; ++t) {
-        int64_t at = time_size == 8 ? static_cast<int64_t>(be64(times + t * 8))
-                                    : static_cast<int64_t>(static_cast<int32_t>(be32(times + t * 4)));
-        if (indices[t] >= n.type) return corrupt("transition type out of range");
-        zone.transitions_.push_back(at);
-        zone.offsets_.push_back(type_offset(indices[t]));
+    // The database is read once per process (a scan of the tzdata directory);
+    // a zone's transitions are read on its first use.
+    try {
+        (void)date::get_tzdb();
+    } catch (const std::exception& e) {
+        return make_error(errc::unavailable, "time zone '{}': the tz database could not be read ({})", name, e.what());
     }
-    // Before the first transition: the first non-DST type (RFC 8536 3.2), else type 0.
-    zone.initial_offset_ = type_offset(0);
-    for (uint32_t t = 0; t < n.type; ++t) {
-        if (types[t * 6 + 4] == 0) {
-            zone.initial_offset_ = type_offset(t);
-            break;
-        }
+    try {
+        zone.zone_ = date::locate_zone(name);
+    } catch (const std::exception& e) {
+        return make_error(errc::invalid_argument, "time zone '{}': no such zone in the tz database ({})", name, e.what());
     }
     return zone;
 }
 
 int32_t time_zone::offset_at(int64_t utc_seconds) const {
-    auto it = std::upper_bound(transitions_.begin(), transitions_.end(), utc_seconds);
-    if (it == transitions_.begin()) return initial_offset_;
-    return offsets_[static_cast<size_t>(it - transitions_.begin() - 1)];
+    if (zone_ == nullptr) return 0;
+    auto info = zone_->get_info(date::sys_seconds{std::chrono::seconds{utc_seconds}});
+    return static_cast<int32_t>(info.offset.count());
 }
 
 int64_t time_zone::local_to_utc(int64_t local_seconds) const {
-    // Transitions are never closer than two days apart, so the offsets a day
-    // either side are the only candidates.
-    int32_t before = offset_at(local_seconds - 86400);
-    int32_t after = offset_at(local_seconds + 86400);
-    int64_t best = INT64_MAX;
-    for (int32_t offset : {before, after}) {
-        int64_t utc = local_seconds - offset;
-        if (offset_at(utc) == offset) best = std::min(best, utc);
-    }
-    return best != INT64_MAX ? best : local_seconds - before;
+    if (zone_ == nullptr) return local_seconds;
+    auto info = zone_->get_info(date::local_seconds{std::chrono::seconds{local_seconds}});
+    // unique: the one offset; ambiguous (clocks going back): `first` is the
+    // earlier instant; nonexistent (a gap): `first` is the offset before the
+    // gap, so 02:30 in a 02:00→03:00 jump is read as 03:30.
+    return local_seconds - info.first.offset.count();
 }
 
 civil_time to_civil(int64_t local_seconds) {

@@ -1,5 +1,6 @@
 #include "api.h"
 
+#include "millrace/common/json_text.h"
 #include "millrace/source/generator.h"
 
 namespace millrace::source {
@@ -19,13 +20,7 @@ http::response api::handle(const http::request& req) {
     auto q = parse_query(req.query);
     if (!q) {
         bad_requests_.inc();
-        std::string body = "{\"error\":\"";
-        for (char c : q.err().message()) {
-            if (c == '"' || c == '\\') body.push_back('\\');
-            body.push_back(c);
-        }
-        body += "\"}";
-        return http::response::json(400, std::move(body));
+        return http::response::json(400, json_text::object().str("error", q.err().message()).done());
     }
     if (q->seed.empty()) {
         uint64_t n = requests_.fetch_add(1, std::memory_order_relaxed);

@@ -7,9 +7,8 @@
 #include <random>
 #include <thread>
 
-#include <curl/curl.h>
-
 #include "json.h"
+#include "millrace/common/http_client.h"
 #include "millrace/common/log.h"
 
 namespace millrace::source {
@@ -31,59 +30,6 @@ const json::value* at(const json::value& user, std::initializer_list<std::string
     }
     return v;
 }
-
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-    static_cast<std::string*>(user)->append(data, size * count);
-    return size * count;
-}
-
-class http_client {
-public:
-    http_client() {
-        static std::once_flag once;
-        std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-        curl_ = curl_easy_init();
-    }
-    ~http_client() { curl_easy_cleanup(curl_); }
-
-    struct response {
-        int status = 0;  // 0: network error
-        std::string body;
-        std::string error;
-    };
-
-    response get(const std::string& url, int64_t timeout_ms, const http::client_auth& auth) {
-        response res;
-        curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
-        http::apply(curl_, auth);
-        curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-        curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout_ms));
-        curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &res.body);
-        curl_easy_setopt(curl_, CURLOPT_USERAGENT, "millrace-source-fetch");
-        curl_easy_setopt(curl_, CURLOPT_ACCEPT_ENCODING, "");
-        CURLcode code = curl_easy_perform(curl_);
-        if (code != CURLE_OK) {
-            res.error = curl_easy_strerror(code);
-            return res;
-        }
-        long status = 0;
-        curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
-        res.status = static_cast<int>(status);
-        return res;
-    }
-
-    std::string escape(const std::string& text) {
-        char* escaped = curl_easy_escape(curl_, text.c_str(), static_cast<int>(text.size()));
-        std::string out(escaped);
-        curl_free(escaped);
-        return out;
-    }
-
-private:
-    CURL* curl_;
-};
 
 }  // namespace
 
@@ -259,7 +205,13 @@ private:
 // The fetching thread: GET, parse and encode page after page into `queue`.
 void fetch_pages(const fetch_options& options, page_queue& queue) {
     using steady = std::chrono::steady_clock;
-    http_client http;
+    // One client for every page: its keep-alive connection is reused.
+    http::client http;
+    http::client_request request;
+    request.timeout = std::chrono::milliseconds(options.timeout_ms);
+    request.auth = options.auth;
+    request.user_agent = "millrace-source-fetch";
+    request.decompress = true;
     std::mt19937_64 jitter(options.jitter_seed);
     auto backoff = [&](int attempt) {
         int64_t base = options.backoff_ms << std::min(attempt, 20);
@@ -277,14 +229,26 @@ void fetch_pages(const fetch_options& options, page_queue& queue) {
         const int64_t page = options.first_page + batch_idx;
         std::string url = fmt::format("{}{}results={}&seed={}&page={}", options.url,
                                       options.url.find('?') == std::string::npos ? "?" : "&", want,
-                                      http.escape(options.seed), page);
-        if (!options.nat.empty()) url += "&nat=" + http.escape(options.nat);
+                                      http::url_escape(options.seed), page);
+        if (!options.nat.empty()) url += "&nat=" + http::url_escape(options.nat);
+        request.url = url;
 
-        http_client::response res;
+        // status 0: a transport error, in `error`.
+        struct {
+            long status = 0;
+            std::string body, error;
+        } res;
         for (int attempt = 0;; ++attempt) {
             if (!queue.wait_until(next_call)) return queue.finish();
             next_call = steady::now() + call_interval;
-            res = http.get(url, options.timeout_ms, options.auth);
+            if (auto got = http.perform(request); got) {
+                res = {got->status, std::move(got->body), {}};
+            } else {
+                // The client's message starts "GET <url>: "; ours name the URL themselves.
+                std::string why = got.err().message();
+                if (const std::string prefix = "GET " + url + ": "; why.starts_with(prefix)) why.erase(0, prefix.size());
+                res = {0, {}, std::move(why)};
+            }
             bool retryable = res.status == 0 || res.status == 429 || res.status >= 500;
             if (res.status == 200 || !retryable) break;
             if (attempt >= options.max_retries) {

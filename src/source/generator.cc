@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "millrace/common/json_text.h"
 #include "nat_data.h"
 
 namespace millrace::source {
@@ -119,21 +120,10 @@ public:
         ch('"');
     }
     // Text from a client (the seed): escaped.
+    // Flushes first, so a long seed never crosses the buffer's capacity.
     void escaped(std::string_view text) {
-        ch('"');
-        for (char c : text) {
-            if (c == '"' || c == '\\') {
-                ch('\\');
-                ch(c);
-            } else if (static_cast<unsigned char>(c) < 0x20) {
-                raw("\\u00");
-                ch(k_hex[(c >> 4) & 0xf]);
-                ch(k_hex[c & 0xf]);
-            } else {
-                ch(c);
-            }
-        }
-        ch('"');
+        flush();
+        json_text::append_string(out_, text);
     }
     void pattern(std::string_view pat, rng& r) {
         for (char c : pat) {

@@ -2,6 +2,7 @@
 // broker and the real cdc binary as processes, and a librdkafka consumer that
 // reads what arrived in the topic.
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -247,6 +248,97 @@ TEST_F(cdc_test, snapshot_and_stream_with_concurrent_inserts_lands_every_row_exa
     ASSERT_TRUE(again.read_keys(6010)) << cdc_->stderr_text();
     again.drain();
     EXPECT_EQ(again.records.size(), 6010u) << "a restart after a clean stop redelivered rows";
+}
+
+// A takeover: another instance, with a data directory of its own, resumes the
+// slot. The snapshot marker is in PostgreSQL, so it does not snapshot again; the
+// rows the first one produced after the slot's confirmed position are found in
+// the topic and not produced twice.
+TEST_F(cdc_test, another_instance_resumes_the_slot_without_snapshotting_or_producing_twice) {
+    insert_users(1, 2000);  // the snapshot's part
+    // No status update in the test's time: what it streams stays unconfirmed.
+    cdc_ = start_cdc({"--set", "cdc.status_interval=600s"});
+    ASSERT_TRUE(cdc_);
+    wait_streaming();
+    insert_users(2001, 3000);
+    {
+        topic_reader progress(broker_.address, "users_created");
+        ASSERT_TRUE(progress.read_keys(5000)) << cdc_->stderr_text();
+    }
+    auto code = cdc_->stop(SIGKILL);
+    ASSERT_TRUE(code);
+    temp_dir other;
+    auto second = start_server("cdc", other.path(), cdc_args(), false);
+    ASSERT_TRUE(second.proc);
+    second_ = std::move(second.proc);
+    insert_users(5001, 1000);
+    topic_reader reader(broker_.address, "users_created");
+    ASSERT_TRUE(reader.read_keys(6000)) << reader.distinct_keys().size() << " keys; cdc stderr:\n"
+                                        << second_->stderr_text();
+    reader.drain();
+    size_t snapshot_rows = 0, with_commit_lsn = 0;
+    for (const auto& r : reader.records) {
+        snapshot_rows += r.headers.at("op") == "r";
+        with_commit_lsn += r.headers.count("commit_lsn");
+    }
+    EXPECT_EQ(with_commit_lsn, reader.records.size());
+    EXPECT_EQ(snapshot_rows, 2000u) << "the second instance snapshotted again:\n" << second_->stderr_text();
+    EXPECT_EQ(reader.records.size(), 6000u) << "rows produced twice after the takeover:\n" << second_->stderr_text();
+    std::string log = second_->stderr_text();
+    EXPECT_EQ(log.find("created replication slot"), std::string::npos) << log;
+    EXPECT_NE(log.find("resuming slot millrace_cdc after"), std::string::npos) << log;
+
+    PGconn* conn = PQconnectdb(dsn().c_str());
+    PGresult* res = PQexec(conn, "SELECT rows FROM millrace_cdc.snapshots WHERE slot = 'millrace_cdc'");
+    ASSERT_EQ(PQresultStatus(res), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+    ASSERT_EQ(PQntuples(res), 1);
+    EXPECT_STREQ(PQgetvalue(res, 0, 0), "2000");
+    PQclear(res);
+    PQfinish(conn);
+}
+
+// Without its row in millrace_cdc.snapshots a slot's snapshot is taken again
+// (it may have died midway); the marker file of an older version counts.
+TEST_F(cdc_test, a_slot_without_its_snapshot_marker_is_snapshotted_again_unless_an_old_marker_file_says_done) {
+    insert_users(1, 100);
+    cdc_ = start_cdc();
+    ASSERT_TRUE(cdc_);
+    {
+        topic_reader reader(broker_.address, "users_created");
+        ASSERT_TRUE(reader.read_keys(100)) << cdc_->stderr_text();
+    }
+    wait_streaming();
+    ASSERT_EQ(*cdc_->stop(SIGTERM), 0) << cdc_->stderr_text();
+
+    // An older version's marker file in the data directory: recorded, no snapshot.
+    sql("DELETE FROM millrace_cdc.snapshots");
+    temp_dir upgraded;
+    std::ofstream(upgraded.path() + "/snapshot-done.millrace_cdc") << "0/1\n";
+    auto second = start_server("cdc", upgraded.path(), cdc_args(), false);
+    ASSERT_TRUE(second.proc);
+    second_ = std::move(second.proc);
+    insert_users(101, 10);
+    {
+        topic_reader reader(broker_.address, "users_created");
+        ASSERT_TRUE(reader.read_keys(110)) << second_->stderr_text();
+        reader.drain();
+        EXPECT_EQ(reader.records.size(), 110u) << second_->stderr_text();
+    }
+    ASSERT_EQ(*second_->stop(SIGTERM), 0) << second_->stderr_text();
+    EXPECT_NE(second_->stderr_text().find("snapshot marker"), std::string::npos) << second_->stderr_text();
+
+    // No row and no file: the slot is dropped, recreated and the tables read again.
+    sql("DELETE FROM millrace_cdc.snapshots");
+    cdc_ = start_cdc();
+    ASSERT_TRUE(cdc_);
+    topic_reader reader(broker_.address, "users_created");
+    ASSERT_TRUE(reader.read_until([](const std::vector<record>& rs) {
+        size_t snapshot_rows = 0;
+        for (const auto& r : rs) snapshot_rows += r.headers.at("op") == "r";
+        return snapshot_rows >= 210;
+    })) << cdc_->stderr_text();
+    EXPECT_NE(cdc_->stderr_text().find("exists but its initial snapshot did not complete"), std::string::npos)
+        << cdc_->stderr_text();
 }
 
 TEST_F(cdc_test, waits_for_postgres_and_the_table_then_captures) {

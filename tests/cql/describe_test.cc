@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "parser.h"
+#include "schema.h"
 
 namespace millrace::cql {
 namespace {
@@ -140,6 +141,48 @@ TEST(describe_test, parses_collection_updates) {
     EXPECT_EQ(p->markers[0].role, marker_role::map_value);
     EXPECT_EQ(p->markers[1].role, marker_role::collection_remove);
     EXPECT_FALSE(parse_statement("UPDATE t SET l = [1] + other WHERE k = 1").ok());
+}
+
+TEST(describe_test, static_columns_say_static_and_parse_back) {
+    table_def t;
+    t.keyspace = "ks";
+    t.name = "st";
+    t.columns = {column("p", "int", column_kind::partition_key, 0), column("c", "int", column_kind::clustering, 0),
+                 column("v", "int"), column("s", "text", column_kind::static_)};
+    t.partition_key = {0};
+    t.clustering = {1};
+    auto text = create_table_statement(t);
+    // Cassandra's order: key columns, statics, then the regular columns.
+    EXPECT_NE(text.find("    p int,\n    c int,\n    s text static,\n    v int,\n    PRIMARY KEY (p, c)\n"), std::string::npos) << text;
+    auto p = parse_statement(text);
+    ASSERT_TRUE(p.ok()) << p.err().message();
+    const auto& c = std::get<create_table_stmt>(p->stmt);
+    ASSERT_EQ(c.columns.size(), 4u);
+    EXPECT_TRUE(c.columns[2].is_static);
+    EXPECT_FALSE(c.columns[3].is_static);
+    auto alter = parse_statement("ALTER TABLE ks.st ADD u int static");
+    ASSERT_TRUE(alter.ok()) << alter.err().message();
+    EXPECT_TRUE(std::get<alter_table_stmt>(alter->stmt).add.at(0).is_static);
+}
+
+TEST(describe_test, indexes_kept_in_the_table_record_and_described) {
+    auto t = events_table();
+    t.indexes = {{"events_attrs_idx", "attrs", "full"}, {"by_mixed", "Mixed \"q\"", "values"}};
+    auto back = decode_table(encode_table(t));
+    ASSERT_TRUE(back.ok()) << back.err().message();
+    ASSERT_EQ(back->indexes.size(), 2u);
+    EXPECT_EQ(back->indexes[1].name, "by_mixed");
+    EXPECT_EQ(back->indexes[1].column, "Mixed \"q\"");
+    EXPECT_EQ(back->indexes[1].target_text(), "values(Mixed \"q\")");
+    EXPECT_EQ(create_index_statement(t, t.indexes[1]), "CREATE INDEX by_mixed ON ks.\"Events\" (values(\"Mixed \"\"q\"\"\"));");
+    EXPECT_EQ(create_index_statement(t, t.indexes[0]), "CREATE INDEX events_attrs_idx ON ks.\"Events\" (full(attrs));");
+    // A record written before indexes existed has none.
+    t.indexes.clear();
+    auto old = encode_table(t);
+    old.resize(old.size() - 2);
+    auto without = decode_table(old);
+    ASSERT_TRUE(without.ok()) << without.err().message();
+    EXPECT_TRUE(without->indexes.empty());
 }
 
 }  // namespace

@@ -163,3 +163,36 @@ TEST(parser_test, update_and_delete_conditions) {
 }
 
 }  // namespace millrace::cql
+
+namespace millrace::cql {
+namespace {
+
+TEST(parser_json_test, insert_json_and_from_json) {
+    auto a = parse_statement("INSERT INTO ks.t JSON '{\"k\": 1}' DEFAULT UNSET IF NOT EXISTS USING TTL 5");
+    ASSERT_TRUE(a.ok()) << a.err().message();
+    const auto& ins = std::get<insert_stmt>(a->stmt);
+    ASSERT_TRUE(ins.json.has_value());
+    EXPECT_EQ(ins.json->lit.text, "{\"k\": 1}");
+    EXPECT_TRUE(ins.json_default_unset);
+    EXPECT_TRUE(ins.if_not_exists);
+    EXPECT_TRUE(ins.options.ttl.has_value());
+
+    auto b = parse_statement("INSERT INTO t JSON ? DEFAULT NULL");
+    ASSERT_TRUE(b.ok()) << b.err().message();
+    EXPECT_FALSE(std::get<insert_stmt>(b->stmt).json_default_unset);
+    ASSERT_EQ(b->markers.size(), 1u);
+    EXPECT_EQ(b->markers[0].name, "[json]");
+    EXPECT_EQ(b->markers[0].role, marker_role::json);
+
+    auto c = parse_statement("UPDATE t SET v = fromJson(?) WHERE k = 1");
+    ASSERT_TRUE(c.ok()) << c.err().message();
+    const auto& upd = std::get<update_stmt>(c->stmt);
+    EXPECT_EQ(upd.assignments[0].value.function, "fromjson");
+    ASSERT_EQ(upd.assignments[0].value.args.size(), 1u);
+    EXPECT_EQ(c->markers[0].role, marker_role::json);
+
+    EXPECT_FALSE(parse_statement("INSERT INTO t JSON '{}' DEFAULT SOMETHING").ok());
+}
+
+}  // namespace
+}  // namespace millrace::cql

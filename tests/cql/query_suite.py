@@ -4,11 +4,14 @@ rows, or error class and message), plus what the cases cannot express: paging
 through SELECT DISTINCT, prepared LWTs and the system tables drivers read.
 run_all(start) gets a function that starts a server and returns it."""
 
+import random
+import time
 import traceback
 
+from cassandra import InvalidRequest
 from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
 from cassandra.policies import RoundRobinPolicy
-from cassandra.query import SimpleStatement, tuple_factory
+from cassandra.query import BatchStatement, SimpleStatement, tuple_factory
 
 import query_cases
 
@@ -87,6 +90,98 @@ def run_all(start):
             seen = [r[0] for r in rs]
             assert len(seen) == len(set(seen)) == 105, (len(seen), len(set(seen)))
         suite.check("DISTINCT pages by partition (fetch_size 7 over 105 partitions of 3 rows)", distinct_paging)
+
+        def static_paging():
+            # Seeded mix of partitions with rows and partitions with only statics; every page size answers the same rows.
+            rng = random.Random(20)
+            session.execute(f"CREATE TABLE {ks}.st_pages (p int, c int, s int static, v int, PRIMARY KEY (p, c))")
+            want = []
+            for p in range(40):
+                rows = rng.choice([0, 0, 1, 3])
+                session.execute(f"INSERT INTO {ks}.st_pages (p, s) VALUES ({p}, {p * 10})")
+                for c in range(rows):
+                    session.execute(f"INSERT INTO {ks}.st_pages (p, c, v) VALUES ({p}, {c}, {c})")
+                want += [(p, c, p * 10, c) for c in range(rows)] or [(p, None, p * 10, None)]
+            full = [tuple(r) for r in session.execute(SimpleStatement(f"SELECT p, c, s, v FROM {ks}.st_pages", fetch_size=None))]
+            assert sorted(full, key=repr) == sorted(want, key=repr), (full, want)
+            for size in (1, 2, 5):
+                paged = [tuple(r) for r in session.execute(SimpleStatement(f"SELECT p, c, s, v FROM {ks}.st_pages", fetch_size=size))]
+                assert paged == full, (size, paged, full)
+                distinct = [tuple(r) for r in session.execute(SimpleStatement(f"SELECT DISTINCT p, s FROM {ks}.st_pages",
+                                                                               fetch_size=size))]
+                assert distinct == [(r[0], r[2]) for r in full if r[1] in (None, 0)], (size, distinct)
+            one = [tuple(r) for r in session.execute(SimpleStatement(f"SELECT * FROM {ks}.st_pages WHERE p = 3", fetch_size=1))]
+            assert one == [w for w in want if w[0] == 3], one
+        suite.check("static columns: paging through partitions with and without rows, DISTINCT pages", static_paging)
+
+        def insert_json_prepared():
+            ins = session.prepare(f"INSERT INTO {ks}.js JSON ? DEFAULT UNSET")
+            assert [c.name for c in ins.column_metadata] == ["[json]"], ins.column_metadata
+            session.execute(ins, ('{"k": 20, "t": "p", "l": [3, 2], "m": {"z": 26}}',))
+            session.execute(ins, ('{"k": 20, "i": "7"}',))
+            row = session.execute(f"SELECT k, t, i, l, m FROM {ks}.js WHERE k = 20").one()
+            assert (row[0], row[1], row[2], list(row[3]), dict(row[4])) == (20, "p", 7, [3, 2], {"z": 26}), row
+            upd = session.prepare(f"UPDATE {ks}.js SET st = fromJson(?) WHERE k = ?")
+            session.execute(upd, ('["y", "x", "y"]', 20))
+            assert sorted(session.execute(f"SELECT st FROM {ks}.js WHERE k = 20").one()[0]) == ["x", "y"]
+            for bad, want in (('{"k": 21', "Could not decode JSON string as a map: "),
+                              ('[1]', "Could not decode JSON string as a map: "),
+                              ('{"k": 21, "b": 1.5}', "Error decoding JSON value for b: Expected a bigint value, but got a Double: 1.5")):
+                try:
+                    session.execute(ins, (bad,))
+                except InvalidRequest as e:
+                    assert want in str(e), (bad, str(e))
+                else:
+                    raise AssertionError(f"{bad!r} was accepted")
+            assert session.execute(f"SELECT k FROM {ks}.js WHERE k = 21").one() is None
+        suite.check("INSERT JSON ? and fromJson(?) prepared; malformed JSON refused", insert_json_prepared)
+
+        def index_describe_and_prepared():
+            rows = [tuple(r) for r in session.execute(f"DESCRIBE TABLE {ks}.ix")]
+            assert [r[1] for r in rows] == ["table", "index", "index", "index", "index"], rows
+            assert [r[3] for r in rows[1:]] == [f"CREATE INDEX ix_c_idx ON {ks}.ix (c);", f"CREATE INDEX ix_l_idx ON {ks}.ix (values(l));",
+                                                f"CREATE INDEX ix_s_idx ON {ks}.ix (s);", f"CREATE INDEX ix_v_idx ON {ks}.ix (v);"], rows
+            assert "    s int static,\n" in rows[0][3], rows[0][3]
+            sel = session.prepare(f"SELECT p, c FROM {ks}.ix WHERE v = ?")
+            assert [tuple(r) for r in session.execute(sel, (20,))] == [(1, 2)]
+            # Rows written after the index exists, and one that expires: the index answers what is live.
+            session.execute(f"INSERT INTO {ks}.ix (p, c, v) VALUES (9, 9, 99)")
+            assert [tuple(r) for r in session.execute(sel, (99,))] == [(9, 9)]
+            session.execute(f"UPDATE {ks}.ix USING TTL 1 SET v = 98 WHERE p = 9 AND c = 8")
+            session.execute(f"UPDATE {ks}.ix USING TIMESTAMP 1 SET v = 97 WHERE p = 9 AND c = 9")  # older: loses
+            assert [tuple(r) for r in session.execute(sel, (97,))] == []
+            deadline = time.monotonic() + 60
+            while [tuple(r) for r in session.execute(sel, (98,))] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert [tuple(r) for r in session.execute(sel, (98,))] == [], "an expired value is still answered by the index"
+        suite.check("index: DESCRIBE lists the indexes, prepared = ?, later writes, expiry", index_describe_and_prepared)
+
+        def conditional_batch_frame():
+            # The BATCH frame drivers send (prepared statements): was_applied and the refused rows.
+            ins = session.prepare(f"INSERT INTO {ks}.bt (p, c, v) VALUES (?, ?, ?) IF NOT EXISTS")
+            upd = session.prepare(f"UPDATE {ks}.bt SET v = ? WHERE p = ? AND c = ? IF v = ?")
+            batch = BatchStatement()
+            batch.add(ins, (7, 1, 1))
+            batch.add(ins, (7, 2, 2))
+            assert session.execute(batch).was_applied
+            batch = BatchStatement()
+            batch.add(upd, (10, 7, 1, 1))
+            batch.add(upd, (20, 7, 2, 5))
+            refused = session.execute(batch)
+            assert not refused.was_applied
+            assert refused.column_names == ["[applied]", "p", "c", "v"], refused.column_names
+            assert [tuple(r) for r in refused] == [(False, 7, 1, 1), (False, 7, 2, 2)]
+            assert [tuple(r) for r in session.execute(f"SELECT c, v FROM {ks}.bt WHERE p = 7")] == [(1, 1), (2, 2)]
+            batch = BatchStatement()
+            batch.add(upd, (10, 7, 1, 1))
+            batch.add(upd, (20, 8, 2, 2))
+            try:
+                session.execute(batch)
+            except InvalidRequest as e:
+                assert "Batch with conditions cannot span multiple partitions" in str(e), str(e)
+            else:
+                raise AssertionError("a conditional batch over two partitions was accepted")
+        suite.check("conditional BATCH frame: was_applied, refused rows, one partition", conditional_batch_frame)
 
         def prepared_lwt():
             ins = session.prepare(f"INSERT INTO {ks}.kv (k, v, w) VALUES (?, ?, ?) IF NOT EXISTS")

@@ -22,6 +22,9 @@ server (SIGTERM, then SIGKILL).
   java    java/ with the Java driver 4.x (org.apache.cassandra:java-driver-core,
           fetched by setup.sh, built offline): wasApplied() and the row, DISTINCT,
           selector names; fails on the "broadcast RPC port" warning.
+  roles_compat  roles_compat_suite.py: roles, permissions and TLS against Apache
+          Cassandra 5.0 (scripts/peers/cassandra --auth --tls, started once) and
+          millrace (--secure, password authenticator), outcomes compared.
   auth    auth_suite.py: roles and permissions with the Python driver and
           cqlsh (-u/-p); restarts its server on the same data.
 
@@ -157,15 +160,22 @@ def run_go_suite(start, tmp):
     return 1 if proc.returncode else 0
 
 
-def run_compat_suite(start):
-    """Starts scripts/peers/cassandra once, runs compat_suite.py against it and millrace, stops it."""
-    peer = subprocess.Popen([os.path.join(HERE, "..", "..", "scripts", "peers", "cassandra")], stdout=subprocess.PIPE,
-                            text=True, preexec_fn=die_with_parent)
+def run_compat_suite(start, roles=False):
+    """Starts scripts/peers/cassandra once, runs compat_suite.py (or, with `roles`, roles_compat_suite.py
+    on a node with authentication and TLS) against it and millrace, stops it."""
+    flags = []
+    if roles:
+        import roles_compat_suite
+        flags = list(roles_compat_suite.PEER_FLAGS)
+    peer = subprocess.Popen([os.path.join(HERE, "..", "..", "scripts", "peers", "cassandra"), *flags],
+                            stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
     try:
         line = peer.stdout.readline()  # the peer script itself gives up after its own deadline
         if not line.startswith("ready cassandra "):
             print(f"run.py: Apache Cassandra did not start (exit {peer.poll()})", flush=True)
             return 1
+        if roles:  # "ready cassandra <host:port> ca <path>"
+            return roles_compat_suite.run_all(start, line.split()[2], line.split()[4])
         import compat_suite
         return compat_suite.run_all(start, line.split()[2])
     finally:
@@ -180,7 +190,7 @@ def run_compat_suite(start):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--millrace-binary", required=True)
-    ap.add_argument("--suite", choices=["python", "node", "cqlsh", "auth", "query", "compat", "go", "java"], default="python")
+    ap.add_argument("--suite", choices=["python", "node", "cqlsh", "auth", "query", "compat", "roles_compat", "go", "java"], default="python")
     args = ap.parse_args()
     libs = pylibs_dir()
     if not os.path.isdir(os.path.join(libs, "cassandra")):
@@ -212,6 +222,8 @@ def main():
             failed = run_go_suite(start, tmp)
         elif args.suite == "compat":
             failed = run_compat_suite(start)
+        elif args.suite == "roles_compat":
+            failed = run_compat_suite(start, roles=True)
         elif args.suite == "auth":
             import auth_suite
             failed = auth_suite.run_all(start, libs)

@@ -20,7 +20,17 @@ ha_zookeeper, ha_postgres
             subcommands), elected through Apache ZooKeeper (Debian's server, started
             here) or PostgreSQL advisory locks: one leads CDC and the scheduler; it
             gets SIGKILL mid-run, the other takes over, the table equals PostgreSQL
-            and no task try ran twice or overlapped another (docs/ha.md).
+            and no task try ran twice or overlapped another; the topic holds each user
+            once (the new leader resumes the slot, it does not snapshot again) (docs/ha.md).
+
+kafka_zookeeper
+            (compat) `up` with kafka.bootstrap at Apache Kafka 3.9 in ZooKeeper mode
+            with Apache ZooKeeper (Debian's server), the classic stack's topology.
+kafka_kraft_cluster
+            (compat) `up` with kafka.bootstrap at a 3-node Apache Kafka 4.1 KRaft
+            cluster (three JVMs), users_created with replication factor 3 and
+            min.insync.replicas 2; one broker gets SIGKILL mid-run: nothing lost,
+            nothing doubled in the table nor in the topic.
 
 Every process is started here on ephemeral ports in a temp dir, waited for by
 its ready line or by polling the real clients, and always stopped.
@@ -91,7 +101,7 @@ class proc:
 
     starts = {}
 
-    def __init__(self, args, name, log_dir, ready_prefix="ready "):
+    def __init__(self, args, name, log_dir, ready_prefix="ready ", wait=True):
         self.name = name
         self.args = args
         # Each start has its own log files: a restart must not see the last ready line.
@@ -101,7 +111,13 @@ class proc:
         self.out = open(self.out_path, "a")
         self.err = open(self.err_path, "a")
         self.p = subprocess.Popen(args, stdout=self.out, stderr=self.err, start_new_session=True)
-        self.ready_line = wait_for(f"{name} ready line", 180, lambda: self._ready(ready_prefix), 0.1)
+        self.ready_prefix = ready_prefix
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout_s=180):
+        self.ready_line = wait_for(f"{self.name} ready line", timeout_s, lambda: self._ready(self.ready_prefix), 0.1)
+        return self.ready_line
 
     def _ready(self, prefix):
         if self.p.poll() is not None:
@@ -116,6 +132,14 @@ class proc:
 
     def kill9(self):
         self.p.send_signal(signal.SIGKILL)
+        self.p.wait()
+
+    def kill9_group(self):
+        """SIGKILL to the process and its children (a peer script and its JVM)."""
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.p.wait()
 
     def stop(self, timeout_s=60):
@@ -207,8 +231,9 @@ def same_instant(a, b):
     return parse(a) == parse(b)
 
 
-def check_exact(p, users, timeout_s=600):
-    """PostgreSQL, the topic and the table each hold exactly `users`; the table equals PostgreSQL."""
+def check_exact(p, users, timeout_s=600, once_in_topic=False):
+    """PostgreSQL, the topic and the table each hold exactly `users`; the table equals PostgreSQL.
+    With `once_in_topic` the topic also holds each user once (no key twice: CDC resumed, not re-snapshotted)."""
     wait_for(f"{users} users in PostgreSQL", timeout_s, lambda: p.users_in_postgres() == users or None)
     log(f"PostgreSQL has {users} users (psql)")
     wait_for(f"{users} rows in spark_streams.created_users", timeout_s, lambda: p.rows_in_table() == users or None, 2)
@@ -216,6 +241,8 @@ def check_exact(p, users, timeout_s=600):
     total, distinct = p.records_in_topic()
     if distinct != users:
         raise failure(f"topic users_created has {distinct} distinct keys ({total} records), expected {users}")
+    if once_in_topic and total != distinct:
+        raise failure(f"topic users_created has {total} records for {distinct} users: {total - distinct} doubled")
     log(f"users_created has {total} records, {distinct} distinct keys (kcat)")
     expected = p.postgres_rows()
     actual = p.table_rows()
@@ -292,11 +319,25 @@ def manual_dags(work):
     return ["--set", f"scheduler.dags_dir={folder}"]
 
 
+def check_console_jobs(up):
+    """The console's Jobs page lists the default job, read from up's own admin endpoint on its ephemeral port."""
+    parts = read_status(up.ready_line.split()[2])
+    console = parts.get("console", {})
+    if console.get("state") != "running":
+        return  # a build without the console
+    reply = http_json("GET", f"http://{console['address']}/api/jobs")
+    names = [j.get("name") for j in reply["jobs"]]
+    if "created_users" not in names:
+        raise failure(f"the console lists jobs {names} (unreachable: {reply['unreachable']}), not created_users")
+    log("the console lists the created_users job")
+
+
 def scenario_pipeline(binary, work, users):
     up, p = start_up(binary, os.path.join(work, "data"), work, manual_dags(work))
     try:
         trigger_fetch(binary, p, users, SEED)
         check_exact(p, users)
+        check_console_jobs(up)
     finally:
         p.close()
         code = up.stop()
@@ -535,7 +576,7 @@ def scenario_ha(binary, work, users, zookeeper):
             "GET", f"http://{p.scheduler}/api/v1/dags/user_automation/dagRuns/{run_id}")["state"], 1)
         if state != "success":
             raise failure(f"run {run_id} ended {state} after the takeover")
-        check_exact(p, p.users_in_postgres())
+        check_exact(p, p.users_in_postgres(), once_in_topic=True)
         check_tries(p, run_id)
     finally:
         if p is not None:
@@ -547,6 +588,141 @@ def scenario_ha(binary, work, users, zookeeper):
         if zk is not None:
             zk.kill()
             zk.wait()
+
+
+PEERS_KAFKA = os.path.join(REPO, "scripts", "peers", "kafka")
+
+
+def peers_kafka():
+    """scripts/peers/kafka as a module (its free_port, new_cluster_id, zookeeper_version)."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("peers_kafka", PEERS_KAFKA)
+    spec = importlib.util.spec_from_loader("peers_kafka", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def external_kafka_up(binary, work, kafka, users):
+    """`up` with its broker off (kafka.bootstrap), fed `users` users; PostgreSQL, the topic and the table agree."""
+    up, p = start_up(binary, os.path.join(work, "data"), work,
+                     manual_dags(work) + ["--set", f"kafka.bootstrap={kafka}"])
+    p.kafka = kafka
+    return up, p
+
+
+def scenario_kafka_zookeeper(binary, work, users):
+    """The classic topology: Apache Kafka 3.9 in ZooKeeper mode on Apache ZooKeeper."""
+    zk, connect = start_zookeeper(work, tick_ms=500)
+    kafka_peer = None
+    up = p = None
+    try:
+        version = peers_kafka().zookeeper_mode_version()
+        kafka_peer = proc([PEERS_KAFKA, "--kafka-version", version, "--zookeeper", connect, "--heap", "256m",
+                           "--data-dir", os.path.join(work, "kafka-zk"), "--ready-timeout", "300"],
+                          "kafka", work, ready_prefix="ready kafka ", wait=False)
+        kafka = kafka_peer.wait_ready(360).split()[2]
+        log(f"Apache Kafka {version} (ZooKeeper mode, ZooKeeper at {connect}) at {kafka}")
+        up, p = external_kafka_up(binary, work, kafka, users)
+        status = http_json("GET", f"http://{up.ready_line.split()[2]}/status")
+        broker = [c for c in status["components"] if c["name"] == "broker"]
+        if broker and broker[0].get("state") == "running" and broker[0].get("address") != kafka:
+            raise failure(f"the embedded broker runs although kafka.bootstrap is set: {broker[0]}")
+        trigger_fetch(binary, p, users, SEED)
+        check_exact(p, users, once_in_topic=True)
+    finally:
+        if p is not None:
+            p.close()
+        if up is not None:
+            up.stop()
+        if kafka_peer is not None:
+            kafka_peer.stop(120)
+        zk.kill()
+        zk.wait()
+
+
+def start_kraft_cluster(work, nodes=3):
+    """`nodes` Kafka 4.1 KRaft nodes (combined broker and controller) started together; returns the procs."""
+    peers = peers_kafka()
+    for attempt in range(3):
+        ports = []
+        while len(ports) < 2 * nodes:
+            port = peers.free_port(exclude=ports)
+            if port not in ports:
+                ports.append(port)
+        voters = ",".join(f"{i + 1}@127.0.0.1:{ports[nodes + i]}" for i in range(nodes))
+        cluster_id = peers.new_cluster_id()
+        started = []
+        try:
+            for i in range(nodes):
+                args = [PEERS_KAFKA, "--node-id", str(i + 1), "--port", str(ports[i]),
+                        "--controller-port", str(ports[nodes + i]), "--voters", voters, "--cluster-id", cluster_id,
+                        "--heap", "256m", "--data-dir", os.path.join(work, f"kraft-{attempt}-{i + 1}"),
+                        "--ready-timeout", "300"]
+                for prop in (f"default.replication.factor={nodes}", f"offsets.topic.replication.factor={nodes}",
+                             f"transaction.state.log.replication.factor={nodes}", "transaction.state.log.min.isr=2",
+                             f"share.coordinator.state.topic.replication.factor={nodes}",
+                             "share.coordinator.state.topic.min.isr=2", "num.partitions=3",
+                             "num.network.threads=1", "num.io.threads=2"):
+                    args += ["--set", prop]
+                started.append(proc(args, f"kafka{i + 1}", work, ready_prefix="ready kafka ", wait=False))
+            for node in started:
+                node.wait_ready(360)
+            return started
+        except failure as e:
+            clash = any("Address already in use" in node.stderr_tail(200) for node in started)
+            for node in started:
+                node.kill9_group()
+            if not clash or attempt == 2:
+                raise
+            log(f"a port of the cluster was taken ({e}); again with other ports")
+    raise failure("unreachable")
+
+
+def scenario_kafka_kraft_cluster(binary, work, users):
+    """`up` on a 3-node KRaft cluster; one broker gets SIGKILL mid-run."""
+    from kafka.admin import KafkaAdminClient
+    nodes = []
+    up = p = None
+    try:
+        nodes = start_kraft_cluster(work)
+        addresses = [n.ready_line.split()[2] for n in nodes]
+        bootstrap = ",".join(addresses)
+        log(f"Apache Kafka KRaft cluster at {bootstrap}")
+        admin = KafkaAdminClient(bootstrap_servers=addresses, request_timeout_ms=60000)
+        try:
+            admin.create_topics({"users_created": {"num_partitions": 3, "replication_factor": 3,
+                                                   "configs": {"min.insync.replicas": "2"}}}, timeout_ms=60000)
+        finally:
+            admin.close()
+
+        def replicated():
+            out = subprocess.run(["kcat", "-L", "-b", bootstrap, "-t", "users_created"], capture_output=True,
+                                 text=True, timeout=30).stdout
+            parts = [line.strip() for line in out.splitlines() if line.strip().startswith("partition ")]
+            full = [x for x in parts if "isrs: " in x and len(x.split("isrs: ")[1].split(",")) == 3
+                    and "leader -1" not in x]
+            return len(parts) == 3 and len(full) == 3 and parts
+        parts = wait_for("users_created with 3 in-sync replicas per partition", 120, replicated)
+        log("users_created, min.insync.replicas 2: " + "; ".join(parts))
+        up, p = external_kafka_up(binary, work, bootstrap, users)
+        trigger_fetch(binary, p, users, SEED)
+        rng = random.Random(SEED)
+        kill_at = rng.randint(users // 10, users // 3)
+        victim = rng.randrange(len(nodes))
+        wait_for(f"{kill_at} rows in the table before the kill", 600, lambda: p.rows_in_table() >= kill_at, 0.2)
+        log(f"SIGKILL to Kafka node {victim + 1} ({addresses[victim]}) with {p.rows_in_table()} rows in the table")
+        nodes[victim].kill9_group()
+        p.kafka = ",".join(a for i, a in enumerate(addresses) if i != victim)
+        check_exact(p, users, once_in_topic=True)
+    finally:
+        if p is not None:
+            p.close()
+        if up is not None:
+            up.stop()
+        for node in reversed(nodes):
+            node.stop(120)
 
 
 def classic_format(res, rng):
@@ -612,7 +788,8 @@ def scenario_classic(binary, work, users):
 SCENARIOS = {"pipeline": scenario_pipeline, "kill_up": scenario_kill_up, "kill_parts": scenario_kill_parts,
              "classic": scenario_classic, "real": scenario_real,
              "ha_zookeeper": lambda binary, work, users: scenario_ha(binary, work, users, True),
-             "ha_postgres": lambda binary, work, users: scenario_ha(binary, work, users, False)}
+             "ha_postgres": lambda binary, work, users: scenario_ha(binary, work, users, False),
+             "kafka_zookeeper": scenario_kafka_zookeeper, "kafka_kraft_cluster": scenario_kafka_kraft_cluster}
 
 
 def main():

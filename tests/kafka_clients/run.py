@@ -29,7 +29,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-SUITES = ("kcat", "kafkajs", "kafkajs_group_leave", "java", "java_kip848", "java_txn", "rdkafka", "restart", "txn")
+SUITES = ("kcat", "kafkajs", "kafkajs_group_leave", "java", "java_kip848", "java_txn", "rdkafka", "restart", "txn", "kip848_rdkafka")
 # Suites whose point is that the client process ends by itself: a tighter bound
 # on its lifetime (issue 17: kafkajs never exited after its group members left).
 SUITE_TIMEOUTS_S = {"kafkajs_group_leave": 180.0}  # two rounds under CPU load; its own watchdog fails a hang sooner
@@ -323,7 +323,7 @@ def prepare(suite, tally, args):
         return prepare_java(tally, "Kip848Suite")
     if suite == "rdkafka":
         return prepare_rdkafka(tally, args.rdkafka_binary)
-    return []  # restart and txn run in this process
+    return []  # restart, txn and kip848_rdkafka run in this process
 
 
 def main():
@@ -388,7 +388,7 @@ def execute(args, tally, broker, cmd):
 
     env = dict(os.environ, KAFKA_BOOTSTRAP=broker.bootstrap, PYTHONUNBUFFERED="1")
     t0 = time.monotonic()
-    if args.suite in ("restart", "txn"):
+    if args.suite in ("restart", "txn", "kip848_rdkafka"):
         sys.path.insert(0, HERE)
         import suitelib
         suite = __import__(f"{args.suite}_suite")

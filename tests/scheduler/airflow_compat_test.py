@@ -29,12 +29,13 @@ import e2e  # noqa: E402
 AIRFLOW_VERSION = "2.10.5"
 CORPUS = os.path.join(HERE, "airflow_dags")
 PARSED = ["a2_imports.py", "branching.py", "sensors.py", "task_groups.py", "templates.py", "params_conf.py",
-          "retries.py", "timeouts.py", "trigger_rules.py", "xcom_vars.py", "depends_past.py"]
+          "retries.py", "timeouts.py", "trigger_rules.py", "xcom_vars.py", "depends_past.py",
+          "mapping.py"]
 BROKEN = ["syntax_error.py", "unsupported_import.py"]
 # DAG → logical date of the compared run (a2_imports starts 2026-03-01 in Berlin).
 RUN = {"trigger_rules": "2026-02-03T04:05:06+00:00", "branching": "2026-02-03T04:05:06+00:00",
        "task_groups": "2026-02-03T04:05:06+00:00", "a2_imports": "2026-03-05T01:30:00+00:00",
-       "depends_past": "2026-02-03T04:05:06+00:00"}
+       "depends_past": "2026-02-03T04:05:06+00:00", "mapping": "2026-02-03T04:05:06+00:00"}
 # Airflow's own bookkeeping in XCom (which branch it followed), not the tasks' values.
 INTERNAL_XCOM_KEYS = {"skipmixin_key"}
 
@@ -142,11 +143,14 @@ def run(binary, work):
             e2e.wait_for(f"millrace's run of {dag_id}", 300,
                          lambda: e2e.http_json("GET", base)["state"] in ("success", "failed"), 1)
             tis = e2e.http_json("GET", f"{base}/taskInstances")["task_instances"]
-            compare(f"{dag_id} task states", real["states"], {t["task_id"]: t["state"] for t in tis}, diffs)
+            # A mapped task's instances as task_id[map_index], as airflow_oracle.py names them.
+            def name(task_id, map_index):
+                return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+            compare(f"{dag_id} task states", real["states"], {name(t["task_id"], t["map_index"]): t["state"] for t in tis}, diffs)
             mine = {}
-            for t in tis:
-                for x in e2e.http_json("GET", f"{base}/taskInstances/{urllib.parse.quote(t['task_id'])}/xcomEntries")["xcom_entries"]:
-                    mine[f"{t['task_id']}/{x['key']}"] = json.loads(x["value"])
+            for task_id in sorted({t["task_id"] for t in tis}):
+                for x in e2e.http_json("GET", f"{base}/taskInstances/{urllib.parse.quote(task_id)}/xcomEntries")["xcom_entries"]:
+                    mine[f"{name(task_id, x['map_index'])}/{x['key']}"] = json.loads(x["value"])
             real_xcoms = {k: v for k, v in real["xcoms"].items() if k.split("/")[-1] not in INTERNAL_XCOM_KEYS}
             compare(f"{dag_id} XComs", real_xcoms, mine, diffs)
         e2e.log(f"ran {len(RUN)} DAGs in both; {len(diffs)} differences")

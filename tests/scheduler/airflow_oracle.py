@@ -31,8 +31,11 @@ def result(dag_id, run_id):
     with create_session() as session:
         tis = session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id).all()
         xcoms = session.query(XCom).filter(XCom.dag_id == dag_id, XCom.run_id == run_id).all()
-        print(json.dumps({"states": {ti.task_id: ti.state for ti in tis},
-                          "xcoms": {f"{x.task_id}/{x.key}": x.value for x in xcoms}}, default=str))
+        # A mapped task's instances as task_id[map_index].
+        def name(task_id, map_index):
+            return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+        print(json.dumps({"states": {name(ti.task_id, ti.map_index): ti.state for ti in tis},
+                          "xcoms": {f"{name(x.task_id, x.map_index)}/{x.key}": x.value for x in xcoms}}, default=str))
 
 
 if __name__ == "__main__":

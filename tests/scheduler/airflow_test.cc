@@ -204,6 +204,62 @@ TEST_F(airflow_parse_test, errors_name_the_file_and_line) {
     EXPECT_NE(no_python.err().message().find("scheduler.python"), std::string::npos) << no_python.err().message();
 }
 
+TEST_F(airflow_parse_test, mapped_tasks_record_what_they_map_over) {
+    auto dags = parse("mapping.py");
+    ASSERT_TRUE(dags.ok()) << dags.err().message();
+    const dag_spec& dag = dags->at(0);
+    const auto& echo = task(dag, "echo");
+    ASSERT_TRUE(echo.mapping.has_value());
+    EXPECT_EQ(echo.kind, task_kind::shell);
+    EXPECT_FALSE(echo.mapping->taskflow);
+    ASSERT_EQ(echo.mapping->sources.size(), 1u);
+    EXPECT_EQ(echo.mapping->sources[0].name, "bash_command");
+    EXPECT_EQ(nlohmann::json::parse(echo.mapping->sources[0].literal_json).size(), 3u);
+    const auto& add = task(dag, "add");
+    ASSERT_TRUE(add.mapping.has_value());
+    EXPECT_TRUE(add.mapping->taskflow);
+    EXPECT_EQ(add.mapping->sources[0].task_id, "numbers");
+    EXPECT_EQ(add.mapping->sources[0].key, "return_value");
+    EXPECT_EQ(add.upstream, std::vector<std::string>{"numbers"}) << "mapping over an XComArg makes it an upstream";
+    EXPECT_TRUE(task(dag, "multiply").mapping->kwargs);
+    EXPECT_EQ(task(dag, "pair").mapping->sources.size(), 2u);
+    EXPECT_EQ(task(dag, "show").mapping->sources[0].literal_json, R"([["alpha",1],["beta",2]])");
+    EXPECT_FALSE(task(dag, "total").mapping.has_value());
+
+    // What Airflow refuses, and what millrace does not support, are import errors naming the line.
+    auto write = [&](const std::string& name, const std::string& body) {
+        std::ofstream(dir_.path() + "/" + name) << "from datetime import datetime\nfrom airflow import DAG\n"
+                                                   "from airflow.decorators import task\n"
+                                                   "from airflow.operators.bash import BashOperator\n"
+                                                   "from airflow.operators.empty import EmptyOperator\n"
+                                                   "with DAG('m', start_date=datetime(2026, 1, 1)):\n"
+                                                   "    @task\n    def f(x, y=1):\n        return x\n"
+                                                << body;
+        return load_python_dag_file(dir_.path() + "/" + name, options_);
+    };
+    auto scalar = write("scalar.py", "    f.expand(x=3)\n");
+    ASSERT_FALSE(scalar.ok());
+    EXPECT_NE(scalar.err().message().find("scalar.py:10: "), std::string::npos) << scalar.err().message();
+    EXPECT_NE(scalar.err().message().find("unexpected type 'int' for keyword argument 'x'"), std::string::npos)
+        << scalar.err().message();
+    auto both = write("both.py", "    f.partial(x=1).expand(x=[1, 2])\n");
+    ASSERT_FALSE(both.ok());
+    EXPECT_NE(both.err().message().find("both partial() and expand()"), std::string::npos) << both.err().message();
+    auto no_task_id = write("no_task_id.py", "    BashOperator.partial().expand(bash_command=['true'])\n");
+    ASSERT_FALSE(no_task_id.ok());
+    EXPECT_NE(no_task_id.err().message().find("'task_id'"), std::string::npos) << no_task_id.err().message();
+    auto other_field = write("other_field.py", "    BashOperator.partial(task_id='b').expand(retries=[1, 2])\n");
+    ASSERT_FALSE(other_field.ok());
+    EXPECT_NE(other_field.err().message().find("over 'retries' is not supported"), std::string::npos) << other_field.err().message();
+    auto unsupported = write("unsupported.py", "    EmptyOperator.partial(task_id='e').expand(doc_md=['a'])\n");
+    ASSERT_FALSE(unsupported.ok());
+    EXPECT_NE(unsupported.err().message().find("mapping a EmptyOperator is not supported"), std::string::npos)
+        << unsupported.err().message();
+    auto nested = write("nested.py", "    f.expand(x=[f(1), f(2)])\n");
+    ASSERT_FALSE(nested.ok());
+    EXPECT_NE(nested.err().message().find("XComArg inside a literal"), std::string::npos) << nested.err().message();
+}
+
 // ---- running (real PostgreSQL) ----------------------------------------------
 
 class airflow_test : public source::pg_fixture {
@@ -605,6 +661,218 @@ TEST_F(airflow_test, import_errors_beside_good_files_and_reload_on_change) {
 
 // The built binary: XComs and the DAG's source over Airflow's REST paths, variables
 // and connections through the API and the CLI, `tasks test` of a Python task.
+// The values of a mapped task's instances, in map_index order ("-" where none was pushed).
+std::vector<std::string> mapped_values(const std::map<std::string, task_instance>& tis, const std::string& task_id) {
+    std::vector<std::string> out;
+    for (const auto& inst : tis.at(task_id).instances) {
+        auto it = inst.xcoms.find("return_value");
+        out.push_back(it == inst.xcoms.end() ? "-" : it->second);
+    }
+    return out;
+}
+
+TEST_F(airflow_test, dynamic_task_mapping_over_literals_and_an_upstreams_list_reduced_in_map_index_order) {
+    add("mapping.py");
+    start({"mapping"});
+    auto tis = run("mapping");
+    ASSERT_EQ(run_state_of("mapping"), run_state::success) << states(tis);
+    using v = std::vector<std::string>;
+    EXPECT_EQ(mapped_values(tis, "echo"), (v{"\"one\"", "\"two\"", "\"map 2 of 2026-02-03\""}));
+    EXPECT_EQ(mapped_values(tis, "squares"), (v{"1", "4", "9"}));
+    EXPECT_EQ(mapped_values(tis, "greetings"), (v{"\"hello ada!\"", "\"hello bob.\""}));
+    EXPECT_EQ(mapped_values(tis, "add"), (v{"11", "12", "13", "14"}));
+    EXPECT_EQ(tis.at("total").xcoms.at("return_value"), "50");
+    EXPECT_NE(slurp(tis.at("total").log_path).find("values [11, 12, 13, 14]"), std::string::npos) << slurp(tis.at("total").log_path);
+    EXPECT_EQ(mapped_values(tis, "pair"), (v{"\"1x\"", "\"1y\"", "\"1z\"", "\"2x\"", "\"2y\"", "\"2z\""}))
+        << "a cartesian product, the last argument varying fastest";
+    EXPECT_EQ(mapped_values(tis, "show"), (v{"\"alpha=1\"", "\"beta=2\""}));
+    EXPECT_EQ(mapped_values(tis, "multiply"), (v{"6", "20"}));
+    for (const auto& inst : tis.at("add").instances) {
+        EXPECT_EQ(inst.state, ti_state::success);
+        EXPECT_EQ(inst.try_number, 1);
+        EXPECT_NE(inst.log_path.find(fmt::format("/task_id=add/map_index={}/attempt=1.log", inst.map_index)), std::string::npos)
+            << inst.log_path;
+    }
+    EXPECT_EQ(tis.at("add").state, ti_state::success) << "the task's summary";
+    // Mapped over an empty list: the task is skipped without instances, and so is its downstream.
+    EXPECT_EQ(tis.at("never").state, ti_state::skipped);
+    EXPECT_TRUE(tis.at("never").instances.empty());
+    EXPECT_EQ(tis.at("after_nothing").state, ti_state::skipped);
+    // The metadata: one row per instance, XComs keyed by map_index.
+    ASSERT_TRUE(eventually([&] {
+        return query("SELECT map_index, state FROM af_test.task_instance WHERE dag_id = 'mapping' AND task_id = 'add' "
+                     "ORDER BY map_index") ==
+               std::vector<std::vector<std::string>>{{"0", "success"}, {"1", "success"}, {"2", "success"}, {"3", "success"}};
+    }));
+    ASSERT_TRUE(eventually([&] {
+        return query("SELECT map_index, value::text FROM af_test.xcom WHERE dag_id = 'mapping' AND task_id = 'squares' "
+                     "ORDER BY map_index") == std::vector<std::vector<std::string>>{{"0", "1"}, {"1", "4"}, {"2", "9"}};
+    }));
+    EXPECT_EQ(query("SELECT state FROM af_test.task_instance WHERE dag_id = 'mapping' AND task_id = 'never'"),
+              std::vector<std::vector<std::string>>{{"skipped"}});
+    // A restart reads the instances back.
+    engine_.reset();
+    start({"mapping"});
+    auto again = engine_->read([&](const engine_state& st) { return st.find_run("mapping", "r1")->tasks; });
+    EXPECT_EQ(mapped_values(again, "add"), (v{"11", "12", "13", "14"}));
+    EXPECT_EQ(again.at("add").state, ti_state::success);
+    EXPECT_EQ(again.at("never").state, ti_state::skipped);
+}
+
+TEST_F(airflow_test, a_failing_mapped_instance_is_retried_alone_cleared_and_marked_alone) {
+    add("mapping_retries.py");
+    start({"mapping_retries"});
+    auto tis = run("mapping_retries");
+    ASSERT_EQ(run_state_of("mapping_retries"), run_state::success) << states(tis);
+    const auto& work = tis.at("work").instances;
+    ASSERT_EQ(work.size(), 3u);
+    EXPECT_EQ(work[0].try_number, 1);
+    EXPECT_EQ(work[1].try_number, 2) << "the failing instance is retried";
+    EXPECT_EQ(work[2].try_number, 1) << "the others are not";
+    EXPECT_EQ(slurp(out() + "/mapping_retries_2_r1"), "try 1 map_index 1\ntry 2 map_index 1\n");
+    EXPECT_EQ(slurp(out() + "/mapping_retries_1_r1"), "try 1 map_index 0\n");
+    EXPECT_EQ(tis.at("reduce").xcoms.at("return_value"), "600");
+    const std::string first_try = work[1].log_path.substr(0, work[1].log_path.rfind("attempt=")) + "attempt=1.log";
+    EXPECT_NE(slurp(first_try).find("instance 1 fails its first try"), std::string::npos) << first_try;
+    EXPECT_EQ(tis.at("always_fails").state, ti_state::failed);
+    for (const auto& inst : tis.at("always_fails").instances) EXPECT_EQ(inst.state, ti_state::failed);
+    EXPECT_EQ(tis.at("cleanup").state, ti_state::success) << "all_done waits for every instance, then runs";
+    EXPECT_EQ(tis.at("chosen").state, ti_state::success);
+    ASSERT_EQ(tis.at("not_chosen").instances.size(), 2u) << "expanded over its literal when the run started";
+    for (const auto& inst : tis.at("not_chosen").instances) EXPECT_EQ(inst.state, ti_state::skipped) << "the branch skips each";
+    EXPECT_EQ(tis.at("not_chosen").state, ti_state::skipped);
+    ASSERT_EQ(tis.at("add_up").instances.size(), 1u);
+    EXPECT_EQ(tis.at("add_up").instances[0].state, ti_state::failed);
+    EXPECT_NE(slurp(tis.at("add_up").instances[0].log_path).find("unmappable or already specified argument: a"), std::string::npos)
+        << slurp(tis.at("add_up").instances[0].log_path);
+
+    // Clearing one instance ([task_id, map_index]) runs that one again.
+    clear_request one;
+    one.run_id = "r1";
+    one.task_ids = {"work"};
+    one.map_indexes["work"] = {2};
+    auto cleared = engine_->clear("mapping_retries", one);
+    ASSERT_TRUE(cleared.ok()) << cleared.err().message();
+    ASSERT_EQ(cleared->size(), 1u);
+    EXPECT_EQ(cleared->at(0).map_index, 2);
+    ASSERT_TRUE(eventually([&] {
+        return engine_->read([&](const engine_state& st) {
+            const auto* r = st.find_run("mapping_retries", "r1");
+            return r->state == run_state::success && r->tasks.at("work").instances.at(2).try_number == 2;
+        });
+    }));
+    EXPECT_EQ(slurp(out() + "/mapping_retries_3_r1"), "try 1 map_index 2\ntry 2 map_index 2\n");
+    EXPECT_EQ(slurp(out() + "/mapping_retries_1_r1"), "try 1 map_index 0\n") << "instance 0 was not cleared";
+
+    // Marking one instance success leaves the other failed.
+    auto marked = engine_->set_task_state("mapping_retries", "r1", "always_fails", ti_state::success, false, false, 1);
+    ASSERT_TRUE(marked.ok()) << marked.err().message();
+    ASSERT_EQ(marked->size(), 1u);
+    auto after = engine_->read([&](const engine_state& st) { return st.find_run("mapping_retries", "r1")->tasks; });
+    EXPECT_EQ(after.at("always_fails").instances.at(0).state, ti_state::failed);
+    EXPECT_EQ(after.at("always_fails").instances.at(1).state, ti_state::success);
+    EXPECT_EQ(after.at("always_fails").state, ti_state::failed);
+    auto beyond = engine_->set_task_state("mapping_retries", "r1", "always_fails", ti_state::success, false, false, 7);
+    ASSERT_FALSE(beyond.ok());
+    EXPECT_NE(beyond.err().message().find("map_index 7"), std::string::npos) << beyond.err().message();
+
+    // Clearing the whole mapped task expands it again.
+    clear_request all;
+    all.run_id = "r1";
+    all.task_ids = {"work"};
+    all.include_downstream = true;
+    auto whole = engine_->clear("mapping_retries", all);
+    ASSERT_TRUE(whole.ok()) << whole.err().message();
+    EXPECT_EQ(whole->size(), 4u) << "three instances and the reduce";
+    ASSERT_TRUE(eventually([&] {
+        return engine_->read([&](const engine_state& st) {
+            const auto* r = st.find_run("mapping_retries", "r1");
+            return r->state == run_state::success && r->tasks.at("work").instances.size() == 3 &&
+                   r->tasks.at("reduce").state == ti_state::success;
+        });
+    }));
+    EXPECT_EQ(slurp(out() + "/mapping_retries_1_r1"), "try 1 map_index 0\ntry 1 map_index 0\n");
+}
+
+TEST_F(airflow_test, rest_api_lists_patches_and_clears_mapped_instances_as_airflow_does) {
+    using millrace::testing::http_request;
+    add("mapping_retries.py");
+    auto s = millrace::testing::start_server(
+        "scheduler", dir_.path() + "/data",
+        {"--set", "postgres.dsn=" + dsn(), "--set", "scheduler.dags_dir=" + dir_.path() + "/dags", "--set",
+         "scheduler.schema=af_map_api", "--set", "scheduler.dag_scan_interval=200ms"});
+    const std::vector<std::pair<std::string, std::string>> json_body = {{"Content-Type", "application/json"}};
+    ASSERT_TRUE(eventually([&] { return http_request(s.address, "GET", "/api/v1/dags/mapping_retries").status == 200; }));
+    auto tasks = nlohmann::json::parse(http_request(s.address, "GET", "/api/v1/dags/mapping_retries/tasks").body);
+    std::map<std::string, bool> is_mapped;
+    for (const auto& t : tasks["tasks"]) is_mapped[t["task_id"]] = t["is_mapped"];
+    EXPECT_TRUE(is_mapped["work"]);
+    EXPECT_FALSE(is_mapped["reduce"]);
+    auto r = http_request(s.address, "POST", "/api/v1/dags/mapping_retries/dagRuns", R"({"dag_run_id": "api"})", json_body);
+    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_TRUE(eventually([&] {
+        return http_request(s.address, "GET", "/api/v1/dags/mapping_retries/dagRuns/api").body.find("\"state\":\"success\"") !=
+               std::string::npos;
+    }, 120s)) << http_request(s.address, "GET", "/api/v1/dags/mapping_retries/dagRuns/api/taskInstances").body;
+    const std::string ti = "/api/v1/dags/mapping_retries/dagRuns/api/taskInstances";
+    auto all = nlohmann::json::parse(http_request(s.address, "GET", ti).body);
+    std::vector<std::string> rows;
+    for (const auto& t : all["task_instances"]) rows.push_back(t["task_id"].get<std::string>() + "/" + std::to_string(t["map_index"].get<int>()));
+    std::sort(rows.begin(), rows.end());
+    EXPECT_EQ(rows, (std::vector<std::string>{"add_up/0", "always_fails/0", "always_fails/1", "choose/-1", "chosen/-1", "cleanup/-1",
+                                              "not_chosen/0", "not_chosen/1", "reduce/-1", "work/0", "work/1", "work/2"}));
+    EXPECT_EQ(all["total_entries"], 12);
+
+    auto whole = http_request(s.address, "GET", ti + "/work");
+    EXPECT_EQ(whole.status, 404) << "a mapped task is read by map_index";
+    EXPECT_NE(whole.body.find("map_index"), std::string::npos) << whole.body;
+    auto one = nlohmann::json::parse(http_request(s.address, "GET", ti + "/work/1").body);
+    EXPECT_EQ(one["map_index"], 1);
+    EXPECT_EQ(one["try_number"], 2);
+    EXPECT_EQ(one["state"], "success");
+    EXPECT_EQ(http_request(s.address, "GET", ti + "/work/3").status, 404);
+    EXPECT_EQ(http_request(s.address, "GET", ti + "/reduce/0").status, 404);
+    auto listed = nlohmann::json::parse(http_request(s.address, "GET", ti + "/work/listMapped").body);
+    ASSERT_EQ(listed["total_entries"], 3);
+    for (int index = 0; index < 3; ++index) EXPECT_EQ(listed["task_instances"][index]["map_index"], index);
+    auto not_mapped = http_request(s.address, "GET", ti + "/reduce/listMapped");
+    EXPECT_EQ(not_mapped.status, 404);
+    EXPECT_NE(not_mapped.body.find("is not mapped"), std::string::npos) << not_mapped.body;
+
+    auto entries = nlohmann::json::parse(http_request(s.address, "GET", ti + "/work/xcomEntries").body);
+    ASSERT_EQ(entries["total_entries"], 3);
+    EXPECT_EQ(entries["xcom_entries"][2]["map_index"], 2);
+    EXPECT_EQ(entries["xcom_entries"][2]["value"], "300");
+    auto entry = nlohmann::json::parse(http_request(s.address, "GET", ti + "/work/xcomEntries/return_value?map_index=1").body);
+    EXPECT_EQ(entry["value"], "200");
+    EXPECT_EQ(entry["map_index"], 1);
+    EXPECT_EQ(http_request(s.address, "GET", ti + "/work/xcomEntries/return_value").status, 404) << "map_index defaults to -1";
+    EXPECT_EQ(http_request(s.address, "GET", ti + "/work/xcomEntries?map_index=x").status, 400);
+    auto reduce = nlohmann::json::parse(http_request(s.address, "GET", ti + "/reduce/xcomEntries/return_value").body);
+    EXPECT_EQ(reduce["value"], "600");
+    auto log = http_request(s.address, "GET", ti + "/work/logs/1?map_index=1");
+    ASSERT_EQ(log.status, 200) << log.body;
+    EXPECT_NE(log.body.find("instance 1 fails its first try"), std::string::npos) << log.body;
+
+    // PATCH one instance; the other keeps its state.
+    auto patched = http_request(s.address, "PATCH", ti + "/always_fails/0", R"({"new_state": "success"})", json_body);
+    ASSERT_EQ(patched.status, 200) << patched.body;
+    EXPECT_EQ(nlohmann::json::parse(patched.body)["task_instances"].size(), 1u) << patched.body;
+    EXPECT_EQ(nlohmann::json::parse(http_request(s.address, "GET", ti + "/always_fails/0").body)["state"], "success");
+    EXPECT_EQ(nlohmann::json::parse(http_request(s.address, "GET", ti + "/always_fails/1").body)["state"], "failed");
+    EXPECT_EQ(http_request(s.address, "PATCH", ti + "/always_fails/9", R"({"new_state": "success"})", json_body).status, 404);
+    // clearTaskInstances with Airflow's [task_id, map_index] entries.
+    auto dry = http_request(s.address, "POST", "/api/v1/dags/mapping_retries/clearTaskInstances",
+                            R"({"dry_run": true, "dag_run_id": "api", "task_ids": [["work", 0], ["work", 2]]})", json_body);
+    ASSERT_EQ(dry.status, 200) << dry.body;
+    auto cleared = nlohmann::json::parse(dry.body);
+    ASSERT_EQ(cleared["total_entries"], 2) << dry.body;
+    EXPECT_EQ(cleared["task_instances"][0]["map_index"], 0);
+    EXPECT_EQ(cleared["task_instances"][1]["map_index"], 2);
+    EXPECT_EQ(http_request(s.address, "POST", "/api/v1/dags/mapping_retries/clearTaskInstances",
+                           R"({"dry_run": true, "task_ids": [["work", "x"]]})", json_body).status, 400);
+}
+
 TEST_F(airflow_test, rest_api_xcoms_sources_variables_connections_and_cli) {
     using millrace::testing::http_request;
     add("xcom_vars.py");

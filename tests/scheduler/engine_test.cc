@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "executor.h"
+#include "store.h"
 #include "harness/process.h"
 #include "pg_fixture.h"
 
@@ -510,6 +511,157 @@ TEST_F(engine_test, conf_may_set_only_declared_params_of_their_type) {
         EXPECT_NE(wrong.err().message().find("param " + name), std::string::npos) << wrong.err().message();
         EXPECT_NE(wrong.err().message().find("declared"), std::string::npos) << wrong.err().message();
     }
+}
+
+// A metadata database made before dynamic task mapping (no map_index) is upgraded in place:
+// its rows load as unmapped instances, and mapped instances can be written beside them.
+TEST_F(engine_test, a_metadata_database_from_before_task_mapping_is_upgraded_in_place) {
+    PGconn* conn = PQconnectdb(dsn().c_str());
+    // The schema as it was (store.cc before map_index), with one run, task instance, event and XCom.
+    PGresult* res = PQexec(conn, R"sql(
+CREATE SCHEMA old_meta;
+CREATE TABLE old_meta.dag (dag_id text PRIMARY KEY, is_paused boolean NOT NULL, fileloc text, last_parsed_time timestamptz,
+  next_dagrun timestamptz);
+CREATE TABLE old_meta.dag_run (dag_id text NOT NULL, run_id text NOT NULL, run_type text NOT NULL, logical_date timestamptz NOT NULL,
+  data_interval_start timestamptz, data_interval_end timestamptz, state text NOT NULL, conf text NOT NULL,
+  queued_at timestamptz, start_date timestamptz, end_date timestamptz, note text,
+  PRIMARY KEY (dag_id, run_id), UNIQUE (dag_id, logical_date));
+CREATE TABLE old_meta.task_instance (dag_id text NOT NULL, run_id text NOT NULL, task_id text NOT NULL, state text NOT NULL,
+  try_number int NOT NULL, max_tries int NOT NULL, start_date timestamptz, end_date timestamptz,
+  next_retry_at timestamptz, hostname text, pid int, log_path text, note text, PRIMARY KEY (dag_id, run_id, task_id));
+CREATE TABLE old_meta.task_event (id bigserial PRIMARY KEY, dag_id text NOT NULL, run_id text NOT NULL, task_id text NOT NULL,
+  try_number int NOT NULL, state text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp(), log_path text, detail text);
+CREATE TABLE old_meta.xcom (dag_id text NOT NULL, run_id text NOT NULL, task_id text NOT NULL, key text NOT NULL, value jsonb NOT NULL,
+  timestamp timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (dag_id, run_id, task_id, key));
+CREATE TABLE old_meta.variable (key text PRIMARY KEY, val text NOT NULL, description text);
+CREATE TABLE old_meta.connection (conn_id text PRIMARY KEY, uri text NOT NULL);
+INSERT INTO old_meta.dag_run VALUES ('d', 'r', 'manual', '2026-01-01Z', '2026-01-01Z', '2026-01-01Z', 'success', '{}', now(), now(), now(), '');
+INSERT INTO old_meta.task_instance (dag_id, run_id, task_id, state, try_number, max_tries) VALUES ('d', 'r', 't', 'success', 1, 1);
+INSERT INTO old_meta.task_event (dag_id, run_id, task_id, try_number, state) VALUES ('d', 'r', 't', 1, 'success');
+INSERT INTO old_meta.xcom (dag_id, run_id, task_id, key, value) VALUES ('d', 'r', 't', 'return_value', '42');
+)sql");
+    ASSERT_EQ(PQresultStatus(res), PGRES_COMMAND_OK) << PQresultErrorMessage(res);
+    PQclear(res);
+    PQfinish(conn);
+
+    store st(dsn(), "old_meta");
+    ASSERT_TRUE(st.migrate().ok());
+    ASSERT_TRUE(st.migrate().ok()) << "migrating twice changes nothing";
+    auto runs = st.load_runs(10);
+    ASSERT_TRUE(runs.ok()) << runs.err().message();
+    ASSERT_EQ(runs->size(), 1u);
+    const task_instance& t = runs->at(0).tasks.at("t");
+    EXPECT_EQ(t.map_index, -1);
+    EXPECT_EQ(t.state, ti_state::success);
+    EXPECT_EQ(t.xcoms.at("return_value"), "42");
+    EXPECT_TRUE(t.instances.empty());
+    // Instances of a mapped task beside it, with their own XComs.
+    dag_run header = runs->at(0);
+    header.tasks.clear();
+    for (int index : {0, 1}) {
+        task_instance inst;
+        inst.task_id = "m";
+        inst.map_index = index;
+        inst.state = index == 0 ? ti_state::success : ti_state::failed;
+        inst.try_number = 1;
+        ASSERT_TRUE(st.record_ti(header, inst, "").ok());
+        ASSERT_TRUE(st.set_xcoms("d", "r", "m", index, {{"return_value", std::to_string(index * 10)}}).ok());
+    }
+    runs = st.load_runs(10);
+    ASSERT_TRUE(runs.ok()) << runs.err().message();
+    const task_instance& m = runs->at(0).tasks.at("m");
+    ASSERT_EQ(m.instances.size(), 2u);
+    EXPECT_EQ(m.instances[1].map_index, 1);
+    EXPECT_EQ(m.instances[1].xcoms.at("return_value"), "10");
+    EXPECT_EQ(m.state, ti_state::failed) << "the summary of success and failed";
+    EXPECT_EQ(query("SELECT count(*) FROM old_meta.task_event WHERE map_index = 1"), std::vector<std::vector<std::string>>{{"1"}});
+    ASSERT_TRUE(st.delete_instances("d", "r", "m").ok());
+    EXPECT_EQ(query("SELECT task_id, map_index FROM old_meta.task_instance ORDER BY task_id"),
+              (std::vector<std::vector<std::string>>{{"t", "-1"}}));
+    EXPECT_EQ(query("SELECT task_id, map_index FROM old_meta.xcom ORDER BY task_id"),
+              (std::vector<std::vector<std::string>>{{"t", "-1"}}));
+}
+
+// ---- dynamic task mapping: the expansion rules (no database) ----------------
+
+task_spec mapped(const std::string& id, bool kwargs, std::vector<map_source> sources) {
+    task_spec t;
+    t.task_id = id;
+    t.kind = task_kind::python;
+    t.mapping = task_mapping{kwargs, true, std::move(sources)};
+    return t;
+}
+
+TEST(task_mapping, literals_expand_as_a_cartesian_product_with_the_last_argument_fastest) {
+    dag_run run;
+    auto t = mapped("p", false, {{"a", "[1,2]", "", ""}, {"b", R"(["x","y","z"])", "", ""}});
+    auto values = expand_mapping(t, run);
+    ASSERT_TRUE(values.ok()) << values.err().message();
+    ASSERT_EQ(values->size(), 6u);
+    EXPECT_EQ(values->at(0).dump(), R"({"a":1,"b":"x"})");
+    EXPECT_EQ(values->at(1).dump(), R"({"a":1,"b":"y"})");
+    EXPECT_EQ(values->at(3).dump(), R"({"a":2,"b":"x"})");
+    auto empty = expand_mapping(mapped("e", false, {{"a", "[1,2]", "", ""}, {"b", "[]", "", ""}}), run);
+    ASSERT_TRUE(empty.ok());
+    EXPECT_TRUE(empty->empty()) << "one empty argument: no instance";
+    auto kw = expand_mapping(mapped("k", true, {{"", R"([{"a":1},{"a":2,"b":3}])", "", ""}}), run);
+    ASSERT_TRUE(kw.ok());
+    EXPECT_EQ(kw->at(1).dump(), R"({"a":2,"b":3})");
+    auto not_dicts = expand_mapping(mapped("k", true, {{"", "[1]", "", ""}}), run);
+    ASSERT_FALSE(not_dicts.ok());
+    EXPECT_NE(not_dicts.err().message().find("expects a list of dicts"), std::string::npos) << not_dicts.err().message();
+    std::string big = "[";
+    for (int i = 0; i < 33; ++i) big += (i ? "," : "") + std::to_string(i);
+    big += "]";
+    auto too_many = expand_mapping(mapped("big", false, {{"a", big, "", ""}, {"b", big, "", ""}}), run);
+    ASSERT_FALSE(too_many.ok()) << "33 x 33 > 1024";
+    EXPECT_NE(too_many.err().message().find("more than 1024"), std::string::npos) << too_many.err().message();
+}
+
+TEST(task_mapping, an_upstreams_xcom_a_mapped_upstreams_results_and_what_cannot_be_mapped) {
+    dag_run run;
+    run.tasks["up"].task_id = "up";
+    run.tasks["up"].xcoms["return_value"] = R"({"k1":1,"k2":2})";
+    run.tasks["up"].xcoms["scalar"] = "7";
+    auto t = mapped("m", false, {{"kv", "", "up", "return_value"}});
+    auto values = expand_mapping(t, run);
+    ASSERT_TRUE(values.ok()) << values.err().message();
+    ASSERT_EQ(values->size(), 2u);
+    EXPECT_EQ(values->at(0).dump(), R"({"kv":["k1",1]})") << "a dict maps as its (key, value) pairs";
+    auto scalar = expand_mapping(mapped("m", false, {{"x", "", "up", "scalar"}}), run);
+    ASSERT_FALSE(scalar.ok());
+    EXPECT_NE(scalar.err().message().find("unmappable return type 'integer'"), std::string::npos) << scalar.err().message();
+    auto missing = expand_mapping(mapped("m", false, {{"x", "", "up", "nope"}}), run);
+    ASSERT_FALSE(missing.ok());
+    EXPECT_NE(missing.err().message().find("did not push"), std::string::npos) << missing.err().message();
+    // A mapped upstream: pulling gives its instances' values in map_index order (one pushed nothing).
+    auto& up = run.tasks["mapped_up"];
+    up.task_id = "mapped_up";
+    for (int index = 0; index < 3; ++index) {
+        task_instance inst;
+        inst.task_id = "mapped_up";
+        inst.map_index = index;
+        inst.state = index == 1 ? ti_state::failed : ti_state::success;
+        if (index != 1) inst.xcoms["return_value"] = std::to_string(index + 1);
+        up.instances.push_back(inst);
+    }
+    EXPECT_EQ(pulled_xcom(run, "mapped_up", "return_value")->dump(), "[1,3]");
+    auto over_mapped = expand_mapping(mapped("m2", false, {{"x", "", "mapped_up", "return_value"}}), run);
+    ASSERT_TRUE(over_mapped.ok());
+    EXPECT_EQ(over_mapped->size(), 2u);
+    // Trigger rules see each instance.
+    task_spec down;
+    down.task_id = "down";
+    down.upstream = {"mapped_up", "up"};
+    auto states = upstream_states(run, down);
+    ASSERT_EQ(states.size(), 4u);
+    EXPECT_EQ(evaluate_trigger_rule("all_success", states), trigger_decision::upstream_failed);
+    EXPECT_EQ(evaluate_trigger_rule("one_failed", states), trigger_decision::run);
+    EXPECT_EQ(mapped_summary(up.instances), ti_state::failed);
+    up.instances[1].state = ti_state::up_for_retry;
+    EXPECT_EQ(mapped_summary(up.instances), ti_state::up_for_retry);
+    EXPECT_EQ(evaluate_trigger_rule("all_done", upstream_states(run, down)), trigger_decision::wait)
+        << "a downstream waits for every instance";
 }
 
 TEST_F(engine_test, a_broken_dag_file_is_reported_and_the_others_keep_running) {

@@ -119,5 +119,17 @@ TEST(time_zone_test, unknown_zone_and_iso_parsing) {
     EXPECT_FALSE(parse_iso("yesterday").ok());
 }
 
+TEST(time_zone_test, offsets_come_from_the_tz_database) {
+    auto kolkata = time_zone::load("Asia/Kolkata").value();
+    EXPECT_EQ(kolkata.offset_at(from_civil(2026, 1, 1)), 5 * 3600 + 1800);
+    // Lord Howe Island moves its clocks by half an hour.
+    auto lord_howe = time_zone::load("Australia/Lord_Howe").value();
+    EXPECT_EQ(lord_howe.offset_at(from_civil(2026, 1, 15)), 11 * 3600);
+    EXPECT_EQ(lord_howe.offset_at(from_civil(2026, 7, 15)), 10 * 3600 + 1800);
+    EXPECT_EQ(time_zone::utc().offset_at(from_civil(2026, 7, 15)), 0);
+    EXPECT_EQ(time_zone::load("Etc/UTC").value().name(), "UTC");
+    EXPECT_NE(time_zone::load("../etc/passwd").err().message().find("not a zone name"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace millrace::scheduler

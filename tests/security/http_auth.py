@@ -225,6 +225,11 @@ def main():
 
             status, _, _ = http.call("GET", admin, "/healthz")
             check(status == 200, f"admin /healthz open: {status}")
+            # The console answers 503 until its first sample is taken, which probes every part (a
+            # busy default port it reaches for a disabled part can hold it to the probe timeout):
+            # wait for it, so that the checks below are about credentials, not timing.
+            wait_for("the console's first sample", 120,
+                     lambda: http.call("GET", parts["console"], "/api/overview", ("admin", password))[0] != 503)
             check_apis(http, [("registry", parts["registry"], "/subjects"),
                               ("scheduler", parts["scheduler"], "/api/v1/dags"),
                               ("console", parts["console"], "/api/overview"),

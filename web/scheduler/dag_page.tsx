@@ -79,14 +79,56 @@ function Code(props: { token: string }) {
   );
 }
 
+// The state a mapped task shows for its instances (the scheduler's mapped_summary).
+function mapped_state(list: TaskInstance[]): string | null {
+  const has = (s: string) => list.some((t) => t.state === s);
+  const done = list.every((t) => ["success", "failed", "upstream_failed", "skipped"].includes(t.state ?? ""));
+  if (!done) return has("running") ? "running" : has("queued") ? "queued" : has("up_for_retry") ? "up_for_retry" : null;
+  return has("failed") ? "failed" : has("upstream_failed") ? "upstream_failed" : has("success") ? "success" : "skipped";
+}
+
+// One row per task: a mapped task's instances grouped under a summary row.
+function group_tis(list: TaskInstance[]): Map<string, TaskInstance> {
+  const out = new Map<string, TaskInstance>();
+  for (const t of list) {
+    if (t.map_index < 0) {
+      out.set(t.task_id, t);
+      continue;
+    }
+    const prev = out.get(t.task_id);
+    const mapped = [...(prev?.mapped ?? []), t];
+    const ends = mapped.map((m) => m.end_date).filter((x): x is string => !!x).sort();
+    const starts = mapped.map((m) => m.start_date).filter((x): x is string => !!x).sort();
+    out.set(t.task_id, {
+      ...t, mapped, state: mapped_state(mapped), try_number: Math.max(...mapped.map((m) => m.try_number)),
+      start_date: starts[0] ?? null, end_date: ends.length === mapped.length ? ends[ends.length - 1] : null,
+      duration: Math.max(...mapped.map((m) => m.duration ?? 0)), note: null,
+    });
+  }
+  return out;
+}
+
+// "4 mapped: 3 success, 1 failed".
+function mapped_counts(list: TaskInstance[]): string {
+  const counts = new Map<string, number>();
+  for (const t of list) counts.set(t.state ?? "none", (counts.get(t.state ?? "none") ?? 0) + 1);
+  return `${list.length} mapped: ${[...counts].map(([s, n]) => `${n} ${s}`).join(", ")}`;
+}
+
 // The lines a task's log calls its summary ("summary: 200 new users, ..."), shown first.
 function summary_lines(log: string): string[] {
   return log.split("\n").filter((l) => /\bsummary: /.test(l)).map((l) => l.replace(/^.*?\bsummary: /, ""));
 }
 
-function LogPanel(props: { dag_id: string; sel: Selection; run?: DagRun; onClose: () => void; onChanged: () => void }) {
+function LogPanel(props: { dag_id: string; sel: Selection; run?: DagRun; mapped?: TaskInstance[]; onClose: () => void; onChanged: () => void }) {
   const { sel, dag_id } = props;
-  const base = `/api/v1/dags/${enc(dag_id)}/dagRuns/${enc(sel.run_id)}/taskInstances/${enc(sel.task_id)}`;
+  const task_base = `/api/v1/dags/${enc(dag_id)}/dagRuns/${enc(sel.run_id)}/taskInstances/${enc(sel.task_id)}`;
+  // A mapped task: one instance at a time (map_index in the paths, as Airflow's API).
+  const [map_index, setMapIndex] = useState<number>(0);
+  useEffect(() => setMapIndex(0), [task_base]);
+  const mapped = props.mapped !== undefined && props.mapped.length > 0;
+  const base = mapped ? `${task_base}/${map_index}` : task_base;
+  const query = mapped ? `?map_index=${map_index}` : "";
   const ti = usePoll(() => get_json<TaskInstance>(base), [base]);
   const [attempt, setAttempt] = useState<number | undefined>(undefined);
   const tries = ti.value?.try_number ?? 0;
@@ -99,7 +141,7 @@ function LogPanel(props: { dag_id: string; sel: Selection; run?: DagRun; onClose
       return;
     }
     let alive = true;
-    fetch(`${base}/logs/${shown}`, { headers: { Accept: "text/plain" } })
+    fetch(`${task_base}/logs/${shown}${query}`, { headers: { Accept: "text/plain" } })
       .then((r) => r.text())
       .then((text) => alive && setLog(text))
       .catch(() => undefined);
@@ -107,7 +149,7 @@ function LogPanel(props: { dag_id: string; sel: Selection; run?: DagRun; onClose
       alive = false;
     };
   }, [base, shown, ti.value?.state, ti.value?.end_date]);
-  const xcoms = usePoll(() => get_json<{ xcom_entries: XComEntry[] }>(`${base}/xcomEntries`), [base, ti.value?.state]);
+  const xcoms = usePoll(() => get_json<{ xcom_entries: XComEntry[] }>(`${task_base}/xcomEntries${query}`), [base, ti.value?.state]);
   const t = ti.value;
   return (
     <section class="card ti-panel" data-testid="ti-panel">
@@ -117,6 +159,17 @@ function LogPanel(props: { dag_id: string; sel: Selection; run?: DagRun; onClose
         </h3>
         <button class="button" onClick={props.onClose}>close</button>
       </div>
+      {mapped ? (
+        <div class="mapped" data-testid="mapped-instances">
+          <p class="muted small">{mapped_counts(props.mapped ?? [])} · map index:</p>
+          {(props.mapped ?? []).map((m) => (
+            <button key={m.map_index} class={`button small state-${m.state ?? "none"} ${m.map_index === map_index ? "primary" : ""}`}
+              title={`map_index ${m.map_index} · ${m.state ?? "none"} · try ${m.try_number}`}
+              data-testid={`map-index-${m.map_index}`} data-state={m.state ?? "none"}
+              onClick={() => setMapIndex(m.map_index)}>{m.map_index}</button>
+          ))}
+        </div>
+      ) : null}
       {ti.error ? <p class="error-line">{ti.error}</p> : null}
       {t ? (
         <dl class="facts">
@@ -177,7 +230,7 @@ export function DagPage(props: { dag_id: string }) {
         get_json<{ task_instances: TaskInstance[] }>(`/api/v1/dags/${id}/dagRuns/${enc(run.dag_run_id)}/taskInstances`),
       ),
     );
-    return list.map((run, i) => ({ run, tis: new Map(tis[i].task_instances.map((t) => [t.task_id, t])) }));
+    return list.map((run, i) => ({ run, tis: group_tis(tis[i].task_instances) }));
   }, [id]);
   const [sel, setSel] = useState<Selection | undefined>(undefined);
   const [run_sel, setRunSel] = useState<string | undefined>(undefined);
@@ -296,9 +349,12 @@ export function DagPage(props: { dag_id: string }) {
                     return (
                       <td key={g.run.dag_run_id}>
                         <button class={`cell state-${state} ${active ? "active" : ""}`}
-                          title={`${t.task_id} · ${g.run.dag_run_id} · ${state}${ti?.duration !== null && ti?.duration !== undefined ? ` · ${format_duration_ms(ti.duration * 1000)}` : ""}${ti?.try_number ? ` · try ${ti.try_number}` : ""}`}
+                          title={`${t.task_id} · ${g.run.dag_run_id} · ${state}${ti?.mapped ? ` · ${mapped_counts(ti.mapped)}` : ""}${ti?.duration !== null && ti?.duration !== undefined ? ` · ${format_duration_ms(ti.duration * 1000)}` : ""}${ti?.try_number ? ` · try ${ti.try_number}` : ""}`}
                           data-testid={`cell-${t.task_id}`} data-run={g.run.dag_run_id} data-state={state}
-                          onClick={() => setSel({ run_id: g.run.dag_run_id, task_id: t.task_id })} />
+                          data-mapped={ti?.mapped ? ti.mapped.length : undefined}
+                          onClick={() => setSel({ run_id: g.run.dag_run_id, task_id: t.task_id })}>
+                          {ti?.mapped ? <span class="mapped-count">{ti.mapped.length}</span> : null}
+                        </button>
                       </td>
                     );
                   })}
@@ -326,6 +382,7 @@ export function DagPage(props: { dag_id: string }) {
       ) : null}
       {sel ? (
         <LogPanel dag_id={props.dag_id} sel={sel} run={grid.find((g) => g.run.dag_run_id === sel.run_id)?.run}
+          mapped={grid.find((g) => g.run.dag_run_id === sel.run_id)?.tis.get(sel.task_id)?.mapped}
           onClose={() => setSel(undefined)} onChanged={runs.refresh} />
       ) : null}
       {grid.length > 1 ? (

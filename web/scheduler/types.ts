@@ -46,6 +46,7 @@ export interface Task {
   upstream_task_ids: string[];
   downstream_task_ids: string[];
   retries: number;
+  is_mapped?: boolean;
 }
 
 export interface TaskInstance {
@@ -62,6 +63,9 @@ export interface TaskInstance {
   note: string | null;
   next_retry_at: string | null;
   log_path: string | null;
+  map_index: number;
+  // A mapped task's instances (the UI's grouping; the row itself is their summary).
+  mapped?: TaskInstance[];
 }
 
 export interface ImportError {

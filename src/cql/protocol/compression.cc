@@ -3,6 +3,8 @@
 #include <lz4.h>
 #include <snappy.h>
 
+#include "millrace/common/endian.h"
+
 namespace millrace::cql {
 
 std::optional<compression> parse_compression(std::string_view name) {
@@ -19,7 +21,7 @@ std::string compress(compression c, std::string_view body) {
         int bound = LZ4_compressBound(static_cast<int>(body.size()));
         out.resize(4 + static_cast<size_t>(bound));
         uint32_t n = static_cast<uint32_t>(body.size());
-        for (int idx = 0; idx < 4; ++idx) out[idx] = static_cast<char>((n >> (24 - 8 * idx)) & 0xFF);
+        endian::store_be<uint32_t>(out.data(), n);
         int written = LZ4_compress_default(body.data(), out.data() + 4, static_cast<int>(body.size()), bound);
         out.resize(4 + static_cast<size_t>(written));
     } else if (c == compression::snappy) {
@@ -33,8 +35,7 @@ std::string compress(compression c, std::string_view body) {
 result<std::string> decompress(compression c, std::string_view body, size_t max_bytes) {
     if (c == compression::lz4) {
         if (body.size() < 4) return make_error(errc::invalid_argument, "lz4 body of {} bytes has no length prefix", body.size());
-        uint32_t n = 0;
-        for (int idx = 0; idx < 4; ++idx) n = (n << 8) | uint8_t(body[idx]);
+        uint32_t n = endian::load_be<uint32_t>(body);
         if (n > max_bytes) return make_error(errc::invalid_argument, "lz4 body claims {} uncompressed bytes, limit is {}", n, max_bytes);
         std::string out(n, '\0');
         int got = LZ4_decompress_safe(body.data() + 4, out.data(), static_cast<int>(body.size() - 4), static_cast<int>(n));

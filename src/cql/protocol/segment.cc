@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "millrace/common/endian.h"
+
 #include "protocol/frame_format.h"
 
 namespace millrace::cql {
@@ -26,8 +28,7 @@ void write_le(std::string& out, uint64_t v, size_t n) {
 }
 
 uint32_t envelope_body_length(std::string_view header) {
-    auto u = [&](size_t idx) { return static_cast<uint32_t>(static_cast<uint8_t>(header[idx])); };
-    return (u(5) << 24) | (u(6) << 16) | (u(7) << 8) | u(8);
+    return endian::load_be<uint32_t>(header, 5);
 }
 
 void encode_one(std::string& out, std::string_view payload, bool self_contained, bool compressed) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "millrace/common/endian.h"
+
 namespace millrace::cql {
 
 frame_header decode_header(const char* bytes) {
@@ -9,9 +11,9 @@ frame_header decode_header(const char* bytes) {
     frame_header h;
     h.version = static_cast<uint8_t>(u(0) & 0x7F);
     h.flags = static_cast<uint8_t>(u(1));
-    h.stream = static_cast<int16_t>((u(2) << 8) | u(3));
+    h.stream = static_cast<int16_t>(endian::load_be<uint16_t>(bytes + 2));
     h.op = static_cast<uint8_t>(u(4));
-    h.length = (u(5) << 24) | (u(6) << 16) | (u(7) << 8) | u(8);
+    h.length = endian::load_be<uint32_t>(bytes + 5);
     return h;
 }
 
@@ -38,24 +40,17 @@ std::string_view reader::take(size_t n) {
 uint8_t reader::byte() { return static_cast<uint8_t>(take(1)[0]); }
 
 uint16_t reader::uint16() {
-    auto b = take(2);
-    return static_cast<uint16_t>((uint8_t(b[0]) << 8) | uint8_t(b[1]));
+    return endian::load_be<uint16_t>(take(2));
 }
 
 int16_t reader::int16() { return static_cast<int16_t>(uint16()); }
 
 int32_t reader::int32() {
-    auto b = take(4);
-    uint32_t v = 0;
-    for (char c : b) v = (v << 8) | uint8_t(c);
-    return static_cast<int32_t>(v);
+    return static_cast<int32_t>(endian::load_be<uint32_t>(take(4)));
 }
 
 int64_t reader::int64() {
-    auto b = take(8);
-    uint64_t v = 0;
-    for (char c : b) v = (v << 8) | uint8_t(c);
-    return static_cast<int64_t>(v);
+    return static_cast<int64_t>(endian::load_be<uint64_t>(take(8)));
 }
 
 std::string reader::string() { return std::string(take(uint16())); }
@@ -105,16 +100,15 @@ std::map<std::string, std::optional<std::string>> reader::bytes_map() {
 }
 
 void writer::int16(int16_t v) {
-    out_.push_back(static_cast<char>((uint16_t(v) >> 8) & 0xFF));
-    out_.push_back(static_cast<char>(uint16_t(v) & 0xFF));
+    endian::append_be<uint16_t>(out_, static_cast<uint16_t>(v));
 }
 
 void writer::int32(int32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((uint32_t(v) >> shift) & 0xFF));
+    endian::append_be<uint32_t>(out_, static_cast<uint32_t>(v));
 }
 
 void writer::int64(int64_t v) {
-    for (int shift = 56; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((uint64_t(v) >> shift) & 0xFF));
+    endian::append_be<uint64_t>(out_, static_cast<uint64_t>(v));
 }
 
 void writer::string(std::string_view s) {

@@ -13,11 +13,18 @@ response statement_runner::describe(const describe_stmt& d) {
     std::vector<column_spec> specs;
     for (const char* name : {"keyspace_name", "type", "name"}) specs.push_back({ks_spec, "describe", name, text});
     std::vector<std::vector<std::optional<std::string>>> rows;
+    // A table, then its indexes by name (Cassandra's order).
+    auto table_rows = [&](const std::string& ks, const table_def& t) {
+        rows.push_back({ks, std::string("table"), quote_identifier(t.name), create_table_statement(t)});
+        auto indexes = t.indexes;
+        std::sort(indexes.begin(), indexes.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+        for (const auto& i : indexes) rows.push_back({ks, std::string("index"), quote_identifier(i.name), create_index_statement(t, i)});
+    };
     auto keyspace_rows = [&](const keyspace_def& k, bool with_tables) {
         rows.push_back({k.name, std::string("keyspace"), quote_identifier(k.name), create_keyspace_statement(k)});
         if (!with_tables) return;
         for (const auto& [key, t] : ex.catalog_.tables) {
-            if (key.first == k.name) rows.push_back({k.name, std::string("table"), quote_identifier(t->name), create_table_statement(*t)});
+            if (key.first == k.name) table_rows(k.name, *t);
         }
     };
     auto element = [&]() {
@@ -71,7 +78,7 @@ response statement_runner::describe(const describe_stmt& d) {
             if (!find_keyspace(ks)) return invalid(fmt::format("Keyspace '{}' not found", ks));
             auto t = ex.catalog_.find_table(ks, d.name);
             if (!t) return invalid(fmt::format("Table '{}' not found in keyspace '{}'", d.name, ks));
-            rows.push_back({ks, std::string("table"), quote_identifier(t->name), create_table_statement(*t)});
+            table_rows(ks, *t);
             return element();
         }
         case w::name: {
@@ -83,7 +90,7 @@ response statement_runner::describe(const describe_stmt& d) {
                 }
                 if (!sess.keyspace.empty()) {
                     if (auto t = ex.catalog_.find_table(sess.keyspace, d.keyspace)) {
-                        rows.push_back({sess.keyspace, std::string("table"), quote_identifier(t->name), create_table_statement(*t)});
+                        table_rows(sess.keyspace, *t);
                         return element();
                     }
                 }
@@ -92,7 +99,7 @@ response statement_runner::describe(const describe_stmt& d) {
             if (!find_keyspace(d.keyspace)) return invalid(fmt::format("Keyspace '{}' not found", d.keyspace));
             auto t = ex.catalog_.find_table(d.keyspace, d.name);
             if (!t) return invalid(fmt::format("'{}' not found in keyspace '{}'", d.name, d.keyspace));
-            rows.push_back({d.keyspace, std::string("table"), quote_identifier(t->name), create_table_statement(*t)});
+            table_rows(d.keyspace, *t);
             return element();
         }
         case w::other: {

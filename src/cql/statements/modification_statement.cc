@@ -52,16 +52,38 @@ result<std::string> statement_runner::insert(const insert_stmt& s, mutation& m, 
     if (!t) return t.err();
     const auto& tbl = **t;
     if (s.columns.size() != s.values.size()) return make_error(errc::invalid_argument, "Unmatched column names/values");
-    std::vector<std::string> pk(tbl.partition_key.size()), ck(tbl.clustering.size());
-    std::vector<bool> pk_set(pk.size()), ck_set(ck.size());
-    std::vector<std::pair<const column_def_full*, value>> regular;
+    std::vector<std::pair<const column_def_full*, value>> given;  // the columns written, with their values
+    if (s.json) {
+        auto text = eval(*s.json, cql_type{type_kind::varchar, {}, false});
+        if (!text) return text.err();
+        if (!text->has_value()) return make_error(errc::invalid_argument, "Got null for INSERT JSON values");
+        auto row = row_from_json(tbl, **text);
+        if (!row) return row.err();
+        given = std::move(*row);
+        // Columns the object leaves out: null (DEFAULT NULL, the default), untouched with DEFAULT UNSET; key columns
+        // are null either way, which is refused below.
+        for (const auto& c : tbl.columns) {
+            bool key = c.kind == column_kind::partition_key || c.kind == column_kind::clustering;
+            if (s.json_default_unset && !key) continue;
+            if (std::none_of(given.begin(), given.end(), [&](const auto& g) { return g.first == &c; })) given.emplace_back(&c, std::nullopt);
+        }
+    }
     for (size_t idx = 0; idx < s.columns.size(); ++idx) {
         const auto* col = tbl.find(s.columns[idx]);
         if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", s.columns[idx]);
         if (is_unset(s.values[idx])) continue;
         auto v = eval(s.values[idx], col->type);
         if (!v) return v.err();
-        if (col->kind != column_kind::regular) {
+        given.emplace_back(col, std::move(*v));
+    }
+    std::vector<std::string> pk(tbl.partition_key.size()), ck(tbl.clustering.size());
+    std::vector<bool> pk_set(pk.size()), ck_set(ck.size());
+    std::vector<std::pair<const column_def_full*, value>> regular, statics;
+    for (auto& [col, given_value] : given) {
+        auto* v = &given_value;
+        if (col->kind == column_kind::static_) {
+            statics.emplace_back(col, *v);
+        } else if (col->kind != column_kind::regular) {
             if (!v->has_value()) return make_error(errc::invalid_argument, "Invalid null value in condition for column {}", col->name);
             if (col->kind == column_kind::partition_key) {
                 pk[col->position] = **v;
@@ -77,11 +99,19 @@ result<std::string> statement_runner::insert(const insert_stmt& s, mutation& m, 
     for (size_t idx = 0; idx < pk.size(); ++idx) {
         if (!pk_set[idx]) return make_error(errc::invalid_argument, "Some partition key parts are missing: {}", tbl.columns[tbl.partition_key[idx]].name);
     }
-    for (size_t idx = 0; idx < ck.size(); ++idx) {
+    // Only static columns (and the partition key): the partition's statics, no row.
+    bool statics_only = !statics.empty() && regular.empty() && std::none_of(ck_set.begin(), ck_set.end(), [](bool b) { return b; });
+    for (size_t idx = 0; idx < ck.size() && !statics_only; ++idx) {
         if (!ck_set[idx]) return make_error(errc::invalid_argument, "Some clustering keys are missing: {}", tbl.columns[tbl.clustering[idx]].name);
     }
     auto w = options_of(s.options, batch_options, tbl.default_time_to_live);
     if (!w) return w.err();
+    std::string partition = partition_prefix(tbl, pk);
+    for (const auto& [col, v] : statics) m.cells.push_back({cell_key(partition, col->id), cell(*w, m.now_seconds, v)});
+    if (statics_only) {
+        if (s.if_not_exists) return make_error(errc::invalid_argument, "IF NOT EXISTS on the static columns of a partition is not supported");
+        return tbl.keyspace;
+    }
     std::string row = row_key(tbl, pk, ck);
     m.cells.push_back({cell_key(row, kf::k_row_marker), cell(*w, m.now_seconds, std::string()), nullptr, true});
     for (const auto& [col, v] : regular) m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, v)});
@@ -104,7 +134,9 @@ result<std::vector<std::string>> statement_runner::exact_rows(const table_def& t
         return make_error(errc::invalid_argument, "Some partition key parts are missing: {}", tbl.columns[tbl.partition_key[0]].name);
     }
     for (const auto& f : kr.filters) {
-        if (f.column->kind == column_kind::regular) return make_error(errc::invalid_argument, "Non PRIMARY KEY columns found in where clause: {}", f.column->name);
+        if (f.column->kind == column_kind::regular || f.column->kind == column_kind::static_) {
+            return make_error(errc::invalid_argument, "Non PRIMARY KEY columns found in where clause: {}", f.column->name);
+        }
     }
     // Clustering: all = / IN gives exact rows.
     std::vector<std::vector<std::string>> cks = {{}};
@@ -145,15 +177,36 @@ result<std::string> statement_runner::update(const update_stmt& s, mutation& m, 
     if (!t) return t.err();
     const auto& tbl = **t;
     key_restrictions kr;
-    auto rows = exact_rows(tbl, s.where, false, kr);
+    // An UPDATE of static columns alone addresses partitions; any other needs whole primary keys.
+    bool statics_only = std::all_of(s.assignments.begin(), s.assignments.end(), [&](const assignment& a) {
+        const auto* col = tbl.find(a.column);
+        return col != nullptr && col->kind == column_kind::static_;
+    });
+    auto rows = exact_rows(tbl, s.where, statics_only, kr);
     if (!rows) return rows.err();
     auto w = options_of(s.options, batch_options, tbl.default_time_to_live);
     if (!w) return w.err();
-    for (const auto& row : *rows) {
+    std::vector<std::string> partitions;
+    if (tbl.has_static()) {
+        for (const auto& pk : kr.partitions) partitions.push_back(partition_prefix(tbl, pk));
+    }
+    if (statics_only && std::any_of(kr.filters.begin(), kr.filters.end(), [](const auto& f) { return f.column->kind == column_kind::clustering; })) {
+        return make_error(errc::invalid_argument, "Invalid restrictions on clustering columns since the UPDATE statement modifies only static columns");
+    }
+    // Static cells are written once per partition, whatever rows the statement names.
+    std::vector<std::string> targets = *rows;
+    if (statics_only) targets = partitions;
+    else targets.insert(targets.begin(), partitions.begin(), partitions.end());
+    for (const auto& target : targets) {
+        bool partition_target = std::find(partitions.begin(), partitions.end(), target) != partitions.end();
+        const std::string& row = target;
         for (const auto& a : s.assignments) {
             const auto* col = tbl.find(a.column);
             if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", a.column);
-            if (col->kind != column_kind::regular) return make_error(errc::invalid_argument, "PRIMARY KEY part {} found in SET part", a.column);
+            if ((col->kind == column_kind::static_) != partition_target) continue;
+            if (col->kind != column_kind::regular && col->kind != column_kind::static_) {
+                return make_error(errc::invalid_argument, "PRIMARY KEY part {} found in SET part", a.column);
+            }
             if (is_unset(a.value)) continue;  // an unset bound value leaves the column as it is
             if (a.op == assign_op::set) {
                 auto v = eval(a.value, col->type);
@@ -231,13 +284,7 @@ result<std::string> statement_runner::remove(const delete_stmt& s, mutation& m, 
     if (!t) return t.err();
     const auto& tbl = **t;
     if (s.options.ttl) return make_error(errc::invalid_argument, "TTL attribute is not allowed for deletes");
-    key_restrictions kr;
-    auto rows = exact_rows(tbl, s.where, s.columns.empty(), kr);
-    if (!rows) return rows.err();
-    auto w = options_of(s.options, batch_options);
-    if (!w) return w.err();
-    w->ttl = 0;
-    std::vector<uint16_t> ids;
+    std::vector<uint16_t> ids, static_ids;
     if (s.columns.empty()) {
         ids.push_back(kf::k_row_marker);
         for (const auto& c : tbl.columns) {
@@ -247,16 +294,45 @@ result<std::string> statement_runner::remove(const delete_stmt& s, mutation& m, 
         for (const auto& name : s.columns) {
             const auto* col = tbl.find(name);
             if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", name);
+            if (col->kind == column_kind::static_) {
+                static_ids.push_back(col->id);
+                continue;
+            }
             if (col->kind != column_kind::regular) return make_error(errc::invalid_argument, "Invalid identifier {} for deletion (should not be a PRIMARY KEY part)", name);
             ids.push_back(col->id);
         }
     }
-    std::vector<std::string> targets = *rows;
-    if (targets.empty()) {
+    // DELETE of static columns alone addresses partitions.
+    bool statics_only = ids.empty() && !static_ids.empty();
+    key_restrictions kr;
+    auto rows = exact_rows(tbl, s.where, s.columns.empty() || statics_only, kr);
+    if (!rows) return rows.err();
+    auto w = options_of(s.options, batch_options);
+    if (!w) return w.err();
+    w->ttl = 0;
+    bool clustering_restricted = std::any_of(kr.filters.begin(), kr.filters.end(), [](const auto& f) {
+        return f.column->kind == column_kind::clustering;
+    });
+    // A whole-partition delete removes the partition's statics too.
+    if (s.columns.empty() && !clustering_restricted) {
+        for (const auto& c : tbl.columns) {
+            if (c.kind == column_kind::static_) static_ids.push_back(c.id);
+        }
+    }
+    if (statics_only && clustering_restricted && rows->empty()) {
+        return make_error(errc::invalid_argument, "Invalid restrictions on clustering columns since the DELETE statement modifies only static columns");
+    }
+    for (const auto& pk : kr.partitions) {
+        std::string partition = partition_prefix(tbl, pk);
+        for (auto id : static_ids) m.cells.push_back({cell_key(partition, id), cell(*w, m.now_seconds, std::nullopt)});
+    }
+    std::vector<std::string> targets = statics_only ? std::vector<std::string>{} : *rows;
+    if (targets.empty() && !statics_only) {
         // Partition or clustering-range delete: tombstone every live row that matches.
         for (const auto& pk : kr.partitions) {
             std::string prefix = partition_prefix(tbl, pk);
             scan(tbl, prefix, kf::prefix_end(prefix), false, [&](row_data& r) {
+                if (r.ck.size() != tbl.clustering.size()) return true;  // the statics of a partition without rows
                 for (const auto& f : kr.filters) {
                     if (!matches(f, column_value(tbl, r, *f.column))) return true;
                 }
@@ -382,6 +458,46 @@ std::string statement_runner::cas_result(const std::string& keyspace, const std:
         }
     }
     return rows_result(specs, {row}, std::nullopt, false);
+}
+
+std::string statement_runner::batch_cas_result(const std::string& keyspace, const std::string& table,
+                                               const std::vector<cas_row_spec>& rows, const mutation_result& res) const {
+    std::vector<column_spec> specs{{keyspace, table, "[applied]", cql_type{type_kind::boolean, {}, false}}};
+    if (res.applied || rows.empty() || !rows.front().table) return rows_result(specs, {{bool_value(res.applied)}}, std::nullopt, false);
+    const auto& tbl = *rows.front().table;
+    auto order = tbl.select_order();
+    std::vector<const column_def_full*> columns;
+    bool all = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.all; });
+    for (const auto* col : order) {
+        bool key = col->kind == column_kind::partition_key || col->kind == column_kind::clustering;
+        bool conditioned = std::any_of(rows.begin(), rows.end(), [&](const auto& r) {
+            return std::find(r.columns.begin(), r.columns.end(), col) != r.columns.end();
+        });
+        if (all || key || conditioned) columns.push_back(col);
+    }
+    // The rows that exist, once each, in key (clustering) order.
+    std::map<std::string, const std::map<uint16_t, std::string>*> existing;
+    for (size_t idx = 0; idx < rows.size() && idx < res.existing_rows.size(); ++idx) {
+        if (!res.existing_rows[idx].empty()) existing.emplace(rows[idx].row, &res.existing_rows[idx]);
+    }
+    if (existing.empty()) return rows_result(specs, {{bool_value(false)}}, std::nullopt, false);
+    for (const auto* col : columns) specs.push_back({keyspace, table, col->name, col->type});
+    std::vector<std::vector<value>> out;
+    for (const auto& [row_key, cells] : existing) {
+        std::vector<std::string> pk, ck;
+        if (!decode_row_key(tbl, row_key, pk, ck)) continue;
+        std::vector<value> row{bool_value(false)};
+        for (const auto* col : columns) {
+            if (col->kind == column_kind::partition_key) row.push_back(pk[col->position]);
+            else if (col->kind == column_kind::clustering) row.push_back(ck.empty() ? value() : value(ck[col->position]));
+            else {
+                auto it = cells->find(col->id);
+                row.push_back(it == cells->end() ? value() : value(it->second));
+            }
+        }
+        out.push_back(std::move(row));
+    }
+    return rows_result(specs, out, std::nullopt, false);
 }
 
 }  // namespace millrace::cql

@@ -45,12 +45,14 @@ asio::awaitable<response> statement_runner::create_table(const create_table_stmt
         col.type = *type;
         col.type_text = type->name();
         col.id = t->next_column_id++;
+        if (c.is_static) col.kind = column_kind::static_;
         t->columns.push_back(col);
     }
     auto mark = [&](const std::vector<std::string>& names, column_kind kind, std::vector<size_t>& out) -> std::optional<request_error> {
         for (size_t pos = 0; pos < names.size(); ++pos) {
             auto it = std::find_if(t->columns.begin(), t->columns.end(), [&](auto& c) { return c.name == names[pos]; });
             if (it == t->columns.end()) return invalid(fmt::format("Unknown definition {} referenced in PRIMARY KEY", names[pos]));
+            if (it->kind == column_kind::static_) return invalid(fmt::format("Static column '{}' cannot be part of the PRIMARY KEY", names[pos]));
             if (it->kind != column_kind::regular) return invalid(fmt::format("Multiple definition of identifier {} in PRIMARY KEY", names[pos]));
             if (kind != column_kind::regular && it->type.is_collection() && !it->type.frozen) {
                 return invalid(fmt::format("Invalid non-frozen collection type for PRIMARY KEY component {}", names[pos]));
@@ -64,6 +66,9 @@ asio::awaitable<response> statement_runner::create_table(const create_table_stmt
     };
     if (auto e = mark(s.partition_key, column_kind::partition_key, t->partition_key)) co_return *e;
     if (auto e = mark(s.clustering, column_kind::clustering, t->clustering)) co_return *e;
+    if (t->clustering.empty() && t->has_static()) {
+        co_return invalid("Static columns are only useful (and thus allowed) if the table has at least one clustering column");
+    }
     for (const auto& [name, desc] : s.descending) {
         auto it = std::find_if(t->columns.begin(), t->columns.end(), [&](auto& c) { return c.name == name; });
         if (it == t->columns.end() || it->kind != column_kind::clustering) {
@@ -171,12 +176,25 @@ asio::awaitable<response> statement_runner::alter(const alter_table_stmt& s) {
         col.type = *type;
         col.type_text = type->name();
         col.id = copy->next_column_id++;
+        if (c.is_static) {
+            if (copy->clustering.empty()) {
+                co_return invalid("Static columns are only useful (and thus allowed) if the table has at least one clustering column");
+            }
+            col.kind = column_kind::static_;
+        }
         copy->columns.push_back(col);
     }
     for (const auto& name : s.drop) {
         auto it = std::find_if(copy->columns.begin(), copy->columns.end(), [&](auto& c) { return c.name == name; });
         if (it == copy->columns.end()) co_return invalid(fmt::format("Column {} was not found in table {}", name, s.table));
-        if (it->kind != column_kind::regular) co_return invalid(fmt::format("Cannot drop PRIMARY KEY part {}", name));
+        if (it->kind != column_kind::regular && it->kind != column_kind::static_) co_return invalid(fmt::format("Cannot drop PRIMARY KEY part {}", name));
+        std::string dependent;
+        for (const auto& i : copy->indexes) {
+            if (i.column == name) dependent += (dependent.empty() ? "" : ",") + i.name;
+        }
+        if (!dependent.empty()) {
+            co_return invalid(fmt::format("Cannot drop column {} because it has dependent secondary indexes ({})", name, dependent));
+        }
         copy->columns.erase(it);
     }
     // Key column indexes may have moved.
@@ -198,6 +216,100 @@ asio::awaitable<response> statement_runner::alter(const alter_table_stmt& s) {
     if (!res.st) co_return server_error(res);
     ex.catalog_.tables[{copy->keyspace, copy->name}] = copy;
     ex.store_.purge().set_gc_grace(copy->id, copy->gc_grace_seconds);
+    bump_schema_version();
+    co_return schema_change_result("UPDATED", "TABLE", copy->keyspace, copy->name);
+}
+
+namespace {
+bool index_name_taken(const catalog& c, const std::string& ks, const std::string& name) {
+    for (const auto& [key, t] : c.tables) {
+        if (key.first != ks) continue;
+        for (const auto& i : t->indexes) {
+            if (i.name == name) return true;
+        }
+    }
+    return false;
+}
+}  // namespace
+
+const index_def* statement_runner::index_for(const table_def& t, const column_def_full& column, relation_op op) {
+    for (const auto& i : t.indexes) {
+        if (i.column != column.name) continue;
+        if (op == relation_op::eq && (i.target.empty() || i.target == "full")) return &i;
+        if (op == relation_op::contains && i.target == "values") return &i;
+    }
+    return nullptr;
+}
+
+asio::awaitable<response> statement_runner::create_index(const create_index_stmt& s) {
+    std::string ks = keyspace_of(s.keyspace);
+    if (ks.empty()) co_return invalid("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename");
+    if (ex.catalog_.keyspaces.count(ks) == 0) co_return invalid(fmt::format("Keyspace '{}' doesn't exist", ks));
+    auto t = ex.catalog_.find_table(ks, s.table);
+    if (!t) co_return invalid(fmt::format("Table '{}' doesn't exist", s.table));
+    const auto* col = t->find(s.column);
+    if (col == nullptr) co_return invalid(fmt::format("Undefined column name {} in table {}.{}", s.column, ks, s.table));
+    if (col->kind == column_kind::partition_key && t->partition_key.size() == 1) {
+        co_return invalid(fmt::format("Cannot create secondary index on the only partition key column {}", col->name));
+    }
+    index_def idx{s.name, col->name, s.target};
+    bool collection = col->type.is_collection();
+    bool is_map = col->type.kind == type_kind::map;
+    if (idx.target.empty() && collection && !col->type.frozen) idx.target = "values";
+    if ((idx.target == "keys" || idx.target == "entries") && !is_map) {
+        co_return invalid(fmt::format("Cannot create index on {} of column {} with non-map type", idx.target, col->name));
+    }
+    if (idx.target == "values" && !collection) {
+        co_return invalid(fmt::format("Cannot create index on values() of column {} with non-collection type", col->name));
+    }
+    if (collection && col->type.frozen && idx.target != "full") {
+        co_return invalid(fmt::format("Cannot create {}() index on frozen column {}. Frozen collections are immutable and must be fully "
+                                      "indexed by using the 'full({})' modifier", idx.target.empty() ? "values" : idx.target, col->name,
+                                      col->name));
+    }
+    if (idx.target == "full" && !(collection && col->type.frozen)) {
+        co_return invalid("full() indexes can only be created on frozen collections");
+    }
+    if (idx.name.empty()) {
+        std::string base = fmt::format("{}_{}_idx", t->name, col->name);
+        idx.name = base;
+        for (int n = 1; index_name_taken(ex.catalog_, ks, idx.name); ++n) idx.name = fmt::format("{}_{}", base, n);
+    } else if (index_name_taken(ex.catalog_, ks, idx.name)) {
+        if (s.if_not_exists) co_return void_result();
+        co_return invalid(fmt::format("Index '{}' already exists", idx.name));
+    }
+    for (const auto& existing : t->indexes) {
+        if (existing.column == idx.column && existing.target == idx.target) {
+            if (s.if_not_exists) co_return void_result();
+            co_return invalid(fmt::format("Index {} is a duplicate of existing index {}", idx.name, existing.name));
+        }
+    }
+    auto copy = std::make_shared<table_def>(*t);
+    copy->indexes.push_back(std::move(idx));
+    co_return co_await replace_table(std::move(copy));
+}
+
+asio::awaitable<response> statement_runner::drop_index(const drop_index_stmt& s) {
+    std::string ks = keyspace_of(s.keyspace);
+    for (const auto& [key, t] : ex.catalog_.tables) {
+        if (key.first != ks) continue;
+        auto it = std::find_if(t->indexes.begin(), t->indexes.end(), [&](const auto& i) { return i.name == s.name; });
+        if (it == t->indexes.end()) continue;
+        auto copy = std::make_shared<table_def>(*t);
+        copy->indexes.erase(copy->indexes.begin() + (it - t->indexes.begin()));
+        co_return co_await replace_table(std::move(copy));
+    }
+    if (s.if_exists) co_return void_result();
+    // (Cassandra 5.0's message ends with a stray quote.)
+    co_return invalid(fmt::format("Index '{}.{}' doesn't exist'", ks, s.name));
+}
+
+asio::awaitable<response> statement_runner::replace_table(std::shared_ptr<table_def> copy) {
+    mutation m;
+    m.puts.emplace_back(table_key(copy->keyspace, copy->name), encode_table(*copy));
+    auto res = co_await apply(std::move(m));
+    if (!res.st) co_return server_error(res);
+    ex.catalog_.tables[{copy->keyspace, copy->name}] = copy;
     bump_schema_version();
     co_return schema_change_result("UPDATED", "TABLE", copy->keyspace, copy->name);
 }

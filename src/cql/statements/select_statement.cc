@@ -42,7 +42,12 @@ result<statement_runner::key_restrictions> statement_runner::analyze(const table
                 for (int32_t idx = 0; idx < n; ++idx) values.push_back(rd.bytes().value_or(""));
                 continue;
             }
-            auto ev = eval(v, col->type);
+            // CONTAINS compares with an element (a list's or set's, a map's value).
+            cql_type receiver = col->type;
+            if (r.op == relation_op::contains && col->type.is_collection()) {
+                receiver = col->type.kind == type_kind::map ? col->type.params[1] : col->type.params[0];
+            }
+            auto ev = eval(v, receiver);
             if (!ev) return ev.err();
             if (!ev->has_value()) return make_error(errc::invalid_argument, "Invalid null value in condition for column {}", col->name);
             values.push_back(**ev);
@@ -53,7 +58,7 @@ result<statement_runner::key_restrictions> statement_runner::analyze(const table
             continue;
         }
         if (col->kind == column_kind::partition_key) out.needs_filtering = true;
-        if (col->kind == column_kind::regular) out.needs_filtering = true;
+        if (col->kind == column_kind::regular || col->kind == column_kind::static_) out.needs_filtering = true;
         out.filters.push_back({col, r.op, values});
     }
     bool all = std::all_of(pk_set.begin(), pk_set.end(), [](bool b) { return b; });
@@ -90,6 +95,19 @@ result<statement_runner::key_restrictions> statement_runner::analyze(const table
     return out;
 }
 
+bool statement_runner::served_by_index(const table_def& t, const key_restrictions& kr) {
+    // One restriction answered by an index; every other one must be one a query may make without filtering.
+    bool indexed = false;
+    for (const auto& f : kr.filters) {
+        if (!indexed && index_for(t, *f.column, f.op) != nullptr) {
+            indexed = true;
+            continue;
+        }
+        if (f.column->kind != column_kind::clustering || !kr.partition_restricted) return false;
+    }
+    return indexed;
+}
+
 bool statement_runner::matches(const key_restrictions::filter& f, const value& v) {
     if (!v) return false;
     auto cmp = [&](const std::string& x) { return compare_values(f.column->type, *v, x); };
@@ -102,9 +120,49 @@ bool statement_runner::matches(const key_restrictions::filter& f, const value& v
         case relation_op::ge: return cmp(f.values[0]) >= 0;
         case relation_op::in:
             return std::any_of(f.values.begin(), f.values.end(), [&](const auto& x) { return cmp(x) == 0; });
-        case relation_op::contains: return v->find(f.values[0]) != std::string::npos;
+        case relation_op::contains: {
+            // An element of a list or set, a value of a map (CONTAINS on values).
+            const auto& t = f.column->type;
+            if (!t.is_collection()) return false;
+            try {
+                reader r(*v);
+                int32_t n = r.int32();
+                for (int32_t idx = 0; idx < n; ++idx) {
+                    if (t.kind == type_kind::map) r.bytes();
+                    auto e = r.bytes();
+                    const auto& et = t.kind == type_kind::map ? t.params[1] : t.params[0];
+                    if (e && compare_values(et, *e, f.values[0]) == 0) return true;
+                }
+            } catch (const protocol_error&) {
+                return false;
+            }
+            return false;
+        }
     }
     return false;
+}
+
+size_t statement_runner::partition_prefix_size(const table_def& t, std::string_view key) {
+    size_t pos = 17;
+    for (size_t idx = 0; idx < t.partition_key.size(); ++idx) {
+        if (key.size() < pos + 2) return 0;
+        pos += 2 + kf::get_be(key.substr(pos), 2);
+    }
+    return pos <= key.size() ? pos : 0;
+}
+
+void statement_runner::read_statics(const table_def& t, const std::string& partition, row_data& out) const {
+    uint32_t now = now_seconds();
+    for (const auto& col : t.columns) {
+        if (col.kind != column_kind::static_) continue;
+        auto bytes = ex.store_.get(cell_key(partition, col.id));
+        if (!bytes) continue;
+        auto c = kf::decode_cell(*bytes);
+        if (!c || !c->live(now)) continue;
+        out.cells[col.id] = std::string(c->value);
+        c->value = {};  // only the write time and ttl are kept (the bytes do not outlive this call)
+        out.meta[col.id] = *c;
+    }
 }
 
 void statement_runner::scan(const table_def& t, const std::string& begin, const std::string& end, bool reverse,
@@ -117,13 +175,41 @@ void statement_runner::scan(const table_def& t, const std::string& begin, const 
     } else {
         it->Seek(begin);
     }
+    // Static columns: their cells are keyed by the partition (key_format.h) and may sort anywhere among
+    // the partition's rows, so each partition's statics are read once by point look-ups and added to each
+    // of its rows; a partition without live rows answers one row of its statics (nulls for the rest) when
+    // the range covers the whole partition.
+    const bool statics = t.has_static();
+    std::string partition;      // the partition of the keys being read (statics only)
+    row_data partition_statics;  // its live static cells
+    bool partition_rows = false;  // a row of it was answered
+    auto finish_partition = [&]() -> bool {
+        if (partition.empty()) return true;
+        std::string p = std::move(partition);
+        partition.clear();
+        if (partition_rows || partition_statics.cells.empty()) return true;
+        if (std::string_view(begin) > std::string_view(p) || std::string_view(kf::prefix_end(p)) > std::string_view(end)) return true;
+        row_data r = std::move(partition_statics);
+        r.key = p;
+        r.pk.clear();
+        r.ck.clear();
+        if (!decode_row_key(t, r.key, r.pk, r.ck)) return true;
+        return on_row(r);
+    };
     row_data current;
     bool have = false;
     auto flush = [&]() -> bool {
         if (!have) return true;
         have = false;
         if (current.cells.empty()) return true;
+        if (statics && current.key.size() == partition.size()) return true;  // the static cells: read with the partition
         if (!decode_row_key(t, current.key, current.pk, current.ck)) return true;
+        if (current.ck.size() != t.clustering.size()) return true;  // static cells (of a column since dropped)
+        if (statics) {
+            partition_rows = true;
+            for (const auto& [id, v] : partition_statics.cells) current.cells.emplace(id, v);
+            for (const auto& [id, m] : partition_statics.meta) current.meta.emplace(id, m);
+        }
         return on_row(current);
     };
     for (; it->Valid(); reverse ? it->Prev() : it->Next()) {
@@ -133,6 +219,17 @@ void statement_runner::scan(const table_def& t, const std::string& begin, const 
         std::string_view rk = key.substr(0, key.size() - 2);
         if (!have || rk != current.key) {
             if (!flush()) return;
+            if (statics) {
+                size_t n = partition_prefix_size(t, rk);
+                if (n == 0) continue;
+                if (partition.empty() || rk.substr(0, n) != partition) {
+                    if (!finish_partition()) return;
+                    partition = std::string(rk.substr(0, n));
+                    partition_statics = row_data{};
+                    read_statics(t, partition, partition_statics);
+                    partition_rows = false;
+                }
+            }
             current = row_data{};
             current.key = std::string(rk);
             have = true;
@@ -143,13 +240,17 @@ void statement_runner::scan(const table_def& t, const std::string& begin, const 
         current.cells[id] = std::string(c->value);
         current.meta[id] = *c;
     }
-    flush();
+    if (!flush()) return;
+    finish_partition();
 }
 
 statement_runner::value statement_runner::column_value(const table_def& t, const row_data& r, const column_def_full& col) const {
     (void)t;
     if (col.kind == column_kind::partition_key) return r.pk[col.position];
-    if (col.kind == column_kind::clustering) return r.ck[col.position];
+    if (col.kind == column_kind::clustering) {
+        if (r.ck.empty()) return std::nullopt;  // a partition's statics without rows
+        return r.ck[col.position];
+    }
     auto it = r.cells.find(col.id);
     if (it == r.cells.end()) return std::nullopt;
     return it->second;
@@ -310,14 +411,14 @@ response statement_runner::select_system(const select_stmt& s, const std::string
 std::optional<request_error> statement_runner::check_distinct(const table_def& tbl, const select_stmt& s, const projection& p,
                                                               const key_restrictions& kr) const {
     for (const auto& f : kr.filters) {
-        if (f.column->kind != column_kind::partition_key) {
+        if (f.column->kind != column_kind::partition_key && f.column->kind != column_kind::static_) {
             return invalid("SELECT DISTINCT with WHERE clause only supports restriction by partition key and/or static columns.");
         }
     }
     if (p.count) return std::nullopt;
     for (size_t idx = 0; idx < p.columns.size(); ++idx) {
         const auto* col = p.columns[idx];
-        if (col != nullptr && col->kind != column_kind::partition_key) {
+        if (col != nullptr && col->kind != column_kind::partition_key && col->kind != column_kind::static_) {
             return invalid(fmt::format("SELECT DISTINCT queries must only request partition key columns and/or static columns (not {})",
                                        col->name));
         }
@@ -354,7 +455,21 @@ response statement_runner::select(const select_stmt& s) {
     if (s.distinct) {
         if (auto e = check_distinct(tbl, s, *p, *kr)) return *e;
     }
-    if (kr->needs_filtering && !s.allow_filtering) {
+    if (!s.star && tbl.has_static()) {
+        bool any_static = false, only_static = true;
+        for (const auto* col : p->columns) {
+            if (col == nullptr) continue;
+            if (col->kind == column_kind::static_) any_static = true;
+            else if (col->kind != column_kind::partition_key) only_static = false;
+        }
+        bool clustering_restricted = std::any_of(kr->filters.begin(), kr->filters.end(), [](const auto& f) {
+            return f.column->kind == column_kind::clustering;
+        });
+        if (any_static && only_static && clustering_restricted) {
+            return invalid("Cannot restrict clustering columns when selecting only static columns");
+        }
+    }
+    if (kr->needs_filtering && !s.allow_filtering && !served_by_index(tbl, *kr)) {
         return invalid("Cannot execute this query as it might involve data filtering and thus may have unpredictable "
                        "performance. If you want to execute this query despite the performance unpredictability, use ALLOW FILTERING");
     }

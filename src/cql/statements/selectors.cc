@@ -3,9 +3,12 @@
 // functions), typed for the result metadata and evaluated per row.
 #include "statements/statement_runner.h"
 
+#include <arpa/inet.h>
+
 #include <cmath>
 #include <cstring>
 
+#include "millrace/common/json_text.h"
 #include "protocol/wire.h"
 #include "storage/murmur3.h"
 
@@ -58,22 +61,7 @@ std::string timestamp_text(int64_t millis) {
     return fmt::format("{} {:02d}:{:02d}:{:02d}.{:03d}Z", date_text(days), rest / 3600000, rest / 60000 % 60, rest / 1000 % 60, rest % 1000);
 }
 
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-                else out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
+std::string json_string(std::string_view s) { return json_text::quote(s); }
 
 double float_of(const cql_type& t, std::string_view v) {
     uint64_t bits = key_format::get_be(v, v.size());
@@ -120,7 +108,20 @@ std::string json_value(const cql_type& t, const std::optional<std::string>& v) {
         }
         case type_kind::inet: {
             if (b.size() == 4) return json_string(fmt::format("{}.{}.{}.{}", uint8_t(b[0]), uint8_t(b[1]), uint8_t(b[2]), uint8_t(b[3])));
-            return json_string(uuid_text(b));
+            char text[INET6_ADDRSTRLEN] = {};
+            if (b.size() != 16 || ::inet_ntop(AF_INET6, b.data(), text, sizeof text) == nullptr) return "null";
+            return json_string(text);
+        }
+        case type_kind::decimal: {
+            // scale (4) | unscaled varint, written as Java's BigDecimal.toString does for small scales.
+            if (b.size() < 5 || b.size() > 12) return "null";
+            auto scale = static_cast<int32_t>(key_format::get_be(b, 4));
+            int64_t unscaled = be_int(b.substr(4));
+            std::string digits = std::to_string(unscaled < 0 ? -unscaled : unscaled);
+            if (scale < 0) return fmt::format("{}{}E+{}", unscaled < 0 ? "-" : "", digits, -int64_t(scale));
+            if (digits.size() <= size_t(scale)) digits.insert(0, size_t(scale) - digits.size() + 1, '0');
+            if (scale > 0) digits.insert(digits.size() - size_t(scale), ".");
+            return (unscaled < 0 ? "-" : "") + digits;
         }
         case type_kind::list: case type_kind::set: case type_kind::map: {
             reader r(b);
@@ -162,7 +163,7 @@ result<cql_type> statement_runner::selector_type(const selector_expr& e, const s
             const char* fn = e.k == k::ttl ? "ttl" : "writetime";
             const column_def_full* col = tbl ? tbl->find(e.args[0].name) : nullptr;
             if (tbl && col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", e.args[0].name);
-            if (col && col->kind != column_kind::regular) {
+            if (col && (col->kind == column_kind::partition_key || col->kind == column_kind::clustering)) {
                 return make_error(errc::invalid_argument, "Cannot use selection function {} on PRIMARY KEY part {}", fn, col->name);
             }
             return scalar(e.k == k::ttl ? type_kind::int_ : type_kind::bigint);

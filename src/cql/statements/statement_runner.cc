@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "protocol/wire.h"
 #include "storage/murmur3.h"
@@ -38,6 +39,13 @@ result<statement_runner::value> statement_runner::eval(const term& tm, const cql
     if (tm.k == term::kind::literal) return literal_to_value(type, tm.lit);
     if (tm.k == term::kind::function) {
         if (tm.function == "now" || tm.function == "uuid") return value(generate_uuid(tm.function == "now"));
+        if (tm.function == "fromjson") {
+            if (tm.args.size() != 1) return make_error(errc::invalid_argument, "Invalid number of arguments in call to function system.fromjson: 1 required but {} provided", tm.args.size());
+            auto text = eval(tm.args[0], cql_type{type_kind::varchar, {}, false});
+            if (!text) return text.err();
+            if (!text->has_value()) return value();
+            return value_from_json(type, **text);
+        }
         return make_error(errc::invalid_argument, "unknown function {}", tm.function);
     }
     size_t idx = static_cast<size_t>(tm.marker_index);
@@ -112,6 +120,7 @@ bool statement_runner::decode_row_key(const table_def& t, std::string_view key, 
         pk.emplace_back(key.substr(2, n));
         key.remove_prefix(2 + n);
     }
+    if (key.empty() && !t.clustering.empty()) return true;  // the partition's static cells
     for (auto idx : t.clustering) {
         auto v = read_ordered(key, t.columns[idx].type, t.columns[idx].descending);
         if (!v) return false;
@@ -147,18 +156,21 @@ asio::awaitable<response> statement_runner::run(const statement& st) {
     if (auto* s = std::get_if<drop_stmt>(&st)) co_return co_await drop(*s);
     if (auto* s = std::get_if<truncate_stmt>(&st)) co_return co_await truncate(*s);
     if (auto* s = std::get_if<alter_table_stmt>(&st)) co_return co_await alter(*s);
+    if (auto* s = std::get_if<create_index_stmt>(&st)) co_return co_await create_index(*s);
+    if (auto* s = std::get_if<drop_index_stmt>(&st)) co_return co_await drop_index(*s);
     if (std::holds_alternative<batch_stmt>(st)) {
         const auto& b = std::get<batch_stmt>(st);
         mutation m;
         m.now_seconds = now_seconds();
+        batch_builder batch;
+        batch.m.now_seconds = m.now_seconds;
         for (const auto& inner : b.statements) {
-            auto r = build_write(inner, m, b.options);
-            if (!r) co_return invalid(r.err().message());
-            if (m.condition_prefix) co_return invalid("Conditional statements in batches are not supported");
+            if (auto e = batch.add(*this, inner, b.options)) co_return *e;
         }
-        auto res = co_await apply(std::move(m));
+        if (auto e = batch.check(b.options.timestamp.has_value())) co_return *e;
+        auto res = co_await apply(std::move(batch.m));
         if (!res.st) co_return server_error(res);
-        co_return void_result();
+        co_return batch.answer(*this, res);
     }
     // insert, update, delete
     mutation m;
@@ -177,6 +189,40 @@ std::string statement_runner::table_name(const statement& st) {
     if (auto* s = std::get_if<update_stmt>(&st)) return s->table;
     if (auto* s = std::get_if<delete_stmt>(&st)) return s->table;
     return {};
+}
+
+std::optional<request_error> batch_builder::add(statement_runner& runner, const statement& st, const write_options& batch_options) {
+    mutation one;
+    one.now_seconds = m.now_seconds;
+    runner.cas_table = nullptr;
+    auto r = runner.build_write(st, one, batch_options);
+    if (!r) return invalid(r.err().message());
+    auto name = statement_runner::table_name(st);
+    auto found = runner.table(*r, name);
+    auto tbl = found ? *found : nullptr;
+    tables.emplace(*r, name);
+    for (const auto& c : one.cells) {
+        if (size_t n = tbl ? statement_runner::partition_prefix_size(*tbl, c.key) : 0; n > 0) partitions.insert(c.key.substr(0, n));
+    }
+    if (one.condition_prefix) {
+        m.conditions.push_back({*one.condition_prefix, one.condition_exists, std::move(one.condition_check)});
+        cas_rows.push_back({runner.cas_table, runner.cas_row, runner.cas_columns, runner.cas_all});
+    }
+    for (auto& c : one.cells) m.cells.push_back(std::move(c));
+    return std::nullopt;
+}
+
+std::optional<request_error> batch_builder::check(bool custom_timestamp) const {
+    if (cas_rows.empty()) return std::nullopt;
+    if (custom_timestamp) return invalid("Cannot provide custom timestamp for conditional BATCH");
+    if (tables.size() > 1) return invalid("Batch with conditions cannot span multiple tables");
+    if (partitions.size() > 1) return invalid("Batch with conditions cannot span multiple partitions");
+    return std::nullopt;
+}
+
+response batch_builder::answer(const statement_runner& runner, const mutation_result& res) const {
+    if (cas_rows.empty()) return void_result();
+    return runner.batch_cas_result(tables.begin()->first, tables.begin()->second, cas_rows, res);
 }
 
 }  // namespace millrace::cql

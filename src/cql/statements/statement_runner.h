@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,13 @@ inline int64_t be_int(std::string_view b) {
 // The serialized partition key that Murmur3 hashes: the single value, or for a
 // composite key each component as length (2) + bytes + 0x00.
 std::string token_input(const std::vector<std::string>& components);
+
+// A JSON value as a value of type `t` (fromJson(); from_json.cc); errors are Cassandra's messages.
+result<std::optional<std::string>> value_from_json(const cql_type& t, std::string_view text);
+// The columns and values of INSERT ... JSON's object, in the object's order; unknown columns and
+// undecodable values are errors with Cassandra's messages.
+result<std::vector<std::pair<const column_def_full*, std::optional<std::string>>>> row_from_json(const table_def& t,
+                                                                                                  std::string_view text);
 
 // The JSON text of a value as Cassandra's toJson() writes it ("null" for null); selectors.cc.
 std::string json_value(const cql_type& t, const std::optional<std::string>& v);
@@ -80,7 +88,8 @@ struct statement_runner {
 
     std::string row_key(const table_def& t, const std::vector<std::string>& pk, const std::vector<std::string>& ck) const;
 
-    // Decodes partition key and clustering values from a row key.
+    // Decodes partition key and clustering values from a row key (ck stays empty for a partition's
+    // static cells: the partition prefix alone).
     bool decode_row_key(const table_def& t, std::string_view key, std::vector<std::string>& pk, std::vector<std::string>& ck) const;
 
     // ---- WHERE analysis
@@ -102,6 +111,8 @@ struct statement_runner {
     result<key_restrictions> analyze(const table_def& t, const std::vector<relation>& where) const;
 
     static bool matches(const key_restrictions::filter& f, const value& v);
+    // True when an index (CREATE INDEX) answers the restrictions that would otherwise need ALLOW FILTERING.
+    static bool served_by_index(const table_def& t, const key_restrictions& kr);
 
     // ---- reading rows
 
@@ -116,6 +127,11 @@ struct statement_runner {
     // until it returns false.
     void scan(const table_def& t, const std::string& begin, const std::string& end, bool reverse,
               const std::function<bool(row_data&)>& on_row) const;
+
+    // The length of the partition prefix (table, token, partition key) that starts `key`; 0 when malformed.
+    static size_t partition_prefix_size(const table_def& t, std::string_view key);
+    // Adds the live static cells of `partition` (a partition prefix) to `out`.
+    void read_statics(const table_def& t, const std::string& partition, row_data& out) const;
 
     value column_value(const table_def& t, const row_data& r, const column_def_full& col) const;
 
@@ -174,6 +190,18 @@ struct statement_runner {
     // The answer to a conditional write: [applied], and when refused on an existing row, that row's columns.
     std::string cas_result(const std::string& keyspace, const std::string& table, const mutation_result& res) const;
 
+    // One conditional statement of a BATCH: its row and the columns a refusal returns (as cas_* above).
+    struct cas_row_spec {
+        std::shared_ptr<table_def> table;
+        std::string row;
+        std::vector<const column_def_full*> columns;
+        bool all = false;
+    };
+    // A conditional BATCH's answer: [applied]; when refused, one row per existing conditioned row (in key order) with
+    // the key columns and the union of the conditions' columns (every column after an IF [NOT] EXISTS).
+    std::string batch_cas_result(const std::string& keyspace, const std::string& table, const std::vector<cas_row_spec>& rows,
+                                 const mutation_result& res) const;
+
     // ---- SELECT
 
     struct projection {
@@ -228,6 +256,29 @@ struct statement_runner {
     asio::awaitable<response> truncate(const truncate_stmt& s);
 
     asio::awaitable<response> alter(const alter_table_stmt& s);
+
+    // CREATE INDEX / DROP INDEX: the table's record with its index list changed (schema.h index_def).
+    asio::awaitable<response> create_index(const create_index_stmt& s);
+    asio::awaitable<response> drop_index(const drop_index_stmt& s);
+    // Writes `copy` as the table's record and makes it the catalog's; the SCHEMA_CHANGE answer.
+    asio::awaitable<response> replace_table(std::shared_ptr<table_def> copy);
+
+    // The index on `column` that answers `op` (= on the value, CONTAINS on values(), CONTAINS KEY on keys()).
+    static const index_def* index_for(const table_def& t, const column_def_full& column, relation_op op);
+};
+
+// Gathers the statements of a BATCH (query text or BATCH frame) into one mutation; with conditions, Cassandra's
+// conditional batch: one table, one partition, every condition checked by the store's writer, all or nothing.
+struct batch_builder {
+    mutation m;
+    std::vector<statement_runner::cas_row_spec> cas_rows;
+    std::set<std::pair<std::string, std::string>> tables;  // (keyspace, table)
+    std::set<std::string> partitions;                      // partition prefixes written
+    std::optional<request_error> add(statement_runner& runner, const statement& st, const write_options& batch_options);
+    // Cassandra's rules for conditional batches (an Invalid answer when broken).
+    std::optional<request_error> check(bool custom_timestamp) const;
+    // Void for a plain batch, else [applied] (and the existing rows when refused).
+    response answer(const statement_runner& runner, const mutation_result& res) const;
 };
 
 }  // namespace millrace::cql

@@ -17,6 +17,10 @@
 //                    (bytes inverted for DESC columns)
 //     column id 0 is the row marker written by INSERT (a row exists while any
 //     of its cells is live).
+//   statics: 0x02 | table id (8) | token (8) | partition key | column id (2)
+//     a static column's cells have no clustering (tables with statics always
+//     have clustering columns, whose encodings are never empty), so they sort
+//     somewhere among the partition's rows; readers look them up by key.
 // Cell values:
 //   flags (1: 0x01 tombstone) | write timestamp µs (8) | expiry, seconds since
 //   epoch (4, 0 = never; for a tombstone: its local deletion time, 0 in

@@ -322,6 +322,7 @@ void store::writer_loop() {
         rocksdb::WriteBatch batch;
         std::vector<bool> applied(group.size(), true);
         std::vector<std::map<uint16_t, std::string>> existing(group.size());  // refused conditions: the row read
+        std::vector<std::vector<std::map<uint16_t, std::string>>> existing_rows(group.size());  // the same for batch conditions
         std::map<uint64_t, int64_t> counts;  // this group's live-row counters, by table id
         auto count_of = [&](uint64_t table_id) -> int64_t& {
             auto it = counts.find(table_id);
@@ -352,6 +353,20 @@ void store::writer_loop() {
                 if (!ok) {
                     applied[idx] = false;
                     existing[idx] = std::move(cells);
+                    continue;
+                }
+            }
+            if (!m.conditions.empty()) {
+                std::vector<std::map<uint16_t, std::string>> rows;
+                bool ok = true;
+                for (const auto& c : m.conditions) {
+                    auto cells = live_cells_with_prefix(c.prefix, view, m.now_seconds);
+                    ok = (c.check ? c.check(cells) : (!cells.empty()) == c.exists) && ok;
+                    rows.push_back(std::move(cells));
+                }
+                if (!ok) {
+                    applied[idx] = false;
+                    existing_rows[idx] = std::move(rows);
                     continue;
                 }
             }
@@ -426,11 +441,23 @@ void store::writer_loop() {
         rocksdb::WriteOptions options;
         options.sync = options_.sync == commit_sync::batch;
         status result;
+        bool pause_background = false;
         if (batch.Count() > 0 && !(result = check_free_space(batch.GetDataSize()))) {
-            // Refused before RocksDB sees it: the WAL stays healthy.
+            // Refused before RocksDB sees it: the WAL stays healthy. Background
+            // writes stop too (below, once this group has its answer: pausing
+            // waits for a running flush or compaction) until space returns.
+            pause_background = !background_paused_;
         } else if (batch.Count() > 0) {
+            if (background_paused_ && db_->ContinueBackgroundWork().ok()) background_paused_ = false;
             std::unique_lock wal_lock(wal_mutex_);
             auto st = db_->Write(options, &batch);
+            if (!st.ok() && st.IsNoSpace() && check_free_space(batch.GetDataSize())) {
+                // A flush that failed while the disk was full stopped RocksDB
+                // after space came back (the error surfaces on the next write):
+                // resume now and write once more rather than refuse a write the
+                // disk has room for.
+                if (db_->Resume().ok()) st = db_->Write(options, &batch);
+            }
             if (!st.ok()) {
                 // RocksDB is now read-only (a background error) until resumed;
                 // nothing of this group is acknowledged.
@@ -452,7 +479,8 @@ void store::writer_loop() {
             for (const auto& [table_id, n] : counts) row_counts_[table_id] = std::max<int64_t>(n, 0);
         }
         mutations_ += group.size();
-        for (size_t idx = 0; idx < group.size(); ++idx) group[idx].done({result, applied[idx], std::move(existing[idx])});
+        for (size_t idx = 0; idx < group.size(); ++idx) group[idx].done({result, applied[idx], std::move(existing[idx]), std::move(existing_rows[idx])});
+        if (pause_background && db_->PauseBackgroundWork().ok()) background_paused_ = true;
     }
 }
 

@@ -61,6 +61,14 @@ struct mutation {
     std::optional<std::string> condition_prefix;
     bool condition_exists = false;
     std::function<bool(const std::map<uint16_t, std::string>&)> condition_check;  // called on the writer thread
+    // A conditional BATCH: one condition per conditional statement, each on its row (or partition) and checked
+    // as condition_prefix/condition_check are; the mutation applies only when every one holds.
+    struct row_condition {
+        std::string prefix;
+        bool exists = false;
+        std::function<bool(const std::map<uint16_t, std::string>&)> check;
+    };
+    std::vector<row_condition> conditions;
     uint32_t now_seconds = 0;
 };
 
@@ -68,6 +76,7 @@ struct mutation_result {
     status st;             // an I/O error means the write may not be durable
     bool applied = true;   // false when the condition failed
     std::map<uint16_t, std::string> existing;  // refused: the live cells under condition_prefix, by column id
+    std::vector<std::map<uint16_t, std::string>> existing_rows;  // refused: the same for each of `conditions`
 };
 
 // Drops dead cells when RocksDB compacts: tombstones and expired cells whose
@@ -195,6 +204,10 @@ private:
     std::atomic<bool> writes_stopped_{false};
     std::string stopped_error_;  // writer thread only: the last failed write's message
     std::chrono::steady_clock::time_point last_resume_{};  // writer thread only
+    // Flushes and compactions are paused while free space is below
+    // cql.min_free_space, so RocksDB itself never runs into a full disk (its
+    // error paths assert in Debian's build). Writer thread only.
+    bool background_paused_ = false;
     // Periodic mode: the syncer thread and what it waits on.
     std::mutex sync_mutex_;
     std::condition_variable sync_wake_;

@@ -9,6 +9,7 @@
 #include <asio/post.hpp>
 
 #include "group/offset_format.h"
+#include "millrace/common/endian.h"
 #include "protocol/record_batch.h"
 #include "protocol/wire.h"
 
@@ -17,26 +18,16 @@ namespace {
 
 using offset_format::record_type;
 
-void put_u32(char* out, uint32_t v) {
-    for (size_t idx = 0; idx < 4; ++idx) out[idx] = static_cast<char>(v >> (8 * (3 - idx)));
-}
-
-uint32_t get_u32(std::string_view bytes, size_t position) {
-    uint32_t value = 0;
-    for (size_t idx = 0; idx < 4; ++idx) value = (value << 8) | static_cast<uint8_t>(bytes[position + idx]);
-    return value;
-}
-
 // Appends one framed record (header + payload) to `out`.
 void append_record(std::string& out, record_type type, std::string_view payload) {
     using namespace offset_format;
     size_t start = out.size();
     out.resize(start + k_header_size);
-    put_u32(out.data() + start + k_length, static_cast<uint32_t>(payload.size()));
+    endian::store_be<uint32_t>(out.data() + start + k_length, static_cast<uint32_t>(payload.size()));
     out[start + k_type] = static_cast<char>(type);
     out.append(payload);
     uint32_t crc = crc32c(out.data() + start + k_length, out.size() - start - k_length);
-    put_u32(out.data() + start + k_crc, crc);
+    endian::store_be<uint32_t>(out.data() + start + k_crc, crc);
 }
 
 // Strings in payloads: int32 length + bytes, -1 for null (Kafka BYTES).
@@ -84,7 +75,7 @@ frame read_frame(std::string_view data, size_t position) {
         f.st = frame_status::incomplete;
         return f;
     }
-    uint32_t length = get_u32(data, position + k_length);
+    uint32_t length = endian::load_be<uint32_t>(data, position + k_length);
     if (length > k_max_payload) {
         f.st = frame_status::bad_length;
         return f;
@@ -93,7 +84,7 @@ frame read_frame(std::string_view data, size_t position) {
         f.st = frame_status::incomplete;
         return f;
     }
-    uint32_t stored = get_u32(data, position + k_crc);
+    uint32_t stored = endian::load_be<uint32_t>(data, position + k_crc);
     uint32_t actual = crc32c(data.data() + position + k_length, k_header_size - k_length + length);
     if (stored != actual) {
         f.st = frame_status::bad_crc;

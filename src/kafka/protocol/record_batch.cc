@@ -2,12 +2,16 @@
 
 #include <array>
 
+#include "millrace/common/endian.h"
+
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 #endif
 
 namespace millrace::kafka {
 namespace {
+
+using endian::load_be;
 
 std::array<uint32_t, 256> make_table() {
     std::array<uint32_t, 256> table{};
@@ -40,15 +44,6 @@ __attribute__((target("sse4.2"))) uint32_t crc32c_sse42(const uint8_t* p, size_t
     return c32;
 }
 #endif
-
-template <typename T>
-T load_be(std::string_view bytes, size_t position) {
-    T value = 0;
-    for (size_t idx = 0; idx < sizeof(T); ++idx) {
-        value = static_cast<T>((value << 8) | static_cast<uint8_t>(bytes[position + idx]));
-    }
-    return value;
-}
 
 }  // namespace
 
@@ -106,13 +101,11 @@ status validate_batch(std::string_view bytes) {
 }
 
 void write_int64_at(std::string& buffer, size_t position, int64_t value) {
-    auto u = static_cast<uint64_t>(value);
-    for (size_t idx = 0; idx < 8; ++idx) buffer[position + idx] = static_cast<char>(u >> (8 * (7 - idx)));
+    endian::store_be<uint64_t>(buffer, position, static_cast<uint64_t>(value));
 }
 
 void write_int32_at(std::string& buffer, size_t position, int32_t value) {
-    auto u = static_cast<uint32_t>(value);
-    for (size_t idx = 0; idx < 4; ++idx) buffer[position + idx] = static_cast<char>(u >> (8 * (3 - idx)));
+    endian::store_be<uint32_t>(buffer, position, static_cast<uint32_t>(value));
 }
 
 }  // namespace millrace::kafka

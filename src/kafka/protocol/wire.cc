@@ -1,5 +1,7 @@
 #include "protocol/wire.h"
 
+#include "millrace/common/endian.h"
+
 namespace millrace::kafka {
 
 uint32_t reader::uvarint() {
@@ -158,8 +160,7 @@ void writer::array_length(int32_t length, bool flexible) {
 }
 
 void writer::patch_int32(size_t position, int32_t v) {
-    auto u = static_cast<uint32_t>(v);
-    for (size_t idx = 0; idx < 4; ++idx) out_[position + idx] = static_cast<char>(u >> (8 * (3 - idx)));
+    endian::store_be<uint32_t>(out_, position, static_cast<uint32_t>(v));
 }
 
 }  // namespace millrace::kafka

@@ -2,24 +2,16 @@
 
 #include <algorithm>
 
+#include "millrace/common/endian.h"
 #include "protocol/records.h"
 #include "storage/log_format.h"
 
 namespace millrace::kafka::storage {
 namespace {
 
-uint32_t load_u32(const char* p) {
-    return (uint32_t(uint8_t(p[0])) << 24) | (uint32_t(uint8_t(p[1])) << 16) | (uint32_t(uint8_t(p[2])) << 8) |
-           uint32_t(uint8_t(p[3]));
-}
-
-void store_u32(std::string& out, uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
-void store_u64(std::string& out, uint64_t v) {
-    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
+uint32_t load_u32(const char* p) { return endian::load_be<uint32_t>(p); }
+void store_u32(std::string& out, uint32_t v) { endian::append_be<uint32_t>(out, v); }
+void store_u64(std::string& out, uint64_t v) { endian::append_be<uint64_t>(out, v); }
 
 }  // namespace
 

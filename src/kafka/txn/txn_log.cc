@@ -1,5 +1,6 @@
 #include "txn/txn_log.h"
 
+#include "millrace/common/endian.h"
 #include "protocol/record_batch.h"
 #include "protocol/wire.h"
 
@@ -10,13 +11,6 @@ constexpr int8_t k_record_version = 1;
 constexpr size_t k_record_header = 8;  // length (4) | crc (4)
 constexpr const char* k_log_name = "txn.log";
 constexpr const char* k_rewrite_suffix = ".rewrite";
-
-uint32_t read_u32(std::string_view bytes, size_t at) {
-    return (static_cast<uint32_t>(static_cast<uint8_t>(bytes[at])) << 24) |
-           (static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + 1])) << 16) |
-           (static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + 2])) << 8) |
-           static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + 3]));
-}
 
 std::string frame(const std::string& payload) {
     std::string out;
@@ -139,8 +133,8 @@ status txn_log::open(std::map<std::string, txn_state_record>& out) {
     size_t pos = 0;
     while (pos < bytes.size()) {
         if (bytes.size() - pos < k_record_header) break;  // torn header
-        uint32_t length = read_u32(bytes, pos);
-        uint32_t crc = read_u32(bytes, pos + 4);
+        uint32_t length = endian::load_be<uint32_t>(bytes, pos);
+        uint32_t crc = endian::load_be<uint32_t>(bytes, pos + 4);
         if (length > bytes.size() - pos - k_record_header) break;  // torn payload
         std::string_view payload(bytes.data() + pos + k_record_header, length);
         if (crc32c(payload.data(), payload.size()) != crc) break;  // torn or corrupt tail

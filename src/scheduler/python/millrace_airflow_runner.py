@@ -161,6 +161,8 @@ def describe(dag):
             "doc_md": task.doc_md,
         }
         entry.update(task._millrace_spec())
+        if getattr(task, "_millrace_expand", None) is not None:
+            entry["expand"] = task._millrace_expand
         tasks.append(entry)
     start = dag.start_date
     return {
@@ -230,6 +232,8 @@ def run(path, dag_id, task_id, ctx_path, out):
         if task_id not in dag.task_dict:
             raise _core.AirflowException(f"task '{task_id}' is no longer in DAG '{dag_id}'")
         task = dag.task_dict[task_id]
+        if "mapped_kwargs" in ctx:
+            _core._apply_mapped_kwargs(task, ctx["mapped_kwargs"])
         context = _runtime.build_context(dag, task)
         _core._current_context.append(context)
         if "placeholders" in ctx:

@@ -65,6 +65,12 @@ try {
     "  a: {kind: shell, command: 'test \"$FAIL\" != yes', env: {FAIL: '{{ params.fail }}'}}",
     "  b: {kind: shell, command: 'echo b', depends_on: [a]}",
     "  c: {kind: shell, command: 'echo c', depends_on: [b]}", ""].join("\n"));
+  // An Airflow DAG with a mapped task: instance 2 of 3 fails.
+  fs.writeFileSync(path.join(tmp, "dags/mapped_ui.py"), [
+    "from datetime import datetime", "from airflow import DAG", "from airflow.decorators import task",
+    "with DAG('mapped_ui', schedule=None, start_date=datetime(2026, 1, 1)):", "    @task", "    def square(x):",
+    "        if x == 3:", "            raise ValueError('three is refused')", "        return x * x",
+    "    square.expand(x=[1, 2, 3])", ""].join("\n"));
   const pg = await start("postgres", ["postgres", "--admin-port", "0", "--data-dir", path.join(tmp, "data"),
     "--set", "postgres.port=0", "--set", `postgres.data_dir=${path.join(tmp, "pg")}`]);
   const [pg_host, pg_port] = pg.split(":");
@@ -181,6 +187,27 @@ try {
   await until("2 backfill runs", async () => (await api("GET", "/api/v1/dags/ops/dagRuns")).dag_runs.filter((x) => x.run_type === "backfill").length === 2);
   await page.getByTestId("duration-chart").waitFor();
   await page.screenshot({ path: path.join(artifacts, "scheduler_ops.png"), fullPage: true });
+
+  // A mapped task: the grid cell counts its instances, the task panel lists them by map index.
+  await until("mapped_ui parsed", async () => {
+    const r = await fetch(`http://${address}/api/v1/dags/mapped_ui`);
+    return r.ok;
+  });
+  await api("POST", "/api/v1/dags/mapped_ui/dagRuns", { dag_run_id: "mapped" });
+  await until("the mapped run failed", async () => (await api("GET", "/api/v1/dags/mapped_ui/dagRuns/mapped")).state === "failed");
+  await page.goto(`http://${address}/#/dags/mapped_ui`);
+  const mapped_cell = page.locator('[data-testid="cell-square"][data-run="mapped"][data-mapped="3"][data-state="failed"]');
+  await mapped_cell.waitFor();
+  if (!(await mapped_cell.getAttribute("title")).includes("3 mapped: 2 success, 1 failed")) {
+    throw new Error(`the cell's title does not count the instances: ${await mapped_cell.getAttribute("title")}`);
+  }
+  await mapped_cell.click();
+  await page.locator('[data-testid="map-index-2"][data-state="failed"]').click();
+  await page.getByTestId("log").filter({ hasText: "three is refused" }).waitFor();
+  await page.getByTestId("map-index-1").click();
+  await page.getByTestId("log").filter({ hasText: "Returned value was: 4" }).waitFor();
+  await page.getByTestId("xcoms").filter({ hasText: "return_value" }).waitFor();
+  await page.screenshot({ path: path.join(artifacts, "scheduler_mapped.png"), fullPage: true });
   if (outside.length) throw new Error(`the UI fetched from outside this machine: ${outside.join(", ")}`);
   console.log(`ok: triggered user_automation, task green, log shown; ops DAG triggered with config, cleared, marked, backfilled; screenshot ${shot}`);
 } catch (e) {

@@ -446,6 +446,13 @@ class BaseOperator(DependencyMixin):
     def output(self):
         return XComArg(self)
 
+    @classmethod
+    def partial(cls, **kwargs):
+        """Dynamic task mapping: the arguments every mapped instance shares (task_id among them)."""
+        if "task_id" not in kwargs:
+            raise TypeError(f"{cls.__name__}.partial() missing required keyword argument 'task_id'")
+        return OperatorPartial(cls, kwargs)
+
     def execute(self, context):
         raise NotImplementedError(f"{type(self).__name__}.execute")
 
@@ -645,10 +652,15 @@ class _TaskDecorator:
         op = self.operator_class(python_callable=self.function, op_args=args, op_kwargs=kwargs, **options)
         return XComArg(op)
 
-    def expand(self, **kwargs):
-        raise AirflowException("dynamic task mapping (.expand) is not supported by millrace")
+    # Dynamic task mapping: the function's arguments mapped over lists, dicts or XComArgs.
+    def partial(self, **kwargs):
+        return _TaskFlowPartial(self, kwargs)
 
-    partial = expand
+    def expand(self, **kwargs):
+        return _TaskFlowPartial(self, {}).expand(**kwargs)
+
+    def expand_kwargs(self, value):
+        return _TaskFlowPartial(self, {}).expand_kwargs(value)
 
 
 class _DecoratedPythonOperator(PythonOperator):
@@ -840,3 +852,158 @@ def _runtime_get_current_context():
     if not _current_context:
         raise AirflowException("Current context was requested but no context was found! Are you running within a task?")
     return _current_context[-1]
+
+
+# ---- dynamic task mapping ---------------------------------------------------
+#
+# Airflow's .partial(...).expand(...) / .expand_kwargs(...): the task is
+# declared once (a normal operator built from the partial arguments, with
+# neutral stand-ins for the mapped ones) and carries `_millrace_expand`, what
+# is mapped and over what; the scheduler creates one instance per element (a
+# cartesian product over several mapped arguments, as Airflow) and hands each
+# its values when it runs.
+
+# The arguments a classic operator may map over (the others are not supported).
+_MAPPABLE = {"BashOperator": {"bash_command": "", "env": None, "cwd": None},
+             "PythonOperator": {"op_args": None, "op_kwargs": None, "templates_dict": None}}
+
+
+def _map_source(name, value, where):
+    if isinstance(value, XComArg):
+        return {"name": name, "task_id": value.operator.task_id, "key": value.key}
+    if isinstance(value, (list, tuple, dict)):
+        if _xcom_args_in(value):
+            raise AirflowException(f"{where}: an XComArg inside a literal to map over ({name}) is not supported by "
+                                   "millrace; map over the upstream task's output itself")
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as e:
+            raise AirflowException(f"{where}: the values to map {name} over must be JSON-serialisable: {e}") from None
+        if isinstance(value, dict):
+            return {"name": name, "literal": [[k, v] for k, v in value.items()]}
+        return {"name": name, "literal": list(value)}
+    raise ValueError(f"{where}: expand() got an unexpected type {type(value).__name__!r} for keyword argument {name!r}")
+
+
+def _check_expand(kwargs, partial_kwargs, where):
+    if not kwargs:
+        raise TypeError(f"{where}: no arguments to expand against")
+    both = sorted(set(kwargs) & set(partial_kwargs))
+    if both:
+        raise TypeError(f"{where}: arguments {both} were given to both partial() and expand()")
+
+
+def _kwargs_source(value, where):
+    if isinstance(value, XComArg):
+        return {"name": "", "task_id": value.operator.task_id, "key": value.key}
+    if isinstance(value, (list, tuple)):
+        if _xcom_args_in(value):
+            raise AirflowException(f"{where}: XComArgs inside expand_kwargs() literals are not supported by millrace")
+        for item in value:
+            if not isinstance(item, dict):
+                raise ValueError(f"{where}: expand_kwargs() expects a list of dicts, got an element {item!r}")
+        return {"name": "", "literal": list(value)}
+    raise ValueError(f"{where}: expand_kwargs() expects a list of dicts or an XComArg, got {type(value).__name__}")
+
+
+def _link_sources(op, sources):
+    for source in sources:
+        if "task_id" in source:
+            upstream = op.dag.task_dict.get(source["task_id"]) if op.dag else None
+            if upstream is None:
+                raise AirflowException(f"task '{op.task_id}' maps over the output of '{source['task_id']}', "
+                                       "which is not in its DAG")
+            upstream.set_downstream(op)
+
+
+class OperatorPartial:
+    """BashOperator.partial(...): .expand(**kwargs) or .expand_kwargs(list) makes the mapped task."""
+
+    def __init__(self, operator_class, kwargs):
+        self.operator_class = operator_class
+        self.kwargs = kwargs
+
+    def _build(self, names, mode, sources):
+        where = f"task '{self.kwargs.get('task_id')}'"
+        mappable = _MAPPABLE.get(self.operator_class.__name__)
+        if mappable is None:
+            for base in self.operator_class.__mro__:
+                if base.__name__ in _MAPPABLE:
+                    mappable = _MAPPABLE[base.__name__]
+                    break
+        if mappable is None:
+            raise AirflowException(f"{where}: mapping a {self.operator_class.__name__} is not supported by millrace "
+                                   f"(supported: {', '.join(sorted(_MAPPABLE))})")
+        for name in names:
+            if name not in mappable:
+                raise AirflowException(f"{where}: mapping {self.operator_class.__name__} over '{name}' is not supported "
+                                       f"by millrace (supported: {', '.join(sorted(mappable))})")
+        stand_ins = {n: v for n, v in mappable.items() if n not in self.kwargs and n in names}
+        op = self.operator_class(**self.kwargs, **stand_ins)
+        op._millrace_expand = {"mode": mode, "taskflow": False, "args": sources, "partial": sorted(self.kwargs)}
+        _link_sources(op, sources)
+        return op
+
+    def expand(self, **kwargs):
+        where = f"task '{self.kwargs.get('task_id')}'"
+        _check_expand(kwargs, self.kwargs, where)
+        sources = [_map_source(n, v, where) for n, v in kwargs.items()]
+        return self._build(list(kwargs), "product", sources)
+
+    def expand_kwargs(self, value):
+        where = f"task '{self.kwargs.get('task_id')}'"
+        source = _kwargs_source(value, where)
+        mappable = _MAPPABLE.get(self.operator_class.__name__) or {}
+        names = list(mappable)
+        if "literal" in source:
+            names = sorted({k for item in source["literal"] for k in item})
+        return self._build(names, "kwargs", [source])
+
+
+class _TaskFlowPartial:
+    """@task's .partial(...): .expand(**kwargs) / .expand_kwargs(...) map the function's arguments."""
+
+    def __init__(self, decorator, kwargs):
+        self.decorator = decorator
+        self.kwargs = kwargs
+
+    def _build(self, mode, sources):
+        group = _group_stack[-1] if _group_stack else None
+        dec = self.decorator
+        dag = dec.kwargs.get("dag") or (group.dag if group else None) or _current_dag()
+        options = dict(dec.kwargs)
+        label = options.pop("task_id", None) or dec.function.__name__
+        options["task_id"] = _unique_task_id(dag, group, label)
+        op = dec.operator_class(python_callable=dec.function, op_args=(), op_kwargs=dict(self.kwargs), **options)
+        op._millrace_expand = {"mode": mode, "taskflow": True, "args": sources, "partial": sorted(self.kwargs)}
+        _link_sources(op, sources)
+        return XComArg(op)
+
+    def expand(self, **kwargs):
+        where = f"task '{self.decorator.function.__name__}'"
+        _check_expand(kwargs, self.kwargs, where)
+        return self._build("product", [_map_source(n, v, where) for n, v in kwargs.items()])
+
+    def expand_kwargs(self, value):
+        where = f"task '{self.decorator.function.__name__}'"
+        return self._build("kwargs", [_kwargs_source(value, where)])
+
+
+def _apply_mapped_kwargs(task, values):
+    """A mapped instance's own arguments, set on the task before it runs."""
+    spec = getattr(task, "_millrace_expand", None)
+    if spec is None:
+        return
+    # Airflow: an expand_kwargs element may not set what partial() set.
+    taken = sorted(set(values) & set(spec.get("partial", ())))
+    if taken:
+        raise TypeError(f"unmappable or already specified argument: {taken[0]}")
+    if spec["taskflow"]:
+        task.op_kwargs = {**task.op_kwargs, **values}
+        return
+    for name, value in values.items():
+        if name == "op_args":
+            value = list(value or [])
+        elif name == "op_kwargs":
+            value = dict(value or {})
+        setattr(task, name, value)

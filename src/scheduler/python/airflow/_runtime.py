@@ -108,7 +108,7 @@ class TaskInstance:
         self.run_id = ctx["run_id"]
         self.try_number = ctx["try_number"]
         self.max_tries = ctx.get("max_tries", 1) - 1
-        self.map_index = -1
+        self.map_index = ctx.get("map_index", -1)
         self.hostname = ctx.get("hostname", "")
         self.logical_date = self.execution_date = _parse_ts(ctx["logical_date"])
         self.state = "running"

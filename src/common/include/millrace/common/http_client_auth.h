@@ -7,14 +7,11 @@
 // naming Confluent's registry, say) is theirs: put credentials in it
 // (https://user:password@host) and millrace adds none of its own.
 //
-// Header-only for libcurl: src/common does not link libcurl; the modules that
-// do include this header.
+// The settings only; http_client.h's client applies them to its requests.
 #pragma once
 
 #include <string>
 #include <string_view>
-
-#include <curl/curl.h>
 
 #include "millrace/common/config.h"
 #include "millrace/common/security.h"
@@ -43,17 +40,6 @@ inline client_auth own_endpoint_auth(const config::config& cfg) {
 // "http://<host_port>" or "https://<host_port>", as `auth` says.
 inline std::string own_url(const client_auth& auth, std::string_view host_port) {
     return std::string(auth.tls ? "https://" : "http://") + std::string(host_port);
-}
-
-// Sets the CA and the Basic credentials on a libcurl easy handle (nothing
-// when `auth` holds none). Call after CURLOPT_URL, before perform.
-inline void apply(CURL* curl, const client_auth& auth) {
-    if (!auth.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, auth.ca_file.c_str());
-    if (!auth.user.empty()) {
-        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-        curl_easy_setopt(curl, CURLOPT_USERNAME, auth.user.c_str());
-        curl_easy_setopt(curl, CURLOPT_PASSWORD, auth.password.c_str());
-    }
 }
 
 }  // namespace millrace::http

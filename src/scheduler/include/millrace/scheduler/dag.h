@@ -34,6 +34,21 @@ namespace millrace::scheduler {
 enum class task_kind { shell, sql, http, kafka_produce, randomuser_fetch, python, empty };
 std::string_view to_string(task_kind kind);
 
+// Airflow's dynamic task mapping (.expand / .expand_kwargs, *.py DAGs only):
+// one source per mapped argument; a literal list (JSON array text) or an
+// upstream task's XCom (a list, or a dict mapped as [key, value] pairs).
+struct map_source {
+    std::string name;          // the argument ("" for expand_kwargs: each element is a dict of arguments)
+    std::string literal_json;  // a JSON array, or "" when mapped over an XCom
+    std::string task_id, key;  // the upstream's XCom
+};
+
+struct task_mapping {
+    bool kwargs = false;       // expand_kwargs: one source of dicts; else the cartesian product of `sources`
+    bool taskflow = false;     // the values are a @task function's arguments
+    std::vector<map_source> sources;
+};
+
 struct task_spec {
     std::string task_id;
     task_kind kind = task_kind::shell;
@@ -58,6 +73,7 @@ struct task_spec {
     // waits for that instance's direct downstreams, and implies depends_on_past.
     bool depends_on_past = false;
     bool wait_for_downstream = false;
+    std::optional<task_mapping> mapping;  // a mapped task: one instance per element
 };
 
 struct dag_spec {

@@ -1,24 +1,30 @@
-// Time zones from the system's TZif files (/usr/share/zoneinfo, or $TZDIR),
-// and the civil-time helpers schedules and the API need.
+// Time zones from the system's tz database (/usr/share/zoneinfo, Debian's
+// tzdata), and the civil-time helpers schedules and the API need.
 //
 // Rationale: g++ 12's <chrono> has calendars but no time-zone database, and
-// setting TZ for localtime_r is process-wide and not thread-safe, so schedules
-// read the zone's transitions themselves. Times are seconds since the epoch (UTC).
+// setting TZ for localtime_r is process-wide and not thread-safe, so zones come
+// from Howard Hinnant's date/tz.h (the library C++20's <chrono> zones were
+// standardised from; Debian's libhowardhinnant-date-dev, built to read the OS
+// tzdata). Times are seconds since the epoch (UTC).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "millrace/common/result.h"
+
+namespace date {
+class time_zone;
+}
 
 namespace millrace::scheduler {
 
 // Immutable after load; thread-safe to share.
 class time_zone {
 public:
-    // "UTC" (and "Etc/UTC", "Z") needs no file. Errors name the zone and the file.
+    // "UTC" (and "Etc/UTC", "Z") needs no database. Errors name the zone (and
+    // the database's complaint when it cannot be read).
     static result<time_zone> load(const std::string& name);
     static time_zone utc();
 
@@ -33,9 +39,7 @@ public:
 
 private:
     std::string name_ = "UTC";
-    std::vector<int64_t> transitions_;   // ascending UTC instants
-    std::vector<int32_t> offsets_;       // offset in effect from transitions_[i]
-    int32_t initial_offset_ = 0;         // before the first transition
+    const date::time_zone* zone_ = nullptr;  // owned by date's process-wide database; nullptr is UTC
 };
 
 // Civil fields of "local seconds" (seconds since 1970-01-01T00:00 of some zone).
