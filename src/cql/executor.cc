@@ -194,6 +194,9 @@ response executor::prepare(const std::string& query, const session& s) {
                     if (m.role == marker_role::collection_remove) spec.type = cql_type{type_kind::set, {col->type.params[0]}, false};
                 }
                 if (m.role == marker_role::in_list) spec.type = cql_type{type_kind::list, {spec.type}, false};
+                if (m.role == marker_role::contains && col && col->type.is_collection()) {
+                    spec.type = col->type.kind == type_kind::map ? col->type.params[1] : col->type.params[0];
+                }
             }
         }
         p.bind_specs.push_back(spec);

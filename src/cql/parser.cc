@@ -864,7 +864,7 @@ private:
                 r.values.push_back(parse_term(column));
                 expect(")");
             } else {
-                r.values.push_back(parse_term(column));
+                r.values.push_back(parse_term(column, r.op == relation_op::contains ? marker_role::contains : marker_role::value));
             }
             out.push_back(std::move(r));
         } while (accept_kw("and"));

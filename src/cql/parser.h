@@ -19,8 +19,8 @@ namespace millrace::cql {
 // What a bind marker stands for.
 // collection_remove binds `c - ?` (a set of keys for a map), map_key and
 // map_value bind `m[?] = ?`.
-// json: the text of INSERT ... JSON ? or fromJson(?).
-enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp, collection_remove, map_key, map_value, json };
+// json: the text of INSERT ... JSON ? or fromJson(?); contains: an element of the column (CONTAINS ?).
+enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp, collection_remove, map_key, map_value, json, contains };
 
 struct marker {
     std::string name;      // given name for `:name`, else the receiver column's name

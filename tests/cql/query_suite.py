@@ -142,6 +142,8 @@ def run_all(start):
             assert [r[3] for r in rows[1:]] == [f"CREATE INDEX ix_c_idx ON {ks}.ix (c);", f"CREATE INDEX ix_l_idx ON {ks}.ix (values(l));",
                                                 f"CREATE INDEX ix_s_idx ON {ks}.ix (s);", f"CREATE INDEX ix_v_idx ON {ks}.ix (v);"], rows
             assert "    s int static,\n" in rows[0][3], rows[0][3]
+            contains = session.prepare(f"SELECT p, c FROM {ks}.ix WHERE l CONTAINS ?")
+            assert [tuple(r) for r in session.execute(contains, (3,))] == [(1, 1)]
             sel = session.prepare(f"SELECT p, c FROM {ks}.ix WHERE v = ?")
             assert [tuple(r) for r in session.execute(sel, (20,))] == [(1, 2)]
             # Rows written after the index exists, and one that expires: the index answers what is live.

@@ -218,6 +218,34 @@ async function main() {
     assert.strictEqual(kept.i, null);
   });
 
+  await check('static columns, INSERT JSON, an index and a conditional batch (driver metadata and helpers)', async () => {
+    await client.execute(`CREATE TABLE ${KS}.orders (customer int, id int, name text static, total int, PRIMARY KEY (customer, id))`);
+    await client.execute(`INSERT INTO ${KS}.orders (customer, name) VALUES (?, ?)`, [1, 'ann'], { prepare: true });
+    let rs = await client.execute(`SELECT * FROM ${KS}.orders WHERE customer = 1`);
+    assert.deepStrictEqual(rs.rows.map((r) => [r.customer, r.id, r.name, r.total]), [[1, null, 'ann', null]]);
+    await client.execute(`INSERT INTO ${KS}.orders JSON ?`, ['{"customer": 1, "id": 2, "total": "30"}'], { prepare: true });
+    await client.execute(`INSERT INTO ${KS}.orders JSON ? DEFAULT UNSET`, ['{"customer": 1, "id": 3, "total": 40}'], { prepare: true });
+    rs = await client.execute(`SELECT customer, id, name, total FROM ${KS}.orders WHERE customer = 1`);
+    // DEFAULT NULL (the default) nulled the static name; the second insert left it as it was.
+    assert.deepStrictEqual(rs.rows.map((r) => [r.id, r.name, r.total]), [[2, null, 30], [3, null, 40]]);
+    await client.execute(`UPDATE ${KS}.orders SET name = 'bob' WHERE customer = 1`);
+    rs = await client.execute(`SELECT DISTINCT customer, name FROM ${KS}.orders`);
+    assert.deepStrictEqual(rs.rows.map((r) => [r.customer, r.name]), [[1, 'bob']]);
+    await client.execute(`CREATE INDEX orders_total ON ${KS}.orders (total)`);
+    rs = await client.execute(`SELECT id FROM ${KS}.orders WHERE total = ?`, [40], { prepare: true });
+    assert.deepStrictEqual(rs.rows.map((r) => r.id), [3]);
+    await client.metadata.refreshKeyspaces();
+    const table = await client.metadata.getTable(KS, 'orders');
+    assert.ok(table.columnsByName.name.isStatic, 'name is static in the driver metadata');
+    assert.deepStrictEqual(table.indexes.map((i) => [i.name, i.target]), [['orders_total', 'total']]);
+    const insert = `INSERT INTO ${KS}.orders (customer, id, total) VALUES (?, ?, ?) IF NOT EXISTS`;
+    const refused = await client.batch([{ query: insert, params: [1, 3, 1] }, { query: insert, params: [1, 4, 1] }], { prepare: true });
+    assert.strictEqual(refused.wasApplied(), false);
+    assert.deepStrictEqual(refused.rows.map((r) => [r.id, r.total]), [[3, 40]]);
+    const applied = await client.batch([{ query: insert, params: [1, 5, 1] }, { query: insert, params: [1, 6, 1] }], { prepare: true });
+    assert.strictEqual(applied.wasApplied(), true);
+  });
+
   await check('varint and decimal clustering keys in numeric order', async () => {
     await client.execute(`CREATE TABLE ${KS}.numbers (p int, v varint, d decimal, PRIMARY KEY (p, v, d))`);
     const values = ['-100000000000000000000', '-256', '-255', '-1', '0', '1', '127', '128', '255', '256', '65536',
