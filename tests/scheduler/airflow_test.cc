@@ -796,6 +796,18 @@ TEST_F(airflow_test, a_failing_mapped_instance_is_retried_alone_cleared_and_mark
     EXPECT_EQ(slurp(out() + "/mapping_retries_1_r1"), "try 1 map_index 0\ntry 1 map_index 0\n");
 }
 
+TEST_F(airflow_test, max_active_tis_per_dag_runs_mapped_instances_one_at_a_time) {
+    add("mapping_limit.py");
+    start({"mapping_limit"});
+    EXPECT_EQ(engine_->read([](const engine_state& st) {
+        return st.dags.at("mapping_limit").spec->find_task("one_at_a_time")->max_active_tis_per_dag;
+    }), 1);
+    auto tis = run("mapping_limit", "{}", 300s);
+    ASSERT_EQ(run_state_of("mapping_limit"), run_state::success) << states(tis);
+    EXPECT_EQ(mapped_values(tis, "one_at_a_time"), (std::vector<std::string>{"1", "2", "3", "4"}));
+    for (const auto& inst : tis.at("one_at_a_time").instances) EXPECT_EQ(inst.try_number, 1) << "no instance met another";
+}
+
 TEST_F(airflow_test, rest_api_lists_patches_and_clears_mapped_instances_as_airflow_does) {
     using millrace::testing::http_request;
     add("mapping_retries.py");
