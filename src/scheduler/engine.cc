@@ -677,6 +677,18 @@ void engine::schedule_tasks(int64_t now_ms) {
                     return;
                 }
                 if (!ready) return;
+                if (task.max_active_tis_per_dag > 0) {
+                    // Airflow's max_active_tis_per_dag: queued or running instances of this task in all runs.
+                    int active_tis = 0;
+                    for (const auto& other_run : runs) {
+                        auto other = other_run.tasks.find(task.task_id);
+                        if (other == other_run.tasks.end()) continue;
+                        auto busy = [](const task_instance& t) { return t.state == ti_state::queued || t.state == ti_state::running; };
+                        if (other->second.instances.empty()) active_tis += busy(other->second) ? 1 : 0;
+                        for (const auto& inst : other->second.instances) active_tis += busy(inst) ? 1 : 0;
+                    }
+                    if (active_tis >= task.max_active_tis_per_dag) return;
+                }
                 nlohmann::json mapped_kwargs;
                 if (ti.map_index >= 0) {
                     // The instance's own values, from the same sources as at the expansion.

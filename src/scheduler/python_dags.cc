@@ -209,6 +209,9 @@ result<std::vector<dag_spec>> dags_from_runner_json(std::string_view text, const
                 task.execution_timeout_ms = seconds_ms(t["execution_timeout"], 0);
                 task.depends_on_past = t.value("depends_on_past", false);
                 task.wait_for_downstream = t.value("wait_for_downstream", false);
+                if (t.contains("max_active_tis_per_dag") && t["max_active_tis_per_dag"].is_number_integer()) {
+                    task.max_active_tis_per_dag = std::max(0, t["max_active_tis_per_dag"].get<int>());
+                }
                 if (t.contains("expand") && t["expand"].is_object()) {
                     const auto& e = t["expand"];
                     task_mapping mapping;

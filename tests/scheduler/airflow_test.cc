@@ -205,6 +205,7 @@ TEST_F(airflow_parse_test, errors_name_the_file_and_line) {
 }
 
 TEST_F(airflow_parse_test, mapped_tasks_record_what_they_map_over) {
+    options_.parse_timeout_ms = 180'000;  // eight parses; a loaded machine starts Python slowly
     auto dags = parse("mapping.py");
     ASSERT_TRUE(dags.ok()) << dags.err().message();
     const dag_spec& dag = dags->at(0);
@@ -287,7 +288,7 @@ protected:
         options.schema = "af_test";
         options.workers = 3;
         options.dag_scan_interval_ms = 100;
-        options.dag_parse_timeout_ms = 20'000;
+        options.dag_parse_timeout_ms = 60'000;  // a loaded machine starts Python slowly
         options.env.postgres_dsn = dsn();
         options.env.hostname = "test";
         options.env.python_dir = dir_.path() + "/python";
@@ -313,7 +314,8 @@ protected:
     }
 
     // Triggers a run and waits for it to end; returns its task instances.
-    std::map<std::string, task_instance> run(const std::string& dag_id, const std::string& conf = "{}") {
+    std::map<std::string, task_instance> run(const std::string& dag_id, const std::string& conf = "{}",
+                                             std::chrono::milliseconds timeout = 90s) {
         auto r = engine_->trigger(dag_id, std::string("r1"), parse_iso("2026-02-03T04:05:06Z").value(), conf, "");
         EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.err().message());
         EXPECT_TRUE(eventually([&] {
@@ -321,7 +323,7 @@ protected:
                 const auto* run = st.find_run(dag_id, "r1");
                 return run != nullptr && (run->state == run_state::success || run->state == run_state::failed);
             });
-        })) << dag_id << " did not finish";
+        }, timeout)) << dag_id << " did not finish";
         return engine_->read([&](const engine_state& st) { return st.find_run(dag_id, "r1")->tasks; });
     }
     run_state run_state_of(const std::string& dag_id) {
@@ -674,7 +676,7 @@ std::vector<std::string> mapped_values(const std::map<std::string, task_instance
 TEST_F(airflow_test, dynamic_task_mapping_over_literals_and_an_upstreams_list_reduced_in_map_index_order) {
     add("mapping.py");
     start({"mapping"});
-    auto tis = run("mapping");
+    auto tis = run("mapping", "{}", 300s);  // 25 Python tries
     ASSERT_EQ(run_state_of("mapping"), run_state::success) << states(tis);
     using v = std::vector<std::string>;
     EXPECT_EQ(mapped_values(tis, "echo"), (v{"\"one\"", "\"two\"", "\"map 2 of 2026-02-03\""}));
@@ -722,7 +724,7 @@ TEST_F(airflow_test, dynamic_task_mapping_over_literals_and_an_upstreams_list_re
 TEST_F(airflow_test, a_failing_mapped_instance_is_retried_alone_cleared_and_marked_alone) {
     add("mapping_retries.py");
     start({"mapping_retries"});
-    auto tis = run("mapping_retries");
+    auto tis = run("mapping_retries", "{}", 300s);
     ASSERT_EQ(run_state_of("mapping_retries"), run_state::success) << states(tis);
     const auto& work = tis.at("work").instances;
     ASSERT_EQ(work.size(), 3u);
@@ -760,7 +762,7 @@ TEST_F(airflow_test, a_failing_mapped_instance_is_retried_alone_cleared_and_mark
             const auto* r = st.find_run("mapping_retries", "r1");
             return r->state == run_state::success && r->tasks.at("work").instances.at(2).try_number == 2;
         });
-    }));
+    }, 300s));
     EXPECT_EQ(slurp(out() + "/mapping_retries_3_r1"), "try 1 map_index 2\ntry 2 map_index 2\n");
     EXPECT_EQ(slurp(out() + "/mapping_retries_1_r1"), "try 1 map_index 0\n") << "instance 0 was not cleared";
 
@@ -790,8 +792,20 @@ TEST_F(airflow_test, a_failing_mapped_instance_is_retried_alone_cleared_and_mark
             return r->state == run_state::success && r->tasks.at("work").instances.size() == 3 &&
                    r->tasks.at("reduce").state == ti_state::success;
         });
-    }));
+    }, 300s));
     EXPECT_EQ(slurp(out() + "/mapping_retries_1_r1"), "try 1 map_index 0\ntry 1 map_index 0\n");
+}
+
+TEST_F(airflow_test, max_active_tis_per_dag_runs_mapped_instances_one_at_a_time) {
+    add("mapping_limit.py");
+    start({"mapping_limit"});
+    EXPECT_EQ(engine_->read([](const engine_state& st) {
+        return st.dags.at("mapping_limit").spec->find_task("one_at_a_time")->max_active_tis_per_dag;
+    }), 1);
+    auto tis = run("mapping_limit", "{}", 300s);
+    ASSERT_EQ(run_state_of("mapping_limit"), run_state::success) << states(tis);
+    EXPECT_EQ(mapped_values(tis, "one_at_a_time"), (std::vector<std::string>{"1", "2", "3", "4"}));
+    for (const auto& inst : tis.at("one_at_a_time").instances) EXPECT_EQ(inst.try_number, 1) << "no instance met another";
 }
 
 TEST_F(airflow_test, rest_api_lists_patches_and_clears_mapped_instances_as_airflow_does) {
@@ -813,7 +827,7 @@ TEST_F(airflow_test, rest_api_lists_patches_and_clears_mapped_instances_as_airfl
     ASSERT_TRUE(eventually([&] {
         return http_request(s.address, "GET", "/api/v1/dags/mapping_retries/dagRuns/api").body.find("\"state\":\"success\"") !=
                std::string::npos;
-    }, 120s)) << http_request(s.address, "GET", "/api/v1/dags/mapping_retries/dagRuns/api/taskInstances").body;
+    }, 300s)) << http_request(s.address, "GET", "/api/v1/dags/mapping_retries/dagRuns/api/taskInstances").body;
     const std::string ti = "/api/v1/dags/mapping_retries/dagRuns/api/taskInstances";
     auto all = nlohmann::json::parse(http_request(s.address, "GET", ti).body);
     std::vector<std::string> rows;

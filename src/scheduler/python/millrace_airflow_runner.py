@@ -158,7 +158,7 @@ def describe(dag):
             "max_retry_delay": seconds(task.max_retry_delay), "execution_timeout": seconds(task.execution_timeout),
             "owner": task.owner, "depends_on_past": bool(task.depends_on_past),
             "wait_for_downstream": bool(task.wait_for_downstream), "line": task.line,
-            "doc_md": task.doc_md,
+            "doc_md": task.doc_md, "max_active_tis_per_dag": task.max_active_tis_per_dag,
         }
         entry.update(task._millrace_spec())
         if getattr(task, "_millrace_expand", None) is not None:

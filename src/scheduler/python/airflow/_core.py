@@ -365,7 +365,8 @@ _DEFAULT_ARG_NAMES = ("owner", "retries", "retry_delay", "retry_exponential_back
                       "execution_timeout", "depends_on_past", "trigger_rule", "email", "email_on_failure",
                       "email_on_retry", "pool", "queue", "priority_weight", "do_xcom_push", "on_failure_callback",
                       "on_success_callback", "on_retry_callback", "sla", "wait_for_downstream", "start_date",
-                      "end_date", "weight_rule", "executor_config", "run_as_user", "pool_slots", "doc_md")
+                      "end_date", "weight_rule", "executor_config", "run_as_user", "pool_slots", "doc_md",
+                      "max_active_tis_per_dag")
 
 
 class BaseOperator(DependencyMixin):
@@ -411,6 +412,8 @@ class BaseOperator(DependencyMixin):
                                    f"'{self.task_id}'; received '{self.trigger_rule}'.")
         self.do_xcom_push = do_xcom_push
         self.multiple_outputs = multiple_outputs
+        # How many instances of this task may run at once across the DAG's runs (None: no bound).
+        self.max_active_tis_per_dag = kwargs.get("max_active_tis_per_dag", merged.get("max_active_tis_per_dag"))
         self.doc_md = doc_md
         self.params = dict(params or {})
         self.upstream_task_ids = set()

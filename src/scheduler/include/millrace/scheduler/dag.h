@@ -74,6 +74,7 @@ struct task_spec {
     bool depends_on_past = false;
     bool wait_for_downstream = false;
     std::optional<task_mapping> mapping;  // a mapped task: one instance per element
+    int max_active_tis_per_dag = 0;       // Airflow's: instances running at once across runs (0: no bound)
 };
 
 struct dag_spec {
