@@ -235,8 +235,12 @@ asio::awaitable<void> tcp_server::serve(std::shared_ptr<stream> connection, uint
             co_await on_connection_(*connection);
         }
     } catch (const std::system_error& e) {
-        if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted &&
-            e.code() != asio::error::connection_reset && e.code() != asio::error::broken_pipe) {
+        // stop() closes every socket, so a connection in the middle of an
+        // operation then fails with "Bad file descriptor": the stop, not news.
+        if (stopped_) {
+            log_.debug("connection from {} closed by the stop: {}", peer, e.what());
+        } else if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted &&
+                   e.code() != asio::error::connection_reset && e.code() != asio::error::broken_pipe) {
             log_.warn("connection from {} closed: {}", peer, e.what());
         }
     } catch (const std::exception& e) {
