@@ -9,7 +9,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config make ca-certificates python3 nodejs npm \
       libasio-dev libyaml-cpp-dev libfmt-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev \
-      librdkafka-dev libpq-dev libcurl4-openssl-dev libssl-dev librocksdb-dev libsimdjson-dev nlohmann-json3-dev libedit-dev libre2-dev libcrypt-dev libzookeeper-mt-dev libjemalloc-dev \
+      librdkafka-dev libpq-dev libcurl4-openssl-dev libssl-dev librocksdb-dev libsimdjson-dev nlohmann-json3-dev libedit-dev libre2-dev libcrypt-dev libzookeeper-mt-dev libjemalloc-dev libhowardhinnant-date-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The web toolchain first, so that code changes reuse this layer. Behind a
@@ -28,7 +28,7 @@ FROM docker.io/library/debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       postgresql ca-certificates \
-      librdkafka1 libpq5 libcurl4 libssl3 librocksdb7.8 libyaml-cpp0.7 libfmt9 libsnappy1v5 liblz4-1 libzstd1 libsimdjson14 libedit2 libre2-9 libzookeeper-mt2 libjemalloc2 \
+      librdkafka1 libpq5 libcurl4 libssl3 librocksdb7.8 libyaml-cpp0.7 libfmt9 libsnappy1v5 liblz4-1 libzstd1 libsimdjson14 libedit2 libre2-9 libzookeeper-mt2 libjemalloc2 libdate-tz3 tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /var/lib/millrace --shell /usr/sbin/nologin millrace
 COPY --from=build /src/build/millrace /usr/local/bin/millrace
