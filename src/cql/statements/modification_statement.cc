@@ -226,17 +226,7 @@ result<std::string> statement_runner::update(const update_stmt& s, mutation& m, 
             m.cells.push_back(std::move(cw));
         }
     }
-    if (s.if_exists) {
-        if (rows->size() != 1) return make_error(errc::invalid_argument, "IF EXISTS needs exactly one row");
-        m.condition_prefix = rows->front();
-        m.condition_exists = true;
-        cas_table = *t;
-        cas_row = rows->front();
-        cas_all = true;
-    }
-    if (!s.conditions.empty()) {
-        if (auto st = add_conditions(*t, s.conditions, *rows, m); !st) return st.err();
-    }
+    if (auto st = add_if_clauses(*t, s.if_exists, s.conditions, *rows, m); !st) return st.err();
     return tbl.keyspace;
 }
 
@@ -346,22 +336,22 @@ result<std::string> statement_runner::remove(const delete_stmt& s, mutation& m, 
             m.cells.push_back({cell_key(row, id), cell(*w, m.now_seconds, std::nullopt), nullptr, id == kf::k_row_marker});
         }
     }
-    if (s.if_exists) {
-        if (rows->size() != 1) return make_error(errc::invalid_argument, "IF EXISTS needs exactly one row");
-        m.condition_prefix = rows->front();
-        m.condition_exists = true;
-        cas_table = *t;
-        cas_row = rows->front();
-        cas_all = true;
-    }
-    if (!s.conditions.empty()) {
-        if (auto st = add_conditions(*t, s.conditions, *rows, m); !st) return st.err();
-    }
+    if (auto st = add_if_clauses(*t, s.if_exists, s.conditions, *rows, m); !st) return st.err();
     return tbl.keyspace;
 }
 
-status statement_runner::add_conditions(const std::shared_ptr<table_def>& tbl, const std::vector<relation>& conditions,
-                                        const std::vector<std::string>& rows, mutation& m) {
+status statement_runner::add_if_clauses(const std::shared_ptr<table_def>& tbl, bool if_exists,
+                                        const std::vector<relation>& conditions, const std::vector<std::string>& rows,
+                                        mutation& m) {
+    if (if_exists) {
+        if (rows.size() != 1) return make_error(errc::invalid_argument, "IF EXISTS needs exactly one row");
+        m.condition_prefix = rows.front();
+        m.condition_exists = true;
+        cas_table = tbl;
+        cas_row = rows.front();
+        cas_all = true;
+    }
+    if (conditions.empty()) return {};
     if (m.condition_prefix) return make_error(errc::invalid_argument, "Cannot mix IF EXISTS and IF conditions");
     if (rows.size() != 1) {
         return make_error(errc::invalid_argument, "IN on the clustering key columns is not supported with conditional {}",

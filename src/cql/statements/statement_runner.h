@@ -183,8 +183,9 @@ struct statement_runner {
 
     result<std::string> remove(const delete_stmt& s, mutation& m, const write_options& batch_options);
 
-    // UPDATE/DELETE ... IF col op v [AND ...] on the one row `row`: the mutation's condition and the CAS columns.
-    status add_conditions(const std::shared_ptr<table_def>& tbl, const std::vector<relation>& conditions,
+    // UPDATE/DELETE ... IF EXISTS or IF col op v [AND ...] on the one row of `rows`: the mutation's
+    // condition and the CAS columns (nothing when neither is given).
+    status add_if_clauses(const std::shared_ptr<table_def>& tbl, bool if_exists, const std::vector<relation>& conditions,
                           const std::vector<std::string>& rows, mutation& m);
 
     // The answer to a conditional write: [applied], and when refused on an existing row, that row's columns.
