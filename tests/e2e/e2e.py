@@ -381,22 +381,28 @@ def start_part(binary, command, work, extra=(), port=0):
     return part, part.ready_line.split()[2]
 
 
+def start_services(binary, work, parts):
+    """Standalone postgres, broker and cql (appended to `parts`); returns the pipeline reading them, the
+    postgres.dsn setting, and the --set flags that point other processes at all three."""
+    postgres, pg_address = start_part(binary, "postgres", work)
+    parts.append(postgres)
+    broker, kafka = start_part(binary, "broker", work)
+    parts.append(broker)
+    cql_part, cql = start_part(binary, "cql", work)
+    parts.append(cql_part)
+    host, port = pg_address.rsplit(":", 1)
+    pgpass = find_pgpass(work)
+    dsn = f"postgres.dsn=host={host} port={port} user=postgres dbname=millrace passfile={pgpass}"
+    wiring = ["--set", dsn, "--set", f"kafka.bootstrap={kafka}", "--set", f"cql.contact_points={cql}"]
+    return pipeline(pg_address, kafka, cql, pgpass=pgpass), dsn, wiring
+
+
 def scenario_kill_parts(binary, work, users):
     """Standalone subcommands; cdc and then process get SIGKILL mid-run and are restarted."""
     parts = []
     p = None
     try:
-        postgres, pg_address = start_part(binary, "postgres", work)
-        parts.append(postgres)
-        broker, kafka = start_part(binary, "broker", work)
-        parts.append(broker)
-        cql_part, cql = start_part(binary, "cql", work)
-        parts.append(cql_part)
-        host, port = pg_address.rsplit(":", 1)
-        pgpass = find_pgpass(work)
-        dsn = f"postgres.dsn=host={host} port={port} user=postgres dbname=millrace passfile={pgpass}"
-        wiring = ["--set", dsn, "--set", f"kafka.bootstrap={kafka}", "--set", f"cql.contact_points={cql}"]
-        p = pipeline(pg_address, kafka, cql, pgpass=pgpass)
+        p, dsn, wiring = start_services(binary, work, parts)
         # The users table exists before cdc starts (the fetch creates it).
         fetch = [binary, "source", "fetch", "--set", dsn, "--set", f"source.seed=e2e-{SEED}"]
         subprocess.run(fetch + ["--set", "source.count=1"], check=True, capture_output=True, timeout=120)
@@ -425,7 +431,7 @@ def scenario_kill_parts(binary, work, users):
             p.close()
             log(f"SIGKILL to millrace {name} with {at}+ rows in the table")
             parts[index].kill9()
-            port = int((kafka if name == "broker" else cql).rsplit(":", 1)[1])
+            port = int((p.kafka if name == "broker" else p.cql).rsplit(":", 1)[1])
             parts[index] = start_part(binary, name, work, port=port)[0]
         if fetcher.wait(timeout=600) != 0:
             raise failure(f"millrace source fetch failed: {fetcher.stderr.read()}")
@@ -580,22 +586,12 @@ def scenario_ha(binary, work, users, zookeeper):
     p = None
     zk = None
     try:
-        postgres, pg_address = start_part(binary, "postgres", work)
-        parts.append(postgres)
-        broker, kafka = start_part(binary, "broker", work)
-        parts.append(broker)
-        cql_part, cql = start_part(binary, "cql", work)
-        parts.append(cql_part)
-        host, port = pg_address.rsplit(":", 1)
-        pgpass = find_pgpass(work)
-        dsn = f"postgres.dsn=host={host} port={port} user=postgres dbname=millrace passfile={pgpass}"
-        wiring = ["--set", dsn, "--set", f"kafka.bootstrap={kafka}", "--set", f"cql.contact_points={cql}",
-                  "--set", "up.disable=console"] + manual_dags(work)
+        p, _, wiring = start_services(binary, work, parts)
+        wiring += ["--set", "up.disable=console"] + manual_dags(work)
         if zookeeper:
             zk, connect = start_zookeeper(work)
             log(f"ZooKeeper at {connect}")
             wiring += ["--set", f"coordination.zookeeper={connect}", "--set", "coordination.session_timeout=3s"]
-        p = pipeline(pg_address, kafka, cql, pgpass=pgpass)
         expected = ["cdc.millrace_cdc", "scheduler.millrace_scheduler"]
         a, _ = start_up(binary, os.path.join(work, "data-a"), work, wiring)
         ups.append(a)
