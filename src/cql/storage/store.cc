@@ -349,6 +349,7 @@ void store::writer_loop() {
             cell_idx += m.cells.size();
             if (m.condition_prefix) {
                 auto cells = live_cells_with_prefix(*m.condition_prefix, view, m.now_seconds);
+                if (m.condition_statics) cells.merge(live_cells_with_prefix(*m.condition_statics, view, m.now_seconds));
                 bool ok = m.condition_check ? m.condition_check(cells) : (!cells.empty()) == m.condition_exists;
                 if (!ok) {
                     applied[idx] = false;
@@ -361,6 +362,7 @@ void store::writer_loop() {
                 bool ok = true;
                 for (const auto& c : m.conditions) {
                     auto cells = live_cells_with_prefix(c.prefix, view, m.now_seconds);
+                    if (c.statics) cells.merge(live_cells_with_prefix(*c.statics, view, m.now_seconds));
                     ok = (c.check ? c.check(cells) : (!cells.empty()) == c.exists) && ok;
                     rows.push_back(std::move(cells));
                 }

@@ -61,12 +61,16 @@ struct mutation {
     std::optional<std::string> condition_prefix;
     bool condition_exists = false;
     std::function<bool(const std::map<uint16_t, std::string>&)> condition_check;  // called on the writer thread
+    // Conditions on static columns of a row's partition: the live cells under this partition prefix join the
+    // row's (column ids are unique within a table).
+    std::optional<std::string> condition_statics;
     // A conditional BATCH: one condition per conditional statement, each on its row (or partition) and checked
     // as condition_prefix/condition_check are; the mutation applies only when every one holds.
     struct row_condition {
         std::string prefix;
         bool exists = false;
         std::function<bool(const std::map<uint16_t, std::string>&)> check;
+        std::optional<std::string> statics;  // as condition_statics
     };
     std::vector<row_condition> conditions;
     uint32_t now_seconds = 0;
