@@ -103,6 +103,9 @@ SETUP = [
     # IF conditions on static columns.
     f"CREATE TABLE {KS}.sc (p int, c int, s int static, v int, PRIMARY KEY (p, c))",
     f"INSERT INTO {KS}.sc (p, c, s, v) VALUES (1, 1, 10, 100)",
+    f"CREATE TABLE {KS}.sb (p int, c int, s int static, v int, PRIMARY KEY (p, c))",
+    f"INSERT INTO {KS}.sb (p, c, s, v) VALUES (1, 1, 20, 100)",
+    f"INSERT INTO {KS}.sb (p, c, v) VALUES (1, 2, 200)",
 ]
 
 FILTERING = ("Cannot execute this query as it might involve data filtering and thus may have unpredictable performance. "
@@ -512,6 +515,10 @@ CASES = [
     dict(name="udt: ALTER TYPE ADD of a type in a partition key is refused", query=f"ALTER TYPE {KS}.kt ADD zip int",
          error=(INVALID, f"Cannot add new field zip of type int to user type {KS}.kt as the type is being used in partition key by "
                          f"the following tables: {KS}.uk")),
+    dict(name="udt: ALTER TYPE ADD of a field of its own type", query=f"ALTER TYPE {KS}.addr ADD self frozen<addr>",
+         error=(INVALID, f"Cannot add new field self of type frozen<{KS}.addr> to user type {KS}.addr as it would create a circular reference")),
+    dict(name="udt: ALTER TYPE ADD of a circular reference", query=f"ALTER TYPE {KS}.addr ADD w frozen<wrap>",
+         error=(INVALID, f"Cannot add new field w of type frozen<{KS}.wrap> to user type {KS}.addr as it would create a circular reference")),
     dict(name="udt: ALTER TYPE ADD", query=f"ALTER TYPE {KS}.addr ADD zip int", columns=[], rows=[]),
     dict(name="udt: ALTER TYPE ADD of an existing field", query=f"ALTER TYPE {KS}.addr ADD zip int",
          error=(INVALID, f"Cannot add field zip to type {KS}.addr: a field with name zip already exists")),
@@ -596,6 +603,34 @@ CASES = [
     dict(name="static IF: a batch with an unconditional insert", query=f"BEGIN BATCH UPDATE {KS}.sc SET s = 22 WHERE p = 1 IF s = 20; "
                                                                      f"INSERT INTO {KS}.sc (p, c, v) VALUES (1, 9, 9) IF NOT EXISTS; APPLY BATCH",
          columns=["[applied]"], rows=[(True,)]),
+    dict(name="static IF: a refused batch answers with the partition's first row",
+         query=f"BEGIN BATCH UPDATE {KS}.sb SET s = 21 WHERE p = 1 IF s = 99; INSERT INTO {KS}.sb (p, c, v) VALUES (1, 9, 9); APPLY BATCH",
+         columns=["[applied]", "p", "c", "s"], rows=[(False, 1, 1, 20)]),
+    dict(name="static IF: a refused batch with a row condition answers with that row",
+         query=f"BEGIN BATCH UPDATE {KS}.sb SET s = 21 WHERE p = 1 IF s = 99; UPDATE {KS}.sb SET v = 5 WHERE p = 1 AND c = 2 IF v = 7; "
+               "APPLY BATCH", columns=["[applied]", "p", "c", "s", "v"], rows=[(False, 1, 2, 20, 200)]),
+    dict(name="static IF: a refused batch: regular then static columns",
+         query=f"BEGIN BATCH UPDATE {KS}.sb SET v = 5 WHERE p = 1 AND c = 2 IF v = 7 AND s = 20; APPLY BATCH",
+         columns=["[applied]", "p", "c", "v", "s"], rows=[(False, 1, 2, 200, 20)]),
+    dict(name="static IF: a refused batch of a row conditioned on the static alone",
+         query=f"BEGIN BATCH UPDATE {KS}.sb SET v = 5 WHERE p = 1 AND c = 2 IF s = 3; APPLY BATCH",
+         columns=["[applied]", "p", "c", "s"], rows=[(False, 1, 1, 20)]),
+    dict(name="static IF: a row conditioned on the static, refused", query=f"UPDATE {KS}.sb SET v = 5 WHERE p = 1 AND c = 2 IF s = 3",
+         columns=["[applied]", "s"], rows=[(False, 20)]),
+    dict(name="static IF: a missing row, static and regular conditions",
+         query=f"UPDATE {KS}.sb SET v = 5 WHERE p = 1 AND c = 3 IF s = 3 AND v = 1", columns=["[applied]", "v", "s"], rows=[(False, None, 20)]),
+    dict(name="static IF: IF EXISTS of a statics-only update", query=f"UPDATE {KS}.sb SET s = 5 WHERE p = 1 IF EXISTS",
+         columns=["[applied]"], rows=[(True,)]),
+    dict(name="static IF: IF EXISTS of a missing partition", query=f"UPDATE {KS}.sb SET s = 5 WHERE p = 7 IF EXISTS",
+         columns=["[applied]"], rows=[(False,)]),
+    dict(name="static IF: DELETE of a static IF EXISTS", query=f"DELETE s FROM {KS}.sb WHERE p = 1 IF EXISTS", columns=["[applied]"],
+         rows=[(True,)]),
+    dict(name="static IF: a partition with rows and a null static", query=f"UPDATE {KS}.sb SET s = 6 WHERE p = 1 IF s IN (5, 6)",
+         columns=["[applied]", "s"], rows=[(False, None)]),
+    dict(name="static IF: > on a null static", query=f"UPDATE {KS}.sb SET s = 6 WHERE p = 1 IF s > 100",
+         columns=["[applied]", "s"], rows=[(False, None)]),
+    dict(name="static IF: the refused ones wrote nothing", query=f"SELECT * FROM {KS}.sb", columns=["p", "c", "s", "v"],
+         rows=[(1, 1, None, 100), (1, 2, None, 200)]),
     dict(name="static IF: what they wrote", query=f"SELECT * FROM {KS}.sc", columns=["p", "c", "s", "v"],
          rows=[(1, 1, 22, 7), (1, 2, 22, 103), (1, 9, 22, 9), (2, None, 13, None)]),
 

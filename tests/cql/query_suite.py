@@ -212,6 +212,22 @@ def run_all(start):
             assert rows == [((2, "b"), (1, "one"), (5, "five"), [(7, "x")], "one")], rows
         suite.check("prepared tuple and udt binds, result metadata, a field update", prepared_tuples_and_types)
 
+        def prepared_map_relations_and_static_conditions():
+            keys = session.prepare(f"SELECT p, c FROM {ks}.mki WHERE m CONTAINS KEY ?")
+            assert [c.type.typename for c in keys.column_metadata] == ["varchar"], keys.column_metadata
+            assert sorted(tuple(r) for r in session.execute(keys, ("a",))) == [(1, 1), (2, 1)]
+            entry = session.prepare(f"SELECT p, c FROM {ks}.mke WHERE m[?] = ?")
+            assert [c.type.typename for c in entry.column_metadata] == ["varchar", "int"], entry.column_metadata
+            assert [tuple(r) for r in session.execute(entry, ("a", 1))] == [(1, 1)]
+            assert [tuple(r) for r in session.execute(entry, ("b", 1))] == []
+            session.execute(f"CREATE TABLE {ks}.scp (p int, c int, s int static, v int, PRIMARY KEY (p, c))")
+            upd = session.prepare(f"UPDATE {ks}.scp SET s = ? WHERE p = ? IF s = ?")
+            assert session.execute(upd, (1, 1, None)).was_applied  # a partition without statics: s is null
+            refused = session.execute(upd, (2, 1, 5))
+            assert not refused.was_applied and list(refused.one()) == [False, 1], list(refused)
+            assert session.execute(upd, (2, 1, 1)).was_applied
+        suite.check("prepared CONTAINS KEY ? and m[?] = ?; prepared IF on a static column", prepared_map_relations_and_static_conditions)
+
         def prepared_lwt():
             ins = session.prepare(f"INSERT INTO {ks}.kv (k, v, w) VALUES (?, ?, ?) IF NOT EXISTS")
             first = session.execute(ins, ("prep", 7, "seven"))

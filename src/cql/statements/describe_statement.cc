@@ -28,6 +28,7 @@ response statement_runner::describe(const describe_stmt& d) {
             if (key.first == ks) left.push_back(&u);
         }
         while (!left.empty()) {
+            size_t before = left.size();
             for (auto it = left.begin(); it != left.end(); ++it) {
                 auto t = ex.catalog_.udt_type(ks, (*it)->name);
                 bool ready = !t || std::none_of(left.begin(), left.end(), [&](const udt_def* o) {
@@ -38,6 +39,10 @@ response statement_runner::describe(const describe_stmt& d) {
                     left.erase(it);
                     break;
                 }
+            }
+            if (left.size() == before) {  // no order exists (cannot happen: ALTER TYPE refuses circular references)
+                out.insert(out.end(), left.begin(), left.end());
+                break;
             }
         }
         return out;

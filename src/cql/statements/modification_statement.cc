@@ -516,6 +516,7 @@ status statement_runner::add_if_clauses(const std::shared_ptr<table_def>& tbl, b
         return make_error(errc::invalid_argument, "Some clustering keys are missing: {}", missing);
     }
     m.condition_prefix = rows.front();
+    m.condition_partition_rows = statics_only && !tbl->clustering.empty() && partition_size == rows.front().size();
     if (std::any_of(cas_columns.begin(), cas_columns.end(), [](auto* c) { return c->kind == column_kind::static_; }) &&
         partition_size != 0 && partition_size < rows.front().size()) {
         m.condition_statics = rows.front().substr(0, partition_size);
@@ -578,6 +579,9 @@ std::string statement_runner::batch_cas_result(const std::string& keyspace, cons
     auto order = tbl.select_order();
     std::vector<const column_def_full*> columns;
     bool all = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.all; });
+    auto is_static = [](const column_def_full* c) { return c->kind == column_kind::static_; };
+    bool any_static = std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return std::any_of(r.columns.begin(), r.columns.end(), is_static); });
+    if (any_static && !all) return batch_cas_result_with_statics(keyspace, table, rows, res);
     for (const auto* col : order) {
         bool key = col->kind == column_kind::partition_key || col->kind == column_kind::clustering;
         bool conditioned = std::any_of(rows.begin(), rows.end(), [&](const auto& r) {
@@ -603,6 +607,70 @@ std::string statement_runner::batch_cas_result(const std::string& keyspace, cons
             else {
                 auto it = cells->find(col->id);
                 row.push_back(it == cells->end() ? value() : value(it->second));
+            }
+        }
+        out.push_back(std::move(row));
+    }
+    return rows_result(specs, out, std::nullopt, false);
+}
+
+std::string statement_runner::batch_cas_result_with_statics(const std::string& keyspace, const std::string& table,
+                                                           const std::vector<cas_row_spec>& rows, const mutation_result& res) const {
+    // Cassandra's answer when conditions name static columns: the key columns, then the conditioned columns in the
+    // order of the statements (each its regular ones, then its static ones); one row per conditioned row that exists
+    // among the statements with a regular column in their conditions, else the partition's first row (its
+    // clustering null when it has none), each carrying the partition's statics.
+    const auto& tbl = *rows.front().table;
+    std::vector<column_spec> specs{{keyspace, table, "[applied]", cql_type{type_kind::boolean, {}, false}}};
+    std::vector<const column_def_full*> columns;
+    for (auto idx : tbl.partition_key) columns.push_back(&tbl.columns[idx]);
+    for (auto idx : tbl.clustering) columns.push_back(&tbl.columns[idx]);
+    for (const auto& r : rows) {
+        for (const auto* c : r.columns) {
+            if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
+        }
+    }
+    std::map<uint16_t, std::string> statics;
+    std::map<std::string, const std::map<uint16_t, std::string>*> existing;
+    bool partition_seen = false;
+    for (size_t idx = 0; idx < rows.size() && idx < res.existing_rows.size(); ++idx) {
+        const auto& cells = res.existing_rows[idx];
+        for (const auto& [id, v] : cells) {
+            for (const auto& c : tbl.columns) {
+                if (c.id == id && c.kind == column_kind::static_) statics.emplace(id, v);
+            }
+        }
+        if (!cells.empty()) partition_seen = true;
+        bool regular = std::any_of(rows[idx].columns.begin(), rows[idx].columns.end(),
+                                   [](const column_def_full* c) { return c->kind != column_kind::static_; });
+        if (regular && !cells.empty()) existing.emplace(rows[idx].row, &cells);
+    }
+    std::map<uint16_t, std::string> none;
+    if (existing.empty() && partition_seen) {
+        // The partition's first live row, or the partition itself.
+        std::string partition = rows.front().row.substr(0, partition_prefix_size(tbl, rows.front().row));
+        std::string first = partition;
+        scan(tbl, partition, kf::prefix_end(partition), false, [&](row_data& r) {
+            if (r.ck.size() != tbl.clustering.size()) return true;
+            first = r.key;
+            return false;
+        });
+        existing.emplace(first, &none);
+    }
+    if (existing.empty()) return rows_result(specs, {{bool_value(false)}}, std::nullopt, false);
+    for (const auto* col : columns) specs.push_back({keyspace, table, col->name, col->type});
+    std::vector<std::vector<value>> out;
+    for (const auto& [row_key, cells] : existing) {
+        std::vector<std::string> pk, ck;
+        if (!decode_row_key(tbl, row_key, pk, ck)) continue;
+        std::vector<value> row{bool_value(false)};
+        for (const auto* col : columns) {
+            if (col->kind == column_kind::partition_key) row.push_back(pk[col->position]);
+            else if (col->kind == column_kind::clustering) row.push_back(ck.empty() ? value() : value(ck[col->position]));
+            else {
+                const auto& from = col->kind == column_kind::static_ ? statics : *cells;
+                auto it = from.find(col->id);
+                row.push_back(it == from.end() ? value() : value(it->second));
             }
         }
         out.push_back(std::move(row));

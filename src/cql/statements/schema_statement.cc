@@ -410,6 +410,14 @@ asio::awaitable<response> statement_runner::type_statement(const type_stmt& s) {
                 auto t = ex.catalog_.resolve_type(ks, f.type);
                 if (!t) co_return invalid(column_type(ks, f.type).err().message());
                 if (t->kind == type_kind::udt && !t->frozen) co_return invalid("A user type cannot contain non-frozen UDTs");
+                // Cassandra names a udt here with its keyspace: frozen<ks.name>.
+                std::string shown = t->kind != type_kind::udt ? t->name()
+                                    : t->frozen ? fmt::format("frozen<{}.{}>", t->keyspace, t->udt_name)
+                                                : fmt::format("{}.{}", t->keyspace, t->udt_name);
+                if (t->references(ks, s.name)) {
+                    co_return invalid(fmt::format("Cannot add new field {} of type {} to user type {}.{} as it would create a circular "
+                                                  "reference", f.name, shown, ks, s.name));
+                }
                 // A new field would change the partition key's bytes, hence the token, of existing rows.
                 std::string keyed;
                 for (const auto& [key, table] : ex.catalog_.tables) {
@@ -419,7 +427,7 @@ asio::awaitable<response> statement_runner::type_statement(const type_stmt& s) {
                 }
                 if (!keyed.empty()) {
                     co_return invalid(fmt::format("Cannot add new field {} of type {} to user type {}.{} as the type is being used in "
-                                                  "partition key by the following tables: {}", f.name, t->name(), ks, s.name, keyed));
+                                                  "partition key by the following tables: {}", f.name, shown, ks, s.name, keyed));
                 }
                 u.field_names.push_back(f.name);
                 u.field_types.push_back(t->name());

@@ -207,7 +207,8 @@ std::optional<request_error> batch_builder::add(statement_runner& runner, const 
         if (size_t n = tbl ? statement_runner::partition_prefix_size(*tbl, c.key) : 0; n > 0) partitions.insert(c.key.substr(0, n));
     }
     if (one.condition_prefix) {
-        m.conditions.push_back({*one.condition_prefix, one.condition_exists, std::move(one.condition_check), one.condition_statics});
+        m.conditions.push_back({*one.condition_prefix, one.condition_exists, std::move(one.condition_check), one.condition_statics,
+                                one.condition_partition_rows});
         cas_rows.push_back({runner.cas_table, runner.cas_row, runner.cas_columns, runner.cas_all});
     }
     for (auto& c : one.cells) m.cells.push_back(std::move(c));

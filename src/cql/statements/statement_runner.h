@@ -206,6 +206,9 @@ struct statement_runner {
     // the key columns and the union of the conditions' columns (every column after an IF [NOT] EXISTS).
     std::string batch_cas_result(const std::string& keyspace, const std::string& table, const std::vector<cas_row_spec>& rows,
                                  const mutation_result& res) const;
+    // The same when conditions name static columns (Cassandra answers with the partition's first row then).
+    std::string batch_cas_result_with_statics(const std::string& keyspace, const std::string& table,
+                                              const std::vector<cas_row_spec>& rows, const mutation_result& res) const;
 
     // ---- SELECT
 
