@@ -798,7 +798,14 @@ private:
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 std::string message = fmt::format("consumer: {}{}", rd_kafka_message_errstr(m.get()),
                                                   m->rkt ? fmt::format(" ({} [{}])", rd_kafka_topic_name(m->rkt), m->partition) : "");
-                log_.warn("{}", message);
+                if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+                    // A source topic not created yet (the job started before its producer: CDC on a first
+                    // start) is a normal wait, said once per topic, not a warning.
+                    std::string topic = m->rkt ? rd_kafka_topic_name(m->rkt) : rd_kafka_message_errstr(m.get());
+                    if (topics_awaited_.insert(topic).second) log_.info("{}; reading it once it is created", message);
+                } else {
+                    log_.warn("{}", message);
+                }
                 note_error(message);
                 // A consumer error is a condition of the moment ("Subscribed topic not available" before the
                 // topic exists, a broker away): shown until records flow again, then cleared.
@@ -806,7 +813,10 @@ private:
             }
             return;
         }
-        if (!transient_error_.empty()) clear_transient_error();
+        if (!transient_error_.empty()) {
+            clear_transient_error();
+            topics_awaited_.clear();
+        }
         auto slot = slot_of_topic(rd_kafka_topic_name(m->rkt));
         if (!slot) return;
         const int32_t partition = m->partition;
@@ -1966,6 +1976,7 @@ private:
     mono::time_point next_commit_ = mono::now();
     uint64_t rejects_logged_ = 0;
     std::string transient_error_;  // the consumer error shown as last_error until records flow again
+    std::set<std::string> topics_awaited_;  // source topics said not to exist yet (logged once each)
     std::string dlq_topic_problem_;  // the DLQ topic could not be created (logged once per message)
     uint64_t sink_errors_logged_ = 0;
 
