@@ -6,9 +6,12 @@
 // thread, which runs the write callbacks.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <librdkafka/rdkafka.h>
 
 #include "sink.h"
 
@@ -24,5 +27,24 @@ struct kafka_sink_options {
 // The producer is created by open() (errors: a bad librdkafka property, named);
 // close() flushes for up to 5 s, then fails what is left.
 std::unique_ptr<sink> make_kafka_sink(kafka_sink_options options);
+
+// The per-message opaque of a producer the job shares between its exactly-once
+// sinks and its DLQ: the job's delivery callback calls delivered(), which
+// consumes the target (deletes it).
+struct delivery_target {
+    virtual ~delivery_target() = default;
+    virtual void delivered(const rd_kafka_message_t* m) = 0;
+};
+
+// An exactly-once Kafka sink ('sink.delivery-guarantee' = 'exactly-once'): it
+// writes through the job's transactional producer, which the job creates per
+// assignment, begins (`before_write`, on the worker thread, before each
+// write) and commits with the consumed offsets; the job's delivery callback
+// serves the reports (delivery_target). `producer()` is the current producer;
+// none, or a transaction that cannot begin, fails the write retryably.
+// open()/close() do nothing: the job owns the producer.
+std::unique_ptr<sink> make_transactional_kafka_sink(std::string bootstrap, std::string topic,
+                                                    std::function<rd_kafka_t*()> producer,
+                                                    std::function<bool()> before_write);
 
 }  // namespace millrace::processor
