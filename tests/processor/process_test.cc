@@ -1416,6 +1416,67 @@ INSERT INTO doubled SELECT id, v * 2 FROM src;
     for (const auto& key : bad_keys) EXPECT_EQ(rejected[key], 1) << key;
 }
 
+// Two processes in one group share an exactly-once job through a join and a leave (each rebalance commits
+// the transaction before the partitions move; the instances' transactional ids differ): each output once.
+TEST_F(process_test, exactly_once_kafka_sink_across_rebalances) {
+    const int count = std::min(k_users, 12000);
+    std::vector<std::string> values;
+    for (int idx = 0; idx < count; ++idx) values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, idx % 7));
+    auto produce_range = [&](int begin, int end) {
+        for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
+        producer_->flush();
+    };
+    producer_->create_topic(topic_ + ".out", 3);
+    write_job("eos", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE copied (id STRING, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}');
+INSERT INTO copied SELECT id, v FROM src;
+)",
+                                 name_, topic_));
+    auto rebalances = [&](server& s) { return metric_int(s, "millrace_processor_rebalances_total"); };
+    auto& a = start_processor({"--set", "processor.batch_size=100"});
+    ASSERT_TRUE(a.proc);
+    produce_range(0, count / 3);
+    auto& b = start_processor({"--set", "processor.batch_size=100"});
+    ASSERT_TRUE(b.proc);
+    produce_range(count / 3, 2 * count / 3);
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (rebalances(b) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+    ASSERT_GT(rebalances(b), 0) << "b never got partitions: " << b.proc->stderr_text();
+    ASSERT_EQ(a.proc->stop(SIGTERM), 0) << a.proc->stderr_text();  // leaves: b takes every partition
+    produce_range(2 * count / 3, count);
+    deadline = std::chrono::steady_clock::now() + 180s;
+    size_t seen = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::set<std::string> ids;
+        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
+        if (ids.size() >= static_cast<size_t>(count)) break;
+        if (ids.size() > seen) {
+            seen = ids.size();
+            deadline = std::chrono::steady_clock::now() + 180s;
+        }
+        std::this_thread::sleep_for(500ms);
+    }
+    std::string log = b.proc->stderr_text();
+    ASSERT_EQ(b.proc->stop(SIGTERM), 0) << log;
+    auto committed = read_to_end(broker_->address, topic_ + ".out", "read_committed");
+    std::map<std::string, int> times;
+    for (const auto& r : committed) ++times[id_of(r.value)];
+    int duplicated = 0, missing = 0;
+    for (int idx = 0; idx < count; ++idx) {
+        int n = times[fmt::format("r{}", idx)];
+        if (n == 0) ++missing;
+        if (n > 1) ++duplicated;
+    }
+    EXPECT_EQ(missing, 0) << log;
+    EXPECT_EQ(duplicated, 0);
+    EXPECT_EQ(committed.size(), static_cast<size_t>(count));
+    EXPECT_NE(log.find("transactional id eos-" + name_ + "-eos-"), std::string::npos) << log;
+}
+
 // Bad exactly-once settings are job errors that name the table and the option.
 TEST_F(process_test, exactly_once_option_errors_name_the_table) {
     if (on_apache_peers()) GTEST_SKIP() << "no broker behaviour involved";
