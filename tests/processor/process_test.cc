@@ -1477,6 +1477,81 @@ INSERT INTO copied SELECT id, v FROM src;
     EXPECT_NE(log.find("transactional id eos-" + name_ + "-eos-"), std::string::npos) << log;
 }
 
+// Another producer takes the job's transactional id (as a second instance given the same partitions
+// would): the job's transaction fails as fenced, the run ends without committing and the job restarts from
+// its committed offsets, fencing the intruder in turn; every output is still committed once.
+TEST_F(process_test, exactly_once_job_fenced_by_its_transactional_id_restarts) {
+    if (on_apache_peers()) GTEST_SKIP() << "covered on millrace's broker; the peers run the kill -9 test";
+    const int count = std::min(k_users, 6000);
+    std::vector<std::string> values;
+    for (int idx = 0; idx < count; ++idx) values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, idx % 7));
+    auto produce_range = [&](int begin, int end) {
+        for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
+        producer_->flush();
+    };
+    producer_->create_topic(topic_ + ".out", 1);
+    write_job("eos", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE copied (id STRING, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}');
+INSERT INTO copied SELECT id, v FROM src;
+)",
+                                 name_, topic_));
+    auto& p = start_processor({"--set", "processor.batch_size=100"});
+    ASSERT_TRUE(p.proc);
+    produce_range(0, count / 2);
+    const std::string marker = "transactional id ";
+    std::string txn_id;
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while ((txn_id.empty() || metric_int(p, "millrace_processor_rows_written_total") == 0) &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::string log = p.proc->stderr_text();
+        if (auto at = log.find(marker); at != std::string::npos) {
+            txn_id = log.substr(at + marker.size(), log.find(' ', at + marker.size()) - at - marker.size());
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_FALSE(txn_id.empty()) << p.proc->stderr_text();
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", broker_->address.c_str(), err, sizeof err);
+    ASSERT_EQ(rd_kafka_conf_set(conf, "transactional.id", txn_id.c_str(), err, sizeof err), RD_KAFKA_CONF_OK) << err;
+    rd_kafka_t* intruder = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    ASSERT_NE(intruder, nullptr) << err;
+    rd_kafka_error_t* e = rd_kafka_init_transactions(intruder, 60000);
+    EXPECT_EQ(e, nullptr) << rd_kafka_error_string(e);
+    if (e) rd_kafka_error_destroy(e);
+    produce_range(count / 2, count);
+    const std::string restarted = "restarting job eos after its transaction failed";
+    deadline = std::chrono::steady_clock::now() + 120s;
+    while (p.proc->stderr_text().find(restarted) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_NE(p.proc->stderr_text().find(restarted), std::string::npos) << p.proc->stderr_text();
+    deadline = std::chrono::steady_clock::now() + 180s;
+    size_t seen = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::set<std::string> ids;
+        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
+        if (ids.size() >= static_cast<size_t>(count)) break;
+        if (ids.size() > seen) {
+            seen = ids.size();
+            deadline = std::chrono::steady_clock::now() + 180s;
+        }
+        std::this_thread::sleep_for(500ms);
+    }
+    std::string log = p.proc->stderr_text();
+    ASSERT_EQ(p.proc->stop(SIGTERM), 0) << log;
+    rd_kafka_destroy(intruder);
+    auto committed = read_to_end(broker_->address, topic_ + ".out", "read_committed");
+    std::map<std::string, int> times;
+    for (const auto& r : committed) ++times[id_of(r.value)];
+    EXPECT_EQ(times.size(), static_cast<size_t>(count)) << log;
+    EXPECT_EQ(committed.size(), static_cast<size_t>(count)) << "an output committed twice";
+}
+
 // Bad exactly-once settings are job errors that name the table and the option.
 TEST_F(process_test, exactly_once_option_errors_name_the_table) {
     if (on_apache_peers()) GTEST_SKIP() << "no broker behaviour involved";
