@@ -1477,6 +1477,71 @@ INSERT INTO copied SELECT id, v FROM src;
     EXPECT_NE(log.find("transactional id eos-" + name_ + "-eos-"), std::string::npos) << log;
 }
 
+// Two processes share an exactly-once job and one is killed with kill -9 mid-run: the survivor takes its
+// partitions under another transactional id, so the dead one's open transaction is not fenced by id; it
+// is aborted by its transaction.timeout.ms (10 s here), and the survivor's offset fetch waits for that
+// (require_stable). Each output is committed once.
+TEST_F(process_test, exactly_once_kafka_sink_when_one_of_two_processes_is_killed) {
+    const int count = std::min(k_users, 12000);
+    std::vector<std::string> values;
+    for (int idx = 0; idx < count; ++idx) values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, idx % 7));
+    auto produce_range = [&](int begin, int end) {
+        for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
+        producer_->flush();
+    };
+    producer_->create_topic(topic_ + ".out", 2);
+    write_job("eos", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE copied (id STRING, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}',
+  'properties.transaction.timeout.ms' = '10000');
+INSERT INTO copied SELECT id, v FROM src;
+)",
+                                 name_, topic_));
+    auto rebalances = [&](server& s) { return metric_int(s, "millrace_processor_rebalances_total"); };
+    auto& a = start_processor({"--set", "processor.batch_size=100"});
+    ASSERT_TRUE(a.proc);
+    auto& b = start_processor({"--set", "processor.batch_size=100", "--set", "processor.commit_interval=1h"});
+    ASSERT_TRUE(b.proc);
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (rebalances(b) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    ASSERT_GT(rebalances(b), 0) << "b never got partitions: " << b.proc->stderr_text();
+    // b never commits (commit_interval 1h): whatever it writes is in its open transaction when it dies.
+    produce_range(0, count / 2);
+    deadline = std::chrono::steady_clock::now() + 120s;
+    while (metric_int(b, "millrace_processor_rows_written_total") == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_GT(metric_int(b, "millrace_processor_rows_written_total"), 0) << b.proc->stderr_text() << jobs_json(b);
+    ASSERT_EQ(b.proc->stop(SIGKILL), 128 + SIGKILL);
+    const int64_t before = rebalances(a);
+    produce_range(count / 2, count);
+    deadline = std::chrono::steady_clock::now() + 180s;
+    size_t seen = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::set<std::string> ids;
+        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
+        if (ids.size() >= static_cast<size_t>(count)) break;
+        if (ids.size() > seen) {
+            seen = ids.size();
+            deadline = std::chrono::steady_clock::now() + 180s;
+        }
+        std::this_thread::sleep_for(500ms);
+    }
+    std::string log = a.proc->stderr_text();
+    EXPECT_GT(rebalances(a), before) << "a never took b's partitions";
+    ASSERT_EQ(a.proc->stop(SIGTERM), 0) << log;
+    auto committed = read_to_end(broker_->address, topic_ + ".out", "read_committed");
+    std::map<std::string, int> times;
+    for (const auto& r : committed) ++times[id_of(r.value)];
+    EXPECT_EQ(times.size(), static_cast<size_t>(count)) << log;
+    EXPECT_EQ(committed.size(), static_cast<size_t>(count)) << "an output committed twice";
+    auto all = read_to_end(broker_->address, topic_ + ".out", "read_uncommitted");
+    EXPECT_GT(all.size(), committed.size()) << "b's open transaction was not aborted (nothing of it in the log)";
+}
+
 // Another producer takes the job's transactional id (as a second instance given the same partitions
 // would): the job's transaction fails as fenced, the run ends without committing and the job restarts from
 // its committed offsets, fencing the intruder in turn; every output is still committed once.
