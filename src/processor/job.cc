@@ -846,14 +846,7 @@ private:
     // owner's offset fetch waits (require_stable) until the old transaction is resolved.
 
     std::string txn_id_for(const std::set<std::pair<std::string, int32_t>>& parts) const {
-        uint64_t hash = 1469598103934665603ULL;  // FNV-1a over "topic:partition;"...
-        for (const auto& [topic, partition] : parts) {
-            for (char c : fmt::format("{}:{};", topic, partition)) {
-                hash ^= static_cast<unsigned char>(c);
-                hash *= 1099511628211ULL;
-            }
-        }
-        return fmt::format("{}-{}-{:016x}", txn_prefix_, o_.name, hash);
+        return transactional_id_for(txn_prefix_, o_.name, parts);
     }
 
     // Makes the producer for the assignment `parts` (the transaction of the previous one committed

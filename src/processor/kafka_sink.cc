@@ -202,6 +202,18 @@ private:
 
 }  // namespace
 
+std::string transactional_id_for(const std::string& prefix, const std::string& job,
+                                 const std::set<std::pair<std::string, int32_t>>& parts) {
+    uint64_t hash = 1469598103934665603ULL;  // FNV-1a 64 offset basis
+    for (const auto& [topic, partition] : parts) {
+        for (char c : fmt::format("{}:{};", topic, partition)) {
+            hash ^= static_cast<unsigned char>(c);
+            hash *= 1099511628211ULL;  // FNV prime
+        }
+    }
+    return fmt::format("{}-{}-{:016x}", prefix, job, hash);
+}
+
 std::unique_ptr<sink> make_transactional_kafka_sink(std::string bootstrap, std::string topic,
                                                     std::function<rd_kafka_t*()> producer,
                                                     std::function<bool()> before_write) {

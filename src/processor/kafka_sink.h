@@ -6,9 +6,12 @@
 // thread, which runs the write callbacks.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <librdkafka/rdkafka.h>
@@ -35,6 +38,13 @@ struct delivery_target {
     virtual ~delivery_target() = default;
     virtual void delivered(const rd_kafka_message_t* m) = 0;
 };
+
+// The transactional id of a job instance that owns `parts` (topic, partition):
+// `<prefix>-<job>-<16 hex digits>`, the digits FNV-1a 64 over "topic:partition;"
+// in order. Stable across restarts and releases: a restart given the same
+// partitions must reuse it to fence its predecessor (changing it breaks that).
+std::string transactional_id_for(const std::string& prefix, const std::string& job,
+                                 const std::set<std::pair<std::string, int32_t>>& parts);
 
 // An exactly-once Kafka sink ('sink.delivery-guarantee' = 'exactly-once'): it
 // writes through the job's transactional producer, which the job creates per
