@@ -487,18 +487,6 @@ result<std::vector<sql_statement>> render_sql(const std::vector<segment>& parts)
     return out;
 }
 
-// Percent-encodes everything but RFC 3986's unreserved characters.
-std::string url_encode(std::string_view text) {
-    std::string out;
-    for (unsigned char ch : text) {
-        if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            out.push_back(static_cast<char>(ch));
-        } else {
-            out += fmt::format("%{:02X}", static_cast<int>(ch));
-        }
-    }
-    return out;
-}
 
 bool has_control(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
@@ -531,7 +519,7 @@ result<std::string> render_url(const std::vector<segment>& parts) {
             }
             out += part.text;
         } else {
-            out += url_encode(part.text);
+            out += http::percent_encode(part.text);
         }
     }
     return out;
@@ -1316,7 +1304,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
                 params["body"] = render_json_body(split["body"]);
             } else if (content_type.find("x-www-form-urlencoded") != std::string::npos) {
                 std::string body;
-                for (const auto& part : split["body"]) body += part.value ? url_encode(part.text) : part.text;
+                for (const auto& part : split["body"]) body += part.value ? http::percent_encode(part.text) : part.text;
                 params["body"] = body;
             }
         }
