@@ -65,8 +65,11 @@ public:
     template <typename... Args>
     void line(fmt::format_string<Args...> f, Args&&... a) {
         std::string text = fmt::format("[{}] {}\n", format_ms(now_ms()), fmt::format(f, std::forward<Args>(a)...));
-        write(text);
+        write(masks_.empty() ? text : redact_text(std::move(text), masks_));
     }
+    // Secrets the try read (rendered.h): masked in the lines the scheduler writes from
+    // now on (not in the task process's own output, which goes to the file directly).
+    void set_masks(std::vector<std::string> masks) { masks_ = std::move(masks); }
     void write(std::string_view text) {
         if (fd_ < 0) return;
         size_t done = 0;
@@ -79,6 +82,7 @@ public:
 
 private:
     int fd_ = -1;
+    std::vector<std::string> masks_;
 };
 
 try_outcome fail(task_log& log, std::string note) {
@@ -1294,6 +1298,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
                 return evaluated;
             }
             masks = std::move(evaluated.masks);
+            log.set_masks(masks);  // the command's MILLRACE_TEMPLATE_<n> values are logged below
         }
         if (req.dag->python) {
             // BashOperator.template_fields: bash_command, env, cwd (None when not given).

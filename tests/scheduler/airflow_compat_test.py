@@ -6,8 +6,9 @@ each Airflow 2 DAG of the corpus (airflow_dags/) compares
   - what real Airflow's DagBag parses (task ids, upstream sets, schedule, time zone,
     start date, catchup, params, trigger rules, retries; import errors for the broken
     files) with what millrace's scheduler parsed (its REST API, and the runner's JSON);
-  - what `airflow dags test <dag> <date>` produces (task states, XComs) with millrace's
-    run of the same logical date (REST API: taskInstances, xcomEntries).
+  - what `airflow dags test <dag> <date>` produces (task states, XComs, rendered template
+    fields) with millrace's run of the same logical date (REST API: taskInstances with
+    their rendered_fields, xcomEntries).
 Any difference fails. a3_sdk.py (Airflow 3's airflow.sdk) is not in Airflow 2.10.
 
   airflow_compat_test.py --binary build/millrace
@@ -153,6 +154,10 @@ def run(binary, work):
                     mine[f"{name(task_id, x['map_index'])}/{x['key']}"] = json.loads(x["value"])
             real_xcoms = {k: v for k, v in real["xcoms"].items() if k.split("/")[-1] not in INTERNAL_XCOM_KEYS}
             compare(f"{dag_id} XComs", real_xcoms, mine, diffs)
+            # Rendered template fields: Airflow writes them for the tasks it executed (not for
+            # EmptyOperators or skipped tasks, which millrace serves as {}).
+            compare(f"{dag_id} rendered fields", real["rendered"],
+                    {name(t["task_id"], t["map_index"]): t["rendered_fields"] for t in tis if t.get("rendered_fields")}, diffs)
         e2e.log(f"ran {len(RUN)} DAGs in both; {len(diffs)} differences")
     finally:
         p.close()

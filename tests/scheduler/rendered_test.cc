@@ -160,6 +160,8 @@ TEST_F(rendered_test, every_try_stores_its_rendered_fields_with_secrets_masked) 
     std::string log((std::istreambuf_iterator<char>(log_file)), {});
     EXPECT_NE(log.find("rendered bash_command {{ var.value.db_password }}: ***"), std::string::npos) << log;
     EXPECT_EQ(log.find("rendered bash_command {{ var.value.db_password }}: hunter2"), std::string::npos) << log;
+    EXPECT_NE(log.find("MILLRACE_TEMPLATE_4=***"), std::string::npos) << log;
+    EXPECT_EQ(log.find("MILLRACE_TEMPLATE_4=hunter2"), std::string::npos) << log;
 
     // A retried task: each try keeps what it rendered; the instance shows its latest try's.
     auto retried = get(s.address, k_tis + "retried");
