@@ -431,11 +431,15 @@ result<std::vector<dag_run>> store::load_runs(int recent) {
         if (ti != nullptr) ti->xcoms[PQgetvalue(*xcoms, row, 3)] = PQgetvalue(*xcoms, row, 4);
     }
     PQclear(*xcoms);
+    // Only the loaded runs' tries: the table grows by one row per try of every run ever.
     auto tries = exec("reading tries",
-                      fmt::format("SELECT dag_id, run_id, task_id, map_index, try_number, state, {}, {}, coalesce(hostname, ''), "
-                                  "rendered_fields::text FROM {}.task_instance_try",
-                                  ms_out("start_date"), ms_out("end_date"), schema_),
-                      {}, true);
+                      fmt::format("SELECT t.dag_id, t.run_id, t.task_id, t.map_index, t.try_number, t.state, {0}, {1}, "
+                                  "coalesce(t.hostname, ''), t.rendered_fields::text FROM {2}.task_instance_try t JOIN ("
+                                  "SELECT dag_id, run_id FROM (SELECT dag_id, run_id, state, row_number() OVER (PARTITION BY "
+                                  "dag_id ORDER BY logical_date DESC) AS rn FROM {2}.dag_run) r WHERE rn <= $1 OR state IN "
+                                  "('queued', 'running')) loaded USING (dag_id, run_id)",
+                                  ms_out("t.start_date"), ms_out("t.end_date"), schema_),
+                      {std::to_string(recent)}, true);
     if (!tries) return tries.err();
     for (int row = 0; row < PQntuples(*tries); ++row) {
         auto it = index.find({PQgetvalue(*tries, row, 0), PQgetvalue(*tries, row, 1)});
