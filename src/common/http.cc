@@ -507,17 +507,19 @@ const server::route_entry* server::find(request& req, response& miss) const {
     // Templates, matched on the raw segments so that an encoded '/' stays inside its parameter.
     auto raw = split_path(std::string_view(req.target).substr(0, req.target.find('?')));
     const route_entry* best = nullptr;
-    size_t best_literals = 0;  // how many segments before the first parameter
+    // One bit per literal segment, the first segment the most significant: of two matching
+    // templates, the one with a literal where the other has a parameter, first such segment deciding.
+    uint64_t best_literals = 0;
     for (const auto& [key, entry] : routes_) {
         if (entry.segments.size() != raw.size()) continue;
-        size_t literals = entry.segments.size();
+        uint64_t literals = 0;
         bool matches = true;
         for (size_t idx = 0; idx < raw.size() && matches; ++idx) {
             if (is_parameter(entry.segments[idx])) {
                 matches = !raw[idx].empty();
-                literals = std::min(literals, idx);
             } else {
                 matches = percent_decode(raw[idx]) == entry.segments[idx];
+                if (idx < 64) literals |= uint64_t{1} << (63 - idx);
             }
         }
         if (!matches) continue;

@@ -217,21 +217,6 @@ std::string task_json(const dag_spec& dag, const task_spec& task) {
     return o.done();
 }
 
-// Splits "/api/v1/dags/x/dagRuns" after the prefix into segments.
-std::vector<std::string> segments(const std::string& path) {
-    std::vector<std::string> out;
-    std::string rest = path.substr(std::string("/api/v1/").size());
-    size_t start = 0;
-    while (start <= rest.size()) {
-        size_t slash = rest.find('/', start);
-        std::string part = rest.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-        if (!part.empty()) out.push_back(part);
-        if (slash == std::string::npos) break;
-        start = slash + 1;
-    }
-    return out;
-}
-
 struct paging {
     size_t limit = 100, offset = 0;
 };
@@ -268,91 +253,113 @@ http::response bad_paging(const error& e) {
                    e.message());
 }
 
+// The ?map_index= of a request: none, or a whole number from -1; else `bad` holds the 400.
+std::optional<int> query_map_index(const http::request& req, std::optional<http::response>& bad) {
+    const std::string* v = req.param("map_index");
+    if (v == nullptr) return std::nullopt;
+    auto index = parse_map_index(*v);
+    if (!index) bad = problem(400, fmt::format("query parameter 'map_index' must be a whole number from -1, not '{}'", *v), "map_index");
+    return index;
+}
+
 class api_handler {
 public:
     explicit api_handler(engine& eng) : eng_(eng) {}
 
-    http::response handle(const http::request& req) {
-        auto parts = segments(req.path);
-        const std::string& m = req.method == "HEAD" ? std::string("GET") : req.method;
-        if (parts.size() == 1 && parts[0] == "health" && m == "GET") return health();
-        if (parts.size() == 1 && parts[0] == "importErrors" && m == "GET") return import_errors(req);
-        if (parts.size() == 1 && parts[0] == "version" && m == "GET") {
+    // Every route of the REST API, below /api/v1 (Airflow 2.10's paths).
+    void add_routes(http::server& server, const std::shared_ptr<api_handler>& self) {
+        using fn = std::function<http::response(api_handler&, const http::request&)>;
+        auto add = [&](const char* method, const std::string& path, fn f) {
+            server.route(method, "/api/v1" + path, [self, f](const http::request& req) { return f(*self, req); });
+        };
+        auto p = [](const http::request& req, const char* name) -> const std::string& { return req.path_param(name); };
+        const std::string ti = "/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}";
+        add("GET", "/health", [](api_handler& h, const http::request&) { return h.health(); });
+        add("GET", "/importErrors", [](api_handler& h, const http::request& req) { return h.import_errors(req); });
+        add("GET", "/version", [](api_handler&, const http::request&) {
             return ok_json(json::object().str("version", MILLRACE_SCHEDULER_VERSION).raw("git_version", "null").done());
-        }
-        if (parts.size() == 2 && parts[0] == "dagSources" && m == "GET") return dag_source(parts[1]);
-        if (!parts.empty() && parts[0] == "variables") return variables(parts, m, req);
-        if (!parts.empty() && parts[0] == "connections") return connections(parts, m, req);
-        if (!parts.empty() && parts[0] == "backfills") {
-            if (m != "POST") return method_not_allowed(req);
-            if (parts.size() == 1) return backfill(req, false);
-            if (parts.size() == 2 && parts[1] == "dry_run") return backfill(req, true);
-            return problem(404, fmt::format("no API endpoint {}", req.path));
-        }
-        if (parts.empty() || parts[0] != "dags") return problem(404, fmt::format("no API endpoint {}", req.path));
-        if (parts.size() == 1 && m == "GET") return list_dags(req);
-        if (parts.size() == 1) return method_not_allowed(req);
-        const std::string& dag_id = parts[1];
-        if (parts.size() == 2) {
-            if (m == "GET") return get_dag(dag_id);
-            if (m == "PATCH") return patch_dag(dag_id, req);
-            return method_not_allowed(req);
-        }
-        if (parts.size() == 3 && parts[2] == "tasks" && m == "GET") return list_tasks(dag_id);
-        if (parts.size() == 3 && parts[2] == "clearTaskInstances") {
-            return m == "POST" ? clear_task_instances(dag_id, req) : method_not_allowed(req);
-        }
-        if (parts[2] != "dagRuns") return problem(404, fmt::format("no API endpoint {}", req.path));
-        if (parts.size() == 3) {
-            if (m == "GET") return list_runs(dag_id, req);
-            if (m == "POST") return trigger(dag_id, req);
-            return method_not_allowed(req);
-        }
-        const std::string& run_id = parts[3];
-        if (parts.size() == 4 && m == "PATCH") return patch_run(dag_id, run_id, req);
-        if (parts.size() == 5 && parts[4] == "clear") return m == "POST" ? clear_run(dag_id, run_id, req) : method_not_allowed(req);
-        if (parts.size() == 6 && parts[4] == "taskInstances" && m == "PATCH") return patch_ti(dag_id, run_id, parts[5], req, std::nullopt);
-        if (parts.size() == 7 && parts[4] == "taskInstances" && m == "PATCH") {
-            auto index = parse_map_index(parts[6]);
-            if (!index) return problem(400, fmt::format("map_index '{}' must be a whole number from -1", parts[6]), "map_index");
-            return patch_ti(dag_id, run_id, parts[5], req, *index);
-        }
-        if (m != "GET") return method_not_allowed(req);
-        if (parts.size() == 4) return get_run(dag_id, run_id);
-        if (parts[4] != "taskInstances") return problem(404, fmt::format("no API endpoint {}", req.path));
-        if (parts.size() == 5) return list_tis(dag_id, run_id);
-        if (parts.size() == 6) return get_ti(dag_id, run_id, parts[5], std::nullopt);
-        if (parts.size() == 7 && parts[6] == "listMapped") return list_mapped(dag_id, run_id, parts[5]);
-        if (parts.size() == 8 && parts[6] == "logs") return get_log(dag_id, run_id, parts[5], parts[7], req);
-        if (parts.size() >= 7 && parts.size() <= 8 && parts[6] == "xcomEntries") {
-            std::optional<int> index;
-            if (const auto* v = req.param("map_index")) {
-                index = parse_map_index(*v);
-                if (!index) return problem(400, fmt::format("query parameter 'map_index' must be a whole number from -1, not '{}'", *v), "map_index");
-            }
-            return xcoms(dag_id, run_id, parts[5], parts.size() == 8 ? std::optional<std::string>(parts[7]) : std::nullopt, index);
-        }
-        // Airflow 2.10's .../tries and .../tries/{n}; a mapped instance's as .../{map_index}/tries[/{n}]
-        // or with ?map_index=.
-        if ((parts.size() == 7 || parts.size() == 8) && parts[6] == "tries") {
-            std::optional<int> index;
-            if (const auto* v = req.param("map_index")) {
-                index = parse_map_index(*v);
-                if (!index) return problem(400, fmt::format("query parameter 'map_index' must be a whole number from -1, not '{}'", *v), "map_index");
-            }
-            return tries(dag_id, run_id, parts[5], index, parts.size() == 8 ? &parts[7] : nullptr);
-        }
-        if ((parts.size() == 8 || parts.size() == 9) && parts[7] == "tries") {
-            auto index = parse_map_index(parts[6]);
-            if (!index) return problem(400, fmt::format("map_index '{}' must be a whole number from -1", parts[6]), "map_index");
-            return tries(dag_id, run_id, parts[5], index, parts.size() == 9 ? &parts[8] : nullptr);
-        }
-        if (parts.size() == 7) {
-            auto index = parse_map_index(parts[6]);
+        });
+        add("GET", "/dagSources/{file_token}", [p](api_handler& h, const http::request& req) { return h.dag_source(p(req, "file_token")); });
+        add("GET", "/variables", [](api_handler& h, const http::request&) { return h.get_variables(nullptr); });
+        add("GET", "/variables/{key}", [p](api_handler& h, const http::request& req) { return h.get_variables(&p(req, "key")); });
+        add("POST", "/variables", [](api_handler& h, const http::request& req) { return h.post_variable(req); });
+        add("GET", "/connections", [](api_handler& h, const http::request&) { return h.get_connections(); });
+        add("POST", "/connections", [](api_handler& h, const http::request& req) { return h.post_connection(req); });
+        add("POST", "/backfills", [](api_handler& h, const http::request& req) { return h.backfill(req, false); });
+        add("POST", "/backfills/dry_run", [](api_handler& h, const http::request& req) { return h.backfill(req, true); });
+        add("GET", "/dags", [](api_handler& h, const http::request& req) { return h.list_dags(req); });
+        add("GET", "/dags/{dag_id}", [p](api_handler& h, const http::request& req) { return h.get_dag(p(req, "dag_id")); });
+        add("PATCH", "/dags/{dag_id}", [p](api_handler& h, const http::request& req) { return h.patch_dag(p(req, "dag_id"), req); });
+        add("GET", "/dags/{dag_id}/tasks", [p](api_handler& h, const http::request& req) { return h.list_tasks(p(req, "dag_id")); });
+        add("POST", "/dags/{dag_id}/clearTaskInstances",
+            [p](api_handler& h, const http::request& req) { return h.clear_task_instances(p(req, "dag_id"), req); });
+        add("GET", "/dags/{dag_id}/dagRuns", [p](api_handler& h, const http::request& req) { return h.list_runs(p(req, "dag_id"), req); });
+        add("POST", "/dags/{dag_id}/dagRuns", [p](api_handler& h, const http::request& req) { return h.trigger(p(req, "dag_id"), req); });
+        add("GET", "/dags/{dag_id}/dagRuns/{run_id}",
+            [p](api_handler& h, const http::request& req) { return h.get_run(p(req, "dag_id"), p(req, "run_id")); });
+        add("PATCH", "/dags/{dag_id}/dagRuns/{run_id}",
+            [p](api_handler& h, const http::request& req) { return h.patch_run(p(req, "dag_id"), p(req, "run_id"), req); });
+        add("POST", "/dags/{dag_id}/dagRuns/{run_id}/clear",
+            [p](api_handler& h, const http::request& req) { return h.clear_run(p(req, "dag_id"), p(req, "run_id"), req); });
+        add("GET", "/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+            [p](api_handler& h, const http::request& req) { return h.list_tis(p(req, "dag_id"), p(req, "run_id")); });
+        add("GET", ti, [p](api_handler& h, const http::request& req) {
+            return h.get_ti(p(req, "dag_id"), p(req, "run_id"), p(req, "task_id"), std::nullopt);
+        });
+        add("PATCH", ti, [p](api_handler& h, const http::request& req) {
+            return h.patch_ti(p(req, "dag_id"), p(req, "run_id"), p(req, "task_id"), req, std::nullopt);
+        });
+        add("GET", ti + "/{map_index}", [p](api_handler& h, const http::request& req) {
+            auto index = parse_map_index(p(req, "map_index"));
             if (!index) return problem(404, fmt::format("no API endpoint {}", req.path));
-            return get_ti(dag_id, run_id, parts[5], *index);
-        }
-        return problem(404, fmt::format("no API endpoint {}", req.path));
+            return h.get_ti(p(req, "dag_id"), p(req, "run_id"), p(req, "task_id"), *index);
+        });
+        add("PATCH", ti + "/{map_index}", [p](api_handler& h, const http::request& req) {
+            auto index = parse_map_index(p(req, "map_index"));
+            if (!index) return problem(400, fmt::format("map_index '{}' must be a whole number from -1", p(req, "map_index")), "map_index");
+            return h.patch_ti(p(req, "dag_id"), p(req, "run_id"), p(req, "task_id"), req, *index);
+        });
+        add("GET", ti + "/listMapped", [p](api_handler& h, const http::request& req) {
+            return h.list_mapped(p(req, "dag_id"), p(req, "run_id"), p(req, "task_id"));
+        });
+        add("GET", ti + "/logs/{try_number}", [p](api_handler& h, const http::request& req) {
+            return h.get_log(p(req, "dag_id"), p(req, "run_id"), p(req, "task_id"), p(req, "try_number"), req);
+        });
+        // Airflow 2.10's .../xcomEntries[/{key}] and .../tries[/{n}]; a mapped instance's tries
+        // also as .../{map_index}/tries[/{n}]. ?map_index= picks an instance of a mapped task.
+        auto xcoms = [p](api_handler& h, const http::request& req) {
+            std::optional<http::response> bad;
+            auto index = query_map_index(req, bad);
+            if (bad) return std::move(*bad);
+            const std::string& key = p(req, "key");
+            return h.xcoms(p(req, "dag_id"), p(req, "run_id"), p(req, "task_id"),
+                           key.empty() ? std::nullopt : std::optional<std::string>(key), index);
+        };
+        add("GET", ti + "/xcomEntries", xcoms);
+        add("GET", ti + "/xcomEntries/{key}", xcoms);
+        auto tries = [p](api_handler& h, const http::request& req) {
+            std::optional<int> index;
+            if (const std::string& in_path = p(req, "map_index"); !in_path.empty()) {
+                index = parse_map_index(in_path);
+                if (!index) return problem(400, fmt::format("map_index '{}' must be a whole number from -1", in_path), "map_index");
+            } else {
+                std::optional<http::response> bad;
+                index = query_map_index(req, bad);
+                if (bad) return std::move(*bad);
+            }
+            const std::string& n = p(req, "try_number");
+            return h.tries(p(req, "dag_id"), p(req, "run_id"), p(req, "task_id"), index, n.empty() ? nullptr : &n);
+        };
+        add("GET", ti + "/tries", tries);
+        add("GET", ti + "/tries/{try_number}", tries);
+        add("GET", ti + "/{map_index}/tries", tries);
+        add("GET", ti + "/{map_index}/tries/{try_number}", tries);
+        // Problems (Airflow's JSON) for the API's misses; the UI is served below "/" (GET).
+        server.route("GET", "/api/", [](const http::request& req) { return problem(404, fmt::format("no API endpoint {}", req.path)); });
+        server.on_miss([](const http::request& req, int status) {
+            if (status == 405) return problem(405, fmt::format("{} is not allowed on {}", req.method, req.path));
+            return problem(404, fmt::format("no API endpoint {}", req.path));
+        });
     }
 
 private:
@@ -552,10 +559,6 @@ private:
                            .done());
     }
 
-    static http::response method_not_allowed(const http::request& req) {
-        return problem(405, fmt::format("{} is not allowed on {}", req.method, req.path));
-    }
-
     // Airflow's GET .../taskInstances/{task_id}/xcomEntries[/{key}].
     // With map_index (query), the XComs of that instance; without, a list covers every instance of a mapped task.
     http::response xcoms(const std::string& dag_id, const std::string& run_id, const std::string& task_id,
@@ -589,22 +592,23 @@ private:
     }
 
     // Airflow's /variables: GET (list), GET /{key}, POST {"key", "value"}.
-    http::response variables(const std::vector<std::string>& parts, const std::string& m, const http::request& req) {
-        if (parts.size() == 1 && m == "POST") {
-            auto body = json::parse_object(req.body);
-            if (!body) return problem(400, body.err().message());
-            auto key = body->find("key");
-            auto value = body->find("value");
-            if (key == body->end() || !key->is_string() || key->get<std::string>().empty()) return problem(400, "key must be a non-empty string", "key");
-            if (value == body->end() || !value->is_string()) return problem(400, "value must be a string", "value");
-            if (auto st = eng_.set_variable(key->get<std::string>(), value->get<std::string>()); !st) return problem(400, st.err().message());
-            return ok_json(json::object().str("key", key->get<std::string>()).str("value", value->get<std::string>()).done());
-        }
-        if (m != "GET" || parts.size() > 2) return method_not_allowed(req);
+    http::response post_variable(const http::request& req) {
+        auto body = json::parse_object(req.body);
+        if (!body) return problem(400, body.err().message());
+        auto key = body->find("key");
+        auto value = body->find("value");
+        if (key == body->end() || !key->is_string() || key->get<std::string>().empty()) return problem(400, "key must be a non-empty string", "key");
+        if (value == body->end() || !value->is_string()) return problem(400, "value must be a string", "value");
+        if (auto st = eng_.set_variable(key->get<std::string>(), value->get<std::string>()); !st) return problem(400, st.err().message());
+        return ok_json(json::object().str("key", key->get<std::string>()).str("value", value->get<std::string>()).done());
+    }
+
+    // GET /variables, or /variables/{key} when `key`.
+    http::response get_variables(const std::string* key) {
         return eng_.read([&](const engine_state& st) {
-            if (parts.size() == 2) {
-                auto it = st.variables.find(parts[1]);
-                if (it == st.variables.end()) return problem(404, fmt::format("Variable not found: '{}'", parts[1]));
+            if (key != nullptr) {
+                auto it = st.variables.find(*key);
+                if (it == st.variables.end()) return problem(404, fmt::format("Variable not found: '{}'", *key));
                 return ok_json(json::object().str("key", it->first).str("value", it->second).done());
             }
             std::vector<std::string> items;
@@ -615,28 +619,28 @@ private:
 
     // Airflow's /connections: GET lists ids and types (never passwords); POST takes
     // {"connection_id", "uri"} or Airflow's fields (conn_type, host, login, password, schema, port, extra).
-    http::response connections(const std::vector<std::string>& parts, const std::string& m, const http::request& req) {
-        if (parts.size() == 1 && m == "POST") {
-            auto body = json::parse_object(req.body);
-            if (!body) return problem(400, body.err().message());
-            auto id = body->find("connection_id");
-            if (id == body->end() || !id->is_string() || id->get<std::string>().empty()) {
-                return problem(400, "connection_id must be a non-empty string", "connection_id");
-            }
-            std::string stored;
-            if (auto uri = body->find("uri"); uri != body->end()) {
-                if (!uri->is_string()) return problem(400, "uri must be a string", "uri");
-                stored = uri->get<std::string>();
-            } else {
-                nlohmann::json fields = *body;
-                fields.erase("connection_id");
-                if (!fields.contains("conn_type")) return problem(400, "a connection needs conn_type (or a uri)", "conn_type");
-                stored = fields.dump();
-            }
-            if (auto st = eng_.set_connection(id->get<std::string>(), stored); !st) return problem(400, st.err().message());
-            return ok_json(json::object().str("connection_id", id->get<std::string>()).done());
+    http::response post_connection(const http::request& req) {
+        auto body = json::parse_object(req.body);
+        if (!body) return problem(400, body.err().message());
+        auto id = body->find("connection_id");
+        if (id == body->end() || !id->is_string() || id->get<std::string>().empty()) {
+            return problem(400, "connection_id must be a non-empty string", "connection_id");
         }
-        if (m != "GET" || parts.size() != 1) return method_not_allowed(req);
+        std::string stored;
+        if (auto uri = body->find("uri"); uri != body->end()) {
+            if (!uri->is_string()) return problem(400, "uri must be a string", "uri");
+            stored = uri->get<std::string>();
+        } else {
+            nlohmann::json fields = *body;
+            fields.erase("connection_id");
+            if (!fields.contains("conn_type")) return problem(400, "a connection needs conn_type (or a uri)", "conn_type");
+            stored = fields.dump();
+        }
+        if (auto st = eng_.set_connection(id->get<std::string>(), stored); !st) return problem(400, st.err().message());
+        return ok_json(json::object().str("connection_id", id->get<std::string>()).done());
+    }
+
+    http::response get_connections() {
         return eng_.read([&](const engine_state& st) {
             std::vector<std::string> items;
             for (const auto& [id, text] : st.connections) {
@@ -1002,9 +1006,7 @@ private:
 
 void add_api_routes(http::server& server, engine& eng) {
     auto handler = std::make_shared<api_handler>(eng);
-    for (const char* method : {"GET", "POST", "PATCH", "PUT", "DELETE"}) {
-        server.route(method, "/api/v1/", [handler](const http::request& req) { return handler->handle(req); });
-    }
+    handler->add_routes(server, handler);
 }
 
 }  // namespace millrace::scheduler

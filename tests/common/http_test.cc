@@ -66,7 +66,12 @@ TEST_F(http_test, path_templates_bind_parameters_each_decoded_on_its_own) {
     server_.route("GET", "/schemas/types", [](const request&) { return response::text(200, "types"); });
     server_.route("GET", "/files/", [](const request& req) { return response::text(200, "prefix " + req.path); });
     server_.route("GET", "/files/{name}/meta", show);
+    server_.route("GET", "/runs/{run}/{index}", show);
+    server_.route("GET", "/runs/{run}/logs", [](const request& req) { return response::text(200, "logs of " + req.path_param("run")); });
     start();
+    // A literal after a shared parameter still beats a parameter there.
+    EXPECT_EQ(testing::http_request(address_, "GET", "/runs/r1/logs").body, "logs of r1");
+    EXPECT_EQ(testing::http_request(address_, "GET", "/runs/r1/3").body, "run=r1;index=3;");
     // An encoded '/' stays inside its parameter; '+' is not a space in a path.
     EXPECT_EQ(testing::http_request(address_, "GET", "/subjects/a%2Fb+c/versions/latest").body, "subject=a/b+c;version=latest;");
     // The literal route beats the template with a parameter in its place.

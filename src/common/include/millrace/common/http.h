@@ -160,8 +160,9 @@ public:
     // Paths match exactly, or as templates, or as prefixes, in that order:
     // - a path with {name} segments ("/subjects/{subject}/versions/{version}")
     //   matches any path of as many segments whose other segments are equal;
-    //   of several templates the one whose first parameter comes latest wins
-    //   ("/schemas/types" before "/schemas/{id}"); request::path_param reads them;
+    //   of several, the one with a literal where the others have a parameter,
+    //   the first such segment deciding ("/schemas/types" before "/schemas/{id}",
+    //   "/t/{id}/logs" before "/t/{id}/{index}"); request::path_param reads them;
     // - a path ending in '/' matches everything below it (the longest wins).
     // A path matched only under other methods answers 405 (a "/" catch-all
     // aside, which makes no path but "/" known), else 404.
