@@ -3,15 +3,21 @@
 #   docker build -t millrace .
 #   docker run --rm -p 8080:8080 -p 9021:9021 -p 9092:9092 -p 9042:9042 -p 8081:8081 -p 8090:8090 -p 9464:9464 millrace
 #
-# Build stage: Debian 12 toolchain and -dev packages, the web UIs, one binary.
+# Build stage: Debian 12 toolchain and -dev packages, librdkafka built from
+# source (scripts/deps/librdkafka; cargo-web is Debian's current cargo, which
+# only fetches its source crate), the web UIs, one binary.
 FROM docker.io/library/debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      g++ cmake ninja-build pkg-config make ca-certificates python3 nodejs npm \
+      g++ cmake ninja-build pkg-config make ca-certificates python3 nodejs npm cargo-web \
       libasio-dev libyaml-cpp-dev libfmt-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev \
-      librdkafka-dev libpq-dev libcurl4-openssl-dev libssl-dev librocksdb-dev libsimdjson-dev nlohmann-json3-dev libedit-dev libre2-dev libcrypt-dev libzookeeper-mt-dev libjemalloc-dev libhowardhinnant-date-dev \
+      libsasl2-dev libpq-dev libcurl4-openssl-dev libssl-dev librocksdb-dev libsimdjson-dev nlohmann-json3-dev libedit-dev libre2-dev libcrypt-dev libzookeeper-mt-dev libjemalloc-dev libhowardhinnant-date-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# librdkafka first too: it changes only with its version (its own layer).
+ENV MILLRACE_CACHE_DIR=/opt/millrace-deps
+COPY scripts/deps/librdkafka scripts/deps/librdkafka
+RUN MILLRACE_BUILD_JOBS="$(nproc)" scripts/deps/librdkafka && rm -rf "$MILLRACE_CACHE_DIR/crates"
 # The web toolchain first, so that code changes reuse this layer. Behind a
 # TLS-intercepting proxy, mount its CA bundle and name it:
 #   --build-arg NODE_EXTRA_CA_CERTS=/run/host-ca.crt -v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro
@@ -28,7 +34,7 @@ FROM docker.io/library/debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       postgresql ca-certificates \
-      librdkafka1 libpq5 libcurl4 libssl3 librocksdb7.8 libyaml-cpp0.7 libfmt9 libsnappy1v5 liblz4-1 libzstd1 libsimdjson14 libedit2 libre2-9 libzookeeper-mt2 libjemalloc2 libdate-tz3 tzdata \
+      libsasl2-2 libpq5 libcurl4 libssl3 librocksdb7.8 libyaml-cpp0.7 libfmt9 libsnappy1v5 liblz4-1 libzstd1 libsimdjson14 libedit2 libre2-9 libzookeeper-mt2 libjemalloc2 libdate-tz3 tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /var/lib/millrace --shell /usr/sbin/nologin millrace
 COPY --from=build /src/build/millrace /usr/local/bin/millrace

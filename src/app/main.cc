@@ -10,6 +10,7 @@
 #include <csignal>
 
 #include <execinfo.h>
+#include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -242,7 +243,7 @@ int run(int argc, char** argv) {
         return k_exit_usage;
     }
     if (inv->version || (inv->command == "version" && !inv->help)) {
-        std::printf("millrace %s (%s)\n", MILLRACE_VERSION, MILLRACE_BUILD_TYPE);
+        std::printf("millrace %s (%s), librdkafka %s\n", MILLRACE_VERSION, MILLRACE_BUILD_TYPE, rd_kafka_version_str());
         return 0;
     }
     if (inv->command.empty() || inv->help) {

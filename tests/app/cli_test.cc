@@ -2,6 +2,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -81,6 +82,12 @@ TEST(cli_test, version_prints_name_and_version) {
     auto r = run({"version"});
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_EQ(r.out.rfind("millrace 0.", 0), 0u) << r.out;
+    // The librdkafka built by scripts/deps/librdkafka, not Debian's 2.0.2:
+    // SCRAM against Kafka 4 needs at least 2.6.1.
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(librdkafka (\d+)\.(\d+)\.(\d+))"))) << r.out;
+    int major = std::stoi(m[1]), minor = std::stoi(m[2]), patch = std::stoi(m[3]);
+    EXPECT_GE(major * 10000 + minor * 100 + patch, 20601) << r.out;
 }
 
 TEST(cli_test, committed_example_config_matches_the_schema) {

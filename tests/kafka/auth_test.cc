@@ -87,6 +87,7 @@ TEST(scram_test, librdkafka_doubled_client_nonce_is_accepted) {
         auto r = server.client_final("c=biws,r=" + nonce + ",p=" + base64_encode(std::string(64, 'x')));
         ASSERT_FALSE(r.ok());
         EXPECT_EQ(r.err().message(), "Invalid client credentials");
+        EXPECT_EQ(server.repeated_client_nonce(), doubled);
     }
     scram_server server(scram_mechanism::sha_512, "SERVER");
     ASSERT_TRUE(server.client_first("n,,n=alice,r=CLIENT").ok());

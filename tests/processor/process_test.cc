@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <csignal>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
@@ -467,6 +468,45 @@ TEST_F(process_test, json_users_land_once_with_matching_fields) {
     EXPECT_EQ(wait_for_rows(k_users + 10), k_users + 10);
     EXPECT_EQ(wait_for_aggregate(k_users + 10), k_users + 10);
     EXPECT_EQ(metric(again, "millrace_processor_records_in_total"), "10") << "records read again after a clean stop";
+}
+
+// KIP-848: processor.kafka_properties=group.protocol=consumer (librdkafka >= 2.12,
+// scripts/deps/librdkafka) puts the job's consumer in a `consumer` group
+// (ConsumerGroupHeartbeat): every user lands once, and the admin API describes
+// the group as a CONSUMER group, not a classic one.
+TEST_F(process_test, consumer_group_protocol_kip848_lands_every_user_once) {
+    auto users = make_users(k_users, 12);
+    produce_users(*producer_, topic_, users, 0, users.size());
+    write_job("created_users", default_job());
+    auto& p = start_processor({"--set", "processor.kafka_properties=group.protocol=consumer"});
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(k_users), k_users) << p.proc->stderr_text();
+    expect_rows_match(users);
+
+    char errstr[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", broker_->address.c_str(), errstr, sizeof errstr), RD_KAFKA_CONF_OK);
+    std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> admin(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr),
+                                                                   &rd_kafka_destroy);
+    ASSERT_TRUE(admin) << errstr;
+    std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> queue(rd_kafka_queue_new(admin.get()),
+                                                                               &rd_kafka_queue_destroy);
+    const std::string group = "group_" + name_;
+    const char* groups[] = {group.c_str()};
+    rd_kafka_DescribeConsumerGroups(admin.get(), groups, 1, nullptr, queue.get());
+    std::unique_ptr<rd_kafka_event_t, decltype(&rd_kafka_event_destroy)> event(rd_kafka_queue_poll(queue.get(), 60000),
+                                                                               &rd_kafka_event_destroy);
+    ASSERT_TRUE(event) << "no DescribeConsumerGroups result within 60 s";
+    ASSERT_EQ(rd_kafka_event_error(event.get()), RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_event_error_string(event.get());
+    size_t count = 0;
+    const rd_kafka_ConsumerGroupDescription_t** described =
+        rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(event.get()), &count);
+    ASSERT_EQ(count, 1u);
+    ASSERT_EQ(rd_kafka_ConsumerGroupDescription_error(described[0]), nullptr)
+        << rd_kafka_error_string(rd_kafka_ConsumerGroupDescription_error(described[0]));
+    EXPECT_EQ(rd_kafka_ConsumerGroupDescription_type(described[0]), RD_KAFKA_CONSUMER_GROUP_TYPE_CONSUMER);
+    EXPECT_EQ(rd_kafka_ConsumerGroupDescription_member_count(described[0]), 1u);
+    ASSERT_EQ(p.proc->stop(SIGTERM), 0) << p.proc->stderr_text();
 }
 
 // millrace's own CQL client logs in: the sink and the window state reach a

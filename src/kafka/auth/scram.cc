@@ -221,6 +221,7 @@ result<std::string> scram_server::client_final(std::string_view message) {
     if (attrs[1].second != nonce_ && attrs[1].second != client_nonce_ + nonce_) {
         return make_error(errc::invalid_argument, "Invalid client nonce in the final client message.");
     }
+    repeated_client_nonce_ = attrs[1].second != nonce_;
     auto proof = base64_decode(message.substr(proof_at + 3));
     if (!proof) return make_error(errc::invalid_argument, "Invalid SCRAM client proof encoding");
     std::string auth_message = client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);

@@ -62,6 +62,9 @@ public:
     // Step 3: verifies the proof of the client-final message; returns the
     // server-final message.
     result<std::string> client_final(std::string_view message);
+    // After client_final: whether the message repeated the client's nonce in
+    // front of the combined one (librdkafka before 2.6.1; Kafka 4 refuses it).
+    bool repeated_client_nonce() const { return repeated_client_nonce_; }
 
 private:
     scram_mechanism mechanism_;
@@ -74,6 +77,7 @@ private:
     std::string server_first_;
     std::optional<scram_credential> credential_;
     bool first_done_ = false;
+    bool repeated_client_nonce_ = false;
 };
 
 }  // namespace millrace::kafka::auth

@@ -163,7 +163,10 @@ sasl_session::reply sasl_session::authenticate(std::string_view token, int64_t n
     }
     auto final_message = scram_->client_final(token);
     if (!final_message) return fail(generic);
-    return succeed(scram_->user(), std::move(*final_message), now_ms);
+    bool repeated_nonce = scram_->repeated_client_nonce();
+    auto r = succeed(scram_->user(), std::move(*final_message), now_ms);
+    r.repeated_scram_nonce = repeated_nonce;
+    return r;
 }
 
 }  // namespace millrace::kafka::auth

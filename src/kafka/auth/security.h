@@ -75,6 +75,7 @@ public:
         std::string bytes;              // SaslAuthenticate auth_bytes
         int64_t session_lifetime_ms = 0;
         bool close = false;             // close the connection after the response
+        bool repeated_scram_nonce = false;  // logged in with librdkafka < 2.6.1's SCRAM form
     };
     // SaslHandshake: selects the mechanism (initial or re-authentication).
     reply handshake(std::string_view mechanism);

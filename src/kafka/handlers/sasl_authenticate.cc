@@ -35,6 +35,12 @@ asio::awaitable<void> handle_sasl_authenticate(request_context& ctx, reader& in,
             ctx.broker.log().debug("connection from {} (client {}) authenticated as {}", ctx.client_host, ctx.client_id,
                                    ctx.session->principal());
         }
+        if (r.error == 0 && r.repeated_scram_nonce) {
+            // Accepted (as Kafka 3.8.1-3.9 did), but worth knowing: that client cannot log in to Kafka 4.
+            ctx.broker.log().info("connection from {} (client {}) logged in with a SCRAM client-final message that "
+                                  "repeats its nonce (librdkafka before 2.6.1), which Apache Kafka 4 refuses",
+                                  ctx.client_host, ctx.client_id);
+        }
     }
     encode_response(ctx, out, response);
     co_return;
