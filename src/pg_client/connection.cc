@@ -199,15 +199,13 @@ status connection::connect() {
     keys.push_back(nullptr);
     values.push_back(nullptr);
     conn_ = PQconnectdbParams(keys.data(), values.data(), 1);
-    if (conn_ == nullptr) {
-        return make_error(errc::unavailable, "PostgreSQL unavailable{}{}: out of memory", options_.purpose.empty() ? "" : " ",
-                          options_.purpose);
-    }
-    if (PQstatus(conn_) != CONNECTION_OK) {
-        std::string message = one_line(PQerrorMessage(conn_));
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+        std::string message = conn_ != nullptr ? one_line(PQerrorMessage(conn_)) : "out of memory";
         close();
-        return make_error(errc::unavailable, "PostgreSQL unavailable{}{}: {}", options_.purpose.empty() ? "" : " ",
-                          options_.purpose, message);
+        std::string prefix = !options_.error_prefix.empty() ? options_.error_prefix
+                             : options_.purpose.empty()     ? "PostgreSQL unavailable"
+                                                            : "PostgreSQL unavailable " + options_.purpose;
+        return make_error(errc::unavailable, "{}: {}", prefix, message);
     }
     PQsetNoticeReceiver(conn_, &on_notice, nullptr);
     return {};

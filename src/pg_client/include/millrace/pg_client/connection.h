@@ -41,6 +41,9 @@ struct connect_options {
     bool replication = false;                   // replication=database: walsender commands on this session
     // Words after "PostgreSQL unavailable" in connect errors: "for migrations", "(replication)".
     std::string purpose;
+    // Replaces "PostgreSQL unavailable <purpose>" before libpq's message when
+    // the caller names what and where itself ("cannot connect to PostgreSQL on port 5432").
+    std::string error_prefix;
 };
 
 // One row-set (or command status) a statement returned. Owns the libpq
@@ -117,7 +120,7 @@ public:
     connection& operator=(const connection&) = delete;
 
     // Opens a new session (closing any open one): "PostgreSQL unavailable
-    // <purpose>: <libpq's message>", `unavailable`, on failure. Notices and
+    // <purpose>: <libpq's message>" (or "<error_prefix>: ..."), `unavailable`, on failure. Notices and
     // warnings of the session go to our log (component "postgres").
     [[nodiscard]] status connect();
     // connect() unless the session is open and healthy.
