@@ -143,6 +143,10 @@ int32_t rows::column_modifier(int column) const {
 
 std::string_view rows::command_status() const { return res_ != nullptr ? PQcmdStatus(res_) : ""; }
 
+std::string_view rows::affected_text() const { return res_ != nullptr ? PQcmdTuples(res_) : ""; }
+
+bool rows::has_rows() const { return res_ != nullptr && PQresultStatus(res_) == PGRES_TUPLES_OK; }
+
 int64_t rows::affected() const {
     if (res_ == nullptr) return 0;
     std::string_view t = PQcmdTuples(res_);
@@ -158,7 +162,7 @@ connection::~connection() { close(); }
 
 connection::connection(connection&& other) noexcept
     : options_(std::move(other.options_)), conn_(std::exchange(other.conn_, nullptr)),
-      last_sqlstate_(std::move(other.last_sqlstate_)) {}
+      last_sqlstate_(std::move(other.last_sqlstate_)), last_message_(std::move(other.last_message_)) {}
 
 connection& connection::operator=(connection&& other) noexcept {
     if (this != &other) {
@@ -166,6 +170,7 @@ connection& connection::operator=(connection&& other) noexcept {
         options_ = std::move(other.options_);
         conn_ = std::exchange(other.conn_, nullptr);
         last_sqlstate_ = std::move(other.last_sqlstate_);
+        last_message_ = std::move(other.last_message_);
     }
     return *this;
 }
@@ -186,6 +191,7 @@ bool connection::in_transaction() const {
 status connection::connect() {
     close();
     last_sqlstate_.clear();
+    last_message_.clear();
     // dsn first: the keywords after it override the DSN's values.
     std::vector<const char*> keys{"dbname"}, values{options_.dsn.c_str()};
     std::string timeout = std::to_string(options_.connect_timeout.count());
@@ -201,6 +207,7 @@ status connection::connect() {
     conn_ = PQconnectdbParams(keys.data(), values.data(), 1);
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
         std::string message = conn_ != nullptr ? one_line(PQerrorMessage(conn_)) : "out of memory";
+        last_message_ = message;
         close();
         std::string prefix = !options_.error_prefix.empty() ? options_.error_prefix
                              : options_.purpose.empty()     ? "PostgreSQL unavailable"
@@ -221,6 +228,7 @@ error connection::failure(std::string_view sql, ::pg_result* res) {
     std::string message = one_line(res != nullptr && *PQresultErrorMessage(res) != '\0'
                                        ? PQresultErrorMessage(res)
                                        : (conn_ != nullptr ? PQerrorMessage(conn_) : "no connection"));
+    last_message_ = message;
     bool lost = !alive() || lost_sqlstate(last_sqlstate_);
     std::string state = last_sqlstate_.empty() ? "" : fmt::format(" (SQLSTATE {})", last_sqlstate_);
     if (lost) {
@@ -232,7 +240,11 @@ error connection::failure(std::string_view sql, ::pg_result* res) {
 }
 
 result<rows> connection::exec(std::string_view sql, const std::vector<param>& params) {
-    if (conn_ == nullptr) return make_error(errc::unavailable, "PostgreSQL unavailable: {}: not connected", statement_head(sql));
+    if (conn_ == nullptr) {
+        last_sqlstate_.clear();
+        last_message_ = "not connected";
+        return make_error(errc::unavailable, "PostgreSQL unavailable: {}: not connected", statement_head(sql));
+    }
     std::string text(sql);
     PGresult* raw = nullptr;
     if (params.empty()) {
@@ -323,6 +335,7 @@ result<std::optional<copy_chunk>> connection::read_copy(std::chrono::millisecond
         PGresult* res = PQgetResult(conn_);
         last_sqlstate_ = sqlstate_of(res);
         std::string message = one_line(res != nullptr ? PQresultErrorMessage(res) : PQerrorMessage(conn_));
+        last_message_ = message;
         PQclear(res);
         return make_error(errc::unavailable, "PostgreSQL ended the replication stream: {}", message);
     }

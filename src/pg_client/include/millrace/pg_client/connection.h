@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "millrace/common/result.h"
@@ -75,6 +76,13 @@ public:
     // The command tag ("INSERT 0 3") and the rows it affected (3); 0 when the tag has no count.
     std::string_view command_status() const;
     int64_t affected() const;
+    std::string_view affected_text() const;  // "3", or "" when the tag has no count
+    // The statement returned rows (a SELECT, also of none), not only a command tag.
+    bool has_rows() const;
+    // Hands the libpq result to the caller, who must PQclear it: only for code
+    // that still reads results with libpq itself (the scheduler's store, until
+    // its readers move to rows).
+    ::pg_result* release() { return std::exchange(res_, nullptr); }
 
 private:
     void check(int row, int column) const;
@@ -131,6 +139,9 @@ public:
     bool in_transaction() const;
     const connect_options& options() const { return options_; }
     const std::string& last_sqlstate() const { return last_sqlstate_; }
+    // The server's (or libpq's) message of the last failure, on one line, for
+    // callers that word their own errors around it.
+    const std::string& last_message() const { return last_message_; }
 
     // Runs one statement with `params` as $1, $2, ... (extended protocol).
     // Without params the text goes as a simple query: it may hold several
@@ -166,6 +177,7 @@ private:
     connect_options options_;
     ::pg_conn* conn_ = nullptr;
     std::string last_sqlstate_;
+    std::string last_message_;
 };
 
 // A quoted identifier ("my ""table"""): the one way a name becomes SQL text.
