@@ -9,6 +9,7 @@
 //            0x01 'R'                                    → present once the 'r' counters are kept
 //            0x01 'u' role                               → role record (auth.h)
 //            0x01 'p' role 0x00 resource                 → permission set (auth.h)
+//            0x01 'y' keyspace 0x00 type                 → user-defined type record (schema.h udt_def)
 //     (each schema record's second byte is its kind: one letter per kind, never shared)
 //   cells:   0x02 | table id (8) | token (8, sign bit flipped) | partition key
 //            | clustering | column id (2)
@@ -47,6 +48,7 @@ constexpr uint16_t k_row_marker = 0;
 // The second byte of role and permission records (schema space).
 constexpr char k_role_kind = 'u';
 constexpr char k_permission_kind = 'p';
+constexpr char k_udt_kind = 'y';  // user-defined types (schema.h)
 
 inline void put_be(std::string& out, uint64_t v, int width) {
     for (int shift = 8 * (width - 1); shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
