@@ -5,12 +5,12 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
 #include "millrace/common/log.h"
 #include "millrace/cql_client/client.h"
 #include "millrace/kafka_client/offsets.h"
+#include "millrace/pg_client/connection.h"
 
 namespace millrace::app {
 
@@ -29,7 +29,7 @@ constexpr int k_count_duty_factor = 50;
 // The probe's connections, opened on first use and again after a failure.
 struct pipeline_probe::clients {
     std::shared_ptr<cql_client::session> cql;
-    PGconn* pg = nullptr;
+    pg::connection pg;
     rd_kafka_t* kafka = nullptr;
     std::chrono::steady_clock::time_point next_users_count{};  // see k_count_duty_factor
 
@@ -37,8 +37,7 @@ struct pipeline_probe::clients {
     void close() {
         if (cql) cql->close();
         cql.reset();
-        if (pg != nullptr) PQfinish(pg);
-        pg = nullptr;
+        pg.close();
         if (kafka != nullptr) rd_kafka_destroy(kafka);
         kafka = nullptr;
     }
@@ -81,19 +80,22 @@ void pipeline_probe::loop(std::function<void()> first) {
 
 namespace {
 
-std::optional<double> users_in_postgres(PGconn*& pg, const probe_targets& t) {
+std::optional<double> users_in_postgres(pg::connection& pg, const probe_targets& t) {
     if (t.postgres_dsn.empty() || t.users_table.empty()) return std::nullopt;
-    if (pg == nullptr || PQstatus(pg) != CONNECTION_OK) {
-        if (pg != nullptr) PQfinish(pg);
-        pg = PQconnectdb((t.postgres_dsn + " connect_timeout=2").c_str());
-        if (PQstatus(pg) != CONNECTION_OK) return std::nullopt;
+    if (!pg.alive()) {
+        pg = pg::connection(pg::connect_options{.dsn = t.postgres_dsn, .connect_timeout = std::chrono::seconds(2)});
+        if (!pg.connect()) return std::nullopt;
         // One backend for the count, not a leader and two parallel workers.
-        PQclear(PQexec(pg, "SET max_parallel_workers_per_gather = 0"));
+        (void)pg.run("SET max_parallel_workers_per_gather = 0");
     }
-    PGresult* res = PQexec(pg, fmt::format("SELECT count(*) FROM {}", t.users_table).c_str());
+    // cdc.tables' "schema.table" (or "table"), quoted as the capture quotes it.
+    auto dot = t.users_table.find('.');
+    std::string table = dot == std::string::npos
+                            ? pg::quote_ident(t.users_table)
+                            : pg::quote_qualified(t.users_table.substr(0, dot), t.users_table.substr(dot + 1));
+    auto res = pg.exec("SELECT count(*) FROM " + table);
     std::optional<double> n;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) n = std::stod(PQgetvalue(res, 0, 0));
-    PQclear(res);
+    if (res && res->size() == 1) n = static_cast<double>(res->integer(0, 0).value_or(0));
     return n;
 }
 

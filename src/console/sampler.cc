@@ -12,13 +12,13 @@
 #include <algorithm>
 #include <set>
 
-#include <libpq-fe.h>
 
 #include "decode.h"
 #include "http_client.h"
 #include "millrace/avro/codec.h"
 #include "millrace/common/security.h"
 #include "millrace/cql_client/shell.h"
+#include "millrace/pg_client/connection.h"
 #include "service.h"
 
 namespace millrace::console {
@@ -122,41 +122,32 @@ struct pg_facts {
 
 pg_facts read_postgres(const std::string& dsn, std::chrono::milliseconds timeout) {
     pg_facts facts;
-    std::string conninfo = fmt::format("{} connect_timeout={} application_name=millrace-console", dsn,
-                                       std::max<int64_t>(1, timeout.count() / 1000));
-    PGconn* conn = PQconnectdb(conninfo.c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-        facts.error = PQerrorMessage(conn);
-        while (!facts.error.empty() && (facts.error.back() == '\n' || facts.error.back() == ' ')) facts.error.pop_back();
-        PQfinish(conn);
+    pg::connection conn(pg::connect_options{
+        .dsn = dsn, .application_name = "millrace-console",
+        .connect_timeout = std::chrono::seconds(std::max<int64_t>(1, timeout.count() / 1000))});
+    if (auto st = conn.connect(); !st) {
+        // libpq's own words ("connection to server at ... failed: ..."), as the page showed them.
+        std::string_view message = st.err().message();
+        std::string_view prefix = "PostgreSQL unavailable: ";
+        facts.error = message.starts_with(prefix) ? message.substr(prefix.size()) : message;
         return facts;
     }
-    auto query = [&](const char* sql) { return PQexec(conn, sql); };
-    if (PGresult* res = query("SELECT n_tup_ins, n_live_tup FROM pg_stat_user_tables WHERE relname = 'users' LIMIT 1");
-        PQresultStatus(res) == PGRES_TUPLES_OK) {
-        if (PQntuples(res) == 1) {
-            facts.users_inserted = std::atoll(PQgetvalue(res, 0, 0));
-            facts.users_rows = std::atoll(PQgetvalue(res, 0, 1));
-        }
-        PQclear(res);
-    } else {
-        PQclear(res);
+    if (auto res = conn.exec("SELECT n_tup_ins, n_live_tup FROM pg_stat_user_tables WHERE relname = 'users' LIMIT 1");
+        res && res->size() == 1) {
+        facts.users_inserted = res->integer(0, 0).value_or(0);
+        facts.users_rows = res->integer(0, 1).value_or(0);
     }
-    if (PGresult* res = query("SELECT slot_name, plugin, active, "
-                              "COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint "
-                              "FROM pg_replication_slots WHERE slot_type = 'logical' ORDER BY slot_name");
-        PQresultStatus(res) == PGRES_TUPLES_OK) {
-        for (int row = 0; row < PQntuples(res); ++row) {
-            facts.slots.push_back({{"slot", PQgetvalue(res, row, 0)},
-                                   {"plugin", PQgetvalue(res, row, 1)},
-                                   {"active", std::string(PQgetvalue(res, row, 2)) == "t"},
-                                   {"lag_bytes", std::atoll(PQgetvalue(res, row, 3))}});
+    if (auto res = conn.exec("SELECT slot_name, plugin, active, "
+                             "COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint "
+                             "FROM pg_replication_slots WHERE slot_type = 'logical' ORDER BY slot_name");
+        res) {
+        for (int row = 0; row < res->size(); ++row) {
+            facts.slots.push_back({{"slot", res->str(row, 0)},
+                                   {"plugin", res->str(row, 1)},
+                                   {"active", res->boolean(row, 2)},
+                                   {"lag_bytes", res->integer(row, 3).value_or(0)}});
         }
-        PQclear(res);
-    } else {
-        PQclear(res);
     }
-    PQfinish(conn);
     return facts;
 }
 

@@ -4,9 +4,8 @@
 // for as long as its TCP connection stays open.
 #include <chrono>
 
-#include <libpq-fe.h>
-
 #include "backends.h"
+#include "millrace/pg_client/connection.h"
 
 namespace millrace::coordination {
 namespace {
@@ -19,37 +18,26 @@ constexpr auto k_recheck = std::chrono::seconds(1);
 class postgres_lease final : public lease {
 public:
     postgres_lease(std::shared_ptr<lease_record> record, std::string dsn, std::string instance)
-        : lease(std::move(record)), dsn_(std::move(dsn)), application_("millrace-lease:" + name() + "@" + instance) {}
+        : lease(std::move(record)), application_("millrace-lease:" + name() + "@" + instance),
+          conn_(pg::connect_options{.dsn = std::move(dsn), .application_name = application_,
+                                    .connect_timeout = std::chrono::seconds(10)}) {}
     ~postgres_lease() override { close(); }
 
     result<bool> try_acquire() override {
         if (held_) {
             if (confirm()) return true;
         }
-        if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-            close();
-            const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
-            const char* values[] = {dsn_.c_str(), application_.c_str(), "10", nullptr};
-            conn_ = PQconnectdbParams(keys, values, 1);
-            if (PQstatus(conn_) != CONNECTION_OK) {
-                error err = make_error(errc::unavailable, "lease {}: PostgreSQL unavailable: {}", name(),
-                                       trimmed(PQerrorMessage(conn_)));
-                close();
-                return err;
-            }
+        if (!conn_.alive()) {
+            if (auto st = conn_.connect(); !st) return st.err().with_context(fmt::format("lease {}", name()));
         }
-        const char* params[] = {key().c_str()};
-        PGresult* res = PQexecParams(conn_, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", 1, nullptr, params,
-                                     nullptr, nullptr, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            error err = make_error(errc::unavailable, "lease {}: taking the advisory lock: {}", name(),
-                                   trimmed(PQerrorMessage(conn_)));
-            PQclear(res);
+        auto res = conn_.exec("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", {key()});
+        if (!res) {
+            // Whatever failed, another try (on a new connection) may succeed.
+            error err(errc::unavailable, fmt::format("lease {}: taking the advisory lock: {}", name(), res.err().message()));
             close();
             return err;
         }
-        bool locked = std::string_view(PQgetvalue(res, 0, 0)) == "t";
-        PQclear(res);
+        bool locked = res->boolean(0, 0);
         if (locked) {
             held_ = true;
             checked_ = steady::now();
@@ -68,11 +56,7 @@ public:
     }
 
     void release() override {
-        if (held_ && conn_ != nullptr) {
-            const char* params[] = {key().c_str()};
-            PQclear(PQexecParams(conn_, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", 1, nullptr, params, nullptr,
-                                 nullptr, 0));
-        }
+        if (held_ && conn_.alive()) (void)conn_.run("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {key()});
         lose();
     }
 
@@ -82,19 +66,10 @@ private:
         return key_;
     }
 
-    static std::string trimmed(const char* text) {
-        std::string out = text ? text : "";
-        while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-        return out;
-    }
-
     // A liveness query on the lock's connection: the lock lives as long as it.
     bool confirm() {
         auto started = steady::now();
-        PGresult* res = conn_ ? PQexec(conn_, "SELECT 1") : nullptr;
-        bool ok = res != nullptr && PQresultStatus(res) == PGRES_TUPLES_OK;
-        PQclear(res);
-        if (!ok) {
+        if (!conn_.alive() || !conn_.run("SELECT 1")) {
             lose();
             close();
             return false;
@@ -106,17 +81,14 @@ private:
     // Another session's application name carries the holder's instance.
     std::string find_holder() {
         std::string pattern = "millrace-lease:" + name() + "@%";
-        const char* params[] = {pattern.c_str()};
-        PGresult* res = PQexecParams(conn_,
-                                     "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE $1 "
-                                     "AND pid <> pg_backend_pid() ORDER BY backend_start LIMIT 1",
-                                     1, nullptr, params, nullptr, nullptr, 0);
+        auto res = conn_.exec("SELECT application_name FROM pg_stat_activity WHERE application_name LIKE $1 "
+                              "AND pid <> pg_backend_pid() ORDER BY backend_start LIMIT 1",
+                              {pattern});
         std::string holder;
-        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
-            std::string app = PQgetvalue(res, 0, 0);
+        if (res && res->size() > 0) {
+            std::string app = res->str(0, 0);
             holder = app.substr(app.find('@') + 1);
         }
-        PQclear(res);
         return holder;
     }
 
@@ -125,15 +97,11 @@ private:
         set_held(false);
     }
 
-    void close() {
-        if (conn_ != nullptr) PQfinish(conn_);
-        conn_ = nullptr;
-    }
+    void close() { conn_.close(); }
 
-    std::string dsn_;
     std::string application_;
     std::string key_;
-    PGconn* conn_ = nullptr;
+    pg::connection conn_;
     bool held_ = false;
     steady::time_point checked_;
 };

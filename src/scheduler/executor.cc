@@ -20,7 +20,6 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <librdkafka/rdkafka.h>
-#include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 
 #include "millrace/common/http.h"
@@ -28,6 +27,7 @@
 #include "millrace/common/log.h"
 #include "millrace/common/security.h"
 #include "millrace/common/tls.h"
+#include "millrace/pg_client/connection.h"
 #include "millrace/scheduler/rendered.h"
 #include "millrace/source/fetcher.h"
 #include "millrace/source/generator.h"
@@ -759,53 +759,43 @@ try_outcome run_sql(const std::string& dsn, const std::vector<sql_statement>& in
     if (transaction) statements.push_back({"BEGIN", {}});
     statements.insert(statements.end(), input.begin(), input.end());
     if (transaction) statements.push_back({"COMMIT", {}});
-    std::string conninfo = dsn;
-    if (timeout_ms > 0) conninfo += fmt::format(" options='-c statement_timeout={}'", timeout_ms);
-    PGconn* conn = PQconnectdb(conninfo.c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-        std::string message = PQerrorMessage(conn);
-        PQfinish(conn);
-        while (!message.empty() && message.back() == '\n') message.pop_back();
-        return fail(log, fmt::format("cannot connect to PostgreSQL: {}", message));
-    }
+    pg::connection conn(pg::connect_options{
+        .dsn = dsn,
+        .options = timeout_ms > 0 ? fmt::format("-c statement_timeout={}", timeout_ms) : std::string(),
+        .error_prefix = "cannot connect to PostgreSQL"});
+    if (auto st = conn.connect(); !st) return fail(log, st.err().message());
     try_outcome out{true, false, {}};
     for (const auto& statement : statements) {
         log.line("executing: {}", statement.text);
-        std::vector<const char*> values;
+        std::vector<pg::param> values;
         for (size_t idx = 0; idx < statement.values.size(); ++idx) {
             log.line("  ${} = {}", idx + 1, json::quote(statement.values[idx]));
-            values.push_back(statement.values[idx].c_str());
+            values.emplace_back(statement.values[idx]);
         }
         // No values: the simple protocol, which also runs several statements at once.
-        PGresult* res = values.empty() ? PQexec(conn, statement.text.c_str())
-                                       : PQexecParams(conn, statement.text.c_str(), static_cast<int>(values.size()), nullptr,
-                                                      values.data(), nullptr, nullptr, 0);
-        auto code = PQresultStatus(res);
-        if (code == PGRES_TUPLES_OK) {
-            int rows = PQntuples(res), cols = PQnfields(res);
+        auto res = conn.exec(statement.text, values);
+        if (!res) {
+            const std::string& message = conn.last_message();
+            out = fail(log, fmt::format("SQL failed: {}", message));
+            out.timed_out = message.find("statement timeout") != std::string::npos;
+            if (transaction) conn.rollback();
+            break;
+        }
+        if (res->has_rows()) {
+            int rows = res->size(), cols = res->columns();
             std::string header;
-            for (int col = 0; col < cols; ++col) header += (col ? "\t" : "") + std::string(PQfname(res, col));
+            for (int col = 0; col < cols; ++col) header += (col ? "\t" : "") + std::string(res->column_name(col));
             log.write(header + "\n");
             for (int row = 0; row < std::min(rows, 100); ++row) {
                 std::string line;
-                for (int col = 0; col < cols; ++col) line += (col ? "\t" : "") + std::string(PQgetvalue(res, row, col));
+                for (int col = 0; col < cols; ++col) line += (col ? "\t" : "") + res->str(row, col);
                 log.write(line + "\n");
             }
             log.line("{} rows", rows);
-        } else if (code == PGRES_COMMAND_OK || code == PGRES_EMPTY_QUERY) {
-            log.line("{} {}", PQcmdStatus(res), PQcmdTuples(res));
         } else {
-            std::string message = PQresultErrorMessage(res);
-            while (!message.empty() && message.back() == '\n') message.pop_back();
-            out = fail(log, fmt::format("SQL failed: {}", message));
-            out.timed_out = message.find("statement timeout") != std::string::npos;
-            PQclear(res);
-            if (transaction) PQclear(PQexec(conn, "ROLLBACK"));
-            break;
+            log.line("{} {}", res->command_status(), res->affected_text());
         }
-        PQclear(res);
     }
-    PQfinish(conn);
     return out;
 }
 

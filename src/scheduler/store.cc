@@ -101,59 +101,43 @@ std::string format_ms(int64_t ms) {
     return fmt::format("{}.{:03}{}", iso.substr(0, 19), ms - seconds * 1000, iso.substr(19));
 }
 
-store::store(std::string dsn, std::string schema) : dsn_(std::move(dsn)), schema_(std::move(schema)) {}
+store::store(std::string dsn, std::string schema)
+    : dsn_(std::move(dsn)), schema_(std::move(schema)),
+      conn_(pg::connect_options{.dsn = dsn_, .error_prefix = "scheduler metadata: cannot connect to PostgreSQL"}) {}
 
-store::~store() {
-    if (conn_ != nullptr) PQfinish(conn_);
-}
+store::~store() = default;
 
-error store::failure(std::string_view what, PGresult* res) {
-    std::string message = res != nullptr ? PQresultErrorMessage(res) : PQerrorMessage(conn_);
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-    const char* sqlstate = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+// The last statement's failure, worded as "scheduler metadata: <what>: <server's message>".
+error store::failure(std::string_view what) {
     errc code = errc::io_error;
-    if (PQstatus(conn_) != CONNECTION_OK) {
+    if (!conn_.alive()) {
         code = errc::unavailable;
-        PQfinish(conn_);
-        conn_ = nullptr;
-    } else if (sqlstate != nullptr && std::strcmp(sqlstate, "23505") == 0) {
+        conn_.close();
+    } else if (conn_.last_sqlstate() == "23505") {
         code = errc::already_exists;
     }
-    return make_error(code, "scheduler metadata: {}: {}", what, message);
+    return make_error(code, "scheduler metadata: {}: {}", what, conn_.last_message());
 }
 
 status store::connect() {
-    if (conn_ != nullptr) return {};
-    conn_ = PQconnectdb(dsn_.c_str());
-    if (PQstatus(conn_) != CONNECTION_OK) {
-        std::string message = PQerrorMessage(conn_);
-        while (!message.empty() && message.back() == '\n') message.pop_back();
-        PQfinish(conn_);
-        conn_ = nullptr;
-        return make_error(errc::unavailable, "scheduler metadata: cannot connect to PostgreSQL: {}", message);
-    }
+    if (conn_.alive()) return {};
+    if (auto st = conn_.connect(); !st) return st;
     // State transitions are many small transactions; losing the last few
     // milliseconds of them in a crash of PostgreSQL itself is recovered like a
     // scheduler crash (running tries are retried or failed), so skip the fsync wait.
-    PGresult* res = PQexec(conn_, "SET synchronous_commit = off; SET client_min_messages = warning");
-    PQclear(res);
+    (void)conn_.run("SET synchronous_commit = off; SET client_min_messages = warning");
     return {};
 }
 
 result<PGresult*> store::exec(const char* what, const std::string& sql, const std::vector<std::string>& params,
-                              bool expect_rows) {
+                              bool /*expect_rows*/) {
     if (auto st = connect(); !st) return st.err();
-    std::vector<const char*> values;
-    for (const auto& p : params) values.push_back(p.empty() ? nullptr : p.c_str());
-    PGresult* res = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                                 nullptr, 0);
-    auto code = PQresultStatus(res);
-    if (code != (expect_rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK)) {
-        error err = failure(what, res);
-        PQclear(res);
-        return err;
-    }
-    return res;
+    std::vector<pg::param> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p.empty() ? pg::param(std::nullopt) : pg::param(p));
+    auto res = conn_.exec(sql, values);
+    if (!res) return failure(what);
+    return res->release();
 }
 
 status store::migrate() {
@@ -209,14 +193,11 @@ CREATE TABLE IF NOT EXISTS {0}.task_instance_try (
     // Two schedulers starting together must not race on CREATE: serialize with a transaction-level lock.
     if (auto st = connect(); !st) return st;
     std::string script = "BEGIN; SELECT pg_advisory_xact_lock(hashtext('millrace_scheduler_ddl')); " + sql + " COMMIT;";
-    PGresult* res = PQexec(conn_, script.c_str());
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        error err = failure("creating the schema", res);
-        PQclear(res);
-        if (conn_ != nullptr) PQclear(PQexec(conn_, "ROLLBACK"));
+    if (auto st = conn_.run(script); !st) {
+        error err = failure("creating the schema");
+        conn_.rollback();
         return err;
     }
-    PQclear(res);
     return {};
 }
 

@@ -14,10 +14,8 @@
 #include <vector>
 
 #include "millrace/common/result.h"
+#include "millrace/pg_client/connection.h"
 #include "state.h"
-
-struct pg_conn;
-struct pg_result;
 
 namespace millrace::scheduler {
 
@@ -29,7 +27,7 @@ public:
     store& operator=(const store&) = delete;
 
     status connect();
-    bool connected() const { return conn_ != nullptr; }
+    bool connected() const { return conn_.alive(); }
     status migrate();
     // pg_try_advisory_lock on a key derived from the schema: true when this
     // session now drives the database, false when another scheduler does.
@@ -70,11 +68,11 @@ public:
 private:
     result<::pg_result*> exec(const char* what, const std::string& sql, const std::vector<std::string>& params,
                                    bool expect_rows);
-    error failure(std::string_view what, ::pg_result* res);
+    error failure(std::string_view what);
     result<std::map<std::string, std::string>> load_pairs(const char* what, const std::string& table, const std::string& cols);
 
     std::string dsn_, schema_;
-    pg_conn* conn_ = nullptr;
+    pg::connection conn_;
 };
 
 }  // namespace millrace::scheduler

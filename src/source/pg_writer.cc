@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include <libpq-fe.h>
-
 namespace millrace::source {
 namespace {
 
@@ -52,29 +50,6 @@ void copy_field(std::string& out, const std::string& value) {
     }
 }
 
-bool connection_lost(PGconn* conn, const PGresult* res) {
-    if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) return true;
-    const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-    if (state == nullptr) return res == nullptr;
-    std::string_view code(state);
-    // 08: connection exception; 57P01..57P03: admin/crash shutdown, cannot connect now.
-    return code.substr(0, 2) == "08" || code == "57P01" || code == "57P02" || code == "57P03";
-}
-
-// libpq's messages span lines; logs and errors are one line each.
-std::string trim(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        if (c == '\n' || c == '\t') {
-            if (!out.empty() && out.back() != ' ') out.push_back(' ');
-        } else {
-            out.push_back(c);
-        }
-    }
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    return out;
-}
-
 }  // namespace
 
 result<raw_storage> parse_raw_storage(std::string_view text) {
@@ -95,60 +70,30 @@ std::string_view to_string(raw_storage storage) {
     return "?";
 }
 
-pg_writer::pg_writer(std::string dsn, raw_storage raw) : dsn_(std::move(dsn)), raw_(raw) {}
+pg_writer::pg_writer(std::string dsn, raw_storage raw)
+    : dsn_(std::move(dsn)), raw_(raw), conn_(pg::connect_options{.dsn = dsn_}) {}
 
-pg_writer::~pg_writer() { disconnect(); }
-
-void pg_writer::disconnect() {
-    if (conn_ != nullptr) PQfinish(conn_);
-    conn_ = nullptr;
-}
-
-error pg_writer::failure(std::string_view what) {
-    std::string message = trim(conn_ ? PQerrorMessage(conn_) : "no connection");
-    bool lost = conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK;
-    if (lost) disconnect();
-    return make_error(lost ? errc::unavailable : errc::io_error, "PostgreSQL {}: {}", what, message);
-}
+pg_writer::~pg_writer() = default;
 
 status pg_writer::connect() {
-    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return {};
-    disconnect();
-    conn_ = PQconnectdb(dsn_.c_str());
-    if (PQstatus(conn_) != CONNECTION_OK) {
-        std::string message = trim(PQerrorMessage(conn_));
-        disconnect();
-        return make_error(errc::unavailable, "PostgreSQL unavailable: {}", message);
-    }
-    PGresult* res = PQexec(conn_, "SET client_min_messages = warning; "
-                                  "CREATE TEMP TABLE IF NOT EXISTS users_stage (LIKE users INCLUDING DEFAULTS) "
-                                  "ON COMMIT DELETE ROWS");
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    bool lost = connection_lost(conn_, res);
-    PQclear(res);
-    if (!ok) {
-        // Before migrate() the table may not exist yet; write_batch needs it.
-        auto err = failure("preparing the staging table");
-        if (!lost) disconnect();
-        return err;
+    if (conn_.alive()) return {};
+    if (auto st = conn_.connect(); !st) return st;
+    // Before migrate() the table may not exist yet; write_batch needs it.
+    if (auto st = conn_.run("SET client_min_messages = warning; "
+                            "CREATE TEMP TABLE IF NOT EXISTS users_stage (LIKE users INCLUDING DEFAULTS) "
+                            "ON COMMIT DELETE ROWS");
+        !st) {
+        conn_.close();
+        return st;
     }
     return {};
 }
 
 status pg_writer::migrate() {
-    PGconn* conn = PQconnectdb(dsn_.c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-        std::string message = trim(PQerrorMessage(conn));
-        PQfinish(conn);
-        return make_error(errc::unavailable, "PostgreSQL unavailable for migrations: {}", message);
-    }
-    auto exec = [&](const std::string& sql) -> status {
-        PGresult* res = PQexec(conn, sql.c_str());
-        auto rs = PQresultStatus(res);
-        PQclear(res);
-        if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
-            return make_error(errc::io_error, "migration statement failed: {}: {}", sql.substr(0, 80), trim(PQerrorMessage(conn)));
-        }
+    pg::connection conn(pg::connect_options{.dsn = dsn_, .purpose = "for migrations"});
+    if (auto st = conn.connect(); !st) return st;
+    auto exec = [&](const std::string& sql, const std::vector<pg::param>& params = {}) -> status {
+        if (auto st = conn.run(sql, params); !st) return st.err().with_context("migration statement failed");
         return {};
     };
     status st = exec("SET client_min_messages = warning; SELECT pg_advisory_lock(7106432906)");
@@ -158,16 +103,15 @@ status pg_writer::migrate() {
     }
     for (const auto& m : k_migrations) {
         if (!st) break;
-        PGresult* res = PQexec(conn, fmt::format("SELECT 1 FROM schema_migrations WHERE version = {}", m.version).c_str());
-        bool applied = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-        PQclear(res);
-        if (applied) continue;
-        st = exec(fmt::format("BEGIN; {}; INSERT INTO schema_migrations (version, description) VALUES ({}, '{}'); COMMIT",
-                              m.sql(raw_), m.version, m.description));
-        if (!st) (void)exec("ROLLBACK");
+        auto applied = conn.exec("SELECT 1 FROM schema_migrations WHERE version = $1", {m.version});
+        if (applied && applied->size() == 1) continue;
+        st = exec("BEGIN");
+        if (st) st = exec(m.sql(raw_));
+        if (st) st = exec("INSERT INTO schema_migrations (version, description) VALUES ($1, $2)", {m.version, m.description});
+        if (st) st = exec("COMMIT");
+        if (!st) conn.rollback();
     }
     (void)exec("SELECT pg_advisory_unlock(7106432906)");
-    PQfinish(conn);
     return st;
 }
 
@@ -197,76 +141,28 @@ result<batch_result> pg_writer::write_batch(const std::vector<user_row>& rows) {
 
 result<batch_result> pg_writer::write_encoded(std::string_view data, int64_t row_count) {
     if (auto st = connect(); !st) return st.err();
-    auto command = [&](const char* sql, ExecStatusType want) -> status {
-        PGresult* res = PQexec(conn_, sql);
-        bool ok = PQresultStatus(res) == want;
-        bool lost = connection_lost(conn_, res);
-        std::string message = trim(PQresultErrorMessage(res));
-        PQclear(res);
-        if (ok) return {};
-        if (lost) {
-            disconnect();
-            return make_error(errc::unavailable, "PostgreSQL unavailable: {}", message);
-        }
-        return make_error(errc::io_error, "PostgreSQL: {}: {}", sql, message);
+    // A lost connection is "PostgreSQL unavailable: ..." as it is (the next
+    // call reconnects); other failures roll the batch back and say which step.
+    auto fail = [&](const error& err, std::string_view what) -> result<batch_result> {
+        if (!conn_.alive()) return err;
+        conn_.rollback();
+        return err.with_context(what);
     };
-    auto abort_with = [&](error err) -> result<batch_result> {
-        if (conn_ != nullptr && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
-            PGresult* res = PQexec(conn_, "ROLLBACK");
-            PQclear(res);
-        }
-        return err;
-    };
-    if (auto st = command("BEGIN", PGRES_COMMAND_OK); !st) return abort_with(st.err());
-    std::string copy_sql = fmt::format("COPY users_stage ({}) FROM STDIN", k_columns);
-    if (auto st = command(copy_sql.c_str(), PGRES_COPY_IN); !st) return abort_with(st.err());
-    // In pieces: PQputCopyData takes an int, and smaller sends keep libpq's buffer small.
-    constexpr size_t k_piece = 1 << 20;
-    for (size_t done = 0; done < data.size(); done += k_piece) {
-        size_t n = std::min(k_piece, data.size() - done);
-        if (PQputCopyData(conn_, data.data() + done, static_cast<int>(n)) != 1) return abort_with(failure("COPY of a batch"));
-    }
-    if (PQputCopyEnd(conn_, nullptr) != 1) return abort_with(failure("COPY of a batch"));
-    PGresult* res = PQgetResult(conn_);
-    bool copied = PQresultStatus(res) == PGRES_COMMAND_OK;
-    bool lost = connection_lost(conn_, res);
-    std::string message = trim(PQresultErrorMessage(res));
-    PQclear(res);
-    while ((res = PQgetResult(conn_)) != nullptr) PQclear(res);
-    if (!copied) {
-        if (lost) {
-            disconnect();
-            return make_error(errc::unavailable, "PostgreSQL unavailable during COPY: {}", message);
-        }
-        return abort_with(make_error(errc::io_error, "PostgreSQL rejected a batch of {} users: {}", row_count, message));
-    }
-    res = PQexec(conn_, "INSERT INTO users SELECT * FROM users_stage ON CONFLICT (id) DO NOTHING");
-    bool inserted_ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    int64_t inserted = inserted_ok ? std::atoll(PQcmdTuples(res)) : 0;
-    lost = connection_lost(conn_, res);
-    message = trim(PQresultErrorMessage(res));
-    PQclear(res);
-    if (!inserted_ok) {
-        if (lost) {
-            disconnect();
-            return make_error(errc::unavailable, "PostgreSQL unavailable during INSERT: {}", message);
-        }
-        return abort_with(make_error(errc::io_error, "PostgreSQL: inserting a batch of {} users: {}", row_count, message));
-    }
-    if (auto st = command("COMMIT", PGRES_COMMAND_OK); !st) return abort_with(st.err());
-    return batch_result{inserted, row_count - inserted};
+    std::string what = fmt::format("storing a batch of {} users", row_count);
+    if (auto st = conn_.run("BEGIN"); !st) return fail(st.err(), what);
+    auto copied = conn_.copy_in(fmt::format("COPY users_stage ({}) FROM STDIN", k_columns), data);
+    if (!copied) return fail(copied.err(), fmt::format("PostgreSQL rejected a batch of {} users", row_count));
+    auto inserted = conn_.exec("INSERT INTO users SELECT * FROM users_stage ON CONFLICT (id) DO NOTHING");
+    if (!inserted) return fail(inserted.err(), fmt::format("inserting a batch of {} users", row_count));
+    if (auto st = conn_.run("COMMIT"); !st) return fail(st.err(), what);
+    return batch_result{inserted->affected(), row_count - inserted->affected()};
 }
 
 result<int64_t> pg_writer::count_users() {
     if (auto st = connect(); !st) return st.err();
-    PGresult* res = PQexec(conn_, "SELECT count(*) FROM users");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        PQclear(res);
-        return failure("counting users");
-    }
-    int64_t n = std::atoll(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    auto res = conn_.exec("SELECT count(*) FROM users");
+    if (!res) return res.err().with_context("counting users");
+    return res->integer(0, 0).value_or(0);
 }
 
 }  // namespace millrace::source

@@ -21,12 +21,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include <libpq-fe.h>
-
 #include "millrace/common/file_system.h"
 #include "millrace/common/private_file.h"
 #include "millrace/common/log.h"
 #include "millrace/common/services.h"
+#include "millrace/pg_client/connection.h"
 
 namespace millrace::source {
 namespace {
@@ -347,12 +346,11 @@ postgres_options postgres_options_from(const config::config& cfg) {
 status wait_until_accepting(const std::string& dsn, int64_t timeout_ms) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     std::string last;
+    pg::connection conn(pg::connect_options{.dsn = dsn, .error_prefix = "last attempt"});
     while (true) {
-        PGconn* conn = PQconnectdb(dsn.c_str());
-        bool ok = PQstatus(conn) == CONNECTION_OK;
-        if (!ok) last = PQerrorMessage(conn);
-        PQfinish(conn);
-        if (ok) return {};
+        auto st = conn.connect();
+        if (st) return {};
+        last = st.err().message();
         if (std::chrono::steady_clock::now() >= deadline) {
             return make_error(errc::timed_out, "PostgreSQL at '{}' did not accept connections within {} ms: {}", dsn,
                               timeout_ms, tail(last));
@@ -405,16 +403,12 @@ std::string postgres_server::passfile() const { return options_.data_dir + "/" +
 status postgres_server::start() { return managed() ? start_managed() : start_external(); }
 
 status postgres_server::start_external() {
-    PGconn* conn = PQconnectdb(options_.dsn.c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-        std::string message = tail(PQerrorMessage(conn));
-        PQfinish(conn);
-        return make_error(errc::unavailable, "cannot connect to PostgreSQL at postgres.dsn '{}': {}", options_.dsn, message);
-    }
-    PGresult* res = PQexec(conn, "SHOW wal_level");
-    std::string level = PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "unknown";
-    PQclear(res);
-    PQfinish(conn);
+    pg::connection conn(pg::connect_options{
+        .dsn = options_.dsn, .error_prefix = fmt::format("cannot connect to PostgreSQL at postgres.dsn '{}'", options_.dsn)});
+    if (auto st = conn.connect(); !st) return st;
+    auto res = conn.exec("SHOW wal_level");
+    std::string level = res && res->size() == 1 ? res->str(0, 0) : "unknown";
+    conn.close();
     if (level != "logical") {
         std::string message = fmt::format(
             "PostgreSQL at postgres.dsn has wal_level={}, but change capture needs logical: run `ALTER SYSTEM SET "
@@ -660,39 +654,27 @@ status postgres_server::secure_cluster() {
         password = *generated;
     }
     // Still trust here (an old cluster): connect without a password and set one.
-    PGconn* conn = PQconnectdb(dsn_for_db("postgres").c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-        std::string message = tail(PQerrorMessage(conn));
-        PQfinish(conn);
-        return make_error(errc::unavailable, "cannot connect to PostgreSQL on port {} to set a password for role {}: {}",
-                          port_, options_.user, message);
-    }
-    char* verifier = PQencryptPasswordConn(conn, password.c_str(), options_.user.c_str(), "scram-sha-256");
+    pg::connection conn(pg::connect_options{
+        .dsn = dsn_for_db("postgres"),
+        .error_prefix = fmt::format("cannot connect to PostgreSQL on port {} to set a password for role {}", port_, options_.user)});
+    if (auto st = conn.connect(); !st) return st;
+    // The verifier is computed here: the password itself never travels.
     status st;
-    if (verifier == nullptr) {
-        st = make_error(errc::io_error, "cannot compute a SCRAM verifier: {}", tail(PQerrorMessage(conn)));
-    } else {
-        char* ident = PQescapeIdentifier(conn, options_.user.c_str(), options_.user.size());
-        char* literal = PQescapeLiteral(conn, verifier, std::strlen(verifier));
-        PGresult* res = PQexec(conn, fmt::format("ALTER ROLE {} PASSWORD {}", ident, literal).c_str());
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            st = make_error(errc::io_error, "ALTER ROLE {} PASSWORD failed: {}", options_.user, tail(PQerrorMessage(conn)));
-        }
-        PQclear(res);
-        PQfreemem(literal);
-        PQfreemem(ident);
-        PQfreemem(verifier);
+    auto verifier = conn.encrypt_password(password, options_.user);
+    if (!verifier) {
+        st = verifier.err();
+    } else if (auto set = conn.run(fmt::format("ALTER ROLE {} PASSWORD {}", pg::quote_ident(options_.user),
+                                               pg::quote_literal(*verifier)));
+               !set) {
+        st = set.err().with_context(fmt::format("ALTER ROLE {} PASSWORD failed", options_.user));
     }
     if (st) st = write_private(passfile(), pgpass_line(options_.host, port_, options_.user, password), *acct);
     if (st) st = write_private(hba, hba_text(options_.host), *acct);
     if (st) {
-        PGresult* res = PQexec(conn, "SELECT pg_reload_conf()");
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            st = make_error(errc::io_error, "pg_reload_conf() failed: {}", tail(PQerrorMessage(conn)));
+        if (auto reloaded = conn.run("SELECT pg_reload_conf()"); !reloaded) {
+            st = reloaded.err().with_context("pg_reload_conf() failed");
         }
-        PQclear(res);
     }
-    PQfinish(conn);
     if (!st) return st;
     k_log.warn("PostgreSQL in {} let clients in without a password (trust): migrated to SCRAM — role {} has a generated "
                "password (in {}, mode 0600), pg_hba.conf requires scram-sha-256 over TCP, configuration reloaded",
@@ -716,28 +698,16 @@ result<std::string> dsn_with_password(const config::config& cfg) {
 }
 
 status postgres_server::ensure_database() {
-    PGconn* conn = PQconnectdb(dsn_for_db("postgres").c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-        std::string message = tail(PQerrorMessage(conn));
-        PQfinish(conn);
-        return make_error(errc::unavailable, "cannot connect to PostgreSQL on port {}: {}", port_, message);
+    pg::connection conn(pg::connect_options{
+        .dsn = dsn_for_db("postgres"), .error_prefix = fmt::format("cannot connect to PostgreSQL on port {}", port_)});
+    if (auto st = conn.connect(); !st) return st;
+    auto found = conn.exec("SELECT 1 FROM pg_database WHERE datname = $1", {options_.database});
+    if (found && found->size() == 1) return {};
+    // CREATE DATABASE takes no parameters: the name is quoted. 42P04: another process created it meanwhile.
+    if (auto st = conn.run("CREATE DATABASE " + pg::quote_ident(options_.database)); !st && conn.last_sqlstate() != "42P04") {
+        return st.err().with_context(fmt::format("CREATE DATABASE {} failed", options_.database));
     }
-    const char* params[] = {options_.database.c_str()};
-    PGresult* res = PQexecParams(conn, "SELECT 1 FROM pg_database WHERE datname = $1", 1, nullptr, params, nullptr, nullptr, 0);
-    bool exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-    PQclear(res);
-    status st;
-    if (!exists) {
-        char* ident = PQescapeIdentifier(conn, options_.database.c_str(), options_.database.size());
-        res = PQexec(conn, fmt::format("CREATE DATABASE {}", ident).c_str());
-        PQfreemem(ident);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && std::string(PQresultErrorField(res, PG_DIAG_SQLSTATE) ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "") != "42P04") {
-            st = make_error(errc::io_error, "CREATE DATABASE {} failed: {}", options_.database, tail(PQerrorMessage(conn)));
-        }
-        PQclear(res);
-    }
-    PQfinish(conn);
-    return st;
+    return {};
 }
 
 status postgres_server::stop() {

@@ -11,8 +11,7 @@
 #include <vector>
 
 #include "millrace/common/result.h"
-
-struct pg_conn;
+#include "millrace/pg_client/connection.h"
 
 namespace millrace::source {
 
@@ -64,12 +63,10 @@ public:
 
 private:
     status connect();
-    void disconnect();
-    error failure(std::string_view what);
 
     std::string dsn_;
     raw_storage raw_;
-    pg_conn* conn_ = nullptr;
+    pg::connection conn_;  // opened on first use, again after it was lost
 };
 
 }  // namespace millrace::source
