@@ -70,9 +70,24 @@ bool purge_policy::purgeable(std::string_view key, std::string_view value) const
     if (!c) return false;
     // When the cell died: a tombstone's local deletion time (its write
     // timestamp for tombstones written before that was recorded), an
-    // expiring cell's expiry.
-    int64_t died = c->tombstone ? (c->expiry != 0 ? int64_t(c->expiry) : c->timestamp / 1000000) : int64_t(c->expiry);
-    if (!c->tombstone && c->expiry == 0) return false;
+    // expiring cell's expiry; nullopt while it lives.
+    auto died_at = [](const key_format::cell& cell) -> std::optional<int64_t> {
+        if (!cell.tombstone && cell.expiry == 0) return std::nullopt;
+        return cell.tombstone ? (cell.expiry != 0 ? int64_t(cell.expiry) : cell.timestamp / 1000000) : int64_t(cell.expiry);
+    };
+    auto marker_died = died_at(*c);
+    if (!marker_died) return false;
+    int64_t died = *marker_died;
+    if (c->packed) {
+        // A packed row goes only once its marker and every column it carries are dead.
+        bool all_dead = true;
+        bool well_formed = key_format::for_each_packed_column(*c, [&](uint16_t, const key_format::cell& column) {
+            auto d = died_at(column);
+            if (!d) all_dead = false;
+            else died = std::max(died, *d);
+        });
+        if (!well_formed || !all_dead) return false;
+    }
     uint64_t table_id = key_format::get_be(key.substr(1), 8);
     int64_t grace = k_default_gc_grace_seconds;
     int64_t now = 0;
@@ -115,20 +130,46 @@ status store::open(const std::string& dir, store_options opts) {
     options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     options.memtable_prefix_bloom_size_ratio = 0.02;
     options.memtable_whole_key_filtering = true;
-    // Memtable inserts with a hint per table (the 9-byte 0x02 + table id
-    // prefix): the writer's batch holds a group's cells in key order, so a row's
-    // cells follow each other and each one after the first starts its skip-list
-    // search from where the previous one was inserted instead of from the top.
-    // Only used by a single writer (no concurrent memtable writes), which the
-    // writer thread is.
-    options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(9));
+    // No memtable_insert_with_hint_prefix_extractor: RocksDB 7.8 shares its
+    // hints between the memtable and the range-deletion memtable, and a
+    // DeleteRange after a hinted insert of the same prefix trips its skip-list
+    // assertion (Debian's build keeps assertions).
     rocksdb::DB* raw = nullptr;
     auto st = rocksdb::DB::Open(options, dir, &raw);
     if (!st.ok()) return make_error(st.IsCorruption() ? errc::corruption : errc::io_error, "opening RocksDB in {}: {}", dir, st.ToString());
     db_.reset(raw);
+    if (auto checked = check_format_version(); !checked) {
+        db_.reset();
+        return checked;
+    }
     if (auto counted = load_row_counts(); !counted) return counted;
     writer_ = std::thread([this] { writer_loop(); });
     if (options_.sync == commit_sync::periodic) syncer_ = std::thread([this] { syncer_loop(); });
+    return {};
+}
+
+status store::check_format_version() {
+    namespace kf = key_format;
+    std::string stored;
+    uint32_t version = 1;  // stores written before the version was recorded: one entry per cell
+    if (db_->Get(rocksdb::ReadOptions(), kf::format_version_key(), &stored).ok() && stored.size() == 4) {
+        version = static_cast<uint32_t>(kf::get_be(stored, 4));
+    }
+    if (version > kf::k_format_version) {
+        return make_error(errc::unsupported,
+                          "the CQL store in {} has data format version {}, written by a newer millrace; this one reads "
+                          "versions 1 to {} (key_format.h)",
+                          dir_, version, kf::k_format_version);
+    }
+    if (version == kf::k_format_version) return {};
+    // Version 1 data reads as it is (cells are version 2's unpacked form); from now on rows are packed.
+    std::string value;
+    kf::put_be(value, kf::k_format_version, 4);
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    if (auto st = db_->Put(sync, kf::format_version_key(), value); !st.ok()) {
+        return make_error(errc::io_error, "recording data format version {} in {}: {}", kf::k_format_version, dir_, st.ToString());
+    }
     return {};
 }
 
@@ -267,11 +308,14 @@ bool store::group_view::deleted_in_group(std::string_view key) const {
 
 std::map<uint16_t, std::string> store::live_cells_with_prefix(const std::string& prefix, const group_view& view,
                                                               uint32_t now_seconds) const {
-    std::map<uint16_t, std::string> out;
+    // Every cell of the row, dead ones too: a packed row's column and the
+    // column's own cell are merged last-write-wins before liveness counts.
+    key_format::row_merge row;
+    std::deque<std::string> held;  // the stored values the merge views (the iterator's move on)
     auto take = [&](std::string_view key, std::string_view value) {
         if (key.size() != prefix.size() + 2) return;
         auto c = key_format::decode_cell(value);
-        if (c && c->live(now_seconds)) out.emplace(static_cast<uint16_t>(key_format::get_be(key.substr(prefix.size()), 2)), c->value);
+        if (c) row.add_stored(static_cast<uint16_t>(key_format::get_be(key.substr(prefix.size()), 2)), *c);
     };
     const auto& overlay = view.overlay;
     for (auto it = overlay.lower_bound(prefix); it != overlay.end() && it->first.starts_with(prefix); ++it) take(it->first, it->second);
@@ -279,7 +323,11 @@ std::map<uint16_t, std::string> store::live_cells_with_prefix(const std::string&
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         auto key = std::string_view(it->key().data(), it->key().size());
         if (overlay.find(std::string(key)) != overlay.end() || view.deleted_in_group(key)) continue;
-        take(key, std::string_view(it->value().data(), it->value().size()));
+        take(key, held.emplace_back(it->value().data(), it->value().size()));
+    }
+    std::map<uint16_t, std::string> out;
+    for (const auto& [id, c] : row.cells) {
+        if (c.live(now_seconds)) out.emplace(id, c.value);
     }
     return out;
 }
@@ -434,6 +482,21 @@ void store::writer_loop() {
                         in_overlay->second = std::move(value);
                     } else {
                         overlay.emplace(std::move(c.key), std::move(value));
+                    }
+                    continue;
+                }
+                if (c.row_marker && existing && (incoming->packed || existing->packed)) {
+                    // A packed row: the merge of both sides' columns (key_format.h).
+                    auto merged = key_format::merge_row_marker(*incoming, c.value, *existing);
+                    if (!merged) continue;
+                    auto now_marker = key_format::decode_cell(*merged);
+                    bool was_live = existing->live(m.now_seconds);
+                    bool is_live = now_marker && now_marker->live(m.now_seconds);
+                    if (was_live != is_live) count_of(key_format::get_be(std::string_view(c.key).substr(1), 8)) += is_live ? 1 : -1;
+                    if (in_overlay != overlay.end()) {
+                        in_overlay->second = std::move(*merged);
+                    } else {
+                        overlay.emplace(std::move(c.key), std::move(*merged));
                     }
                     continue;
                 }

@@ -182,6 +182,9 @@ private:
     void syncer_loop();
     // The live cells of the row `prefix` (keys are the prefix and a 2-byte column id) as the group sees them.
     std::map<uint16_t, std::string> live_cells_with_prefix(const std::string& prefix, const group_view& view, uint32_t now_seconds) const;
+    // Refuses a store whose data format (key_format.h) is newer than this
+    // binary's; records the current version in an older one.
+    status check_format_version();
     // Loads the live-row counters; the first open of a store written before
     // they existed counts every table's live markers once.
     status load_row_counts();
