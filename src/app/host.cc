@@ -255,6 +255,7 @@ int run_host(const config::config& cfg, const host_plan& plan, const component_f
     // Parts that read the admin endpoint (the console's jobs and health) find
     // it here when its port is ephemeral.
     directory.publish("admin", admin_bound->to_string());
+    for (const auto* info : plan.parts) directory.add_local(info->section);
 
     for (const auto* info : plan.parts) {
         std::string dir = component_data_dir(cfg, info->section);

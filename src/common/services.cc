@@ -26,6 +26,16 @@ std::optional<std::string> service_directory::find(const std::string& command) c
     return it->second;
 }
 
+void service_directory::add_local(const std::string& section) {
+    std::lock_guard lock(mutex_);
+    local_.insert(section);
+}
+
+bool service_directory::local(const std::string& section) const {
+    std::lock_guard lock(mutex_);
+    return local_.count(section) > 0;
+}
+
 namespace services {
 namespace {
 

@@ -17,7 +17,10 @@ using config::value_kind;
 
 // The admin endpoints to read /readyz, /metrics and jobs from: the
 // configured list, else the one of this process (`millrace up` publishes it,
-// its port may be ephemeral) and every standalone component's on admin.host.
+// its port may be ephemeral) and the standalone admin port on admin.host of
+// every part this process does not run. (A part run here reports on the own
+// endpoint; its default standalone port may belong to another millrace on
+// this host, whose jobs and health the console would then show.)
 std::vector<std::string> admin_endpoints(const component_context& ctx) {
     const auto& cfg = ctx.cfg;
     const auto& configured = cfg.get_list("console.admin_endpoints");
@@ -27,9 +30,10 @@ std::vector<std::string> admin_endpoints(const component_context& ctx) {
         if (auto own = ctx.services->find("admin")) out.push_back(*own);
     }
     const std::string& host = cfg.get_string("admin.host");
-    for (const char* key : {"up.admin_port", "broker.admin_port", "cql.admin_port", "source.admin_port", "postgres.admin_port",
-                            "cdc.admin_port", "processor.admin_port", "scheduler.admin_port", "registry.admin_port"}) {
+    for (const char* section : {"up", "broker", "cql", "source", "postgres", "cdc", "processor", "scheduler", "registry"}) {
+        const std::string key = fmt::format("{}.admin_port", section);
         if (!cfg.has(key) || cfg.get_port(key) == 0) continue;
+        if (ctx.services != nullptr && ctx.services->local(section)) continue;
         std::string address = fmt::format("{}:{}", host, cfg.get_port(key));
         if (std::find(out.begin(), out.end(), address) == out.end()) out.push_back(address);
     }

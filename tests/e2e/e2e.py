@@ -328,12 +328,19 @@ def manual_dags(work):
     return ["--set", f"scheduler.dags_dir={folder}"]
 
 
-def check_console_jobs(up):
-    """The console's Jobs page lists the default job, read from up's own admin endpoint on its ephemeral port."""
-    parts = read_status(up.ready_line.split()[2])
+def check_console_jobs(up, foreign_admin=None):
+    """The console's Jobs page lists the default job, read from up's own admin endpoint on its ephemeral port;
+    it reads no other admin endpoint, not even another millrace's on a standalone admin port of a part up runs."""
+    admin = up.ready_line.split()[2]
+    parts = read_status(admin)
     console = parts.get("console", {})
     if console.get("state") != "running":
         return  # a build without the console
+    overview = http_json("GET", f"http://{console['address']}/api/overview")
+    read = [a["address"] for a in overview["admin_endpoints"]]
+    if foreign_admin in read or admin not in read:
+        raise failure(f"the console reads the admin endpoints {read}: not only up's own {admin}"
+                      f" (another millrace's is {foreign_admin})")
     reply = http_json("GET", f"http://{console['address']}/api/jobs")
     names = [j.get("name") for j in reply["jobs"]]
     if "created_users" not in names:
@@ -342,14 +349,24 @@ def check_console_jobs(up):
 
 
 def scenario_pipeline(binary, work, users):
-    up, p = start_up(binary, os.path.join(work, "data"), work, manual_dags(work))
+    # Another millrace on this host, on the admin port `up` would give a standalone source.
+    foreign = proc([binary, "source", "--admin-port", "0", "--data-dir", os.path.join(work, "foreign"), "--set",
+                    "source.port=0"], "foreign-source", work, ready_prefix="ready source ")
+    foreign_admin = foreign.ready_line.split()[4]
+    try:
+        extra = manual_dags(work) + ["--set", f"source.admin_port={foreign_admin.rsplit(':', 1)[1]}"]
+        up, p = start_up(binary, os.path.join(work, "data"), work, extra)
+    except Exception:
+        foreign.stop()
+        raise
     try:
         trigger_fetch(binary, p, users, SEED)
         check_exact(p, users)
-        check_console_jobs(up)
+        check_console_jobs(up, foreign_admin)
     finally:
         p.close()
         code = up.stop()
+        foreign.stop()
     if code != 0:
         raise failure(f"millrace up exited {code} after SIGTERM:\n{up.stderr_tail()}")
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace millrace {
@@ -29,10 +30,16 @@ class service_directory {
 public:
     void publish(const std::string& command, const std::string& address);
     std::optional<std::string> find(const std::string& command) const;
+    // The configuration sections of the parts this process runs, recorded
+    // before any starts: their metrics are on this process's own admin
+    // endpoint, so their standalone admin ports belong to someone else.
+    void add_local(const std::string& section);
+    bool local(const std::string& section) const;
 
 private:
     mutable std::mutex mutex_;
     std::map<std::string, std::string> addresses_;
+    std::set<std::string> local_;
 };
 
 namespace services {
