@@ -3,6 +3,8 @@
 #include <sys/statvfs.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -39,6 +41,24 @@ void disable_perf_counters() {
         disabled = true;
     }
 }
+
+// RocksDB's informational log goes to millrace's log (warnings and errors) rather than to a LOG file in
+// the data directory: that file is written by flushes and compactions too, and once one of its writes
+// fails on a full disk RocksDB's next append to it aborts the process (Debian's build keeps its
+// assertions; seen in full_disk_test). Thread-safe: millrace's logger is.
+class rocksdb_logger final : public rocksdb::Logger {
+public:
+    rocksdb_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+    using rocksdb::Logger::Logv;
+    void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+        if (level < GetInfoLogLevel()) return;
+        char text[1024];
+        std::vsnprintf(text, sizeof text, format, ap);
+        if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) log::logger{"cql"}.error("RocksDB: {}", text);
+        else log::logger{"cql"}.warn("RocksDB: {}", text);
+    }
+    void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+};
 
 class purge_filter final : public rocksdb::CompactionFilter {
 public:
@@ -116,6 +136,7 @@ status store::open(const std::string& dir, store_options opts) {
     rocksdb::Options options;
     options.create_if_missing = true;
     options.IncreaseParallelism(2);
+    options.info_log = std::make_shared<rocksdb_logger>();
     options.compression = rocksdb::kLZ4Compression;
     filter_ = std::make_unique<purge_filter>(purge_);
     options.compaction_filter = filter_.get();
