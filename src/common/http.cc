@@ -1,6 +1,7 @@
 #include "millrace/common/http.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <deque>
 #include <mutex>
@@ -200,6 +201,14 @@ const std::string* request::param(std::string_view name) const {
     return nullptr;
 }
 
+const std::string& request::path_param(std::string_view name) const {
+    static const std::string none;
+    for (const auto& [key, value] : path_params) {
+        if (key == name) return value;
+    }
+    return none;
+}
+
 std::string request::header(std::string_view name) const {
     auto it = headers.find(lower(name));
     return it == headers.end() ? std::string() : it->second;
@@ -328,6 +337,20 @@ std::string query_decode(std::string_view text) {
     return percent_decode(spaced);
 }
 
+std::string percent_encode(std::string_view text) {
+    static constexpr char k_hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    for (unsigned char ch : text) {
+        if (std::isalnum(ch) != 0 || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            out.push_back(static_cast<char>(ch));
+        } else {
+            out += {'%', k_hex[ch >> 4], k_hex[ch & 15]};
+        }
+    }
+    return out;
+}
+
 std::string percent_decode(std::string_view text) {
     std::string out;
     out.reserve(text.size());
@@ -431,16 +454,43 @@ server::server(asio::io_context& io, std::string name, size_t max_body_bytes)
       max_body_bytes_(max_body_bytes),
       tcp_(io, std::move(name), [this](net::stream& socket) { return serve(socket); }) {}
 
+namespace {
+
+// The segments of a path ("/a/b/" → "a", "b", ""), still percent-encoded.
+std::vector<std::string_view> split_path(std::string_view path) {
+    std::vector<std::string_view> out;
+    if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    for (;;) {
+        size_t slash = path.find('/');
+        out.push_back(path.substr(0, slash));
+        if (slash == std::string_view::npos) return out;
+        path.remove_prefix(slash + 1);
+    }
+}
+
+bool is_parameter(std::string_view segment) {
+    return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
+
+void server::add(std::string method, std::string path, route_entry entry) {
+    if (path.find('{') != std::string::npos) {
+        for (auto segment : split_path(path)) entry.segments.emplace_back(segment);
+    }
+    routes_[{std::move(method), std::move(path)}] = std::move(entry);
+}
+
 void server::route(std::string method, std::string path, handler h) {
-    routes_[{std::move(method), std::move(path)}] = route_entry{std::move(h), {}, {}};
+    add(std::move(method), std::move(path), route_entry{std::move(h), {}, {}, {}});
 }
 
 void server::route_async(std::string method, std::string path, async_handler h) {
-    routes_[{std::move(method), std::move(path)}] = route_entry{{}, std::move(h), {}};
+    add(std::move(method), std::move(path), route_entry{{}, std::move(h), {}, {}});
 }
 
 void server::route_events(std::string path, stream_handler h) {
-    routes_[{"GET", std::move(path)}] = route_entry{{}, {}, std::move(h)};
+    add("GET", std::move(path), route_entry{{}, {}, std::move(h), {}});
 }
 
 result<net::endpoint> server::start(const std::string& host, uint16_t port, const std::string& port_key) {
@@ -449,26 +499,64 @@ result<net::endpoint> server::start(const std::string& host, uint16_t port, cons
     return tcp_.start(host, port, port_key);
 }
 
-const server::route_entry* server::find(const request& req, response& miss) const {
+const server::route_entry* server::find(request& req, response& miss) const {
     std::string method = req.method == "HEAD" ? "GET" : req.method;
     auto it = routes_.find({method, req.path});
-    if (it != routes_.end()) return &it->second;
-    // Longest prefix route ending in '/'.
-    const route_entry* best = nullptr;
-    size_t best_length = 0;
+    if (it != routes_.end() && it->second.segments.empty()) return &it->second;
     bool path_known = false;
+    // Templates, matched on the raw segments so that an encoded '/' stays inside its parameter.
+    auto raw = split_path(std::string_view(req.target).substr(0, req.target.find('?')));
+    const route_entry* best = nullptr;
+    size_t best_literals = 0;  // how many segments before the first parameter
     for (const auto& [key, entry] : routes_) {
+        if (entry.segments.size() != raw.size()) continue;
+        size_t literals = entry.segments.size();
+        bool matches = true;
+        for (size_t idx = 0; idx < raw.size() && matches; ++idx) {
+            if (is_parameter(entry.segments[idx])) {
+                matches = !raw[idx].empty();
+                literals = std::min(literals, idx);
+            } else {
+                matches = percent_decode(raw[idx]) == entry.segments[idx];
+            }
+        }
+        if (!matches) continue;
+        path_known = true;
+        if (key.first == method && (best == nullptr || literals > best_literals)) {
+            best = &entry;
+            best_literals = literals;
+        }
+    }
+    if (best != nullptr) {
+        for (size_t idx = 0; idx < raw.size(); ++idx) {
+            const auto& segment = best->segments[idx];
+            if (is_parameter(segment)) req.path_params.emplace_back(segment.substr(1, segment.size() - 2), percent_decode(raw[idx]));
+        }
+        return best;
+    }
+    // Longest prefix route ending in '/'.
+    size_t best_length = 0;
+    for (const auto& [key, entry] : routes_) {
+        if (!entry.segments.empty()) continue;
         const auto& route_path = key.second;
         bool matches = route_path == req.path ||
                        (!route_path.empty() && route_path.back() == '/' && req.path.rfind(route_path, 0) == 0);
         if (!matches) continue;
-        path_known = true;
+        // A catch-all "/" (a web UI's) does not make every path one that other methods would serve.
+        if (route_path != "/" || req.path == "/") path_known = true;
         if (key.first == method && route_path.size() >= best_length) {
             best = &entry;
             best_length = route_path.size();
         }
     }
-    if (best == nullptr) miss = path_known ? response::text(405, "method not allowed\n") : response::text(404, "not found\n");
+    if (best == nullptr) {
+        int status = path_known ? 405 : 404;
+        if (on_miss_) {
+            miss = on_miss_(req, status);
+        } else {
+            miss = response::text(status, path_known ? "method not allowed\n" : "not found\n");
+        }
+    }
     return best;
 }
 

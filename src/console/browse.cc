@@ -244,7 +244,7 @@ http::response service::get_messages(const std::string& name, const http::reques
 // Live tail -------------------------------------------------------------------
 
 void service::start_tail(const http::request& req, http::event_stream stream) {
-    std::string name = req.path.substr(std::string_view("/api/tail/").size());
+    const std::string& name = req.path_param("topic");
     auto param = [&](std::string_view key) {
         const std::string* v = req.param(key);
         return v != nullptr ? *v : std::string();
@@ -253,7 +253,6 @@ void service::start_tail(const http::request& req, http::event_stream stream) {
         stream.send("error", json{{"error", message}}.dump());
         stream.close();
     };
-    if (name.empty()) return fail("no topic named in the path: /api/tail/<topic>");
     std::optional<int32_t> partition;
     if (!param("partition").empty()) {
         auto parsed = parse_integer("partition", param("partition"), 0, INT32_MAX);

@@ -228,15 +228,10 @@ http::response service::post_topic_configs(const std::string& topic, const http:
 // POST /api/schemas/subjects/<subject>/check   {"schema": "...", "schemaType"?, "references"?}
 //   the registry's verdict against the subject's latest version (a new subject is compatible)
 // POST /api/schemas/subjects/<subject>/versions {same}: registers it
-http::response service::post_schema(const http::request& req) {
+http::response service::post_schema(const http::request& req, bool check) {
     auto url = registry_url();
     if (!url) return error_response(503, "no schema registry configured (start `millrace registry` or set console.registry_url)");
-    std::string rest = req.path.size() > 13 ? req.path.substr(13) : std::string();  // after "/api/schemas/"
-    bool check = rest.size() > 15 && rest.rfind("subjects/", 0) == 0 && rest.compare(rest.size() - 6, 6, "/check") == 0;
-    bool versions = rest.size() > 18 && rest.rfind("subjects/", 0) == 0 && rest.compare(rest.size() - 9, 9, "/versions") == 0;
-    if (!check && !versions) return error_response(404, fmt::format("no API endpoint POST {}", req.path));
-    std::string subject = rest.substr(9, rest.size() - 9 - (check ? 6 : 9));
-    if (subject.empty() || subject.find('/') != std::string::npos) return error_response(400, "the subject name is missing or has a '/'");
+    const std::string& subject = req.path_param("subject");
     auto body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object() || !body.contains("schema") || !body["schema"].is_string()) {
         return error_response(400, "the body must be {\"schema\": \"<schema text>\", \"schemaType\": \"AVRO\"}");
@@ -244,8 +239,8 @@ http::response service::post_schema(const http::request& req) {
     json forward = {{"schema", body["schema"]}};
     if (body.contains("schemaType")) forward["schemaType"] = body["schemaType"];
     if (body.contains("references")) forward["references"] = body["references"];
-    const std::string path = check ? fmt::format("/compatibility/subjects/{}/versions/latest?verbose=true", subject)
-                                   : fmt::format("/subjects/{}/versions", subject);
+    const std::string path = check ? fmt::format("/compatibility/subjects/{}/versions/latest?verbose=true", http::percent_encode(subject))
+                                   : fmt::format("/subjects/{}/versions", http::percent_encode(subject));
     auto res = http_call("POST", *url + path, settings_.request_timeout, forward.dump(), "application/vnd.schemaregistry.v1+json",
                          registry_auth());
     if (!res) return error_response(res.err());

@@ -617,60 +617,61 @@ json service::probe_components(const std::optional<cluster_info>& cluster, const
 
 // Schemas: the registry's REST API ---------------------------------------------
 
-http::response service::get_schemas(const http::request& req) {
+result<json> service::registry_get(const std::string& url, const std::string& path) const {
+    auto res = http_call("GET", url + path, settings_.request_timeout, {}, "application/json", registry_auth());
+    if (!res) return res.err();
+    auto body = json::parse(res->body, nullptr, false);
+    if (res->status == 404) {
+        std::string message = body.is_object() ? body.value("message", res->body) : res->body;
+        return make_error(errc::not_found, "schema registry at {}: {}", url, message);
+    }
+    if (res->status != 200 || body.is_discarded()) {
+        return make_error(errc::unavailable, "schema registry at {}: GET {} answered {}: {}", url, path, res->status, res->body.substr(0, 200));
+    }
+    return body;
+}
+
+http::response service::get_schemas(const http::request&) {
     auto url = registry_url();
     if (!url) return error_response(503, "no schema registry configured (start `millrace registry` or set console.registry_url)");
-    auto get = [&](const std::string& path) -> result<json> {
-        auto res = http_call("GET", *url + path, settings_.request_timeout, {}, "application/json", registry_auth());
-        if (!res) return res.err();
-        auto body = json::parse(res->body, nullptr, false);
-        if (res->status == 404) {
-            std::string message = body.is_object() ? body.value("message", res->body) : res->body;
-            return make_error(errc::not_found, "schema registry at {}: {}", *url, message);
-        }
-        if (res->status != 200 || body.is_discarded()) {
-            return make_error(errc::unavailable, "schema registry at {}: GET {} answered {}: {}", *url, path, res->status, res->body.substr(0, 200));
-        }
-        return body;
-    };
-    std::string rest = req.path.size() > 13 ? req.path.substr(13) : std::string();  // after "/api/schemas/"
-    if (rest.empty()) {
-        auto subjects = get("/subjects");
-        if (!subjects) return error_response(subjects.err());
-        auto config = get("/config");
-        json rows = json::array();
-        for (const auto& s : *subjects) {
-            std::string subject = s;
-            json row = {{"subject", subject}};
-            if (auto versions = get("/subjects/" + subject + "/versions"); versions) {
-                row["versions"] = *versions;
-                if (auto latest = get("/subjects/" + subject + "/versions/latest"); latest) {
-                    row["latest"] = latest->value("version", 0);
-                    row["id"] = latest->value("id", 0);
-                    row["type"] = latest->value("schemaType", "AVRO");
-                }
+    auto get = [&](const std::string& path) { return registry_get(*url, path); };
+    auto subjects = get("/subjects");
+    if (!subjects) return error_response(subjects.err());
+    auto config = get("/config");
+    json rows = json::array();
+    for (const auto& s : *subjects) {
+        std::string subject = s;
+        json row = {{"subject", subject}};
+        const std::string path = "/subjects/" + http::percent_encode(subject);
+        if (auto versions = get(path + "/versions"); versions) {
+            row["versions"] = *versions;
+            if (auto latest = get(path + "/versions/latest"); latest) {
+                row["latest"] = latest->value("version", 0);
+                row["id"] = latest->value("id", 0);
+                row["type"] = latest->value("schemaType", "AVRO");
             }
-            if (auto own = get("/config/" + subject + "?defaultToGlobal=false"); own) row["compatibility"] = own->value("compatibilityLevel", "");
-            rows.push_back(std::move(row));
         }
-        return json_response(200, json{{"registry", *url},
-                                       {"compatibility", config ? config->value("compatibilityLevel", "") : std::string()},
-                                       {"subjects", rows}});
+        if (auto own = get("/config/" + http::percent_encode(subject) + "?defaultToGlobal=false"); own) row["compatibility"] = own->value("compatibilityLevel", "");
+        rows.push_back(std::move(row));
     }
-    // subjects/<subject>[/versions/<v>]
-    if (rest.rfind("subjects/", 0) != 0) return error_response(404, fmt::format("no API endpoint {}", req.path));
-    std::string subject = rest.substr(9);
-    std::string version = "latest";
-    if (auto at = subject.find("/versions/"); at != std::string::npos) {
-        version = subject.substr(at + 10);
-        subject = subject.substr(0, at);
-    }
-    auto versions = get("/subjects/" + subject + "/versions");
+    return json_response(200, json{{"registry", *url},
+                                   {"compatibility", config ? config->value("compatibilityLevel", "") : std::string()},
+                                   {"subjects", rows}});
+}
+
+http::response service::get_subject(const http::request& req) {
+    auto url = registry_url();
+    if (!url) return error_response(503, "no schema registry configured (start `millrace registry` or set console.registry_url)");
+    auto get = [&](const std::string& path) { return registry_get(*url, path); };
+    const std::string& subject = req.path_param("subject");
+    const std::string version = req.path_params.size() > 1 ? req.path_param("version") : std::string("latest");
+    const std::string path = "/subjects/" + http::percent_encode(subject);
+    auto versions = get(path + "/versions");
     if (!versions) return error_response(versions.err());
-    auto schema = get("/subjects/" + subject + "/versions/" + version);
+    auto schema = get(path + "/versions/" + http::percent_encode(version));
     if (!schema) return error_response(schema.err());
     json out = {{"subject", subject}, {"versions", *versions}, {"schema", *schema}};
-    if (auto own = get("/config/" + subject + "?defaultToGlobal=true"); own) out["compatibility"] = own->value("compatibilityLevel", "");
+    if (auto own = get("/config/" + http::percent_encode(subject) + "?defaultToGlobal=true"); own) out["compatibility"] = own->value("compatibilityLevel", "");
     return json_response(200, out);
 }
 
@@ -830,50 +831,51 @@ std::string service::cql_session_probe() {
     return answered.err().message();
 }
 
-http::response service::get_tables(const http::request& req) {
-    std::string rest = req.path.size() > 12 ? req.path.substr(12) : std::string();  // after "/api/tables/"
+http::response service::get_tables(const http::request&) {
     auto session = cql_session();
     if (!session) {
         return error_response(503, fmt::format("the CQL store at {} cannot be reached: {}", services::cql_contact_points(ctx_), session.err().message()));
     }
-    if (rest.empty()) {
-        auto listed = (*session)->query("SELECT keyspace_name, table_name FROM system_schema.tables");
-        if (!listed) return error_response(503, listed.err().message());
-        std::map<std::string, std::vector<std::string>> by_keyspace;
-        if (auto names = (*session)->query("SELECT keyspace_name FROM system_schema.keyspaces"); names) {
-            for (size_t idx = 0; idx < names->size(); ++idx) by_keyspace[names->at(idx, "keyspace_name").as_text()];
-        }
-        for (size_t idx = 0; idx < listed->size(); ++idx) {
-            by_keyspace[listed->at(idx, "keyspace_name").as_text()].push_back(listed->at(idx, "table_name").as_text());
-        }
-        // Row counts as the store estimates them (system.size_estimates: exact
-        // live rows on millrace's store, partition estimates on Cassandra).
-        std::map<std::pair<std::string, std::string>, int64_t> estimates;
-        if (auto sizes = (*session)->query("SELECT keyspace_name, table_name, partitions_count FROM system.size_estimates"); sizes) {
-            for (size_t idx = 0; idx < sizes->size(); ++idx) {
-                const auto& count = sizes->at(idx, "partitions_count");
-                if (!count.is_null()) estimates[{sizes->at(idx, "keyspace_name").as_text(), sizes->at(idx, "table_name").as_text()}] += count.as_int();
-            }
-        }
-        json keyspaces = json::array();
-        for (auto& [name, tables] : by_keyspace) {
-            std::sort(tables.begin(), tables.end());
-            json counts = json::object();
-            for (const auto& t : tables) {
-                if (auto it = estimates.find({name, t}); it != estimates.end()) counts[t] = it->second;
-            }
-            keyspaces.push_back({{"name", name}, {"tables", tables}, {"rows", counts}, {"system", name.rfind("system", 0) == 0}});
-        }
-        return json_response(200, json{{"contact_points", services::cql_contact_points(ctx_)}, {"keyspaces", keyspaces},
-                                       {"default_table", settings_.pipeline_table}});
+    auto listed = (*session)->query("SELECT keyspace_name, table_name FROM system_schema.tables");
+    if (!listed) return error_response(503, listed.err().message());
+    std::map<std::string, std::vector<std::string>> by_keyspace;
+    if (auto names = (*session)->query("SELECT keyspace_name FROM system_schema.keyspaces"); names) {
+        for (size_t idx = 0; idx < names->size(); ++idx) by_keyspace[names->at(idx, "keyspace_name").as_text()];
     }
-    // <keyspace>/<table>/rows
-    std::string keyspace = rest.substr(0, rest.find('/'));
-    std::string after_ks = rest.find('/') == std::string::npos ? std::string() : rest.substr(rest.find('/') + 1);
-    std::string table = after_ks.substr(0, after_ks.find('/'));
-    std::string tail = after_ks.find('/') == std::string::npos ? std::string() : after_ks.substr(after_ks.find('/') + 1);
-    if (!cql_identifier(keyspace) || !cql_identifier(table) || (tail != "rows" && !tail.empty())) {
+    for (size_t idx = 0; idx < listed->size(); ++idx) {
+        by_keyspace[listed->at(idx, "keyspace_name").as_text()].push_back(listed->at(idx, "table_name").as_text());
+    }
+    // Row counts as the store estimates them (system.size_estimates: exact
+    // live rows on millrace's store, partition estimates on Cassandra).
+    std::map<std::pair<std::string, std::string>, int64_t> estimates;
+    if (auto sizes = (*session)->query("SELECT keyspace_name, table_name, partitions_count FROM system.size_estimates"); sizes) {
+        for (size_t idx = 0; idx < sizes->size(); ++idx) {
+            const auto& count = sizes->at(idx, "partitions_count");
+            if (!count.is_null()) estimates[{sizes->at(idx, "keyspace_name").as_text(), sizes->at(idx, "table_name").as_text()}] += count.as_int();
+        }
+    }
+    json keyspaces = json::array();
+    for (auto& [name, tables] : by_keyspace) {
+        std::sort(tables.begin(), tables.end());
+        json counts = json::object();
+        for (const auto& t : tables) {
+            if (auto it = estimates.find({name, t}); it != estimates.end()) counts[t] = it->second;
+        }
+        keyspaces.push_back({{"name", name}, {"tables", tables}, {"rows", counts}, {"system", name.rfind("system", 0) == 0}});
+    }
+    return json_response(200, json{{"contact_points", services::cql_contact_points(ctx_)}, {"keyspaces", keyspaces},
+                                   {"default_table", settings_.pipeline_table}});
+}
+
+http::response service::get_table_rows(const http::request& req) {
+    const std::string& keyspace = req.path_param("keyspace");
+    const std::string& table = req.path_param("table");
+    if (!cql_identifier(keyspace) || !cql_identifier(table)) {
         return error_response(400, fmt::format("expected /api/tables/<keyspace>/<table>/rows with names of [A-Za-z0-9_], not {}", req.path));
+    }
+    auto session = cql_session();
+    if (!session) {
+        return error_response(503, fmt::format("the CQL store at {} cannot be reached: {}", services::cql_contact_points(ctx_), session.err().message()));
     }
     int64_t page_size = 25;
     if (const std::string* text = req.param("page_size")) {

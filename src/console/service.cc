@@ -37,19 +37,9 @@ http::response error_response(const error& err) {
 
 namespace {
 
-// The rest of `path` after `prefix`, or nullopt.
-std::optional<std::string> after(const std::string& path, std::string_view prefix) {
-    if (path.rfind(prefix, 0) != 0) return std::nullopt;
-    return path.substr(prefix.size());
-}
-
 std::string param_or(const http::request& req, std::string_view name, std::string fallback = {}) {
     const std::string* value = req.param(name);
     return value != nullptr ? *value : fallback;
-}
-
-bool has_suffix(const std::string& text, std::string_view suffix) {
-    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -152,34 +142,51 @@ void service::defer(const http::request& req, http::reply reply, sync_job job) {
 }
 
 void service::add_routes(http::server& server) {
-    auto async = [this, &server](const std::string& method, const std::string& path, http::response (service::*fn)(const http::request&)) {
+    // Handlers that call Kafka, the registry or the store run on the console's workers.
+    auto async = [this, &server](const std::string& method, const std::string& path,
+                                 std::function<http::response(service&, const http::request&)> fn) {
         server.route_async(method, path, [this, fn](const http::request& req, http::reply reply) {
-            defer(req, std::move(reply), [this, fn](const http::request& r) { return (this->*fn)(r); });
+            defer(req, std::move(reply), [this, fn](const http::request& r) { return fn(*this, r); });
         });
     };
+    auto topic = [](const http::request& req) { return req.path_param("topic"); };
     server.route("GET", "/api/info", [this](const http::request&) { return json_response(200, console_info()); });
     server.route("GET", "/api/overview", [this](const http::request& req) { return get_overview(req); });
     server.route("GET", "/api/health", [this](const http::request& req) { return get_health(req); });
     server.route("GET", "/api/history", [this](const http::request& req) { return get_history(req); });
     async("GET", "/api/topics", &service::get_topics);
     async("POST", "/api/topics", &service::post_topic);
-    async("GET", "/api/topics/", &service::topic_route);
-    async("DELETE", "/api/topics/", &service::topic_route);
-    async("POST", "/api/topics/", &service::topic_route);
+    async("GET", "/api/topics/{topic}", [topic](service& s, const http::request& req) { return s.get_topic(topic(req)); });
+    async("DELETE", "/api/topics/{topic}", [topic](service& s, const http::request& req) { return s.delete_topic(topic(req)); });
+    async("GET", "/api/topics/{topic}/messages",
+          [topic](service& s, const http::request& req) { return s.get_messages(topic(req), req); });
+    async("POST", "/api/topics/{topic}/messages",
+          [topic](service& s, const http::request& req) { return s.post_message(topic(req), req); });
+    async("POST", "/api/topics/{topic}/configs",
+          [topic](service& s, const http::request& req) { return s.post_topic_configs(topic(req), req); });
     async("GET", "/api/groups", &service::get_groups);
-    async("GET", "/api/groups/", &service::group_route);
-    async("POST", "/api/groups/", &service::group_route);
+    async("GET", "/api/groups/{group}", [](service& s, const http::request& req) { return s.get_group(req.path_param("group")); });
+    async("POST", "/api/groups/{group}/reset",
+          [](service& s, const http::request& req) { return s.reset_group(req.path_param("group"), req); });
     async("GET", "/api/schemas", &service::get_schemas);
-    async("GET", "/api/schemas/", &service::get_schemas);
-    async("POST", "/api/schemas/", &service::post_schema);
+    async("GET", "/api/schemas/subjects/{subject}", &service::get_subject);
+    async("GET", "/api/schemas/subjects/{subject}/versions/{version}", &service::get_subject);
+    async("POST", "/api/schemas/subjects/{subject}/versions", [](service& s, const http::request& req) { return s.post_schema(req, false); });
+    async("POST", "/api/schemas/subjects/{subject}/check", [](service& s, const http::request& req) { return s.post_schema(req, true); });
     async("GET", "/api/scheduler", &service::get_scheduler);
     async("GET", "/api/jobs", &service::get_jobs);
     server.route("GET", "/api/pipeline", [this](const http::request& req) { return get_pipeline(req); });
     async("GET", "/api/tables", &service::get_tables);
-    async("GET", "/api/tables/", &service::get_tables);
+    async("GET", "/api/tables/{keyspace}/{table}", &service::get_table_rows);
+    async("GET", "/api/tables/{keyspace}/{table}/rows", &service::get_table_rows);
     async("POST", "/api/cql", &service::post_cql);
+    // JSON errors for the API; the web UI's own paths are served below "/" (GET).
     server.route("GET", "/api/", [](const http::request& req) {
         return error_response(404, fmt::format("no API endpoint {} (see GET /api/info)", req.path));
+    });
+    server.on_miss([](const http::request& req, int status) {
+        if (status == 405) return error_response(405, fmt::format("{} is not served for {}", req.method, req.path));
+        return error_response(404, fmt::format("no API endpoint {} {} (see GET /api/info)", req.method, req.path));
     });
     server.route_events("/api/events", [this](const http::request&, http::event_stream stream) {
         json snapshot;
@@ -190,7 +197,7 @@ void service::add_routes(http::server& server) {
         }
         if (!snapshot.is_null()) stream.send("overview", snapshot.dump(-1, ' ', false, json::error_handler_t::replace));
     });
-    server.route_events("/api/tail/", [this](const http::request& req, http::event_stream stream) { start_tail(req, stream); });
+    server.route_events("/api/tail/{topic}", [this](const http::request& req, http::event_stream stream) { start_tail(req, stream); });
 }
 
 json service::console_info() const {
@@ -372,24 +379,6 @@ http::response service::post_topic(const http::request& req) {
     return json_response(201, json{{"name", name}, {"partitions", partitions}, {"replication_factor", replication}});
 }
 
-http::response service::topic_route(const http::request& req) {
-    std::string rest = *after(req.path, "/api/topics/");
-    if (rest.empty()) return error_response(404, "no topic named in the path: /api/topics/<name>");
-    if (has_suffix(rest, "/messages")) {
-        if (req.method == "POST") return post_message(rest.substr(0, rest.size() - 9), req);
-        if (req.method != "GET") return error_response(405, "messages are read with GET and produced with POST");
-        return get_messages(rest.substr(0, rest.size() - 9), req);
-    }
-    if (has_suffix(rest, "/configs")) {
-        if (req.method != "POST") return error_response(405, "configs are changed with POST {\"set\": {...}, \"delete\": [...]}");
-        return post_topic_configs(rest.substr(0, rest.size() - 8), req);
-    }
-    if (req.method == "POST") return error_response(404, fmt::format("no API endpoint POST {}", req.path));
-    if (rest.find('/') != std::string::npos) return error_response(404, fmt::format("no API endpoint {}", req.path));
-    if (req.method == "DELETE") return delete_topic(rest);
-    return get_topic(rest);
-}
-
 http::response service::get_topic(const std::string& name) {
     auto cluster = kafka_->metadata();
     if (!cluster) return error_response(cluster.err());
@@ -493,16 +482,6 @@ http::response service::get_groups(const http::request&) {
         rows.push_back(std::move(row));
     }
     return json_response(200, json{{"groups", std::move(rows)}});
-}
-
-http::response service::group_route(const http::request& req) {
-    std::string rest = *after(req.path, "/api/groups/");
-    if (rest.empty()) return error_response(404, "no group named in the path: /api/groups/<id>");
-    if (req.method == "POST") {
-        if (!has_suffix(rest, "/reset")) return error_response(404, fmt::format("no API endpoint POST {}", req.path));
-        return reset_group(rest.substr(0, rest.size() - 6), req);
-    }
-    return get_group(rest);
 }
 
 http::response service::get_group(const std::string& id) {

@@ -91,23 +91,26 @@ private:
     http::response get_history(const http::request& req);
     http::response get_topics(const http::request& req);
     http::response post_topic(const http::request& req);
-    http::response topic_route(const http::request& req);  // GET/DELETE/POST /api/topics/<name>[/messages|/configs]
     http::response get_topic(const std::string& name);
     http::response delete_topic(const std::string& name);
     http::response get_messages(const std::string& name, const http::request& req);
     http::response get_groups(const http::request& req);
-    http::response group_route(const http::request& req);  // GET /api/groups/<id>, POST .../reset
     http::response get_group(const std::string& id);
     http::response reset_group(const std::string& id, const http::request& req);
     http::response get_schemas(const http::request& req);
+    // GET /api/schemas/subjects/{subject}[/versions/{version}]
+    http::response get_subject(const http::request& req);
     http::response get_scheduler(const http::request& req);
     http::response get_jobs(const http::request& req);
     http::response get_pipeline(const http::request& req);
     http::response get_tables(const http::request& req);
+    // GET /api/tables/{keyspace}/{table}[/rows]
+    http::response get_table_rows(const http::request& req);
     // operate.cc: what the console changes.
     http::response post_message(const std::string& topic, const http::request& req);
     http::response post_topic_configs(const std::string& topic, const http::request& req);
-    http::response post_schema(const http::request& req);
+    // POST /api/schemas/subjects/{subject}/versions, or /check (check: a compatibility test only)
+    http::response post_schema(const http::request& req, bool check);
     http::response post_cql(const http::request& req);
     json console_info() const;
 
@@ -124,6 +127,8 @@ private:
     std::optional<std::string> registry_url() const;
     // The CA and credentials for registry_url(): none for a configured console.registry_url.
     http::client_auth registry_auth() const;
+    // GET url+path on the registry: its JSON, or an error naming the registry (not_found for 404).
+    result<json> registry_get(const std::string& url, const std::string& path) const;
     std::optional<std::string> scheduler_api_url() const;
     // The CQL session for the table browser, connected on first use.
     result<std::shared_ptr<cql_client::session>> cql_session();

@@ -45,7 +45,11 @@ std::vector<access_need> required_access(const statement& st, const std::string&
     else if (auto* s = std::get_if<drop_index_stmt>(&st)) out.push_back({permission::alter, resource::of_keyspace(ks_of(s->keyspace, sk))});
     else if (std::holds_alternative<create_keyspace_stmt>(st)) out.push_back({permission::create, resource::all_keyspaces()});
     else if (auto* s = std::get_if<create_table_stmt>(&st)) out.push_back({permission::create, resource::of_keyspace(ks_of(s->keyspace, sk))});
-    else if (auto* s = std::get_if<drop_stmt>(&st)) {
+    else if (auto* s = std::get_if<type_stmt>(&st)) {
+        auto perm = s->act == type_stmt::action::create ? permission::create
+                    : s->act == type_stmt::action::drop ? permission::drop : permission::alter;
+        out.push_back({perm, resource::of_keyspace(ks_of(s->keyspace, sk))});
+    } else if (auto* s = std::get_if<drop_stmt>(&st)) {
         if (s->keyspace_level) out.push_back({permission::drop, resource::of_keyspace(s->keyspace)});
         else add_table(out, permission::drop, s->keyspace, s->table, sk);
     } else if (auto* s = std::get_if<batch_stmt>(&st)) {

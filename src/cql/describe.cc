@@ -90,4 +90,12 @@ std::string create_table_statement(const table_def& t) {
     return out;
 }
 
+std::string create_type_statement(const udt_def& u) {
+    std::string out = fmt::format("CREATE TYPE {}.{} (\n", quote_identifier(u.keyspace), quote_identifier(u.name));
+    for (size_t idx = 0; idx < u.field_names.size(); ++idx) {
+        out += fmt::format("    {} {}{}\n", quote_identifier(u.field_names[idx]), u.field_types[idx], idx + 1 < u.field_names.size() ? "," : "");
+    }
+    return out + ");";
+}
+
 }  // namespace millrace::cql

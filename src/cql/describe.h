@@ -20,6 +20,8 @@ std::string quote_string(std::string_view s);
 std::string create_keyspace_statement(const keyspace_def& k);
 // CREATE TABLE ks.t (columns, PRIMARY KEY) WITH [CLUSTERING ORDER BY (...) AND] options;
 std::string create_table_statement(const table_def& t);
+// CREATE TYPE ks.name (\n    field type,\n    ...\n);
+std::string create_type_statement(const udt_def& u);
 // `CREATE INDEX name ON ks.table (target);`
 std::string create_index_statement(const table_def& t, const index_def& i);
 

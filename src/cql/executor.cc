@@ -41,6 +41,7 @@ executor::executor(asio::io_context& io, store& db, millrace::clock& clock, size
 status executor::load() {
     auto it = store_.new_iterator();
     std::string prefix(1, kf::k_schema_space);
+    std::vector<std::string> table_records;  // decoded once every user-defined type is known
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         std::string key = it->key().ToString();
         std::string_view value(it->value().data(), it->value().size());
@@ -50,10 +51,11 @@ status executor::load() {
             if (!k) return k.err();
             catalog_.keyspaces[k->name] = *k;
         } else if (key[1] == 't') {
-            auto t = decode_table(value);
-            if (!t) return t.err();
-            catalog_.tables[{t->keyspace, t->name}] = std::make_shared<table_def>(*t);
-            store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
+            table_records.emplace_back(value);
+        } else if (key[1] == kf::k_udt_kind) {
+            auto u = decode_udt(value);
+            if (!u) return u.err();
+            catalog_.types[{u->keyspace, u->name}] = *u;
         } else if (key[1] == 'n' && value.size() == 8) {
             catalog_.next_table_id = kf::get_be(value, 8);
         } else if (key[1] == kf::k_role_kind) {
@@ -67,6 +69,12 @@ status executor::load() {
             if (nul == std::string::npos) return make_error(errc::corruption, "permission record key without a NUL separator");
             auth_.set_permissions(key.substr(2, nul - 2), key.substr(nul + 1), *set);
         }
+    }
+    for (const auto& value : table_records) {
+        auto t = decode_table(value, &catalog_);
+        if (!t) return t.err();
+        catalog_.tables[{t->keyspace, t->name}] = std::make_shared<table_def>(*t);
+        store_.purge().set_gc_grace(t->id, t->gc_grace_seconds);
     }
     uint64_t halves[2];
     murmur3_x64_128(fmt::format("{}#{}", catalog_.tables.size(), clock_.wall_millis()), 0x73636865, halves);
@@ -194,6 +202,10 @@ response executor::prepare(const std::string& query, const session& s) {
                     if (m.role == marker_role::collection_remove) spec.type = cql_type{type_kind::set, {col->type.params[0]}, false};
                 }
                 if (m.role == marker_role::in_list) spec.type = cql_type{type_kind::list, {spec.type}, false};
+                if (m.role == marker_role::udt_field && col && col->type.kind == type_kind::udt) {
+                    auto at = std::find(col->type.field_names.begin(), col->type.field_names.end(), m.field);
+                    if (at != col->type.field_names.end()) spec.type = col->type.params[size_t(at - col->type.field_names.begin())];
+                }
                 if (m.role == marker_role::contains && col && col->type.is_collection()) {
                     spec.type = col->type.kind == type_kind::map ? col->type.params[1] : col->type.params[0];
                 }

@@ -306,6 +306,22 @@ private:
         literal lit;
         lit.kind = kind;
         if (accept(close)) return lit;
+        // `{field: value, ...}`: a user-defined type's literal (a field name is an identifier).
+        if (kind == literal_kind::set && (peek().kind == tok::ident || peek().kind == tok::quoted_ident) &&
+            peek(1).kind == tok::symbol && peek(1).text == ":" && !is_kw("true") && !is_kw("false") && !is_kw("null") &&
+            !is_kw("nan") && !is_kw("infinity")) {
+            lit.kind = literal_kind::udt;
+            for (;;) {
+                literal field;
+                field.kind = literal_kind::ident;
+                field.text = ident();
+                expect(":");
+                lit.elements.push_back(std::move(field));
+                lit.elements.push_back(parse_literal());
+                if (accept(close)) return lit;
+                expect(",");
+            }
+        }
         for (;;) {
             lit.elements.push_back(parse_literal());
             if (kind == literal_kind::set && accept(":")) {
@@ -498,6 +514,20 @@ private:
             if (accept_kw("role")) return create_role(false);
             if (accept_kw("user")) return create_role(true);
             if (accept_kw("index")) return create_index();
+            if (accept_kw("type")) {
+                type_stmt t;
+                t.if_not_exists = if_not_exists();
+                type_name(t);
+                expect("(");
+                do {
+                    column_def f;
+                    f.name = ident();
+                    f.type = type_text();
+                    t.fields.push_back(f);
+                } while (accept(","));
+                expect(")");
+                return t;
+            }
             fail("unsupported CREATE statement at");
         }
         if (accept_kw("grant")) return grant(false);
@@ -522,6 +552,13 @@ private:
                 qualified(d.keyspace, d.table);
                 return d;
             }
+            if (accept_kw("type")) {
+                type_stmt t;
+                t.act = type_stmt::action::drop;
+                t.if_exists = if_exists();
+                type_name(t);
+                return t;
+            }
             if (accept_kw("index")) {
                 drop_index_stmt di;
                 di.if_exists = if_exists();
@@ -540,6 +577,27 @@ private:
         if (accept_kw("alter")) {
             if (accept_kw("role")) return alter_role(false);
             if (accept_kw("user")) return alter_role(true);
+            if (accept_kw("type")) {
+                type_stmt t;
+                type_name(t);
+                if (accept_kw("add")) {
+                    t.act = type_stmt::action::add;
+                    column_def f;
+                    f.name = ident();
+                    f.type = type_text();
+                    t.fields.push_back(f);
+                } else if (accept_kw("rename")) {
+                    t.act = type_stmt::action::rename;
+                    do {
+                        auto from = ident();
+                        expect_kw("to");
+                        t.renames.emplace_back(from, ident());
+                    } while (accept_kw("and"));
+                } else {
+                    fail("mismatched input, expecting ADD or RENAME at");
+                }
+                return t;
+            }
             if (!accept_kw("table") && !accept_kw("columnfamily")) fail("unsupported ALTER statement at");
             alter_table_stmt a;
             qualified(a.keyspace, a.table);
@@ -630,9 +688,21 @@ private:
         return s;
     }
 
+    // [ks.]name of a user-defined type; a built-in type's name is not one (Cassandra's grammar refuses it).
+    void type_name(type_stmt& t) {
+        const token& first = peek();
+        if (first.kind == tok::ident && peek(1).kind == tok::symbol && peek(1).text == ".") {
+            t.keyspace = ident();
+            next();
+        }
+        if (peek().kind == tok::ident && parse_type(peek().text).ok()) fail("no viable alternative at input");
+        t.name = ident();
+    }
+
     // Reads a type name, possibly parameterized, as text.
     std::string type_text() {
         std::string out = ident();
+        if (accept(".")) out += "." + ident();  // a user-defined type of another keyspace
         if (accept("<")) {
             out += "<";
             for (;;) {
@@ -831,6 +901,23 @@ private:
                 expect(")");
             } else {
                 r.columns.push_back(ident());
+                if (accept("[")) {
+                    // m[k] = v: an entry of a map.
+                    r.op = relation_op::map_entry;
+                    r.values.push_back(parse_term(r.columns[0], marker_role::map_key));
+                    expect("]");
+                    if (!(peek().kind == tok::symbol && peek().text == "=")) {
+                        if (!(peek().kind == tok::symbol && (peek().text == "<" || peek().text == ">" || peek().text == "<=" ||
+                                                             peek().text == ">=" || peek().text == "!="))) {
+                            expect("=");
+                        }
+                        r.entry_not_eq = true;
+                    }
+                    next();
+                    r.values.push_back(parse_term(r.columns[0], marker_role::map_value));
+                    out.push_back(std::move(r));
+                    continue;
+                }
             }
             const token& op = next();
             std::string o = op.kind == tok::symbol ? op.text : lower(op.text);
@@ -841,7 +928,7 @@ private:
             else if (o == ">=") r.op = relation_op::ge;
             else if (o == "!=") r.op = relation_op::neq;
             else if (o == "in") r.op = relation_op::in;
-            else if (o == "contains") r.op = relation_op::contains;
+            else if (o == "contains") r.op = accept_kw("key") ? relation_op::contains_key : relation_op::contains;
             else {
                 --pos_;
                 fail("no viable alternative at input");
@@ -864,7 +951,9 @@ private:
                 r.values.push_back(parse_term(column));
                 expect(")");
             } else {
-                r.values.push_back(parse_term(column, r.op == relation_op::contains ? marker_role::contains : marker_role::value));
+                r.values.push_back(parse_term(column, r.op == relation_op::contains       ? marker_role::contains
+                                                      : r.op == relation_op::contains_key ? marker_role::map_key
+                                                                                          : marker_role::value));
             }
             out.push_back(std::move(r));
         } while (accept_kw("and"));
@@ -879,7 +968,17 @@ private:
         do {
             assignment a;
             a.column = ident();
-            if (accept("[")) {
+            if (accept(".")) {
+                a.op = assign_op::field;
+                a.field = ident();
+                expect("=");
+                a.value = parse_term(a.column, marker_role::udt_field);
+                if (a.value.k == term::kind::marker) {
+                    auto& mk = markers_[static_cast<size_t>(a.value.marker_index)];
+                    mk.field = a.field;
+                    if (mk.name == a.column) mk.name = a.column + "." + a.field;
+                }
+            } else if (accept("[")) {
                 a.op = assign_op::put;
                 a.key = parse_term(a.column, marker_role::map_key);
                 expect("]");
@@ -914,8 +1013,10 @@ private:
     statement delete_() {
         delete_stmt s;
         if (!is_kw("from")) {
-            do s.columns.push_back(ident());
-            while (accept(","));
+            do {
+                s.columns.push_back(ident());
+                if (accept(".")) s.columns.back() += "." + ident();  // a field of a non-frozen udt
+            } while (accept(","));
         }
         expect_kw("from");
         qualified(s.keyspace, s.table);
@@ -1028,6 +1129,14 @@ private:
         if (peek().kind == tok::quoted_ident ||
             (peek().kind == tok::ident && !is_kw("true") && !is_kw("false") && !is_kw("null") && !is_kw("nan") && !is_kw("infinity"))) {
             e.name = ident();
+            // col.field[.field...]: a field of a user-defined type.
+            while (accept(".")) {
+                selector_expr f;
+                f.k = selector_expr::kind::field;
+                f.name = ident();
+                f.args.push_back(std::move(e));
+                e = std::move(f);
+            }
             return e;
         }
         e.k = selector_expr::kind::literal;
@@ -1079,6 +1188,7 @@ std::string selector_expr::display() const {
         case kind::column: return name;
         case kind::literal: return text;
         case kind::cast: return "cast(" + args[0].display() + " as " + cast_type + ")";
+        case kind::field: return args[0].display() + "." + name;
         case kind::ttl: return "ttl(" + args[0].display() + ")";
         case kind::writetime: return "writetime(" + args[0].display() + ")";
         case kind::function: break;

@@ -20,12 +20,15 @@ namespace millrace::cql {
 // collection_remove binds `c - ?` (a set of keys for a map), map_key and
 // map_value bind `m[?] = ?`.
 // json: the text of INSERT ... JSON ? or fromJson(?); contains: an element of the column (CONTAINS ?).
-enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp, collection_remove, map_key, map_value, json, contains };
+// udt_field binds `c.field = ?` (the field's type).
+enum class marker_role { value, in_list, limit, per_partition_limit, ttl, timestamp, collection_remove, map_key, map_value, json, contains,
+                         udt_field };
 
 struct marker {
     std::string name;      // given name for `:name`, else the receiver column's name
     std::string column;    // receiver column ("" for limit/ttl/timestamp)
     marker_role role = marker_role::value;
+    std::string field;     // udt_field: the field's name
 };
 
 // A literal, a bind marker, or a function without arguments (now(), uuid()).
@@ -37,12 +40,14 @@ struct term {
     std::vector<term> args;  // a function's arguments (fromJson's text)
 };
 
-enum class relation_op { eq, lt, le, gt, ge, in, contains, neq };
+// contains_key: `m CONTAINS KEY k`; map_entry: `m[k] = v` (values: the key, then the value).
+enum class relation_op { eq, lt, le, gt, ge, in, contains, neq, contains_key, map_entry };
 
 struct relation {
     std::vector<std::string> columns;  // one column, or token(...) columns
     bool token = false;
     relation_op op = relation_op::eq;
+    bool entry_not_eq = false;  // m[k] < v and the like: refused when run (Cassandra's Invalid, not a syntax error)
     std::vector<term> values;          // IN (a, b, ...) lists several; IN ? is one marker with role in_list
 };
 
@@ -90,6 +95,16 @@ struct drop_index_stmt {
     bool if_exists = false;
 };
 
+// CREATE TYPE [IF NOT EXISTS] [ks.]name (field type, ...), ALTER TYPE [ks.]name ADD field type |
+// RENAME a TO b [AND c TO d], DROP TYPE [IF EXISTS] [ks.]name.
+struct type_stmt {
+    enum class action { create, add, rename, drop } act = action::create;
+    std::string keyspace, name;
+    bool if_not_exists = false, if_exists = false;
+    std::vector<column_def> fields;  // create; add: the one field
+    std::vector<std::pair<std::string, std::string>> renames;
+};
+
 struct use_stmt {
     std::string keyspace;
 };
@@ -122,14 +137,15 @@ struct insert_stmt {
     write_options options;
 };
 
-// SET c = v | c = c + v (append) | c = v + c (prepend) | c = c - v (remove) | m[k] = v (put).
-enum class assign_op { set, append, prepend, remove, put };
+// SET c = v | c = c + v (append) | c = v + c (prepend) | c = c - v (remove) | m[k] = v (put) | u.f = v (field of a udt).
+enum class assign_op { set, append, prepend, remove, put, field };
 
 struct assignment {
     std::string column;
     assign_op op = assign_op::set;
     term value;
     std::optional<term> key;  // put only
+    std::string field;        // field only
 };
 
 struct update_stmt {
@@ -154,8 +170,8 @@ struct delete_stmt {
 // and literals (token(p), toJson(v), now(), minTimeuuid('...')), CAST(x AS type),
 // TTL(column), a literal, or a column inside one of those.
 struct selector_expr {
-    enum class kind { column, function, cast, ttl, writetime, literal } k = kind::column;
-    std::string name;                 // column, or function (lower case)
+    enum class kind { column, function, cast, ttl, writetime, literal, field } k = kind::column;
+    std::string name;                 // column, or function (lower case); field: the field's name (of args[0], a udt)
     std::vector<selector_expr> args;  // function arguments; cast/ttl/writetime: one
     std::string cast_type;            // CAST target type, as written (lower case)
     literal lit;                      // kind::literal
@@ -261,7 +277,7 @@ struct batch_stmt;
 using statement = std::variant<create_keyspace_stmt, create_table_stmt, drop_stmt, use_stmt, truncate_stmt,
                                alter_table_stmt, insert_stmt, update_stmt, delete_stmt, select_stmt, batch_stmt,
                                describe_stmt, create_role_stmt, alter_role_stmt, drop_role_stmt, list_roles_stmt,
-                               grant_stmt, grant_role_stmt, list_permissions_stmt, create_index_stmt, drop_index_stmt>;
+                               grant_stmt, grant_role_stmt, list_permissions_stmt, create_index_stmt, drop_index_stmt, type_stmt>;
 
 struct batch_stmt {
     bool logged = true;

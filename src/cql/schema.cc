@@ -38,6 +38,9 @@ std::string keyspace_key(const std::string& name) { return std::string{key_forma
 std::string table_key(const std::string& keyspace, const std::string& table) {
     return std::string{key_format::k_schema_space, 't'} + keyspace + std::string(1, '\0') + table;
 }
+std::string udt_key(const std::string& keyspace, const std::string& name) {
+    return std::string{key_format::k_schema_space, key_format::k_udt_kind} + keyspace + std::string(1, '\0') + name;
+}
 std::string next_table_id_key() { return std::string{key_format::k_schema_space, 'n'}; }
 
 // Records: version byte 1, then the fields in the protocol's notation.
@@ -101,7 +104,39 @@ std::string encode_table(const table_def& t) {
     return out;
 }
 
-result<table_def> decode_table(std::string_view bytes) {
+std::string encode_udt(const udt_def& u) {
+    std::string out;
+    writer w(out);
+    w.byte(1);
+    w.string(u.keyspace);
+    w.string(u.name);
+    w.uint16(static_cast<uint16_t>(u.field_names.size()));
+    for (size_t idx = 0; idx < u.field_names.size(); ++idx) {
+        w.string(u.field_names[idx]);
+        w.string(u.field_types[idx]);
+    }
+    return out;
+}
+
+result<udt_def> decode_udt(std::string_view bytes) {
+    try {
+        reader r(bytes);
+        if (r.byte() != 1) return make_error(errc::corruption, "type record: unknown version");
+        udt_def u;
+        u.keyspace = r.string();
+        u.name = r.string();
+        uint16_t n = r.uint16();
+        for (uint16_t idx = 0; idx < n; ++idx) {
+            u.field_names.push_back(r.string());
+            u.field_types.push_back(r.string());
+        }
+        return u;
+    } catch (const protocol_error& e) {
+        return make_error(errc::corruption, "type record of {} bytes: {}", bytes.size(), e.what());
+    }
+}
+
+result<table_def> decode_table(std::string_view bytes, const catalog* types) {
     try {
         reader r(bytes);
         if (r.byte() != 1) return make_error(errc::corruption, "table record: unknown version");
@@ -116,7 +151,7 @@ result<table_def> decode_table(std::string_view bytes) {
             column_def_full c;
             c.name = r.string();
             c.type_text = r.string();
-            auto type = parse_type(c.type_text);
+            auto type = types ? types->resolve_type(t.keyspace, c.type_text) : parse_type(c.type_text);
             if (!type) return make_error(errc::corruption, "table {}.{}: column {}: {}", t.keyspace, t.name, c.name, type.err().message());
             c.type = *type;
             c.kind = static_cast<column_kind>(r.byte());
@@ -163,6 +198,34 @@ result<table_def> decode_table(std::string_view bytes) {
 std::shared_ptr<table_def> catalog::find_table(const std::string& keyspace, const std::string& table) const {
     auto it = tables.find({keyspace, table});
     return it == tables.end() ? nullptr : it->second;
+}
+
+const udt_def* catalog::find_type(const std::string& keyspace, const std::string& name) const {
+    auto it = types.find({keyspace, name});
+    return it == types.end() ? nullptr : &it->second;
+}
+
+std::optional<cql_type> catalog::udt_type(const std::string& ks, const std::string& name) const {
+    const auto* u = find_type(ks, name);
+    if (u == nullptr) return std::nullopt;
+    cql_type out{type_kind::udt, {}, false};
+    out.keyspace = ks;
+    out.udt_name = name;
+    out.field_names = u->field_names;
+    for (const auto& f : u->field_types) {
+        auto t = resolve_type(ks, f);
+        if (!t) return std::nullopt;
+        out.params.push_back(*t);
+    }
+    return out;
+}
+
+result<cql_type> catalog::resolve_type(const std::string& ks, std::string_view text) const {
+    return parse_type(text, [&](const std::string& name) -> std::optional<cql_type> {
+        auto dot = name.find('.');
+        if (dot != std::string::npos) return udt_type(name.substr(0, dot), name.substr(dot + 1));
+        return udt_type(ks, name);
+    });
 }
 
 }  // namespace millrace::cql

@@ -59,6 +59,14 @@ struct table_def {
     std::vector<const column_def_full*> select_order() const;
 };
 
+// A user-defined type (CREATE TYPE): its fields in order, their types as written (resolved when used, so
+// ALTER TYPE reaches every column of the type).
+struct udt_def {
+    std::string keyspace, name;
+    std::vector<std::string> field_names;
+    std::vector<std::string> field_types;  // CQL spelling, as system_schema.types shows them
+};
+
 struct keyspace_def {
     std::string name;
     std::map<std::string, std::string> replication;
@@ -68,7 +76,12 @@ struct keyspace_def {
 std::string encode_keyspace(const keyspace_def& k);
 result<keyspace_def> decode_keyspace(std::string_view bytes);
 std::string encode_table(const table_def& t);
-result<table_def> decode_table(std::string_view bytes);
+struct catalog;
+// `types` resolves the user-defined types of the table's columns (none: built-in types only).
+result<table_def> decode_table(std::string_view bytes, const catalog* types = nullptr);
+std::string encode_udt(const udt_def& u);
+result<udt_def> decode_udt(std::string_view bytes);
+std::string udt_key(const std::string& keyspace, const std::string& name);
 std::string keyspace_key(const std::string& name);
 std::string table_key(const std::string& keyspace, const std::string& table);
 std::string next_table_id_key();
@@ -80,7 +93,14 @@ struct catalog {
     // Changes whenever the schema does; system.local.schema_version.
     std::string schema_version;
 
+    std::map<std::pair<std::string, std::string>, udt_def> types;  // keyspace, type name
+
     std::shared_ptr<table_def> find_table(const std::string& keyspace, const std::string& table) const;
+    const udt_def* find_type(const std::string& keyspace, const std::string& name) const;
+    // Parses a type as written in keyspace `ks` (a bare udt name is one of ks's; `other.name` another's).
+    result<cql_type> resolve_type(const std::string& ks, std::string_view text) const;
+    // The type of udt `name` of `ks` with its fields resolved; nullopt when there is none.
+    std::optional<cql_type> udt_type(const std::string& ks, const std::string& name) const;
 };
 
 }  // namespace millrace::cql

@@ -278,7 +278,16 @@ std::optional<virtual_table> system_table(const catalog& c, const std::string& k
     if (table == "keyspaces") return keyspaces(c, auth);
     if (table == "tables") return tables(c, auth);
     if (table == "columns") return columns(c, auth);
-    if (table == "types") return empty({{"keyspace_name", "text"}, {"type_name", "text"}, {"field_names", "list<text>"}, {"field_types", "list<text>"}});
+    if (table == "types") {
+        auto v = empty({{"keyspace_name", "text"}, {"type_name", "text"}, {"field_names", "list<text>"}, {"field_types", "list<text>"}});
+        for (const auto& [key, u] : c.types) {
+            std::vector<std::string> names, types;
+            for (const auto& f : u.field_names) names.push_back(text_value(f));
+            for (const auto& f : u.field_types) types.push_back(text_value(f));
+            v.rows.push_back(row{text_value(u.keyspace), text_value(u.name), list_value(names), list_value(types)});
+        }
+        return v;
+    }
     if (table == "functions") {
         return empty({{"keyspace_name", "text"}, {"function_name", "text"}, {"argument_types", "list<text>"}, {"argument_names", "list<text>"},
                       {"body", "text"}, {"called_on_null_input", "boolean"}, {"language", "text"}, {"return_type", "text"}});

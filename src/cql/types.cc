@@ -298,6 +298,13 @@ std::string cql_type::name() const {
         case type_kind::set: base = fmt::format("set<{}>", params.at(0).name()); break;
         case type_kind::map: base = fmt::format("map<{}, {}>", params.at(0).name(), params.at(1).name()); break;
         case type_kind::varchar: base = "text"; break;
+        case type_kind::tuple: {
+            base = "tuple<";
+            for (size_t idx = 0; idx < params.size(); ++idx) base += (idx ? ", " : "") + params[idx].name();
+            base += ">";
+            break;
+        }
+        case type_kind::udt: base = udt_name; break;
         default:
             for (const auto& n : k_names) {
                 if (n.kind == kind) {
@@ -309,7 +316,35 @@ std::string cql_type::name() const {
     return frozen ? fmt::format("frozen<{}>", base) : base;
 }
 
-result<cql_type> parse_type(std::string_view text) {
+bool cql_type::references(const std::string& ks, const std::string& udt) const {
+    if (kind == type_kind::udt && keyspace == ks && udt_name == udt) return true;
+    return std::any_of(params.begin(), params.end(), [&](const cql_type& p) { return p.references(ks, udt); });
+}
+
+bool split_components(std::string_view bytes, std::vector<std::optional<std::string>>& out) {
+    try {
+        reader r(bytes);
+        while (r.remaining() > 0) {
+            auto e = r.bytes();
+            out.push_back(e ? std::optional<std::string>(std::string(*e)) : std::nullopt);
+        }
+        return true;
+    } catch (const protocol_error&) {
+        return false;
+    }
+}
+
+std::string join_components(const std::vector<std::optional<std::string>>& components) {
+    std::string out;
+    writer w(out);
+    for (const auto& c : components) {
+        if (c) w.bytes(*c);
+        else w.int32(-1);
+    }
+    return out;
+}
+
+result<cql_type> parse_type(std::string_view text, const udt_resolver& resolve) {
     trim(text);
     auto open = text.find('<');
     std::string head = lower(text.substr(0, open));
@@ -318,6 +353,9 @@ result<cql_type> parse_type(std::string_view text) {
     if (open == std::string_view::npos) {
         for (const auto& n : k_names) {
             if (h == n.name) return cql_type{n.kind, {}, false};
+        }
+        if (resolve) {
+            if (auto u = resolve(std::string(h))) return *u;
         }
         return make_error(errc::invalid_argument, "unknown type {}", text);
     }
@@ -338,9 +376,16 @@ result<cql_type> parse_type(std::string_view text) {
     parts.push_back(inner.substr(start));
     std::vector<cql_type> params;
     for (auto p : parts) {
-        auto t = parse_type(p);
+        auto t = parse_type(p, resolve);
         if (!t) return t.err();
         params.push_back(*t);
+    }
+    if (h == "tuple" && !params.empty()) {
+        // A tuple is frozen, and so is everything in it.
+        for (auto& p : params) {
+            if (p.is_collection() || p.kind == type_kind::udt) p.frozen = true;
+        }
+        return cql_type{type_kind::tuple, params, true};
     }
     if (h == "frozen" && params.size() == 1) {
         auto t = params[0];
@@ -356,6 +401,19 @@ result<cql_type> parse_type(std::string_view text) {
 void write_type_option(std::string& out, const cql_type& t) {
     writer w(out);
     w.uint16(static_cast<uint16_t>(t.kind));
+    if (t.kind == type_kind::tuple) {
+        w.uint16(static_cast<uint16_t>(t.params.size()));
+    } else if (t.kind == type_kind::udt) {
+        // [string keyspace][string name][short n] then n ([string field][option]).
+        w.string(t.keyspace);
+        w.string(t.udt_name);
+        w.uint16(static_cast<uint16_t>(t.params.size()));
+        for (size_t idx = 0; idx < t.params.size(); ++idx) {
+            writer(out).string(t.field_names[idx]);
+            write_type_option(out, t.params[idx]);
+        }
+        return;
+    }
     for (const auto& p : t.params) write_type_option(out, p);
 }
 
@@ -374,7 +432,25 @@ status validate_value(const cql_type& t, std::string_view bytes) {
         std::vector<std::string> elements;
         if (!split_collection(bytes, elements, t.kind == type_kind::map)) return make_error(errc::invalid_argument, "malformed {} value", t.name());
     }
+    if (t.kind == type_kind::tuple || t.kind == type_kind::udt) {
+        std::vector<std::optional<std::string>> parts;
+        if (!split_components(bytes, parts)) return make_error(errc::invalid_argument, "malformed {} value", t.name());
+        if (parts.size() > t.params.size()) {
+            return make_error(errc::invalid_argument, "{} value has {} components, the type has {}", t.name(), parts.size(), t.params.size());
+        }
+        for (size_t idx = 0; idx < parts.size(); ++idx) {
+            if (!parts[idx]) continue;
+            if (auto st = validate_value(t.params[idx], *parts[idx]); !st) return st;
+        }
+    }
     return {};
+}
+
+std::string pad_components(const cql_type& t, std::string_view bytes) {
+    std::vector<std::optional<std::string>> parts;
+    if (!split_components(bytes, parts) || parts.size() >= t.params.size()) return std::string(bytes);
+    parts.resize(t.params.size());
+    return join_components(parts);
 }
 
 void append_ordered(std::string& out, const cql_type& t, std::string_view value, bool descending) {
@@ -419,6 +495,24 @@ void append_ordered(std::string& out, const cql_type& t, std::string_view value,
             else out.push_back(k_number_zero);
             append_escaped(out, value);
             break;
+        case type_kind::tuple: case type_kind::udt: {
+            // Component by component up to the last non-null one, then 0x00: 0x01 a null one, 0x02 and the
+            // component's own encoding. So nulls sort first, and a udt value written before ALTER TYPE ADD (fewer
+            // components) has the key of the same value with the new fields null.
+            std::vector<std::optional<std::string>> parts;
+            split_components(value, parts);
+            while (!parts.empty() && !parts.back()) parts.pop_back();
+            for (size_t idx = 0; idx < parts.size() && idx < t.params.size(); ++idx) {
+                if (!parts[idx]) {
+                    out.push_back('\x01');
+                    continue;
+                }
+                out.push_back('\x02');
+                append_ordered(out, t.params[idx], *parts[idx], false);
+            }
+            out.push_back('\x00');
+            break;
+        }
         default:
             append_escaped(out, value);
     }
@@ -429,6 +523,33 @@ void append_ordered(std::string& out, const cql_type& t, std::string_view value,
 
 std::optional<std::string> read_ordered(std::string_view& in, const cql_type& t, bool descending) {
     auto at = [&](size_t idx) -> char { return descending ? static_cast<char>(~in[idx]) : in[idx]; };
+    if (t.kind == type_kind::tuple || t.kind == type_kind::udt) {
+        std::string plain;  // the components' encodings, un-inverted
+        if (descending) {
+            for (char c : in) plain.push_back(static_cast<char>(~c));
+        }
+        std::string_view rest = descending ? std::string_view(plain) : in;
+        size_t before = rest.size();
+        std::vector<std::optional<std::string>> parts;
+        for (;;) {
+            if (rest.empty()) return std::nullopt;
+            char marker = rest[0];
+            rest.remove_prefix(1);
+            if (marker == '\x00') break;
+            if (parts.size() >= t.params.size()) return std::nullopt;
+            if (marker == '\x01') {
+                parts.emplace_back();
+                continue;
+            }
+            if (marker != '\x02') return std::nullopt;
+            auto v = read_ordered(rest, t.params[parts.size()], false);
+            if (!v) return std::nullopt;
+            parts.emplace_back(std::move(*v));
+        }
+        parts.resize(t.params.size());  // the trailing nulls the key leaves out
+        in.remove_prefix(before - rest.size());
+        return join_components(parts);
+    }
     size_t width = fixed_size(t.kind);
     std::string out;
     if (t.kind == type_kind::uuid || t.kind == type_kind::timeuuid) {
@@ -513,8 +634,49 @@ int compare_values(const cql_type& t, std::string_view a, std::string_view b) {
     return ea.compare(eb) < 0 ? -1 : (ea == eb ? 0 : 1);
 }
 
-result<std::optional<std::string>> literal_to_value(const cql_type& t, const literal& lit) {
+result<std::optional<std::string>> literal_to_value(const cql_type& t, const literal& lit, std::string_view receiver) {
     using R = result<std::optional<std::string>>;
+    if (t.kind == type_kind::tuple && lit.kind != literal_kind::null) {
+        // A lone value is a one-element tuple (the rest null), as Cassandra reads it.
+        std::vector<literal> one;
+        const auto& elements = lit.kind == literal_kind::tuple ? lit.elements : (one = {lit});
+        if (elements.size() > t.params.size()) {
+            return make_error(errc::invalid_argument, "Invalid tuple literal for {}: too many elements. Type {} expects {} but got {}",
+                              receiver, t.name(), t.params.size(), elements.size());
+        }
+        std::vector<std::optional<std::string>> parts(t.params.size());
+        for (size_t idx = 0; idx < elements.size(); ++idx) {
+            auto v = literal_to_value(t.params[idx], elements[idx], receiver);
+            if (!v) {
+                return make_error(errc::invalid_argument, "Invalid tuple literal for {}: component {} is not of type {}", receiver, idx,
+                                  t.params[idx].name());
+            }
+            parts[idx] = std::move(*v);
+        }
+        return std::optional<std::string>(join_components(parts));
+    }
+    if (t.kind == type_kind::udt && lit.kind != literal_kind::null) {
+        if (lit.kind != literal_kind::udt) {
+            return make_error(errc::invalid_argument, "Invalid {} literal for {} of type {}",
+                              lit.kind == literal_kind::map ? "map" : lit.kind == literal_kind::set ? "set" : "literal", receiver, t.name());
+        }
+        std::vector<std::optional<std::string>> parts(t.params.size());
+        for (size_t idx = 0; idx + 1 < lit.elements.size(); idx += 2) {
+            const auto& field = lit.elements[idx].text;
+            auto at = std::find(t.field_names.begin(), t.field_names.end(), field);
+            if (at == t.field_names.end()) {
+                return make_error(errc::invalid_argument, "Unknown field '{}' in value of user defined type {}", field, t.udt_name);
+            }
+            size_t f = static_cast<size_t>(at - t.field_names.begin());
+            auto v = literal_to_value(t.params[f], lit.elements[idx + 1], receiver);
+            if (!v) {
+                return make_error(errc::invalid_argument, "Invalid user type literal for {}: field {} is not of type {}", receiver, field,
+                                  t.params[f].name());
+            }
+            parts[f] = std::move(*v);
+        }
+        return std::optional<std::string>(join_components(parts));
+    }
     auto mismatch = [&]() -> R {
         return make_error(errc::invalid_argument, "invalid {} constant ({}) for a value of type {}",
                           lit.kind == literal_kind::string ? "STRING" : "literal", lit.text, t.name());
@@ -643,7 +805,7 @@ result<std::optional<std::string>> literal_to_value(const cql_type& t, const lit
             if (!ok_kind) return mismatch();
             std::vector<std::string> elements;
             for (const auto& e : lit.elements) {
-                auto v = literal_to_value(t.params[0], e);
+                auto v = literal_to_value(t.params[0], e, receiver);
                 if (!v) return v.err();
                 if (!v->has_value()) return make_error(errc::invalid_argument, "null is not supported inside collections");
                 elements.push_back(**v);
@@ -659,9 +821,9 @@ result<std::optional<std::string>> literal_to_value(const cql_type& t, const lit
             if (lit.kind != literal_kind::map && !(lit.kind == literal_kind::set && lit.elements.empty())) return mismatch();
             std::vector<std::pair<std::string, std::string>> entries;
             for (size_t idx = 0; idx + 1 < lit.elements.size(); idx += 2) {
-                auto k = literal_to_value(t.params[0], lit.elements[idx]);
+                auto k = literal_to_value(t.params[0], lit.elements[idx], receiver);
                 if (!k) return k.err();
-                auto v = literal_to_value(t.params[1], lit.elements[idx + 1]);
+                auto v = literal_to_value(t.params[1], lit.elements[idx + 1], receiver);
                 if (!v) return v.err();
                 if (!k->has_value() || !v->has_value()) return make_error(errc::invalid_argument, "null is not supported inside collections");
                 entries.emplace_back(**k, **v);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,21 +42,40 @@ enum class type_kind : uint16_t {
     list = 0x0020,
     map = 0x0021,
     set = 0x0022,
+    udt = 0x0030,
     tuple = 0x0031,
 };
 
 struct cql_type {
     type_kind kind = type_kind::varchar;
-    std::vector<cql_type> params;  // element types of list/set/map/tuple
-    bool frozen = false;
+    std::vector<cql_type> params;  // element types of list/set/map/tuple, field types of a udt
+    bool frozen = false;           // tuples are always frozen (Cassandra 3+)
+    // User-defined types: the keyspace, the type's name and its field names (params are their types).
+    std::string keyspace, udt_name;
+    std::vector<std::string> field_names;
 
-    std::string name() const;  // CQL spelling: "text", "map<text, int>", "frozen<list<int>>"
+    std::string name() const;  // CQL spelling: "text", "map<text, int>", "frozen<list<int>>", "frozen<tuple<int, text>>"
     bool is_collection() const { return kind == type_kind::list || kind == type_kind::set || kind == type_kind::map; }
+    // Whether a udt of this name appears in this type (DROP TYPE refuses while a column uses it).
+    bool references(const std::string& ks, const std::string& udt) const;
     bool operator==(const cql_type& other) const = default;
 };
 
-// Parses a CQL type name ("varchar", "frozen<set<uuid>>"); errors name the input.
-result<cql_type> parse_type(std::string_view text);
+// Resolves a user-defined type's name (as written, lower case unless quoted) to its definition;
+// nullopt when unknown.
+using udt_resolver = std::function<std::optional<cql_type>(const std::string& name)>;
+
+// Parses a CQL type name ("varchar", "frozen<set<uuid>>", "tuple<int, text>", a udt's name when
+// `resolve` is given); errors name the input.
+result<cql_type> parse_type(std::string_view text, const udt_resolver& resolve = {});
+
+// Elements of a serialized tuple or udt value ([bytes] each, nullopt = null); fewer than the type has
+// is allowed (the missing ones are null). False when malformed.
+bool split_components(std::string_view bytes, std::vector<std::optional<std::string>>& out);
+std::string join_components(const std::vector<std::optional<std::string>>& components);
+// A bound tuple or udt value with fewer components than its type, padded with nulls (values are
+// kept with every component, so equal values have equal bytes).
+std::string pad_components(const cql_type& t, std::string_view bytes);
 
 // Appends the wire [option] of `t`.
 void write_type_option(std::string& out, const cql_type& t);
@@ -75,14 +95,16 @@ std::optional<std::string> read_ordered(std::string_view& in, const cql_type& t,
 int compare_values(const cql_type& t, std::string_view a, std::string_view b);
 
 // Literal forms from the parser, converted to the serialization of `t`.
-enum class literal_kind { string, integer, floating, boolean, uuid, hex, null, list, set, map, tuple };
+// udt: `{field: value, ...}` (elements alternate field name and value, the names as `ident` literals).
+enum class literal_kind { string, integer, floating, boolean, uuid, hex, null, list, set, map, tuple, udt, ident };
 struct literal {
     literal_kind kind = literal_kind::null;
     std::string text;               // token text (strings unquoted)
     std::vector<literal> elements;  // collections; maps alternate key, value
 };
 // nullopt value means CQL null. Errors are messages for an Invalid answer.
-result<std::optional<std::string>> literal_to_value(const cql_type& t, const literal& lit);
+// `receiver` names the column in Cassandra's messages ("Invalid tuple literal for t: ...").
+result<std::optional<std::string>> literal_to_value(const cql_type& t, const literal& lit, std::string_view receiver = {});
 
 // Sorts and deduplicates a set's elements and a map's keys (the last entry of
 // a key wins), as Cassandra returns them; lists and malformed bytes are returned as they are.

@@ -190,7 +190,7 @@ public:
                   o_.dlq_topic.empty() ? "" : fmt::format("; rejects go to {}", o_.dlq_topic));
         set_state("running");
         auto next_tick = mono::now() + 1s;
-        while (!stop_.load()) {
+        while (!stop_.load() && !restart_reason_) {
             if (!restore_assigned()) break;
             bool more = consume_some(2000);
             service(false);
@@ -199,6 +199,12 @@ public:
                 next_tick = mono::now() + 1s;
             }
             if (!more) wait_for_work(next_wait(next_tick));
+        }
+        if (restart_reason_ && !stop_.load()) {
+            set_state("restarting");
+            shutdown_dirty();
+            restart_requested_.store(true);
+            return;
         }
         set_state("stopping");
         shutdown();
@@ -209,6 +215,7 @@ public:
     static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque);
     static void on_commit(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets, void* opaque);
     static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
+    static void on_txn_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
 
 private:
     struct source {
@@ -225,6 +232,7 @@ private:
         std::vector<std::string> key_columns;   // cql: the primary key's columns (never NULL)
         std::unique_ptr<sink> out;
         std::unique_ptr<sql::row_encoder> encoder;  // kafka sinks
+        bool exactly_once = false;  // a kafka sink writing inside the job's transactions
     };
     struct pipeline {
         const sql::pipeline_def* def = nullptr;
@@ -395,6 +403,13 @@ private:
             pipeline p;
             p.def = &def;
             p.sink = sink_of_table[def.sink];
+            if (def.windowed && sinks_[p.sink].exactly_once) {
+                return make_error(errc::invalid_argument,
+                                  "the INSERT INTO {} is windowed: a window's rows reach Kafka from the window store "
+                                  "(appended once by the owner of partition 0), outside the job's transactions; "
+                                  "'sink.delivery-guarantee' = 'exactly-once' is for non-windowed INSERTs",
+                                  def.sink_table);
+            }
             if (def.windowed) {
                 auto state = program_.make_window_state(def.index);
                 if (!state) return state.err().with_context(fmt::format("the INSERT INTO {}", def.sink_table));
@@ -496,7 +511,23 @@ private:
                 }
             }
             k.client_id = "millrace-job-" + o_.name;
-            slot.out = make_kafka_sink(std::move(k));
+            std::string guarantee = t.option("sink.delivery-guarantee", "at-least-once");
+            std::transform(guarantee.begin(), guarantee.end(), guarantee.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (guarantee == "exactly-once") {
+                if (auto st = use_transactions(t, k); !st) return st.err();
+                slot.exactly_once = true;
+                slot.out = make_transactional_kafka_sink(
+                    k.bootstrap, k.topic, [this] { return producer_; }, [this] { return ensure_txn(); });
+            } else if (guarantee == "at-least-once" || guarantee == "none") {
+                // 'none' (Flink: no guarantee) gets at-least-once's acknowledged writes: a stronger promise.
+                slot.out = make_kafka_sink(std::move(k));
+            } else {
+                return make_error(errc::invalid_argument,
+                                  "sink table {}: 'sink.delivery-guarantee' = '{}' is not 'at-least-once', 'exactly-once' "
+                                  "or 'none'",
+                                  t.name, t.option("sink.delivery-guarantee"));
+            }
             if (t.format != "avro-confluent") {
                 auto enc = program_.make_encoder(table);
                 if (!enc) return enc.err().with_context(fmt::format("sink table {}", t.name));
@@ -506,6 +537,37 @@ private:
         }
         return make_error(errc::invalid_argument, "sink table {} has connector '{}'; a sink is 'kafka' or 'cassandra'", t.name,
                           t.connector);
+    }
+
+    // An exactly-once Kafka sink: every such sink of the job, and its DLQ, write inside one transaction
+    // per job instance that also carries the consumed offsets, so it must be on the sources' cluster.
+    millrace::status use_transactions(const sql::table_def& t, const kafka_sink_options& k) {
+        std::string prefix = t.option("sink.transactional-id-prefix");
+        if (prefix.empty()) {
+            return make_error(errc::invalid_argument,
+                              "sink table {}: 'sink.delivery-guarantee' = 'exactly-once' needs 'sink.transactional-id-prefix'",
+                              t.name);
+        }
+        if (k.bootstrap != bootstrap_) {
+            return make_error(errc::invalid_argument,
+                              "sink table {} writes exactly-once to {} but the job reads {}: the transaction commits the "
+                              "consumed offsets, so it must be on the sources' cluster",
+                              t.name, k.bootstrap, bootstrap_);
+        }
+        if (!txn_prefix_.empty() && prefix != txn_prefix_) {
+            return make_error(errc::invalid_argument,
+                              "sink table {}: 'sink.transactional-id-prefix' = '{}', but another exactly-once sink of the "
+                              "job says '{}'; the job's sinks share one transaction, so one prefix",
+                              t.name, prefix, txn_prefix_);
+        }
+        txn_prefix_ = prefix;
+        eos_ = true;
+        for (const auto& [key, value] : t.options) {
+            if (key.rfind("properties.", 0) == 0 && key != "properties.bootstrap.servers" && key != "properties.group.id") {
+                txn_properties_.emplace_back(key.substr(11), value);
+            }
+        }
+        return {};
     }
 
     // Registers the Avro schema of an avro-confluent Kafka sink (retryable).
@@ -669,7 +731,10 @@ private:
             return false;
         }
 
-        if (!o_.dlq_topic.empty()) {
+        if (eos_) {
+            // The transactional producer (sinks and DLQ) is made per assignment (replace_producer).
+            if (!o_.dlq_topic.empty()) ensure_dlq_topic();
+        } else if (!o_.dlq_topic.empty()) {
             rd_kafka_conf_t* pconf = rd_kafka_conf_new();
             ok = set(pconf, "bootstrap.servers", bootstrap_) && set(pconf, "client.id", "millrace-job-" + o_.name + "-dlq") &&
                  set(pconf, "acks", "all") && set(pconf, "enable.idempotence", "true") && set(pconf, "linger.ms", "5") &&
@@ -702,10 +767,11 @@ private:
             dlq_topic_error(errstr);
             return;
         }
-        rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_);
-        rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_t* client = producer_ ? producer_ : consumer_;
+        rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
+        rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(client, RD_KAFKA_ADMIN_OP_CREATETOPICS);
         rd_kafka_AdminOptions_set_request_timeout(options, 10000, errstr, sizeof errstr);
-        rd_kafka_CreateTopics(producer_, &topic, 1, options, queue);
+        rd_kafka_CreateTopics(client, &topic, 1, options, queue);
         rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 15000);
         std::string problem;
         if (event == nullptr) {
@@ -751,6 +817,10 @@ private:
             rd_kafka_destroy(consumer_);
             consumer_ = nullptr;
         }
+        destroy_producer();
+    }
+
+    void destroy_producer() {
         if (producer_queue_) {
             rd_kafka_queue_io_event_enable(producer_queue_, -1, nullptr, 0);
             rd_kafka_queue_destroy(producer_queue_);
@@ -760,6 +830,167 @@ private:
             rd_kafka_destroy(producer_);
             producer_ = nullptr;
         }
+        txn_open_ = false;
+    }
+
+    // ---- exactly-once: the job's transactions ------------------------------
+    //
+    // One transactional producer per job instance carries every exactly-once sink's rows and the DLQ's
+    // records; at each commit the job drains (every write of the transaction acknowledged, nothing more
+    // dispatched), sends the consumed offsets with the consumer's group metadata and commits, so the
+    // outputs and the offsets of the records that made them become visible together or not at all.
+    // The transactional id is `<prefix>-<job>-<hash of the assigned partitions>` (txn_id_for): a restart
+    // that gets the same partitions fences its killed predecessor at once (InitProducerId aborts the
+    // open transaction); across a rebalance a zombie that lost partitions is fenced by the group
+    // generation its TxnOffsetCommit carries (KIP-447, as Kafka Streams' exactly_once_v2), and the new
+    // owner's offset fetch waits (require_stable) until the old transaction is resolved.
+
+    std::string txn_id_for(const std::set<std::pair<std::string, int32_t>>& parts) const {
+        return transactional_id_for(txn_prefix_, o_.name, parts);
+    }
+
+    // Makes the producer for the assignment `parts` (the transaction of the previous one committed
+    // first), fencing any earlier producer with the same id. Errors end the run for a restart.
+    void replace_producer(const std::set<std::pair<std::string, int32_t>>& parts) {
+        const std::string id = txn_id_for(parts);
+        if (producer_ && id == txn_id_) return;
+        if (producer_ && txn_open_) {
+            bool drained = drain(mono::now() + o_.drain_timeout);
+            if (!drained || !commit_txn()) {
+                txn_failed(fmt::format("the transaction of {} could not commit before the assignment changed", txn_id_));
+                return;
+            }
+        }
+        destroy_producer();
+        char errstr[512];
+        rd_kafka_conf_t* conf = rd_kafka_conf_new();
+        std::vector<std::pair<std::string, std::string>> all{{"bootstrap.servers", bootstrap_},
+                                                             {"client.id", "millrace-job-" + o_.name + "-txn"},
+                                                             {"transactional.id", id},
+                                                             {"acks", "all"},
+                                                             {"linger.ms", "5"}};
+        for (const auto& property : properties_for(bootstrap_)) {
+            auto eq = property.find('=');
+            if (eq != std::string::npos) all.emplace_back(property.substr(0, eq), property.substr(eq + 1));
+        }
+        all.insert(all.end(), txn_properties_.begin(), txn_properties_.end());
+        for (const auto& [name, value] : all) {
+            if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+                rd_kafka_conf_destroy(conf);
+                txn_failed(fmt::format("transactional producer property {}={}: {}", name,
+                                       security::printable_property(name, value), errstr));
+                return;
+            }
+        }
+        rd_kafka_conf_set_opaque(conf, this);
+        rd_kafka_conf_set_dr_msg_cb(conf, &impl::on_txn_delivery);
+        producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+        if (producer_ == nullptr) {
+            txn_failed(fmt::format("cannot create the transactional producer {}: {}", id, errstr));
+            return;
+        }
+        producer_queue_ = rd_kafka_queue_get_main(producer_);
+        static const uint64_t k_one = 1;
+        rd_kafka_queue_io_event_enable(producer_queue_, efd_, &k_one, sizeof k_one);
+        txn_id_ = id;
+        const int timeout_ms = static_cast<int>(std::max<int64_t>(30000, o_.drain_timeout.count()));
+        if (rd_kafka_error_t* e = rd_kafka_init_transactions(producer_, timeout_ms)) {
+            txn_failed(fmt::format("init_transactions as {}: {}", id, rd_kafka_error_string(e)));
+            rd_kafka_error_destroy(e);
+            return;
+        }
+        log_.info("transactional id {} for {} partition{}", id, parts.size(), parts.size() == 1 ? "" : "s");
+    }
+
+    // Begins the transaction before the first write into it (worker thread). False: no producer, or
+    // it cannot begin (the run ends for a restart).
+    bool ensure_txn() {
+        if (!eos_ || txn_open_) return true;
+        if (producer_ == nullptr || restart_reason_) return false;
+        if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer_)) {
+            txn_failed(fmt::format("beginning a transaction as {}: {}", txn_id_, rd_kafka_error_string(e)));
+            rd_kafka_error_destroy(e);
+            return false;
+        }
+        txn_open_ = true;
+        return true;
+    }
+
+    // Commits the transaction with the offsets of every record whose effects it holds. Call only with
+    // everything drained. False on failure, which has ended the run for a restart.
+    bool commit_txn() {
+        if (restart_reason_) return false;
+        if (producer_ == nullptr) return true;
+        std::vector<std::pair<int32_t, int64_t>> moved;
+        rd_kafka_topic_partition_list_t* list = positions(moved);
+        if (list->cnt == 0 && !txn_open_) {
+            rd_kafka_topic_partition_list_destroy(list);
+            return true;
+        }
+        if (!ensure_txn()) {
+            rd_kafka_topic_partition_list_destroy(list);
+            return false;
+        }
+        const int timeout_ms = static_cast<int>(std::max<int64_t>(30000, o_.drain_timeout.count()));
+        rd_kafka_error_t* e = nullptr;
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            if (list->cnt > 0) {
+                rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer_);
+                e = rd_kafka_send_offsets_to_transaction(producer_, list, group, timeout_ms);
+                rd_kafka_consumer_group_metadata_destroy(group);
+            }
+            if (e == nullptr) e = rd_kafka_commit_transaction(producer_, timeout_ms);
+            if (e == nullptr || !rd_kafka_error_is_retriable(e)) break;
+            log_.warn("committing the transaction of {}: {}; retrying", txn_id_, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            e = nullptr;
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+        commits_.inc();
+        if (e != nullptr) {
+            commit_errors_.inc();
+            std::string message = fmt::format("committing the transaction of {}: {}", txn_id_, rd_kafka_error_string(e));
+            const bool abortable = rd_kafka_error_txn_requires_abort(e);
+            rd_kafka_error_destroy(e);
+            if (abortable) abort_txn();
+            txn_failed(message);
+            return false;
+        }
+        txn_open_ = false;
+        for (const auto& [pid, pos] : moved) committed_[pid] = pos;
+        return true;
+    }
+
+    // Aborts the open transaction: its rows and DLQ records never become visible.
+    void abort_txn() {
+        if (producer_ == nullptr || !txn_open_) return;
+        if (rd_kafka_error_t* e = rd_kafka_abort_transaction(producer_, 30000)) {
+            log_.warn("aborting the transaction of {}: {}", txn_id_, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        txn_open_ = false;
+    }
+
+    // A transaction failed (or cannot be trusted): the run ends without committing and the job restarts
+    // from its committed offsets, as Kafka Streams closes its tasks dirty and rejoins.
+    void txn_failed(const std::string& message) {
+        if (restart_reason_) return;
+        restart_reason_ = message;
+        log_.error("{}: {}; the job restarts from its committed offsets", o_.file, message);
+        note_error(message);
+    }
+
+    // The periodic commit of an exactly-once job: drain, then commit the transaction.
+    void commit_eos_periodic() {
+        if (producer_ == nullptr || restart_reason_) return;
+        if (!drain(mono::now() + o_.drain_timeout)) {
+            if (!restart_reason_) {
+                log_.warn("drain before the transaction commit did not finish within {} ms; commit postponed",
+                          o_.drain_timeout.count());
+            }
+            return;
+        }
+        commit_txn();
     }
 
     // ---- consuming -------------------------------------------------------
@@ -798,7 +1029,14 @@ private:
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 std::string message = fmt::format("consumer: {}{}", rd_kafka_message_errstr(m.get()),
                                                   m->rkt ? fmt::format(" ({} [{}])", rd_kafka_topic_name(m->rkt), m->partition) : "");
-                log_.warn("{}", message);
+                if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+                    // A source topic not created yet (the job started before its producer: CDC on a first
+                    // start) is a normal wait, said once per topic, not a warning.
+                    std::string topic = m->rkt ? rd_kafka_topic_name(m->rkt) : rd_kafka_message_errstr(m.get());
+                    if (topics_awaited_.insert(topic).second) log_.info("{}; reading it once it is created", message);
+                } else {
+                    log_.warn("{}", message);
+                }
                 note_error(message);
                 // A consumer error is a condition of the moment ("Subscribed topic not available" before the
                 // topic exists, a broker away): shown until records flow again, then cleared.
@@ -806,7 +1044,10 @@ private:
             }
             return;
         }
-        if (!transient_error_.empty()) clear_transient_error();
+        if (!transient_error_.empty()) {
+            clear_transient_error();
+            topics_awaited_.clear();
+        }
         auto slot = slot_of_topic(rd_kafka_topic_name(m->rkt));
         if (!slot) return;
         const int32_t partition = m->partition;
@@ -1125,7 +1366,7 @@ private:
         rejected_count_.fetch_add(1);
         const std::string topic = rd_kafka_topic_name(m->rkt);
         record_origin origin{topic, m->partition, m->offset, rd_kafka_message_timestamp(m, nullptr)};
-        if (producer_ == nullptr) {
+        if (o_.dlq_topic.empty()) {
             log_.warn("rejected {} [{}] offset {}: {} (no DLQ topic: dropped)", topic, m->partition, m->offset, why.message);
             finish_item(batch_id);
             return;
@@ -1144,7 +1385,23 @@ private:
         produce_dlq(ticket);
     }
 
+    // A DLQ record's report on the transactional producer.
+    struct dlq_target final : delivery_target {
+        dlq_target(impl* o, dlq_ticket* t) : owner(o), ticket(t) {}
+        void delivered(const rd_kafka_message_t* m) override {
+            owner->delivered(m, ticket);
+            delete this;
+        }
+        impl* owner;
+        dlq_ticket* ticket;
+    };
+
     void produce_dlq(dlq_ticket* t) {
+        if (producer_ == nullptr || !ensure_txn()) {
+            // Exactly-once before its first assignment, or a transaction that cannot begin (the run ends).
+            dlq_retries_.emplace(mono::now() + backoff(t->attempt++), t);
+            return;
+        }
         rd_kafka_headers_t* headers = rd_kafka_headers_new(t->headers.size() + 4);
         for (const auto& [name, value] : t->headers) {
             rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
@@ -1159,20 +1416,32 @@ private:
                 rd_kafka_header_add(headers, name, -1, value, static_cast<ssize_t>(size));
             }
         }
+        void* opaque = eos_ ? static_cast<void*>(static_cast<delivery_target*>(new dlq_target(this, t))) : t;
         rd_kafka_resp_err_t err = rd_kafka_producev(
             producer_, RD_KAFKA_V_TOPIC(o_.dlq_topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_VALUE(t->message ? t->message->payload : t->value.data(), t->message ? t->message->len : t->value.size()),
             RD_KAFKA_V_KEY(t->message ? t->message->key : nullptr, t->message ? t->message->key_len : 0),
-            RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
         if (err) {
+            if (eos_) delete static_cast<delivery_target*>(opaque);
             rd_kafka_headers_destroy(headers);
             log_.warn("DLQ produce to {}: {}; retrying", o_.dlq_topic, rd_kafka_err2str(err));
             dlq_retries_.emplace(mono::now() + backoff(t->attempt++), t);
         }
     }
 
-    void delivered(const rd_kafka_message_t* m) {
-        auto* t = static_cast<dlq_ticket*>(m->_private);
+    void delivered(const rd_kafka_message_t* m, dlq_ticket* t) {
+        if (m->err && eos_) {
+            // A failed write dooms the transaction: it aborts and the run restarts (retrying cannot help).
+            txn_failed(fmt::format("DLQ delivery to {} inside the transaction of {} failed: {}", o_.dlq_topic, txn_id_,
+                                   rd_kafka_err2str(m->err)));
+            --dlq_outstanding_;
+            const uint64_t batch_id = t->batch_id;
+            const bool record = t->message != nullptr;
+            delete t;
+            if (record) finish_item(batch_id);
+            return;
+        }
         if (m->err) {
             if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
                 // The topic went away or was never there: try creating it once more, and say so once.
@@ -1241,8 +1510,9 @@ private:
         if (!windowed_.empty()) flush_windows(now);
         backpressure();
         if (!draining && now >= next_commit_) {
-            commit(false);
-            next_commit_ = now + o_.commit_interval;
+            if (eos_) commit_eos_periodic();
+            else commit(false);
+            next_commit_ = mono::now() + o_.commit_interval;
         }
         in_flight_gauge_.set(static_cast<double>(in_flight_));
         pending_gauge_.set(static_cast<double>(pending_));
@@ -1269,6 +1539,13 @@ private:
             rows_out_.inc(n);
             out_count_.fetch_add(n);
             rows_out_tick_ += n;
+            finish_item(c.req.batch_id);
+            return;
+        }
+        if (sinks_[c.req.sink].exactly_once) {
+            // A write that failed inside the transaction dooms it: abort and restart from the committed
+            // offsets (a row the broker refuses is met again; at-least-once would send it to the DLQ).
+            txn_failed(fmt::format("{}: {}", sinks_[c.req.sink].out->describe(), c.outcome.message));
             finish_item(c.req.batch_id);
             return;
         }
@@ -1744,6 +2021,26 @@ private:
     // are acknowledged.
     void commit(bool sync, bool quiet = false) {
         if (consumer_ == nullptr) return;
+        std::vector<std::pair<int32_t, int64_t>> moved;
+        rd_kafka_topic_partition_list_t* list = positions(moved);
+        for (const auto& [pid, pos] : moved) committed_[pid] = pos;
+        if (list->cnt == 0) {
+            rd_kafka_topic_partition_list_destroy(list);
+            return;
+        }
+        commits_.inc();
+        rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list, sync ? 0 : 1);
+        if (sync && err) {
+            commit_errors_.inc();
+            if (!quiet) log_.warn("committing offsets: {}", rd_kafka_err2str(err));
+            for (int idx = 0; idx < list->cnt; ++idx) erase_committed(list->elems[idx]);
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+
+    // The positions, per partition, up to which every record's effects are acknowledged, where they
+    // moved past the last commit (also returned in `moved` as partition id and position).
+    rd_kafka_topic_partition_list_t* positions(std::vector<std::pair<int32_t, int64_t>>& moved) {
         rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(4);
         for (int32_t pid : tracker_.partitions()) {
             auto pos = tracker_.done_position(pid);
@@ -1758,20 +2055,9 @@ private:
             auto it = committed_.find(pid);
             if (it != committed_.end() && it->second >= *pos) continue;
             rd_kafka_topic_partition_list_add(list, sources_[slot].topic.c_str(), partition)->offset = *pos;
-            committed_[pid] = *pos;
+            moved.emplace_back(pid, *pos);
         }
-        if (list->cnt == 0) {
-            rd_kafka_topic_partition_list_destroy(list);
-            return;
-        }
-        commits_.inc();
-        rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list, sync ? 0 : 1);
-        if (sync && err) {
-            commit_errors_.inc();
-            if (!quiet) log_.warn("committing offsets: {}", rd_kafka_err2str(err));
-            for (int idx = 0; idx < list->cnt; ++idx) erase_committed(list->elems[idx]);
-        }
-        rd_kafka_topic_partition_list_destroy(list);
+        return list;
     }
 
     void erase_committed(const rd_kafka_topic_partition_t& tp) {
@@ -1820,6 +2106,16 @@ private:
                 committed_.erase(pid);
                 last_consumed_.erase(pid);
             });
+            if (eos_) {
+                std::set<std::pair<std::string, int32_t>> all;
+                rd_kafka_topic_partition_list_t* current = nullptr;
+                if (cooperative && rd_kafka_assignment(consumer_, &current) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    for (int idx = 0; idx < current->cnt; ++idx) all.emplace(current->elems[idx].topic, current->elems[idx].partition);
+                }
+                if (current) rd_kafka_topic_partition_list_destroy(current);
+                for (int idx = 0; idx < parts->cnt; ++idx) all.emplace(parts->elems[idx].topic, parts->elems[idx].partition);
+                replace_producer(all);
+            }
             if (cooperative) {
                 rd_kafka_error_t* e = rd_kafka_incremental_assign(consumer_, parts);
                 if (e) {
@@ -1835,7 +2131,19 @@ private:
             log_.info("{} {}: draining in-flight writes", lost ? "lost" : "revoked", names);
             bool drained = skip_drain_ || drain(mono::now() + o_.drain_timeout);
             if (!drained) log_.warn("drain before revocation did not finish within {} ms", o_.drain_timeout.count());
-            if (!lost) commit(true);
+            if (eos_) {
+                if (txn_done_) {
+                    // stopping: shutdown() committed or aborted already
+                } else if (lost || !drained) {
+                    abort_txn();
+                    txn_failed(lost ? "the partitions were lost (the session expired): the transaction is aborted"
+                                    : "drain before revocation did not finish: the transaction is aborted");
+                } else {
+                    commit_txn();
+                }
+            } else if (!lost) {
+                commit(true);
+            }
             each([&](size_t slot, int32_t partition, int32_t pid) {
                 tracker_.revoke(pid);
                 for (size_t pidx : sources_[slot].pipelines) {
@@ -1889,10 +2197,36 @@ private:
         status_.lag = lag;
     }
 
+    // Ends a run whose transaction failed: abort it, commit nothing, leave the group, drop every
+    // in-flight write (the records after the last commit are read again by the restarted job).
+    void shutdown_dirty() {
+        abort_txn();
+        txn_done_ = true;
+        skip_drain_ = true;
+        if (consumer_) rd_kafka_consumer_close(consumer_);
+        teardown_sinks();
+        open_.reset();
+        batches_.clear();
+        send_queue_.clear();
+        retries_.clear();
+        round_.reset();
+        for (auto& [at, t] : dlq_retries_) delete t;
+        dlq_retries_.clear();
+        destroy_clients();
+        std::lock_guard lock(completions_mutex_);
+        completions_.clear();
+    }
+
     void shutdown() {
         auto deadline = mono::now() + o_.drain_timeout;
         bool drained = drain(deadline);
-        commit(true);
+        if (eos_) {
+            if (!drained || restart_reason_) abort_txn();
+            else commit_txn();
+            txn_done_ = true;
+        } else {
+            commit(true);
+        }
         if (!drained) {
             log_.warn("stopping with writes still unacknowledged after {} ms; their records will be read again on restart",
                       o_.drain_timeout.count());
@@ -1945,8 +2279,21 @@ private:
     std::atomic<bool> stop_{false};
     rd_kafka_t* consumer_ = nullptr;
     rd_kafka_queue_t* consumer_queue_ = nullptr;
-    rd_kafka_t* producer_ = nullptr;
+    rd_kafka_t* producer_ = nullptr;  // the DLQ's; exactly-once: the transactional one (sinks and DLQ)
     rd_kafka_queue_t* producer_queue_ = nullptr;
+    // Exactly-once (a sink with 'sink.delivery-guarantee' = 'exactly-once').
+    bool eos_ = false;
+    std::string txn_prefix_;  // 'sink.transactional-id-prefix'
+    std::vector<std::pair<std::string, std::string>> txn_properties_;  // the exactly-once sinks' properties.*
+    std::string txn_id_;     // producer_'s transactional id
+    bool txn_open_ = false;  // begun and not yet committed or aborted
+    bool txn_done_ = false;  // stopping: the last transaction is settled, revocations leave it alone
+    std::optional<std::string> restart_reason_;  // a transaction failed: the run ends and the job restarts
+
+public:
+    std::atomic<bool> restart_requested_{false};
+
+private:
 
     std::unique_ptr<batch> open_;
     std::map<uint64_t, std::unique_ptr<batch>> batches_;
@@ -1966,6 +2313,7 @@ private:
     mono::time_point next_commit_ = mono::now();
     uint64_t rejects_logged_ = 0;
     std::string transient_error_;  // the consumer error shown as last_error until records flow again
+    std::set<std::string> topics_awaited_;  // source topics said not to exist yet (logged once each)
     std::string dlq_topic_problem_;  // the DLQ topic could not be created (logged once per message)
     uint64_t sink_errors_logged_ = 0;
 
@@ -2020,7 +2368,11 @@ void job::impl::on_commit(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_p
 }
 
 void job::impl::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    static_cast<impl*>(opaque)->delivered(m);
+    static_cast<impl*>(opaque)->delivered(m, static_cast<dlq_ticket*>(m->_private));
+}
+
+void job::impl::on_txn_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    static_cast<delivery_target*>(m->_private)->delivered(m);
 }
 
 job::job(sql::job_program program, job_options options, metrics::registry& metrics, millrace::clock& clock)
@@ -2045,5 +2397,7 @@ void job::join() {
 }
 
 job_status job::status() const { return impl_->status(); }
+
+bool job::restart_requested() const { return finished_.load() && impl_->restart_requested_.load(); }
 
 }  // namespace millrace::processor

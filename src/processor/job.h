@@ -101,6 +101,9 @@ public:
     // Whether the worker has finished (after request_stop(), or a fatal error).
     bool stopped() const { return finished_.load(); }
     void join();
+    // Whether the worker ended so that the job runs again (an exactly-once job whose transaction
+    // failed: a new run continues from the committed offsets); thread-safe.
+    bool restart_requested() const;
     // A snapshot of the live state; thread-safe.
     job_status status() const;
     // The job file it runs (job_options::file); thread-safe.

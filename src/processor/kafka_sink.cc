@@ -143,7 +143,83 @@ private:
     std::atomic<bool> stop_{false};
 };
 
+// One record's report on the job's shared producer.
+struct row_delivery final : delivery_target {
+    explicit row_delivery(std::shared_ptr<write_state> s) : state(std::move(s)) {}
+    void delivered(const rd_kafka_message_t* m) override {
+        sink_outcome outcome;
+        if (m->err) outcome = sink_outcome{false, retryable_kafka_error(m->err), rd_kafka_err2str(m->err)};
+        state->finish_one(outcome);
+        delete this;
+    }
+    std::shared_ptr<write_state> state;
+};
+
+class transactional_kafka_sink final : public sink {
+public:
+    transactional_kafka_sink(std::string bootstrap, std::string topic, std::function<rd_kafka_t*()> producer,
+                             std::function<bool()> before_write)
+        : bootstrap_(std::move(bootstrap)), topic_(std::move(topic)), producer_(std::move(producer)),
+          before_write_(std::move(before_write)) {}
+
+    status open() override { return {}; }
+
+    void write(std::vector<const sink_row*> rows, done_fn done) override {
+        rd_kafka_t* p = producer_();
+        if (p == nullptr || !before_write_()) {
+            return done(sink_outcome{false, true, "no transaction open (the job's transactional producer is not ready)"});
+        }
+        if (rows.empty()) return done({});
+        auto state = std::make_shared<write_state>();
+        state->remaining = rows.size();
+        state->done = std::move(done);
+        for (const sink_row* row : rows) {
+            auto* target = new row_delivery(state);
+            const char* key = row->key ? row->key->data() : nullptr;
+            const size_t key_len = row->key ? row->key->size() : 0;
+            rd_kafka_resp_err_t err = rd_kafka_producev(
+                p, RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_VALUE(const_cast<char*>(row->value.data()), row->value.size()), RD_KAFKA_V_KEY(key, key_len),
+                RD_KAFKA_V_OPAQUE(static_cast<delivery_target*>(target)), RD_KAFKA_V_END);
+            if (err) {
+                delete target;
+                state->finish_one(sink_outcome{false, retryable_kafka_error(err),
+                                               fmt::format("producing to {}: {}", topic_, rd_kafka_err2str(err))});
+            }
+        }
+    }
+
+    std::string describe() const override { return fmt::format("Kafka {} topic {} (exactly-once)", bootstrap_, topic_); }
+
+    void close() override {}
+
+private:
+    std::string bootstrap_;
+    std::string topic_;
+    std::function<rd_kafka_t*()> producer_;
+    std::function<bool()> before_write_;
+};
+
 }  // namespace
+
+std::string transactional_id_for(const std::string& prefix, const std::string& job,
+                                 const std::set<std::pair<std::string, int32_t>>& parts) {
+    uint64_t hash = 1469598103934665603ULL;  // FNV-1a 64 offset basis
+    for (const auto& [topic, partition] : parts) {
+        for (char c : fmt::format("{}:{};", topic, partition)) {
+            hash ^= static_cast<unsigned char>(c);
+            hash *= 1099511628211ULL;  // FNV prime
+        }
+    }
+    return fmt::format("{}-{}-{:016x}", prefix, job, hash);
+}
+
+std::unique_ptr<sink> make_transactional_kafka_sink(std::string bootstrap, std::string topic,
+                                                    std::function<rd_kafka_t*()> producer,
+                                                    std::function<bool()> before_write) {
+    return std::make_unique<transactional_kafka_sink>(std::move(bootstrap), std::move(topic), std::move(producer),
+                                                      std::move(before_write));
+}
 
 std::unique_ptr<sink> make_kafka_sink(kafka_sink_options options) { return std::make_unique<kafka_sink>(std::move(options)); }
 

@@ -200,7 +200,10 @@ private:
         }
         for (const auto& [path, stamp] : seen) {
             auto it = entries_.find(path);
-            if (it != entries_.end() && it->second.stamp == stamp) {
+            // An exactly-once job whose transaction failed asked to run again (from its committed offsets).
+            const bool restart = it != entries_.end() && it->second.running && it->second.running->restart_requested();
+            if (restart) log_.info("restarting job {} after its transaction failed", it->second.name);
+            if (it != entries_.end() && it->second.stamp == stamp && !restart) {
                 // A job whose worker ended on its own (a fatal error) stays reported, not restarted,
                 // until its file changes.
                 continue;
@@ -217,7 +220,7 @@ private:
                 text = std::move(*read);
             }
             bool existed = it != entries_.end();
-            if (existed && it->second.text == text && it->second.error.empty()) {
+            if (existed && !restart && it->second.text == text && it->second.error.empty()) {
                 it->second.stamp = stamp;  // touched, not changed
                 continue;
             }

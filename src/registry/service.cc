@@ -115,9 +115,9 @@ struct service::request_info {
         root, subjects, versions, version, version_schema, referenced_by, delete_version, delete_subject, register_schema, lookup,
         schema, schema_raw, schema_versions, schema_subjects, schema_types, all_schemas, compat_version, compat_all, config,
         config_subject, put_config, put_config_subject, delete_config, delete_config_subject, mode, mode_subject, put_mode,
-        put_mode_subject, delete_mode_subject, not_found, method_not_allowed
+        put_mode_subject, delete_mode_subject
     };
-    op kind = op::not_found;
+    op kind = op::root;
     std::string subject;
     std::string version;  // or schema id
     bool write = false;
@@ -147,9 +147,61 @@ void service::add_routes(http::server& server) {
     // beside application/json.
     server.accept_content_type("application/vnd.schemaregistry.v1+json");
     server.accept_content_type("application/vnd.schemaregistry+json");
-    for (const char* method : {"GET", "POST", "PUT", "DELETE"}) {
-        server.route_async(method, "/", [this](const http::request& req, http::responder respond) { handle(req, std::move(respond)); });
+    using op = request_info::op;
+    struct route {
+        const char* method;
+        const char* path;  // {subject}, and {version} for a version or a schema id
+        op kind;
+    };
+    static constexpr route k_routes[] = {
+        {"GET", "/", op::root},
+        {"GET", "/subjects", op::subjects},
+        {"POST", "/subjects/{subject}", op::lookup},
+        {"DELETE", "/subjects/{subject}", op::delete_subject},
+        {"GET", "/subjects/{subject}/versions", op::versions},
+        {"POST", "/subjects/{subject}/versions", op::register_schema},
+        {"GET", "/subjects/{subject}/versions/{version}", op::version},
+        {"DELETE", "/subjects/{subject}/versions/{version}", op::delete_version},
+        {"GET", "/subjects/{subject}/versions/{version}/schema", op::version_schema},
+        {"GET", "/subjects/{subject}/versions/{version}/referencedby", op::referenced_by},
+        {"GET", "/schemas", op::all_schemas},
+        {"GET", "/schemas/types", op::schema_types},
+        {"GET", "/schemas/ids/{version}", op::schema},
+        {"GET", "/schemas/ids/{version}/schema", op::schema_raw},
+        {"GET", "/schemas/ids/{version}/versions", op::schema_versions},
+        {"GET", "/schemas/ids/{version}/subjects", op::schema_subjects},
+        {"POST", "/compatibility/subjects/{subject}/versions", op::compat_all},
+        {"POST", "/compatibility/subjects/{subject}/versions/{version}", op::compat_version},
+        {"GET", "/config", op::config},
+        {"PUT", "/config", op::put_config},
+        {"DELETE", "/config", op::delete_config},
+        {"GET", "/config/{subject}", op::config_subject},
+        {"PUT", "/config/{subject}", op::put_config_subject},
+        {"DELETE", "/config/{subject}", op::delete_config_subject},
+        {"GET", "/mode", op::mode},
+        {"PUT", "/mode", op::put_mode},
+        {"GET", "/mode/{subject}", op::mode_subject},
+        {"PUT", "/mode/{subject}", op::put_mode_subject},
+        {"DELETE", "/mode/{subject}", op::delete_mode_subject},
+    };
+    for (const auto& r : k_routes) {
+        server.route_async(r.method, r.path, [this, kind = r.kind](const http::request& req, http::responder respond) {
+            if (kind == op::root && req.path != "/") {  // "/" is also the server's catch-all for GET
+                requests_.inc();
+                return respond(fail(404, 404, "HTTP 404 Not Found"));
+            }
+            request_info info;
+            info.kind = kind;
+            info.subject = req.path_param("subject");
+            info.version = req.path_param("version");
+            handle(info, req, std::move(respond));
+        });
     }
+    // Confluent's error body for paths and methods it does not serve.
+    server.on_miss([this](const http::request&, int status) {
+        requests_.inc();
+        return status == 405 ? fail(405, 405, "HTTP 405 Method Not Allowed") : fail(404, 404, "HTTP 404 Not Found");
+    });
 }
 
 void service::start() {
@@ -242,74 +294,9 @@ void service::run_writer() {
     for (auto& task : left) task();
 }
 
-void service::handle(const http::request& req, http::responder respond) {
+void service::handle(request_info info, const http::request& req, http::responder respond) {
     requests_.inc();
-    request_info info;
-    std::vector<std::string> parts;
-    {
-        std::string_view path = req.path;
-        while (!path.empty()) {
-            if (path.front() == '/') {
-                path.remove_prefix(1);
-                continue;
-            }
-            size_t slash = path.find('/');
-            parts.emplace_back(path.substr(0, slash));
-            if (slash == std::string_view::npos) break;
-            path.remove_prefix(slash);
-        }
-    }
     using op = request_info::op;
-    const std::string& m = req.method == "HEAD" ? std::string("GET") : req.method;
-    auto pick = [&](std::initializer_list<std::pair<const char*, op>> options) {
-        for (const auto& [method, kind] : options) {
-            if (m == method) {
-                info.kind = kind;
-                return;
-            }
-        }
-        info.kind = op::method_not_allowed;
-    };
-    size_t n = parts.size();
-    if (n == 0) {
-        pick({{"GET", op::root}});
-    } else if (parts[0] == "subjects") {
-        if (n == 1) pick({{"GET", op::subjects}});
-        if (n >= 2) info.subject = parts[1];
-        if (n == 2) pick({{"POST", op::lookup}, {"DELETE", op::delete_subject}});
-        if (n == 3 && parts[2] == "versions") pick({{"GET", op::versions}, {"POST", op::register_schema}});
-        if (n >= 4 && parts[2] == "versions") info.version = parts[3];
-        if (n == 4 && parts[2] == "versions") pick({{"GET", op::version}, {"DELETE", op::delete_version}});
-        if (n == 5 && parts[2] == "versions" && parts[4] == "schema") pick({{"GET", op::version_schema}});
-        if (n == 5 && parts[2] == "versions" && parts[4] == "referencedby") pick({{"GET", op::referenced_by}});
-    } else if (parts[0] == "schemas") {
-        if (n == 1) pick({{"GET", op::all_schemas}});
-        if (n == 2 && parts[1] == "types") pick({{"GET", op::schema_types}});
-        if (n >= 3 && parts[1] == "ids") info.version = parts[2];
-        if (n == 3 && parts[1] == "ids") pick({{"GET", op::schema}});
-        if (n == 4 && parts[1] == "ids" && parts[3] == "schema") pick({{"GET", op::schema_raw}});
-        if (n == 4 && parts[1] == "ids" && parts[3] == "versions") pick({{"GET", op::schema_versions}});
-        if (n == 4 && parts[1] == "ids" && parts[3] == "subjects") pick({{"GET", op::schema_subjects}});
-    } else if (parts[0] == "compatibility" && n >= 4 && parts[1] == "subjects" && parts[3] == "versions") {
-        info.subject = parts[2];
-        if (n == 4) pick({{"POST", op::compat_all}});
-        if (n == 5) {
-            info.version = parts[4];
-            pick({{"POST", op::compat_version}});
-        }
-    } else if (parts[0] == "config") {
-        if (n == 1) pick({{"GET", op::config}, {"PUT", op::put_config}, {"DELETE", op::delete_config}});
-        if (n == 2) {
-            info.subject = parts[1];
-            pick({{"GET", op::config_subject}, {"PUT", op::put_config_subject}, {"DELETE", op::delete_config_subject}});
-        }
-    } else if (parts[0] == "mode") {
-        if (n == 1) pick({{"GET", op::mode}, {"PUT", op::put_mode}});
-        if (n == 2) {
-            info.subject = parts[1];
-            pick({{"GET", op::mode_subject}, {"PUT", op::put_mode_subject}, {"DELETE", op::delete_mode_subject}});
-        }
-    }
     switch (info.kind) {
         case op::delete_version: case op::delete_subject: case op::register_schema: case op::put_config:
         case op::put_config_subject: case op::delete_config: case op::delete_config_subject: case op::put_mode:
@@ -376,10 +363,8 @@ http::response service::execute(const request_info& info, const http::request& r
         case op::put_mode: return put_mode(nullptr, req);
         case op::put_mode_subject: return put_mode(&info.subject, req);
         case op::delete_mode_subject: return delete_mode(info.subject);
-        case op::method_not_allowed: return fail(405, 405, "HTTP 405 Method Not Allowed");
-        case op::not_found: break;
     }
-    return fail(404, 404, "HTTP 404 Not Found");
+    return fail(500, 50001, "unhandled registry operation");
 }
 
 std::optional<http::response> service::write(std::unique_lock<std::mutex>& lock, const std::string& key,

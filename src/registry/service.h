@@ -56,7 +56,7 @@ public:
 
 private:
     struct request_info;
-    void handle(const http::request& req, http::responder respond);
+    void handle(request_info info, const http::request& req, http::responder respond);
     http::response execute(const request_info& info, const http::request& req);
     void enqueue(std::function<void()> task);
     void run_writer();

@@ -141,6 +141,33 @@ std::string ti_json(const dag_run& run, const task_spec& task, const task_instan
     o.raw("next_retry_at", ti ? opt_time(ti->next_retry_ms) : "null");
     o.str_or_null("note", ti && !ti->note.empty() ? std::optional<std::string>(ti->note) : std::nullopt);
     o.str_or_null("log_path", ti && !ti->log_path.empty() ? std::optional<std::string>(ti->log_path) : std::nullopt);
+    // Airflow's rendered_fields: the template fields as the instance's try rendered them ({} before it ends).
+    auto rendered = ti ? ti->tries.find(ti->try_number) : std::map<int, try_record>::const_iterator();
+    o.raw("rendered_fields", ti && rendered != ti->tries.end() ? rendered->second.rendered_fields : "{}");
+    return o.done();
+}
+
+// One try of a task instance (Airflow's TaskInstanceHistory, GET .../tries[/{n}]), with
+// its rendered_fields. The current try is the instance itself, as in Airflow (running,
+// up_for_retry, ...), unless the instance was cleared since: then, like an earlier
+// try, it shows the outcome recorded when it ended.
+std::string try_json(const dag_run& run, const task_spec& task, const task_instance& ti, int try_number) {
+    auto rec = ti.tries.find(try_number);
+    const bool live = try_number == ti.try_number && (rec == ti.tries.end() || ti.state != ti_state::none);
+    const ti_state state = live ? ti.state : rec->second.state;
+    const std::optional<int64_t> start = live ? ti.start_ms : rec->second.start_ms;
+    const std::optional<int64_t> end = live ? ti.end_ms : rec->second.end_ms;
+    json::object o;
+    o.str("dag_id", run.dag_id).str("dag_run_id", run.run_id).str("task_id", task.task_id);
+    o.num("map_index", ti.map_index);
+    o.num("try_number", try_number);
+    o.num("max_tries", ti.max_tries - 1);
+    o.raw("state", state == ti_state::none ? "null" : json::quote(to_string(state)));
+    o.raw("start_date", opt_time(start)).raw("end_date", opt_time(end));
+    o.raw("duration", start && end ? fmt::format("{:.3f}", static_cast<double>(*end - *start) / 1000.0) : "null");
+    o.str("operator", task.operator_name.empty() ? std::string(to_string(task.kind)) : task.operator_name);
+    o.str("hostname", live ? ti.hostname : rec->second.hostname);
+    o.raw("rendered_fields", rec != ti.tries.end() ? rec->second.rendered_fields : "{}");
     return o.done();
 }
 
@@ -304,6 +331,21 @@ public:
                 if (!index) return problem(400, fmt::format("query parameter 'map_index' must be a whole number from -1, not '{}'", *v), "map_index");
             }
             return xcoms(dag_id, run_id, parts[5], parts.size() == 8 ? std::optional<std::string>(parts[7]) : std::nullopt, index);
+        }
+        // Airflow 2.10's .../tries and .../tries/{n}; a mapped instance's as .../{map_index}/tries[/{n}]
+        // or with ?map_index=.
+        if ((parts.size() == 7 || parts.size() == 8) && parts[6] == "tries") {
+            std::optional<int> index;
+            if (const auto* v = req.param("map_index")) {
+                index = parse_map_index(*v);
+                if (!index) return problem(400, fmt::format("query parameter 'map_index' must be a whole number from -1, not '{}'", *v), "map_index");
+            }
+            return tries(dag_id, run_id, parts[5], index, parts.size() == 8 ? &parts[7] : nullptr);
+        }
+        if ((parts.size() == 8 || parts.size() == 9) && parts[7] == "tries") {
+            auto index = parse_map_index(parts[6]);
+            if (!index) return problem(400, fmt::format("map_index '{}' must be a whole number from -1", parts[6]), "map_index");
+            return tries(dag_id, run_id, parts[5], index, parts.size() == 9 ? &parts[8] : nullptr);
         }
         if (parts.size() == 7) {
             auto index = parse_map_index(parts[6]);
@@ -853,6 +895,52 @@ private:
             auto ti = run->tasks.find(task_id);
             if (ti != run->tasks.end()) {
                 for (const auto& inst : ti->second.instances) items.push_back(ti_json(*run, *task, &inst));
+            }
+            return ok_json(json::object().raw("task_instances", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
+        });
+    }
+
+    // GET .../taskInstances/{task_id}[/{map_index}]/tries: every try of the instance, oldest first;
+    // with `try_text`, that one try (Airflow's get_task_instance_try_details).
+    http::response tries(const std::string& dag_id, const std::string& run_id, const std::string& task_id,
+                         std::optional<int> map_index, const std::string* try_text) {
+        int wanted = 0;
+        if (try_text != nullptr) {
+            try {
+                size_t used = 0;
+                wanted = std::stoi(*try_text, &used);
+                if (used != try_text->size()) wanted = 0;
+            } catch (const std::exception&) {
+            }
+            if (wanted < 1) return problem(400, fmt::format("try_number '{}' must be a whole number from 1", *try_text), "try_number");
+        }
+        return eng_.read([&](const engine_state& st) {
+            const dag_run* run = st.find_run(dag_id, run_id);
+            auto dag_it = st.dags.find(dag_id);
+            const task_spec* task = dag_it != st.dags.end() && dag_it->second.spec ? dag_it->second.spec->find_task(task_id) : nullptr;
+            if (run == nullptr || task == nullptr) {
+                return problem(404, fmt::format("Task instance {} of DAGRun '{}' of DAG '{}' not found", task_id, run_id, dag_id));
+            }
+            const int index = map_index.value_or(-1);
+            const task_instance* ti = find_ti(run->tasks, task_id, index);
+            auto whole = run->tasks.find(task_id);
+            if (index < 0 && whole != run->tasks.end() && !whole->second.instances.empty()) {
+                return problem(404, fmt::format("Task instance {} of run '{}' is mapped; add the map_index", task_id, run_id));
+            }
+            const std::string where = fmt::format("task {}{} in run {} of DAG {}", task_id,
+                                                  index >= 0 ? fmt::format(" map_index {}", index) : std::string(), run_id, dag_id);
+            if (try_text != nullptr) {
+                if (ti == nullptr || wanted > ti->try_number || (wanted < ti->try_number && !ti->tries.count(wanted))) {
+                    return problem(404, fmt::format("try {} of {} not found ({} tries)", wanted, where, ti ? ti->try_number : 0));
+                }
+                return ok_json(try_json(*run, *task, *ti, wanted));
+            }
+            if (ti == nullptr && index >= 0) return problem(404, fmt::format("no {}", where));
+            std::vector<std::string> items;
+            if (ti != nullptr) {
+                for (int n = 1; n <= ti->try_number; ++n) {
+                    if (n == ti->try_number || ti->tries.count(n)) items.push_back(try_json(*run, *task, *ti, n));
+                }
             }
             return ok_json(json::object().raw("task_instances", json::array(items)).num("total_entries", static_cast<int64_t>(items.size())).done());
         });

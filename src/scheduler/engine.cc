@@ -725,7 +725,9 @@ void engine::schedule_tasks(int64_t now_ms) {
                 req.try_number = ti.try_number;
                 req.max_tries = ti.max_tries;
                 req.log_path = ti.log_path;
-                if (task.kind == task_kind::python || !req.mapped_kwargs_json.empty()) {
+                // Python tasks, mapped ones, and an Airflow DAG file's BashOperator (its {{ }}
+                // placeholders are evaluated by the runner, var.value.X among them).
+                if (task.kind == task_kind::python || !req.mapped_kwargs_json.empty() || spec->python) {
                     nlohmann::json xcoms = nlohmann::json::array();
                     for (const auto& [other_id, other] : run.tasks) {
                         std::set<std::string> keys;
@@ -849,6 +851,21 @@ void engine::apply_completions() {
         if (found == nullptr) continue;  // a mapped task cleared meanwhile (its instances dropped)
         auto& ti = *found;
         if (ti.try_number != c.try_number) continue;
+        if (!c.started) {
+            // The try's own outcome and rendered fields, kept even when a user marked the
+            // task meanwhile (that state stands for the task instance, not for this try).
+            try_record tr;
+            tr.state = c.outcome.skipped ? ti_state::skipped : c.outcome.success ? ti_state::success : ti_state::failed;
+            tr.start_ms = ti.start_ms;
+            tr.end_ms = now_ms;
+            tr.hostname = ti.hostname;
+            if (!c.outcome.rendered_fields.empty()) tr.rendered_fields = c.outcome.rendered_fields;
+            ti.tries[c.try_number] = tr;
+            writes_.push_back([run_id = run.run_id, dag_id = run.dag_id, task_id = c.task_id, map_index = c.map_index,
+                               try_number = c.try_number, tr](store& st) {
+                return st.record_try(dag_id, run_id, task_id, map_index, try_number, tr);
+            });
+        }
         if (finished(ti.state)) continue;  // marked success or failed by a user while it ran: that stands
         if (c.started) {
             ti.state = ti_state::running;

@@ -28,6 +28,7 @@
 #include "millrace/common/log.h"
 #include "millrace/common/security.h"
 #include "millrace/common/tls.h"
+#include "millrace/scheduler/rendered.h"
 #include "millrace/source/fetcher.h"
 #include "millrace/source/generator.h"
 #include "millrace/source/pg_writer.h"
@@ -64,8 +65,11 @@ public:
     template <typename... Args>
     void line(fmt::format_string<Args...> f, Args&&... a) {
         std::string text = fmt::format("[{}] {}\n", format_ms(now_ms()), fmt::format(f, std::forward<Args>(a)...));
-        write(text);
+        write(masks_.empty() ? text : redact_text(std::move(text), masks_));
     }
+    // Secrets the try read (rendered.h): masked in the lines the scheduler writes from
+    // now on (not in the task process's own output, which goes to the file directly).
+    void set_masks(std::vector<std::string> masks) { masks_ = std::move(masks); }
     void write(std::string_view text) {
         if (fd_ < 0) return;
         size_t done = 0;
@@ -78,6 +82,7 @@ public:
 
 private:
     int fd_ = -1;
+    std::vector<std::string> masks_;
 };
 
 try_outcome fail(task_log& log, std::string note) {
@@ -487,18 +492,6 @@ result<std::vector<sql_statement>> render_sql(const std::vector<segment>& parts)
     return out;
 }
 
-// Percent-encodes everything but RFC 3986's unreserved characters.
-std::string url_encode(std::string_view text) {
-    std::string out;
-    for (unsigned char ch : text) {
-        if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            out.push_back(static_cast<char>(ch));
-        } else {
-            out += fmt::format("%{:02X}", static_cast<int>(ch));
-        }
-    }
-    return out;
-}
 
 bool has_control(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
@@ -531,7 +524,7 @@ result<std::string> render_url(const std::vector<segment>& parts) {
             }
             out += part.text;
         } else {
-            out += url_encode(part.text);
+            out += http::percent_encode(part.text);
         }
     }
     return out;
@@ -1113,6 +1106,12 @@ try_outcome run_python(const try_request& req, const executor_env& env, int64_t 
         const nlohmann::json skips = result.value("skip", nlohmann::json::array());
         const nlohmann::json variables = result.value("variables", nlohmann::json::object());
         const nlohmann::json rendered = result.value("rendered", nlohmann::json::object());
+        for (const auto& m : result.value("masks", nlohmann::json::array())) {
+            if (m.is_string() && !m.get<std::string>().empty()) out.masks.push_back(m.get<std::string>());
+        }
+        if (auto fields = result.find("rendered_fields"); fields != result.end() && fields->is_object()) {
+            out.rendered_fields = redact(*fields, out.masks).dump();
+        }
         for (const auto& x : xcoms) {
             out.xcoms.emplace_back(x.at("key").get<std::string>(), x.at("value").dump());
             log.line("XCom {} = {}", x.at("key").get<std::string>(), x.at("value").dump());
@@ -1120,7 +1119,11 @@ try_outcome run_python(const try_request& req, const executor_env& env, int64_t 
         for (const auto& t : skips) out.skip_tasks.push_back(t.get<std::string>());
         for (const auto& [k, v] : variables.items()) out.variables.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
         for (const auto& [field, value] : rendered.items()) {
-            log.line("rendered {}: {}", field, value.is_string() ? value.get<std::string>() : value.dump());
+            // "op_kwargs.api_token": a value under a sensitive key is masked whole, as in the fields.
+            std::string_view key = std::string_view(field).substr(field.rfind('.') == std::string::npos ? 0 : field.rfind('.') + 1);
+            std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+            log.line("rendered {}: {}", redact_text(field, out.masks),
+                     sensitive_name(key) ? std::string(k_mask) : redact_text(text, out.masks));
         }
         if (placeholders != nullptr && out.success) {
             const nlohmann::json values = result.value("values", nlohmann::json::array());
@@ -1261,6 +1264,16 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
             maps[name][key] = *rendered;
         }
     }
+    // The try's rendered template fields, as text with each value in place
+    // (what a user reads; the task itself still passes values as data):
+    // Airflow's names for an Airflow DAG file's BashOperator, the YAML keys
+    // for a YAML task. Secrets masked at the end (rendered.h).
+    nlohmann::json fields = nlohmann::json::object();
+    std::vector<std::string> masks;
+    if (!req.dag->python) {
+        for (const auto& [name, value] : params) fields[name] = value;
+        for (const auto& [name, entries] : maps) fields[name] = entries;
+    }
     shell_command shell;
     std::vector<sql_statement> statements;
     if (task->kind == task_kind::shell) {
@@ -1272,6 +1285,14 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
                 log.line("ERROR {}", evaluated.note);
                 return evaluated;
             }
+            masks = std::move(evaluated.masks);
+            log.set_masks(masks);  // the command's MILLRACE_TEMPLATE_<n> values are logged below
+        }
+        if (req.dag->python) {
+            // BashOperator.template_fields: bash_command, env, cwd (None when not given).
+            fields["bash_command"] = join_plain(parts);
+            fields["env"] = maps["env"].empty() ? nlohmann::json() : nlohmann::json(maps["env"]);
+            fields["cwd"] = params.count("cwd") && !params["cwd"].empty() ? nlohmann::json(params["cwd"]) : nlohmann::json();
         }
         auto rendered = render_shell(parts);
         if (!rendered) return fail(log, fmt::format("task '{}': {}", req.task_id, rendered.err().message()));
@@ -1316,7 +1337,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
                 params["body"] = render_json_body(split["body"]);
             } else if (content_type.find("x-www-form-urlencoded") != std::string::npos) {
                 std::string body;
-                for (const auto& part : split["body"]) body += part.value ? url_encode(part.text) : part.text;
+                for (const auto& part : split["body"]) body += part.value ? http::percent_encode(part.text) : part.text;
                 params["body"] = body;
             }
         }
@@ -1352,6 +1373,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
                     if (!rendered) return fail(log, fmt::format("messages: {}", rendered.err().message()));
                     messages.push_back(*rendered);
                 }
+                fields["messages"] = messages;
             }
             if (params.count("value")) {
                 auto n = int_param(params, "count", 1, 1, 10'000'000);
@@ -1374,6 +1396,7 @@ try_outcome run_try(const try_request& req, const executor_env& env, const std::
             out = {true, false, {}};
             break;
     }
+    if (task->kind != task_kind::python) out.rendered_fields = redact(fields, masks).dump();
     log.line("try {} {}", req.try_number, out.skipped ? "was skipped" : out.success ? "succeeded" : "failed");
     return out;
 }

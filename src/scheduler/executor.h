@@ -65,6 +65,10 @@ struct try_outcome {
     std::vector<std::string> skip_tasks;                  // a branch's or short circuit's downstream to skip
     std::vector<std::pair<std::string, std::string>> xcoms;  // key → JSON value
     std::vector<std::pair<std::string, std::string>> variables;  // Variable.set(key, value)
+    // The task's template fields as this try rendered them: a JSON object,
+    // secrets masked (rendered.h); "" when the try ended before rendering.
+    std::string rendered_fields;
+    std::vector<std::string> masks;  // Airflow DAG files: the secrets the try read
 };
 
 // The variables {{ ... }} may name for this try.

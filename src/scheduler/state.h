@@ -25,6 +25,15 @@ inline bool finished(ti_state s) {
     return s == ti_state::success || s == ti_state::failed || s == ti_state::upstream_failed || s == ti_state::skipped;
 }
 
+// One try of a task instance that ended: its outcome and its rendered
+// template fields (table task_instance_try). The API's /tries lists them.
+struct try_record {
+    ti_state state = ti_state::failed;   // success, failed, skipped (a try retried ended failed)
+    std::optional<int64_t> start_ms, end_ms;
+    std::string hostname;
+    std::string rendered_fields = "{}";  // a JSON object, secrets masked (rendered.h)
+};
+
 struct task_instance {
     std::string task_id;
     int map_index = -1;                  // Airflow's: -1 unless one instance of a mapped task
@@ -38,6 +47,7 @@ struct task_instance {
     int pid = 0;
     std::string note;                    // why it failed, in one line
     std::map<std::string, std::string> xcoms;  // key → JSON value (the latest try's)
+    std::map<int, try_record> tries;     // by try number: the tries that ended (kept across clears)
     // A mapped task once expanded: its instances, map_index 0..n-1, each
     // scheduled, retried, cleared and marked on its own; `state` above is
     // then their summary (mapped_summary). Empty before the expansion, and

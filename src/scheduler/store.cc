@@ -197,6 +197,14 @@ DO $$ BEGIN
     ALTER TABLE {0}.xcom DROP CONSTRAINT xcom_pkey, ADD PRIMARY KEY (dag_id, run_id, task_id, map_index, key);
   END IF;
 END $$;
+-- Each ended try of a task instance: its outcome and its rendered template fields
+-- (Airflow keeps only the latest rendering, in rendered_task_instance_fields; we keep
+-- every try's). Created in new and existing databases alike.
+CREATE TABLE IF NOT EXISTS {0}.task_instance_try (
+  dag_id text NOT NULL, run_id text NOT NULL, task_id text NOT NULL, map_index int NOT NULL DEFAULT -1,
+  try_number int NOT NULL, state text NOT NULL, start_date timestamptz, end_date timestamptz, hostname text,
+  rendered_fields jsonb NOT NULL DEFAULT '{{}}',
+  PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number));
 )sql", s);
     // Two schedulers starting together must not race on CREATE: serialize with a transaction-level lock.
     if (auto st = connect(); !st) return st;
@@ -423,6 +431,30 @@ result<std::vector<dag_run>> store::load_runs(int recent) {
         if (ti != nullptr) ti->xcoms[PQgetvalue(*xcoms, row, 3)] = PQgetvalue(*xcoms, row, 4);
     }
     PQclear(*xcoms);
+    // Only the loaded runs' tries: the table grows by one row per try of every run ever.
+    auto tries = exec("reading tries",
+                      fmt::format("SELECT t.dag_id, t.run_id, t.task_id, t.map_index, t.try_number, t.state, {0}, {1}, "
+                                  "coalesce(t.hostname, ''), t.rendered_fields::text FROM {2}.task_instance_try t JOIN ("
+                                  "SELECT dag_id, run_id FROM (SELECT dag_id, run_id, state, row_number() OVER (PARTITION BY "
+                                  "dag_id ORDER BY logical_date DESC) AS rn FROM {2}.dag_run) r WHERE rn <= $1 OR state IN "
+                                  "('queued', 'running')) loaded USING (dag_id, run_id)",
+                                  ms_out("t.start_date"), ms_out("t.end_date"), schema_),
+                      {std::to_string(recent)}, true);
+    if (!tries) return tries.err();
+    for (int row = 0; row < PQntuples(*tries); ++row) {
+        auto it = index.find({PQgetvalue(*tries, row, 0), PQgetvalue(*tries, row, 1)});
+        if (it == index.end()) continue;
+        task_instance* ti = find_ti(runs[it->second].tasks, PQgetvalue(*tries, row, 2), std::atoi(PQgetvalue(*tries, row, 3)));
+        if (ti == nullptr) continue;
+        try_record tr;
+        tr.state = parse_ti_state(PQgetvalue(*tries, row, 5)).value_or(ti_state::failed);
+        tr.start_ms = get_ms(*tries, row, 6);
+        tr.end_ms = get_ms(*tries, row, 7);
+        tr.hostname = PQgetvalue(*tries, row, 8);
+        tr.rendered_fields = PQgetvalue(*tries, row, 9);
+        ti->tries[std::atoi(PQgetvalue(*tries, row, 4))] = std::move(tr);
+    }
+    PQclear(*tries);
     return runs;
 }
 
@@ -446,8 +478,25 @@ status store::set_xcoms(const std::string& dag_id, const std::string& run_id, co
     return {};
 }
 
+status store::record_try(const std::string& dag_id, const std::string& run_id, const std::string& task_id, int map_index,
+                         int try_number, const try_record& tr) {
+    auto res = exec("storing a try's rendered fields",
+                    fmt::format("INSERT INTO {0}.task_instance_try (dag_id, run_id, task_id, map_index, try_number, state, "
+                                "start_date, end_date, hostname, rendered_fields) VALUES ($1, $2, $3, $4, $5, $6, {1}, {2}, $9, "
+                                "$10::jsonb) ON CONFLICT (dag_id, run_id, task_id, map_index, try_number) DO UPDATE SET "
+                                "state = $6, start_date = {1}, end_date = {2}, hostname = $9, rendered_fields = $10::jsonb",
+                                schema_, ms_param(7), ms_param(8)),
+                    {dag_id, run_id, task_id, std::to_string(map_index), std::to_string(try_number),
+                     std::string(to_string(tr.state)), opt_ms(tr.start_ms), opt_ms(tr.end_ms), tr.hostname,
+                     tr.rendered_fields.empty() ? std::string("{}") : tr.rendered_fields},
+                    false);
+    if (!res) return res.err();
+    PQclear(*res);
+    return {};
+}
+
 status store::delete_instances(const std::string& dag_id, const std::string& run_id, const std::string& task_id) {
-    for (const char* table : {"task_instance", "xcom"}) {
+    for (const char* table : {"task_instance", "xcom", "task_instance_try"}) {
         auto res = exec("deleting mapped instances",
                         fmt::format("DELETE FROM {}.{} WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 AND map_index >= 0",
                                     schema_, table),

@@ -1,6 +1,8 @@
 // The scheduler's metadata in PostgreSQL, schema `scheduler.schema`
 // (default millrace_scheduler): dag, dag_run, task_instance and task_event
-// (every state transition with its time, try number and log path).
+// (every state transition with its time, try number and log path), xcom,
+// task_instance_try (each ended try's outcome and rendered template fields),
+// variable and connection.
 //
 // Not thread-safe: the engine thread owns it. Errors name the statement's
 // purpose and the server's message; a lost connection is `unavailable` and
@@ -52,7 +54,10 @@ public:
     // Replaces a task instance's XComs (key → JSON text).
     status set_xcoms(const std::string& dag_id, const std::string& run_id, const std::string& task_id, int map_index,
                      const std::map<std::string, std::string>& xcoms);
-    // Removes a mapped task's instances (map_index >= 0) and their XComs: it expands again.
+    // Stores one ended try's outcome and rendered template fields (task_instance_try).
+    status record_try(const std::string& dag_id, const std::string& run_id, const std::string& task_id, int map_index,
+                      int try_number, const try_record& tr);
+    // Removes a mapped task's instances (map_index >= 0), their XComs and tries: it expands again.
     status delete_instances(const std::string& dag_id, const std::string& run_id, const std::string& task_id);
     // Airflow's Variable and Connection (conn_id → URI or JSON), for Python tasks.
     status set_variable(const std::string& key, const std::string& value, const std::string& description);

@@ -54,6 +54,60 @@ TEST_F(http_test, routes_by_method_and_path_with_query) {
     EXPECT_EQ(testing::http_request(address_, "DELETE", "/echo").status, 405);
 }
 
+TEST_F(http_test, path_templates_bind_parameters_each_decoded_on_its_own) {
+    auto show = [](const request& req) {
+        std::string out;
+        for (const auto& [name, value] : req.path_params) out += name + "=" + value + ";";
+        return response::text(200, out);
+    };
+    server_.route("GET", "/subjects/{subject}/versions/{version}", show);
+    server_.route("DELETE", "/subjects/{subject}/versions/{version}", [](const request&) { return response::text(204, ""); });
+    server_.route("GET", "/schemas/{id}", show);
+    server_.route("GET", "/schemas/types", [](const request&) { return response::text(200, "types"); });
+    server_.route("GET", "/files/", [](const request& req) { return response::text(200, "prefix " + req.path); });
+    server_.route("GET", "/files/{name}/meta", show);
+    start();
+    // An encoded '/' stays inside its parameter; '+' is not a space in a path.
+    EXPECT_EQ(testing::http_request(address_, "GET", "/subjects/a%2Fb+c/versions/latest").body, "subject=a/b+c;version=latest;");
+    // The literal route beats the template with a parameter in its place.
+    EXPECT_EQ(testing::http_request(address_, "GET", "/schemas/types").body, "types");
+    EXPECT_EQ(testing::http_request(address_, "GET", "/schemas/7?x=1").body, "id=7;");
+    // A template beats a prefix route; other paths below the prefix still reach it.
+    EXPECT_EQ(testing::http_request(address_, "GET", "/files/x/meta").body, "name=x;");
+    EXPECT_EQ(testing::http_request(address_, "GET", "/files/x/data").body, "prefix /files/x/data");
+    // Parameters are never empty, and the segment count must match.
+    EXPECT_EQ(testing::http_request(address_, "GET", "/subjects//versions/1").status, 404);
+    EXPECT_EQ(testing::http_request(address_, "GET", "/subjects/s/versions/1/x").status, 404);
+    EXPECT_EQ(testing::http_request(address_, "GET", "/schemas/").status, 404);
+    // Known path, other method: 405.
+    EXPECT_EQ(testing::http_request(address_, "DELETE", "/subjects/s/versions/1").status, 204);
+    EXPECT_EQ(testing::http_request(address_, "POST", "/subjects/s/versions/1").status, 405);
+}
+
+TEST_F(http_test, misses_are_answered_by_the_miss_handler) {
+    server_.route("GET", "/items/{id}", [](const request&) { return response::text(200, "item"); });
+    server_.on_miss([](const request& req, int status) {
+        return response::json(status, fmt::format("{{\"error_code\":{},\"path\":\"{}\"}}", status, req.path));
+    });
+    start();
+    auto missing = testing::http_request(address_, "GET", "/nothing");
+    EXPECT_EQ(missing.status, 404);
+    EXPECT_EQ(missing.body, R"({"error_code":404,"path":"/nothing"})");
+    auto wrong = testing::http_request(address_, "PUT", "/items/3");
+    EXPECT_EQ(wrong.status, 405);
+    EXPECT_EQ(wrong.body, R"({"error_code":405,"path":"/items/3"})");
+}
+
+TEST_F(http_test, a_catch_all_root_serves_get_below_it_but_makes_no_path_known_to_other_methods) {
+    server_.route("GET", "/", [](const request& req) { return response::text(200, "ui " + req.path); });
+    server_.route("POST", "/api/items", [](const request&) { return response::text(201, "made"); });
+    start();
+    EXPECT_EQ(testing::http_request(address_, "GET", "/some/page").body, "ui /some/page");
+    EXPECT_EQ(testing::http_request(address_, "POST", "/some/page").status, 404);
+    EXPECT_EQ(testing::http_request(address_, "POST", "/").status, 405);
+    EXPECT_EQ(testing::http_request(address_, "DELETE", "/api/items").status, 405);
+}
+
 TEST_F(http_test, async_handler_answers_later_from_another_thread) {
     std::vector<std::thread> workers;
     server_.route_async("POST", "/later", [&workers](const request& req, responder respond) {

@@ -159,6 +159,37 @@ def run_all(start, libs):
         assert "default_time_to_live = 3600" in altered, altered  # untouched options stay
     suite.check("DESCRIBE TABLES, CLUSTER, TYPES; ALTER TABLE WITH shows in DESCRIBE", describe_lists)
 
+    def tuples_and_types():
+        sh.e(server, "CREATE KEYSPACE shapes WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}; "
+                     "CREATE TYPE shapes.point (x int, y int); CREATE TYPE shapes.line (a frozen<point>, b frozen<point>); "
+                     "CREATE TABLE shapes.drawings (id int PRIMARY KEY, l frozen<line>, p point, t tuple<int, text>, "
+                     "pts list<frozen<point>>);"
+                     "INSERT INTO shapes.drawings (id, l, p, t, pts) VALUES (1, {a: {x: 1, y: 2}, b: {x: 3, y: 4}}, {x: 5}, "
+                     "(7, 'seven'), [{x: 8, y: 9}]); UPDATE shapes.drawings SET p.y = 6 WHERE id = 1;")
+        out = sh.e(server, "SELECT l, p, t, pts, p.y FROM shapes.drawings WHERE id = 1").stdout
+        for fragment in ("{a: {x: 1, y: 2}, b: {x: 3, y: 4}}", "{x: 5, y: 6}", "(7, 'seven')", "[{x: 8, y: 9}]", "p.y"):
+            assert fragment in out, (fragment, out)
+        assert sh.e(server, "USE shapes; DESCRIBE TYPES;").stdout.split() == ["line", "point"]
+        assert sh.e(server, "DESCRIBE TYPE shapes.line").stdout.strip() == (
+            "CREATE TYPE shapes.line (\n    a frozen<point>,\n    b frozen<point>\n);")
+        stmts = statements_of(sh.e(server, "DESCRIBE KEYSPACE shapes").stdout)
+        # The types come before the table, each after the types it uses; the output recreates the keyspace.
+        assert [s.split("(")[0].strip() for s in stmts[1:]] == [
+            "CREATE TYPE shapes.point", "CREATE TYPE shapes.line", "CREATE TABLE shapes.drawings"], stmts
+        table = stmts[3]
+        for fragment in ("l frozen<line>", "p point", "t frozen<tuple<int, text>>", "pts list<frozen<point>>"):
+            assert fragment in table, (fragment, table)
+        copy = [s.replace("shapes", "shapes_copy") for s in stmts]
+        path = os.path.join(home, "shapes.cql")
+        with open(path, "w") as f:
+            f.write("\n".join(copy) + "\n")
+        sh.run(server, "-f", path)
+        again = statements_of(sh.e(server, "DESCRIBE KEYSPACE shapes_copy").stdout)
+        assert again == copy, (again, copy)
+        bad = sh.e(server, "DROP TYPE shapes.point", expect_ok=False)
+        assert bad.returncode != 0 and "Cannot drop user type 'shapes.point' as it is still used by user types line" in bad.stderr, bad.stderr
+    suite.check("tuples and user-defined types: SELECT output, DESCRIBE TYPE(S), DESCRIBE KEYSPACE recreates them", tuples_and_types)
+
     def select_paged():
         path = os.path.join(home, "select.cql")
         with open(path, "w") as f:

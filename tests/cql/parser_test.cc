@@ -196,3 +196,56 @@ TEST(parser_json_test, insert_json_and_from_json) {
 
 }  // namespace
 }  // namespace millrace::cql
+
+namespace millrace::cql {
+namespace {
+
+TEST(parser_udt_test, type_statements_literals_fields_and_map_relations) {
+    auto c = std::get<type_stmt>(parse("CREATE TYPE IF NOT EXISTS ks.addr (street text, tags frozen<list<text>>)").stmt);
+    EXPECT_EQ(c.act, type_stmt::action::create);
+    EXPECT_TRUE(c.if_not_exists);
+    EXPECT_EQ(c.keyspace, "ks");
+    EXPECT_EQ(c.name, "addr");
+    ASSERT_EQ(c.fields.size(), 2u);
+    EXPECT_EQ(c.fields[1].type, "frozen<list<text>>");
+    auto a = std::get<type_stmt>(parse("ALTER TYPE addr RENAME a TO b AND c TO d").stmt);
+    EXPECT_EQ(a.act, type_stmt::action::rename);
+    EXPECT_EQ(a.renames.size(), 2u);
+    EXPECT_EQ(std::get<type_stmt>(parse("ALTER TYPE addr ADD zip int").stmt).fields.at(0).name, "zip");
+    auto d = std::get<type_stmt>(parse("DROP TYPE IF EXISTS addr").stmt);
+    EXPECT_TRUE(d.if_exists);
+    EXPECT_EQ(d.act, type_stmt::action::drop);
+    EXPECT_FALSE(parse_statement("CREATE TYPE ks.text (a int)").ok());  // a built-in type's name
+    // A udt column of another keyspace, a tuple type, a udt literal, a tuple literal.
+    auto t = std::get<create_table_stmt>(parse("CREATE TABLE t (k int PRIMARY KEY, a frozen<other.addr>, b tuple<int, text>)").stmt);
+    EXPECT_EQ(t.columns[1].type, "frozen<other.addr>");
+    EXPECT_EQ(t.columns[2].type, "tuple<int, text>");
+    auto i = std::get<insert_stmt>(parse("INSERT INTO t (k, a, b) VALUES (1, {street: 'x', \"Num\": 2}, (1, 'a'))").stmt);
+    EXPECT_EQ(i.values[1].lit.kind, literal_kind::udt);
+    ASSERT_EQ(i.values[1].lit.elements.size(), 4u);
+    EXPECT_EQ(i.values[1].lit.elements[2].text, "Num");
+    EXPECT_EQ(i.values[2].lit.kind, literal_kind::tuple);
+    EXPECT_EQ(std::get<insert_stmt>(parse("INSERT INTO t (k, m) VALUES (1, {'a': 1})").stmt).values[1].lit.kind, literal_kind::map);
+    // Field selection, field updates and deletes with their markers.
+    auto s = std::get<select_stmt>(parse("SELECT a.street, a FROM t").stmt);
+    ASSERT_TRUE(s.selectors[0].expr.has_value());
+    EXPECT_EQ(s.selectors[0].expr->display(), "a.street");
+    auto u = parse("UPDATE t SET a.street = ? WHERE k = 1");
+    const auto& set = std::get<update_stmt>(u.stmt).assignments[0];
+    EXPECT_EQ(set.op, assign_op::field);
+    EXPECT_EQ(set.field, "street");
+    EXPECT_EQ(u.markers[0].role, marker_role::udt_field);
+    EXPECT_EQ(u.markers[0].name, "a.street");
+    EXPECT_EQ(std::get<delete_stmt>(parse("DELETE a.street FROM t WHERE k = 1").stmt).columns[0], "a.street");
+    // CONTAINS KEY and m[k] = v.
+    auto w = std::get<select_stmt>(parse("SELECT * FROM t WHERE m CONTAINS KEY ? AND m['a'] = 1 AND n['b'] > 2").stmt).where;
+    ASSERT_EQ(w.size(), 3u);
+    EXPECT_EQ(w[0].op, relation_op::contains_key);
+    EXPECT_EQ(w[1].op, relation_op::map_entry);
+    EXPECT_EQ(w[1].values.size(), 2u);
+    EXPECT_FALSE(w[1].entry_not_eq);
+    EXPECT_TRUE(w[2].entry_not_eq);
+}
+
+}  // namespace
+}  // namespace millrace::cql

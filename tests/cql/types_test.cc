@@ -162,5 +162,85 @@ TEST(types_test, truncated_ordered_component_is_rejected) {
     EXPECT_FALSE(read_ordered(bad_class, type("decimal"), false).has_value());
 }
 
+TEST(types_test, tuples_are_frozen_and_sort_by_component) {
+    auto t = type("tuple<int, text>");
+    EXPECT_EQ(t.name(), "frozen<tuple<int, text>>");
+    EXPECT_EQ(type("tuple<int, list<int>>").name(), "frozen<tuple<int, frozen<list<int>>>>");
+    EXPECT_FALSE(parse_type("tuple<>").ok());
+    // Wire option: 0x0031, [short] 2, then the two options.
+    std::string option;
+    write_type_option(option, t);
+    EXPECT_EQ(option, std::string("\x00\x31\x00\x02\x00\x09\x00\x0d", 8));
+    auto value_of = [&](std::optional<int> a, std::optional<std::string> b) {
+        std::vector<std::optional<std::string>> parts{a ? std::optional<std::string>(int_value(*a)) : std::nullopt, b};
+        return join_components(parts);
+    };
+    // (1, null) < (1, 'a') < (1, 'b') < (2, null); each decodes back to its bytes, ascending and descending.
+    std::vector<std::string> values{value_of(-1, "z"), value_of(1, std::nullopt), value_of(1, "a"), value_of(1, "b"), value_of(2, std::nullopt)};
+    for (bool desc : {false, true}) {
+        std::vector<std::string> keys;
+        for (const auto& v : values) {
+            std::string key;
+            append_ordered(key, t, v, desc);
+            key += "tail";
+            std::string_view in = key;
+            auto back = read_ordered(in, t, desc);
+            ASSERT_TRUE(back.has_value());
+            EXPECT_EQ(*back, v);
+            EXPECT_EQ(in, "tail");
+            keys.push_back(key);
+        }
+        EXPECT_TRUE(desc ? std::is_sorted(keys.rbegin(), keys.rend()) : std::is_sorted(keys.begin(), keys.end()));
+    }
+    // Literals: short ones are padded with nulls; too many elements, or a wrong one, are refused with the column's name.
+    literal one{literal_kind::tuple, "", {literal{literal_kind::integer, "1", {}}}};
+    EXPECT_EQ(**literal_to_value(t, one, "t"), value_of(1, std::nullopt));
+    literal three{literal_kind::tuple, "", {literal{literal_kind::integer, "1", {}}, literal{literal_kind::string, "a", {}},
+                                            literal{literal_kind::integer, "3", {}}}};
+    auto bad = literal_to_value(t, three, "t");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.err().message(), "Invalid tuple literal for t: too many elements. Type frozen<tuple<int, text>> expects 2 but got 3");
+    EXPECT_FALSE(validate_value(t, value_of(1, "a") + std::string("\x00\x00\x00\x01x", 5)).ok());  // a third component
+    EXPECT_FALSE(validate_value(t, std::string("\x00\x00\x00\x05", 4)).ok());                     // truncated
+}
+
+TEST(types_test, user_types_resolve_and_keep_their_keys_across_added_fields) {
+    cql_type addr{type_kind::udt, {type("text"), type("int")}, false};
+    addr.keyspace = "ks";
+    addr.udt_name = "addr";
+    addr.field_names = {"street", "num"};
+    udt_resolver resolve = [&](const std::string& name) -> std::optional<cql_type> {
+        if (name == "addr" || name == "ks.addr") return addr;
+        return std::nullopt;
+    };
+    auto f = parse_type("frozen<addr>", resolve);
+    ASSERT_TRUE(f.ok());
+    EXPECT_EQ(f->name(), "frozen<addr>");
+    EXPECT_TRUE(f->references("ks", "addr"));
+    EXPECT_EQ(parse_type("list<frozen<ks.addr>>", resolve)->name(), "list<frozen<addr>>");
+    EXPECT_FALSE(parse_type("nosuch", resolve).ok());
+    // Wire option 0x0030: keyspace, name, field count, then each field's name and option.
+    std::string option;
+    write_type_option(option, *f);
+    EXPECT_EQ(option, std::string("\x00\x30\x00\x02ks\x00\x04" "addr\x00\x02\x00\x06street\x00\x0d\x00\x03num\x00\x09", 31));
+    literal lit{literal_kind::udt, "", {literal{literal_kind::ident, "num", {}}, literal{literal_kind::integer, "7", {}}}};
+    auto v = literal_to_value(*f, lit, "f");
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(**v, join_components({std::nullopt, int_value(7)}));
+    literal unknown{literal_kind::udt, "", {literal{literal_kind::ident, "zip", {}}, literal{literal_kind::integer, "7", {}}}};
+    EXPECT_EQ(literal_to_value(*f, unknown, "f").err().message(), "Unknown field 'zip' in value of user defined type addr");
+    // After ALTER TYPE ADD the same value (its new field null) has the same clustering key.
+    std::string before;
+    append_ordered(before, *f, join_components({text_value("main"), int_value(1)}), false);
+    cql_type wider = *f;
+    wider.params.push_back(type("int"));
+    wider.field_names.push_back("zip");
+    std::string after;
+    append_ordered(after, wider, join_components({text_value("main"), int_value(1), std::nullopt}), false);
+    EXPECT_EQ(before, after);
+    std::string_view in = before;
+    EXPECT_EQ(*read_ordered(in, wider, false), join_components({text_value("main"), int_value(1), std::nullopt}));
+}
+
 }  // namespace
 }  // namespace millrace::cql

@@ -263,6 +263,12 @@ TEST_F(consumer_group_test, offset_commit_checks_the_member_epoch) {
     EXPECT_EQ(commit(1, "x"), error_code::unknown_member_id);
     EXPECT_EQ(coordinator_->validate_offset_fetch(k_group, std::string("a"), 0), error_code::stale_member_epoch);
     EXPECT_EQ(coordinator_->validate_offset_fetch(k_group, std::nullopt, -1), error_code::none);
+    // TxnOffsetCommit (KIP-447) checks the same epoch; without group metadata it passes.
+    EXPECT_EQ(coordinator_->validate_txn_offset_commit(k_group, 1, "a", std::nullopt), error_code::none);
+    EXPECT_EQ(coordinator_->validate_txn_offset_commit(k_group, 0, "a", std::nullopt), error_code::stale_member_epoch);
+    EXPECT_EQ(coordinator_->validate_txn_offset_commit(k_group, 2, "a", std::nullopt), error_code::fenced_member_epoch);
+    EXPECT_EQ(coordinator_->validate_txn_offset_commit(k_group, 1, "x", std::nullopt), error_code::unknown_member_id);
+    EXPECT_EQ(coordinator_->validate_txn_offset_commit(k_group, -1, "", std::nullopt), error_code::none);
     (void)a;
 }
 

@@ -606,6 +606,29 @@ TEST_F(group_coordinator_test, commit_validation) {
     EXPECT_EQ(all.size(), 2u);
 }
 
+// TxnOffsetCommit's group metadata (KIP-447): a zombie's stale generation or unknown member is refused;
+// no group metadata (v0-2) or an empty group with generation -1 passes; a transaction commits during a
+// rebalance (unlike OffsetCommit: its offsets apply only when the transaction commits).
+TEST_F(group_coordinator_test, txn_offset_commit_validation) {
+    auto check = [&](const std::string& group, int32_t generation, const std::string& member,
+                     std::optional<std::string> instance = std::nullopt) {
+        return coordinator_->validate_txn_offset_commit(group, generation, member, instance);
+    };
+    EXPECT_EQ(check("never-existed", -1, ""), error_code::none);
+    EXPECT_EQ(check("never-existed", 3, "m"), error_code::illegal_generation);
+    std::string a = new_member_id();
+    auto ja = join(join_request(a));
+    ASSERT_TRUE(ja.ready());
+    EXPECT_EQ(check(k_group, 1, a), error_code::none);  // completing the rebalance
+    ASSERT_TRUE(sync(a, 1, {{a, "x"}}).ready());
+    EXPECT_EQ(check(k_group, 1, a), error_code::none);
+    EXPECT_EQ(check(k_group, -1, ""), error_code::none);  // a producer of the v0-2 form
+    EXPECT_EQ(check(k_group, 0, a), error_code::illegal_generation);
+    EXPECT_EQ(check(k_group, 2, a), error_code::illegal_generation);
+    EXPECT_EQ(check(k_group, 1, "stranger"), error_code::unknown_member_id);
+    EXPECT_EQ(check(k_group, 1, a, std::string("not-a-static-member")), error_code::unknown_member_id);
+}
+
 TEST_F(group_coordinator_test, offsets_of_empty_groups_expire) {
     settings_.offsets_retention_ms = 3'600'000;
     settings_.offsets_retention_check_interval_ms = 0;

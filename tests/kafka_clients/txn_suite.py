@@ -12,6 +12,9 @@ same data directory. Scenarios, each on its own topics:
   holds every input exactly once;
 - zombie fencing: a second producer with the same transactional.id fences the
   first, whose open transaction is aborted and whose commit fails;
+- group fencing (KIP-447): offsets sent in a transaction with group metadata from
+  before a rebalance are refused (ILLEGAL_GENERATION, the transaction must abort);
+  the member's current metadata commits them;
 - transaction timeout: a transaction left open beyond transaction.timeout.ms is
   aborted by the coordinator; its records never reach read_committed readers and
   the producer cannot commit it;
@@ -226,6 +229,64 @@ def scenario_zombie(bootstrap, rep, sfx):
                  [v for _, v, _, _ in got], [f"fresh-{idx}".encode() for idx in range(5)])
 
 
+def scenario_group_fencing(bootstrap, rep, sfx):
+    """KIP-447: offsets sent in a transaction with group metadata from before a rebalance
+    (a zombie's) are refused; the current member's metadata commits them."""
+    ck, _, _ = _ck()
+    src, group = f"txn-gf-{sfx}", f"txn-gf-{sfx}"
+    create_topics(bootstrap, [src], 2)
+    plain = ck.Producer({"bootstrap.servers": bootstrap, **QUIET})
+    for idx in range(20):
+        plain.produce(src, partition=idx % 2, value=f"v{idx}".encode())
+    plain.flush(30)
+
+    def consumer():
+        c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+                         "auto.offset.reset": "earliest", "session.timeout.ms": 10000, **QUIET})
+        c.subscribe([src])
+        return c
+
+    def wait_assigned(consumers, want):
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            for c in consumers:
+                c.poll(0.2)
+            if all(len(c.assignment()) == n for c, n in zip(consumers, want)):
+                return True
+        return False
+
+    c1 = consumer()
+    rep.check("group fencing: the first member owns both partitions", wait_assigned([c1], [2]), "no assignment")
+    stale = c1.consumer_group_metadata()
+    c2 = consumer()
+    rep.check("group fencing: a second member splits the partitions", wait_assigned([c1, c2], [1, 1]), "no rebalance")
+    p = producer(bootstrap, f"txn-gf-{sfx}")
+    p.init_transactions(30)
+    p.begin_transaction()
+    p.produce(src, partition=0, value=b"zombie-output")
+    refused = None
+    try:
+        p.send_offsets_to_transaction([ck.TopicPartition(src, 0, 5)], stale, 30)
+        p.commit_transaction(30)
+    except ck.KafkaException as e:
+        refused = e.args[0]
+    rep.check("group fencing: offsets with the pre-rebalance generation are refused and the transaction must abort",
+              refused is not None and refused.txn_requires_abort()
+              and refused.code() in (ck.KafkaError.ILLEGAL_GENERATION, ck.KafkaError.UNKNOWN_MEMBER_ID),
+              f"error: {refused!r}")
+    if refused is not None:
+        p.abort_transaction(30)
+    committed = c1.committed([ck.TopicPartition(src, 0)], timeout=30)
+    rep.check_eq("group fencing: the refused offsets are not committed", committed[0].offset, ck.OFFSET_INVALID)
+    p.begin_transaction()
+    p.send_offsets_to_transaction([ck.TopicPartition(src, 0, 5)], c1.consumer_group_metadata(), 30)
+    p.commit_transaction(30)
+    committed = c1.committed([ck.TopicPartition(src, 0)], timeout=30)
+    rep.check_eq("group fencing: the current member's metadata commits the offsets", committed[0].offset, 5)
+    c1.close()
+    c2.close()
+
+
 def scenario_timeout(bootstrap, rep, sfx):
     ck, _, _ = _ck()
     topic = f"txn-t-{sfx}"
@@ -308,7 +369,8 @@ def run(broker, rep):
     sfx = suitelib.suffix()
     for name, fn in [("commit/abort", scenario_commit_abort),
                      ("consume-transform-produce", scenario_consume_transform_produce),
-                     ("zombie fencing", scenario_zombie), ("transaction timeout", scenario_timeout)]:
+                     ("zombie fencing", scenario_zombie), ("group fencing", scenario_group_fencing),
+                     ("transaction timeout", scenario_timeout)]:
         try:
             fn(broker.bootstrap, rep, sfx)
         except Exception as e:  # one scenario's crash is its failure; the others still run

@@ -1159,6 +1159,15 @@ INSERT INTO ids SELECT id FROM src;
     EXPECT_EQ(wait_for_rows(5, 60s, "ids"), 5) << p.proc->stderr_text();
     std::string json = jobs_json(p);
     EXPECT_NE(json.find("\"last_error\":\"\""), std::string::npos) << json;
+    // The wait for the topic is logged once, as information, however often the consumer repeats it.
+    int said = 0, warned = 0;
+    std::istringstream log(p.proc->stderr_text());
+    for (std::string line; std::getline(log, line);) {
+        if (line.find("reading it once it is created") != std::string::npos) ++said;
+        if (line.find("not available") != std::string::npos && line.find(" warn ") != std::string::npos) ++warned;
+    }
+    EXPECT_EQ(said, 1) << p.proc->stderr_text();
+    EXPECT_EQ(warned, 0) << p.proc->stderr_text();
 }
 
 // On a broker that does not create topics on first use, the job creates its DLQ topic (CreateTopics)
@@ -1302,6 +1311,402 @@ GROUP BY window_start, window_end;
     EXPECT_NE(out[1].value.find("2026-01-01 00:00:10"), std::string::npos) << out[1].value;
     EXPECT_GT(metric_int(a, "millrace_processor_records_in_total"), 0) << "a got no partitions";
     EXPECT_GT(metric_int(b, "millrace_processor_records_in_total"), 0) << "b got no partitions";
+}
+
+// Every record of every partition of `topic` up to its end, read with `isolation`
+// ("read_committed": up to the last stable offset, aborted transactions skipped).
+std::vector<dlq_record> read_to_end(const std::string& bootstrap, const std::string& topic, const std::string& isolation) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", ("end-reader-" + topic).c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+    rd_kafka_conf_set(conf, "isolation.level", isolation.c_str(), err, sizeof err);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    std::vector<dlq_record> out;
+    if (rk == nullptr) {
+        ADD_FAILURE() << "rd_kafka_new: " << err;
+        return out;
+    }
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    int partitions = 0;
+    for (int attempt = 0; attempt < 100 && partitions == 0; ++attempt) {
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) partitions = md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+        }
+        if (partitions == 0) std::this_thread::sleep_for(100ms);
+    }
+    rd_kafka_topic_destroy(rkt);
+    EXPECT_GT(partitions, 0) << "no metadata for " << topic;
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+    for (int32_t partition = 0; partition < partitions; ++partition) {
+        rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    std::set<int32_t> at_end;
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (static_cast<int>(at_end.size()) < partitions && std::chrono::steady_clock::now() < deadline) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+        if (m == nullptr) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            at_end.insert(m->partition);
+        } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            dlq_record r;
+            r.value.assign(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+            r.key.assign(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
+            out.push_back(std::move(r));
+        }
+        rd_kafka_message_destroy(m);
+    }
+    EXPECT_EQ(static_cast<int>(at_end.size()), partitions) << "did not reach the end of " << topic;
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return out;
+}
+
+// The "id" of a JSON row written by the sink.
+std::string id_of(const std::string& json) {
+    auto at = json.find("\"id\":\"");
+    if (at == std::string::npos) return "";
+    return json.substr(at + 6, json.find('"', at + 6) - at - 6);
+}
+
+// A job writing topic A into topic B (and its rejects into the DLQ) exactly once, killed with kill -9
+// three times mid-run: a read_committed reader sees each input record's output exactly once.
+TEST_F(process_test, exactly_once_kafka_sink_survives_kill_9) {
+    const int count = std::min(k_users, 20000);
+    const int chunks = 4;
+    std::mt19937 rng(1812);
+    std::vector<std::string> values;
+    std::set<std::string> good_ids, bad_keys;
+    for (int idx = 0; idx < count; ++idx) {
+        if (rng() % 50 == 0) {
+            values.push_back("{\"id\": broken " + std::to_string(idx));
+            bad_keys.insert(fmt::format("k{}", idx));
+        } else {
+            values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, static_cast<int>(rng() % 1000)));
+            good_ids.insert(fmt::format("r{}", idx));
+        }
+    }
+    auto produce_chunk = [&](int chunk) {
+        for (int idx = chunk * count / chunks; idx < (chunk + 1) * count / chunks; ++idx) {
+            producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
+        }
+        producer_->flush();
+    };
+    producer_->create_topic(topic_ + ".out", 2);
+    write_job("eos", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+SET 'dlq.topic' = '{1}.dlq';
+CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE doubled (id STRING, v2 INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}');
+INSERT INTO doubled SELECT id, v * 2 FROM src;
+)",
+                                 name_, topic_));
+    // The first instance never commits (its whole transaction is cut by the kill); the next two
+    // commit every 200 ms and are killed as soon as they have written something of a new chunk.
+    for (int chunk = 0; chunk < chunks - 1; ++chunk) {
+        produce_chunk(chunk);
+        std::vector<std::string> extra = {"--set", "processor.batch_size=100"};
+        if (chunk == 0) extra = {"--set", "processor.commit_interval=1h"};
+        auto& p = start_processor(extra);
+        ASSERT_TRUE(p.proc);
+        auto deadline = std::chrono::steady_clock::now() + 120s;
+        while (metric_int(p, "millrace_processor_rows_written_total") == 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(20ms);
+        }
+        ASSERT_GT(metric_int(p, "millrace_processor_rows_written_total"), 0) << p.proc->stderr_text() << jobs_json(p);
+        ASSERT_EQ(p.proc->stop(SIGKILL), 128 + SIGKILL);
+    }
+    produce_chunk(chunks - 1);
+    auto& last = start_processor();
+    ASSERT_TRUE(last.proc);
+    // Done when every good record's output is committed; then a clean stop settles the last transaction.
+    auto deadline = std::chrono::steady_clock::now() + 180s;
+    size_t seen = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::set<std::string> ids;
+        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
+        if (ids.size() >= good_ids.size()) break;
+        if (ids.size() > seen) {
+            seen = ids.size();
+            deadline = std::chrono::steady_clock::now() + 180s;
+        }
+        std::this_thread::sleep_for(500ms);
+    }
+    std::string log = last.proc->stderr_text();
+    ASSERT_EQ(last.proc->stop(SIGTERM), 0) << log;
+
+    auto committed = read_to_end(broker_->address, topic_ + ".out", "read_committed");
+    std::map<std::string, int> times;
+    for (const auto& r : committed) ++times[id_of(r.value)];
+    int duplicated = 0, missing = 0;
+    for (const auto& id : good_ids) {
+        if (times[id] == 0) ++missing;
+        if (times[id] > 1) ++duplicated;
+    }
+    EXPECT_EQ(missing, 0) << log;
+    EXPECT_EQ(duplicated, 0) << "outputs seen more than once by read_committed";
+    EXPECT_EQ(committed.size(), good_ids.size());
+    auto all = read_to_end(broker_->address, topic_ + ".out", "read_uncommitted");
+    EXPECT_GT(all.size(), committed.size()) << "no kill cut an open transaction: nothing was aborted";
+
+    auto dlq = read_to_end(broker_->address, topic_ + ".dlq", "read_committed");
+    std::map<std::string, int> rejected;
+    for (const auto& r : dlq) ++rejected[r.key];
+    EXPECT_EQ(rejected.size(), bad_keys.size());
+    EXPECT_EQ(dlq.size(), bad_keys.size()) << "a reject seen more than once by read_committed";
+    for (const auto& key : bad_keys) EXPECT_EQ(rejected[key], 1) << key;
+}
+
+// Two processes in one group share an exactly-once job through a join and a leave (each rebalance commits
+// the transaction before the partitions move; the instances' transactional ids differ): each output once.
+TEST_F(process_test, exactly_once_kafka_sink_across_rebalances) {
+    const int count = std::min(k_users, 12000);
+    std::vector<std::string> values;
+    for (int idx = 0; idx < count; ++idx) values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, idx % 7));
+    auto produce_range = [&](int begin, int end) {
+        for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
+        producer_->flush();
+    };
+    producer_->create_topic(topic_ + ".out", 3);
+    write_job("eos", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE copied (id STRING, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}');
+INSERT INTO copied SELECT id, v FROM src;
+)",
+                                 name_, topic_));
+    auto rebalances = [&](server& s) { return metric_int(s, "millrace_processor_rebalances_total"); };
+    auto& a = start_processor({"--set", "processor.batch_size=100"});
+    ASSERT_TRUE(a.proc);
+    produce_range(0, count / 3);
+    auto& b = start_processor({"--set", "processor.batch_size=100"});
+    ASSERT_TRUE(b.proc);
+    produce_range(count / 3, 2 * count / 3);
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (rebalances(b) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+    ASSERT_GT(rebalances(b), 0) << "b never got partitions: " << b.proc->stderr_text();
+    ASSERT_EQ(a.proc->stop(SIGTERM), 0) << a.proc->stderr_text();  // leaves: b takes every partition
+    produce_range(2 * count / 3, count);
+    deadline = std::chrono::steady_clock::now() + 180s;
+    size_t seen = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::set<std::string> ids;
+        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
+        if (ids.size() >= static_cast<size_t>(count)) break;
+        if (ids.size() > seen) {
+            seen = ids.size();
+            deadline = std::chrono::steady_clock::now() + 180s;
+        }
+        std::this_thread::sleep_for(500ms);
+    }
+    std::string log = b.proc->stderr_text();
+    ASSERT_EQ(b.proc->stop(SIGTERM), 0) << log;
+    auto committed = read_to_end(broker_->address, topic_ + ".out", "read_committed");
+    std::map<std::string, int> times;
+    for (const auto& r : committed) ++times[id_of(r.value)];
+    int duplicated = 0, missing = 0;
+    for (int idx = 0; idx < count; ++idx) {
+        int n = times[fmt::format("r{}", idx)];
+        if (n == 0) ++missing;
+        if (n > 1) ++duplicated;
+    }
+    EXPECT_EQ(missing, 0) << log;
+    EXPECT_EQ(duplicated, 0);
+    EXPECT_EQ(committed.size(), static_cast<size_t>(count));
+    EXPECT_NE(log.find("transactional id eos-" + name_ + "-eos-"), std::string::npos) << log;
+}
+
+// Two processes share an exactly-once job and one is killed with kill -9 mid-run: the survivor takes its
+// partitions under another transactional id, so the dead one's open transaction is not fenced by id; it
+// is aborted by its transaction.timeout.ms (10 s here), and the survivor's offset fetch waits for that
+// (require_stable). Each output is committed once.
+TEST_F(process_test, exactly_once_kafka_sink_when_one_of_two_processes_is_killed) {
+    const int count = std::min(k_users, 12000);
+    std::vector<std::string> values;
+    for (int idx = 0; idx < count; ++idx) values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, idx % 7));
+    auto produce_range = [&](int begin, int end) {
+        for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
+        producer_->flush();
+    };
+    producer_->create_topic(topic_ + ".out", 2);
+    write_job("eos", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE copied (id STRING, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}',
+  'properties.transaction.timeout.ms' = '10000');
+INSERT INTO copied SELECT id, v FROM src;
+)",
+                                 name_, topic_));
+    auto rebalances = [&](server& s) { return metric_int(s, "millrace_processor_rebalances_total"); };
+    auto& a = start_processor({"--set", "processor.batch_size=100"});
+    ASSERT_TRUE(a.proc);
+    auto& b = start_processor({"--set", "processor.batch_size=100", "--set", "processor.commit_interval=1h"});
+    ASSERT_TRUE(b.proc);
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (rebalances(b) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    ASSERT_GT(rebalances(b), 0) << "b never got partitions: " << b.proc->stderr_text();
+    // b never commits (commit_interval 1h): whatever it writes is in its open transaction when it dies.
+    produce_range(0, count / 2);
+    deadline = std::chrono::steady_clock::now() + 120s;
+    while (metric_int(b, "millrace_processor_rows_written_total") == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_GT(metric_int(b, "millrace_processor_rows_written_total"), 0) << b.proc->stderr_text() << jobs_json(b);
+    ASSERT_EQ(b.proc->stop(SIGKILL), 128 + SIGKILL);
+    const int64_t before = rebalances(a);
+    produce_range(count / 2, count);
+    deadline = std::chrono::steady_clock::now() + 180s;
+    size_t seen = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::set<std::string> ids;
+        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
+        if (ids.size() >= static_cast<size_t>(count)) break;
+        if (ids.size() > seen) {
+            seen = ids.size();
+            deadline = std::chrono::steady_clock::now() + 180s;
+        }
+        std::this_thread::sleep_for(500ms);
+    }
+    std::string log = a.proc->stderr_text();
+    EXPECT_GT(rebalances(a), before) << "a never took b's partitions";
+    ASSERT_EQ(a.proc->stop(SIGTERM), 0) << log;
+    auto committed = read_to_end(broker_->address, topic_ + ".out", "read_committed");
+    std::map<std::string, int> times;
+    for (const auto& r : committed) ++times[id_of(r.value)];
+    EXPECT_EQ(times.size(), static_cast<size_t>(count)) << log;
+    EXPECT_EQ(committed.size(), static_cast<size_t>(count)) << "an output committed twice";
+    auto all = read_to_end(broker_->address, topic_ + ".out", "read_uncommitted");
+    EXPECT_GT(all.size(), committed.size()) << "b's open transaction was not aborted (nothing of it in the log)";
+}
+
+// Another producer takes the job's transactional id (as a second instance given the same partitions
+// would): the job's transaction fails as fenced, the run ends without committing and the job restarts from
+// its committed offsets, fencing the intruder in turn; every output is still committed once.
+TEST_F(process_test, exactly_once_job_fenced_by_its_transactional_id_restarts) {
+    if (on_apache_peers()) GTEST_SKIP() << "covered on millrace's broker; the peers run the kill -9 test";
+    const int count = std::min(k_users, 6000);
+    std::vector<std::string> values;
+    for (int idx = 0; idx < count; ++idx) values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, idx % 7));
+    auto produce_range = [&](int begin, int end) {
+        for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
+        producer_->flush();
+    };
+    producer_->create_topic(topic_ + ".out", 1);
+    write_job("eos", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE copied (id STRING, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}');
+INSERT INTO copied SELECT id, v FROM src;
+)",
+                                 name_, topic_));
+    auto& p = start_processor({"--set", "processor.batch_size=100"});
+    ASSERT_TRUE(p.proc);
+    produce_range(0, count / 2);
+    const std::string marker = "transactional id ";
+    std::string txn_id;
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while ((txn_id.empty() || metric_int(p, "millrace_processor_rows_written_total") == 0) &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::string log = p.proc->stderr_text();
+        if (auto at = log.find(marker); at != std::string::npos) {
+            txn_id = log.substr(at + marker.size(), log.find(' ', at + marker.size()) - at - marker.size());
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_FALSE(txn_id.empty()) << p.proc->stderr_text();
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", broker_->address.c_str(), err, sizeof err);
+    ASSERT_EQ(rd_kafka_conf_set(conf, "transactional.id", txn_id.c_str(), err, sizeof err), RD_KAFKA_CONF_OK) << err;
+    rd_kafka_t* intruder = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    ASSERT_NE(intruder, nullptr) << err;
+    rd_kafka_error_t* e = rd_kafka_init_transactions(intruder, 60000);
+    EXPECT_EQ(e, nullptr) << rd_kafka_error_string(e);
+    if (e) rd_kafka_error_destroy(e);
+    produce_range(count / 2, count);
+    const std::string restarted = "restarting job eos after its transaction failed";
+    deadline = std::chrono::steady_clock::now() + 120s;
+    while (p.proc->stderr_text().find(restarted) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_NE(p.proc->stderr_text().find(restarted), std::string::npos) << p.proc->stderr_text();
+    deadline = std::chrono::steady_clock::now() + 180s;
+    size_t seen = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::set<std::string> ids;
+        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
+        if (ids.size() >= static_cast<size_t>(count)) break;
+        if (ids.size() > seen) {
+            seen = ids.size();
+            deadline = std::chrono::steady_clock::now() + 180s;
+        }
+        std::this_thread::sleep_for(500ms);
+    }
+    std::string log = p.proc->stderr_text();
+    ASSERT_EQ(p.proc->stop(SIGTERM), 0) << log;
+    rd_kafka_destroy(intruder);
+    auto committed = read_to_end(broker_->address, topic_ + ".out", "read_committed");
+    std::map<std::string, int> times;
+    for (const auto& r : committed) ++times[id_of(r.value)];
+    EXPECT_EQ(times.size(), static_cast<size_t>(count)) << log;
+    EXPECT_EQ(committed.size(), static_cast<size_t>(count)) << "an output committed twice";
+}
+
+// Bad exactly-once settings are job errors that name the table and the option.
+TEST_F(process_test, exactly_once_option_errors_name_the_table) {
+    if (on_apache_peers()) GTEST_SKIP() << "no broker behaviour involved";
+    const std::string source = fmt::format(
+        "CREATE TABLE src (id STRING, ts TIMESTAMP(3) METADATA FROM 'timestamp', WATERMARK FOR ts AS ts) WITH "
+        "('connector' = 'kafka', 'topic' = '{}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset');\n",
+        topic_);
+    auto sink = [&](const std::string& name, const std::string& options) {
+        return fmt::format("CREATE TABLE {} (id STRING, n BIGINT) WITH ('connector' = 'kafka', 'topic' = '{}.{}', "
+                           "'format' = 'json'{});\n",
+                           name, topic_, name, options);
+    };
+    write_job("twice", "SET 'properties.group.id' = 'g1_" + name_ + "';\n" + source +
+                           sink("out_twice", ", 'sink.delivery-guarantee' = 'twice'") +
+                           "INSERT INTO out_twice SELECT id, 1 FROM src;\n");
+    write_job("no_prefix", "SET 'properties.group.id' = 'g2_" + name_ + "';\n" + source +
+                               sink("out_np", ", 'sink.delivery-guarantee' = 'exactly-once'") +
+                               "INSERT INTO out_np SELECT id, 1 FROM src;\n");
+    write_job("windowed", "SET 'properties.group.id' = 'g3_" + name_ + "';\n" + source +
+                              sink("out_w", ", 'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'w'") +
+                              "INSERT INTO out_w SELECT id, COUNT(*) FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), "
+                              "INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, id;\n");
+    write_job("two_prefixes", "SET 'properties.group.id' = 'g4_" + name_ + "';\n" + source +
+                                  sink("out_a", ", 'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'a'") +
+                                  sink("out_b", ", 'sink.delivery-guarantee' = 'EXACTLY-ONCE', 'sink.transactional-id-prefix' = 'b'") +
+                                  "EXECUTE STATEMENT SET BEGIN INSERT INTO out_a SELECT id, 1 FROM src; "
+                                  "INSERT INTO out_b SELECT id, 2 FROM src; END;\n");
+    auto& p = start_processor();
+    ASSERT_TRUE(p.proc);
+    const std::vector<std::string> expected = {
+        "sink table out_twice: 'sink.delivery-guarantee' = 'twice' is not 'at-least-once', 'exactly-once' or 'none'",
+        "sink table out_np: 'sink.delivery-guarantee' = 'exactly-once' needs 'sink.transactional-id-prefix'",
+        "the INSERT INTO out_w is windowed",
+        "sink table out_b: 'sink.transactional-id-prefix' = 'b', but another exactly-once sink of the job says 'a'"};
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    auto all_reported = [&] {
+        std::string text = jobs_json(p);
+        return std::all_of(expected.begin(), expected.end(), [&](const std::string& e) { return text.find(e) != std::string::npos; });
+    };
+    while (!all_reported() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+    EXPECT_TRUE(all_reported()) << jobs_json(p) << p.proc->stderr_text();
 }
 
 TEST(process_config_test, bad_settings_are_one_line_and_exit_2) {

@@ -4,7 +4,7 @@ import { StateBadge } from "@shared/shell";
 import { format_duration_ms, format_time } from "@shared/format";
 import { usePoll } from "./poll";
 import { ImportErrors, set_paused, trigger } from "./dag_list";
-import type { Dag, DagRun, Task, TaskInstance, XComEntry } from "./types";
+import type { Dag, DagRun, Task, TaskInstance, TaskTry, XComEntry } from "./types";
 import { BackfillForm, ClearFailed, DurationChart, next_run_text, RunPanel, TaskActions, TriggerWithConfig } from "./operate";
 
 const enc = encodeURIComponent;
@@ -120,6 +120,43 @@ function summary_lines(log: string): string[] {
   return log.split("\n").filter((l) => /\bsummary: /.test(l)).map((l) => l.replace(/^.*?\bsummary: /, ""));
 }
 
+// One try's rendered template fields (Airflow's "Rendered Template" view), for the try
+// the log shows. Values are rendered as text nodes, never as HTML.
+function Rendered(props: { base: string; try_number: number; state: string | null | undefined }) {
+  const { base, try_number } = props;
+  const tr = usePoll(
+    () => (try_number >= 1 ? get_json<TaskTry>(`${base}/tries/${try_number}`) : Promise.resolve(undefined)),
+    [base, try_number, props.state],
+    3000,
+  );
+  const fields = Object.entries(tr.value?.rendered_fields ?? {});
+  const text = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v, null, 2));
+  return (
+    <div class="rendered" data-testid="rendered" data-try={try_number}>
+      <h4>
+        Rendered templates <span class="muted small">of try {try_number}</span>
+      </h4>
+      {tr.error ? <p class="error-line">{tr.error}</p> : null}
+      {fields.length === 0 ? (
+        <p class="muted small" data-testid="rendered-empty">
+          {try_number < 1 ? "no try has started yet" : tr.value?.end_date ? "no templated fields" : "rendered when the try ends"}
+        </p>
+      ) : (
+        <table class="xcoms rendered-fields">
+          <tbody>
+            {fields.map(([name, value]) => (
+              <tr key={name}>
+                <th class="mono">{name}</th>
+                <td><pre class="mono rendered-value" data-testid={`rendered-${name}`}>{text(value)}</pre></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
 function LogPanel(props: { dag_id: string; sel: Selection; run?: DagRun; mapped?: TaskInstance[]; onClose: () => void; onChanged: () => void }) {
   const { sel, dag_id } = props;
   const task_base = `/api/v1/dags/${enc(dag_id)}/dagRuns/${enc(sel.run_id)}/taskInstances/${enc(sel.task_id)}`;
@@ -185,7 +222,7 @@ function LogPanel(props: { dag_id: string; sel: Selection; run?: DagRun; mapped?
       ) : null}
       <TaskActions dag_id={dag_id} run_id={sel.run_id} task_id={sel.task_id} onChanged={() => (ti.refresh(), props.onChanged())} />
       {props.run ? (
-        <details class="conf-details">
+        <details class="conf-details" open>
           <summary>run conf</summary>
           <pre class="conf" data-testid="ti-run-conf">{JSON.stringify(props.run.conf ?? {}, null, 2)}</pre>
         </details>
@@ -196,13 +233,15 @@ function LogPanel(props: { dag_id: string; sel: Selection; run?: DagRun; mapped?
         </div>
       ) : null}
       {tries > 0 ? (
-        <div class="tries">
-          log of try{" "}
+        <div class="tries" data-testid="tries">
+          try{" "}
           {Array.from({ length: tries }, (_, i) => i + 1).map((n) => (
-            <button key={n} class={`button small ${n === shown ? "primary" : ""}`} onClick={() => setAttempt(n)}>{n}</button>
+            <button key={n} class={`button small ${n === shown ? "primary" : ""}`} data-testid={`try-${n}`}
+              onClick={() => setAttempt(n)}>{n}</button>
           ))}
         </div>
       ) : null}
+      <Rendered base={base} try_number={shown} state={t?.state} />
       {xcoms.value && xcoms.value.xcom_entries.length > 0 ? (
         <table class="xcoms" data-testid="xcoms">
           <thead><tr><th>XCom key</th><th>value</th></tr></thead>

@@ -64,6 +64,8 @@ export interface TaskInstance {
   next_retry_at: string | null;
   log_path: string | null;
   map_index: number;
+  // The template fields as the instance's try rendered them ({} before it ends).
+  rendered_fields?: Record<string, unknown>;
   // A mapped task's instances (the UI's grouping; the row itself is their summary).
   mapped?: TaskInstance[];
 }
@@ -73,4 +75,15 @@ export interface ImportError {
   filename: string;
   stack_trace: string;
   timestamp: string;
+}
+
+// One try of a task instance (GET .../tries/{n}).
+export interface TaskTry {
+  task_id: string;
+  map_index: number;
+  try_number: number;
+  state: string | null;
+  start_date: string | null;
+  end_date: string | null;
+  rendered_fields: Record<string, unknown>;
 }

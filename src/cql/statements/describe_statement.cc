@@ -20,9 +20,37 @@ response statement_runner::describe(const describe_stmt& d) {
         std::sort(indexes.begin(), indexes.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
         for (const auto& i : indexes) rows.push_back({ks, std::string("index"), quote_identifier(i.name), create_index_statement(t, i)});
     };
+    // A keyspace's types, each after the types its fields use (Cassandra's order: by name otherwise).
+    auto types_in_order = [&](const std::string& ks) {
+        std::vector<const udt_def*> out;
+        std::vector<const udt_def*> left;
+        for (const auto& [key, u] : ex.catalog_.types) {
+            if (key.first == ks) left.push_back(&u);
+        }
+        while (!left.empty()) {
+            size_t before = left.size();
+            for (auto it = left.begin(); it != left.end(); ++it) {
+                auto t = ex.catalog_.udt_type(ks, (*it)->name);
+                bool ready = !t || std::none_of(left.begin(), left.end(), [&](const udt_def* o) {
+                    return o != *it && std::any_of(t->params.begin(), t->params.end(), [&](const cql_type& p) { return p.references(ks, o->name); });
+                });
+                if (ready) {
+                    out.push_back(*it);
+                    left.erase(it);
+                    break;
+                }
+            }
+            if (left.size() == before) {  // no order exists (cannot happen: ALTER TYPE refuses circular references)
+                out.insert(out.end(), left.begin(), left.end());
+                break;
+            }
+        }
+        return out;
+    };
     auto keyspace_rows = [&](const keyspace_def& k, bool with_tables) {
         rows.push_back({k.name, std::string("keyspace"), quote_identifier(k.name), create_keyspace_statement(k)});
         if (!with_tables) return;
+        for (const auto& u : types_in_order(k.name)) rows.push_back({k.name, std::string("type"), quote_identifier(u->name), create_type_statement(*u)});
         for (const auto& [key, t] : ex.catalog_.tables) {
             if (key.first == k.name) table_rows(k.name, *t);
         }
@@ -54,7 +82,12 @@ response statement_runner::describe(const describe_stmt& d) {
             }
             return rows_result(specs, rows, std::nullopt, false);
         }
-        case w::types: case w::functions: case w::aggregates:
+        case w::types:
+            for (const auto& [key, u] : ex.catalog_.types) {
+                if (sess.keyspace.empty() || key.first == sess.keyspace) rows.push_back({key.first, std::string("type"), quote_identifier(u.name)});
+            }
+            return rows_result(specs, rows, std::nullopt, false);
+        case w::functions: case w::aggregates:
             return rows_result(specs, rows, std::nullopt, false);
         case w::cluster: {
             std::vector<column_spec> cluster_specs;
@@ -103,6 +136,14 @@ response statement_runner::describe(const describe_stmt& d) {
             return element();
         }
         case w::other: {
+            if (d.kind == "TYPE") {
+                if (ks.empty()) return invalid("No keyspace specified and no current keyspace");
+                if (!find_keyspace(ks)) return invalid(fmt::format("Keyspace '{}' not found", ks));
+                const auto* u = ex.catalog_.find_type(ks, d.name);
+                if (u == nullptr) return invalid(fmt::format("User defined type '{}' not found in '{}'", d.name, ks));
+                rows.push_back({ks, std::string("type"), quote_identifier(u->name), create_type_statement(*u)});
+                return element();
+            }
             std::string kind = d.kind;
             for (size_t idx = 1; idx < kind.size(); ++idx) kind[idx] = static_cast<char>(std::tolower(static_cast<unsigned char>(kind[idx])));
             return invalid(fmt::format("{} '{}' not found in keyspace '{}'", kind, d.name, ks.empty() ? "<none>" : ks));

@@ -195,8 +195,17 @@ R from_json(const cql_type& t, const json& j) {
             return collection(t, j);
         case type_kind::tuple: {
             if (!j.is_array()) return mismatch("a list representation of a tuple", j);
+            // Java's List.toString of the parsed items: "[5, x, 3]".
+            auto java_list = [&] {
+                std::string out = "[";
+                for (size_t idx = 0; idx < j.size(); ++idx) out += (idx ? ", " : "") + (j[idx].is_string() ? j[idx].get<std::string>() : j[idx].dump());
+                return out + "]";
+            };
             if (j.size() > t.params.size()) {
-                return make_error(errc::invalid_argument, "Tuple contains extra items (expected {}): {}", t.params.size(), j.dump());
+                return make_error(errc::invalid_argument, "Tuple contains extra items (expected {}): {}", t.params.size(), java_list());
+            }
+            if (j.size() < t.params.size()) {
+                return make_error(errc::invalid_argument, "Tuple is missing items (expected {}): {}", t.params.size(), java_list());
             }
             std::string out;
             writer w(out);
@@ -206,6 +215,20 @@ R from_json(const cql_type& t, const json& j) {
                 w.bytes(*v);
             }
             return R(out);
+        }
+        case type_kind::udt: {
+            if (!j.is_object()) return mismatch("a map", j);
+            std::vector<std::optional<std::string>> parts(t.params.size());
+            for (const auto& [key, value] : j.items()) {
+                auto at = std::find(t.field_names.begin(), t.field_names.end(), key);
+                if (at == t.field_names.end()) {
+                    return make_error(errc::invalid_argument, "Unknown field '{}' in value of user defined type {}", key, t.udt_name);
+                }
+                auto v = from_json(t.params[size_t(at - t.field_names.begin())], value);
+                if (!v) return v.err();
+                parts[size_t(at - t.field_names.begin())] = *v;
+            }
+            return R(join_components(parts));
         }
         default:
             return make_error(errc::invalid_argument, "JSON values of type {} are not supported", t.name());

@@ -72,7 +72,7 @@ result<std::string> statement_runner::insert(const insert_stmt& s, mutation& m, 
         const auto* col = tbl.find(s.columns[idx]);
         if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", s.columns[idx]);
         if (is_unset(s.values[idx])) continue;
-        auto v = eval(s.values[idx], col->type);
+        auto v = eval(s.values[idx], col->type, col->name);
         if (!v) return v.err();
         given.emplace_back(col, std::move(*v));
     }
@@ -114,12 +114,12 @@ result<std::string> statement_runner::insert(const insert_stmt& s, mutation& m, 
     }
     std::string row = row_key(tbl, pk, ck);
     // One packed entry for the row (key_format.h): the marker and every regular column but the non-frozen
-    // collections, whose + and - merge into their own cells.
+    // collections and user-defined types, whose + and - and field updates merge into their own cells.
     const uint32_t expiry = w->ttl == 0 ? 0 : m.now_seconds + w->ttl;
     const kf::cell marker{false, true, w->timestamp, expiry, w->ttl, {}};
     std::vector<kf::packed_column> packed;
     for (const auto& [col, v] : regular) {
-        if (col->type.is_collection() && !col->type.frozen) {
+        if (!col->type.frozen && (col->type.is_collection() || col->type.kind == type_kind::udt)) {
             m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, v)});
             continue;
         }
@@ -225,9 +225,17 @@ result<std::string> statement_runner::update(const update_stmt& s, mutation& m, 
             }
             if (is_unset(a.value)) continue;  // an unset bound value leaves the column as it is
             if (a.op == assign_op::set) {
-                auto v = eval(a.value, col->type);
+                auto v = eval(a.value, col->type, col->name);
                 if (!v) return v.err();
                 m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, *v)});
+                continue;
+            }
+            if (a.op == assign_op::field) {
+                auto f = field_update(*col, a.field, &a.value);
+                if (!f) return f.err();
+                cell_write cw{cell_key(row, col->id), cell(*w, m.now_seconds, std::string())};
+                cw.merge = std::move(*f);
+                m.cells.push_back(std::move(cw));
                 continue;
             }
             auto c = collection_update(*col, a);
@@ -242,7 +250,8 @@ result<std::string> statement_runner::update(const update_stmt& s, mutation& m, 
             m.cells.push_back(std::move(cw));
         }
     }
-    if (auto st = add_if_clauses(*t, s.if_exists, s.conditions, *rows, m); !st) return st.err();
+    // An update of static columns alone is conditioned on its partition.
+    if (auto st = add_if_clauses(*t, s.if_exists, s.conditions, statics_only ? partitions : *rows, m); !st) return st.err();
     return tbl.keyspace;
 }
 
@@ -251,9 +260,81 @@ bool statement_runner::is_unset(const term& tm) const {
            params.unset[static_cast<size_t>(tm.marker_index)];
 }
 
+namespace {
+
+// A term as Cassandra prints it in messages: `(1, 'a')`, `?`.
+std::string term_text(const literal& l) {
+    auto join = [&](const char* open, const char* close, bool pairs) {
+        std::string out = open;
+        for (size_t idx = 0; idx < l.elements.size(); ++idx) {
+            if (idx) out += pairs && idx % 2 == 1 ? ": " : ", ";
+            out += term_text(l.elements[idx]);
+        }
+        return out + close;
+    };
+    switch (l.kind) {
+        case literal_kind::string: return "'" + l.text + "'";
+        case literal_kind::null: return "null";
+        case literal_kind::tuple: return join("(", ")", false);
+        case literal_kind::list: return join("[", "]", false);
+        case literal_kind::set: return join("{", "}", false);
+        case literal_kind::map: case literal_kind::udt: return join("{", "}", true);
+        default: return l.text;
+    }
+}
+
+std::string term_text(const term& t) {
+    if (t.k == term::kind::marker) return "?";
+    if (t.k == term::kind::function) return t.function + "(...)";
+    return term_text(t.lit);
+}
+
+}  // namespace
+
+result<std::function<std::optional<std::string>(const std::optional<std::string>&)>> statement_runner::field_update(
+    const column_def_full& col, const std::string& field, const term* value_term) {
+    const cql_type& t = col.type;
+    auto shown = [&] { return value_term == nullptr ? std::string("null") : term_text(*value_term); };
+    if (t.kind != type_kind::udt) {
+        return make_error(errc::invalid_argument, "Invalid operation ({}.{} = {}) for non-UDT column {}", col.name, field, shown(), col.name);
+    }
+    if (t.frozen) {
+        return make_error(errc::invalid_argument, "Invalid operation ({}.{} = {}) for frozen UDT column {}", col.name, field, shown(), col.name);
+    }
+    auto at = std::find(t.field_names.begin(), t.field_names.end(), field);
+    if (at == t.field_names.end()) {
+        return make_error(errc::invalid_argument, "UDT column {} does not have a field named {}", col.name, field);
+    }
+    size_t idx = static_cast<size_t>(at - t.field_names.begin());
+    value v;
+    if (value_term) {
+        auto ev = eval(*value_term, t.params[idx], col.name);
+        if (!ev) return ev.err();
+        v = std::move(*ev);
+    }
+    // Read-modify-write on the writer thread, as collection updates are: the other fields keep their values.
+    size_t n = t.params.size();
+    return std::function<std::optional<std::string>(const std::optional<std::string>&)>(
+        [idx, n, v](const std::optional<std::string>& current) -> std::optional<std::string> {
+            std::vector<std::optional<std::string>> parts;
+            if (current) split_components(*current, parts);
+            parts.resize(std::max(n, parts.size()));
+            parts[idx] = v;
+            return join_components(parts);
+        });
+}
+
 result<std::optional<std::pair<collection_op, std::string>>> statement_runner::collection_update(const column_def_full& col, const assignment& a) {
     using R = std::optional<std::pair<collection_op, std::string>>;
     const cql_type& t = col.type;
+    if (t.kind == type_kind::tuple || t.kind == type_kind::udt) {
+        std::string op = a.op == assign_op::append ? fmt::format("{} = {} + {}", col.name, col.name, term_text(a.value))
+                         : a.op == assign_op::remove ? fmt::format("{} = {} - {}", col.name, col.name, term_text(a.value))
+                         : a.op == assign_op::prepend ? fmt::format("{} = {} + {}", col.name, term_text(a.value), col.name)
+                                                      : fmt::format("{}[{}] = {}", col.name, a.key ? term_text(*a.key) : "", term_text(a.value));
+        return make_error(errc::invalid_argument, "Invalid operation ({}) for {} column {}", op,
+                          t.kind == type_kind::tuple ? "tuple" : t.frozen ? "frozen UDT" : "UDT", col.name);
+    }
     if (!t.is_collection() || t.frozen) {
         return make_error(errc::invalid_argument, "Invalid operation on column {} of type {}: only non-frozen collections support "
                           "+, - and [key] updates", col.name, t.name());
@@ -298,6 +379,7 @@ result<std::string> statement_runner::remove(const delete_stmt& s, mutation& m, 
         }
     } else {
         for (const auto& name : s.columns) {
+            if (name.find('.') != std::string::npos) continue;  // a udt's field: below
             const auto* col = tbl.find(name);
             if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", name);
             if (col->kind == column_kind::static_) {
@@ -352,7 +434,26 @@ result<std::string> statement_runner::remove(const delete_stmt& s, mutation& m, 
             m.cells.push_back({cell_key(row, id), cell(*w, m.now_seconds, std::nullopt), nullptr, id == kf::k_row_marker});
         }
     }
-    if (auto st = add_if_clauses(*t, s.if_exists, s.conditions, *rows, m); !st) return st.err();
+    // DELETE u.f: the field set to null, the udt's other fields kept.
+    for (const auto& name : s.columns) {
+        auto dot = name.find('.');
+        if (dot == std::string::npos) continue;
+        const auto* col = tbl.find(name.substr(0, dot));
+        if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", name.substr(0, dot));
+        auto f = field_update(*col, name.substr(dot + 1), nullptr);
+        if (!f) return f.err();
+        for (const auto& row : *rows) {
+            cell_write cw{cell_key(row, col->id), cell(*w, m.now_seconds, std::string())};
+            cw.merge = *f;
+            m.cells.push_back(std::move(cw));
+        }
+    }
+    std::vector<std::string> condition_rows = *rows;
+    if (statics_only) {
+        condition_rows.clear();
+        for (const auto& pk : kr.partitions) condition_rows.push_back(partition_prefix(tbl, pk));
+    }
+    if (auto st = add_if_clauses(*t, s.if_exists, s.conditions, condition_rows, m); !st) return st.err();
     return tbl.keyspace;
 }
 
@@ -384,10 +485,13 @@ status statement_runner::add_if_clauses(const std::shared_ptr<table_def>& tbl, b
     for (const auto& r : conditions) {
         const auto* col = r.token ? nullptr : tbl->find(r.columns[0]);
         if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", r.columns[0]);
-        if (col->kind != column_kind::regular) {
+        if (col->kind != column_kind::regular && col->kind != column_kind::static_) {
             return make_error(errc::invalid_argument, "PRIMARY KEY column '{}' cannot have IF conditions", col->name);
         }
         if (r.op == relation_op::contains) return make_error(errc::invalid_argument, "Unsupported operator CONTAINS in IF condition");
+        if (r.op == relation_op::contains_key || r.op == relation_op::map_entry) {
+            return make_error(errc::invalid_argument, "Unsupported {} in IF condition", r.op == relation_op::contains_key ? "operator CONTAINS KEY" : "map entry");
+        }
         condition c{col->id, r.op, col->type, {}};
         for (const auto& tm : r.values) {
             if (r.op == relation_op::in && tm.k == term::kind::marker) {
@@ -410,14 +514,31 @@ status statement_runner::add_if_clauses(const std::shared_ptr<table_def>& tbl, b
         checks.push_back(std::move(c));
         if (std::find(cas_columns.begin(), cas_columns.end(), col) == cas_columns.end()) cas_columns.push_back(col);
     }
-    // A refused answer lists the condition columns in the order of SELECT * (Cassandra's column order).
+    // A refused answer lists the condition columns in the order of SELECT *, the static ones after the regular
+    // ones (Cassandra's column order).
     auto order = tbl->select_order();
-    std::sort(cas_columns.begin(), cas_columns.end(), [&](auto* a, auto* b) {
-        return std::find(order.begin(), order.end(), a) < std::find(order.begin(), order.end(), b);
-    });
+    auto rank = [&](const column_def_full* c) {
+        return std::pair(c->kind == column_kind::static_, std::find(order.begin(), order.end(), c) - order.begin());
+    };
+    std::sort(cas_columns.begin(), cas_columns.end(), [&](auto* a, auto* b) { return rank(a) < rank(b); });
+    // Conditions on static columns read the partition's statics (the row key of a statics-only statement is the
+    // partition's own prefix, which already holds them). With only those, a partition without any is one whose
+    // statics are null (Cassandra applies `IF s = null` there).
+    bool statics_only = std::all_of(cas_columns.begin(), cas_columns.end(), [](auto* c) { return c->kind == column_kind::static_; });
+    size_t partition_size = partition_prefix_size(*tbl, rows.front());
+    if (!statics_only && !tbl->clustering.empty() && partition_size == rows.front().size()) {
+        std::string missing;
+        for (auto idx : tbl->clustering) missing += (missing.empty() ? "" : ", ") + tbl->columns[idx].name;
+        return make_error(errc::invalid_argument, "Some clustering keys are missing: {}", missing);
+    }
     m.condition_prefix = rows.front();
-    m.condition_check = [checks = std::move(checks)](const std::map<uint16_t, std::string>& cells) {
-        if (cells.empty()) return false;  // no row: no condition holds
+    m.condition_partition_rows = statics_only && !tbl->clustering.empty() && partition_size == rows.front().size();
+    if (std::any_of(cas_columns.begin(), cas_columns.end(), [](auto* c) { return c->kind == column_kind::static_; }) &&
+        partition_size != 0 && partition_size < rows.front().size()) {
+        m.condition_statics = rows.front().substr(0, partition_size);
+    }
+    m.condition_check = [checks = std::move(checks), statics_only](const std::map<uint16_t, std::string>& cells) {
+        if (cells.empty() && !statics_only) return false;  // no row: no condition holds
         for (const auto& c : checks) {
             auto it = cells.find(c.id);
             auto equal = [&](const value& v) {
@@ -474,6 +595,9 @@ std::string statement_runner::batch_cas_result(const std::string& keyspace, cons
     auto order = tbl.select_order();
     std::vector<const column_def_full*> columns;
     bool all = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.all; });
+    auto is_static = [](const column_def_full* c) { return c->kind == column_kind::static_; };
+    bool any_static = std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return std::any_of(r.columns.begin(), r.columns.end(), is_static); });
+    if (any_static && !all) return batch_cas_result_with_statics(keyspace, table, rows, res);
     for (const auto* col : order) {
         bool key = col->kind == column_kind::partition_key || col->kind == column_kind::clustering;
         bool conditioned = std::any_of(rows.begin(), rows.end(), [&](const auto& r) {
@@ -499,6 +623,70 @@ std::string statement_runner::batch_cas_result(const std::string& keyspace, cons
             else {
                 auto it = cells->find(col->id);
                 row.push_back(it == cells->end() ? value() : value(it->second));
+            }
+        }
+        out.push_back(std::move(row));
+    }
+    return rows_result(specs, out, std::nullopt, false);
+}
+
+std::string statement_runner::batch_cas_result_with_statics(const std::string& keyspace, const std::string& table,
+                                                           const std::vector<cas_row_spec>& rows, const mutation_result& res) const {
+    // Cassandra's answer when conditions name static columns: the key columns, then the conditioned columns in the
+    // order of the statements (each its regular ones, then its static ones); one row per conditioned row that exists
+    // among the statements with a regular column in their conditions, else the partition's first row (its
+    // clustering null when it has none), each carrying the partition's statics.
+    const auto& tbl = *rows.front().table;
+    std::vector<column_spec> specs{{keyspace, table, "[applied]", cql_type{type_kind::boolean, {}, false}}};
+    std::vector<const column_def_full*> columns;
+    for (auto idx : tbl.partition_key) columns.push_back(&tbl.columns[idx]);
+    for (auto idx : tbl.clustering) columns.push_back(&tbl.columns[idx]);
+    for (const auto& r : rows) {
+        for (const auto* c : r.columns) {
+            if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
+        }
+    }
+    std::map<uint16_t, std::string> statics;
+    std::map<std::string, const std::map<uint16_t, std::string>*> existing;
+    bool partition_seen = false;
+    for (size_t idx = 0; idx < rows.size() && idx < res.existing_rows.size(); ++idx) {
+        const auto& cells = res.existing_rows[idx];
+        for (const auto& [id, v] : cells) {
+            for (const auto& c : tbl.columns) {
+                if (c.id == id && c.kind == column_kind::static_) statics.emplace(id, v);
+            }
+        }
+        if (!cells.empty()) partition_seen = true;
+        bool regular = std::any_of(rows[idx].columns.begin(), rows[idx].columns.end(),
+                                   [](const column_def_full* c) { return c->kind != column_kind::static_; });
+        if (regular && !cells.empty()) existing.emplace(rows[idx].row, &cells);
+    }
+    std::map<uint16_t, std::string> none;
+    if (existing.empty() && partition_seen) {
+        // The partition's first live row, or the partition itself.
+        std::string partition = rows.front().row.substr(0, partition_prefix_size(tbl, rows.front().row));
+        std::string first = partition;
+        scan(tbl, partition, kf::prefix_end(partition), false, [&](row_data& r) {
+            if (r.ck.size() != tbl.clustering.size()) return true;
+            first = r.key;
+            return false;
+        });
+        existing.emplace(first, &none);
+    }
+    if (existing.empty()) return rows_result(specs, {{bool_value(false)}}, std::nullopt, false);
+    for (const auto* col : columns) specs.push_back({keyspace, table, col->name, col->type});
+    std::vector<std::vector<value>> out;
+    for (const auto& [row_key, cells] : existing) {
+        std::vector<std::string> pk, ck;
+        if (!decode_row_key(tbl, row_key, pk, ck)) continue;
+        std::vector<value> row{bool_value(false)};
+        for (const auto* col : columns) {
+            if (col->kind == column_kind::partition_key) row.push_back(pk[col->position]);
+            else if (col->kind == column_kind::clustering) row.push_back(ck.empty() ? value() : value(ck[col->position]));
+            else {
+                const auto& from = col->kind == column_kind::static_ ? statics : *cells;
+                auto it = from.find(col->id);
+                row.push_back(it == from.end() ? value() : value(it->second));
             }
         }
         out.push_back(std::move(row));

@@ -17,7 +17,7 @@ std::string schema_change_result(const char* change, const char* target, const s
     w.string(change);
     w.string(target);
     w.string(keyspace);
-    if (std::string_view(target) == "TABLE") w.string(table);
+    if (std::string_view(target) == "TABLE" || std::string_view(target) == "TYPE") w.string(table);  // [string keyspace][string name]
     return out;
 }
 

@@ -1,6 +1,7 @@
 #include "statements/statement_runner.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "storage/murmur3.h"
 
@@ -38,7 +39,7 @@ asio::awaitable<response> statement_runner::create_table(const create_table_stmt
     if (s.partition_key.empty()) co_return invalid("No PRIMARY KEY specifed (exactly one required)");
     for (const auto& c : s.columns) {
         if (t->find(c.name)) co_return invalid(fmt::format("Multiple definition of identifier {}", c.name));
-        auto type = parse_type(c.type);
+        auto type = column_type(ks, c.type);
         if (!type) co_return invalid(type.err().message());
         column_def_full col;
         col.name = c.name;
@@ -56,6 +57,9 @@ asio::awaitable<response> statement_runner::create_table(const create_table_stmt
             if (it->kind != column_kind::regular) return invalid(fmt::format("Multiple definition of identifier {} in PRIMARY KEY", names[pos]));
             if (kind != column_kind::regular && it->type.is_collection() && !it->type.frozen) {
                 return invalid(fmt::format("Invalid non-frozen collection type for PRIMARY KEY component {}", names[pos]));
+            }
+            if (kind != column_kind::regular && it->type.kind == type_kind::udt && !it->type.frozen) {
+                return invalid(fmt::format("Invalid non-frozen user-defined type for PRIMARY KEY component {}", names[pos]));
             }
             it->kind = kind;
             it->position = static_cast<int>(pos);
@@ -129,9 +133,11 @@ asio::awaitable<response> statement_runner::drop(const drop_stmt& s) {
             gone.push_back(key);
         }
         m.delete_ranges.emplace_back(keyspace_key(s.keyspace), keyspace_key(s.keyspace) + std::string(1, '\0'));
+        m.delete_ranges.emplace_back(udt_key(s.keyspace, ""), kf::prefix_end(udt_key(s.keyspace, "")));
         auto res = co_await apply(std::move(m));
         if (!res.st) co_return server_error(res);
         for (const auto& key : gone) ex.catalog_.tables.erase(key);
+        std::erase_if(ex.catalog_.types, [&](const auto& e) { return e.first.first == s.keyspace; });
         ex.catalog_.keyspaces.erase(s.keyspace);
         if (sess.keyspace == s.keyspace) sess.keyspace.clear();
         bump_schema_version();
@@ -169,7 +175,7 @@ asio::awaitable<response> statement_runner::alter(const alter_table_stmt& s) {
     if (auto e = apply_table_options(*copy, s.comment, s.default_time_to_live, s.gc_grace_seconds)) co_return *e;
     for (const auto& c : s.add) {
         if (copy->find(c.name)) co_return invalid(fmt::format("Invalid column name {} because it conflicts with an existing column", c.name));
-        auto type = parse_type(c.type);
+        auto type = column_type(copy->keyspace, c.type);
         if (!type) co_return invalid(type.err().message());
         column_def_full col;
         col.name = c.name;
@@ -237,6 +243,8 @@ const index_def* statement_runner::index_for(const table_def& t, const column_de
         if (i.column != column.name) continue;
         if (op == relation_op::eq && (i.target.empty() || i.target == "full")) return &i;
         if (op == relation_op::contains && i.target == "values") return &i;
+        if (op == relation_op::contains_key && i.target == "keys") return &i;
+        if (op == relation_op::map_entry && i.target == "entries") return &i;
     }
     return nullptr;
 }
@@ -312,6 +320,183 @@ asio::awaitable<response> statement_runner::replace_table(std::shared_ptr<table_
     ex.catalog_.tables[{copy->keyspace, copy->name}] = copy;
     bump_schema_version();
     co_return schema_change_result("UPDATED", "TABLE", copy->keyspace, copy->name);
+}
+
+namespace {
+
+// "Non-frozen UDTs are not allowed inside collections: list<addr>" for a non-frozen udt inside a collection.
+std::optional<std::string> nested_udt_error(const cql_type& t) {
+    if (t.is_collection()) {
+        for (const auto& p : t.params) {
+            if (p.kind == type_kind::udt && !p.frozen) {
+                cql_type shown = t;
+                shown.frozen = false;
+                return fmt::format("Non-frozen UDTs are not allowed inside collections: {}", shown.name());
+            }
+        }
+    }
+    for (const auto& p : t.params) {
+        if (auto e = nested_udt_error(p)) return e;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+result<cql_type> statement_runner::column_type(const std::string& ks, const std::string& text) const {
+    auto t = ex.catalog_.resolve_type(ks, text);
+    if (!t) {
+        // The unknown name: the innermost word that is not a type.
+        std::string name = text;
+        for (char c : {'<', '>', ','}) std::replace(name.begin(), name.end(), c, ' ');
+        std::string unknown;
+        std::istringstream words(name);
+        for (std::string w; words >> w;) {
+            if (w == "frozen" || w == "list" || w == "set" || w == "map" || w == "tuple" || parse_type(w).ok()) continue;
+            if (ex.catalog_.resolve_type(ks, w).ok()) continue;
+            unknown = w;
+            break;
+        }
+        if (unknown.empty()) return t.err();
+        return make_error(errc::invalid_argument, "Unknown type {}", unknown.find('.') == std::string::npos ? ks + "." + unknown : unknown);
+    }
+    if (auto e = nested_udt_error(*t)) return make_error(errc::invalid_argument, "{}", *e);
+    return t;
+}
+
+asio::awaitable<response> statement_runner::type_statement(const type_stmt& s) {
+    std::string ks = keyspace_of(s.keyspace);
+    if (ks.empty()) co_return invalid("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename");
+    if (ex.catalog_.keyspaces.count(ks) == 0) co_return invalid(fmt::format("Keyspace '{}' does not exist", ks));
+    const udt_def* have = ex.catalog_.find_type(ks, s.name);
+    udt_def u;
+    const char* change = "UPDATED";
+    mutation m;
+    switch (s.act) {
+        case type_stmt::action::create: {
+            if (have) {
+                if (s.if_not_exists) co_return void_result();
+                co_return invalid(fmt::format("A user type with name '{}' already exists", s.name));
+            }
+            u.keyspace = ks;
+            u.name = s.name;
+            for (const auto& f : s.fields) {
+                if (std::find(u.field_names.begin(), u.field_names.end(), f.name) != u.field_names.end()) {
+                    co_return invalid(fmt::format("Duplicate field name '{}' in type '{}'", f.name, s.name));
+                }
+                auto t = ex.catalog_.resolve_type(ks, f.type);
+                if (!t) {
+                    // A udt's fields name only frozen udts; an unknown name is read as one that is not frozen.
+                    if (f.type.find('<') == std::string::npos) co_return invalid("A user type cannot contain non-frozen UDTs");
+                    co_return invalid(column_type(ks, f.type).err().message());
+                }
+                if (t->kind == type_kind::udt && !t->frozen) co_return invalid("A user type cannot contain non-frozen UDTs");
+                if (t->references(ks, s.name)) co_return invalid(fmt::format("A user type cannot reference itself ({})", s.name));
+                u.field_names.push_back(f.name);
+                u.field_types.push_back(t->name());
+            }
+            change = "CREATED";
+            break;
+        }
+        case type_stmt::action::add: case type_stmt::action::rename: {
+            if (!have) co_return invalid(fmt::format("Type {}.{} doesn't exist", ks, s.name));
+            u = *have;
+            if (s.act == type_stmt::action::add) {
+                const auto& f = s.fields.at(0);
+                if (std::find(u.field_names.begin(), u.field_names.end(), f.name) != u.field_names.end()) {
+                    co_return invalid(fmt::format("Cannot add field {} to type {}.{}: a field with name {} already exists", f.name, ks,
+                                                  s.name, f.name));
+                }
+                auto t = ex.catalog_.resolve_type(ks, f.type);
+                if (!t) co_return invalid(column_type(ks, f.type).err().message());
+                if (t->kind == type_kind::udt && !t->frozen) co_return invalid("A user type cannot contain non-frozen UDTs");
+                // Cassandra names a udt here with its keyspace: frozen<ks.name>.
+                std::string shown = t->kind != type_kind::udt ? t->name()
+                                    : t->frozen ? fmt::format("frozen<{}.{}>", t->keyspace, t->udt_name)
+                                                : fmt::format("{}.{}", t->keyspace, t->udt_name);
+                if (t->references(ks, s.name)) {
+                    co_return invalid(fmt::format("Cannot add new field {} of type {} to user type {}.{} as it would create a circular "
+                                                  "reference", f.name, shown, ks, s.name));
+                }
+                // A new field would change the partition key's bytes, hence the token, of existing rows.
+                std::string keyed;
+                for (const auto& [key, table] : ex.catalog_.tables) {
+                    bool in_key = std::any_of(table->partition_key.begin(), table->partition_key.end(),
+                                              [&](size_t idx) { return table->columns[idx].type.references(ks, s.name); });
+                    if (in_key) keyed += (keyed.empty() ? "" : ", ") + key.first + "." + key.second;
+                }
+                if (!keyed.empty()) {
+                    co_return invalid(fmt::format("Cannot add new field {} of type {} to user type {}.{} as the type is being used in "
+                                                  "partition key by the following tables: {}", f.name, shown, ks, s.name, keyed));
+                }
+                u.field_names.push_back(f.name);
+                u.field_types.push_back(t->name());
+            } else {
+                for (const auto& [from, to] : s.renames) {
+                    auto it = std::find(u.field_names.begin(), u.field_names.end(), from);
+                    if (it == u.field_names.end()) co_return invalid(fmt::format("Unkown field {} in user type {}.{}", from, ks, s.name));
+                    if (std::find(u.field_names.begin(), u.field_names.end(), to) != u.field_names.end()) {
+                        co_return invalid(fmt::format("Duplicate field name {} in type {}.{}", to, ks, s.name));
+                    }
+                    *it = to;
+                }
+            }
+            break;
+        }
+        case type_stmt::action::drop: {
+            if (!have) {
+                if (s.if_exists) co_return void_result();
+                co_return invalid(fmt::format("Type '{}.{}' doesn't exist", ks, s.name));
+            }
+            std::string types, tables;
+            for (const auto& [key, other] : ex.catalog_.types) {
+                if (key.first != ks || key.second == s.name) continue;
+                auto t = ex.catalog_.udt_type(ks, key.second);
+                if (t && std::any_of(t->params.begin(), t->params.end(), [&](const cql_type& p) { return p.references(ks, s.name); })) {
+                    types += (types.empty() ? "" : ", ") + key.second;
+                }
+            }
+            if (!types.empty()) {
+                co_return invalid(fmt::format("Cannot drop user type '{}.{}' as it is still used by user types {}", ks, s.name, types));
+            }
+            for (const auto& [key, t] : ex.catalog_.tables) {
+                for (const auto& c : t->columns) {
+                    if (c.type.references(ks, s.name)) {
+                        tables += (tables.empty() ? "" : ", ") + key.second;
+                        break;
+                    }
+                }
+            }
+            if (!tables.empty()) {
+                co_return invalid(fmt::format("Cannot drop user type '{}.{}' as it is still used by tables {}", ks, s.name, tables));
+            }
+            m.delete_ranges.emplace_back(udt_key(ks, s.name), udt_key(ks, s.name) + std::string(1, '\0'));
+            auto res = co_await apply(std::move(m));
+            if (!res.st) co_return server_error(res);
+            ex.catalog_.types.erase({ks, s.name});
+            bump_schema_version();
+            co_return schema_change_result("DROPPED", "TYPE", ks, s.name);
+        }
+    }
+    m.puts.emplace_back(udt_key(ks, u.name), encode_udt(u));
+    auto res = co_await apply(std::move(m));
+    if (!res.st) co_return server_error(res);
+    ex.catalog_.types[{ks, u.name}] = u;
+    if (s.act != type_stmt::action::create) {
+        // The columns of this type (in any of the keyspace's tables) see its new fields.
+        for (auto& [key, t] : ex.catalog_.tables) {
+            if (key.first != ks) continue;
+            bool uses = std::any_of(t->columns.begin(), t->columns.end(), [&](const auto& c) { return c.type.references(ks, u.name); });
+            if (!uses) continue;
+            auto copy = std::make_shared<table_def>(*t);
+            for (auto& c : copy->columns) {
+                if (auto resolved = ex.catalog_.resolve_type(ks, c.type_text)) c.type = *resolved;
+            }
+            t = copy;
+        }
+    }
+    bump_schema_version();
+    co_return schema_change_result(change, "TYPE", ks, u.name);
 }
 
 }  // namespace millrace::cql

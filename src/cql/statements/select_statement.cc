@@ -30,6 +30,38 @@ result<statement_runner::key_restrictions> statement_runner::analyze(const table
         }
         const auto* col = t.find(r.columns[0]);
         if (col == nullptr) return make_error(errc::invalid_argument, "Undefined column name {}", r.columns[0]);
+        if (r.op == relation_op::contains_key || r.op == relation_op::map_entry) {
+            // CONTAINS KEY k, m[k] = v: filters (an index on keys() / entries() lifts ALLOW FILTERING).
+            const auto& ct = col->type;
+            if (r.op == relation_op::contains_key && ct.kind != type_kind::map) {
+                return make_error(errc::invalid_argument, "Cannot use CONTAINS KEY on non-map column {}", col->name);
+            }
+            if (r.op == relation_op::map_entry) {
+                if (r.entry_not_eq) return make_error(errc::invalid_argument, "Only EQ relations are supported on map entries");
+                if (ct.kind == type_kind::list) {
+                    return make_error(errc::invalid_argument, "Indexes on list entries ({}[index] = value) are not currently supported.", col->name);
+                }
+                if (ct.kind != type_kind::map) return make_error(errc::invalid_argument, "Column {} cannot be used as a map", col->name);
+                if (ct.frozen) {
+                    return make_error(errc::invalid_argument, "Map-entry equality predicates on frozen map column {} are not supported", col->name);
+                }
+            }
+            std::vector<std::string> values;
+            for (size_t idx = 0; idx < r.values.size(); ++idx) {
+                auto ev = eval(r.values[idx], ct.params[idx], col->name);
+                if (!ev) return ev.err();
+                if (!ev->has_value()) {
+                    if (r.op == relation_op::contains_key) {
+                        return make_error(errc::invalid_argument, "Invalid null value in condition for column {}", col->name);
+                    }
+                    return make_error(errc::invalid_argument, "Unsupported null map {} for column {}", idx == 0 ? "key" : "value", col->name);
+                }
+                values.push_back(**ev);
+            }
+            out.needs_filtering = true;
+            out.filters.push_back({col, r.op, values});
+            continue;
+        }
         std::vector<std::string> values;
         for (const auto& v : r.values) {
             if (r.op == relation_op::in && v.k == term::kind::marker) {
@@ -47,7 +79,7 @@ result<statement_runner::key_restrictions> statement_runner::analyze(const table
             if (r.op == relation_op::contains && col->type.is_collection()) {
                 receiver = col->type.kind == type_kind::map ? col->type.params[1] : col->type.params[0];
             }
-            auto ev = eval(v, receiver);
+            auto ev = eval(v, receiver, col->name);
             if (!ev) return ev.err();
             if (!ev->has_value()) return make_error(errc::invalid_argument, "Invalid null value in condition for column {}", col->name);
             values.push_back(**ev);
@@ -132,6 +164,24 @@ bool statement_runner::matches(const key_restrictions::filter& f, const value& v
                     auto e = r.bytes();
                     const auto& et = t.kind == type_kind::map ? t.params[1] : t.params[0];
                     if (e && compare_values(et, *e, f.values[0]) == 0) return true;
+                }
+            } catch (const protocol_error&) {
+                return false;
+            }
+            return false;
+        }
+        case relation_op::contains_key: case relation_op::map_entry: {
+            const auto& t = f.column->type;
+            if (t.kind != type_kind::map) return false;
+            try {
+                reader r(*v);
+                int32_t n = r.int32();
+                for (int32_t idx = 0; idx < n; ++idx) {
+                    auto k = r.bytes();
+                    auto e = r.bytes();
+                    if (!k || compare_values(t.params[0], *k, f.values[0]) != 0) continue;
+                    if (f.op == relation_op::contains_key) return true;
+                    return e && compare_values(t.params[1], *e, f.values[1]) == 0;
                 }
             } catch (const protocol_error&) {
                 return false;

@@ -140,6 +140,20 @@ std::string json_value(const cql_type& t, const std::optional<std::string>& v) {
             }
             return out + (t.kind == type_kind::map ? "}" : "]");
         }
+        case type_kind::tuple: case type_kind::udt: {
+            // A tuple as a list, a udt as an object of its fields (missing components are null).
+            std::vector<std::optional<std::string>> parts;
+            split_components(b, parts);
+            parts.resize(t.params.size());
+            bool udt = t.kind == type_kind::udt;
+            std::string out = udt ? "{" : "[";
+            for (size_t idx = 0; idx < parts.size(); ++idx) {
+                if (idx) out += ", ";
+                if (udt) out += json_string(t.field_names[idx]) + ": ";
+                out += json_value(t.params[idx], parts[idx]);
+            }
+            return out + (udt ? "}" : "]");
+        }
         default: return json_string(uuid_text(b));
     }
 }
@@ -180,6 +194,19 @@ result<cql_type> statement_runner::selector_type(const selector_expr& e, const s
                 return make_error(errc::invalid_argument, "{} cannot be cast to {}", from->name(), to->name());
             }
             return *to;
+        }
+        case k::field: {
+            auto from = selector_type(e.args[0], all_columns, tbl);
+            if (!from) return from.err();
+            if (from->kind != type_kind::udt) {
+                return make_error(errc::invalid_argument, "Invalid field selection: {} of type {} is not a user type", e.args[0].display(),
+                                  from->name());
+            }
+            auto at = std::find(from->field_names.begin(), from->field_names.end(), e.name);
+            if (at == from->field_names.end()) {
+                return make_error(errc::invalid_argument, "{} of type {} has no field {}", e.args[0].display(), from->name(), e.name);
+            }
+            return from->params[size_t(at - from->field_names.begin())];
         }
         case k::function: break;
     }
@@ -290,6 +317,17 @@ result<statement_runner::value> statement_runner::eval_selector(const selector_e
                 }
             }
             return value(out);
+        }
+        case k::field: {
+            auto v = eval_selector(e.args[0], row);
+            if (!v || !v->has_value()) return v;
+            auto from = type_of(e.args[0]);
+            if (!from || from->kind != type_kind::udt) return value();
+            auto at = std::find(from->field_names.begin(), from->field_names.end(), e.name);
+            std::vector<std::optional<std::string>> parts;
+            split_components(**v, parts);
+            size_t idx = size_t(at - from->field_names.begin());
+            return idx < parts.size() ? parts[idx] : value();
         }
         case k::function: break;
     }

@@ -35,8 +35,8 @@ result<std::shared_ptr<table_def>> statement_runner::table(const std::string& ks
     return t;
 }
 
-result<statement_runner::value> statement_runner::eval(const term& tm, const cql_type& type) const {
-    if (tm.k == term::kind::literal) return literal_to_value(type, tm.lit);
+result<statement_runner::value> statement_runner::eval(const term& tm, const cql_type& type, std::string_view receiver) const {
+    if (tm.k == term::kind::literal) return literal_to_value(type, tm.lit, receiver);
     if (tm.k == term::kind::function) {
         if (tm.function == "now" || tm.function == "uuid") return value(generate_uuid(tm.function == "now"));
         if (tm.function == "fromjson") {
@@ -57,6 +57,7 @@ result<statement_runner::value> statement_runner::eval(const term& tm, const cql
     if (v) {
         if (auto st = validate_value(type, *v); !st) return st.err();
         if (type.kind == type_kind::set || type.kind == type_kind::map) return value(normalize_collection(type, *v));
+        if (type.kind == type_kind::tuple || type.kind == type_kind::udt) return value(pad_components(type, *v));
     }
     return v;
 }
@@ -158,6 +159,7 @@ asio::awaitable<response> statement_runner::run(const statement& st) {
     if (auto* s = std::get_if<alter_table_stmt>(&st)) co_return co_await alter(*s);
     if (auto* s = std::get_if<create_index_stmt>(&st)) co_return co_await create_index(*s);
     if (auto* s = std::get_if<drop_index_stmt>(&st)) co_return co_await drop_index(*s);
+    if (auto* s = std::get_if<type_stmt>(&st)) co_return co_await type_statement(*s);
     if (std::holds_alternative<batch_stmt>(st)) {
         const auto& b = std::get<batch_stmt>(st);
         mutation m;
@@ -205,7 +207,8 @@ std::optional<request_error> batch_builder::add(statement_runner& runner, const 
         if (size_t n = tbl ? statement_runner::partition_prefix_size(*tbl, c.key) : 0; n > 0) partitions.insert(c.key.substr(0, n));
     }
     if (one.condition_prefix) {
-        m.conditions.push_back({*one.condition_prefix, one.condition_exists, std::move(one.condition_check)});
+        m.conditions.push_back({*one.condition_prefix, one.condition_exists, std::move(one.condition_check), one.condition_statics,
+                                one.condition_partition_rows});
         cas_rows.push_back({runner.cas_table, runner.cas_row, runner.cas_columns, runner.cas_all});
     }
     for (auto& c : one.cells) m.cells.push_back(std::move(c));

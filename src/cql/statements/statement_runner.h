@@ -76,7 +76,7 @@ struct statement_runner {
     result<std::shared_ptr<table_def>> table(const std::string& ks_in, const std::string& name) const;
 
     // The value of a term for a receiver of type `type`.
-    result<value> eval(const term& tm, const cql_type& type) const;
+    result<value> eval(const term& tm, const cql_type& type, std::string_view receiver = {}) const;
 
     std::string generate_uuid(bool time_based) const;
 
@@ -181,6 +181,10 @@ struct statement_runner {
 
     bool is_unset(const term& tm) const;
 
+    // `u.f = v` (nullptr value: DELETE u.f) on a non-frozen udt column: the merge that sets the field.
+    result<std::function<std::optional<std::string>(const std::optional<std::string>&)>> field_update(const column_def_full& col,
+                                                                                                       const std::string& field,
+                                                                                                       const term* value_term);
     // The operation and operand of `c = c + x`, `c = x + c`, `c = c - x` or
     // `m[k] = v` on a non-frozen collection; nullopt when the operand is null.
     result<std::optional<std::pair<collection_op, std::string>>> collection_update(const column_def_full& col, const assignment& a);
@@ -206,6 +210,9 @@ struct statement_runner {
     // the key columns and the union of the conditions' columns (every column after an IF [NOT] EXISTS).
     std::string batch_cas_result(const std::string& keyspace, const std::string& table, const std::vector<cas_row_spec>& rows,
                                  const mutation_result& res) const;
+    // The same when conditions name static columns (Cassandra answers with the partition's first row then).
+    std::string batch_cas_result_with_statics(const std::string& keyspace, const std::string& table,
+                                              const std::vector<cas_row_spec>& rows, const mutation_result& res) const;
 
     // ---- SELECT
 
@@ -265,6 +272,10 @@ struct statement_runner {
     // CREATE INDEX / DROP INDEX: the table's record with its index list changed (schema.h index_def).
     asio::awaitable<response> create_index(const create_index_stmt& s);
     asio::awaitable<response> drop_index(const drop_index_stmt& s);
+    // CREATE / ALTER / DROP TYPE (schema.h udt_def); ALTER re-resolves the columns of the keyspace's tables.
+    asio::awaitable<response> type_statement(const type_stmt& s);
+    // A column's type as written in `ks`, checked as Cassandra checks column types; an Invalid message.
+    result<cql_type> column_type(const std::string& ks, const std::string& text) const;
     // Writes `copy` as the table's record and makes it the catalog's; the SCHEMA_CHANGE answer.
     asio::awaitable<response> replace_table(std::shared_ptr<table_def> copy);
 

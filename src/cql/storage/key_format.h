@@ -10,6 +10,7 @@
 //            0x01 'V'                                    → data format version (4 bytes; absent: 1)
 //            0x01 'u' role                               → role record (auth.h)
 //            0x01 'p' role 0x00 resource                 → permission set (auth.h)
+//            0x01 'y' keyspace 0x00 type                 → user-defined type record (schema.h udt_def)
 //     (each schema record's second byte is its kind: one letter per kind, never shared)
 //   cells:   0x02 | table id (8) | token (8, sign bit flipped) | partition key
 //            | clustering | column id (2)
@@ -28,8 +29,8 @@
 //   records older than that) | ttl seconds (4) | value bytes
 // Packed rows (format version 2): an INSERT writes its row as one entry, the
 // row marker's key, with flags 0x02 and the marker's header followed by the
-// row's regular columns (non-frozen collections excepted: their + and - merge
-// into their own cells):
+// row's regular columns (non-frozen collections and UDTs excepted: their + and -
+// and field updates merge into their own cells):
 //   count (2) | per column, in column id order: column id (2) | flags (1:
 //   0x01 tombstone, 0x04 same timestamp, expiry and ttl as the marker) |
 //   [timestamp (8) | expiry (4) | ttl (4), unless 0x04] | length (4) | bytes
@@ -69,6 +70,7 @@ constexpr uint16_t k_row_marker = 0;
 // The second byte of role and permission records (schema space).
 constexpr char k_role_kind = 'u';
 constexpr char k_permission_kind = 'p';
+constexpr char k_udt_kind = 'y';  // user-defined types (schema.h)
 
 inline void put_be(std::string& out, uint64_t v, int width) {
     for (int shift = 8 * (width - 1); shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));

@@ -353,6 +353,40 @@ std::map<uint16_t, std::string> store::live_cells_with_prefix(const std::string&
     return out;
 }
 
+bool store::has_live_row(const std::string& partition, const group_view& view, uint32_t now_seconds) const {
+    auto live = [&](std::string_view key, std::string_view value) {
+        if (key.size() <= partition.size() + 2) return false;  // a static cell
+        auto c = key_format::decode_cell(value);
+        if (!c) return false;
+        if (c->live(now_seconds)) return true;
+        // A packed row whose marker died may still carry a live column (one written with a longer TTL).
+        bool any = false;
+        if (c->packed && !c->tombstone) {
+            key_format::for_each_packed_column(*c, [&](uint16_t, const key_format::cell& p) { any = any || p.live(now_seconds); });
+        }
+        return any;
+    };
+    const auto& overlay = view.overlay;
+    for (auto it = overlay.lower_bound(partition); it != overlay.end() && it->first.starts_with(partition); ++it) {
+        if (live(it->first, it->second)) return true;
+    }
+    auto it = new_iterator();
+    for (it->Seek(partition); it->Valid() && it->key().starts_with(partition); it->Next()) {
+        auto key = std::string_view(it->key().data(), it->key().size());
+        if (overlay.find(std::string(key)) != overlay.end() || view.deleted_in_group(key)) continue;
+        if (live(key, std::string_view(it->value().data(), it->value().size()))) return true;
+    }
+    return false;
+}
+
+std::map<uint16_t, std::string> store::condition_cells(const std::string& prefix, const std::optional<std::string>& statics,
+                                                       bool partition_rows, const group_view& view, uint32_t now_seconds) const {
+    auto cells = live_cells_with_prefix(prefix, view, now_seconds);
+    if (statics) cells.merge(live_cells_with_prefix(*statics, view, now_seconds));
+    if (partition_rows && cells.empty() && has_live_row(prefix, view, now_seconds)) cells.emplace(key_format::k_row_marker, std::string());
+    return cells;
+}
+
 std::string store::describe_write_error(const rocksdb::Status& st, size_t mutations) const {
     if (st.IsNoSpace()) {
         return fmt::format("no space left on device: {} (the CQL store's data directory); {} write(s) refused, the "
@@ -440,7 +474,7 @@ void store::writer_loop() {
             size_t first_cell = cell_idx;
             cell_idx += m.cells.size();
             if (m.condition_prefix) {
-                auto cells = live_cells_with_prefix(*m.condition_prefix, view, m.now_seconds);
+                auto cells = condition_cells(*m.condition_prefix, m.condition_statics, m.condition_partition_rows, view, m.now_seconds);
                 bool ok = m.condition_check ? m.condition_check(cells) : (!cells.empty()) == m.condition_exists;
                 if (!ok) {
                     applied[idx] = false;
@@ -452,7 +486,7 @@ void store::writer_loop() {
                 std::vector<std::map<uint16_t, std::string>> rows;
                 bool ok = true;
                 for (const auto& c : m.conditions) {
-                    auto cells = live_cells_with_prefix(c.prefix, view, m.now_seconds);
+                    auto cells = condition_cells(c.prefix, c.statics, c.partition_rows, view, m.now_seconds);
                     ok = (c.check ? c.check(cells) : (!cells.empty()) == c.exists) && ok;
                     rows.push_back(std::move(cells));
                 }

@@ -61,12 +61,20 @@ struct mutation {
     std::optional<std::string> condition_prefix;
     bool condition_exists = false;
     std::function<bool(const std::map<uint16_t, std::string>&)> condition_check;  // called on the writer thread
+    // Conditions on static columns of a row's partition: the live cells under this partition prefix join the
+    // row's (column ids are unique within a table).
+    std::optional<std::string> condition_statics;
+    // A condition on statics alone of a statics-only statement (condition_prefix is the partition): a refusal on a
+    // partition with rows but no statics still carries the (null) columns, as Cassandra's does.
+    bool condition_partition_rows = false;
     // A conditional BATCH: one condition per conditional statement, each on its row (or partition) and checked
     // as condition_prefix/condition_check are; the mutation applies only when every one holds.
     struct row_condition {
         std::string prefix;
         bool exists = false;
         std::function<bool(const std::map<uint16_t, std::string>&)> check;
+        std::optional<std::string> statics;  // as condition_statics
+        bool partition_rows = false;         // as condition_partition_rows
     };
     std::vector<row_condition> conditions;
     uint32_t now_seconds = 0;
@@ -185,6 +193,12 @@ private:
     // Refuses a store whose data format (key_format.h) is newer than this
     // binary's; records the current version in an older one.
     status check_format_version();
+    // Whether a partition (its prefix) holds a live cell of a row, not only statics.
+    bool has_live_row(const std::string& partition, const group_view& view, uint32_t now_seconds) const;
+    // The cells a condition reads: the row's, the partition's statics with `statics`, and with `partition_rows` (a
+    // partition-level condition on statics) a row-marker entry when the partition has rows but no live statics.
+    std::map<uint16_t, std::string> condition_cells(const std::string& prefix, const std::optional<std::string>& statics,
+                                                    bool partition_rows, const group_view& view, uint32_t now_seconds) const;
     // Loads the live-row counters; the first open of a store written before
     // they existed counts every table's live markers once.
     status load_row_counts();

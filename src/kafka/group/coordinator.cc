@@ -747,6 +747,27 @@ asio::awaitable<std::vector<error_code>> group_coordinator::commit_offsets(offse
     co_return co_await store_offsets(std::move(request), std::move(errors));
 }
 
+error_code group_coordinator::validate_txn_offset_commit(const std::string& group_id, int32_t generation_id,
+                                                         const std::string& member_id,
+                                                         const std::optional<std::string>& group_instance_id) const {
+    if (closed_) return error_code::not_coordinator;
+    const bool managed = generation_id >= 0 || !member_id.empty() || group_instance_id;
+    if (consumer_group* cg = find_consumer(group_id)) {
+        if (!managed) return error_code::none;
+        const consumer_member* m = cg->member(member_id);
+        if (m == nullptr) return error_code::unknown_member_id;
+        if (generation_id > m->member_epoch) return error_code::fenced_member_epoch;
+        if (generation_id < m->member_epoch) return error_code::stale_member_epoch;
+        return error_code::none;
+    }
+    const classic_group* g = find_group(group_id);
+    if (g == nullptr) return generation_id >= 0 ? error_code::illegal_generation : error_code::none;
+    if (g->state == group_state::dead) return error_code::coordinator_not_available;
+    if (generation_id < 0 && g->state == group_state::empty) return error_code::none;
+    if (!managed) return error_code::none;
+    return validate_member(*g, member_id, group_instance_id, generation_id);
+}
+
 asio::awaitable<std::vector<error_code>> group_coordinator::store_offsets(offset_commit_request request,
                                                                           std::vector<error_code> errors) {
     int64_t now_ms = clock_.wall_millis();

@@ -297,6 +297,15 @@ public:
     error_code validate_offset_fetch(const std::string& group_id, const std::optional<std::string>& member_id,
                                      int32_t member_epoch) const;
 
+    // TxnOffsetCommit v3+ (KIP-447): the producer's consumer group metadata
+    // must name a current member and generation (classic) or member epoch
+    // (KIP-848), so a zombie that lost its partitions in a rebalance cannot
+    // commit offsets in a transaction (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+    // FENCED_INSTANCE_ID, FENCED_/STALE_MEMBER_EPOCH). Generation -1 without a
+    // member id (v0-2, or a producer outside group management) passes.
+    error_code validate_txn_offset_commit(const std::string& group_id, int32_t generation_id, const std::string& member_id,
+                                          const std::optional<std::string>& group_instance_id) const;
+
     // For tests and the admin view: the group's state, nullopt when unknown.
     std::optional<group_state> state_of(const std::string& group_id) const;
     int32_t generation_of(const std::string& group_id) const;

@@ -1,7 +1,9 @@
 // TxnOffsetCommit (key 28): consumer offsets sent inside a transaction. They
 // wait in the transaction coordinator and reach the group (durably) only if
-// the transaction commits.
+// the transaction commits. From v3 the request carries the consumer's group
+// metadata, checked against the group first (KIP-447 zombie fencing).
 #include "broker_core.h"
+#include "group/coordinator.h"
 #include "handlers/handler.h"
 #include "topics.h"
 #include "txn/txn_coordinator.h"
@@ -44,8 +46,13 @@ asio::awaitable<void> handle_txn_offset_commit(request_context& ctx, reader& in,
         }
     }
     if (!entries.empty()) {
-        auto code = ctx.broker.txns().txn_offset_commit(request.transactional_id, request.producer_id,
+        // KIP-447: a member fenced by a rebalance cannot commit offsets in its transaction.
+        auto code = ctx.broker.groups().validate_txn_offset_commit(request.group_id, request.generation_id,
+                                                                   request.member_id, request.group_instance_id);
+        if (code == error_code::none) {
+            code = ctx.broker.txns().txn_offset_commit(request.transactional_id, request.producer_id,
                                                         request.producer_epoch, request.group_id, std::move(entries));
+        }
         for (auto& tr : response.topics) {
             for (auto& pr : tr.partitions) {
                 if (pr.error_code == error_code::none) pr.error_code = code;

@@ -385,6 +385,18 @@ try {
     const rows = (await api(`${url}/api/topics/orders/messages?from=earliest`)).json.records;
     expect_equal(rows.length, 1, "only the valid record was written");
     expect_equal([rows[0].value.format, rows[0].value.schema_id, rows[0].value.value], ["avro", id, { id: 1, item: "tea" }], "decoded back");
+    // A subject with a '/', a space and a '?' travels as one path segment, to the registry too.
+    const odd = "team/orders value?v";
+    const odd_path = `${url}/api/schemas/subjects/${encodeURIComponent(odd)}`;
+    r = await api(`${odd_path}/versions`, "POST", { schema: v1 });
+    expect_equal(r.status, 200, `register under '${odd}' (${r.text})`);
+    r = await api(`${odd_path}/versions/1`);
+    expect_equal([r.status, r.json.subject, r.json.versions], [200, odd, [1]], `read back '${odd}' (${r.text})`);
+    r = await api(`${url}/api/schemas`);
+    const listed = r.json.subjects.find((row) => row.subject === odd);
+    expect_equal(listed && listed.latest, 1, `'${odd}' listed with its latest version (${r.text})`);
+    r = await api(`${url}/api/schemas/subjects/${encodeURIComponent(odd)}/nothing`);
+    expect_equal(r.status, 404, "no such subject endpoint");
   });
 
   await check("CQL page: SELECT with paging, CSV export of every page, only reads", async () => {

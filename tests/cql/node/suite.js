@@ -246,6 +246,36 @@ async function main() {
     assert.strictEqual(applied.wasApplied(), true);
   });
 
+  await check('tuples and user-defined types: prepared binds, result metadata (0x31, 0x30), field updates, driver metadata', async () => {
+    await client.execute(`CREATE TYPE ${KS}.address (street text, num int)`);
+    await client.execute(`CREATE TABLE ${KS}.people (id int, at frozen<tuple<int, text>>, home frozen<address>, work address, `
+      + `pair tuple<text, frozen<list<int>>>, past list<frozen<address>>, PRIMARY KEY (id, at))`);
+    const insert = `INSERT INTO ${KS}.people (id, at, home, work, pair, past) VALUES (?, ?, ?, ?, ?, ?)`;
+    await client.execute(insert, [1, new types.Tuple(2, 'b'), { street: 'main', num: 7 }, { street: 'dock' },
+      new types.Tuple('x', [1, 2]), [{ street: 'old', num: 1 }]], { prepare: true });
+    await client.execute(insert, [1, new types.Tuple(1, null), null, null, null, null], { prepare: true });
+    // A literal, and a field of the non-frozen udt set by itself (the other field kept).
+    await client.execute(`INSERT INTO ${KS}.people (id, at, home) VALUES (1, (3, 'c'), {street: 'lit', num: 3})`);
+    await client.execute(`UPDATE ${KS}.people SET work.num = ? WHERE id = 1 AND at = ?`, [9, new types.Tuple(2, 'b')], { prepare: true });
+    const rs = await client.execute(`SELECT at, home, work, pair, past, home.street FROM ${KS}.people WHERE id = 1`, [], { prepare: true });
+    assert.strictEqual(rs.columns[0].type.code, types.dataTypes.tuple);
+    assert.strictEqual(rs.columns[1].type.code, types.dataTypes.udt);
+    assert.deepStrictEqual(rs.columns[1].type.info.fields.map((f) => f.name), ['street', 'num']);
+    assert.deepStrictEqual(rs.rows.map((r) => r.at.values()), [[1, null], [2, 'b'], [3, 'c']]);
+    assert.deepStrictEqual(rs.rows.map((r) => r.home), [null, { street: 'main', num: 7 }, { street: 'lit', num: 3 }]);
+    assert.deepStrictEqual(rs.rows[1].work, { street: 'dock', num: 9 });
+    assert.deepStrictEqual(rs.rows[1].pair.values(), ['x', [1, 2]]);
+    assert.deepStrictEqual(rs.rows[1].past, [{ street: 'old', num: 1 }]);
+    assert.deepStrictEqual(rs.rows.map((r) => r['home.street']), [null, 'main', 'lit']);
+    const sliced = await client.execute(`SELECT id FROM ${KS}.people WHERE id = 1 AND at > ?`, [new types.Tuple(1, 'z')], { prepare: true });
+    assert.strictEqual(sliced.rowLength, 2);
+    await client.metadata.refreshKeyspaces();
+    const udt = await client.metadata.getUdt(KS, 'address');
+    assert.deepStrictEqual(udt.fields.map((f) => f.name), ['street', 'num']);
+    await expectError(client.execute(`DROP TYPE ${KS}.address`), errors.ResponseError, types.responseErrorCodes.invalid,
+      /Cannot drop user type '.*address' as it is still used by tables people/);
+  });
+
   await check('varint and decimal clustering keys in numeric order', async () => {
     await client.execute(`CREATE TABLE ${KS}.numbers (p int, v varint, d decimal, PRIMARY KEY (p, v, d))`);
     const values = ['-100000000000000000000', '-256', '-255', '-1', '0', '1', '127', '128', '255', '256', '65536',

@@ -71,6 +71,14 @@ try {
     "with DAG('mapped_ui', schedule=None, start_date=datetime(2026, 1, 1)):", "    @task", "    def square(x):",
     "        if x == 3:", "            raise ValueError('three is refused')", "        return x * x",
     "    square.expand(x=[1, 2, 3])", ""].join("\n"));
+  // An Airflow DAG whose task renders the run's conf and its try number (try 1 fails, try 2 succeeds).
+  fs.writeFileSync(path.join(tmp, "dags/rendered_ui.py"), [
+    "from datetime import datetime, timedelta", "from airflow import DAG", "from airflow.operators.bash import BashOperator",
+    "with DAG('rendered_ui', schedule=None, start_date=datetime(2026, 1, 1), params={'html': 'plain'}):",
+    "    BashOperator(task_id='show', retries=1, retry_delay=timedelta(seconds=0),",
+    "                 bash_command='echo \"{{ params.html }}\" try {{ ti.try_number }}; test {{ ti.try_number }} -ge 2')", ""].join("\n"));
+  // jinja2 for the DAG's templates (tests/scheduler/setup.sh installs it there).
+  process.env.PYTHONPATH = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "millrace", "scheduler-pylibs");
   const pg = await start("postgres", ["postgres", "--admin-port", "0", "--data-dir", path.join(tmp, "data"),
     "--set", "postgres.port=0", "--set", `postgres.data_dir=${path.join(tmp, "pg")}`]);
   const [pg_host, pg_port] = pg.split(":");
@@ -208,6 +216,28 @@ try {
   await page.getByTestId("log").filter({ hasText: "Returned value was: 4" }).waitFor();
   await page.getByTestId("xcoms").filter({ hasText: "return_value" }).waitFor();
   await page.screenshot({ path: path.join(artifacts, "scheduler_mapped.png"), fullPage: true });
+  // Rendered templates per try, and the run's conf, on the task panel: a conf value holding
+  // markup is shown as text (no element made, no script run).
+  const markup = "<script>window.__xss = 1</script><b id=\"injected\">bold</b>";
+  await until("rendered_ui parsed", async () => (await fetch(`http://${address}/api/v1/dags/rendered_ui`)).ok);
+  await api("POST", "/api/v1/dags/rendered_ui/dagRuns", { dag_run_id: "xss", conf: { html: markup } });
+  await until("the rendered_ui run succeeded", async () => (await api("GET", "/api/v1/dags/rendered_ui/dagRuns/xss")).state === "success");
+  await page.goto(`http://${address}/#/dags/rendered_ui`);
+  await page.locator('[data-testid="cell-show"][data-run="xss"][data-state="success"]').click();
+  const rendered = page.locator('[data-testid="rendered"][data-try="2"] [data-testid="rendered-bash_command"]');
+  await rendered.filter({ hasText: "try 2; test 2 -ge 2" }).waitFor();
+  const command = await rendered.textContent();
+  if (command !== `echo "${markup}" try 2; test 2 -ge 2`) throw new Error(`rendered bash_command of try 2: ${command}`);
+  await page.getByTestId("try-1").click();
+  await page.locator('[data-testid="rendered"][data-try="1"] [data-testid="rendered-bash_command"]')
+    .filter({ hasText: "try 1; test 1 -ge 2" }).waitFor();
+  await page.getByTestId("log").filter({ hasText: "try 1 failed" }).waitFor();
+  if (!(await page.getByTestId("ti-run-conf").textContent()).includes(markup.replaceAll('"', '\\"'))) {
+    throw new Error(`the run's conf is not on the task panel: ${await page.getByTestId("ti-run-conf").textContent()}`);
+  }
+  if ((await page.evaluate(() => window.__xss)) !== undefined) throw new Error("a rendered value ran as a script");
+  if ((await page.locator("#injected").count()) !== 0) throw new Error("a rendered value became an HTML element");
+  await page.screenshot({ path: path.join(artifacts, "scheduler_rendered.png"), fullPage: true });
   if (outside.length) throw new Error(`the UI fetched from outside this machine: ${outside.join(", ")}`);
   console.log(`ok: triggered user_automation, task green, log shown; ops DAG triggered with config, cleared, marked, backfilled; screenshot ${shot}`);
 } catch (e) {

@@ -789,7 +789,11 @@ class Variable:
             if default_var is _UNSET:
                 raise KeyError(f"Variable {key} does not exist")
             return default_var
-        return json.loads(value) if deserialize_json else value
+        if not deserialize_json:
+            return value
+        obj = json.loads(value)
+        _runtime.mask_secret(obj, key)  # as Airflow: a dict's values under sensitive keys
+        return obj
 
     @staticmethod
     def set(key, value, description=None, serialize_json=False):

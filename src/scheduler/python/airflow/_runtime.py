@@ -15,7 +15,8 @@ import time
 
 from airflow import _core
 
-_state = {"ctx": {}, "xcoms": [], "skip": [], "variables": {}, "rendered": {}}
+_state = {"ctx": {}, "xcoms": [], "skip": [], "variables": {}, "rendered": {}, "rendered_fields": None,
+          "masks": set()}
 
 
 def setup(ctx):
@@ -23,8 +24,49 @@ def setup(ctx):
 
 
 def output():
+    # rendered_fields: the operator's template fields as rendered (None: the try ended before
+    # rendering); masks: the secrets this try read, which the scheduler masks in them (rendered.h).
     return {"xcoms": _state["xcoms"], "skip": sorted(set(_state["skip"])), "variables": _state["variables"],
-            "rendered": _state["rendered"]}
+            "rendered": _state["rendered"], "rendered_fields": _state["rendered_fields"],
+            "masks": sorted(_state["masks"])}
+
+
+# ---- secrets (Airflow's secrets masker) ------------------------------------
+
+# Airflow 2.10's DEFAULT_SENSITIVE_FIELDS: a Variable or extra key whose name contains one is a secret.
+_SENSITIVE = ("access_token", "api_key", "apikey", "authorization", "passphrase", "passwd", "password",
+              "private_key", "secret", "token", "keyfile_dict", "service_account")
+
+
+def should_hide_value_for_key(name):
+    return isinstance(name, str) and any(word in name.strip().lower() for word in _SENSITIVE)
+
+
+def mask_secret(secret, name=None):
+    """Registers `secret` for masking: with a name, only when the name is sensitive; a dict by its keys."""
+    if not secret:
+        return
+    if isinstance(secret, dict):
+        for key, value in secret.items():
+            mask_secret(value, key)
+    elif isinstance(secret, str):
+        if name is None or should_hide_value_for_key(name):
+            _state["masks"].add(secret)
+    elif isinstance(secret, (list, tuple, set)):
+        for value in secret:
+            mask_secret(value, name)
+
+
+def template_fields_of(values):
+    """An operator's rendered template fields as JSON values (others as text, as Airflow stores them)."""
+    out = {}
+    for name, value in values.items():
+        try:
+            json.dumps(value)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        except (TypeError, ValueError):
+            out[name] = str(value)
+    return out
 
 
 # ---- dates and macros ------------------------------------------------------
@@ -154,11 +196,14 @@ def push(key, value):
 
 def variable(key):
     if key in _state["variables"]:
-        return _state["variables"][key]
-    env = os.environ.get("AIRFLOW_VAR_" + key.upper())
-    if env is not None:
-        return env
-    return (_state["ctx"].get("variables") or {}).get(key)
+        value = _state["variables"][key]
+    else:
+        value = os.environ.get("AIRFLOW_VAR_" + key.upper())
+        if value is None:
+            value = (_state["ctx"].get("variables") or {}).get(key)
+    if isinstance(value, str):
+        mask_secret(value, key)  # as Variable.get: the value of a sensitive name is masked
+    return value
 
 
 def set_variable(key, value):
@@ -176,10 +221,15 @@ def connection(conn_id):
     if env.startswith("{"):
         data = json.loads(env)
         extra = data.get("extra")
-        return _core.Connection(conn_id=conn_id, conn_type=data.get("conn_type"), host=data.get("host"),
+        conn = _core.Connection(conn_id=conn_id, conn_type=data.get("conn_type"), host=data.get("host"),
                                 login=data.get("login"), password=data.get("password"), schema=data.get("schema"),
                                 port=data.get("port"), extra=json.dumps(extra) if isinstance(extra, dict) else extra)
-    return _core.Connection(conn_id=conn_id, uri=env)
+    else:
+        conn = _core.Connection(conn_id=conn_id, uri=env)
+    # As Airflow: a connection's password always, its extra's values under sensitive keys.
+    mask_secret(conn.password)
+    mask_secret(conn.extra_dejson)
+    return conn
 
 
 def build_context(dag, task):
@@ -265,8 +315,11 @@ def call_python(op, context, push_result=True, push=True):
     kwargs = resolve(op.op_kwargs, context)
     args = render(list(args), context, "op_args")
     kwargs = render(dict(kwargs), context, "op_kwargs")
+    templates_dict = None
     if getattr(op, "templates_dict", None) is not None:
-        context["templates_dict"] = render(op.templates_dict, context, "templates_dict")
+        templates_dict = render(op.templates_dict, context, "templates_dict")
+        context["templates_dict"] = templates_dict
+    _state["rendered_fields"] = template_fields_of({"templates_dict": templates_dict, "op_args": args, "op_kwargs": kwargs})
     fn = op.python_callable
     sig = inspect.signature(fn)
     has_var_kw = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
@@ -370,6 +423,9 @@ def run_task_bash(op, context):
         raise TypeError(f"The returned value from the TaskFlow callable must be a non-empty string, got {command!r}")
     # Not rendered with Jinja (Airflow does): a run's conf would become shell syntax (docs/security.md).
     _state["rendered"]["bash_command"] = command
+    _state["rendered_fields"] = {**(_state["rendered_fields"] or {}),
+                                 **template_fields_of({"bash_command": command, "env": getattr(op, "env", None),
+                                                           "cwd": getattr(op, "cwd", None)})}
     logging.getLogger("airflow.task").info("Running command: %s", command)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -25,9 +25,14 @@ struct request {
     std::string body;
     // Who sent it, when HTTP authentication is on (set before routing); "" otherwise.
     std::string principal;
+    // The values of a path template's {parameters}, each percent-decoded on
+    // its own (so "a%2Fb" is one parameter "a/b"); set by routing.
+    std::vector<std::pair<std::string, std::string>> path_params;
 
     // The first value of query parameter `name`, or nullptr.
     const std::string* param(std::string_view name) const;
+    // The path parameter `name` of the matched template ("" when none).
+    const std::string& path_param(std::string_view name) const;
     std::string header(std::string_view name) const;
 };
 
@@ -93,6 +98,9 @@ std::string reason_phrase(int status);
 std::string percent_decode(std::string_view text);
 // A query-string name or value: '+' means space, then %XX escapes.
 std::string query_decode(std::string_view text);
+// Everything but RFC 3986's unreserved characters as %XX: one path segment
+// or query value, whatever it holds ("a/b c" → "a%2Fb%20c").
+std::string percent_encode(std::string_view text);
 
 // The process-wide list from `http.allowed_origins` ("https://ui.example.com",
 // "http://10.0.0.5:8080"): origins, and their host names, trusted by every
@@ -149,8 +157,14 @@ public:
     // A further host name this server is reached by (an advertised name).
     void add_host_name(std::string host);
 
-    // Exact path match. A path ending in '/' also matches everything below it
-    // when no exact route does.
+    // Paths match exactly, or as templates, or as prefixes, in that order:
+    // - a path with {name} segments ("/subjects/{subject}/versions/{version}")
+    //   matches any path of as many segments whose other segments are equal;
+    //   of several templates the one whose first parameter comes latest wins
+    //   ("/schemas/types" before "/schemas/{id}"); request::path_param reads them;
+    // - a path ending in '/' matches everything below it (the longest wins).
+    // A path matched only under other methods answers 405 (a "/" catch-all
+    // aside, which makes no path but "/" known), else 404.
     void route(std::string method, std::string path, handler h);
     // Same matching; the handler answers through `reply` whenever it is ready.
     void route_async(std::string method, std::string path, async_handler h);
@@ -158,6 +172,9 @@ public:
     // written every `heartbeat` so that dead clients are noticed.
     void route_events(std::string path, stream_handler h);
     void set_event_heartbeat(std::chrono::milliseconds heartbeat) { heartbeat_ = heartbeat; }
+    // How 404 and 405 are answered (an API's own error body); plain text when unset.
+    using miss_handler = std::function<response(const request&, int status)>;
+    void on_miss(miss_handler h) { on_miss_ = std::move(h); }
 
     result<net::endpoint> start(const std::string& host, uint16_t port, const std::string& port_key = {});
     void stop() { tcp_.stop(); }
@@ -167,12 +184,15 @@ private:
         handler sync;
         async_handler deferred;
         stream_handler events;
+        // For a template path: its segments, "{name}" for a parameter.
+        std::vector<std::string> segments;
     };
+    void add(std::string method, std::string path, route_entry entry);
     asio::awaitable<void> serve(net::stream& socket);
     asio::awaitable<response> run_async(net::stream& socket, const async_handler& h, const request& req);
     asio::awaitable<void> run_events(net::stream& socket, const stream_handler& h, const request& req);
-    // The route for `req`, or a 404/405 response in `miss`.
-    const route_entry* find(const request& req, response& miss) const;
+    // The route for `req` (its path_params set), or a 404/405 response in `miss`.
+    const route_entry* find(request& req, response& miss) const;
     // The policy above: a refusal, or nullopt when the request may proceed.
     std::optional<response> refuse(const request& req) const;
     // HTTP authentication: a 401, or nullopt with req.principal set (or
@@ -192,6 +212,7 @@ private:
     size_t max_body_bytes_;
     std::chrono::milliseconds heartbeat_{15000};
     std::map<std::pair<std::string, std::string>, route_entry> routes_;
+    miss_handler on_miss_;
     net::tcp_server tcp_;
 };
 
