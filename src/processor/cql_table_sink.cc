@@ -71,6 +71,27 @@ bool fits(cc::type_id t, int64_t v) {
     }
 }
 
+// Most bytes of bound values in one unlogged batch: well below Cassandra's default
+// batch_size_fail_threshold (50 KiB), so a job's batches work against Cassandra too.
+constexpr size_t k_max_batch_bytes = 32 * 1024;
+
+// The approximate size of a bound value (its bytes for text and blobs, 16 for fixed-width types).
+size_t value_bytes(const cc::value& v) {
+    if (v.is_null()) return 0;
+    switch (v.type().id) {
+        case cc::type_id::varchar:
+        case cc::type_id::ascii:
+        case cc::type_id::blob: return v.as_bytes().size();
+        case cc::type_id::list:
+        case cc::type_id::set: {
+            size_t n = 0;
+            for (const auto& e : v.elements()) n += value_bytes(e) + 4;
+            return n;
+        }
+        default: return 16;
+    }
+}
+
 sink_outcome outcome_of(const result<cc::rows>& r) {
     if (r.ok()) return {};
     return sink_outcome{false, retryable_cql_error(r.err()), r.err().message()};
@@ -221,16 +242,52 @@ public:
                              opts);
             return;
         }
-        std::vector<cc::batch_statement> statements;
-        statements.reserve(rows.size());
+        // Unlogged batches of at most k_max_batch_bytes of values each (Cassandra refuses a batch above
+        // batch_size_fail_threshold, 50 KiB by default); the request is done when every one is, with the
+        // first failure.
+        std::vector<std::pair<std::vector<cc::batch_statement>, std::optional<int64_t>>> chunks(1);
+        size_t chunk_bytes = 0;
         for (const sink_row* row : rows) {
             auto params = params_of(*insert, *row);
             if (!params) return done(sink_outcome{false, false, params.err().message()});
-            if (row->timestamp_us) opts.default_timestamp = row->timestamp_us;
-            statements.emplace_back(insert, std::move(*params));
+            size_t bytes = 0;
+            for (const auto& v : *params) bytes += value_bytes(v);
+            if (!chunks.back().first.empty() && chunk_bytes + bytes > k_max_batch_bytes) {
+                chunks.emplace_back();
+                chunk_bytes = 0;
+            }
+            chunk_bytes += bytes;
+            if (row->timestamp_us) chunks.back().second = row->timestamp_us;
+            chunks.back().first.emplace_back(insert, std::move(*params));
         }
-        s->batch_async(cc::batch_kind::unlogged, std::move(statements),
-                       [done = std::move(done)](result<cc::rows> r) { done(outcome_of(r)); }, opts);
+        struct joined {
+            std::mutex mutex;
+            size_t remaining;
+            sink_outcome outcome;
+            done_fn done;
+        };
+        auto join = std::make_shared<joined>();
+        join->remaining = chunks.size();
+        join->done = std::move(done);
+        auto finish = [join](result<cc::rows> r) {
+            sink_outcome outcome = outcome_of(r);
+            done_fn call;
+            {
+                std::lock_guard lock(join->mutex);
+                if (!outcome.ok && join->outcome.ok) join->outcome = std::move(outcome);
+                if (--join->remaining == 0) call = std::move(join->done);
+            }
+            if (call) call(join->outcome);
+        };
+        for (auto& [statements, timestamp] : chunks) {
+            cc::query_options chunk_opts = opts;
+            chunk_opts.default_timestamp = timestamp;
+            if (statements.size() == 1) {
+                s->execute_async(insert, std::move(statements.front().params), finish, chunk_opts);
+            } else {
+                s->batch_async(cc::batch_kind::unlogged, std::move(statements), finish, chunk_opts);
+            }
+        }
     }
 
     std::string describe() const override { return fmt::format("CQL {} {}.{}", o_.contact_points, o_.keyspace, o_.table); }

@@ -366,9 +366,11 @@ void add_options(config::schema& s) {
            "Most records per micro-batch (a job may SET 'batch.size').", {}, 1, 100000});
     s.add({"processor.max_delay", value_kind::duration_ms, "5ms",
            "Longest a micro-batch waits for more records before it is written.", {}, 0, 60000});
-    s.add({"processor.rows_per_request", value_kind::integer, "1",
-           "Rows per sink request: 1 sends one prepared INSERT per row; more groups rows into unlogged batches "
-           "(Cassandra warns above ~5 KiB per batch).", {}, 1, 1000});
+    // 64: against the CQL store a batch costs about half the CPU per row of single INSERTs on both sides
+    // (docs/performance.md, issue 16); Cassandra logs a warning for batches above 5 KiB but takes them.
+    s.add({"processor.rows_per_request", value_kind::integer, "64",
+           "Rows per sink request: 1 sends one prepared INSERT per row; more groups rows into unlogged batches of "
+           "at most 32 KiB of values each (Cassandra refuses batches above 50 KiB and warns above 5 KiB).", {}, 1, 1000});
     s.add({"processor.max_in_flight", value_kind::integer, "128", "Most sink write requests in flight per job.", {}, 1, 32768});
     // 10,000 records are ~0.4 s of work at the pipeline's rate: enough to keep
     // max_in_flight requests busy; more only held memory (each record is kept

@@ -89,9 +89,10 @@ TEST_F(store_test, compaction_purges_dead_cells_after_gc_grace) {
     EXPECT_TRUE(has(live));
     EXPECT_FALSE(has(young_tombstone));
     EXPECT_FALSE(has(expiring));
-    // The live cell, the keyspace record, and the flag that row counters are kept.
-    EXPECT_EQ(after.size(), 3u);
+    // The live cell, the keyspace record, the flag that row counters are kept and the data format version.
+    EXPECT_EQ(after.size(), 4u);
     EXPECT_TRUE(has(kf::row_counts_kept_key()));
+    EXPECT_TRUE(has(kf::format_version_key()));
 }
 
 // The live-row counter (store::live_rows) on a store of its own, reopened.
@@ -315,6 +316,96 @@ TEST_F(store_test, a_range_deleted_earlier_in_the_group_hides_the_old_cells) {
     auto c = kf::decode_cell(*stored);
     ASSERT_TRUE(c.has_value());
     EXPECT_EQ(c->value, "after");
+}
+
+std::string packed_row(int64_t ts, std::vector<kf::packed_column> columns, uint32_t expiry = 0) {
+    return kf::encode_packed_row(kf::cell{false, true, ts, expiry, 0, {}}, columns);
+}
+
+TEST_F(store_test, packed_rows_merge_in_the_writer_and_answer_conditions) {
+    int64_t ts = int64_t(now_) * 1000000;
+    std::string marker = cell_key(4, "row", kf::k_row_marker);
+    std::string row = marker.substr(0, marker.size() - 2);
+    auto insert = [&](int64_t at, std::vector<kf::packed_column> columns) {
+        mutation m;
+        m.now_seconds = now_;
+        m.cells.push_back({marker, packed_row(at, std::move(columns)), nullptr, true});
+        return m;
+    };
+    write(insert(ts + 20, {{2, kf::cell{false, false, ts + 20, 0, 0, "new"}}}));
+    write(insert(ts + 10, {{2, kf::cell{false, false, ts + 10, 0, 0, "old"}}, {3, kf::cell{false, false, ts + 10, 0, 0, "b"}}}));
+    EXPECT_EQ(db_.live_rows(4), 1);
+    // One entry for the row, holding both inserts' newest columns.
+    auto stored = db_.get(marker);
+    ASSERT_TRUE(stored.has_value());
+    auto c = kf::decode_cell(*stored);
+    ASSERT_TRUE(c && c->packed);
+    std::map<uint16_t, std::string> columns;
+    ASSERT_TRUE(kf::for_each_packed_column(*c, [&](uint16_t id, const kf::cell& p) { columns[id] = std::string(p.value); }));
+    EXPECT_EQ(columns, (std::map<uint16_t, std::string>{{2, "new"}, {3, "b"}}));
+    // A column's own tombstone (DELETE b) newer than the packed column: IF NOT EXISTS still sees the row, without b;
+    // the refusal carries the merged cells.
+    mutation delete_b;
+    delete_b.now_seconds = now_;
+    delete_b.cells.push_back({cell_key(4, "row", 3), kf::encode_cell(true, ts + 30, now_, 0, "")});
+    write(std::move(delete_b));
+    auto cond = insert(ts + 40, {{2, kf::cell{false, false, ts + 40, 0, 0, "refused"}}});
+    cond.condition_prefix = row;
+    cond.condition_exists = false;
+    std::promise<mutation_result> done;
+    db_.submit(std::move(cond), [&](mutation_result r) { done.set_value(std::move(r)); });
+    auto r = done.get_future().get();
+    ASSERT_TRUE(r.st.ok());
+    EXPECT_FALSE(r.applied);
+    EXPECT_EQ(r.existing.count(3), 0u) << "the column's newer tombstone hides the packed value";
+    ASSERT_EQ(r.existing.count(2), 1u);
+    EXPECT_EQ(r.existing[2], "new");
+    // A row delete newer than everything leaves a plain tombstone and no live row.
+    mutation del;
+    del.now_seconds = now_;
+    del.cells.push_back({marker, kf::encode_cell(true, ts + 50, now_, 0, ""), nullptr, true});
+    write(std::move(del));
+    EXPECT_EQ(db_.live_rows(4), 0);
+    auto gone = kf::decode_cell(*db_.get(marker));
+    ASSERT_TRUE(gone.has_value());
+    EXPECT_TRUE(gone->tombstone);
+    EXPECT_FALSE(gone->packed);
+}
+
+TEST_F(store_test, a_packed_row_is_purged_only_when_every_column_is_dead) {
+    db_.purge().set_gc_grace(5, 0);
+    int64_t ts = int64_t(now_) * 1000000;
+    std::string expired_marker = cell_key(5, "a", kf::k_row_marker), all_dead = cell_key(5, "b", kf::k_row_marker);
+    mutation m;
+    m.now_seconds = now_;
+    // a: the marker expired, a column without TTL lives on (an older INSERT's); b: marker and column expired.
+    m.puts.emplace_back(expired_marker, packed_row(ts, {{2, kf::cell{false, false, ts - 1, 0, 0, "lives"}}}, now_ - 10));
+    m.puts.emplace_back(all_dead, packed_row(ts, {{2, kf::cell{false, false, ts, now_ - 10, 5, "gone"}}}, now_ - 10));
+    write(std::move(m));
+    ASSERT_TRUE(db_.compact().ok());
+    auto after = keys();
+    EXPECT_NE(std::find(after.begin(), after.end(), expired_marker), after.end());
+    EXPECT_EQ(std::find(after.begin(), after.end(), all_dead), after.end());
+}
+
+TEST(store_format_test, a_store_of_a_newer_data_format_is_refused) {
+    testing::temp_dir dir;
+    {
+        store db;
+        ASSERT_TRUE(db.open(dir.path()).ok());
+        auto version = db.get(kf::format_version_key());
+        ASSERT_TRUE(version.has_value());
+        EXPECT_EQ(kf::get_be(*version, 4), kf::k_format_version);
+        db.stop_writes();
+        std::string newer;
+        kf::put_be(newer, kf::k_format_version + 1, 4);
+        ASSERT_TRUE(db.db()->Put(rocksdb::WriteOptions(), kf::format_version_key(), newer).ok());
+    }
+    store again;
+    auto opened = again.open(dir.path());
+    ASSERT_FALSE(opened.ok());
+    EXPECT_NE(opened.err().message().find("data format version 3"), std::string::npos) << opened.err().message();
+    EXPECT_NE(opened.err().message().find(dir.path()), std::string::npos) << opened.err().message();
 }
 
 TEST(store_periodic_test, periodic_mode_acknowledges_before_the_fsync_and_syncs_every_period) {

@@ -635,7 +635,10 @@ TEST_F(process_test, kill_9_mid_window_and_restart_counts_each_user_once) {
     // The first instance never commits: the restart replays from offset 0, so
     // every record whose window partial was stored is redelivered and must be
     // recognised as counted.
-    auto& first = start_processor({"--set", "processor.max_in_flight=16", "--set", "processor.commit_interval=1h"});
+    // One row per request: 16 rows in flight keep it slow enough to be killed mid-way (with the default 64 rows per
+    // request it wrote all 5,000 users of the Apache peers' run before the kill).
+    auto& first = start_processor({"--set", "processor.max_in_flight=16", "--set", "processor.rows_per_request=1", "--set",
+                                   "processor.commit_interval=1h"});
     ASSERT_TRUE(first.proc);
     int64_t seen = 0;
     auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -1027,6 +1030,43 @@ TEST_F(process_test, table_created_by_the_classic_job_is_used_as_it_is) {
     ASSERT_TRUE(p.proc);
     EXPECT_EQ(wait_for_rows(200), 200) << p.proc->stderr_text();
     expect_rows_match(users);
+}
+
+// Rows too large for one unlogged batch (100 rows of 3,000 bytes with 64 rows per request) go as several
+// batches of at most 32 KiB each — Cassandra refuses batches above 50 KiB — and every row is written once.
+TEST_F(process_test, large_rows_are_split_into_batches_under_cassandras_limit) {
+    write_job("docs", fmt::format(R"(
+SET 'properties.group.id' = 'docs_{0}';
+CREATE TABLE src (id STRING, doc STRING) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE docs (id STRING, doc STRING, PRIMARY KEY (id) NOT ENFORCED)
+  WITH ('connector' = 'cassandra', 'keyspace' = '{2}', 'table' = 'docs');
+INSERT INTO docs SELECT id, doc FROM src;
+)",
+                                   name_, topic_, keyspace_));
+    constexpr int k_rows = 100;
+    for (int idx = 0; idx < k_rows; ++idx) {
+        std::string doc(3000, static_cast<char>('a' + idx % 26));
+        std::string value = fmt::format(R"({{"id":"doc{}","doc":"{}"}})", idx, doc);
+        producer_->produce(topic_, 0, "k", &value);
+    }
+    producer_->flush();
+    auto requests = [&] {
+        return metric_int(*cql_, "millrace_cql_requests_total{opcode=\"BATCH\"}") +
+               metric_int(*cql_, "millrace_cql_requests_total{opcode=\"EXECUTE\"}");
+    };
+    const int64_t before = on_apache_peers() ? 0 : requests();
+    auto& p = start_processor({"--set", "processor.rows_per_request=64"});
+    ASSERT_TRUE(p.proc);
+    EXPECT_EQ(wait_for_rows(k_rows, 90s, "docs"), k_rows) << p.proc->stderr_text();
+    auto rows = session_->query(fmt::format("SELECT doc FROM {}.docs WHERE id = 'doc27'", keyspace_));
+    ASSERT_TRUE(rows.ok()) << rows.err().message();
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ(rows->data[0][0].as_text(), std::string(3000, 'b'));
+    // 300,000 bytes of values in batches of at most 32 KiB: at least 10 requests (one per row or per batch).
+    if (!on_apache_peers()) {
+        EXPECT_GE(requests() - before, 10) << "the rows were not split into batches under 32 KiB";
+    }
 }
 
 // CQL folds unquoted names to lower case: a sink column firstName is created

@@ -113,8 +113,24 @@ result<std::string> statement_runner::insert(const insert_stmt& s, mutation& m, 
         return tbl.keyspace;
     }
     std::string row = row_key(tbl, pk, ck);
-    m.cells.push_back({cell_key(row, kf::k_row_marker), cell(*w, m.now_seconds, std::string()), nullptr, true});
-    for (const auto& [col, v] : regular) m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, v)});
+    // One packed entry for the row (key_format.h): the marker and every regular column but the non-frozen
+    // collections and user-defined types, whose + and - and field updates merge into their own cells.
+    const uint32_t expiry = w->ttl == 0 ? 0 : m.now_seconds + w->ttl;
+    const kf::cell marker{false, true, w->timestamp, expiry, w->ttl, {}};
+    std::vector<kf::packed_column> packed;
+    for (const auto& [col, v] : regular) {
+        if (!col->type.frozen && (col->type.is_collection() || col->type.kind == type_kind::udt)) {
+            m.cells.push_back({cell_key(row, col->id), cell(*w, m.now_seconds, v)});
+            continue;
+        }
+        // A null is the column's tombstone, its local deletion time in the expiry (as cell() writes it).
+        packed.push_back({col->id, v ? kf::cell{false, false, w->timestamp, expiry, w->ttl, *v}
+                                     : kf::cell{true, false, w->timestamp, m.now_seconds, 0, {}}});
+    }
+    std::stable_sort(packed.begin(), packed.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    m.cells.push_back({cell_key(row, kf::k_row_marker),
+                       packed.empty() ? cell(*w, m.now_seconds, std::string()) : kf::encode_packed_row(marker, packed), nullptr,
+                       true});
     if (s.if_not_exists) {
         m.condition_prefix = row;
         m.condition_exists = false;

@@ -215,6 +215,27 @@ void statement_runner::read_statics(const table_def& t, const std::string& parti
     }
 }
 
+void statement_runner::merge_cell(row_data& r, uint16_t id, const kf::cell& c, uint32_t now) {
+    if (auto m = r.meta.find(id); m != r.meta.end()) {
+        kf::cell held = m->second;
+        held.value = r.cells[id];
+        if (!kf::supersedes(c, held)) return;
+    } else if (auto d = r.dead.find(id); d != r.dead.end()) {
+        if (!kf::supersedes(c, d->second)) return;
+    }
+    kf::cell kept = c;
+    kept.value = {};
+    if (c.live(now)) {
+        r.cells[id] = std::string(c.value);
+        r.meta[id] = kept;
+        r.dead.erase(id);
+    } else {
+        r.cells.erase(id);
+        r.meta.erase(id);
+        r.dead[id] = kept;
+    }
+}
+
 void statement_runner::scan(const table_def& t, const std::string& begin, const std::string& end, bool reverse,
           const std::function<bool(row_data&)>& on_row) const {
     auto it = ex.store_.new_iterator();
@@ -285,10 +306,19 @@ void statement_runner::scan(const table_def& t, const std::string& begin, const 
             have = true;
         }
         auto c = kf::decode_cell(std::string_view(it->value().data(), it->value().size()));
-        if (!c || !c->live(now)) continue;
+        if (!c) continue;
         auto id = static_cast<uint16_t>(kf::get_be(key.substr(key.size() - 2), 2));
-        current.cells[id] = std::string(c->value);
-        current.meta[id] = *c;
+        if (!c->packed) {
+            merge_cell(current, id, *c, now);
+            continue;
+        }
+        // A packed row (key_format.h): its marker and the columns it carries, each merged with the
+        // column's own cell (read before or after it) last-write-wins.
+        kf::cell marker = *c;
+        marker.packed = false;
+        marker.value = {};
+        merge_cell(current, id, marker, now);
+        kf::for_each_packed_column(*c, [&](uint16_t column, const kf::cell& p) { merge_cell(current, column, p, now); });
     }
     if (!flush()) return;
     finish_partition();

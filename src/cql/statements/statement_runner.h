@@ -121,7 +121,11 @@ struct statement_runner {
         std::map<uint16_t, std::string> cells;        // live cells
         std::map<uint16_t, kf::cell> meta;            // their write time and ttl
         std::vector<std::string> pk, ck;
+        std::map<uint16_t, kf::cell> dead;            // dead cells read so far (a later-read older cell must not revive)
     };
+
+    // Adds a stored cell of column `id` to `r` last-write-wins against what `r` already holds for it.
+    static void merge_cell(row_data& r, uint16_t id, const kf::cell& c, uint32_t now);
 
     // Calls `on_row` for every live row in [begin, end) (reverse order when asked)
     // until it returns false.

@@ -3,6 +3,8 @@
 #include <sys/statvfs.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -12,6 +14,8 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -26,6 +30,35 @@ constexpr int32_t k_default_gc_grace_seconds = 864000;
 // Every SST file is recompacted at least this often, so tombstones in cold
 // data are purged too, not only where writes trigger compactions.
 constexpr uint64_t k_periodic_compaction_seconds = 24 * 3600;
+
+// RocksDB counts perf-context statistics per thread by default (a thread-local
+// access in every key comparison of a memtable insert: ~4% of the writer's
+// CPU); nothing reads them, so each thread that calls into RocksDB turns them off.
+void disable_perf_counters() {
+    thread_local bool disabled = false;
+    if (!disabled) {
+        rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+        disabled = true;
+    }
+}
+
+// RocksDB's informational log goes to millrace's log (warnings and errors) rather than to a LOG file in
+// the data directory: that file is written by flushes and compactions too, and once one of its writes
+// fails on a full disk RocksDB's next append to it aborts the process (Debian's build keeps its
+// assertions; seen in full_disk_test). Thread-safe: millrace's logger is.
+class rocksdb_logger final : public rocksdb::Logger {
+public:
+    rocksdb_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+    using rocksdb::Logger::Logv;
+    void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+        if (level < GetInfoLogLevel()) return;
+        char text[1024];
+        std::vsnprintf(text, sizeof text, format, ap);
+        if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) log::logger{"cql"}.error("RocksDB: {}", text);
+        else log::logger{"cql"}.warn("RocksDB: {}", text);
+    }
+    void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+};
 
 class purge_filter final : public rocksdb::CompactionFilter {
 public:
@@ -57,9 +90,24 @@ bool purge_policy::purgeable(std::string_view key, std::string_view value) const
     if (!c) return false;
     // When the cell died: a tombstone's local deletion time (its write
     // timestamp for tombstones written before that was recorded), an
-    // expiring cell's expiry.
-    int64_t died = c->tombstone ? (c->expiry != 0 ? int64_t(c->expiry) : c->timestamp / 1000000) : int64_t(c->expiry);
-    if (!c->tombstone && c->expiry == 0) return false;
+    // expiring cell's expiry; nullopt while it lives.
+    auto died_at = [](const key_format::cell& cell) -> std::optional<int64_t> {
+        if (!cell.tombstone && cell.expiry == 0) return std::nullopt;
+        return cell.tombstone ? (cell.expiry != 0 ? int64_t(cell.expiry) : cell.timestamp / 1000000) : int64_t(cell.expiry);
+    };
+    auto marker_died = died_at(*c);
+    if (!marker_died) return false;
+    int64_t died = *marker_died;
+    if (c->packed) {
+        // A packed row goes only once its marker and every column it carries are dead.
+        bool all_dead = true;
+        bool well_formed = key_format::for_each_packed_column(*c, [&](uint16_t, const key_format::cell& column) {
+            auto d = died_at(column);
+            if (!d) all_dead = false;
+            else died = std::max(died, *d);
+        });
+        if (!well_formed || !all_dead) return false;
+    }
     uint64_t table_id = key_format::get_be(key.substr(1), 8);
     int64_t grace = k_default_gc_grace_seconds;
     int64_t now = 0;
@@ -88,6 +136,7 @@ status store::open(const std::string& dir, store_options opts) {
     rocksdb::Options options;
     options.create_if_missing = true;
     options.IncreaseParallelism(2);
+    options.info_log = std::make_shared<rocksdb_logger>();
     options.compression = rocksdb::kLZ4Compression;
     filter_ = std::make_unique<purge_filter>(purge_);
     options.compaction_filter = filter_.get();
@@ -102,13 +151,46 @@ status store::open(const std::string& dir, store_options opts) {
     options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     options.memtable_prefix_bloom_size_ratio = 0.02;
     options.memtable_whole_key_filtering = true;
+    // No memtable_insert_with_hint_prefix_extractor: RocksDB 7.8 shares its
+    // hints between the memtable and the range-deletion memtable, and a
+    // DeleteRange after a hinted insert of the same prefix trips its skip-list
+    // assertion (Debian's build keeps assertions).
     rocksdb::DB* raw = nullptr;
     auto st = rocksdb::DB::Open(options, dir, &raw);
     if (!st.ok()) return make_error(st.IsCorruption() ? errc::corruption : errc::io_error, "opening RocksDB in {}: {}", dir, st.ToString());
     db_.reset(raw);
+    if (auto checked = check_format_version(); !checked) {
+        db_.reset();
+        return checked;
+    }
     if (auto counted = load_row_counts(); !counted) return counted;
     writer_ = std::thread([this] { writer_loop(); });
     if (options_.sync == commit_sync::periodic) syncer_ = std::thread([this] { syncer_loop(); });
+    return {};
+}
+
+status store::check_format_version() {
+    namespace kf = key_format;
+    std::string stored;
+    uint32_t version = 1;  // stores written before the version was recorded: one entry per cell
+    if (db_->Get(rocksdb::ReadOptions(), kf::format_version_key(), &stored).ok() && stored.size() == 4) {
+        version = static_cast<uint32_t>(kf::get_be(stored, 4));
+    }
+    if (version > kf::k_format_version) {
+        return make_error(errc::unsupported,
+                          "the CQL store in {} has data format version {}, written by a newer millrace; this one reads "
+                          "versions 1 to {} (key_format.h)",
+                          dir_, version, kf::k_format_version);
+    }
+    if (version == kf::k_format_version) return {};
+    // Version 1 data reads as it is (cells are version 2's unpacked form); from now on rows are packed.
+    std::string value;
+    kf::put_be(value, kf::k_format_version, 4);
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    if (auto st = db_->Put(sync, kf::format_version_key(), value); !st.ok()) {
+        return make_error(errc::io_error, "recording data format version {} in {}: {}", kf::k_format_version, dir_, st.ToString());
+    }
     return {};
 }
 
@@ -226,10 +308,12 @@ void store::submit(mutation m, std::function<void(mutation_result)> done) {
 }
 
 std::unique_ptr<rocksdb::Iterator> store::new_iterator() const {
+    disable_perf_counters();
     return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions()));
 }
 
 std::optional<std::string> store::get(const std::string& key) const {
+    disable_perf_counters();
     std::string value;
     auto st = db_->Get(rocksdb::ReadOptions(), key, &value);
     if (!st.ok()) return std::nullopt;
@@ -245,11 +329,14 @@ bool store::group_view::deleted_in_group(std::string_view key) const {
 
 std::map<uint16_t, std::string> store::live_cells_with_prefix(const std::string& prefix, const group_view& view,
                                                               uint32_t now_seconds) const {
-    std::map<uint16_t, std::string> out;
+    // Every cell of the row, dead ones too: a packed row's column and the
+    // column's own cell are merged last-write-wins before liveness counts.
+    key_format::row_merge row;
+    std::deque<std::string> held;  // the stored values the merge views (the iterator's move on)
     auto take = [&](std::string_view key, std::string_view value) {
         if (key.size() != prefix.size() + 2) return;
         auto c = key_format::decode_cell(value);
-        if (c && c->live(now_seconds)) out.emplace(static_cast<uint16_t>(key_format::get_be(key.substr(prefix.size()), 2)), c->value);
+        if (c) row.add_stored(static_cast<uint16_t>(key_format::get_be(key.substr(prefix.size()), 2)), *c);
     };
     const auto& overlay = view.overlay;
     for (auto it = overlay.lower_bound(prefix); it != overlay.end() && it->first.starts_with(prefix); ++it) take(it->first, it->second);
@@ -257,7 +344,11 @@ std::map<uint16_t, std::string> store::live_cells_with_prefix(const std::string&
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         auto key = std::string_view(it->key().data(), it->key().size());
         if (overlay.find(std::string(key)) != overlay.end() || view.deleted_in_group(key)) continue;
-        take(key, std::string_view(it->value().data(), it->value().size()));
+        take(key, held.emplace_back(it->value().data(), it->value().size()));
+    }
+    std::map<uint16_t, std::string> out;
+    for (const auto& [id, c] : row.cells) {
+        if (c.live(now_seconds)) out.emplace(id, c.value);
     }
     return out;
 }
@@ -266,7 +357,14 @@ bool store::has_live_row(const std::string& partition, const group_view& view, u
     auto live = [&](std::string_view key, std::string_view value) {
         if (key.size() <= partition.size() + 2) return false;  // a static cell
         auto c = key_format::decode_cell(value);
-        return c && c->live(now_seconds);
+        if (!c) return false;
+        if (c->live(now_seconds)) return true;
+        // A packed row whose marker died may still carry a live column (one written with a longer TTL).
+        bool any = false;
+        if (c->packed && !c->tombstone) {
+            key_format::for_each_packed_column(*c, [&](uint16_t, const key_format::cell& p) { any = any || p.live(now_seconds); });
+        }
+        return any;
     };
     const auto& overlay = view.overlay;
     for (auto it = overlay.lower_bound(partition); it != overlay.end() && it->first.starts_with(partition); ++it) {
@@ -328,6 +426,7 @@ status store::resume_writes() {
 }
 
 void store::writer_loop() {
+    disable_perf_counters();
     for (;;) {
         std::deque<pending> group;
         {
@@ -438,6 +537,21 @@ void store::writer_loop() {
                         in_overlay->second = std::move(value);
                     } else {
                         overlay.emplace(std::move(c.key), std::move(value));
+                    }
+                    continue;
+                }
+                if (c.row_marker && existing && (incoming->packed || existing->packed)) {
+                    // A packed row: the merge of both sides' columns (key_format.h).
+                    auto merged = key_format::merge_row_marker(*incoming, c.value, *existing);
+                    if (!merged) continue;
+                    auto now_marker = key_format::decode_cell(*merged);
+                    bool was_live = existing->live(m.now_seconds);
+                    bool is_live = now_marker && now_marker->live(m.now_seconds);
+                    if (was_live != is_live) count_of(key_format::get_be(std::string_view(c.key).substr(1), 8)) += is_live ? 1 : -1;
+                    if (in_overlay != overlay.end()) {
+                        in_overlay->second = std::move(*merged);
+                    } else {
+                        overlay.emplace(std::move(c.key), std::move(*merged));
                     }
                     continue;
                 }

@@ -190,6 +190,9 @@ private:
     void syncer_loop();
     // The live cells of the row `prefix` (keys are the prefix and a 2-byte column id) as the group sees them.
     std::map<uint16_t, std::string> live_cells_with_prefix(const std::string& prefix, const group_view& view, uint32_t now_seconds) const;
+    // Refuses a store whose data format (key_format.h) is newer than this
+    // binary's; records the current version in an older one.
+    status check_format_version();
     // Whether a partition (its prefix) holds a live cell of a row, not only statics.
     bool has_live_row(const std::string& partition, const group_view& view, uint32_t now_seconds) const;
     // The cells a condition reads: the row's, the partition's statics with `statics`, and with `partition_rows` (a
