@@ -14,37 +14,13 @@
 #include <vector>
 
 #include "millrace/common/result.h"
+#include "millrace/cql_protocol/types.h"
 
 namespace millrace::cql {
 
-// Wire type option ids (native protocol v4, section 4.2.5.2).
-enum class type_kind : uint16_t {
-    custom = 0x0000,
-    ascii = 0x0001,
-    bigint = 0x0002,
-    blob = 0x0003,
-    boolean = 0x0004,
-    counter = 0x0005,
-    decimal = 0x0006,
-    double_ = 0x0007,
-    float_ = 0x0008,
-    int_ = 0x0009,
-    timestamp = 0x000B,
-    uuid = 0x000C,
-    varchar = 0x000D,
-    varint = 0x000E,
-    timeuuid = 0x000F,
-    inet = 0x0010,
-    date = 0x0011,
-    time = 0x0012,
-    smallint = 0x0013,
-    tinyint = 0x0014,
-    list = 0x0020,
-    map = 0x0021,
-    set = 0x0022,
-    udt = 0x0030,
-    tuple = 0x0031,
-};
+// Wire type option ids (native protocol v4, section 4.2.5.2), shared with the
+// client; `duration` is never a server column type.
+using type_kind = cql_protocol::type_id;
 
 struct cql_type {
     type_kind kind = type_kind::varchar;

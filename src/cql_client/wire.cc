@@ -8,52 +8,6 @@
 
 namespace millrace::cql_client::wire {
 
-std::string_view opcode_name(uint8_t op) {
-    switch (static_cast<opcode>(op)) {
-        case opcode::error: return "ERROR";
-        case opcode::startup: return "STARTUP";
-        case opcode::ready: return "READY";
-        case opcode::authenticate: return "AUTHENTICATE";
-        case opcode::options: return "OPTIONS";
-        case opcode::supported: return "SUPPORTED";
-        case opcode::query: return "QUERY";
-        case opcode::result: return "RESULT";
-        case opcode::prepare: return "PREPARE";
-        case opcode::execute: return "EXECUTE";
-        case opcode::register_: return "REGISTER";
-        case opcode::event: return "EVENT";
-        case opcode::batch: return "BATCH";
-        case opcode::auth_challenge: return "AUTH_CHALLENGE";
-        case opcode::auth_response: return "AUTH_RESPONSE";
-        case opcode::auth_success: return "AUTH_SUCCESS";
-    }
-    return "unknown opcode";
-}
-
-std::string_view error_name(int32_t code) {
-    switch (code) {
-        case 0x0000: return "server error";
-        case 0x000A: return "protocol error";
-        case 0x0100: return "bad credentials";
-        case 0x1000: return "unavailable";
-        case 0x1001: return "overloaded";
-        case 0x1002: return "is bootstrapping";
-        case 0x1003: return "truncate error";
-        case 0x1100: return "write timeout";
-        case 0x1200: return "read timeout";
-        case 0x1300: return "read failure";
-        case 0x1400: return "function failure";
-        case 0x1500: return "write failure";
-        case 0x2000: return "syntax error";
-        case 0x2100: return "unauthorized";
-        case 0x2200: return "invalid";
-        case 0x2300: return "config error";
-        case 0x2400: return "already exists";
-        case 0x2500: return "unprepared";
-        default: return "unknown error";
-    }
-}
-
 frame_header decode_header(const uint8_t* b) {
     frame_header h;
     h.version = b[0];

@@ -19,75 +19,40 @@
 #include <vector>
 
 #include "millrace/common/result.h"
+#include "millrace/cql_protocol/frame.h"
 
 namespace millrace::cql_client::wire {
 
 constexpr uint8_t k_version = 4;
-constexpr uint8_t k_response_bit = 0x80;
-constexpr size_t k_header_size = 9;
 constexpr uint32_t k_max_body = 256u * 1024 * 1024;  // the protocol's frame limit
 
-enum class opcode : uint8_t {
-    error = 0x00,
-    startup = 0x01,
-    ready = 0x02,
-    authenticate = 0x03,
-    options = 0x05,
-    supported = 0x06,
-    query = 0x07,
-    result = 0x08,
-    prepare = 0x09,
-    execute = 0x0A,
-    register_ = 0x0B,
-    event = 0x0C,
-    batch = 0x0D,
-    auth_challenge = 0x0E,
-    auth_response = 0x0F,
-    auth_success = 0x10,
-};
-
-std::string_view opcode_name(uint8_t op);
-
-namespace frame_flag {
-constexpr uint8_t compression = 0x01;
-constexpr uint8_t tracing = 0x02;
-constexpr uint8_t custom_payload = 0x04;
-constexpr uint8_t warning = 0x08;
-}  // namespace frame_flag
-
-namespace query_flag {
-constexpr uint8_t values = 0x01;
-constexpr uint8_t skip_metadata = 0x02;
-constexpr uint8_t page_size = 0x04;
-constexpr uint8_t paging_state = 0x08;
-constexpr uint8_t serial_consistency = 0x10;
-constexpr uint8_t default_timestamp = 0x20;
-}  // namespace query_flag
-
-enum class result_kind : int32_t { void_ = 1, rows = 2, set_keyspace = 3, prepared = 4, schema_change = 5 };
-
-namespace rows_flag {
-constexpr int32_t global_tables_spec = 0x0001;
-constexpr int32_t has_more_pages = 0x0002;
-constexpr int32_t no_metadata = 0x0004;
-}  // namespace rows_flag
+// Opcodes, flags, result kinds and error codes come from the protocol library
+// shared with the server (src/cql_protocol).
+using cql_protocol::error_name;
+using cql_protocol::k_header_size;
+using cql_protocol::k_response_bit;
+using cql_protocol::opcode;
+using cql_protocol::opcode_name;
+using cql_protocol::result_kind;
+namespace frame_flag = cql_protocol::frame_flag;
+namespace query_flag = cql_protocol::query_flag;
+namespace rows_flag = cql_protocol::rows_flag;
 
 // Server error codes used by the client's retry logic.
-constexpr int32_t k_error_server = 0x0000;
-constexpr int32_t k_error_protocol = 0x000A;
-constexpr int32_t k_error_bad_credentials = 0x0100;
-constexpr int32_t k_error_unavailable = 0x1000;
-constexpr int32_t k_error_overloaded = 0x1001;
-constexpr int32_t k_error_is_bootstrapping = 0x1002;
-constexpr int32_t k_error_write_timeout = 0x1100;
-constexpr int32_t k_error_read_timeout = 0x1200;
-constexpr int32_t k_error_syntax = 0x2000;
-constexpr int32_t k_error_unauthorized = 0x2100;
-constexpr int32_t k_error_invalid = 0x2200;
-constexpr int32_t k_error_already_exists = 0x2400;
-constexpr int32_t k_error_unprepared = 0x2500;
-
-std::string_view error_name(int32_t code);
+using cql_protocol::error_code;
+constexpr int32_t k_error_server = cql_protocol::code_of(error_code::server_error);
+constexpr int32_t k_error_protocol = cql_protocol::code_of(error_code::protocol_error);
+constexpr int32_t k_error_bad_credentials = cql_protocol::code_of(error_code::bad_credentials);
+constexpr int32_t k_error_unavailable = cql_protocol::code_of(error_code::unavailable);
+constexpr int32_t k_error_overloaded = cql_protocol::code_of(error_code::overloaded);
+constexpr int32_t k_error_is_bootstrapping = cql_protocol::code_of(error_code::is_bootstrapping);
+constexpr int32_t k_error_write_timeout = cql_protocol::code_of(error_code::write_timeout);
+constexpr int32_t k_error_read_timeout = cql_protocol::code_of(error_code::read_timeout);
+constexpr int32_t k_error_syntax = cql_protocol::code_of(error_code::syntax_error);
+constexpr int32_t k_error_unauthorized = cql_protocol::code_of(error_code::unauthorized);
+constexpr int32_t k_error_invalid = cql_protocol::code_of(error_code::invalid);
+constexpr int32_t k_error_already_exists = cql_protocol::code_of(error_code::already_exists);
+constexpr int32_t k_error_unprepared = cql_protocol::code_of(error_code::unprepared);
 
 class decode_error : public std::runtime_error {
 public:

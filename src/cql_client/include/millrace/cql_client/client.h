@@ -27,23 +27,12 @@
 #include <vector>
 
 #include "millrace/common/result.h"
+#include "millrace/cql_protocol/types.h"
 
 namespace millrace::cql_client {
 
-// Consistency levels with their wire values.
-enum class consistency : uint16_t {
-    any = 0x0000,
-    one = 0x0001,
-    two = 0x0002,
-    three = 0x0003,
-    quorum = 0x0004,
-    all = 0x0005,
-    local_quorum = 0x0006,
-    each_quorum = 0x0007,
-    serial = 0x0008,
-    local_serial = 0x0009,
-    local_one = 0x000A,
-};
+// Consistency levels with their wire values (shared with the server).
+using cql_protocol::consistency;
 
 struct client_options {
     // "host" or "host:port" ("[v6addr]:port" for IPv6); the default port is 9042.
@@ -79,34 +68,7 @@ result<std::vector<std::string>> parse_contact_points(std::string_view comma_lis
 result<client_options> options_from_contact_points(std::string_view comma_list);
 
 // CQL type ids with their wire values ([option] ids of the protocol).
-enum class type_id : uint16_t {
-    custom = 0x0000,
-    ascii = 0x0001,
-    bigint = 0x0002,
-    blob = 0x0003,
-    boolean = 0x0004,
-    counter = 0x0005,
-    decimal = 0x0006,
-    double_ = 0x0007,
-    float_ = 0x0008,
-    int_ = 0x0009,
-    timestamp = 0x000B,
-    uuid = 0x000C,
-    varchar = 0x000D,  // text
-    varint = 0x000E,
-    timeuuid = 0x000F,
-    inet = 0x0010,
-    date = 0x0011,
-    time = 0x0012,
-    smallint = 0x0013,
-    tinyint = 0x0014,
-    duration = 0x0015,
-    list = 0x0020,
-    map = 0x0021,
-    set = 0x0022,
-    udt = 0x0030,
-    tuple = 0x0031,
-};
+using type_id = cql_protocol::type_id;
 
 // A column type: an id, and for collections their element types
 // (list/set: one; map: key then value; tuple: each; udt: each field).
