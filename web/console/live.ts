@@ -96,14 +96,16 @@ export function use_overview(): overview | null {
 
 // GETs `url` (again every `refresh_ms` when > 0, for live pages).
 export function use_json<T>(url: string | null, refresh_ms = 0): { data: T | null; error: string | null; reload: () => void } {
-  const [data, set_data] = useState<T | null>(null);
+  // The data is kept with the URL it came from: another topic's page in the same component shows
+  // nothing until its own answer arrives, never the previous one's under the new name.
+  const [loaded, set_loaded] = useState<{ url: string; data: T } | null>(null);
   const [error, set_error] = useState<string | null>(null);
   const [tick, set_tick] = useState(0);
   useEffect(() => {
     if (url === null) return;
     let live = true;
     get_json<T>(url).then(
-      (d) => live && (set_data(d), set_error(null)),
+      (d) => live && (set_loaded({ url, data: d }), set_error(null)),
       (e) => live && set_error(String(e.message ?? e)),
     );
     return () => {
@@ -115,5 +117,6 @@ export function use_json<T>(url: string | null, refresh_ms = 0): { data: T | nul
     const timer = setInterval(() => set_tick((t) => t + 1), refresh_ms);
     return () => clearInterval(timer);
   }, [url, refresh_ms]);
+  const data = loaded !== null && loaded.url === url ? loaded.data : null;
   return { data, error, reload: () => set_tick((t) => t + 1) };
 }
