@@ -314,6 +314,31 @@ protected:
     }
     void write_job(const std::string& name, const std::string& text) { write_file(jobs_dir_ + "/" + name + ".sql", text); }
 
+    // The exactly-once copy tests' input: record idx is {"id":"r<idx>","v":<idx % 7>} with key k<idx>.
+    static std::vector<std::string> copy_values(int count) {
+        std::vector<std::string> values;
+        for (int idx = 0; idx < count; ++idx) values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, idx % 7));
+        return values;
+    }
+    void produce_copy_range(const std::vector<std::string>& values, int begin, int end) {
+        for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
+        producer_->flush();
+    }
+    // Job "eos": the topic copied exactly-once to <topic>.out (created with `out_partitions`);
+    // `sink_options` adds to the sink's WITH clause.
+    void write_copy_job(int out_partitions, const std::string& sink_options = "") {
+        producer_->create_topic(topic_ + ".out", out_partitions);
+        write_job("eos", fmt::format(R"(
+SET 'properties.group.id' = 'group_{0}';
+CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');
+CREATE TABLE copied (id STRING, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}'{2});
+INSERT INTO copied SELECT id, v FROM src;
+)",
+                                     name_, topic_, sink_options));
+    }
+
     // Starts one `millrace process` on this test's job folder.
     server& start_processor(std::vector<std::string> extra = {}) {
         std::vector<std::string> args = {"--set", "kafka.bootstrap=" + broker_->address,
@@ -1509,22 +1534,9 @@ INSERT INTO doubled SELECT id, v * 2 FROM src;
 // the transaction before the partitions move; the instances' transactional ids differ): each output once.
 TEST_F(process_test, exactly_once_kafka_sink_across_rebalances) {
     const int count = std::min(k_users, 12000);
-    std::vector<std::string> values;
-    for (int idx = 0; idx < count; ++idx) values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, idx % 7));
-    auto produce_range = [&](int begin, int end) {
-        for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
-        producer_->flush();
-    };
-    producer_->create_topic(topic_ + ".out", 3);
-    write_job("eos", fmt::format(R"(
-SET 'properties.group.id' = 'group_{0}';
-CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
-  'scan.startup.mode' = 'earliest-offset');
-CREATE TABLE copied (id STRING, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
-  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}');
-INSERT INTO copied SELECT id, v FROM src;
-)",
-                                 name_, topic_));
+    const auto values = copy_values(count);
+    auto produce_range = [&](int begin, int end) { produce_copy_range(values, begin, end); };
+    write_copy_job(3);
     auto rebalances = [&](server& s) { return metric_int(s, "millrace_processor_rebalances_total"); };
     auto& a = start_processor({"--set", "processor.batch_size=100"});
     ASSERT_TRUE(a.proc);
@@ -1572,23 +1584,9 @@ INSERT INTO copied SELECT id, v FROM src;
 // (require_stable). Each output is committed once.
 TEST_F(process_test, exactly_once_kafka_sink_when_one_of_two_processes_is_killed) {
     const int count = std::min(k_users, 12000);
-    std::vector<std::string> values;
-    for (int idx = 0; idx < count; ++idx) values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, idx % 7));
-    auto produce_range = [&](int begin, int end) {
-        for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
-        producer_->flush();
-    };
-    producer_->create_topic(topic_ + ".out", 2);
-    write_job("eos", fmt::format(R"(
-SET 'properties.group.id' = 'group_{0}';
-CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
-  'scan.startup.mode' = 'earliest-offset');
-CREATE TABLE copied (id STRING, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
-  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}',
-  'properties.transaction.timeout.ms' = '10000');
-INSERT INTO copied SELECT id, v FROM src;
-)",
-                                 name_, topic_));
+    const auto values = copy_values(count);
+    auto produce_range = [&](int begin, int end) { produce_copy_range(values, begin, end); };
+    write_copy_job(2, ",\n  'properties.transaction.timeout.ms' = '10000'");
     auto rebalances = [&](server& s) { return metric_int(s, "millrace_processor_rebalances_total"); };
     auto& a = start_processor({"--set", "processor.batch_size=100"});
     ASSERT_TRUE(a.proc);
@@ -1637,22 +1635,9 @@ INSERT INTO copied SELECT id, v FROM src;
 TEST_F(process_test, exactly_once_job_fenced_by_its_transactional_id_restarts) {
     if (on_apache_peers()) GTEST_SKIP() << "covered on millrace's broker; the peers run the kill -9 test";
     const int count = std::min(k_users, 6000);
-    std::vector<std::string> values;
-    for (int idx = 0; idx < count; ++idx) values.push_back(fmt::format(R"({{"id":"r{}","v":{}}})", idx, idx % 7));
-    auto produce_range = [&](int begin, int end) {
-        for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
-        producer_->flush();
-    };
-    producer_->create_topic(topic_ + ".out", 1);
-    write_job("eos", fmt::format(R"(
-SET 'properties.group.id' = 'group_{0}';
-CREATE TABLE src (id STRING NOT NULL, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}', 'format' = 'json',
-  'scan.startup.mode' = 'earliest-offset');
-CREATE TABLE copied (id STRING, v INT) WITH ('connector' = 'kafka', 'topic' = '{1}.out', 'format' = 'json',
-  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eos-{0}');
-INSERT INTO copied SELECT id, v FROM src;
-)",
-                                 name_, topic_));
+    const auto values = copy_values(count);
+    auto produce_range = [&](int begin, int end) { produce_copy_range(values, begin, end); };
+    write_copy_job(1);
     auto& p = start_processor({"--set", "processor.batch_size=100"});
     ASSERT_TRUE(p.proc);
     produce_range(0, count / 2);
