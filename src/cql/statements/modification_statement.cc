@@ -611,23 +611,7 @@ std::string statement_runner::batch_cas_result(const std::string& keyspace, cons
         if (!res.existing_rows[idx].empty()) existing.emplace(rows[idx].row, &res.existing_rows[idx]);
     }
     if (existing.empty()) return rows_result(specs, {{bool_value(false)}}, std::nullopt, false);
-    for (const auto* col : columns) specs.push_back({keyspace, table, col->name, col->type});
-    std::vector<std::vector<value>> out;
-    for (const auto& [row_key, cells] : existing) {
-        std::vector<std::string> pk, ck;
-        if (!decode_row_key(tbl, row_key, pk, ck)) continue;
-        std::vector<value> row{bool_value(false)};
-        for (const auto* col : columns) {
-            if (col->kind == column_kind::partition_key) row.push_back(pk[col->position]);
-            else if (col->kind == column_kind::clustering) row.push_back(ck.empty() ? value() : value(ck[col->position]));
-            else {
-                auto it = cells->find(col->id);
-                row.push_back(it == cells->end() ? value() : value(it->second));
-            }
-        }
-        out.push_back(std::move(row));
-    }
-    return rows_result(specs, out, std::nullopt, false);
+    return refused_rows(tbl, keyspace, table, columns, existing, nullptr);
 }
 
 std::string statement_runner::batch_cas_result_with_statics(const std::string& keyspace, const std::string& table,
@@ -674,6 +658,14 @@ std::string statement_runner::batch_cas_result_with_statics(const std::string& k
         existing.emplace(first, &none);
     }
     if (existing.empty()) return rows_result(specs, {{bool_value(false)}}, std::nullopt, false);
+    return refused_rows(tbl, keyspace, table, columns, existing, &statics);
+}
+
+std::string statement_runner::refused_rows(const table_def& tbl, const std::string& keyspace, const std::string& table,
+                                           const std::vector<const column_def_full*>& columns,
+                                           const std::map<std::string, const std::map<uint16_t, std::string>*>& existing,
+                                           const std::map<uint16_t, std::string>* statics) const {
+    std::vector<column_spec> specs{{keyspace, table, "[applied]", cql_type{type_kind::boolean, {}, false}}};
     for (const auto* col : columns) specs.push_back({keyspace, table, col->name, col->type});
     std::vector<std::vector<value>> out;
     for (const auto& [row_key, cells] : existing) {
@@ -684,7 +676,7 @@ std::string statement_runner::batch_cas_result_with_statics(const std::string& k
             if (col->kind == column_kind::partition_key) row.push_back(pk[col->position]);
             else if (col->kind == column_kind::clustering) row.push_back(ck.empty() ? value() : value(ck[col->position]));
             else {
-                const auto& from = col->kind == column_kind::static_ ? statics : *cells;
+                const auto& from = statics != nullptr && col->kind == column_kind::static_ ? *statics : *cells;
                 auto it = from.find(col->id);
                 row.push_back(it == from.end() ? value() : value(it->second));
             }

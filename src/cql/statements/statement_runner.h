@@ -213,6 +213,12 @@ struct statement_runner {
     // The same when conditions name static columns (Cassandra answers with the partition's first row then).
     std::string batch_cas_result_with_statics(const std::string& keyspace, const std::string& table,
                                               const std::vector<cas_row_spec>& rows, const mutation_result& res) const;
+    // A refused conditional batch's rows: [applied] false, then `columns` of each row in `existing`
+    // (row key → its cells); static columns from `statics` when given.
+    std::string refused_rows(const table_def& tbl, const std::string& keyspace, const std::string& table,
+                             const std::vector<const column_def_full*>& columns,
+                             const std::map<std::string, const std::map<uint16_t, std::string>*>& existing,
+                             const std::map<uint16_t, std::string>* statics) const;
 
     // ---- SELECT
 
