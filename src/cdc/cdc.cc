@@ -197,6 +197,10 @@ private:
             sleep_ms(backoff);
             backoff = std::min(backoff * 2, options_.backoff_max_ms);
         }
+        // A session that ended while still running keeps its producer for the next one; a stop that came
+        // after that (during the back-off, or after end_session's check) must not leave it connected to a
+        // broker that stops next (it would log "brokers are down" on a clean stop).
+        producer_.close(true);
         k_log.info("stopped; acknowledged up to {}", tracker_.confirmed().to_string());
     }
 
