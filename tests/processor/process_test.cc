@@ -324,6 +324,10 @@ protected:
         for (int idx = begin; idx < end; ++idx) producer_->produce(topic_, idx % k_partitions, fmt::format("k{}", idx), &values[idx]);
         producer_->flush();
     }
+    // Waits until a read_committed reader of <topic>.out sees `count` distinct ids (values' "id"), for as
+    // long as that number keeps growing within 180 s; the caller asserts on what is there then.
+    void wait_for_committed_ids(int count);
+
     // Job "eos": the topic copied exactly-once to <topic>.out (created with `out_partitions`);
     // `sink_options` adds to the sink's WITH clause.
     void write_copy_job(int out_partitions, const std::string& sink_options = "") {
@@ -1440,6 +1444,21 @@ std::string id_of(const std::string& json) {
     return json.substr(at + 6, json.find('"', at + 6) - at - 6);
 }
 
+void process_test::wait_for_committed_ids(int count) {
+    auto deadline = std::chrono::steady_clock::now() + 180s;
+    size_t seen = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::set<std::string> ids;
+        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
+        if (ids.size() >= static_cast<size_t>(count)) return;
+        if (ids.size() > seen) {
+            seen = ids.size();
+            deadline = std::chrono::steady_clock::now() + 180s;
+        }
+        std::this_thread::sleep_for(500ms);
+    }
+}
+
 // A job writing topic A into topic B (and its rejects into the DLQ) exactly once, killed with kill -9
 // three times mid-run: a read_committed reader sees each input record's output exactly once.
 TEST_F(process_test, exactly_once_kafka_sink_survives_kill_9) {
@@ -1549,18 +1568,7 @@ TEST_F(process_test, exactly_once_kafka_sink_across_rebalances) {
     ASSERT_GT(rebalances(b), 0) << "b never got partitions: " << b.proc->stderr_text();
     ASSERT_EQ(a.proc->stop(SIGTERM), 0) << a.proc->stderr_text();  // leaves: b takes every partition
     produce_range(2 * count / 3, count);
-    deadline = std::chrono::steady_clock::now() + 180s;
-    size_t seen = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::set<std::string> ids;
-        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
-        if (ids.size() >= static_cast<size_t>(count)) break;
-        if (ids.size() > seen) {
-            seen = ids.size();
-            deadline = std::chrono::steady_clock::now() + 180s;
-        }
-        std::this_thread::sleep_for(500ms);
-    }
+    wait_for_committed_ids(count);
     std::string log = b.proc->stderr_text();
     ASSERT_EQ(b.proc->stop(SIGTERM), 0) << log;
     auto committed = read_to_end(broker_->address, topic_ + ".out", "read_committed");
@@ -1605,18 +1613,7 @@ TEST_F(process_test, exactly_once_kafka_sink_when_one_of_two_processes_is_killed
     ASSERT_EQ(b.proc->stop(SIGKILL), 128 + SIGKILL);
     const int64_t before = rebalances(a);
     produce_range(count / 2, count);
-    deadline = std::chrono::steady_clock::now() + 180s;
-    size_t seen = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::set<std::string> ids;
-        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
-        if (ids.size() >= static_cast<size_t>(count)) break;
-        if (ids.size() > seen) {
-            seen = ids.size();
-            deadline = std::chrono::steady_clock::now() + 180s;
-        }
-        std::this_thread::sleep_for(500ms);
-    }
+    wait_for_committed_ids(count);
     std::string log = a.proc->stderr_text();
     EXPECT_GT(rebalances(a), before) << "a never took b's partitions";
     ASSERT_EQ(a.proc->stop(SIGTERM), 0) << log;
@@ -1669,18 +1666,7 @@ TEST_F(process_test, exactly_once_job_fenced_by_its_transactional_id_restarts) {
         std::this_thread::sleep_for(50ms);
     }
     EXPECT_NE(p.proc->stderr_text().find(restarted), std::string::npos) << p.proc->stderr_text();
-    deadline = std::chrono::steady_clock::now() + 180s;
-    size_t seen = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::set<std::string> ids;
-        for (const auto& r : read_to_end(broker_->address, topic_ + ".out", "read_committed")) ids.insert(id_of(r.value));
-        if (ids.size() >= static_cast<size_t>(count)) break;
-        if (ids.size() > seen) {
-            seen = ids.size();
-            deadline = std::chrono::steady_clock::now() + 180s;
-        }
-        std::this_thread::sleep_for(500ms);
-    }
+    wait_for_committed_ids(count);
     std::string log = p.proc->stderr_text();
     ASSERT_EQ(p.proc->stop(SIGTERM), 0) << log;
     rd_kafka_destroy(intruder);
